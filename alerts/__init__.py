@@ -1,0 +1,1 @@
+"""Redline's alerts."""

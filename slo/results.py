@@ -1,0 +1,107 @@
+"""Frozen results of an evaluation, and their ``redline status --json`` form.
+
+The JSON contract (README "status --json"): one object with ``at`` (Unix seconds),
+``dimensions`` and ``objectives``, both sorted nearest to breaking first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["DimensionResult", "ObjectiveResult", "Status", "StatusReport"]
+
+Status = Literal["ok", "warning", "breached", "no_data"]
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class ObjectiveResult:
+    """One objective at one instant.
+
+    ``sli`` is the compliance over the window (0..1), ``budget_remaining`` the fraction of the
+    error budget left (negative when overspent), ``burn_rates`` the burn rate per window
+    (``None`` where that window holds no data), ``time_to_breach_seconds`` how long until the
+    budget is spent at the current burn (``None`` when not burning, 0 when breached).
+    ``reason`` says in words why the status is what it is.
+    """
+
+    name: str
+    kind: str
+    dimension: str
+    objective: float
+    window: str
+    window_seconds: float
+    sli: float | None
+    budget_remaining: float | None
+    burn_rates: Mapping[str, float | None]
+    time_to_breach_seconds: float | None
+    status: Status
+    reason: str
+    events: float = 0.0
+    """Events (or time slices) in the window; the denominator of ``sli``."""
+    error: str | None = None
+    """Set when the objective could not be evaluated (bad input), with the cause."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``objectives[]`` item of ``status --json``."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "dimension": self.dimension,
+            "objective": self.objective,
+            "window": self.window,
+            "sli": _finite_or_none(self.sli),
+            "budget_remaining": _finite_or_none(self.budget_remaining),
+            "burn_rates": {k: _finite_or_none(v) for k, v in self.burn_rates.items()},
+            "time_to_breach_seconds": _finite_or_none(self.time_to_breach_seconds),
+            "status": self.status,
+            "reason": self.reason,
+            "events": self.events,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class DimensionResult:
+    """One scale dimension, summarised by its objective nearest to breaking."""
+
+    name: str
+    status: Status
+    nearest: str | None
+    time_to_breach_seconds: float | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``dimensions[]`` item of ``status --json``."""
+        return {
+            "name": self.name,
+            "status": self.status,
+            "nearest": self.nearest,
+            "time_to_breach_seconds": _finite_or_none(self.time_to_breach_seconds),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """Everything ``redline status`` prints: dimensions and objectives, nearest first."""
+
+    at: float
+    dimensions: Sequence[DimensionResult]
+    objectives: Sequence[ObjectiveResult] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        """The whole ``status --json`` object."""
+        return {
+            "at": self.at,
+            "dimensions": [d.to_json() for d in self.dimensions],
+            "objectives": [o.to_json() for o in self.objectives],
+        }

@@ -1,0 +1,1 @@
+"""The embedded sample store and the types every part shares."""
