@@ -1,0 +1,134 @@
+"""Shared pieces for the alerts tests: report builders, a fake clock and a real webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from slo.results import ObjectiveResult, Status, StatusReport
+from slo.spec import BURN_WINDOWS
+
+DAY_S = 86400.0
+T0 = 1_714_564_800.0  # 2024-05-01T12:00:00Z
+
+
+def objective(
+    name: str = "api-availability",
+    burn: Mapping[str, float | None] | None = None,
+    *,
+    status: Status = "warning",
+    window_seconds: float = 30 * DAY_S,
+    reason: str = "error ratio 2.5% over 1h against a 0.1% budget",
+    budget_remaining: float | None = 0.75,
+    error: str | None = None,
+) -> ObjectiveResult:
+    """An availability objective whose burn rates are 0 except those given."""
+    rates: dict[str, float | None] = dict.fromkeys(BURN_WINDOWS, 0.0)
+    rates.update(burn or {})
+    return ObjectiveResult(
+        name=name,
+        kind="availability",
+        dimension="users",
+        objective=0.999,
+        window="30d" if window_seconds == 30 * DAY_S else f"{int(window_seconds // DAY_S)}d",
+        window_seconds=window_seconds,
+        sli=0.99,
+        budget_remaining=budget_remaining,
+        burn_rates=rates,
+        time_to_breach_seconds=3600.0,
+        status=status,
+        reason=reason,
+        error=error,
+    )
+
+
+PAGE_BURN: dict[str, float | None] = {
+    "5m": 25.0, "30m": 20.0, "1h": 20.0, "2h": 10.0, "6h": 4.0, "1d": 2.0, "3d": 0.5,
+}
+"""Burns that meet the 14.4× page condition only (1h and 5m above 14.4, 6h below 6)."""
+
+
+def report(*objectives: ObjectiveResult, at: float = T0) -> StatusReport:
+    """A report holding ``objectives`` (dimensions are not read by alerts)."""
+    return StatusReport(at=at, dimensions=(), objectives=objectives)
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that records bodies and answers with scripted statuses."""
+
+    server: ThreadingHTTPServer
+    statuses: list[int] = field(default_factory=list)
+    requests: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def bodies(self) -> list[Any]:
+        with self.lock:
+            return [json.loads(body) for _, _, body in self.requests]
+
+
+def _handler(receiver_ref: list[Receiver]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            rec = receiver_ref[0]
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with rec.lock:
+                rec.requests.append((self.path, dict(self.headers.items()), body))
+                status = rec.statuses.pop(0) if rec.statuses else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep the test output clean
+
+    return Handler
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    ref: list[Receiver] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ref))
+    rec = Receiver(server)
+    ref.append(rec)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield rec
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that refuses connections (bound, never listening, so nobody else takes it)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
