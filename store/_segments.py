@@ -1,0 +1,278 @@
+"""File formats of the embedded store: atomic writes, batch files and Parquet segments.
+
+A batch file is the sample frame as written by ``append`` (Parquet, ``SAMPLE_SCHEMA``).
+
+A segment holds one UTC day. Its columns are ``metric`` and ``labels`` (dictionary-encoded),
+``timestamp`` (``DELTA_BINARY_PACKED``) and the value split in two nullable columns:
+``value_int`` (``DELTA_BINARY_PACKED``) holds every value that is an integer of magnitude at
+most 2**53 (exactly representable, so the round trip is exact), ``value_float``
+(``BYTE_STREAM_SPLIT``) holds the rest bit for bit (NaN payloads such as Prometheus's stale
+marker, ±Inf, -0.0). Rows are sorted by time slice (``SLICE_MS``), then series, then timestamp,
+one row group per slice, so a read of the last hour decodes one row group of one file, while
+each series is still a long run inside a row group for the delta encodings and zstd.
+
+The key-value metadata ``redline.absorbed`` lists the batch files the compaction that wrote the
+segment had as input: their rows for this day are in the segment, so readers ignore those rows
+if a crash left the batch behind, and the next compaction does not apply them twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Final
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from store.errors import StoreError
+from store.types import SAMPLE_SCHEMA
+
+DAY_MS: Final = 86_400_000
+SLICE_MS: Final = 4 * 3_600_000
+"""Row-group time slice: 1 h slices cost ~1.4 B/sample (a dictionary and a delta restart per
+series per row group), 4 h ~0.8 B/sample, while a last-hour read still decodes 1/6 of a day."""
+
+_ABSORBED_KEY: Final = b"redline.absorbed"
+_FORMAT_KEY: Final = b"redline.format"
+_EPOCH: Final = dt.date(1970, 1, 1)
+_INT_LIMIT: Final = float(2**53)
+
+SEGMENT_SCHEMA: Final = pa.schema(
+    [
+        ("metric", pa.string()),
+        ("labels", pa.string()),
+        ("timestamp", pa.int64()),
+        ("value_int", pa.int64()),
+        ("value_float", pa.float64()),
+    ]
+)
+_KEY: Final = ["metric", "labels", "timestamp"]
+
+
+class VanishedError(Exception):
+    """A listed file was removed before it could be opened (a compaction or retention ran)."""
+
+
+def day_of(timestamp_ms: int) -> int:
+    """The UTC day number (days since 1970-01-01) holding a timestamp."""
+    return timestamp_ms // DAY_MS
+
+
+def day_name(day: int) -> str:
+    """The segment file stem of a day: ``2024-03-01``."""
+    return (_EPOCH + dt.timedelta(days=day)).isoformat()
+
+
+def parse_day_name(stem: str) -> int | None:
+    """The day number of a segment file stem, or None when the name is not one of ours."""
+    try:
+        return (dt.date.fromisoformat(stem) - _EPOCH).days
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Atomic writes
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or unlink in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> int:
+    """Write ``path`` through a temp file in the same directory: write, flush, fsync, rename,
+    fsync the directory. Returns the size in bytes.
+
+    On any failure the temp file is removed, an existing file at ``path`` is left as it was,
+    and ``StoreError`` names the file and the cause.
+    """
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    renamed = False
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        size = tmp.stat().st_size
+        os.replace(tmp, path)
+        renamed = True
+        fsync_dir(path.parent)
+        return size
+    except (OSError, pa.ArrowException) as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        where = f"{path} (renamed, but the directory could not be synced)" if renamed else str(path)
+        raise StoreError(f"could not write {where}: {exc}") from exc
+
+
+def temp_owner_pid(name: str) -> int | None:
+    """The pid in a temp file name written by ``write_atomically``, or None."""
+    _, sep, pid = name.rpartition(".tmp-")
+    return int(pid) if sep and pid.isdigit() else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches
+
+
+def write_batch(fh: IO[bytes], samples: pl.DataFrame) -> None:
+    """Write a validated sample frame as a batch file."""
+    pq.write_table(samples.to_arrow(), fh, compression="zstd")
+
+
+def read_batch(path: Path) -> pl.DataFrame:
+    """A batch file as a sample frame; ``VanishedError`` if gone, ``StoreError`` if unreadable."""
+    try:
+        table = pq.read_table(path)
+    except FileNotFoundError as exc:
+        raise VanishedError(str(path)) from exc
+    except (OSError, pa.ArrowException) as exc:
+        raise StoreError(f"unreadable batch file {path}: {exc}") from exc
+    try:
+        frame = pl.from_arrow(table)
+    except (pl.exceptions.PolarsError, pa.ArrowException) as exc:
+        raise StoreError(f"unreadable batch file {path}: {exc}") from exc
+    if not isinstance(frame, pl.DataFrame) or dict(frame.schema) != dict(SAMPLE_SCHEMA):
+        raise StoreError(f"batch file {path} does not hold the sample schema: {table.schema}")
+    return frame.select(SAMPLE_SCHEMA.names())
+
+
+# ---------------------------------------------------------------------------------------------
+# Segments
+
+
+def encode_values(values: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """Split float64 values into (integers exactly representable, everything else bit for bit)."""
+    with np.errstate(invalid="ignore"):
+        is_int = (
+            np.isfinite(values)
+            & (np.abs(values) <= _INT_LIMIT)
+            & (np.trunc(values) == values)
+            & ~((values == 0) & np.signbit(values))
+        )
+    ints = np.where(is_int, values, 0.0).astype(np.int64)
+    return pa.array(ints, mask=~is_int), pa.array(values, type=pa.float64(), mask=is_int)
+
+
+def write_segment(fh: IO[bytes], samples: pl.DataFrame, absorbed: list[str]) -> None:
+    """Write one day of deduplicated samples as a segment."""
+    ordered = samples.with_columns((pl.col("timestamp") // SLICE_MS).alias("_slice")).sort(
+        ["_slice", *_KEY]
+    )
+    value_int, value_float = encode_values(ordered.get_column("value").to_numpy())
+    arrow = ordered.select(_KEY).to_arrow()
+    table = pa.table(
+        {
+            "metric": arrow.column("metric").cast(pa.string()),
+            "labels": arrow.column("labels").cast(pa.string()),
+            "timestamp": arrow.column("timestamp"),
+            "value_int": value_int,
+            "value_float": value_float,
+        },
+        schema=SEGMENT_SCHEMA.with_metadata(
+            {_ABSORBED_KEY: json.dumps(sorted(absorbed)).encode(), _FORMAT_KEY: b"1"}
+        ),
+    )
+    slices = ordered.get_column("_slice")
+    bounds = np.flatnonzero(np.diff(slices.to_numpy())) + 1 if len(slices) else np.array([], np.int64)
+    starts = [0, *bounds.tolist()]
+    ends = [*bounds.tolist(), len(slices)]
+    with pq.ParquetWriter(
+        fh,
+        table.schema,
+        compression="zstd",
+        compression_level=9,
+        use_dictionary=["metric", "labels"],
+        column_encoding={
+            "timestamp": "DELTA_BINARY_PACKED",
+            "value_int": "DELTA_BINARY_PACKED",
+            "value_float": "BYTE_STREAM_SPLIT",
+        },
+        write_statistics=True,
+    ) as writer:
+        for lo, hi in zip(starts, ends, strict=True):
+            if hi > lo:
+                writer.write_table(table.slice(lo, hi - lo), row_group_size=hi - lo)
+
+
+def read_segment(
+    path: Path, start_ms: int | None = None, end_ms: int | None = None, columns: list[str] | None = None
+) -> tuple[pl.DataFrame, frozenset[str]]:
+    """The samples of a segment within [start_ms, end_ms] (row groups outside are not decoded),
+    and the batch names it absorbed. Metadata and data come from one open file, so a segment
+    replaced meanwhile is read whole, old or new.
+
+    ``columns`` limited to ``metric``/``labels``/``timestamp`` skips the value decoding.
+    """
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 -- closed below, after pyarrow is done with it
+    except FileNotFoundError as exc:
+        raise VanishedError(str(path)) from exc
+    except OSError as exc:
+        raise StoreError(f"unreadable segment {path}: {exc}") from exc
+    try:
+        with fh:
+            pf = pq.ParquetFile(fh)
+            meta = pf.metadata
+            kv = meta.metadata or {}
+            absorbed = frozenset(json.loads(kv.get(_ABSORBED_KEY, b"[]")))
+            ts_index = pf.schema_arrow.get_field_index("timestamp")
+            groups: list[int] = []
+            for i in range(meta.num_row_groups):
+                stats = meta.row_group(i).column(ts_index).statistics
+                if stats is not None and stats.has_min_max and (
+                    (end_ms is not None and stats.min > end_ms)
+                    or (start_ms is not None and stats.max < start_ms)
+                ):
+                    continue
+                groups.append(i)
+            wanted = columns or SEGMENT_SCHEMA.names
+            table = pf.read_row_groups(groups, columns=wanted) if groups else SEGMENT_SCHEMA.empty_table()
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise StoreError(f"unreadable segment {path}: {exc}") from exc
+    frame = pl.from_arrow(table.select(wanted))
+    assert isinstance(frame, pl.DataFrame)
+    if start_ms is not None:
+        frame = frame.filter(pl.col("timestamp") >= start_ms)
+    if end_ms is not None:
+        frame = frame.filter(pl.col("timestamp") <= end_ms)
+    if columns is None:
+        frame = frame.select(
+            "metric",
+            "labels",
+            "timestamp",
+            pl.coalesce(pl.col("value_int").cast(pl.Float64), pl.col("value_float")).alias("value"),
+        )
+    return frame, absorbed
+
+
+def segment_time_bounds(path: Path) -> tuple[int, int] | None:
+    """(min, max) timestamp of a segment from its footer statistics, None when empty."""
+    try:
+        meta = pq.read_metadata(path)
+    except FileNotFoundError as exc:
+        raise VanishedError(str(path)) from exc
+    except (OSError, pa.ArrowException) as exc:
+        raise StoreError(f"unreadable segment {path}: {exc}") from exc
+    ts_index = meta.schema.to_arrow_schema().get_field_index("timestamp")
+    lows: list[int] = []
+    highs: list[int] = []
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(ts_index).statistics
+        if stats is None or not stats.has_min_max:
+            return None
+        lows.append(stats.min)
+        highs.append(stats.max)
+    return (min(lows), max(highs)) if lows else None
