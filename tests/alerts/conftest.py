@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from alerts.state import AlertStateStore
 from slo.results import ObjectiveResult, Status, StatusReport
 from slo.spec import BURN_WINDOWS
 
@@ -121,6 +123,20 @@ def receiver() -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def open_store() -> Iterator[Callable[[Path], AlertStateStore]]:
+    """Opens alert stores and closes every one of them at the end of the test."""
+    stores: list[AlertStateStore] = []
+
+    def _open(path: Path) -> AlertStateStore:
+        stores.append(AlertStateStore(path))
+        return stores[-1]
+
+    yield _open
+    for store in stores:
+        store.close()
 
 
 @pytest.fixture

@@ -1,0 +1,328 @@
+"""Turns status reports into alert transitions and notifications.
+
+Per objective and severity (alert key ``<slo>/<severity>``) the policy says whether the alert
+condition holds; the state machine then moves
+
+    inactive/resolved ──holds──► pending ──holds for for_seconds──► firing ──not holds──► resolved
+                      └──holds, for_seconds = 0───────────────────►┘   │
+    pending ──not holds──► inactive                                   └─holds, repeat_interval_s
+                                                                          since last notified: re-send
+
+Entering firing owes a "firing" notification to every notifier, entering resolved owes a
+"resolved" one, exactly once each; owed notifications are persisted with the transition and
+delivered afterwards. A non-permanent failure stays owed and is retried on the next
+``process()``; a permanent one is logged, recorded and dropped. Each notifier is delivered to
+on its own thread, so one failing or slow notifier never stops the others nor the evaluation.
+
+An objective evaluated with an ``error`` keeps its alerts as they are (a failed evaluation is
+not evidence that the burn stopped); an objective absent from the report (removed from the
+config) resolves its firing alerts; an objective with status ``no_data`` never fires.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+from alerts.notifiers import ALERTNAME, AlertStatus, Notification, Notifier, fingerprint
+from alerts.policy import DEFAULT_POLICY, BurnRateCondition, Firing, Severity, evaluate_policy
+from alerts.state import AlertRecord, AlertState, AlertStateStore, OwedNotification
+from slo.results import ObjectiveResult, StatusReport
+from slo.spec import SLOSpec
+from store.errors import NotifyError
+
+__all__ = ["AlertEvent", "AlertManager", "Delivery", "alert_key"]
+
+_log = logging.getLogger(__name__)
+
+
+def alert_key(slo: str, severity: str) -> str:
+    """The key an alert is stored under: ``<slo>/<severity>``."""
+    return f"{slo}/{severity}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One attempt to deliver one notification through one notifier."""
+
+    notifier: str
+    status: AlertStatus
+    ok: bool
+    error: str | None
+    attempt: int
+    permanent: bool = False
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """What happened to one alert in one ``process()`` call: a transition and/or deliveries."""
+
+    key: str
+    slo: str
+    severity: str
+    previous: AlertState
+    current: AlertState
+    at: float
+    firing: Firing | None
+    """The strongest condition that holds (highest factor), or ``None``."""
+    deliveries: tuple[Delivery, ...] = ()
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+class AlertManager:
+    """Evaluates the policy on each report, persists transitions and sends what they owe.
+
+    ``for_seconds`` > 0 keeps an alert pending that long before it fires; ``repeat_interval_s``
+    (``None`` to disable) re-sends "firing" while an alert stays firing. ``specs`` supply
+    runbook URLs, descriptions and extra labels by objective name. ``generator_url`` may hold
+    ``{slo}``. Thread safe: concurrent ``process()`` calls run one after the other.
+    """
+
+    def __init__(
+        self,
+        state: AlertStateStore,
+        notifiers: Sequence[Notifier],
+        policy: Sequence[BurnRateCondition] = DEFAULT_POLICY,
+        clock: Callable[[], float] = time.time,
+        *,
+        for_seconds: float = 0.0,
+        repeat_interval_s: float | None = 4 * 3600.0,
+        specs: Sequence[SLOSpec] = (),
+        external_url: str = "",
+        generator_url: str = "",
+        logger: logging.Logger | None = None,
+    ) -> None:
+        names = [n.name for n in notifiers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"notifier names must be unique; repeated: {', '.join(duplicates)}")
+        if for_seconds < 0:
+            raise ValueError(f"for_seconds must be >= 0, got {for_seconds}")
+        if repeat_interval_s is not None and repeat_interval_s <= 0:
+            raise ValueError(f"repeat_interval_s must be > 0 or None, got {repeat_interval_s}")
+        self._state = state
+        self._notifiers = {n.name: n for n in notifiers}
+        self._policy = tuple(policy)
+        self._severities: tuple[Severity, ...] = tuple(dict.fromkeys(c.severity for c in self._policy))
+        self._clock = clock
+        self._for_seconds = for_seconds
+        self._repeat_interval_s = repeat_interval_s
+        self._specs: Mapping[str, SLOSpec] = {s.name: s for s in specs}
+        self._external_url = external_url
+        self._generator_url = generator_url
+        self._log = logger if logger is not None else _log
+        self._lock = threading.Lock()
+
+    # -- evaluation ---------------------------------------------------------------------------
+
+    def process(self, report: StatusReport) -> list[AlertEvent]:
+        """Evaluate every objective of ``report``, apply transitions, deliver owed notifications.
+
+        Returns one event per alert that changed state or had a delivery attempt, by key.
+        Raises ``StoreError`` if the alert state cannot be written (nothing is sent then).
+        """
+        with self._lock:
+            now = self._clock()
+            events: dict[str, AlertEvent] = {}
+            records = {r.key: r for r in self._state.records()}
+            seen: set[str] = set()
+            for objective in report.objectives:
+                firings = evaluate_policy(objective, self._policy)
+                for severity in self._severities:
+                    key = alert_key(objective.name, severity)
+                    seen.add(key)
+                    if objective.error is not None:
+                        continue
+                    matching = [f for f in firings if f.severity == severity]
+                    strongest = max(matching, key=lambda f: f.factor) if matching else None
+                    event = self._step(records.get(key), key, objective, severity, strongest, now)
+                    if event is not None:
+                        events[key] = event
+            for key, record in records.items():
+                if key not in seen and record.state in ("pending", "firing"):
+                    event = self._step(record, key, None, record.severity, None, now)
+                    if event is not None:
+                        events[key] = event
+            for key, deliveries in self._deliver_owed(now).items():
+                event = events.get(key)
+                if event is None:
+                    current = self._state.get(key)
+                    state: AlertState = current.state if current is not None else "inactive"
+                    slo, _, sev = key.rpartition("/")
+                    event = AlertEvent(key, slo, sev, state, state, now, None)
+                events[key] = replace(event, deliveries=tuple(deliveries))
+            return [events[k] for k in sorted(events)]
+
+    def _step(
+        self,
+        record: AlertRecord | None,
+        key: str,
+        objective: ObjectiveResult | None,
+        severity: str,
+        firing: Firing | None,
+        now: float,
+    ) -> AlertEvent | None:
+        """Apply one transition and persist it with what it owes; the event if the state changed."""
+        previous: AlertState = record.state if record is not None else "inactive"
+        owe: AlertStatus | None = None
+        if firing is not None and objective is not None:
+            labels, annotations = self._describe(objective, firing)
+            if record is None or previous in ("inactive", "resolved"):
+                base = AlertRecord(key, objective.name, severity, "inactive", fingerprint(labels), labels)
+                if self._for_seconds > 0:
+                    new = replace(base, state="pending", annotations=annotations, pending_since=now)
+                else:
+                    new = replace(base, state="firing", annotations=annotations, started_at=now)
+                    owe = "firing"
+            elif previous == "pending":
+                assert record.pending_since is not None
+                if now - record.pending_since >= self._for_seconds:
+                    new = replace(
+                        record, state="firing", annotations=annotations, started_at=now, resolved_at=None
+                    )
+                    owe = "firing"
+                else:
+                    new = replace(record, annotations=annotations)
+            else:  # firing: no re-page, fresh annotations, repeat when due
+                new = replace(record, annotations=annotations)
+                last = record.last_notified_at if record.last_notified_at is not None else record.started_at
+                repeat = self._repeat_interval_s
+                if repeat is not None and last is not None and now - last >= repeat:
+                    owe = "firing"
+                elif new.annotations == record.annotations:
+                    return None  # nothing new to persist
+        elif record is not None and previous == "firing":
+            new = replace(record, state="resolved", resolved_at=now)
+            owe = "resolved"
+        elif record is not None and previous == "pending":
+            new = replace(record, state="inactive", pending_since=None)
+        else:
+            return None
+        new = replace(new, updated_at=now)
+        self._state.save(new, owe=owe, notifiers=list(self._notifiers) if owe else ())
+        if new.state == previous:
+            return None
+        slo = objective.name if objective is not None else new.slo
+        self._log.info("alert %s: %s -> %s", key, previous, new.state)
+        return AlertEvent(key, slo, severity, previous, new.state, now, firing)
+
+    def _describe(self, objective: ObjectiveResult, firing: Firing) -> tuple[dict[str, str], dict[str, str]]:
+        """The labels and annotations of the alert ``firing`` raises on ``objective``."""
+        spec = self._specs.get(objective.name)
+        labels = dict(spec.labels) if spec is not None else {}
+        labels.update(
+            alertname=ALERTNAME,
+            slo=objective.name,
+            severity=firing.severity,
+            dimension=objective.dimension,
+            kind=objective.kind,
+        )
+        cond = firing.condition
+        annotations = {
+            "summary": (
+                f"{objective.name} is burning its error budget at {_fmt(firing.long_burn_rate)}× over "
+                f"{cond.long_window} and {_fmt(firing.short_burn_rate)}× over {cond.short_window} "
+                f"(threshold {_fmt(firing.factor)}×)"
+            ),
+            "description": objective.reason,
+        }
+        if spec is not None and spec.runbook_url:
+            annotations["runbook_url"] = spec.runbook_url
+        annotations["condition"] = f"{cond.long_window}/{cond.short_window} > {_fmt(firing.factor)}×"
+        for window, rate in objective.burn_rates.items():
+            if rate is not None:
+                annotations[f"burn_rate_{window}"] = _fmt(rate)
+        if objective.budget_remaining is not None:
+            annotations["budget_remaining"] = _fmt(objective.budget_remaining)
+        return labels, annotations
+
+    # -- delivery -----------------------------------------------------------------------------
+
+    def _notification(self, record: AlertRecord, status: AlertStatus) -> Notification:
+        return Notification(
+            status=status,
+            key=record.key,
+            labels=record.labels,
+            annotations=record.annotations,
+            starts_at=record.started_at if record.started_at is not None else record.updated_at,
+            ends_at=record.resolved_at if status == "resolved" else None,
+            fingerprint=record.fingerprint,
+            generator_url=self._generator_url.replace("{slo}", record.slo),
+            external_url=self._external_url,
+        )
+
+    def _deliver_owed(self, now: float) -> dict[str, list[Delivery]]:
+        by_notifier: dict[str, list[OwedNotification]] = {}
+        for owed in self._state.owed():
+            if owed.notifier in self._notifiers:
+                by_notifier.setdefault(owed.notifier, []).append(owed)
+        if not by_notifier:
+            return {}
+        if len(by_notifier) == 1:
+            results = [self._deliver_to(name, items, now) for name, items in by_notifier.items()]
+        else:
+            with ThreadPoolExecutor(len(by_notifier), thread_name_prefix="redline-notify") as pool:
+                futures = [pool.submit(self._deliver_to, n, items, now) for n, items in by_notifier.items()]
+                results = [f.result() for f in futures]
+        merged: dict[str, list[Delivery]] = {}
+        for result in results:
+            for key, delivery in result:
+                merged.setdefault(key, []).append(delivery)
+        return merged
+
+    def _deliver_to(self, name: str, items: list[OwedNotification], now: float) -> list[tuple[str, Delivery]]:
+        """Deliver one notifier's owed notifications in order; stop at its first transient failure.
+
+        The ones after a transient failure stay owed for the next ``process()``: a receiver that
+        is down is not hammered with every backlog item in one evaluation.
+        """
+        notifier = self._notifiers[name]
+        done: list[tuple[str, Delivery]] = []
+        for owed in items:
+            record = self._state.get(owed.key)
+            if record is None:
+                continue
+            error: str | None = None
+            permanent = False
+            try:
+                notifier.send(self._notification(record, owed.status))
+            except NotifyError as exc:
+                error, permanent = str(exc), exc.permanent
+            except Exception as exc:  # a broken notifier must not stop the others nor the evaluation
+                error = f"notifier {name!r} failed unexpectedly: {type(exc).__name__}: {exc}"
+                self._log.exception("alert %s: %s notification via %s failed", owed.key, owed.status, name)
+            ok = error is None
+            attempt = self._state.record_delivery(
+                owed.key, name, owed.status, ok=ok, error=error, at=now, settle=ok or permanent
+            )
+            if ok:
+                self._log.info("alert %s: %s notification sent via %s", owed.key, owed.status, name)
+            elif permanent:
+                self._log.error(
+                    "alert %s: %s notification via %s failed permanently, dropped: %s",
+                    owed.key, owed.status, name, error,
+                )
+            else:
+                self._log.warning(
+                    "alert %s: %s notification via %s failed (attempt %d), will retry next evaluation: %s",
+                    owed.key, owed.status, name, attempt, error,
+                )
+            done.append((owed.key, Delivery(name, owed.status, ok, error, attempt, permanent)))
+            if not ok and not permanent:
+                break
+        return done
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Shut every notifier down (cutting backoff waits short); undelivered notifications stay owed."""
+        for notifier in self._notifiers.values():
+            try:
+                notifier.shutdown(timeout_s)
+            except Exception:
+                self._log.exception("notifier %s failed to shut down", notifier.name)

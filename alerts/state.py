@@ -1,0 +1,335 @@
+"""Alert state and the notification log, persisted in SQLite so a restart neither re-pages nor forgets.
+
+Tables:
+
+- ``alerts``: one row per alert key (``<slo>/<severity>``): state (inactive, pending, firing,
+  resolved), when it went pending, started, resolved, was last notified, its fingerprint and
+  the labels and annotations its notifications carry.
+- ``owed``: notifications decided but not yet delivered, one row per (alert key, notifier).
+  A newer status for the same pair replaces the older one (a receiver that was down while
+  an alert fired and resolved is told the current truth: resolved).
+- ``notifications``: every delivery attempt (alert key, status, notifier, ok, error, attempt, at).
+
+A transition and the notifications it owes are written in one transaction, before anything
+is sent; a delivery removes its owed row in the same transaction that logs it. A crash
+between a successful send and that commit re-sends once: delivery is at least once.
+
+Thread safety: one connection, used by one thread at a time under a lock. The file is
+opened lazily on first use; several stores (processes) may share one file (WAL mode).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal, cast
+
+from alerts.notifiers import AlertStatus
+from store.errors import StoreError
+
+__all__ = ["AlertRecord", "AlertState", "AlertStateStore", "NotificationLogEntry", "OwedNotification"]
+
+AlertState = Literal["inactive", "pending", "firing", "resolved"]
+
+_SCHEMA_VERSION: Final = 1
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS alerts (
+    key TEXT PRIMARY KEY,
+    slo TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('inactive', 'pending', 'firing', 'resolved')),
+    fingerprint TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    pending_since REAL,
+    started_at REAL,
+    resolved_at REAL,
+    last_notified_at REAL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS owed (
+    key TEXT NOT NULL,
+    notifier TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+    since REAL NOT NULL,
+    tries INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (key, notifier)
+);
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    notifier TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    error TEXT,
+    attempts INTEGER NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notifications_key_at ON notifications (key, at);
+"""
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """The persisted state of one alert (``key`` = ``<slo>/<severity>``); times are Unix seconds."""
+
+    key: str
+    slo: str
+    severity: str
+    state: AlertState
+    fingerprint: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    pending_since: float | None = None
+    started_at: float | None = None
+    resolved_at: float | None = None
+    last_notified_at: float | None = None
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class OwedNotification:
+    """A notification decided but not delivered yet; ``tries`` counts failed evaluations so far."""
+
+    key: str
+    notifier: str
+    status: AlertStatus
+    since: float
+    tries: int
+
+
+@dataclass(frozen=True)
+class NotificationLogEntry:
+    """One delivery attempt; ``attempts`` is the attempt number for this owed notification."""
+
+    key: str
+    status: AlertStatus
+    notifier: str
+    ok: bool
+    error: str | None
+    attempts: int
+    at: float
+
+
+class AlertStateStore:
+    """SQLite-backed alert state and notification log at ``path`` (created on first use).
+
+    Raises ``StoreError`` naming the file when it cannot be opened, is not a Redline alert
+    database, or a write fails. A file that is not ours is never modified.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"alert state {self.path}: cannot open: {exc}") from exc
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if version > _SCHEMA_VERSION:
+                raise StoreError(
+                    f"alert state {self.path}: schema version {version} is newer than this Redline "
+                    f"understands ({_SCHEMA_VERSION})"
+                )
+            if tables and version == 0 and not {"alerts", "owed", "notifications"} <= tables:
+                raise StoreError(
+                    f"alert state {self.path}: not a Redline alert database (tables {sorted(tables)})"
+                )
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute("BEGIN IMMEDIATE")
+            # Statement by statement: executescript() would commit the transaction half-way.
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"alert state {self.path}: not usable as an SQLite database: {exc}") from exc
+        except StoreError:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock; rolled back (and re-raised as StoreError) on error."""
+        with self._lock:
+            conn = self._connect()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"alert state {self.path}: cannot start a write: {exc}") from exc
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise StoreError(f"alert state {self.path}: write failed: {exc}") from exc
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            conn = self._connect()
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"alert state {self.path}: read failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the connection; a later call reopens it."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> AlertStateStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- alerts -----------------------------------------------------------------------------
+
+    _COLUMNS: Final = (
+        "key, slo, severity, state, fingerprint, labels, annotations, pending_since, started_at, "
+        "resolved_at, last_notified_at, updated_at"
+    )
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> AlertRecord:
+        return AlertRecord(
+            key=row[0],
+            slo=row[1],
+            severity=row[2],
+            state=cast(AlertState, row[3]),
+            fingerprint=row[4],
+            labels=json.loads(row[5]),
+            annotations=json.loads(row[6]),
+            pending_since=row[7],
+            started_at=row[8],
+            resolved_at=row[9],
+            last_notified_at=row[10],
+            updated_at=row[11],
+        )
+
+    def get(self, key: str) -> AlertRecord | None:
+        """The record for ``key``, or ``None`` if it never left inactive."""
+        rows = self._read(f"SELECT {self._COLUMNS} FROM alerts WHERE key = ?", (key,))
+        return self._record(rows[0]) if rows else None
+
+    def records(self) -> list[AlertRecord]:
+        """Every stored alert, by key."""
+        return [self._record(r) for r in self._read(f"SELECT {self._COLUMNS} FROM alerts ORDER BY key")]
+
+    def save(
+        self, record: AlertRecord, *, owe: AlertStatus | None = None, notifiers: Sequence[str] = ()
+    ) -> None:
+        """Write ``record`` and, in the same transaction, owe ``owe`` to each of ``notifiers``."""
+        with self._tx() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO alerts ({self._COLUMNS}) VALUES ({', '.join('?' * 12)})",
+                (
+                    record.key,
+                    record.slo,
+                    record.severity,
+                    record.state,
+                    record.fingerprint,
+                    json.dumps(dict(record.labels), sort_keys=True),
+                    json.dumps(dict(record.annotations), sort_keys=True),
+                    record.pending_since,
+                    record.started_at,
+                    record.resolved_at,
+                    record.last_notified_at,
+                    record.updated_at,
+                ),
+            )
+            if owe is not None:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO owed (key, notifier, status, since, tries) "
+                    "VALUES (?, ?, ?, ?, 0)",
+                    [(record.key, n, owe, record.updated_at) for n in notifiers],
+                )
+
+    # -- notifications ----------------------------------------------------------------------
+
+    def owed(self) -> list[OwedNotification]:
+        """Notifications still to deliver, oldest first."""
+        rows = self._read(
+            "SELECT key, notifier, status, since, tries FROM owed ORDER BY since, key, notifier"
+        )
+        return [OwedNotification(r[0], r[1], cast(AlertStatus, r[2]), r[3], r[4]) for r in rows]
+
+    def record_delivery(
+        self,
+        key: str,
+        notifier: str,
+        status: AlertStatus,
+        *,
+        ok: bool,
+        error: str | None,
+        at: float,
+        settle: bool,
+    ) -> int:
+        """Log one attempt and return its number; ``settle`` removes the owed row, else its tries grow.
+
+        A successful delivery also sets the alert's ``last_notified_at``. An owed row that was
+        replaced by a newer status meanwhile is left alone.
+        """
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT tries FROM owed WHERE key = ? AND notifier = ? AND status = ?",
+                (key, notifier, status),
+            ).fetchone()
+            attempt = (row[0] if row else 0) + 1
+            conn.execute(
+                "INSERT INTO notifications (key, status, notifier, ok, error, attempts, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, status, notifier, int(ok), error, attempt, at),
+            )
+            if settle:
+                conn.execute(
+                    "DELETE FROM owed WHERE key = ? AND notifier = ? AND status = ?", (key, notifier, status)
+                )
+            else:
+                conn.execute(
+                    "UPDATE owed SET tries = tries + 1 WHERE key = ? AND notifier = ? AND status = ?",
+                    (key, notifier, status),
+                )
+            if ok:
+                conn.execute("UPDATE alerts SET last_notified_at = ? WHERE key = ?", (at, key))
+        return attempt
+
+    def log(self, key: str | None = None, limit: int = 1000) -> list[NotificationLogEntry]:
+        """The latest ``limit`` delivery attempts (for ``key`` when given), oldest first."""
+        where, params = ("WHERE key = ?", [key]) if key is not None else ("", [])
+        rows = self._read(
+            f"SELECT key, status, notifier, ok, error, attempts, at FROM notifications {where} "
+            "ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [
+            NotificationLogEntry(r[0], cast(AlertStatus, r[1]), r[2], bool(r[3]), r[4], r[5], r[6])
+            for r in reversed(rows)
+        ]
