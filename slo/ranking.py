@@ -1,0 +1,179 @@
+"""Statuses, reasons and the "nearest to breaking" order of objectives and dimensions.
+
+Pure functions. The multiwindow burn-rate conditions are the SRE workbook's (page: 2% of the
+budget spent in 1 h or 5% in 6 h; ticket: 10% in 1 d or in 3 d), with factors derived from the
+budget share so that they hold for any objective window; ``alerts/`` imports the same table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from slo.results import DimensionResult, ObjectiveResult, Status
+from slo.spec import DIMENSIONS
+from store.types import parse_duration
+
+__all__ = [
+    "MULTIWINDOW_CONDITIONS",
+    "WARNING_BUDGET_LEFT",
+    "WARNING_TIME_TO_BREACH_S",
+    "BurnCondition",
+    "alert_factor",
+    "classify",
+    "firing_conditions",
+    "format_age",
+    "objective_sort_key",
+    "rank_dimensions",
+    "rank_objectives",
+]
+
+WARNING_BUDGET_LEFT = 0.25
+WARNING_TIME_TO_BREACH_S = 7 * 86400.0
+
+
+def alert_factor(share: float, long_window_s: float, slo_window_s: float) -> float:
+    """Burn-rate factor that spends ``share`` of the budget in ``long_window_s`` (30d, 2%, 1h → 14.4)."""
+    return share * slo_window_s / long_window_s
+
+
+@dataclass(frozen=True)
+class BurnCondition:
+    """A multiwindow condition: both windows burn above the factor for the budget share."""
+
+    severity: str
+    long_window: str
+    short_window: str
+    budget_share: float
+
+    def factor(self, slo_window_s: float) -> float:
+        """The burn-rate threshold for an objective window of ``slo_window_s``."""
+        return alert_factor(self.budget_share, parse_duration(self.long_window), slo_window_s)
+
+    def holds(self, burn_rates: Mapping[str, float | None], slo_window_s: float) -> bool:
+        """Whether both windows burn strictly faster than the factor."""
+        f = self.factor(slo_window_s)
+        long_b, short_b = burn_rates.get(self.long_window), burn_rates.get(self.short_window)
+        return long_b is not None and short_b is not None and long_b > f and short_b > f
+
+
+MULTIWINDOW_CONDITIONS: tuple[BurnCondition, ...] = (
+    BurnCondition("page", "1h", "5m", 0.02),
+    BurnCondition("page", "6h", "30m", 0.05),
+    BurnCondition("ticket", "1d", "2h", 0.10),
+    BurnCondition("ticket", "3d", "6h", 0.10),
+)
+
+
+def firing_conditions(burn_rates: Mapping[str, float | None], slo_window_s: float) -> list[BurnCondition]:
+    """The multiwindow conditions that hold, pages first."""
+    return [c for c in MULTIWINDOW_CONDITIONS if c.holds(burn_rates, slo_window_s)]
+
+
+def format_age(seconds: float) -> str:
+    """A duration as an on-call engineer reads it: ``1d 8h``, ``2h 5m``, ``45m``, ``30s``."""
+    s = max(0, round(seconds))
+    days, rem = divmod(s, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes, secs = divmod(rem, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m"
+    return f"{secs}s"
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.0f}%"
+
+
+def classify(
+    *,
+    window: str,
+    window_seconds: float,
+    budget_remaining: float | None,
+    burn_rates: Mapping[str, float | None],
+    time_to_breach_s: float | None,
+    burn_window: str | None,
+) -> tuple[Status, str]:
+    """Status and a one-sentence reason from an objective's budget, burn rates and time to breach."""
+    if budget_remaining is None:
+        return "no_data", f"no events in the last {window}"
+    if budget_remaining <= 0:
+        return "breached", f"budget overspent: {_pct(1 - budget_remaining)} used"
+    left = f"{_pct(budget_remaining)} of budget left"
+    if time_to_breach_s is not None:
+        left += f", gone in {format_age(time_to_breach_s)} at this rate"
+    firing = firing_conditions(burn_rates, window_seconds)
+    if firing:
+        c = firing[0]
+        burn = burn_rates[c.long_window]
+        assert burn is not None
+        factor = c.factor(window_seconds)
+        head = f"burning {burn:.1f}× budget over {c.long_window} ({c.severity} at {factor:.3g}×)"
+        return "warning", f"{head}; {left}"
+    burn_now = burn_rates.get(burn_window) if burn_window is not None else None
+    if budget_remaining < WARNING_BUDGET_LEFT:
+        return "warning", f"only {left}"
+    if time_to_breach_s is not None and time_to_breach_s < WARNING_TIME_TO_BREACH_S:
+        assert burn_now is not None
+        return "warning", f"burning {burn_now:.1f}× budget over {burn_window}; {left}"
+    if burn_now is None or burn_now <= 0:
+        return "ok", f"not burning; {left}"
+    return "ok", f"burning {burn_now:.2g}× budget over {burn_window}; {left}"
+
+
+def objective_sort_key(result: ObjectiveResult) -> tuple[int, float, float, str]:
+    """Nearest to breaking first: breached, then time to breach (None last), then budget left."""
+    if result.status == "no_data":
+        group = 2
+    elif result.status == "breached":
+        group = 0
+    else:
+        group = 1
+    ttb = result.time_to_breach_seconds
+    budget = result.budget_remaining
+    return (
+        group,
+        ttb if ttb is not None else float("inf"),
+        budget if budget is not None else float("inf"),
+        result.name,
+    )
+
+
+def rank_objectives(results: Iterable[ObjectiveResult]) -> list[ObjectiveResult]:
+    """Objectives sorted nearest to breaking first (no_data after everything else)."""
+    return sorted(results, key=objective_sort_key)
+
+
+def _dimension_key(d: DimensionResult, nearest: ObjectiveResult | None) -> tuple[int, float, float, str]:
+    if nearest is None:
+        return (3, float("inf"), float("inf"), d.name)
+    return (*objective_sort_key(nearest)[:3], d.name)
+
+
+def rank_dimensions(results: Sequence[ObjectiveResult]) -> list[DimensionResult]:
+    """All four dimensions, each summarised by its nearest objective, nearest first."""
+    ranked = rank_objectives(results)
+    rows: list[tuple[DimensionResult, ObjectiveResult | None]] = []
+    for dim in DIMENSIONS:
+        nearest = next((r for r in ranked if r.dimension == dim), None)
+        if nearest is None:
+            rows.append((DimensionResult(dim, "no_data", None, None, "no objectives"), None))
+            continue
+        rows.append(
+            (
+                DimensionResult(
+                    dim,
+                    nearest.status,
+                    nearest.name,
+                    nearest.time_to_breach_seconds,
+                    f"{nearest.name}: {nearest.reason}",
+                ),
+                nearest,
+            )
+        )
+    rows.sort(key=lambda row: _dimension_key(*row))
+    return [d for d, _ in rows]
