@@ -132,6 +132,7 @@ class AlertManager:
             now = self._clock()
             events: dict[str, AlertEvent] = {}
             records = {r.key: r for r in self._state.records()}
+            changes: list[tuple[AlertRecord, AlertStatus | None]] = []
             seen: set[str] = set()
             for objective in report.objectives:
                 firings = evaluate_policy(objective, self._policy)
@@ -142,14 +143,19 @@ class AlertManager:
                         continue
                     matching = [f for f in firings if f.severity == severity]
                     strongest = max(matching, key=lambda f: f.factor) if matching else None
-                    event = self._step(records.get(key), key, objective, severity, strongest, now)
+                    event = self._step(records.get(key), key, objective, severity, strongest, now, changes)
                     if event is not None:
                         events[key] = event
             for key, record in records.items():
                 if key not in seen and record.state in ("pending", "firing"):
-                    event = self._step(record, key, None, record.severity, None, now)
+                    event = self._step(record, key, None, record.severity, None, now, changes)
                     if event is not None:
                         events[key] = event
+            # Every transition of this evaluation, and what it owes, lands in one transaction
+            # before anything is sent.
+            self._state.save_many(changes, list(self._notifiers))
+            for event in events.values():
+                self._log.info("alert %s: %s -> %s", event.key, event.previous, event.current)
             for key, deliveries in self._deliver_owed(now).items():
                 event = events.get(key)
                 if event is None:
@@ -168,8 +174,12 @@ class AlertManager:
         severity: str,
         firing: Firing | None,
         now: float,
+        changes: list[tuple[AlertRecord, AlertStatus | None]],
     ) -> AlertEvent | None:
-        """Apply one transition and persist it with what it owes; the event if the state changed."""
+        """Work out one transition and append it, with what it owes, to ``changes``.
+
+        Returns the event when the state changed.
+        """
         previous: AlertState = record.state if record is not None else "inactive"
         owe: AlertStatus | None = None
         if firing is not None and objective is not None:
@@ -205,12 +215,10 @@ class AlertManager:
             new = replace(record, state="inactive", pending_since=None)
         else:
             return None
-        new = replace(new, updated_at=now)
-        self._state.save(new, owe=owe, notifiers=list(self._notifiers) if owe else ())
+        changes.append((replace(new, updated_at=now), owe))
         if new.state == previous:
             return None
         slo = objective.name if objective is not None else new.slo
-        self._log.info("alert %s: %s -> %s", key, previous, new.state)
         return AlertEvent(key, slo, severity, previous, new.state, now, firing)
 
     def _describe(self, objective: ObjectiveResult, firing: Firing) -> tuple[dict[str, str], dict[str, str]]:

@@ -247,30 +247,39 @@ class AlertStateStore:
         self, record: AlertRecord, *, owe: AlertStatus | None = None, notifiers: Sequence[str] = ()
     ) -> None:
         """Write ``record`` and, in the same transaction, owe ``owe`` to each of ``notifiers``."""
+        self.save_many([(record, owe)], notifiers)
+
+    def save_many(
+        self, changes: Sequence[tuple[AlertRecord, AlertStatus | None]], notifiers: Sequence[str]
+    ) -> None:
+        """Write every record and the notification each owes (to all ``notifiers``) in one transaction."""
+        if not changes:
+            return
         with self._tx() as conn:
-            conn.execute(
+            conn.executemany(
                 f"INSERT OR REPLACE INTO alerts ({self._COLUMNS}) VALUES ({', '.join('?' * 12)})",
-                (
-                    record.key,
-                    record.slo,
-                    record.severity,
-                    record.state,
-                    record.fingerprint,
-                    json.dumps(dict(record.labels), sort_keys=True),
-                    json.dumps(dict(record.annotations), sort_keys=True),
-                    record.pending_since,
-                    record.started_at,
-                    record.resolved_at,
-                    record.last_notified_at,
-                    record.updated_at,
-                ),
+                [
+                    (
+                        r.key,
+                        r.slo,
+                        r.severity,
+                        r.state,
+                        r.fingerprint,
+                        json.dumps(dict(r.labels), sort_keys=True),
+                        json.dumps(dict(r.annotations), sort_keys=True),
+                        r.pending_since,
+                        r.started_at,
+                        r.resolved_at,
+                        r.last_notified_at,
+                        r.updated_at,
+                    )
+                    for r, _ in changes
+                ],
             )
-            if owe is not None:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO owed (key, notifier, status, since, tries) "
-                    "VALUES (?, ?, ?, ?, 0)",
-                    [(record.key, n, owe, record.updated_at) for n in notifiers],
-                )
+            conn.executemany(
+                "INSERT OR REPLACE INTO owed (key, notifier, status, since, tries) VALUES (?, ?, ?, ?, 0)",
+                [(r.key, n, owe, r.updated_at) for r, owe in changes if owe is not None for n in notifiers],
+            )
 
     # -- notifications ----------------------------------------------------------------------
 

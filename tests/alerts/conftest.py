@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -74,21 +73,44 @@ class FakeClock:
 
 @dataclass
 class Receiver:
-    """A real HTTP server on 127.0.0.1 that records bodies and answers with scripted statuses."""
+    """A real HTTP server on 127.0.0.1 that records requests and answers with scripted statuses.
+
+    Until ``start()`` its socket is bound but not listening, so connections are refused: a
+    receiver that is down, on a port nobody else can take.
+    """
 
     server: ThreadingHTTPServer
-    statuses: list[int] = field(default_factory=list)
+    statuses: list[int | tuple[int, dict[str, str]]] = field(default_factory=list)
     requests: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
         host, port = self.server.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    def start(self) -> None:
+        self.server.server_activate()
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.server.shutdown()
+            self.thread.join(timeout=5)
+            self.thread = None
+        self.server.server_close()
+
     def bodies(self) -> list[Any]:
         with self.lock:
             return [json.loads(body) for _, _, body in self.requests]
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.requests)
 
 
 def _handler(receiver_ref: list[Receiver]) -> type[BaseHTTPRequestHandler]:
@@ -98,8 +120,11 @@ def _handler(receiver_ref: list[Receiver]) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with rec.lock:
                 rec.requests.append((self.path, dict(self.headers.items()), body))
-                status = rec.statuses.pop(0) if rec.statuses else 200
+                scripted = rec.statuses.pop(0) if rec.statuses else 200
+            status, headers = scripted if isinstance(scripted, tuple) else (scripted, {})
             self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -109,20 +134,34 @@ def _handler(receiver_ref: list[Receiver]) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def _make_receiver() -> Receiver:
     ref: list[Receiver] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ref))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ref), bind_and_activate=False)
+    server.server_bind()
     rec = Receiver(server)
     ref.append(rec)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
+    return rec
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A receiver that is up."""
+    rec = _make_receiver()
+    rec.start()
     try:
         yield rec
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+        rec.stop()
+
+
+@pytest.fixture
+def down_receiver() -> Iterator[Receiver]:
+    """A receiver that refuses connections until the test calls ``start()``."""
+    rec = _make_receiver()
+    try:
+        yield rec
+    finally:
+        rec.stop()
 
 
 @pytest.fixture
@@ -137,14 +176,3 @@ def open_store() -> Iterator[Callable[[Path], AlertStateStore]]:
     yield _open
     for store in stores:
         store.close()
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A port on 127.0.0.1 that refuses connections (bound, never listening, so nobody else takes it)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        sock.close()
