@@ -89,7 +89,13 @@ def test_incremental_ingest_gives_the_same_results_as_a_cold_start() -> None:
     cold.ingest(frame)
     warm = SLOEvaluator([_availability_spec()])
     ordered = frame.sort("timestamp")
-    for chunk in ordered.partition_by("timestamp", maintain_order=True):
+    # six-hour batches, then one scrape per tick for the last two hours
+    head = ordered.filter(pl.col("timestamp") <= end - 120 * MIN)
+    batch = head.with_columns((pl.col("timestamp") // (360 * MIN)).alias("batch"))
+    for chunk in batch.partition_by("batch", maintain_order=True):
+        warm.ingest(chunk.drop("batch"))
+    tail = ordered.filter(pl.col("timestamp") > end - 120 * MIN)
+    for chunk in tail.partition_by("timestamp", maintain_order=True):
         warm.ingest(chunk)
     warm.ingest(ordered.head(500))  # already ingested: ignored
     for at in (end, end - 90 * MIN, end - DAY_MIN * MIN):
@@ -203,7 +209,9 @@ def _freshness_spec() -> SLOSpec:
         {
             "name": "features-fresh",
             "objective": 99,
-            "sli": {"freshness": {"last_success": "pipeline_last_success_timestamp_seconds", "max_age": "15m"}},
+            "sli": {
+                "freshness": {"last_success": "pipeline_last_success_timestamp_seconds", "max_age": "15m"}
+            },
         }
     )
 
