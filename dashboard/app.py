@@ -1,0 +1,54 @@
+"""Redline's Streamlit dashboard: ``streamlit run dashboard/app.py -- --config FILE``.
+
+The config path comes from the command line. ``REDLINE_CONFIG`` is read only as a fallback,
+here in the entry script and nowhere else, because Streamlit's ``AppTest`` cannot pass
+script arguments: tests set the variable instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+# ``streamlit run`` puts this file's folder, not the repository, on sys.path; the project is
+# normally installed, but a plain checkout must work too.
+_ROOT = Path(__file__).resolve().parent.parent
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard.pages import overview  # noqa: E402
+
+CONFIG_ENV = "REDLINE_CONFIG"
+
+
+def config_path_from(argv: Sequence[str], environ: Mapping[str, str]) -> Path | None:
+    """The config path from ``--config FILE`` in ``argv``, else from ``REDLINE_CONFIG``, else None."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--config", type=Path)
+    known, _ = parser.parse_known_args(list(argv))
+    if known.config is not None:
+        return Path(known.config)
+    fallback = environ.get(CONFIG_ENV)
+    return Path(fallback) if fallback else None
+
+
+def main() -> None:
+    """Build the navigation and run the selected page."""
+    st.set_page_config(page_title="Redline", page_icon="🟥", layout="wide")
+    config_path = config_path_from(sys.argv[1:], os.environ)
+
+    def overview_page() -> None:
+        overview.render(config_path)
+
+    # The default page is served at "/". No url_path "overview": a page named like a file in
+    # pages/ (pages/overview.py) would resolve to that module on a rerun, not to this function.
+    page = st.navigation([st.Page(overview_page, title="Overview", default=True)])
+    page.run()
+
+
+main()

@@ -1,0 +1,91 @@
+"""Altair charts for one objective: budget burn-down and burn rates against the alert thresholds.
+
+Charts that need threshold lines are Altair layers (``st.line_chart`` cannot draw them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import altair as alt
+import polars as pl
+
+from slo.ranking import MULTIWINDOW_CONDITIONS
+
+__all__ = ["burn_down_chart", "burn_rate_chart", "burn_thresholds"]
+
+def burn_thresholds(window_seconds: float) -> list[tuple[float, str, str]]:
+    """The multiwindow alert factors for an objective window: (factor, severity, label), pages first.
+
+    For a 30-day window these are the SRE workbook's 14.4× and 6× (page), 3× and 1× (ticket);
+    other windows keep the budget shares, so the factors scale (the alerts use the same table).
+    """
+    out = []
+    for c in MULTIWINDOW_CONDITIONS:
+        factor = round(c.factor(window_seconds), 4)
+        out.append((factor, c.severity, f"{c.severity} {factor:g}× ({c.long_window} & {c.short_window})"))
+    return out
+
+
+_SEVERITY_COLOURS: Final = {"page": "#d62728", "ticket": "#ff7f0e"}
+
+
+def burn_rate_chart(burn_rates: Mapping[str, float | None], window_seconds: float) -> Any:
+    """Bars of the burn rate per window, with rules at the page and ticket factors.
+
+    For a 30-day objective the rules sit at 14.4× and 6× (page), 3× and 1× (ticket).
+    Windows without data are shown as absent bars, not zero.
+    """
+    windows = list(burn_rates)
+    bars = pl.DataFrame(
+        {"window": windows, "burn_rate": [burn_rates[w] for w in windows]},
+        schema={"window": pl.String, "burn_rate": pl.Float64},
+    )
+    thresholds = burn_thresholds(window_seconds)
+    rules = [{"threshold": f, "severity": s, "label": label} for f, s, label in thresholds]
+    colour = alt.Color(
+        "severity:N",
+        scale=alt.Scale(domain=list(_SEVERITY_COLOURS), range=list(_SEVERITY_COLOURS.values())),
+        legend=alt.Legend(title="alert threshold", orient="top"),
+    )
+    bar_layer = (
+        alt.Chart(bars)
+        .mark_bar(color="#4c78a8")
+        .encode(
+            x=alt.X("window:N", sort=windows, title="window"),
+            y=alt.Y("burn_rate:Q", title="burn rate (× budget pace)"),
+            tooltip=[alt.Tooltip("window:N"), alt.Tooltip("burn_rate:Q", format=".2f")],
+        )
+    )
+    rule_data = alt.Data(values=rules)  # type: ignore[no-untyped-call]
+    rule_layer = (
+        alt.Chart(rule_data)
+        .mark_rule(strokeDash=[6, 3], strokeWidth=1.5)
+        .encode(y="threshold:Q", color=colour, tooltip=["label:N"])
+    )
+    text_layer = (
+        alt.Chart(rule_data)
+        .mark_text(align="left", dx=4, dy=-6, fontSize=11)
+        .encode(y="threshold:Q", x=alt.value(0), text="label:N", color=colour)
+    )
+    return alt.layer(bar_layer, rule_layer, text_layer).properties(height=300, title="Burn rate per window")
+
+
+def burn_down_chart(frame: pl.DataFrame, objective: str) -> Any:
+    """Budget remaining over time (``BURN_DOWN_SCHEMA`` rows), with a rule at 0 (budget spent)."""
+    line = (
+        alt.Chart(frame)
+        .mark_line(point=alt.OverlayMarkDef(size=18), interpolate="monotone")
+        .encode(
+            x=alt.X("timestamp:T", title="time (UTC)", scale=alt.Scale(type="utc")),
+            y=alt.Y("budget_remaining:Q", title="error budget remaining", axis=alt.Axis(format="%")),
+            tooltip=[
+                alt.Tooltip("utcyearmonthdatehoursminutes(timestamp):T", title="time (UTC)"),
+                alt.Tooltip("budget_remaining:Q", format=".1%"),
+            ],
+        )
+    )
+    zero_data = alt.Data(values=[{"y": 0.0}])  # type: ignore[no-untyped-call]
+    zero = alt.Chart(zero_data).mark_rule(color="#d62728").encode(y="y:Q")
+    return alt.layer(line, zero).properties(height=300, title=f"Error budget burn-down: {objective}")

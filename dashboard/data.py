@@ -1,0 +1,181 @@
+"""What the dashboard shows, computed without Streamlit: config, status report, burn-down.
+
+The dashboard depends on ``slo`` and ``store`` only (never on ``agent``), so it reads the
+YAML config itself, keeping just what it needs: ``agent.data_dir`` and the ``slos`` list.
+It only ever reads the store; nothing here appends, compacts or deletes.
+
+Errors: a bad config raises ``ConfigError`` naming the file and the path inside it
+(``slos[1].objective``); an unreadable store raises ``StoreError`` (from the store).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from slo.engine import SLOEvaluator
+from slo.ranking import format_age, rank_objectives
+from slo.results import StatusReport
+from slo.spec import SLOSpec
+from store.embedded import SampleStore
+from store.errors import ConfigError
+from store.types import empty_samples, parse_duration
+
+__all__ = [
+    "BURN_DOWN_SCHEMA",
+    "DashboardConfig",
+    "burn_down",
+    "evaluate_report",
+    "format_time_to_breach",
+    "load_config",
+    "rank_objectives",
+]
+
+_SPECS: Final = TypeAdapter(list[SLOSpec])
+_DEFAULT_DATA_DIR: Final = "./redline-data"
+_LONGEST_BURN_WINDOW_S: Final = parse_duration("3d")
+_READ_MARGIN_MS: Final = 10 * 60 * 1000
+"""Read a little before each window so the engine sees the sample just before its start."""
+
+BURN_DOWN_SCHEMA: Final = pl.Schema(
+    {"timestamp": pl.Datetime("ms", "UTC"), "budget_remaining": pl.Float64()}
+)
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    """The parts of a Redline config the dashboard uses."""
+
+    path: Path
+    data_dir: Path
+    slos: tuple[SLOSpec, ...]
+
+
+def _loc_path(root: str, loc: Sequence[int | str]) -> str:
+    out = root
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def load_config(path: Path) -> DashboardConfig:
+    """Read ``agent.data_dir`` and ``slos`` from a Redline YAML config; other sections are ignored.
+
+    ``data_dir`` is resolved against the config file's folder (default ``./redline-data``).
+    Raises ``ConfigError`` naming the file, the path inside it and what was expected.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from exc
+    try:
+        raw: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+
+    agent = raw.get("agent") or {}
+    if not isinstance(agent, dict):
+        raise ConfigError(f"{path}: agent: expected a mapping, got {type(agent).__name__}")
+    data_dir_raw = agent.get("data_dir", _DEFAULT_DATA_DIR)
+    if not isinstance(data_dir_raw, str) or not data_dir_raw:
+        raise ConfigError(f"{path}: agent.data_dir: expected a folder path, got {data_dir_raw!r}")
+
+    slos_raw = raw.get("slos")
+    if slos_raw is None:
+        slos_raw = []
+    try:
+        slos = _SPECS.validate_python(slos_raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_loc_path('slos', err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
+    names = [s.name for s in slos]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(f"{path}: slos[{i}].name: duplicate objective name {name!r}")
+
+    data_dir = Path(data_dir_raw).expanduser()
+    if not data_dir.is_absolute():
+        data_dir = path.resolve().parent / data_dir
+    return DashboardConfig(path=path, data_dir=data_dir, slos=tuple(slos))
+
+
+def _read(config: DashboardConfig, evaluator: SLOEvaluator, start_ms: int, end_ms: int) -> pl.DataFrame:
+    """The samples the evaluator needs in ``[start_ms, end_ms]``; empty when there is no store yet.
+
+    A data folder that does not exist yet (agent not started) reads as no samples: opening the
+    store there could create it, and the dashboard never writes.
+    """
+    if not config.data_dir.is_dir():
+        return empty_samples()
+    store = SampleStore(config.data_dir)
+    return store.read(evaluator.selectors(), start_ms, end_ms)
+
+
+def evaluate_report(config: DashboardConfig, at_ms: int) -> StatusReport:
+    """Evaluate every objective of ``config`` at ``at_ms`` from the stored samples."""
+    evaluator = SLOEvaluator(config.slos)
+    longest_s = max([s.window for s in config.slos] + [_LONGEST_BURN_WINDOW_S])
+    start_ms = at_ms - int(longest_s * 1000) - _READ_MARGIN_MS
+    evaluator.ingest(_read(config, evaluator, start_ms, at_ms))
+    return evaluator.evaluate(at_ms)
+
+
+def burn_down(config: DashboardConfig, name: str, at_ms: int, *, points: int = 60) -> pl.DataFrame:
+    """Budget remaining of objective ``name`` at ``points`` regular instants up to ``at_ms``.
+
+    The instants span the objective's window, or the time since its first stored sample when
+    that is shorter. Returns ``BURN_DOWN_SCHEMA`` rows (empty when there is no data);
+    ``budget_remaining`` is null where the objective had no events. Raises ``KeyError`` for an
+    unknown name.
+    """
+    spec = next((s for s in config.slos if s.name == name), None)
+    if spec is None:
+        raise KeyError(name)
+    window_ms = int(spec.window * 1000)
+    evaluator = SLOEvaluator([spec])
+    samples = _read(config, evaluator, at_ms - 2 * window_ms - _READ_MARGIN_MS, at_ms)
+    if samples.is_empty():
+        return pl.DataFrame(schema=BURN_DOWN_SCHEMA)
+    first_ms = samples.get_column("timestamp").min()
+    assert isinstance(first_ms, int)
+    start_ms = max(at_ms - window_ms, first_ms)
+    evaluator.ingest(samples)
+    steps = max(points - 1, 1)
+    instants = sorted({start_ms + (at_ms - start_ms) * i // steps for i in range(steps + 1)})
+    budgets: list[float | None] = []
+    for t in instants:
+        result = evaluator.evaluate(t).objectives[0]
+        b = result.budget_remaining
+        budgets.append(b if b is not None and math.isfinite(b) and result.status != "no_data" else None)
+    return pl.DataFrame(
+        {"timestamp": instants, "budget_remaining": budgets},
+        schema={"timestamp": pl.Int64, "budget_remaining": pl.Float64},
+    ).with_columns(pl.col("timestamp").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"))
+
+
+def format_time_to_breach(seconds: float | None) -> str:
+    """Time to breach as an on-call engineer reads it (``1d 4h``, ``35m``); ``now`` when breached.
+
+    ``None`` (not burning) reads as ``not burning``; the units are the engine's (``format_age``).
+    """
+    if seconds is None or not math.isfinite(seconds):
+        return "not burning"
+    if seconds <= 0:
+        return "now"
+    return format_age(seconds)

@@ -1,0 +1,314 @@
+"""Overview page: what breaks first — data, users, model or cost?
+
+Shareable state lives in the URL: ``?at=`` (Unix seconds; absent means live, now) and
+``?objective=`` (the objective whose burn-down is shown).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+import streamlit as st
+
+from dashboard.charts import burn_down_chart, burn_rate_chart
+from dashboard.data import (
+    DashboardConfig,
+    burn_down,
+    evaluate_report,
+    format_time_to_breach,
+    load_config,
+    rank_objectives,
+)
+from slo.results import ObjectiveResult, Status, StatusReport
+from slo.spec import DIMENSIONS
+from store.errors import ConfigError, StoreError
+
+__all__ = ["objectives_table", "parse_at", "render"]
+
+_TTL_S: Final = 15
+_STATUS_LABEL: Final[dict[str, str]] = {
+    "breached": "🔴 breached",
+    "warning": "🟠 warning",
+    "ok": "🟢 ok",
+    "no_data": "⚪ no data",
+}
+_STATUS_COLOUR: Final = {"breached": "red", "warning": "orange", "ok": "green", "no_data": "gray"}
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    at_ms: int
+    config: DashboardConfig
+    report: StatusReport
+
+
+@st.cache_data(ttl=_TTL_S, max_entries=32, show_spinner="Evaluating objectives…")
+def _snapshot(config_path: str, at_s: int | None) -> _Snapshot:
+    """Config and evaluation, cached on (config path, at); ``at_s=None`` means now."""
+    at_ms = int(time.time() * 1000) if at_s is None else at_s * 1000
+    config = load_config(Path(config_path))
+    return _Snapshot(at_ms=at_ms, config=config, report=evaluate_report(config, at_ms))
+
+
+@st.cache_data(ttl=_TTL_S, max_entries=64, show_spinner="Computing burn-down…")
+def _burn_down(config_path: str, at_ms: int, name: str) -> pl.DataFrame:
+    return burn_down(load_config(Path(config_path)), name, at_ms)
+
+
+def parse_at(raw: str | None) -> tuple[int | None, str | None]:
+    """``?at=`` as Unix seconds, or None for now; the second item explains a value that was ignored."""
+    if raw is None or raw.strip() in ("", "now"):
+        return None, None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None, f"?at={raw!r} is not a time in Unix seconds; showing now instead."
+    if not math.isfinite(value) or value <= 0:
+        return None, f"?at={raw!r} is not a positive time in Unix seconds; showing now instead."
+    return int(value), None
+
+
+def _utc(at_ms: int) -> str:
+    return datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _objective_text(result: ObjectiveResult) -> str:
+    """The objective as people write it: 0.999 → ``99.9%``."""
+    return f"{result.objective * 100:.10g}%"
+
+
+def _percent(value: float | None) -> str:
+    return "no data" if value is None or not math.isfinite(value) else f"{value:.1%}"
+
+
+def _as_of_controls(at_s: int | None) -> None:
+    """Sidebar: live or a past instant, kept in ``?at=`` so a link reproduces the view."""
+    with st.sidebar:
+        st.header("As of")
+        # No keys: each widget's identity follows the URL-derived value, so the URL stays the truth.
+        live = st.toggle("Live (now, refreshes every 15 s)", value=at_s is None)
+        if live and at_s is not None:
+            del st.query_params["at"]
+            st.rerun()
+        if not live and at_s is None:
+            st.query_params["at"] = str(int(time.time()))
+            st.rerun()
+        if at_s is not None:
+            shown = datetime.fromtimestamp(at_s, UTC).replace(tzinfo=None, second=0, microsecond=0)
+            chosen = st.datetime_input("Time (UTC)", value=shown, step=timedelta(minutes=1))
+            if chosen is not None and chosen != shown:
+                st.query_params["at"] = str(int(chosen.replace(tzinfo=UTC).timestamp()))
+                st.rerun()
+            st.caption(f"`?at={at_s}`")
+
+
+def _callout(ranked: list[ObjectiveResult], config_path: Path) -> None:
+    """The answer to the page's question, coloured by status, above everything else."""
+    if not ranked:
+        st.info(f"No objectives are configured in {config_path} (`slos:` is empty).")
+        return
+    top = ranked[0]
+    if top.status == "no_data":
+        st.info(
+            "**No data yet** for any objective, so nothing can be ranked. "
+            "Is the agent running and writing to the data folder?",
+            icon="⚪",
+        )
+        return
+    what = f"**{top.name}** ({_objective_text(top)} over {top.window})"
+    ttb = top.time_to_breach_seconds
+    if top.status == "breached" or (ttb is not None and ttb <= 0):
+        text = f"**{top.dimension}** has already broken: {what} has spent its error budget."
+    elif ttb is None:
+        text = (
+            f"**{top.dimension}** is nearest to breaking: {what} has the least budget left "
+            f"({_percent(top.budget_remaining)}), but is not burning it now."
+        )
+    else:
+        text = (
+            f"**{top.dimension}** is nearest to breaking: {what} breaches in "
+            f"**{format_time_to_breach(ttb)}** at the current burn."
+        )
+    text = f"What breaks first? {text}  \n{top.reason}"
+    show = {"breached": st.error, "warning": st.warning, "ok": st.success}[top.status]
+    show(text, icon={"breached": "🔴", "warning": "🟠", "ok": "🟢"}[top.status])
+
+
+def _dimension_cards(ranked: list[ObjectiveResult]) -> None:
+    """One metric card per scale dimension with its worst objective."""
+    for column, dim in zip(st.columns(len(DIMENSIONS), border=True), DIMENSIONS, strict=True):
+        worst = next((o for o in ranked if o.dimension == dim), None)
+        with column:
+            if worst is None:
+                st.metric(dim, "—", "no objectives", delta_color="gray", delta_arrow="off")
+                continue
+            ttb = worst.time_to_breach_seconds
+            value = "no data" if worst.status == "no_data" else format_time_to_breach(ttb)
+            st.metric(
+                dim,
+                value,
+                f"{_STATUS_LABEL[worst.status][2:]} · {worst.name}",
+                delta_color=_STATUS_COLOUR[worst.status],  # type: ignore[arg-type]
+                delta_arrow="off",
+                help=f"Time to breach of the worst objective in {dim}. {worst.reason}",
+            )
+
+
+def objectives_table(ranked: list[ObjectiveResult]) -> pl.DataFrame:
+    """One row per objective in ranked order; no-data objectives have null SLI and budget, never 100%."""
+    windows = list(dict.fromkeys(w for o in ranked for w in o.burn_rates))
+    rows: dict[str, list[object]] = {
+        "objective": [o.name for o in ranked],
+        "dimension": [o.dimension for o in ranked],
+        "status": [_STATUS_LABEL[o.status] for o in ranked],
+        "time to breach": [
+            "no data" if o.status == "no_data" else format_time_to_breach(o.time_to_breach_seconds)
+            for o in ranked
+        ],
+        "budget remaining": [_finite(o.budget_remaining, o.status) for o in ranked],
+        "SLI": [_finite(o.sli, o.status) for o in ranked],
+        "target": [_objective_text(o) for o in ranked],
+        "window": [o.window for o in ranked],
+    }
+    for w in windows:
+        rows[f"burn {w}"] = [_finite(o.burn_rates.get(w), o.status) for o in ranked]
+    schema: dict[str, pl.DataType] = {k: pl.String() for k in ("objective", "dimension", "status")}
+    schema |= {"time to breach": pl.String(), "window": pl.String(), "target": pl.String()}
+    schema |= {k: pl.Float64() for k in rows if k not in schema}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _finite(value: float | None, status: Status) -> float | None:
+    if status == "no_data" or value is None or not math.isfinite(value):
+        return None
+    return value
+
+
+def _on_table_select(names: list[str]) -> None:
+    state = st.session_state.get("objectives_table")
+    rows = state.selection.rows if state is not None else []
+    if rows:
+        st.query_params["objective"] = names[rows[0]]
+
+
+def _objectives_section(ranked: list[ObjectiveResult]) -> str | None:
+    """The ranked table; returns the selected objective (from ``?objective=``, else the nearest)."""
+    st.subheader("Objectives, nearest to breaking first")
+    frame = objectives_table(ranked)
+    names = [o.name for o in ranked]
+    burn_columns = {
+        c: st.column_config.NumberColumn(
+            c, format="%.2f×", help=f"Burn rate over {c[5:]}; 1× spends the budget exactly over the window"
+        )
+        for c in frame.columns
+        if c.startswith("burn ")
+    }
+    st.dataframe(
+        frame,
+        hide_index=True,
+        key="objectives_table",
+        on_select=partial(_on_table_select, names),
+        selection_mode="single-row",
+        column_config={
+            "budget remaining": st.column_config.ProgressColumn(
+                "budget remaining", format="percent", min_value=0.0, max_value=1.0,
+                help="Share of the error budget left in the window (empty when overspent or no data)",
+            ),
+            "SLI": st.column_config.NumberColumn(
+                "SLI", format="%.3f", help="Compliance over the window (0..1)"
+            ),
+            **burn_columns,
+        },
+    )
+    if not names:
+        return None
+    wanted = st.query_params.get("objective")
+    index = names.index(wanted) if wanted in names else 0
+    status_of = {o.name: o.status for o in ranked}
+    selected = st.selectbox(
+        "Objective to inspect",
+        names,
+        index=index,
+        format_func=lambda n: f"{n} ({_STATUS_LABEL[status_of[n]]})",
+    )
+    if selected is not None and st.query_params.get("objective") != selected:
+        st.query_params["objective"] = selected
+    return selected
+
+
+def _objective_detail(snapshot: _Snapshot, config_path: str, result: ObjectiveResult) -> None:
+    """The selected objective: reason, budget burn-down and burn rates against the alert thresholds."""
+    spec = next((s for s in snapshot.config.slos if s.name == result.name), None)
+    st.subheader(f"{result.name} · {_STATUS_LABEL[result.status]}")
+    facts = (
+        f"{result.kind}, dimension **{result.dimension}**, objective {_objective_text(result)} over "
+        f"{result.window}; SLI {_percent(result.sli)}, budget left {_percent(result.budget_remaining)}, "
+        f"time to breach {format_time_to_breach(result.time_to_breach_seconds)}."
+    )
+    st.markdown(f"{facts}  \n{result.reason}")
+    if spec is not None and spec.description:
+        st.caption(spec.description)
+    if spec is not None and spec.runbook_url:
+        st.markdown(f"[Runbook]({spec.runbook_url})")
+    if result.error:
+        st.error(f"{result.name} could not be evaluated: {result.error}")
+    left, right = st.columns(2)
+    with left:
+        frame = _burn_down(config_path, snapshot.at_ms, result.name)
+        if frame.is_empty():
+            st.info("No stored samples for this objective yet: no burn-down to draw.")
+        else:
+            st.altair_chart(burn_down_chart(frame, result.name), key="burn_down_chart")
+    with right:
+        st.altair_chart(burn_rate_chart(result.burn_rates, result.window_seconds), key="burn_rate_chart")
+
+
+def _body(config_path: str, at_s: int | None) -> None:
+    try:
+        snapshot = _snapshot(config_path, at_s)
+    except ConfigError as exc:
+        st.error(f"The config cannot be used: {exc}")
+        return
+    except StoreError as exc:
+        st.error(f"The sample store cannot be read: {exc}")
+        return
+    live = "live, refreshes every 15 s" if at_s is None else "a past instant"
+    st.caption(f"As of **{_utc(snapshot.at_ms)}** ({live}) · config `{config_path}`")
+    ranked = rank_objectives(snapshot.report.objectives)
+    _callout(ranked, Path(config_path))
+    _dimension_cards(ranked)
+    selected = _objectives_section(ranked)
+    if selected is not None:
+        result = next(o for o in ranked if o.name == selected)
+        _objective_detail(snapshot, config_path, result)
+
+
+@st.fragment(run_every=f"{_TTL_S}s")
+def _live_body(config_path: str) -> None:
+    _body(config_path, None)
+
+
+def render(config_path: Path | None) -> None:
+    """The overview page for ``config_path`` (None: explain how to pass one)."""
+    st.title("Redline · what breaks first?")
+    if config_path is None:
+        st.error(
+            "No config given. Start the dashboard with "
+            "`streamlit run dashboard/app.py -- --config FILE` (or `redline dashboard --config FILE`)."
+        )
+        return
+    at_s, at_problem = parse_at(st.query_params.get("at"))
+    if at_problem:
+        st.warning(at_problem)
+    _as_of_controls(at_s)
+    if at_s is None:
+        _live_body(str(config_path))
+    else:
+        _body(str(config_path), at_s)
