@@ -54,7 +54,11 @@ def burn_rate_chart(burn_rates: Mapping[str, float | None], window_seconds: floa
         .mark_bar(color="#4c78a8")
         .encode(
             x=alt.X("window:N", sort=windows, title="window"),
-            y=alt.Y("burn_rate:Q", title="burn rate (× budget pace)"),
+            # symlog keeps 0 drawable and spreads 1×, 3×, 6× and 14.4× apart next to a 50× bar.
+            y=alt.Y(
+                "burn_rate:Q", title="burn rate (× budget pace)", scale=alt.Scale(type="symlog"),
+                axis=alt.Axis(values=[0, 1, 3, 6, 10, 14.4, 30, 100, 300, 1000], format="~r"),
+            ),
             tooltip=[alt.Tooltip("window:N"), alt.Tooltip("burn_rate:Q", format=".2f")],
         )
     )
@@ -66,10 +70,10 @@ def burn_rate_chart(burn_rates: Mapping[str, float | None], window_seconds: floa
     )
     text_layer = (
         alt.Chart(rule_data)
-        .mark_text(align="left", dx=4, dy=-6, fontSize=11)
-        .encode(y="threshold:Q", x=alt.value(0), text="label:N", color=colour)
+        .mark_text(align="right", dx=-4, dy=-5, fontSize=11, fontWeight="bold")
+        .encode(y="threshold:Q", x=alt.value("width"), text="label:N", color=colour)
     )
-    return alt.layer(bar_layer, rule_layer, text_layer).properties(height=300, title="Burn rate per window")
+    return alt.layer(bar_layer, rule_layer, text_layer).properties(height=340, title="Burn rate per window")
 
 
 def burn_down_chart(frame: pl.DataFrame, objective: str) -> Any:
@@ -78,7 +82,10 @@ def burn_down_chart(frame: pl.DataFrame, objective: str) -> Any:
         alt.Chart(frame)
         .mark_line(point=alt.OverlayMarkDef(size=18), interpolate="monotone")
         .encode(
-            x=alt.X("timestamp:T", title="time (UTC)", scale=alt.Scale(type="utc")),
+            x=alt.X(
+                "timestamp:T", title="time (UTC)", scale=alt.Scale(type="utc"),
+                axis=alt.Axis(format="%b %d %H:%M", labelAngle=0),
+            ),
             y=alt.Y("budget_remaining:Q", title="error budget remaining", axis=alt.Axis(format="%")),
             tooltip=[
                 alt.Tooltip("utcyearmonthdatehoursminutes(timestamp):T", title="time (UTC)"),
@@ -88,4 +95,4 @@ def burn_down_chart(frame: pl.DataFrame, objective: str) -> Any:
     )
     zero_data = alt.Data(values=[{"y": 0.0}])  # type: ignore[no-untyped-call]
     zero = alt.Chart(zero_data).mark_rule(color="#d62728").encode(y="y:Q")
-    return alt.layer(line, zero).properties(height=300, title=f"Error budget burn-down: {objective}")
+    return alt.layer(line, zero).properties(height=340, title=f"Error budget burn-down: {objective}")

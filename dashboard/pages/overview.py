@@ -34,10 +34,17 @@ __all__ = ["objectives_table", "parse_at", "render"]
 
 _TTL_S: Final = 15
 _STATUS_LABEL: Final[dict[str, str]] = {
-    "breached": "🔴 breached",
-    "warning": "🟠 warning",
-    "ok": "🟢 ok",
-    "no_data": "⚪ no data",
+    "breached": "breached",
+    "warning": "warning",
+    "ok": "ok",
+    "no_data": "no data",
+}
+# Material icons ship with Streamlit's frontend; emoji depend on the viewer's fonts.
+_STATUS_ICON: Final = {
+    "breached": ":material/error:",
+    "warning": ":material/warning:",
+    "ok": ":material/check_circle:",
+    "no_data": ":material/help:",
 }
 _STATUS_COLOUR: Final = {"breached": "red", "warning": "orange", "ok": "green", "no_data": "gray"}
 
@@ -119,7 +126,7 @@ def _callout(ranked: list[ObjectiveResult], config_path: Path) -> None:
         st.info(
             "**No data yet** for any objective, so nothing can be ranked. "
             "Is the agent running and writing to the data folder?",
-            icon="⚪",
+            icon=_STATUS_ICON["no_data"],
         )
         return
     what = f"**{top.name}** ({_objective_text(top)} over {top.window})"
@@ -138,7 +145,7 @@ def _callout(ranked: list[ObjectiveResult], config_path: Path) -> None:
         )
     text = f"What breaks first? {text}  \n{top.reason}"
     show = {"breached": st.error, "warning": st.warning, "ok": st.success}[top.status]
-    show(text, icon={"breached": "🔴", "warning": "🟠", "ok": "🟢"}[top.status])
+    show(text, icon=_STATUS_ICON[top.status])
 
 
 def _dimension_cards(ranked: list[ObjectiveResult]) -> None:
@@ -154,7 +161,7 @@ def _dimension_cards(ranked: list[ObjectiveResult]) -> None:
             st.metric(
                 dim,
                 value,
-                f"{_STATUS_LABEL[worst.status][2:]} · {worst.name}",
+                f"{_STATUS_LABEL[worst.status]} · {worst.name}",
                 delta_color=_STATUS_COLOUR[worst.status],  # type: ignore[arg-type]
                 delta_arrow="off",
                 help=f"Time to breach of the worst objective in {dim}. {worst.reason}",
@@ -218,7 +225,7 @@ def _objectives_section(ranked: list[ObjectiveResult]) -> str | None:
         selection_mode="single-row",
         column_config={
             "budget remaining": st.column_config.ProgressColumn(
-                "budget remaining", format="percent", min_value=0.0, max_value=1.0,
+                "budget remaining", format="percent", min_value=0.0, max_value=1.0, color="auto",
                 help="Share of the error budget left in the window (empty when overspent or no data)",
             ),
             "SLI": st.column_config.NumberColumn(
@@ -246,7 +253,8 @@ def _objectives_section(ranked: list[ObjectiveResult]) -> str | None:
 def _objective_detail(snapshot: _Snapshot, config_path: str, result: ObjectiveResult) -> None:
     """The selected objective: reason, budget burn-down and burn rates against the alert thresholds."""
     spec = next((s for s in snapshot.config.slos if s.name == result.name), None)
-    st.subheader(f"{result.name} · {_STATUS_LABEL[result.status]}")
+    colour = _STATUS_COLOUR[result.status]
+    st.subheader(f"{result.name} · :{colour}[{_STATUS_LABEL[result.status]}]")
     facts = (
         f"{result.kind}, dimension **{result.dimension}**, objective {_objective_text(result)} over "
         f"{result.window}; SLI {_percent(result.sli)}, budget left {_percent(result.budget_remaining)}, "

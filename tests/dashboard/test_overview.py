@@ -83,7 +83,7 @@ def test_an_objective_without_data_shows_no_data_not_a_full_budget(
 ) -> None:
     app = _run(config_path, monkeypatch, at=str(AT_S))
     row = app.dataframe[0].value.set_index("objective").loc["gpu-spend"]
-    assert row["status"] == "⚪ no data"
+    assert row["status"] == "no data"
     assert row["time to breach"] == "no data"
     assert row.isna()[["budget remaining", "SLI", "burn 5m", "burn 3d"]].all()
     cards = {m.label: (m.value, m.proto.delta) for m in app.metric}
@@ -138,11 +138,11 @@ def test_the_selected_objective_comes_from_the_query_and_a_new_choice_is_written
 ) -> None:
     app = _run(config_path, monkeypatch, at=str(AT_S), objective="pipeline-success")
     assert app.selectbox[0].value == "pipeline-success"
-    assert app.subheader[1].value == "pipeline-success · 🟢 ok"
+    assert app.subheader[1].value == "pipeline-success · :green[ok]"
     assert "Error budget burn-down: pipeline-success" in _charts(app)
     app.selectbox[0].select("embedding-availability").run()
     assert app.query_params["objective"] == "embedding-availability"
-    assert app.subheader[1].value == "embedding-availability · 🟢 ok"
+    assert app.subheader[1].value == "embedding-availability · :green[ok]"
 
 
 def test_an_unknown_objective_in_the_query_falls_back_to_the_nearest(
@@ -184,7 +184,7 @@ def test_a_missing_data_folder_reads_as_no_data_and_is_not_created(
     config.write_text(text)
     app = _run(config, monkeypatch, at=str(AT_S))
     assert app.info[0].value.startswith("**No data yet** for any objective")
-    assert set(app.dataframe[0].value["status"]) == {"⚪ no data"}
+    assert set(app.dataframe[0].value["status"]) == {"no data"}
     assert not (tmp_path / "nowhere").exists()
 
 
