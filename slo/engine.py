@@ -237,8 +237,7 @@ class SLOEvaluator:
         keyed = (
             rows.join(self._registry.lazy(), on=["metric", "labels"], how="inner")
             .select("sid", "timestamp", "value")
-            .sort("sid", "timestamp")
-            .unique(subset=["sid", "timestamp"], keep="first", maintain_order=True)
+            .sort("sid", "timestamp", maintain_order=True)
             .collect()
         )
         sid = keyed.get_column("sid").to_numpy()
@@ -247,6 +246,8 @@ class SLOEvaluator:
         states = self._series_state
         last_ts = np.fromiter((s.last_ts for s in states), dtype=np.int64, count=len(states))
         fresh_enough = ts > last_ts[sid]
+        # duplicates of (series, timestamp): the first in the batch wins
+        fresh_enough[1:] &= (sid[1:] != sid[:-1]) | (ts[1:] != ts[:-1])
         if not fresh_enough.all():
             sid, ts, val = sid[fresh_enough], ts[fresh_enough], val[fresh_enough]
         if len(sid) == 0:

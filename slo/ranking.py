@@ -7,6 +7,7 @@ budget share so that they hold for any objective window; ``alerts/`` imports the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,11 @@ WARNING_BUDGET_LEFT = 0.25
 WARNING_TIME_TO_BREACH_S = 7 * 86400.0
 
 
+@functools.cache
+def _seconds(window: str) -> float:
+    return parse_duration(window)
+
+
 def alert_factor(share: float, long_window_s: float, slo_window_s: float) -> float:
     """Burn-rate factor that spends ``share`` of the budget in ``long_window_s`` (30d, 2%, 1h → 14.4)."""
     return share * slo_window_s / long_window_s
@@ -48,7 +54,7 @@ class BurnCondition:
 
     def factor(self, slo_window_s: float) -> float:
         """The burn-rate threshold for an objective window of ``slo_window_s``."""
-        return alert_factor(self.budget_share, parse_duration(self.long_window), slo_window_s)
+        return alert_factor(self.budget_share, _seconds(self.long_window), slo_window_s)
 
     def holds(self, burn_rates: Mapping[str, float | None], slo_window_s: float) -> bool:
         """Whether both windows burn strictly faster than the factor."""
