@@ -31,6 +31,7 @@ from store.types import empty_samples, parse_duration
 __all__ = [
     "BURN_DOWN_SCHEMA",
     "DashboardConfig",
+    "Evaluation",
     "burn_down",
     "evaluate_report",
     "format_time_to_breach",
@@ -115,25 +116,37 @@ def load_config(path: Path) -> DashboardConfig:
     return DashboardConfig(path=path, data_dir=data_dir, slos=tuple(slos))
 
 
-def _read(config: DashboardConfig, evaluator: SLOEvaluator, start_ms: int, end_ms: int) -> pl.DataFrame:
-    """The samples the evaluator needs in ``[start_ms, end_ms]``; empty when there is no store yet.
+@dataclass(frozen=True)
+class Evaluation:
+    """A status report and the store's complaints about files it had to skip while reading."""
+
+    report: StatusReport
+    store_problems: tuple[str, ...] = ()
+
+
+def _read(
+    config: DashboardConfig, evaluator: SLOEvaluator, start_ms: int, end_ms: int
+) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """The samples the evaluator needs in ``[start_ms, end_ms]``, and the unreadable files skipped.
 
     A data folder that does not exist yet (agent not started) reads as no samples: opening the
     store there could create it, and the dashboard never writes.
     """
     if not config.data_dir.is_dir():
-        return empty_samples()
+        return empty_samples(), ()
     store = SampleStore(config.data_dir)
-    return store.read(evaluator.selectors(), start_ms, end_ms)
+    samples = store.read(evaluator.selectors(), start_ms, end_ms)
+    return samples, tuple(store.problems)
 
 
-def evaluate_report(config: DashboardConfig, at_ms: int) -> StatusReport:
+def evaluate_report(config: DashboardConfig, at_ms: int) -> Evaluation:
     """Evaluate every objective of ``config`` at ``at_ms`` from the stored samples."""
     evaluator = SLOEvaluator(config.slos)
     longest_s = max([s.window for s in config.slos] + [_LONGEST_BURN_WINDOW_S])
     start_ms = at_ms - int(longest_s * 1000) - _READ_MARGIN_MS
-    evaluator.ingest(_read(config, evaluator, start_ms, at_ms))
-    return evaluator.evaluate(at_ms)
+    samples, problems = _read(config, evaluator, start_ms, at_ms)
+    evaluator.ingest(samples)
+    return Evaluation(evaluator.evaluate(at_ms), problems)
 
 
 def burn_down(config: DashboardConfig, name: str, at_ms: int, *, points: int = 60) -> pl.DataFrame:
@@ -149,7 +162,7 @@ def burn_down(config: DashboardConfig, name: str, at_ms: int, *, points: int = 6
         raise KeyError(name)
     window_ms = int(spec.window * 1000)
     evaluator = SLOEvaluator([spec])
-    samples = _read(config, evaluator, at_ms - 2 * window_ms - _READ_MARGIN_MS, at_ms)
+    samples, _ = _read(config, evaluator, at_ms - 2 * window_ms - _READ_MARGIN_MS, at_ms)
     if samples.is_empty():
         return pl.DataFrame(schema=BURN_DOWN_SCHEMA)
     first_ms = samples.get_column("timestamp").min()

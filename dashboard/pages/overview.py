@@ -54,6 +54,7 @@ class _Snapshot:
     at_ms: int
     config: DashboardConfig
     report: StatusReport
+    store_problems: tuple[str, ...]
 
 
 @st.cache_data(ttl=_TTL_S, max_entries=32, show_spinner="Evaluating objectives…")
@@ -61,7 +62,8 @@ def _snapshot(config_path: str, at_s: int | None) -> _Snapshot:
     """Config and evaluation, cached on (config path, at); ``at_s=None`` means now."""
     at_ms = int(time.time() * 1000) if at_s is None else at_s * 1000
     config = load_config(Path(config_path))
-    return _Snapshot(at_ms=at_ms, config=config, report=evaluate_report(config, at_ms))
+    evaluation = evaluate_report(config, at_ms)
+    return _Snapshot(at_ms, config, evaluation.report, evaluation.store_problems)
 
 
 @st.cache_data(ttl=_TTL_S, max_entries=64, show_spinner="Computing burn-down…")
@@ -289,6 +291,8 @@ def _body(config_path: str, at_s: int | None) -> None:
         return
     live = "live, refreshes every 15 s" if at_s is None else "a past instant"
     st.caption(f"As of **{_utc(snapshot.at_ms)}** ({live}) · config `{config_path}`")
+    for problem in snapshot.store_problems:
+        st.warning(f"Skipped while reading the store (the file is left in place): {problem}")
     ranked = rank_objectives(snapshot.report.objectives)
     _callout(ranked, Path(config_path))
     _dimension_cards(ranked)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def test_the_callout_names_the_objective_and_dimension_nearest_to_breaking(
 ) -> None:
     app = _run(config_path, monkeypatch, at=str(AT_S))
     kind, text = _callout(app)
-    report = evaluate_report(load_config(config_path), AT_S * 1000)
+    report = evaluate_report(load_config(config_path), AT_S * 1000).report
     top = next(o for o in report.objectives if o.name == "api-availability")
     assert kind == "warning"
     assert top.status == "warning"
@@ -113,7 +114,7 @@ def test_the_burn_rate_chart_draws_page_and_ticket_threshold_rules(
     assert rules["encoding"]["y"] == {"field": "threshold", "type": "quantitative"}
     bars = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "bar")
     rows = data[bars["data"]["name"]]
-    report = evaluate_report(load_config(config_path), AT_S * 1000)
+    report = evaluate_report(load_config(config_path), AT_S * 1000).report
     api = next(o for o in report.objectives if o.name == "api-availability")
     assert {r["window"]: r["burn_rate"] for r in rows} == pytest.approx(dict(api.burn_rates))
     assert [r["window"] for r in rows] == ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]
@@ -122,7 +123,7 @@ def test_the_burn_rate_chart_draws_page_and_ticket_threshold_rules(
 def test_the_budget_burn_down_spans_the_data_and_ends_at_the_current_budget(config_path: Path) -> None:
     config = load_config(config_path)
     frame = burn_down(config, "api-availability", AT_S * 1000, points=60)
-    report = evaluate_report(config, AT_S * 1000)
+    report = evaluate_report(config, AT_S * 1000).report
     api = next(o for o in report.objectives if o.name == "api-availability")
     assert frame.height == 60
     stamps = frame.get_column("timestamp").dt.epoch("ms").to_list()
@@ -205,3 +206,28 @@ def test_a_malformed_at_parameter_is_named_and_the_page_shows_now(
     app = _run(config_path, monkeypatch, at="yesterday")
     assert app.warning[0].value == "?at='yesterday' is not a time in Unix seconds; showing now instead."
     assert app.caption[0].value.endswith(f"(live, refreshes every 15 s) · config `{config_path}`")
+
+
+def test_an_unreadable_store_file_is_named_and_the_rest_still_shows(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = config_path.parent / "data" / "batches" / "00000000000000000001-1.parquet"
+    broken.write_bytes(b"not parquet at all")
+    app = _run(config_path, monkeypatch, at=str(AT_S))
+    warnings = [w.value for w in app.warning if str(w.value).startswith("Skipped while reading the store")]
+    assert len(warnings) == 1 and broken.name in warnings[0]
+    assert list(app.dataframe[0].value["objective"]) == EXPECTED_ORDER
+    assert broken.read_bytes() == b"not parquet at all"
+
+
+def test_choosing_a_past_time_writes_it_to_the_query_and_live_removes_it(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _run(config_path, monkeypatch, at=str(AT_S))
+    assert app.toggle[0].value is False
+    app.datetime_input[0].set_value(datetime(2026, 1, 1, 23, 0)).run()
+    assert app.query_params["at"] == str(AT_S - 3600)
+    assert app.caption[0].value.startswith("As of **2026-01-01 23:00:00 UTC** (a past instant)")
+    app.toggle[0].set_value(True).run()
+    assert "at" not in app.query_params
+    assert "(live, refreshes every 15 s)" in app.caption[0].value
