@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from slo.results import ObjectiveResult
@@ -37,6 +37,8 @@ class BurnRateCondition:
     long_window: str
     short_window: str
     budget_share: float
+    _long_s: float = field(init=False, repr=False, compare=False)
+    _short_s: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.severity not in _SEVERITIES:
@@ -55,16 +57,19 @@ class BurnRateCondition:
             )
         if not (0.0 < self.budget_share <= 1.0) or not math.isfinite(self.budget_share):
             raise ValueError(f"budget_share must be in (0, 1], got {self.budget_share!r}")
+        # Parsed once: evaluation runs every tick for every objective.
+        object.__setattr__(self, "_long_s", long_s)
+        object.__setattr__(self, "_short_s", short_s)
 
     @property
     def long_window_seconds(self) -> float:
         """The long window in seconds."""
-        return parse_duration(self.long_window)
+        return self._long_s
 
     @property
     def short_window_seconds(self) -> float:
         """The short window in seconds."""
-        return parse_duration(self.short_window)
+        return self._short_s
 
     def factor(self, slo_window_seconds: float) -> float:
         """The burn rate spending ``budget_share`` of a ``slo_window_seconds`` budget in ``long_window``."""
