@@ -481,6 +481,10 @@ def _diagnose(line: str) -> str:
         return "missing value after the series"
     if rest[0] not in " \t":
         return f"unexpected {rest[0]!r} after the series"
+    try:
+        float(tokens[0])
+    except ValueError:
+        return f"value {tokens[0]!r} is not a number"
     if len(tokens) > 2 and tokens[2] != "#":
         return f"unexpected text {tokens[2]!r} after the timestamp"
     return "malformed sample line"

@@ -260,7 +260,7 @@ def _reference(text: str, extra: dict[str, str]) -> list[tuple[str, str, float]]
 
 def test_prometheus_client_text_and_openmetrics_parse_to_the_values_its_own_parser_reads() -> None:
     registry = _client_registry()
-    for payload in (generate_latest(registry).decode(), generate_openmetrics(registry).decode()):
+    for payload in (generate_latest(registry).decode(), generate_openmetrics(registry).decode()):  # type: ignore[no-untyped-call]
         parsed = ExpositionParser({"source": "app"}).parse(payload, default_timestamp_ms=0)
         assert parsed.problems == ()
         ours = [(m, lb, v) for m, lb, _, v in rows(parsed.samples)]

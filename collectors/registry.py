@@ -1,0 +1,48 @@
+"""Source kinds: the config's ``kind:`` → (config model, collector factory).
+
+``SourceConfig`` is the discriminated union of every source config, for ``list[SourceConfig]``
+in the agent config: an unknown ``kind`` fails at config load. To add a kind, add its config
+model to the union and one entry to ``SOURCE_KINDS``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated, Final, Union
+
+import httpx
+from pydantic import BaseModel, Field
+
+from collectors.base import Collector
+from collectors.prometheus_scrape import PrometheusScrapeCollector, PrometheusScrapeConfig
+
+__all__ = ["SOURCE_KINDS", "SourceConfig", "build_collector"]
+
+# Union[...] rather than X | Y: today the union has one member, and pydantic needs a Union to
+# attach the discriminator to; new kinds are added inside the brackets.
+SourceConfig = Annotated[Union[PrometheusScrapeConfig], Field(discriminator="kind")]  # noqa: UP007
+"""Any source config, told apart by its ``kind`` field."""
+
+CollectorFactory = Callable[[BaseModel, httpx.Client, Callable[[], float]], Collector]
+
+
+def _prometheus_scrape(config: BaseModel, client: httpx.Client, clock: Callable[[], float]) -> Collector:
+    assert isinstance(config, PrometheusScrapeConfig)
+    return PrometheusScrapeCollector(config, client, clock)
+
+
+SOURCE_KINDS: Final[dict[str, tuple[type[BaseModel], CollectorFactory]]] = {
+    "prometheus_scrape": (PrometheusScrapeConfig, _prometheus_scrape),
+}
+
+
+def build_collector(
+    config: BaseModel, client: httpx.Client, clock: Callable[[], float] = time.time
+) -> Collector:
+    """The collector for a validated source config; ``ValueError`` for a model no kind owns."""
+    kind = getattr(config, "kind", None)
+    entry = SOURCE_KINDS.get(kind) if isinstance(kind, str) else None
+    if entry is None or not isinstance(config, entry[0]):
+        raise ValueError(f"no collector for source config {type(config).__name__} (kind {kind!r})")
+    return entry[1](config, client, clock)
