@@ -32,7 +32,8 @@ def summarize_alert(alert: Mapping[str, Any], *, status: str = "") -> str:
     """One line for one alert of a webhook payload: severity, status, objective and what it says.
 
     The objective is the ``slo`` label (else ``alertname``); the detail is the ``summary``
-    annotation (else ``description``), or ``burning N×`` from a ``burn_rate`` annotation.
+    annotation (else ``description``, without a leading "<name> is"), or ``burning N×`` from a
+    ``burn_rate`` annotation.
     """
     labels = alert.get("labels")
     labels = labels if isinstance(labels, Mapping) else {}
@@ -42,6 +43,8 @@ def summarize_alert(alert: Mapping[str, Any], *, status: str = "") -> str:
     state = _text(alert.get("status")) or status or "firing"
     name = _text(labels.get("slo")) or _text(labels.get("alertname")) or "(unnamed alert)"
     detail = _text(annotations.get("summary")) or _text(annotations.get("description"))
+    # "api-availability is burning …" after "api-availability —" would say the name twice
+    detail = detail.removeprefix(f"{name} is ").removeprefix(f"{name} ")
     if not detail and "burn_rate" in annotations:
         try:
             detail = f"burning {float(annotations['burn_rate']):.1f}×"

@@ -153,3 +153,20 @@ def test_a_stopped_receiver_refuses_connections() -> None:
 
     with pytest.raises(httpx.ConnectError):
         httpx.post(url, json=PAGE_PAYLOAD, timeout=5)
+
+
+def test_summary_does_not_repeat_the_objective_name_of_redline_alert_annotations() -> None:
+    alert = {
+        "labels": {"alertname": "RedlineBurnRate", "slo": "api-availability", "severity": "page"},
+        "annotations": {
+            "summary": "api-availability is burning its error budget at 19.8× over 1h and 152× over 5m "
+            "(threshold 14.4×)",
+        },
+    }
+
+    line = summarize_alert(alert, status="firing")
+
+    assert line == (
+        "PAGE firing: api-availability — burning its error budget at 19.8× over 1h and 152× over 5m "
+        "(threshold 14.4×)"
+    )
