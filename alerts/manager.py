@@ -135,11 +135,16 @@ class AlertManager:
             changes: list[tuple[AlertRecord, AlertStatus | None]] = []
             seen: set[str] = set()
             for objective in report.objectives:
-                firings = evaluate_policy(objective, self._policy)
+                try:
+                    firings = evaluate_policy(objective, self._policy)
+                    failed = objective.error is not None
+                except ValueError as exc:  # e.g. a non-positive window: keep its alerts as they are
+                    self._log.error("objective %s: cannot evaluate the alert policy: %s", objective.name, exc)
+                    firings, failed = [], True
                 for severity in self._severities:
                     key = alert_key(objective.name, severity)
                     seen.add(key)
-                    if objective.error is not None:
+                    if failed:
                         continue
                     matching = [f for f in firings if f.severity == severity]
                     strongest = max(matching, key=lambda f: f.factor) if matching else None

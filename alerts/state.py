@@ -330,6 +330,11 @@ class AlertStateStore:
                 conn.execute("UPDATE alerts SET last_notified_at = ? WHERE key = ?", (at, key))
         return attempt
 
+    def prune(self, before: float) -> int:
+        """Delete notification-log rows older than ``before`` (Unix seconds); return how many."""
+        with self._tx() as conn:
+            return conn.execute("DELETE FROM notifications WHERE at < ?", (before,)).rowcount
+
     def log(self, key: str | None = None, limit: int = 1000) -> list[NotificationLogEntry]:
         """The latest ``limit`` delivery attempts (for ``key`` when given), oldest first."""
         where, params = ("WHERE key = ?", [key]) if key is not None else ("", [])

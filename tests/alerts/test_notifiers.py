@@ -13,6 +13,8 @@ from alerts.log_notifier import LogNotifier
 from alerts.manager import AlertManager
 from alerts.notifiers import Notification, Notifier, fingerprint, rfc3339
 from alerts.state import AlertStateStore
+from alerts.webhook import secret_from_env
+from store.errors import ConfigError
 from tests.alerts.conftest import PAGE_BURN, T0, FakeClock, objective, report
 
 OpenStore = Callable[[Path], AlertStateStore]
@@ -136,3 +138,40 @@ def test_concurrent_evaluations_page_once(tmp_path: Path, open_store: OpenStore)
     for t in threads:
         t.join(timeout=30)
     assert notifier.sent == ["firing api-availability/page"]
+
+
+def test_the_webhook_url_comes_from_the_named_variable_or_its_file(tmp_path: Path) -> None:
+    assert secret_from_env("HOOK", {"HOOK": " https://hooks.example/x \n"}) == "https://hooks.example/x"
+    secret_file = tmp_path / "hook.txt"
+    secret_file.write_text("https://hooks.example/from-file\n")
+    assert secret_from_env("HOOK", {"HOOK_FILE": str(secret_file)}) == "https://hooks.example/from-file"
+    with pytest.raises(ConfigError) as info:
+        secret_from_env("HOOK", {}, where="alerting.notifiers[0].url_env")
+    assert str(info.value) == (
+        "environment variable HOOK (named by alerting.notifiers[0].url_env) is not set (nor HOOK_FILE)"
+    )
+
+
+def test_an_objective_with_an_impossible_window_is_reported_and_does_not_stop_the_others(
+    tmp_path: Path, open_store: OpenStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    notifier = CountingNotifier()
+    manager = AlertManager(open_store(tmp_path / "a.db"), [notifier], clock=FakeClock())
+    broken = objective("broken", burn=PAGE_BURN, window_seconds=0.0)
+    events = manager.process(report(broken, objective(burn=PAGE_BURN)))
+    assert [(e.key, e.current) for e in events] == [("api-availability/page", "firing")]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        "objective broken: cannot evaluate the alert policy: "
+        "slo_window_seconds must be a positive number, got 0.0"
+    ]
+
+
+def test_old_notification_log_rows_can_be_pruned(tmp_path: Path, open_store: OpenStore) -> None:
+    clock = FakeClock()
+    store = open_store(tmp_path / "a.db")
+    manager = AlertManager(store, [CountingNotifier()], clock=clock)
+    manager.process(report(objective(burn=PAGE_BURN)))
+    clock.now += 3600
+    manager.process(report(objective()))
+    assert store.prune(before=T0 + 1) == 1
+    assert [(e.status, e.at) for e in store.log()] == [("resolved", T0 + 3600)]
