@@ -10,7 +10,6 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -200,11 +199,15 @@ def _finite(value: float | None, status: Status) -> float | None:
     return value
 
 
-def _on_table_select(names: list[str]) -> None:
-    state = st.session_state.get("objectives_table")
-    rows = state.selection.rows if state is not None else []
-    if rows:
-        st.query_params["objective"] = names[rows[0]]
+def _row_picked(event: object, names: list[str]) -> str | None:
+    """The objective of a newly selected table row, once per selection (a choice in the select box
+    afterwards is not overridden by a row that is still highlighted)."""
+    rows = [int(r) for r in getattr(getattr(event, "selection", None), "rows", None) or []]
+    previous = st.session_state.get("_picked_rows")
+    st.session_state["_picked_rows"] = rows
+    if rows and rows != previous and 0 <= rows[0] < len(names):
+        return names[rows[0]]
+    return None
 
 
 def _objectives_section(ranked: list[ObjectiveResult]) -> str | None:
@@ -219,11 +222,11 @@ def _objectives_section(ranked: list[ObjectiveResult]) -> str | None:
         for c in frame.columns
         if c.startswith("burn ")
     }
-    st.dataframe(
+    event = st.dataframe(
         frame,
         hide_index=True,
         key="objectives_table",
-        on_select=partial(_on_table_select, names),
+        on_select="rerun",
         selection_mode="single-row",
         column_config={
             "budget remaining": st.column_config.ProgressColumn(
@@ -238,6 +241,9 @@ def _objectives_section(ranked: list[ObjectiveResult]) -> str | None:
     )
     if not names:
         return None
+    picked = _row_picked(event, names)
+    if picked is not None:
+        st.query_params["objective"] = picked
     wanted = st.query_params.get("objective")
     index = names.index(wanted) if wanted in names else 0
     status_of = {o.name: o.status for o in ranked}

@@ -231,3 +231,17 @@ def test_choosing_a_past_time_writes_it_to_the_query_and_live_removes_it(
     app.toggle[0].set_value(True).run()
     assert "at" not in app.query_params
     assert "(live, refreshes every 15 s)" in app.caption[0].value
+
+
+def test_selecting_a_table_row_selects_its_objective_once(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _run(config_path, monkeypatch, at=str(AT_S))
+    app.session_state["objectives_table"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    app.run()
+    assert app.query_params["objective"] == "pipeline-success"
+    assert app.selectbox[0].value == "pipeline-success"
+    app.selectbox[0].select("gpu-spend").run()  # the row stays highlighted; the new choice wins
+    assert app.query_params["objective"] == "gpu-spend"
+    assert app.subheader[1].value == "gpu-spend · :gray[no data]"
+    assert app.info[0].value == "No stored samples for this objective yet: no burn-down to draw."
