@@ -134,7 +134,14 @@ class AlertManager:
             records = {r.key: r for r in self._state.records()}
             changes: list[tuple[AlertRecord, AlertStatus | None]] = []
             seen: set[str] = set()
+            names: set[str] = set()
             for objective in report.objectives:
+                if objective.name in names:
+                    self._log.error(
+                        "objective %s appears twice in the report; the first one counts", objective.name
+                    )
+                    continue
+                names.add(objective.name)
                 try:
                     firings = evaluate_policy(objective, self._policy)
                     failed = objective.error is not None

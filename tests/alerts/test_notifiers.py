@@ -175,3 +175,16 @@ def test_old_notification_log_rows_can_be_pruned(tmp_path: Path, open_store: Ope
     manager.process(report(objective()))
     assert store.prune(before=T0 + 1) == 1
     assert [(e.status, e.at) for e in store.log()] == [("resolved", T0 + 3600)]
+
+
+def test_a_duplicated_objective_is_evaluated_once(
+    tmp_path: Path, open_store: OpenStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    notifier = CountingNotifier()
+    manager = AlertManager(open_store(tmp_path / "a.db"), [notifier], clock=FakeClock())
+    events = manager.process(report(objective(burn=PAGE_BURN), objective()))
+    assert [(e.key, e.current) for e in events] == [("api-availability/page", "firing")]
+    assert notifier.sent == ["firing api-availability/page"]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        "objective api-availability appears twice in the report; the first one counts"
+    ]
