@@ -191,6 +191,19 @@ def test_history_labels_match_the_demo_config_sources() -> None:
         assert dict(DEFAULT_SOURCE_LABELS[name]) == {"source": name, **extra}
 
 
+def test_the_demo_config_validates_and_scrapes_the_sources_the_history_labels() -> None:
+    from agent.config import load_config
+
+    loaded = load_config(EXAMPLES / "demo.yaml")
+
+    sources = {s.name: s for s in loaded.config.sources}
+    assert set(sources) == set(DEFAULT_SOURCE_LABELS)
+    assert sources["inference-api"].url == "http://127.0.0.1:8001/metrics"
+    assert sources["batch-pipeline"].url == "http://127.0.0.1:8002/metrics"
+    assert [s.name for s in loaded.config.slos] == ["api-availability", "api-latency", "features-freshness"]
+    assert loaded.config.agent.evaluate_interval == 5
+
+
 def test_same_seed_writes_the_same_file(tmp_path: Path) -> None:
     a = write_history(tmp_path / "a.om", end_s=END_S, duration_s=3600, seed=9)
     b = write_history(tmp_path / "b.om", end_s=END_S, duration_s=3600, seed=9)
