@@ -122,21 +122,25 @@ class Evaluation:
 
     report: StatusReport
     store_problems: tuple[str, ...] = ()
+    newest_sample_ms: int | None = None
+    """The newest stored sample (any series), None for an empty or missing store."""
 
 
 def _read(
-    config: DashboardConfig, evaluator: SLOEvaluator, start_ms: int, end_ms: int
-) -> tuple[pl.DataFrame, tuple[str, ...]]:
-    """The samples the evaluator needs in ``[start_ms, end_ms]``, and the unreadable files skipped.
+    config: DashboardConfig, evaluator: SLOEvaluator, start_ms: int, end_ms: int, *, newest: bool = False
+) -> tuple[pl.DataFrame, tuple[str, ...], int | None]:
+    """The samples the evaluator needs in ``[start_ms, end_ms]``, the unreadable files skipped, and
+    (when ``newest``) the newest stored sample's time.
 
     A data folder that does not exist yet (agent not started) reads as no samples: opening the
     store there could create it, and the dashboard never writes.
     """
     if not config.data_dir.is_dir():
-        return empty_samples(), ()
+        return empty_samples(), (), None
     store = SampleStore(config.data_dir)
     samples = store.read(evaluator.selectors(), start_ms, end_ms)
-    return samples, tuple(store.problems)
+    newest_ms = store.newest_timestamp_ms() if newest else None
+    return samples, tuple(store.problems), newest_ms
 
 
 def evaluate_report(config: DashboardConfig, at_ms: int) -> Evaluation:
@@ -144,9 +148,9 @@ def evaluate_report(config: DashboardConfig, at_ms: int) -> Evaluation:
     evaluator = SLOEvaluator(config.slos)
     longest_s = max([s.window for s in config.slos] + [_LONGEST_BURN_WINDOW_S])
     start_ms = at_ms - int(longest_s * 1000) - _READ_MARGIN_MS
-    samples, problems = _read(config, evaluator, start_ms, at_ms)
+    samples, problems, newest_ms = _read(config, evaluator, start_ms, at_ms, newest=True)
     evaluator.ingest(samples)
-    return Evaluation(evaluator.evaluate(at_ms), problems)
+    return Evaluation(evaluator.evaluate(at_ms), problems, newest_ms)
 
 
 def burn_down(config: DashboardConfig, name: str, at_ms: int, *, points: int = 60) -> pl.DataFrame:
@@ -162,7 +166,7 @@ def burn_down(config: DashboardConfig, name: str, at_ms: int, *, points: int = 6
         raise KeyError(name)
     window_ms = int(spec.window * 1000)
     evaluator = SLOEvaluator([spec])
-    samples, _ = _read(config, evaluator, at_ms - 2 * window_ms - _READ_MARGIN_MS, at_ms)
+    samples, _, _ = _read(config, evaluator, at_ms - 2 * window_ms - _READ_MARGIN_MS, at_ms)
     if samples.is_empty():
         return pl.DataFrame(schema=BURN_DOWN_SCHEMA)
     first_ms = samples.get_column("timestamp").min()

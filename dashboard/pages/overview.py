@@ -54,6 +54,7 @@ class _Snapshot:
     config: DashboardConfig
     report: StatusReport
     store_problems: tuple[str, ...]
+    newest_sample_ms: int | None
 
 
 @st.cache_data(ttl=_TTL_S, max_entries=32, show_spinner="Evaluating objectives…")
@@ -62,7 +63,7 @@ def _snapshot(config_path: str, at_s: int | None) -> _Snapshot:
     at_ms = int(time.time() * 1000) if at_s is None else at_s * 1000
     config = load_config(Path(config_path))
     evaluation = evaluate_report(config, at_ms)
-    return _Snapshot(at_ms, config, evaluation.report, evaluation.store_problems)
+    return _Snapshot(at_ms, config, evaluation.report, evaluation.store_problems, evaluation.newest_sample_ms)
 
 
 @st.cache_data(ttl=_TTL_S, max_entries=64, show_spinner="Computing burn-down…")
@@ -117,16 +118,22 @@ def _as_of_controls(at_s: int | None) -> None:
             st.caption(f"`?at={at_s}`")
 
 
-def _callout(ranked: list[ObjectiveResult], config_path: Path) -> None:
+def _callout(ranked: list[ObjectiveResult], config_path: Path, newest_sample_ms: int | None) -> None:
     """The answer to the page's question, coloured by status, above everything else."""
     if not ranked:
         st.info(f"No objectives are configured in {config_path} (`slos:` is empty).")
         return
     top = ranked[0]
     if top.status == "no_data":
+        if newest_sample_ms is None:
+            hint = "The store holds no samples yet: is the agent running and writing to the data folder?"
+        else:
+            hint = (
+                f"The newest stored sample is from {_utc(newest_sample_ms)}: for older history, "
+                f"pick that time under *As of* (`?at={newest_sample_ms // 1000}`)."
+            )
         st.info(
-            "**No data yet** for any objective, so nothing can be ranked. "
-            "Is the agent running and writing to the data folder?",
+            f"**No data yet** for any objective, so nothing can be ranked. {hint}",
             icon=_STATUS_ICON["no_data"],
         )
         return
@@ -300,7 +307,7 @@ def _body(config_path: str, at_s: int | None) -> None:
     for problem in snapshot.store_problems:
         st.warning(f"Skipped while reading the store (the file is left in place): {problem}")
     ranked = rank_objectives(snapshot.report.objectives)
-    _callout(ranked, Path(config_path))
+    _callout(ranked, Path(config_path), snapshot.newest_sample_ms)
     _dimension_cards(ranked)
     selected = _objectives_section(ranked)
     if selected is not None:

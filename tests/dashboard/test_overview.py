@@ -184,7 +184,9 @@ def test_a_missing_data_folder_reads_as_no_data_and_is_not_created(
     text = config.read_text().replace("data_dir: data", "data_dir: nowhere")
     config.write_text(text)
     app = _run(config, monkeypatch, at=str(AT_S))
-    assert app.info[0].value.startswith("**No data yet** for any objective")
+    assert app.info[0].value.endswith(
+        "The store holds no samples yet: is the agent running and writing to the data folder?"
+    )
     assert set(app.dataframe[0].value["status"]) == {"no data"}
     assert not (tmp_path / "nowhere").exists()
 
@@ -245,3 +247,13 @@ def test_selecting_a_table_row_selects_its_objective_once(
     assert app.query_params["objective"] == "gpu-spend"
     assert app.subheader[1].value == "gpu-spend · :gray[no data]"
     assert app.info[0].value == "No stored samples for this objective yet: no burn-down to draw."
+
+
+def test_live_view_of_old_history_points_to_the_newest_sample(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _run(config_path, monkeypatch)
+    assert app.info[0].value == (
+        "**No data yet** for any objective, so nothing can be ranked. The newest stored sample is from "
+        f"2026-01-02 00:00:00 UTC: for older history, pick that time under *As of* (`?at={AT_S}`)."
+    )
