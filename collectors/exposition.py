@@ -133,6 +133,9 @@ class ExpositionParser:
         # Held escaped, like every label value inside the parser.
         self._extra = {k: format_labels({k: v})[len(k) + 2 : -1] for k, v in (extra_labels or {}).items()}
         self._extra_names = frozenset(self._extra)
+        self._extra_text = ",".join(f'{k}="{self._extra[k]}"' for k in sorted(self._extra))
+        self._extra_first = min(self._extra, default="")
+        self._extra_last = max(self._extra, default="")
         self._max_series = max_series
         self._cache: dict[str, int] = {}
         self._dropped: set[str] = set()
@@ -206,15 +209,33 @@ class ExpositionParser:
         self._columns = None
 
     def _fill(
-        self, key: str, metric: str, names: list[str], values: list[str], types: Mapping[str, str]
+        self,
+        key: str,
+        metric: str,
+        names: list[str],
+        values: list[str],
+        types: Mapping[str, str],
+        written: str | None = None,
     ) -> int:
         """Remember a new series, return its id (``_DROPPED`` for ``_created`` samples).
 
-        ``values`` are canonical (escaped) label values; raises ``ValueError`` on a duplicate name.
+        ``values`` are canonical (escaped) label values; ``written`` is the label text exactly as
+        exposed when it has no whitespace, escapes or trailing comma. Raises ``ValueError`` on a
+        duplicate name.
         """
         if metric.endswith("_created") and _is_created_sample(metric, types):
             self._dropped.add(key)
             return _DROPPED
+        if written is not None and names == sorted(set(names)):
+            # Already canonical (Go's client_golang exposes label names sorted): keep the text,
+            # and put the extra labels before or after it when they sort wholly there.
+            extra_text = self._extra_text
+            if not extra_text:
+                return self._remember(key, metric, written)
+            if names[-1] < self._extra_first:
+                return self._remember(key, metric, written + "," + extra_text)
+            if self._extra_last < names[0]:
+                return self._remember(key, metric, extra_text + "," + written)
         labels = dict(zip(names, values, strict=True))
         if len(labels) != len(names):
             seen: set[str] = set()
@@ -230,10 +251,13 @@ class ExpositionParser:
                         labels["exported_" + name] = labels[name]
                     labels[name] = value
         items = sorted(labels.items())
+        # ('a', '1'), ('b', '2') -> a="1",b="2" with C-level joins only: this runs once per new series.
+        return self._remember(key, metric, '",'.join(map('="'.join, items)) + '"' if items else "")
+
+    def _remember(self, key: str, metric: str, canonical: str) -> int:
         sid = len(self._metrics)
         self._metrics.append(self._names.setdefault(metric, metric))
-        # ('a', '1'), ('b', '2') -> a="1",b="2" with C-level joins only: this runs once per new series.
-        self._labels.append('",'.join(map('="'.join, items)) + '"' if items else "")
+        self._labels.append(canonical)
         self._cache[key] = sid
         self._columns = None
         return sid
@@ -295,10 +319,20 @@ class _Scan:
             if stripped[0] == "#":
                 self._comment(self.here(), line, stripped)
                 return
-        plain = _split_plain(line)
-        if plain is not None:
-            key, value_text, ts_text, metric, names_text, parts = plain
-        else:
+        # The common shape, without regexes over label values: see _split_plain.
+        plain = None
+        if "\\" not in line and '"' in line:
+            parts = line.split('"')
+            tail = parts[-1]
+            if len(parts) & 1 and tail[:1] == "}" and tail[1:2] in (" ", "\t"):
+                skeleton = _SKELETON_RE.fullmatch("".join(parts[0:-1:2]))
+                tokens = tail[1:].split()
+                if skeleton is not None and (len(tokens) == 1 or (len(tokens) == 2 and tokens[1] != "#")):
+                    plain = skeleton
+                    key = line[: len(line) - len(tail) + 1]
+                    value_text = tokens[0]
+                    ts_text = tokens[1] if len(tokens) == 2 else None
+        if plain is None:
             m = _SAMPLE_RE.fullmatch(line)
             if m is None:
                 self.problem(self.here(), line, _diagnose(line))
@@ -311,10 +345,13 @@ class _Scan:
                 return
             try:
                 if plain is not None:
-                    names, values = names_text[:-1].split("=,"), parts[1::2]
+                    metric, names_text = plain.group(1, 2)
+                    names = names_text[:-1].split("=,")
+                    written = key[len(metric) + 1 : -1]
+                    sid = parser._fill(key, metric, names, parts[1::2], self.types, written)
                 else:
                     metric, names, values = _split_series(key)
-                sid = parser._fill(key, metric, names, values, self.types)
+                    sid = parser._fill(key, metric, names, values, self.types)
             except ValueError as exc:
                 self.problem(self.here(), line, str(exc))
                 return
@@ -423,35 +460,10 @@ class _Scan:
 _SKELETON_RE: Final = re.compile(rf"({_NAME})\{{((?:[a-zA-Z_][a-zA-Z0-9_]*=,)*[a-zA-Z_][a-zA-Z0-9_]*=)")
 
 
-def _split_plain(line: str) -> tuple[str, str, str | None, str, str, list[str]] | None:
-    """The common shape of a line, without regexes over label values: ``name{a="x",b="y"} v [ts]``.
-
-    Only for lines with labels, no backslash, no spaces inside the braces and no exemplar:
-    then every ``"`` delimits a value, so splitting on it yields the values at odd positions and
-    ``name{a=,b=`` from the even ones, checked by one short regex. Returns (series text, value
-    text, timestamp text, metric, ``a=,b=``, the split parts), or ``None`` for the regex path.
-    """
-    if "\\" in line or '"' not in line:
-        return None
-    parts = line.split('"')
-    if not len(parts) & 1:
-        return None
-    tail = parts[-1]
-    if tail[:1] != "}" or tail[1:2] not in (" ", "\t"):
-        return None
-    m = _SKELETON_RE.fullmatch("".join(parts[0:-1:2]))
-    if m is None:
-        return None
-    tokens = tail[1:].split()
-    if len(tokens) == 1:
-        ts_text = None
-    elif tokens[1] == "#":
-        return None  # an exemplar: its own quotes break the shape above
-    elif len(tokens) == 2:
-        ts_text = tokens[1]
-    else:
-        return None
-    return line[: len(line) - len(tail) + 1], tokens[0], ts_text, m.group(1), m.group(2), parts
+# The common shape of a sample line is ``name{a="x",b="y"} v [ts]`` with no backslash, no spaces
+# inside the braces and no exemplar: then every ``"`` delimits a value, so splitting the line on
+# it gives the values at odd positions and ``name{a=,b=`` from the even ones, which one short
+# regex checks. Anything else goes through _SAMPLE_RE.
 
 
 def _split_series(key: str) -> tuple[str, list[str], list[str]]:

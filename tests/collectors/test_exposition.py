@@ -4,6 +4,7 @@ import math
 from pathlib import Path
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
@@ -223,6 +224,24 @@ def test_extra_labels_are_merged_and_an_exposed_label_of_the_same_name_is_kept_a
         'env="pr\\"od",exported_source="target",source="api",zone="a"',
         'env="pr\\"od",source="api"',
     ]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"source": "s"}, {"aa": "1"}, {"m": "1", "zz": "2"}, {"b": "taken"}],
+    ids=["none", "after", "before", "around", "clash"],
+)
+@pytest.mark.parametrize(
+    "line",
+    ['x{b="2",c="3 }"} 1', 'x{c="3 }",b="2"} 1', 'x{ b="2", c="3 }" } 1', 'x{b="2",c="3 }",} 1'],
+    ids=["sorted", "unsorted", "spaced", "trailing-comma"],
+)
+def test_labels_are_canonical_whatever_the_exposed_order_and_spacing(extra: dict[str, str], line: str) -> None:
+    expected = {"b": "2", "c": "3 }", **extra}
+    if "b" in extra:
+        expected["exported_b"] = "2"
+    parsed = ExpositionParser(extra).parse(line + "\n", default_timestamp_ms=0)
+    assert parsed.samples.get_column("labels").to_list() == [format_labels(expected)]
 
 
 def test_the_series_cache_is_cleared_once_it_exceeds_max_series() -> None:
