@@ -1,0 +1,166 @@
+"""The ``redline`` command line: run, check, status, import, dashboard, demo.
+
+Every error Redline raises on purpose (``RedlineError``) is printed as one clear message on
+stderr with exit code 2; no traceback for a bad config or a bad file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from agent.config import load_config
+from store.errors import RedlineError
+
+__all__ = ["main"]
+
+log = logging.getLogger("redline")
+
+
+def _wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    while not stop.wait(1.0):
+        pass
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from agent.runtime import Agent
+
+    loaded = load_config(args.config)
+    agent = Agent(loaded, env=os.environ)
+    agent.start()
+    log.info("redline agent running: %d sources, %d objectives; Ctrl-C stops",
+             len(loaded.config.sources), len(loaded.config.slos))
+    try:
+        _wait_for_signal()
+    finally:
+        agent.shutdown()
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from slo.engine import SLOEvaluator
+    from store.embedded import SampleStore
+
+    loaded = load_config(args.config)
+    cfg = loaded.config
+    problems: list[str] = []
+    store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention)
+    if loaded.data_dir.exists():
+        problems = SLOEvaluator(cfg.slos).check_series(store.series())
+    for p in problems:
+        print(f"{loaded.path}: {p}", file=sys.stderr)
+    if problems:
+        return 2
+    print(f"{loaded.path}: ok — {len(cfg.sources)} sources, {len(cfg.slos)} objectives, "
+          f"{len(cfg.alerting.notifiers)} notifiers")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from agent.status import compute_status, parse_at, render_json, render_text
+
+    loaded = load_config(args.config)
+    at = parse_at(args.at) if args.at else time.time()
+    report = compute_status(loaded, at)
+    print(render_json(report) if args.json else render_text(report, args.dimension))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from agent.importer import import_history
+    from store.embedded import SampleStore
+
+    loaded = load_config(args.config)
+    store = SampleStore(loaded.data_dir, retention_seconds=loaded.config.agent.retention)
+    stats = import_history(args.history, store)
+    print(stats.summary())
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from dashboard.launch import dashboard_command
+
+    load_config(args.config)  # fail here, clearly, rather than inside the browser
+    cmd = dashboard_command(args.config.resolve(), port=args.port, address=args.address)
+    print(f"dashboard: http://{args.address}:{args.port}/", flush=True)
+    proc = subprocess.Popen(cmd)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return proc.wait(timeout=10)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from agent.demo import run_demo
+
+    return run_demo(workdir=args.dir, duration_s=args.duration, with_dashboard=not args.no_dashboard)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="redline", description="Error budgets, burn-rate alerts and cost guardrails.")
+    p.add_argument("--log-level", default=os.environ.get("REDLINE_LOG_LEVEL", "INFO"))
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_text)
+        sp.add_argument("--config", "-c", type=Path, required=True, help="the Redline YAML config")
+        return sp
+
+    with_config("run", "run the agent: collect, store, evaluate, alert, serve /metrics").set_defaults(fn=cmd_run)
+    with_config("check", "validate a config (and objectives against stored series)").set_defaults(fn=cmd_check)
+    st = with_config("status", "print dimensions and objectives, nearest to breaking first")
+    st.add_argument("--at", help="evaluate at this time (Unix seconds or ISO 8601); default now")
+    st.add_argument("--json", action="store_true", help="print the status --json document")
+    st.add_argument("--dimension", choices=["data", "users", "model", "cost"], help="only this dimension")
+    st.set_defaults(fn=cmd_status)
+    im = with_config("import", "backfill history from an OpenMetrics file with timestamps")
+    im.add_argument("history", type=Path, help="OpenMetrics text with explicit timestamps (as promtool reads)")
+    im.set_defaults(fn=cmd_import)
+    db = with_config("dashboard", "start the Streamlit dashboard alone")
+    db.add_argument("--port", type=int, default=8501)
+    db.add_argument("--address", default="127.0.0.1")
+    db.set_defaults(fn=cmd_dashboard)
+    de = sub.add_parser("demo", help="start a simulated fleet, the agent and the dashboard on 127.0.0.1")
+    de.add_argument("--dir", type=Path, default=Path("redline-demo"), help="working folder for the demo's data")
+    de.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    de.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    de.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``redline`` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.fn(args))
+    except RedlineError as exc:
+        print(f"redline: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

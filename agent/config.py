@@ -1,0 +1,210 @@
+"""The agent's config file: one YAML document validated once, at load, into typed models.
+
+A bad file fails with ``ConfigError`` naming the file, the line, the path inside it
+(``slos[2].sli.ratio.total``) and what was expected. Business code never reads raw dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from collectors.registry import SOURCE_KINDS, SourceConfig
+from slo.spec import DurationSeconds, SLOSpec
+from store.errors import ConfigError
+
+__all__ = [
+    "AgentSettings",
+    "AlertingConfig",
+    "LoadedConfig",
+    "LogNotifierConfig",
+    "NotifierConfig",
+    "RedlineConfig",
+    "WebhookNotifierConfig",
+    "load_config",
+    "parse_config",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AgentSettings(_Strict):
+    """Where data lives, how often the agent works, and where it listens."""
+
+    data_dir: Path = Path("./redline-data")
+    evaluate_interval: DurationSeconds = 30.0
+    compact_interval: DurationSeconds = 300.0
+    retention: DurationSeconds = 35 * 86400.0
+    listen: Annotated[str, Field(pattern=r"^[^\s:]+:\d{1,5}$")] = "127.0.0.1:9464"
+
+    @property
+    def listen_host(self) -> str:
+        """Host part of ``listen``."""
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def listen_port(self) -> int:
+        """Port part of ``listen``."""
+        return int(self.listen.rsplit(":", 1)[1])
+
+
+class WebhookNotifierConfig(_Strict):
+    """Posts Alertmanager's webhook JSON to the URL held in the environment variable ``url_env``."""
+
+    name: str
+    kind: Literal["webhook"]
+    url_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    timeout: DurationSeconds = 10.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+
+
+class LogNotifierConfig(_Strict):
+    """Writes one log line per notification."""
+
+    name: str
+    kind: Literal["log"]
+
+
+NotifierConfig = Annotated[WebhookNotifierConfig | LogNotifierConfig, Field(discriminator="kind")]
+
+
+class AlertingConfig(_Strict):
+    """Who is told, and how often a still-firing alert is repeated."""
+
+    notifiers: list[NotifierConfig] = Field(default_factory=list)
+    repeat_interval: DurationSeconds = 4 * 3600.0
+    external_url: str = "http://127.0.0.1:8501"
+
+
+class RedlineConfig(_Strict):
+    """The whole file."""
+
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    slos: list[SLOSpec] = Field(default_factory=list)
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+
+    @model_validator(mode="after")
+    def _names_are_unique(self) -> RedlineConfig:
+        for section, names in (
+            ("sources", [s.name for s in self.sources]),
+            ("slos", [s.name for s in self.slos]),
+            ("alerting.notifiers", [n.name for n in self.alerting.notifiers]),
+        ):
+            seen: set[str] = set()
+            for name in names:
+                if name in seen:
+                    raise ValueError(f"{section}: the name {name!r} is used twice")
+                seen.add(name)
+        return self
+
+    @model_validator(mode="after")
+    def _retention_covers_windows(self) -> RedlineConfig:
+        longest = max((s.window for s in self.slos), default=0.0)
+        if longest > self.agent.retention:
+            raise ValueError(
+                f"agent.retention ({self.agent.retention:.0f}s) is shorter than the longest "
+                f"objective window ({longest:.0f}s): old samples would be deleted while still needed"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config plus where it came from; ``data_dir`` is resolved against its folder."""
+
+    config: RedlineConfig
+    path: Path
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory, relative paths taken from the config file's folder."""
+        d = self.config.agent.data_dir
+        return d if d.is_absolute() else (self.path.parent / d).resolve()
+
+
+_DISCRIMINATOR_TAGS = frozenset(SOURCE_KINDS) | {"webhook", "log"}
+
+
+def _user_loc(loc: Sequence[int | str]) -> list[int | str]:
+    """A pydantic error location without discriminator tags and validator names."""
+    return [
+        p for p in loc if isinstance(p, int) or (p not in _DISCRIMINATOR_TAGS and not p.startswith("function-"))
+    ]
+
+
+def _loc_to_path(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+    """The 1-based line of the deepest YAML node along ``loc`` (best effort)."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            nxt = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+            if nxt is None:
+                key = next((k for k, _ in node.value if getattr(k, "value", None) == part), None)
+                return key.start_mark.line + 1 if key is not None else line
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            continue
+        line = node.start_mark.line + 1
+    return line
+
+
+def _describe(error: Any) -> str:
+    kind, msg = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key (not expected here)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "union_tag_invalid":
+        return f"unknown kind {error['input'].get('kind')!r}: expected one of {error['ctx']['expected_tags']}"
+    return str(msg).removeprefix("Value error, ")
+
+
+def parse_config(text: str, path: Path) -> RedlineConfig:
+    """Validate YAML ``text`` read from ``path``; raises ``ConfigError`` listing every problem."""
+    try:
+        root = yaml.compose(text)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with agent, sources, slos, alerting at the top")
+    try:
+        return RedlineConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = _user_loc(err["loc"])
+            where = _loc_to_path(loc) or "(top level)"
+            line = _line_of(root, loc)
+            prefix = f"{path}:{line}" if line else str(path)
+            lines.append(f"{prefix}: {where}: {_describe(err)}")
+        raise ConfigError("\n".join(lines)) from exc
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Read and validate a config file; raises ``ConfigError`` on any problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from exc
+    return LoadedConfig(parse_config(text, path), path.resolve())

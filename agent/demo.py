@@ -1,0 +1,171 @@
+"""``redline demo``: a simulated fleet, the agent and the dashboard, all on 127.0.0.1.
+
+Order of events: write three days of history for the fleet's series and import it (so the
+30-day objectives have real budgets at once), start the inference API and the batch pipeline
+(their counters continue from the history's last values), a webhook receiver, the agent and
+the dashboard; then the scripted scenario runs (incident at +40 s, restart at +120 s,
+pipeline stall at +150 s). Ctrl-C (or ``--duration``) stops everything in reverse order.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import yaml
+
+from agent.config import load_config
+from agent.demo_receiver import WebhookReceiver
+from agent.fleet import (
+    DEFAULT_INFERENCE_PORT,
+    DEFAULT_PIPELINE_PORT,
+    BatchPipeline,
+    FleetDriver,
+    FleetSimulator,
+    InferenceAPI,
+)
+from agent.history import write_history
+from agent.importer import import_history
+from agent.runtime import Agent
+from dashboard.launch import dashboard_command
+from store.embedded import SampleStore
+
+__all__ = ["demo_config", "run_demo"]
+
+log = logging.getLogger("redline.demo")
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "demo.yaml"
+HISTORY_S = 3 * 86400.0
+SEED = 7
+
+
+def _free_or_zero(port: int) -> int:
+    """``port`` if it can be bound on 127.0.0.1 now, else 0 (an ephemeral port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+    return port
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def demo_config(
+    example: Path, *, data_dir: Path, api_port: int, pipeline_port: int, listen_port: int
+) -> dict[str, Any]:
+    """The example config with this run's ports and data directory."""
+    raw: dict[str, Any] = yaml.safe_load(example.read_text(encoding="utf-8"))
+    ports = {"inference-api": api_port, "batch-pipeline": pipeline_port}
+    for source in raw["sources"]:
+        source["url"] = f"http://127.0.0.1:{ports[source['name']]}/metrics"
+    raw["agent"]["data_dir"] = str(data_dir)
+    raw["agent"]["listen"] = f"127.0.0.1:{listen_port}"
+    return raw
+
+
+def run_demo(*, workdir: Path, duration_s: float | None = None, with_dashboard: bool = True) -> int:
+    """Run the demo until Ctrl-C or ``duration_s``; returns the exit code."""
+    workdir = workdir.resolve()
+    data_dir = workdir / "redline-data"
+    shutil.rmtree(data_dir, ignore_errors=True)  # the demo's own data: every run starts fresh
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    now = time.time()
+    history_path = workdir / "history.om"
+    history = write_history(history_path, end_s=now, duration_s=HISTORY_S, step_s=60, seed=SEED)
+
+    with ExitStack() as stack:
+        api = InferenceAPI(port=_free_or_zero(DEFAULT_INFERENCE_PORT), initial=history.inference)
+        pipeline = BatchPipeline(port=_free_or_zero(DEFAULT_PIPELINE_PORT), initial=history.pipeline)
+        receiver = WebhookReceiver(on_summary=lambda line: print(f"[webhook receiver] {line}", flush=True))
+        for server in (api, pipeline, receiver):
+            server.start()
+            stack.callback(server.shutdown)
+
+        raw = demo_config(
+            EXAMPLE_CONFIG,
+            data_dir=data_dir,
+            api_port=api.port,
+            pipeline_port=pipeline.port,
+            listen_port=_free_or_zero(9464) or _free_port(),
+        )
+        config_path = workdir / "demo.yaml"
+        config_path.write_text(
+            "# Written by `redline demo` from examples/demo.yaml with this run's ports.\n"
+            + yaml.safe_dump(raw, sort_keys=False),
+            encoding="utf-8",
+        )
+        loaded = load_config(config_path)
+        store = SampleStore(loaded.data_dir, retention_seconds=loaded.config.agent.retention)
+        stats = import_history(history_path, store)
+        print(stats.summary(), flush=True)
+
+        env = {**os.environ, "REDLINE_DEMO_WEBHOOK_URL": receiver.url}
+        driver = FleetDriver(FleetSimulator(api, pipeline, start_s=time.time(), seed=SEED), clock=time.time)
+        driver.start()
+        stack.callback(driver.shutdown)
+
+        agent = Agent(loaded, env=env)
+        agent.start()
+        stack.callback(agent.shutdown)
+
+        lines = [
+            "",
+            "Redline demo is running (Ctrl-C stops it).",
+            f"  fleet:      {api.url}  {pipeline.url}",
+            f"  agent:      http://127.0.0.1:{agent.metrics_port}/metrics",
+            f"  status:     .venv/bin/redline status --config {config_path}",
+        ]
+        if with_dashboard:
+            port = _free_or_zero(8501) or _free_port()
+            dash = subprocess.Popen(
+                dashboard_command(config_path, port=port),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            stack.callback(_stop_process, dash)
+            lines.insert(2, f"  dashboard:  http://127.0.0.1:{port}/")
+        lines.append("  scenario:   incident at +40 s (page fires), API restart at +120 s, pipeline stall at +150 s")
+        print("\n".join(lines) + "\n", flush=True)
+        _wait(duration_s)
+        print("stopping…", flush=True)
+    return 0
+
+
+def _stop_process(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def _wait(duration_s: float | None) -> None:
+    """Until SIGINT/SIGTERM, or ``duration_s`` seconds."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stop.wait(duration_s)
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

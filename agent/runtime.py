@@ -1,0 +1,239 @@
+"""The running agent: collect → store → evaluate → alert, on apscheduler jobs.
+
+Every job runs inside one try/except that logs the traceback and counts the failure in
+Redline's own metrics, so one bad source or one failing notifier never stops the loop.
+The evaluator's state is rebuilt from the store at start (cold start), then fed each scrape
+as it lands, so an evaluation tick never rescans raw samples.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from agent.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfig
+from agent.selfmetrics import AgentMetrics, SelfMetricsServer
+from alerts.log_notifier import LogNotifier
+from alerts.manager import AlertManager
+from alerts.notifiers import Notifier
+from alerts.state import AlertStateStore
+from alerts.webhook import WebhookNotifier, secret_from_env
+from collectors.base import Collector, SourceHealth
+from collectors.registry import build_collector
+from slo.engine import SLOEvaluator
+from slo.results import StatusReport
+from store.embedded import SampleStore
+from store.errors import StoreError
+
+__all__ = ["Agent", "build_notifiers"]
+
+log = logging.getLogger("redline.agent")
+
+
+def build_notifiers(
+    loaded: LoadedConfig, env: Mapping[str, str], client: httpx.Client
+) -> list[Notifier]:
+    """Notifiers from config; a webhook whose env variable is unset is a ``ConfigError``."""
+    out: list[Notifier] = []
+    for i, cfg in enumerate(loaded.config.alerting.notifiers):
+        if isinstance(cfg, WebhookNotifierConfig):
+            url = secret_from_env(cfg.url_env, env, where=f"{loaded.path}: alerting.notifiers[{i}].url_env")
+            out.append(WebhookNotifier(url, client, name=cfg.name, retries=cfg.retries))
+        elif isinstance(cfg, LogNotifierConfig):
+            out.append(LogNotifier(logging.getLogger("redline.alerts"), name=cfg.name))
+    return out
+
+
+class Agent:
+    """One agent: owns the store, the collectors, the evaluator, the alert manager and the jobs."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        *,
+        env: Mapping[str, str],
+        clock: Callable[[], float] = time.time,
+        client: httpx.Client | None = None,
+        serve_metrics: bool = True,
+    ) -> None:
+        self.loaded = loaded
+        cfg = loaded.config
+        self._clock = clock
+        self._client = client or httpx.Client(follow_redirects=False)
+        self.store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention)
+        self.evaluator = SLOEvaluator(cfg.slos)
+        self.collectors: dict[str, Collector] = {
+            s.name: build_collector(s, self._client, clock) for s in cfg.sources
+        }
+        self.alerts = AlertManager(
+            AlertStateStore(loaded.data_dir / "alerts.sqlite"),
+            build_notifiers(loaded, env, self._client),
+            clock=clock,
+            repeat_interval_s=cfg.alerting.repeat_interval,
+            specs=cfg.slos,
+            external_url=cfg.alerting.external_url,
+        )
+        self._lock = threading.Lock()  # guards the evaluator (ingest vs evaluate from job threads)
+        self._health: dict[str, SourceHealth] = {}
+        self._report: StatusReport | None = None
+        self.metrics = AgentMetrics(lambda: self._report, lambda: dict(self._health))
+        self._server = (
+            SelfMetricsServer(
+                self.metrics.registry, self.healthz, cfg.agent.listen_host, cfg.agent.listen_port
+            )
+            if serve_metrics
+            else None
+        )
+        self._scheduler: BackgroundScheduler | None = None
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def report(self) -> StatusReport | None:
+        """The latest evaluation, or None before the first."""
+        return self._report
+
+    @property
+    def health(self) -> dict[str, SourceHealth]:
+        """The latest health of every source that has been collected."""
+        return dict(self._health)
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The port /metrics listens on, once started."""
+        return self._server.port if self._server is not None else None
+
+    def healthz(self) -> dict[str, Any]:
+        """What /healthz answers: the agent is up; each source's last result."""
+        return {
+            "ok": True,
+            "sources": {
+                n: {"ok": h.ok, "error": h.error, "duration_seconds": h.duration_seconds}
+                for n, h in sorted(self._health.items())
+            },
+            "evaluated_at": self._report.at if self._report else None,
+        }
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def load_history(self) -> int:
+        """Cold start: feed the evaluator the stored samples its windows need. Returns the count."""
+        longest = max((s.window for s in self.loaded.config.slos), default=0.0)
+        now_ms = int(self._clock() * 1000)
+        start_ms = now_ms - int((longest + 3600) * 1000)
+        frame = self.store.read(self.evaluator.selectors(), start_ms, now_ms)
+        with self._lock:
+            self.evaluator.ingest(frame)
+        return frame.height
+
+    def collect(self, source: str) -> SourceHealth:
+        """Collect one source once, store the batch, feed the evaluator."""
+        result = self.collectors[source].collect()
+        health = result.health
+        self.metrics.collect_duration.labels(source).observe(health.duration_seconds)
+        if not health.ok:
+            self.metrics.collect_failures.labels(source).inc()
+            log.warning("source %s: %s", source, health.error)
+        for problem in health.problems[:5]:
+            log.warning("source %s: %s", source, problem)
+        if result.samples.height:
+            try:
+                self.store.append(result.samples)
+            except StoreError as exc:
+                self.metrics.store_write_failures.inc()
+                log.error("source %s: batch not stored: %s", source, exc)
+            self.metrics.collect_samples.labels(source).inc(result.samples.height)
+            with self._lock:
+                self.evaluator.ingest(result.samples)
+        self._health[source] = health
+        return health
+
+    def evaluate(self) -> StatusReport:
+        """Evaluate every objective now, publish the report, process alerts."""
+        started = time.perf_counter()
+        with self._lock:
+            report = self.evaluator.evaluate(int(self._clock() * 1000))
+        self.metrics.evaluate_duration.observe(time.perf_counter() - started)
+        self._report = report
+        self.alerts.process(report)
+        return report
+
+    def compact(self) -> None:
+        """Merge batch files into segments and apply retention."""
+        stats = self.store.compact()
+        log.debug("compacted: %s", stats)
+
+    def _guarded(self, job: str, fn: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                fn()
+            except Exception:
+                self.metrics.job_failures.labels(job).inc()
+                log.exception("job %s failed; the agent keeps running", job)
+
+        return run
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start_server(self) -> None:
+        """Start serving /metrics and /healthz (when enabled)."""
+        if self._server is not None:
+            self._server.start()
+            log.info("metrics on http://%s:%d/metrics", self.loaded.config.agent.listen_host, self._server.port)
+
+    def start(self) -> None:
+        """Cold start from the store, start /metrics, schedule every job (first runs at once)."""
+        loaded = self.load_history()
+        log.info("cold start: %d stored samples loaded for %d objectives", loaded, len(self.loaded.config.slos))
+        self.start_server()
+        sched = BackgroundScheduler(timezone="UTC")
+        now = datetime.now(UTC)
+        for src in self.loaded.config.sources:
+            sched.add_job(
+                self._guarded(f"collect:{src.name}", functools.partial(self.collect, src.name)),
+                "interval",
+                seconds=src.interval,
+                next_run_time=now,
+                id=f"collect:{src.name}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
+        agent_cfg = self.loaded.config.agent
+        sched.add_job(
+            self._guarded("evaluate", self.evaluate),
+            "interval",
+            seconds=agent_cfg.evaluate_interval,
+            next_run_time=now,
+            id="evaluate",
+            max_instances=1,
+            coalesce=True,
+        )
+        sched.add_job(
+            self._guarded("compact", self.compact),
+            "interval",
+            seconds=agent_cfg.compact_interval,
+            id="compact",
+            max_instances=1,
+            coalesce=True,
+        )
+        sched.start()
+        self._scheduler = sched
+
+    def shutdown(self) -> None:
+        """Stop the jobs (waiting for running ones), the server and the notifiers."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        if self._server is not None:
+            self._server.shutdown()
+        self.alerts.shutdown()
+        self._client.close()

@@ -1,0 +1,193 @@
+"""Redline's own /metrics and /healthz: its health, every source's and every objective's state.
+
+Objective and source gauges are produced on each scrape from the agent's latest results (a
+custom prometheus_client collector), so nothing is kept twice and a removed objective simply
+disappears. Work counters and durations are ordinary prometheus_client metrics on a registry
+the agent owns (never the global one).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
+
+from collectors.base import SourceHealth
+from slo.results import StatusReport
+
+__all__ = ["AgentMetrics", "SelfMetricsServer"]
+
+_STATUS_CODES = {"ok": 0, "warning": 1, "breached": 2, "no_data": 3}
+
+
+class _StateCollector(Collector):
+    """Gauges read from the latest report and source healths at scrape time."""
+
+    def __init__(
+        self,
+        report: Callable[[], StatusReport | None],
+        health: Callable[[], Mapping[str, SourceHealth]],
+    ) -> None:
+        self._report = report
+        self._health = health
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("redline_source_up", "1 if the last collection succeeded.", labels=["source"])
+        dur = GaugeMetricFamily(
+            "redline_source_last_duration_seconds", "Duration of the last collection.", labels=["source"]
+        )
+        samples = GaugeMetricFamily(
+            "redline_source_last_samples", "Samples in the last collection.", labels=["source"]
+        )
+        last = GaugeMetricFamily(
+            "redline_source_last_collection_timestamp_seconds",
+            "When the source was last collected.",
+            labels=["source"],
+        )
+        for name, h in sorted(self._health().items()):
+            up.add_metric([name], 1.0 if h.ok else 0.0)
+            dur.add_metric([name], h.duration_seconds)
+            samples.add_metric([name], float(h.samples))
+            last.add_metric([name], h.timestamp_ms / 1000.0)
+        yield from (up, dur, samples, last)
+
+        report = self._report()
+        if report is None:
+            return
+        burn = GaugeMetricFamily(
+            "redline_slo_burn_rate", "Error budget burn rate over a window.", labels=["slo", "window"]
+        )
+        remaining = GaugeMetricFamily(
+            "redline_slo_error_budget_remaining", "Fraction of the error budget left.", labels=["slo"]
+        )
+        ttb = GaugeMetricFamily(
+            "redline_slo_time_to_breach_seconds",
+            "Seconds until the budget is spent at the current burn (absent when not burning).",
+            labels=["slo"],
+        )
+        sli = GaugeMetricFamily("redline_slo_sli_ratio", "Compliance over the SLO window.", labels=["slo"])
+        target = GaugeMetricFamily("redline_slo_objective_ratio", "The objective as a ratio.", labels=["slo"])
+        status = GaugeMetricFamily(
+            "redline_slo_status",
+            "0 ok, 1 warning, 2 breached, 3 no_data.",
+            labels=["slo", "dimension", "status"],
+        )
+        for o in report.objectives:
+            for window, rate in o.burn_rates.items():
+                if rate is not None:
+                    burn.add_metric([o.name, window], rate)
+            if o.budget_remaining is not None:
+                remaining.add_metric([o.name], o.budget_remaining)
+            if o.time_to_breach_seconds is not None:
+                ttb.add_metric([o.name], o.time_to_breach_seconds)
+            if o.sli is not None:
+                sli.add_metric([o.name], o.sli)
+            target.add_metric([o.name], o.objective)
+            status.add_metric([o.name, o.dimension, o.status], float(_STATUS_CODES[o.status]))
+        yield from (burn, remaining, ttb, sli, target, status)
+
+
+class AgentMetrics:
+    """The agent's registry: state gauges plus counters and histograms of its own work."""
+
+    def __init__(
+        self,
+        report: Callable[[], StatusReport | None],
+        health: Callable[[], Mapping[str, SourceHealth]],
+    ) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(_StateCollector(report, health))
+        self.collect_duration = Histogram(
+            "redline_source_collect_duration_seconds",
+            "Time spent collecting one source.",
+            ["source"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.collect_samples = Counter(
+            "redline_source_samples", "Samples collected.", ["source"], registry=self.registry
+        )
+        self.collect_failures = Counter(
+            "redline_source_failures", "Collections that failed.", ["source"], registry=self.registry
+        )
+        self.evaluate_duration = Histogram(
+            "redline_evaluate_duration_seconds",
+            "Time spent evaluating every objective once.",
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5),
+        )
+        self.job_failures = Counter(
+            "redline_job_failures", "Scheduled jobs that raised.", ["job"], registry=self.registry
+        )
+        self.store_write_failures = Counter(
+            "redline_store_write_failures", "Batches that could not be written.", registry=self.registry
+        )
+
+
+class SelfMetricsServer:
+    """Serves ``/metrics`` and ``/healthz`` on a ThreadingHTTPServer; ``start()``/``shutdown()``."""
+
+    def __init__(
+        self, registry: CollectorRegistry, health: Callable[[], dict[str, Any]], host: str, port: int
+    ) -> None:
+        self._registry = registry
+        self._health = health
+        self._address = (host, port)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when started on port 0)."""
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        """Bind and serve in a daemon thread."""
+        registry, health = self._registry, self._health
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path == "/metrics":
+                    encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+                    body = encoder(registry)
+                    code = 200
+                elif path == "/healthz":
+                    state = health()
+                    body = json.dumps(state, sort_keys=True).encode()
+                    content_type = "application/json"
+                    code = 200 if state.get("ok") else 503
+                else:
+                    body, content_type, code = b"not found\n", "text/plain", 404
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(self._address, Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="redline-metrics", daemon=True)
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        """Stop serving and close the socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None

@@ -1,0 +1,91 @@
+"""``redline status``: evaluate every objective at one instant from the store, and print it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from agent.config import LoadedConfig
+from slo.engine import SLOEvaluator
+from slo.results import StatusReport
+from store.embedded import SampleStore
+from store.errors import ConfigError
+
+__all__ = ["compute_status", "parse_at", "render_json", "render_text"]
+
+
+def parse_at(text: str) -> float:
+    """Unix seconds from ``--at``: a number of seconds, or an ISO 8601 time (UTC if no zone)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(
+            f"--at {text!r}: expected Unix seconds or an ISO 8601 time such as 2026-11-25T12:00:00Z"
+        ) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def compute_status(loaded: LoadedConfig, at_s: float) -> StatusReport:
+    """Read what the objectives need from the store (read-only) and evaluate at ``at_s``."""
+    cfg = loaded.config
+    store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention)
+    evaluator = SLOEvaluator(cfg.slos)
+    longest = max((s.window for s in cfg.slos), default=0.0)
+    at_ms = int(at_s * 1000)
+    evaluator.ingest(store.read(evaluator.selectors(), at_ms - int((longest + 3600) * 1000), at_ms))
+    return evaluator.evaluate(at_ms)
+
+
+def _human(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s <= 0:
+        return "now"
+    days, rem = divmod(s, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes = rem // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m" if minutes else f"{s}s"
+
+
+def _pct(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def render_json(report: StatusReport) -> str:
+    """The ``status --json`` document (see the README contract)."""
+    return json.dumps(report.to_json(), indent=2)
+
+
+def render_text(report: StatusReport, dimension: str | None = None) -> str:
+    """A plain table: dimensions, then objectives, nearest to breaking first."""
+    at = datetime.fromtimestamp(report.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    lines = [f"Redline status at {at}", "", "What breaks first:"]
+    for d in report.dimensions:
+        if dimension and d.name != dimension:
+            continue
+        lines.append(
+            f"  {d.name:<6} {d.status:<9} {_human(d.time_to_breach_seconds):>9}  {d.reason}"
+        )
+    lines += ["", f"  {'objective':<28} {'dim':<6} {'target':>8} {'sli':>9} {'budget':>8} "
+              f"{'burn 1h':>8} {'breach in':>9}  status"]
+    for o in report.objectives:
+        if dimension and o.dimension != dimension:
+            continue
+        burn = o.burn_rates.get("1h")
+        lines.append(
+            f"  {o.name:<28} {o.dimension:<6} {_pct(o.objective, 2):>8} {_pct(o.sli):>9} "
+            f"{_pct(o.budget_remaining, 1):>8} {('-' if burn is None else f'{burn:.2f}x'):>8} "
+            f"{_human(o.time_to_breach_seconds):>9}  {o.status}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.config import load_config
+from store.errors import ConfigError
+
+GOOD = """\
+agent:
+  data_dir: ./data
+  evaluate_interval: 10s
+sources:
+  - name: inference-api
+    kind: prometheus_scrape
+    url: http://127.0.0.1:8001/metrics
+    interval: 15s
+slos:
+  - name: api-availability
+    objective: 99.9
+    window: 30d
+    sli:
+      ratio:
+        errors: http_requests_total{service="inference-api",code=~"5.."}
+        total: http_requests_total{service="inference-api"}
+  - name: api-latency
+    objective: 99
+    sli:
+      latency:
+        histogram: http_request_duration_seconds{service="inference-api"}
+        threshold: 250ms
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "redline.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_good_config_loads_into_typed_values(tmp_path: Path) -> None:
+    loaded = load_config(write(tmp_path, GOOD))
+    cfg = loaded.config
+    assert loaded.data_dir == (tmp_path / "data").resolve()
+    assert cfg.agent.evaluate_interval == 10.0
+    assert cfg.sources[0].interval == 15.0
+    avail, latency = cfg.slos
+    assert avail.target == pytest.approx(0.999)
+    assert avail.window == 30 * 86400
+    assert avail.kind == "availability" and avail.effective_dimension == "users"
+    assert str(avail.sli.ratio.errors) == 'http_requests_total{service="inference-api",code=~"5.."}'  # type: ignore[union-attr]
+    assert latency.sli.latency.threshold == 0.25  # type: ignore[union-attr]
+    assert latency.window == 30 * 86400
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "    interval: 15s\n",
+            "    interval: 15s\n    colour: red\n",
+            r"redline.yaml:9: sources\[0\].colour: unknown key",
+        ),
+        ("window: 30d", "window: 30 days", r"redline.yaml:12: slos\[0\].window: '30 days' is not a duration"),
+        (
+            'errors: http_requests_total{service="inference-api",code=~"5.."}',
+            'errors: http_requests_total{service="inference-api",code=~"5.."',
+            r"slos\[0\].sli.ratio.errors: unterminated",
+        ),
+        ("objective: 99.9", "objective: 100", r"slos\[0\].objective: Input should be less than 100"),
+        ("objective: 99\n", "objective: 0\n", r"slos\[1\].objective: Input should be greater than 0"),
+        ("kind: prometheus_scrape", "kind: prometheus_scrap", r"sources\[0\]: unknown kind 'prometheus_scrap'"),
+        ("threshold: 250ms", "threshold: fast", r"slos\[1\].sli.latency.threshold: 'fast' is not a duration"),
+    ],
+)
+def test_a_bad_config_names_file_line_path_and_expectation(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    assert old in GOOD
+    with pytest.raises(ConfigError, match=expected):
+        load_config(write(tmp_path, GOOD.replace(old, new, 1)))
+
+
+def test_duplicate_objective_names_are_rejected(tmp_path: Path) -> None:
+    text = GOOD.replace("name: api-latency", "name: api-availability")
+    with pytest.raises(ConfigError, match="'api-availability' is used twice"):
+        load_config(write(tmp_path, text))
+
+
+def test_retention_shorter_than_a_window_is_rejected(tmp_path: Path) -> None:
+    text = GOOD.replace("  evaluate_interval: 10s\n", "  evaluate_interval: 10s\n  retention: 7d\n")
+    with pytest.raises(ConfigError, match=r"agent.retention .* shorter than the longest objective window"):
+        load_config(write(tmp_path, text))
+
+
+def test_invalid_yaml_and_missing_file_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "slos: [\n"))
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "absent.yaml")
