@@ -1,253 +1,47 @@
-"""The demo fleet: an inference API and a batch pipeline serving ``/metrics`` on 127.0.0.1.
+"""The demo fleet: simulated services on 127.0.0.1 driven along a scripted scenario.
 
-Each service owns its ``prometheus_client.CollectorRegistry`` (never the global one) and serves
-it through prometheus-client's exposition, in OpenMetrics when the scraper's ``Accept`` asks for
-it. Traffic is not real: a ``FleetSimulator`` advances both services by ticks of a clock the
-caller owns (the demo's ``FleetDriver`` thread calls it every second with ``time.time``; tests
-call it with a fake clock), following a scripted ``Scenario``.
-
-Metric values come from a custom collector reading a thread-safe tally rather than from
-``Counter``/``Histogram`` objects, so that the fleet can start from the final values of the
-backfilled history (``InferenceAPI(initial=...)``) and history and live data join without a
-spurious reset. For the same reason no ``_created`` series are exposed: the history has none.
-
-Threads: the HTTP server serves each request on its own thread; ``record``/``restart`` and
-scrapes may run concurrently (the tallies lock). ``start()`` and ``shutdown()`` are explicit.
+``InferenceAPI`` and ``BatchPipeline`` (``agent.fleet_services``) serve ``/metrics``. Traffic is
+not real: a ``FleetSimulator`` advances both by ticks of a clock the caller owns (the demo's
+``FleetDriver`` thread calls it every second with ``time.time``; tests call it directly with a
+fake clock), following a ``Scenario`` (``agent.fleet_traffic``: data, not code branches).
+``start_demo_fleet`` wires all of it together the way ``redline demo`` runs it.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Final, Protocol
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.metrics_core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-
-from agent.fleet_traffic import (
-    DEMO_SCENARIO,
-    DURATION_BUCKETS_S,
-    INFERENCE_SERVICE,
-    PIPELINE_NAME,
-    PIPELINE_PERIOD_S,
-    InferenceCounts,
-    InferenceStep,
-    InferenceTally,
-    Phase,
-    PipelineCounts,
-    PipelineTally,
-    Scenario,
-    TrafficModel,
-    TrafficProfile,
-    le_text,
-)
+from agent.fleet_counts import InferenceCounts, InferenceStep, PipelineCounts
+from agent.fleet_services import DEFAULT_INFERENCE_PORT, DEFAULT_PIPELINE_PORT, BatchPipeline, InferenceAPI
+from agent.fleet_traffic import DEMO_SCENARIO, PIPELINE_PERIOD_S, Phase, Scenario, TrafficModel, TrafficProfile
 
 __all__ = [
     "DEFAULT_INFERENCE_PORT",
     "DEFAULT_PIPELINE_PORT",
     "DEMO_SCENARIO",
     "BatchPipeline",
+    "DemoFleet",
     "FleetDriver",
     "FleetSimulator",
     "InferenceAPI",
     "InferenceCounts",
+    "InferenceSink",
     "Phase",
     "PipelineCounts",
+    "PipelineSink",
     "Scenario",
     "TrafficProfile",
+    "start_demo_fleet",
 ]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_INFERENCE_PORT: Final = 8001
-DEFAULT_PIPELINE_PORT: Final = 8002
-
-
-class _InferenceCollector:
-    def __init__(self, tally: InferenceTally) -> None:
-        self._tally = tally
-
-    def collect(self) -> Iterable[Metric]:
-        c = self._tally.snapshot()
-        requests = CounterMetricFamily(
-            "http_requests", "HTTP requests served, by status code.", labels=["service", "code"]
-        )
-        for code in sorted(c.requests_by_code):
-            requests.add_metric([INFERENCE_SERVICE, code], c.requests_by_code[code])
-        duration = HistogramMetricFamily(
-            "http_request_duration_seconds", "Time to serve a request.", labels=["service"]
-        )
-        bounds = [le_text(b) for b in DURATION_BUCKETS_S] + ["+Inf"]
-        duration.add_metric(
-            [INFERENCE_SERVICE], list(zip(bounds, map(float, c.bucket_counts), strict=True)), c.duration_sum_s
-        )
-        inferences = CounterMetricFamily(
-            "inferences", "Inferences run, by model.", labels=["service", "model"]
-        )
-        for model in sorted(c.inferences_by_model):
-            inferences.add_metric([INFERENCE_SERVICE, model], c.inferences_by_model[model])
-        return [requests, duration, inferences]
-
-
-class _PipelineCollector:
-    def __init__(self, tally: PipelineTally) -> None:
-        self._tally = tally
-
-    def collect(self) -> Iterable[Metric]:
-        c = self._tally.snapshot()
-        last = GaugeMetricFamily(
-            "pipeline_last_success_timestamp_seconds",
-            "Unix time of the pipeline's last successful run.",
-            labels=["pipeline"],
-        )
-        last.add_metric([PIPELINE_NAME], c.last_success_s)
-        rows = CounterMetricFamily(
-            "pipeline_rows_processed", "Rows processed by successful runs.", labels=["pipeline"]
-        )
-        rows.add_metric([PIPELINE_NAME], c.rows_processed)
-        return [last, rows]
-
-
-class _MetricsServer:
-    """A ThreadingHTTPServer serving one registry (swappable on restart) at ``/metrics``."""
-
-    def __init__(self, name: str, host: str, port: int) -> None:
-        self.name = name
-        self._host = host
-        self._requested_port = port
-        self._registry = CollectorRegistry()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def registry(self) -> CollectorRegistry:
-        """The registry currently served (a restart replaces it)."""
-        return self._registry
-
-    def _set_registry(self, registry: CollectorRegistry) -> None:
-        self._registry = registry  # one reference swap: a scrape sees the old or the new, never half
-
-    @property
-    def port(self) -> int:
-        """The bound port (the ephemeral one when constructed with port 0); only after ``start()``."""
-        if self._server is None:
-            raise RuntimeError(f"{self.name}: not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """The ``/metrics`` URL; only after ``start()``."""
-        return f"http://{self._host}:{self.port}/metrics"
-
-    def start(self) -> None:
-        """Bind and serve on a background thread; raises ``OSError`` if the port is taken."""
-        if self._server is not None:
-            raise RuntimeError(f"{self.name}: already started")
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path.split("?", 1)[0] != "/metrics":
-                    self._reply(404, "text/plain; charset=utf-8", b"not found: try /metrics\n")
-                    return
-                encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-                self._reply(200, content_type, encoder(owner.registry))
-
-            def _reply(self, code: int, content_type: str, body: bytes) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                logger.debug("%s: " + format, owner.name, *args)
-
-        server = ThreadingHTTPServer((self._host, self._requested_port), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"fleet-{self.name}", daemon=True)
-        self._thread.start()
-
-    def shutdown(self) -> None:
-        """Stop serving and release the port; safe to call twice."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join()
-        self._server = None
-        self._thread = None
-
-
-class InferenceAPI(_MetricsServer):
-    """The simulated inference API: requests by code, a latency histogram, inferences by model."""
-
-    def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, initial: InferenceCounts | None = None
-    ) -> None:
-        super().__init__(INFERENCE_SERVICE, host, port)
-        self._tally = InferenceTally(initial)
-        self._registry.register(_InferenceCollector(self._tally))
-
-    def record(self, step: InferenceStep) -> None:
-        """Count one step of served requests."""
-        self._tally.record(step)
-
-    def restart(self) -> None:
-        """Simulate a process restart: fresh registry and metrics, all counters at zero; keeps serving."""
-        tally = InferenceTally()
-        registry = CollectorRegistry()
-        registry.register(_InferenceCollector(tally))
-        self._tally = tally
-        self._set_registry(registry)
-
-    def counts(self) -> InferenceCounts:
-        """The values ``/metrics`` currently shows."""
-        return self._tally.snapshot()
-
-
-class BatchPipeline(_MetricsServer):
-    """The simulated batch pipeline: last-success timestamp and rows processed.
-
-    Without ``initial`` the gauge reads 0 ("never succeeded") until the first run.
-    """
-
-    def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, initial: PipelineCounts | None = None
-    ) -> None:
-        super().__init__("batch-pipeline", host, port)
-        self._tally = PipelineTally(initial)
-        self._registry.register(_PipelineCollector(self._tally))
-
-    def record_run(self, at_s: float, rows: int) -> None:
-        """A run that succeeded at ``at_s`` (Unix seconds) after processing ``rows`` rows."""
-        self._tally.record_run(at_s, rows)
-
-    def restart(self) -> None:
-        """Simulate a process restart: the rows counter resets; the last-success time is kept."""
-        last = self._tally.snapshot().last_success_s
-        tally = PipelineTally(PipelineCounts(last_success_s=last))
-        registry = CollectorRegistry()
-        registry.register(_PipelineCollector(tally))
-        self._tally = tally
-        self._set_registry(registry)
-
-    def counts(self) -> PipelineCounts:
-        """The values ``/metrics`` currently shows."""
-        return self._tally.snapshot()
 
 
 class InferenceSink(Protocol):
@@ -373,3 +167,63 @@ class FleetDriver:
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
+
+
+@dataclass
+class DemoFleet:
+    """The running demo fleet; ``shutdown()`` stops the driver, then both servers."""
+
+    api: InferenceAPI
+    pipeline: BatchPipeline
+    simulator: FleetSimulator
+    driver: FleetDriver
+
+    def shutdown(self) -> None:
+        """Stop ticking and serving; safe to call twice."""
+        self.driver.shutdown()
+        self.api.shutdown()
+        self.pipeline.shutdown()
+
+
+_Service = TypeVar("_Service", InferenceAPI, BatchPipeline)
+
+
+def _start_with_fallback(make: Callable[[int], _Service], port: int) -> _Service:
+    """Start ``make(port)``; if that port is taken, start ``make(0)`` on a free one instead."""
+    service = make(port)
+    try:
+        service.start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE or port == 0:
+            raise
+        logger.warning("%s: port %d is taken; using a free port instead", service.name, port)
+        service = make(0)
+        service.start()
+    return service
+
+
+def start_demo_fleet(
+    *,
+    seed: int,
+    clock: Callable[[], float] = time.time,
+    initial_inference: InferenceCounts | None = None,
+    initial_pipeline: PipelineCounts | None = None,
+    scenario: Scenario = DEMO_SCENARIO,
+    inference_port: int = DEFAULT_INFERENCE_PORT,
+    pipeline_port: int = DEFAULT_PIPELINE_PORT,
+    tick_interval_s: float = 1.0,
+) -> DemoFleet:
+    """Start both services (on a free port when the given one is taken: read ``.url``), and a
+    driver advancing them along ``scenario`` from ``clock()`` now. Pass the history's final
+    values (``HistoryStats.inference``/``.pipeline``) so the live counters continue them.
+    """
+    api = _start_with_fallback(lambda p: InferenceAPI(port=p, initial=initial_inference), inference_port)
+    try:
+        pipeline = _start_with_fallback(lambda p: BatchPipeline(port=p, initial=initial_pipeline), pipeline_port)
+    except BaseException:
+        api.shutdown()
+        raise
+    simulator = FleetSimulator(api, pipeline, start_s=clock(), seed=seed, scenario=scenario)
+    driver = FleetDriver(simulator, clock=clock, interval_s=tick_interval_s)
+    driver.start()
+    return DemoFleet(api, pipeline, simulator, driver)

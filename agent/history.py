@@ -22,22 +22,19 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from agent.fleet import FleetSimulator
-from agent.fleet_traffic import (
+from agent.fleet_counts import (
     DURATION_BUCKETS_S,
     INFERENCE_SERVICE,
     MODELS,
     PIPELINE_NAME,
-    PIPELINE_PERIOD_S,
     RESPONSE_CODES,
     InferenceCounts,
     InferenceTally,
-    Phase,
     PipelineCounts,
     PipelineTally,
-    Scenario,
-    TrafficProfile,
     le_text,
 )
+from agent.fleet_traffic import PIPELINE_PERIOD_S, Phase, Scenario, TrafficProfile
 from store.types import format_labels
 
 __all__ = ["DEFAULT_SOURCE_LABELS", "HistoryStats", "history_scenario", "write_history"]

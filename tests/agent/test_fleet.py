@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -19,8 +20,9 @@ from agent.fleet import (
     PipelineCounts,
     Scenario,
     TrafficProfile,
+    start_demo_fleet,
 )
-from agent.fleet_traffic import InferenceTally, PipelineTally
+from agent.fleet_counts import InferenceTally, PipelineTally
 
 T0 = 1_700_000_100.0  # a multiple of 300 s: the pipeline's runs fall at T0 + 300 k
 API = {"service": "inference-api"}
@@ -307,3 +309,42 @@ def test_driver_advances_the_fleet_from_its_thread_by_the_given_clock() -> None:
 
     assert sim.now_s == T0 + 2.0 * calls
     assert api.snapshot().requests_total > 0
+
+
+def test_demo_fleet_takes_a_free_port_when_the_default_is_taken_and_runs_from_the_clock() -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    busy_port = taken.getsockname()[1]
+    calls = 0
+    ticked = threading.Event()
+
+    def clock() -> float:
+        nonlocal calls
+        calls += 1
+        if calls >= 4:
+            ticked.set()
+        return T0 + calls
+
+    initial = InferenceCounts(
+        requests_by_code={"200": 10, "500": 0}, bucket_counts=(10,) * 11,
+        inferences_by_model={"llama-3-8b": 7, "mistral-7b": 3},
+    )
+    try:
+        demo = start_demo_fleet(seed=1, clock=clock, initial_inference=initial, inference_port=busy_port,
+                                pipeline_port=0, tick_interval_s=0.001)
+        try:
+            assert ticked.wait(timeout=10)
+            api_port, api_url = demo.api.port, demo.api.url
+            values = scrape(api_url)
+            pipe = scrape(demo.pipeline.url)
+        finally:
+            demo.shutdown()
+    finally:
+        taken.close()
+
+    assert api_port != busy_port
+    assert requests(values, "200") > 10  # continued from the initial counts
+    assert _key("pipeline_last_success_timestamp_seconds", pipeline="features") in pipe
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(api_url, timeout=5)
