@@ -57,6 +57,11 @@ _SAMPLE_RE: Final = re.compile(
 _PAIR_RE: Final = re.compile(r'[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"([^"\\]*(?:\\.[^"\\]*)*)"[ \t]*')
 _PAIR_NC: Final = rf'[ \t]*[a-zA-Z_][a-zA-Z0-9_]*[ \t]*=[ \t]*{_QUOTED}[ \t]*'
 _LABELS_RE: Final = re.compile(rf"(?:{_PAIR_NC}(?:,{_PAIR_NC})*,?)?[ \t]*")
+# The common shape of a new sample line is ``name{a="x",b="y"} v [ts]`` with no backslash, no
+# spaces inside the braces and no exemplar: then every ``"`` delimits a value, so splitting the
+# line on it gives the values at odd positions and ``name{a=,b=`` from the even ones, which this
+# short regex checks. Anything else goes through _SAMPLE_RE.
+_SKELETON_RE: Final = re.compile(rf"({_NAME})\{{((?:[a-zA-Z_][a-zA-Z0-9_]*=,)*[a-zA-Z_][a-zA-Z0-9_]*=)")
 _ESCAPE_RE: Final = re.compile(r"\\(.)")
 _UNESCAPES: Final = {"\\": "\\", '"': '"', "n": "\n"}
 _CANONICAL_ESCAPES: Final = frozenset({"\\", '"', "n"})
@@ -319,7 +324,7 @@ class _Scan:
             if stripped[0] == "#":
                 self._comment(self.here(), line, stripped)
                 return
-        # The common shape, without regexes over label values: see _split_plain.
+        # The common shape, without regexes over label values: see _SKELETON_RE.
         plain = None
         if "\\" not in line and '"' in line:
             parts = line.split('"')
@@ -455,15 +460,6 @@ class _Scan:
             },
             schema=SAMPLE_SCHEMA,
         )
-
-
-_SKELETON_RE: Final = re.compile(rf"({_NAME})\{{((?:[a-zA-Z_][a-zA-Z0-9_]*=,)*[a-zA-Z_][a-zA-Z0-9_]*=)")
-
-
-# The common shape of a sample line is ``name{a="x",b="y"} v [ts]`` with no backslash, no spaces
-# inside the braces and no exemplar: then every ``"`` delimits a value, so splitting the line on
-# it gives the values at odd positions and ``name{a=,b=`` from the even ones, which one short
-# regex checks. Anything else goes through _SAMPLE_RE.
 
 
 def _split_series(key: str) -> tuple[str, list[str], list[str]]:
