@@ -109,6 +109,20 @@ def _shown_url(url: str) -> str:
     return url
 
 
+def _decode_lines(body: bytes, problems: list[str]) -> str:
+    """The body with every line that is not valid UTF-8 blanked (so line numbers hold) and reported."""
+    lines = body.split(b"\n")
+    for i, raw in enumerate(lines):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if len(problems) < 50:
+                shown = raw[:120].decode("utf-8", errors="replace")
+                problems.append(f"line {i + 1}: not valid UTF-8 at byte {exc.start + 1}, line skipped: {shown!r}")
+            lines[i] = b""
+    return b"\n".join(lines).decode("utf-8")
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -163,9 +177,8 @@ class PrometheusScrapeCollector:
         problems: list[str] = []
         try:
             text = body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            problems.append(f"body is not valid UTF-8 at byte {exc.start}; undecodable bytes replaced")
-            text = body.decode("utf-8", errors="replace")
+        except UnicodeDecodeError:
+            text = _decode_lines(body, problems)
         media = content_type.split(";", 1)[0].strip().lower()
         openmetrics = {"application/openmetrics-text": True, "text/plain": False}.get(media)
         parsed = self._parser.parse(text, default_timestamp_ms=scrape_ms, openmetrics=openmetrics)

@@ -233,3 +233,37 @@ def test_config_rejects_bad_values_saying_what_is_wrong(extra: dict[str, object]
     with pytest.raises(ValidationError, match=None) as info:
         config(str(extra.pop("url", "http://h/metrics")), **extra)
     assert message in str(info.value)
+
+
+def test_a_target_trickling_bytes_is_cut_at_the_total_timeout(client: httpx.Client) -> None:
+    release = threading.Event()
+
+    def respond(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/plain; version=0.0.4")
+        h.end_headers()
+        # One line every 20 ms: no single read waits long enough to time out.
+        while not release.wait(timeout=0.02):
+            h.wfile.write(b"slow_metric 1\n")
+
+    try:
+        with serve(respond) as base:
+            url = base + "/metrics"
+            trickle = config(url, timeout="300ms", interval="1s")
+            result = PrometheusScrapeCollector(trickle, client, clock).collect()
+            release.set()
+    finally:
+        release.set()
+    assert result.health.error == f"source 'api' ({url}): timed out after 300ms"
+    assert result.health.samples == result.samples.height == 0
+
+
+def test_lines_that_are_not_utf8_are_skipped_and_named_while_the_rest_lands(client: httpx.Client) -> None:
+    body = b'up{job="a"} 1\nbad{name="\xff"} 2\nup{job="b"} 0\n'
+    with serve(lambda h: send(h, 200, body, "text/plain; version=0.0.4")) as base:
+        result = PrometheusScrapeCollector(config(base + "/metrics"), client, clock).collect()
+    assert result.health.ok
+    assert result.health.problems == (
+        "line 2: not valid UTF-8 at byte 11, line skipped: 'bad{name=\"\ufffd\"} 2'",
+    )
+    assert result.samples.get_column("labels").to_list() == ['job="a",source="api"', 'job="b",source="api"']
