@@ -54,6 +54,7 @@ SEGMENT_SCHEMA: Final = pa.schema(
     ]
 )
 _KEY: Final = ["metric", "labels", "timestamp"]
+_SERIES: Final = ["metric", "labels"]
 
 
 class VanishedError(Exception):
@@ -166,11 +167,33 @@ def encode_values(values: np.ndarray) -> tuple[pa.Array, pa.Array]:
     return pa.array(ints, mask=~is_int), pa.array(values, type=pa.float64(), mask=is_int)
 
 
+def with_series_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add ``_sid``, the rank of (metric, labels) among the frame's distinct series, so that
+    sorting and deduplicating work on integers rather than on millions of strings."""
+    keys = frame.select(_SERIES).unique().sort(_SERIES).with_row_index("_sid")
+    return frame.join(keys, on=_SERIES, how="left", maintain_order="left")
+
+
+def merge_newest_last(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Concatenate sample frames given oldest-written first; keep the newest value of each
+    (metric, labels, timestamp); sorted by series then timestamp; with ``_sid``."""
+    merged = with_series_order(pl.concat(frames, how="vertical_relaxed"))
+    # A stable sort keeps equal keys in write order; the last of each run is the newest.
+    ordered = merged.sort(["_sid", "timestamp"], maintain_order=True)
+    sid, ts = pl.col("_sid"), pl.col("timestamp")
+    last_of_run = (sid != sid.shift(-1)) | (ts != ts.shift(-1))
+    return ordered.filter(last_of_run.fill_null(True))
+
+
 def write_segment(fh: IO[bytes], samples: pl.DataFrame, absorbed: list[str]) -> None:
-    """Write one day of deduplicated samples as a segment."""
-    ordered = samples.with_columns((pl.col("timestamp") // SLICE_MS).alias("_slice")).sort(
-        ["_slice", *_KEY]
-    )
+    """Write one UTC day of deduplicated samples (with ``_sid``, see ``merge_newest_last``)."""
+    if samples.is_empty():
+        raise ValueError("a segment needs at least one sample")
+    day_start = (int(samples.get_column("timestamp").min()) // DAY_MS) * DAY_MS  # type: ignore[arg-type]
+    offset = pl.col("timestamp") - day_start
+    # One int64 key (slice, series, time within the day: 27 bits) sorts 10M rows in ~1 s.
+    key = (((offset // SLICE_MS) * (pl.col("_sid").max() + 1) + pl.col("_sid")) * 2**27) + offset
+    ordered = samples.with_columns((offset // SLICE_MS).alias("_slice")).sort(key)
     value_int, value_float = encode_values(ordered.get_column("value").to_numpy())
     arrow = ordered.select(_KEY).to_arrow()
     table = pa.table(

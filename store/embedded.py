@@ -35,11 +35,13 @@ from store._segments import (
     day_name,
     day_of,
     fsync_dir,
+    merge_newest_last,
     parse_day_name,
     read_batch,
     read_segment,
     segment_time_bounds,
     temp_owner_pid,
+    with_series_order,
     write_atomically,
     write_batch,
     write_segment,
@@ -49,7 +51,6 @@ from store.types import SAMPLE_SCHEMA, Selector, empty_samples
 
 __all__ = ["CompactionStats", "SampleStore"]
 
-_KEY: Final = ["metric", "labels", "timestamp"]
 _SERIES: Final = ["metric", "labels"]
 _T = TypeVar("_T")
 
@@ -171,13 +172,8 @@ class SampleStore:
                 fresh = [p for p in parts if names[p.get_column("_order")[0] - 1] not in absorbed]
                 if not fresh:
                     continue
-                frames = [old.with_columns(pl.lit(0).alias("_order"))] if old is not None else []
-                merged = (
-                    # Concatenated oldest first: keep="last" keeps the newest-written value.
-                    pl.concat([*frames, *(p.drop("_day") for p in fresh)], how="vertical_relaxed")
-                    .unique(subset=_KEY, keep="last", maintain_order=False)
-                    .drop("_order")
-                )
+                frames = [old] if old is not None else []
+                merged = merge_newest_last([*frames, *(p.drop("_day", "_order") for p in fresh)])
                 size += write_atomically(path, _segment_writer(merged, names))
                 written += 1
                 samples += merged.height
@@ -281,8 +277,11 @@ class SampleStore:
             if len(selectors) > 1:
                 out = out.unique(maintain_order=False)
         if batch_frames:
-            out = out.sort("_order", maintain_order=True).unique(subset=_KEY, keep="last")
-        return out.drop("_order").sort(_KEY).select(SAMPLE_SCHEMA.names()).cast(SAMPLE_SCHEMA)
+            # Oldest-written first, so keeping the last occurrence keeps the newest value.
+            out = merge_newest_last([out.sort("_order", maintain_order=True).drop("_order")])
+        else:
+            out = with_series_order(out.drop("_order")).sort(["_sid", "timestamp"])
+        return out.select(SAMPLE_SCHEMA.names()).cast(SAMPLE_SCHEMA)
 
     def series(self) -> pl.DataFrame:
         """Every stored series: distinct (metric, labels), sorted."""
