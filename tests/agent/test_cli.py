@@ -1,0 +1,145 @@
+"""The `redline` command line against a real store built by `redline import`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.cli import main
+
+END_S = 1_700_000_000  # history ends here; `--at` evaluates there
+STEP_S = 60
+
+
+def write_history(path: Path) -> None:
+    """Two hours of per-minute samples: 100 requests/min, 1 error/min; 90% of requests under
+    0.25 s. One line is out of order and one timestamp is written twice (the second wins)."""
+    start = END_S - 120 * STEP_S
+    lines = ["# TYPE http_requests counter"]
+    for code, per_min in (("200", 99), ("500", 1)):
+        for i in range(121):
+            lines.append(f'http_requests_total{{code="{code}",service="api"}} {i * per_min} {start + i * STEP_S}')
+    # out of order: an extra copy of an early sample at the end of its series' block
+    lines.append(f'http_requests_total{{code="500",service="api"}} 5 {start + 5 * STEP_S}')
+    lines.append("# TYPE http_request_duration_seconds histogram")
+    for le, share in (("0.1", 0.5), ("0.25", 0.9), ("0.5", 0.97), ("+Inf", 1.0)):
+        for i in range(121):
+            value = round(i * 100 * share)
+            lines.append(
+                f'http_request_duration_seconds_bucket{{le="{le}",service="api"}} {value} {start + i * STEP_S}'
+            )
+    # a duplicate timestamp for the +Inf bucket's last sample: the later line must win
+    lines.append(f'http_request_duration_seconds_bucket{{le="+Inf",service="api"}} 12000 {END_S}')
+    lines.append("# EOF")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_config(tmp_path: Path, threshold: str = "250ms") -> Path:
+    cfg = tmp_path / "redline.yaml"
+    cfg.write_text(
+        f"""
+agent: {{data_dir: ./data}}
+slos:
+  - name: api-availability
+    objective: 99
+    window: 1d
+    sli: {{ratio: {{errors: 'http_requests_total{{code=~"5.."}}', total: http_requests_total}}}}
+  - name: api-latency
+    objective: 95
+    window: 1d
+    sli: {{latency: {{histogram: http_request_duration_seconds, threshold: {threshold}}}}}
+  - name: features-freshness
+    objective: 99
+    window: 1d
+    sli: {{freshness: {{last_success: pipeline_last_success_timestamp_seconds, max_age: 10m}}}}
+"""
+    )
+    return cfg
+
+
+@pytest.fixture
+def imported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    cfg = write_config(tmp_path)
+    hist = tmp_path / "history.om"
+    write_history(hist)
+    assert main(["import", "--config", str(cfg), str(hist)]) == 0
+    out = capsys.readouterr().out
+    assert "stored 726 samples of 6 series" in out
+    assert "1 samples were out of order" in out
+    assert "2 duplicate timestamps" in out  # the out-of-order copy repeats a timestamp too
+    return cfg
+
+
+def test_status_json_follows_the_contract(imported: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--config", str(imported), "--at", str(END_S), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+
+    assert doc["at"] == END_S
+    assert sorted(d["name"] for d in doc["dimensions"]) == ["cost", "data", "model", "users"]
+    by_name = {o["name"]: o for o in doc["objectives"]}
+    avail = by_name["api-availability"]
+    assert set(avail) >= {
+        "name", "kind", "dimension", "objective", "window", "sli", "budget_remaining",
+        "burn_rates", "time_to_breach_seconds", "status",
+    }
+    assert avail["kind"] == "availability" and avail["dimension"] == "users"
+    assert avail["objective"] == pytest.approx(0.99) and avail["window"] == "1d"
+    assert list(avail["burn_rates"]) == ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]
+    # 1 error per 100 requests against a 1% budget: burning exactly 1x.
+    assert avail["burn_rates"]["1h"] == pytest.approx(1.0, rel=1e-9)
+    assert avail["sli"] == pytest.approx(0.99, rel=1e-9)
+    # latency: 90% under 250 ms against a 95% objective: 2x burn, budget overspent.
+    latency = by_name["api-latency"]
+    assert latency["sli"] == pytest.approx(0.9, rel=1e-3)
+    assert latency["status"] == "breached" and latency["budget_remaining"] < 0
+    # the freshness objective has no series at all: no_data, never 100%
+    fresh = by_name["features-freshness"]
+    assert fresh["status"] == "no_data" and fresh["sli"] is None
+    assert [o["name"] for o in doc["objectives"]][0] == "api-latency"  # breached first
+    assert [o["name"] for o in doc["objectives"]][-1] == "features-freshness"  # no data last
+    users = next(d for d in doc["dimensions"] if d["name"] == "users")
+    assert users["nearest"] == "api-latency" and users["status"] == "breached"
+    assert doc["dimensions"][0]["name"] == "users"
+
+
+def test_status_text_names_the_dimension_nearest_to_breaking(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status", "--config", str(imported), "--at", "2023-11-14T22:13:20Z"]) == 0
+    out = capsys.readouterr().out
+    assert "Redline status at 2023-11-14 22:13:20 UTC" in out
+    first_dimension = out.split("What breaks first:\n", 1)[1].splitlines()[0]
+    assert first_dimension.split()[:2] == ["users", "breached"]
+
+
+def test_check_rejects_a_threshold_between_bucket_bounds(
+    imported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "--config", str(imported)]) == 0
+    assert "ok — 0 sources, 3 objectives" in capsys.readouterr().out
+    bad = write_config(tmp_path, threshold="300ms")
+    assert main(["check", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "api-latency" in err and "0.25" in err and "0.5" in err
+
+
+def test_a_bad_config_is_one_clear_line_and_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("slos:\n  - name: x\n    objective: 100\n    sli: {ratio: {errors: a, total: b}}\n")
+    assert main(["status", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("redline: error: ")
+    assert "bad.yaml:3: slos[0].objective: Input should be less than 100" in err
+
+
+def test_importing_a_file_without_timestamps_stores_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path)
+    hist = tmp_path / "scrape.om"
+    hist.write_text('# TYPE x counter\nx_total{a="1"} 5\n# EOF\n')
+    assert main(["import", "--config", str(cfg), str(hist)]) == 2
+    assert "nothing to import" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.parquet"))
