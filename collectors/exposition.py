@@ -191,7 +191,7 @@ class ExpositionParser:
         if frame is None:
             # A known series had an odd value or timestamp (or see above): redo the text line by
             # line, which reports each bad line with its number.
-            scan = _Scan(self, om)
+            scan = _Scan(self, om, careful=True)
             for line in lines:
                 scan.line(line)
             frame = scan.frame(default_timestamp_ms)
@@ -279,9 +279,12 @@ class ExpositionParser:
 class _Scan:
     """The state of one parse: rows so far, sparse explicit timestamps, types and problems."""
 
-    def __init__(self, parser: ExpositionParser, openmetrics: bool) -> None:
+    def __init__(self, parser: ExpositionParser, openmetrics: bool, *, careful: bool = False) -> None:
         self.parser = parser
         self.openmetrics = openmetrics
+        # Values are kept as text for one polars cast; the careful re-scan keeps Python's own
+        # spelling of each float, which that cast always reads (e.g. 1_000 is read by float only).
+        self.careful = careful
         self.sids: list[int] = []
         self.vals: list[str] = []
         self.ts_rows: list[int] = []
@@ -375,7 +378,7 @@ class _Scan:
                 self.problem(self.here(), line, str(exc))
                 return
         self.sids.append(sid)
-        self.vals.append(repr(value))
+        self.vals.append(repr(value) if self.careful else value_text)
         self.slow_samples += 1
         if ts_ms is not None:
             self.ts_rows.append(len(self.sids) - 1)
