@@ -295,7 +295,9 @@ def segment_time_bounds(path: Path) -> tuple[int, int] | None:
     for i in range(meta.num_row_groups):
         stats = meta.row_group(i).column(ts_index).statistics
         if stats is None or not stats.has_min_max:
-            return None
+            # Not written by us; read the column rather than guess.
+            ts = read_segment(path, columns=["timestamp"])[0].get_column("timestamp")
+            return None if ts.is_empty() else (int(ts.min()), int(ts.max()))  # type: ignore[arg-type]
         lows.append(stats.min)
         highs.append(stats.max)
     return (min(lows), max(highs)) if lows else None

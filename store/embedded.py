@@ -338,7 +338,7 @@ class SampleStore:
     def _segment_bounds(self, path: Path) -> tuple[int, int]:
         bounds = segment_time_bounds(path)
         if bounds is None:
-            raise StoreError(f"segment {path} has no timestamp statistics")
+            raise StoreError(f"segment {path} holds no samples")
         return bounds
 
     def check(self) -> list[str]:
