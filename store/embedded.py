@@ -273,9 +273,10 @@ class SampleStore:
             return empty_samples()
         out = pl.concat(frames, how="vertical_relaxed")
         if selectors:
-            out = pl.concat([s.filter(out) for s in selectors])
-            if len(selectors) > 1:
-                out = out.unique(maintain_order=False)
+            # Matchers run once per distinct series; rows follow by a semi-join.
+            distinct = out.select(_SERIES).unique()
+            chosen = pl.concat([s.filter(distinct) for s in selectors]).unique()
+            out = out.join(chosen, on=_SERIES, how="semi", maintain_order="left")
         if batch_frames:
             # Oldest-written first, so keeping the last occurrence keeps the newest value.
             out = merge_newest_last([out.sort("_order", maintain_order=True).drop("_order")])

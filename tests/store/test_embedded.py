@@ -90,6 +90,10 @@ def test_selectors_pick_series_and_an_empty_list_means_all(tmp_path: Path) -> No
     two = store.read([parse_selector('req{code="200"}'), parse_selector("other")], T0, T0 + 10)
     assert two.get_column("value").to_list() == [4.0, 1.0]
     assert store.read([], T0, T0 + 10).height == 5
+    store.append(samples([("req", 'code="500"', T0 + 2, float("nan"))]))
+    overlapping = store.read([parse_selector('req{code=~"5.."}'), parse_selector('req{code="500"}')], T0, T0 + 10)
+    assert overlapping.select("labels", "timestamp").rows() == [('code="500"', T0), ('code="500"', T0 + 2),
+                                                                ('code="502"', T0 + 1), ('code="503"', T0)]
     assert store.series().rows() == [("other", 'code="500"'), ("req", 'code="200"'), ("req", 'code="500"'),
                                      ("req", 'code="502"'), ("req", 'code="503"')]
 
