@@ -154,8 +154,8 @@ def test_past_incidents_spent_some_error_budget(history: History) -> None:
         e = errors[b] - errors[a]
         return e / (e + ok[b] - ok[a])
 
-    # 5% errors in the incident's half hour (20 of 30 min), 0.05% in the healthy last hour
-    assert ratio(t0, t1) == pytest.approx(0.05 * 20 / 30, rel=0.1)
+    # 1% errors in 20 of the incident's 30 min (+ 0.05% in the other 10), 0.05% in the last hour
+    assert ratio(t0, t1) == pytest.approx((0.01 * 20 + 0.0005 * 10) / 30, rel=0.1)
     assert ratio(END_S - 3600, END_S) == pytest.approx(0.0005, rel=0.5)
     last_success = dict(series[_pipe("pipeline_last_success_timestamp_seconds")])
     ages = [t - v for t, v in last_success.items()]
