@@ -153,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for chatty in ("apscheduler", "httpx", "httpcore"):  # one line per job run or request
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         return int(args.fn(args))
     except RedlineError as exc:

@@ -15,8 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from collectors.registry import SOURCE_KINDS, SourceConfig
-from slo.spec import DurationSeconds, SLOSpec
+from slo.spec import SLOSpec
 from store.errors import ConfigError
+from store.fields import DurationSeconds
 
 __all__ = [
     "AgentSettings",

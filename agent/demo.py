@@ -1,6 +1,6 @@
 """``redline demo``: a simulated fleet, the agent and the dashboard, all on 127.0.0.1.
 
-Order of events: write three days of history for the fleet's series and import it (so the
+Order of events: write 30 days of history for the fleet's series and import it (so the
 30-day objectives have real budgets at once), start the inference API and the batch pipeline
 (their counters continue from the history's last values), a webhook receiver, the agent and
 the dashboard; then the scripted scenario runs (incident at +40 s, restart at +120 s,
@@ -26,14 +26,7 @@ import yaml
 
 from agent.config import load_config
 from agent.demo_receiver import WebhookReceiver
-from agent.fleet import (
-    DEFAULT_INFERENCE_PORT,
-    DEFAULT_PIPELINE_PORT,
-    BatchPipeline,
-    FleetDriver,
-    FleetSimulator,
-    InferenceAPI,
-)
+from agent.fleet import start_demo_fleet
 from agent.history import write_history
 from agent.importer import import_history
 from agent.runtime import Agent
@@ -45,34 +38,30 @@ __all__ = ["demo_config", "run_demo"]
 log = logging.getLogger("redline.demo")
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "demo.yaml"
-HISTORY_S = 3 * 86400.0
+HISTORY_S = 30 * 86400.0
 SEED = 7
 
 
-def _free_or_zero(port: int) -> int:
-    """``port`` if it can be bound on 127.0.0.1 now, else 0 (an ephemeral port)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return 0
-    return port
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _port_or_free(port: int) -> int:
+    """``port`` if it can be bound on 127.0.0.1 now, else a free one."""
+    for candidate in (port, 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise OSError("no free port on 127.0.0.1")
 
 
 def demo_config(
-    example: Path, *, data_dir: Path, api_port: int, pipeline_port: int, listen_port: int
+    example: Path, *, data_dir: Path, api_url: str, pipeline_url: str, listen_port: int
 ) -> dict[str, Any]:
-    """The example config with this run's ports and data directory."""
+    """The example config with this run's URLs, listen port and data directory."""
     raw: dict[str, Any] = yaml.safe_load(example.read_text(encoding="utf-8"))
-    ports = {"inference-api": api_port, "batch-pipeline": pipeline_port}
+    urls = {"inference-api": api_url, "batch-pipeline": pipeline_url}
     for source in raw["sources"]:
-        source["url"] = f"http://127.0.0.1:{ports[source['name']]}/metrics"
+        source["url"] = urls[source["name"]]
     raw["agent"]["data_dir"] = str(data_dir)
     raw["agent"]["listen"] = f"127.0.0.1:{listen_port}"
     return raw
@@ -90,19 +79,19 @@ def run_demo(*, workdir: Path, duration_s: float | None = None, with_dashboard: 
     history = write_history(history_path, end_s=now, duration_s=HISTORY_S, step_s=60, seed=SEED)
 
     with ExitStack() as stack:
-        api = InferenceAPI(port=_free_or_zero(DEFAULT_INFERENCE_PORT), initial=history.inference)
-        pipeline = BatchPipeline(port=_free_or_zero(DEFAULT_PIPELINE_PORT), initial=history.pipeline)
         receiver = WebhookReceiver(on_summary=lambda line: print(f"[webhook receiver] {line}", flush=True))
-        for server in (api, pipeline, receiver):
-            server.start()
-            stack.callback(server.shutdown)
+        receiver.start()
+        stack.callback(receiver.shutdown)
+        # The fleet's counters continue from the history's last values: no spurious reset.
+        fleet = start_demo_fleet(seed=SEED, initial_inference=history.inference, initial_pipeline=history.pipeline)
+        stack.callback(fleet.shutdown)
 
         raw = demo_config(
             EXAMPLE_CONFIG,
             data_dir=data_dir,
-            api_port=api.port,
-            pipeline_port=pipeline.port,
-            listen_port=_free_or_zero(9464) or _free_port(),
+            api_url=fleet.api.url,
+            pipeline_url=fleet.pipeline.url,
+            listen_port=_port_or_free(9464),
         )
         config_path = workdir / "demo.yaml"
         config_path.write_text(
@@ -116,9 +105,6 @@ def run_demo(*, workdir: Path, duration_s: float | None = None, with_dashboard: 
         print(stats.summary(), flush=True)
 
         env = {**os.environ, "REDLINE_DEMO_WEBHOOK_URL": receiver.url}
-        driver = FleetDriver(FleetSimulator(api, pipeline, start_s=time.time(), seed=SEED), clock=time.time)
-        driver.start()
-        stack.callback(driver.shutdown)
 
         agent = Agent(loaded, env=env)
         agent.start()
@@ -127,12 +113,12 @@ def run_demo(*, workdir: Path, duration_s: float | None = None, with_dashboard: 
         lines = [
             "",
             "Redline demo is running (Ctrl-C stops it).",
-            f"  fleet:      {api.url}  {pipeline.url}",
+            f"  fleet:      {fleet.api.url}  {fleet.pipeline.url}",
             f"  agent:      http://127.0.0.1:{agent.metrics_port}/metrics",
             f"  status:     .venv/bin/redline status --config {config_path}",
         ]
         if with_dashboard:
-            port = _free_or_zero(8501) or _free_port()
+            port = _port_or_free(8501)
             dash = subprocess.Popen(
                 dashboard_command(config_path, port=port),
                 stdout=subprocess.DEVNULL,

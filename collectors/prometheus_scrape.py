@@ -10,24 +10,23 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Literal
 
 import httpx
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     field_validator,
     model_validator,
 )
 
 from collectors.base import CollectResult, SourceHealth
 from collectors.exposition import ExpositionParser
-from store.types import format_duration, parse_duration
+from store.fields import DurationSeconds
+from store.types import format_duration
 
-__all__ = ["ACCEPT", "DurationSeconds", "PrometheusScrapeCollector", "PrometheusScrapeConfig"]
+__all__ = ["ACCEPT", "PrometheusScrapeCollector", "PrometheusScrapeConfig"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,22 +40,6 @@ ACCEPT = (
 _LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
-def _to_seconds(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError("expected a duration such as 30s, 5m, 1h, 30d")
-    if isinstance(value, str):
-        return parse_duration(value)
-    if value <= 0:
-        raise ValueError("expected a positive duration")
-    return float(value)
-
-
-# TODO(owner of store/types.py): this duplicates slo.spec.DurationSeconds, which collectors may not
-# import; one shared definition in store/types.py would serve both.
-DurationSeconds = Annotated[float, BeforeValidator(_to_seconds), PlainSerializer(format_duration)]
-"""A duration written as ``30s``/``5m`` in YAML (or a number of seconds), held as seconds."""
-
-
 class PrometheusScrapeConfig(BaseModel):
     """One scrape target: ``kind: prometheus_scrape``."""
 
@@ -66,7 +49,8 @@ class PrometheusScrapeConfig(BaseModel):
     kind: Literal["prometheus_scrape"]
     url: str
     interval: DurationSeconds = 15.0
-    timeout: DurationSeconds = 10.0
+    timeout: DurationSeconds | None = None
+    """Unset: 10 s, or the interval when that is shorter (as Prometheus's scrape_timeout)."""
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     labels: dict[str, str] = Field(default_factory=dict)
 
@@ -91,9 +75,14 @@ class PrometheusScrapeConfig(BaseModel):
                 raise ValueError("'source' is set by Redline to the source name; choose another label")
         return value
 
+    @property
+    def timeout_s(self) -> float:
+        """The scrape timeout in force."""
+        return self.timeout if self.timeout is not None else min(10.0, self.interval)
+
     @model_validator(mode="after")
     def _timeout_within_interval(self) -> PrometheusScrapeConfig:
-        if self.timeout > self.interval:
+        if self.timeout is not None and self.timeout > self.interval:
             raise ValueError(
                 f"timeout ({format_duration(self.timeout)}) must not exceed interval "
                 f"({format_duration(self.interval)})"
@@ -168,7 +157,7 @@ class PrometheusScrapeCollector:
             status = exc.response.status_code
             return self._failed(scrape_ms, started, f"HTTP {status} {exc.response.reason_phrase}".rstrip())
         except httpx.TimeoutException:
-            return self._failed(scrape_ms, started, f"timed out after {format_duration(cfg.timeout)}")
+            return self._failed(scrape_ms, started, f"timed out after {format_duration(cfg.timeout_s)}")
         except httpx.ConnectError as exc:
             return self._failed(scrape_ms, started, f"cannot connect: {exc}")
         except httpx.HTTPError as exc:
@@ -201,11 +190,11 @@ class PrometheusScrapeCollector:
     def _fetch(self, started: float) -> tuple[bytes, str]:
         """The body and content type; raises httpx errors, or ``_BodyTooLarge``."""
         cfg = self.config
-        deadline = started + cfg.timeout
+        deadline = started + cfg.timeout_s
         chunks: list[bytes] = []
         size = 0
         with self._client.stream(
-            "GET", cfg.url, headers={"Accept": ACCEPT}, timeout=cfg.timeout, follow_redirects=True
+            "GET", cfg.url, headers={"Accept": ACCEPT}, timeout=cfg.timeout_s, follow_redirects=True
         ) as response:
             response.raise_for_status()
             declared = response.headers.get("content-length")

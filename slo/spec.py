@@ -8,21 +8,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from store.types import Selector, format_duration, parse_duration, parse_selector
+from store.fields import DurationSeconds, SelectorField
 
 __all__ = [
     "BURN_WINDOWS",
     "DIMENSIONS",
     "Dimension",
-    "DurationSeconds",
     "FreshnessSLI",
     "LatencySLI",
     "RatioSLI",
     "SLISpec",
     "SLOSpec",
-    "SelectorField",
 ]
 
 Dimension = Literal["data", "users", "model", "cost"]
@@ -30,33 +28,6 @@ DIMENSIONS: tuple[Dimension, ...] = ("data", "users", "model", "cost")
 
 BURN_WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 """The windows every objective reports a burn rate over (status --json ``burn_rates`` keys)."""
-
-
-def _to_selector(value: object) -> Selector:
-    if isinstance(value, Selector):
-        return value
-    if not isinstance(value, str):
-        raise ValueError("expected a selector string such as metric{label=\"v\"}")
-    return parse_selector(value)
-
-
-def _to_seconds(value: object) -> float:
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s, 5m, 1h, 30d")
-    if isinstance(value, int | float):
-        if value <= 0:
-            raise ValueError("expected a positive duration")
-        return float(value)
-    if not isinstance(value, str):
-        raise ValueError("expected a duration such as 30s, 5m, 1h, 30d")
-    return parse_duration(value)
-
-
-SelectorField = Annotated[Selector, BeforeValidator(_to_selector), PlainSerializer(str)]
-"""A selector written in PromQL form in YAML, parsed at load."""
-
-DurationSeconds = Annotated[float, BeforeValidator(_to_seconds), PlainSerializer(format_duration)]
-"""A duration written as ``30s``/``5m``/``30d`` in YAML, held as seconds."""
 
 
 class _Strict(BaseModel):

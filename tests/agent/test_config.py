@@ -99,3 +99,13 @@ def test_invalid_yaml_and_missing_file_are_config_errors(tmp_path: Path) -> None
         load_config(write(tmp_path, "slos: [\n"))
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_an_unset_scrape_timeout_follows_prometheus_default(tmp_path: Path) -> None:
+    text = GOOD.replace("interval: 15s", "interval: 5s")
+    source = load_config(write(tmp_path, text)).config.sources[0]
+    assert source.timeout is None and source.timeout_s == 5.0  # min(10s, interval)
+    explicit = load_config(write(tmp_path, GOOD.replace("interval: 15s", "interval: 15s\n    timeout: 3s")))
+    assert explicit.config.sources[0].timeout_s == 3.0
+    with pytest.raises(ConfigError, match=r"sources\[0\]: timeout \(20s\) must not exceed interval \(15s\)"):
+        load_config(write(tmp_path, GOOD.replace("interval: 15s", "interval: 15s\n    timeout: 20s")))
