@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["extrapolate_increase", "increase", "rate"]
+__all__ = ["extrapolate_increase", "extrapolate_increases", "increase", "rate"]
 
 
 def extrapolate_increase(
@@ -89,3 +89,28 @@ def rate(
     """Prometheus 2.42 ``rate(x[W])``: the increase per second of the window."""
     inc = increase(timestamps_ms, values, at_ms, window_ms)
     return None if inc is None else inc / (window_ms / 1000.0)
+
+
+def extrapolate_increases(
+    raw: npt.NDArray[np.float64],
+    first_ms: npt.NDArray[np.int64],
+    last_ms: npt.NDArray[np.int64],
+    samples: npt.NDArray[np.int64],
+    range_start_ms: npt.NDArray[np.int64],
+    range_end_ms: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """``extrapolate_increase`` over arrays (no zero-start limit, as for an aggregate).
+
+    Same operations in the same order as the scalar version, so the results are identical.
+    Every entry must have ``samples >= 2`` and distinct first and last timestamps.
+    """
+    sampled_s = (last_ms - first_ms) / 1000.0
+    avg_s = sampled_s / (samples - 1)
+    to_start_s = (first_ms - range_start_ms) / 1000.0
+    to_end_s = (range_end_ms - last_ms) / 1000.0
+    threshold_s = avg_s * 1.1
+    half_s = avg_s / 2
+    extended_s = sampled_s + np.where(to_start_s < threshold_s, to_start_s, half_s)
+    extended_s = extended_s + np.where(to_end_s < threshold_s, to_end_s, half_s)
+    out: npt.NDArray[np.float64] = raw * (extended_s / sampled_s)
+    return out

@@ -1,45 +1,52 @@
 """Reset-corrected cumulative counts, so that a window's increase is two lookups, not a rescan.
 
-One ``CounterAggregate`` holds one *side* of an objective (its errors, good or total events):
-the sum over the side's series of each series' reset-corrected increase since its first
-sample. A series present from the start therefore contributes only its increase, and a drop
-in a series' value is a reset (the new value is all increase).
+``CounterSides`` holds every *side* of the objectives (errors, good or total events of one
+selector): side ``s``'s count is the sum over its series of each series' reset-corrected
+increase since its first sample. A series present from the start therefore contributes only
+its increase, and a drop in a series' value is a reset (the new value is all increase).
 
-Two tiers, chosen for memory (1,000 objectives × 30 days must fit comfortably):
+All sides live in shared arrays, so that ``increases`` answers every side and window of an
+evaluation with a handful of numpy operations. Two tiers, chosen for memory (1,000 objectives
+× 30 days must fit comfortably):
 
 - **fine**: every distinct scrape timestamp of the side (int64 ms, float64 cumulative) for the
-  last ``fine_keep_ms`` (default 7 h, enough for the 6 h burn window and an hour of ``--at``).
-  Windows up to ``fine_span_ms`` use Prometheus 2.42's extrapolation on this aggregate, so
-  error ratios match ``sum(rate(errors[W])) / sum(rate(total[W]))``. At 15 s scrapes this is
-  1,680 points, 27 kB per side.
+  last ``fine_keep_ms`` (default 7 h, enough for the 6 h burn window and an hour of ``--at``),
+  one segment per side in a shared pool. Windows up to ``fine_span_ms`` use Prometheus 2.42's
+  extrapolation on this aggregate, so error ratios match
+  ``sum(rate(errors[W])) / sum(rate(total[W]))``. At 15 s scrapes: 1,680 points, 27 kB a side.
 - **coarse**: the cumulative value at every minute boundary (value of the latest sample at or
-  before it) for the objective window plus a margin. Stored as float32 offsets from a float64
-  anchor per hour (4.1 bytes a minute, 178 kB per side for 30 days) — float32 alone would lose
-  small error counts under large totals, float64 would double the memory. Long windows read
-  it with at most one minute of edge error (< 0.07% of a day).
+  before it), a ring of whole hours per side covering at least ``keep_minutes``. Stored as
+  float32 offsets from a float64 anchor per hour (4.1 bytes a minute, 183 kB per side for
+  31 days) — float32 alone would lose small error counts under large totals, float64 would
+  double the memory. Long windows read it with at most one minute of edge error (< 0.07% of
+  a day).
 
-``FreshnessSlices`` keeps, for a freshness objective, the cumulative count of good time slices.
+``FreshnessStore`` keeps, for every freshness objective, the cumulative count of good time
+slices in a ring, grouped by the series they read so a group's data is looked at once.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-from slo.counters import extrapolate_increase
+from slo.counters import extrapolate_increases
 
-__all__ = ["CounterAggregate", "FreshnessSlices", "series_increments"]
+__all__ = ["NO_TS", "CounterSides", "FreshnessStore", "series_increments"]
 
 MINUTE_MS = 60_000
-_HOUR_MINUTES = 60
+_HOUR = 60
+NO_TS = -(2**63)
+"""Timestamp sentinel: no data yet."""
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
 
 
-def series_increments(first_in_batch: npt.NDArray[np.bool_], values: F64, previous: F64) -> F64:
+def series_increments(first_in_batch: Bools, values: F64, previous: F64) -> F64:
     """Per-sample reset-corrected increase of rows sorted by (series, timestamp).
 
     ``first_in_batch`` marks each series' first row of the batch; ``previous[i]`` is, for such a
@@ -54,292 +61,422 @@ def series_increments(first_in_batch: npt.NDArray[np.bool_], values: F64, previo
     return inc
 
 
-class _MinuteTier:
-    """Cumulative values at minute boundaries: float32 offsets from a float64 anchor per hour."""
+def segment_search(pool: I64, off: I64, length: I64, target: I64, *, right: bool) -> I64:
+    """``np.searchsorted(pool[off:off+length], target)`` per query, for many segments at once.
 
-    def __init__(self, first_minute: int) -> None:
-        self.k0 = first_minute
-        self.n = 0
-        self._rel = np.empty(0, dtype=np.float32)
-        self._anchor = np.empty(0, dtype=np.float64)
-
-    @property
-    def last_minute(self) -> int:
-        return self.k0 + self.n - 1
-
-    def nbytes(self) -> int:
-        return int(self._rel.nbytes + self._anchor.nbytes)
-
-    def extend(self, values: F64) -> None:
-        """Append the values of the next ``len(values)`` minutes."""
-        m = len(values)
-        if m == 0:
-            return
-        n_new = self.n + m
-        hours_new = (n_new + _HOUR_MINUTES - 1) // _HOUR_MINUTES
-        hours_old = (self.n + _HOUR_MINUTES - 1) // _HOUR_MINUTES
-        if n_new > len(self._rel):
-            grown = np.empty(max(n_new, 2 * len(self._rel), 64), dtype=np.float32)
-            grown[: self.n] = self._rel[: self.n]
-            self._rel = grown
-        if hours_new > len(self._anchor):
-            grown_a = np.empty(max(hours_new, 2 * len(self._anchor), 4), dtype=np.float64)
-            grown_a[:hours_old] = self._anchor[:hours_old]
-            self._anchor = grown_a
-        if hours_new > hours_old:
-            starts = np.arange(hours_old, hours_new) * _HOUR_MINUTES - self.n
-            self._anchor[hours_old:hours_new] = values[starts]
-        idx = np.arange(self.n, n_new)
-        self._rel[self.n : n_new] = values - self._anchor[idx // _HOUR_MINUTES]
-        self.n = n_new
-
-    def value(self, minute: int) -> float:
-        i = minute - self.k0
-        return float(self._anchor[i // _HOUR_MINUTES]) + float(self._rel[i])
-
-    def add_from(self, minute: int, delta: float) -> None:
-        """Add ``delta`` to every stored minute from ``minute`` on (a late sample)."""
-        i = max(minute - self.k0, 0)
-        if i >= self.n:
-            return
-        j = i // _HOUR_MINUTES
-        hours = (self.n + _HOUR_MINUTES - 1) // _HOUR_MINUTES
-        self._anchor[j + 1 : hours] += delta
-        self._rel[i : min((j + 1) * _HOUR_MINUTES, self.n)] += np.float32(delta)
-
-    def trim(self, keep_minutes: int) -> None:
-        """Drop whole hours older than the last ``keep_minutes`` minutes."""
-        drop_hours = (self.n - keep_minutes) // _HOUR_MINUTES - 1
-        if drop_hours < 24:  # amortise: trim a day at a time
-            return
-        cut = drop_hours * _HOUR_MINUTES
-        hours = (self.n + _HOUR_MINUTES - 1) // _HOUR_MINUTES
-        self._rel = self._rel[cut : self.n].copy()
-        self._anchor = self._anchor[drop_hours:hours].copy()
-        self.k0 += cut
-        self.n -= cut
+    Each query has its own ascending segment of ``pool``; the result is the index within it
+    (``side="right"`` when ``right``). A vectorised binary search: one pass per bit of the
+    longest segment.
+    """
+    lo = np.zeros(len(off), dtype=np.int64)
+    if len(off) == 0 or len(pool) == 0:
+        return lo
+    hi = length.astype(np.int64, copy=True)
+    top = len(pool) - 1
+    for _ in range(int(hi.max()).bit_length()):
+        mid = (lo + hi) >> 1
+        v = pool[np.minimum(off + mid, top)]
+        go = (v <= target) if right else (v < target)
+        go &= lo < hi
+        lo = np.where(go, mid + 1, lo)
+        hi = np.where(go, hi, mid)
+    return lo
 
 
-class CounterAggregate:
-    """One side's reset-corrected cumulative count (see the module docstring for the tiers)."""
+class CounterSides:
+    """Every side's reset-corrected cumulative count (see the module docstring for the tiers)."""
 
     def __init__(
         self,
+        n_sides: int,
         *,
+        keep_minutes: int,
         fine_span_ms: int = 6 * 3_600_000,
         fine_keep_ms: int = 7 * 3_600_000,
-        coarse_keep_minutes: int = 31 * 1440,
     ) -> None:
         if fine_keep_ms < fine_span_ms:
             raise ValueError("fine_keep_ms must be at least fine_span_ms")
+        self.n = n_sides
         self.fine_span_ms = fine_span_ms
         self.fine_keep_ms = fine_keep_ms
-        self.coarse_keep_minutes = coarse_keep_minutes
-        self._ts: I64 = np.empty(0, dtype=np.int64)
-        self._cum: F64 = np.empty(0, dtype=np.float64)
-        self._coarse: _MinuteTier | None = None
-        self.first_ts: int | None = None
-        self.last_ts: int | None = None
-        self.last_value = 0.0
+        self.cap_h = -(-keep_minutes // _HOUR) + 1
+        self.cap_min = self.cap_h * _HOUR
+        self.first_ts = np.full(n_sides, NO_TS, dtype=np.int64)
+        self.last_ts = np.full(n_sides, NO_TS, dtype=np.int64)
+        self.last_value = np.zeros(n_sides, dtype=np.float64)
+        self.k0 = np.zeros(n_sides, dtype=np.int64)  # first minute of the coarse tier
+        self.last_minute = np.zeros(n_sides, dtype=np.int64)
+        # coarse ring: minute k at column k % cap_min, the anchor of hour h at h % cap_h
+        # (zero pages: memory is taken as sides receive data)
+        self._rel = np.zeros((n_sides, self.cap_min), dtype=np.float32)
+        self._anchor = np.zeros((n_sides, self.cap_h), dtype=np.float64)
+        # fine segments in a shared pool
+        self._pool_ts = np.zeros(0, dtype=np.int64)
+        self._pool_cum = np.zeros(0, dtype=np.float64)
+        self._pool_used = 0
+        self.seg_off = np.zeros(n_sides, dtype=np.int64)
+        self.seg_len = np.zeros(n_sides, dtype=np.int64)
+        self.seg_cap = np.zeros(n_sides, dtype=np.int64)
 
     def nbytes(self) -> int:
-        """Bytes held by the two tiers' arrays."""
-        coarse = self._coarse.nbytes() if self._coarse is not None else 0
-        return int(self._ts.nbytes + self._cum.nbytes + coarse)
+        """Bytes held by both tiers and the per-side bookkeeping."""
+        arrays = (
+            self._rel, self._anchor, self._pool_ts, self._pool_cum, self.first_ts, self.last_ts,
+            self.last_value, self.k0, self.last_minute, self.seg_off, self.seg_len, self.seg_cap,
+        )
+        return sum(int(a.nbytes) for a in arrays)
+
+    # -- fine segments ---------------------------------------------------------------------
+
+    def _alloc(self, size: int) -> int:
+        """Room for a segment of ``size`` points at the pool's end (growing or repacking it)."""
+        if self._pool_used + size > len(self._pool_ts):
+            live = int(self.seg_cap.sum())
+            if live + size <= len(self._pool_ts) // 2:
+                self._repack(len(self._pool_ts))
+            else:
+                self._repack(max(2 * (live + size), 1024))
+        off = self._pool_used
+        self._pool_used += size
+        return off
+
+    def _repack(self, capacity: int) -> None:
+        ts = np.zeros(capacity, dtype=np.int64)
+        cum = np.zeros(capacity, dtype=np.float64)
+        pos = 0
+        for s in np.flatnonzero(self.seg_cap).tolist():
+            o, n, c = int(self.seg_off[s]), int(self.seg_len[s]), int(self.seg_cap[s])
+            ts[pos : pos + n] = self._pool_ts[o : o + n]
+            cum[pos : pos + n] = self._pool_cum[o : o + n]
+            self.seg_off[s] = pos
+            pos += c
+        self._pool_ts, self._pool_cum, self._pool_used = ts, cum, pos
+
+    def _reserve(self, s: int, extra: int) -> None:
+        """Room for ``extra`` more points in side ``s``'s segment: drop points the fine tier no
+        longer needs (all but the last before ``last_ts - fine_keep_ms``), else move it."""
+        o, n, cap = int(self.seg_off[s]), int(self.seg_len[s]), int(self.seg_cap[s])
+        if n + extra <= cap:
+            return
+        cut = 0
+        if n:
+            horizon = int(self.last_ts[s]) - self.fine_keep_ms
+            cut = max(int(np.searchsorted(self._pool_ts[o : o + n], horizon, side="left")) - 1, 0)
+        keep = n - cut
+        if keep + extra <= cap and 2 * keep <= cap:
+            self._pool_ts[o : o + keep] = self._pool_ts[o + cut : o + n]
+            self._pool_cum[o : o + keep] = self._pool_cum[o + cut : o + n]
+            self.seg_len[s] = keep
+            return
+        new_cap = max(2 * (keep + extra), 16)
+        self.seg_cap[s] = 0  # the old place is dead: not copied if the pool is repacked
+        new_off = self._alloc(new_cap)
+        self._pool_ts[new_off : new_off + keep] = self._pool_ts[o + cut : o + n]
+        self._pool_cum[new_off : new_off + keep] = self._pool_cum[o + cut : o + n]
+        self.seg_off[s], self.seg_len[s], self.seg_cap[s] = new_off, keep, new_cap
+
+    def _fine_write(self, s: int, ts: I64, cum: F64) -> None:
+        self._reserve(s, len(ts))
+        at = int(self.seg_off[s] + self.seg_len[s])
+        self._pool_ts[at : at + len(ts)] = ts
+        self._pool_cum[at : at + len(ts)] = cum
+        self.seg_len[s] += len(ts)
+
+    # -- coarse ring -----------------------------------------------------------------------
+
+    def _write_minutes(self, s: int, k_from: int, values: F64) -> None:
+        """Store the values of minutes ``k_from, k_from + 1, …`` (continuing the side's minutes)."""
+        k_to = k_from + len(values) - 1
+        lo = max(k_from, (k_to // _HOUR - self.cap_h + 1) * _HOUR)  # whole hours that fit
+        if lo > k_from:
+            values = values[lo - k_from :]
+            k_from = lo
+        m = len(values)
+        h_from, h_to = k_from // _HOUR, k_to // _HOUR
+        hours = np.arange(h_from, h_to + 1, dtype=np.int64)
+        firsts = np.maximum(hours * _HOUR, k_from) - k_from  # first written minute of each hour
+        anchors = values[firsts]
+        if k_from % _HOUR != 0 and k_from != int(self.k0[s]):
+            anchors[0] = self._anchor[s, h_from % self.cap_h]  # the hour was begun before
+        self._anchor[s, hours % self.cap_h] = anchors
+        counts = np.diff(np.append(firsts, m))
+        rel = (values - np.repeat(anchors, counts)).astype(np.float32)
+        slot = k_from % self.cap_min
+        head = min(m, self.cap_min - slot)
+        self._rel[s, slot : slot + head] = rel[:head]
+        if head < m:
+            self._rel[s, : m - head] = rel[head:]
+
+    def _retained_from(self, sides: I64 | int) -> I64:
+        """The first minute each side's ring still holds."""
+        first_kept = (self.last_minute[sides] // _HOUR - self.cap_h + 1) * _HOUR
+        out: I64 = np.maximum(self.k0[sides], first_kept)
+        return out
+
+    def _coarse_values(self, sides: I64, minutes: I64) -> F64:
+        m = np.minimum(np.maximum(minutes, self._retained_from(sides)), self.last_minute[sides])
+        out: F64 = self._anchor[sides, (m // _HOUR) % self.cap_h] + self._rel[sides, m % self.cap_min]
+        return out
+
+    def _coarse_add_from(self, s: int, minute: int, delta: float) -> None:
+        """Add ``delta`` to every stored minute from ``minute`` on (a late sample)."""
+        last = int(self.last_minute[s])
+        if minute > last:
+            return
+        minute = max(minute, int(self._retained_from(s)))
+        h = minute // _HOUR
+        ks = np.arange(minute, min(h * _HOUR + _HOUR - 1, last) + 1)
+        self._rel[s, ks % self.cap_min] += np.float32(delta)
+        hours = np.arange(h + 1, last // _HOUR + 1)
+        self._anchor[s, hours % self.cap_h] += delta
 
     # -- building --------------------------------------------------------------------------
 
-    def add(self, ts: I64, inc: F64) -> None:
-        """Add increments at timestamps (any order; several per timestamp are summed)."""
-        if len(ts) == 0:
+    def append(self, s: int, members: Sequence[tuple[I64, F64]]) -> None:
+        """Add side ``s``'s new points: per series (timestamps, increments), each strictly
+        ascending and newer than the side's newest point. Several series may share timestamps."""
+        parts = [(t, i) for t, i in members if len(t)]
+        if not parts:
             return
-        order = np.argsort(ts, kind="stable")
-        ts_sorted = ts[order]
-        cum = np.cumsum(inc[order])
-        keep = np.empty(len(ts_sorted), dtype=np.bool_)
-        keep[-1] = True
-        keep[:-1] = ts_sorted[1:] != ts_sorted[:-1]
-        ts_u = ts_sorted[keep]
-        step_u = np.diff(cum[keep], prepend=0.0)
-        if self.last_ts is None or int(ts_u[0]) > self.last_ts:
-            self._append(ts_u, np.cumsum(step_u) + self.last_value)
-        else:
-            self._merge(ts_u, step_u)
-        self._trim()
-
-    def _append(self, ts_u: I64, cum_u: F64) -> None:
-        if self.first_ts is None:
-            self.first_ts = int(ts_u[0])
-            self._coarse = _MinuteTier(self.first_ts // MINUTE_MS)
-        assert self._coarse is not None
-        prev_value = self.last_value
-        self._ts = np.concatenate([self._ts, ts_u])
-        self._cum = np.concatenate([self._cum, cum_u])
-        self.last_ts = int(ts_u[-1])
-        self.last_value = float(cum_u[-1])
-        k_from = self._coarse.last_minute + 1
-        k_to = self.last_ts // MINUTE_MS
+        base = float(self.last_value[s])
+        new_last = max(int(t[-1]) for t, _ in parts)
+        if self.first_ts[s] == NO_TS:
+            first = min(int(t[0]) for t, _ in parts)
+            self.first_ts[s] = first
+            self.k0[s] = first // MINUTE_MS
+            self.last_minute[s] = self.k0[s] - 1
+        # coarse: each new minute boundary takes the sum of the increments at or before it
+        k_from = int(self.last_minute[s]) + 1
+        k_to = new_last // MINUTE_MS
         if k_to >= k_from:
-            grid = np.arange(k_from, k_to + 1, dtype=np.int64) * MINUTE_MS
-            idx = np.searchsorted(ts_u, grid, side="right") - 1
-            values = np.where(idx >= 0, cum_u[np.maximum(idx, 0)], prev_value)
-            if self._coarse.n == 0:
-                values[grid < self.first_ts] = 0.0
-            self._coarse.extend(values)
+            m = k_to - k_from + 1
+            per_minute: F64 | None = None
+            for t, i in parts:
+                bins = np.minimum(-(-t // MINUTE_MS) - k_from, m)
+                counts: F64 = np.bincount(bins, weights=i, minlength=m + 1).astype(np.float64, copy=False)
+                per_minute = counts if per_minute is None else per_minute + counts
+            assert per_minute is not None
+            self._write_minutes(s, k_from, base + np.cumsum(per_minute[:m]))
+            self.last_minute[s] = k_to
+        # fine: the points within the fine tier's reach, plus the last one before it
+        horizon = new_last - self.fine_keep_ms
+        pre = base
+        before = NO_TS
+        tails_t: list[I64] = []
+        tails_i: list[F64] = []
+        for t, i in parts:
+            j = int(np.searchsorted(t, horizon, side="left"))
+            if j > 0:
+                pre += float(i[:j].sum())
+                before = max(before, int(t[j - 1]))
+            tails_t.append(t[j:])
+            tails_i.append(i[j:])
+        if len(parts) == 1:
+            ts_u = tails_t[0]
+            cum_u = pre + np.cumsum(tails_i[0])
+        else:
+            ts_all = np.concatenate(tails_t)
+            order = np.argsort(ts_all, kind="stable")
+            ts_sorted = ts_all[order]
+            cum_all = pre + np.cumsum(np.concatenate(tails_i)[order])
+            last_of = np.empty(len(ts_sorted), dtype=np.bool_)
+            last_of[-1] = True
+            last_of[:-1] = ts_sorted[1:] != ts_sorted[:-1]
+            ts_u, cum_u = ts_sorted[last_of], cum_all[last_of]
+        if before != NO_TS:  # everything older is out of reach: restart the segment
+            self.seg_len[s] = 0
+            ts_u = np.concatenate([np.array([before], dtype=np.int64), ts_u])
+            cum_u = np.concatenate([np.array([pre]), cum_u])
+        self._fine_write(s, ts_u, cum_u)
+        self.last_ts[s] = new_last
+        self.last_value[s] = float(cum_u[-1])
 
-    def _merge(self, ts_u: I64, step_u: F64) -> None:
-        """Late points (not newer than the newest): fold them into both tiers, one by one (rare)."""
-        assert self._coarse is not None and self.first_ts is not None and self.last_ts is not None
-        for t, d in zip(ts_u.tolist(), step_u.tolist(), strict=True):
-            pos = int(np.searchsorted(self._ts, t, side="left"))
-            exact = pos < len(self._ts) and int(self._ts[pos]) == t
-            older_than_fine = pos == 0 and len(self._ts) > 0 and int(self._ts[0]) > self.first_ts
+    def merge_late(self, s: int, ts: I64, steps: F64) -> None:
+        """Fold points at or before the side's newest into both tiers, one by one (rare)."""
+        for t, d in zip(ts.tolist(), steps.tolist(), strict=True):
+            self._reserve(s, 1)
+            o, n = int(self.seg_off[s]), int(self.seg_len[s])
+            pos = int(np.searchsorted(self._pool_ts[o : o + n], t, side="left"))
+            exact = pos < n and int(self._pool_ts[o + pos]) == t
+            older_than_fine = pos == 0 and n > 0 and int(self._pool_ts[o]) > int(self.first_ts[s])
             if not exact and not older_than_fine:
-                before = float(self._cum[pos - 1]) if pos > 0 else 0.0
-                self._ts = np.insert(self._ts, pos, t)
-                self._cum = np.insert(self._cum, pos, before)
-            self._cum[pos:] += d
-            self._coarse.add_from(-(-t // MINUTE_MS), d)
-            self.first_ts = min(self.first_ts, t)
-            self.last_ts = max(self.last_ts, t)
-        self.last_value = float(self._cum[-1])
-
-    def _trim(self) -> None:
-        assert self.last_ts is not None and self._coarse is not None
-        cut = int(np.searchsorted(self._ts, self.last_ts - self.fine_keep_ms, side="left")) - 1
-        if cut > 0 and cut * 8 >= len(self._ts):  # amortise the copy
-            self._ts = self._ts[cut:].copy()
-            self._cum = self._cum[cut:].copy()
-        self._coarse.trim(self.coarse_keep_minutes)
+                before = float(self._pool_cum[o + pos - 1]) if pos > 0 else 0.0
+                self._pool_ts[o + pos + 1 : o + n + 1] = self._pool_ts[o + pos : o + n]
+                self._pool_cum[o + pos + 1 : o + n + 1] = self._pool_cum[o + pos : o + n]
+                self._pool_ts[o + pos] = t
+                self._pool_cum[o + pos] = before
+                n += 1
+                self.seg_len[s] = n
+            self._pool_cum[o + pos : o + n] += d
+            self._coarse_add_from(s, -(-t // MINUTE_MS), d)
+            self.first_ts[s] = min(int(self.first_ts[s]), t)
+            self.last_value[s] = float(self._pool_cum[o + n - 1])
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _fine_from(self) -> int:
-        """Earliest time the fine tier is guaranteed to describe exactly."""
-        assert self.last_ts is not None and self.first_ts is not None
-        return max(self.first_ts, self.last_ts - self.fine_keep_ms) if self._trimmed() else self.first_ts
+    def _values(self, sides: I64, t: I64, right: I64, fine_from: I64, first: I64) -> F64:
+        """Cumulative counts at ``t`` (latest sample at or before; 0 before any): from the fine
+        tier where ``t >= fine_from`` (``right`` = points at or before ``t``), else the coarse."""
+        idx = np.minimum(self.seg_off[sides] + right - 1, max(len(self._pool_cum) - 1, 0))
+        fine = np.where(right > 0, self._pool_cum[idx] if len(self._pool_cum) else 0.0, 0.0)
+        coarse = self._coarse_values(sides, t // MINUTE_MS)
+        out: F64 = np.where(t < first, 0.0, np.where(t >= fine_from, fine, coarse))
+        return out
 
-    def _trimmed(self) -> bool:
-        assert self.last_ts is not None and self.first_ts is not None
-        return self.last_ts - self.first_ts > self.fine_keep_ms
-
-    def value_at(self, t_ms: int) -> float:
-        """The cumulative count as of ``t_ms`` (latest sample at or before it; 0 before any)."""
-        if self.first_ts is None or t_ms < self.first_ts:
-            return 0.0
-        assert self._coarse is not None
-        if t_ms >= self._fine_from():
-            i = int(np.searchsorted(self._ts, t_ms, side="right")) - 1
-            return float(self._cum[i]) if i >= 0 else 0.0
-        minute = t_ms // MINUTE_MS
-        if minute < self._coarse.k0:
-            return self._coarse.value(self._coarse.k0)
-        return self._coarse.value(min(minute, self._coarse.last_minute))
-
-    def increases(self, at_ms: int, windows_ms: list[int]) -> list[float | None]:
-        """The increase over each window ``[at - W, at]``; ``None`` where it cannot be known.
+    def increases(self, at_ms: int, windows_ms: I64) -> tuple[F64, Bools]:
+        """Every side's increase over each window ``[at - W, at]`` and whether it is known.
 
         Windows up to ``fine_span_ms`` whose start lies in the fine tier follow Prometheus
         2.42 (two samples needed, extrapolation to the edges, no zero-start limit on an
         aggregate); longer ones are ``value(at) - value(at - W)``. Data after ``at_ms`` is ignored.
         """
-        if self.first_ts is None or at_ms < self.first_ts:
-            return [None] * len(windows_ms)
-        fine_from = self._fine_from()
-        starts = [at_ms - w for w in windows_ms]
-        lo_all = np.searchsorted(self._ts, starts, side="left").tolist()
-        hi = int(np.searchsorted(self._ts, at_ms, side="right"))
-        out: list[float | None] = []
-        at_value: float | None = None
-        for w, start, lo in zip(windows_ms, starts, lo_all, strict=True):
-            if w <= self.fine_span_ms and start >= fine_from:
-                n = hi - lo
-                if n < 2:
-                    out.append(None)
-                    continue
-                raw = float(self._cum[hi - 1] - self._cum[lo])
-                first, last = int(self._ts[lo]), int(self._ts[hi - 1])
-                out.append(extrapolate_increase(raw, first, last, n, start, at_ms))
-            else:
-                if at_value is None:
-                    at_value = self.value_at(at_ms)
-                out.append(at_value - self.value_at(start))
-        return out
+        nw = len(windows_ms)
+        out = np.zeros((self.n, nw), dtype=np.float64)
+        known = np.zeros((self.n, nw), dtype=np.bool_)
+        live = np.flatnonzero((self.first_ts != NO_TS) & (self.first_ts <= at_ms))
+        if len(live) == 0:
+            return out, known
+        n_live = len(live)
+        first, last = self.first_ts[live], self.last_ts[live]
+        off, length = self.seg_off[live], self.seg_len[live]
+        fine_from = np.maximum(first, last - self.fine_keep_ms)
+        at_arr = np.full(n_live, at_ms, dtype=np.int64)
+        hi = segment_search(self._pool_ts, off, length, at_arr, right=True)
+        v_at = self._values(live, at_arr, hi, fine_from, first)
+
+        rows = np.repeat(np.arange(n_live), nw)
+        w_all = np.tile(windows_ms, n_live)
+        starts = at_ms - w_all
+        lo = segment_search(self._pool_ts, off[rows], length[rows], starts, right=False)
+        top = max(len(self._pool_ts) - 1, 0)
+        exact = (lo < length[rows]) & (self._pool_ts[np.minimum(off[rows] + lo, top)] == starts)
+        v_start = self._values(live[rows], starts, lo + exact, fine_from[rows], first[rows])
+        inc = v_at[rows] - v_start
+
+        fine_q = (w_all <= self.fine_span_ms) & (starts >= fine_from[rows])
+        count = hi[rows] - lo
+        ok = ~fine_q | (count >= 2)
+        sel = np.flatnonzero(fine_q & (count >= 2))
+        if len(sel):
+            i_lo = off[rows[sel]] + lo[sel]
+            i_hi = off[rows[sel]] + hi[rows[sel]] - 1
+            raw = self._pool_cum[i_hi] - self._pool_cum[i_lo]
+            inc[sel] = extrapolate_increases(
+                raw, self._pool_ts[i_lo], self._pool_ts[i_hi], count[sel], starts[sel],
+                np.full(len(sel), at_ms, dtype=np.int64),
+            )
+        out[live] = inc.reshape(n_live, nw)
+        known[live] = ok.reshape(n_live, nw)
+        return out, known
 
 
-class FreshnessSlices:
-    """Cumulative count of good time slices for one freshness objective.
+class FreshnessStore:
+    """Cumulative counts of good time slices, one ring per freshness objective.
 
-    Slice ``k`` covers ``(k-1)·S, k·S]``; its data age is ``k·S − v`` where ``v`` (Unix seconds)
-    is the value of the latest sample at or before the slice end (the minimum over series,
-    i.e. the oldest). A slice counts once data exists at its end; it is good when the age is
-    at most ``max_age``. Slices are final once a sample at or after their end has arrived;
-    slices after the newest sample are counted at evaluation from the newest value.
+    Slice ``k`` covers ``((k-1)·S, k·S]``; its data age is ``k·S − v`` where ``v`` (Unix
+    seconds) is the value of the latest sample at or before the slice end (the minimum over
+    series, i.e. the oldest). A slice counts once data exists at its end; it is good when the
+    age is at most ``max_age``. Slices are final once a sample at or after their end has
+    arrived; slices after the newest sample are counted at evaluation from the newest value.
+
+    Objectives reading the same series with the same slice length form a *group*: they see
+    the same data, so the group holds it (first and final slice, newest sample) once.
     """
 
-    def __init__(self, max_age_s: float, slice_s: float, keep_slices: int) -> None:
-        self.max_age_ms = round(max_age_s * 1000)
-        self.slice_ms = round(slice_s * 1000)
-        self.keep_slices = keep_slices
-        self.k0: int | None = None  # first slice with data
-        self._base = 0  # slice index of _cum_good[0]
-        self._cum_good = np.empty(0, dtype=np.int32)  # good slices from k0 through _base + i
-        self._good_before_base = 0
-        self.k_final = -1
-        self.last_ts: int | None = None
-        self.last_value = math.nan
+    def __init__(
+        self, groups: Sequence[int], max_age_s: Sequence[float], slice_s: Sequence[float],
+        keep_slices: Sequence[int],
+    ) -> None:
+        self.n = len(groups)
+        self.group = np.asarray(groups, dtype=np.int64)
+        self.max_age_ms = np.asarray([round(a * 1000) for a in max_age_s], dtype=np.int64)
+        self.slice_ms = np.asarray([round(s * 1000) for s in slice_s], dtype=np.int64)
+        self.cap = np.asarray(keep_slices, dtype=np.int64) + 1
+        self.off = np.concatenate([[0], np.cumsum(self.cap)[:-1]]).astype(np.int64)
+        self._pool = np.zeros(int(self.cap.sum()), dtype=np.int32)  # zero pages until used
+        n_groups = int(self.group.max()) + 1 if self.n else 0
+        self.members: list[I64] = [np.flatnonzero(self.group == g) for g in range(n_groups)]
+        self.g_slice_ms = np.zeros(n_groups, dtype=np.int64)
+        for g, objs in enumerate(self.members):
+            if len({int(x) for x in self.slice_ms[objs]}) != 1:
+                raise ValueError("objectives of one freshness group must share their slice length")
+            self.g_slice_ms[g] = self.slice_ms[objs[0]]
+        self.g_k0 = np.full(n_groups, NO_TS, dtype=np.int64)  # first slice with data
+        self.g_k_final = np.full(n_groups, NO_TS, dtype=np.int64)
+        self.g_last_ts = np.full(n_groups, NO_TS, dtype=np.int64)
+        self.g_last_value = np.full(n_groups, np.nan)
 
     def nbytes(self) -> int:
         """Bytes held by the slice counts."""
-        return int(self._cum_good.nbytes)
+        return int(self._pool.nbytes)
 
-    def add_steps(self, ts_u: I64, values_u: F64) -> None:
-        """Append the min-over-series value at new, ascending timestamps (after ``last_ts``)."""
+    def _through(self, objs: I64, k: I64, k0: I64) -> I64:
+        """Good slices from the first through slice ``k`` (``k0 - 1 <= k``, final, retained)."""
+        out: I64 = np.where(k >= k0, self._pool[self.off[objs] + k % self.cap[objs]], 0)
+        return out
+
+    def add_steps(self, g: int, ts_u: I64, values_u: F64) -> None:
+        """Append group ``g``'s min-over-series value at new, ascending timestamps (after its newest)."""
         if len(ts_u) == 0:
             return
-        if self.k0 is None:
-            self.k0 = -(-int(ts_u[0]) // self.slice_ms)
-            self._base = self.k0
-            self.k_final = self.k0 - 1
-        k_to = int(ts_u[-1]) // self.slice_ms
-        if k_to > self.k_final:
-            ks = np.arange(self.k_final + 1, k_to + 1, dtype=np.int64)
-            ends = ks * self.slice_ms
-            idx = np.searchsorted(ts_u, ends, side="right") - 1
-            v = np.where(idx >= 0, values_u[np.maximum(idx, 0)], self.last_value)
-            good = (ends - v * 1000.0) <= self.max_age_ms
-            prev = int(self._cum_good[-1]) if len(self._cum_good) else self._good_before_base
-            cum = prev + np.cumsum(good, dtype=np.int64)
-            self._cum_good = np.concatenate([self._cum_good, cum.astype(np.int32)])
-            self.k_final = k_to
-        self.last_ts = int(ts_u[-1])
-        self.last_value = float(values_u[-1])
-        excess = len(self._cum_good) - self.keep_slices
-        if excess > self.keep_slices // 30 + 1:
-            self._good_before_base = int(self._cum_good[excess - 1])
-            self._cum_good = self._cum_good[excess:].copy()
-            self._base += excess
+        s_ms = int(self.g_slice_ms[g])
+        if self.g_k0[g] == NO_TS:
+            self.g_k0[g] = -(-int(ts_u[0]) // s_ms)
+            self.g_k_final[g] = self.g_k0[g] - 1
+        k_final = int(self.g_k_final[g])
+        k_to = int(ts_u[-1]) // s_ms
+        if k_to > k_final:
+            ks = np.arange(k_final + 1, k_to + 1, dtype=np.int64)
+            ends = ks * s_ms
+            # the latest sample at or before each slice end: count the samples by the first
+            # slice end at or after them (every new sample is after slice k_final's end)
+            n_new = len(ks)
+            first_end = np.minimum(-(-ts_u // s_ms) - (k_final + 1), n_new)
+            idx = np.cumsum(np.bincount(first_end, minlength=n_new + 1)[:n_new]) - 1
+            v = np.where(idx >= 0, values_u[np.maximum(idx, 0)], self.g_last_value[g])
+            age_ms = ends - v * 1000.0
+            objs = self.members[g]
+            k0 = int(self.g_k0[g])
+            prev = self._through(objs, np.full(len(objs), k_final), np.full(len(objs), k0))
+            for j, p in zip(objs.tolist(), prev.tolist(), strict=True):
+                cap, off = int(self.cap[j]), int(self.off[j])
+                cum = p + np.cumsum(age_ms <= self.max_age_ms[j], dtype=np.int32)  # bool→int32: fast
+                tail = min(len(ks), cap)
+                slot = int(ks[-tail]) % cap
+                head = min(tail, cap - slot)
+                self._pool[off + slot : off + slot + head] = cum[len(cum) - tail : len(cum) - tail + head]
+                if head < tail:
+                    self._pool[off : off + tail - head] = cum[len(cum) - tail + head :]
+            self.g_k_final[g] = k_to
+        self.g_last_ts[g] = int(ts_u[-1])
+        self.g_last_value[g] = float(values_u[-1])
 
-    def _good_through(self, k: int) -> int:
-        """Good slices from the retained start through slice ``k`` (finalised slices only)."""
-        i = k - self._base
-        return int(self._cum_good[i]) if i >= 0 else self._good_before_base
-
-    def count(self, at_ms: int, window_ms: int) -> tuple[int, int]:
-        """(good, counted) slices whose end lies in ``(at - W, at]``."""
-        if self.k0 is None or self.last_ts is None:
-            return 0, 0
-        k_hi = at_ms // self.slice_ms
-        k_lo = max((at_ms - window_ms) // self.slice_ms + 1, self.k0, self._base)
-        if k_hi < k_lo:
-            return 0, 0
-        counted = k_hi - k_lo + 1
-        fin_hi = min(k_hi, self.k_final)
-        good = 0
-        if fin_hi >= k_lo:
-            good = self._good_through(fin_hi) - self._good_through(k_lo - 1)
-        if k_hi > self.k_final and not math.isnan(self.last_value):
-            first = max(self.k_final + 1, k_lo)
-            last_good = math.floor((self.last_value * 1000.0 + self.max_age_ms) / self.slice_ms)
-            good += max(0, min(k_hi, last_good) - first + 1)
+    def counts(self, at_ms: int, windows_ms: I64) -> tuple[I64, I64]:
+        """(good, counted) slices whose end lies in ``(at - W, at]``, per objective and window."""
+        objs = np.arange(self.n)
+        g = self.group
+        s_ms = self.slice_ms[:, None]
+        k0, k_final = self.g_k0[g][:, None], self.g_k_final[g][:, None]
+        has = (self.g_k0[g] != NO_TS)[:, None]
+        base = np.maximum(k0, k_final - (self.cap[:, None] - 1) + 1)
+        k_hi = at_ms // s_ms
+        k_lo = np.maximum((at_ms - windows_ms[None, :]) // s_ms + 1, base)
+        counted = np.where(has & (k_hi >= k_lo), k_hi - k_lo + 1, 0)
+        fin_hi = np.minimum(k_hi, k_final)
+        rows = np.broadcast_to(objs[:, None], k_lo.shape)
+        k0_b = np.broadcast_to(k0, k_lo.shape)
+        good = np.where(
+            (counted > 0) & (fin_hi >= k_lo),
+            self._through(rows, np.broadcast_to(fin_hi, k_lo.shape), k0_b)
+            - self._through(rows, k_lo - 1, k0_b),
+            0,
+        )
+        last_value = self.g_last_value[g][:, None]
+        tail = (counted > 0) & (k_hi > k_final) & ~np.isnan(last_value)
+        if tail.any():
+            first = np.maximum(k_final + 1, k_lo)
+            with np.errstate(invalid="ignore"):
+                last_good = np.floor((np.where(tail, last_value, 0.0) * 1000.0 + self.max_age_ms[:, None]) / s_ms)
+            extra = np.maximum(0.0, np.minimum(k_hi, last_good) - first + 1)
+            good = good + np.where(tail, extra, 0.0).astype(np.int64)
         return good, counted

@@ -1,10 +1,15 @@
 """The evaluator: samples in, a frozen ``StatusReport`` out. Pure: no I/O, no clock.
 
 ``SLOEvaluator`` keeps, per distinct *side* (a selector, plus a bucket bound for latency),
-one reset-corrected cumulative count shared by every objective that reads it, and per
-freshness objective the cumulative count of good slices. ``ingest`` takes any sample frame
-(cold start from 30 days or one scrape tick, same code path, vectorised per batch);
-``evaluate(at_ms)`` only looks things up, so a tick costs the same whatever the history.
+one reset-corrected cumulative count shared by every objective that reads it (``CounterSides``),
+and per freshness objective the cumulative count of good slices (``FreshnessStore``).
+
+``ingest`` takes any sample frame. Series are found as runs of equal (metric, labels) — the
+store returns frames sorted by series, so a 30-day cold start is a few hundred runs, mapped to
+series ids with a dict — and the work is numpy on each series' contiguous rows (a frame that
+is not grouped by series is sorted first). Small batches (a scrape tick) are handled as whole
+arrays instead. ``evaluate(at_ms)`` only looks things up: every side and window in one go,
+every objective's ratios as arrays; Python only builds the frozen results.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from slo.cumulative import CounterAggregate, FreshnessSlices, series_increments
+from slo.cumulative import NO_TS, CounterSides, FreshnessStore, series_increments
 from slo.ranking import classify, rank_dimensions, rank_objectives
 from slo.results import ObjectiveResult, StatusReport
 from slo.spec import BURN_WINDOWS, SLOSpec
@@ -29,6 +34,16 @@ TTB_BURN_WINDOWS: tuple[str, ...] = ("1h", "6h", "1d")
 """Burn windows used for time to breach, first available wins."""
 
 _BURN_MS: tuple[int, ...] = tuple(round(parse_duration(w) * 1000) for w in BURN_WINDOWS)
+_SMALL_BATCH = 50_000
+"""Batches up to this many rows are handled as whole arrays, larger ones series by series."""
+_MAX_RUNS = 10_000
+"""A frame with more runs of equal series than this (and than rows / 16) is sorted first."""
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+_Batch = tuple[I64, F64, F64 | None]
+"""One series' new rows: timestamps (strictly ascending, newer than before), values, and
+increments (``None``: computed when needed, so a cold start holds one series' at a time)."""
 
 
 def _le_value(labels: dict[str, str]) -> float | None:
@@ -51,8 +66,7 @@ class _Side:
 
     selector: Selector
     le: float | None
-    agg: CounterAggregate
-    windows_ms: list[int] = field(default_factory=list)
+    members: list[int] = field(default_factory=list)
 
     def selects(self, metric: str, labels: dict[str, str]) -> bool:
         if not self.selector.matches(metric, labels):
@@ -64,9 +78,11 @@ class _Side:
 
 
 @dataclass
-class _Freshness:
+class _FreshGroup:
+    """Freshness objectives reading the same series with the same slice length."""
+
     selector: Selector
-    slices: FreshnessSlices
+    slice_ms: int
     members: list[int] = field(default_factory=list)
 
 
@@ -77,15 +93,34 @@ class _Objective:
     total: int = -1
     errors: int = -1
     good: int = -1
-    freshness: int = -1
+    freshness: int = -1  # index in the FreshnessStore
+    # constants of the result, computed once
+    budget: float = 0.0
+    window: str = ""
+    kind: str = ""
+    dimension: str = ""
 
 
-@dataclass
-class _Series:
-    sides: list[int]
-    freshness: list[int]
-    last_ts: int = -(2**62)
-    last_value: float = math.nan
+class _SelectorIndex:
+    """Which of many selectors may select a series: by metric and one ``label="value"`` matcher,
+    so registering a series checks only a few candidates instead of every selector."""
+
+    def __init__(self, selectors: Sequence[Selector]) -> None:
+        self._by_label: dict[tuple[str, str, str], list[int]] = {}
+        self._rest: dict[str, list[int]] = {}
+        for i, sel in enumerate(selectors):
+            eq = next((m for m in sel.matchers if m.op == "=" and m.value), None)
+            if eq is None:
+                self._rest.setdefault(sel.metric, []).append(i)
+            else:
+                self._by_label.setdefault((sel.metric, eq.name, eq.value), []).append(i)
+
+    def candidates(self, metric: str, labels: dict[str, str]) -> list[int]:
+        """Indices (ascending) of the selectors that may select the series; check each."""
+        found = list(self._rest.get(metric, ()))
+        for name, value in labels.items():
+            found += self._by_label.get((metric, name, value), ())
+        return sorted(found)
 
 
 class SLOEvaluator:
@@ -99,51 +134,94 @@ class SLOEvaluator:
         self._specs = list(specs)
         self._sides: list[_Side] = []
         self._side_ids: dict[tuple[str, float | None], int] = {}
-        self._fresh: list[_Freshness] = []
+        self._groups: list[_FreshGroup] = []
+        self._group_ids: dict[tuple[str, int], int] = {}
         self._objectives: list[_Objective] = []
-        keep_minutes = round(max((s.window for s in specs), default=86400.0) / 60) + 1440
+        fresh_groups: list[int] = []
+        fresh_args: tuple[list[float], list[float], list[int]] = ([], [], [])
+        windows: list[int] = list(_BURN_MS)
         for spec in specs:
             obj = _Objective(spec, round(spec.window * 1000))
+            obj.budget = 1.0 - spec.target
+            obj.window = format_duration(spec.window)
+            obj.kind = spec.kind
+            obj.dimension = spec.effective_dimension
+            if obj.window_ms not in windows:
+                windows.append(obj.window_ms)
             if spec.sli.ratio is not None:
                 r = spec.sli.ratio
-                obj.total = self._side(r.total, None, keep_minutes, obj.window_ms)
+                obj.total = self._side(r.total, None)
                 if r.errors is not None:
-                    obj.errors = self._side(r.errors, None, keep_minutes, obj.window_ms)
+                    obj.errors = self._side(r.errors, None)
                 if r.good is not None:
-                    obj.good = self._side(r.good, None, keep_minutes, obj.window_ms)
+                    obj.good = self._side(r.good, None)
             elif spec.sli.latency is not None:
                 lat = spec.sli.latency
                 buckets = lat.histogram.with_metric(lat.histogram.metric + "_bucket")
-                obj.total = self._side(buckets, math.inf, keep_minutes, obj.window_ms)
-                obj.good = self._side(buckets, lat.threshold, keep_minutes, obj.window_ms)
+                obj.total = self._side(buckets, math.inf)
+                obj.good = self._side(buckets, lat.threshold)
             else:
                 fr = spec.sli.freshness
                 assert fr is not None
-                keep_slices = math.ceil((spec.window + 86400.0) / fr.slice)
-                obj.freshness = len(self._fresh)
-                self._fresh.append(
-                    _Freshness(fr.last_success, FreshnessSlices(fr.max_age, fr.slice, keep_slices))
-                )
+                key = (str(fr.last_success), round(fr.slice * 1000))
+                if key not in self._group_ids:
+                    self._group_ids[key] = len(self._groups)
+                    self._groups.append(_FreshGroup(fr.last_success, key[1]))
+                obj.freshness = len(fresh_groups)
+                fresh_groups.append(self._group_ids[key])
+                fresh_args[0].append(fr.max_age)
+                fresh_args[1].append(fr.slice)
+                fresh_args[2].append(math.ceil((spec.window + 86400.0) / fr.slice))
             self._objectives.append(obj)
+        keep_minutes = round(max((s.window for s in specs), default=86400.0) / 60) + 1440
+        self._counters = CounterSides(len(self._sides), keep_minutes=keep_minutes)
+        self._fresh = FreshnessStore(fresh_groups, *fresh_args)
         self._metrics = sorted(
-            {s.selector.metric for s in self._sides} | {f.selector.metric for f in self._fresh}
+            {s.selector.metric for s in self._sides} | {g.selector.metric for g in self._groups}
         )
+        self._metric_set = frozenset(self._metrics)
+        self._side_index = _SelectorIndex([s.selector for s in self._sides])
+        self._group_index = _SelectorIndex([g.selector for g in self._groups])
+        # series: (metric, labels) -> id, or -1 for a series no objective reads
         self._series: dict[tuple[str, str], int] = {}
-        self._series_state: list[_Series] = []
-        self._registry = pl.DataFrame(schema={"metric": pl.String, "labels": pl.String, "sid": pl.Int64})
+        self._ser_sides: list[list[int]] = []
+        self._ser_groups: list[list[int]] = []
+        self._last_ts = np.zeros(0, dtype=np.int64)
+        self._last_val = np.zeros(0, dtype=np.float64)
+        self._build_lookup_tables(windows)
 
-    def _side(self, selector: Selector, le: float | None, keep_minutes: int, window_ms: int) -> int:
+    def _side(self, selector: Selector, le: float | None) -> int:
         key = (str(selector), le)
         sid = self._side_ids.get(key)
         if sid is None:
             sid = len(self._sides)
             self._side_ids[key] = sid
-            agg = CounterAggregate(coarse_keep_minutes=keep_minutes)
-            self._sides.append(_Side(selector, le, agg, list(_BURN_MS)))
-        side = self._sides[sid]
-        if window_ms not in side.windows_ms:
-            side.windows_ms.append(window_ms)
+            self._sides.append(_Side(selector, le))
         return sid
+
+    def _build_lookup_tables(self, windows: list[int]) -> None:
+        """Index arrays that let ``evaluate`` compute every objective's ratios at once."""
+        self._windows_ms = np.asarray(windows, dtype=np.int64)
+        col = {w: i for i, w in enumerate(windows)}
+        counter = [i for i, o in enumerate(self._objectives) if o.freshness < 0]
+        fresh = [i for i, o in enumerate(self._objectives) if o.freshness >= 0]
+        objs = self._objectives
+
+        def cols(idx: list[int]) -> I64:
+            rows = [[col[w] for w in (*_BURN_MS, objs[i].window_ms)] for i in idx]
+            return np.asarray(rows, dtype=np.int64).reshape(len(idx), len(_BURN_MS) + 1)
+
+        self._c_idx = np.asarray(counter, dtype=np.int64)
+        self._c_cols = cols(counter)
+        self._c_total = np.asarray([objs[i].total for i in counter], dtype=np.int64)
+        self._c_has_errors = np.asarray([objs[i].errors >= 0 for i in counter], dtype=np.bool_)
+        self._c_other = np.asarray(
+            [objs[i].errors if objs[i].errors >= 0 else objs[i].good for i in counter], dtype=np.int64
+        )
+        self._f_idx = np.asarray(fresh, dtype=np.int64)
+        self._f_cols = cols(fresh)
+        self._f_store = np.asarray([objs[i].freshness for i in fresh], dtype=np.int64)
+        self._budgets = np.asarray([o.budget for o in objs], dtype=np.float64)
 
     # -- what to read ----------------------------------------------------------------------
 
@@ -152,8 +230,8 @@ class SLOEvaluator:
         seen: dict[str, Selector] = {}
         for side in self._sides:
             seen.setdefault(str(side.selector), side.selector)
-        for fr in self._fresh:
-            seen.setdefault(str(fr.selector), fr.selector)
+        for group in self._groups:
+            seen.setdefault(str(group.selector), group.selector)
         return list(seen.values())
 
     def check_series(self, series: pl.DataFrame) -> list[str]:
@@ -193,30 +271,58 @@ class SLOEvaluator:
 
     # -- ingest ----------------------------------------------------------------------------
 
-    def _register(self, pairs: list[tuple[str, str]]) -> None:
-        new_rows: list[tuple[str, str, int]] = []
-        for metric, labels in pairs:
-            if (metric, labels) in self._series:
-                continue
+    def _series_id(self, metric: str | None, labels: str | None) -> int:
+        """The id of a series, registering it on first sight; -1 when no objective reads it."""
+        if metric is None or labels is None:
+            return -1
+        key = (metric, labels)
+        sid = self._series.get(key)
+        if sid is not None:
+            return sid
+        sid = -1
+        if metric in self._metric_set:
             parsed = parse_labels(labels)
-            sides = [i for i, s in enumerate(self._sides) if s.selects(metric, parsed)]
-            fresh = [i for i, f in enumerate(self._fresh) if f.selector.matches(metric, parsed)]
-            sid = len(self._series_state)
-            self._series[(metric, labels)] = sid
-            self._series_state.append(_Series(sides, fresh))
-            for f in fresh:
-                self._fresh[f].members.append(sid)
-            new_rows.append((metric, labels, sid))
-        if new_rows:
-            extra = pl.DataFrame(new_rows, schema=self._registry.schema, orient="row")
-            self._registry = pl.concat([self._registry, extra])
+            sides = [
+                i for i in self._side_index.candidates(metric, parsed) if self._sides[i].selects(metric, parsed)
+            ]
+            groups = [
+                i for i in self._group_index.candidates(metric, parsed)
+                if self._groups[i].selector.matches(metric, parsed)
+            ]
+            if sides or groups:
+                sid = len(self._ser_sides)
+                self._ser_sides.append(sides)
+                self._ser_groups.append(groups)
+                for s in sides:
+                    self._sides[s].members.append(sid)
+                for g in groups:
+                    self._groups[g].members.append(sid)
+                if sid >= len(self._last_ts):
+                    grow = max(64, 2 * len(self._last_ts))
+                    self._last_ts = np.concatenate([self._last_ts, np.full(grow, NO_TS, dtype=np.int64)])
+                    self._last_val = np.concatenate([self._last_val, np.full(grow, np.nan)])
+        self._series[key] = sid
+        return sid
+
+    @staticmethod
+    def _runs(samples: pl.DataFrame) -> tuple[I64, I64]:
+        """Start and length of each run of rows with equal (metric, labels)."""
+        # both columns at once (in parallel), each run-length list imploded to one row
+        per_col = samples.select(
+            pl.col(c).rle().struct.field("len").implode().alias(c) for c in ("labels", "metric")
+        )
+        ends = np.union1d(
+            *(np.cumsum(per_col.get_column(c)[0].to_numpy().astype(np.int64)) for c in ("labels", "metric"))
+        )
+        starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+        return starts, (ends - starts).astype(np.int64)
 
     def ingest(self, samples: pl.DataFrame) -> None:
         """Add samples (``SAMPLE_SCHEMA``, any series, any order).
 
         Series no objective selects are ignored, as are NaN values and samples not newer than
-        what was already ingested for their series. Raises ``ValueError`` naming a missing or
-        mistyped column.
+        what was already ingested for their series (of several with one timestamp in a batch,
+        the first wins). Raises ``ValueError`` naming a missing or mistyped column.
         """
         for name, dtype in SAMPLE_SCHEMA.items():
             if name not in samples.schema:
@@ -225,109 +331,221 @@ class SLOEvaluator:
                 )
             if samples.schema[name] != dtype:
                 raise ValueError(f"ingest: column {name!r} is {samples.schema[name]}, expected {dtype}")
-        rows = samples.lazy().filter(
-            pl.col("metric").is_in(self._metrics)
-            & pl.col("value").is_not_null()
-            & pl.col("value").is_not_nan()
-        )
-        pairs = rows.select("metric", "labels").unique().collect().rows()
-        if not pairs:
+        if samples.height == 0 or not self._metrics:
             return
-        self._register(pairs)
-        keyed = (
-            rows.join(self._registry.lazy(), on=["metric", "labels"], how="inner")
-            .select("sid", "timestamp", "value")
-            .sort("sid", "timestamp", maintain_order=True)
-            .collect()
-        )
-        sid = keyed.get_column("sid").to_numpy()
-        ts = keyed.get_column("timestamp").to_numpy()
-        val = keyed.get_column("value").to_numpy()
-        states = self._series_state
-        last_ts = np.fromiter((s.last_ts for s in states), dtype=np.int64, count=len(states))
-        fresh_enough = ts > last_ts[sid]
-        # duplicates of (series, timestamp): the first in the batch wins
-        fresh_enough[1:] &= (sid[1:] != sid[:-1]) | (ts[1:] != ts[:-1])
-        if not fresh_enough.all():
-            sid, ts, val = sid[fresh_enough], ts[fresh_enough], val[fresh_enough]
+        if samples.get_column("timestamp").null_count():
+            samples = samples.filter(pl.col("timestamp").is_not_null())
+        starts, lengths = self._runs(samples)
+        if len(starts) > max(_MAX_RUNS, samples.height // 16):
+            samples = samples.sort("metric", "labels", "timestamp", maintain_order=True)
+            starts, lengths = self._runs(samples)
+        keys = samples.select(
+            pl.col("metric").gather(pl.Series(starts)), pl.col("labels").gather(pl.Series(starts))
+        ).rows()
+        run_sid = np.fromiter((self._series_id(m, lb) for m, lb in keys), dtype=np.int64, count=len(keys))
+        if not (run_sid >= 0).any():
+            return
+        ts = samples.get_column("timestamp").to_numpy()
+        val = samples.get_column("value").to_numpy()
+        if samples.height <= _SMALL_BATCH:
+            batches = self._small_batches(np.repeat(run_sid, lengths), ts, val)
+        else:
+            batches = self._large_batches(run_sid, starts, lengths, ts, val)
+        if not batches:
+            return
+        self._ingest_sides(batches)
+        self._ingest_freshness(batches)
+        sids = np.fromiter(batches.keys(), dtype=np.int64, count=len(batches))
+        self._last_ts[sids] = [int(b[0][-1]) for b in batches.values()]
+        self._last_val[sids] = [float(b[1][-1]) for b in batches.values()]
+
+    def _small_batches(self, sid: I64, ts: I64, val: F64) -> dict[int, _Batch]:
+        """Per series new rows, computed on whole arrays (a tick: one row per series)."""
+        keep = (sid >= 0) & ~np.isnan(val)
+        sid, ts, val = sid[keep], ts[keep], val[keep]
+        order = np.lexsort((ts, sid))
+        sid, ts, val = sid[order], ts[order], val[order]
+        fresh = ts > self._last_ts[sid]
+        fresh[1:] &= (sid[1:] != sid[:-1]) | (ts[1:] != ts[:-1])  # the first of duplicates wins
+        if not fresh.all():
+            sid, ts, val = sid[fresh], ts[fresh], val[fresh]
         if len(sid) == 0:
-            return
-        bounds = np.flatnonzero(np.diff(sid)) + 1
+            return {}
+        bounds = np.flatnonzero(sid[1:] != sid[:-1]) + 1
         starts = np.concatenate([[0], bounds])
-        ends = np.concatenate([bounds, [len(sid)]])
         first = np.zeros(len(sid), dtype=np.bool_)
         first[starts] = True
-        prev_last = np.fromiter((s.last_value for s in states), dtype=np.float64, count=len(states))
-        inc = series_increments(first, val, prev_last[sid])
+        inc = series_increments(first, val, self._last_val[sid])
+        ends = np.append(bounds, len(sid))
+        return {
+            s: (ts[a:b], val[a:b], inc[a:b])
+            for s, a, b in zip(sid[starts].tolist(), starts.tolist(), ends.tolist(), strict=True)
+        }
 
-        ranges: dict[int, tuple[int, int]] = {}
-        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-            ranges[int(sid[a])] = (a, b)
-        side_rows: dict[int, list[tuple[int, int]]] = {}
-        fresh_series: dict[int, list[int]] = {}
-        for s, (a, b) in ranges.items():
-            st = states[s]
-            for side in st.sides:
-                side_rows.setdefault(side, []).append((a, b))
-            for f in st.freshness:
-                fresh_series.setdefault(f, []).append(s)
-        for side_id, spans in side_rows.items():
+    def _large_batches(
+        self, run_sid: I64, starts: I64, lengths: I64, ts_all: I64, val_all: F64
+    ) -> dict[int, _Batch]:
+        """Per series new rows, series by series on contiguous rows (a cold start)."""
+        runs: dict[int, list[tuple[int, int]]] = {}
+        for s, a, n in zip(run_sid.tolist(), starts.tolist(), lengths.tolist(), strict=True):
+            if s >= 0:
+                runs.setdefault(s, []).append((a, a + n))
+        out: dict[int, _Batch] = {}
+        for s, spans in runs.items():
             if len(spans) == 1:
-                a, b = spans[0]
-                self._sides[side_id].agg.add(ts[a:b], inc[a:b])
+                (a, b), = spans
+                ts, val = ts_all[a:b], val_all[a:b]
             else:
-                self._sides[side_id].agg.add(
-                    np.concatenate([ts[a:b] for a, b in spans]), np.concatenate([inc[a:b] for a, b in spans])
-                )
-        for f_id, members in fresh_series.items():
-            self._add_freshness(f_id, members, ranges, ts, val)
-        for s, (_a, b) in ranges.items():
-            states[s].last_ts = int(ts[b - 1])
-            states[s].last_value = float(val[b - 1])
+                ts = np.concatenate([ts_all[a:b] for a, b in spans])
+                val = np.concatenate([val_all[a:b] for a, b in spans])
+            if math.isnan(float(val.sum())):  # cheaper than a mask when there is no NaN
+                real = ~np.isnan(val)
+                ts, val = ts[real], val[real]
+            if len(ts) > 1 and not (ts[1:] > ts[:-1]).all():
+                if not (ts[1:] >= ts[:-1]).all():
+                    order = np.argsort(ts, kind="stable")
+                    ts, val = ts[order], val[order]
+                distinct = np.concatenate([[True], ts[1:] != ts[:-1]])  # the first of duplicates wins
+                ts, val = ts[distinct], val[distinct]
+            last = int(self._last_ts[s])
+            if len(ts) and int(ts[0]) <= last:
+                j = int(np.searchsorted(ts, last, side="right"))
+                ts, val = ts[j:], val[j:]
+            if len(ts):
+                out[s] = (ts, val, None)
+        return out
 
-    def _add_freshness(
-        self,
-        f_id: int,
-        members: list[int],
-        ranges: dict[int, tuple[int, int]],
-        ts: npt.NDArray[np.int64],
-        val: npt.NDArray[np.float64],
-    ) -> None:
-        """Feed the min over the objective's series (latest value of each) at each new timestamp."""
-        slices = self._fresh[f_id].slices
-        known = [
-            s for s in self._fresh[f_id].members
-            if s not in ranges and not math.isnan(self._series_state[s].last_value)
-        ]
-        if len(members) == 1 and not known:
-            a, b = ranges[members[0]]
-            ts_u, v_u = ts[a:b], val[a:b]
-        else:
-            cols = members + known
-            parts = [ts[ranges[s][0] : ranges[s][1]] for s in members]
-            ts_u = np.unique(np.concatenate(parts))
-            grid = np.full((len(ts_u), len(cols)), np.nan)
-            for j, s in enumerate(members):
-                a, b = ranges[s]
-                grid[np.searchsorted(ts_u, ts[a:b]), j] = val[a:b]
-            for j, s in enumerate(cols):
-                col = grid[:, j]
-                has = ~np.isnan(col)
-                idx = np.maximum.accumulate(np.where(has, np.arange(len(col)), -1))
-                filled = np.where(idx >= 0, col[np.maximum(idx, 0)], self._series_state[s].last_value)
-                grid[:, j] = filled
-            v_u = np.fmin.reduce(grid, axis=1)
-        if slices.last_ts is not None:
-            newer = ts_u > slices.last_ts
-            ts_u, v_u = ts_u[newer], v_u[newer]
-        slices.add_steps(ts_u, v_u)
+    def _increments(self, sid: int, val: F64) -> F64:
+        """Reset-corrected increase of each of a series' new values (the first against the last
+        value ingested before; nothing for a new series)."""
+        inc = np.empty_like(val)
+        if len(val) > 1:  # the step; a drop is a reset, where the increase is the value
+            np.subtract(val[1:], val[:-1], out=inc[1:])
+            drops = np.flatnonzero(inc[1:] < 0) + 1
+            inc[drops] = val[drops]
+        prev = float(self._last_val[sid])
+        v0 = float(val[0])
+        inc[0] = 0.0 if math.isnan(prev) else (v0 - prev if v0 >= prev else v0)
+        return inc
+
+    def _ingest_sides(self, batches: dict[int, _Batch]) -> None:
+        touched: dict[int, list[int]] = {}
+        for sid in batches:
+            for s in self._ser_sides[sid]:
+                touched.setdefault(s, []).append(sid)
+        uses: dict[int, int] = {}
+        for sids in touched.values():
+            for sid in sids:
+                uses[sid] = uses.get(sid, 0) + 1
+        computed: dict[int, F64] = {}  # increments computed on demand, dropped after their last use
+        side_last = self._counters.last_ts
+        for s, sids in touched.items():
+            last = int(side_last[s])
+            parts: list[tuple[I64, F64]] = []
+            late_t: list[I64] = []
+            late_i: list[F64] = []
+            for sid in sids:
+                ts, val, given = batches[sid]
+                inc = given if given is not None else computed.get(sid)
+                if inc is None:
+                    inc = self._increments(sid, val)
+                uses[sid] -= 1
+                if given is None:
+                    if uses[sid]:
+                        computed[sid] = inc
+                    else:
+                        computed.pop(sid, None)
+                if last != NO_TS and int(ts[0]) <= last:
+                    j = int(np.searchsorted(ts, last, side="right"))
+                    late_t.append(ts[:j])
+                    late_i.append(inc[:j])
+                    ts, inc = ts[j:], inc[j:]
+                parts.append((ts, inc))
+            if late_t:
+                lt, li = np.concatenate(late_t), np.concatenate(late_i)
+                order = np.argsort(lt, kind="stable")
+                lt, li = lt[order], li[order]
+                distinct = np.concatenate([lt[1:] != lt[:-1], [True]])
+                cum = np.cumsum(li)[distinct]
+                self._counters.merge_late(s, lt[distinct], np.diff(cum, prepend=0.0))
+            self._counters.append(s, parts)
+
+    def _ingest_freshness(self, batches: dict[int, _Batch]) -> None:
+        touched: dict[int, list[int]] = {}
+        for sid in batches:
+            for g in self._ser_groups[sid]:
+                touched.setdefault(g, []).append(sid)
+        for g, members in touched.items():
+            known = [
+                s for s in self._groups[g].members
+                if s not in batches and not math.isnan(float(self._last_val[s]))
+            ]
+            if len(members) == 1 and not known:
+                ts_u, v_u = batches[members[0]][0], batches[members[0]][1]
+            else:
+                # the min over the group's series of each one's latest value, at every new timestamp
+                cols = members + known
+                ts_u = np.unique(np.concatenate([batches[s][0] for s in members]))
+                grid = np.full((len(ts_u), len(cols)), np.nan)
+                for j, s in enumerate(members):
+                    grid[np.searchsorted(ts_u, batches[s][0]), j] = batches[s][1]
+                for j, s in enumerate(cols):
+                    column = grid[:, j]
+                    has = ~np.isnan(column)
+                    idx = np.maximum.accumulate(np.where(has, np.arange(len(column)), -1))
+                    grid[:, j] = np.where(idx >= 0, column[np.maximum(idx, 0)], self._last_val[s])
+                v_u = np.fmin.reduce(grid, axis=1)
+            newest = int(self._fresh.g_last_ts[g])
+            if newest != NO_TS:
+                newer = ts_u > newest
+                ts_u, v_u = ts_u[newer], v_u[newer]
+            self._fresh.add_steps(g, ts_u, v_u)
 
     # -- evaluate --------------------------------------------------------------------------
 
+    def _ratio_table(self, at_ms: int) -> tuple[F64, npt.NDArray[np.bool_], F64]:
+        """Error ratios (burn windows, then the objective window) of every objective, whether
+        each is known, and the events (or slices) in the objective window."""
+        n = len(self._objectives)
+        nw = len(_BURN_MS) + 1
+        ratios = np.zeros((n, nw), dtype=np.float64)
+        known = np.zeros((n, nw), dtype=np.bool_)
+        events = np.zeros(n, dtype=np.float64)
+        if len(self._c_idx):
+            inc, ok = self._counters.increases(at_ms, self._windows_ms)
+            cols = self._c_cols
+            tot = inc[self._c_total[:, None], cols]
+            tot_ok = ok[self._c_total[:, None], cols]
+            other = inc[self._c_other[:, None], cols]
+            other = np.where(ok[self._c_other[:, None], cols], other, 0.0)
+            err = np.where(self._c_has_errors[:, None], other, np.where(tot_ok, tot - other, 0.0))
+            r_ok = tot_ok & ~(tot <= 0)
+            r = np.divide(err, tot, out=np.zeros_like(err), where=r_ok)
+            ratios[self._c_idx] = np.minimum(np.maximum(r, 0.0), 1.0)
+            known[self._c_idx] = r_ok
+            events[self._c_idx] = np.where(r_ok[:, -1], tot[:, -1], 0.0)
+        if len(self._f_idx):
+            good, counted = self._fresh.counts(at_ms, self._windows_ms)
+            g = good[self._f_store[:, None], self._f_cols]
+            c = counted[self._f_store[:, None], self._f_cols]
+            c_ok = c > 0
+            share = np.divide(g, c, out=np.zeros(g.shape, dtype=np.float64), where=c_ok)
+            ratios[self._f_idx] = np.where(c_ok, 1.0 - share, 0.0)
+            known[self._f_idx] = c_ok
+            events[self._f_idx] = c[:, -1].astype(np.float64)
+        return ratios, known, events
+
     def evaluate(self, at_ms: int) -> StatusReport:
         """Every objective at ``at_ms`` (data after it is ignored), ranked nearest to breaking first."""
-        side_incs = [s.agg.increases(at_ms, s.windows_ms) for s in self._sides]
-        results = [self._evaluate_one(obj, at_ms, side_incs) for obj in self._objectives]
+        ratios, known, events = self._ratio_table(at_ms)
+        burns = (ratios / self._budgets[:, None]).tolist()
+        ratio_rows = ratios.tolist()
+        known_rows = known.tolist()
+        event_list = events.tolist()
+        results = [
+            self._result(obj, ratio_rows[i], burns[i], known_rows[i], event_list[i])
+            for i, obj in enumerate(self._objectives)
+        ]
         return StatusReport(
             at=at_ms / 1000.0,
             dimensions=tuple(rank_dimensions(results)),
@@ -336,63 +554,27 @@ class SLOEvaluator:
 
     def error_ratios(self, at_ms: int, name: str) -> dict[str, float | None]:
         """The error ratio per burn window and for the objective window (keyed ``"slo"``)."""
-        obj = next((o for o in self._objectives if o.spec.name == name), None)
-        if obj is None:
+        index = next((i for i, o in enumerate(self._objectives) if o.spec.name == name), None)
+        if index is None:
             raise KeyError(f"no objective named {name!r}")
-        side_incs = [s.agg.increases(at_ms, s.windows_ms) for s in self._sides]
-        ratios, _ = self._ratios(obj, at_ms, side_incs)
-        return {**dict(zip(BURN_WINDOWS, ratios[:-1], strict=True)), "slo": ratios[-1]}
+        ratios, known, _ = self._ratio_table(at_ms)
+        row = [r if k else None for r, k in zip(ratios[index].tolist(), known[index].tolist(), strict=True)]
+        return {**dict(zip(BURN_WINDOWS, row[:-1], strict=True)), "slo": row[-1]}
 
-    def _ratios(
-        self, obj: _Objective, at_ms: int, side_incs: list[list[float | None]]
-    ) -> tuple[list[float | None], float]:
-        """Error ratios for the burn windows then the objective window, and the window's events."""
-        windows = [*_BURN_MS, obj.window_ms]
-        if obj.freshness >= 0:
-            slices = self._fresh[obj.freshness].slices
-            out: list[float | None] = []
-            counted = 0
-            for w in windows:
-                good, counted = slices.count(at_ms, w)
-                out.append(1.0 - good / counted if counted else None)
-            return out, float(counted)
-        total_side = self._sides[obj.total]
-        tot_all = side_incs[obj.total]
-        ratios: list[float | None] = []
-        events = 0.0
-        for w in windows:
-            tot = tot_all[total_side.windows_ms.index(w)]
-            if obj.errors >= 0:
-                side = self._sides[obj.errors]
-                err = side_incs[obj.errors][side.windows_ms.index(w)] or 0.0
-            else:
-                side = self._sides[obj.good]
-                good_inc = side_incs[obj.good][side.windows_ms.index(w)] or 0.0
-                err = (tot - good_inc) if tot is not None else 0.0
-            if tot is None or tot <= 0:
-                ratios.append(None)
-                events = 0.0
-            else:
-                ratios.append(min(max(err / tot, 0.0), 1.0))
-                events = tot
-        return ratios, events
-
-    def _evaluate_one(
-        self, obj: _Objective, at_ms: int, side_incs: list[list[float | None]]
+    @staticmethod
+    def _result(
+        obj: _Objective, ratios: list[float], burns: list[float], known: list[bool], events: float
     ) -> ObjectiveResult:
         spec = obj.spec
-        budget = 1.0 - spec.target
-        ratios, events = self._ratios(obj, at_ms, side_incs)
-        burn_rates = {
-            w: (None if r is None else r / budget) for w, r in zip(BURN_WINDOWS, ratios, strict=False)
+        burn_rates: dict[str, float | None] = {
+            w: (b if k else None) for w, b, k in zip(BURN_WINDOWS, burns, known, strict=False)
         }
-        slo_ratio = ratios[-1]
-        window = format_duration(spec.window)
+        slo_ratio = ratios[-1] if known[-1] else None
         sli = budget_remaining = ttb = None
         burn_window: str | None = None
         if slo_ratio is not None:
             sli = 1.0 - slo_ratio
-            budget_remaining = 1.0 - slo_ratio / budget
+            budget_remaining = 1.0 - slo_ratio / obj.budget
             burn_window = next((w for w in TTB_BURN_WINDOWS if burn_rates[w] is not None), None)
             burn = burn_rates[burn_window] if burn_window is not None else None
             if budget_remaining <= 0:
@@ -400,7 +582,7 @@ class SLOEvaluator:
             elif burn is not None and burn > 0:
                 ttb = budget_remaining * spec.window / burn
         status, reason = classify(
-            window=window,
+            window=obj.window,
             window_seconds=spec.window,
             budget_remaining=budget_remaining,
             burn_rates=burn_rates,
@@ -409,10 +591,10 @@ class SLOEvaluator:
         )
         return ObjectiveResult(
             name=spec.name,
-            kind=spec.kind,
-            dimension=spec.effective_dimension,
+            kind=obj.kind,
+            dimension=obj.dimension,
             objective=spec.target,
-            window=window,
+            window=obj.window,
             window_seconds=spec.window,
             sli=sli,
             budget_remaining=budget_remaining,
@@ -425,7 +607,7 @@ class SLOEvaluator:
 
     def memory_bytes(self) -> int:
         """Bytes held by the cumulative arrays (sides and freshness slices)."""
-        return sum(s.agg.nbytes() for s in self._sides) + sum(f.slices.nbytes() for f in self._fresh)
+        return self._counters.nbytes() + self._fresh.nbytes()
 
 
 def _fmt_bound(bound: float | None) -> str:
