@@ -177,6 +177,19 @@ def last_hour_read(root: Path) -> tuple[int, float, float]:
     return full.height, ours, base
 
 
+def demo_generator(step_s: float) -> pl.DataFrame:
+    """Two days of the demo fleet's own series, made by its own traffic model (agent.history)
+    and read back by the real importer's parser: the data `make demo` stores, at one step."""
+    from agent.history import write_history
+    from collectors.exposition import ExpositionParser
+
+    with tempfile.TemporaryDirectory(prefix="redline-bench-demo-") as tmp:
+        path = Path(tmp) / "history.om"
+        write_history(path, end_s=time.time(), duration_s=2 * 86400, step_s=step_s, seed=7)
+        parsed = ExpositionParser().parse(path.read_text(), default_timestamp_ms=0, openmetrics=True)
+    return parsed.samples
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="redline-bench-store-") as tmp:
         root = Path(tmp)
@@ -184,6 +197,10 @@ def main() -> None:
         rows = [
             bytes_per_sample("demo fleet, 40 series x 2 days", demo_fleet(2 * 5760), 2 * 24 * 12, root),
             bytes_per_sample("counters, 1000 series x 10000", counters(1000, 10_000), 20, root),
+            *(
+                bytes_per_sample(f"demo fleet generator, 2 days @{step}s", demo_generator(step), 2 * 24, root)
+                for step in (5, 15, 60)
+            ),
         ]
         print(f"{'data':34} {'samples':>11} {'store B/sample':>15} {'polars zstd B/sample':>21} {'ratio':>6}")
         for name, n, ours, base in rows:
