@@ -16,8 +16,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from agent.http_thread import ThreadedHTTPServer, send_body
 
 __all__ = ["WebhookReceiver", "summarize_alert"]
 
@@ -65,26 +67,21 @@ class WebhookReceiver:
         on_summary: Callable[[str], None] | None = None,
         max_body_bytes: int = 1_000_000,
     ) -> None:
-        self._host = host
-        self._requested_port = port
         self._on_summary = on_summary
         self._max_body_bytes = max_body_bytes
         self._received: list[dict[str, Any]] = []
         self._cond = threading.Condition()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = ThreadedHTTPServer("demo-webhook", host, port)
 
     @property
     def port(self) -> int:
         """The bound port; only after ``start()``."""
-        if self._server is None:
-            raise RuntimeError("webhook receiver: not started")
-        return int(self._server.server_address[1])
+        return self._http.port
 
     @property
     def url(self) -> str:
         """Where to post (any path is accepted); only after ``start()``."""
-        return f"http://{self._host}:{self.port}/alerts"
+        return f"http://{self._http.host}:{self.port}/alerts"
 
     @property
     def received(self) -> list[dict[str, Any]]:
@@ -131,8 +128,6 @@ class WebhookReceiver:
 
     def start(self) -> None:
         """Bind and serve on a background thread; raises ``OSError`` if the port is taken."""
-        if self._server is not None:
-            raise RuntimeError("webhook receiver: already started")
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -154,32 +149,13 @@ class WebhookReceiver:
                 self._reply(200, "ok\n")
 
             def _reply(self, code: int, text: str) -> None:
-                body = text.encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_body(self, code, "text/plain; charset=utf-8", text.encode())
 
             def log_message(self, format: str, *args: object) -> None:
                 logger.debug("webhook receiver: " + format, *args)
 
-        server = ThreadingHTTPServer((self._host, self._requested_port), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="demo-webhook", daemon=True
-        )
-        self._thread.start()
+        self._http.start(Handler)
 
     def shutdown(self) -> None:
         """Stop serving and release the port; safe to call twice."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join()
-        self._server = None
-        self._thread = None
+        self._http.shutdown()

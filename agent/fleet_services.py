@@ -16,9 +16,8 @@ scrapes may run concurrently (the tallies lock). ``start()`` and ``shutdown()`` 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Final
 
 from prometheus_client import CollectorRegistry
@@ -41,6 +40,7 @@ from agent.fleet_counts import (
     PipelineTally,
     le_text,
 )
+from agent.http_thread import ThreadedHTTPServer, send_body
 
 __all__ = ["DEFAULT_INFERENCE_PORT", "DEFAULT_PIPELINE_PORT", "BatchPipeline", "InferenceAPI"]
 
@@ -100,11 +100,8 @@ class _MetricsServer:
 
     def __init__(self, name: str, host: str, port: int) -> None:
         self.name = name
-        self._host = host
-        self._requested_port = port
         self._registry = CollectorRegistry()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = ThreadedHTTPServer(f"fleet-{name}", host, port)
 
     @property
     def registry(self) -> CollectorRegistry:
@@ -117,57 +114,33 @@ class _MetricsServer:
     @property
     def port(self) -> int:
         """The bound port (the ephemeral one when constructed with port 0); only after ``start()``."""
-        if self._server is None:
-            raise RuntimeError(f"{self.name}: not started")
-        return int(self._server.server_address[1])
+        return self._http.port
 
     @property
     def url(self) -> str:
         """The ``/metrics`` URL; only after ``start()``."""
-        return f"http://{self._host}:{self.port}/metrics"
+        return f"http://{self._http.host}:{self.port}/metrics"
 
     def start(self) -> None:
         """Bind and serve on a background thread; raises ``OSError`` if the port is taken."""
-        if self._server is not None:
-            raise RuntimeError(f"{self.name}: already started")
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path.split("?", 1)[0] != "/metrics":
-                    self._reply(404, "text/plain; charset=utf-8", b"not found: try /metrics\n")
+                    send_body(self, 404, "text/plain; charset=utf-8", b"not found: try /metrics\n")
                     return
                 encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-                self._reply(200, content_type, encoder(owner.registry))
-
-            def _reply(self, code: int, content_type: str, body: bytes) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_body(self, 200, content_type, encoder(owner.registry))
 
             def log_message(self, format: str, *args: object) -> None:
                 logger.debug("%s: " + format, owner.name, *args)
 
-        server = ThreadingHTTPServer((self._host, self._requested_port), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"fleet-{self.name}", daemon=True)
-        self._thread.start()
+        self._http.start(Handler)
 
     def shutdown(self) -> None:
         """Stop serving and release the port; safe to call twice."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join()
-        self._server = None
-        self._thread = None
+        self._http.shutdown()
 
 
 class InferenceAPI(_MetricsServer):

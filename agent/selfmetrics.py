@@ -9,9 +9,8 @@ the agent owns (never the global one).
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -19,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from agent.http_thread import ThreadedHTTPServer, send_body
 from collectors.base import SourceHealth
 from slo.results import StatusReport
 
@@ -132,23 +132,19 @@ class AgentMetrics:
 
 
 class SelfMetricsServer:
-    """Serves ``/metrics`` and ``/healthz`` on a ThreadingHTTPServer; ``start()``/``shutdown()``."""
+    """Serves ``/metrics`` and ``/healthz``; ``start()``/``shutdown()``."""
 
     def __init__(
         self, registry: CollectorRegistry, health: Callable[[], dict[str, Any]], host: str, port: int
     ) -> None:
         self._registry = registry
         self._health = health
-        self._address = (host, port)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = ThreadedHTTPServer("redline-metrics", host, port)
 
     @property
     def port(self) -> int:
         """The bound port (useful when started on port 0)."""
-        if self._server is None:
-            raise RuntimeError("server not started")
-        return int(self._server.server_address[1])
+        return self._http.port
 
     def start(self) -> None:
         """Bind and serve in a daemon thread."""
@@ -159,35 +155,19 @@ class SelfMetricsServer:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
                     encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-                    body = encoder(registry)
-                    code = 200
+                    send_body(self, 200, content_type, encoder(registry))
                 elif path == "/healthz":
                     state = health()
                     body = json.dumps(state, sort_keys=True).encode()
-                    content_type = "application/json"
-                    code = 200 if state.get("ok") else 503
+                    send_body(self, 200 if state.get("ok") else 503, "application/json", body)
                 else:
-                    body, content_type, code = b"not found\n", "text/plain", 404
-                self.send_response(code)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                    send_body(self, 404, "text/plain; charset=utf-8", b"not found: try /metrics or /healthz\n")
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(self._address, Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="redline-metrics", daemon=True)
-        self._thread.start()
+        self._http.start(Handler)
 
     def shutdown(self) -> None:
         """Stop serving and close the socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._http.shutdown()
