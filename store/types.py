@@ -65,6 +65,25 @@ def format_labels(labels: Mapping[str, str]) -> str:
     return ",".join(f'{k}="{_escape(labels[k])}"' for k in sorted(labels))
 
 
+def _read_quoted(text: str, pos: int, unterminated: str) -> tuple[str, int]:
+    """Read the escaped string whose opening quote is at ``text[pos]``; return it and the position
+    after its closing quote. Raises ``ValueError(unterminated)`` when there is none."""
+    chars: list[str] = []
+    pos += 1
+    n = len(text)
+    while pos < n:
+        ch = text[pos]
+        if ch == "\\" and pos + 1 < n:
+            chars.append(_UNESCAPES.get(text[pos + 1], "\\" + text[pos + 1]))
+            pos += 2
+        elif ch == '"':
+            return "".join(chars), pos + 1
+        else:
+            chars.append(ch)
+            pos += 1
+    raise ValueError(unterminated)
+
+
 def _read_label_pairs(text: str, pos: int, end_char: str | None) -> tuple[dict[str, str], int]:
     """Read ``k="v",...`` from ``text[pos:]`` up to ``end_char`` (or the end); return labels, pos."""
     labels: dict[str, str] = {}
@@ -81,22 +100,7 @@ def _read_label_pairs(text: str, pos: int, end_char: str | None) -> tuple[dict[s
         pos = m.end()
         if not text.startswith('="', pos):
             raise ValueError(f'expected =" after label {name!r} at column {pos + 1}: {text!r}')
-        pos += 2
-        chars: list[str] = []
-        while True:
-            if pos >= n:
-                raise ValueError(f"unterminated value of label {name!r}: {text!r}")
-            ch = text[pos]
-            if ch == "\\" and pos + 1 < n:
-                chars.append(_UNESCAPES.get(text[pos + 1], "\\" + text[pos + 1]))
-                pos += 2
-            elif ch == '"':
-                pos += 1
-                break
-            else:
-                chars.append(ch)
-                pos += 1
-        labels[name] = "".join(chars)
+        labels[name], pos = _read_quoted(text, pos + 1, f"unterminated value of label {name!r}: {text!r}")
 
 
 def parse_labels(text: str) -> dict[str, str]:
@@ -210,23 +214,8 @@ def parse_selector(text: str) -> Selector:
             pos = om.end()
             if pos >= len(src) or src[pos] != '"':
                 raise ValueError(f"expected a quoted value at column {pos + 1} of selector {text!r}")
-            chars: list[str] = []
-            pos += 1
-            while True:
-                if pos >= len(src):
-                    raise ValueError(f"unterminated value in selector {text!r}")
-                ch = src[pos]
-                if ch == "\\" and pos + 1 < len(src):
-                    chars.append(_UNESCAPES.get(src[pos + 1], "\\" + src[pos + 1]))
-                    pos += 2
-                elif ch == '"':
-                    pos += 1
-                    break
-                else:
-                    chars.append(ch)
-                    pos += 1
+            value, pos = _read_quoted(src, pos, f"unterminated value in selector {text!r}")
             op = om.group(1)
-            value = "".join(chars)
             if op in ("=~", "!~"):
                 try:
                     re.compile(value)
