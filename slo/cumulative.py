@@ -274,15 +274,13 @@ class CounterSides:
         if len(parts) == 1:
             ts_u = tails_t[0]
             cum_u = pre + np.cumsum(tails_i[0])
-        else:
+        else:  # the increments at one timestamp are summed first (series order), then accumulated
             ts_all = np.concatenate(tails_t)
             order = np.argsort(ts_all, kind="stable")
             ts_sorted = ts_all[order]
-            cum_all = pre + np.cumsum(np.concatenate(tails_i)[order])
-            last_of = np.empty(len(ts_sorted), dtype=np.bool_)
-            last_of[-1] = True
-            last_of[:-1] = ts_sorted[1:] != ts_sorted[:-1]
-            ts_u, cum_u = ts_sorted[last_of], cum_all[last_of]
+            first_of = np.flatnonzero(np.concatenate([[True], ts_sorted[1:] != ts_sorted[:-1]]))
+            ts_u = ts_sorted[first_of]
+            cum_u = pre + np.cumsum(np.add.reduceat(np.concatenate(tails_i)[order], first_of))
         if before != NO_TS:  # everything older is out of reach: restart the segment
             self.seg_len[s] = 0
             ts_u = np.concatenate([np.array([before], dtype=np.int64), ts_u])
@@ -290,6 +288,45 @@ class CounterSides:
         self._fine_write(s, ts_u, cum_u)
         self.last_ts[s] = new_last
         self.last_value[s] = float(cum_u[-1])
+
+    def append_points(self, sides: I64, ts: I64, steps: F64) -> None:
+        """Add one new point to each of ``sides`` (distinct), all at once: the increment ``steps``
+        at ``ts``, newer than the side's newest, with at most an hour of new minute boundaries.
+
+        Gives the same state as ``append`` with that one point (a scrape tick's fast path).
+        """
+        if len(sides) == 0:
+            return
+        empty = self.first_ts[sides] == NO_TS
+        if empty.any():
+            e = sides[empty]
+            self.first_ts[e] = ts[empty]
+            self.k0[e] = ts[empty] // MINUTE_MS
+            self.last_minute[e] = self.k0[e] - 1
+        base = self.last_value[sides]
+        cum = base + steps
+        k_from = self.last_minute[sides] + 1
+        k_to = ts // MINUTE_MS
+        n_min = np.maximum(k_to - k_from + 1, 0)
+        total = int(n_min.sum())
+        if total:
+            rows = np.repeat(np.arange(len(sides)), n_min)
+            k = np.repeat(k_from - np.cumsum(n_min) + n_min, n_min) + np.arange(total)
+            s_k = sides[rows]
+            values = np.where(k * MINUTE_MS >= ts[rows], cum[rows], base[rows])
+            a_slot = (k // _HOUR) % self.cap_h
+            anchor_here = (k % _HOUR == 0) | (k == self.k0[s_k])
+            self._anchor[s_k[anchor_here], a_slot[anchor_here]] = values[anchor_here]
+            self._rel[s_k, k % self.cap_min] = (values - self._anchor[s_k, a_slot]).astype(np.float32)
+            self.last_minute[sides] = np.maximum(self.last_minute[sides], k_to)
+        for s in sides[self.seg_len[sides] >= self.seg_cap[sides]].tolist():
+            self._reserve(s, 1)
+        pos = self.seg_off[sides] + self.seg_len[sides]
+        self._pool_ts[pos] = ts
+        self._pool_cum[pos] = cum
+        self.seg_len[sides] += 1
+        self.last_ts[sides] = ts
+        self.last_value[sides] = cum
 
     def merge_late(self, s: int, ts: I64, steps: F64) -> None:
         """Fold points at or before the side's newest into both tiers, one by one (rare)."""

@@ -34,6 +34,7 @@ TTB_BURN_WINDOWS: tuple[str, ...] = ("1h", "6h", "1d")
 """Burn windows used for time to breach, first available wins."""
 
 _BURN_MS: tuple[int, ...] = tuple(round(parse_duration(w) * 1000) for w in BURN_WINDOWS)
+_TTB_COLUMNS: tuple[tuple[str, int], ...] = tuple((w, BURN_WINDOWS.index(w)) for w in TTB_BURN_WINDOWS)
 _SMALL_BATCH = 50_000
 """Batches up to this many rows are handled as whole arrays, larger ones series by series."""
 _MAX_RUNS = 10_000
@@ -96,6 +97,7 @@ class _Objective:
     freshness: int = -1  # index in the FreshnessStore
     # constants of the result, computed once
     budget: float = 0.0
+    target: float = 0.0
     window: str = ""
     kind: str = ""
     dimension: str = ""
@@ -142,7 +144,8 @@ class SLOEvaluator:
         windows: list[int] = list(_BURN_MS)
         for spec in specs:
             obj = _Objective(spec, round(spec.window * 1000))
-            obj.budget = 1.0 - spec.target
+            obj.target = spec.target
+            obj.budget = 1.0 - obj.target
             obj.window = format_duration(spec.window)
             obj.kind = spec.kind
             obj.dimension = spec.effective_dimension
@@ -188,6 +191,7 @@ class SLOEvaluator:
         self._ser_groups: list[list[int]] = []
         self._last_ts = np.zeros(0, dtype=np.int64)
         self._last_val = np.zeros(0, dtype=np.float64)
+        self._csr: tuple[I64, I64] | None = None
         self._build_lookup_tables(windows)
 
     def _side(self, selector: Selector, le: float | None) -> int:
@@ -347,20 +351,26 @@ class SLOEvaluator:
             return
         ts = samples.get_column("timestamp").to_numpy()
         val = samples.get_column("value").to_numpy()
+        per_side: set[int] | None = None
         if samples.height <= _SMALL_BATCH:
-            batches = self._small_batches(np.repeat(run_sid, lengths), ts, val)
+            batches, rows = self._small_batches(np.repeat(run_sid, lengths), ts, val)
+            if rows is not None:
+                per_side = self._ingest_sides_at_once(*rows)
         else:
             batches = self._large_batches(run_sid, starts, lengths, ts, val)
         if not batches:
             return
-        self._ingest_sides(batches)
+        self._ingest_sides(batches, per_side)
         self._ingest_freshness(batches)
         sids = np.fromiter(batches.keys(), dtype=np.int64, count=len(batches))
         self._last_ts[sids] = [int(b[0][-1]) for b in batches.values()]
         self._last_val[sids] = [float(b[1][-1]) for b in batches.values()]
 
-    def _small_batches(self, sid: I64, ts: I64, val: F64) -> dict[int, _Batch]:
-        """Per series new rows, computed on whole arrays (a tick: one row per series)."""
+    def _small_batches(
+        self, sid: I64, ts: I64, val: F64
+    ) -> tuple[dict[int, _Batch], tuple[I64, I64, F64] | None]:
+        """Per series new rows, computed on whole arrays (a tick: one row per series); also the
+        rows themselves (series, timestamp, increment), sorted by series and timestamp."""
         keep = (sid >= 0) & ~np.isnan(val)
         sid, ts, val = sid[keep], ts[keep], val[keep]
         order = np.lexsort((ts, sid))
@@ -370,17 +380,57 @@ class SLOEvaluator:
         if not fresh.all():
             sid, ts, val = sid[fresh], ts[fresh], val[fresh]
         if len(sid) == 0:
-            return {}
+            return {}, None
         bounds = np.flatnonzero(sid[1:] != sid[:-1]) + 1
         starts = np.concatenate([[0], bounds])
         first = np.zeros(len(sid), dtype=np.bool_)
         first[starts] = True
         inc = series_increments(first, val, self._last_val[sid])
         ends = np.append(bounds, len(sid))
-        return {
+        batches: dict[int, _Batch] = {
             s: (ts[a:b], val[a:b], inc[a:b])
             for s, a, b in zip(sid[starts].tolist(), starts.tolist(), ends.tolist(), strict=True)
         }
+        return batches, (sid, ts, inc)
+
+    def _series_sides(self) -> tuple[I64, I64]:
+        """Series → sides as CSR arrays (pointer, side ids), rebuilt when series were added."""
+        if self._csr is None or len(self._csr[0]) != len(self._ser_sides) + 1:
+            counts = [len(x) for x in self._ser_sides]
+            ptr = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
+            flat = [s for x in self._ser_sides for s in x]
+            self._csr = (ptr, np.asarray(flat, dtype=np.int64))
+        return self._csr
+
+    def _ingest_sides_at_once(self, sid: I64, ts: I64, inc: F64) -> set[int]:
+        """Add every side that gets exactly one new timestamp (the usual tick) in one go.
+
+        Returns the sides left for ``_ingest_sides``: several new timestamps, late points, or
+        more than an hour since their newest point.
+        """
+        ptr, side_ids = self._series_sides()
+        n_of = ptr[sid + 1] - ptr[sid]
+        total = int(n_of.sum())
+        if total == 0:
+            return set()
+        rep = np.repeat(np.arange(len(sid)), n_of)
+        within = np.arange(total) - np.repeat(np.cumsum(n_of) - n_of, n_of)
+        side = side_ids[ptr[sid[rep]] + within]
+        t, d = ts[rep], inc[rep]
+        order = np.lexsort((t, side))  # stable: one timestamp's rows stay in series order
+        side, t, d = side[order], t[order], d[order]
+        pair = np.flatnonzero(np.concatenate([[True], (side[1:] != side[:-1]) | (t[1:] != t[:-1])]))
+        side_u, t_u, step = side[pair], t[pair], np.add.reduceat(d, pair)
+        first = np.flatnonzero(np.concatenate([[True], side_u[1:] != side_u[:-1]]))
+        points = np.diff(np.append(first, len(side_u)))
+        s1, t1, step1 = side_u[first], t_u[first], step[first]
+        counters = self._counters
+        last = counters.last_ts[s1]
+        has = last != NO_TS
+        minutes = t1 // 60_000 - np.where(has, counters.last_minute[s1], t1 // 60_000 - 1)
+        ok = (points == 1) & (~has | (t1 > last)) & (minutes <= 60)
+        counters.append_points(s1[ok], t1[ok], step1[ok])
+        return set(s1[~ok].tolist())
 
     def _large_batches(
         self, run_sid: I64, starts: I64, lengths: I64, ts_all: I64, val_all: F64
@@ -428,11 +478,15 @@ class SLOEvaluator:
         inc[0] = 0.0 if math.isnan(prev) else (v0 - prev if v0 >= prev else v0)
         return inc
 
-    def _ingest_sides(self, batches: dict[int, _Batch]) -> None:
+    def _ingest_sides(self, batches: dict[int, _Batch], only: set[int] | None = None) -> None:
+        """Add the new rows to their sides, side by side (``only`` these sides when given)."""
         touched: dict[int, list[int]] = {}
+        if only is not None and not only:
+            return
         for sid in batches:
             for s in self._ser_sides[sid]:
-                touched.setdefault(s, []).append(sid)
+                if only is None or s in only:
+                    touched.setdefault(s, []).append(sid)
         uses: dict[int, int] = {}
         for sids in touched.values():
             for sid in sids:
@@ -538,12 +592,16 @@ class SLOEvaluator:
     def evaluate(self, at_ms: int) -> StatusReport:
         """Every objective at ``at_ms`` (data after it is ignored), ranked nearest to breaking first."""
         ratios, known, events = self._ratio_table(at_ms)
-        burns = (ratios / self._budgets[:, None]).tolist()
-        ratio_rows = ratios.tolist()
-        known_rows = known.tolist()
-        event_list = events.tolist()
+        burns = (ratios[:, :-1] / self._budgets[:, None]).astype(object)
+        burns[~known[:, :-1]] = None
+        burn_rows: list[list[float | None]] = burns.tolist()
+        slo = ratios[:, -1]
+        slo_known: list[bool] = known[:, -1].tolist()
+        slis: list[float] = (1.0 - slo).tolist()
+        budgets_left: list[float] = (1.0 - slo / self._budgets).tolist()
+        event_list: list[float] = events.tolist()
         results = [
-            self._result(obj, ratio_rows[i], burns[i], known_rows[i], event_list[i])
+            self._result(obj, burn_rows[i], slo_known[i], slis[i], budgets_left[i], event_list[i])
             for i, obj in enumerate(self._objectives)
         ]
         return StatusReport(
@@ -563,20 +621,23 @@ class SLOEvaluator:
 
     @staticmethod
     def _result(
-        obj: _Objective, ratios: list[float], burns: list[float], known: list[bool], events: float
+        obj: _Objective, burns: list[float | None], slo_known: bool, sli: float, budget_left: float,
+        events: float,
     ) -> ObjectiveResult:
+        """The frozen result from the objective's numbers (burn rates ``None`` where unknown)."""
         spec = obj.spec
-        burn_rates: dict[str, float | None] = {
-            w: (b if k else None) for w, b, k in zip(BURN_WINDOWS, burns, known, strict=False)
-        }
-        slo_ratio = ratios[-1] if known[-1] else None
-        sli = budget_remaining = ttb = None
+        burn_rates = dict(zip(BURN_WINDOWS, burns, strict=True))
+        budget_remaining = ttb = None
         burn_window: str | None = None
-        if slo_ratio is not None:
-            sli = 1.0 - slo_ratio
-            budget_remaining = 1.0 - slo_ratio / obj.budget
-            burn_window = next((w for w in TTB_BURN_WINDOWS if burn_rates[w] is not None), None)
-            burn = burn_rates[burn_window] if burn_window is not None else None
+        if slo_known:
+            budget_remaining = budget_left
+            for w, i in _TTB_COLUMNS:  # the first known of the 1h, 6h, 1d burn rates
+                burn = burns[i]
+                if burn is not None:
+                    burn_window = w
+                    break
+            else:
+                burn = None
             if budget_remaining <= 0:
                 ttb = 0.0
             elif burn is not None and burn > 0:
@@ -593,16 +654,16 @@ class SLOEvaluator:
             name=spec.name,
             kind=obj.kind,
             dimension=obj.dimension,
-            objective=spec.target,
+            objective=obj.target,
             window=obj.window,
             window_seconds=spec.window,
-            sli=sli,
+            sli=sli if slo_known else None,
             budget_remaining=budget_remaining,
             burn_rates=burn_rates,
             time_to_breach_seconds=ttb,
             status=status,
             reason=reason,
-            events=events if slo_ratio is not None else 0.0,
+            events=events if slo_known else 0.0,
         )
 
     def memory_bytes(self) -> int:
