@@ -513,7 +513,8 @@ class FreshnessStore:
         if tail.any():
             first = np.maximum(k_final + 1, k_lo)
             with np.errstate(invalid="ignore"):
-                last_good = np.floor((np.where(tail, last_value, 0.0) * 1000.0 + self.max_age_ms[:, None]) / s_ms)
+                newest_ms = np.where(tail, last_value, 0.0) * 1000.0
+                last_good = np.floor((newest_ms + self.max_age_ms[:, None]) / s_ms)
             extra = np.maximum(0.0, np.minimum(k_hi, last_good) - first + 1)
             good = good + np.where(tail, extra, 0.0).astype(np.int64)
         return good, counted

@@ -287,7 +287,8 @@ class SLOEvaluator:
         if metric in self._metric_set:
             parsed = parse_labels(labels)
             sides = [
-                i for i in self._side_index.candidates(metric, parsed) if self._sides[i].selects(metric, parsed)
+                i for i in self._side_index.candidates(metric, parsed)
+                if self._sides[i].selects(metric, parsed)
             ]
             groups = [
                 i for i in self._group_index.candidates(metric, parsed)
