@@ -5,22 +5,35 @@ Run: ``.venv/bin/python -m bench.evaluate [services]`` (default 100 services × 
 Each service exposes 7 series (requests by code 200/500, a latency histogram with buckets
 0.1/0.25/0.5/+Inf, a pipeline last-success gauge) and carries 10 objectives over them:
 3 availability targets, 4 latency objectives (thresholds/targets), 3 freshness objectives
-(max ages) — objectives share their series, as real ones do. Prints:
+(max ages) — objectives share their series, as real ones do. The frame is sorted by metric,
+labels, timestamp, as the store returns it. Measured, in one run:
 
-(a) cold start: ``SLOEvaluator.ingest`` of the whole 30-day frame;
-(b) per tick: ingest one new minute, then ``evaluate`` all objectives (target < 20 ms);
-(c) memory: the engine's state arrays and the process's peak RSS;
-
-and, in the same run, the naive baseline (filter + group_by over the raw rows per window
-per objective), timed on a few objectives and scaled to all of them.
+- **engine** at full size: (a) cold start (``ingest`` of the 30-day frame), (b) per tick:
+  ingest one new minute, then ``evaluate`` all objectives (target < 20 ms; 30 ticks),
+  (c) the engine's state bytes and the process's peak RSS during those steps;
+- **previous engine** (commit ``PREVIOUS_REV``, loaded from git into a temporary package) on the
+  same frame and ticks, with the reports of every tick compared (about 35 s of the run);
+- **naive baseline**: filter + group_by over the raw rows per window, timed on one objective
+  over the full frame and scaled to all objectives.
 """
 
 from __future__ import annotations
 
+import gc
+import hashlib
+import importlib
+import json
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -31,8 +44,11 @@ from store.types import SAMPLE_SCHEMA, parse_duration
 
 MIN_MS = 60_000
 DAYS = 30
+TICKS = 30
 TARGET_TICK_MS = 20.0
 TARGET_COLD_S = 1.0
+PREVIOUS_REV = "133cc5777f5692a4d99e0b0d8c436e5f2c0dcc9d"
+"""The engine before the array rewrite (cold start by a join on label strings, tick per side)."""
 
 
 def _specs(services: int) -> list[SLOSpec]:
@@ -61,17 +77,18 @@ def _specs(services: int) -> list[SLOSpec]:
     return [SLOSpec.model_validate(s) for s in specs]
 
 
-def _history(services: int, minutes: int, start_ms: int) -> pl.DataFrame:
-    """The raw rows: one sample per series per minute, counters with noise, an incident, a reset."""
+def _history(services: int, minutes: int, ticks: int, start_ms: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The raw rows: one sample per series per minute, counters with noise, an incident, a reset;
+    the first ``minutes`` as one frame (the history), the last ``ticks`` minutes as another.
+
+    Sorted by metric, labels, timestamp (the store's order). The first ``n`` services' series are
+    the same whatever ``services`` is, so a smaller run sees a subset of a larger one.
+    """
+    hist_minutes = minutes
+    minutes += ticks
     rng = np.random.default_rng(1)
     ts = start_ms + np.arange(minutes, dtype=np.int64) * MIN_MS
-    parts: list[pl.DataFrame] = []
-
-    def add(metric: str, labels: str, values: np.ndarray) -> None:
-        parts.append(pl.DataFrame({"timestamp": ts, "value": values}).with_columns(
-            pl.lit(metric).alias("metric"), pl.lit(labels).alias("labels")
-        ))
-
+    series: dict[tuple[str, str], np.ndarray] = {}
     for i in range(services):
         svc = f'service="svc{i:03d}"'
         req = rng.poisson(1000, minutes).astype(np.float64)
@@ -82,17 +99,30 @@ def _history(services: int, minutes: int, start_ms: int) -> pl.DataFrame:
         for code, inc in (("200", req - err), ("500", err)):
             cum = np.cumsum(inc)
             cum[reset:] -= cum[reset - 1]  # a restart: the counter starts again from zero
-            add("requests_total", f'code="{code}",{svc}', cum)
+            series[("requests_total", f'code="{code}",{svc}')] = cum
         fast = rng.binomial(req.astype(np.int64), 0.6).astype(np.float64)
         mid = fast + rng.binomial((req - fast).astype(np.int64), 0.9).astype(np.float64)
         slow = mid + rng.binomial((req - mid).astype(np.int64), 0.9).astype(np.float64)
         for le, inc in (("0.1", fast), ("0.25", mid), ("0.5", slow), ("+Inf", req)):
-            add("rq_seconds_bucket", f'le="{le}",{svc}', np.cumsum(inc))
+            series[("rq_seconds_bucket", f'le="{le}",{svc}')] = np.cumsum(inc)
         runs = (ts // 1000 // 600) * 600  # succeeds every 10 minutes …
         stall = minutes - 200 - 3 * i
         runs[stall:] = runs[stall]  # … until it stalls
-        add("last_success_seconds", svc, runs.astype(np.float64))
-    return pl.concat(parts).select(list(SAMPLE_SCHEMA.keys()))
+        series[("last_success_seconds", svc)] = runs.astype(np.float64)
+    keys = sorted(series)
+    key_frame = pl.DataFrame(keys, schema={"metric": pl.String, "labels": pl.String}, orient="row")
+
+    def frame(lo: int, hi: int) -> pl.DataFrame:
+        """Minutes [lo, hi) of every series: the key columns gathered from the distinct keys."""
+        which = pl.Series(np.repeat(np.arange(len(keys), dtype=np.uint32), hi - lo))
+        return pl.DataFrame({
+            "metric": key_frame.get_column("metric").gather(which),
+            "labels": key_frame.get_column("labels").gather(which),
+            "timestamp": np.tile(ts[lo:hi], len(keys)),
+            "value": np.concatenate([series[k][lo:hi] for k in keys]),
+        }, schema=SAMPLE_SCHEMA)
+
+    return frame(0, hist_minutes), frame(hist_minutes, minutes)
 
 
 def _naive(frame: pl.DataFrame, spec: SLOSpec, at_ms: int) -> dict[str, float | None]:
@@ -117,72 +147,214 @@ def _naive(frame: pl.DataFrame, spec: SLOSpec, at_ms: int) -> dict[str, float | 
     return out
 
 
+# -- memory -------------------------------------------------------------------------------------
+
+
+def _rss_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _reset_peak() -> bool:
+    """Restart the kernel's peak-RSS count (Linux ``clear_refs``); False where not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+# -- one engine through the benchmark -----------------------------------------------------------
+
+
+@dataclass
+class Run:
+    label: str
+    objectives: int
+    rows: int
+    cold_s: float
+    tick_ms: list[float]
+    ingest_ms: list[float]
+    full_gcs: int
+    state_bytes: int
+    rss_before_kb: int
+    peak_kb: int
+    digests: list[str]
+    """A hash of each tick's ``status --json`` report (kept small: no garbage for the collector)."""
+    last_report: dict[str, Any]
+
+
+def _run(
+    label: str,
+    make: Callable[[], Any],
+    specs: list[SLOSpec],
+    history: pl.DataFrame,
+    ticks: list[pl.DataFrame],
+) -> tuple[Run, Any]:
+    gc.collect()
+    rss_before = _rss_kb("VmRSS")
+    _reset_peak()
+    engine = make()
+    t0 = time.perf_counter()
+    engine.ingest(history)
+    cold_s = time.perf_counter() - t0
+    full_gcs = 0
+
+    def count_full(phase: str, info: dict[str, int]) -> None:
+        nonlocal full_gcs
+        if phase == "start" and info["generation"] == 2:
+            full_gcs += 1
+
+    gc.callbacks.append(count_full)
+    tick_ms: list[float] = []
+    ingest_ms: list[float] = []
+    digests: list[str] = []
+    report: dict[str, Any] = {}
+    try:
+        for chunk in ticks:
+            at = int(chunk.get_column("timestamp")[0])
+            t0 = time.perf_counter()
+            engine.ingest(chunk)
+            t1 = time.perf_counter()
+            report_obj = engine.evaluate(at)
+            t2 = time.perf_counter()
+            ingest_ms.append((t1 - t0) * 1000)
+            tick_ms.append((t2 - t1) * 1000)
+            report = report_obj.to_json()
+            digests.append(hashlib.sha256(json.dumps(report, sort_keys=True).encode()).hexdigest())
+    finally:
+        gc.callbacks.remove(count_full)
+    peak = _rss_kb("VmHWM")
+    run = Run(
+        label, len(specs), history.height, cold_s, tick_ms, ingest_ms, full_gcs,
+        engine.memory_bytes(), rss_before, peak, digests, report,
+    )
+    return run, engine
+
+
+def _load_previous(tmp: Path) -> tuple[Callable[[list[SLOSpec]], Any] | None, str]:
+    """The engine of ``PREVIOUS_REV`` as a package in ``tmp`` (git show), or None and why not."""
+    root = Path(__file__).resolve().parent.parent
+    pkg = tmp / "previous_slo"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    for name in ("engine", "cumulative"):
+        try:
+            shown = subprocess.run(
+                ["git", "-C", str(root), "show", f"{PREVIOUS_REV}:slo/{name}.py"],
+                capture_output=True, text=True, check=True, timeout=30,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            return None, f"git show {PREVIOUS_REV[:7]}:slo/{name}.py failed ({exc})"
+        source = shown.stdout.replace("from slo.cumulative", "from previous_slo.cumulative")
+        (pkg / f"{name}.py").write_text(source)
+    sys.path.insert(0, str(tmp))
+    module = importlib.import_module("previous_slo.engine")
+    return module.SLOEvaluator, f"commit {PREVIOUS_REV[:7]}"
+
+
+# -- output -------------------------------------------------------------------------------------
+
+
+def _mb(kb: int) -> str:
+    return f"{kb / 1024:,.0f} MB"
+
+
+_COLUMNS = (
+    f"  {'':<36}{'cold start':>11}{'tick evaluate':>17}{'ingest 1 min':>14}{'state':>11}{'peak RSS':>11}"
+)
+
+
+def _row(run: Run, name: str) -> str:
+    med, worst = statistics.median(run.tick_ms), max(run.tick_ms)
+    return (
+        f"  {name:<36}{run.cold_s:>9.2f} s{med:>8.1f} /{worst:>5.1f} ms"
+        f"{statistics.median(run.ingest_ms):>11.1f} ms"
+        f"{run.state_bytes / 1e6:>8.0f} MB{_mb(run.peak_kb):>11}"
+    )
+
+
+def _traced_cold_start_peak(specs: list[SLOSpec], history: pl.DataFrame) -> int:
+    """Peak bytes allocated through Python and numpy during a cold start (tracemalloc)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        SLOEvaluator(specs).ingest(history)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def main() -> None:
-    """Run the benchmark and print its figures beside the baseline and the targets."""
+    """Run the benchmark and print its figures beside the previous engine, the baseline and the targets."""
+    t_start = time.perf_counter()
     services = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     minutes = DAYS * 1440
     start_ms = 1_700_000_000_000 // MIN_MS * MIN_MS
+    split_ms = start_ms + minutes * MIN_MS
     specs = _specs(services)
     t0 = time.perf_counter()
-    frame = _history(services, minutes + 30, start_ms)
-    history, ticks = (
-        frame.filter(pl.col("timestamp") < start_ms + minutes * MIN_MS),
-        frame.filter(pl.col("timestamp") >= start_ms + minutes * MIN_MS),
-    )
-    rss_data_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{len(specs)} objectives, {services * 7} series, {history.height:,} rows of 1-minute data "
-          f"over {DAYS} d (generated in {time.perf_counter() - t0:.1f} s)")
+    history, tick_frame = _history(services, minutes, TICKS, start_ms)
+    ticks = tick_frame.partition_by("timestamp", maintain_order=True)
+    gen_s = time.perf_counter() - t0
+    input_kb = _rss_kb("VmRSS")
+    print(f"{len(specs):,} objectives, {services * 7} series, {history.height:,} rows of "
+          f"1-minute data over {DAYS} d (+{TICKS} one-minute ticks), sorted as the store returns them; "
+          f"generated in {gen_s:.1f} s; process RSS with the input: {_mb(input_kb)}", flush=True)
 
-    ev = SLOEvaluator(specs)
+    full, engine = _run("engine", lambda: SLOEvaluator(specs), specs, history, ticks)
+    at_hist = split_ms - MIN_MS  # the naive baseline scans the history frame, so evaluate at its end
+    sample = next(s for s in specs if s.sli.ratio is not None)
+    ours = engine.error_ratios(at_hist, sample.name)
+    del engine
+    traced = _traced_cold_start_peak(specs, history)
     t0 = time.perf_counter()
-    ev.ingest(history)
-    cold_s = time.perf_counter() - t0
-    rss_after_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-    tick_eval_ms: list[float] = []
-    tick_ingest_ms: list[float] = []
-    report = None
-    for chunk in ticks.partition_by("timestamp", maintain_order=True):
-        at = int(chunk.get_column("timestamp")[0])
-        t0 = time.perf_counter()
-        ev.ingest(chunk)
-        t1 = time.perf_counter()
-        report = ev.evaluate(at)
-        t2 = time.perf_counter()
-        tick_ingest_ms.append((t1 - t0) * 1000)
-        tick_eval_ms.append((t2 - t1) * 1000)
-    assert report is not None
-    at_end = int(ticks.get_column("timestamp").max())  # type: ignore[arg-type]
-
-    sample = [s for s in specs if s.sli.ratio is not None][:1]
-    t0 = time.perf_counter()
-    for s in sample:
-        naive = _naive(frame.filter(pl.col("timestamp") <= at_end), s, at_end)
-    naive_per_obj_s = (time.perf_counter() - t0) / len(sample)
-    ours = ev.error_ratios(at_end, sample[-1].name)
+    naive = _naive(history, sample, at_hist)
+    naive_s = time.perf_counter() - t0
     gap = max(
         abs((ours[w] or 0) - (naive[w] or 0)) / max(naive[w] or 1e-12, 1e-12) for w in ("1h", "6h", "1d")
     )
-
     statuses: dict[str, int] = {}
-    for o in report.objectives:
-        statuses[o.status] = statuses.get(o.status, 0) + 1
-    med = statistics.median(tick_eval_ms)
-    print(f"(a) cold start: {cold_s:.2f} s for {history.height:,} rows "
-          f"({history.height / cold_s / 1e6:.1f} M rows/s)   target < {TARGET_COLD_S:.0f} s")
-    print(f"(b) tick: evaluate {len(specs)} objectives × {len(BURN_WINDOWS) + 1} windows: "
-          f"median {med:.1f} ms, max {max(tick_eval_ms):.1f} ms over {len(tick_eval_ms)} ticks   "
-          f"target < {TARGET_TICK_MS:.0f} ms")
-    print(f"    ingest of one new minute ({ticks.height // len(tick_eval_ms)} rows): "
-          f"median {statistics.median(tick_ingest_ms):.1f} ms")
-    print(f"(c) memory: engine state {ev.memory_bytes() / 1e6:.1f} MB; peak RSS {rss_after_mb:.0f} MB "
-          f"(of which the generated 30-day frame and its copies: {rss_data_mb:.0f} MB before the cold start)")
-    print(f"    statuses at the last tick: {statuses}")
-    print(f"baseline (filter + group_by over raw rows, per window per objective): "
-          f"{naive_per_obj_s * 1000:.0f} ms per objective on {len(sample)} objectives; "
-          f"scaled to {len(specs)}: {naive_per_obj_s * len(specs):.1f} s per tick "
-          f"({naive_per_obj_s * len(specs) * 1000 / med:.0f}× the engine)")
-    print(f"    largest 1h/6h/1d error-ratio difference engine vs baseline: {gap * 100:.3f}%")
+    for o in full.last_report["objectives"]:
+        statuses[o["status"]] = statuses.get(o["status"], 0) + 1
+
+    with tempfile.TemporaryDirectory() as tmp:
+        make_previous, previous_from = _load_previous(Path(tmp))
+        before = None
+        if make_previous is not None:
+            before, _ = _run("previous", lambda: make_previous(specs), specs, history, ticks)
+
+    print()
+    print(_COLUMNS)
+    print(f"{len(specs):,} objectives, {full.rows:,} rows:")
+    print(_row(full, "engine"))
+    if before is not None:
+        print(_row(before, f"previous engine ({previous_from})"))
+    else:
+        print(f"  previous engine: not measured: {previous_from}")
+    print(f"  {'naive filter + group_by (scaled)':<36}{'':>11}{naive_s * len(specs):>11.0f} s/tick"
+          f"   (timed on 1 objective: {naive_s * 1000:,.0f} ms, × {len(specs):,})")
+    cold_target, tick_target = f"< {TARGET_COLD_S:.0f} s", f"< {TARGET_TICK_MS:.0f} ms"
+    print(f"  {'targets':<36}{cold_target:>11}{tick_target:>17}")
+    print()
+    print(f"tick = evaluate all objectives × {len(BURN_WINDOWS) + 1} windows after ingesting one minute "
+          f"({services * 7} rows): median / max over {TICKS} ticks (full garbage collections of the process "
+          f"during the ticks: engine {full.full_gcs}" + (f", previous {before.full_gcs})" if before else ")"))
+    print(f"state = memory_bytes(); peak RSS = the process's high-water mark during cold start + ticks, "
+          f"input frame ({_mb(input_kb)}) included; allocated at peak during the engine's cold start "
+          f"(tracemalloc): {traced / 1e6:,.0f} MB")
+    print(f"engine at the last tick: {statuses}; 1h/6h/1d error ratios vs the naive baseline: "
+          f"largest difference {gap * 100:.3f}%")
+    if before is not None:
+        ingest_x = statistics.median(before.ingest_ms) / statistics.median(full.ingest_ms)
+        same = sum(a == b for a, b in zip(before.digests, full.digests, strict=True))
+        print(f"previous vs this engine: reports identical at {same}/{len(full.digests)} ticks; "
+              f"cold start {before.cold_s / full.cold_s:.0f}× faster, "
+              f"tick {statistics.median(before.tick_ms) / statistics.median(full.tick_ms):.1f}× faster, "
+              f"one-minute ingest {ingest_x:.1f}× faster")
+    print(f"(whole benchmark: {time.perf_counter() - t_start:.0f} s)")
 
 
 if __name__ == "__main__":
