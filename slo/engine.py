@@ -668,7 +668,11 @@ class SLOEvaluator:
         )
 
     def memory_bytes(self) -> int:
-        """Bytes held by the cumulative arrays (sides and freshness slices)."""
+        """Bytes held by the cumulative arrays (sides and freshness slices).
+
+        The rings are allocated whole when the evaluator is built (zero pages, resident as data
+        arrives), so this is the size they reach once every side has a full window of data.
+        """
         return self._counters.nbytes() + self._fresh.nbytes()
 
 

@@ -188,6 +188,23 @@ def test_whole_array_and_series_by_series_paths_agree_on_one_big_batch(
     assert _reports(_cold(history, "1d")) == _reports(large)
 
 
+def test_large_batches_with_series_split_across_runs_equal_one_cold_start(
+    history: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(slo.engine, "_SMALL_BATCH", 1_000)
+    ordered = history.head(history.height - 1).sort("metric", "labels", "timestamp", maintain_order=True)
+    early = pl.col("timestamp") < T0 + 13 * HOUR
+    halves = [ordered.filter(early), ordered.filter(~early)]
+    one = _cold(ordered, "1d")
+    # each series in two runs of one frame: its rows are gathered before anything else
+    assert _reports(_cold(pl.concat(halves), "1d")) == _reports(one)
+    # two large batches: the second continues every side and slice count
+    two = SLOEvaluator(_specs("1d"))
+    for half in halves:
+        two.ingest(half)
+    assert _reports(two) == _reports(one)
+
+
 def _one_minute_history(hours: int) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(5)
     ts = T0 + np.arange(hours * 60, dtype=np.int64) * MIN
