@@ -438,6 +438,9 @@ class FreshnessStore:
             if len({int(x) for x in self.slice_ms[objs]}) != 1:
                 raise ValueError("objectives of one freshness group must share their slice length")
             self.g_slice_ms[g] = self.slice_ms[objs[0]]
+        sizes = [len(m) for m in self.members]
+        self._obj_ptr = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
+        self._obj_ids = np.concatenate([np.zeros(0, dtype=np.int64), *self.members]).astype(np.int64)
         self.g_k0 = np.full(n_groups, NO_TS, dtype=np.int64)  # first slice with data
         self.g_k_final = np.full(n_groups, NO_TS, dtype=np.int64)
         self.g_last_ts = np.full(n_groups, NO_TS, dtype=np.int64)
@@ -487,6 +490,40 @@ class FreshnessStore:
             self.g_k_final[g] = k_to
         self.g_last_ts[g] = int(ts_u[-1])
         self.g_last_value[g] = float(values_u[-1])
+
+    def add_points(self, groups: I64, ts: I64, values: F64) -> I64:
+        """``add_steps`` with one new sample for each of ``groups`` (distinct), all at once, where it
+        finalises at most one slice (the usual tick); returns the groups left for ``add_steps``."""
+        s_ms = self.g_slice_ms[groups]
+        empty = self.g_k0[groups] == NO_TS
+        first_k = -(-ts // s_ms)
+        k0 = np.where(empty, first_k, self.g_k0[groups])
+        k_final = np.where(empty, first_k - 1, self.g_k_final[groups])
+        k_to = ts // s_ms
+        ok = k_to - k_final <= 1
+        left = groups[~ok]
+        if not ok.all():
+            groups, ts, values, s_ms = groups[ok], ts[ok], values[ok], s_ms[ok]
+            k0, k_final, k_to, empty = k0[ok], k_final[ok], k_to[ok], empty[ok]
+        self.g_k0[groups] = k0
+        self.g_k_final[groups] = k_final
+        new = np.flatnonzero(k_to > k_final)
+        if len(new):
+            g = groups[new]
+            end = k_to[new] * s_ms[new]
+            v = np.where(end >= ts[new], values[new], self.g_last_value[g])
+            age_ms = end - v * 1000.0
+            per_group = self._obj_ptr[g + 1] - self._obj_ptr[g]
+            row = np.repeat(np.arange(len(g)), per_group)
+            within = np.arange(len(row)) - np.repeat(np.cumsum(per_group) - per_group, per_group)
+            objs = self._obj_ids[self._obj_ptr[g[row]] + within]
+            prev = self._through(objs, k_final[new][row], k0[new][row])
+            good = age_ms[row] <= self.max_age_ms[objs]
+            self._pool[self.off[objs] + k_to[new][row] % self.cap[objs]] = prev + good
+            self.g_k_final[g] = k_to[new]
+        self.g_last_ts[groups] = ts
+        self.g_last_value[groups] = values
+        return left
 
     def counts(self, at_ms: int, windows_ms: I64) -> tuple[I64, I64]:
         """(good, counted) slices whose end lies in ``(at - W, at]``, per objective and window."""

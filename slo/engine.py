@@ -526,10 +526,13 @@ class SLOEvaluator:
             self._counters.append(s, parts)
 
     def _ingest_freshness(self, batches: dict[int, _Batch]) -> None:
+        """Feed each touched group the min over its series (latest value of each) at each new
+        timestamp; groups with a single new sample (the usual tick) all at once."""
         touched: dict[int, list[int]] = {}
         for sid in batches:
             for g in self._ser_groups[sid]:
                 touched.setdefault(g, []).append(sid)
+        single: tuple[list[int], list[int], list[float]] = ([], [], [])
         for g, members in touched.items():
             known = [
                 s for s in self._groups[g].members
@@ -538,7 +541,6 @@ class SLOEvaluator:
             if len(members) == 1 and not known:
                 ts_u, v_u = batches[members[0]][0], batches[members[0]][1]
             else:
-                # the min over the group's series of each one's latest value, at every new timestamp
                 cols = members + known
                 ts_u = np.unique(np.concatenate([batches[s][0] for s in members]))
                 grid = np.full((len(ts_u), len(cols)), np.nan)
@@ -551,10 +553,22 @@ class SLOEvaluator:
                     grid[:, j] = np.where(idx >= 0, column[np.maximum(idx, 0)], self._last_val[s])
                 v_u = np.fmin.reduce(grid, axis=1)
             newest = int(self._fresh.g_last_ts[g])
-            if newest != NO_TS:
+            if newest != NO_TS and int(ts_u[0]) <= newest:
                 newer = ts_u > newest
                 ts_u, v_u = ts_u[newer], v_u[newer]
-            self._fresh.add_steps(g, ts_u, v_u)
+            if len(ts_u) == 1:
+                single[0].append(g)
+                single[1].append(int(ts_u[0]))
+                single[2].append(float(v_u[0]))
+            else:
+                self._fresh.add_steps(g, ts_u, v_u)
+        if single[0]:
+            groups = np.asarray(single[0], dtype=np.int64)
+            ts1 = np.asarray(single[1], dtype=np.int64)
+            left = self._fresh.add_points(groups, ts1, np.asarray(single[2], dtype=np.float64))
+            for g in left.tolist():
+                i = single[0].index(g)
+                self._fresh.add_steps(g, ts1[i : i + 1], np.asarray(single[2][i : i + 1]))
 
     # -- evaluate --------------------------------------------------------------------------
 

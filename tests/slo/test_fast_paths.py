@@ -284,3 +284,19 @@ def test_extrapolate_increases_equals_the_scalar_rule_bit_for_bit() -> None:
         for r, f, la, k, s, e in zip(raw, first, last, samples, start, end, strict=True)
     ]
     assert got == want
+
+
+def test_freshness_fed_scrape_by_scrape_from_its_first_sample_equals_a_cold_start() -> None:
+    """20 s scrapes (a slice is finalised every third), from mid-slice, with a 3-minute gap."""
+    ts = T0 + 25 * S + np.arange(0, 3 * HOUR, 20 * S, dtype=np.int64)
+    ts = ts[(ts < T0 + HOUR) | (ts >= T0 + HOUR + 3 * MIN)]
+    last_ok = (ts // S // 420 * 420).astype(np.float64)  # succeeds every 7 minutes
+    frame = _series("last_success_seconds", 'job="x"', ts, last_ok)
+    cold = _cold(frame, "1d")
+    warm = SLOEvaluator(_specs("1d"))
+    for chunk in frame.partition_by("timestamp", maintain_order=True):
+        warm.ingest(chunk)
+    for at in (int(ts[-1]), int(ts[-1]) + 5 * MIN, T0 + HOUR + MIN, T0 + 30 * S):
+        assert warm.evaluate(at).to_json() == cold.evaluate(at).to_json()
+    fresh = next(o for o in cold.evaluate(int(ts[-1])).objectives if o.name == "pipeline-fresh")
+    assert fresh.events == 180  # slices ending at 1 min … 3 h after T0
