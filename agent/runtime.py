@@ -73,8 +73,9 @@ class Agent:
         self.collectors: dict[str, Collector] = {
             s.name: build_collector(s, self._client, clock) for s in cfg.sources
         }
+        self._alert_state = AlertStateStore(loaded.data_dir / "alerts.sqlite")
         self.alerts = AlertManager(
-            AlertStateStore(loaded.data_dir / "alerts.sqlite"),
+            self._alert_state,
             build_notifiers(loaded, env, self._client),
             clock=clock,
             repeat_interval_s=cfg.alerting.repeat_interval,
@@ -167,9 +168,10 @@ class Agent:
         return report
 
     def compact(self) -> None:
-        """Merge batch files into segments and apply retention."""
+        """Merge batch files into segments, apply retention, prune the notification log."""
         stats = self.store.compact()
-        log.debug("compacted: %s", stats)
+        pruned = self._alert_state.prune(self._clock() - self.loaded.config.agent.retention)
+        log.debug("compacted: %s; %d old notification log entries pruned", stats, pruned)
 
     def _guarded(self, job: str, fn: Callable[[], object]) -> Callable[[], None]:
         def run() -> None:
@@ -236,4 +238,5 @@ class Agent:
         if self._server is not None:
             self._server.shutdown()
         self.alerts.shutdown()
+        self._alert_state.close()
         self._client.close()
