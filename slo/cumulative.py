@@ -169,10 +169,13 @@ class CounterSides:
             self.seg_len[s] = keep
             return
         new_cap = max(2 * (keep + extra), 16)
+        kept_ts = self._pool_ts[o + cut : o + n].copy()  # the pool may be repacked by _alloc
+        kept_cum = self._pool_cum[o + cut : o + n].copy()
         self.seg_cap[s] = 0  # the old place is dead: not copied if the pool is repacked
+        self.seg_len[s] = 0
         new_off = self._alloc(new_cap)
-        self._pool_ts[new_off : new_off + keep] = self._pool_ts[o + cut : o + n]
-        self._pool_cum[new_off : new_off + keep] = self._pool_cum[o + cut : o + n]
+        self._pool_ts[new_off : new_off + keep] = kept_ts
+        self._pool_cum[new_off : new_off + keep] = kept_cum
         self.seg_off[s], self.seg_len[s], self.seg_cap[s] = new_off, keep, new_cap
 
     def _fine_write(self, s: int, ts: I64, cum: F64) -> None:

@@ -300,3 +300,47 @@ def test_freshness_fed_scrape_by_scrape_from_its_first_sample_equals_a_cold_star
         assert warm.evaluate(at).to_json() == cold.evaluate(at).to_json()
     fresh = next(o for o in cold.evaluate(int(ts[-1])).objectives if o.name == "pipeline-fresh")
     assert fresh.events == 180  # slices ending at 1 min … 3 h after T0
+
+
+def _availability(name: str, service: str) -> SLOSpec:
+    return SLOSpec.model_validate(
+        {
+            "name": name,
+            "objective": 99.9,
+            "sli": {
+                "ratio": {
+                    "errors": f'http_requests_total{{service="{service}",code=~"5.."}}',
+                    "total": f'http_requests_total{{service="{service}"}}',
+                }
+            },
+        }
+    )
+
+
+def test_scrape_ticks_from_an_empty_engine_keep_every_point_as_segments_move() -> None:
+    """241 scrapes 15 s apart from nothing, 30 services: the sides' fine segments outgrow their room
+    again and again (moved, the shared pool grown and repacked) and must lose no point."""
+    services = [f"s{i:02d}" for i in range(30)]
+    ev = SLOEvaluator([_availability(f"{s}-availability", s) for s in services])
+    rows: list[tuple[str, str, int, float]] = []
+    good = bad = 0.0
+    at = T0
+    for step in range(241):
+        good += 100
+        bad += 20 if step >= 201 else 0
+        at += 15 * S
+        tick = [
+            ("http_requests_total", f'code="{code}",service="{s}"', at, value)
+            for s in services
+            for code, value in (("200", good), ("500", bad))
+        ]
+        rows += tick
+        ev.ingest(pl.DataFrame(tick, schema=SAMPLE_SCHEMA, orient="row"))
+    for s in services:
+        ratios = ev.error_ratios(at, f"{s}-availability")
+        assert ratios["5m"] == pytest.approx(20 / 120, rel=1e-12)
+        assert ratios["1h"] == pytest.approx(800 / 24_800, rel=1e-12)  # all 241 samples, no edge
+    cold = SLOEvaluator([_availability(f"{s}-availability", s) for s in services])
+    cold.ingest(pl.DataFrame(rows, schema=SAMPLE_SCHEMA, orient="row"))
+    for t in (at, at - 7 * MIN - 5 * S, at - 50 * MIN):
+        assert ev.evaluate(t).to_json() == cold.evaluate(t).to_json()
