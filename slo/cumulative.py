@@ -21,6 +21,12 @@ evaluation with a handful of numpy operations. Two tiers, chosen for memory (1,0
   double the memory. Long windows read it with at most one minute of edge error (< 0.07% of
   a day).
 
+Building: ``append`` adds one side's new points from per-series arrays (a cold start sums each
+series' increments onto the minute grid with ``np.bincount`` and one cumsum, and merges only the
+last ``fine_keep_ms`` of points into the fine tier); ``append_points`` adds one point to many
+sides at once (a scrape tick); ``merge_late`` folds in points not newer than the side's newest.
+With whole-number counts every path gives bit-identical state; otherwise they agree to rounding.
+
 ``FreshnessStore`` keeps, for every freshness objective, the cumulative count of good time
 slices in a ring, grouped by the series they read so a group's data is looked at once.
 """
