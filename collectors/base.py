@@ -8,14 +8,32 @@ as no samples, never as zeros.
 
 from __future__ import annotations
 
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Self
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from store.types import empty_samples
+from store.errors import SourceError
+from store.fields import DurationSeconds
+from store.types import SAMPLE_SCHEMA, empty_samples, format_duration, format_labels
 
-__all__ = ["CollectResult", "Collector", "SourceHealth"]
+__all__ = [
+    "CollectResult",
+    "Collector",
+    "Row",
+    "SourceHealth",
+    "SourceSettings",
+    "collect_safely",
+    "samples_from_rows",
+]
+
+logger = logging.getLogger(__name__)
+_LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -48,3 +66,117 @@ class Collector(Protocol):
     def collect(self) -> CollectResult:
         """Fetch once and return samples plus health."""
         ...
+
+
+class SourceSettings(BaseModel):
+    """The settings every source kind shares; a kind's config model subclasses this and adds
+    ``kind: Literal[...]`` plus its own fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    interval: DurationSeconds = 15.0
+    timeout: DurationSeconds | None = None
+    """Unset: 10 s, or the interval when that is shorter (as Prometheus's scrape_timeout)."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Added to every series of this source, with ``source=<name>``."""
+    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    """The most one collection may read (an HTTP body, a file's bytes)."""
+
+    @property
+    def timeout_s(self) -> float:
+        """The timeout in force."""
+        return self.timeout if self.timeout is not None else min(10.0, self.interval)
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if _LABEL_NAME_RE.fullmatch(name) is None or name.startswith("__"):
+                raise ValueError(f"{name!r} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting __)")
+            if name == "source":
+                raise ValueError("'source' is set by Redline to the source name; choose another label")
+        return value
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> Self:
+        if self.timeout is not None and self.timeout > self.interval:
+            raise ValueError(
+                f"timeout ({format_duration(self.timeout)}) must not exceed interval "
+                f"({format_duration(self.interval)})"
+            )
+        return self
+
+    def series_labels(self) -> dict[str, str]:
+        """The labels stamped on every series of this source."""
+        return {**self.labels, "source": self.name}
+
+
+Row = tuple[str, Mapping[str, str], int, float]
+"""One sample as a collector builds it: metric, labels, timestamp in ms, value."""
+
+
+def samples_from_rows(rows: Iterable[Row], extra_labels: Mapping[str, str]) -> pl.DataFrame:
+    """A sample frame from rows, with ``extra_labels`` (source and configured labels) merged in;
+    a label the row already has is kept as ``exported_<name>``, as Prometheus does."""
+    metrics: list[str] = []
+    labels: list[str] = []
+    stamps: list[int] = []
+    values: list[float] = []
+    for metric, own, ts_ms, value in rows:
+        merged = {(f"exported_{k}" if k in extra_labels else k): v for k, v in own.items()}
+        merged.update(extra_labels)
+        metrics.append(metric)
+        labels.append(format_labels(merged))
+        stamps.append(ts_ms)
+        values.append(value)
+    if not metrics:
+        return empty_samples()
+    return pl.DataFrame(
+        {"metric": metrics, "labels": labels, "timestamp": stamps, "value": values}, schema=SAMPLE_SCHEMA
+    )
+
+
+def collect_safely(
+    source: str,
+    where: str,
+    clock: Callable[[], float],
+    fetch: Callable[[int], tuple[pl.DataFrame, Sequence[str]]],
+    *,
+    empty_is_error: bool = True,
+) -> CollectResult:
+    """Run ``fetch(now_ms)`` and turn its outcome into a ``CollectResult``; never raises.
+
+    ``fetch`` returns the samples and non-fatal problems, or raises ``SourceError`` for a failed
+    collection. ``where`` (``source 'x' (http://…)``) prefixes every error. An empty result
+    is reported as an error ("returned no samples"), never as zeros, unless ``empty_is_error``
+    is false (a scrape target with no series yet is healthy); no samples but problems is
+    always an error naming the first problem.
+    """
+    now_ms = int(clock() * 1000)
+    started = time.monotonic()
+    samples = empty_samples()
+    problems: Sequence[str] = ()
+    try:
+        samples, problems = fetch(now_ms)
+        if samples.height:
+            error = None
+        elif problems:
+            error = f"{where}: no sample could be read; {problems[0]}"
+        else:
+            error = f"{where}: returned no samples" if empty_is_error else None
+    except SourceError as exc:
+        error = f"{where}: {exc}"
+    except Exception as exc:  # containment: a collector must never raise into the scheduler
+        logger.exception("%s: unexpected error", where)
+        error = f"{where}: unexpected error: {type(exc).__name__}: {exc}"
+    health = SourceHealth(
+        source=source,
+        ok=error is None,
+        error=error,
+        duration_seconds=time.monotonic() - started,
+        samples=samples.height,
+        timestamp_ms=now_ms,
+        problems=tuple(problems),
+    )
+    return CollectResult(health, samples)

@@ -150,7 +150,7 @@ def test_a_50_mb_body_stops_at_the_limit_and_names_it(client: httpx.Client, decl
         result = PrometheusScrapeCollector(config(url), client, clock).collect()
     assert not result.health.ok
     assert result.health.error == (
-        f"source 'api' ({url}): body exceeds max_body_bytes (10485760 bytes); scrape dropped"
+        f"source 'api' ({url}): body exceeds max_bytes (10485760 bytes)"
     )
     assert result.health.samples == result.samples.height == 0
 
@@ -173,7 +173,7 @@ def test_a_body_with_no_parseable_sample_is_an_error(client: httpx.Client) -> No
         result = PrometheusScrapeCollector(config(url), client, clock).collect()
     assert not result.health.ok
     assert result.health.error == (
-        f"source 'api' ({url}): no sample could be parsed from the 43-byte body; "
+        f"source 'api' ({url}): no sample could be read; "
         "line 1: expected a metric name at the start of the line: '<html>'"
     )
     assert len(result.health.problems) == 3
@@ -212,7 +212,7 @@ def test_an_unexpected_failure_is_contained_on_health() -> None:
 
 def test_config_reads_durations_and_defaults() -> None:
     cfg = config("https://host:9100/metrics", interval="1m", timeout="2.5s", labels={"env": "prod"})
-    assert (cfg.interval, cfg.timeout, cfg.max_body_bytes) == (60.0, 2.5, 10 * 1024 * 1024)
+    assert (cfg.interval, cfg.timeout, cfg.max_bytes) == (60.0, 2.5, 10 * 1024 * 1024)
     assert config("http://h/metrics").interval == 15.0
     assert cfg.model_dump(mode="json")["interval"] == "1m"
 
@@ -225,7 +225,7 @@ def test_config_reads_durations_and_defaults() -> None:
         ({"timeout": "30s"}, "timeout (30s) must not exceed interval (15s)"),
         ({"labels": {"source": "x"}}, "'source' is set by Redline"),
         ({"labels": {"bad-name": "x"}}, "'bad-name' is not a label name"),
-        ({"max_body_bytes": 0}, "greater than 0"),
+        ({"max_bytes": 0}, "greater than 0"),
         ({"scrape_every": "1m"}, "Extra inputs are not permitted"),
     ],
 )

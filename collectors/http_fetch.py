@@ -1,0 +1,133 @@
+"""Fetching a body over HTTP for a collector: total timeout, size limit, errors as ``SourceError``.
+
+Every collector that talks HTTP (scrape, PromQL API, OpenCost, a JSON freshness endpoint) goes
+through here, so a down target, a timeout, an oversized or non-JSON body reads the same way on
+every source's health.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from store.errors import SourceError
+from store.types import format_duration
+
+__all__ = ["FetchedBody", "fetch_body", "fetch_json", "shown_url"]
+
+
+@dataclass(frozen=True)
+class FetchedBody:
+    """A whole response body and what the server said it was."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+    @property
+    def media_type(self) -> str:
+        """The content type without parameters, lower-cased (``text/html``)."""
+        return self.content_type.split(";", 1)[0].strip().lower()
+
+
+def shown_url(url: str) -> str:
+    """The URL without credentials, for error messages."""
+    parsed = httpx.URL(url)
+    if parsed.userinfo:
+        return str(parsed.copy_with(username=None, password=None))
+    return url
+
+
+def fetch_body(
+    client: httpx.Client,
+    url: str,
+    *,
+    timeout_s: float,
+    max_bytes: int,
+    method: str = "GET",
+    params: Mapping[str, str] | None = None,
+    data: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    accept_status: Collection[int] = (),
+) -> FetchedBody:
+    """Fetch ``url``, streaming the body up to ``max_bytes`` and ``timeout_s`` in total.
+
+    A 2xx answer, or one whose status is in ``accept_status`` (e.g. the PromQL API's 400/422
+    with a JSON error body), is returned; anything else raises ``SourceError`` saying what
+    happened (HTTP status, timeout, refused connection, body too large). Never names credentials.
+    """
+    deadline = time.monotonic() + timeout_s
+    try:
+        with client.stream(
+            method,
+            url,
+            params=params,
+            data=data,
+            headers=headers,
+            timeout=timeout_s,
+            follow_redirects=True,
+        ) as response:
+            status = response.status_code
+            if not (200 <= status < 300 or status in accept_status):
+                raise SourceError(f"HTTP {status} {response.reason_phrase}".rstrip())
+            declared = response.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+                raise SourceError(f"body exceeds max_bytes ({max_bytes} bytes)")
+            chunks: list[bytes] = []
+            size = 0
+            # iter_bytes decodes gzip, so the limit also bounds a compressed bomb.
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise SourceError(f"body exceeds max_bytes ({max_bytes} bytes)")
+                chunks.append(chunk)
+                # httpx's timeout is per read; a server trickling bytes is cut at the total.
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("exceeded the total timeout")
+            return FetchedBody(status, response.headers.get("content-type", ""), b"".join(chunks))
+    except httpx.TimeoutException:
+        raise SourceError(f"timed out after {format_duration(timeout_s)}") from None
+    except httpx.ConnectError as exc:
+        raise SourceError(f"cannot connect: {exc}") from None
+    except httpx.HTTPError as exc:
+        raise SourceError(f"{type(exc).__name__}: {exc}") from None
+
+
+def fetch_json(
+    client: httpx.Client,
+    url: str,
+    *,
+    timeout_s: float,
+    max_bytes: int,
+    method: str = "GET",
+    params: Mapping[str, str] | None = None,
+    data: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    accept_status: Collection[int] = (),
+) -> tuple[int, Any]:
+    """``fetch_body`` and decode JSON; an HTML page (a proxy's login or error page) or any
+    non-JSON body raises ``SourceError`` naming what arrived instead. Returns (status, value)."""
+    fetched = fetch_body(
+        client,
+        url,
+        timeout_s=timeout_s,
+        max_bytes=max_bytes,
+        method=method,
+        params=params,
+        data=data,
+        headers=headers,
+        accept_status=accept_status,
+    )
+    try:
+        return fetched.status, json.loads(fetched.body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        start = fetched.body[:80].decode("utf-8", errors="replace").strip()
+        kind = fetched.media_type or "an untyped body"
+        raise SourceError(
+            f"expected JSON but got {kind} (HTTP {fetched.status}; a proxy or login page?): {start!r}"
+        ) from None
