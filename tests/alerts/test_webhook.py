@@ -231,6 +231,7 @@ def test_a_down_receiver_is_logged_recorded_and_paged_again_on_the_next_evaluati
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.INFO, logger="httpx")  # the CLI quietens httpx; this test reads its lines
     clock = FakeClock()
     delays: list[float] = []
     url = f"{down_receiver.base_url}/hooks/{SECRET}"
