@@ -94,6 +94,18 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collect(args: argparse.Namespace) -> int:
+    import httpx
+
+    from agent.collect_once import collect_once, render_collect_json, render_collect_text
+
+    loaded = load_config(args.config)
+    with httpx.Client() as client:
+        result = collect_once(loaded, args.source, client)
+    print(render_collect_json(result) if args.json else render_collect_text(result))
+    return 0 if result.health.ok else 1
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from dashboard.launch import dashboard_command
 
@@ -131,6 +143,11 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="print the status --json document")
     st.add_argument("--dimension", choices=["data", "users", "model", "cost"], help="only this dimension")
     st.set_defaults(fn=cmd_status)
+    co = with_config("collect", "run one source once and print what it collected and its health")
+    co.add_argument("--source", required=True, help="the source's name in the config")
+    co.add_argument("--once", action="store_true", help="collect once (the only mode; for clarity in scripts)")
+    co.add_argument("--json", action="store_true", help="print {source, health, samples} as JSON")
+    co.set_defaults(fn=cmd_collect)
     im = with_config("import", "backfill history from an OpenMetrics file with timestamps")
     im.add_argument("history", type=Path, help="OpenMetrics text with explicit timestamps (as promtool reads)")
     im.set_defaults(fn=cmd_import)

@@ -142,3 +142,38 @@ def test_importing_a_file_without_timestamps_stores_nothing(
     assert main(["import", "--config", str(cfg), str(hist)]) == 2
     assert "nothing to import" in capsys.readouterr().err
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.parquet"))
+
+
+def test_collect_once_prints_samples_and_health_as_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+    registry = CollectorRegistry()
+    Gauge("queue_depth", "Jobs waiting.", ["queue"], registry=registry).labels("gpu").set(7)
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    try:
+        cfg = tmp_path / "redline.yaml"
+        cfg.write_text(
+            "sources:\n"
+            f"  - {{name: jobs, kind: prometheus_scrape, url: 'http://127.0.0.1:{server.server_port}/metrics',"
+            " labels: {env: test}}\n"
+            "  - {name: down, kind: prometheus_scrape, url: 'http://127.0.0.1:1/metrics'}\n"
+        )
+        assert main(["collect", "--config", str(cfg), "--source", "jobs", "--once", "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["source"] == "jobs"
+        assert doc["health"]["ok"] is True and doc["health"]["error"] is None
+        (depth,) = [s for s in doc["samples"] if s["metric"] == "queue_depth"]
+        assert depth["labels"] == {"queue": "gpu", "env": "test", "source": "jobs"}
+        assert depth["value"] == 7.0
+
+        assert main(["collect", "--config", str(cfg), "--source", "down", "--once"]) == 1
+        out = capsys.readouterr().out
+        assert out.startswith("source down: FAILED, 0 samples")
+        assert "error: source 'down' (http://127.0.0.1:1/metrics): cannot connect" in out
+
+        assert main(["collect", "--config", str(cfg), "--source", "nope"]) == 2
+        assert "no source named 'nope' (sources: down, jobs)" in capsys.readouterr().err
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
