@@ -6,21 +6,27 @@ here, so the engine only ever sees typed values.
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from store.fields import DurationSeconds, SelectorField
 
 __all__ = [
     "BURN_WINDOWS",
     "DIMENSIONS",
+    "BudgetGuardrail",
+    "CostPer1kGuardrail",
     "Dimension",
     "FreshnessSLI",
+    "GPUBandSLI",
+    "GuardrailSpec",
     "LatencySLI",
     "RatioSLI",
     "SLISpec",
     "SLOSpec",
+    "ThroughputSLI",
 ]
 
 Dimension = Literal["data", "users", "model", "cost"]
@@ -71,24 +77,144 @@ class FreshnessSLI(_Strict):
     slice: DurationSeconds = 60.0
 
 
+class ThroughputSLI(_Strict):
+    """Share of time slices in which the rate of ``counter`` stayed at or above ``min_rate`` per ``per``.
+
+    ``counter`` selects counters (requests, rows processed; summed across series, resets
+    corrected). ``capacity`` (same unit as ``min_rate``) is the known ceiling: served rate over
+    capacity is reported as saturation headroom.
+    """
+
+    counter: SelectorField
+    min_rate: Annotated[float, Field(gt=0)]
+    per: DurationSeconds = 1.0
+    slice: DurationSeconds = 60.0
+    capacity: Annotated[float, Field(gt=0)] | None = None
+
+    @property
+    def min_per_second(self) -> float:
+        """The floor as events per second."""
+        return self.min_rate / self.per
+
+
+class GPUBandSLI(_Strict):
+    """Share of time slices in which GPU utilisation stayed between ``min`` and ``max`` (ratios).
+
+    Below ``min`` is waste, above ``max`` is saturation. ``utilization`` selects 0–1 gauges
+    (``redline_gpu_utilization_ratio``); they are aggregated per slice with ``aggregate`` over
+    each group of ``by`` labels (empty: one pool). A slice is good when every group is in band.
+    """
+
+    utilization: SelectorField
+    min: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    max: Annotated[float, Field(gt=0, le=1)] = 1.0
+    aggregate: Literal["avg", "max", "min"] = "avg"
+    by: tuple[str, ...] = ()
+    slice: DurationSeconds = 60.0
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> GPUBandSLI:
+        if self.min >= self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        return self
+
+
 class SLISpec(_Strict):
     """Exactly one of the SLI kinds."""
 
     ratio: RatioSLI | None = None
     latency: LatencySLI | None = None
     freshness: FreshnessSLI | None = None
+    throughput: ThroughputSLI | None = None
+    gpu: GPUBandSLI | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SLISpec:
-        given = [k for k in ("ratio", "latency", "freshness") if getattr(self, k) is not None]
+        given = [k for k in _KIND_OF_SLI if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                f"give exactly one of ratio, latency, freshness (got {', '.join(given) or 'none'})"
+                f"give exactly one of {', '.join(_KIND_OF_SLI)} (got {', '.join(given) or 'none'})"
             )
         return self
 
 
-_KIND_OF_SLI: dict[str, str] = {"ratio": "availability", "latency": "latency", "freshness": "freshness"}
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Paris)") from exc
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+
+
+class BudgetGuardrail(_Strict):
+    """Spend per calendar period must stay under ``limit`` (in the spend's currency).
+
+    ``spend`` selects cumulative spend series (``redline_spend_usd_total``; summed; a decrease
+    is a credit or refund, not a counter reset). The period starts at 00:00 in ``timezone`` on
+    the 1st of the month, on ``week_start``, or on the first day of the quarter.
+    """
+
+    spend: SelectorField
+    limit: Annotated[float, Field(gt=0)]
+    period: Literal["month", "week", "quarter"] = "month"
+    week_start: Weekday = "monday"
+    timezone: TimeZoneName = "UTC"
+    showback_by: tuple[str, ...] = ()
+    """Labels to break spend down by (team, model, service) in the result's details."""
+
+
+class CostPer1kGuardrail(_Strict):
+    """Spend increase divided by thousands of inferences over the objective's window, at most ``max``.
+
+    ``inferences`` selects counters (``vllm:request_success_total``, ``nv_inference_count``).
+    """
+
+    spend: SelectorField
+    inferences: SelectorField
+    max: Annotated[float, Field(gt=0)]
+    showback_by: tuple[str, ...] = ()
+
+
+class GuardrailSpec(_Strict):
+    """One cost guardrail (config section ``guardrails:``): exactly one of ``budget`` or
+    ``cost_per_1k``. ``window`` is the rolling window of ``cost_per_1k`` (a budget uses its
+    calendar period). Guardrails share objectives' result fields and ranking."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    description: str = ""
+    dimension: Dimension = "cost"
+    window: DurationSeconds = 30 * 86400.0
+    budget: BudgetGuardrail | None = None
+    cost_per_1k: CostPer1kGuardrail | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    runbook_url: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> GuardrailSpec:
+        given = [k for k in ("budget", "cost_per_1k") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of budget, cost_per_1k (got {', '.join(given) or 'none'})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """``budget`` or ``cost_per_1k``."""
+        return "budget" if self.budget is not None else "cost_per_1k"
+
+
+_KIND_OF_SLI: dict[str, str] = {
+    "ratio": "availability",
+    "latency": "latency",
+    "freshness": "freshness",
+    "throughput": "throughput",
+    "gpu": "gpu",
+}
 _DIMENSION_OF_KIND: dict[str, Dimension] = {
     "availability": "users",
     "latency": "users",
@@ -114,7 +240,7 @@ class SLOSpec(_Strict):
 
     @property
     def kind(self) -> str:
-        """What the objective measures: ``availability``, ``latency`` or ``freshness``."""
+        """What it measures: ``availability``, ``latency``, ``freshness``, ``throughput`` or ``gpu``."""
         for key, kind in _KIND_OF_SLI.items():
             if getattr(self.sli, key) is not None:
                 return kind
