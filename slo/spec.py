@@ -162,6 +162,9 @@ class BudgetGuardrail(_Strict):
 
     spend: SelectorField
     limit: Annotated[float, Field(gt=0)]
+    decreases: Literal["credit", "reset"] = "credit"
+    """A drop in a spend series: a credit or refund that lowers spend (billing exports), or a
+    counter reset (spend computed from token counters that restart with their server)."""
     period: Literal["month", "week", "quarter"] = "month"
     week_start: Weekday = "monday"
     timezone: TimeZoneName = "UTC"
@@ -178,6 +181,8 @@ class CostPer1kGuardrail(_Strict):
     spend: SelectorField
     inferences: SelectorField
     max: Annotated[float, Field(gt=0)]
+    decreases: Literal["credit", "reset"] = "credit"
+    """As for a budget: how a drop in the spend series counts (inference counters always reset)."""
     showback_by: tuple[str, ...] = ()
 
 
