@@ -15,9 +15,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from collectors.registry import SOURCE_KINDS, SourceConfig
-from slo.spec import SLOSpec
+from slo.spec import GuardrailSpec, SLOSpec
 from store.errors import ConfigError
 from store.fields import DurationSeconds
+from store.types import format_duration
 
 __all__ = [
     "AgentSettings",
@@ -30,6 +31,10 @@ __all__ = [
     "load_config",
     "parse_config",
 ]
+
+
+_PERIOD_S = {"week": 7 * 86400.0, "month": 31 * 86400.0, "quarter": 92 * 86400.0}
+"""The longest each calendar period can be."""
 
 
 class _Strict(BaseModel):
@@ -90,13 +95,14 @@ class RedlineConfig(_Strict):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     sources: list[SourceConfig] = Field(default_factory=list)
     slos: list[SLOSpec] = Field(default_factory=list)
+    guardrails: list[GuardrailSpec] = Field(default_factory=list)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
 
     @model_validator(mode="after")
     def _names_are_unique(self) -> RedlineConfig:
         for section, names in (
             ("sources", [s.name for s in self.sources]),
-            ("slos", [s.name for s in self.slos]),
+            ("slos and guardrails", [s.name for s in self.slos] + [g.name for g in self.guardrails]),
             ("alerting.notifiers", [n.name for n in self.alerting.notifiers]),
         ):
             seen: set[str] = set()
@@ -106,13 +112,23 @@ class RedlineConfig(_Strict):
                 seen.add(name)
         return self
 
+    @property
+    def longest_window_s(self) -> float:
+        """The longest history any objective or guardrail reads (a budget's whole period)."""
+        return max(
+            [s.window for s in self.slos] + [g.window for g in self.guardrails]
+            + [_PERIOD_S[g.budget.period] for g in self.guardrails if g.budget is not None],
+            default=0.0,
+        )
+
     @model_validator(mode="after")
     def _retention_covers_windows(self) -> RedlineConfig:
-        longest = max((s.window for s in self.slos), default=0.0)
+        longest = self.longest_window_s
         if longest > self.agent.retention:
             raise ValueError(
-                f"agent.retention ({self.agent.retention:.0f}s) is shorter than the longest "
-                f"objective window ({longest:.0f}s): old samples would be deleted while still needed"
+                f"agent.retention ({format_duration(self.agent.retention)}) is shorter than the longest "
+                f"objective window or budget period ({format_duration(longest)}): old samples would be "
+                "deleted while still needed"
             )
         return self
 

@@ -109,3 +109,23 @@ def test_an_unset_scrape_timeout_follows_prometheus_default(tmp_path: Path) -> N
     assert explicit.config.sources[0].timeout_s == 3.0
     with pytest.raises(ConfigError, match=r"sources\[0\]: timeout \(20s\) must not exceed interval \(15s\)"):
         load_config(write(tmp_path, GOOD.replace("interval: 15s", "interval: 15s\n    timeout: 20s")))
+
+
+def test_guardrails_load_and_a_quarter_budget_needs_a_quarter_of_retention(tmp_path: Path) -> None:
+    guardrails = """guardrails:
+  - name: ml-monthly
+    budget: {spend: 'redline_spend_usd_total{team="ml"}', limit: 50000}
+  - name: inference-unit-cost
+    window: 7d
+    cost_per_1k: {spend: redline_spend_usd_total, inferences: 'vllm:request_success_total', max: 0.4}
+"""
+    cfg = load_config(write(tmp_path, GOOD + guardrails)).config
+    kinds = [(g.name, g.kind) for g in cfg.guardrails]
+    assert kinds == [("ml-monthly", "budget"), ("inference-unit-cost", "cost_per_1k")]
+    assert cfg.longest_window_s == 31 * 86400  # a month can be 31 days
+    quarter = guardrails.replace("limit: 50000", "limit: 50000, period: quarter")
+    with pytest.raises(ConfigError, match=r"agent.retention \(35d\) is shorter .* budget period \(92d\)"):
+        load_config(write(tmp_path, GOOD + quarter))
+    clash = guardrails.replace("name: ml-monthly", "name: api-latency")
+    with pytest.raises(ConfigError, match="slos and guardrails: the name 'api-latency' is used twice"):
+        load_config(write(tmp_path, GOOD + clash))
