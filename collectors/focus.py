@@ -25,8 +25,9 @@ Credits and refunds (negative costs) are kept as such, so the cumulative series 
 That is not a counter reset: spend math must take the plain difference of the series over a
 window (last − first), never Prometheus-style reset correction.
 
-Emission: every collection recomputes the cumulative series from all matched rows, but emits only
-the buckets that end after the newest bucket emitted before (the first collection emits them all).
+Each series starts with a 0 at the start of its first bucket. Emission: every collection recomputes
+the cumulative series from all matched rows, but emits only the buckets that end after the newest
+bucket emitted before, and whole series not seen before (the first collection emits everything).
 A bill revised in the past therefore shows up in the next new bucket. A file leaving the glob, or a
 restart, makes the series start over from the earliest charge (it may drop; see above).
 
@@ -174,7 +175,8 @@ def focus_spend(
     grouped: pl.DataFrame, *, bucket_ms: int, dims: Sequence[str]
 ) -> pl.DataFrame:
     """Spread each row's ``cost`` over [``start_ms``, ``end_ms``) into buckets of ``bucket_ms`` and
-    accumulate per ``dims``: columns ``dims``, ``timestamp`` (bucket end, ms), ``value`` (cumulative)."""
+    accumulate per ``dims``: columns ``dims``, ``timestamp`` (bucket end, ms), ``value`` (cumulative),
+    with a 0 at the start of each group's first bucket."""
     first = pl.col("start_ms") // bucket_ms
     span = pl.col("end_ms") - pl.col("start_ms")
     last = pl.when(span > 0).then((pl.col("end_ms") - 1) // bucket_ms).otherwise(first)
@@ -185,11 +187,16 @@ def focus_spend(
     per_bucket = (
         exploded.group_by([*dims, "b"]).agg(share.sum().alias("value")).sort([*dims, "b"])
     )
-    return per_bucket.select(
+    cumulative = per_bucket.select(
         *dims,
         timestamp=(pl.col("b") + 1) * bucket_ms,
         value=pl.col("value").cum_sum().over(dims) if dims else pl.col("value").cum_sum(),
     )
+    # Each series starts at 0 at the start of its first bucket, so that bucket's spend counts in
+    # an increase over a window that holds it.
+    first_b = per_bucket.group_by(dims).agg(pl.col("b").min()) if dims else per_bucket.select(pl.col("b").min())
+    baseline = first_b.select(*dims, timestamp=pl.col("b") * bucket_ms, value=pl.lit(0.0))
+    return pl.concat([baseline, cumulative]).sort([*dims, "timestamp"])
 
 
 class FocusCollector:
@@ -218,6 +225,7 @@ class FocusCollector:
             **{k: environ[v] for k, v in config.storage_options_env.items() if v in environ},
         }
         self._emitted_until_ms: int | None = None
+        self._seen: set[str] = set()
         self._dims = list(dict.fromkeys([*config.group_by, *config.filter]))
         self._raw = sorted({"Tags" if d.startswith("Tags.") else d for d in self._dims})
 
@@ -385,13 +393,15 @@ class FocusCollector:
         labelled = self._labelled(grouped)
         if labelled.is_empty():
             raise SourceError("no charge rows pass the Tags filter")
-        spend = focus_spend(labelled, bucket_ms=int(cfg.bucket * 1000), dims=cfg.group_by)
+        spend = self._samples(focus_spend(labelled, bucket_ms=int(cfg.bucket * 1000), dims=cfg.group_by))
         if self._emitted_until_ms is not None:
-            spend = spend.filter(pl.col("timestamp") > self._emitted_until_ms)
+            new_series = ~pl.col("labels").is_in(list(self._seen))
+            spend = spend.filter((pl.col("timestamp") > self._emitted_until_ms) | new_series)
         if spend.is_empty():
             return empty_samples(), []  # healthy: the bill has no bucket newer than the last emitted
-        self._emitted_until_ms = int(spend.get_column("timestamp").max())  # type: ignore[arg-type]
-        return self._samples(spend), []
+        self._emitted_until_ms = max(self._emitted_until_ms or 0, int(spend.get_column("timestamp").max()))  # type: ignore[arg-type]
+        self._seen.update(spend.get_column("labels").unique().to_list())
+        return spend, []
 
     def _samples(self, spend: pl.DataFrame) -> pl.DataFrame:
         cfg = self.config

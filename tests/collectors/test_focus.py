@@ -62,13 +62,16 @@ def test_effective_cost_is_spread_hourly_and_accumulated_per_service() -> None:
     assert ec2[SEP_1 + HOUR_MS] == 32.7726
     assert ec2[SEP_1 + 2 * HOUR_MS] == 60.5452
     assert ec2[SEP_1 + 720 * HOUR_MS] == 60.5452
-    assert len(ec2) == 720
+    assert ec2[SEP_1] == 0.0  # each series starts at 0 at its first bucket's start
+    assert len(ec2) == 721
     s3 = series(result.samples, service="Amazon Simple Storage Service")
     # one daily row of 4.80 spread over 24 hourly buckets
     assert s3[SEP_1 + HOUR_MS] == 0.2
     assert s3[SEP_1 + 13 * HOUR_MS] == 2.6
     assert s3[SEP_1 + 24 * HOUR_MS] == 4.8
-    assert series(result.samples, service="Amazon SageMaker") == {SEP_1 + HOUR_MS: 1.25, SEP_1 + 2 * HOUR_MS: 2.5}
+    assert series(result.samples, service="Amazon SageMaker") == {
+        SEP_1: 0.0, SEP_1 + HOUR_MS: 1.25, SEP_1 + 2 * HOUR_MS: 2.5
+    }
     assert set(result.samples["metric"]) == {"redline_spend_usd_total"}
 
 
@@ -80,7 +83,7 @@ def test_billed_cost_puts_the_reserved_instance_purchase_on_the_series_and_savin
     # day 1: 2 × 32.7726 − 5 + 720/30 of the purchase; each later day adds 24
     assert ec2[SEP_1 + day] == round(65.5452 - 5 + 24, 6)
     assert ec2[SEP_1 + 30 * day] == round(65.5452 - 5 + 720, 6)
-    assert series(result.samples, service="Amazon SageMaker") == {SEP_1 + day: 0.0}
+    assert series(result.samples, service="Amazon SageMaker") == {SEP_1: 0.0, SEP_1 + day: 0.0}
 
 
 def test_group_by_tags_and_sub_account_with_a_filter_on_charge_category() -> None:
@@ -89,17 +92,17 @@ def test_group_by_tags_and_sub_account_with_a_filter_on_charge_category() -> Non
     ).collect()
     assert result.health.ok, result.health.error
     day = SEP_1 + 24 * HOUR_MS
-    assert series(result.samples, tag_team="ml", sub_account="111122223333") == {day: 68.0452}
-    assert series(result.samples, tag_team="", sub_account="111122223333") == {day: -5.0}
-    assert series(result.samples, tag_team="data", sub_account="444455556666") == {day: 4.8}
-    assert result.samples.height == 3  # the Purchase row is filtered out
+    assert series(result.samples, tag_team="ml", sub_account="111122223333") == {SEP_1: 0.0, day: 68.0452}
+    assert series(result.samples, tag_team="", sub_account="111122223333") == {SEP_1: 0.0, day: -5.0}
+    assert series(result.samples, tag_team="data", sub_account="444455556666") == {SEP_1: 0.0, day: 4.8}
+    assert result.samples.height == 6  # the Purchase row is filtered out
 
 
 def test_a_tag_filter_keeps_only_that_teams_rows() -> None:
     result = make(FIXTURE, group_by=["ServiceName"], filter={"Tags.team": ["data"]}, bucket="1d").collect()
     assert result.health.ok, result.health.error
-    assert result.samples.height == 1
-    assert series(result.samples, service="Amazon Simple Storage Service") == {SEP_1 + 24 * HOUR_MS: 4.8}
+    assert series(result.samples, service="Amazon Simple Storage Service") == {SEP_1: 0.0, SEP_1 + 24 * HOUR_MS: 4.8}
+    assert result.samples.height == 2
 
 
 def test_a_negative_effective_cost_is_kept_and_the_series_goes_down(tmp_path: Path) -> None:
@@ -107,7 +110,9 @@ def test_a_negative_effective_cost_is_kept_and_the_series_goes_down(tmp_path: Pa
     rid = "arn:aws:ec2:us-east-1:111122223333:instance/i-0a1b2c3d4e5f60718"
     result = make(path, group_by=["ResourceId"], filter={"ResourceId": [rid]}).collect()
     assert result.health.ok, result.health.error
-    assert series(result.samples, resource_id=rid) == {SEP_1 + HOUR_MS: 32.7726, SEP_1 + 2 * HOUR_MS: -7.2274}
+    assert series(result.samples, resource_id=rid) == {
+        SEP_1: 0.0, SEP_1 + HOUR_MS: 32.7726, SEP_1 + 2 * HOUR_MS: -7.2274
+    }
 
 
 def test_parquet_gives_the_same_series_as_csv(tmp_path: Path) -> None:
@@ -126,7 +131,7 @@ def test_a_second_collection_emits_only_buckets_newer_than_the_first(tmp_path: P
     (tmp_path / "a.csv").write_text(FIXTURE.read_text())
     collector = make(tmp_path / "*.csv", group_by=["ServiceName"], filter={"ServiceName": ["Amazon SageMaker"]})
     first = collector.collect()
-    assert first.samples.height == 2
+    assert first.samples.height == 3
     again = collector.collect()
     assert again.health.ok and again.samples.height == 0
     later = pl.read_csv(FIXTURE, infer_schema=False).filter(pl.col("ServiceName") == "Amazon SageMaker").with_columns(
@@ -219,7 +224,7 @@ def test_a_bad_file_in_one_source_leaves_another_source_unaffected(tmp_path: Pat
     bad = make(edited(tmp_path, "bad.csv", drop="EffectiveCost")).collect()
     good = make(FIXTURE).collect()
     assert not bad.health.ok and bad.samples.is_empty()
-    assert good.health.ok and good.samples.height == 720 + 24 + 2
+    assert good.health.ok and good.samples.height == 721 + 25 + 3
 
 
 def test_config_rejects_unknown_group_by_and_empty_filter() -> None:
@@ -269,7 +274,7 @@ def test_s3_glob_is_read_with_credentials_from_the_environment(s3_endpoint: str,
     collector = FocusCollector(cfg, None, clock, env=env)
     result = collector.collect()
     assert result.health.ok, result.health.error
-    assert series(result.samples, service="Amazon SageMaker") == {SEP_1 + 24 * HOUR_MS: 2.5}
+    assert series(result.samples, service="Amazon SageMaker") == {SEP_1: 0.0, SEP_1 + 24 * HOUR_MS: 2.5}
     assert "redline-secret" not in repr(collector)
     missing = FocusCollector(cfg, None, clock, env={}).collect()
     assert missing.health.error == (
