@@ -367,8 +367,9 @@ class PromQLCollector:
         left = deadline - time.monotonic()
         if left <= 0:
             raise SourceError(f"not run: the source's timeout ({format_duration(self.config.timeout_s)}) was spent")
-        # The server-side timeout makes Prometheus abandon the evaluation when we stop waiting.
-        data = {"query": query.query, **params, "timeout": f"{left:.3f}"}
+        # The server-side timeout makes the backend abandon the evaluation when we stop waiting
+        # (a duration string: the API documents `timeout=<duration>`).
+        data = {"query": query.query, **params, "timeout": f"{max(1, int(left * 1000))}ms"}
         status, body = fetch_json(
             self._client,
             url,
