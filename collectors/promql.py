@@ -9,7 +9,9 @@ labels, ``__name__`` is replaced by ``record``, and ``source`` plus the configur
 added (a result label ``source`` becomes ``exported_source``). On the first collection a query
 with ``lookback`` set is run as a range query over ``[now - lookback, now]`` at ``step``
 (default: the interval) to backfill history; afterwards it is an instant query at the collection
-time, once per interval.
+time, once per interval. A backfill longer than ``MAX_POINTS_PER_REQUEST`` steps is split into
+several range requests; ``max_bytes`` bounds each response (a 6 h backfill of 1,000 series at
+1 m is about 8 MB of JSON), and ``timeout`` bounds the whole collection.
 
 Emitted metrics (one per configured query):
 
