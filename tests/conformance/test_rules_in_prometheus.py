@@ -1,0 +1,329 @@
+"""Redline's exported rules, evaluated by a real Prometheus 2.42 over backfilled history, give
+the same error ratios (hence burn rates) as Redline's own evaluator on the same samples.
+
+How: the raw history (6 h of 15 s scrapes: requests by code with an incident, a counter reset
+on one instance, a ten-minute scrape gap, and a latency histogram whose bucket bounds are
+spelled as Python's client writes them, ``1.0``) is backfilled with
+``promtool tsdb create-blocks-from openmetrics``; Prometheus starts on it; the SLI groups of
+``render_rules_yaml`` (the groups that read only raw series) are backfilled over the whole
+history with ``promtool tsdb create-blocks-from rules`` against that Prometheus; the rule blocks
+are moved into the data directory and Prometheus restarts with the whole rule file loaded.
+Every recorded ``slo:sli_error:ratio_rate<W>`` point is then read back with its timestamp and
+compared with ``SLOEvaluator.error_ratios`` at that instant: within 1% relative, except where
+a window starts within one scrape of a counter starting from zero (see
+``_window_starts_at_counter_start``: a known limit of Redline's aggregate extrapolation, 5%).
+The rule evaluation instants carry Prometheus's per-group offset (a hash of the group and file
+name), so they differ from run to run; every recorded point is compared, about 11,000.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import polars as pl
+import pytest
+import yaml
+
+from slo.engine import SLOEvaluator
+from slo.rules import render_rules_yaml, sli_windows
+from slo.spec import SLOSpec
+from store.types import SAMPLE_SCHEMA, parse_duration
+
+STEP_S = 15
+HOURS = 6
+INCIDENT = (3 * 3600, 3 * 3600 + 1800)
+RESET_AT = 4 * 3600  # instance b restarts: its counters start again from 0
+GAP = (4 * 3600 + 1800, 4 * 3600 + 2400)  # ten minutes without scrapes
+BOUNDS = ("0.1", "0.25", "1.0", "+Inf")  # as prometheus_client writes them
+
+SPECS = [
+    SLOSpec.model_validate(d)
+    for d in (
+        {
+            "name": "api-availability",
+            "objective": 99.5,
+            "labels": {"team": "core"},
+            "sli": {"ratio": {"errors": 'requests_total{code=~"5.."}', "total": "requests_total"}},
+        },
+        {
+            "name": "api-success",
+            "objective": 99.0,
+            "window": "7d",
+            "sli": {"ratio": {"good": 'requests_total{code!~"5.."}', "total": "requests_total"}},
+        },
+        {
+            "name": "api-latency-250ms",
+            "objective": 90.0,
+            "sli": {"latency": {"histogram": "latency_seconds", "threshold": "250ms"}},
+        },
+        {
+            "name": "api-latency-1s",
+            "objective": 99.0,
+            "window": "1d",
+            "sli": {"latency": {"histogram": 'latency_seconds{instance="a"}', "threshold": "1s"}},
+        },
+    )
+]
+
+
+def _build_history(start_s: int) -> tuple[str, pl.DataFrame]:
+    rng = random.Random(7)
+    requests = {("200", "a"): 5000.0, ("200", "b"): 3000.0, ("500", "a"): 40.0, ("500", "b"): 25.0}
+    buckets = {(inst, le): 0.0 for inst in ("a", "b") for le in BOUNDS}
+    req_points: dict[tuple[str, str], list[tuple[int, float]]] = {k: [] for k in requests}
+    bucket_points: dict[tuple[str, str], list[tuple[int, float]]] = {k: [] for k in buckets}
+    for off in range(0, HOURS * 3600 + 1, STEP_S):
+        incident = INCIDENT[0] <= off < INCIDENT[1]
+        if off > 0:
+            for (code, inst), value in requests.items():
+                if code == "200":
+                    step = rng.randint(80, 120) if inst == "a" else rng.randint(40, 60)
+                else:
+                    step = rng.randint(0, 2) + (rng.randint(30, 50) if inst == "a" and incident else 0)
+                requests[(code, inst)] = value + step
+            for inst in ("a", "b"):
+                n = rng.randint(60, 100)
+                shares = (0.5, 0.7 if incident else 0.93, 0.95 if incident else 0.995, 1.0)
+                for le, share in zip(BOUNDS, shares, strict=True):
+                    buckets[(inst, le)] += math.floor(n * share)
+            if off == RESET_AT:
+                for key in requests:
+                    if key[1] == "b":
+                        requests[key] = float(rng.randint(0, 3))
+                for key in buckets:
+                    if key[0] == "b":
+                        buckets[key] = 0.0
+        if GAP[0] <= off < GAP[1]:
+            continue
+        for key, value in requests.items():
+            req_points[key].append((start_s + off, value))
+        for key, value in buckets.items():
+            bucket_points[key].append((start_s + off, value))
+    lines = ["# HELP requests Requests served.", "# TYPE requests counter"]
+    rows: list[tuple[str, str, int, float]] = []
+    for (code, inst), points in req_points.items():
+        labels = f'code="{code}",instance="{inst}"'
+        for t, v in points:
+            lines.append(f"requests_total{{{labels}}} {v:.1f} {t}")
+            rows.append(("requests_total", labels, t * 1000, v))
+    lines += ["# HELP latency_seconds Request latency.", "# TYPE latency_seconds histogram"]
+    for (inst, le), points in bucket_points.items():
+        labels = f'instance="{inst}",le="{le}"'
+        for t, v in points:
+            lines.append(f"latency_seconds_bucket{{{labels}}} {v:.1f} {t}")
+            rows.append(("latency_seconds_bucket", labels, t * 1000, v))
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n", pl.DataFrame(rows, schema=SAMPLE_SCHEMA, orient="row")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-2000:]
+
+
+@dataclass
+class _Prometheus:
+    """One Prometheus process on 127.0.0.1, started and stopped by its handle."""
+
+    root: Path
+    data: Path
+    rule_files: list[Path]
+
+    def __post_init__(self) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client = httpx.Client(timeout=30.0)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        config = self.root / f"prometheus-{self.port}.yml"
+        config.write_text(
+            yaml.safe_dump(
+                {"global": {"evaluation_interval": "1m"}, "rule_files": [str(p) for p in self.rule_files]}
+            )
+        )
+        log_path = self.root / "prometheus.log"
+        with log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    "prometheus",
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={self.data}",
+                    "--storage.tsdb.retention.time=30d",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                ],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if self.client.get(f"{self.url}/-/ready").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"prometheus not ready in 60 s: {_tail(log_path)}")
+            try:  # the poll interval doubles as the check that the server has not exited
+                self.proc.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                continue
+            raise RuntimeError(f"prometheus exited with {self.proc.returncode}: {_tail(log_path)}")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def get(self, path: str, **params: str) -> dict[str, object]:
+        resp = self.client.get(f"{self.url}{path}", params=params)
+        resp.raise_for_status()
+        body = resp.json()
+        assert body["status"] == "success", body
+        data = body["data"]
+        assert isinstance(data, dict)
+        return data
+
+
+@dataclass
+class Backfilled:
+    start_s: int
+    end_s: int
+    frame: pl.DataFrame
+    prometheus: _Prometheus
+    rules_path: Path
+
+
+@pytest.fixture(scope="module")
+def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]:
+    root = tmp_path_factory.mktemp("prom-rules")
+    end = int(time.time()) // 3600 * 3600 - 3600
+    start = end - HOURS * 3600
+    text, frame = _build_history(start)
+    (root / "history.om").write_text(text)
+    data = root / "data"
+    subprocess.run(
+        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(root / "history.om"), str(data)],
+        check=True, capture_output=True, timeout=120,
+    )
+    rules_path = root / "rules.yml"
+    rules_path.write_text(render_rules_yaml(SPECS))
+    check = subprocess.run(["promtool", "check", "rules", str(rules_path)], capture_output=True, timeout=60)
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+    document = yaml.safe_load(rules_path.read_text())
+    sli_only = root / "sli-rules.yml"
+    sli_only.write_text(
+        yaml.safe_dump({"groups": [g for g in document["groups"] if g["name"].startswith("redline-slo-sli-")]})
+    )
+    prom = _Prometheus(root, data, [])
+    try:
+        prom.start()
+        blocks = root / "rule-blocks"
+        done = subprocess.run(
+            [
+                "promtool", "tsdb", "create-blocks-from", "rules",
+                f"--start={start}", f"--end={end}", f"--url={prom.url}",
+                "--eval-interval=60s", f"--output-dir={blocks}", str(sli_only),
+            ],
+            capture_output=True, timeout=300,
+        )
+        assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
+        prom.stop()
+        moved = 0
+        for block in blocks.iterdir():
+            if block.is_dir():
+                shutil.move(str(block), str(data / block.name))
+                moved += 1
+        assert moved >= 3, f"expected rule blocks for {HOURS} h of history, got {moved}"
+        prom.rule_files = [rules_path]
+        prom.start()
+        yield Backfilled(start, end, frame, prom, rules_path)
+    finally:
+        prom.stop()
+        prom.client.close()
+
+
+def _recorded(prom: _Prometheus, record: str, slo: str, at_s: int) -> dict[int, float]:
+    """Every point of a recorded series up to ``at_s``, by timestamp in ms."""
+    data = prom.get("/api/v1/query", query=f'{record}{{slo="{slo}"}}[{HOURS + 1}h]', time=str(at_s))
+    result = data["result"]
+    assert isinstance(result, list)
+    if not result:
+        return {}
+    assert len(result) == 1, result
+    return {round(float(t) * 1000): float(v) for t, v in result[0]["values"]}
+
+
+def _window_starts_at_counter_start(offset_s: float, window: str) -> bool:
+    """Whether the window's first sample of some series is that counter's first (from zero):
+    the window starts within one scrape of the history start or of the reset on instance b.
+
+    There Prometheus limits each series' extrapolation towards the window start by its
+    zero-start rule, which Redline cannot apply to an aggregate of series
+    (``slo.counters.extrapolate_increase``, ``first_value=None``), so a 5m ratio can differ by
+    up to about one scrape over the window (15 s / 300 s); seen: 1.4% at 286 s after the reset.
+    """
+    start = offset_s - parse_duration(window)
+    return any(-STEP_S < start - s0 < STEP_S for s0 in (0, RESET_AT))
+
+
+def test_recorded_error_ratios_match_redline_within_one_percent(backfilled: Backfilled) -> None:
+    """Within 1% relative at every recorded point (5% where ``_window_starts_at_counter_start``)."""
+    ev = SLOEvaluator(SPECS)
+    ev.ingest(backfilled.frame)
+    compared = absent = 0
+    for spec in SPECS:
+        windows = sli_windows(spec)
+        points = {w: _recorded(backfilled.prometheus, f"slo:sli_error:ratio_rate{w}", spec.name, backfilled.end_s)
+                  for w in windows}
+        instants = sorted(set().union(*points.values()))
+        assert len(instants) >= HOURS * 60 - 2, f"{spec.name}: only {len(instants)} evaluations recorded"
+        for at_ms in instants:
+            ours = ev.error_ratios(at_ms, spec.name)
+            for w in windows:
+                mine = ours[w] if w in ours else ours["slo"]  # the objective's own window
+                theirs = points[w].get(at_ms)
+                where = f"{spec.name} window {w} at +{(at_ms / 1000 - backfilled.start_s):.0f} s"
+                if theirs is None or math.isnan(theirs):
+                    assert mine is None, f"{where}: Prometheus recorded nothing, Redline {mine}"
+                    absent += 1
+                    continue
+                assert mine is not None, f"{where}: Prometheus {theirs}, Redline none"
+                near = _window_starts_at_counter_start(at_ms / 1000 - backfilled.start_s, w)
+                assert mine == pytest.approx(theirs, rel=0.05 if near else 0.01), where
+                compared += 1
+    assert compared >= sum(len(sli_windows(s)) for s in SPECS) * (HOURS * 60 - 15)
+    assert absent > 0  # the scrape gap leaves the 5m window empty in both
+
+
+def test_prometheus_loads_every_exported_rule(backfilled: Backfilled) -> None:
+    document = yaml.safe_load(backfilled.rules_path.read_text())
+    data = backfilled.prometheus.get("/api/v1/rules")
+    groups = data["groups"]
+    assert isinstance(groups, list)
+    loaded = {g["name"]: len(g["rules"]) for g in groups}
+    assert loaded == {g["name"]: len(g["rules"]) for g in document["groups"]}
+    alerts = [r for g in groups for r in g["rules"] if r["type"] == "alerting"]
+    assert sorted({(r["name"], r["labels"]["severity"]) for r in alerts}) == [
+        ("SLOErrorBudgetBurnPage", "page"), ("SLOErrorBudgetBurnTicket", "ticket"),
+    ]
+    assert len(alerts) == 2 * len(SPECS)
