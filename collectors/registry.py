@@ -16,12 +16,13 @@ from pydantic import BaseModel, Field
 
 from collectors.base import Collector
 from collectors.prometheus_scrape import PrometheusScrapeCollector, PrometheusScrapeConfig
+from collectors.promql import PromQLCollector, PromQLConfig
 
 __all__ = ["SOURCE_KINDS", "SourceConfig", "build_collector"]
 
 # Union[...] rather than X | Y: today the union has one member, and pydantic needs a Union to
 # attach the discriminator to; new kinds are added inside the brackets.
-SourceConfig = Annotated[Union[PrometheusScrapeConfig], Field(discriminator="kind")]  # noqa: UP007
+SourceConfig = Annotated[Union[PrometheusScrapeConfig, PromQLConfig], Field(discriminator="kind")]  # noqa: UP007
 """Any source config, told apart by its ``kind`` field."""
 
 CollectorFactory = Callable[[BaseModel, httpx.Client, Callable[[], float]], Collector]
@@ -32,8 +33,14 @@ def _prometheus_scrape(config: BaseModel, client: httpx.Client, clock: Callable[
     return PrometheusScrapeCollector(config, client, clock)
 
 
+def _promql(config: BaseModel, client: httpx.Client, clock: Callable[[], float]) -> Collector:
+    assert isinstance(config, PromQLConfig)
+    return PromQLCollector(config, client, clock)
+
+
 SOURCE_KINDS: Final[dict[str, tuple[type[BaseModel], CollectorFactory]]] = {
     "prometheus_scrape": (PrometheusScrapeConfig, _prometheus_scrape),
+    "promql": (PromQLConfig, _promql),
 }
 
 
