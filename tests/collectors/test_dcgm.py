@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from collectors.dcgm import DcgmCollector, DcgmConfig
@@ -244,3 +245,12 @@ def test_a_down_exporter_fails_its_own_source_only(client: httpx.Client) -> None
 def test_config_rejects_a_url_that_is_not_http() -> None:
     with pytest.raises(ValidationError, match="expected an http:// or https:// URL"):
         DcgmConfig.model_validate({"name": "dcgm", "kind": "dcgm", "url": "file:///tmp/metrics"})
+
+
+def test_the_example_config_dcgm_entry_validates() -> None:
+    example = yaml.safe_load((Path(__file__).parents[2] / "examples" / "sources-gpu.yaml").read_text())
+    (entry,) = [DcgmConfig.model_validate(s) for s in example["sources"] if s["kind"] == "dcgm"]
+
+    assert (entry.url, entry.timeout_s, entry.series_labels()) == (
+        "http://127.0.0.1:9400/metrics", 5.0, {"cluster": "inference-eu", "source": "gpu-dcgm"}
+    )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from collectors.gpu_metrics import MIB
@@ -244,3 +245,11 @@ def test_config_refuses_both_command_and_path_and_an_unknown_zone() -> None:
         config(command=["nvidia-smi"], path="/var/lib/gpu.csv")
     with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus'"):
         config(path="/var/lib/gpu.csv", timezone="Mars/Olympus")
+
+
+def test_the_example_config_nvidia_smi_entries_validate() -> None:
+    example = yaml.safe_load((Path(__file__).parents[2] / "examples" / "sources-gpu.yaml").read_text())
+    command, dump = [NvidiaSmiConfig.model_validate(s) for s in example["sources"] if s["kind"] == "nvidia_smi"]
+
+    assert command.query_fields() == [*DEFAULT_QUERY, "temperature.gpu"]
+    assert (dump.path, dump.timezone) == ("/var/lib/gpu-stats/nvidia-smi.csv", "UTC")

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pynvml
+import yaml
 
+from agent.config import RedlineConfig
 from collectors.nvml import NvmlCollector, NvmlConfig
 from store.types import format_labels
 
@@ -202,3 +205,13 @@ def test_host_label_defaults_to_this_machines_hostname() -> None:
     result = NvmlCollector(cfg, clock=clock, nvml=FakeNvml([H100])).collect()
 
     assert f'host="{socket.gethostname()}"' in result.samples["labels"][0]
+
+
+def test_the_example_config_nvml_entry_and_skeleton_validate() -> None:
+    example = yaml.safe_load((Path(__file__).parents[2] / "examples" / "sources-gpu.yaml").read_text())
+    entries = [s for s in example["sources"] if s["kind"] == "nvml"]
+
+    assert [NvmlConfig.model_validate(s).name for s in entries] == ["gpu-local"]
+    # Everything but the sources (whose kinds the registry adds) loads as the agent would load it.
+    loaded = RedlineConfig.model_validate({**example, "sources": []})
+    assert [s.name for s in loaded.slos] == ["inference-gpu-band"]
