@@ -1,0 +1,268 @@
+"""Load OpenSLO v1 documents into ``SLOSpec`` objectives for the embedded store.
+
+Kinds read: ``SLO``, ``SLI`` (for ``indicatorRef``), ``Service``, ``DataSource`` (for
+``metricSourceRef``), ``AlertPolicy``, ``AlertCondition``, ``AlertNotificationTarget``.
+What Redline cannot honour is a ``ConfigError`` naming the source, the document (index, kind,
+name) and the field path — never dropped:
+
+================================  ===========================================================
+field                             Redline
+================================  ===========================================================
+``ratioMetric`` good|bad / total   Prometheus queries of ``slo.promql_translate`` shapes;
+                                  ``counter: true`` also allows ``sum(SELECTOR)``
+``thresholdMetric``                only ``time() - SELECTOR`` (freshness), with ``op: lt|lte``
+                                  and ``value`` = max age in seconds, Timeslices budgeting
+``budgetingMethod``                ``Occurrences`` (ratio, latency); ``Timeslices`` (freshness:
+                                  ``timeSliceWindow`` is the slice; one age point per slice, so
+                                  any ``timeSliceTarget`` in (0, 1] means the same);
+                                  ``RatioTimeslices``: error
+``timeWindow``                     one rolling ``{duration, isRolling: true}``; calendar: error
+``objectives[]``                   ``target`` (0–1) or ``targetPercent``; several → one objective
+                                  each, named ``<slo>-<displayName or index>``; an objective
+                                  with its own indicator (composite SLO): error
+``alertPolicies``                  references checked; not applied (Redline's alert policy is
+                                  global): listed in ``notes``
+metric source ``type``             ``Prometheus`` only
+================================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from slo.promql_translate import translate_freshness, translate_ratio
+from slo.spec import LatencySLI, SLOSpec
+from store.errors import ConfigError
+from store.types import parse_duration
+
+__all__ = ["KINDS", "load_openslo"]
+
+KINDS = frozenset(
+    {"SLO", "SLI", "Service", "DataSource", "AlertPolicy", "AlertCondition", "AlertNotificationTarget"}
+)
+_NAME_BAD = re.compile(r"[^A-Za-z0-9_.:-]+")
+
+
+class _Doc:
+    """One document with the prefix every error about it carries."""
+
+    def __init__(self, raw: object, index: int, source: str) -> None:
+        self.source = source
+        self.where = f"{source}: document {index}"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{self.where}: expected a mapping, got {type(raw).__name__}")
+        self.raw: dict[str, Any] = raw
+        self.kind = raw.get("kind")
+        meta = raw.get("metadata")
+        self.name = meta.get("name") if isinstance(meta, dict) else None
+        self.display = meta.get("displayName") if isinstance(meta, dict) else None
+        self.where += f" ({self.kind} {self.name})"
+
+    def error(self, path: str, why: str) -> ConfigError:
+        return ConfigError(f"{self.where}: {path}: {why}")
+
+    def spec(self) -> dict[str, Any]:
+        spec = self.raw.get("spec")
+        if not isinstance(spec, dict):
+            raise self.error("spec", "required mapping is missing")
+        return spec
+
+
+def _get(doc: _Doc, raw: dict[str, Any], key: str, path: str) -> dict[str, Any]:
+    value = raw.get(key)
+    if not isinstance(value, dict):
+        raise doc.error(f"{path}.{key}" if path else key, "required mapping is missing")
+    return value
+
+
+def _query(doc: _Doc, side: dict[str, Any], path: str, sources: dict[str, _Doc]) -> str:
+    src = _get(doc, side, "metricSource", path)
+    kind = src.get("type")
+    ref = src.get("metricSourceRef")
+    if ref is not None:
+        if ref not in sources:
+            raise doc.error(f"{path}.metricSource.metricSourceRef", f"no DataSource named {ref!r} in {doc.source}")
+        kind = kind or sources[ref].spec().get("type")
+    if kind != "Prometheus":
+        raise doc.error(f"{path}.metricSource.type", f"{kind!r}: Redline reads Prometheus queries only")
+    query = _get(doc, src, "spec", f"{path}.metricSource").get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise doc.error(f"{path}.metricSource.spec.query", "required query is missing")
+    return query
+
+
+def _sli_body(
+    doc: _Doc, indicator: dict[str, Any], path: str, budgeting: str, objective: dict[str, Any], opath: str,
+    sources: dict[str, _Doc],
+) -> dict[str, Any]:
+    """The ``sli`` of an ``SLOSpec`` from an OpenSLO indicator spec and one objective."""
+    try:
+        if "ratioMetric" in indicator:
+            ratio = _get(doc, indicator, "ratioMetric", path)
+            rpath = f"{path}.ratioMetric"
+            if budgeting != "Occurrences":
+                raise doc.error("spec.budgetingMethod", f"{budgeting!r} with a ratioMetric: Redline counts "
+                                "events (Occurrences) for ratio objectives")
+            given = [k for k in ("good", "bad") if k in ratio]
+            if len(given) != 1:
+                raise doc.error(rpath, "expected exactly one of good, bad beside total")
+            counter = bool(ratio.get("counter", False))
+            sli = translate_ratio(
+                _query(doc, _get(doc, ratio, given[0], rpath), f"{rpath}.{given[0]}", sources),
+                _query(doc, _get(doc, ratio, "total", rpath), f"{rpath}.total", sources),
+                good=given[0] == "good", counter=counter,
+            )
+            return {"latency" if isinstance(sli, LatencySLI) else "ratio": sli}
+        if "thresholdMetric" in indicator:
+            query = _query(doc, _get(doc, indicator, "thresholdMetric", path), f"{path}.thresholdMetric", sources)
+            if budgeting != "Timeslices":
+                raise doc.error("spec.budgetingMethod", f"{budgeting!r} with a thresholdMetric: Redline evaluates "
+                                "a threshold on a gauge (freshness) as Timeslices only")
+            op, value = objective.get("op"), objective.get("value")
+            if op not in ("lt", "lte"):
+                raise doc.error(f"{opath}.op", f"{op!r}: a data age must stay below a maximum (lt or lte)")
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise doc.error(f"{opath}.value", f"{value!r}: expected the maximum age in seconds")
+            slice_text = objective.get("timeSliceWindow", "1m")
+            try:
+                slice_s = parse_duration(str(slice_text))
+            except ValueError as exc:
+                raise doc.error(f"{opath}.timeSliceWindow", str(exc)) from exc
+            share = objective.get("timeSliceTarget", 1.0)
+            if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+                raise doc.error(f"{opath}.timeSliceTarget", f"{share!r}: expected a number in (0, 1]")
+            return {"freshness": translate_freshness(query, float(value), slice_s)}
+    except ConfigError as exc:
+        if str(exc).startswith(doc.where):
+            raise
+        raise doc.error(path, str(exc)) from exc
+    raise doc.error(path, "expected ratioMetric or thresholdMetric")
+
+
+def _window(doc: _Doc, spec: dict[str, Any]) -> float:
+    windows = spec.get("timeWindow")
+    if not isinstance(windows, list) or len(windows) != 1 or not isinstance(windows[0], dict):
+        raise doc.error("spec.timeWindow", "expected a list with one window")
+    w = windows[0]
+    if "calendar" in w or w.get("isRolling") is False:
+        raise doc.error("spec.timeWindow[0].calendar" if "calendar" in w else "spec.timeWindow[0].isRolling",
+                        "calendar windows are not supported yet: use {duration, isRolling: true}")
+    try:
+        return parse_duration(str(w.get("duration")))
+    except ValueError as exc:
+        raise doc.error("spec.timeWindow[0].duration", str(exc)) from exc
+
+
+def _objective_percent(doc: _Doc, objective: dict[str, Any], opath: str) -> float:
+    if "targetPercent" in objective:
+        value = objective["targetPercent"]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise doc.error(f"{opath}.targetPercent", f"{value!r}: expected a number")
+    value = objective.get("target")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise doc.error(f"{opath}.target", f"{value!r}: expected a fraction between 0 and 1 (or targetPercent)")
+    return round(value * 100.0, 10)
+
+
+def _slo_specs(doc: _Doc, slis: dict[str, _Doc], sources: dict[str, _Doc], names: dict[str, set[str]],
+               notes: list[str]) -> list[SLOSpec]:
+    spec = doc.spec()
+    if not isinstance(doc.name, str) or not doc.name:
+        raise doc.error("metadata.name", "required name is missing")
+    if "indicator" in spec:
+        indicator_doc = _get(doc, spec, "indicator", "spec")
+        ipath = "spec.indicator.spec"
+        indicator = _get(doc, indicator_doc, "spec", "spec.indicator")
+    elif "indicatorRef" in spec:
+        ref = spec["indicatorRef"]
+        if ref not in slis:
+            raise doc.error("spec.indicatorRef", f"no SLI named {ref!r} in {doc.source}")
+        ipath = f"spec.indicatorRef ({ref}) spec"
+        indicator = slis[ref].spec()
+    else:
+        raise doc.error("spec.indicator", "an SLO without its own indicator is a composite SLO, "
+                        "which Redline does not support yet")
+    budgeting = spec.get("budgetingMethod")
+    if budgeting not in ("Occurrences", "Timeslices"):
+        raise doc.error("spec.budgetingMethod", f"{budgeting!r}: Redline supports Occurrences and Timeslices")
+    window = _window(doc, spec)
+    objectives = spec.get("objectives")
+    if not isinstance(objectives, list) or not objectives:
+        raise doc.error("spec.objectives", "expected a non-empty list")
+    service = spec.get("service")
+    if names["Service"] and service not in names["Service"]:
+        raise doc.error("spec.service", f"no Service named {service!r} in {doc.source}")
+    for j, ref in enumerate(spec.get("alertPolicies") or []):
+        apath = f"spec.alertPolicies[{j}]"
+        if not isinstance(ref, dict):
+            raise doc.error(apath, "expected an inline AlertPolicy or {kind: AlertPolicy, alertPolicyRef: NAME}")
+        if "alertPolicyRef" in ref:
+            policy = ref["alertPolicyRef"]
+            if policy not in names["AlertPolicy"]:
+                raise doc.error(f"{apath}.alertPolicyRef", f"no AlertPolicy named {policy!r} in {doc.source}")
+        else:
+            meta = ref.get("metadata")
+            policy = meta.get("name") if isinstance(meta, dict) else None
+        notes.append(f"{doc.where}: {apath} ({policy}) not applied: "
+                     "Redline pages and tickets by its own multiwindow policy")
+    out: list[SLOSpec] = []
+    for k, objective in enumerate(objectives):
+        opath = f"spec.objectives[{k}]"
+        if not isinstance(objective, dict):
+            raise doc.error(opath, "expected a mapping")
+        if "indicator" in objective or "indicatorRef" in objective or "compositeWeight" in objective:
+            raise doc.error(f"{opath}.indicator", "a composite SLO (an indicator per objective) is not supported yet")
+        suffix = str(objective.get("displayName") or k)
+        name = doc.name if len(objectives) == 1 else f"{doc.name}-{suffix}"
+        labels = {"service": str(service)} if service else {}
+        body = {
+            "name": _NAME_BAD.sub("-", name).strip("-"),
+            "description": str(spec.get("description") or doc.display or ""),
+            "objective": _objective_percent(doc, objective, opath),
+            "window": window,
+            "sli": _sli_body(doc, indicator, ipath, budgeting, objective, opath, sources),
+            "labels": labels,
+        }
+        try:
+            out.append(SLOSpec.model_validate(body))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise doc.error(opath, f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+    return out
+
+
+def load_openslo(
+    documents: list[dict[str, Any]], source: str, notes: list[str] | None = None
+) -> list[SLOSpec]:
+    """Objectives from the OpenSLO v1 ``documents`` of ``source`` (a file, for messages).
+
+    ``notes``, when given, receives what was read but not applied (alert policies). Raises
+    ``ConfigError`` naming the document, its kind and name, and the field path for anything
+    Redline cannot honour (see the module docstring).
+    """
+    docs = [_Doc(raw, i, source) for i, raw in enumerate(documents)]
+    names: dict[str, set[str]] = {k: set() for k in KINDS}
+    for doc in docs:
+        if doc.raw.get("apiVersion") != "openslo/v1":
+            raise doc.error("apiVersion", f"expected 'openslo/v1', got {doc.raw.get('apiVersion')!r}")
+        if doc.kind not in KINDS:
+            raise doc.error("kind", f"unknown kind {doc.kind!r}: expected one of {', '.join(sorted(KINDS))}")
+        if not isinstance(doc.name, str) or not doc.name:
+            raise doc.error("metadata.name", "required name is missing")
+        names[str(doc.kind)].add(doc.name)
+    slis = {d.name: d for d in docs if d.kind == "SLI" and isinstance(d.name, str)}
+    sources = {d.name: d for d in docs if d.kind == "DataSource" and isinstance(d.name, str)}
+    collected: list[str] = []
+    specs = [s for d in docs if d.kind == "SLO" for s in _slo_specs(d, slis, sources, names, collected)]
+    if notes is not None:
+        notes.extend(collected)
+    seen: set[str] = set()
+    for s in specs:
+        if s.name in seen:
+            raise ConfigError(f"{source}: two objectives are named {s.name!r}")
+        seen.add(s.name)
+    return specs
