@@ -136,6 +136,10 @@ class FreshnessConfig(SourceSettings):
             suffix = self.path.lower().rsplit(".", 1)[-1] if self.path else ""
             if suffix not in ("parquet", "pq", "csv"):
                 raise ValueError("cannot tell Parquet from CSV by the path's suffix; set format: parquet or csv")
+        if self.password_env is not None and (self.sql is None or self.url is None):
+            raise ValueError("password_env goes with sql + url (a SQLAlchemy URL)")
+        if self.bearer_token_env is not None and self.field is None:
+            raise ValueError("bearer_token_env goes with url + field (an HTTP JSON document)")
         if self.storage_options is not None and not (self.path or "").startswith("s3://"):
             raise ValueError("storage_options goes with an s3:// path")
         return self

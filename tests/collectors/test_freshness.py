@@ -72,6 +72,8 @@ def _ts(text: str) -> float:
         {"path": "data/events.txt", "timestamp_column": "t"},
         {"path": "data/*.parquet", "storage_options": {"region": "eu-west-1"}},
         {"url": "http://127.0.0.1/x", "field": "a..b["},
+        {"path": "a.parquet", "bearer_token_env": "TOKEN"},
+        {"sql": "SELECT 1", "database": "a.db", "password_env": "PW"},
     ],
 )
 def test_config_rejects_anything_but_exactly_one_mode(fields: dict[str, object]) -> None:
