@@ -15,6 +15,9 @@ import httpx
 from pydantic import BaseModel, Field
 
 from collectors.base import Collector
+from collectors.dcgm import DcgmCollector, DcgmConfig
+from collectors.nvidia_smi import NvidiaSmiCollector, NvidiaSmiConfig
+from collectors.nvml import NvmlCollector, NvmlConfig
 from collectors.prometheus_scrape import PrometheusScrapeCollector, PrometheusScrapeConfig
 from collectors.promql import PromQLCollector, PromQLConfig
 
@@ -22,7 +25,10 @@ __all__ = ["SOURCE_KINDS", "SourceConfig", "build_collector"]
 
 # Union[...] rather than X | Y: today the union has one member, and pydantic needs a Union to
 # attach the discriminator to; new kinds are added inside the brackets.
-SourceConfig = Annotated[Union[PrometheusScrapeConfig, PromQLConfig], Field(discriminator="kind")]  # noqa: UP007
+SourceConfig = Annotated[
+    Union[PrometheusScrapeConfig, PromQLConfig, NvmlConfig, DcgmConfig, NvidiaSmiConfig],  # noqa: UP007
+    Field(discriminator="kind"),
+]
 """Any source config, told apart by its ``kind`` field."""
 
 CollectorFactory = Callable[[BaseModel, httpx.Client, Callable[[], float]], Collector]
@@ -38,9 +44,27 @@ def _promql(config: BaseModel, client: httpx.Client, clock: Callable[[], float])
     return PromQLCollector(config, client, clock)
 
 
+def _nvml(config: BaseModel, client: httpx.Client, clock: Callable[[], float]) -> Collector:
+    assert isinstance(config, NvmlConfig)
+    return NvmlCollector(config, client, clock)
+
+
+def _dcgm(config: BaseModel, client: httpx.Client, clock: Callable[[], float]) -> Collector:
+    assert isinstance(config, DcgmConfig)
+    return DcgmCollector(config, client, clock)
+
+
+def _nvidia_smi(config: BaseModel, client: httpx.Client, clock: Callable[[], float]) -> Collector:
+    assert isinstance(config, NvidiaSmiConfig)
+    return NvidiaSmiCollector(config, client, clock)
+
+
 SOURCE_KINDS: Final[dict[str, tuple[type[BaseModel], CollectorFactory]]] = {
     "prometheus_scrape": (PrometheusScrapeConfig, _prometheus_scrape),
     "promql": (PromQLConfig, _promql),
+    "nvml": (NvmlConfig, _nvml),
+    "dcgm": (DcgmConfig, _dcgm),
+    "nvidia_smi": (NvidiaSmiConfig, _nvidia_smi),
 }
 
 
