@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from collectors.base import Collector
 from collectors.dcgm import DcgmCollector, DcgmConfig
+from collectors.freshness import FreshnessCollector, FreshnessConfig
 from collectors.nvidia_smi import NvidiaSmiCollector, NvidiaSmiConfig
 from collectors.nvml import NvmlCollector, NvmlConfig
 from collectors.prometheus_scrape import PrometheusScrapeCollector, PrometheusScrapeConfig
@@ -26,7 +27,7 @@ __all__ = ["SOURCE_KINDS", "SourceConfig", "build_collector"]
 # Union[...] rather than X | Y: today the union has one member, and pydantic needs a Union to
 # attach the discriminator to; new kinds are added inside the brackets.
 SourceConfig = Annotated[
-    Union[PrometheusScrapeConfig, PromQLConfig, NvmlConfig, DcgmConfig, NvidiaSmiConfig],  # noqa: UP007
+    Union[PrometheusScrapeConfig, PromQLConfig, FreshnessConfig, NvmlConfig, DcgmConfig, NvidiaSmiConfig],  # noqa: UP007
     Field(discriminator="kind"),
 ]
 """Any source config, told apart by its ``kind`` field."""
@@ -42,6 +43,11 @@ def _prometheus_scrape(config: BaseModel, client: httpx.Client, clock: Callable[
 def _promql(config: BaseModel, client: httpx.Client, clock: Callable[[], float]) -> Collector:
     assert isinstance(config, PromQLConfig)
     return PromQLCollector(config, client, clock)
+
+
+def _freshness(config: BaseModel, client: httpx.Client, clock: Callable[[], float]) -> Collector:
+    assert isinstance(config, FreshnessConfig)
+    return FreshnessCollector(config, client, clock)
 
 
 def _nvml(config: BaseModel, client: httpx.Client, clock: Callable[[], float]) -> Collector:
@@ -62,6 +68,7 @@ def _nvidia_smi(config: BaseModel, client: httpx.Client, clock: Callable[[], flo
 SOURCE_KINDS: Final[dict[str, tuple[type[BaseModel], CollectorFactory]]] = {
     "prometheus_scrape": (PrometheusScrapeConfig, _prometheus_scrape),
     "promql": (PromQLConfig, _promql),
+    "freshness": (FreshnessConfig, _freshness),
     "nvml": (NvmlConfig, _nvml),
     "dcgm": (DcgmConfig, _dcgm),
     "nvidia_smi": (NvidiaSmiConfig, _nvidia_smi),
