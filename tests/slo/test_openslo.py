@@ -135,5 +135,6 @@ def test_an_indicator_query_of_an_sli_document_is_named_with_its_reference() -> 
 def test_another_api_version_is_refused() -> None:
     docs = _example()
     docs[0]["apiVersion"] = "openslo/v2alpha"
-    with pytest.raises(ConfigError, match=r"^o.yaml: document 0 \(Service checkout\): apiVersion: expected 'openslo/v1'"):
+    expected = r"^o.yaml: document 0 \(Service checkout\): apiVersion: expected 'openslo/v1'"
+    with pytest.raises(ConfigError, match=expected):
         load_openslo(docs, "o.yaml")

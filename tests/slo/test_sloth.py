@@ -82,7 +82,8 @@ def test_a_latency_slo_in_events_form_is_a_latency_objective() -> None:
     doc = _example()
     doc["slos"][1]["sli"] = {
         "events": {
-            "error_query": 'sum(rate(h_count{job="x"}[{{.window}}])) - sum(rate(h_bucket{job="x",le="0.5"}[{{.window}}]))',
+            "error_query": 'sum(rate(h_count{job="x"}[{{.window}}]))'
+            ' - sum(rate(h_bucket{job="x",le="0.5"}[{{.window}}]))',
             "total_query": 'sum(rate(h_count{job="x"}[{{.window}}]))',
         }
     }
