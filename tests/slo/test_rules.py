@@ -134,3 +134,14 @@ def test_rendered_rules_pass_promtool_check(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
     expected = sum(len(g["rules"]) for g in prometheus_rules(specs)["groups"])
     assert f"SUCCESS: {expected} rules found" in done.stdout.decode()
+
+
+def test_objectives_of_kinds_without_a_translation_are_skipped_and_named() -> None:
+    through = _spec(name="rows-per-hour", objective=99.0,
+                    sli={"throughput": {"counter": "rows_total", "min_rate": 1000, "per": "1h"}})
+    assert [g["name"] for g in prometheus_rules([through, AVAIL])["groups"]] == [
+        "redline-slo-sli-api-availability", "redline-slo-meta-api-availability", "redline-slo-alerts-api-availability",
+    ]
+    assert render_rules_yaml([through]).splitlines()[1] == (
+        "# skipped rows-per-hour: its kind has no Prometheus rule translation yet (ratio, latency, freshness only)"
+    )
