@@ -28,7 +28,8 @@ sides at once (a scrape tick); ``merge_late`` folds in points not newer than the
 With whole-number counts every path gives bit-identical state; otherwise they agree to rounding.
 
 ``FreshnessStore`` keeps, for every freshness objective, the cumulative count of good time
-slices in a ring, grouped by the series they read so a group's data is looked at once.
+slices in a ring (``slo.timeslice.SliceRings``, shared with throughput and GPU-band objectives),
+grouped by the series they read so a group's data is looked at once.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from slo.counters import extrapolate_increases
+from slo.timeslice import SliceRings
 
 __all__ = ["NO_TS", "CounterSides", "FreshnessStore", "series_increments"]
 
@@ -437,9 +439,8 @@ class FreshnessStore:
         self.group = np.asarray(groups, dtype=np.int64)
         self.max_age_ms = np.asarray([round(a * 1000) for a in max_age_s], dtype=np.int64)
         self.slice_ms = np.asarray([round(s * 1000) for s in slice_s], dtype=np.int64)
-        self.cap = np.asarray(keep_slices, dtype=np.int64) + 1
-        self.off = np.concatenate([[0], np.cumsum(self.cap)[:-1]]).astype(np.int64)
-        self._pool = np.zeros(int(self.cap.sum()), dtype=np.int32)  # zero pages until used
+        self._rings = SliceRings(np.asarray(keep_slices, dtype=np.int64) + 1)
+        self.cap = self._rings.cap
         n_groups = int(self.group.max()) + 1 if self.n else 0
         self.members: list[I64] = [np.flatnonzero(self.group == g) for g in range(n_groups)]
         self.g_slice_ms = np.zeros(n_groups, dtype=np.int64)
@@ -457,12 +458,11 @@ class FreshnessStore:
 
     def nbytes(self) -> int:
         """Bytes held by the slice counts."""
-        return int(self._pool.nbytes)
+        return self._rings.nbytes()
 
     def _through(self, objs: I64, k: I64, k0: I64) -> I64:
         """Good slices from the first through slice ``k`` (``k0 - 1 <= k``, final, retained)."""
-        out: I64 = np.where(k >= k0, self._pool[self.off[objs] + k % self.cap[objs]], 0)
-        return out
+        return self._rings.through(objs, k, k0)
 
     def add_steps(self, g: int, ts_u: I64, values_u: F64) -> None:
         """Append group ``g``'s min-over-series value at new, ascending timestamps (after its newest)."""
@@ -488,14 +488,8 @@ class FreshnessStore:
             k0 = int(self.g_k0[g])
             prev = self._through(objs, np.full(len(objs), k_final), np.full(len(objs), k0))
             for j, p in zip(objs.tolist(), prev.tolist(), strict=True):
-                cap, off = int(self.cap[j]), int(self.off[j])
                 cum = p + np.cumsum(age_ms <= self.max_age_ms[j], dtype=np.int32)  # bool→int32: fast
-                tail = min(len(ks), cap)
-                slot = int(ks[-tail]) % cap
-                head = min(tail, cap - slot)
-                self._pool[off + slot : off + slot + head] = cum[len(cum) - tail : len(cum) - tail + head]
-                if head < tail:
-                    self._pool[off : off + tail - head] = cum[len(cum) - tail + head :]
+                self._rings.write(j, k_final + 1, cum)
             self.g_k_final[g] = k_to
         self.g_last_ts[g] = int(ts_u[-1])
         self.g_last_value[g] = float(values_u[-1])
@@ -528,7 +522,7 @@ class FreshnessStore:
             objs = self._obj_ids[self._obj_ptr[g[row]] + within]
             prev = self._through(objs, k_final[new][row], k0[new][row])
             good = age_ms[row] <= self.max_age_ms[objs]
-            self._pool[self.off[objs] + k_to[new][row] % self.cap[objs]] = prev + good
+            self._rings.put(objs, k_to[new][row], prev + good)
             self.g_k_final[g] = k_to[new]
         self.g_last_ts[groups] = ts
         self.g_last_value[groups] = values

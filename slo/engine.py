@@ -2,7 +2,8 @@
 
 ``SLOEvaluator`` keeps, per distinct *side* (a selector, plus a bucket bound for latency),
 one reset-corrected cumulative count shared by every objective that reads it (``CounterSides``),
-and per freshness objective the cumulative count of good slices (``FreshnessStore``).
+per freshness objective the cumulative count of good slices (``FreshnessStore``), and per
+throughput or GPU-band objective the same for its slices (``slo.timeslice.SliceStore``).
 
 ``ingest`` takes any sample frame. Series are found as runs of equal (metric, labels) — the
 store returns frames sorted by series, so a 30-day cold start is a few hundred runs, mapped to
@@ -25,7 +26,8 @@ import polars as pl
 from slo.cumulative import NO_TS, CounterSides, FreshnessStore, series_increments
 from slo.ranking import classify, rank_dimensions, rank_objectives
 from slo.results import ObjectiveResult, StatusReport
-from slo.spec import BURN_WINDOWS, SLOSpec
+from slo.spec import BURN_WINDOWS, GPUBandSLI, SLOSpec, ThroughputSLI
+from slo.timeslice import NO_SLICE, SliceStore, band_slices, throughput_slices
 from store.types import SAMPLE_SCHEMA, Selector, format_duration, parse_duration, parse_labels
 
 __all__ = ["TTB_BURN_WINDOWS", "SLOEvaluator"]
@@ -88,6 +90,43 @@ class _FreshGroup:
 
 
 @dataclass
+class _SliceGroup:
+    """Throughput or GPU-band objectives reading the same series the same way (slice length; for a
+    band also the aggregate and the ``by`` labels), so their slices are summarised once."""
+
+    kind: str  # "throughput" or "gpu"
+    selector: Selector
+    slice_ms: int
+    aggregate: str = "avg"
+    by: tuple[str, ...] = ()
+    members: list[int] = field(default_factory=list)
+    pools: dict[tuple[str, ...], int] = field(default_factory=dict)
+    """Each distinct value tuple of the ``by`` labels (one pool when ``by`` is empty)."""
+    pool_of: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Pool of each series id (indexed by series id; only members' entries are meaningful)."""
+    pending: tuple[I64, I64, F64, npt.NDArray[np.bool_]] | None = None
+    """Rows of the open slice: series, timestamp, increment (throughput) or value (band), known."""
+    last_final: tuple[int, F64] | None = None
+    open: tuple[int, F64] | None = None
+    """(slice, rate) or (slice, aggregate per pool) of the last final slice and of the open one."""
+    max_value: float = -math.inf
+
+    def add_member(self, sid: int, labels: dict[str, str]) -> None:
+        self.members.append(sid)
+        key = tuple(labels.get(name, "") for name in self.by)
+        pool = self.pools.setdefault(key, len(self.pools))
+        if sid >= len(self.pool_of):
+            self.pool_of = np.concatenate([self.pool_of, np.zeros(max(64, sid + 1), dtype=np.int64)])
+        self.pool_of[sid] = pool
+
+    def pool_name(self, pool: int) -> str:
+        if not self.by:
+            return "all GPUs"
+        key = next(k for k, v in self.pools.items() if v == pool)
+        return "{" + ",".join(f'{n}="{v}"' for n, v in zip(self.by, key, strict=True)) + "}"
+
+
+@dataclass
 class _Objective:
     spec: SLOSpec
     window_ms: int
@@ -95,6 +134,8 @@ class _Objective:
     errors: int = -1
     good: int = -1
     freshness: int = -1  # index in the FreshnessStore
+    slices: int = -1  # index in the SliceStore
+    slice_group: int = -1
     # constants of the result, computed once
     budget: float = 0.0
     target: float = 0.0
@@ -139,6 +180,9 @@ class SLOEvaluator:
         self._groups: list[_FreshGroup] = []
         self._group_ids: dict[tuple[str, int], int] = {}
         self._objectives: list[_Objective] = []
+        self._slice_groups: list[_SliceGroup] = []
+        slice_group_ids: dict[tuple[object, ...], int] = {}
+        slice_args: tuple[list[int], list[float], list[float], list[int]] = ([], [], [], [])
         fresh_groups: list[int] = []
         fresh_args: tuple[list[float], list[float], list[int]] = ([], [], [])
         windows: list[int] = list(_BURN_MS)
@@ -163,6 +207,22 @@ class SLOEvaluator:
                 buckets = lat.histogram.with_metric(lat.histogram.metric + "_bucket")
                 obj.total = self._side(buckets, math.inf)
                 obj.good = self._side(buckets, lat.threshold)
+            elif spec.sli.throughput is not None or spec.sli.gpu is not None:
+                key, group = self._slice_group_of(spec.sli.throughput or spec.sli.gpu)
+                if key not in slice_group_ids:
+                    slice_group_ids[key] = len(self._slice_groups)
+                    self._slice_groups.append(group)
+                obj.slices = len(slice_args[0])
+                obj.slice_group = slice_group_ids[key]
+                slice_args[0].append(obj.slice_group)
+                if spec.sli.throughput is not None:
+                    slice_args[1].append(spec.sli.throughput.min_per_second)
+                    slice_args[2].append(math.inf)
+                else:
+                    assert spec.sli.gpu is not None
+                    slice_args[1].append(spec.sli.gpu.min)
+                    slice_args[2].append(spec.sli.gpu.max)
+                slice_args[3].append(math.ceil((spec.window + 86400.0) * 1000 / group.slice_ms))
             else:
                 fr = spec.sli.freshness
                 assert fr is not None
@@ -179,20 +239,37 @@ class SLOEvaluator:
         keep_minutes = round(max((s.window for s in specs), default=86400.0) / 60) + 1440
         self._counters = CounterSides(len(self._sides), keep_minutes=keep_minutes)
         self._fresh = FreshnessStore(fresh_groups, *fresh_args)
+        self._slices = SliceStore(
+            slice_args[0], [g.slice_ms for g in self._slice_groups], slice_args[1], slice_args[2], slice_args[3]
+        )
         self._metrics = sorted(
             {s.selector.metric for s in self._sides} | {g.selector.metric for g in self._groups}
+            | {g.selector.metric for g in self._slice_groups}
         )
         self._metric_set = frozenset(self._metrics)
         self._side_index = _SelectorIndex([s.selector for s in self._sides])
         self._group_index = _SelectorIndex([g.selector for g in self._groups])
+        self._slice_index = _SelectorIndex([g.selector for g in self._slice_groups])
         # series: (metric, labels) -> id, or -1 for a series no objective reads
         self._series: dict[tuple[str, str], int] = {}
         self._ser_sides: list[list[int]] = []
         self._ser_groups: list[list[int]] = []
+        self._ser_slices: list[list[int]] = []
         self._last_ts = np.zeros(0, dtype=np.int64)
         self._last_val = np.zeros(0, dtype=np.float64)
         self._csr: tuple[I64, I64] | None = None
         self._build_lookup_tables(windows)
+
+    @staticmethod
+    def _slice_group_of(sli: ThroughputSLI | GPUBandSLI | None) -> tuple[tuple[object, ...], _SliceGroup]:
+        """The key and a new group for a throughput or GPU-band SLI."""
+        if isinstance(sli, ThroughputSLI):
+            slice_ms = round(sli.slice * 1000)
+            return ("throughput", str(sli.counter), slice_ms), _SliceGroup("throughput", sli.counter, slice_ms)
+        assert sli is not None
+        slice_ms = round(sli.slice * 1000)
+        key = ("gpu", str(sli.utilization), slice_ms, sli.aggregate, sli.by)
+        return key, _SliceGroup("gpu", sli.utilization, slice_ms, sli.aggregate, sli.by)
 
     def _side(self, selector: Selector, le: float | None) -> int:
         key = (str(selector), le)
@@ -207,8 +284,9 @@ class SLOEvaluator:
         """Index arrays that let ``evaluate`` compute every objective's ratios at once."""
         self._windows_ms = np.asarray(windows, dtype=np.int64)
         col = {w: i for i, w in enumerate(windows)}
-        counter = [i for i, o in enumerate(self._objectives) if o.freshness < 0]
+        counter = [i for i, o in enumerate(self._objectives) if o.freshness < 0 and o.slices < 0]
         fresh = [i for i, o in enumerate(self._objectives) if o.freshness >= 0]
+        sliced = [i for i, o in enumerate(self._objectives) if o.slices >= 0]
         objs = self._objectives
 
         def cols(idx: list[int]) -> I64:
@@ -225,6 +303,9 @@ class SLOEvaluator:
         self._f_idx = np.asarray(fresh, dtype=np.int64)
         self._f_cols = cols(fresh)
         self._f_store = np.asarray([objs[i].freshness for i in fresh], dtype=np.int64)
+        self._s_idx = np.asarray(sliced, dtype=np.int64)
+        self._s_cols = cols(sliced)
+        self._s_store = np.asarray([objs[i].slices for i in sliced], dtype=np.int64)
         self._budgets = np.asarray([o.budget for o in objs], dtype=np.float64)
 
     # -- what to read ----------------------------------------------------------------------
@@ -236,13 +317,16 @@ class SLOEvaluator:
             seen.setdefault(str(side.selector), side.selector)
         for group in self._groups:
             seen.setdefault(str(group.selector), group.selector)
+        for sg in self._slice_groups:
+            seen.setdefault(str(sg.selector), sg.selector)
         return list(seen.values())
 
     def check_series(self, series: pl.DataFrame) -> list[str]:
         """Problems in the stored series (distinct ``metric``, ``labels``) the objectives rely on.
 
-        A latency threshold that is not a bucket bound (naming the nearest bounds) and a
-        histogram whose buckets lack ``le="+Inf"``.
+        A latency threshold that is not a bucket bound (naming the nearest bounds), a
+        histogram whose buckets lack ``le="+Inf"``, GPU series lacking a ``by`` label, and — when
+        the frame has a ``value`` column (samples) — GPU utilisation above 1 (a percentage).
         """
         pairs = series.select("metric", "labels").unique().rows()
         problems: list[str] = []
@@ -271,6 +355,10 @@ class SLOEvaluator:
                     f"({lat.threshold:g}s) is not a bucket bound of {bucket_sel}; nearest bounds: "
                     f"lower {_fmt_bound(lower)}, upper {_fmt_bound(upper)}"
                 )
+        for obj in self._objectives:
+            band = obj.spec.sli.gpu
+            if band is not None:
+                problems += _band_problems(obj.spec.name, band, series, pairs)
         return problems
 
     # -- ingest ----------------------------------------------------------------------------
@@ -294,10 +382,17 @@ class SLOEvaluator:
                 i for i in self._group_index.candidates(metric, parsed)
                 if self._groups[i].selector.matches(metric, parsed)
             ]
-            if sides or groups:
+            slice_groups = [
+                i for i in self._slice_index.candidates(metric, parsed)
+                if self._slice_groups[i].selector.matches(metric, parsed)
+            ]
+            if sides or groups or slice_groups:
                 sid = len(self._ser_sides)
                 self._ser_sides.append(sides)
                 self._ser_groups.append(groups)
+                self._ser_slices.append(slice_groups)
+                for i in slice_groups:
+                    self._slice_groups[i].add_member(sid, parsed)
                 for s in sides:
                     self._sides[s].members.append(sid)
                 for g in groups:
@@ -363,6 +458,7 @@ class SLOEvaluator:
             return
         self._ingest_sides(batches, per_side)
         self._ingest_freshness(batches)
+        self._ingest_slices(batches)
         sids = np.fromiter(batches.keys(), dtype=np.int64, count=len(batches))
         self._last_ts[sids] = [int(b[0][-1]) for b in batches.values()]
         self._last_val[sids] = [float(b[1][-1]) for b in batches.values()]
@@ -570,6 +666,108 @@ class SLOEvaluator:
                 i = single[0].index(g)
                 self._fresh.add_steps(g, ts1[i : i + 1], np.asarray(single[2][i : i + 1]))
 
+    def _ingest_slices(self, batches: dict[int, _Batch]) -> None:
+        """Summarise the slices of each touched throughput or GPU-band group: the open slice's rows
+        with the new ones; every slice before the newest becomes final (``SliceStore.add``)."""
+        touched: dict[int, list[int]] = {}
+        for sid in batches:
+            for g in self._ser_slices[sid]:
+                touched.setdefault(g, []).append(sid)
+        increments: dict[int, F64] = {}
+        for g, sids in touched.items():
+            grp = self._slice_groups[g]
+            parts: list[tuple[I64, I64, F64, npt.NDArray[np.bool_]]] = []
+            if grp.pending is not None:
+                parts.append(grp.pending)
+            for sid in sids:
+                ts, val, inc = batches[sid]
+                known = np.ones(len(ts), dtype=np.bool_)
+                if grp.kind == "throughput":
+                    if inc is None:
+                        inc = increments.get(sid)
+                        if inc is None:
+                            inc = increments[sid] = self._increments(sid, val)
+                    if math.isnan(float(self._last_val[sid])):
+                        known[0] = False  # a series' first sample: no increase known
+                    x = inc
+                else:
+                    x = val
+                    grp.max_value = max(grp.max_value, float(val.max()))
+                parts.append((np.full(len(ts), sid, dtype=np.int64), ts, x, known))
+            sid_a = np.concatenate([p[0] for p in parts])
+            ts_a = np.concatenate([p[1] for p in parts])
+            x_a = np.concatenate([p[2] for p in parts])
+            known_a = np.concatenate([p[3] for p in parts])
+            if grp.pending is not None and grp.kind == "gpu":
+                order = np.lexsort((ts_a, sid_a))  # the open slice's rows first: regroup by series
+                sid_a, ts_a, x_a, known_a = sid_a[order], ts_a[order], x_a[order], known_a[order]
+            k = -(-ts_a // grp.slice_ms)
+            k_final = int(self._slices.g_k_final[g])
+            if k_final != NO_SLICE and int(k.min()) <= k_final:
+                keep = k > k_final  # rows of final slices arrive too late to count
+                sid_a, ts_a, x_a, known_a, k = sid_a[keep], ts_a[keep], x_a[keep], known_a[keep], k[keep]
+                if len(k) == 0:
+                    continue
+            k_first = k_final + 1 if k_final != NO_SLICE else int(k.min())
+            k_last = int(k.max())
+            n = k_last - k_first + 1
+            if grp.kind == "throughput":
+                counted, rate = throughput_slices(ts_a, x_a, known_a, k_first, n, grp.slice_ms)
+                low = high = rate
+                rows = rate[:, None]
+            else:
+                pool = grp.pool_of[sid_a]
+                counted, rows = band_slices(
+                    ts_a, sid_a, x_a, pool, len(grp.pools), grp.aggregate, k_first, n, grp.slice_ms
+                )
+                low, high = np.fmin.reduce(rows, axis=1), np.fmax.reduce(rows, axis=1)
+            self._slices.add(g, k_first, counted, low, high)
+            if n > 1:
+                grp.last_final = (k_last - 1, rows[-2].copy())
+            grp.open = (k_last, rows[-1].copy())
+            is_open = k == k_last
+            grp.pending = (sid_a[is_open], ts_a[is_open], x_a[is_open], known_a[is_open])
+
+    def _slice_reason(self, obj: _Objective, at_ms: int) -> str:
+        """What the newest slice at or before ``at_ms`` says: a throughput's rate under its floor
+        and its share of capacity, a GPU band's pools outside the band (waste or saturation)."""
+        grp = self._slice_groups[obj.slice_group]
+        latest = next(
+            (r for r in (grp.open, grp.last_final) if r is not None and r[0] * grp.slice_ms <= at_ms), None
+        )
+        parts: list[str] = []
+        th, band = obj.spec.sli.throughput, obj.spec.sli.gpu
+        if latest is not None and th is not None:
+            rate = float(latest[1][0])
+            unit = format_duration(th.per)
+            if rate < th.min_per_second:
+                parts.append(
+                    f"last {format_duration(grp.slice_ms / 1000)} slice at {rate * th.per:.3g} per {unit}, "
+                    f"under the floor of {th.min_rate:g}"
+                )
+            if th.capacity is not None:
+                parts.append(f"at {rate * th.per / th.capacity * 100:.0f}% of capacity")
+        if band is not None:
+            if latest is not None:
+                agg = latest[1]
+                with np.errstate(invalid="ignore"):
+                    for side, bad, bound, word in (
+                        ("below", agg < band.min, band.min, "waste"),
+                        ("above", agg > band.max, band.max, "saturation"),
+                    ):
+                        idx = np.flatnonzero(bad)
+                        if len(idx) == 0:
+                            continue
+                        worst = int(idx[np.argmin(agg[idx])] if side == "below" else idx[np.argmax(agg[idx])])
+                        more = f" and {len(idx) - 1} more" if len(idx) > 1 else ""
+                        parts.append(
+                            f"{side} {bound * 100:.0f}% ({word}) in {grp.pool_name(worst)} "
+                            f"at {float(agg[worst]) * 100:.0f}%{more}"
+                        )
+            if grp.max_value > 1.0:
+                parts.append(_PERCENT_HINT)
+        return "; ".join(parts)
+
     # -- evaluate --------------------------------------------------------------------------
 
     def _ratio_table(self, at_ms: int) -> tuple[F64, npt.NDArray[np.bool_], F64]:
@@ -602,6 +800,15 @@ class SLOEvaluator:
             ratios[self._f_idx] = np.where(c_ok, 1.0 - share, 0.0)
             known[self._f_idx] = c_ok
             events[self._f_idx] = c[:, -1].astype(np.float64)
+        if len(self._s_idx):
+            good, counted = self._slices.counts(at_ms, self._windows_ms)
+            g = good[self._s_store[:, None], self._s_cols]
+            c = counted[self._s_store[:, None], self._s_cols]
+            c_ok = c > 0
+            share = np.divide(g, c, out=np.zeros(g.shape, dtype=np.float64), where=c_ok)
+            ratios[self._s_idx] = np.where(c_ok, 1.0 - share, 0.0)
+            known[self._s_idx] = c_ok
+            events[self._s_idx] = c[:, -1].astype(np.float64)
         return ratios, known, events
 
     def evaluate(self, at_ms: int) -> StatusReport:
@@ -616,7 +823,10 @@ class SLOEvaluator:
         budgets_left: list[float] = (1.0 - slo / self._budgets).tolist()
         event_list: list[float] = events.tolist()
         results = [
-            self._result(obj, burn_rows[i], slo_known[i], slis[i], budgets_left[i], event_list[i])
+            self._result(
+                obj, burn_rows[i], slo_known[i], slis[i], budgets_left[i], event_list[i],
+                self._slice_reason(obj, at_ms) if obj.slices >= 0 else "",
+            )
             for i, obj in enumerate(self._objectives)
         ]
         return StatusReport(
@@ -637,9 +847,10 @@ class SLOEvaluator:
     @staticmethod
     def _result(
         obj: _Objective, burns: list[float | None], slo_known: bool, sli: float, budget_left: float,
-        events: float,
+        events: float, detail: str = "",
     ) -> ObjectiveResult:
-        """The frozen result from the objective's numbers (burn rates ``None`` where unknown)."""
+        """The frozen result from the objective's numbers (burn rates ``None`` where unknown);
+        ``detail`` is appended to the reason."""
         spec = obj.spec
         burn_rates = dict(zip(BURN_WINDOWS, burns, strict=True))
         budget_remaining = ttb = None
@@ -665,6 +876,8 @@ class SLOEvaluator:
             time_to_breach_s=ttb,
             burn_window=burn_window,
         )
+        if detail:
+            reason = f"{reason}; {detail}"
         return ObjectiveResult(
             name=spec.name,
             kind=obj.kind,
@@ -682,12 +895,41 @@ class SLOEvaluator:
         )
 
     def memory_bytes(self) -> int:
-        """Bytes held by the cumulative arrays (sides and freshness slices).
+        """Bytes held by the cumulative arrays (sides, freshness, throughput and GPU-band slices).
 
         The rings are allocated whole when the evaluator is built (zero pages, resident as data
         arrives), so this is the size they reach once every side has a full window of data.
         """
-        return self._counters.nbytes() + self._fresh.nbytes()
+        return self._counters.nbytes() + self._fresh.nbytes() + self._slices.nbytes()
+
+
+_PERCENT_HINT = (
+    "utilisation values above 1 look like a percentage; use a 0–1 ratio such as redline_gpu_utilization_ratio"
+)
+
+
+def _band_problems(name: str, band: GPUBandSLI, series: pl.DataFrame, pairs: list[tuple[str, str]]) -> list[str]:
+    """A GPU band's series that lack a ``by`` label, or hold values above 1."""
+    matched = band.utilization.matching_series(pairs)
+    if not matched:
+        return []
+    problems: list[str] = []
+    parsed = [parse_labels(labels) for _, labels in matched]
+    for label in band.by:
+        lacking = sum(label not in labels for labels in parsed)
+        if lacking:
+            problems.append(
+                f"objective {name!r}: {lacking} of the {len(matched)} series of {band.utilization} have no "
+                f"{label!r} label, so they are pooled together under an empty {label}"
+            )
+    if "value" in series.columns:
+        rows = series.filter(
+            pl.col("metric") == band.utilization.metric, pl.col("labels").is_in([lb for _, lb in matched])
+        )
+        top = rows.get_column("value").max()
+        if isinstance(top, (int, float)) and top > 1:
+            problems.append(f"objective {name!r}: {band.utilization} has values up to {top:g}: {_PERCENT_HINT}")
+    return problems
 
 
 def _fmt_bound(bound: float | None) -> str:

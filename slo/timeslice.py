@@ -1,0 +1,207 @@
+"""Time-slice SLIs: rings of cumulative slice counts, and the slice math of throughput and GPU bands.
+
+Slice ``k`` of length ``S`` covers ``((k-1)·S, k·S]``. A time-slice objective's SLI over a window is
+good slices / counted slices among the slices whose end lies in ``(at - W, at]``, so each
+objective keeps the cumulative count of good slices (and each group of objectives reading the
+same data the cumulative count of counted slices) in a ring: a window is two lookups.
+
+``SliceRings`` is that ring storage (shared with freshness, ``slo.cumulative.FreshnessStore``).
+``SliceStore`` holds throughput and GPU-band objectives: a group's newest slice stays *open*
+(provisional, counted at evaluation) until a sample after its end arrives; earlier slices are
+final. ``throughput_slices`` and ``band_slices`` turn a group's rows into per-slice summaries
+``(counted, a, b)``: a slice is good for an objective with bounds ``(lo, hi)`` when it is counted
+and ``a >= lo`` and ``b <= hi`` (throughput: ``a = b =`` rate; GPU band: the lowest and highest
+group aggregate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["NO_SLICE", "SliceRings", "SliceStore", "band_slices", "throughput_slices"]
+
+NO_SLICE = -(2**63)
+"""Slice-index sentinel: no data yet."""
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+
+
+class SliceRings:
+    """Cumulative slice counts, one ring per row: ring ``r`` keeps its last ``caps[r]`` slices."""
+
+    def __init__(self, caps: Sequence[int] | I64) -> None:
+        self.cap = np.asarray(caps, dtype=np.int64)
+        self.off = np.concatenate([[0], np.cumsum(self.cap)[:-1]]).astype(np.int64)
+        self.pool = np.zeros(int(self.cap.sum()), dtype=np.int32)  # zero pages until used
+
+    def nbytes(self) -> int:
+        """Bytes held by the counts."""
+        return int(self.pool.nbytes)
+
+    def through(self, rings: I64, k: I64, k0: I64) -> I64:
+        """Counts from the first slice ``k0`` through slice ``k`` (``k >= k0 - 1``, retained)."""
+        out: I64 = np.where(k >= k0, self.pool[self.off[rings] + k % self.cap[rings]], 0)
+        return out
+
+    def write(self, r: int, k_from: int, cum: npt.NDArray[np.int32] | I64) -> None:
+        """Store the counts through slices ``k_from, k_from + 1, …`` of ring ``r`` (the last ``cap`` kept)."""
+        cap, off = int(self.cap[r]), int(self.off[r])
+        tail = min(len(cum), cap)
+        if tail == 0:
+            return
+        slot = (k_from + len(cum) - tail) % cap
+        head = min(tail, cap - slot)
+        self.pool[off + slot : off + slot + head] = cum[len(cum) - tail : len(cum) - tail + head]
+        if head < tail:
+            self.pool[off : off + tail - head] = cum[len(cum) - tail + head :]
+
+    def put(self, rings: I64, k: I64, values: I64) -> None:
+        """Store one count per (ring, slice); the positions must be distinct (at most ``cap`` slices a ring)."""
+        self.pool[self.off[rings] + k % self.cap[rings]] = values
+
+
+class SliceStore:
+    """Good slices per objective and counted slices per group, for throughput and GPU-band objectives.
+
+    ``groups[j]`` is objective ``j``'s group; ``lo[j]``, ``hi[j]`` its bounds on the slice summary;
+    ``keep_slices[j]`` how many final slices it must keep (window plus margin). Each group has
+    one slice length. Not thread-safe.
+    """
+
+    def __init__(
+        self, groups: Sequence[int], slice_ms: Sequence[int], lo: Sequence[float], hi: Sequence[float],
+        keep_slices: Sequence[int],
+    ) -> None:
+        self.n = len(groups)
+        self.group = np.asarray(groups, dtype=np.int64)
+        self.lo = np.asarray(lo, dtype=np.float64)
+        self.hi = np.asarray(hi, dtype=np.float64)
+        self.g_slice_ms = np.asarray(slice_ms, dtype=np.int64)
+        n_groups = len(self.g_slice_ms)
+        obj_cap = np.asarray(keep_slices, dtype=np.int64) + 1
+        self.members: list[I64] = [np.flatnonzero(self.group == g) for g in range(n_groups)]
+        g_cap = [int(obj_cap[m].max()) if len(m) else 1 for m in self.members]
+        self.cap = obj_cap
+        self._good = SliceRings(obj_cap)
+        self._counted = SliceRings(g_cap)
+        self.g_cap = self._counted.cap
+        self.g_k0 = np.full(n_groups, NO_SLICE, dtype=np.int64)
+        self.g_k_final = np.full(n_groups, NO_SLICE, dtype=np.int64)
+        self.g_open = np.zeros(n_groups, dtype=np.bool_)
+        self.g_open_counted = np.zeros(n_groups, dtype=np.int64)
+        self.open_good = np.zeros(self.n, dtype=np.int64)
+
+    def nbytes(self) -> int:
+        """Bytes held by the slice counts."""
+        return self._good.nbytes() + self._counted.nbytes()
+
+    def add(self, g: int, k_first: int, counted: Bools, a: F64, b: F64) -> None:
+        """Summaries of group ``g``'s slices ``k_first …``: all final but the last, which is open.
+
+        ``k_first`` is the group's open slice (``k_final + 1``), or its first slice.
+        """
+        n = len(counted)
+        if n == 0:
+            return
+        if self.g_k0[g] == NO_SLICE:
+            self.g_k0[g] = k_first
+            self.g_k_final[g] = k_first - 1
+        k_final = int(self.g_k_final[g])
+        if k_first != k_final + 1:
+            raise ValueError(f"slice group {g}: slices must continue at {k_final + 1}, got {k_first}")
+        objs = self.members[g]
+        k0 = int(self.g_k0[g])
+        with np.errstate(invalid="ignore"):
+            good = counted[None, :] & (a[None, :] >= self.lo[objs, None]) & (b[None, :] <= self.hi[objs, None])
+        if n > 1:
+            prev = self._good.through(objs, np.full(len(objs), k_final), np.full(len(objs), k0))
+            cum = prev[:, None] + np.cumsum(good[:, :-1], axis=1, dtype=np.int64)
+            for i, j in enumerate(objs.tolist()):
+                self._good.write(j, k_final + 1, cum[i])
+            c_prev = self._counted.through(np.asarray([g]), np.asarray([k_final]), np.asarray([k0]))
+            self._counted.write(g, k_final + 1, c_prev[0] + np.cumsum(counted[:-1], dtype=np.int64))
+            self.g_k_final[g] = k_final + n - 1
+        self.g_open[g] = True
+        self.g_open_counted[g] = int(counted[-1])
+        self.open_good[objs] = good[:, -1]
+
+    def counts(self, at_ms: int, windows_ms: I64) -> tuple[I64, I64]:
+        """(good, counted) slices whose end lies in ``(at - W, at]``, per objective and window."""
+        objs = np.arange(self.n)
+        g = self.group
+        s_ms = self.g_slice_ms[g][:, None]
+        k0, k_final = self.g_k0[g][:, None], self.g_k_final[g][:, None]
+        has = (self.g_k0[g] != NO_SLICE)[:, None]
+        base = np.maximum(k0, k_final - (self.cap[:, None] - 1) + 1)
+        k_hi = at_ms // s_ms
+        k_lo = np.maximum((at_ms - windows_ms[None, :]) // s_ms + 1, base)
+        fin_hi = np.minimum(k_hi, k_final)
+        shape = k_lo.shape
+        rows = np.broadcast_to(objs[:, None], shape)
+        grows = np.broadcast_to(g[:, None], shape)
+        k0_b = np.broadcast_to(k0, shape)
+        fin_b = np.broadcast_to(fin_hi, shape)
+        fin_ok = has & (fin_hi >= k_lo)
+        good = np.where(fin_ok, self._good.through(rows, fin_b, k0_b) - self._good.through(rows, k_lo - 1, k0_b), 0)
+        counted = np.where(
+            fin_ok, self._counted.through(grows, fin_b, k0_b) - self._counted.through(grows, k_lo - 1, k0_b), 0
+        )
+        k_open = k_final + 1
+        open_in = has & self.g_open[g][:, None] & (k_open >= k_lo) & (k_open <= k_hi)
+        good = good + np.where(open_in, self.open_good[:, None], 0)
+        counted = counted + np.where(open_in, self.g_open_counted[g][:, None], 0)
+        return good.astype(np.int64), counted.astype(np.int64)
+
+
+def _slice_index(ts: I64, slice_ms: int) -> I64:
+    out: I64 = -(-ts // slice_ms)
+    return out
+
+
+def throughput_slices(ts: I64, inc: F64, known: Bools, k_first: int, n: int, slice_ms: int) -> tuple[Bools, F64]:
+    """Per slice ``k_first … k_first+n-1``: whether it counts and its rate (increase per second).
+
+    Rows are samples of any of the group's series: ``inc`` the reset-corrected increase since the
+    series' previous sample, ``known`` False for a series' first sample (no previous value, so no
+    increase is known). A slice counts when it holds a sample with a known increase.
+    """
+    rel = _slice_index(ts, slice_ms) - k_first
+    total = np.bincount(rel, weights=np.where(known, inc, 0.0), minlength=n)[:n].astype(np.float64, copy=False)
+    seen = np.bincount(rel, weights=known.astype(np.float64), minlength=n)[:n]
+    rate: F64 = total / (slice_ms / 1000.0)
+    return seen > 0, rate
+
+
+def band_slices(
+    ts: I64, series: I64, values: F64, pool: I64, n_pools: int, aggregate: str, k_first: int, n: int,
+    slice_ms: int,
+) -> tuple[Bools, F64]:
+    """Per slice and pool, the aggregate of each series' last value in the slice (NaN: no sample).
+
+    Rows must be sorted by (``series``, ``ts``); ``pool[i]`` is row ``i``'s group of ``by`` labels.
+    Returns whether each slice counts (any sample) and the ``n × n_pools`` aggregates. A series
+    without a sample in a slice takes no part in it (a vanished GPU is not read as 0).
+    """
+    rel = _slice_index(ts, slice_ms) - k_first
+    last = np.ones(len(rel), dtype=np.bool_)
+    last[:-1] = (series[1:] != series[:-1]) | (rel[1:] != rel[:-1])
+    rel, val = rel[last], values[last]
+    key = rel * n_pools + pool[last]
+    size = n * n_pools
+    count = np.bincount(key, minlength=size)[:size]
+    agg: F64
+    if aggregate == "avg":
+        total = np.bincount(key, weights=val, minlength=size)[:size]
+        agg = np.divide(total, count, out=np.full(size, np.nan), where=count > 0)
+    else:
+        agg = np.full(size, -np.inf if aggregate == "max" else np.inf)
+        (np.maximum if aggregate == "max" else np.minimum).at(agg, key, val)
+        agg[count == 0] = np.nan
+    grid = agg.reshape(n, n_pools)
+    counted: Bools = np.bincount(rel, minlength=n)[:n] > 0
+    return counted, grid
