@@ -49,10 +49,13 @@ class ObjectiveResult:
     """Events (or time slices) in the window; the denominator of ``sli``."""
     error: str | None = None
     """Set when the objective could not be evaluated (bad input), with the cause."""
+    details: Mapping[str, Any] | None = None
+    """Kind-specific figures (a guardrail's spend, forecast and showback), JSON-ready; emitted in
+    ``to_json`` only when set."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``objectives[]`` item of ``status --json``."""
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
             "dimension": self.dimension,
@@ -67,6 +70,9 @@ class ObjectiveResult:
             "events": self.events,
             "error": self.error,
         }
+        if self.details is not None:
+            out["details"] = dict(self.details)
+        return out
 
 
 @dataclass(frozen=True)
