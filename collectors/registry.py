@@ -16,18 +16,31 @@ from pydantic import BaseModel, Field
 
 from collectors.base import Collector
 from collectors.dcgm import DcgmCollector, DcgmConfig
+from collectors.focus import FocusCollector, FocusConfig
 from collectors.freshness import FreshnessCollector, FreshnessConfig
 from collectors.nvidia_smi import NvidiaSmiCollector, NvidiaSmiConfig
 from collectors.nvml import NvmlCollector, NvmlConfig
+from collectors.opencost import OpenCostCollector, OpenCostConfig
 from collectors.prometheus_scrape import PrometheusScrapeCollector, PrometheusScrapeConfig
 from collectors.promql import PromQLCollector, PromQLConfig
+from collectors.rate_card import RateCardCollector, RateCardConfig
 
 __all__ = ["SOURCE_KINDS", "SourceConfig", "build_collector"]
 
 # Union[...] rather than X | Y: today the union has one member, and pydantic needs a Union to
 # attach the discriminator to; new kinds are added inside the brackets.
 SourceConfig = Annotated[
-    Union[PrometheusScrapeConfig, PromQLConfig, FreshnessConfig, NvmlConfig, DcgmConfig, NvidiaSmiConfig],  # noqa: UP007
+    Union[  # noqa: UP007
+        PrometheusScrapeConfig,
+        PromQLConfig,
+        FreshnessConfig,
+        NvmlConfig,
+        DcgmConfig,
+        NvidiaSmiConfig,
+        FocusConfig,
+        OpenCostConfig,
+        RateCardConfig,
+    ],
     Field(discriminator="kind"),
 ]
 """Any source config, told apart by its ``kind`` field."""
@@ -65,6 +78,21 @@ def _nvidia_smi(config: BaseModel, client: httpx.Client, clock: Callable[[], flo
     return NvidiaSmiCollector(config, client, clock)
 
 
+def _focus(config: BaseModel, client: httpx.Client, clock: Callable[[], float]) -> Collector:
+    assert isinstance(config, FocusConfig)
+    return FocusCollector(config, client, clock)
+
+
+def _opencost(config: BaseModel, client: httpx.Client, clock: Callable[[], float]) -> Collector:
+    assert isinstance(config, OpenCostConfig)
+    return OpenCostCollector(config, client, clock)
+
+
+def _rate_card(config: BaseModel, client: httpx.Client, clock: Callable[[], float]) -> Collector:
+    assert isinstance(config, RateCardConfig)
+    return RateCardCollector(config, client, clock)
+
+
 SOURCE_KINDS: Final[dict[str, tuple[type[BaseModel], CollectorFactory]]] = {
     "prometheus_scrape": (PrometheusScrapeConfig, _prometheus_scrape),
     "promql": (PromQLConfig, _promql),
@@ -72,6 +100,9 @@ SOURCE_KINDS: Final[dict[str, tuple[type[BaseModel], CollectorFactory]]] = {
     "nvml": (NvmlConfig, _nvml),
     "dcgm": (DcgmConfig, _dcgm),
     "nvidia_smi": (NvidiaSmiConfig, _nvidia_smi),
+    "focus": (FocusConfig, _focus),
+    "opencost": (OpenCostConfig, _opencost),
+    "rate_card": (RateCardConfig, _rate_card),
 }
 
 

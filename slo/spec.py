@@ -162,9 +162,10 @@ class BudgetGuardrail(_Strict):
 
     spend: SelectorField
     limit: Annotated[float, Field(gt=0)]
-    decreases: Literal["credit", "reset"] = "credit"
-    """A drop in a spend series: a credit or refund that lowers spend (billing exports), or a
-    counter reset (spend computed from token counters that restart with their server)."""
+    decreases: Literal["credit", "reset"] = "reset"
+    """A drop in a spend series: a counter reset (the default: rate-card and OpenCost spend
+    restarts from 0 with its server or the agent), or — for ``focus`` billing sources — a credit
+    or refund that really lowers spend."""
     period: Literal["month", "week", "quarter"] = "month"
     week_start: Weekday = "monday"
     timezone: TimeZoneName = "UTC"
@@ -181,7 +182,7 @@ class CostPer1kGuardrail(_Strict):
     spend: SelectorField
     inferences: SelectorField
     max: Annotated[float, Field(gt=0)]
-    decreases: Literal["credit", "reset"] = "credit"
+    decreases: Literal["credit", "reset"] = "reset"
     """As for a budget: how a drop in the spend series counts (inference counters always reset)."""
     showback_by: tuple[str, ...] = ()
 
