@@ -1,0 +1,506 @@
+"""Backtest: replay the multiwindow alert policy over stored history, list every page and ticket.
+
+At every step ``start, start + step, …, end`` the objectives' burn rates are computed exactly as
+the live agent would have computed them at that instant, and the policy applied with the
+semantics of ``alerts/policy.py``: a condition holds when the burn rates over *both* its windows
+are strictly above its factor (``slo.ranking.alert_factor`` for the objective's window), a
+missing burn rate never holds, and an objective with no data never fires. An alert is one per
+objective and severity: an *episode* starts at the first step where any condition of that
+severity holds and ends at the first step where none does (``end_ms`` ``None``: still firing at
+the end of the range). ``for`` durations are not modelled (the agent's default is 0).
+
+How the history is replayed (``SLOEvaluator.evaluate(at_ms)`` accepts past times, but only
+within its retention: its coarse tier keeps the objective window plus a day, and its fine tier,
+which gives windows up to 6 h Prometheus' extrapolation, the last 7 h before the newest
+sample; after a full ingest, earlier instants would silently read clamped or coarse values):
+
+- **counter kinds** (ratio and latency objectives): vectorised over all steps at once. Each
+  side (a selector, plus a bucket bound) becomes one reset-corrected cumulative series over its
+  distinct sample timestamps, as ``slo.cumulative.CounterSides`` builds it; windows up to 6 h
+  are Prometheus 2.42 extrapolated increases (``slo.counters.extrapolate_increases``), longer
+  ones the difference of the cumulative count at ``at`` and at the minute boundary at or
+  before ``at − W`` — the engine's fine and coarse tiers as they stand at ``at`` in live
+  operation. The engine's coarse tier stores minutes as float32 offsets, so burn rates agree
+  with it to ~1e-7 relative (a tie exactly at a factor could differ).
+- **other kinds** (freshness and any time-slice kind): the ``SLOEvaluator`` itself, ingesting
+  the history progressively in time order up to each step and evaluating there — the live
+  agent's own sequence, one ``evaluate`` per step (about 1 ms per 100 objectives).
+
+Detection delay: ``start_ms`` minus the moment the budget burn began, taken as the last step
+at or before the episode's start at which the 1 h burn rate rose above 1.0 (from at most 1.0
+or unknown at the previous step); when it was already above 1.0 at the first step of the
+range, the range start (the delay is then a lower bound); ``None`` when it never rose above 1.0
+at or before the start.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from slo.counters import extrapolate_increases
+from slo.cumulative import series_increments
+from slo.engine import SLOEvaluator
+from slo.ranking import MULTIWINDOW_CONDITIONS, alert_factor, format_age
+from slo.spec import BURN_WINDOWS, SLOSpec
+from store.types import SAMPLE_SCHEMA, Selector, parse_duration, parse_labels
+
+__all__ = [
+    "BacktestComparison",
+    "BacktestReport",
+    "Condition",
+    "Episode",
+    "ObjectiveSummary",
+    "backtest",
+    "compare",
+]
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+
+MINUTE_MS = 60_000
+FINE_SPAN_MS = 6 * 3_600_000
+"""Windows up to this use Prometheus extrapolation (the engine's fine tier)."""
+_DELAY_WINDOW = "1h"
+
+
+class Condition(Protocol):
+    """A multiwindow burn-rate condition (``slo.ranking.BurnCondition``, ``alerts.policy.BurnRateCondition``)."""
+
+    @property
+    def severity(self) -> str: ...
+    @property
+    def long_window(self) -> str: ...
+    @property
+    def short_window(self) -> str: ...
+    @property
+    def budget_share(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One alert the policy would have sent: from ``start_ms`` to ``end_ms`` (``None``: still firing)."""
+
+    slo: str
+    severity: str
+    start_ms: int
+    end_ms: int | None
+    detection_delay_s: float | None
+    peak_burn: float
+    """The highest long-window burn rate of the severity's conditions during the episode."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Times as Unix seconds."""
+        return {
+            "slo": self.slo,
+            "severity": self.severity,
+            "start": self.start_ms / 1000.0,
+            "end": None if self.end_ms is None else self.end_ms / 1000.0,
+            "detection_delay_seconds": self.detection_delay_s,
+            "peak_burn": self.peak_burn,
+        }
+
+
+@dataclass(frozen=True)
+class ObjectiveSummary:
+    """Pages and tickets of one objective; ``status`` ``no_data`` when it never had data in the range."""
+
+    slo: str
+    pages: int
+    tickets: int
+    status: Literal["paged", "ticketed", "quiet", "no_data"]
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"slo", "pages", "tickets", "status"}``."""
+        return {"slo": self.slo, "pages": self.pages, "tickets": self.tickets, "status": self.status}
+
+
+@dataclass(frozen=True)
+class BacktestReport:
+    """Every page and ticket over ``[start_ms, end_ms]`` at ``step_ms``, and a summary per objective."""
+
+    start_ms: int
+    end_ms: int
+    step_ms: int
+    episodes: tuple[Episode, ...]
+    summary: tuple[ObjectiveSummary, ...]
+    policy: tuple[tuple[str, str, str, float], ...] = field(default=())
+    """(severity, long window, short window, budget share) of each condition replayed."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``backtest --json`` object."""
+        return {
+            "start": self.start_ms / 1000.0,
+            "end": self.end_ms / 1000.0,
+            "step_seconds": self.step_ms / 1000.0,
+            "policy": [
+                {"severity": s, "long_window": lw, "short_window": sw, "budget_share": b}
+                for s, lw, sw, b in self.policy
+            ],
+            "episodes": [e.to_json() for e in self.episodes],
+            "summary": [s.to_json() for s in self.summary],
+        }
+
+    def to_text(self) -> str:
+        """A table of episodes (times UTC) and the summary per objective."""
+        lines = [f"{'SLO':<32} {'SEVERITY':<8} {'START (UTC)':<17} {'END (UTC)':<17} {'LASTED':>8} "
+                 f"{'DETECTED AFTER':>14} {'PEAK BURN':>9}"]
+        for e in self.episodes:
+            end = _utc(e.end_ms) if e.end_ms is not None else "firing"
+            lasted = format_age((e.end_ms - e.start_ms) / 1000.0) if e.end_ms is not None else "-"
+            delay = format_age(e.detection_delay_s) if e.detection_delay_s is not None else "-"
+            lines.append(f"{e.slo:<32} {e.severity:<8} {_utc(e.start_ms):<17} {end:<17} {lasted:>8} "
+                         f"{delay:>14} {e.peak_burn:>8.1f}×")
+        if not self.episodes:
+            lines.append("(no page or ticket would have been sent)")
+        lines.append("")
+        lines.append(f"{'SLO':<32} {'PAGES':>5} {'TICKETS':>7}  STATUS")
+        for s in self.summary:
+            lines.append(f"{s.slo:<32} {s.pages:>5} {s.tickets:>7}  {s.status}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class BacktestComparison:
+    """Two backtests of the same history side by side (e.g. the current objectives and relaxed ones)."""
+
+    a: BacktestReport
+    b: BacktestReport
+    labels: tuple[str, str] = ("a", "b")
+
+    def to_json(self) -> dict[str, Any]:
+        """Both reports under their labels, and ``summary``: per objective, pages and tickets in each."""
+        rows = []
+        b_by = {s.slo: s for s in self.b.summary}
+        for s in self.a.summary:
+            other = b_by.get(s.slo)
+            rows.append({
+                "slo": s.slo,
+                self.labels[0]: s.to_json(),
+                self.labels[1]: other.to_json() if other is not None else None,
+            })
+        return {self.labels[0]: self.a.to_json(), self.labels[1]: self.b.to_json(), "summary": rows}
+
+    def to_text(self) -> str:
+        """Pages and tickets per objective in each, then both episode tables."""
+        la, lb = self.labels
+        head = f"{'SLO':<32} {la + ' pages':>12} {la + ' tickets':>14} {lb + ' pages':>12} {lb + ' tickets':>14}"
+        lines = [head]
+        b_by = {s.slo: s for s in self.b.summary}
+        for s in self.a.summary:
+            o = b_by.get(s.slo)
+            bp, bt = (str(o.pages), str(o.tickets)) if o is not None else ("-", "-")
+            lines.append(f"{s.slo:<32} {s.pages:>12} {s.tickets:>14} {bp:>12} {bt:>14}")
+        return "\n".join([*lines, "", f"== {la} ==", self.a.to_text(), "", f"== {lb} ==", self.b.to_text()])
+
+
+def _utc(ms: int) -> str:
+    return str(np.datetime64(ms, "ms").astype("datetime64[m]")).replace("T", " ")
+
+
+# -- burn rates at every step -------------------------------------------------------------------
+
+
+def _window_key(window: str) -> str:
+    """The ``BURN_WINDOWS`` key of the same duration (``60m`` → ``1h``); ValueError naming it if none."""
+    if window in BURN_WINDOWS:
+        return window
+    seconds = parse_duration(window)
+    for key in BURN_WINDOWS:
+        if parse_duration(key) == seconds:
+            return key
+    raise ValueError(f"policy window {window!r} is not one of the burn-rate windows ({', '.join(BURN_WINDOWS)})")
+
+
+@dataclass
+class _Burns:
+    """One objective's burn rate per window at every step (NaN: unknown) and whether it had data."""
+
+    rates: dict[str, F64]
+    has_data: Bools
+
+
+class _Sides:
+    """Reset-corrected cumulative series of every side, built from one sorted pass over the samples."""
+
+    def __init__(self, samples: pl.DataFrame, metrics: set[str]) -> None:
+        frame = (
+            samples.select(SAMPLE_SCHEMA.names())
+            .filter(pl.col("metric").is_in(sorted(metrics)) & pl.col("timestamp").is_not_null()
+                    & pl.col("value").is_not_nan())
+            .sort("metric", "labels", "timestamp", maintain_order=True)
+            .with_columns(pl.struct("metric", "labels").rle_id().alias("sid"))
+        )
+        sid = frame.get_column("sid").to_numpy().astype(np.int64)
+        ts = frame.get_column("timestamp").to_numpy().astype(np.int64)
+        keep = np.ones(len(sid), dtype=np.bool_)
+        keep[1:] = (sid[1:] != sid[:-1]) | (ts[1:] != ts[:-1])  # the first of duplicates wins
+        val = frame.get_column("value").to_numpy().astype(np.float64)
+        sid, ts, val = sid[keep], ts[keep], val[keep]
+        first = np.ones(len(sid), dtype=np.bool_)
+        first[1:] = sid[1:] != sid[:-1]
+        self.ts = ts
+        self.inc = series_increments(first, val, np.full(len(val), np.nan))
+        starts = np.flatnonzero(first)
+        ends = np.append(starts[1:], len(sid))
+        keys = frame.filter(pl.Series(keep)).select("metric", "labels").gather(pl.Series(starts)).rows()
+        self.spans: dict[tuple[str, str], tuple[int, int]] = {
+            (m, lb): (int(a), int(b)) for (m, lb), a, b in zip(keys, starts, ends, strict=True)
+        }
+        self._cache: dict[tuple[str, float | None], tuple[I64, F64]] = {}
+
+    def side(self, selector: Selector, le: float | None) -> tuple[I64, F64]:
+        """Distinct timestamps and cumulative count of the series ``selector`` (and ``le``) selects."""
+        key = (str(selector), le)
+        got = self._cache.get(key)
+        if got is not None:
+            return got
+        spans = []
+        for metric, labels in selector.matching_series(self.spans):
+            if le is not None:
+                raw = parse_labels(labels).get("le")
+                try:
+                    bound = float(raw) if raw is not None else None
+                except ValueError:
+                    bound = None
+                if bound is None or not (bound == le or math.isclose(bound, le, rel_tol=1e-9, abs_tol=0.0)):
+                    continue
+            spans.append(self.spans[(metric, labels)])
+        if not spans:
+            out: tuple[I64, F64] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+        elif len(spans) == 1:
+            a, b = spans[0]
+            out = (self.ts[a:b], np.cumsum(self.inc[a:b]))
+        else:
+            ts = np.concatenate([self.ts[a:b] for a, b in spans])
+            inc = np.concatenate([self.inc[a:b] for a, b in spans])
+            order = np.argsort(ts, kind="stable")
+            ts, inc = ts[order], inc[order]
+            firsts = np.flatnonzero(np.concatenate([[True], ts[1:] != ts[:-1]]))
+            out = (ts[firsts], np.cumsum(np.add.reduceat(inc, firsts)))
+        self._cache[key] = out
+        return out
+
+
+def _increase(ts: I64, cum: F64, steps: I64, window_ms: int) -> tuple[F64, Bools]:
+    """A side's increase over ``[at − W, at]`` at every step, and whether it is known (see module doc)."""
+    n = len(steps)
+    if len(ts) == 0:
+        return np.zeros(n), np.zeros(n, dtype=np.bool_)
+    first = int(ts[0])
+    live = steps >= first
+    hi = np.searchsorted(ts, steps, side="right")
+    v_at = np.where(hi > 0, cum[np.maximum(hi - 1, 0)], 0.0)
+    start = steps - window_ms
+    before_first = start < first
+    if window_ms <= FINE_SPAN_MS:
+        lo = np.searchsorted(ts, start, side="left")
+        count = hi - lo
+        inc = np.where(before_first, v_at, 0.0)
+        ok = before_first | (count >= 2)
+        sel = np.flatnonzero(~before_first & (count >= 2))
+        if len(sel):
+            i_lo, i_hi = lo[sel], hi[sel] - 1
+            inc[sel] = extrapolate_increases(
+                cum[i_hi] - cum[i_lo], ts[i_lo], ts[i_hi], count[sel], start[sel], steps[sel]
+            )
+    else:
+        j = np.searchsorted(ts, (start // MINUTE_MS) * MINUTE_MS, side="right") - 1
+        v_start = np.where(before_first | (j < 0), 0.0, cum[np.maximum(j, 0)])
+        inc = v_at - v_start
+        ok = np.ones(n, dtype=np.bool_)
+    ok &= live
+    return np.where(live, inc, 0.0), ok
+
+
+def _counter_burns(spec: SLOSpec, sides: _Sides, steps: I64, windows: Sequence[str]) -> _Burns:
+    if spec.sli.ratio is not None:
+        r = spec.sli.ratio
+        total = sides.side(r.total, None)
+        other_sel = r.errors if r.errors is not None else r.good
+        assert other_sel is not None
+        other = sides.side(other_sel, None)
+        has_errors = r.errors is not None
+    else:
+        lat = spec.sli.latency
+        assert lat is not None
+        buckets = lat.histogram.with_metric(lat.histogram.metric + "_bucket")
+        total, other = sides.side(buckets, math.inf), sides.side(buckets, lat.threshold)
+        has_errors = False
+    budget = 1.0 - spec.target
+    rates: dict[str, F64] = {}
+    has_data = np.zeros(len(steps), dtype=np.bool_)
+    spec_window_ms = round(spec.window * 1000)
+    for w in (*windows, "slo"):
+        w_ms = spec_window_ms if w == "slo" else round(parse_duration(w) * 1000)
+        tot, tot_ok = _increase(*total, steps, w_ms)
+        oth, oth_ok = _increase(*other, steps, w_ms)
+        oth = np.where(oth_ok, oth, 0.0)
+        err = oth if has_errors else np.where(tot_ok, tot - oth, 0.0)
+        r_ok = tot_ok & (tot > 0)
+        ratio = np.clip(np.divide(err, tot, out=np.zeros(len(steps)), where=r_ok), 0.0, 1.0)
+        if w == "slo":
+            has_data = r_ok
+        else:
+            rates[w] = np.where(r_ok, ratio / budget, np.nan)
+    return _Burns(rates, has_data)
+
+
+def _engine_burns(specs: Sequence[SLOSpec], samples: pl.DataFrame, steps: I64, windows: Sequence[str]) -> list[_Burns]:
+    """Live replay: ingest in time order up to each step, evaluate there."""
+    out = [_Burns({w: np.full(len(steps), np.nan) for w in windows}, np.zeros(len(steps), dtype=np.bool_))
+           for _ in specs]
+    index = {s.name: i for i, s in enumerate(specs)}
+    evaluator = SLOEvaluator(specs)
+    frame = samples.select(SAMPLE_SCHEMA.names()).filter(pl.col("timestamp").is_not_null()).sort(
+        "timestamp", maintain_order=True
+    )
+    ts = frame.get_column("timestamp").to_numpy()
+    cut = int(np.searchsorted(ts, steps[0], side="right"))
+    evaluator.ingest(frame.slice(0, cut).sort("metric", "labels", "timestamp", maintain_order=True))
+    for j, at in enumerate(steps.tolist()):
+        upto = int(np.searchsorted(ts, at, side="right"))
+        if upto > cut:
+            evaluator.ingest(frame.slice(cut, upto - cut))
+            cut = upto
+        for o in evaluator.evaluate(at).objectives:
+            burns = out[index[o.name]]
+            if o.status == "no_data":
+                continue
+            burns.has_data[j] = True
+            for w in windows:
+                value = o.burn_rates.get(w)
+                if value is not None:
+                    burns.rates[w][j] = value
+    return out
+
+
+# -- episodes -----------------------------------------------------------------------------------
+
+
+def _episodes(spec: SLOSpec, steps: I64, burns: _Burns, policy: Sequence[Condition]) -> list[Episode]:
+    found: list[Episode] = []
+    above = np.nan_to_num(burns.rates[_DELAY_WINDOW], nan=0.0) > 1.0
+    rise = above & ~np.concatenate([[False], above[:-1]])
+    for severity in dict.fromkeys(c.severity for c in policy):
+        conds = [c for c in policy if c.severity == severity]
+        holds = np.zeros(len(steps), dtype=np.bool_)
+        peak = np.full(len(steps), -np.inf)
+        for c in conds:
+            f = alert_factor(c.budget_share, parse_duration(c.long_window), spec.window)
+            long_b, short_b = burns.rates[_window_key(c.long_window)], burns.rates[_window_key(c.short_window)]
+            with np.errstate(invalid="ignore"):
+                h = burns.has_data & (long_b > f) & (short_b > f)
+            holds |= h
+            peak = np.fmax(peak, long_b)
+        edges = np.diff(np.concatenate([[0], holds.astype(np.int8), [0]]))
+        for a, b in zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True):
+            rises = np.flatnonzero(rise[: a + 1])
+            delay = (int(steps[a]) - int(steps[rises[-1]])) / 1000.0 if len(rises) else None
+            found.append(Episode(
+                slo=spec.name,
+                severity=severity,
+                start_ms=int(steps[a]),
+                end_ms=int(steps[b]) if b < len(steps) else None,
+                detection_delay_s=delay,
+                peak_burn=float(np.nanmax(peak[a:b])),
+            ))
+    return found
+
+
+def backtest(
+    specs: Sequence[SLOSpec],
+    samples: pl.DataFrame,
+    *,
+    start_ms: int,
+    end_ms: int,
+    step_ms: int = 60_000,
+    policy: Sequence[Condition] = MULTIWINDOW_CONDITIONS,
+) -> BacktestReport:
+    """Replay ``policy`` over ``samples`` at every step of ``[start_ms, end_ms]`` (see the module doc).
+
+    ``samples`` must hold the history the windows look back on (the objective window and the
+    longest policy window before ``start_ms``). Episodes are ordered by start, then objective,
+    then severity. An objective whose series are absent yields no episode and ``no_data`` in
+    the summary. Raises ``ValueError`` when ``step_ms`` <= 0, ``end_ms`` < ``start_ms``, or a
+    policy window is not one of ``BURN_WINDOWS`` (by duration).
+    """
+    if step_ms <= 0:
+        raise ValueError(f"step must be positive, got {step_ms} ms")
+    if end_ms < start_ms:
+        raise ValueError(f"empty range: end ({end_ms} ms) is before start ({start_ms} ms)")
+    windows = list(dict.fromkeys([_DELAY_WINDOW, *(
+        _window_key(w) for c in policy for w in (c.long_window, c.short_window)
+    )]))
+    steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
+    counter_specs = [s for s in specs if s.sli.ratio is not None or s.sli.latency is not None]
+    other_specs = [s for s in specs if s.sli.ratio is None and s.sli.latency is None]
+    burns: dict[str, _Burns] = {}
+    if counter_specs:
+        metrics = set()
+        for s in counter_specs:
+            if s.sli.ratio is not None:
+                metrics |= {sel.metric for sel in (s.sli.ratio.total, s.sli.ratio.errors, s.sli.ratio.good) if sel}
+            elif s.sli.latency is not None:
+                metrics.add(s.sli.latency.histogram.metric + "_bucket")
+        sides = _Sides(samples, metrics)
+        for s in counter_specs:
+            burns[s.name] = _counter_burns(s, sides, steps, windows)
+    if other_specs:
+        for s, b in zip(other_specs, _engine_burns(other_specs, samples, steps, windows), strict=True):
+            burns[s.name] = b
+    return _report(specs, burns, steps, start_ms, end_ms, step_ms, policy)
+
+
+def _report(
+    specs: Sequence[SLOSpec], burns: Mapping[str, _Burns], steps: I64, start_ms: int, end_ms: int, step_ms: int,
+    policy: Sequence[Condition],
+) -> BacktestReport:
+    episodes: list[Episode] = []
+    summary: list[ObjectiveSummary] = []
+    for spec in specs:
+        b = burns[spec.name]
+        mine = _episodes(spec, steps, b, policy)
+        episodes += mine
+        pages = sum(e.severity == "page" for e in mine)
+        tickets = sum(e.severity == "ticket" for e in mine)
+        status: Literal["paged", "ticketed", "quiet", "no_data"]
+        status = "no_data" if not b.has_data.any() else "paged" if pages else "ticketed" if tickets else "quiet"
+        summary.append(ObjectiveSummary(spec.name, pages, tickets, status))
+    episodes.sort(key=lambda e: (e.start_ms, e.slo, e.severity))
+    return BacktestReport(
+        start_ms=start_ms,
+        end_ms=end_ms,
+        step_ms=step_ms,
+        episodes=tuple(episodes),
+        summary=tuple(summary),
+        policy=tuple((c.severity, c.long_window, c.short_window, c.budget_share) for c in policy),
+    )
+
+
+def compare(
+    specs_a: Sequence[SLOSpec],
+    specs_b: Sequence[SLOSpec],
+    samples: pl.DataFrame,
+    *,
+    start_ms: int,
+    end_ms: int,
+    step_ms: int = 60_000,
+    policy: Sequence[Condition] = MULTIWINDOW_CONDITIONS,
+    policy_b: Sequence[Condition] | None = None,
+    labels: tuple[str, str] = ("current", "alternative"),
+) -> BacktestComparison:
+    """Backtest two sets of objectives (and optionally two policies) over the same history, side by side."""
+    a = backtest(specs_a, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy)
+    b = backtest(
+        specs_b, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms,
+        policy=policy if policy_b is None else policy_b,
+    )
+    return BacktestComparison(a, b, labels)
