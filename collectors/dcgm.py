@@ -33,12 +33,11 @@ from typing import Final, Literal
 
 import httpx
 import polars as pl
-from pydantic import field_validator
 
 from collectors.base import CollectResult, SourceSettings, collect_safely, samples_from_rows
 from collectors.exposition import ExpositionParser
 from collectors.gpu_metrics import MIB, DeviceTracker, GpuReading, gpu_rows
-from collectors.http_fetch import fetch_body, shown_url
+from collectors.http_fetch import HttpURL, fetch_body, shown_url
 from store.errors import SourceError
 from store.types import parse_labels
 
@@ -76,21 +75,10 @@ class DcgmConfig(SourceSettings):
     """One dcgm-exporter endpoint: ``kind: dcgm``."""
 
     kind: Literal["dcgm"]
-    url: str
+    url: HttpURL
     """The exporter's metrics URL, e.g. ``http://gpu-node-1:9400/metrics``."""
     keep_raw: bool = False
     """Also store every ``DCGM_FI_*`` series as exported (with ``source`` and the configured labels)."""
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("expected an http:// or https:// URL with a host")
-        return value
 
 
 def _is_blank(value: float) -> bool:

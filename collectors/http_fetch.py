@@ -11,14 +11,29 @@ import json
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+from pydantic import AfterValidator
 
 from store.errors import SourceError
 from store.types import format_duration
 
-__all__ = ["FetchedBody", "fetch_body", "fetch_json", "shown_url"]
+__all__ = ["FetchedBody", "HttpURL", "fetch_body", "fetch_json", "shown_url"]
+
+
+def _check_http_url(value: str) -> str:
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"not a URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("expected an http:// or https:// URL with a host")
+    return value
+
+
+HttpURL = Annotated[str, AfterValidator(_check_http_url)]
+"""A config field holding an http:// or https:// URL with a host, checked at load."""
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,10 @@ from typing import Any, Final, Literal
 
 import httpx
 import polars as pl
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from collectors.base import CollectResult, Row, SourceSettings, collect_safely, samples_from_rows
-from collectors.http_fetch import fetch_json, shown_url
+from collectors.http_fetch import HttpURL, fetch_json, shown_url
 from store.errors import SourceError
 from store.fields import DurationSeconds
 from store.types import empty_samples, format_duration
@@ -69,7 +69,7 @@ class OpenCostConfig(SourceSettings):
     """An OpenCost allocation API: ``kind: opencost``."""
 
     kind: Literal["opencost"]
-    url: str
+    url: HttpURL
     """The OpenCost API base (``http://opencost.opencost.svc:9003``)."""
     endpoint: Literal["/allocation", "/allocation/compute"] = "/allocation"
     aggregate: str = Field(default="namespace", min_length=1)
@@ -80,17 +80,6 @@ class OpenCostConfig(SourceSettings):
     bearer_token_env: str | None = None
     """The environment variable holding a bearer token, when a proxy in front of OpenCost wants one."""
     interval: DurationSeconds = 600.0
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("expected an http:// or https:// URL with a host")
-        return value.rstrip("/")
 
 
 def _parse_time_ms(text: object) -> int:
@@ -128,7 +117,7 @@ class OpenCostCollector:
         self.config = config
         self._client = client
         self._clock = clock
-        self._url = config.url + config.endpoint
+        self._url = config.url.rstrip("/") + config.endpoint
         self._where = f"source {config.name!r} ({shown_url(self._url)})"
         environ = os.environ if env is None else env
         name = config.bearer_token_env

@@ -13,11 +13,10 @@ from typing import Literal
 
 import httpx
 import polars as pl
-from pydantic import field_validator
 
 from collectors.base import CollectResult, SourceSettings, collect_safely
 from collectors.exposition import ExpositionParser
-from collectors.http_fetch import fetch_body, shown_url
+from collectors.http_fetch import HttpURL, fetch_body, shown_url
 
 __all__ = ["ACCEPT", "PrometheusScrapeCollector", "PrometheusScrapeConfig"]
 
@@ -36,18 +35,7 @@ class PrometheusScrapeConfig(SourceSettings):
     """One scrape target: ``kind: prometheus_scrape``."""
 
     kind: Literal["prometheus_scrape"]
-    url: str
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("expected an http:// or https:// URL with a host")
-        return value
+    url: HttpURL
 
 
 def _decode_lines(body: bytes, problems: list[str]) -> str:

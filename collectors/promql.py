@@ -76,7 +76,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from collectors.base import CollectResult, Row, SourceSettings, collect_safely, samples_from_rows
-from collectors.http_fetch import fetch_json, shown_url
+from collectors.http_fetch import HttpURL, fetch_json, shown_url
 from store.errors import SourceError
 from store.fields import DurationSeconds
 from store.types import format_duration, format_labels
@@ -129,7 +129,7 @@ class PromQLConfig(SourceSettings):
     """A PromQL HTTP API backend: ``kind: promql``."""
 
     kind: Literal["promql"]
-    url: str
+    url: HttpURL
     """Base URL of the API (``http://127.0.0.1:9090``, Mimir's ``http://mimir/prometheus``)."""
     queries: list[PromQLQuery] = Field(min_length=1)
     bearer_token_env: str | None = Field(default=None, pattern=_ENV_NAME)
@@ -146,17 +146,6 @@ class PromQLConfig(SourceSettings):
     def step_s(self) -> float:
         """The range-query step in force."""
         return self.step if self.step is not None else self.interval
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("expected an http:// or https:// URL with a host")
-        return value
 
     @field_validator("headers")
     @classmethod

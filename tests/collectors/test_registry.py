@@ -17,7 +17,9 @@ def test_source_configs_are_told_apart_by_kind_and_built_into_collectors() -> No
         collector = build_collector(cfg, client)
     assert isinstance(collector, PrometheusScrapeCollector)
     assert collector.name == "api"
-    assert set(SOURCE_KINDS) == {"prometheus_scrape"}
+    assert set(SOURCE_KINDS) == {
+        "prometheus_scrape", "promql", "freshness", "nvml", "dcgm", "nvidia_smi", "focus", "opencost", "rate_card",
+    }
 
 
 def test_an_unknown_kind_fails_at_config_load_naming_the_kind() -> None:
