@@ -64,6 +64,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention)
     if loaded.data_dir.exists():
         problems = SLOEvaluator(cfg.slos).check_series(store.series())
+    for note in loaded.notes:
+        print(f"note: {note}", file=sys.stderr)
     for p in problems:
         print(f"{loaded.path}: {p}", file=sys.stderr)
     if problems:
@@ -80,6 +82,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     at = parse_at(args.at) if args.at else time.time()
     report = compute_status(loaded, at)
     print(render_json(report) if args.json else render_text(report, args.dimension))
+    return 0
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from slo.rules import render_rules_yaml
+
+    loaded = load_config(args.config)
+    text = render_rules_yaml(loaded.config.slos)
+    if args.output is None:
+        print(text, end="")
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}: check with `promtool check rules {args.output}`", file=sys.stderr)
     return 0
 
 
@@ -148,6 +163,9 @@ def _parser() -> argparse.ArgumentParser:
     co.add_argument("--once", action="store_true", help="collect once (the only mode; for clarity in scripts)")
     co.add_argument("--json", action="store_true", help="print {source, health, samples} as JSON")
     co.set_defaults(fn=cmd_collect)
+    ru = with_config("rules", "write Prometheus recording and alerting rules for the objectives")
+    ru.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    ru.set_defaults(fn=cmd_rules)
     im = with_config("import", "backfill history from an OpenMetrics file with timestamps")
     im.add_argument("history", type=Path, help="OpenMetrics text with explicit timestamps (as promtool reads)")
     im.set_defaults(fn=cmd_import)

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from agent.spec_files import SpecFile, load_spec_files
 from collectors.registry import SOURCE_KINDS, SourceConfig
 from slo.spec import GuardrailSpec, SLOSpec
 from store.errors import ConfigError
@@ -95,6 +96,8 @@ class RedlineConfig(_Strict):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     sources: list[SourceConfig] = Field(default_factory=list)
     slos: list[SLOSpec] = Field(default_factory=list)
+    slo_files: list[SpecFile] = Field(default_factory=list)
+    """OpenSLO or Sloth files whose objectives join ``slos`` at load (see agent/spec_files.py)."""
     guardrails: list[GuardrailSpec] = Field(default_factory=list)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
 
@@ -135,10 +138,14 @@ class RedlineConfig(_Strict):
 
 @dataclass(frozen=True)
 class LoadedConfig:
-    """A validated config plus where it came from; ``data_dir`` is resolved against its folder."""
+    """A validated config plus where it came from; ``data_dir`` is resolved against its folder.
+
+    ``notes`` holds what spec files said that Redline read but does not apply.
+    """
 
     config: RedlineConfig
     path: Path
+    notes: tuple[str, ...] = ()
 
     @property
     def data_dir(self) -> Path:
@@ -194,8 +201,13 @@ def _describe(error: Any) -> str:
     return str(msg).removeprefix("Value error, ")
 
 
-def parse_config(text: str, path: Path) -> RedlineConfig:
-    """Validate YAML ``text`` read from ``path``; raises ``ConfigError`` listing every problem."""
+def parse_config(text: str, path: Path, notes: list[str] | None = None) -> RedlineConfig:
+    """Validate YAML ``text`` read from ``path``; raises ``ConfigError`` listing every problem.
+
+    Objectives from ``slo_files`` (relative to ``path``'s folder) join ``slos`` before the
+    checks that span them (unique names, retention); ``notes`` receives what those files said
+    that Redline does not apply.
+    """
     try:
         root = yaml.compose(text)
         raw = yaml.safe_load(text)
@@ -205,17 +217,30 @@ def parse_config(text: str, path: Path) -> RedlineConfig:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with agent, sources, slos, alerting at the top")
+    if raw.get("slo_files"):
+        try:
+            files = TypeAdapter(list[SpecFile]).validate_python(raw["slo_files"])
+        except ValidationError as exc:
+            raise ConfigError(_error_lines(exc, root, path, prefix=("slo_files",))) from exc
+        from_files, file_notes = load_spec_files(files, path.parent)
+        raw = {**raw, "slos": [*(raw.get("slos") or []), *from_files]}
+        if notes is not None:
+            notes += file_notes
     try:
         return RedlineConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = _user_loc(err["loc"])
-            where = _loc_to_path(loc) or "(top level)"
-            line = _line_of(root, loc)
-            prefix = f"{path}:{line}" if line else str(path)
-            lines.append(f"{prefix}: {where}: {_describe(err)}")
-        raise ConfigError("\n".join(lines)) from exc
+        raise ConfigError(_error_lines(exc, root, path)) from exc
+
+
+def _error_lines(exc: ValidationError, root: yaml.Node | None, path: Path, prefix: tuple[str, ...] = ()) -> str:
+    """One line per problem: ``file:line: path.inside: what was expected``."""
+    lines = []
+    for err in exc.errors():
+        loc = [*prefix, *_user_loc(err["loc"])]
+        where = _loc_to_path(loc) or "(top level)"
+        line = _line_of(root, loc)
+        lines.append(f"{f'{path}:{line}' if line else path}: {where}: {_describe(err)}")
+    return "\n".join(lines)
 
 
 def load_config(path: Path) -> LoadedConfig:
@@ -224,4 +249,5 @@ def load_config(path: Path) -> LoadedConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from exc
-    return LoadedConfig(parse_config(text, path), path.resolve())
+    notes: list[str] = []
+    return LoadedConfig(parse_config(text, path, notes), path.resolve(), tuple(notes))
