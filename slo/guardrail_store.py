@@ -391,7 +391,7 @@ class SpendTracks:
             return
         cs, s = self.sides.at(track.time_side)
         last = int(cs.last_ts[s])
-        ts_u = np.unique(np.concatenate([p[0] for p in parts]))
+        ts_u = _union([p[0] for p in parts])
         if last != NO_TS:
             ts_u = ts_u[ts_u > last]  # a late sample does not move "newest sample at or before"
         if len(ts_u):
@@ -411,6 +411,16 @@ class SpendTracks:
     def nbytes(self) -> int:
         """Bytes held by the cumulative arrays and the per-series state."""
         return self.sides.nbytes() + int(self._last_ts.nbytes + self._last_val.nbytes)
+
+
+def _union(arrays: Sequence[I64]) -> I64:
+    """Sorted distinct timestamps of ascending arrays (aligned scrapes: one array, no sort)."""
+    head = arrays[0]
+    if all(len(a) == len(head) and np.array_equal(a, head) for a in arrays[1:]):
+        return head
+    ts = np.sort(np.concatenate(arrays))
+    out: I64 = ts[np.concatenate([[True], ts[1:] != ts[:-1]])]
+    return out
 
 
 def _runs(samples: pl.DataFrame) -> tuple[I64, I64]:
