@@ -27,7 +27,7 @@ from slo.cumulative import NO_TS, CounterSides, FreshnessStore, series_increment
 from slo.ranking import classify, rank_dimensions, rank_objectives
 from slo.results import ObjectiveResult, StatusReport
 from slo.spec import BURN_WINDOWS, GPUBandSLI, SLOSpec, ThroughputSLI
-from slo.timeslice import NO_SLICE, SliceStore, band_slices, throughput_slices
+from slo.timeslice import NO_SLICE, SliceStore, band_extremes, band_slices, slice_index, throughput_slices
 from store.types import SAMPLE_SCHEMA, Selector, format_duration, parse_duration, parse_labels
 
 __all__ = ["TTB_BURN_WINDOWS", "SLOEvaluator"]
@@ -106,8 +106,8 @@ class _SliceGroup:
     """Pool of each series id (indexed by series id; only members' entries are meaningful)."""
     pending: tuple[I64, I64, F64, npt.NDArray[np.bool_]] | None = None
     """Rows of the open slice: series, timestamp, increment (throughput) or value (band), known."""
-    last_final: tuple[int, F64] | None = None
-    open: tuple[int, F64] | None = None
+    last_final: tuple[int, list[float]] | None = None
+    open: tuple[int, list[float]] | None = None
     """(slice, rate) or (slice, aggregate per pool) of the last final slice and of the open one."""
     max_value: float = -math.inf
 
@@ -701,7 +701,7 @@ class SLOEvaluator:
             if grp.pending is not None and grp.kind == "gpu":
                 order = np.lexsort((ts_a, sid_a))  # the open slice's rows first: regroup by series
                 sid_a, ts_a, x_a, known_a = sid_a[order], ts_a[order], x_a[order], known_a[order]
-            k = -(-ts_a // grp.slice_ms)
+            k = slice_index(ts_a, grp.slice_ms)
             k_final = int(self._slices.g_k_final[g])
             if k_final != NO_SLICE and int(k.min()) <= k_final:
                 keep = k > k_final  # rows of final slices arrive too late to count
@@ -712,19 +712,17 @@ class SLOEvaluator:
             k_last = int(k.max())
             n = k_last - k_first + 1
             if grp.kind == "throughput":
-                counted, rate = throughput_slices(ts_a, x_a, known_a, k_first, n, grp.slice_ms)
+                counted, rate = throughput_slices(k, x_a, known_a, k_first, n, grp.slice_ms)
                 low = high = rate
                 rows = rate[:, None]
             else:
                 pool = grp.pool_of[sid_a]
-                counted, rows = band_slices(
-                    ts_a, sid_a, x_a, pool, len(grp.pools), grp.aggregate, k_first, n, grp.slice_ms
-                )
-                low, high = np.fmin.reduce(rows, axis=1), np.fmax.reduce(rows, axis=1)
+                counted, rows = band_slices(k, sid_a, x_a, pool, len(grp.pools), grp.aggregate, k_first, n)
+                low, high = band_extremes(rows)
             self._slices.add(g, k_first, counted, low, high)
             if n > 1:
-                grp.last_final = (k_last - 1, rows[-2].copy())
-            grp.open = (k_last, rows[-1].copy())
+                grp.last_final = (k_last - 1, rows[-2].tolist())
+            grp.open = (k_last, rows[-1].tolist())
             is_open = k == k_last
             grp.pending = (sid_a[is_open], ts_a[is_open], x_a[is_open], known_a[is_open])
 
@@ -738,7 +736,7 @@ class SLOEvaluator:
         parts: list[str] = []
         th, band = obj.spec.sli.throughput, obj.spec.sli.gpu
         if latest is not None and th is not None:
-            rate = float(latest[1][0])
+            rate = latest[1][0]
             unit = format_duration(th.per)
             if rate < th.min_per_second:
                 parts.append(
@@ -749,21 +747,18 @@ class SLOEvaluator:
                 parts.append(f"at {rate * th.per / th.capacity * 100:.0f}% of capacity")
         if band is not None:
             if latest is not None:
-                agg = latest[1]
-                with np.errstate(invalid="ignore"):
-                    for side, bad, bound, word in (
-                        ("below", agg < band.min, band.min, "waste"),
-                        ("above", agg > band.max, band.max, "saturation"),
-                    ):
-                        idx = np.flatnonzero(bad)
-                        if len(idx) == 0:
-                            continue
-                        worst = int(idx[np.argmin(agg[idx])] if side == "below" else idx[np.argmax(agg[idx])])
-                        more = f" and {len(idx) - 1} more" if len(idx) > 1 else ""
-                        parts.append(
-                            f"{side} {bound * 100:.0f}% ({word}) in {grp.pool_name(worst)} "
-                            f"at {float(agg[worst]) * 100:.0f}%{more}"
-                        )
+                agg = latest[1]  # NaN (a pool without samples) fails neither test
+                for side, bad, bound, word in (
+                    ("below", [i for i, v in enumerate(agg) if v < band.min], band.min, "waste"),
+                    ("above", [i for i, v in enumerate(agg) if v > band.max], band.max, "saturation"),
+                ):
+                    if not bad:
+                        continue
+                    worst = min(bad, key=agg.__getitem__) if side == "below" else max(bad, key=agg.__getitem__)
+                    more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+                    parts.append(
+                        f"{side} {bound * 100:.0f}% ({word}) in {grp.pool_name(worst)} at {agg[worst] * 100:.0f}%{more}"
+                    )
             if grp.max_value > 1.0:
                 parts.append(_PERCENT_HINT)
         return "; ".join(parts)

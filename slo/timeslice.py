@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["NO_SLICE", "SliceRings", "SliceStore", "band_slices", "throughput_slices"]
+__all__ = ["NO_SLICE", "SliceRings", "SliceStore", "band_extremes", "band_slices", "slice_index", "throughput_slices"]
 
 NO_SLICE = -(2**63)
 """Slice-index sentinel: no data yet."""
@@ -116,15 +116,19 @@ class SliceStore:
             raise ValueError(f"slice group {g}: slices must continue at {k_final + 1}, got {k_first}")
         objs = self.members[g]
         k0 = int(self.g_k0[g])
-        with np.errstate(invalid="ignore"):
-            good = counted[None, :] & (a[None, :] >= self.lo[objs, None]) & (b[None, :] <= self.hi[objs, None])
+        good = counted[None, :] & (a[None, :] >= self.lo[objs, None]) & (b[None, :] <= self.hi[objs, None])
         if n > 1:
-            prev = self._good.through(objs, np.full(len(objs), k_final), np.full(len(objs), k0))
-            cum = prev[:, None] + np.cumsum(good[:, :-1], axis=1, dtype=np.int64)
-            for i, j in enumerate(objs.tolist()):
-                self._good.write(j, k_final + 1, cum[i])
-            c_prev = self._counted.through(np.asarray([g]), np.asarray([k_final]), np.asarray([k0]))
-            self._counted.write(g, k_final + 1, c_prev[0] + np.cumsum(counted[:-1], dtype=np.int64))
+            k_prev = np.full(len(objs), k_final)
+            prev = self._good.through(objs, k_prev, np.full(len(objs), k0))
+            c_prev = int(self._counted.through(np.asarray([g]), k_prev[:1], np.asarray([k0]))[0])
+            if n == 2:  # one slice becomes final (the usual tick)
+                self._good.put(objs, k_prev + 1, prev + good[:, 0])
+                self._counted.put(np.asarray([g]), k_prev[:1] + 1, np.asarray([c_prev + int(counted[0])]))
+            else:
+                cum = prev[:, None] + np.cumsum(good[:, :-1], axis=1, dtype=np.int64)
+                for i, j in enumerate(objs.tolist()):
+                    self._good.write(j, k_final + 1, cum[i])
+                self._counted.write(g, k_final + 1, c_prev + np.cumsum(counted[:-1], dtype=np.int64))
             self.g_k_final[g] = k_final + n - 1
         self.g_open[g] = True
         self.g_open_counted[g] = int(counted[-1])
@@ -158,19 +162,21 @@ class SliceStore:
         return good.astype(np.int64), counted.astype(np.int64)
 
 
-def _slice_index(ts: I64, slice_ms: int) -> I64:
+def slice_index(ts: I64, slice_ms: int) -> I64:
+    """The slice each timestamp belongs to (slice ``k`` covers ``((k-1)·S, k·S]``)."""
     out: I64 = -(-ts // slice_ms)
     return out
 
 
-def throughput_slices(ts: I64, inc: F64, known: Bools, k_first: int, n: int, slice_ms: int) -> tuple[Bools, F64]:
+def throughput_slices(k: I64, inc: F64, known: Bools, k_first: int, n: int, slice_ms: int) -> tuple[Bools, F64]:
     """Per slice ``k_first … k_first+n-1``: whether it counts and its rate (increase per second).
 
-    Rows are samples of any of the group's series: ``inc`` the reset-corrected increase since the
-    series' previous sample, ``known`` False for a series' first sample (no previous value, so no
-    increase is known). A slice counts when it holds a sample with a known increase.
+    Rows are samples of any of the group's series, in slices ``k``: ``inc`` the reset-corrected
+    increase since the series' previous sample, ``known`` False for a series' first sample (no
+    previous value, so no increase is known). A slice counts when it holds a sample with a known
+    increase.
     """
-    rel = _slice_index(ts, slice_ms) - k_first
+    rel = k - k_first
     total = np.bincount(rel, weights=np.where(known, inc, 0.0), minlength=n)[:n].astype(np.float64, copy=False)
     seen = np.bincount(rel, weights=known.astype(np.float64), minlength=n)[:n]
     rate: F64 = total / (slice_ms / 1000.0)
@@ -178,16 +184,16 @@ def throughput_slices(ts: I64, inc: F64, known: Bools, k_first: int, n: int, sli
 
 
 def band_slices(
-    ts: I64, series: I64, values: F64, pool: I64, n_pools: int, aggregate: str, k_first: int, n: int,
-    slice_ms: int,
+    k: I64, series: I64, values: F64, pool: I64, n_pools: int, aggregate: str, k_first: int, n: int
 ) -> tuple[Bools, F64]:
     """Per slice and pool, the aggregate of each series' last value in the slice (NaN: no sample).
 
-    Rows must be sorted by (``series``, ``ts``); ``pool[i]`` is row ``i``'s group of ``by`` labels.
+    Rows (in slices ``k``) must be sorted by series, then time; ``pool[i]`` is row ``i``'s group of
+    ``by`` labels.
     Returns whether each slice counts (any sample) and the ``n × n_pools`` aggregates. A series
     without a sample in a slice takes no part in it (a vanished GPU is not read as 0).
     """
-    rel = _slice_index(ts, slice_ms) - k_first
+    rel = k - k_first
     last = np.ones(len(rel), dtype=np.bool_)
     last[:-1] = (series[1:] != series[:-1]) | (rel[1:] != rel[:-1])
     rel, val = rel[last], values[last]
@@ -205,3 +211,14 @@ def band_slices(
     grid = agg.reshape(n, n_pools)
     counted: Bools = np.bincount(rel, minlength=n)[:n] > 0
     return counted, grid
+
+
+def band_extremes(grid: F64) -> tuple[F64, F64]:
+    """The lowest and highest pool aggregate of each slice (NaN where no pool has a sample)."""
+    if grid.shape[1] > 16:
+        return np.fmin.reduce(grid, axis=1), np.fmax.reduce(grid, axis=1)
+    low, high = grid[:, 0].copy(), grid[:, 0].copy()
+    for j in range(1, grid.shape[1]):  # column by column: fast for the usual few pools
+        np.fmin(low, grid[:, j], out=low)
+        np.fmax(high, grid[:, j], out=high)
+    return low, high
