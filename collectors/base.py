@@ -25,6 +25,7 @@ from store.types import SAMPLE_SCHEMA, empty_samples, format_duration, format_la
 __all__ = [
     "CollectResult",
     "Collector",
+    "Fetched",
     "Row",
     "SourceHealth",
     "SourceSettings",
@@ -115,6 +116,10 @@ class SourceSettings(BaseModel):
 Row = tuple[str, Mapping[str, str], int, float]
 """One sample as a collector builds it: metric, labels, timestamp in ms, value."""
 
+Fetched = tuple[pl.DataFrame, Sequence[str]] | tuple[pl.DataFrame, Sequence[str], str | None]
+"""What a collection's fetch returns to ``collect_safely``: samples, non-fatal problems and,
+optionally, the error of a collection that failed in part (``None``: it did not)."""
+
 
 def samples_from_rows(rows: Iterable[Row], extra_labels: Mapping[str, str]) -> pl.DataFrame:
     """A sample frame from rows, with ``extra_labels`` (source and configured labels) merged in;
@@ -141,25 +146,31 @@ def collect_safely(
     source: str,
     where: str,
     clock: Callable[[], float],
-    fetch: Callable[[int], tuple[pl.DataFrame, Sequence[str]]],
+    fetch: Callable[[int], Fetched],
     *,
     empty_is_error: bool = True,
 ) -> CollectResult:
     """Run ``fetch(now_ms)`` and turn its outcome into a ``CollectResult``; never raises.
 
     ``fetch`` returns the samples and non-fatal problems, or raises ``SourceError`` for a failed
-    collection. ``where`` (``source 'x' (http://…)``) prefixes every error. An empty result
-    is reported as an error ("returned no samples"), never as zeros, unless ``empty_is_error``
-    is false (a scrape target with no series yet is healthy); no samples but problems is
-    always an error naming the first problem.
+    collection. It may add a third element, an error for a collection that failed in part: the
+    health is then not ok, with that error, and the samples it did read are kept. ``where``
+    (``source 'x' (http://…)``) prefixes every error. An empty result is reported as an error
+    ("returned no samples"), never as zeros, unless ``empty_is_error`` is false (a scrape target
+    with no series yet is healthy); no samples but problems is always an error naming the first
+    problem.
     """
     now_ms = int(clock() * 1000)
     started = time.monotonic()
     samples = empty_samples()
     problems: Sequence[str] = ()
     try:
-        samples, problems = fetch(now_ms)
-        if samples.height:
+        fetched = fetch(now_ms)
+        samples, problems = fetched[0], fetched[1]
+        failed = fetched[2] if len(fetched) == 3 else None
+        if failed is not None:
+            error = f"{where}: {failed}"
+        elif samples.height:
             error = None
         elif problems:
             error = f"{where}: no sample could be read; {problems[0]}"

@@ -68,7 +68,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal, Self
 
 import httpx
@@ -297,21 +297,17 @@ class PromQLCollector:
 
     def collect(self) -> CollectResult:
         """Run the queries once. Never raises: every failure is on ``result.health``."""
-        failed: list[str] = []
-        result = collect_safely(self.name, self._where, self._clock, lambda now_ms: self._run(now_ms, failed))
-        if failed and result.samples.height:
-            # collect_safely calls a collection with samples healthy; here a query failed outright,
-            # so the source is not ok even though the other queries' samples are kept.
-            error = f"{self._where}: {len(failed)} of {len(self.config.queries)} queries failed: " + "; ".join(failed)
-            return CollectResult(replace(result.health, ok=False, error=error), result.samples)
-        return result
+        return collect_safely(self.name, self._where, self._clock, self._run)
 
-    def _run(self, now_ms: int, failed: list[str]) -> tuple[pl.DataFrame, list[str]]:
+    def _run(self, now_ms: int) -> tuple[pl.DataFrame, list[str], str | None]:
+        """The samples of the queries that answered, their problems, and the error naming the
+        queries that failed outright (the source is then not ok, but the others' samples are kept)."""
         if self._setup_error is not None:
             raise SourceError(self._setup_error)
         deadline = time.monotonic() + self.config.timeout_s
         rows: list[Row] = []
         problems: list[str] = []
+        failed: list[str] = []
         for index, query in enumerate(self.config.queries):
             shown = _shown_query(query)
             try:
@@ -329,7 +325,8 @@ class PromQLCollector:
             rows.extend(answer.rows)
         if failed and not rows:
             raise SourceError("; ".join(failed + problems))
-        return samples_from_rows(rows, self.config.series_labels()), problems
+        error = f"{len(failed)} of {len(self.config.queries)} queries failed: " + "; ".join(failed) if failed else None
+        return samples_from_rows(rows, self.config.series_labels()), problems, error
 
     def _range(self, query: PromQLQuery, now_ms: int, deadline: float) -> _Answer:
         """The lookback as range queries of at most ``MAX_POINTS_PER_REQUEST`` points each,
