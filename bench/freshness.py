@@ -38,7 +38,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from collectors.freshness import FreshnessCollector, FreshnessConfig
-from collectors.freshness_files import Storage, list_files, newest_in_column
+from collectors.freshness_files import list_files, newest_in_column
+from collectors.object_storage import Storage
 
 _TEN_GB = 10e9
 

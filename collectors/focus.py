@@ -1,10 +1,12 @@
 """FOCUS billing exports (FinOps Open Cost and Usage Specification 1.0–1.2) as cumulative spend.
 
 ``kind: focus`` reads CSV or Parquet exports, local or ``s3://``, with polars lazy scans (only the
-columns used are read). Each charge row's cost (``EffectiveCost`` by default, or ``BilledCost``)
-is spread over its charge period — ``ChargePeriodStart`` inclusive, ``ChargePeriodEnd`` exclusive —
-in proportion to the time each bucket (``bucket``, default 1h) overlaps it; a row whose end is not
-after its start is placed whole in the bucket holding its start. Buckets are then summed per group
+columns used are read). An ``s3://`` path may set ``storage_options`` (endpoint, region,
+credentials from environment variables; see ``collectors.object_storage``). Each charge row's
+cost (``EffectiveCost`` by default, or ``BilledCost``) is spread over its charge period —
+``ChargePeriodStart`` inclusive, ``ChargePeriodEnd`` exclusive — in proportion to the time each
+bucket (``bucket``, default 1h) overlaps it; a row whose end is not after its start is placed whole
+in the bucket holding its start. Buckets are then summed per group
 and accumulated into one cumulative series per group, stamped at each bucket's end, so the spend
 guardrails read it like a counter.
 
@@ -46,13 +48,14 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, Self
 
 import httpx
 import polars as pl
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from collectors.base import CollectResult, SourceSettings, collect_safely
+from collectors.object_storage import ObjectStorageSettings, S3Access, check_storage_options, is_s3
 from store.errors import SourceError
 from store.fields import DurationSeconds
 from store.types import SAMPLE_SCHEMA, empty_samples, format_labels
@@ -105,11 +108,8 @@ class FocusConfig(SourceSettings):
     group_by: list[str] = Field(default_factory=lambda: ["ServiceName"])
     filter: dict[str, list[str]] = Field(default_factory=dict)
     """Keep rows whose column (or ``Tags.<key>``) holds one of the values."""
-    storage_options: dict[str, str] = Field(default_factory=dict)
-    """Non-secret object-store options for polars (``aws_endpoint_url``, ``aws_region``)."""
-    storage_options_env: dict[str, str] = Field(default_factory=dict)
-    """Secret options, each naming the environment variable that holds it
-    (``aws_secret_access_key: AWS_SECRET_ACCESS_KEY``)."""
+    storage_options: ObjectStorageSettings | None = None
+    """For an ``s3://`` path: endpoint, region and credentials (``collectors.object_storage``)."""
     interval: DurationSeconds = 3600.0
     max_bytes: int = Field(default=4 * 1024**3, gt=0)
     """The most the matched local files may hold in total (object storage is not sized)."""
@@ -131,6 +131,11 @@ class FocusConfig(SourceSettings):
             if not allowed:
                 raise ValueError(f"filter {entry!r} needs at least one value")
         return value
+
+    @model_validator(mode="after")
+    def _storage_options(self) -> Self:
+        check_storage_options(self.path, self.storage_options)
+        return self
 
     @property
     def metric(self) -> str:
@@ -202,8 +207,8 @@ def focus_spend(
 class FocusCollector:
     """Reads the export(s) on every ``collect()`` and emits new cumulative spend buckets.
 
-    ``env`` supplies the variables named by ``storage_options_env`` (read once, here). Not
-    thread-safe: the scheduler runs one collect per source at a time.
+    ``env`` supplies the credentials of an ``s3://`` path (``collectors.object_storage``; read
+    once, here). Not thread-safe: the scheduler runs one collect per source at a time.
     """
 
     def __init__(
@@ -219,11 +224,7 @@ class FocusCollector:
         self._clock = clock
         self._where = f"source {config.name!r} ({config.path})"
         environ = os.environ if env is None else env
-        self._missing_env = sorted(v for v in config.storage_options_env.values() if v not in environ)
-        self._storage: dict[str, str] = {
-            **config.storage_options,
-            **{k: environ[v] for k, v in config.storage_options_env.items() if v in environ},
-        }
+        self._s3 = S3Access(config.storage_options, environ) if is_s3(config.path) else None
         self._emitted_until_ms: int | None = None
         self._seen: set[str] = set()
         self._dims = list(dict.fromkeys([*config.group_by, *config.filter]))
@@ -252,7 +253,7 @@ class FocusCollector:
         return files
 
     def _scan(self, path: str) -> pl.LazyFrame:
-        storage = self._storage or None
+        storage = (self._s3.polars_options() or None) if self._s3 is not None else None
         if _file_format(self.config, path) == "parquet":
             return pl.scan_parquet(path, storage_options=storage)
         # Strings throughout: dates and costs are parsed here, so a bad value can be named.
@@ -302,8 +303,8 @@ class FocusCollector:
         """All matched rows summed per (file, charge period, currency, raw dimensions), with the
         charge period parsed; raises SourceError for the bad inputs named in the module docstring."""
         cfg = self.config
-        if self._missing_env:
-            raise SourceError(f"environment variable(s) {', '.join(self._missing_env)} not set (storage_options_env)")
+        if self._s3 is not None:
+            self._s3.check()  # a variable named in storage_options is not set: fail before reading
         files = self._files()
         frames = [self._checked_scan(f) for f in files]
         lf = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]

@@ -3,6 +3,8 @@
 One config, five modes, chosen by which fields are set (exactly one):
 
 - ``path``: a file or glob, local or ``s3://``; the newest modification time across the matches.
+  An ``s3://`` path may set ``storage_options`` (endpoint, region, credentials from environment
+  variables; see ``collectors.object_storage``).
 - ``path`` + ``timestamp_column``: the newest value of that column in Parquet or CSV files
   (``format`` from the suffix unless set); Parquet row-group statistics where present, else a
   polars lazy scan of the one column (see ``collectors.freshness_files``). Gives a row count.
@@ -38,11 +40,10 @@ from typing import Literal, Self
 
 import httpx
 import polars as pl
-import pyarrow.fs as pafs
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
 from collectors.base import CollectResult, Row, SourceSettings, collect_safely, samples_from_rows
-from collectors.freshness_files import Newest, Storage, list_files, newest_in_column
+from collectors.freshness_files import Newest, list_files, newest_in_column
 from collectors.freshness_values import (
     field_value,
     parse_field_path,
@@ -53,29 +54,21 @@ from collectors.freshness_values import (
     to_epoch_seconds,
 )
 from collectors.http_fetch import fetch_json, shown_url
+from collectors.object_storage import (
+    ObjectStorageSettings,
+    S3Access,
+    Storage,
+    check_storage_options,
+    is_s3,
+    local_storage,
+)
 from store.errors import SourceError
 
-__all__ = ["FreshnessCollector", "FreshnessConfig", "ObjectStorageSettings"]
+__all__ = ["FreshnessCollector", "FreshnessConfig"]
 
 LAST_UPDATE = "redline_data_last_update_timestamp_seconds"
 AGE = "redline_data_age_seconds"
 ROWS = "redline_data_rows"
-
-
-class ObjectStorageSettings(BaseModel):
-    """Where ``s3://`` paths live: endpoint and region, credentials from environment variables.
-
-    Without ``*_env`` fields the standard ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and
-    ``AWS_SESSION_TOKEN`` are used when set (else the SDK's own chain: instance profile, …).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    endpoint_url: str | None = None
-    region: str | None = None
-    access_key_id_env: str | None = None
-    secret_access_key_env: str | None = None
-    session_token_env: str | None = None
 
 
 class FreshnessConfig(SourceSettings):
@@ -95,6 +88,7 @@ class FreshnessConfig(SourceSettings):
     """For ``url`` + ``field``: sent as ``Authorization: Bearer …``."""
     dbt_sources: Path | None = None
     storage_options: ObjectStorageSettings | None = None
+    """For an ``s3://`` path: endpoint, region and credentials (``collectors.object_storage``)."""
 
     @field_validator("field")
     @classmethod
@@ -140,8 +134,7 @@ class FreshnessConfig(SourceSettings):
             raise ValueError("password_env goes with sql + url (a SQLAlchemy URL)")
         if self.bearer_token_env is not None and self.field is None:
             raise ValueError("bearer_token_env goes with url + field (an HTTP JSON document)")
-        if self.storage_options is not None and not (self.path or "").startswith("s3://"):
-            raise ValueError("storage_options goes with an s3:// path")
+        check_storage_options(self.path or "", self.storage_options)
         return self
 
     @property
@@ -175,44 +168,10 @@ class _Secrets:
         return "_Secrets(***)"
 
 
-def _resolve(env: Mapping[str, str], wanted: Mapping[str, tuple[str | None, str | None]]) -> _Secrets:
-    """``wanted``: secret → (env var named in the config, standard fallback var)."""
-    values: dict[str, str | None] = {}
-    missing: list[str] = []
-    for secret, (named, fallback) in wanted.items():
-        if named is not None:
-            values[secret] = env.get(named)
-            if values[secret] is None:
-                missing.append(named)
-        else:
-            values[secret] = env.get(fallback) if fallback else None
-    return _Secrets(values, missing)
-
-
-def _storage(config: FreshnessConfig, secrets: _Secrets) -> Storage:
-    if not (config.path or "").startswith("s3://"):
-        return Storage(pafs.LocalFileSystem())
-    opts = config.storage_options or ObjectStorageSettings()
-    key, secret, token, region = (secrets.values.get(k) for k in ("key", "secret", "token", "region"))
-    region = opts.region or region
-    kwargs: dict[str, str] = {}
-    polars: dict[str, str] = {}
-    if key is not None and secret is not None:
-        kwargs.update(access_key=key, secret_key=secret)
-        polars.update(aws_access_key_id=key, aws_secret_access_key=secret)
-        if token is not None:
-            kwargs["session_token"] = token
-            polars["aws_session_token"] = token
-    if region is not None:
-        kwargs["region"] = region
-        polars["aws_region"] = region
-    if opts.endpoint_url is not None:
-        scheme, _, host = opts.endpoint_url.partition("://")
-        kwargs.update(endpoint_override=host or scheme, scheme=scheme if host else "https")
-        polars["aws_endpoint_url"] = opts.endpoint_url
-        if scheme == "http":
-            polars["aws_allow_http"] = "true"
-    return Storage(pafs.S3FileSystem(**kwargs), polars, s3=True)
+def _resolve(env: Mapping[str, str], wanted: Mapping[str, str | None]) -> _Secrets:
+    """``wanted``: secret → the environment variable named in the config (or None: not used)."""
+    values = {secret: env.get(named) if named is not None else None for secret, named in wanted.items()}
+    return _Secrets(values, [named for named in wanted.values() if named is not None and named not in env])
 
 
 class FreshnessCollector:
@@ -235,18 +194,8 @@ class FreshnessCollector:
         self._clock = clock
         self._where = config.where()
         env = os.environ if env is None else env
-        opts = config.storage_options or ObjectStorageSettings()
-        self._secrets = _resolve(
-            env,
-            {
-                "key": (opts.access_key_id_env, "AWS_ACCESS_KEY_ID"),
-                "secret": (opts.secret_access_key_env, "AWS_SECRET_ACCESS_KEY"),
-                "token": (opts.session_token_env, "AWS_SESSION_TOKEN"),
-                "region": (None, "AWS_REGION"),
-                "bearer": (config.bearer_token_env, None),
-                "password": (config.password_env, None),
-            },
-        )
+        self._s3 = S3Access(config.storage_options, env) if is_s3(config.path or "") else None
+        self._secrets = _resolve(env, {"bearer": config.bearer_token_env, "password": config.password_env})
         self._storage: Storage | None = None
 
     def collect(self) -> CollectResult:
@@ -270,7 +219,7 @@ class FreshnessCollector:
         cfg = self.config
         if cfg.path is not None:
             if self._storage is None:
-                self._storage = _storage(cfg, self._secrets)
+                self._storage = self._s3.storage() if self._s3 is not None else local_storage()
             entries = list_files(cfg.path, self._storage)
             if cfg.timestamp_column is None:
                 return Newest(max(entry.mtime_s for entry in entries))

@@ -28,7 +28,7 @@ from __future__ import annotations
 import glob as globlib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -38,26 +38,15 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from collectors.freshness_values import to_epoch_seconds
+from collectors.object_storage import Storage
 from store.errors import SourceError
 
-__all__ = ["FileEntry", "Newest", "Storage", "list_files", "newest_in_column"]
+__all__ = ["FileEntry", "Newest", "list_files", "newest_in_column"]
 
 FileFormat = Literal["parquet", "csv"]
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _STRING_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f")
 _UNIT_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
-
-
-@dataclass(frozen=True)
-class Storage:
-    """Where files are read from: a pyarrow filesystem (footers, listings) and polars' storage options."""
-
-    filesystem: pafs.FileSystem
-    polars_options: Mapping[str, str] | None = None
-    s3: bool = False
-
-    def __repr__(self) -> str:  # the options hold credentials
-        return f"Storage(s3={self.s3})"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from moto.server import ThreadedMotoServer
 from pydantic import ValidationError
 
 from collectors.focus import FocusCollector, FocusConfig
+from collectors.object_storage import ObjectStorageSettings
 from store.types import format_labels
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "spend" / "focus_1_0_aws.csv"
@@ -239,9 +240,20 @@ def test_the_example_config_focus_entry_validates() -> None:
     entry = next(s for s in sources if s["kind"] == "focus")
     cfg = FocusConfig.model_validate(entry)
     assert cfg.group_by == ["ServiceName", "Tags.team"]
-    assert cfg.storage_options_env == {
-        "aws_access_key_id": "AWS_ACCESS_KEY_ID", "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY"
-    }
+    assert cfg.storage_options == ObjectStorageSettings(
+        region="us-east-1", access_key_id_env="BILLING_ACCESS_KEY_ID", secret_access_key_env="BILLING_SECRET_ACCESS_KEY"
+    )
+
+
+def test_storage_options_take_the_object_storage_shape_and_go_with_an_s3_path() -> None:
+    with pytest.raises(ValidationError, match="storage_options goes with an s3:// path"):
+        FocusConfig.model_validate(
+            {"name": "b", "kind": "focus", "path": "x.csv", "storage_options": {"region": "us-east-1"}}
+        )
+    with pytest.raises(ValidationError, match="aws_region"):
+        FocusConfig.model_validate(
+            {"name": "b", "kind": "focus", "path": "s3://b/x.csv", "storage_options": {"aws_region": "us-east-1"}}
+        )
 
 
 # -- object storage ----------------------------------------------------------------------------
@@ -267,19 +279,19 @@ def test_s3_glob_is_read_with_credentials_from_the_environment(s3_endpoint: str,
     s3.put_object(Bucket="billing", Key="focus/2024-09/part-0.csv", Body=FIXTURE.read_bytes())
     cfg = FocusConfig.model_validate({
         "name": "aws-bill", "kind": "focus", "path": "s3://billing/focus/2024-09/*.csv", "bucket": "1d",
-        "storage_options": {"aws_endpoint_url": s3_endpoint, "aws_region": "us-east-1", "aws_allow_http": "true"},
-        "storage_options_env": {"aws_access_key_id": "KEY_ID", "aws_secret_access_key": "SECRET"},
+        "storage_options": {"endpoint_url": s3_endpoint, "region": "us-east-1",
+                            "access_key_id_env": "KEY_ID", "secret_access_key_env": "SECRET"},
     })
     env = {"KEY_ID": "AKIAREDLINETEST", "SECRET": "redline-secret"}
     collector = FocusCollector(cfg, None, clock, env=env)
     result = collector.collect()
     assert result.health.ok, result.health.error
     assert series(result.samples, service="Amazon SageMaker") == {SEP_1: 0.0, SEP_1 + 24 * HOUR_MS: 2.5}
-    assert "redline-secret" not in repr(collector)
+    assert "redline-secret" not in repr(collector) and "redline-secret" not in repr(collector._s3)
     missing = FocusCollector(cfg, None, clock, env={}).collect()
     assert missing.health.error == (
-        "source 'aws-bill' (s3://billing/focus/2024-09/*.csv): environment variable(s) KEY_ID, SECRET not set "
-        "(storage_options_env)"
+        "source 'aws-bill' (s3://billing/focus/2024-09/*.csv): environment variables KEY_ID, SECRET "
+        "(named in storage_options) are not set"
     )
 
 
@@ -289,10 +301,10 @@ def test_an_s3_glob_that_matches_nothing_is_an_error_naming_the_glob(s3_endpoint
     ).create_bucket(Bucket="billing")
     cfg = FocusConfig.model_validate({
         "name": "aws-bill", "kind": "focus", "path": "s3://billing/none/*.parquet",
-        "storage_options": {"aws_endpoint_url": s3_endpoint, "aws_region": "us-east-1", "aws_allow_http": "true",
-                            "aws_access_key_id": "a", "aws_secret_access_key": "b"},
+        "storage_options": {"endpoint_url": s3_endpoint, "region": "us-east-1"},
     })
-    result = FocusCollector(cfg, None, clock, env={}).collect()
+    env = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}  # the standard variables, not named
+    result = FocusCollector(cfg, None, clock, env=env).collect()
     assert result.health.error is not None
     assert result.health.error.startswith(
         "source 'aws-bill' (s3://billing/none/*.parquet): no file matches s3://billing/none/*.parquet"

@@ -125,5 +125,5 @@ def test_s3_credentials_env_var_that_is_unset_is_named_and_nothing_is_read(s3: t
     endpoint, _ = s3
     result = _collect(endpoint, env={"LAKE_KEY": "testing-key"}, path="s3://lake/mtime/*.csv")
     assert result.health.error == (
-        "source 'lake' (s3://lake/mtime/*.csv): environment variable LAKE_SECRET (named in the config) is not set"
+        "source 'lake' (s3://lake/mtime/*.csv): environment variable LAKE_SECRET (named in storage_options) is not set"
     )
