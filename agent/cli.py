@@ -55,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from slo.engine import SLOEvaluator
+    from slo.evaluation import Evaluator
     from store.embedded import SampleStore
 
     loaded = load_config(args.config)
@@ -63,7 +63,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     problems: list[str] = []
     store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention)
     if loaded.data_dir.exists():
-        problems = SLOEvaluator(cfg.slos).check_series(store.series())
+        problems = Evaluator(cfg.slos, cfg.guardrails).check_series(store.series())
     for note in loaded.notes:
         print(f"note: {note}", file=sys.stderr)
     for p in problems:
@@ -71,7 +71,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if problems:
         return 2
     print(f"{loaded.path}: ok — {len(cfg.sources)} sources, {len(cfg.slos)} objectives, "
-          f"{len(cfg.alerting.notifiers)} notifiers")
+          f"{len(cfg.guardrails)} guardrails, {len(cfg.alerting.notifiers)} notifiers")
     return 0
 
 

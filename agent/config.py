@@ -14,9 +14,10 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from agent.spec_files import SpecFile, load_spec_files
+from agent.spec_files import load_spec_files
 from collectors.registry import SOURCE_KINDS, SourceConfig
 from slo.spec import GuardrailSpec, SLOSpec
+from slo.specfiles import SpecFile
 from store.errors import ConfigError
 from store.fields import DurationSeconds
 from store.types import format_duration

@@ -28,7 +28,7 @@ from alerts.state import AlertStateStore
 from alerts.webhook import WebhookNotifier, secret_from_env
 from collectors.base import Collector, SourceHealth
 from collectors.registry import build_collector
-from slo.engine import SLOEvaluator
+from slo.evaluation import Evaluator
 from slo.results import StatusReport
 from store.embedded import SampleStore
 from store.errors import StoreError
@@ -69,7 +69,7 @@ class Agent:
         self._clock = clock
         self._client = client or httpx.Client(follow_redirects=False)
         self.store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention)
-        self.evaluator = SLOEvaluator(cfg.slos)
+        self.evaluator = Evaluator(cfg.slos, cfg.guardrails)
         self.collectors: dict[str, Collector] = {
             s.name: build_collector(s, self._client, clock) for s in cfg.sources
         }
@@ -127,9 +127,8 @@ class Agent:
 
     def load_history(self) -> int:
         """Cold start: feed the evaluator the stored samples its windows need. Returns the count."""
-        longest = max((s.window for s in self.loaded.config.slos), default=0.0)
         now_ms = int(self._clock() * 1000)
-        start_ms = now_ms - int((longest + 3600) * 1000)
+        start_ms = now_ms - int((self.evaluator.history_seconds + 3600) * 1000)
         frame = self.store.read(self.evaluator.selectors(), start_ms, now_ms)
         with self._lock:
             self.evaluator.ingest(frame)
@@ -194,7 +193,11 @@ class Agent:
     def start(self) -> None:
         """Cold start from the store, start /metrics, schedule every job (first runs at once)."""
         loaded = self.load_history()
-        log.info("cold start: %d stored samples loaded for %d objectives", loaded, len(self.loaded.config.slos))
+        cfg = self.loaded.config
+        log.info(
+            "cold start: %d stored samples loaded for %d objectives and %d guardrails",
+            loaded, len(cfg.slos), len(cfg.guardrails),
+        )
         self.start_server()
         sched = BackgroundScheduler(timezone="UTC")
         now = datetime.now(UTC)

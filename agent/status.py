@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from agent.config import LoadedConfig
-from slo.engine import SLOEvaluator
+from slo.evaluation import Evaluator
 from slo.results import StatusReport
 from store.embedded import SampleStore
 from store.errors import ConfigError
@@ -35,10 +35,10 @@ def compute_status(loaded: LoadedConfig, at_s: float) -> StatusReport:
     """Read what the objectives need from the store (read-only) and evaluate at ``at_s``."""
     cfg = loaded.config
     store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention)
-    evaluator = SLOEvaluator(cfg.slos)
-    longest = max((s.window for s in cfg.slos), default=0.0)
+    evaluator = Evaluator(cfg.slos, cfg.guardrails)
     at_ms = int(at_s * 1000)
-    evaluator.ingest(store.read(evaluator.selectors(), at_ms - int((longest + 3600) * 1000), at_ms))
+    start_ms = at_ms - int((evaluator.history_seconds + 3600) * 1000)
+    evaluator.ingest(store.read(evaluator.selectors(), start_ms, at_ms))
     return evaluator.evaluate(at_ms)
 
 

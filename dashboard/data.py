@@ -1,7 +1,8 @@
 """What the dashboard shows, computed without Streamlit: config, status report, burn-down.
 
 The dashboard depends on ``slo`` and ``store`` only (never on ``agent``), so it reads the
-YAML config itself, keeping just what it needs: ``agent.data_dir`` and the ``slos`` list.
+YAML config itself, keeping just what it needs: ``agent.data_dir``, the ``slos`` list (with the
+objectives of any ``slo_files``) and the ``guardrails`` list.
 It only ever reads the store; nothing here appends, compacts or deletes.
 
 Errors: a bad config raises ``ConfigError`` naming the file and the path inside it
@@ -20,13 +21,14 @@ import polars as pl
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from slo.engine import SLOEvaluator
+from slo.evaluation import Evaluator
 from slo.ranking import format_age, rank_objectives
 from slo.results import StatusReport
-from slo.spec import SLOSpec
+from slo.spec import GuardrailSpec, SLOSpec
+from slo.specfiles import SpecFile, specs_from_documents
 from store.embedded import SampleStore
 from store.errors import ConfigError
-from store.types import empty_samples, parse_duration
+from store.types import empty_samples
 
 __all__ = [
     "BURN_DOWN_SCHEMA",
@@ -40,8 +42,9 @@ __all__ = [
 ]
 
 _SPECS: Final = TypeAdapter(list[SLOSpec])
+_GUARDRAILS: Final = TypeAdapter(list[GuardrailSpec])
+_SPEC_FILES: Final = TypeAdapter(list[SpecFile])
 _DEFAULT_DATA_DIR: Final = "./redline-data"
-_LONGEST_BURN_WINDOW_S: Final = parse_duration("3d")
 _READ_MARGIN_MS: Final = 10 * 60 * 1000
 """Read a little before each window so the engine sees the sample just before its start."""
 
@@ -57,6 +60,14 @@ class DashboardConfig:
     path: Path
     data_dir: Path
     slos: tuple[SLOSpec, ...]
+    guardrails: tuple[GuardrailSpec, ...] = ()
+
+    def evaluator(self, names: set[str] | None = None) -> Evaluator:
+        """An evaluator for every objective and guardrail (or only those named)."""
+        return Evaluator(
+            [s for s in self.slos if names is None or s.name in names],
+            [g for g in self.guardrails if names is None or g.name in names],
+        )
 
 
 def _loc_path(root: str, loc: Sequence[int | str]) -> str:
@@ -95,25 +106,37 @@ def load_config(path: Path) -> DashboardConfig:
     if not isinstance(data_dir_raw, str) or not data_dir_raw:
         raise ConfigError(f"{path}: agent.data_dir: expected a folder path, got {data_dir_raw!r}")
 
-    slos_raw = raw.get("slos")
-    if slos_raw is None:
-        slos_raw = []
-    try:
-        slos = _SPECS.validate_python(slos_raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{_loc_path('slos', err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
-        )
-        raise ConfigError(f"{path}: {problems}") from exc
-    names = [s.name for s in slos]
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            raise ConfigError(f"{path}: slos[{i}].name: duplicate objective name {name!r}")
+    slos = _validated(_SPECS, raw.get("slos") or [], "slos", path)
+    for i, entry in enumerate(_validated(_SPEC_FILES, raw.get("slo_files") or [], "slo_files", path)):
+        spec_path = entry.path if entry.path.is_absolute() else path.resolve().parent / entry.path
+        try:
+            documents = [d for d in yaml.safe_load_all(spec_path.read_text(encoding="utf-8")) if d is not None]
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: slo_files[{i}]: cannot read {spec_path}: {exc}") from exc
+        slos += specs_from_documents(entry.format, documents, str(spec_path))[0]
+    guardrails = _validated(_GUARDRAILS, raw.get("guardrails") or [], "guardrails", path)
+    seen: set[str] = set()
+    for section, items in (("slos", slos), ("guardrails", guardrails)):
+        for i, item in enumerate(items):
+            if item.name in seen:
+                raise ConfigError(f"{path}: {section}[{i}].name: duplicate objective name {item.name!r}")
+            seen.add(item.name)
 
     data_dir = Path(data_dir_raw).expanduser()
     if not data_dir.is_absolute():
         data_dir = path.resolve().parent / data_dir
-    return DashboardConfig(path=path, data_dir=data_dir, slos=tuple(slos))
+    return DashboardConfig(path=path, data_dir=data_dir, slos=tuple(slos), guardrails=tuple(guardrails))
+
+
+def _validated(adapter: TypeAdapter[list[Any]], value: object, section: str, path: Path) -> list[Any]:
+    """``value`` validated as a list by ``adapter``; ``ConfigError`` naming each problem's path."""
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_loc_path(section, err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
 
 
 @dataclass(frozen=True)
@@ -127,7 +150,7 @@ class Evaluation:
 
 
 def _read(
-    config: DashboardConfig, evaluator: SLOEvaluator, start_ms: int, end_ms: int, *, newest: bool = False
+    config: DashboardConfig, evaluator: Evaluator, start_ms: int, end_ms: int, *, newest: bool = False
 ) -> tuple[pl.DataFrame, tuple[str, ...], int | None]:
     """The samples the evaluator needs in ``[start_ms, end_ms]``, the unreadable files skipped, and
     (when ``newest``) the newest stored sample's time.
@@ -145,9 +168,8 @@ def _read(
 
 def evaluate_report(config: DashboardConfig, at_ms: int) -> Evaluation:
     """Evaluate every objective of ``config`` at ``at_ms`` from the stored samples."""
-    evaluator = SLOEvaluator(config.slos)
-    longest_s = max([s.window for s in config.slos] + [_LONGEST_BURN_WINDOW_S])
-    start_ms = at_ms - int(longest_s * 1000) - _READ_MARGIN_MS
+    evaluator = config.evaluator()
+    start_ms = at_ms - int(evaluator.history_seconds * 1000) - _READ_MARGIN_MS
     samples, problems, newest_ms = _read(config, evaluator, start_ms, at_ms, newest=True)
     evaluator.ingest(samples)
     return Evaluation(evaluator.evaluate(at_ms), problems, newest_ms)
@@ -161,11 +183,12 @@ def burn_down(config: DashboardConfig, name: str, at_ms: int, *, points: int = 6
     ``budget_remaining`` is null where the objective had no events. Raises ``KeyError`` for an
     unknown name.
     """
-    spec = next((s for s in config.slos if s.name == name), None)
-    if spec is None:
+    if name not in {s.name for s in config.slos} | {g.name for g in config.guardrails}:
         raise KeyError(name)
-    window_ms = int(spec.window * 1000)
-    evaluator = SLOEvaluator([spec])
+    evaluator = config.evaluator({name})
+    # An objective's own window; a guardrail's longest span (its budget period).
+    window_s = next((s.window for s in config.slos if s.name == name), evaluator.history_seconds)
+    window_ms = int(window_s * 1000)
     samples, _, _ = _read(config, evaluator, at_ms - 2 * window_ms - _READ_MARGIN_MS, at_ms)
     if samples.is_empty():
         return pl.DataFrame(schema=BURN_DOWN_SCHEMA)

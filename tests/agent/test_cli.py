@@ -177,3 +177,37 @@ def test_collect_once_prints_samples_and_health_as_json(tmp_path: Path, capsys: 
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def test_status_ranks_guardrails_with_objectives_and_fills_the_cost_dimension(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Spend of $100/hour for 10 days against a $30,000 monthly budget (UTC, November 2023):
+    $24,000 spent by the 11th, on pace for $72,000 — the guardrail is the nearest to breaking."""
+    start = 1_698_796_800  # 2023-11-01T00:00:00Z
+    hours = 240
+    lines = ["# TYPE redline_spend_usd counter"]
+    lines += [f'redline_spend_usd_total{{team="ml"}} {h * 100} {start + h * 3600}' for h in range(hours + 1)]
+    lines.append("# EOF")
+    hist = tmp_path / "spend.om"
+    hist.write_text("\n".join(lines) + "\n")
+    cfg = tmp_path / "redline.yaml"
+    cfg.write_text(
+        "agent: {data_dir: ./data}\n"
+        "guardrails:\n"
+        "  - name: ml-monthly\n"
+        "    budget: {spend: 'redline_spend_usd_total{team=\"ml\"}', limit: 30000, showback_by: [team]}\n"
+    )
+    assert main(["import", "--config", str(cfg), str(hist)]) == 0
+    capsys.readouterr()
+    assert main(["status", "--config", str(cfg), "--at", str(start + hours * 3600), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (budget,) = doc["objectives"]
+    assert (budget["name"], budget["kind"], budget["dimension"]) == ("ml-monthly", "budget", "cost")
+    assert budget["details"]["spent"] == pytest.approx(24_000)
+    assert budget["details"]["forecast"] == pytest.approx(24_000 + 100 * 24 * 20)  # 20 days left at $2,400/day
+    assert budget["status"] == "warning"
+    assert budget["time_to_breach_seconds"] == pytest.approx(6_000 / 100 * 3600)  # $6,000 left at $100/h
+    cost = next(d for d in doc["dimensions"] if d["name"] == "cost")
+    assert cost["nearest"] == "ml-monthly" and cost["status"] == "warning"
+    assert doc["dimensions"][0]["name"] == "cost"

@@ -1,0 +1,73 @@
+"""One evaluator for everything a config asks about: SLOs and cost guardrails, ranked together.
+
+``SLOEvaluator`` computes the objectives and ``GuardrailEvaluator`` the guardrails, each on its
+own cumulative state; this puts them behind the one interface the agent, ``redline status`` and
+the dashboard use, and ranks their results together so the four dimensions — cost included —
+answer "what breaks first".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from slo.engine import SLOEvaluator
+from slo.guardrails import GuardrailEvaluator
+from slo.ranking import rank_dimensions, rank_objectives
+from slo.results import StatusReport
+from slo.spec import GuardrailSpec, SLOSpec
+from store.types import Selector
+
+__all__ = ["Evaluator", "history_seconds"]
+
+_PERIOD_S = {"week": 7 * 86400.0, "month": 31 * 86400.0, "quarter": 92 * 86400.0}
+_LONGEST_BURN_WINDOW_S = 3 * 86400.0
+
+
+def history_seconds(slos: Sequence[SLOSpec], guardrails: Sequence[GuardrailSpec] = ()) -> float:
+    """How far back an evaluation reads: the longest window, budget period or burn window."""
+    return max(
+        [_LONGEST_BURN_WINDOW_S]
+        + [s.window for s in slos]
+        + [g.window for g in guardrails]
+        + [_PERIOD_S[g.budget.period] for g in guardrails if g.budget is not None]
+    )
+
+
+class Evaluator:
+    """Objectives and guardrails: ``selectors()``, ``ingest(frame)``, ``evaluate(at_ms)``."""
+
+    def __init__(self, slos: Sequence[SLOSpec], guardrails: Sequence[GuardrailSpec] = ()) -> None:
+        self.slos = SLOEvaluator(slos)
+        self.guardrails = GuardrailEvaluator(guardrails) if guardrails else None
+        self.history_seconds = history_seconds(slos, guardrails)
+
+    def selectors(self) -> list[Selector]:
+        """Every selector either evaluator reads, once each."""
+        both = self.slos.selectors() + (self.guardrails.selectors() if self.guardrails else [])
+        return list({str(s): s for s in both}.values())
+
+    def ingest(self, samples: pl.DataFrame) -> None:
+        """Feed new samples (``SAMPLE_SCHEMA``) to both evaluators."""
+        self.slos.ingest(samples)
+        if self.guardrails is not None:
+            self.guardrails.ingest(samples)
+
+    def evaluate(self, at_ms: int) -> StatusReport:
+        """Objectives and guardrails at ``at_ms``, nearest to breaking first, with the dimensions."""
+        report = self.slos.evaluate(at_ms)
+        if self.guardrails is None:
+            return report
+        results = [*report.objectives, *self.guardrails.evaluate(at_ms)]
+        return StatusReport(
+            at=report.at, dimensions=tuple(rank_dimensions(results)), objectives=tuple(rank_objectives(results))
+        )
+
+    def check_series(self, series: pl.DataFrame) -> list[str]:
+        """Problems found against the stored series (see ``SLOEvaluator.check_series``)."""
+        return self.slos.check_series(series)
+
+    def memory_bytes(self) -> int:
+        """The evaluators' state in bytes."""
+        return self.slos.memory_bytes() + (self.guardrails.memory_bytes() if self.guardrails else 0)
