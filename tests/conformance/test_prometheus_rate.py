@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import math
 import random
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import polars as pl
@@ -23,6 +20,7 @@ from slo.counters import increase
 from slo.engine import SLOEvaluator
 from slo.spec import BURN_WINDOWS, SLOSpec
 from store.types import SAMPLE_SCHEMA, parse_duration
+from tests.prometheus_server import api_data, run_prometheus
 
 STEP_S = 15
 HOURS = 6
@@ -82,23 +80,13 @@ def _build_history(start_s: int) -> tuple[str, pl.DataFrame]:
     return "\n".join(lines) + "\n", pl.DataFrame(rows, schema=SAMPLE_SCHEMA, orient="row")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class PromServer:
     url: str
     client: httpx.Client
 
     def query(self, expr: str, at_s: float) -> float | None:
-        resp = self.client.get(f"{self.url}/api/v1/query", params={"query": expr, "time": f"{at_s:.3f}"})
-        resp.raise_for_status()
-        body = resp.json()
-        assert body["status"] == "success", body
-        result = body["data"]["result"]
+        result = api_data(self.client, self.url, "/api/v1/query", query=expr, time=f"{at_s:.3f}")["result"]
         if not result:
             return None
         value = float(result[0]["value"][1])
@@ -115,59 +103,8 @@ def history() -> History:
 
 @pytest.fixture(scope="module")
 def prometheus(history: History, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PromServer]:
-    root = tmp_path_factory.mktemp("prom")
-    om = root / "history.om"
-    om.write_text(history.text)
-    data = root / "data"
-    subprocess.run(
-        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(om), str(data)],
-        check=True, capture_output=True, timeout=120,
-    )
-    config = root / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 15s\n")
-    port = _free_port()
-    log = (root / "prometheus.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={data}",
-            "--storage.tsdb.retention.time=30d",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    client = httpx.Client(timeout=10.0)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if client.get(f"{url}/-/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"prometheus not ready in 60 s: {_tail(root / 'prometheus.log')}")
-            try:  # the poll interval doubles as the check that the server has not exited
-                proc.wait(timeout=0.1)
-            except subprocess.TimeoutExpired:
-                continue
-            raise RuntimeError(f"prometheus exited with {proc.returncode}: {_tail(root / 'prometheus.log')}")
+    with run_prometheus(history.text, tmp_path_factory.mktemp("prom")) as url, httpx.Client(timeout=10.0) as client:
         yield PromServer(url, client)
-    finally:
-        client.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
-
-
-def _tail(path: Path) -> str:
-    return path.read_text(errors="replace")[-2000:]
 
 
 def _evaluation_offsets() -> list[int]:

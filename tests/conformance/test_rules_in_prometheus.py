@@ -21,12 +21,12 @@ from __future__ import annotations
 import math
 import random
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import polars as pl
@@ -37,6 +37,7 @@ from slo.engine import SLOEvaluator
 from slo.rules import render_rules_yaml, sli_windows
 from slo.spec import SLOSpec
 from store.types import SAMPLE_SCHEMA, parse_duration
+from tests.prometheus_server import api_data, backfill, serve_prometheus
 
 STEP_S = 15
 HOURS = 6
@@ -125,92 +126,17 @@ def _build_history(start_s: int) -> tuple[str, pl.DataFrame]:
     return "\n".join(lines) + "\n", pl.DataFrame(rows, schema=SAMPLE_SCHEMA, orient="row")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tail(path: Path) -> str:
-    return path.read_text(errors="replace")[-2000:]
-
-
-@dataclass
-class _Prometheus:
-    """One Prometheus process on 127.0.0.1, started and stopped by its handle."""
-
-    root: Path
-    data: Path
-    rule_files: list[Path]
-
-    def __post_init__(self) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.client = httpx.Client(timeout=30.0)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        config = self.root / f"prometheus-{self.port}.yml"
-        config.write_text(
-            yaml.safe_dump(
-                {"global": {"evaluation_interval": "1m"}, "rule_files": [str(p) for p in self.rule_files]}
-            )
-        )
-        log_path = self.root / "prometheus.log"
-        with log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    "prometheus",
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={self.data}",
-                    "--storage.tsdb.retention.time=30d",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                ],
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if self.client.get(f"{self.url}/-/ready").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"prometheus not ready in 60 s: {_tail(log_path)}")
-            try:  # the poll interval doubles as the check that the server has not exited
-                self.proc.wait(timeout=0.1)
-            except subprocess.TimeoutExpired:
-                continue
-            raise RuntimeError(f"prometheus exited with {self.proc.returncode}: {_tail(log_path)}")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-    def get(self, path: str, **params: str) -> dict[str, object]:
-        resp = self.client.get(f"{self.url}{path}", params=params)
-        resp.raise_for_status()
-        body = resp.json()
-        assert body["status"] == "success", body
-        data = body["data"]
-        assert isinstance(data, dict)
-        return data
-
-
 @dataclass
 class Backfilled:
     start_s: int
     end_s: int
     frame: pl.DataFrame
-    prometheus: _Prometheus
+    url: str
+    client: httpx.Client
     rules_path: Path
+
+    def get(self, path: str, **params: str) -> dict[str, Any]:
+        return api_data(self.client, self.url, path, **params)
 
 
 @pytest.fixture(scope="module")
@@ -219,12 +145,7 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]
     end = int(time.time()) // 3600 * 3600 - 3600
     start = end - HOURS * 3600
     text, frame = _build_history(start)
-    (root / "history.om").write_text(text)
-    data = root / "data"
-    subprocess.run(
-        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(root / "history.om"), str(data)],
-        check=True, capture_output=True, timeout=120,
-    )
+    data = backfill(text, root)
     rules_path = root / "rules.yml"
     rules_path.write_text(render_rules_yaml(SPECS))
     check = subprocess.run(["promtool", "check", "rules", str(rules_path)], capture_output=True, timeout=60)
@@ -234,37 +155,30 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backfilled]
     sli_only.write_text(
         yaml.safe_dump({"groups": [g for g in document["groups"] if g["name"].startswith("redline-slo-sli-")]})
     )
-    prom = _Prometheus(root, data, [])
-    try:
-        prom.start()
-        blocks = root / "rule-blocks"
+    blocks = root / "rule-blocks"
+    with serve_prometheus(data, root) as url:
         done = subprocess.run(
             [
                 "promtool", "tsdb", "create-blocks-from", "rules",
-                f"--start={start}", f"--end={end}", f"--url={prom.url}",
+                f"--start={start}", f"--end={end}", f"--url={url}",
                 "--eval-interval=60s", f"--output-dir={blocks}", str(sli_only),
             ],
             capture_output=True, timeout=300,
         )
-        assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
-        prom.stop()
-        moved = 0
-        for block in blocks.iterdir():
-            if block.is_dir():
-                shutil.move(str(block), str(data / block.name))
-                moved += 1
-        assert moved >= 3, f"expected rule blocks for {HOURS} h of history, got {moved}"
-        prom.rule_files = [rules_path]
-        prom.start()
-        yield Backfilled(start, end, frame, prom, rules_path)
-    finally:
-        prom.stop()
-        prom.client.close()
+    assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
+    moved = 0
+    for block in blocks.iterdir():
+        if block.is_dir():
+            shutil.move(str(block), str(data / block.name))
+            moved += 1
+    assert moved >= 3, f"expected rule blocks for {HOURS} h of history, got {moved}"
+    with serve_prometheus(data, root, rule_files=[rules_path]) as url, httpx.Client(timeout=30.0) as client:
+        yield Backfilled(start, end, frame, url, client, rules_path)
 
 
-def _recorded(prom: _Prometheus, record: str, slo: str, at_s: int) -> dict[int, float]:
+def _recorded(backfilled: Backfilled, record: str, slo: str, at_s: int) -> dict[int, float]:
     """Every point of a recorded series up to ``at_s``, by timestamp in ms."""
-    data = prom.get("/api/v1/query", query=f'{record}{{slo="{slo}"}}[{HOURS + 1}h]', time=str(at_s))
+    data = backfilled.get("/api/v1/query", query=f'{record}{{slo="{slo}"}}[{HOURS + 1}h]', time=str(at_s))
     result = data["result"]
     assert isinstance(result, list)
     if not result:
@@ -293,7 +207,7 @@ def test_recorded_error_ratios_match_redline_within_one_percent(backfilled: Back
     compared = absent = 0
     for spec in SPECS:
         windows = sli_windows(spec)
-        points = {w: _recorded(backfilled.prometheus, f"slo:sli_error:ratio_rate{w}", spec.name, backfilled.end_s)
+        points = {w: _recorded(backfilled, f"slo:sli_error:ratio_rate{w}", spec.name, backfilled.end_s)
                   for w in windows}
         instants = sorted(set().union(*points.values()))
         assert len(instants) >= HOURS * 60 - 2, f"{spec.name}: only {len(instants)} evaluations recorded"
@@ -317,7 +231,7 @@ def test_recorded_error_ratios_match_redline_within_one_percent(backfilled: Back
 
 def test_prometheus_loads_every_exported_rule(backfilled: Backfilled) -> None:
     document = yaml.safe_load(backfilled.rules_path.read_text())
-    data = backfilled.prometheus.get("/api/v1/rules")
+    data = backfilled.get("/api/v1/rules")
     groups = data["groups"]
     assert isinstance(groups, list)
     loaded = {g["name"]: len(g["rules"]) for g in groups}
