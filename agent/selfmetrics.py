@@ -79,7 +79,25 @@ class _StateCollector(Collector):
             "0 ok, 1 warning, 2 breached, 3 no_data.",
             labels=["slo", "dimension", "status"],
         )
+        spent = GaugeMetricFamily(
+            "redline_guardrail_spend", "Spend so far in the budget period (or the cost-per-1k window).",
+            labels=["guardrail", "currency"],
+        )
+        forecast = GaugeMetricFamily(
+            "redline_guardrail_forecast", "Spend forecast at the end of the budget period at the current run-rate.",
+            labels=["guardrail", "currency"],
+        )
+        per_1k = GaugeMetricFamily(
+            "redline_guardrail_cost_per_1k", "Spend per 1,000 inferences over the guardrail's window.",
+            labels=["guardrail", "currency"],
+        )
         for o in report.objectives:
+            details = o.details or {}
+            currency = str(details.get("currency", ""))
+            for family, key in ((spent, "spent"), (spent, "spend"), (forecast, "forecast"), (per_1k, "cost_per_1k")):
+                value = details.get(key)
+                if isinstance(value, int | float):
+                    family.add_metric([o.name, currency], float(value))
             for window, rate in o.burn_rates.items():
                 if rate is not None:
                     burn.add_metric([o.name, window], rate)
@@ -91,7 +109,7 @@ class _StateCollector(Collector):
                 sli.add_metric([o.name], o.sli)
             target.add_metric([o.name], o.objective)
             status.add_metric([o.name, o.dimension, o.status], float(_STATUS_CODES[o.status]))
-        yield from (burn, remaining, ttb, sli, target, status)
+        yield from (burn, remaining, ttb, sli, target, status, spent, forecast, per_1k)
 
 
 class AgentMetrics:

@@ -1,0 +1,39 @@
+"""The agent's own /metrics: objective and guardrail state read from the latest report."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from agent.selfmetrics import AgentMetrics
+from collectors.base import SourceHealth
+from slo.results import ObjectiveResult, StatusReport
+
+
+def values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): float(s.value)
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+    }
+
+
+def test_objectives_guardrails_and_sources_are_exposed_from_the_latest_report() -> None:
+    budget = ObjectiveResult(
+        name="ml-monthly", kind="budget", dimension="cost", objective=30_000.0, window="month",
+        window_seconds=30 * 86400.0, sli=0.8, budget_remaining=0.2,
+        burn_rates={"1h": 2.4, "5m": None}, time_to_breach_seconds=216_000.0, status="warning",
+        reason="spent $24,000 of $30,000", events=24_000.0,
+        details={"currency": "USD", "spent": 24_000.0, "forecast": 72_000.0},
+    )
+    report = StatusReport(at=1.0, dimensions=(), objectives=(budget,))
+    health = {"api": SourceHealth("api", False, "source 'api': down", 0.5, 0, 1000)}
+    metrics = AgentMetrics(lambda: report, lambda: health)
+    got = values(generate_latest(metrics.registry).decode())
+    assert got[("redline_guardrail_spend", (("currency", "USD"), ("guardrail", "ml-monthly")))] == 24_000.0
+    assert got[("redline_guardrail_forecast", (("currency", "USD"), ("guardrail", "ml-monthly")))] == 72_000.0
+    assert got[("redline_slo_burn_rate", (("slo", "ml-monthly"), ("window", "1h")))] == 2.4
+    assert ("redline_slo_burn_rate", (("slo", "ml-monthly"), ("window", "5m"))) not in got  # no data: absent
+    assert got[("redline_slo_time_to_breach_seconds", (("slo", "ml-monthly"),))] == 216_000.0
+    assert got[("redline_slo_status", (("dimension", "cost"), ("slo", "ml-monthly"), ("status", "warning")))] == 1.0
+    assert got[("redline_source_up", (("source", "api"),))] == 0.0
