@@ -1,10 +1,11 @@
 """``redline demo``: a simulated fleet, the agent and the dashboard, all on 127.0.0.1.
 
-Order of events: write 30 days of history for the fleet's series and import it (so the
-30-day objectives have real budgets at once), start the inference API and the batch pipeline
-(their counters continue from the history's last values), a webhook receiver, the agent and
-the dashboard; then the scripted scenario runs (incident at +40 s, restart at +120 s,
-pipeline stall at +150 s). Ctrl-C (or ``--duration``) stops everything in reverse order.
+Order of events: write 30 days of history for the fleet's series and the GPU rate card's
+spend, and import them (so the 30-day objectives and the cost guardrails have a past at
+once); start the inference API and the batch pipeline (their counters continue from the
+history's last values), a webhook receiver, the agent and the dashboard; then the scripted
+scenario runs (incident at +40 s, restart at +120 s, pipeline stall at +150 s). Ctrl-C (or
+``--duration``) stops everything in reverse order.
 """
 
 from __future__ import annotations
@@ -42,6 +43,24 @@ HISTORY_S = 30 * 86400.0
 SEED = 7
 
 
+GPU_HOUR_USD = 2.5
+GPUS = 2
+"""The demo's rate card: two GPUs at $2.50 an hour (examples/demo.yaml, source gpu-rate-card)."""
+
+
+def write_spend_history(path: Path, *, start_s: float, end_s: float, step_s: float = 60.0) -> int:
+    """The rate card's spend over the history, so the cost guardrails have a past like the
+    fleet's series: ``redline_spend_usd_total`` growing by GPUS × GPU_HOUR_USD an hour."""
+    per_s = GPUS * GPU_HOUR_USD / 3600
+    key = 'redline_spend_usd_total{resource="gpu",source="gpu-rate-card"}'
+    steps = int((end_s - start_s) // step_s)
+    with path.open("w", encoding="utf-8") as out:
+        out.write("# TYPE redline_spend_usd counter\n")
+        out.writelines(f"{key} {i * step_s * per_s:.6f} {start_s + i * step_s:.3f}\n" for i in range(steps + 1))
+        out.write("# EOF\n")
+    return steps + 1
+
+
 def _port_or_free(port: int) -> int:
     """``port`` if it can be bound on 127.0.0.1 now, else a free one."""
     for candidate in (port, 0):
@@ -61,7 +80,8 @@ def demo_config(
     raw: dict[str, Any] = yaml.safe_load(example.read_text(encoding="utf-8"))
     urls = {"inference-api": api_url, "batch-pipeline": pipeline_url}
     for source in raw["sources"]:
-        source["url"] = urls[source["name"]]
+        if source["name"] in urls:
+            source["url"] = urls[source["name"]]
     raw["agent"]["data_dir"] = str(data_dir)
     raw["agent"]["listen"] = f"127.0.0.1:{listen_port}"
     return raw
@@ -101,8 +121,10 @@ def run_demo(*, workdir: Path, duration_s: float | None = None, with_dashboard: 
         )
         loaded = load_config(config_path)
         store = SampleStore(loaded.data_dir, retention_seconds=loaded.config.agent.retention)
-        stats = import_history(history_path, store)
-        print(stats.summary(), flush=True)
+        spend_path = workdir / "spend.om"
+        write_spend_history(spend_path, start_s=history.start_s, end_s=history.end_s)
+        for path in (history_path, spend_path):
+            print(import_history(path, store).summary(), flush=True)
 
         env = {**os.environ, "REDLINE_DEMO_WEBHOOK_URL": receiver.url}
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from agent.config import LoadedConfig
 from slo.evaluation import Evaluator
-from slo.results import StatusReport
+from slo.results import ObjectiveResult, StatusReport
 from store.embedded import SampleStore
 from store.errors import ConfigError
 
@@ -62,6 +62,22 @@ def _pct(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value * 100:.{digits}f}%"
 
 
+def _target(o: ObjectiveResult) -> str:
+    """An SLO's objective as a percentage; a guardrail's limit in its currency."""
+    if o.details is None:
+        return _pct(o.objective, 2)
+    currency = str(o.details.get("currency", ""))
+    symbol = "$" if currency == "USD" else f"{currency} "
+    return f"{symbol}{o.objective:,.2f}" if o.objective < 100 else f"{symbol}{o.objective:,.0f}"
+
+
+def _compliance(o: ObjectiveResult) -> str:
+    """An SLO's SLI; for a guardrail, the share of its limit used."""
+    if o.details is None or o.budget_remaining is None:
+        return _pct(o.sli)
+    return _pct(1.0 - o.budget_remaining, 1)
+
+
 def render_json(report: StatusReport) -> str:
     """The ``status --json`` document (see the README contract)."""
     return json.dumps(report.to_json(), indent=2)
@@ -77,14 +93,14 @@ def render_text(report: StatusReport, dimension: str | None = None) -> str:
         lines.append(
             f"  {d.name:<6} {d.status:<9} {_human(d.time_to_breach_seconds):>9}  {d.reason}"
         )
-    lines += ["", f"  {'objective':<28} {'dim':<6} {'target':>8} {'sli':>9} {'budget':>8} "
+    lines += ["", f"  {'objective':<28} {'dim':<6} {'target':>8} {'sli/used':>9} {'budget':>8} "
               f"{'burn 1h':>8} {'breach in':>9}  status"]
     for o in report.objectives:
         if dimension and o.dimension != dimension:
             continue
         burn = o.burn_rates.get("1h")
         lines.append(
-            f"  {o.name:<28} {o.dimension:<6} {_pct(o.objective, 2):>8} {_pct(o.sli):>9} "
+            f"  {o.name:<28} {o.dimension:<6} {_target(o):>8} {_compliance(o):>9} "
             f"{_pct(o.budget_remaining, 1):>8} {('-' if burn is None else f'{burn:.2f}x'):>8} "
             f"{_human(o.time_to_breach_seconds):>9}  {o.status}"
         )

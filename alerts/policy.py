@@ -124,10 +124,22 @@ def burn_rate(burn_rates: Mapping[str, float | None], window: str) -> float | No
     return value
 
 
+LEVEL_KINDS: Final = frozenset({"cost_per_1k"})
+"""Guardrails whose burn rate is a level (cost per 1k over its maximum), not a pace of spending a
+budget: a condition holds when both windows are above 1×, and they raise tickets, never pages.
+Budgets keep the workbook factors: their burn rate is spend pace against the even pace, so
+14.4× over 1 h and 5 m is a runaway spend worth a page."""
+
+
 def _firing(condition: BurnRateCondition, objective: ObjectiveResult) -> Firing | None:
     if objective.status == "no_data":
         return None
-    factor = condition.factor(objective.window_seconds)
+    if objective.kind in LEVEL_KINDS:
+        if condition.severity != "ticket":
+            return None
+        factor = 1.0
+    else:
+        factor = condition.factor(objective.window_seconds)
     long_rate = burn_rate(objective.burn_rates, condition.long_window)
     short_rate = burn_rate(objective.burn_rates, condition.short_window)
     if long_rate is None or short_rate is None or long_rate <= factor or short_rate <= factor:
