@@ -62,15 +62,6 @@ def _pct(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value * 100:.{digits}f}%"
 
 
-def _target(o: ObjectiveResult) -> str:
-    """An SLO's objective as a percentage; a guardrail's limit in its currency."""
-    if o.details is None:
-        return _pct(o.objective, 2)
-    currency = str(o.details.get("currency", ""))
-    symbol = "$" if currency == "USD" else f"{currency} "
-    return f"{symbol}{o.objective:,.2f}" if o.objective < 100 else f"{symbol}{o.objective:,.0f}"
-
-
 def _compliance(o: ObjectiveResult) -> str:
     """An SLO's SLI; for a guardrail, the share of its limit used."""
     if o.details is None or o.budget_remaining is None:
@@ -100,7 +91,7 @@ def render_text(report: StatusReport, dimension: str | None = None) -> str:
             continue
         burn = o.burn_rates.get("1h")
         lines.append(
-            f"  {o.name:<28} {o.dimension:<6} {_target(o):>8} {_compliance(o):>9} "
+            f"  {o.name:<28} {o.dimension:<6} {o.target_text():>8} {_compliance(o):>9} "
             f"{_pct(o.budget_remaining, 1):>8} {('-' if burn is None else f'{burn:.2f}x'):>8} "
             f"{_human(o.time_to_breach_seconds):>9}  {o.status}"
         )

@@ -53,6 +53,15 @@ class ObjectiveResult:
     """Kind-specific figures (a guardrail's spend, forecast and showback), JSON-ready; emitted in
     ``to_json`` only when set."""
 
+    def target_text(self) -> str:
+        """The objective as people write it: ``99.9%`` for an SLO, ``$4,000`` (the limit in its
+        currency) for a guardrail."""
+        if self.details is None:
+            return f"{self.objective * 100:.10g}%"
+        currency = str(self.details.get("currency", ""))
+        symbol = "$" if currency == "USD" else f"{currency} "
+        return f"{symbol}{self.objective:,.2f}" if self.objective < 100 else f"{symbol}{self.objective:,.0f}"
+
     def to_json(self) -> dict[str, Any]:
         """The ``objectives[]`` item of ``status --json``."""
         out: dict[str, Any] = {

@@ -89,8 +89,8 @@ def _utc(at_ms: int) -> str:
 
 
 def _objective_text(result: ObjectiveResult) -> str:
-    """The objective as people write it: 0.999 → ``99.9%``."""
-    return f"{result.objective * 100:.10g}%"
+    """The objective as people write it: 0.999 → ``99.9%``; a guardrail's limit in currency."""
+    return result.target_text()
 
 
 def _percent(value: float | None) -> str:
