@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from agent.config import load_config
-from store.errors import RedlineError
+from store.errors import ConfigError, RedlineError
 
 __all__ = ["main"]
 
@@ -82,6 +82,51 @@ def cmd_status(args: argparse.Namespace) -> int:
     at = parse_at(args.at) if args.at else time.time()
     report = compute_status(loaded, at)
     print(render_json(report) if args.json else render_text(report, args.dimension))
+    return 0
+
+
+def cmd_whatif(args: argparse.Namespace) -> int:
+    import json
+
+    from agent.analysis import render_whatif_text, run_whatif
+    from agent.status import parse_at
+    from store.types import parse_duration
+
+    loaded = load_config(args.config)
+    try:
+        threshold = parse_duration(args.threshold) if args.threshold else None
+    except ValueError as exc:
+        raise ConfigError(f"--threshold: {exc}") from exc
+    at = parse_at(args.at) if args.at else time.time()
+    result = run_whatif(loaded, args.slo, at, threshold_s=threshold, objective=args.objective)
+    print(json.dumps(result.to_json(), indent=2) if args.json else render_whatif_text(result))
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    import json
+
+    from agent.analysis import load_policy, run_backtest
+    from agent.status import parse_at
+    from alerts.policy import DEFAULT_POLICY
+    from store.types import parse_duration
+
+    loaded = load_config(args.config)
+    try:
+        since, step = parse_duration(args.since), parse_duration(args.step)
+    except ValueError as exc:
+        raise ConfigError(f"--since/--step: {exc}") from exc
+    end = parse_at(args.until) if args.until else time.time()
+    report = run_backtest(
+        loaded,
+        start_s=end - since,
+        end_s=end,
+        step_s=step,
+        policy=load_policy(args.policy) if args.policy else DEFAULT_POLICY,
+        compare_objective=args.compare_objective,
+        only=args.slo,
+    )
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
     return 0
 
 
@@ -163,6 +208,22 @@ def _parser() -> argparse.ArgumentParser:
     co.add_argument("--once", action="store_true", help="collect once (the only mode; for clarity in scripts)")
     co.add_argument("--json", action="store_true", help="print {source, health, samples} as JSON")
     co.set_defaults(fn=cmd_collect)
+    wi = with_config("whatif", "an objective under another latency threshold and/or objective, same history")
+    wi.add_argument("--slo", required=True, help="the objective's name")
+    wi.add_argument("--threshold", help="alternative latency threshold, e.g. 250ms (interpolated between buckets)")
+    wi.add_argument("--objective", type=float, help="alternative objective in percent, e.g. 99.5")
+    wi.add_argument("--at", help="evaluate at this time (Unix seconds or ISO 8601); default now")
+    wi.add_argument("--json", action="store_true", help="the objective as status --json prints it, plus curve")
+    wi.set_defaults(fn=cmd_whatif)
+    bt = with_config("backtest", "replay the alert policy over stored history: every page and ticket it would send")
+    bt.add_argument("--since", default="30d", help="how far back to start (default 30d)")
+    bt.add_argument("--until", help="end of the replay (Unix seconds or ISO 8601); default now")
+    bt.add_argument("--step", default="1m", help="evaluation step (default 1m)")
+    bt.add_argument("--policy", type=Path, help="YAML list of {severity, long_window, short_window, budget_share}")
+    bt.add_argument("--compare-objective", type=float, help="also replay with every objective at this percentage")
+    bt.add_argument("--slo", help="only this objective")
+    bt.add_argument("--json", action="store_true")
+    bt.set_defaults(fn=cmd_backtest)
     ru = with_config("rules", "write Prometheus recording and alerting rules for the objectives")
     ru.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     ru.set_defaults(fn=cmd_rules)

@@ -211,3 +211,37 @@ def test_status_ranks_guardrails_with_objectives_and_fills_the_cost_dimension(
     cost = next(d for d in doc["dimensions"] if d["name"] == "cost")
     assert cost["nearest"] == "ml-monthly" and cost["status"] == "warning"
     assert doc["dimensions"][0]["name"] == "cost"
+
+
+def test_whatif_relaxes_a_latency_threshold_over_the_same_history(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["whatif", "--config", str(imported), "--slo", "api-latency", "--at", str(END_S)]
+    assert main([*args, "--threshold", "500ms", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["name"] == "api-latency" and doc["approximate"] is False
+    assert doc["sli"] == pytest.approx(0.97, rel=1e-3)  # 97% of requests under 0.5 s
+    assert doc["current"]["sli"] == pytest.approx(0.9, rel=1e-3)
+    assert [p["threshold_seconds"] for p in doc["curve"]] == [0.1, 0.25, 0.5]
+    assert main([*args, "--threshold", "375ms", "--json"]) == 0  # halfway between 0.25 and 0.5
+    halfway = json.loads(capsys.readouterr().out)
+    assert halfway["approximate"] is True and halfway["sli"] == pytest.approx(0.935, rel=1e-3)
+    assert main([*args, "--threshold", "2s"]) == 2
+    assert "0.5" in capsys.readouterr().err  # past the largest finite bound: the bounds are named
+    assert main(["whatif", "--config", str(imported), "--slo", "nope"]) == 2
+
+
+def test_backtest_compares_the_current_objective_with_a_relaxed_one(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["backtest", "--config", str(imported), "--since", "1h", "--until", str(END_S), "--slo", "api-latency"]
+    assert main([*args, "--compare-objective", "40", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (row,) = doc["summary"]
+    # 10% of requests over 250 ms burns a 95% objective at 2x: above the 1d window's page factor
+    # (2% of a day in 1h = 0.48x). At 40% it burns 0.1/0.6 = 0.17x: under every page factor.
+    assert row["slo"] == "api-latency"
+    assert row["current"]["pages"] == 1
+    assert row["objective 40"]["pages"] == 0
+    (page,) = [e for e in doc["current"]["episodes"] if e["severity"] == "page"]
+    assert page["peak_burn"] == pytest.approx(2.0)

@@ -1,0 +1,124 @@
+"""``redline whatif`` and ``redline backtest``: the engine's what-if and backtest over stored history.
+
+The store is only read. A bad argument (an unknown objective, a threshold on a kind that has
+none, a threshold past the largest bucket bound) is a ``ConfigError`` naming it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from agent.config import LoadedConfig
+from alerts.policy import DEFAULT_POLICY, BurnRateCondition
+from slo.backtest import BacktestComparison, BacktestReport, backtest, compare
+from slo.evaluation import history_seconds
+from slo.ranking import format_age
+from slo.results import ObjectiveResult
+from slo.spec import SLOSpec
+from slo.whatif import WhatIfResult, whatif
+from store.embedded import SampleStore
+from store.errors import ConfigError
+from store.types import Selector
+
+__all__ = ["load_policy", "render_whatif_text", "run_backtest", "run_whatif"]
+
+
+def _read(loaded: LoadedConfig, selectors: list[Selector], start_ms: int, end_ms: int) -> pl.DataFrame:
+    store = SampleStore(loaded.data_dir, retention_seconds=loaded.config.agent.retention)
+    return store.read(selectors, start_ms, end_ms)
+
+
+def _spec(loaded: LoadedConfig, name: str) -> SLOSpec:
+    specs = {s.name: s for s in loaded.config.slos}
+    if name not in specs:
+        raise ConfigError(f"{loaded.path}: no objective named {name!r} (objectives: {', '.join(sorted(specs))})")
+    return specs[name]
+
+
+def run_whatif(
+    loaded: LoadedConfig, name: str, at_s: float, *, threshold_s: float | None, objective: float | None
+) -> WhatIfResult:
+    """The objective ``name`` as configured and under the alternative threshold and/or objective."""
+    spec = _spec(loaded, name)
+    at_ms = int(at_s * 1000)
+    from slo.engine import SLOEvaluator
+
+    selectors = SLOEvaluator([spec]).selectors()
+    samples = _read(loaded, selectors, at_ms - int((history_seconds([spec]) + 86400) * 1000), at_ms)
+    try:
+        return whatif(spec, samples, at_ms, threshold_s=threshold_s, objective=objective)
+    except ValueError as exc:
+        raise ConfigError(f"whatif {name}: {exc}") from exc
+
+
+def _line(label: str, o: ObjectiveResult) -> str:
+    sli = "-" if o.sli is None else f"{o.sli * 100:.3f}%"
+    budget = "-" if o.budget_remaining is None else f"{o.budget_remaining * 100:.1f}%"
+    ttb = "-" if o.time_to_breach_seconds is None else format_age(o.time_to_breach_seconds)
+    return f"  {label:<12} {o.target_text():>8} {sli:>10} {budget:>9} {ttb:>10}  {o.status}"
+
+
+def render_whatif_text(result: WhatIfResult) -> str:
+    """Current against alternative, then the compliance curve over every bucket bound."""
+    lines = [
+        f"what if: {result.current.name} ({result.current.kind}, {result.current.window})",
+        f"  {'':<12} {'target':>8} {'sli':>10} {'budget':>9} {'breach in':>10}  status",
+        _line("current", result.current),
+        _line("alternative", result.alternative),
+    ]
+    if result.approximate:
+        lines.append("  (approximate: the threshold lies between bucket bounds and is interpolated inside the bucket)")
+    if result.curve:
+        lines += ["", "  compliance by threshold over the window:"]
+        for point in result.curve:
+            sli = "-" if point.sli is None else f"{point.sli * 100:.3f}%"
+            lines.append(f"    {point.threshold_s * 1000:>10g} ms  {sli:>9}")
+    return "\n".join(lines)
+
+
+def load_policy(path: Path) -> tuple[BurnRateCondition, ...]:
+    """Alert conditions from YAML: a list of ``{severity, long_window, short_window, budget_share}``."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read policy: {exc}") from exc
+    try:
+        return tuple(TypeAdapter(list[BurnRateCondition]).validate_python(raw))
+    except (ValidationError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a list of alert conditions "
+                          f"(severity, long_window, short_window, budget_share): {exc}") from exc
+
+
+def run_backtest(
+    loaded: LoadedConfig,
+    *,
+    start_s: float,
+    end_s: float,
+    step_s: float,
+    policy: tuple[BurnRateCondition, ...] = DEFAULT_POLICY,
+    compare_objective: float | None = None,
+    only: str | None = None,
+) -> BacktestReport | BacktestComparison:
+    """Replay the alert policy over stored history; with ``compare_objective``, side by side with
+    the same objectives relaxed (or tightened) to that percentage."""
+    specs = [_spec(loaded, only)] if only else list(loaded.config.slos)
+    from slo.engine import SLOEvaluator
+
+    start_ms, end_ms = int(start_s * 1000), int(end_s * 1000)
+    read_from = start_ms - int(history_seconds(specs) * 1000) - 3_600_000
+    samples = _read(loaded, SLOEvaluator(specs).selectors(), read_from, end_ms)
+    step_ms = int(step_s * 1000)
+    try:
+        if compare_objective is None:
+            return backtest(specs, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy)
+        relaxed = [s.model_copy(update={"objective": compare_objective}) for s in specs]
+        return compare(
+            specs, relaxed, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy,
+            labels=("current", f"objective {compare_objective:g}"),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"backtest: {exc}") from exc
