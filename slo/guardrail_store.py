@@ -33,7 +33,7 @@ import polars as pl
 from slo.cumulative import NO_TS, CounterSides
 from store.types import SAMPLE_SCHEMA, Selector, parse_labels
 
-__all__ = ["DropRule", "SpendTracks", "Template"]
+__all__ = ["DropRule", "SpendTracks", "Template", "ring_lengths"]
 
 DropRule = Literal["credit", "reset"]
 MINUTE_MS = 60_000
@@ -72,37 +72,98 @@ class _Track:
 
 
 class _Sides:
-    """Side ids over fixed-size ``CounterSides`` blocks, so sides can be added at any time."""
+    """Side ids over ``CounterSides`` blocks. Each block holds sides of one ring length (in
+    minutes) and is sized to the sides it was made for: a side is *pending* from ``new`` until
+    the next operation, which allocates all pending sides of a ring length in one block (a cold
+    start: one block per ring length, nothing kept for sides that never come)."""
 
-    def __init__(self, keep_minutes: int) -> None:
-        self.keep_minutes = keep_minutes
+    def __init__(self) -> None:
         self.blocks: list[CounterSides] = []
+        self._block_keep: list[int] = []
+        self._block_sides: list[list[int]] = []  # global side ids in local order
+        self._block_ids: list[I64] = []
+        self._side_block = np.zeros(0, dtype=np.int64)
+        self._side_local = np.zeros(0, dtype=np.int64)
+        self._pending: list[tuple[int, int]] = []
         self.n = 0
 
-    def new(self) -> int:
-        if self.n == len(self.blocks) * _BLOCK:
-            # fine_span_ms=0: every window is value(at) - value(at - W), never extrapolated
-            self.blocks.append(CounterSides(_BLOCK, keep_minutes=self.keep_minutes, fine_span_ms=0))
+    def new(self, keep_minutes: int) -> int:
+        """A new side whose ring holds at least ``keep_minutes``."""
+        self._pending.append((self.n, keep_minutes))
         self.n += 1
         return self.n - 1
 
+    def _materialise(self) -> None:
+        if not self._pending:
+            return
+        grow = self.n - len(self._side_block)
+        self._side_block = np.concatenate([self._side_block, np.full(grow, -1, dtype=np.int64)])
+        self._side_local = np.concatenate([self._side_local, np.full(grow, -1, dtype=np.int64)])
+        by_keep: dict[int, list[int]] = {}
+        for side, keep in self._pending:
+            by_keep.setdefault(keep, []).append(side)
+        self._pending = []
+        for keep, sides in by_keep.items():
+            blocks = [b for b, k in enumerate(self._block_keep) if k == keep]
+            if blocks:  # fill the last block of this ring length first
+                b = blocks[-1]
+                room = self.blocks[b].n - len(self._block_sides[b])
+                self._place(b, sides[:room])
+                sides = sides[room:]
+            if sides:
+                held = sum(len(self._block_sides[b]) for b in blocks)
+                size = max(len(sides), min(_BLOCK, max(16, held // 4)))
+                # fine_span_ms=0: every window is value(at) - value(at - W), never extrapolated
+                self.blocks.append(CounterSides(size, keep_minutes=keep, fine_span_ms=0))
+                self._block_keep.append(keep)
+                self._block_sides.append([])
+                self._block_ids.append(np.zeros(0, dtype=np.int64))
+                self._place(len(self.blocks) - 1, sides)
+
+    def _place(self, b: int, sides: list[int]) -> None:
+        if not sides:
+            return
+        local = len(self._block_sides[b])
+        ids = np.asarray(sides, dtype=np.int64)
+        self._side_block[ids] = b
+        self._side_local[ids] = np.arange(local, local + len(sides))
+        self._block_sides[b].extend(sides)
+        self._block_ids[b] = np.asarray(self._block_sides[b], dtype=np.int64)
+
     def at(self, side: int) -> tuple[CounterSides, int]:
-        return self.blocks[side // _BLOCK], side % _BLOCK
+        self._materialise()
+        return self.blocks[int(self._side_block[side])], int(self._side_local[side])
+
+    def _split(self, sides: I64) -> list[tuple[CounterSides, npt.NDArray[np.bool_] | None, I64]]:
+        """Per block: (block, selection of ``sides`` in it or ``None`` for all, local ids)."""
+        self._materialise()
+        blk = self._side_block[sides]
+        if len(blk) and (blk == blk[0]).all():
+            return [(self.blocks[int(blk[0])], None, self._side_local[sides])]
+        out: list[tuple[CounterSides, npt.NDArray[np.bool_] | None, I64]] = []
+        for b in np.unique(blk).tolist():
+            sel = blk == b
+            out.append((self.blocks[b], sel, self._side_local[sides[sel]]))
+        return out
 
     def gather(self, name: Literal["first_ts", "last_ts", "last_minute"], sides: I64) -> I64:
         """A per-side attribute of ``CounterSides`` for many sides."""
         out = np.empty(len(sides), dtype=np.int64)
-        blk = sides // _BLOCK
-        for b in np.unique(blk).tolist():
-            sel = blk == b
-            out[sel] = getattr(self.blocks[b], name)[sides[sel] % _BLOCK]
+        for block, sel, local in self._split(sides):
+            if sel is None:
+                out[:] = getattr(block, name)[local]
+            else:
+                out[sel] = getattr(block, name)[local]
         return out
 
     def append_points(self, sides: I64, ts: I64, steps: F64) -> None:
-        blk = sides // _BLOCK
-        for b in np.unique(blk).tolist():
-            sel = blk == b
-            self.blocks[b].append_points(sides[sel] % _BLOCK, ts[sel], steps[sel])
+        if len(sides) == 0:
+            return
+        for block, sel, local in self._split(sides):
+            if sel is None:
+                block.append_points(local, ts, steps)
+            else:
+                block.append_points(local, ts[sel], steps[sel])
 
     def add(self, side: int, parts: Sequence[tuple[I64, F64]]) -> None:
         """Add points (per part strictly ascending); those not newer than the side's newest are
@@ -132,10 +193,33 @@ class _Sides:
 
     def increases(self, at_ms: int, windows_ms: I64) -> F64:
         """Every side's ``value(at) - value(at - W)`` (0 before its first sample)."""
-        if not self.blocks:
-            return np.zeros((0, len(windows_ms)), dtype=np.float64)
-        parts = [b.increases(at_ms, windows_ms)[0] for b in self.blocks]
-        return np.concatenate(parts)[: self.n]
+        self._materialise()
+        out = np.zeros((self.n, len(windows_ms)), dtype=np.float64)
+        for block, ids in zip(self.blocks, self._block_ids, strict=True):
+            out[ids] = block.increases(at_ms, windows_ms)[0][: len(ids)]
+        return out
+
+    def values_at(self, at_ms: int, sides: I64) -> F64:
+        """Each side's value at ``at`` (latest point at or before; 0 before its first point).
+        Sides whose newest point is at or before ``at`` answer from ``last_value``; the rest (an
+        evaluation in the past) read their block."""
+        self._materialise()
+        out = np.zeros(len(sides), dtype=np.float64)
+        if len(sides) == 0:
+            return out
+        for block, sel, local in self._split(sides):
+            first, last = block.first_ts[local], block.last_ts[local]
+            has = (first != NO_TS) & (first <= at_ms)
+            v = np.where(has, block.last_value[local], 0.0)
+            past = np.flatnonzero(has & (last > at_ms))
+            if len(past):
+                window = np.asarray([at_ms - int(first[past].min()) + 1], dtype=np.int64)
+                v[past] = block.increases(at_ms, window)[0][local[past], 0]
+            if sel is None:
+                out[:] = v
+            else:
+                out[sel] = v
+        return out
 
     def nbytes(self) -> int:
         return sum(b.nbytes() for b in self.blocks)
@@ -144,13 +228,31 @@ class _Sides:
 class SpendTracks:
     """Tracks of every template, fed by ``ingest``. Not thread-safe: one writer at a time."""
 
-    def __init__(self, templates: Sequence[Template], keep_minutes: int) -> None:
+    def __init__(self, templates: Sequence[Template], keep_minutes: Sequence[int], time_keep_minutes: int) -> None:
+        """``keep_minutes[i]``: how far back template ``i``'s value rings must reach (rounded up to
+        a few ring lengths, see ``ring_lengths``); time sides keep ``time_keep_minutes``."""
         self.templates = list(templates)
-        self._by_metric: dict[str, list[int]] = {}
+        self._keep = ring_lengths(keep_minutes)
+        self._time_keep = time_keep_minutes
+        self._metrics = sorted({t.selector.metric for t in self.templates})
+        # series → templates: distinct selectors, indexed by their first non-empty equality matcher
+        self._selectors: list[tuple[Selector, list[int]]] = []
+        by_text: dict[str, int] = {}
         for i, t in enumerate(self.templates):
-            self._by_metric.setdefault(t.selector.metric, []).append(i)
-        self._metrics = sorted(self._by_metric)
-        self.sides = _Sides(keep_minutes)
+            k = by_text.setdefault(str(t.selector), len(self._selectors))
+            if k == len(self._selectors):
+                self._selectors.append((t.selector, []))
+            self._selectors[k][1].append(i)
+        self._by_label: dict[tuple[str, str, str], list[int]] = {}
+        self._scan: dict[str, list[int]] = {}
+        for k, (sel, _) in enumerate(self._selectors):
+            eq = next((m for m in sel.matchers if m.op == "=" and m.value), None)
+            if eq is None:
+                self._scan.setdefault(sel.metric, []).append(k)
+            else:
+                self._by_label.setdefault((sel.metric, eq.name, eq.value), []).append(k)
+        self.values = _Sides()
+        self.times = _Sides()
         self.tracks: list[_Track] = []
         self.template_tracks: list[list[int]] = [[] for _ in self.templates]
         self._track_ids: dict[tuple[int, GroupKey], int] = {}
@@ -169,8 +271,8 @@ class SpendTracks:
         tid = self._track_ids.get(key)
         if tid is None:
             tid = len(self.tracks)
-            time_side = self.sides.new() if self.templates[template].timed else -1
-            self.tracks.append(_Track(template, group, self.sides.new(), time_side))
+            time_side = self.times.new(self._time_keep) if self.templates[template].timed else -1
+            self.tracks.append(_Track(template, group, self.values.new(self._keep[template]), time_side))
             self._track_ids[key] = tid
             self.template_tracks[template].append(tid)
         return tid
@@ -182,7 +284,12 @@ class SpendTracks:
             return sid
         sid = -1
         parsed = parse_labels(labels)
-        hits = [t for t in self._by_metric.get(metric, ()) if self.templates[t].selector.matches(metric, parsed)]
+        candidates = list(self._scan.get(metric, ()))
+        for name, value in parsed.items():
+            candidates.extend(self._by_label.get((metric, name, value), ()))
+        hits = sorted(
+            t for k in set(candidates) if self._selectors[k][0].matches(metric, parsed) for t in self._selectors[k][1]
+        )
         if hits:
             sid = len(self._ser_tracks)
             tracks = [self._track(t, tuple(parsed.get(k) for k in self.templates[t].by)) for t in hits]
@@ -291,24 +398,25 @@ class SpendTracks:
         points = ends - firsts
         tr1, t1, step1 = tr_u[firsts], t_u[firsts], step[firsts]
         value_sides, time_sides = value_side[tr1], time_side[tr1]
-        ok = (points == 1) & self._fast(value_sides, t1)
-        has_time = time_sides >= 0
-        ok &= ~has_time | self._fast(np.where(has_time, time_sides, value_sides), t1)
-        self.sides.append_points(value_sides[ok], t1[ok], step1[ok])
-        timed = ok & has_time
+        ok = (points == 1) & self._fast(self.values, value_sides, t1)
+        has_time = np.flatnonzero(time_sides >= 0)
+        ok[has_time] &= self._fast(self.times, time_sides[has_time], t1[has_time])
+        self.values.append_points(value_sides[ok], t1[ok], step1[ok])
+        timed = ok & (time_sides >= 0)
         if timed.any():
-            last = self.sides.gather("last_ts", time_sides[timed])
+            last = self.times.gather("last_ts", time_sides[timed])
             gap = np.where(last == NO_TS, 0, t1[timed] - last).astype(np.float64)
-            self.sides.append_points(time_sides[timed], t1[timed], gap)
+            self.times.append_points(time_sides[timed], t1[timed], gap)
         for i in np.flatnonzero(~ok).tolist():
             a, b = int(firsts[i]), int(ends[i])
             self._add_track(int(tr1[i]), [(t_u[a:b], step[a:b])])
 
-    def _fast(self, sides: I64, ts: I64) -> npt.NDArray[np.bool_]:
+    @staticmethod
+    def _fast(store: _Sides, sides: I64, ts: I64) -> npt.NDArray[np.bool_]:
         """Whether one point at ``ts`` can go through ``append_points``: newer than the side's
         newest, at most an hour of new minute boundaries."""
-        last = self.sides.gather("last_ts", sides)
-        last_min = self.sides.gather("last_minute", sides)
+        last = store.gather("last_ts", sides)
+        last_min = store.gather("last_minute", sides)
         has = last != NO_TS
         minutes = ts // MINUTE_MS - np.where(has, last_min, ts // MINUTE_MS - 1)
         out: npt.NDArray[np.bool_] = (~has | (ts > last)) & (minutes <= 60)
@@ -386,10 +494,10 @@ class SpendTracks:
     def _add_track(self, tid: int, parts: Sequence[tuple[I64, F64]]) -> None:
         """Add a track's new points (per part strictly ascending) to its value and time sides."""
         track = self.tracks[tid]
-        self.sides.add(track.value_side, parts)
+        self.values.add(track.value_side, parts)
         if track.time_side < 0:
             return
-        cs, s = self.sides.at(track.time_side)
+        cs, s = self.times.at(track.time_side)
         last = int(cs.last_ts[s])
         ts_u = _union([p[0] for p in parts])
         if last != NO_TS:
@@ -401,16 +509,40 @@ class SpendTracks:
     # -- reading ---------------------------------------------------------------------------
 
     def increases(self, at_ms: int, windows_ms: I64) -> F64:
-        """Every side's ``value(at) - value(at - W)`` per window (0 before a side's first sample)."""
-        return self.sides.increases(at_ms, windows_ms)
+        """Every value side's ``value(at) - value(at - W)`` per window (0 before its first sample)."""
+        return self.values.increases(at_ms, windows_ms)
 
     def first_ts(self, sides: I64) -> I64:
-        """Each side's first sample time (``NO_TS`` when none)."""
-        return self.sides.gather("first_ts", sides)
+        """Each value side's first sample time (``NO_TS`` when none)."""
+        return self.values.gather("first_ts", sides)
+
+    def newest_at(self, at_ms: int, time_sides: I64) -> F64:
+        """Per time side (``-1``: none), the newest sample at or before ``at`` in ms (``-inf``
+        when none): the time side's value (newest − first) plus its first sample time."""
+        out = np.full(len(time_sides), -np.inf)
+        has = np.flatnonzero(time_sides >= 0)
+        if len(has) == 0:
+            return out
+        sides = time_sides[has]
+        first = self.times.gather("first_ts", sides)
+        live = (first != NO_TS) & (first <= at_ms)
+        value = self.times.values_at(at_ms, sides)
+        out[has] = np.where(live, value + np.where(live, first, 0), -np.inf)
+        return out
 
     def nbytes(self) -> int:
         """Bytes held by the cumulative arrays and the per-series state."""
-        return self.sides.nbytes() + int(self._last_ts.nbytes + self._last_val.nbytes)
+        return self.values.nbytes() + self.times.nbytes() + int(self._last_ts.nbytes + self._last_val.nbytes)
+
+
+def ring_lengths(keep_minutes: Sequence[int]) -> list[int]:
+    """Each keep rounded up to a shared ring length: a keep within 15% of a longer one takes that
+    length, so a configuration has a few block groups rather than one per distinct window."""
+    classes: list[int] = []
+    for k in sorted(set(keep_minutes), reverse=True):
+        if not classes or k * 1.15 < classes[-1]:
+            classes.append(k)
+    return [min(c for c in classes if c >= k) for k in keep_minutes]
 
 
 def _union(arrays: Sequence[I64]) -> I64:

@@ -49,11 +49,11 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from slo.calendar import period_bounds
+from slo.calendar import Period, period_bounds
 from slo.cumulative import NO_TS
 from slo.guardrail_store import SpendTracks, Template
 from slo.results import ObjectiveResult, Status
-from slo.spec import BURN_WINDOWS, BudgetGuardrail, CostPer1kGuardrail, GuardrailSpec
+from slo.spec import BURN_WINDOWS, GuardrailSpec
 from store.types import Selector, format_duration, parse_duration
 
 __all__ = ["GuardrailEvaluator", "currency_of"]
@@ -64,6 +64,9 @@ _PERIOD_MAX_DAYS = {"week": 7, "month": 31, "quarter": 92}
 _CURRENCIES = ("usd", "eur", "gbp", "jpy", "chf", "cad", "aud", "inr", "cny", "sek", "nok", "dkk")
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 _WARN_WINDOWS: tuple[tuple[str, int], ...] = (("1d", BURN_WINDOWS.index("1d")), ("6h", BURN_WINDOWS.index("6h")))
+_DAY_COL = _BURN_MS.index(_DAY_MS)
+_BURN_MS_ARR = np.asarray(_BURN_MS, dtype=np.int64)
+_BURN_S = _BURN_MS_ARR / 1000.0
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -100,6 +103,13 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+_MARGIN_MINUTES = 1440 + 120
+"""Each ring keeps its guardrails' longest window plus this: ``evaluate``'s ``at`` may lie a day
+(and an hour) before the newest sample, and a window's start then never falls in the oldest hour
+kept, where samples arriving late from before the ring are folded in (older ``at``s read the
+oldest minute kept)."""
+
+
 @dataclass
 class _Guard:
     spec: GuardrailSpec
@@ -109,11 +119,36 @@ class _Guard:
     currency: str | None = None
 
 
+@dataclass
+class _Budgets:
+    """The budget guardrails' constant figures, as arrays (one row per budget)."""
+
+    at: list[int]  # positions in the configuration
+    template: I64
+    period_key: I64  # index into ``GuardrailEvaluator._periods``
+    limit: F64
+    limit_text: list[str]
+
+
+@dataclass
+class _Costs:
+    """The cost-per-1k guardrails' constant figures, as arrays."""
+
+    at: list[int]
+    spend: I64
+    inferences: I64
+    window_ms: I64
+    max: F64
+    max_text: list[str]
+    window: list[str]
+
+
 class GuardrailEvaluator:
     """Evaluates budget and cost-per-1k guardrails over ingested spend and inference samples.
 
     Not thread-safe: one writer at a time. Ingesting in one frame (cold start) or scrape by
-    scrape gives the same results.
+    scrape gives the same results. ``evaluate``'s ``at`` may lie up to a day before the newest
+    sample (each ring keeps its guardrails' longest window plus a day and an hour).
     """
 
     def __init__(self, specs: Sequence[GuardrailSpec]) -> None:
@@ -122,35 +157,64 @@ class GuardrailEvaluator:
         if dupes:
             raise ValueError(f"guardrail names must be unique; repeated: {', '.join(dupes)}")
         templates: list[Template] = []
+        keep_days: list[float] = []
         index: dict[tuple[str, str, tuple[str, ...], bool], int] = {}
 
-        def template(t: Template) -> int:
+        def template(t: Template, days: float) -> int:
             if t.key not in index:
                 index[t.key] = len(templates)
                 templates.append(t)
-            return index[t.key]
+                keep_days.append(3.0)  # the longest burn window
+            i = index[t.key]
+            keep_days[i] = max(keep_days[i], days)
+            return i
 
         self._guards: list[_Guard] = []
-        keep_days = 3.0
-        for spec in specs:
+        periods: dict[tuple[Period, str, str], int] = {}
+        budgets: list[tuple[int, int, int, float]] = []
+        costs: list[tuple[int, int, int, int, float]] = []
+        for pos, spec in enumerate(specs):
             if spec.budget is not None:
                 b = spec.budget
-                g = _Guard(spec, template(Template(b.spend, b.decreases, b.showback_by, timed=True)))
-                keep_days = max(keep_days, _PERIOD_MAX_DAYS[b.period])
+                days = float(_PERIOD_MAX_DAYS[b.period])
+                g = _Guard(spec, template(Template(b.spend, b.decreases, b.showback_by, timed=True), days))
+                key = periods.setdefault((b.period, b.timezone, b.week_start), len(periods))
+                budgets.append((pos, g.spend, key, b.limit))
             else:
                 c = spec.cost_per_1k
                 assert c is not None
+                days = spec.window / 86400
                 g = _Guard(
                     spec,
-                    template(Template(c.spend, c.decreases, c.showback_by, timed=True)),
-                    template(Template(c.inferences, "reset", c.showback_by)),
+                    template(Template(c.spend, c.decreases, c.showback_by, timed=True), days),
+                    template(Template(c.inferences, "reset", c.showback_by), days),
                     round(spec.window * 1000),
                 )
-                keep_days = max(keep_days, spec.window / 86400)
+                costs.append((pos, g.spend, g.inferences, g.window_ms, c.max))
             g.currency = currency_of(templates[g.spend].selector.metric)
             self._guards.append(g)
         self._templates = templates
-        self._store = SpendTracks(templates, keep_minutes=math.ceil(keep_days * 1440) + 1440 + 60)
+        self._periods = list(periods)
+        self._store = SpendTracks(
+            templates, [math.ceil(d * 1440) + _MARGIN_MINUTES for d in keep_days], _MARGIN_MINUTES + 60
+        )
+        cur = [g.currency for g in self._guards]
+        self._budgets = _Budgets(
+            [p for p, *_ in budgets],
+            np.asarray([t for _, t, _, _ in budgets], dtype=np.int64),
+            np.asarray([k for _, _, k, _ in budgets], dtype=np.int64),
+            np.asarray([lim for *_, lim in budgets], dtype=np.float64),
+            [_money(lim, cur[p]) for p, _, _, lim in budgets],
+        )
+        self._costs = _Costs(
+            [p for p, *_ in costs],
+            np.asarray([s for _, s, _, _, _ in costs], dtype=np.int64),
+            np.asarray([i for _, _, i, _, _ in costs], dtype=np.int64),
+            np.asarray([w for _, _, _, w, _ in costs], dtype=np.int64),
+            np.asarray([m for *_, m in costs], dtype=np.float64),
+            [_money(m, cur[p]) for p, *_, m in costs],
+            [format_duration(specs[p].window) for p, *_ in costs],
+        )
 
     def selectors(self) -> list[Selector]:
         """Distinct selectors the agent must read from the store (spend and inference series)."""
@@ -173,200 +237,234 @@ class GuardrailEvaluator:
     # -- evaluate --------------------------------------------------------------------------
 
     def evaluate(self, at_ms: int) -> list[ObjectiveResult]:
-        """Every guardrail at ``at_ms`` (data after it is ignored), in configuration order."""
+        """Every guardrail at ``at_ms`` (data after it is ignored), in configuration order.
+
+        The figures are computed as arrays for all guardrails of a kind at once (one lookup of
+        every track and window); Python only formats the reasons and builds the results."""
         store = self._store
-        bounds_of: dict[tuple[str, str, str], tuple[int, int]] = {}
+        bounds = [period_bounds(at_ms, *key) for key in self._periods]
         windows: dict[int, int] = {w: i for i, w in enumerate(_BURN_MS)}
 
         def column(w: int) -> int:
             return windows.setdefault(w, len(windows))
 
-        n_sides = store.sides.n
-        side_first = store.first_ts(np.arange(n_sides, dtype=np.int64))
-        live_first = side_first[(side_first != NO_TS) & (side_first <= at_ms)]
-        col_all = column(at_ms - int(live_first.min()) + 1 if len(live_first) else 1)
-        for g in self._guards:
-            b = g.spec.budget
-            if b is not None:
-                key = (b.period, b.timezone, b.week_start)
-                if key not in bounds_of:
-                    bounds_of[key] = period_bounds(at_ms, b.period, b.timezone, b.week_start)
-                column(at_ms - bounds_of[key][0])
-            else:
-                column(g.window_ms)
-        w_arr = np.asarray(list(windows), dtype=np.int64)
-        inc = store.increases(at_ms, w_arr)
-
+        period_col = np.asarray([column(at_ms - ps) for ps, _ in bounds], dtype=np.int64)
+        cost_col = np.asarray([column(w) for w in self._costs.window_ms.tolist()], dtype=np.int64)
+        inc = store.increases(at_ms, np.asarray(list(windows), dtype=np.int64))
         _, value_side, time_side = store.track_arrays()
         track_inc = inc[value_side]
-        # newest sample at or before ``at`` per track (a time side holds newest − first)
-        timed = np.maximum(time_side, 0)
-        t_first = side_first[timed]
-        has_time = (time_side >= 0) & (t_first != NO_TS) & (t_first <= at_ms)
-        newest = np.where(has_time, inc[timed, col_all] + t_first, -np.inf) if len(timed) else np.zeros(0)
-        v_first = side_first[value_side]
-        sums, newest_t, first_t = _per_template(store.template_tracks, track_inc, newest, v_first, at_ms)
+        sums, newest_t, first_t = _per_template(
+            store.template_tracks, track_inc, store.newest_at(at_ms, time_side), store.first_ts(value_side), at_ms
+        )
+        out: list[ObjectiveResult | None] = [None] * len(self._guards)
+        view = _TrackView(self._templates, store, track_inc)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            self._budgets_at(at_ms, bounds, period_col, sums, newest_t, first_t, view, out)
+            self._costs_at(at_ms, cost_col, sums, newest_t, view, out)
+        return [r for r in out if r is not None]
 
-        results: list[ObjectiveResult] = []
-        for g in self._guards:
-            b = g.spec.budget
-            if b is not None:
-                ps, pe = bounds_of[(b.period, b.timezone, b.week_start)]
-                results.append(
-                    self._budget(g, b, at_ms, ps, pe, sums, newest_t, first_t, windows, track_inc)
-                )
-            else:
-                c = g.spec.cost_per_1k
-                assert c is not None
-                results.append(self._cost(g, c, at_ms, sums, newest_t, windows, track_inc))
-        return results
-
-    def _showback(self, template: int, col: int, track_inc: F64, key: str) -> list[dict[str, Any]]:
-        """Spend per group of the template's showback labels, largest first."""
-        by = self._templates[template].by
-        if not by:
-            return []
-        tracks = self._store.tracks
-        spent = [(float(track_inc[tid, col]), tracks[tid].group) for tid in self._store.template_tracks[template]]
-        spent.sort(key=lambda r: -r[0])
-        return [{**dict(zip(by, group, strict=True)), key: value} for value, group in spent]
-
-    def _budget(
-        self, g: _Guard, b: BudgetGuardrail, at_ms: int, ps: int, pe: int, sums: F64, newest: list[float],
-        first: list[float], windows: dict[int, int], track_inc: F64,
-    ) -> ObjectiveResult:
-        spec = g.spec
+    def _budgets_at(
+        self, at_ms: int, bounds: list[tuple[int, int]], period_col: I64, sums: F64, newest_t: F64,
+        first_t: F64, view: _TrackView, out: list[ObjectiveResult | None],
+    ) -> None:
+        b = self._budgets
+        n = len(b.at)
+        if n == 0:
+            return
+        rows = np.arange(n)
+        ps = np.asarray([p for p, _ in bounds], dtype=np.int64)[b.period_key]
+        pe = np.asarray([e for _, e in bounds], dtype=np.int64)[b.period_key]
         period_s = (pe - ps) / 1000.0
-        col = windows[at_ms - ps]
-        row: list[float] = sums[g.spend].tolist()
-        spent = row[col]
-        last = newest[g.spend]
-        cur = g.currency
-        common: dict[str, Any] = {
-            "name": spec.name, "kind": "budget", "dimension": spec.dimension, "objective": b.limit,
-            "window": b.period, "window_seconds": period_s,
-        }
-        details: dict[str, Any] = {
-            "currency": cur, "limit": b.limit, "period_start": ps / 1000.0, "period_end": pe / 1000.0,
-        }
-        if last < ps:
-            since = datetime.fromtimestamp(ps / 1000, _zone(b.timezone)).strftime("%Y-%m-%d %H:%M")
-            details.update(spent=None, forecast=None, overrun=None, crosses_at=None, run_rate_per_day=None, showback=[])
-            return ObjectiveResult(
-                **common, sli=None, budget_remaining=None, burn_rates=dict.fromkeys(BURN_WINDOWS),
-                time_to_breach_seconds=None, status="no_data",
-                reason=f"no spend samples this {b.period} (since {since} {b.timezone})", details=details,
-            )
+        col = period_col[b.period_key]
+        s = sums[b.template]
+        spent = s[rows, col]
+        last, first = newest_t[b.template], first_t[b.template]
+        no_data = last < ps
         pace = b.limit / period_s
-        burn_rates: dict[str, float | None] = {
-            w: (row[i] / (w_ms / 1000.0)) / pace if last > at_ms - w_ms else None
-            for i, (w, w_ms) in enumerate(zip(BURN_WINDOWS, _BURN_MS, strict=True))
-        }
-        rate_s: float | None
-        if first[g.spend] <= at_ms - _DAY_MS:
-            rate_s = row[windows[_DAY_MS]] / 86400.0
-        else:
-            elapsed = (at_ms - max(ps, first[g.spend])) / 1000.0
-            rate_s = spent / elapsed if elapsed > 0 else None
+        burn = (s[:, : len(_BURN_MS)] / _BURN_S) / pace[:, None]
+        burn_ok = last[:, None] > at_ms - _BURN_MS_ARR
+        long = first <= at_ms - _DAY_MS
+        elapsed = (at_ms - np.maximum(ps, first)) / 1000.0
+        has_rate = long | (elapsed > 0)
+        rate_s = np.where(long, s[:, _DAY_COL] / 86400.0, spent / elapsed)
         left_s = (pe - at_ms) / 1000.0
-        forecast = spent + (rate_s or 0.0) * left_s
-        overrun = max(0.0, forecast - b.limit)
-        crosses_at: float | None = None
-        ttb: float | None = None
-        if spent >= b.limit:
-            ttb = 0.0
-        elif rate_s is not None and rate_s > 0 and (b.limit - spent) / rate_s < left_s:
-            ttb = (b.limit - spent) / rate_s
-            crosses_at = at_ms / 1000.0 + ttb
+        forecast = spent + np.where(has_rate, rate_s, 0.0) * left_s
+        overrun = np.maximum(0.0, forecast - b.limit)
+        breached = spent >= b.limit
+        to_limit = (b.limit - spent) / rate_s
+        crosses = ~breached & has_rate & (rate_s > 0) & (to_limit < left_s)
+        crosses_at = at_ms / 1000.0 + to_limit
         used = spent / b.limit
-        head = f"spent {_money(spent, cur)} of {_money(b.limit, cur)} ({used * 100:.0f}%)"
-        if rate_s is None:
-            tail = "no run rate yet"
-        else:
-            tail = f"at {_money(rate_s * 86400, cur)}/day the {b.period} ends at {_money(forecast, cur)}"
-        status: Status
-        if spent >= b.limit:
-            status = "breached"
-            reason = f"{head}: over by {_money(spent - b.limit, cur)}; {tail}"
-        elif crosses_at is not None:
-            status = "warning"
-            day = datetime.fromtimestamp(crosses_at, _zone(b.timezone)).strftime("%Y-%m-%d")
-            reason = f"{head}; {tail} — over by {_money(overrun, cur)} on {day}"
-        else:
-            status = "ok"
-            under = f", {_money(b.limit - forecast, cur)} under" if rate_s is not None else ""
-            reason = f"{head}; {tail}{under}"
-        details.update(
-            spent=spent, forecast=forecast, overrun=overrun, crosses_at=crosses_at,
-            run_rate_per_day=_finite(rate_s * 86400) if rate_s is not None else None,
-            showback=self._showback(g.spend, col, track_inc, "spent"),
-        )
-        return ObjectiveResult(
-            **common, sli=used, budget_remaining=1.0 - used, burn_rates=burn_rates, time_to_breach_seconds=ttb,
-            status=status, reason=reason, events=spent, details=details,
-        )
+        per_day = rate_s * 86400
 
-    def _cost(
-        self, g: _Guard, c: CostPer1kGuardrail, at_ms: int, sums: F64, newest: list[float],
-        windows: dict[int, int], track_inc: F64,
-    ) -> ObjectiveResult:
-        spec = g.spec
-        col = windows[g.window_ms]
-        spend_row: list[float] = sums[g.spend].tolist()
-        inf_row: list[float] = sums[g.inferences].tolist()
-        last = newest[g.spend]
-        cur = g.currency
-        window = format_duration(spec.window)
-        spend, infs = spend_row[col], inf_row[col]
-        common: dict[str, Any] = {
-            "name": spec.name, "kind": "cost_per_1k", "dimension": spec.dimension, "objective": c.max,
-            "window": window, "window_seconds": spec.window,
-        }
-        details: dict[str, Any] = {
-            "currency": cur, "max": c.max, "window_start": (at_ms - g.window_ms) / 1000.0,
-            "spend": spend if last > at_ms - g.window_ms else None, "inferences": infs,
-        }
-        if infs <= 0 or last <= at_ms - g.window_ms:
-            missing = "inferences" if infs <= 0 else "spend samples"
-            details.update(cost_per_1k=None, showback=[])
-            return ObjectiveResult(
-                **common, sli=None, budget_remaining=None, burn_rates=dict.fromkeys(BURN_WINDOWS),
-                time_to_breach_seconds=None, status="no_data", reason=f"no {missing} in the last {window}",
-                details=details,
+        burn_obj = burn.astype(object)
+        burn_obj[~burn_ok] = None
+        since: dict[tuple[int, str], str] = {}
+        cols = zip(
+            b.at, self._periods_of(b.period_key), b.limit.tolist(), b.limit_text, ps.tolist(), pe.tolist(),
+            period_s.tolist(), col.tolist(), spent.tolist(), no_data.tolist(), burn_obj.tolist(), has_rate.tolist(),
+            per_day.tolist(), forecast.tolist(), overrun.tolist(), breached.tolist(), crosses.tolist(),
+            to_limit.tolist(), crosses_at.tolist(), used.tolist(), strict=True,
+        )
+        for (pos, key, limit, limit_text, p_s, p_e, period_sec, c, spent_i, empty, burn_row, rated, day_rate,
+             fc, over, is_breached, is_crossing, ttb_i, cross_at, used_i) in cols:
+            g = self._guards[pos]
+            spec = g.spec
+            period, tz = key[0], key[1]
+            cur = g.currency
+            common: dict[str, Any] = {
+                "name": spec.name, "kind": "budget", "dimension": spec.dimension, "objective": limit,
+                "window": period, "window_seconds": period_sec,
+            }
+            details: dict[str, Any] = {
+                "currency": cur, "limit": limit, "period_start": p_s / 1000.0, "period_end": p_e / 1000.0,
+            }
+            if empty:
+                if (p_s, tz) not in since:
+                    since[(p_s, tz)] = datetime.fromtimestamp(p_s / 1000, _zone(tz)).strftime("%Y-%m-%d %H:%M")
+                details.update(
+                    spent=None, forecast=None, overrun=None, crosses_at=None, run_rate_per_day=None, showback=[]
+                )
+                out[pos] = ObjectiveResult(
+                    **common, sli=None, budget_remaining=None, burn_rates=dict.fromkeys(BURN_WINDOWS),
+                    time_to_breach_seconds=None, status="no_data",
+                    reason=f"no spend samples this {period} (since {since[(p_s, tz)]} {tz})", details=details,
+                )
+                continue
+            head = f"spent {_money(spent_i, cur)} of {limit_text} ({used_i * 100:.0f}%)"
+            tail = f"at {_money(day_rate, cur)}/day the {period} ends at {_money(fc, cur)}" if rated else (
+                "no run rate yet"
             )
-        cost = spend / (infs / 1000.0)
-        burn_rates: dict[str, float | None] = {
-            w: (spend_row[i] / (inf_row[i] / 1000.0)) / c.max if inf_row[i] > 0 and last > at_ms - w_ms else None
-            for i, (w, w_ms) in enumerate(zip(BURN_WINDOWS, _BURN_MS, strict=True))
-        }
-        head = f"{_money(cost, cur)} per 1k inferences over {window} (max {_money(c.max, cur)})"
-        recent = next(((w, burn_rates[w]) for w, _ in _WARN_WINDOWS if burn_rates[w] is not None), None)
-        status: Status
-        if cost > c.max:
-            status = "breached"
-            reason = f"{head}: {(cost / c.max - 1) * 100:.0f}% over"
-        elif recent is not None and (recent[1] or 0.0) > 1.0:
-            status = "warning"
-            reason = f"{head}, but the last {recent[0]} ran at {_money((recent[1] or 0.0) * c.max, cur)} per 1k"
-        else:
-            status = "ok"
-            reason = head if recent is None else f"{head}; last {recent[0]} {_money((recent[1] or 0.0) * c.max, cur)}"
-        details.update(cost_per_1k=cost, showback=self._cost_showback(g, col, track_inc))
-        return ObjectiveResult(
-            **common, sli=cost, budget_remaining=1.0 - cost / c.max, burn_rates=burn_rates,
-            time_to_breach_seconds=0.0 if status == "breached" else None, status=status, reason=reason,
-            events=infs, details=details,
-        )
+            status: Status
+            ttb: float | None = None
+            crossing: float | None = None
+            if is_breached:
+                status, ttb = "breached", 0.0
+                reason = f"{head}: over by {_money(spent_i - limit, cur)}; {tail}"
+            elif is_crossing:
+                status, ttb, crossing = "warning", ttb_i, cross_at
+                day = datetime.fromtimestamp(cross_at, _zone(tz)).strftime("%Y-%m-%d")
+                reason = f"{head}; {tail} — over by {_money(over, cur)} on {day}"
+            else:
+                status = "ok"
+                under = f", {_money(limit - fc, cur)} under" if rated else ""
+                reason = f"{head}; {tail}{under}"
+            details.update(
+                spent=spent_i, forecast=fc, overrun=over, crosses_at=crossing,
+                run_rate_per_day=_finite(day_rate) if rated else None,
+                showback=view.showback(g.spend, c, "spent"),
+            )
+            out[pos] = ObjectiveResult(
+                **common, sli=used_i, budget_remaining=1.0 - used_i,
+                burn_rates=dict(zip(BURN_WINDOWS, burn_row, strict=True)), time_to_breach_seconds=ttb,
+                status=status, reason=reason, events=spent_i, details=details,
+            )
 
-    def _cost_showback(self, g: _Guard, col: int, track_inc: F64) -> list[dict[str, Any]]:
+    def _periods_of(self, keys: I64) -> list[tuple[Period, str, str]]:
+        return [self._periods[k] for k in keys.tolist()]
+
+    def _costs_at(
+        self, at_ms: int, cost_col: I64, sums: F64, newest_t: F64, view: _TrackView,
+        out: list[ObjectiveResult | None],
+    ) -> None:
+        c = self._costs
+        n = len(c.at)
+        if n == 0:
+            return
+        rows = np.arange(n)
+        s, i = sums[c.spend], sums[c.inferences]
+        spend, infs = s[rows, cost_col], i[rows, cost_col]
+        last = newest_t[c.spend]
+        start = at_ms - c.window_ms
+        in_window = last > start
+        cost = spend / (infs / 1000.0)
+        nb = len(_BURN_MS)
+        burn = (s[:, :nb] / (i[:, :nb] / 1000.0)) / c.max[:, None]
+        burn_obj = burn.astype(object)
+        burn_obj[~((i[:, :nb] > 0) & (last[:, None] > at_ms - _BURN_MS_ARR))] = None
+        cols = zip(
+            c.at, c.max.tolist(), c.max_text, c.window, (start / 1000.0).tolist(), cost_col.tolist(),
+            spend.tolist(), infs.tolist(), in_window.tolist(), cost.tolist(), burn_obj.tolist(), strict=True,
+        )
+        for pos, mx, max_text, window, start_s, col, spend_i, infs_i, fresh, cost_i, burn_row in cols:
+            g = self._guards[pos]
+            spec = g.spec
+            cur = g.currency
+            common: dict[str, Any] = {
+                "name": spec.name, "kind": "cost_per_1k", "dimension": spec.dimension, "objective": mx,
+                "window": window, "window_seconds": spec.window,
+            }
+            details: dict[str, Any] = {
+                "currency": cur, "max": mx, "window_start": start_s,
+                "spend": spend_i if fresh else None, "inferences": infs_i,
+            }
+            if infs_i <= 0 or not fresh:
+                missing = "inferences" if infs_i <= 0 else "spend samples"
+                details.update(cost_per_1k=None, showback=[])
+                out[pos] = ObjectiveResult(
+                    **common, sli=None, budget_remaining=None, burn_rates=dict.fromkeys(BURN_WINDOWS),
+                    time_to_breach_seconds=None, status="no_data", reason=f"no {missing} in the last {window}",
+                    details=details,
+                )
+                continue
+            burn_rates: dict[str, float | None] = dict(zip(BURN_WINDOWS, burn_row, strict=True))
+            head = f"{_money(cost_i, cur)} per 1k inferences over {window} (max {max_text})"
+            recent = next(((w, burn_rates[w]) for w, _ in _WARN_WINDOWS if burn_rates[w] is not None), None)
+            status: Status
+            if cost_i > mx:
+                status = "breached"
+                reason = f"{head}: {(cost_i / mx - 1) * 100:.0f}% over"
+            elif recent is not None and (recent[1] or 0.0) > 1.0:
+                status = "warning"
+                reason = f"{head}, but the last {recent[0]} ran at {_money((recent[1] or 0.0) * mx, cur)} per 1k"
+            else:
+                status = "ok"
+                reason = head if recent is None else f"{head}; last {recent[0]} {_money((recent[1] or 0.0) * mx, cur)}"
+            details.update(cost_per_1k=cost_i, showback=view.cost_showback(g.spend, g.inferences, col))
+            out[pos] = ObjectiveResult(
+                **common, sli=cost_i, budget_remaining=1.0 - cost_i / mx, burn_rates=burn_rates,
+                time_to_breach_seconds=0.0 if status == "breached" else None, status=status, reason=reason,
+                events=infs_i, details=details,
+            )
+
+
+class _TrackView:
+    """One evaluation's per-track increases, for showback (each template's groups sorted once)."""
+
+    def __init__(self, templates: list[Template], store: SpendTracks, track_inc: F64) -> None:
+        self._templates = templates
+        self._store = store
+        self._inc = track_inc
+        self._sorted: dict[tuple[int, int], list[tuple[dict[str, Any], float]]] = {}
+
+    def _labels(self, template: int) -> tuple[list[int], list[dict[str, Any]]]:
+        by = self._templates[template].by
+        tids = self._store.template_tracks[template]
+        return tids, [dict(zip(by, self._store.tracks[t].group, strict=True)) for t in tids]
+
+    def showback(self, template: int, col: int, key: str) -> list[dict[str, Any]]:
+        """Spend per group of the template's showback labels, largest first (ties: first seen first)."""
+        if not self._templates[template].by:
+            return []
+        ranked = self._sorted.get((template, col))
+        if ranked is None:
+            tids, labels = self._labels(template)
+            values = self._inc[np.asarray(tids, dtype=np.int64), col]
+            order = np.argsort(-values, kind="stable").tolist()
+            spent = values.tolist()
+            ranked = self._sorted[(template, col)] = [(labels[k], spent[k]) for k in order]
+        return [{**labels, key: value} for labels, value in ranked]
+
+    def cost_showback(self, spend_t: int, inf_t: int, col: int) -> list[dict[str, Any]]:
         """Spend, inferences and cost per 1k per group present on both sides; a group found on one
         side only says which side it is ``missing`` from (an absent label is ``None``)."""
-        by = self._templates[g.spend].by
+        by = self._templates[spend_t].by
         if not by:
             return []
         store = self._store
-        spend = {store.tracks[t].group: float(track_inc[t, col]) for t in store.template_tracks[g.spend]}
-        infs = {store.tracks[t].group: float(track_inc[t, col]) for t in store.template_tracks[g.inferences]}
+        inc = self._inc
+        spend = {store.tracks[t].group: float(inc[t, col]) for t in store.template_tracks[spend_t]}
+        infs = {store.tracks[t].group: float(inc[t, col]) for t in store.template_tracks[inf_t]}
         rows: list[dict[str, Any]] = []
         for group in sorted(spend.keys() | infs.keys(), key=lambda k: tuple("" if v is None else v for v in k)):
             s, n = spend.get(group), infs.get(group)
@@ -380,7 +478,7 @@ class GuardrailEvaluator:
 
 def _per_template(
     template_tracks: list[list[int]], track_inc: F64, newest: F64, first: I64, at_ms: int
-) -> tuple[F64, list[float], list[float]]:
+) -> tuple[F64, F64, F64]:
     """Per template: the summed increases (templates × windows), the newest sample at or before
     ``at`` (``-inf`` when none) and the first sample (``inf`` when none)."""
     n_t = len(template_tracks)
@@ -397,4 +495,4 @@ def _per_template(
         newest_t[has] = np.maximum.reduceat(newest[order], starts)
         f = np.where((first != NO_TS) & (first <= at_ms), first, np.inf)[order].astype(np.float64)
         first_t[has] = np.minimum.reduceat(f, starts)
-    return sums, newest_t.tolist(), first_t.tolist()
+    return sums, newest_t, first_t
