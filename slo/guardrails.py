@@ -80,9 +80,16 @@ def currency_of(metric: str) -> str | None:
     return None
 
 
+@cache
+def _prefix(currency: str | None) -> str:
+    return _SYMBOLS.get(currency or "", f"{currency} " if currency else "")
+
+
 def _money(x: float, currency: str | None) -> str:
     """``$31,200``, ``$12.50``, ``$0.4125``; a code prefix for currencies without a symbol."""
-    prefix = _SYMBOLS.get(currency or "", f"{currency} " if currency else "")
+    if x >= 100:  # the usual case, first
+        return f"{_prefix(currency)}{x:,.0f}"
+    prefix = _prefix(currency)
     a = abs(x)
     if a >= 100:
         body = f"{a:,.0f}"
@@ -194,6 +201,7 @@ class GuardrailEvaluator:
             g.currency = currency_of(templates[g.spend].selector.metric)
             self._guards.append(g)
         self._templates = templates
+        self._joins: dict[tuple[int, int], _Join] = {}
         self._periods = list(periods)
         self._store = SpendTracks(
             templates, [math.ceil(d * 1440) + _MARGIN_MINUTES for d in keep_days], _MARGIN_MINUTES + 60
@@ -257,7 +265,7 @@ class GuardrailEvaluator:
             store.template_tracks, track_inc, store.newest_at(at_ms, time_side), store.first_ts(value_side), at_ms
         )
         out: list[ObjectiveResult | None] = [None] * len(self._guards)
-        view = _TrackView(self._templates, store, track_inc)
+        view = _TrackView(self._templates, store, track_inc, self._joins)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             self._budgets_at(at_ms, bounds, period_col, sums, newest_t, first_t, view, out)
             self._costs_at(at_ms, cost_col, sums, newest_t, view, out)
@@ -429,51 +437,86 @@ class GuardrailEvaluator:
 
 
 class _TrackView:
-    """One evaluation's per-track increases, for showback (each template's groups sorted once)."""
+    """One evaluation's per-track increases for showback: a window's column is turned into a
+    Python list once, each template's groups are sorted once per column."""
 
-    def __init__(self, templates: list[Template], store: SpendTracks, track_inc: F64) -> None:
+    def __init__(
+        self, templates: list[Template], store: SpendTracks, track_inc: F64, joins: dict[tuple[int, int], _Join]
+    ) -> None:
         self._templates = templates
+        self._joins = joins
         self._store = store
         self._inc = track_inc
+        self._columns: dict[int, list[float]] = {}
         self._sorted: dict[tuple[int, int], list[tuple[dict[str, Any], float]]] = {}
 
-    def _labels(self, template: int) -> tuple[list[int], list[dict[str, Any]]]:
-        by = self._templates[template].by
-        tids = self._store.template_tracks[template]
-        return tids, [dict(zip(by, self._store.tracks[t].group, strict=True)) for t in tids]
+    def _column(self, col: int) -> list[float]:
+        values = self._columns.get(col)
+        if values is None:
+            values = self._columns[col] = self._inc[:, col].tolist()
+        return values
 
     def showback(self, template: int, col: int, key: str) -> list[dict[str, Any]]:
         """Spend per group of the template's showback labels, largest first (ties: first seen first)."""
-        if not self._templates[template].by:
+        by = self._templates[template].by
+        if not by:
             return []
         ranked = self._sorted.get((template, col))
         if ranked is None:
-            tids, labels = self._labels(template)
-            values = self._inc[np.asarray(tids, dtype=np.int64), col]
-            order = np.argsort(-values, kind="stable").tolist()
-            spent = values.tolist()
-            ranked = self._sorted[(template, col)] = [(labels[k], spent[k]) for k in order]
+            values = self._column(col)
+            tracks = self._store.tracks
+            spent = sorted(
+                ((values[t], tracks[t].group) for t in self._store.template_tracks[template]), key=lambda r: -r[0]
+            )
+            ranked = self._sorted[(template, col)] = [(dict(zip(by, g, strict=True)), v) for v, g in spent]
         return [{**labels, key: value} for labels, value in ranked]
 
     def cost_showback(self, spend_t: int, inf_t: int, col: int) -> list[dict[str, Any]]:
         """Spend, inferences and cost per 1k per group present on both sides; a group found on one
-        side only says which side it is ``missing`` from (an absent label is ``None``)."""
-        by = self._templates[spend_t].by
-        if not by:
+        side only says which side it is ``missing`` from (an absent label is ``None``). Sorted by
+        spend, largest first (groups without spend last), ties in label order."""
+        if not self._templates[spend_t].by:
             return []
-        store = self._store
-        inc = self._inc
-        spend = {store.tracks[t].group: float(inc[t, col]) for t in store.template_tracks[spend_t]}
-        infs = {store.tracks[t].group: float(inc[t, col]) for t in store.template_tracks[inf_t]}
+        values = self._column(col)
         rows: list[dict[str, Any]] = []
-        for group in sorted(spend.keys() | infs.keys(), key=lambda k: tuple("" if v is None else v for v in k)):
-            s, n = spend.get(group), infs.get(group)
-            missing = "inferences" if n is None else "spend" if s is None else None
+        for sid, nid, labels, missing in self._join(spend_t, inf_t).groups:
+            s = values[sid] if sid >= 0 else None
+            n = values[nid] if nid >= 0 else None
             cost = s / (n / 1000.0) if s is not None and n is not None and n > 0 else None
-            labels: dict[str, Any] = dict(zip(by, group, strict=True))
             rows.append({**labels, "spend": s, "inferences": n, "cost_per_1k": cost, "missing": missing})
         rows.sort(key=lambda r: -(r["spend"] if r["spend"] is not None else -math.inf))
         return rows
+
+    def _join(self, spend_t: int, inf_t: int) -> _Join:
+        """The groups of both templates in label order (cached until either gains a track)."""
+        tracks = self._store.template_tracks
+        sizes = (len(tracks[spend_t]), len(tracks[inf_t]))
+        join = self._joins.get((spend_t, inf_t))
+        if join is not None and join.sizes == sizes:
+            return join
+        by = self._templates[spend_t].by
+        group_of = self._store.tracks
+        spend = {group_of[t].group: t for t in tracks[spend_t]}
+        infs = {group_of[t].group: t for t in tracks[inf_t]}
+        keys = sorted(spend.keys() | infs.keys(), key=lambda k: tuple("" if v is None else v for v in k))
+        groups = [
+            (
+                spend.get(k, -1), infs.get(k, -1), dict(zip(by, k, strict=True)),
+                "inferences" if k not in infs else "spend" if k not in spend else None,
+            )
+            for k in keys
+        ]
+        join = self._joins[(spend_t, inf_t)] = _Join(sizes, groups)
+        return join
+
+
+@dataclass
+class _Join:
+    """A cost guardrail's showback groups in label order: spend track, inference track (-1:
+    none), the labels and the side a group is missing from."""
+
+    sizes: tuple[int, int]
+    groups: list[tuple[int, int, dict[str, Any], str | None]]
 
 
 def _per_template(
