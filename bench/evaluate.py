@@ -1,6 +1,6 @@
 """Evaluation benchmark: 1,000 objectives over 30 days of 1-minute data.
 
-Run: ``.venv/bin/python -m bench.evaluate [services]`` (default 100 services × 10 objectives).
+Run: ``.venv/bin/python -m bench.evaluate [services] [before-rev]`` (default 100 services × 10 objectives).
 
 Each service exposes 12 series (requests by code 200/500, a latency histogram with buckets
 0.1/0.25/0.5/+Inf, a pipeline last-success gauge, a rows-processed counter, four GPU
@@ -15,6 +15,8 @@ returns it. Measured, in one run:
   (``ingest`` of the 30-day frame), (b) per tick: ingest one new minute, then ``evaluate`` all
   objectives (target < 20 ms; 30 ticks), (c) the engine's state bytes and the process's peak RSS
   during those steps;
+- **engine before** (commit ``BEFORE_REV``, or the second argument) on the mixed kinds, its
+  reports compared with this engine's at every tick;
 - **previous engine** (commit ``PREVIOUS_REV``, loaded from git into a temporary package) on the
   same frame and ticks with the original mix, its reports compared with this engine's at every
   tick (about 35 s of the run);
@@ -54,6 +56,9 @@ TARGET_TICK_MS = 20.0
 TARGET_COLD_S = 1.0
 PREVIOUS_REV = "133cc5777f5692a4d99e0b0d8c436e5f2c0dcc9d"
 """The engine before the array rewrite (cold start by a join on label strings, tick per side)."""
+BEFORE_REV = "9fa1f3561fe2792d28f12389479707f9d4227d8f"
+"""The engine before slice groups were ingested all at once (a Python loop over groups per tick),
+run on the mixed kinds: ``python -m bench.evaluate [services] [rev]`` compares with another commit."""
 
 
 def _specs(services: int, *, mixed: bool = True) -> list[SLOSpec]:
@@ -276,25 +281,40 @@ def _run(
     return run, engine
 
 
-def _load_previous(tmp: Path) -> tuple[Callable[[list[SLOSpec]], Any] | None, str]:
-    """The engine of ``PREVIOUS_REV`` as a package in ``tmp`` (git show), or None and why not."""
+_ENGINE_MODULES = (
+    "engine", "cumulative", "timeslice", "counters", "batches", "sides", "freshness_groups", "slice_groups",
+)
+"""The engine's own modules; an older engine is loaded with these from its commit (those that exist
+there) and the rest of ``slo`` (spec, results, ranking) from the working tree."""
+
+
+def _load_engine(tmp: Path, rev: str, package: str) -> tuple[Callable[[list[SLOSpec]], Any] | None, str]:
+    """The engine of commit ``rev`` as package ``package`` in ``tmp`` (git show), or None and why not."""
     root = Path(__file__).resolve().parent.parent
-    pkg = tmp / "previous_slo"
+    pkg = tmp / package
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    for name in ("engine", "cumulative"):
+    sources: dict[str, str] = {}
+    for name in _ENGINE_MODULES:
         try:
             shown = subprocess.run(
-                ["git", "-C", str(root), "show", f"{PREVIOUS_REV}:slo/{name}.py"],
-                capture_output=True, text=True, check=True, timeout=30,
+                ["git", "-C", str(root), "show", f"{rev}:slo/{name}.py"],
+                capture_output=True, text=True, check=False, timeout=30,
             )
         except (OSError, subprocess.SubprocessError) as exc:
-            return None, f"git show {PREVIOUS_REV[:7]}:slo/{name}.py failed ({exc})"
-        source = shown.stdout.replace("from slo.cumulative", "from previous_slo.cumulative")
+            return None, f"git show {rev[:7]}:slo/{name}.py failed ({exc})"
+        if shown.returncode == 0:
+            sources[name] = shown.stdout
+    if "engine" not in sources:
+        return None, f"git show {rev[:7]}:slo/engine.py failed"
+    for name, source in sources.items():
+        for other in sources:
+            source = source.replace(f"from slo.{other} import", f"from {package}.{other} import")
         (pkg / f"{name}.py").write_text(source)
-    sys.path.insert(0, str(tmp))
-    module = importlib.import_module("previous_slo.engine")
-    return module.SLOEvaluator, f"commit {PREVIOUS_REV[:7]}"
+    if str(tmp) not in sys.path:
+        sys.path.insert(0, str(tmp))
+    module = importlib.import_module(f"{package}.engine")
+    return module.SLOEvaluator, f"commit {rev[:7]}"
 
 
 # -- output -------------------------------------------------------------------------------------
@@ -339,6 +359,7 @@ def main() -> None:
     """Run the benchmark and print its figures beside the previous engine, the baseline and the targets."""
     t_start = time.perf_counter()
     services = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+    before_rev = sys.argv[2] if len(sys.argv) > 2 else BEFORE_REV
     minutes = DAYS * 1440
     start_ms = 1_700_000_000_000 // MIN_MS * MIN_MS
     split_ms = start_ms + minutes * MIN_MS
@@ -376,7 +397,11 @@ def main() -> None:
         statuses[o["status"]] = statuses.get(o["status"], 0) + 1
 
     with tempfile.TemporaryDirectory() as tmp:
-        make_previous, previous_from = _load_previous(Path(tmp))
+        make_mixed, mixed_from = _load_engine(Path(tmp), before_rev, "before_slo")
+        mixed_before = None
+        if make_mixed is not None:
+            mixed_before, _ = _run("engine before", lambda: make_mixed(specs), specs, history, ticks)
+        make_previous, previous_from = _load_engine(Path(tmp), PREVIOUS_REV, "previous_slo")
         before = None
         if make_previous is not None:
             before, _ = _run("previous engine", lambda: make_previous(original), original, history, ticks)
@@ -385,6 +410,10 @@ def main() -> None:
     print(_COLUMNS)
     print(f"{len(specs):,} objectives, {full.rows:,} rows:")
     print(_row(full, "engine, mixed kinds"))
+    if mixed_before is not None:
+        print(_row(mixed_before, f"  the same before ({mixed_from})"))
+    else:
+        print(f"  engine before, mixed kinds: not measured: {mixed_from}")
     print(_row(same_mix, "engine, original mix"))
     if before is not None:
         print(_row(before, f"previous engine ({previous_from})"))
@@ -398,7 +427,7 @@ def main() -> None:
     print(f"tick = evaluate all objectives × {len(BURN_WINDOWS) + 1} windows after ingesting one minute "
           f"({services * 12} rows): median / max over {TICKS} ticks")
     print(f"mixed kinds: {kinds}; original mix: availability, latency, freshness only (the previous engine's)")
-    for run in (full, same_mix, before):
+    for run in (full, mixed_before, same_mix, before):
         if run is not None and run.full_gcs:
             others = max(run.tick_ms_no_gc, default=float("nan"))
             print(f"    {run.label}: {run.full_gcs} tick(s) included a full garbage collection of the "
@@ -409,6 +438,12 @@ def main() -> None:
           f"(tracemalloc): {traced / 1e6:,.0f} MB mixed, {traced_original / 1e6:,.0f} MB original mix")
     print(f"engine at the last tick: {statuses}; 1h/6h/1d error ratios vs the naive baseline: "
           f"largest difference {gap * 100:.3f}%")
+    if mixed_before is not None:
+        same = sum(a == b for a, b in zip(mixed_before.digests, full.digests, strict=True))
+        print(f"engine before ({mixed_from}) vs this engine (mixed kinds): reports identical at "
+              f"{same}/{len(full.digests)} ticks; cold start {mixed_before.cold_s / full.cold_s:.2f}×, tick "
+              f"{statistics.median(mixed_before.tick_ms) / statistics.median(full.tick_ms):.2f}×, one-minute ingest "
+              f"{statistics.median(mixed_before.ingest_ms) / statistics.median(full.ingest_ms):.1f}× faster")
     if before is not None:
         ingest_x = statistics.median(before.ingest_ms) / statistics.median(same_mix.ingest_ms)
         same = sum(a == b for a, b in zip(before.digests, same_mix.digests, strict=True))

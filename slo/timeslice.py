@@ -95,6 +95,9 @@ class SliceStore:
         self.g_open = np.zeros(n_groups, dtype=np.bool_)
         self.g_open_counted = np.zeros(n_groups, dtype=np.int64)
         self.open_good = np.zeros(self.n, dtype=np.int64)
+        sizes = [len(m) for m in self.members]
+        self._obj_ptr = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
+        self._obj_ids = np.concatenate([np.zeros(0, dtype=np.int64), *self.members]).astype(np.int64)
 
     def nbytes(self) -> int:
         """Bytes held by the slice counts."""
@@ -133,6 +136,44 @@ class SliceStore:
         self.g_open[g] = True
         self.g_open_counted[g] = int(counted[-1])
         self.open_good[objs] = good[:, -1]
+
+    def add_pairs(
+        self, groups: I64, k_first: I64, n: I64, counted: Bools, a: F64, b: F64, base: I64
+    ) -> None:
+        """``add`` for many distinct groups at once, each with one or two slices (``n``): group
+        ``groups[i]``'s summaries start at ``base[i]`` of ``counted``, ``a``, ``b`` (the usual tick)."""
+        new = self.g_k0[groups] == NO_SLICE
+        if new.any():
+            self.g_k0[groups[new]] = k_first[new]
+            self.g_k_final[groups[new]] = k_first[new] - 1
+        k_final = self.g_k_final[groups]
+        if (k_first != k_final + 1).any():
+            i = int(np.flatnonzero(k_first != k_final + 1)[0])
+            raise ValueError(
+                f"slice group {int(groups[i])}: slices must continue at {int(k_final[i]) + 1}, got {int(k_first[i])}"
+            )
+        per = self._obj_ptr[groups + 1] - self._obj_ptr[groups]
+        row = np.repeat(np.arange(len(groups)), per)
+        within = np.arange(len(row)) - np.repeat(np.cumsum(per) - per, per)
+        objs = self._obj_ids[self._obj_ptr[groups[row]] + within]
+        first, last = base[row], base[row] + n[row] - 1
+        lo, hi = self.lo[objs], self.hi[objs]
+        good_first = counted[first] & (a[first] >= lo) & (b[first] <= hi)
+        good_last = counted[last] & (a[last] >= lo) & (b[last] <= hi)
+        two = n == 2
+        if two.any():  # the first slice becomes final
+            fin = two[row]
+            o, r = objs[fin], row[fin]
+            k0 = self.g_k0[groups]
+            prev = self._good.through(o, k_final[r], k0[r])
+            self._good.put(o, k_final[r] + 1, prev + good_first[fin])
+            g2 = groups[two]
+            c_prev = self._counted.through(g2, k_final[two], k0[two])
+            self._counted.put(g2, k_final[two] + 1, c_prev + counted[base[two]])
+            self.g_k_final[g2] = k_final[two] + 1
+        self.g_open[groups] = True
+        self.g_open_counted[groups] = counted[base + n - 1]
+        self.open_good[objs] = good_last
 
     def counts(self, at_ms: int, windows_ms: I64) -> tuple[I64, I64]:
         """(good, counted) slices whose end lies in ``(at - W, at]``, per objective and window."""

@@ -1,0 +1,116 @@
+"""How ``SLOEvaluator.ingest`` cuts a sample frame into each series' new rows.
+
+Series are found as runs of equal (metric, labels) — the store returns frames sorted by series,
+so a 30-day cold start is a few hundred runs. A small batch (a scrape tick) is handled as whole
+arrays (``small_batches``), a large one series by series on contiguous rows (``large_batches``).
+Either way each series gets its new rows: strictly ascending timestamps newer than what was
+ingested before, NaN values dropped, the first of duplicate timestamps kept.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from slo.cumulative import series_increments
+
+__all__ = ["Batch", "TickRows", "increments", "large_batches", "runs", "small_batches"]
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+Batch = tuple[I64, F64, F64 | None]
+"""One series' new rows: timestamps (strictly ascending, newer than before), values, and
+increments (``None``: computed when needed, so a cold start holds one series' at a time)."""
+TickRows = tuple[I64, I64, F64, F64]
+"""A small batch's rows as whole arrays: series, timestamp, value, increment (sorted by series, time)."""
+
+
+def runs(samples: pl.DataFrame) -> tuple[I64, I64]:
+    """Start and length of each run of rows with equal (metric, labels)."""
+    # both columns at once (in parallel), each run-length list imploded to one row
+    per_col = samples.select(
+        pl.col(c).rle().struct.field("len").implode().alias(c) for c in ("labels", "metric")
+    )
+    ends = np.union1d(
+        *(np.cumsum(per_col.get_column(c)[0].to_numpy().astype(np.int64)) for c in ("labels", "metric"))
+    )
+    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+    return starts, (ends - starts).astype(np.int64)
+
+
+def small_batches(
+    sid: I64, ts: I64, val: F64, last_ts: I64, last_val: F64
+) -> tuple[dict[int, Batch], TickRows | None]:
+    """Per series new rows, computed on whole arrays (a tick: one row per series); also the rows
+    themselves, sorted by series and timestamp. ``sid`` -1: a series no objective reads."""
+    keep = (sid >= 0) & ~np.isnan(val)
+    sid, ts, val = sid[keep], ts[keep], val[keep]
+    order = np.lexsort((ts, sid))
+    sid, ts, val = sid[order], ts[order], val[order]
+    fresh = ts > last_ts[sid]
+    fresh[1:] &= (sid[1:] != sid[:-1]) | (ts[1:] != ts[:-1])  # the first of duplicates wins
+    if not fresh.all():
+        sid, ts, val = sid[fresh], ts[fresh], val[fresh]
+    if len(sid) == 0:
+        return {}, None
+    bounds = np.flatnonzero(sid[1:] != sid[:-1]) + 1
+    starts = np.concatenate([[0], bounds])
+    first = np.zeros(len(sid), dtype=np.bool_)
+    first[starts] = True
+    inc = series_increments(first, val, last_val[sid])
+    ends = np.append(bounds, len(sid))
+    batches: dict[int, Batch] = {
+        s: (ts[a:b], val[a:b], inc[a:b])
+        for s, a, b in zip(sid[starts].tolist(), starts.tolist(), ends.tolist(), strict=True)
+    }
+    return batches, (sid, ts, val, inc)
+
+
+def large_batches(
+    run_sid: I64, starts: I64, lengths: I64, ts_all: I64, val_all: F64, last_ts: I64
+) -> dict[int, Batch]:
+    """Per series new rows, series by series on contiguous rows (a cold start)."""
+    spans_of: dict[int, list[tuple[int, int]]] = {}
+    for s, a, n in zip(run_sid.tolist(), starts.tolist(), lengths.tolist(), strict=True):
+        if s >= 0:
+            spans_of.setdefault(s, []).append((a, a + n))
+    out: dict[int, Batch] = {}
+    for s, spans in spans_of.items():
+        if len(spans) == 1:
+            (a, b), = spans
+            ts, val = ts_all[a:b], val_all[a:b]
+        else:
+            ts = np.concatenate([ts_all[a:b] for a, b in spans])
+            val = np.concatenate([val_all[a:b] for a, b in spans])
+        if math.isnan(float(val.sum())):  # cheaper than a mask when there is no NaN
+            real = ~np.isnan(val)
+            ts, val = ts[real], val[real]
+        if len(ts) > 1 and not (ts[1:] > ts[:-1]).all():
+            if not (ts[1:] >= ts[:-1]).all():
+                order = np.argsort(ts, kind="stable")
+                ts, val = ts[order], val[order]
+            distinct = np.concatenate([[True], ts[1:] != ts[:-1]])  # the first of duplicates wins
+            ts, val = ts[distinct], val[distinct]
+        last = int(last_ts[s])
+        if len(ts) and int(ts[0]) <= last:
+            j = int(np.searchsorted(ts, last, side="right"))
+            ts, val = ts[j:], val[j:]
+        if len(ts):
+            out[s] = (ts, val, None)
+    return out
+
+
+def increments(val: F64, prev: float) -> F64:
+    """Reset-corrected increase of each of a series' new values (the first against ``prev``, the
+    last value ingested before; nothing when ``prev`` is NaN, a new series)."""
+    inc = np.empty_like(val)
+    if len(val) > 1:  # the step; a drop is a reset, where the increase is the value
+        np.subtract(val[1:], val[:-1], out=inc[1:])
+        drops = np.flatnonzero(inc[1:] < 0) + 1
+        inc[drops] = val[drops]
+    v0 = float(val[0])
+    inc[0] = 0.0 if math.isnan(prev) else (v0 - prev if v0 >= prev else v0)
+    return inc

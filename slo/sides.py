@@ -1,0 +1,175 @@
+"""Counter *sides* of ratio and latency objectives: what a side selects, and adding new rows to
+``slo.cumulative.CounterSides`` — all sides at once for a tick, side by side otherwise.
+
+A side is the events selected by one selector (and, for a histogram, one ``le`` bound), shared
+by every objective that reads it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from slo.batches import Batch, increments
+from slo.cumulative import NO_TS, CounterSides
+from slo.spec import LatencySLI
+from store.types import Selector, format_duration, parse_labels
+
+__all__ = ["Side", "histogram_problems", "ingest_sides", "ingest_sides_at_once", "le_value"]
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+
+def le_value(labels: dict[str, str]) -> float | None:
+    """The ``le`` bound of a bucket series' labels (None: absent or not a number)."""
+    raw = labels.get("le")
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return None
+
+
+def _same_bound(a: float, b: float) -> bool:
+    return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
+
+
+@dataclass
+class Side:
+    """Events selected by one selector (and, for a histogram, one ``le`` bound)."""
+
+    selector: Selector
+    le: float | None
+    members: list[int] = field(default_factory=list)
+
+    def selects(self, metric: str, labels: dict[str, str]) -> bool:
+        """Whether the series (metric, parsed labels) counts toward this side."""
+        if not self.selector.matches(metric, labels):
+            return False
+        if self.le is None:
+            return True
+        le = le_value(labels)
+        return le is not None and _same_bound(le, self.le)
+
+
+def ingest_sides_at_once(counters: CounterSides, csr: tuple[I64, I64], sid: I64, ts: I64, inc: F64) -> set[int]:
+    """Add every side that gets exactly one new timestamp (the usual tick) in one go, from the rows
+    (series, timestamp, increment) sorted by series and time; ``csr``: series → sides.
+
+    Returns the sides left for ``ingest_sides``: several new timestamps, late points, or more
+    than an hour since their newest point.
+    """
+    ptr, side_ids = csr
+    n_of = ptr[sid + 1] - ptr[sid]
+    total = int(n_of.sum())
+    if total == 0:
+        return set()
+    rep = np.repeat(np.arange(len(sid)), n_of)
+    within = np.arange(total) - np.repeat(np.cumsum(n_of) - n_of, n_of)
+    side = side_ids[ptr[sid[rep]] + within]
+    t, d = ts[rep], inc[rep]
+    order = np.lexsort((t, side))  # stable: one timestamp's rows stay in series order
+    side, t, d = side[order], t[order], d[order]
+    pair = np.flatnonzero(np.concatenate([[True], (side[1:] != side[:-1]) | (t[1:] != t[:-1])]))
+    side_u, t_u, step = side[pair], t[pair], np.add.reduceat(d, pair)
+    first = np.flatnonzero(np.concatenate([[True], side_u[1:] != side_u[:-1]]))
+    points = np.diff(np.append(first, len(side_u)))
+    s1, t1, step1 = side_u[first], t_u[first], step[first]
+    last = counters.last_ts[s1]
+    has = last != NO_TS
+    minutes = t1 // 60_000 - np.where(has, counters.last_minute[s1], t1 // 60_000 - 1)
+    ok = (points == 1) & (~has | (t1 > last)) & (minutes <= 60)
+    counters.append_points(s1[ok], t1[ok], step1[ok])
+    return set(s1[~ok].tolist())
+
+
+def ingest_sides(
+    counters: CounterSides, series_sides: Sequence[list[int]], batches: Mapping[int, Batch], last_val: F64,
+    only: set[int] | None = None,
+) -> None:
+    """Add the new rows to their sides, side by side (``only`` these sides when given);
+    ``last_val``: each series' value before the batch."""
+    touched: dict[int, list[int]] = {}
+    if only is not None and not only:
+        return
+    for sid in batches:
+        for s in series_sides[sid]:
+            if only is None or s in only:
+                touched.setdefault(s, []).append(sid)
+    uses: dict[int, int] = {}
+    for sids in touched.values():
+        for sid in sids:
+            uses[sid] = uses.get(sid, 0) + 1
+    computed: dict[int, F64] = {}  # increments computed on demand, dropped after their last use
+    side_last = counters.last_ts
+    for s, sids in touched.items():
+        last = int(side_last[s])
+        parts: list[tuple[I64, F64]] = []
+        late_t: list[I64] = []
+        late_i: list[F64] = []
+        for sid in sids:
+            ts, val, given = batches[sid]
+            inc = given if given is not None else computed.get(sid)
+            if inc is None:
+                inc = increments(val, float(last_val[sid]))
+            uses[sid] -= 1
+            if given is None:
+                if uses[sid]:
+                    computed[sid] = inc
+                else:
+                    computed.pop(sid, None)
+            if last != NO_TS and int(ts[0]) <= last:
+                j = int(np.searchsorted(ts, last, side="right"))
+                late_t.append(ts[:j])
+                late_i.append(inc[:j])
+                ts, inc = ts[j:], inc[j:]
+            parts.append((ts, inc))
+        if late_t:
+            lt, li = np.concatenate(late_t), np.concatenate(late_i)
+            order = np.argsort(lt, kind="stable")
+            lt, li = lt[order], li[order]
+            distinct = np.concatenate([lt[1:] != lt[:-1], [True]])
+            cum = np.cumsum(li)[distinct]
+            counters.merge_late(s, lt[distinct], np.diff(cum, prepend=0.0))
+        counters.append(s, parts)
+
+
+def _fmt_bound(bound: float | None) -> str:
+    if bound is None:
+        return "none"
+    if math.isinf(bound):
+        return "+Inf"
+    return f"{bound:g}s"
+
+
+def histogram_problems(name: str, lat: LatencySLI, pairs: list[tuple[str, str]]) -> list[str]:
+    """A latency objective's histogram without ``le="+Inf"``, or whose bounds miss the threshold
+    (naming the nearest bounds); ``pairs``: the stored (metric, labels) series."""
+    bucket_sel = lat.histogram.with_metric(lat.histogram.metric + "_bucket")
+    bounds: set[float] = set()
+    for _metric, labels in bucket_sel.matching_series(pairs):
+        le = le_value(parse_labels(labels))
+        if le is not None:
+            bounds.add(le)
+    if not bounds:
+        return []
+    problems: list[str] = []
+    if math.inf not in bounds:
+        problems.append(
+            f"objective {name!r}: histogram {bucket_sel} has no le=\"+Inf\" bucket, so its total count is unknown"
+        )
+    if not any(_same_bound(b, lat.threshold) for b in bounds):
+        lower = max((b for b in bounds if b < lat.threshold), default=None)
+        upper = min((b for b in bounds if b > lat.threshold), default=None)
+        problems.append(
+            f"objective {name!r}: latency threshold {format_duration(lat.threshold)} "
+            f"({lat.threshold:g}s) is not a bucket bound of {bucket_sel}; nearest bounds: "
+            f"lower {_fmt_bound(lower)}, upper {_fmt_bound(upper)}"
+        )
+    return problems
