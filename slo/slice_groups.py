@@ -24,7 +24,7 @@ import polars as pl
 
 from slo.batches import Batch, TickRows, increments
 from slo.spec import GPUBandSLI, ThroughputSLI
-from slo.timeslice import NO_SLICE, SliceStore, band_extremes, band_slices, throughput_slices
+from slo.timeslice import NO_SLICE, SliceStore, band_extremes, band_slices, slice_index, throughput_slices
 from store.types import Selector, format_duration, parse_labels
 
 __all__ = ["PERCENT_HINT", "SliceGroup", "SliceGroups", "band_problems"]
@@ -171,8 +171,12 @@ class SliceGroups:
         pend_g = self._pending[0]
         new_pending = [_take(self._pending, ~np.isin(pend_g, list(touched_sids)))]
         computed: dict[int, F64] = {}
+        k_of: dict[tuple[int, int], I64] = {}
         for g, sids in touched_sids.items():
             pending = _take(self._pending, np.flatnonzero(pend_g == g))
+            if len(pending[0]) == 0:
+                new_pending.append(self._advance_series(g, sids, batches, last_val, computed, k_of))
+                continue
             table = _concat([pending, self._group_rows(g, sids, batches, last_val, computed)])
             if len(pending[0]):
                 table = _take(table, np.lexsort((table[2], table[1])))
@@ -307,6 +311,97 @@ class SliceGroups:
                 grp.last_final = (kl - 1, before)
             grp.open = (kl, newest)
         return _take(rows, k == k_last[gi])
+
+    def _advance_series(
+        self, g: int, sids: list[int], batches: Mapping[int, Batch], last_val: F64, computed: dict[int, F64],
+        k_of: dict[tuple[int, int], I64],
+    ) -> _Rows:
+        """``_advance`` for group ``g`` without pending rows, series by series on the batches (a cold
+        start): slice indices shared between groups (``k_of``), a band summed onto per-pool arrays."""
+        grp = self.groups[g]
+        k_final = int(self.store.g_k_final[g])
+        cut: list[tuple[int, int, I64]] = []  # series, first new row, slice of each row
+        for sid in sids:
+            k = k_of.get((sid, grp.slice_ms))
+            if k is None:
+                k = k_of[(sid, grp.slice_ms)] = slice_index(batches[sid][0], grp.slice_ms)
+            j = int(np.searchsorted(k, k_final, side="right")) if k_final != NO_SLICE else 0
+            if j < len(k):  # rows of final slices arrive too late to count
+                cut.append((sid, j, k[j:]))
+        if grp.kind == "gpu":
+            for sid in sids:
+                self.max_value[g] = max(float(self.max_value[g]), float(batches[sid][1].max()))
+        if not cut:
+            return _empty_rows()
+        k_first = k_final + 1 if k_final != NO_SLICE else min(int(k[0]) for _, _, k in cut)
+        k_last = max(int(k[-1]) for _, _, k in cut)
+        n = k_last - k_first + 1
+        parts: list[_Rows] = []
+        xs: list[F64] = []
+        knowns: list[Bools] = []
+        for sid, j, k in cut:
+            ts, val, inc = batches[sid]
+            if grp.kind == "gpu":
+                x = val[j:]
+            else:
+                if inc is None:
+                    inc = computed.get(sid)
+                    if inc is None:
+                        inc = computed[sid] = increments(val, float(last_val[sid]))
+                x = inc[j:]
+            known = np.ones(len(k), dtype=np.bool_)
+            known[0] = j > 0 or grp.kind == "gpu" or not math.isnan(float(last_val[sid]))  # no increase known
+            xs.append(x)
+            knowns.append(known)
+            tail = int(np.searchsorted(k, k_last))  # the open slice's rows stay pending
+            m = len(k) - tail
+            pool = dict(self._members[sid])[g]
+            parts.append((np.full(m, g, dtype=np.int64), np.full(m, sid, dtype=np.int64), ts[j + tail :],
+                          x[tail:], known[tail:], np.full(m, pool, dtype=np.int64)))
+        if grp.kind == "throughput":
+            k_all = np.concatenate([k for _, _, k in cut]) if len(cut) > 1 else cut[0][2]
+            x_all = np.concatenate(xs) if len(xs) > 1 else xs[0]
+            known_all = np.concatenate(knowns) if len(knowns) > 1 else knowns[0]
+            counted, rate = throughput_slices(k_all, x_all, known_all, k_first, n, grp.slice_ms)
+            low = high = rate
+            summary = rate[:, None]
+        else:
+            counted, summary = self._band_series(g, cut, xs, k_first, n)
+            low, high = band_extremes(summary)
+        self.store.add(g, k_first, counted, low, high)
+        if n > 1:
+            grp.last_final = (k_last - 1, summary[-2])
+        grp.open = (k_last, summary[-1])
+        return _concat(parts)
+
+    def _band_series(
+        self, g: int, cut: list[tuple[int, int, I64]], values: list[F64], k_first: int, n: int
+    ) -> tuple[Bools, F64]:
+        """``band_slices`` summed series by series onto per-pool arrays (series ascending: the same
+        sums as one ``bincount`` over the rows)."""
+        grp = self.groups[g]
+        n_pools = int(self._n_pools[g])
+        acc = np.zeros((n_pools, n)) if grp.aggregate == "avg" else np.full((n_pools, n), np.nan)
+        count = np.zeros((n_pools, n), dtype=np.int64)
+        combine = np.fmax if grp.aggregate == "max" else np.fmin
+        for (sid, _, k), v in zip(cut, values, strict=True):
+            last = np.ones(len(k), dtype=np.bool_)
+            last[:-1] = k[1:] != k[:-1]
+            if not last.all():
+                k, v = k[last], v[last]
+            a = int(k[0]) - k_first
+            # one sample in every slice (the usual history) is a contiguous range: no fancy indexing
+            idx: slice | I64 = slice(a, a + len(k)) if int(k[-1]) - int(k[0]) == len(k) - 1 else k - k_first
+            p = dict(self._members[sid])[g]
+            if grp.aggregate == "avg":
+                acc[p, idx] += v
+            else:
+                acc[p, idx] = combine(acc[p, idx], v)
+            count[p, idx] += 1
+        if grp.aggregate == "avg":
+            acc = np.divide(acc, count, out=np.full((n_pools, n), np.nan), where=count > 0)
+        counted: Bools = count.sum(axis=0) > 0
+        return counted, np.ascontiguousarray(acc.T)
 
     def _advance_one(self, g: int, rows: _Rows, k: I64, k_first: int, n: int) -> None:
         """``_advance`` for one group's rows over ``n`` slices from ``k_first``."""
