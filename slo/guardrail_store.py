@@ -191,12 +191,19 @@ class _Sides:
         if new:
             cs.append(s, new)
 
-    def increases(self, at_ms: int, windows_ms: I64) -> F64:
-        """Every side's ``value(at) - value(at - W)`` (0 before its first sample)."""
+    def increases(self, at_ms: int, windows_ms: I64, need: npt.NDArray[np.bool_] | None = None) -> F64:
+        """Every side's ``value(at) - value(at - W)`` (0 before its first sample). With ``need``
+        (sides × windows), a block looks up only the windows some of its sides need; the others
+        are left 0."""
         self._materialise()
-        out = np.zeros((self.n, len(windows_ms)), dtype=np.float64)
+        nw = len(windows_ms)
+        out = np.zeros((self.n, nw), dtype=np.float64)
         for block, ids in zip(self.blocks, self._block_ids, strict=True):
-            out[ids] = block.increases(at_ms, windows_ms)[0][: len(ids)]
+            cols = np.arange(nw) if need is None else np.flatnonzero(need[ids].any(axis=0))
+            if len(cols) == nw:
+                out[ids] = block.increases(at_ms, windows_ms)[0][: len(ids)]
+            elif len(cols):
+                out[np.ix_(ids, cols)] = block.increases(at_ms, windows_ms[cols])[0][: len(ids)]
         return out
 
     def values_at(self, at_ms: int, sides: I64) -> F64:
@@ -263,6 +270,7 @@ class SpendTracks:
         self._last_val = np.zeros(0, dtype=np.float64)
         self._csr: tuple[I64, I64] | None = None
         self._tarr: tuple[npt.NDArray[np.bool_], I64, I64] | None = None
+        self._ttpl: I64 | None = None
 
     # -- series and tracks -----------------------------------------------------------------
 
@@ -508,9 +516,22 @@ class SpendTracks:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def increases(self, at_ms: int, windows_ms: I64) -> F64:
-        """Every value side's ``value(at) - value(at - W)`` per window (0 before its first sample)."""
-        return self.values.increases(at_ms, windows_ms)
+    def track_increases(self, at_ms: int, windows_ms: I64, need: npt.NDArray[np.bool_] | None = None) -> F64:
+        """Every track's ``value(at) - value(at - W)`` per window (0 before its first sample);
+        with ``need`` (templates × windows) only the windows its template needs (others 0)."""
+        _, value_side, _ = self.track_arrays()
+        need_sides: npt.NDArray[np.bool_] | None = None
+        if need is not None:
+            need_sides = np.zeros((self.values.n, len(windows_ms)), dtype=np.bool_)
+            need_sides[value_side] = need[self.track_templates()]
+        out: F64 = self.values.increases(at_ms, windows_ms, need_sides)[value_side]
+        return out
+
+    def track_templates(self) -> I64:
+        """Each track's template."""
+        if self._ttpl is None or len(self._ttpl) != len(self.tracks):
+            self._ttpl = np.asarray([t.template for t in self.tracks], dtype=np.int64)
+        return self._ttpl
 
     def first_ts(self, sides: I64) -> I64:
         """Each value side's first sample time (``NO_TS`` when none)."""

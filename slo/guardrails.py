@@ -131,6 +131,8 @@ class _Budgets:
     """The budget guardrails' constant figures, as arrays (one row per budget)."""
 
     at: list[int]  # positions in the configuration
+    static: list[tuple[int, str, str, str | None, str, str, int]]
+    """Per budget: position, name, dimension, currency, period, time zone, spend template."""
     template: I64
     period_key: I64  # index into ``GuardrailEvaluator._periods``
     limit: F64
@@ -142,6 +144,8 @@ class _Costs:
     """The cost-per-1k guardrails' constant figures, as arrays."""
 
     at: list[int]
+    static: list[tuple[str, str, str | None, float, int, int]]
+    """Per cost guardrail: name, dimension, currency, window seconds, spend and inference template."""
     spend: I64
     inferences: I64
     window_ms: I64
@@ -209,6 +213,10 @@ class GuardrailEvaluator:
         cur = [g.currency for g in self._guards]
         self._budgets = _Budgets(
             [p for p, *_ in budgets],
+            [
+                (p, specs[p].name, specs[p].dimension, cur[p], *self._periods[k][:2], t)
+                for p, t, k, _ in budgets
+            ],
             np.asarray([t for _, t, _, _ in budgets], dtype=np.int64),
             np.asarray([k for _, _, k, _ in budgets], dtype=np.int64),
             np.asarray([lim for *_, lim in budgets], dtype=np.float64),
@@ -216,6 +224,7 @@ class GuardrailEvaluator:
         )
         self._costs = _Costs(
             [p for p, *_ in costs],
+            [(specs[p].name, specs[p].dimension, cur[p], specs[p].window, st, it) for p, st, it, _, _ in costs],
             np.asarray([s for _, s, _, _, _ in costs], dtype=np.int64),
             np.asarray([i for _, _, i, _, _ in costs], dtype=np.int64),
             np.asarray([w for _, _, _, w, _ in costs], dtype=np.int64),
@@ -258,9 +267,13 @@ class GuardrailEvaluator:
 
         period_col = np.asarray([column(at_ms - ps) for ps, _ in bounds], dtype=np.int64)
         cost_col = np.asarray([column(w) for w in self._costs.window_ms.tolist()], dtype=np.int64)
-        inc = store.increases(at_ms, np.asarray(list(windows), dtype=np.int64))
+        need = np.zeros((len(self._templates), len(windows)), dtype=np.bool_)
+        need[:, : len(_BURN_MS)] = True
+        need[self._budgets.template, period_col[self._budgets.period_key]] = True
+        need[self._costs.spend, cost_col] = True
+        need[self._costs.inferences, cost_col] = True
+        track_inc = store.track_increases(at_ms, np.asarray(list(windows), dtype=np.int64), need)
         _, value_side, time_side = store.track_arrays()
-        track_inc = inc[value_side]
         sums, newest_t, first_t = _per_template(
             store.template_tracks, track_inc, store.newest_at(at_ms, time_side), store.first_ts(value_side), at_ms
         )
@@ -309,38 +322,31 @@ class GuardrailEvaluator:
         burn_obj[~burn_ok] = None
         since: dict[tuple[int, str], str] = {}
         cols = zip(
-            b.at, self._periods_of(b.period_key), b.limit.tolist(), b.limit_text, ps.tolist(), pe.tolist(),
-            period_s.tolist(), col.tolist(), spent.tolist(), no_data.tolist(), burn_obj.tolist(), has_rate.tolist(),
-            per_day.tolist(), forecast.tolist(), overrun.tolist(), breached.tolist(), crosses.tolist(),
-            to_limit.tolist(), crosses_at.tolist(), used.tolist(), strict=True,
+            b.static, b.limit.tolist(), b.limit_text, ps.tolist(), pe.tolist(), period_s.tolist(), col.tolist(),
+            spent.tolist(), no_data.tolist(), burn_obj.tolist(), has_rate.tolist(), per_day.tolist(),
+            forecast.tolist(), overrun.tolist(), breached.tolist(), crosses.tolist(), to_limit.tolist(),
+            crosses_at.tolist(), used.tolist(), strict=True,
         )
-        for (pos, key, limit, limit_text, p_s, p_e, period_sec, c, spent_i, empty, burn_row, rated, day_rate,
-             fc, over, is_breached, is_crossing, ttb_i, cross_at, used_i) in cols:
-            g = self._guards[pos]
-            spec = g.spec
-            period, tz = key[0], key[1]
-            cur = g.currency
-            common: dict[str, Any] = {
-                "name": spec.name, "kind": "budget", "dimension": spec.dimension, "objective": limit,
-                "window": period, "window_seconds": period_sec,
-            }
-            details: dict[str, Any] = {
-                "currency": cur, "limit": limit, "period_start": p_s / 1000.0, "period_end": p_e / 1000.0,
-            }
+        money = _money
+        for (
+            (pos, name, dimension, cur, period, tz, template), limit, limit_text, p_s, p_e, period_sec, c, spent_i,
+            empty, burn_row, rated, day_rate, fc, over, is_breached, is_crossing, ttb_i, cross_at, used_i,
+        ) in cols:
             if empty:
                 if (p_s, tz) not in since:
                     since[(p_s, tz)] = datetime.fromtimestamp(p_s / 1000, _zone(tz)).strftime("%Y-%m-%d %H:%M")
-                details.update(
-                    spent=None, forecast=None, overrun=None, crosses_at=None, run_rate_per_day=None, showback=[]
-                )
                 out[pos] = ObjectiveResult(
-                    **common, sli=None, budget_remaining=None, burn_rates=dict.fromkeys(BURN_WINDOWS),
-                    time_to_breach_seconds=None, status="no_data",
-                    reason=f"no spend samples this {period} (since {since[(p_s, tz)]} {tz})", details=details,
+                    name, "budget", dimension, limit, period, period_sec, None, None, dict.fromkeys(BURN_WINDOWS),
+                    None, "no_data", f"no spend samples this {period} (since {since[(p_s, tz)]} {tz})",
+                    details={
+                        "currency": cur, "limit": limit, "period_start": p_s / 1000.0, "period_end": p_e / 1000.0,
+                        "spent": None, "forecast": None, "overrun": None, "crosses_at": None,
+                        "run_rate_per_day": None, "showback": [],
+                    },
                 )
                 continue
-            head = f"spent {_money(spent_i, cur)} of {limit_text} ({used_i * 100:.0f}%)"
-            tail = f"at {_money(day_rate, cur)}/day the {period} ends at {_money(fc, cur)}" if rated else (
+            head = f"spent {money(spent_i, cur)} of {limit_text} ({used_i * 100:.0f}%)"
+            tail = f"at {money(day_rate, cur)}/day the {period} ends at {money(fc, cur)}" if rated else (
                 "no run rate yet"
             )
             status: Status
@@ -348,28 +354,27 @@ class GuardrailEvaluator:
             crossing: float | None = None
             if is_breached:
                 status, ttb = "breached", 0.0
-                reason = f"{head}: over by {_money(spent_i - limit, cur)}; {tail}"
+                reason = f"{head}: over by {money(spent_i - limit, cur)}; {tail}"
             elif is_crossing:
                 status, ttb, crossing = "warning", ttb_i, cross_at
                 day = datetime.fromtimestamp(cross_at, _zone(tz)).strftime("%Y-%m-%d")
-                reason = f"{head}; {tail} — over by {_money(over, cur)} on {day}"
+                reason = f"{head}; {tail} — over by {money(over, cur)} on {day}"
+            elif rated:
+                status = "ok"
+                reason = f"{head}; {tail}, {money(limit - fc, cur)} under"
             else:
                 status = "ok"
-                under = f", {_money(limit - fc, cur)} under" if rated else ""
-                reason = f"{head}; {tail}{under}"
-            details.update(
-                spent=spent_i, forecast=fc, overrun=over, crosses_at=crossing,
-                run_rate_per_day=_finite(day_rate) if rated else None,
-                showback=view.showback(g.spend, c, "spent"),
-            )
+                reason = f"{head}; {tail}"
             out[pos] = ObjectiveResult(
-                **common, sli=used_i, budget_remaining=1.0 - used_i,
-                burn_rates=dict(zip(BURN_WINDOWS, burn_row, strict=True)), time_to_breach_seconds=ttb,
-                status=status, reason=reason, events=spent_i, details=details,
+                name, "budget", dimension, limit, period, period_sec, used_i, 1.0 - used_i,
+                dict(zip(BURN_WINDOWS, burn_row, strict=True)), ttb, status, reason, events=spent_i,
+                details={
+                    "currency": cur, "limit": limit, "period_start": p_s / 1000.0, "period_end": p_e / 1000.0,
+                    "spent": spent_i, "forecast": fc, "overrun": over, "crosses_at": crossing,
+                    "run_rate_per_day": _finite(day_rate) if rated else None,
+                    "showback": view.showback(template, c, "spent"),
+                },
             )
-
-    def _periods_of(self, keys: I64) -> list[tuple[Period, str, str]]:
-        return [self._periods[k] for k in keys.tolist()]
 
     def _costs_at(
         self, at_ms: int, cost_col: I64, sums: F64, newest_t: F64, view: _TrackView,
@@ -391,48 +396,43 @@ class GuardrailEvaluator:
         burn_obj = burn.astype(object)
         burn_obj[~((i[:, :nb] > 0) & (last[:, None] > at_ms - _BURN_MS_ARR))] = None
         cols = zip(
-            c.at, c.max.tolist(), c.max_text, c.window, (start / 1000.0).tolist(), cost_col.tolist(),
+            range(n), c.max.tolist(), c.max_text, c.window, (start / 1000.0).tolist(), cost_col.tolist(),
             spend.tolist(), infs.tolist(), in_window.tolist(), cost.tolist(), burn_obj.tolist(), strict=True,
         )
+        money = _money
         for pos, mx, max_text, window, start_s, col, spend_i, infs_i, fresh, cost_i, burn_row in cols:
-            g = self._guards[pos]
-            spec = g.spec
-            cur = g.currency
-            common: dict[str, Any] = {
-                "name": spec.name, "kind": "cost_per_1k", "dimension": spec.dimension, "objective": mx,
-                "window": window, "window_seconds": spec.window,
-            }
-            details: dict[str, Any] = {
-                "currency": cur, "max": mx, "window_start": start_s,
-                "spend": spend_i if fresh else None, "inferences": infs_i,
-            }
+            name, dimension, cur, window_s, spend_t, inf_t = c.static[pos]
             if infs_i <= 0 or not fresh:
                 missing = "inferences" if infs_i <= 0 else "spend samples"
-                details.update(cost_per_1k=None, showback=[])
-                out[pos] = ObjectiveResult(
-                    **common, sli=None, budget_remaining=None, burn_rates=dict.fromkeys(BURN_WINDOWS),
-                    time_to_breach_seconds=None, status="no_data", reason=f"no {missing} in the last {window}",
-                    details=details,
+                out[c.at[pos]] = ObjectiveResult(
+                    name, "cost_per_1k", dimension, mx, window, window_s, None, None, dict.fromkeys(BURN_WINDOWS),
+                    None, "no_data", f"no {missing} in the last {window}",
+                    details={
+                        "currency": cur, "max": mx, "window_start": start_s, "spend": spend_i if fresh else None,
+                        "inferences": infs_i, "cost_per_1k": None, "showback": [],
+                    },
                 )
                 continue
-            burn_rates: dict[str, float | None] = dict(zip(BURN_WINDOWS, burn_row, strict=True))
-            head = f"{_money(cost_i, cur)} per 1k inferences over {window} (max {max_text})"
-            recent = next(((w, burn_rates[w]) for w, _ in _WARN_WINDOWS if burn_rates[w] is not None), None)
+            head = f"{money(cost_i, cur)} per 1k inferences over {window} (max {max_text})"
+            recent = next(((w, burn_row[k]) for w, k in _WARN_WINDOWS if burn_row[k] is not None), None)
             status: Status
             if cost_i > mx:
                 status = "breached"
                 reason = f"{head}: {(cost_i / mx - 1) * 100:.0f}% over"
-            elif recent is not None and (recent[1] or 0.0) > 1.0:
+            elif recent is not None and recent[1] > 1.0:
                 status = "warning"
-                reason = f"{head}, but the last {recent[0]} ran at {_money((recent[1] or 0.0) * mx, cur)} per 1k"
+                reason = f"{head}, but the last {recent[0]} ran at {money(recent[1] * mx, cur)} per 1k"
             else:
                 status = "ok"
-                reason = head if recent is None else f"{head}; last {recent[0]} {_money((recent[1] or 0.0) * mx, cur)}"
-            details.update(cost_per_1k=cost_i, showback=view.cost_showback(g.spend, g.inferences, col))
-            out[pos] = ObjectiveResult(
-                **common, sli=cost_i, budget_remaining=1.0 - cost_i / mx, burn_rates=burn_rates,
-                time_to_breach_seconds=0.0 if status == "breached" else None, status=status, reason=reason,
-                events=infs_i, details=details,
+                reason = head if recent is None else f"{head}; last {recent[0]} {money(recent[1] * mx, cur)}"
+            out[c.at[pos]] = ObjectiveResult(
+                name, "cost_per_1k", dimension, mx, window, window_s, cost_i, 1.0 - cost_i / mx,
+                dict(zip(BURN_WINDOWS, burn_row, strict=True)), 0.0 if status == "breached" else None, status, reason,
+                events=infs_i,
+                details={
+                    "currency": cur, "max": mx, "window_start": start_s, "spend": spend_i, "inferences": infs_i,
+                    "cost_per_1k": cost_i, "showback": view.cost_showback(spend_t, inf_t, col),
+                },
             )
 
 
