@@ -172,10 +172,22 @@ class SliceGroups:
         new_pending = [_take(self._pending, ~np.isin(pend_g, list(touched_sids)))]
         computed: dict[int, F64] = {}
         k_of: dict[tuple[int, int], I64] = {}
+        uses: dict[int, int] = {}  # groups left to read each series: cached arrays are dropped after
+        for sids in touched_sids.values():
+            for sid in sids:
+                uses[sid] = uses.get(sid, 0) + 1
         for g, sids in touched_sids.items():
             pending = _take(self._pending, np.flatnonzero(pend_g == g))
             if len(pending[0]) == 0:
                 new_pending.append(self._advance_series(g, sids, batches, last_val, computed, k_of))
+            for sid in sids:
+                uses[sid] -= 1
+                if not uses[sid]:
+                    computed.pop(sid, None)
+                    k_of.pop((sid, self.groups[g].slice_ms), None)
+                    for key in [key for key in k_of if key[0] == sid]:
+                        del k_of[key]
+            if len(pending[0]) == 0:
                 continue
             table = _concat([pending, self._group_rows(g, sids, batches, last_val, computed)])
             if len(pending[0]):
