@@ -37,8 +37,8 @@ __all__ = ["DropRule", "SpendTracks", "Template", "ring_lengths"]
 
 DropRule = Literal["credit", "reset"]
 MINUTE_MS = 60_000
-_BLOCK = 256
-"""Sides per ``CounterSides`` block; blocks are added as groups appear (zero pages until used)."""
+_BLOCK = 64
+"""Most spare sides a new ``CounterSides`` block is given (see ``_Sides``)."""
 _SMALL_BATCH = 50_000
 _MAX_RUNS = 10_000
 
@@ -111,8 +111,10 @@ class _Sides:
                 self._place(b, sides[:room])
                 sides = sides[room:]
             if sides:
+                # room for as many again as the ring length holds (at most _BLOCK): sides that
+                # trickle in take few blocks; a cold start's block is exactly its size
                 held = sum(len(self._block_sides[b]) for b in blocks)
-                size = max(len(sides), min(_BLOCK, max(16, held // 4)))
+                size = max(len(sides), min(_BLOCK, held))
                 # fine_span_ms=0: every window is value(at) - value(at - W), never extrapolated
                 self.blocks.append(CounterSides(size, keep_minutes=keep, fine_span_ms=0))
                 self._block_keep.append(keep)
