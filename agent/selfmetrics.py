@@ -24,7 +24,7 @@ from slo.results import StatusReport
 
 __all__ = ["AgentMetrics", "SelfMetricsServer"]
 
-_STATUS_CODES = {"ok": 0, "warning": 1, "breached": 2, "no_data": 3}
+_STATUS_CODES = {"ok": 0, "warning": 1, "breached": 2, "no_data": 3, "low_traffic": 4}
 
 
 class _StateCollector(Collector):
@@ -76,7 +76,7 @@ class _StateCollector(Collector):
         target = GaugeMetricFamily("redline_slo_objective_ratio", "The objective as a ratio.", labels=["slo"])
         status = GaugeMetricFamily(
             "redline_slo_status",
-            "0 ok, 1 warning, 2 breached, 3 no_data.",
+            "0 ok, 1 warning, 2 breached, 3 no_data, 4 low_traffic.",
             labels=["slo", "dimension", "status"],
         )
         spent = GaugeMetricFamily(

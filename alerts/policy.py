@@ -132,7 +132,7 @@ Budgets keep the workbook factors: their burn rate is spend pace against the eve
 
 
 def _firing(condition: BurnRateCondition, objective: ObjectiveResult) -> Firing | None:
-    if objective.status == "no_data":
+    if objective.status in ("no_data", "low_traffic"):  # a handful of failures never pages
         return None
     if objective.kind in LEVEL_KINDS:
         if condition.severity != "ticket":
@@ -152,7 +152,7 @@ def evaluate_policy(
 ) -> list[Firing]:
     """Every condition of ``policy`` that holds for ``objective``, in policy order.
 
-    An objective whose status is ``no_data`` never fires.
+    An objective whose status is ``no_data`` or ``low_traffic`` never fires.
     """
     found = (_firing(condition, objective) for condition in policy)
     return [f for f in found if f is not None]

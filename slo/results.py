@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 __all__ = ["DimensionResult", "ObjectiveResult", "Status", "StatusReport"]
 
-Status = Literal["ok", "warning", "breached", "no_data"]
+Status = Literal["ok", "warning", "breached", "no_data", "low_traffic"]
 
 
 def _finite_or_none(value: float | None) -> float | None:

@@ -6,8 +6,10 @@ here, so the engine only ever sees typed values.
 
 from __future__ import annotations
 
+import re
 import zoneinfo
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -17,12 +19,14 @@ __all__ = [
     "BURN_WINDOWS",
     "DIMENSIONS",
     "BudgetGuardrail",
+    "CalendarWindow",
     "CostPer1kGuardrail",
     "Dimension",
     "FreshnessSLI",
     "GPUBandSLI",
     "GuardrailSpec",
     "LatencySLI",
+    "MaintenanceWindow",
     "RatioSLI",
     "SLISpec",
     "SLOSpec",
@@ -232,17 +236,86 @@ _DIMENSION_OF_KIND: dict[str, Dimension] = {
 }
 
 
+class CalendarWindow(_Strict):
+    """A calendar compliance window: the budget is the current month, week or quarter's, and it
+    resets at the period start (00:00 in ``timezone``)."""
+
+    period: Literal["month", "week", "quarter"]
+    timezone: TimeZoneName = "UTC"
+    week_start: Weekday = "monday"
+
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class MaintenanceWindow(_Strict):
+    """Time excluded from the budget: events in it count neither good nor bad.
+
+    One-off: ``start`` and ``end`` are ISO 8601 times (UTC unless they carry a zone). Recurring:
+    ``day`` (a weekday, or ``daily``) with ``start``/``end`` as ``HH:MM`` in ``timezone``; an
+    ``end`` before ``start`` runs past midnight.
+    """
+
+    start: str
+    end: str
+    day: Weekday | Literal["daily"] | None = None
+    timezone: TimeZoneName = "UTC"
+
+    @model_validator(mode="after")
+    def _times(self) -> MaintenanceWindow:
+        if self.day is None:
+            try:
+                start, end = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (self.start, self.end))
+            except ValueError as exc:
+                raise ValueError(f"a one-off window needs ISO 8601 start and end times: {exc}") from exc
+            if end <= start:
+                raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        else:
+            for field_name, value in (("start", self.start), ("end", self.end)):
+                if _HHMM.match(value) is None:
+                    raise ValueError(f"{field_name} of a recurring window must be HH:MM, got {value!r}")
+            if self.start == self.end:
+                raise ValueError("start and end of a recurring window must differ")
+        return self
+
+
+_PERIOD_MAX_S = {"week": 7 * 86400.0, "month": 31 * 86400.0, "quarter": 92 * 86400.0}
+
+
 class SLOSpec(_Strict):
-    """One objective: ``objective`` is a percentage strictly between 0 and 100."""
+    """One objective: ``objective`` is a percentage strictly between 0 and 100.
+
+    ``window`` is rolling; ``calendar`` makes it the current calendar period instead (then
+    ``window`` holds the longest the period can be, for reading history). ``maintenance``
+    windows are excluded from the budget; fewer than ``min_events`` events (or slices) in the
+    window report ``low_traffic``, which never pages. ``group_by`` expands the objective into one
+    per value of those labels (named ``name{label="value"}``), each with its own budget.
+    """
 
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")]
     description: str = ""
     dimension: Dimension | None = None
     objective: Annotated[float, Field(gt=0, lt=100)]
     window: DurationSeconds = 30 * 86400.0
+    calendar: CalendarWindow | None = None
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+    min_events: Annotated[float, Field(ge=0)] = 0.0
+    group_by: tuple[str, ...] = ()
     sli: SLISpec
     labels: dict[str, str] = Field(default_factory=dict)
     runbook_url: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _calendar_or_window(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("calendar") is not None:
+            if "window" in data:
+                raise ValueError("give 'window' (rolling) or 'calendar' (a calendar period), not both")
+            calendar = data["calendar"]
+            period = calendar.get("period") if isinstance(calendar, dict) else getattr(calendar, "period", None)
+            if period in _PERIOD_MAX_S:
+                data = {**data, "window": _PERIOD_MAX_S[period]}
+        return data
 
     @property
     def kind(self) -> str:

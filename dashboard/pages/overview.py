@@ -37,6 +37,7 @@ _STATUS_LABEL: Final[dict[str, str]] = {
     "warning": "warning",
     "ok": "ok",
     "no_data": "no data",
+    "low_traffic": "low traffic",
 }
 # Material icons ship with Streamlit's frontend; emoji depend on the viewer's fonts.
 _STATUS_ICON: Final = {
@@ -44,8 +45,11 @@ _STATUS_ICON: Final = {
     "warning": ":material/warning:",
     "ok": ":material/check_circle:",
     "no_data": ":material/help:",
+    "low_traffic": ":material/hourglass_empty:",
 }
-_STATUS_COLOUR: Final = {"breached": "red", "warning": "orange", "ok": "green", "no_data": "gray"}
+_STATUS_COLOUR: Final = {
+    "breached": "red", "warning": "orange", "ok": "green", "no_data": "gray", "low_traffic": "gray",
+}
 
 
 @dataclass(frozen=True)
