@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import polars as pl
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from agent.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfig
@@ -29,6 +30,7 @@ from alerts.webhook import WebhookNotifier, secret_from_env
 from collectors.base import Collector, SourceHealth
 from collectors.registry import build_collector
 from slo.evaluation import Evaluator
+from slo.groups import expand_groups
 from slo.results import StatusReport
 from store.embedded import SampleStore
 from store.errors import StoreError
@@ -126,13 +128,28 @@ class Agent:
     # -- jobs ----------------------------------------------------------------------------------
 
     def load_history(self) -> int:
-        """Cold start: feed the evaluator the stored samples its windows need. Returns the count."""
+        """Cold start: expand grouped objectives over the stored series, then feed the evaluator
+        the stored samples its windows need. Returns the count of samples read."""
+        cfg = self.loaded.config
+        if any(s.group_by for s in cfg.slos):
+            evaluator = Evaluator(expand_groups(cfg.slos, self.store.series()), cfg.guardrails)
+        else:
+            evaluator = Evaluator(cfg.slos, cfg.guardrails)
         now_ms = int(self._clock() * 1000)
-        start_ms = now_ms - int((self.evaluator.history_seconds + 3600) * 1000)
-        frame = self.store.read(self.evaluator.selectors(), start_ms, now_ms)
+        start_ms = now_ms - int((evaluator.history_seconds + 3600) * 1000)
+        frame = self.store.read(evaluator.selectors(), start_ms, now_ms)
+        evaluator.ingest(frame)
         with self._lock:
-            self.evaluator.ingest(frame)
+            self.evaluator = evaluator
         return frame.height
+
+    def _has_new_group_members(self, samples: pl.DataFrame) -> bool:
+        """Whether ``samples`` hold a member of a grouped objective the evaluator does not know."""
+        grouped = [s for s in self.loaded.config.slos if s.group_by]
+        if not grouped:
+            return False
+        known = set(self.evaluator.names)
+        return any(spec.name not in known for spec in expand_groups(grouped, samples) if spec.group_by == ())
 
     def collect(self, source: str) -> SourceHealth:
         """Collect one source once, store the batch, feed the evaluator."""
@@ -151,8 +168,12 @@ class Agent:
                 self.metrics.store_write_failures.inc()
                 log.error("source %s: batch not stored: %s", source, exc)
             self.metrics.collect_samples.labels(source).inc(result.samples.height)
-            with self._lock:
-                self.evaluator.ingest(result.samples)
+            if self._has_new_group_members(result.samples):
+                log.info("source %s: a new member of a grouped objective; rebuilding from the store", source)
+                self.load_history()  # the new member gets its own budget, from its stored history
+            else:
+                with self._lock:
+                    self.evaluator.ingest(result.samples)
         self._health[source] = health
         return health
 

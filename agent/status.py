@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from agent.config import LoadedConfig
 from slo.evaluation import Evaluator
+from slo.groups import expand_groups
 from slo.results import ObjectiveResult, StatusReport
 from store.embedded import SampleStore
 from store.errors import ConfigError
@@ -35,7 +36,8 @@ def compute_status(loaded: LoadedConfig, at_s: float) -> StatusReport:
     """Read what the objectives need from the store (read-only) and evaluate at ``at_s``."""
     cfg = loaded.config
     store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention)
-    evaluator = Evaluator(cfg.slos, cfg.guardrails)
+    slos = expand_groups(cfg.slos, store.series()) if any(s.group_by for s in cfg.slos) else cfg.slos
+    evaluator = Evaluator(slos, cfg.guardrails)
     at_ms = int(at_s * 1000)
     start_ms = at_ms - int((evaluator.history_seconds + 3600) * 1000)
     evaluator.ingest(store.read(evaluator.selectors(), start_ms, at_ms))

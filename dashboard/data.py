@@ -22,6 +22,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from slo.evaluation import Evaluator
+from slo.groups import expand_groups
 from slo.ranking import format_age, rank_objectives
 from slo.results import StatusReport
 from slo.spec import GuardrailSpec, SLOSpec
@@ -62,10 +63,12 @@ class DashboardConfig:
     slos: tuple[SLOSpec, ...]
     guardrails: tuple[GuardrailSpec, ...] = ()
 
-    def evaluator(self, names: set[str] | None = None) -> Evaluator:
-        """An evaluator for every objective and guardrail (or only those named)."""
+    def evaluator(self, names: set[str] | None = None, series: pl.DataFrame | None = None) -> Evaluator:
+        """An evaluator for every objective and guardrail (or only those named), grouped
+        objectives expanded into their members found in ``series``."""
+        slos = expand_groups(self.slos, series) if series is not None else list(self.slos)
         return Evaluator(
-            [s for s in self.slos if names is None or s.name in names],
+            [s for s in slos if names is None or s.name in names],
             [g for g in self.guardrails if names is None or g.name in names],
         )
 
@@ -149,6 +152,13 @@ class Evaluation:
     """The newest stored sample (any series), None for an empty or missing store."""
 
 
+def _series(config: DashboardConfig) -> pl.DataFrame | None:
+    """The stored series, when an objective is grouped (its members are found there)."""
+    if not any(s.group_by for s in config.slos) or not config.data_dir.is_dir():
+        return None
+    return SampleStore(config.data_dir).series()
+
+
 def _read(
     config: DashboardConfig, evaluator: Evaluator, start_ms: int, end_ms: int, *, newest: bool = False
 ) -> tuple[pl.DataFrame, tuple[str, ...], int | None]:
@@ -168,7 +178,7 @@ def _read(
 
 def evaluate_report(config: DashboardConfig, at_ms: int) -> Evaluation:
     """Evaluate every objective of ``config`` at ``at_ms`` from the stored samples."""
-    evaluator = config.evaluator()
+    evaluator = config.evaluator(series=_series(config))
     start_ms = at_ms - int(evaluator.history_seconds * 1000) - _READ_MARGIN_MS
     samples, problems, newest_ms = _read(config, evaluator, start_ms, at_ms, newest=True)
     evaluator.ingest(samples)
@@ -183,9 +193,9 @@ def burn_down(config: DashboardConfig, name: str, at_ms: int, *, points: int = 6
     ``budget_remaining`` is null where the objective had no events. Raises ``KeyError`` for an
     unknown name.
     """
-    if name not in {s.name for s in config.slos} | {g.name for g in config.guardrails}:
+    evaluator = config.evaluator({name}, series=_series(config))
+    if name not in evaluator.names:
         raise KeyError(name)
-    evaluator = config.evaluator({name})
     # An objective's own window; a guardrail's longest span (its budget period).
     window_s = next((s.window for s in config.slos if s.name == name), evaluator.history_seconds)
     window_ms = int(window_s * 1000)

@@ -42,6 +42,8 @@ class Evaluator:
         self.slos = SLOEvaluator(slos)
         self.guardrails = GuardrailEvaluator(guardrails) if guardrails else None
         self.history_seconds = history_seconds(slos, guardrails)
+        self.names: tuple[str, ...] = tuple(s.name for s in slos) + tuple(g.name for g in guardrails)
+        """Every objective's and guardrail's name (grouped objectives' members included)."""
 
     def selectors(self) -> list[Selector]:
         """Every selector either evaluator reads, once each."""

@@ -26,7 +26,7 @@ from dashboard.data import (
     rank_objectives,
 )
 from slo.results import ObjectiveResult, Status, StatusReport
-from slo.spec import DIMENSIONS
+from slo.spec import DIMENSIONS, SLOSpec
 from store.errors import ConfigError, StoreError
 
 __all__ = ["objectives_table", "parse_at", "render"]
@@ -269,9 +269,14 @@ def _objectives_section(ranked: list[ObjectiveResult]) -> str | None:
     return selected
 
 
+def _defines(spec: SLOSpec, name: str) -> bool:
+    """Whether ``spec`` is the objective ``name``, or the grouped objective it is a member of."""
+    return name == spec.name or (bool(spec.group_by) and name.startswith(spec.name + "{"))
+
+
 def _objective_detail(snapshot: _Snapshot, config_path: str, result: ObjectiveResult) -> None:
     """The selected objective: reason, budget burn-down and burn rates against the alert thresholds."""
-    spec = next((s for s in snapshot.config.slos if s.name == result.name), None)
+    spec = next((s for s in snapshot.config.slos if _defines(s, result.name)), None)
     colour = _STATUS_COLOUR[result.status]
     st.subheader(f"{result.name} · :{colour}[{_STATUS_LABEL[result.status]}]")
     facts = (

@@ -172,3 +172,39 @@ def test_a_restarted_agent_reloads_history_and_does_not_page_again(
         assert len(receiver.received) == 2  # still firing: no second page or ticket
     finally:
         second.shutdown()
+
+
+def test_a_new_member_of_a_grouped_objective_gets_its_own_budget_from_its_stored_history(
+    tmp_path: Path, target: Target
+) -> None:
+    text = f"""
+agent: {{data_dir: {tmp_path / "data"}, listen: "127.0.0.1:0"}}
+sources: [{{name: api, kind: prometheus_scrape, url: "{target.url}", interval: 15s, timeout: 2s}}]
+slos:
+  - name: availability
+    objective: 99
+    group_by: [service]
+    sli: {{ratio: {{errors: 'http_requests_total{{code="500"}}', total: http_requests_total}}}}
+"""
+    path = tmp_path / "redline.yaml"
+    path.write_text(text)
+    clock = FakeClock()
+    agent = Agent(LoadedConfig(parse_config(text, path), path), env={}, clock=clock, serve_metrics=False)
+    try:
+        agent.load_history()
+        for step in range(10):
+            target.requests.labels("api", "200").inc(99)
+            target.requests.labels("api", "500").inc(1)
+            if step >= 4:  # a second service appears, failing 10%
+                target.requests.labels("batch", "200").inc(9)
+                target.requests.labels("batch", "500").inc(1)
+            clock.t += 15
+            agent.collect("api")
+        report = agent.evaluate()
+        by_name = {o.name: o for o in report.objectives}
+        assert set(by_name) == {'availability{service="api"}', 'availability{service="batch"}'}
+        assert report.objectives[0].name == 'availability{service="batch"}'  # the worst member first
+        assert by_name['availability{service="batch"}'].burn_rates["1h"] == pytest.approx(10.0)
+        assert by_name['availability{service="api"}'].burn_rates["1h"] == pytest.approx(1.0)
+    finally:
+        agent.shutdown()
