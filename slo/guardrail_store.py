@@ -10,7 +10,13 @@ Each track keeps its cumulative sum in ``slo.cumulative.CounterSides`` (exact po
 last hours, a minute grid beyond), so any window's increase is two lookups. Spend tracks also
 keep a *time side*: the cumulative sum of the gaps between the track's sample timestamps, i.e.
 (newest sample at or before t) − (first sample), which tells whether a window holds a sample
-(``no_data`` is never a $0 "ok"). The increase of a track over ``(a, b]`` is the sum of its
+(``no_data`` is never a $0 "ok").
+
+Memory: a side's minute ring is as long as its template needs (the longest period or window of
+the guardrails reading it, plus a margin; ``ring_lengths`` rounds keeps within 15% together), and
+blocks hold sides of one ring length, sized when their sides arrive: one quarter budget does not
+make every side keep 93 days. Time sides are only read at ``at`` (usually their newest point, from
+``last_value``) and keep a day and a few hours. The increase of a track over ``(a, b]`` is the sum of its
 series' increments at samples in ``(a, b]``: the value at or before ``b`` minus the value at or
 before ``a``, corrected by the template's rule; a series that starts inside counts from its first
 sample. No extrapolation: spend is summed, not rated.
