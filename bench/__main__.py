@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("parse", "store", "evaluate", "alerts", "import_history", "guardrails")
+BENCHMARKS = ("parse", "store", "evaluate", "guardrails", "backtest", "alerts", "import_history", "freshness", "focus")
 
 
 def main(argv: list[str]) -> int:
