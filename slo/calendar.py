@@ -3,15 +3,20 @@
 Pure functions: a period starts at 00:00 local time on the 1st of the month, on the configured
 weekday, or on the 1st of January/April/July/October, and ends where the next one starts, so
 DST changes give 23- or 25-hour days exactly as a person in that zone counts them.
+``maintenance_intervals`` turns maintenance windows (one-off or recurring) into the intervals of
+Unix milliseconds they cover within a range.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-__all__ = ["WEEKDAYS", "Period", "period_bounds"]
+from slo.spec import MaintenanceWindow
+
+__all__ = ["WEEKDAYS", "Period", "maintenance_intervals", "period_bounds"]
 
 Period = Literal["month", "week", "quarter"]
 WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -50,3 +55,55 @@ def period_bounds(at_ms: int, period: Period, timezone: str = "UTC", week_start:
     local = datetime.fromtimestamp(at_ms / 1000, tz)
     start = _start_of(local, period, week_start)
     return _ms(start, tz), _ms(_next_start(start, period), tz)
+
+
+def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(intervals):
+        if merged and lo <= merged[-1][1]:
+            if hi > merged[-1][1]:
+                merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _iso_ms(text: str) -> int:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)
+
+
+def maintenance_intervals(
+    windows: Sequence[MaintenanceWindow], start_ms: int, end_ms: int, *, extend_ms: int = 0
+) -> list[tuple[int, int]]:
+    """The maintenance time inside ``[start_ms, end_ms]`` as sorted, disjoint ``(lo_ms, hi_ms)``.
+
+    One-off windows are ISO times (UTC unless they carry a zone); recurring ones repeat on their
+    weekday (or daily) at local ``HH:MM`` in their zone (DST followed as a person there reads the
+    clock), an ``end`` before ``start`` running past midnight. ``extend_ms`` lengthens every window
+    before merging (a time slice overlapping a window's end is dropped too). Windows given as
+    specs were validated at load, so nothing here raises for them.
+    """
+    found: list[tuple[int, int]] = []
+    for w in windows:
+        if w.day is None:
+            found.append((_iso_ms(w.start), _iso_ms(w.end)))
+            continue
+        tz = ZoneInfo(w.timezone)
+        sh, sm = (int(x) for x in w.start.split(":"))
+        eh, em = (int(x) for x in w.end.split(":"))
+        wraps = (eh, em) < (sh, sm)
+        day = datetime.fromtimestamp(start_ms / 1000, tz).date() - timedelta(days=1)
+        last = datetime.fromtimestamp(end_ms / 1000, tz).date()
+        weekday = None if w.day == "daily" else WEEKDAYS.index(w.day)
+        while day <= last:
+            if weekday is None or day.weekday() == weekday:
+                lo = _ms(datetime(day.year, day.month, day.day, sh, sm), tz)
+                end_day = day + timedelta(days=1) if wraps else day
+                hi = _ms(datetime(end_day.year, end_day.month, end_day.day, eh, em), tz)
+                found.append((lo, hi))
+            day += timedelta(days=1)
+    clipped = [(max(lo, start_ms), min(hi + extend_ms, end_ms)) for lo, hi in found]
+    return _merge([(lo, hi) for lo, hi in clipped if hi > lo])

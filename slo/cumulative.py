@@ -371,6 +371,20 @@ class CounterSides:
         out: F64 = np.where(t < first, 0.0, np.where(t >= fine_from, fine, coarse))
         return out
 
+    def values_at(self, sides: I64, t: I64) -> F64:
+        """Each side's cumulative count at ``t`` (element-wise): the latest sample at or before it,
+        0 before the side's first; older than the fine tier, the latest minute boundary at or
+        before ``t``. ``value_at(s, b) - value_at(s, a)`` is the increase over ``[a, b]``
+        without extrapolation (maintenance and calendar windows)."""
+        if len(sides) == 0:
+            return np.zeros(0, dtype=np.float64)
+        first = self.first_ts[sides]
+        off, length = self.seg_off[sides], self.seg_len[sides]
+        fine_from = np.maximum(first, self.last_ts[sides] - self.fine_keep_ms)
+        right = segment_search(self._pool_ts, off, length, t, right=True)
+        out = self._values(sides, t, right, fine_from, first)
+        return np.where(first == NO_TS, 0.0, out)
+
     def increases(self, at_ms: int, windows_ms: I64) -> tuple[F64, Bools]:
         """Every side's increase over each window ``[at - W, at]`` and whether it is known.
 
@@ -530,31 +544,33 @@ class FreshnessStore:
 
     def counts(self, at_ms: int, windows_ms: I64) -> tuple[I64, I64]:
         """(good, counted) slices whose end lies in ``(at - W, at]``, per objective and window."""
-        objs = np.arange(self.n)
-        g = self.group
-        s_ms = self.slice_ms[:, None]
-        k0, k_final = self.g_k0[g][:, None], self.g_k_final[g][:, None]
-        has = (self.g_k0[g] != NO_TS)[:, None]
-        base = np.maximum(k0, k_final - (self.cap[:, None] - 1) + 1)
-        k_hi = at_ms // s_ms
-        k_lo = np.maximum((at_ms - windows_ms[None, :]) // s_ms + 1, base)
+        objs = np.broadcast_to(np.arange(self.n)[:, None], (self.n, len(windows_ms)))
+        return self.counts_in(objs, np.broadcast_to(at_ms - windows_ms[None, :], objs.shape), at_ms)
+
+    def counts_in(self, objs: I64, lo_ms: I64, hi_ms: I64 | int) -> tuple[I64, I64]:
+        """(good, counted) slices of objectives ``objs`` whose end lies in ``(lo_ms, hi_ms]`` (element-wise;
+        ``hi_ms`` no later than the evaluation time: slices after the newest sample count from it)."""
+        g = self.group[objs]
+        s_ms = self.slice_ms[objs]
+        k0, k_final = self.g_k0[g], self.g_k_final[g]
+        has = k0 != NO_TS
+        base = np.maximum(k0, k_final - (self.cap[objs] - 1) + 1)
+        k_hi = hi_ms // s_ms
+        k_lo = np.maximum(lo_ms // s_ms + 1, base)
         counted = np.where(has & (k_hi >= k_lo), k_hi - k_lo + 1, 0)
         fin_hi = np.minimum(k_hi, k_final)
-        rows = np.broadcast_to(objs[:, None], k_lo.shape)
-        k0_b = np.broadcast_to(k0, k_lo.shape)
         good = np.where(
             (counted > 0) & (fin_hi >= k_lo),
-            self._through(rows, np.broadcast_to(fin_hi, k_lo.shape), k0_b)
-            - self._through(rows, k_lo - 1, k0_b),
+            self._through(objs, fin_hi, k0) - self._through(objs, k_lo - 1, k0),
             0,
         )
-        last_value = self.g_last_value[g][:, None]
+        last_value = self.g_last_value[g]
         tail = (counted > 0) & (k_hi > k_final) & ~np.isnan(last_value)
         if tail.any():
             first = np.maximum(k_final + 1, k_lo)
             with np.errstate(invalid="ignore"):
                 newest_ms = np.where(tail, last_value, 0.0) * 1000.0
-                last_good = np.floor((newest_ms + self.max_age_ms[:, None]) / s_ms)
+                last_good = np.floor((newest_ms + self.max_age_ms[objs]) / s_ms)
             extra = np.maximum(0.0, np.minimum(k_hi, last_good) - first + 1)
             good = good + np.where(tail, extra, 0.0).astype(np.int64)
         return good, counted

@@ -17,12 +17,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
 from slo.batches import Batch, TickRows, large_batches, runs, small_batches
+from slo.calendar import maintenance_intervals, period_bounds
 from slo.cumulative import NO_TS, CounterSides, FreshnessStore
 from slo.freshness_groups import FreshGroup, ingest_freshness
 from slo.ranking import classify, rank_dimensions, rank_objectives
@@ -43,6 +45,7 @@ _SMALL_BATCH = 50_000
 """Batches up to this many rows are handled as whole arrays, larger ones series by series."""
 _MAX_RUNS = 10_000
 """A frame with more runs of equal series than this (and than rows / 16) is sorted first."""
+_DAY_MS = 86_400_000
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -63,6 +66,17 @@ class _Objective:
     window: str = ""
     kind: str = ""
     dimension: str = ""
+    slice_ms: int = 0  # time-slice kinds: a slice overlapping maintenance is dropped whole
+    event_unit: str = "events"
+
+    @property
+    def special(self) -> bool:
+        """Whether its windows need more than the shared lookups (a calendar period, maintenance)."""
+        return self.spec.calendar is not None or bool(self.spec.maintenance)
+
+
+class _CountsIn(Protocol):
+    def __call__(self, objs: I64, lo_ms: I64, hi_ms: I64 | int) -> tuple[I64, I64]: ...
 
 
 class _SelectorIndex:
@@ -109,7 +123,7 @@ class SLOEvaluator:
             obj = _Objective(spec, round(spec.window * 1000))
             obj.target = spec.target
             obj.budget = 1.0 - obj.target
-            obj.window = format_duration(spec.window)
+            obj.window = format_duration(spec.window) if spec.calendar is None else spec.calendar.period
             obj.kind = spec.kind
             obj.dimension = spec.effective_dimension
             if obj.window_ms not in windows:
@@ -130,6 +144,8 @@ class SLOEvaluator:
                 sli = spec.sli.throughput or spec.sli.gpu
                 assert sli is not None
                 obj.slices = len(slis)
+                obj.slice_ms = round(sli.slice * 1000)
+                obj.event_unit = "time slices"
                 slis.append((sli, spec.window))
             else:
                 fr = spec.sli.freshness
@@ -139,6 +155,8 @@ class SLOEvaluator:
                     self._group_ids[key] = len(self._groups)
                     self._groups.append(FreshGroup(fr.last_success, key[1]))
                 obj.freshness = len(fresh_groups)
+                obj.slice_ms = key[1]
+                obj.event_unit = "time slices"
                 fresh_groups.append(self._group_ids[key])
                 fresh_args[0].append(fr.max_age)
                 fresh_args[1].append(fr.slice)
@@ -202,6 +220,13 @@ class SLOEvaluator:
         self._s_cols = cols(sliced)
         self._s_store = np.asarray([objs[i].slices for i in sliced], dtype=np.int64)
         self._budgets = np.asarray([o.budget for o in objs], dtype=np.float64)
+        self._window_cols = cols(list(range(len(objs))))
+        # objectives with a calendar period or maintenance: positions within their block
+        self._c_sp = np.asarray([p for p, i in enumerate(counter) if objs[i].special], dtype=np.int64)
+        self._f_sp = np.asarray([p for p, i in enumerate(fresh) if objs[i].special], dtype=np.int64)
+        self._s_sp = np.asarray([p for p, i in enumerate(sliced) if objs[i].special], dtype=np.int64)
+        self._periods: dict[int, tuple[int, int]] = {}
+        self._maintenance: dict[int, tuple[int, int, I64]] = {}
 
     # -- what to read ----------------------------------------------------------------------
 
@@ -335,9 +360,115 @@ class SLOEvaluator:
 
     # -- evaluate --------------------------------------------------------------------------
 
+    def _period(self, i: int, at_ms: int) -> tuple[int, int]:
+        """``(start_ms, end_ms)`` of calendar objective ``i``'s period containing ``at_ms``."""
+        cached = self._periods.get(i)
+        if cached is None or not cached[0] <= at_ms < cached[1]:
+            cal = self._objectives[i].spec.calendar
+            assert cal is not None
+            cached = period_bounds(at_ms, cal.period, cal.timezone, cal.week_start)
+            self._periods[i] = cached
+        return cached
+
+    def _window_starts(self, i: int, at_ms: int) -> I64:
+        """Where objective ``i``'s burn windows and objective window begin at ``at_ms``."""
+        starts: I64 = at_ms - self._windows_ms[self._window_cols[i]]
+        if self._objectives[i].spec.calendar is not None:
+            starts[-1] = self._period(i, at_ms)[0]
+        return starts
+
+    def _maintenance_in(self, i: int, lo_ms: int, at_ms: int) -> I64:
+        """Objective ``i``'s maintenance intervals (``m × 2``, disjoint) covering at least
+        ``[lo_ms, at_ms]``; a time-slice objective's are lengthened by a slice less 1 ms, so that
+        ``(lo, hi]`` holds the ends of the slices they overlap. Recomputed about once a day."""
+        cached = self._maintenance.get(i)
+        if cached is None or cached[0] > lo_ms or cached[1] < at_ms:
+            obj = self._objectives[i]
+            lo, hi = lo_ms - _DAY_MS, at_ms + _DAY_MS
+            extend = obj.slice_ms - 1 if obj.slice_ms else 0
+            found = maintenance_intervals(obj.spec.maintenance, lo, hi, extend_ms=extend)
+            cached = (lo, hi, np.asarray(found, dtype=np.int64).reshape(len(found), 2))
+            self._maintenance[i] = cached
+        return cached[2]
+
+    def _special_queries(self, block: I64, positions: I64, at_ms: int) -> tuple[I64, I64, I64, I64, I64]:
+        """The sub-ranges to subtract for maintenance: (block position, window column, lo, hi) of
+        each maintenance interval clipped to each window, and per position whether a window is
+        all maintenance (``len(positions) × columns``, as int)."""
+        rows: list[I64] = []
+        cols: list[I64] = []
+        los: list[I64] = []
+        his: list[I64] = []
+        full = np.zeros((len(positions), len(_BURN_MS) + 1), dtype=np.int64)
+        for r, p in enumerate(positions.tolist()):
+            i = int(block[p])
+            if not self._objectives[i].spec.maintenance:
+                continue
+            starts = self._window_starts(i, at_ms)
+            ints = self._maintenance_in(i, int(starts.min()), at_ms)
+            lo = np.maximum(ints[:, :1], starts[None, :])
+            hi = np.minimum(ints[:, 1:], at_ms)
+            inside = hi > lo
+            j = np.nonzero(inside)[1]
+            rows.append(np.full(len(j), p, dtype=np.int64))
+            cols.append(j)
+            los.append(lo[inside])
+            his.append(hi[inside])
+            covered = np.where(inside, hi - lo, 0).sum(axis=0)
+            full[r] = covered >= at_ms - starts
+        if not rows:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty, empty, full
+        return np.concatenate(rows), np.concatenate(cols), np.concatenate(los), np.concatenate(his), full
+
+    def _adjust_counters(self, at_ms: int, err: F64, tot: F64, tot_ok: npt.NDArray[np.bool_]) -> None:
+        """Calendar periods and maintenance for the counter objectives that have them, in place."""
+        sp = self._c_sp
+        values_at = self._counters.values_at
+        for p in sp.tolist():
+            i = int(self._c_idx[p])
+            if self._objectives[i].spec.calendar is not None:
+                start = self._period(i, at_ms)[0]
+                sides = np.asarray([self._c_total[p], self._c_other[p]], dtype=np.int64)
+                d = values_at(sides, np.full(2, at_ms, dtype=np.int64)) - values_at(
+                    sides, np.full(2, start, dtype=np.int64)
+                )
+                tot[p, -1] = d[0]
+                err[p, -1] = d[1] if self._c_has_errors[p] else d[0] - d[1]
+                tot_ok[p, -1] = True
+        rows, cols, lo, hi, full = self._special_queries(self._c_idx, sp, at_ms)
+        if len(rows):
+            t_side, o_side = self._c_total[rows], self._c_other[rows]
+            d_tot = values_at(t_side, hi) - values_at(t_side, lo)
+            d_other = values_at(o_side, hi) - values_at(o_side, lo)
+            d_err = np.where(self._c_has_errors[rows], d_other, d_tot - d_other)
+            np.subtract.at(tot, (rows, cols), d_tot)
+            np.subtract.at(err, (rows, cols), d_err)
+        t = np.maximum(tot[sp], 0.0)
+        t[full.astype(np.bool_)] = 0.0
+        tot[sp] = t
+        err[sp] = np.minimum(np.maximum(err[sp], 0.0), t)
+
+    def _adjust_slices(
+        self, at_ms: int, block: I64, sp: I64, store_of: I64, counts_in: _CountsIn, good: I64, counted: I64
+    ) -> None:
+        """Calendar periods and maintenance for the time-slice objectives (block positions ``sp``) that
+        have them, in place."""
+        for p in sp.tolist():
+            i = int(block[p])
+            if self._objectives[i].spec.calendar is not None:
+                start = self._period(i, at_ms)[0]
+                g, c = counts_in(store_of[p : p + 1], np.asarray([start], dtype=np.int64), at_ms)
+                good[p, -1], counted[p, -1] = g[0], c[0]
+        rows, cols, lo, hi, _ = self._special_queries(block, sp, at_ms)
+        if len(rows):
+            g, c = counts_in(store_of[rows], lo, hi)
+            np.subtract.at(good, (rows, cols), g)
+            np.subtract.at(counted, (rows, cols), c)
+
     def _ratio_table(self, at_ms: int) -> tuple[F64, npt.NDArray[np.bool_], F64]:
         """Error ratios (burn windows, then the objective window) of every objective, whether
-        each is known, and the events (or slices) in the objective window."""
+        each is known, and the events (or slices) in the objective window (maintenance excluded)."""
         n = len(self._objectives)
         nw = len(_BURN_MS) + 1
         ratios = np.zeros((n, nw), dtype=np.float64)
@@ -351,6 +482,8 @@ class SLOEvaluator:
             other = inc[self._c_other[:, None], cols]
             other = np.where(ok[self._c_other[:, None], cols], other, 0.0)
             err = np.where(self._c_has_errors[:, None], other, np.where(tot_ok, tot - other, 0.0))
+            if len(self._c_sp):
+                self._adjust_counters(at_ms, err, tot, tot_ok)
             r_ok = tot_ok & ~(tot <= 0)
             r = np.divide(err, tot, out=np.zeros_like(err), where=r_ok)
             ratios[self._c_idx] = np.minimum(np.maximum(r, 0.0), 1.0)
@@ -360,21 +493,27 @@ class SLOEvaluator:
             good, counted = self._fresh.counts(at_ms, self._windows_ms)
             g = good[self._f_store[:, None], self._f_cols]
             c = counted[self._f_store[:, None], self._f_cols]
-            c_ok = c > 0
-            share = np.divide(g, c, out=np.zeros(g.shape, dtype=np.float64), where=c_ok)
-            ratios[self._f_idx] = np.where(c_ok, 1.0 - share, 0.0)
-            known[self._f_idx] = c_ok
-            events[self._f_idx] = c[:, -1].astype(np.float64)
+            if len(self._f_sp):
+                self._adjust_slices(at_ms, self._f_idx, self._f_sp, self._f_store, self._fresh.counts_in, g, c)
+            self._slice_ratios(self._f_idx, g, c, ratios, known, events)
         if len(self._s_idx):
             good, counted = self._slice_groups.store.counts(at_ms, self._windows_ms)
             g = good[self._s_store[:, None], self._s_cols]
             c = counted[self._s_store[:, None], self._s_cols]
-            c_ok = c > 0
-            share = np.divide(g, c, out=np.zeros(g.shape, dtype=np.float64), where=c_ok)
-            ratios[self._s_idx] = np.where(c_ok, 1.0 - share, 0.0)
-            known[self._s_idx] = c_ok
-            events[self._s_idx] = c[:, -1].astype(np.float64)
+            if len(self._s_sp):
+                self._adjust_slices(
+                    at_ms, self._s_idx, self._s_sp, self._s_store, self._slice_groups.store.counts_in, g, c
+                )
+            self._slice_ratios(self._s_idx, g, c, ratios, known, events)
         return ratios, known, events
+
+    @staticmethod
+    def _slice_ratios(idx: I64, g: I64, c: I64, ratios: F64, known: npt.NDArray[np.bool_], events: F64) -> None:
+        c_ok = c > 0
+        share = np.divide(g, c, out=np.zeros(g.shape, dtype=np.float64), where=c_ok)
+        ratios[idx] = np.where(c_ok, 1.0 - share, 0.0)
+        known[idx] = c_ok
+        events[idx] = np.where(c_ok[:, -1], c[:, -1], 0).astype(np.float64)
 
     def evaluate(self, at_ms: int) -> StatusReport:
         """Every objective at ``at_ms`` (data after it is ignored), ranked nearest to breaking first."""
@@ -392,6 +531,7 @@ class SLOEvaluator:
             self._result(
                 obj, burn_rows[i], slo_known[i], slis[i], budgets_left[i], event_list[i],
                 reasons[obj.slices] if obj.slices >= 0 else "",
+                self._period(i, at_ms) if obj.spec.calendar is not None else None, at_ms,
             )
             for i, obj in enumerate(self._objectives)
         ]
@@ -413,11 +553,12 @@ class SLOEvaluator:
     @staticmethod
     def _result(
         obj: _Objective, burns: list[float | None], slo_known: bool, sli: float, budget_left: float,
-        events: float, detail: str = "",
+        events: float, detail: str = "", period: tuple[int, int] | None = None, at_ms: int = 0,
     ) -> ObjectiveResult:
         """The frozen result from the objective's numbers (burn rates ``None`` where unknown);
-        ``detail`` is appended to the reason."""
+        ``detail`` is appended to the reason; ``period`` is a calendar objective's current one."""
         spec = obj.spec
+        window_s = spec.window if period is None else (period[1] - period[0]) / 1000.0
         burn_rates = dict(zip(BURN_WINDOWS, burns, strict=True))
         budget_remaining = ttb = None
         burn_window: str | None = None
@@ -433,14 +574,20 @@ class SLOEvaluator:
             if budget_remaining <= 0:
                 ttb = 0.0
             elif burn is not None and burn > 0:
-                ttb = budget_remaining * spec.window / burn
+                ttb = budget_remaining * window_s / burn
+                if period is not None and ttb > (period[1] - at_ms) / 1000.0:
+                    ttb = None  # lasts past the period's end: not breaching this period
         status, reason = classify(
             window=obj.window,
-            window_seconds=spec.window,
+            window_seconds=window_s,
             budget_remaining=budget_remaining,
             burn_rates=burn_rates,
             time_to_breach_s=ttb,
             burn_window=burn_window,
+            events=events if slo_known else 0.0,
+            min_events=spec.min_events,
+            event_unit=obj.event_unit,
+            window_phrase=None if period is None else f"this {obj.window}",
         )
         if detail:
             reason = f"{reason}; {detail}"
@@ -450,7 +597,7 @@ class SLOEvaluator:
             dimension=obj.dimension,
             objective=obj.target,
             window=obj.window,
-            window_seconds=spec.window,
+            window_seconds=window_s,
             sli=sli if slo_known else None,
             budget_remaining=budget_remaining,
             burn_rates=burn_rates,

@@ -103,10 +103,24 @@ def classify(
     burn_rates: Mapping[str, float | None],
     time_to_breach_s: float | None,
     burn_window: str | None,
+    events: float = 0.0,
+    min_events: float = 0.0,
+    event_unit: str = "events",
+    window_phrase: str | None = None,
 ) -> tuple[Status, str]:
-    """Status and a one-sentence reason from an objective's budget, burn rates and time to breach."""
+    """Status and a one-sentence reason from an objective's budget, burn rates and time to breach.
+
+    Fewer than ``min_events`` ``events`` (``event_unit``: events or time slices) in the window is
+    ``low_traffic``: a handful of events is never judged ok or breached. ``window_phrase`` says
+    which window in words (default ``the last 30d``; a calendar period: ``this month``).
+    """
+    phrase = window_phrase or f"the last {window}"
     if budget_remaining is None:
-        return "no_data", f"no events in the last {window}"
+        return "no_data", f"no events in {phrase}"
+    if events < min_events:
+        return "low_traffic", (
+            f"low traffic: {events:,.0f} {event_unit} in {phrase} (fewer than {min_events:,.0f}): not judged"
+        )
     if budget_remaining <= 0:
         return "breached", f"budget overspent: {_pct(1 - budget_remaining)} used"
     left = f"{_pct(budget_remaining)} of budget left"
@@ -131,14 +145,13 @@ def classify(
     return "ok", f"burning {burn_now:.2g}× budget over {burn_window}; {left}"
 
 
+_STATUS_GROUP: dict[str, int] = {"breached": 0, "warning": 1, "ok": 1, "low_traffic": 2, "no_data": 3}
+
+
 def objective_sort_key(result: ObjectiveResult) -> tuple[int, float, float, str]:
-    """Nearest to breaking first: breached, then time to breach (None last), then budget left."""
-    if result.status == "no_data":
-        group = 2
-    elif result.status == "breached":
-        group = 0
-    else:
-        group = 1
+    """Nearest to breaking first: breached, then time to breach (None last), then budget left;
+    low traffic after those (not judged), no data last."""
+    group = _STATUS_GROUP.get(result.status, 1)
     ttb = result.time_to_breach_seconds
     budget = result.budget_remaining
     return (
@@ -150,13 +163,13 @@ def objective_sort_key(result: ObjectiveResult) -> tuple[int, float, float, str]
 
 
 def rank_objectives(results: Iterable[ObjectiveResult]) -> list[ObjectiveResult]:
-    """Objectives sorted nearest to breaking first (no_data after everything else)."""
+    """Objectives sorted nearest to breaking first (low_traffic, then no_data after everything else)."""
     return sorted(results, key=objective_sort_key)
 
 
 def _dimension_key(d: DimensionResult, nearest: ObjectiveResult | None) -> tuple[int, float, float, str]:
     if nearest is None:
-        return (3, float("inf"), float("inf"), d.name)
+        return (4, float("inf"), float("inf"), d.name)
     return (*objective_sort_key(nearest)[:3], d.name)
 
 

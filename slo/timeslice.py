@@ -177,29 +177,28 @@ class SliceStore:
 
     def counts(self, at_ms: int, windows_ms: I64) -> tuple[I64, I64]:
         """(good, counted) slices whose end lies in ``(at - W, at]``, per objective and window."""
-        objs = np.arange(self.n)
-        g = self.group
-        s_ms = self.g_slice_ms[g][:, None]
-        k0, k_final = self.g_k0[g][:, None], self.g_k_final[g][:, None]
-        has = (self.g_k0[g] != NO_SLICE)[:, None]
-        base = np.maximum(k0, k_final - (self.cap[:, None] - 1) + 1)
-        k_hi = at_ms // s_ms
-        k_lo = np.maximum((at_ms - windows_ms[None, :]) // s_ms + 1, base)
+        objs = np.broadcast_to(np.arange(self.n)[:, None], (self.n, len(windows_ms)))
+        return self.counts_in(objs, np.broadcast_to(at_ms - windows_ms[None, :], objs.shape), at_ms)
+
+    def counts_in(self, objs: I64, lo_ms: I64, hi_ms: I64 | int) -> tuple[I64, I64]:
+        """(good, counted) slices of objectives ``objs`` whose end lies in ``(lo_ms, hi_ms]`` (element-wise)."""
+        g = self.group[objs]
+        s_ms = self.g_slice_ms[g]
+        k0, k_final = self.g_k0[g], self.g_k_final[g]
+        has = k0 != NO_SLICE
+        base = np.maximum(k0, k_final - (self.cap[objs] - 1) + 1)
+        k_hi = hi_ms // s_ms
+        k_lo = np.maximum(lo_ms // s_ms + 1, base)
         fin_hi = np.minimum(k_hi, k_final)
-        shape = k_lo.shape
-        rows = np.broadcast_to(objs[:, None], shape)
-        grows = np.broadcast_to(g[:, None], shape)
-        k0_b = np.broadcast_to(k0, shape)
-        fin_b = np.broadcast_to(fin_hi, shape)
         fin_ok = has & (fin_hi >= k_lo)
-        good = np.where(fin_ok, self._good.through(rows, fin_b, k0_b) - self._good.through(rows, k_lo - 1, k0_b), 0)
+        good = np.where(fin_ok, self._good.through(objs, fin_hi, k0) - self._good.through(objs, k_lo - 1, k0), 0)
         counted = np.where(
-            fin_ok, self._counted.through(grows, fin_b, k0_b) - self._counted.through(grows, k_lo - 1, k0_b), 0
+            fin_ok, self._counted.through(g, fin_hi, k0) - self._counted.through(g, k_lo - 1, k0), 0
         )
         k_open = k_final + 1
-        open_in = has & self.g_open[g][:, None] & (k_open >= k_lo) & (k_open <= k_hi)
-        good = good + np.where(open_in, self.open_good[:, None], 0)
-        counted = counted + np.where(open_in, self.g_open_counted[g][:, None], 0)
+        open_in = has & self.g_open[g] & (k_open >= k_lo) & (k_open <= k_hi)
+        good = good + np.where(open_in, self.open_good[objs], 0)
+        counted = counted + np.where(open_in, self.g_open_counted[g], 0)
         return good.astype(np.int64), counted.astype(np.int64)
 
 
