@@ -407,7 +407,7 @@ class SLOEvaluator:
             starts = self._window_starts(i, at_ms)
             ints = self._maintenance_in(i, int(starts.min()), at_ms)
             lo = np.maximum(ints[:, :1], starts[None, :])
-            hi = np.minimum(ints[:, 1:], at_ms)
+            hi = np.broadcast_to(np.minimum(ints[:, 1:], at_ms), lo.shape)
             inside = hi > lo
             j = np.nonzero(inside)[1]
             rows.append(np.full(len(j), p, dtype=np.int64))
