@@ -377,6 +377,12 @@ class SLOEvaluator:
             starts[-1] = self._period(i, at_ms)[0]
         return starts
 
+    def _period_starts(self, block: I64, sp: I64, at_ms: int) -> tuple[I64, I64]:
+        """The block positions among ``sp`` of calendar objectives, and their periods' starts at ``at_ms``."""
+        cal = [p for p in sp.tolist() if self._objectives[int(block[p])].spec.calendar is not None]
+        starts = [self._period(int(block[p]), at_ms)[0] for p in cal]
+        return np.asarray(cal, dtype=np.int64), np.asarray(starts, dtype=np.int64)
+
     def _maintenance_in(self, i: int, lo_ms: int, at_ms: int) -> I64:
         """Objective ``i``'s maintenance intervals (``m × 2``, disjoint) covering at least
         ``[lo_ms, at_ms]``; a time-slice objective's are lengthened by a slice less 1 ms, so that
@@ -425,17 +431,15 @@ class SLOEvaluator:
         """Calendar periods and maintenance for the counter objectives that have them, in place."""
         sp = self._c_sp
         values_at = self._counters.values_at
-        for p in sp.tolist():
-            i = int(self._c_idx[p])
-            if self._objectives[i].spec.calendar is not None:
-                start = self._period(i, at_ms)[0]
-                sides = np.asarray([self._c_total[p], self._c_other[p]], dtype=np.int64)
-                d = values_at(sides, np.full(2, at_ms, dtype=np.int64)) - values_at(
-                    sides, np.full(2, start, dtype=np.int64)
-                )
-                tot[p, -1] = d[0]
-                err[p, -1] = d[1] if self._c_has_errors[p] else d[0] - d[1]
-                tot_ok[p, -1] = True
+        cal, start = self._period_starts(self._c_idx, sp, at_ms)
+        if len(cal):
+            sides = np.concatenate([self._c_total[cal], self._c_other[cal]])
+            at_arr = np.full(len(sides), at_ms, dtype=np.int64)
+            d = values_at(sides, at_arr) - values_at(sides, np.concatenate([start, start]))
+            d_tot, d_other = d[: len(cal)], d[len(cal) :]
+            tot[cal, -1] = d_tot
+            err[cal, -1] = np.where(self._c_has_errors[cal], d_other, d_tot - d_other)
+            tot_ok[cal, -1] = True
         rows, cols, lo, hi, full = self._special_queries(self._c_idx, sp, at_ms)
         if len(rows):
             t_side, o_side = self._c_total[rows], self._c_other[rows]
@@ -454,12 +458,9 @@ class SLOEvaluator:
     ) -> None:
         """Calendar periods and maintenance for the time-slice objectives (block positions ``sp``) that
         have them, in place."""
-        for p in sp.tolist():
-            i = int(block[p])
-            if self._objectives[i].spec.calendar is not None:
-                start = self._period(i, at_ms)[0]
-                g, c = counts_in(store_of[p : p + 1], np.asarray([start], dtype=np.int64), at_ms)
-                good[p, -1], counted[p, -1] = g[0], c[0]
+        cal, start = self._period_starts(block, sp, at_ms)
+        if len(cal):
+            good[cal, -1], counted[cal, -1] = counts_in(store_of[cal], start, at_ms)
         rows, cols, lo, hi, _ = self._special_queries(block, sp, at_ms)
         if len(rows):
             g, c = counts_in(store_of[rows], lo, hi)

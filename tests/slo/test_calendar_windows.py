@@ -121,3 +121,19 @@ def test_a_week_starting_sunday_and_a_quarter_take_their_own_bounds() -> None:
     assert by_name["week"].window_seconds == 7 * 86400.0
     assert by_name["quarter"].events == pytest.approx(100.0 * ((at - _ms(2024, 2, 25)) // MIN))
     assert by_name["quarter"].window_seconds == 91 * 86400.0
+
+
+def test_a_calendar_throughput_objective_counts_the_slices_since_the_period_start() -> None:
+    begin, at = _ms(2024, 2, 28), _ms(2024, 3, 1, 6)
+    ts = np.arange(begin, at + 1, MIN, dtype=np.int64)
+    steps = np.where(ts <= _ms(2024, 2, 29), 0.0, 10.0)  # stalled on 28 February
+    sli = {"throughput": {"counter": "rows_total", "min_rate": 5, "per": "1m"}}
+    spec = SLOSpec.model_validate({"name": "rows", "objective": 95, "calendar": {"period": "month"}, "sli": sli})
+    ev = SLOEvaluator([spec])
+    ev.ingest(_series("rows_total", ts, np.cumsum(steps)))
+    (r,) = ev.evaluate(at).objectives
+    assert (r.events, r.sli, r.window) == (360.0, 1.0, "month")
+    (before,) = ev.evaluate(_ms(2024, 2, 29, 12)).objectives
+    assert before.events == 2 * 1440 - 720  # slices 00:01 28 Feb to 12:00 29 Feb: the first has no increase
+    assert before.sli == pytest.approx(720 / 2160)
+    assert before.window_seconds == 29 * 86400.0
