@@ -62,7 +62,7 @@ import numpy.typing as npt
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
-from collectors.base import CollectResult, Row, SourceSettings, collect_safely, samples_from_rows
+from collectors.base import CollectResult, SourceSettings, collect_safely
 from collectors.freshness_files import FileEntry, list_files
 from collectors.object_storage import (
     ObjectStorageSettings,
@@ -74,7 +74,7 @@ from collectors.object_storage import (
 )
 from store.errors import SourceError
 from store.fields import DurationSeconds
-from store.types import format_duration
+from store.types import SAMPLE_SCHEMA, empty_samples, format_duration, format_labels
 
 __all__ = ["DEFAULT_METRIC", "RequestLogCollector", "RequestLogConfig", "le_text"]
 
@@ -398,7 +398,7 @@ class RequestLogCollector:
 
         base = {g: v.copy() for g, v in self._base.items()}
         emitted = dict(self._emitted)
-        rows: list[Row] = []
+        rows: list[pl.DataFrame] = []
         partitions = grouped.sort("__minute").partition_by(cfg.group_by, as_dict=True) if cfg.group_by else {
             (): grouped.sort("__minute")
         }
@@ -417,9 +417,9 @@ class RequestLogCollector:
             rows += self._group_rows(group, minutes, values, group_base, emitted, last_complete, problems)
         for group, vector in self._emitted.items():  # label sets with no event left in the look-back
             if group not in seen and self._last is not None and last_complete > self._last:
-                rows += self._points(group, range(self._last + 1, last_complete + 1), np.tile(vector, (
-                    last_complete - self._last, 1)))
-        samples = samples_from_rows(rows, cfg.series_labels())
+                rows.append(self._points(group, range(self._last + 1, last_complete + 1), np.tile(vector, (
+                    last_complete - self._last, 1))))
+        samples = pl.concat(rows).sort("metric", "labels", "timestamp") if rows else empty_samples()
         # commit the state only once the batch is built
         self._anchor = anchor
         self._base = base
@@ -436,7 +436,7 @@ class RequestLogCollector:
         emitted: dict[Group, F64],
         last_complete: int,
         problems: list[str],
-    ) -> list[Row]:
+    ) -> list[pl.DataFrame]:
         """The points of one label set for the minutes after the last emitted (all, if it is new);
         updates ``emitted`` (and ``base`` in place, when emitted events went missing)."""
         done = minutes <= last_complete
@@ -447,7 +447,7 @@ class RequestLogCollector:
                 return []
             first = int(minutes[0])
             start = first
-            rows = self._points(group, [first - 1], base[None, :])  # the 0 at the start of the first minute
+            rows = [self._points(group, [first - 1], base[None, :])]  # the 0 at the start of the first minute
         else:
             assert self._last is not None
             start = self._last + 1
@@ -470,24 +470,29 @@ class RequestLogCollector:
         before_start = values[~inside].sum(axis=0)
         cumulative = base + before_start + np.cumsum(per_minute, axis=0)
         emitted[group] = cumulative[-1].copy()
-        return rows + self._points(group, span, cumulative)
+        return [*rows, self._points(group, span, cumulative)]
 
     def _group_text(self, group: Group) -> str:
         if not group:
             return ""
         return " (" + ", ".join(f"{k}={v!r}" for k, v in zip(self.config.group_by, group, strict=True)) + ")"
 
-    def _points(self, group: Group, minutes: Sequence[int] | npt.NDArray[np.int64], cumulative: F64) -> list[Row]:
-        """Rows for each minute (stamped at its end) of the cumulative vectors."""
+    def _points(self, group: Group, minutes: Sequence[int] | npt.NDArray[np.int64], cumulative: F64) -> pl.DataFrame:
+        """Samples for each minute (stamped at its end) of the cumulative vectors, built as columns."""
         cfg = self.config
-        labels = dict(zip(cfg.group_by, group, strict=True))
-        bucket, count, total = f"{cfg.metric}_bucket", f"{cfg.metric}_count", f"{cfg.metric}_sum"
-        les = [{**labels, "le": le} for le in [*self._les, "+Inf"]]
-        rows: list[Row] = []
-        n = len(self._les)
-        for minute, vector in zip(minutes, cumulative.tolist(), strict=True):
-            ts = (int(minute) + 1) * MINUTE_MS
-            rows += [(bucket, les[i], ts, vector[i]) for i in range(n)]
-            rows += [(bucket, les[n], ts, vector[n]), (count, labels, ts, vector[n])]
-            rows.append((total, labels, ts, vector[n + 1]))
-        return rows
+        labels = {**dict(zip(cfg.group_by, group, strict=True)), **cfg.series_labels()}
+        stamps = pl.Series("timestamp", (np.asarray(minutes, dtype=np.int64) + 1) * MINUTE_MS, pl.Int64)
+        series = [(f"{cfg.metric}_bucket", {**labels, "le": le}) for le in [*self._les, "+Inf"]]
+        series += [(f"{cfg.metric}_count", labels), (f"{cfg.metric}_sum", labels)]
+        columns = [*range(len(self._les) + 1), len(self._les), len(self._les) + 1]
+        frames = [
+            pl.DataFrame(
+                {"metric": pl.repeat(metric, len(stamps), eager=True, dtype=pl.String),
+                 "labels": pl.repeat(format_labels(own), len(stamps), eager=True, dtype=pl.String),
+                 "timestamp": stamps,
+                 "value": pl.Series(cumulative[:, col], dtype=pl.Float64)},
+                schema=SAMPLE_SCHEMA,
+            )
+            for (metric, own), col in zip(series, columns, strict=True)
+        ]
+        return pl.concat(frames)
