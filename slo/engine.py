@@ -370,13 +370,6 @@ class SLOEvaluator:
             self._periods[i] = cached
         return cached
 
-    def _window_starts(self, i: int, at_ms: int) -> I64:
-        """Where objective ``i``'s burn windows and objective window begin at ``at_ms``."""
-        starts: I64 = at_ms - self._windows_ms[self._window_cols[i]]
-        if self._objectives[i].spec.calendar is not None:
-            starts[-1] = self._period(i, at_ms)[0]
-        return starts
-
     def _period_starts(self, block: I64, sp: I64, at_ms: int) -> tuple[I64, I64]:
         """The block positions among ``sp`` of calendar objectives, and their periods' starts at ``at_ms``."""
         cal = [p for p in sp.tolist() if self._objectives[int(block[p])].spec.calendar is not None]
@@ -401,31 +394,29 @@ class SLOEvaluator:
         """The sub-ranges to subtract for maintenance: (block position, window column, lo, hi) of
         each maintenance interval clipped to each window, and per position whether a window is
         all maintenance (``len(positions) × columns``, as int)."""
-        rows: list[I64] = []
-        cols: list[I64] = []
-        los: list[I64] = []
-        his: list[I64] = []
         full = np.zeros((len(positions), len(_BURN_MS) + 1), dtype=np.int64)
-        for r, p in enumerate(positions.tolist()):
-            i = int(block[p])
-            if not self._objectives[i].spec.maintenance:
-                continue
-            starts = self._window_starts(i, at_ms)
-            ints = self._maintenance_in(i, int(starts.min()), at_ms)
-            lo = np.maximum(ints[:, :1], starts[None, :])
-            hi = np.broadcast_to(np.minimum(ints[:, 1:], at_ms), lo.shape)
-            inside = hi > lo
-            j = np.nonzero(inside)[1]
-            rows.append(np.full(len(j), p, dtype=np.int64))
-            cols.append(j)
-            los.append(lo[inside])
-            his.append(hi[inside])
-            covered = np.where(inside, hi - lo, 0).sum(axis=0)
-            full[r] = covered >= at_ms - starts
-        if not rows:
+        which = [r for r, p in enumerate(positions.tolist()) if self._objectives[int(block[p])].spec.maintenance]
+        if not which:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty, empty, full
-        return np.concatenate(rows), np.concatenate(cols), np.concatenate(los), np.concatenate(his), full
+        pos = positions[which]
+        objs = block[pos]
+        starts = at_ms - self._windows_ms[self._window_cols[objs]]
+        for k, i in enumerate(objs.tolist()):
+            if self._objectives[i].spec.calendar is not None:
+                starts[k, -1] = self._period(i, at_ms)[0]
+        earliest = starts.min(axis=1).tolist()
+        parts = [self._maintenance_in(i, int(lo), at_ms) for i, lo in zip(objs.tolist(), earliest, strict=True)]
+        owner = np.repeat(np.arange(len(objs)), [len(x) for x in parts])
+        ints = np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.int64)
+        lo = np.maximum(ints[:, :1], starts[owner])
+        hi = np.broadcast_to(np.minimum(ints[:, 1:], at_ms), lo.shape)
+        inside = hi > lo
+        q, cols = np.nonzero(inside)
+        covered = np.zeros(starts.shape, dtype=np.int64)
+        np.add.at(covered, owner, np.where(inside, hi - lo, 0))
+        full[which] = covered >= at_ms - starts
+        return pos[owner[q]], cols, lo[inside], hi[inside], full
 
     def _adjust_counters(self, at_ms: int, err: F64, tot: F64, tot_ok: npt.NDArray[np.bool_]) -> None:
         """Calendar periods and maintenance for the counter objectives that have them, in place."""
