@@ -24,6 +24,7 @@ from collectors.opencost import OpenCostCollector, OpenCostConfig
 from collectors.prometheus_scrape import PrometheusScrapeCollector, PrometheusScrapeConfig
 from collectors.promql import PromQLCollector, PromQLConfig
 from collectors.rate_card import RateCardCollector, RateCardConfig
+from collectors.request_log import RequestLogCollector, RequestLogConfig
 
 __all__ = ["SOURCE_KINDS", "SourceConfig", "build_collector"]
 
@@ -40,6 +41,7 @@ SourceConfig = Annotated[
         FocusConfig,
         OpenCostConfig,
         RateCardConfig,
+        RequestLogConfig,
     ],
     Field(discriminator="kind"),
 ]
@@ -93,6 +95,11 @@ def _rate_card(config: BaseModel, client: httpx.Client, clock: Callable[[], floa
     return RateCardCollector(config, client, clock)
 
 
+def _request_log(config: BaseModel, client: httpx.Client, clock: Callable[[], float]) -> Collector:
+    assert isinstance(config, RequestLogConfig)
+    return RequestLogCollector(config, client, clock)
+
+
 SOURCE_KINDS: Final[dict[str, tuple[type[BaseModel], CollectorFactory]]] = {
     "prometheus_scrape": (PrometheusScrapeConfig, _prometheus_scrape),
     "promql": (PromQLConfig, _promql),
@@ -103,6 +110,7 @@ SOURCE_KINDS: Final[dict[str, tuple[type[BaseModel], CollectorFactory]]] = {
     "focus": (FocusConfig, _focus),
     "opencost": (OpenCostConfig, _opencost),
     "rate_card": (RateCardConfig, _rate_card),
+    "request_log": (RequestLogConfig, _request_log),
 }
 
 

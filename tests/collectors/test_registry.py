@@ -19,6 +19,7 @@ def test_source_configs_are_told_apart_by_kind_and_built_into_collectors() -> No
     assert collector.name == "api"
     assert set(SOURCE_KINDS) == {
         "prometheus_scrape", "promql", "freshness", "nvml", "dcgm", "nvidia_smi", "focus", "opencost", "rate_card",
+        "request_log",
     }
 
 
