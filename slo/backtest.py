@@ -415,6 +415,17 @@ def _episodes(spec: SLOSpec, steps: I64, burns: _Burns, policy: Sequence[Conditi
     return found
 
 
+def _replayed_as_arrays(spec: SLOSpec) -> bool:
+    """Rolling ratio and latency objectives replay as arrays; everything else (time slices,
+    calendar windows, maintenance, low-traffic floors) through the evaluator itself."""
+    return (
+        (spec.sli.ratio is not None or spec.sli.latency is not None)
+        and spec.calendar is None
+        and not spec.maintenance
+        and not spec.min_events
+    )
+
+
 def backtest(
     specs: Sequence[SLOSpec],
     samples: pl.DataFrame,
@@ -440,8 +451,8 @@ def backtest(
         _window_key(w) for c in policy for w in (c.long_window, c.short_window)
     )]))
     steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-    counter_specs = [s for s in specs if s.sli.ratio is not None or s.sli.latency is not None]
-    other_specs = [s for s in specs if s.sli.ratio is None and s.sli.latency is None]
+    counter_specs = [s for s in specs if _replayed_as_arrays(s)]
+    other_specs = [s for s in specs if not _replayed_as_arrays(s)]
     burns: dict[str, _Burns] = {}
     if counter_specs:
         metrics = set()

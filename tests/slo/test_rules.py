@@ -143,5 +143,6 @@ def test_objectives_of_kinds_without_a_translation_are_skipped_and_named() -> No
         "redline-slo-sli-api-availability", "redline-slo-meta-api-availability", "redline-slo-alerts-api-availability",
     ]
     assert render_rules_yaml([through]).splitlines()[1] == (
-        "# skipped rows-per-hour: its kind has no Prometheus rule translation yet (ratio, latency, freshness only)"
+        "# skipped rows-per-hour: its kind (throughput) has no Prometheus rule translation yet "
+        "(ratio, latency, freshness only)"
     )

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from slo.rules import render_rules_yaml, skipped_objectives
+from slo.spec import SLOSpec
+
+RATIO = {"ratio": {"errors": 'req_total{code="500"}', "total": "req_total"}}
+
+
+def spec(**extra: object) -> SLOSpec:
+    return SLOSpec.model_validate({"name": "api", "objective": 99, "sli": RATIO, **extra})
+
+
+def test_objectives_rules_cannot_express_are_skipped_with_the_reason_named() -> None:
+    calendar = spec(name="monthly", calendar={"period": "month"})
+    maintained = spec(name="maintained", maintenance=[{"day": "sunday", "start": "02:00", "end": "04:00"}])
+    grouped = spec(name="per-model", group_by=["model"])
+    plain = spec()
+    specs = [calendar, maintained, grouped, plain]
+    assert skipped_objectives(specs) == ["monthly", "maintained", "per-model"]
+    text = render_rules_yaml(specs)
+    assert "# skipped monthly: a calendar window has no Prometheus rule translation yet" in text
+    assert "# skipped maintained: maintenance windows cannot be expressed in Prometheus rules" in text
+    assert "# skipped per-model: grouped" in text
+    assert 'slo="api"' in text and 'slo="monthly"' not in text
