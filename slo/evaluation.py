@@ -9,6 +9,7 @@ answer "what breaks first".
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import polars as pl
 
@@ -17,6 +18,7 @@ from slo.guardrails import GuardrailEvaluator
 from slo.ranking import rank_dimensions, rank_objectives
 from slo.results import StatusReport
 from slo.spec import GuardrailSpec, SLOSpec
+from slo.whatif import interpolated_bucket
 from store.types import Selector
 
 __all__ = ["Evaluator", "history_seconds"]
@@ -44,6 +46,12 @@ class Evaluator:
         self.history_seconds = history_seconds(slos, guardrails)
         self.names: tuple[str, ...] = tuple(s.name for s in slos) + tuple(g.name for g in guardrails)
         """Every objective's and guardrail's name (grouped objectives' members included)."""
+        self._interpolated = [
+            (s.name, s.sli.latency.histogram, s.sli.latency.threshold)
+            for s in slos
+            if s.sli.latency is not None and s.sli.latency.interpolate
+        ]
+        self._approximate: set[str] = set()
 
     def selectors(self) -> list[Selector]:
         """Every selector either evaluator reads, once each."""
@@ -51,7 +59,24 @@ class Evaluator:
         return list({str(s): s for s in both}.values())
 
     def ingest(self, samples: pl.DataFrame) -> None:
-        """Feed new samples (``SAMPLE_SCHEMA``) to both evaluators."""
+        """Feed new samples (``SAMPLE_SCHEMA``) to both evaluators.
+
+        For a latency objective with ``interpolate`` whose threshold lies between bucket bounds,
+        a synthetic bucket at the threshold is added, interpolated inside its bucket at every
+        timestamp (``slo.whatif.interpolated_bucket``); the objective is then reported
+        ``approximate``. A threshold past the largest bound is left to ``check_series``.
+        """
+        extra = []
+        for name, histogram, threshold in self._interpolated:
+            try:
+                rows = interpolated_bucket(histogram, threshold, samples)
+            except ValueError:
+                continue
+            if rows.height:
+                extra.append(rows)
+                self._approximate.add(name)
+        if extra:
+            samples = pl.concat([samples, *extra])
         self.slos.ingest(samples)
         if self.guardrails is not None:
             self.guardrails.ingest(samples)
@@ -59,9 +84,13 @@ class Evaluator:
     def evaluate(self, at_ms: int) -> StatusReport:
         """Objectives and guardrails at ``at_ms``, nearest to breaking first, with the dimensions."""
         report = self.slos.evaluate(at_ms)
-        if self.guardrails is None:
+        if self.guardrails is None and not self._approximate:
             return report
-        results = [*report.objectives, *self.guardrails.evaluate(at_ms)]
+        results = [
+            replace(o, approximate=True) if o.name in self._approximate else o for o in report.objectives
+        ]
+        if self.guardrails is not None:
+            results += self.guardrails.evaluate(at_ms)
         return StatusReport(
             at=report.at, dimensions=tuple(rank_dimensions(results)), objectives=tuple(rank_objectives(results))
         )

@@ -52,6 +52,9 @@ class ObjectiveResult:
     details: Mapping[str, Any] | None = None
     """Kind-specific figures (a guardrail's spend, forecast and showback), JSON-ready; emitted in
     ``to_json`` only when set."""
+    approximate: bool = False
+    """Set when the SLI was interpolated inside a histogram bucket (a latency threshold between
+    bucket bounds, with ``interpolate: true``)."""
 
     def target_text(self) -> str:
         """The objective as people write it: ``99.9%`` for an SLO, ``$4,000`` (the limit in its
@@ -78,6 +81,7 @@ class ObjectiveResult:
             "reason": self.reason,
             "events": self.events,
             "error": self.error,
+            "approximate": self.approximate,
         }
         if self.details is not None:
             out["details"] = dict(self.details)

@@ -160,16 +160,23 @@ def histogram_problems(name: str, lat: LatencySLI, pairs: list[tuple[str, str]])
     if not bounds:
         return []
     problems: list[str] = []
+    finite = [b for b in bounds if math.isfinite(b)]
+    if lat.interpolate and finite and lat.threshold > max(finite):
+        problems.append(
+            f"objective {name!r}: latency threshold {format_duration(lat.threshold)} is above the largest "
+            f"finite bucket bound of {bucket_sel} ({_fmt_bound(max(finite))}): it cannot be interpolated"
+        )
     if math.inf not in bounds:
         problems.append(
             f"objective {name!r}: histogram {bucket_sel} has no le=\"+Inf\" bucket, so its total count is unknown"
         )
-    if not any(_same_bound(b, lat.threshold) for b in bounds):
+    if not lat.interpolate and not any(_same_bound(b, lat.threshold) for b in bounds):
         lower = max((b for b in bounds if b < lat.threshold), default=None)
         upper = min((b for b in bounds if b > lat.threshold), default=None)
         problems.append(
             f"objective {name!r}: latency threshold {format_duration(lat.threshold)} "
             f"({lat.threshold:g}s) is not a bucket bound of {bucket_sel}; nearest bounds: "
-            f"lower {_fmt_bound(lower)}, upper {_fmt_bound(upper)}"
+            f"lower {_fmt_bound(lower)}, upper {_fmt_bound(upper)} (or set interpolate: true to "
+            "interpolate inside the bucket, marked approximate)"
         )
     return problems

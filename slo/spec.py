@@ -62,11 +62,16 @@ class LatencySLI(_Strict):
     """Share of requests at or under ``threshold``, from a histogram's cumulative buckets.
 
     ``histogram`` names the family (``http_request_duration_seconds``); the engine reads its
-    ``_bucket`` series. The threshold must be one of the histogram's bucket bounds.
+    ``_bucket`` series. The threshold must be one of the histogram's bucket bounds unless
+    ``interpolate`` is set.
     """
 
     histogram: SelectorField
     threshold: DurationSeconds
+    interpolate: bool = False
+    """Allow a threshold between bucket bounds: the share under it is interpolated linearly inside
+    its bucket (as ``histogram_quantile`` does) and the result is marked ``approximate``. Off, such
+    a threshold is an error naming the nearest bounds (``redline check``)."""
 
 
 class FreshnessSLI(_Strict):
