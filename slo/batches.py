@@ -10,6 +10,7 @@ ingested before, NaN values dropped, the first of duplicate timestamps kept.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +40,29 @@ def runs(samples: pl.DataFrame) -> tuple[I64, I64]:
     )
     starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
     return starts, (ends - starts).astype(np.int64)
+
+
+MAX_RUNS = 10_000
+"""Past this many runs (and more than one per 16 rows) a frame is sorted by series first."""
+
+
+def series_runs(
+    samples: pl.DataFrame, series_id: Callable[[str, str], int]
+) -> tuple[pl.DataFrame, I64, I64, I64] | None:
+    """The frame (sorted by series when it was scattered), the start and length of each run of
+    one series, and each run's id from ``series_id`` (−1: a series nobody reads). ``None`` when
+    no run is read."""
+    starts, lengths = runs(samples)
+    if len(starts) > max(MAX_RUNS, samples.height // 16):
+        samples = samples.sort("metric", "labels", "timestamp", maintain_order=True)
+        starts, lengths = runs(samples)
+    keys = samples.select(
+        pl.col("metric").gather(pl.Series(starts)), pl.col("labels").gather(pl.Series(starts))
+    ).rows()
+    run_sid = np.fromiter((series_id(m, lb) for m, lb in keys), dtype=np.int64, count=len(keys))
+    if not (run_sid >= 0).any():
+        return None
+    return samples, starts, lengths, run_sid
 
 
 def small_batches(

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from slo.batches import Batch, TickRows, large_batches, runs, small_batches
+from slo.batches import Batch, TickRows, large_batches, series_runs, small_batches
 from slo.calendar import maintenance_intervals, period_bounds
 from slo.cumulative import NO_TS, CounterSides, FreshnessStore
 from slo.freshness_groups import FreshGroup, ingest_freshness
@@ -43,7 +43,6 @@ _BURN_MS: tuple[int, ...] = tuple(round(parse_duration(w) * 1000) for w in BURN_
 _TTB_COLUMNS: tuple[tuple[str, int], ...] = tuple((w, BURN_WINDOWS.index(w)) for w in TTB_BURN_WINDOWS)
 _SMALL_BATCH = 50_000
 """Batches up to this many rows are handled as whole arrays, larger ones series by series."""
-_MAX_RUNS = 10_000
 """A frame with more runs of equal series than this (and than rows / 16) is sorted first."""
 _DAY_MS = 86_400_000
 
@@ -318,16 +317,10 @@ class SLOEvaluator:
             return
         if samples.get_column("timestamp").null_count():
             samples = samples.filter(pl.col("timestamp").is_not_null())
-        starts, lengths = runs(samples)
-        if len(starts) > max(_MAX_RUNS, samples.height // 16):
-            samples = samples.sort("metric", "labels", "timestamp", maintain_order=True)
-            starts, lengths = runs(samples)
-        keys = samples.select(
-            pl.col("metric").gather(pl.Series(starts)), pl.col("labels").gather(pl.Series(starts))
-        ).rows()
-        run_sid = np.fromiter((self._series_id(m, lb) for m, lb in keys), dtype=np.int64, count=len(keys))
-        if not (run_sid >= 0).any():
+        found = series_runs(samples, self._series_id)
+        if found is None:
             return
+        samples, starts, lengths, run_sid = found
         ts = samples.get_column("timestamp").to_numpy()
         val = samples.get_column("value").to_numpy()
         per_side: set[int] | None = None

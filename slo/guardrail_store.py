@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from slo.batches import series_runs
 from slo.cumulative import NO_TS, CounterSides
 from store.types import SAMPLE_SCHEMA, Selector, parse_labels
 
@@ -46,7 +47,6 @@ MINUTE_MS = 60_000
 _BLOCK = 64
 """Most spare sides a new ``CounterSides`` block is given (see ``_Sides``)."""
 _SMALL_BATCH = 50_000
-_MAX_RUNS = 10_000
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -358,16 +358,10 @@ class SpendTracks:
         )
         if samples.height == 0:
             return
-        starts, lengths = _runs(samples)
-        if len(starts) > max(_MAX_RUNS, samples.height // 16):
-            samples = samples.sort("metric", "labels", "timestamp", maintain_order=True)
-            starts, lengths = _runs(samples)
-        keys = samples.select(
-            pl.col("metric").gather(pl.Series(starts)), pl.col("labels").gather(pl.Series(starts))
-        ).rows()
-        run_sid = np.fromiter((self._series_id(m, lb) for m, lb in keys), dtype=np.int64, count=len(keys))
-        if not (run_sid >= 0).any():
+        found = series_runs(samples, self._series_id)
+        if found is None:
             return
+        samples, starts, lengths, run_sid = found
         ts = samples.get_column("timestamp").to_numpy()
         val = samples.get_column("value").to_numpy().astype(np.float64, copy=False)
         if samples.height <= _SMALL_BATCH:
@@ -584,13 +578,3 @@ def _union(arrays: Sequence[I64]) -> I64:
     return out
 
 
-def _runs(samples: pl.DataFrame) -> tuple[I64, I64]:
-    """Start and length of each run of rows with equal (metric, labels)."""
-    per_col = samples.select(
-        pl.col(c).rle().struct.field("len").implode().alias(c) for c in ("labels", "metric")
-    )
-    ends = np.union1d(
-        *(np.cumsum(per_col.get_column(c)[0].to_numpy().astype(np.int64)) for c in ("labels", "metric"))
-    )
-    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
-    return starts, (ends - starts).astype(np.int64)

@@ -36,7 +36,8 @@ def le_value(labels: dict[str, str]) -> float | None:
         return None
 
 
-def _same_bound(a: float, b: float) -> bool:
+def same_bound(a: float, b: float) -> bool:
+    """Whether two bucket bounds are the same number (``0.25`` and ``0.250``; float noise)."""
     return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
 
 
@@ -55,7 +56,7 @@ class Side:
         if self.le is None:
             return True
         le = le_value(labels)
-        return le is not None and _same_bound(le, self.le)
+        return le is not None and same_bound(le, self.le)
 
 
 def ingest_sides_at_once(counters: CounterSides, csr: tuple[I64, I64], sid: I64, ts: I64, inc: F64) -> set[int]:
@@ -170,7 +171,7 @@ def histogram_problems(name: str, lat: LatencySLI, pairs: list[tuple[str, str]])
         problems.append(
             f"objective {name!r}: histogram {bucket_sel} has no le=\"+Inf\" bucket, so its total count is unknown"
         )
-    if not lat.interpolate and not any(_same_bound(b, lat.threshold) for b in bounds):
+    if not lat.interpolate and not any(same_bound(b, lat.threshold) for b in bounds):
         lower = max((b for b in bounds if b < lat.threshold), default=None)
         upper = min((b for b in bounds if b > lat.threshold), default=None)
         problems.append(

@@ -25,6 +25,7 @@ import polars as pl
 
 from slo.engine import SLOEvaluator
 from slo.results import ObjectiveResult
+from slo.sides import le_value, same_bound
 from slo.spec import SLOSpec
 from store.types import SAMPLE_SCHEMA, Selector, format_labels, parse_labels
 
@@ -77,25 +78,11 @@ def _bucket_selector(spec: SLOSpec) -> Selector:
     return lat.histogram.with_metric(lat.histogram.metric + "_bucket")
 
 
-def _le_of(labels: str) -> float | None:
-    raw = parse_labels(labels).get("le")
-    if raw is None:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        return None
-
-
-def _same(a: float, b: float) -> bool:
-    return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
-
-
 def _bucket_rows(histogram: Selector, samples: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, float]]:
     rows = histogram.with_metric(histogram.metric + "_bucket").filter(samples)
     les: dict[str, float] = {}
     for labels in rows.get_column("labels").unique().to_list():
-        le = _le_of(labels)
+        le = le_value(parse_labels(labels))
         if le is not None:
             les[labels] = le
     return rows, les
@@ -106,7 +93,7 @@ def bucket_bounds(histogram: Selector, samples: pl.DataFrame) -> list[float]:
     _rows, les = _bucket_rows(histogram, samples)
     distinct: list[float] = []
     for le in sorted(les.values()):
-        if not distinct or not _same(distinct[-1], le):
+        if not distinct or not same_bound(distinct[-1], le):
             distinct.append(le)
     return distinct
 
@@ -126,7 +113,7 @@ def interpolated_bucket(histogram: Selector, threshold_s: float, samples: pl.Dat
     rows, les = _bucket_rows(histogram, samples)
     bounds = bucket_bounds(histogram, samples)
     finite = [b for b in bounds if math.isfinite(b)]
-    if not finite or any(_same(b, threshold_s) for b in finite):
+    if not finite or any(same_bound(b, threshold_s) for b in finite):
         return pl.DataFrame(schema=SAMPLE_SCHEMA)
     if threshold_s > finite[-1]:
         raise ValueError(
@@ -145,7 +132,7 @@ def interpolated_bucket(histogram: Selector, threshold_s: float, samples: pl.Dat
         new_labels[base_of[labels]] = format_labels({**base, "le": le_text})
 
     def side(bound: float) -> pl.DataFrame:
-        keep = [lb for lb, le in les.items() if _same(le, bound)]
+        keep = [lb for lb, le in les.items() if same_bound(le, bound)]
         return rows.filter(pl.col("labels").is_in(keep)).with_columns(
             pl.col("labels").replace_strict(base_of, return_dtype=pl.String).alias("base")
         )

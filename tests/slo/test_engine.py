@@ -184,7 +184,8 @@ def test_check_series_names_the_nearest_bounds_of_a_threshold_that_is_not_a_buck
     series = _histogram(("0.1", "0.250", "0.5", "+Inf"), (1.0, 1.0, 1.0, 1.0), 1).select("metric", "labels")
     assert ev.check_series(series) == [
         "objective 'api-latency': latency threshold 300ms (0.3s) is not a bucket bound of "
-        'rq_seconds_bucket{service="api"}; nearest bounds: lower 0.25s, upper 0.5s'
+        'rq_seconds_bucket{service="api"}; nearest bounds: lower 0.25s, upper 0.5s '
+        "(or set interpolate: true to interpolate inside the bucket, marked approximate)"
     ]
     ok = SLOEvaluator([_latency_spec("250ms")])
     no_inf = _histogram(("0.1", "0.25"), (1.0, 1.0), 1).select("metric", "labels")
