@@ -29,10 +29,12 @@ metric source ``type``             ``Prometheus`` only
 from __future__ import annotations
 
 import re
+from datetime import datetime, time
 from typing import Any
 
 from pydantic import ValidationError
 
+from slo.calendar import WEEKDAYS
 from slo.promql_translate import translate_freshness, translate_ratio
 from slo.spec import LatencySLI, SLOSpec
 from store.errors import ConfigError
@@ -142,18 +144,45 @@ def _sli_body(
     raise doc.error(path, "expected ratioMetric or thresholdMetric")
 
 
-def _window(doc: _Doc, spec: dict[str, Any]) -> float:
+_CALENDAR_PERIODS = {"1w": "week", "1M": "month", "1Q": "quarter"}
+
+
+def _window(doc: _Doc, spec: dict[str, Any]) -> dict[str, Any]:
+    """``{"window": seconds}`` for a rolling window, ``{"calendar": {...}}`` for a calendar one.
+
+    A calendar window must be one week, month or quarter (``1w``, ``1M``, ``1Q``) starting at
+    local midnight: a month or quarter on the 1st, a week on any weekday (it becomes the week's
+    start); anything else is refused naming the field.
+    """
     windows = spec.get("timeWindow")
     if not isinstance(windows, list) or len(windows) != 1 or not isinstance(windows[0], dict):
         raise doc.error("spec.timeWindow", "expected a list with one window")
     w = windows[0]
-    if "calendar" in w or w.get("isRolling") is False:
-        raise doc.error("spec.timeWindow[0].calendar" if "calendar" in w else "spec.timeWindow[0].isRolling",
-                        "calendar windows are not supported yet: use {duration, isRolling: true}")
+    if "calendar" not in w and w.get("isRolling") is False:
+        raise doc.error("spec.timeWindow[0].calendar", "a window with isRolling: false needs a calendar")
+    duration = str(w.get("duration"))
+    if "calendar" not in w:
+        try:
+            return {"window": parse_duration(duration)}
+        except ValueError as exc:
+            raise doc.error("spec.timeWindow[0].duration", str(exc)) from exc
+    if duration not in _CALENDAR_PERIODS:
+        raise doc.error("spec.timeWindow[0].duration",
+                        f"{duration!r}: a calendar window must be 1w, 1M or 1Q")
+    calendar = w["calendar"] if isinstance(w["calendar"], dict) else {}
+    tz = str(calendar.get("timeZone") or "UTC")
     try:
-        return parse_duration(str(w.get("duration")))
+        start = datetime.fromisoformat(str(calendar.get("startTime")))
     except ValueError as exc:
-        raise doc.error("spec.timeWindow[0].duration", str(exc)) from exc
+        raise doc.error("spec.timeWindow[0].calendar.startTime", f"not a date and time: {exc}") from exc
+    period = _CALENDAR_PERIODS[duration]
+    if start.time() != time(0, 0) or (period != "week" and start.day != 1) or (
+        period == "quarter" and start.month not in (1, 4, 7, 10)
+    ):
+        starts = {"week": "a weekday", "month": "the 1st", "quarter": "the 1st of a quarter"}[period]
+        raise doc.error("spec.timeWindow[0].calendar.startTime",
+                        f"{calendar.get('startTime')!r}: Redline's {period}s start at 00:00 on {starts}")
+    return {"calendar": {"period": period, "timezone": tz, "week_start": WEEKDAYS[start.weekday()]}}
 
 
 def _objective_percent(doc: _Doc, objective: dict[str, Any], opath: str) -> float:
@@ -223,7 +252,7 @@ def _slo_specs(doc: _Doc, slis: dict[str, _Doc], sources: dict[str, _Doc], names
             "name": _NAME_BAD.sub("-", name).strip("-"),
             "description": str(spec.get("description") or doc.display or ""),
             "objective": _objective_percent(doc, objective, opath),
-            "window": window,
+            **window,
             "sli": _sli_body(doc, indicator, ipath, budgeting, objective, opath, sources),
             "labels": labels,
         }

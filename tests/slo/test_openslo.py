@@ -76,6 +76,18 @@ def test_a_composite_slo_is_refused_naming_the_field() -> None:
     )
 
 
+def test_a_calendar_window_becomes_a_calendar_objective() -> None:
+    docs = _edited("checkout-availability", lambda s: s.update(timeWindow=[{"duration": "1M", "calendar": {
+        "startTime": "2024-01-01 00:00:00", "timeZone": "Europe/Paris"}}]))
+    spec = next(s for s in load_openslo(docs, "x.yaml") if s.name.startswith("checkout-availability"))
+    assert spec.calendar is not None
+    assert (spec.calendar.period, spec.calendar.timezone) == ("month", "Europe/Paris")
+    weekly = _edited("checkout-availability", lambda s: s.update(timeWindow=[{"duration": "1w", "calendar": {
+        "startTime": "2024-01-07 00:00:00", "timeZone": "UTC"}}]))  # a Sunday
+    spec = next(s for s in load_openslo(weekly, "x.yaml") if s.name.startswith("checkout-availability"))
+    assert spec.calendar is not None and (spec.calendar.period, spec.calendar.week_start) == ("week", "sunday")
+
+
 def _edited(name: str, edit: Any) -> list[dict[str, Any]]:
     docs = copy.deepcopy(_example())
     edit(_doc(docs, name)["spec"])
@@ -85,9 +97,12 @@ def _edited(name: str, edit: Any) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("name", "edit", "message"),
     [
-        ("checkout-availability", lambda s: s.update(timeWindow=[{"duration": "1M", "calendar": {
+        ("checkout-availability", lambda s: s.update(timeWindow=[{"duration": "2w", "calendar": {
             "startTime": "2024-01-01 00:00:00", "timeZone": "UTC"}}]),
-         "document 3 (SLO checkout-availability): spec.timeWindow[0].calendar: calendar windows are not supported"),
+         "document 3 (SLO checkout-availability): spec.timeWindow[0].duration: '2w': a calendar window must be"),
+        ("checkout-availability", lambda s: s.update(timeWindow=[{"duration": "1M", "calendar": {
+            "startTime": "2024-01-15 00:00:00", "timeZone": "UTC"}}]),
+         "document 3 (SLO checkout-availability): spec.timeWindow[0].calendar.startTime: '2024-01-15 00:00:00'"),
         ("checkout-availability", lambda s: s.update(budgetingMethod="RatioTimeslices"),
          "document 3 (SLO checkout-availability): spec.budgetingMethod: 'RatioTimeslices': Redline supports"),
         ("checkout-availability", lambda s: s.update(budgetingMethod="Timeslices"),
