@@ -16,7 +16,8 @@ field                             Redline
                                   ``timeSliceWindow`` is the slice; one age point per slice, so
                                   any ``timeSliceTarget`` in (0, 1] means the same);
                                   ``RatioTimeslices``: error
-``timeWindow``                     one rolling ``{duration, isRolling: true}``; calendar: error
+``timeWindow``                     one rolling ``{duration, isRolling: true}``, or a calendar
+                                  ``1w``/``1M``/``1Q`` starting at local midnight
 ``objectives[]``                   ``target`` (0–1) or ``targetPercent``; several → one objective
                                   each, named ``<slo>-<displayName or index>``; an objective
                                   with its own indicator (composite SLO): error
