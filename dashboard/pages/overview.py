@@ -300,6 +300,10 @@ def _objective_detail(snapshot: _Snapshot, config_path: str, result: ObjectiveRe
             st.altair_chart(burn_down_chart(frame, result.name), key="burn_down_chart")
     with right:
         st.altair_chart(burn_rate_chart(result.burn_rates, result.window_seconds), key="burn_rate_chart")
+    showback = (result.details or {}).get("showback")
+    if showback:
+        st.markdown("**Showback** — who spends it")
+        st.dataframe(pl.DataFrame(showback), hide_index=True, key="showback")
 
 
 def _body(config_path: str, at_s: int | None) -> None:
