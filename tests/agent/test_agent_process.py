@@ -49,9 +49,11 @@ def wait_until(condition: Callable[[], bool], what: str, proc: subprocess.Popen[
     while time.monotonic() < deadline:
         if condition():
             return
-        if proc.poll() is not None:
-            raise AssertionError(f"the agent exited with {proc.returncode} while waiting for {what}")
-        time.sleep(0.2)  # polling a condition with a deadline, not synchronising by sleep
+        try:  # the poll interval doubles as the check that the agent has not exited
+            proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            continue
+        raise AssertionError(f"the agent exited with {proc.returncode} while waiting for {what}")
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -74,7 +76,7 @@ def pages(receiver: WebhookReceiver) -> list[str]:
 
 def stored(data_dir: Path) -> set[tuple[str, str, int]]:
     frame = SampleStore(data_dir).read([], 0, 2**62)
-    return set(frame.select("metric", "labels", "timestamp").iter_rows())  # type: ignore[arg-type]
+    return set(frame.select("metric", "labels", "timestamp").iter_rows())
 
 
 @pytest.fixture

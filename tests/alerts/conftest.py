@@ -82,7 +82,7 @@ class Receiver:
     server: ThreadingHTTPServer
     statuses: list[int | tuple[int, dict[str, str]]] = field(default_factory=list)
     requests: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Condition = field(default_factory=threading.Condition)
     thread: threading.Thread | None = None
 
     @property
@@ -112,6 +112,11 @@ class Receiver:
         with self.lock:
             return len(self.requests)
 
+    def wait_for(self, count: int, timeout_s: float) -> bool:
+        """Block until ``count`` requests arrived (True) or ``timeout_s`` passed (False)."""
+        with self.lock:
+            return self.lock.wait_for(lambda: len(self.requests) >= count, timeout=timeout_s)
+
 
 def _handler(receiver_ref: list[Receiver]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -120,6 +125,7 @@ def _handler(receiver_ref: list[Receiver]) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with rec.lock:
                 rec.requests.append((self.path, dict(self.headers.items()), body))
+                rec.lock.notify_all()
                 scripted = rec.statuses.pop(0) if rec.statuses else 200
             status, headers = scripted if isinstance(scripted, tuple) else (scripted, {})
             self.send_response(status)
