@@ -16,9 +16,9 @@ import polars as pl
 from slo.engine import SLOEvaluator
 from slo.guardrails import GuardrailEvaluator
 from slo.ranking import rank_dimensions, rank_objectives
-from slo.results import StatusReport
+from slo.results import ObjectiveResult, StatusReport
 from slo.spec import GuardrailSpec, SLOSpec
-from slo.whatif import interpolated_bucket
+from slo.whatif import decreasing_bucket, interpolated_bucket
 from store.types import Selector
 
 __all__ = ["Evaluator", "history_seconds"]
@@ -37,6 +37,15 @@ def history_seconds(slos: Sequence[SLOSpec], guardrails: Sequence[GuardrailSpec]
     )
 
 
+def _non_monotonic(result: ObjectiveResult, where: str) -> ObjectiveResult:
+    """A latency objective whose histogram buckets are not cumulative: no share can be computed."""
+    why = f"histogram buckets are not monotonic: {where} — check the exporter's buckets"
+    return replace(
+        result, sli=None, budget_remaining=None, burn_rates=dict.fromkeys(result.burn_rates),
+        time_to_breach_seconds=None, status="no_data", reason=why, error=why,
+    )
+
+
 class Evaluator:
     """Objectives and guardrails: ``selectors()``, ``ingest(frame)``, ``evaluate(at_ms)``."""
 
@@ -52,6 +61,9 @@ class Evaluator:
             if s.sli.latency is not None and s.sli.latency.interpolate
         ]
         self._approximate: set[str] = set()
+        self._histograms = [(s.name, s.sli.latency.histogram) for s in slos if s.sli.latency is not None]
+        self._non_monotonic: dict[str, str] = {}
+        """Latency objectives whose buckets were seen decreasing with ``le``, and where."""
 
     def selectors(self) -> list[Selector]:
         """Every selector either evaluator reads, once each."""
@@ -66,6 +78,13 @@ class Evaluator:
         timestamp (``slo.whatif.interpolated_bucket``); the objective is then reported
         ``approximate``. A threshold past the largest bound is left to ``check_series``.
         """
+        unchecked = [(n, h) for n, h in self._histograms if n not in self._non_monotonic]
+        if unchecked and samples.height:
+            # An exporter's buckets are cumulative or not in every scrape: the newest one tells.
+            newest = samples.filter(pl.col("timestamp") == pl.col("timestamp").max())
+            for name, histogram in unchecked:
+                if where := decreasing_bucket(histogram, newest):
+                    self._non_monotonic[name] = where
         extra = []
         for name, histogram, threshold in self._interpolated:
             try:
@@ -84,10 +103,13 @@ class Evaluator:
     def evaluate(self, at_ms: int) -> StatusReport:
         """Objectives and guardrails at ``at_ms``, nearest to breaking first, with the dimensions."""
         report = self.slos.evaluate(at_ms)
-        if self.guardrails is None and not self._approximate:
+        if self.guardrails is None and not self._approximate and not self._non_monotonic:
             return report
         results = [
-            replace(o, approximate=True) if o.name in self._approximate else o for o in report.objectives
+            _non_monotonic(o, self._non_monotonic[o.name]) if o.name in self._non_monotonic
+            else replace(o, approximate=True) if o.name in self._approximate
+            else o
+            for o in report.objectives
         ]
         if self.guardrails is not None:
             results += self.guardrails.evaluate(at_ms)

@@ -102,6 +102,24 @@ def _fmt_bounds(bounds: list[float]) -> str:
     return ", ".join("+Inf" if math.isinf(b) else f"{b:g}s" for b in bounds)
 
 
+def decreasing_bucket(histogram: Selector, samples: pl.DataFrame) -> str | None:
+    """Where ``histogram``'s buckets decrease with ``le`` at one timestamp (a bucket counting more
+    than a wider one), described for an error; ``None`` when they are cumulative as they must be."""
+    rows, les = _bucket_rows(histogram, samples)
+    if rows.is_empty():
+        return None
+    base = {lb: format_labels({k: v for k, v in parse_labels(lb).items() if k != "le"}) for lb in les}
+    ordered = rows.with_columns(
+        pl.col("labels").replace_strict(base, return_dtype=pl.String).alias("base"),
+        pl.col("labels").replace_strict(les, return_dtype=pl.Float64).alias("le"),
+    ).sort("base", "timestamp", "le")
+    bad = ordered.filter((pl.col("value").diff().over("base", "timestamp") < 0).fill_null(False))
+    if bad.is_empty():
+        return None
+    first = bad.row(0, named=True)
+    return f"{histogram.metric}_bucket{{{first['labels']}}} is below a narrower bucket at {first['timestamp']} ms"
+
+
 def interpolated_bucket(histogram: Selector, threshold_s: float, samples: pl.DataFrame) -> pl.DataFrame:
     """Synthetic ``<histogram>_bucket{le="<threshold_s>"}`` rows (``SAMPLE_SCHEMA``), interpolated
     between the bucket bounds around ``threshold_s``, one row per timestamp at which both bounding

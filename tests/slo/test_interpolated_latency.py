@@ -52,3 +52,15 @@ def test_without_interpolate_a_threshold_between_bounds_is_a_problem_naming_the_
     assert Evaluator([latency("300ms", interpolate=True)]).check_series(series) == []
     (past,) = Evaluator([latency("2s", interpolate=True)]).check_series(series)
     assert "above the largest finite bucket bound" in past
+
+
+def test_buckets_that_are_not_cumulative_give_an_error_naming_them_not_a_share_above_one() -> None:
+    frame = histogram().with_columns(  # the 0.25 bucket counts more than +Inf: not cumulative
+        pl.when(pl.col("labels") == 'le="0.25"').then(pl.col("value") * 2).otherwise(pl.col("value")).alias("value")
+    )
+    evaluator = Evaluator([latency("250ms", interpolate=False)])
+    evaluator.ingest(frame)
+    (result,) = evaluator.evaluate(T0 + 60 * 60_000).objectives
+    assert result.sli is None and result.status == "no_data"
+    assert result.error is not None and "histogram buckets are not monotonic" in result.error
+    assert result.burn_rates["1h"] is None
