@@ -372,7 +372,7 @@ def _engine_burns(specs: Sequence[SLOSpec], samples: pl.DataFrame, steps: I64, w
             cut = upto
         for o in evaluator.evaluate(at).objectives:
             burns = out[index[o.name]]
-            if o.status == "no_data":
+            if o.status in ("no_data", "low_traffic"):  # as live alerts: a handful of events never pages
                 continue
             burns.has_data[j] = True
             for w in windows:

@@ -156,3 +156,11 @@ def test_a_custom_policy_with_equal_duration_window_names() -> None:
     text = report.to_text()
     assert "page" in text and "SLO" in text
     assert report.to_json()["episodes"][0]["start"] == (A + 2) * 60.0
+
+
+def test_a_low_traffic_floor_replays_like_live_alerts_and_never_pages() -> None:
+    floored = _spec(99.9).model_copy(update={"min_events": 1e12})  # more requests than the history holds
+    report = backtest([floored], _history(), start_ms=START, end_ms=END)
+    assert report.episodes == ()
+    normal = backtest([_spec(99.9)], _history(), start_ms=START, end_ms=END)
+    assert len(normal.episodes) == 3
