@@ -86,14 +86,15 @@ def render_text(report: StatusReport, dimension: str | None = None) -> str:
         lines.append(
             f"  {d.name:<6} {d.status:<9} {_human(d.time_to_breach_seconds):>9}  {d.reason}"
         )
-    lines += ["", f"  {'objective':<28} {'dim':<6} {'target':>8} {'sli/used':>9} {'budget':>8} "
+    width = max([28, *(len(o.name) for o in report.objectives)])
+    lines += ["", f"  {'objective':<{width}} {'dim':<6} {'target':>8} {'sli/used':>9} {'budget':>8} "
               f"{'burn 1h':>8} {'breach in':>9}  status"]
     for o in report.objectives:
         if dimension and o.dimension != dimension:
             continue
         burn = o.burn_rates.get("1h")
         lines.append(
-            f"  {o.name:<28} {o.dimension:<6} {o.target_text():>8} {_compliance(o):>9} "
+            f"  {o.name:<{width}} {o.dimension:<6} {o.target_text():>8} {_compliance(o):>9} "
             f"{_pct(o.budget_remaining, 1):>8} {('-' if burn is None else f'{burn:.2f}x'):>8} "
             f"{_human(o.time_to_breach_seconds):>9}  {o.status}"
         )
