@@ -35,10 +35,6 @@ __all__ = [
 ]
 
 
-_PERIOD_S = {"week": 7 * 86400.0, "month": 31 * 86400.0, "quarter": 92 * 86400.0}
-"""The longest each calendar period can be."""
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -120,8 +116,7 @@ class RedlineConfig(_Strict):
     def longest_window_s(self) -> float:
         """The longest history any objective or guardrail reads (a budget's whole period)."""
         return max(
-            [s.window for s in self.slos] + [g.window for g in self.guardrails]
-            + [_PERIOD_S[g.budget.period] for g in self.guardrails if g.budget is not None],
+            [s.window for s in self.slos] + [g.history_seconds for g in self.guardrails],
             default=0.0,
         )
 

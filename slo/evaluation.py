@@ -23,7 +23,6 @@ from store.types import Selector
 
 __all__ = ["Evaluator", "history_seconds"]
 
-_PERIOD_S = {"week": 7 * 86400.0, "month": 31 * 86400.0, "quarter": 92 * 86400.0}
 _LONGEST_BURN_WINDOW_S = 3 * 86400.0
 
 
@@ -32,8 +31,7 @@ def history_seconds(slos: Sequence[SLOSpec], guardrails: Sequence[GuardrailSpec]
     return max(
         [_LONGEST_BURN_WINDOW_S]
         + [s.window for s in slos]
-        + [g.window for g in guardrails]
-        + [_PERIOD_S[g.budget.period] for g in guardrails if g.budget is not None]
+        + [g.history_seconds for g in guardrails]
     )
 
 

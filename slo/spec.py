@@ -18,6 +18,7 @@ from store.fields import DurationSeconds, SelectorField
 __all__ = [
     "BURN_WINDOWS",
     "DIMENSIONS",
+    "PERIOD_MAX_SECONDS",
     "BudgetGuardrail",
     "CalendarWindow",
     "CostPer1kGuardrail",
@@ -147,6 +148,9 @@ class SLISpec(_Strict):
         return self
 
 
+PERIOD_MAX_SECONDS: dict[str, float] = {"week": 7 * 86400.0, "month": 31 * 86400.0, "quarter": 92 * 86400.0}
+"""The longest each calendar period can be: how much history a calendar window or budget reads."""
+
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
@@ -218,6 +222,12 @@ class GuardrailSpec(_Strict):
         return self
 
     @property
+    def history_seconds(self) -> float:
+        """The longest span this guardrail reads: its window, or its budget's whole period."""
+        period = PERIOD_MAX_SECONDS[self.budget.period] if self.budget is not None else 0.0
+        return max(self.window, period)
+
+    @property
     def kind(self) -> str:
         """``budget`` or ``cost_per_1k``."""
         return "budget" if self.budget is not None else "cost_per_1k"
@@ -284,7 +294,6 @@ class MaintenanceWindow(_Strict):
         return self
 
 
-_PERIOD_MAX_S = {"week": 7 * 86400.0, "month": 31 * 86400.0, "quarter": 92 * 86400.0}
 
 
 class SLOSpec(_Strict):
@@ -318,8 +327,8 @@ class SLOSpec(_Strict):
                 raise ValueError("give 'window' (rolling) or 'calendar' (a calendar period), not both")
             calendar = data["calendar"]
             period = calendar.get("period") if isinstance(calendar, dict) else getattr(calendar, "period", None)
-            if period in _PERIOD_MAX_S:
-                data = {**data, "window": _PERIOD_MAX_S[period]}
+            if period in PERIOD_MAX_SECONDS:
+                data = {**data, "window": PERIOD_MAX_SECONDS[period]}
         return data
 
     @property
