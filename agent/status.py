@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from agent.config import LoadedConfig
 from slo.evaluation import Evaluator
 from slo.groups import expand_groups
+from slo.ranking import format_age
 from slo.results import ObjectiveResult, StatusReport
 from store.embedded import SampleStore
 from store.errors import ConfigError
@@ -47,17 +48,7 @@ def compute_status(loaded: LoadedConfig, at_s: float) -> StatusReport:
 def _human(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    s = int(seconds)
-    if s <= 0:
-        return "now"
-    days, rem = divmod(s, 86400)
-    hours, rem = divmod(rem, 3600)
-    minutes = rem // 60
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m" if minutes else f"{s}s"
+    return "now" if seconds <= 0 else format_age(seconds)
 
 
 def _pct(value: float | None, digits: int = 3) -> str:
