@@ -10,7 +10,7 @@ ingested before, NaN values dropped, the first of duplicate timestamps kept.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +40,12 @@ def runs(samples: pl.DataFrame) -> tuple[I64, I64]:
     )
     starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
     return starts, (ends - starts).astype(np.int64)
+
+
+def csr(lists: Sequence[Sequence[int]]) -> tuple[I64, I64]:
+    """Lists of ids as compressed rows: pointer array (len(lists) + 1) and the flat ids."""
+    ptr = np.concatenate([[0], np.cumsum([len(x) for x in lists], dtype=np.int64)]).astype(np.int64)
+    return ptr, np.asarray([i for x in lists for i in x], dtype=np.int64)
 
 
 MAX_RUNS = 10_000

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from slo.batches import Batch, TickRows, large_batches, series_runs, small_batches
+from slo.batches import Batch, TickRows, csr, large_batches, series_runs, small_batches
 from slo.calendar import maintenance_intervals, period_bounds
 from slo.cumulative import NO_TS, CounterSides, FreshnessStore
 from slo.freshness_groups import FreshGroup, ingest_freshness
@@ -345,10 +345,7 @@ class SLOEvaluator:
     def _series_sides(self) -> tuple[I64, I64]:
         """Series → sides as CSR arrays (pointer, side ids), rebuilt when series were added."""
         if self._csr is None or len(self._csr[0]) != len(self._ser_sides) + 1:
-            counts = [len(x) for x in self._ser_sides]
-            ptr = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
-            flat = [s for x in self._ser_sides for s in x]
-            self._csr = (ptr, np.asarray(flat, dtype=np.int64))
+            self._csr = csr(self._ser_sides)
         return self._csr
 
     # -- evaluate --------------------------------------------------------------------------

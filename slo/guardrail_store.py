@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from slo.batches import series_runs
+from slo.batches import csr, series_runs
 from slo.cumulative import NO_TS, CounterSides
 from store.types import SAMPLE_SCHEMA, Selector, parse_labels
 
@@ -323,10 +323,7 @@ class SpendTracks:
     def _series_tracks(self) -> tuple[I64, I64]:
         """Series → tracks as CSR arrays (pointer, track ids), rebuilt when series were added."""
         if self._csr is None or len(self._csr[0]) != len(self._ser_tracks) + 1:
-            counts = [len(x) for x in self._ser_tracks]
-            ptr = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
-            flat = [t for x in self._ser_tracks for t in x]
-            self._csr = (ptr, np.asarray(flat, dtype=np.int64))
+            self._csr = csr(self._ser_tracks)
         return self._csr
 
     def track_arrays(self) -> tuple[npt.NDArray[np.bool_], I64, I64]:
