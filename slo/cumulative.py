@@ -339,6 +339,16 @@ class CounterSides:
         self.last_ts[sides] = ts
         self.last_value[sides] = cum
 
+    def merge_late_parts(self, s: int, times: list[I64], increments: list[F64]) -> None:
+        """Fold several runs of late increments (each sorted) into side ``s``: one point per
+        distinct time, increments at the same time summed."""
+        lt, li = np.concatenate(times), np.concatenate(increments)
+        order = np.argsort(lt, kind="stable")
+        lt, li = lt[order], li[order]
+        distinct = np.concatenate([lt[1:] != lt[:-1], [True]])
+        cum = np.cumsum(li)[distinct]
+        self.merge_late(s, lt[distinct], np.diff(cum, prepend=0.0))
+
     def merge_late(self, s: int, ts: I64, steps: F64) -> None:
         """Fold points at or before the side's newest into both tiers, one by one (rare)."""
         for t, d in zip(ts.tolist(), steps.tolist(), strict=True):

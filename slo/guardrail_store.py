@@ -190,12 +190,7 @@ class _Sides:
             if len(ts):
                 new.append((ts, inc))
         if late_t:
-            lt, li = np.concatenate(late_t), np.concatenate(late_i)
-            order = np.argsort(lt, kind="stable")
-            lt, li = lt[order], li[order]
-            distinct = np.concatenate([lt[1:] != lt[:-1], [True]])
-            cum = np.cumsum(li)[distinct]
-            cs.merge_late(s, lt[distinct], np.diff(cum, prepend=0.0))
+            cs.merge_late_parts(s, late_t, late_i)
         if new:
             cs.append(s, new)
 

@@ -132,12 +132,7 @@ def ingest_sides(
                 ts, inc = ts[j:], inc[j:]
             parts.append((ts, inc))
         if late_t:
-            lt, li = np.concatenate(late_t), np.concatenate(late_i)
-            order = np.argsort(lt, kind="stable")
-            lt, li = lt[order], li[order]
-            distinct = np.concatenate([lt[1:] != lt[:-1], [True]])
-            cum = np.cumsum(li)[distinct]
-            counters.merge_late(s, lt[distinct], np.diff(cum, prepend=0.0))
+            counters.merge_late_parts(s, late_t, late_i)
         counters.append(s, parts)
 
 
