@@ -61,6 +61,8 @@ class Evaluator:
         self._approximate: set[str] = set()
         self._histograms = [(s.name, s.sli.latency.histogram) for s in slos if s.sli.latency is not None]
         self._non_monotonic: dict[str, str] = {}
+        self._checked: set[str] = set()
+        """Histograms whose buckets have been seen once (and checked)."""
         """Latency objectives whose buckets were seen decreasing with ``le``, and where."""
 
     def selectors(self) -> list[Selector]:
@@ -76,13 +78,17 @@ class Evaluator:
         timestamp (``slo.whatif.interpolated_bucket``); the objective is then reported
         ``approximate``. A threshold past the largest bound is left to ``check_series``.
         """
-        unchecked = [(n, h) for n, h in self._histograms if n not in self._non_monotonic]
+        unchecked = {str(h): h for _, h in self._histograms if str(h) not in self._checked}
         if unchecked and samples.height:
-            # An exporter's buckets are cumulative or not in every scrape: the newest one tells.
+            # An exporter's buckets are cumulative or not in every scrape: the first scrape that
+            # holds a histogram's buckets tells (its newest timestamp), once per histogram.
             newest = samples.filter(pl.col("timestamp") == pl.col("timestamp").max())
-            for name, histogram in unchecked:
-                if where := decreasing_bucket(histogram, newest):
-                    self._non_monotonic[name] = where
+            for key, histogram in unchecked.items():
+                seen, where = decreasing_bucket(histogram, newest)
+                if seen:
+                    self._checked.add(key)
+                if where is not None:
+                    self._non_monotonic.update({n: where for n, h in self._histograms if str(h) == key})
         extra = []
         for name, histogram, threshold in self._interpolated:
             try:

@@ -72,12 +72,6 @@ class WhatIfResult:
         return out
 
 
-def _bucket_selector(spec: SLOSpec) -> Selector:
-    lat = spec.sli.latency
-    assert lat is not None
-    return lat.histogram.with_metric(lat.histogram.metric + "_bucket")
-
-
 def _bucket_rows(histogram: Selector, samples: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, float]]:
     rows = histogram.with_metric(histogram.metric + "_bucket").filter(samples)
     les: dict[str, float] = {}
@@ -90,7 +84,10 @@ def _bucket_rows(histogram: Selector, samples: pl.DataFrame) -> tuple[pl.DataFra
 
 def bucket_bounds(histogram: Selector, samples: pl.DataFrame) -> list[float]:
     """The distinct bucket bounds (``le``, seconds, ``+Inf`` included) of ``histogram`` in ``samples``, ascending."""
-    _rows, les = _bucket_rows(histogram, samples)
+    return _distinct_bounds(_bucket_rows(histogram, samples)[1])
+
+
+def _distinct_bounds(les: dict[str, float]) -> list[float]:
     distinct: list[float] = []
     for le in sorted(les.values()):
         if not distinct or not same_bound(distinct[-1], le):
@@ -102,12 +99,13 @@ def _fmt_bounds(bounds: list[float]) -> str:
     return ", ".join("+Inf" if math.isinf(b) else f"{b:g}s" for b in bounds)
 
 
-def decreasing_bucket(histogram: Selector, samples: pl.DataFrame) -> str | None:
-    """Where ``histogram``'s buckets decrease with ``le`` at one timestamp (a bucket counting more
-    than a wider one), described for an error; ``None`` when they are cumulative as they must be."""
+def decreasing_bucket(histogram: Selector, samples: pl.DataFrame) -> tuple[bool, str | None]:
+    """Whether ``samples`` hold buckets of ``histogram`` at all, and where they decrease with ``le``
+    at one timestamp (a bucket counting more than a wider one), described for an error; ``None``
+    when they are cumulative as they must be."""
     rows, les = _bucket_rows(histogram, samples)
     if rows.is_empty():
-        return None
+        return False, None
     base = {lb: format_labels({k: v for k, v in parse_labels(lb).items() if k != "le"}) for lb in les}
     ordered = rows.with_columns(
         pl.col("labels").replace_strict(base, return_dtype=pl.String).alias("base"),
@@ -115,9 +113,9 @@ def decreasing_bucket(histogram: Selector, samples: pl.DataFrame) -> str | None:
     ).sort("base", "timestamp", "le")
     bad = ordered.filter((pl.col("value").diff().over("base", "timestamp") < 0).fill_null(False))
     if bad.is_empty():
-        return None
+        return True, None
     first = bad.row(0, named=True)
-    return f"{histogram.metric}_bucket{{{first['labels']}}} is below a narrower bucket at {first['timestamp']} ms"
+    return True, f"{histogram.metric}_bucket{{{first['labels']}}} is below a narrower bucket at {first['timestamp']} ms"
 
 
 def interpolated_bucket(histogram: Selector, threshold_s: float, samples: pl.DataFrame) -> pl.DataFrame:
@@ -129,7 +127,7 @@ def interpolated_bucket(histogram: Selector, threshold_s: float, samples: pl.Dat
     ``ValueError`` naming the bounds when ``threshold_s`` is above the largest finite one.
     """
     rows, les = _bucket_rows(histogram, samples)
-    bounds = bucket_bounds(histogram, samples)
+    bounds = _distinct_bounds(les)
     finite = [b for b in bounds if math.isfinite(b)]
     if not finite or any(same_bound(b, threshold_s) for b in finite):
         return pl.DataFrame(schema=SAMPLE_SCHEMA)
