@@ -30,7 +30,7 @@ from alerts.webhook import WebhookNotifier, secret_from_env
 from collectors.base import Collector, SourceHealth
 from collectors.registry import build_collector
 from slo.evaluation import Evaluator
-from slo.groups import expand_groups
+from slo.groups import expand_groups, group_members, member_name
 from slo.results import StatusReport
 from store.embedded import SampleStore
 from store.errors import StoreError
@@ -149,7 +149,8 @@ class Agent:
         if not grouped:
             return False
         known = set(self.evaluator.names)
-        return any(spec.name not in known for spec in expand_groups(grouped, samples) if spec.group_by == ())
+        pairs = list(samples.select("metric", "labels").unique().iter_rows())
+        return any(member_name(s, m) not in known for s in grouped for m in group_members(s, pairs))
 
     def collect(self, source: str) -> SourceHealth:
         """Collect one source once, store the batch, feed the evaluator."""

@@ -48,6 +48,7 @@ from slo.counters import extrapolate_increases
 from slo.cumulative import series_increments
 from slo.engine import SLOEvaluator
 from slo.ranking import MULTIWINDOW_CONDITIONS, alert_factor, format_age
+from slo.sides import le_value, same_bound
 from slo.spec import BURN_WINDOWS, SLOSpec
 from store.types import SAMPLE_SCHEMA, Selector, parse_duration, parse_labels
 
@@ -265,12 +266,8 @@ class _Sides:
         spans = []
         for metric, labels in selector.matching_series(self.spans):
             if le is not None:
-                raw = parse_labels(labels).get("le")
-                try:
-                    bound = float(raw) if raw is not None else None
-                except ValueError:
-                    bound = None
-                if bound is None or not (bound == le or math.isclose(bound, le, rel_tol=1e-9, abs_tol=0.0)):
+                bound = le_value(parse_labels(labels))
+                if bound is None or not same_bound(bound, le):
                     continue
             spans.append(self.spans[(metric, labels)])
         if not spans:

@@ -16,7 +16,7 @@ import polars as pl
 from slo.spec import SLISpec, SLOSpec
 from store.types import Matcher, Selector, format_labels, parse_labels
 
-__all__ = ["expand_groups", "group_members", "sli_selectors"]
+__all__ = ["expand_groups", "group_members", "member_name", "sli_selectors"]
 
 _SELECTOR_FIELDS = {
     "ratio": ("errors", "good", "total"),
@@ -50,6 +50,11 @@ def group_members(spec: SLOSpec, series: Iterable[tuple[str, str]]) -> list[dict
         if any(sel.matches(metric, parsed) for sel in selectors):
             found.add(tuple(parsed.get(label, "") for label in spec.group_by))
     return [dict(zip(spec.group_by, values, strict=True)) for values in sorted(found)]
+
+
+def member_name(spec: SLOSpec, member: dict[str, str]) -> str:
+    """A member's objective name: ``name{model="llama"}``."""
+    return f"{spec.name}{{{format_labels(member)}}}"
 
 
 def _narrowed(sli: SLISpec, member: dict[str, str]) -> SLISpec:
@@ -88,7 +93,7 @@ def expand_groups(specs: Sequence[SLOSpec], series: pl.DataFrame) -> list[SLOSpe
             out.append(
                 spec.model_copy(
                     update={
-                        "name": f"{spec.name}{{{format_labels(member)}}}",
+                        "name": member_name(spec, member),
                         "sli": _narrowed(spec.sli, member),
                         "labels": {**spec.labels, **member},
                         "group_by": (),

@@ -53,14 +53,13 @@ from slo.calendar import Period, period_bounds
 from slo.cumulative import NO_TS
 from slo.guardrail_store import SpendTracks, Template
 from slo.results import ObjectiveResult, Status
-from slo.spec import BURN_WINDOWS, GuardrailSpec
+from slo.spec import BURN_WINDOWS, PERIOD_MAX_SECONDS, GuardrailSpec
 from store.types import Selector, format_duration, parse_duration
 
 __all__ = ["GuardrailEvaluator", "currency_of"]
 
 _BURN_MS: tuple[int, ...] = tuple(round(parse_duration(w) * 1000) for w in BURN_WINDOWS)
 _DAY_MS = 86_400_000
-_PERIOD_MAX_DAYS = {"week": 7, "month": 31, "quarter": 92}
 _CURRENCIES = ("usd", "eur", "gbp", "jpy", "chf", "cad", "aud", "inr", "cny", "sek", "nok", "dkk")
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 _WARN_WINDOWS: tuple[tuple[str, int], ...] = (("1d", BURN_WINDOWS.index("1d")), ("6h", BURN_WINDOWS.index("6h")))
@@ -187,7 +186,7 @@ class GuardrailEvaluator:
         for pos, spec in enumerate(specs):
             if spec.budget is not None:
                 b = spec.budget
-                days = float(_PERIOD_MAX_DAYS[b.period])
+                days = PERIOD_MAX_SECONDS[b.period] / 86400
                 g = _Guard(spec, template(Template(b.spend, b.decreases, b.showback_by, timed=True), days))
                 key = periods.setdefault((b.period, b.timezone, b.week_start), len(periods))
                 budgets.append((pos, g.spend, key, b.limit))
