@@ -27,10 +27,13 @@ __all__ = [
     "Collector",
     "Fetched",
     "Row",
+    "Secrets",
     "SourceHealth",
     "SourceSettings",
+    "bearer_header",
     "collect_safely",
     "samples_from_rows",
+    "secret_from_env",
 ]
 
 logger = logging.getLogger(__name__)
@@ -119,6 +122,30 @@ Row = tuple[str, Mapping[str, str], int, float]
 Fetched = tuple[pl.DataFrame, Sequence[str]] | tuple[pl.DataFrame, Sequence[str], str | None]
 """What a collection's fetch returns to ``collect_safely``: samples, non-fatal problems and,
 optionally, the error of a collection that failed in part (``None``: it did not)."""
+
+
+class Secrets(dict[str, str]):
+    """Headers or passwords resolved from the environment: a dict whose repr never shows a value."""
+
+    def __repr__(self) -> str:
+        return f"Secrets(keys={sorted(self)!r}, values=***)"
+
+
+def secret_from_env(env: Mapping[str, str], var: str, field_name: str) -> str:
+    """The value of the environment variable ``var`` that the config field ``field_name`` names.
+
+    An unset or empty variable is a ``SourceError`` naming the variable and the field (never a value);
+    collectors resolve secrets at construction and report that error on every collection.
+    """
+    value = env.get(var, "")
+    if not value:
+        raise SourceError(f"environment variable {var!r} ({field_name}) is not set")
+    return value
+
+
+def bearer_header(env: Mapping[str, str], var: str, field_name: str = "bearer_token_env") -> Secrets:
+    """``{"Authorization": "Bearer <token>"}`` with the token from ``var`` (see ``secret_from_env``)."""
+    return Secrets(Authorization=f"Bearer {secret_from_env(env, var, field_name)}")
 
 
 def samples_from_rows(rows: Iterable[Row], extra_labels: Mapping[str, str]) -> pl.DataFrame:

@@ -42,7 +42,16 @@ import httpx
 import polars as pl
 from pydantic import field_validator, model_validator
 
-from collectors.base import CollectResult, Row, SourceSettings, collect_safely, samples_from_rows
+from collectors.base import (
+    CollectResult,
+    Row,
+    Secrets,
+    SourceSettings,
+    bearer_header,
+    collect_safely,
+    samples_from_rows,
+    secret_from_env,
+)
 from collectors.freshness_files import Newest, list_files, newest_in_column
 from collectors.freshness_values import (
     field_value,
@@ -157,23 +166,6 @@ class FreshnessConfig(SourceSettings):
         return f"source {self.name!r} ({self.dbt_sources})"
 
 
-class _Secrets:
-    """Secrets resolved from the environment at construction; never shown."""
-
-    def __init__(self, values: Mapping[str, str | None], missing: list[str]) -> None:
-        self.values = dict(values)
-        self.missing = missing
-
-    def __repr__(self) -> str:
-        return "_Secrets(***)"
-
-
-def _resolve(env: Mapping[str, str], wanted: Mapping[str, str | None]) -> _Secrets:
-    """``wanted``: secret → the environment variable named in the config (or None: not used)."""
-    values = {secret: env.get(named) if named is not None else None for secret, named in wanted.items()}
-    return _Secrets(values, [named for named in wanted.values() if named is not None and named not in env])
-
-
 class FreshnessCollector:
     """Reads one freshness source per ``collect()``; never raises (errors go to the health).
 
@@ -195,7 +187,16 @@ class FreshnessCollector:
         self._where = config.where()
         env = os.environ if env is None else env
         self._s3 = S3Access(config.storage_options, env) if is_s3(config.path or "") else None
-        self._secrets = _resolve(env, {"bearer": config.bearer_token_env, "password": config.password_env})
+        self._headers = Secrets({"Accept": "application/json"})
+        self._password = Secrets()
+        self._setup_error: str | None = None
+        try:
+            if config.bearer_token_env is not None:
+                self._headers |= bearer_header(env, config.bearer_token_env)
+            if config.password_env is not None:
+                self._password["password"] = secret_from_env(env, config.password_env, "password_env")
+        except SourceError as exc:
+            self._setup_error = str(exc)
         self._storage: Storage | None = None
 
     def collect(self) -> CollectResult:
@@ -203,8 +204,8 @@ class FreshnessCollector:
         return collect_safely(self.name, self._where, self._clock, self._fetch)
 
     def _fetch(self, now_ms: int) -> tuple[pl.DataFrame, list[str]]:
-        if self._secrets.missing:
-            raise SourceError(f"environment variable {self._secrets.missing[0]} (named in the config) is not set")
+        if self._setup_error is not None:
+            raise SourceError(self._setup_error)
         cfg = self.config
         if cfg.dbt_sources is not None:
             return self._dbt(cfg.dbt_sources, now_ms)
@@ -228,7 +229,7 @@ class FreshnessCollector:
             if cfg.database is not None:
                 row = query_sqlite(cfg.database, cfg.sql, cfg.timeout_s)
             else:
-                row = query_sqlalchemy(cfg.url or "", self._secrets.values["password"], cfg.sql)
+                row = query_sqlalchemy(cfg.url or "", self._password.get("password"), cfg.sql)
             rows = None
             if row.rows is not None:
                 if isinstance(row.rows, bool) or not isinstance(row.rows, int | float):
@@ -236,10 +237,8 @@ class FreshnessCollector:
                 rows = int(row.rows)
             return Newest(to_epoch_seconds(row.newest, "the query's first column"), rows)
         assert cfg.url is not None and cfg.field is not None
-        bearer = self._secrets.values["bearer"]
-        headers = {"Accept": "application/json"} | ({"Authorization": f"Bearer {bearer}"} if bearer else {})
         _, document = fetch_json(
-            self._client, cfg.url, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, headers=headers
+            self._client, cfg.url, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, headers=self._headers
         )
         value = field_value(document, parse_field_path(cfg.field), cfg.field)
         return Newest(to_epoch_seconds(value, f"field {cfg.field!r}"))

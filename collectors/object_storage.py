@@ -77,8 +77,8 @@ class S3Access:
         self._settings = settings or ObjectStorageSettings()
         opts = self._settings
         named = (opts.access_key_id_env, opts.secret_access_key_env, opts.session_token_env)
-        self.missing = [name for name in named if name is not None and name not in env]
-        """Variables the config names that are not set."""
+        self.missing = [name for name in named if name is not None and not env.get(name)]
+        """Variables the config names that are unset or empty (an empty secret is never sent)."""
         self._key, self._secret, self._token = (
             env.get(name) if name is not None else env.get(standard)
             for name, standard in zip(named, ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),

@@ -42,7 +42,15 @@ import httpx
 import polars as pl
 from pydantic import Field
 
-from collectors.base import CollectResult, Row, SourceSettings, collect_safely, samples_from_rows
+from collectors.base import (
+    CollectResult,
+    Row,
+    Secrets,
+    SourceSettings,
+    bearer_header,
+    collect_safely,
+    samples_from_rows,
+)
 from collectors.http_fetch import HttpURL, fetch_json, shown_url
 from store.errors import SourceError
 from store.fields import DurationSeconds
@@ -120,9 +128,13 @@ class OpenCostCollector:
         self._url = config.url.rstrip("/") + config.endpoint
         self._where = f"source {config.name!r} ({shown_url(self._url)})"
         environ = os.environ if env is None else env
-        name = config.bearer_token_env
-        self._missing_env = name if name is not None and name not in environ else None
-        self._headers = {"Authorization": f"Bearer {environ[name]}"} if name is not None and name in environ else {}
+        self._headers = Secrets()
+        self._setup_error: str | None = None
+        if config.bearer_token_env is not None:
+            try:
+                self._headers = bearer_header(environ, config.bearer_token_env)
+            except SourceError as exc:
+                self._setup_error = str(exc)
         self._totals: dict[tuple[str, str], float] = {}
         self._read_until_s: int | None = None
 
@@ -143,8 +155,8 @@ class OpenCostCollector:
 
     def _fetch(self, now_ms: int) -> tuple[pl.DataFrame, list[str]]:
         cfg = self.config
-        if self._missing_env is not None:
-            raise SourceError(f"environment variable {self._missing_env} not set (bearer_token_env)")
+        if self._setup_error is not None:
+            raise SourceError(self._setup_error)
         start, end = self._window(now_ms)
         if start >= end:
             return empty_samples(), []  # no complete step since the last read

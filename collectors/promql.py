@@ -75,7 +75,15 @@ import httpx
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from collectors.base import CollectResult, Row, SourceSettings, collect_safely, samples_from_rows
+from collectors.base import (
+    CollectResult,
+    Row,
+    SourceSettings,
+    bearer_header,
+    collect_safely,
+    samples_from_rows,
+    secret_from_env,
+)
 from collectors.http_fetch import HttpURL, fetch_json, shown_url
 from store.errors import SourceError
 from store.fields import DurationSeconds
@@ -178,17 +186,15 @@ def _request_headers(config: PromQLConfig, env: Mapping[str, str]) -> tuple[dict
     headers = dict(config.headers)
     if config.tenant is not None:
         headers["X-Scope-OrgID"] = config.tenant
-    if config.bearer_token_env is not None:
-        token = env.get(config.bearer_token_env, "")
-        if not token:
-            return {}, f"environment variable {config.bearer_token_env!r} (bearer_token_env) is not set"
-        headers["Authorization"] = f"Bearer {token}"
-    if config.basic_auth is not None:
-        password = env.get(config.basic_auth.password_env, "")
-        if not password:
-            return {}, f"environment variable {config.basic_auth.password_env!r} (basic_auth.password_env) is not set"
-        pair = f"{config.basic_auth.username}:{password}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+    try:
+        if config.bearer_token_env is not None:
+            headers |= bearer_header(env, config.bearer_token_env)
+        if config.basic_auth is not None:
+            password = secret_from_env(env, config.basic_auth.password_env, "basic_auth.password_env")
+            pair = f"{config.basic_auth.username}:{password}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+    except SourceError as exc:
+        return {}, str(exc)
     return headers, None
 
 

@@ -326,6 +326,33 @@ def test_http_field_from_a_scheduler_api_with_a_bearer_token_from_the_environmen
     assert "s3cr3t" not in repr(collector.__dict__)
 
 
+def test_an_empty_token_variable_is_an_error_naming_it_and_nothing_is_requested(client: httpx.Client) -> None:
+    seen: list[str | None] = []
+    with _json_server({"end_date": "2024-01-15T10:02:41Z"}, seen) as base:
+        config = FreshnessConfig.model_validate(
+            {"name": "features", "kind": "freshness", "url": f"{base}/runs", "field": "$.end_date",
+             "bearer_token_env": "AIRFLOW_TOKEN"}
+        )
+        result = FreshnessCollector(config, client, clock=lambda: NOW, env={"AIRFLOW_TOKEN": ""}).collect()
+    assert result.health.error == (
+        f"source 'features' ({base}/runs, field $.end_date): environment variable 'AIRFLOW_TOKEN' "
+        "(bearer_token_env) is not set"
+    )
+    assert seen == [] and result.samples.is_empty()
+
+
+def test_an_empty_password_variable_is_an_error_naming_it(client: httpx.Client) -> None:
+    config = FreshnessConfig.model_validate(
+        {"name": "warehouse", "kind": "freshness", "sql": "SELECT max(ts) FROM t",
+         "url": "postgresql://reader@127.0.0.1:1/db", "password_env": "WAREHOUSE_PW"}
+    )
+    result = FreshnessCollector(config, client, clock=lambda: NOW, env={"WAREHOUSE_PW": ""}).collect()
+    assert result.health.error is not None
+    assert result.health.error.endswith(": environment variable 'WAREHOUSE_PW' (password_env) is not set")
+    assert result.health.error.startswith("source 'warehouse' (")
+    assert result.samples.is_empty()
+
+
 @pytest.mark.parametrize(
     ("field", "expected"),
     [("job.finished_ms", 1705312800.5), ("job.finished_s", 1705312800.0), ("job.finished_iso", 1705312800.0)],

@@ -58,3 +58,10 @@ def test_a_named_variable_that_is_not_set_is_named_and_no_secret_is_shown() -> N
     with pytest.raises(SourceError, match=both):
         S3Access(NAMED, {"LAKE_KEY": "AKIALAKE"}).storage()
     assert "lake-secret" not in repr(access) and "AKIALAKE" not in repr(access)
+
+
+def test_a_named_variable_that_is_empty_counts_as_not_set() -> None:
+    access = S3Access(NAMED, {"LAKE_KEY": "AKIALAKE", "LAKE_SECRET": "", "LAKE_TOKEN": "lake-token"})
+    named = r"^environment variable LAKE_SECRET \(named in storage_options\) is not set$"
+    with pytest.raises(SourceError, match=named):
+        access.polars_options()

@@ -210,8 +210,20 @@ def test_the_bearer_token_comes_from_the_environment_and_is_never_shown(
     assert fake.requests[-1][1]["auth"] == "Bearer s3cr3t"
     assert "s3cr3t" not in repr(collector)
     missing = make(url, client, Clock(SEP_1_S + 3600), bearer_token_env="OC_TOKEN").collect()
-    assert missing.health.error == f"source 'k8s-cost' ({url}/allocation): environment variable OC_TOKEN not set " \
-        "(bearer_token_env)"
+    assert missing.health.error == f"source 'k8s-cost' ({url}/allocation): environment variable 'OC_TOKEN' " \
+        "(bearer_token_env) is not set"
+
+
+def test_an_empty_token_variable_is_an_error_naming_it_and_nothing_is_requested(
+    opencost: tuple[FakeOpenCost, str], client: httpx.Client
+) -> None:
+    fake, url = opencost
+    before = len(fake.requests)
+    result = make(url, client, Clock(SEP_1_S + 3600), env={"OC_TOKEN": ""}, bearer_token_env="OC_TOKEN").collect()
+    assert result.health.error == f"source 'k8s-cost' ({url}/allocation): environment variable 'OC_TOKEN' " \
+        "(bearer_token_env) is not set"
+    assert result.samples.is_empty()
+    assert len(fake.requests) == before
 
 
 def test_the_example_config_opencost_entry_validates() -> None:
