@@ -145,8 +145,8 @@ class LoadedConfig:
 
     @property
     def data_dir(self) -> Path:
-        """The data directory, relative paths taken from the config file's folder."""
-        d = self.config.agent.data_dir
+        """The data directory (``~`` expanded), relative paths taken from the config file's folder."""
+        d = self.config.agent.data_dir.expanduser()
         return d if d.is_absolute() else (self.path.parent / d).resolve()
 
 

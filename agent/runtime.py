@@ -48,7 +48,7 @@ def build_notifiers(
     for i, cfg in enumerate(loaded.config.alerting.notifiers):
         if isinstance(cfg, WebhookNotifierConfig):
             url = secret_from_env(cfg.url_env, env, where=f"{loaded.path}: alerting.notifiers[{i}].url_env")
-            out.append(WebhookNotifier(url, client, name=cfg.name, retries=cfg.retries))
+            out.append(WebhookNotifier(url, client, name=cfg.name, retries=cfg.retries, timeout_s=cfg.timeout))
         elif isinstance(cfg, LogNotifierConfig):
             out.append(LogNotifier(logging.getLogger("redline.alerts"), name=cfg.name))
     return out
@@ -135,11 +135,13 @@ class Agent:
             evaluator = Evaluator(expand_groups(cfg.slos, self.store.series()), cfg.guardrails)
         else:
             evaluator = Evaluator(cfg.slos, cfg.guardrails)
-        now_ms = int(self._clock() * 1000)
-        start_ms = now_ms - int((evaluator.history_seconds + 3600) * 1000)
-        frame = self.store.read(evaluator.selectors(), start_ms, now_ms)
-        evaluator.ingest(frame)
+        # Under the lock: a batch another source appends meanwhile is ingested into the new
+        # evaluator after the swap (samples it already read are ignored as not newer).
         with self._lock:
+            now_ms = int(self._clock() * 1000)
+            start_ms = now_ms - int((evaluator.history_seconds + 3600) * 1000)
+            frame = self.store.read(evaluator.selectors(), start_ms, now_ms)
+            evaluator.ingest(frame)
             self.evaluator = evaluator
         return frame.height
 

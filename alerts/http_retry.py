@@ -34,6 +34,8 @@ class RetryPolicy:
     retries: int = 3
     backoff_s: float = 0.5
     max_backoff_s: float = 8.0
+    timeout_s: float | None = None
+    """Per attempt; ``None`` leaves the client's own timeout."""
 
     def __post_init__(self) -> None:
         if self.retries < 0:
@@ -149,7 +151,10 @@ def post_with_retry(
         attempts = attempt + 1
         wait: float | None = None
         try:
-            response = client.post(url, content=content, headers=dict(headers))
+            response = client.post(
+                url, content=content, headers=dict(headers),
+                timeout=policy.timeout_s if policy.timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
+            )
         except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError) as exc:
             # The cause is dropped on purpose (``from None``): its message and request carry the URL.
             raise DeliveryError(

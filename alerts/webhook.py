@@ -95,13 +95,16 @@ class WebhookNotifier(Notifier):
         retries: int = 3,
         backoff_s: float = 0.5,
         max_backoff_s: float = 8.0,
+        timeout_s: float | None = None,
         sleep: Callable[[float], object] | None = None,
     ) -> None:
         self.name = name
         self._url = url
         protect_url(url)  # httpx logs request URLs at INFO; this one is a secret
         self._client = client
-        self._policy = RetryPolicy(retries=retries, backoff_s=backoff_s, max_backoff_s=max_backoff_s)
+        self._policy = RetryPolicy(
+            retries=retries, backoff_s=backoff_s, max_backoff_s=max_backoff_s, timeout_s=timeout_s
+        )
         self._stop = threading.Event()
         self._sleep: Callable[[float], object] = sleep if sleep is not None else self._stop.wait
 

@@ -129,3 +129,25 @@ def test_guardrails_load_and_a_quarter_budget_needs_a_quarter_of_retention(tmp_p
     clash = guardrails.replace("name: ml-monthly", "name: api-latency")
     with pytest.raises(ConfigError, match="slos and guardrails: the name 'api-latency' is used twice"):
         load_config(write(tmp_path, GOOD + clash))
+
+
+def test_a_home_relative_data_dir_is_the_same_folder_for_every_reader(tmp_path: Path) -> None:
+    from dashboard.data import load_config as dashboard_config
+
+    path = write(tmp_path, GOOD.replace("data_dir: ./data", "data_dir: ~/redline-data"))
+    expected = Path("~/redline-data").expanduser()
+    assert load_config(path).data_dir == expected
+    assert dashboard_config(path).data_dir == expected
+
+
+def test_a_webhook_notifier_takes_its_timeout_and_retries_from_the_config(tmp_path: Path) -> None:
+    import httpx
+
+    from agent.runtime import build_notifiers
+
+    text = GOOD + "alerting:\n  notifiers: [{name: oncall, kind: webhook, url_env: HOOK, timeout: 3s, retries: 1}]\n"
+    loaded = load_config(write(tmp_path, text))
+    with httpx.Client() as client:
+        (notifier,) = build_notifiers(loaded, {"HOOK": "http://127.0.0.1:9/hook"}, client)
+    policy = notifier._policy  # type: ignore[attr-defined]
+    assert (policy.timeout_s, policy.retries) == (3.0, 1)
