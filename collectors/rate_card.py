@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from collectors.base import CollectResult, Row, SourceSettings, collect_safely, samples_from_rows
 from collectors.exposition import ExpositionParser
-from collectors.http_fetch import fetch_body, shown_url
+from collectors.http_fetch import HttpURL, fetch_body, shown_url
 from collectors.prometheus_scrape import ACCEPT
 from store.errors import SourceError
 from store.fields import SelectorField
@@ -75,10 +75,10 @@ class RateCardConfig(SourceSettings):
     gpu_hour_usd: float | None = Field(default=None, gt=0)
     node_hour_usd: float | None = Field(default=None, gt=0)
     count: float | None = Field(default=None, ge=0)
-    count_url: str | None = None
+    count_url: HttpURL | None = None
     count_selector: SelectorField | None = None
     count_aggregate: Literal["count", "sum"] = "count"
-    tokens_url: str | None = None
+    tokens_url: HttpURL | None = None
     token_prices: dict[str, TokenPrice] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -98,9 +98,6 @@ class RateCardConfig(SourceSettings):
                 raise ValueError("tokens_url belongs with token_prices")
         elif self.tokens_url is None:
             raise ValueError("token_prices need tokens_url (a vLLM or OpenTelemetry /metrics page)")
-        for url in (self.count_url, self.tokens_url):
-            if url is not None and httpx.URL(url).scheme not in ("http", "https"):
-                raise ValueError(f"{url!r}: expected an http:// or https:// URL")
         return self
 
     @property

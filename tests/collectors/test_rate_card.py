@@ -188,6 +188,18 @@ def test_config_needs_exactly_one_form() -> None:
                                                                        "output_per_million_usd": 1}}})
 
 
+@pytest.mark.parametrize("field", ["count_url", "tokens_url"])
+@pytest.mark.parametrize("url", ["http:///nohost", "ftp://host/metrics", "host:9400/metrics"])
+def test_a_url_without_http_scheme_or_host_is_refused(field: str, url: str) -> None:
+    base: dict[str, object] = {"name": "r", "kind": "rate_card"}
+    if field == "count_url":
+        base |= {"gpu_hour_usd": 1.0, "count_url": url, "count_selector": "DCGM_FI_DEV_GPU_UTIL"}
+    else:
+        base |= {"tokens_url": url, "token_prices": {"m": {"input_per_million_usd": 1, "output_per_million_usd": 1}}}
+    with pytest.raises(ValidationError, match=rf"{field}\n.*expected an http:// or https:// URL with a host"):
+        RateCardConfig.model_validate(base)
+
+
 def test_the_example_config_rate_card_entries_validate() -> None:
     sources = [s for s in yaml.safe_load(EXAMPLE.read_text())["sources"] if s["kind"] == "rate_card"]
     gpu, tokens = (RateCardConfig.model_validate(s) for s in sources)
