@@ -305,7 +305,7 @@ class RequestLogCollector:
         try:
             lf = self._scan(uri, storage)
             schema = lf.collect_schema()
-            rows = lf.select(pl.len()).collect().item()
+            no_rows = lf.head(1).collect().is_empty()  # reads one row, not a full pass over the file
         except pl.exceptions.NoDataError:
             problems.append(f"{uri} is empty (no header, no rows)")
             return None
@@ -315,7 +315,7 @@ class RequestLogCollector:
             if col not in schema:
                 shown = ", ".join(schema.names()[:20])
                 raise SourceError(f"{uri} has no column {col!r} (columns: {shown})")
-        if rows == 0:
+        if no_rows:
             problems.append(f"{uri} is empty (no rows)")
             return None
         lf = lf.with_row_index("__row", offset=1)
