@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from slo.ranking import MULTIWINDOW_CONDITIONS, alert_factor
 from slo.results import ObjectiveResult
 from store.types import parse_duration
 
@@ -75,18 +76,16 @@ class BurnRateCondition:
         """The burn rate spending ``budget_share`` of a ``slo_window_seconds`` budget in ``long_window``."""
         if not (slo_window_seconds > 0 and math.isfinite(slo_window_seconds)):
             raise ValueError(f"slo_window_seconds must be a positive number, got {slo_window_seconds!r}")
-        return self.budget_share * slo_window_seconds / self.long_window_seconds
+        return alert_factor(self.budget_share, self.long_window_seconds, slo_window_seconds)
 
     def holds(self, objective: ObjectiveResult) -> bool:
         """Whether both windows burn strictly above the factor (a missing rate never exceeds)."""
         return _firing(self, objective) is not None
 
 
-DEFAULT_POLICY: Final[tuple[BurnRateCondition, ...]] = (
-    BurnRateCondition("page", "1h", "5m", 0.02),
-    BurnRateCondition("page", "6h", "30m", 0.05),
-    BurnRateCondition("ticket", "1d", "2h", 0.10),
-    BurnRateCondition("ticket", "3d", "6h", 0.10),
+DEFAULT_POLICY: Final[tuple[BurnRateCondition, ...]] = tuple(
+    BurnRateCondition(c.severity, c.long_window, c.short_window, c.budget_share)
+    for c in MULTIWINDOW_CONDITIONS
 )
 """The SRE workbook's four conditions: for a 30 d window 14.4×, 6×, 3× and 1×."""
 

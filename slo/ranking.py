@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from slo.results import DimensionResult, ObjectiveResult, Status
 from slo.spec import DIMENSIONS
@@ -47,7 +48,7 @@ def alert_factor(share: float, long_window_s: float, slo_window_s: float) -> flo
 class BurnCondition:
     """A multiwindow condition: both windows burn above the factor for the budget share."""
 
-    severity: str
+    severity: Literal["page", "ticket"]
     long_window: str
     short_window: str
     budget_share: float
