@@ -21,7 +21,7 @@ def burn_thresholds(window_seconds: float) -> list[tuple[float, str, str]]:
     For a 30-day window these are the SRE workbook's 14.4× and 6× (page), 3× and 1× (ticket);
     other windows keep the budget shares, so the factors scale (the alerts use the same table).
     """
-    out = []
+    out: list[tuple[float, str, str]] = []
     for c in MULTIWINDOW_CONDITIONS:
         factor = round(c.factor(window_seconds), 4)
         out.append((factor, c.severity, f"{c.severity} {factor:g}× ({c.long_window} & {c.short_window})"))
