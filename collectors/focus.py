@@ -42,12 +42,10 @@ or an offset (``T`` may be a space); Parquet datetime columns are read as they a
 
 from __future__ import annotations
 
-import glob as globlib
 import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Final, Literal, Self
 
 import httpx
@@ -55,7 +53,15 @@ import polars as pl
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import CollectResult, SourceSettings, collect_safely
-from collectors.object_storage import ObjectStorageSettings, S3Access, check_storage_options, is_s3
+from collectors.freshness_files import check_total_size, list_files
+from collectors.object_storage import (
+    ObjectStorageSettings,
+    S3Access,
+    Storage,
+    check_storage_options,
+    is_s3,
+    local_storage,
+)
 from store.errors import SourceError
 from store.fields import DurationSeconds
 from store.types import SAMPLE_SCHEMA, empty_samples, format_labels
@@ -225,6 +231,7 @@ class FocusCollector:
         self._where = f"source {config.name!r} ({config.path})"
         environ = os.environ if env is None else env
         self._s3 = S3Access(config.storage_options, environ) if is_s3(config.path) else None
+        self._storage: Storage | None = None
         self._emitted_until_ms: int | None = None
         self._seen: set[str] = set()
         self._dims = list(dict.fromkeys([*config.group_by, *config.filter]))
@@ -241,16 +248,13 @@ class FocusCollector:
 
     def _files(self) -> list[str]:
         path = self.config.path
-        if _is_remote(path):
-            return [path]
-        matched = sorted(globlib.glob(path)) if globlib.has_magic(path) else [path] if Path(path).exists() else []
-        files = [p for p in matched if Path(p).is_file()]
-        if not files:
-            raise SourceError(f"no file matches {path}")
-        total = sum(Path(p).stat().st_size for p in files)
-        if total > self.config.max_bytes:
-            raise SourceError(f"{len(files)} file(s) hold {total} bytes, over max_bytes ({self.config.max_bytes})")
-        return files
+        if _is_remote(path) and self._s3 is None:
+            return [path]  # another scheme, read by polars itself (no listing)
+        if self._storage is None:
+            self._storage = self._s3.storage() if self._s3 is not None else local_storage()
+        entries = list_files(path, self._storage)
+        check_total_size(entries, self._storage, self.config.max_bytes)
+        return [entry.uri(self._storage) for entry in entries]
 
     def _scan(self, path: str) -> pl.LazyFrame:
         storage = (self._s3.polars_options() or None) if self._s3 is not None else None

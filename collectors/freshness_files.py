@@ -41,7 +41,7 @@ from collectors.freshness_values import to_epoch_seconds
 from collectors.object_storage import Storage
 from store.errors import SourceError
 
-__all__ = ["FileEntry", "Newest", "list_files", "newest_in_column"]
+__all__ = ["FileEntry", "Newest", "check_total_size", "list_files", "newest_in_column"]
 
 FileFormat = Literal["parquet", "csv"]
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -132,6 +132,21 @@ def list_files(pattern: str, storage: Storage) -> list[FileEntry]:
         what = "no file matches" if _GLOB_CHARS.search(pattern) else "file not found:"
         raise SourceError(f"{what} {pattern}")
     return entries
+
+
+def check_total_size(entries: Sequence[FileEntry], storage: Storage, max_bytes: int) -> None:
+    """``SourceError`` when the matched local files hold more than ``max_bytes`` together (S3 objects
+    are not counted: their size is not checked before polars reads them)."""
+    if storage.s3:
+        return
+    total = 0
+    for entry in entries:
+        try:
+            total += os.path.getsize(entry.path)
+        except OSError as exc:
+            raise SourceError(f"cannot stat {entry.path}: {exc}") from exc
+    if total > max_bytes:
+        raise SourceError(f"{len(entries)} file(s) hold {total} bytes, over max_bytes ({max_bytes})")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ import polars as pl
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import CollectResult, SourceSettings, collect_safely
-from collectors.freshness_files import FileEntry, list_files
+from collectors.freshness_files import FileEntry, check_total_size, list_files
 from collectors.object_storage import (
     ObjectStorageSettings,
     S3Access,
@@ -283,12 +283,7 @@ class RequestLogCollector:
             else:
                 self._storage = local_storage()
         entries = list_files(self.config.path, self._storage)
-        if not self._storage.s3:
-            total = sum(os.path.getsize(e.path) for e in entries)
-            if total > self.config.max_bytes:
-                raise SourceError(
-                    f"{len(entries)} file(s) hold {total} bytes, over max_bytes ({self.config.max_bytes})"
-                )
+        check_total_size(entries, self._storage, self.config.max_bytes)
         return entries, self._storage
 
     def _scan(self, uri: str, storage: Storage) -> pl.LazyFrame:

@@ -309,3 +309,26 @@ def test_an_s3_glob_that_matches_nothing_is_an_error_naming_the_glob(s3_endpoint
     assert result.health.error.startswith(
         "source 'aws-bill' (s3://billing/none/*.parquet): no file matches s3://billing/none/*.parquet"
     )
+
+
+def test_a_recursive_glob_reads_the_monthly_folders_below_it(tmp_path: Path) -> None:
+    """The path goes through collectors.freshness_files.list_files, so ``**`` matches nested folders."""
+    nested = tmp_path / "exports" / "2024" / "09"
+    nested.mkdir(parents=True)
+    (nested / "part-0.csv").write_bytes(FIXTURE.read_bytes())
+    result = make(tmp_path / "exports" / "**" / "*.csv").collect()
+    assert result.health.ok, result.health.error
+    assert series(result.samples, service="Amazon SageMaker") == {
+        SEP_1: 0.0, SEP_1 + HOUR_MS: 1.25, SEP_1 + 2 * HOUR_MS: 2.5
+    }
+
+
+def test_files_over_max_bytes_together_are_refused_before_reading(tmp_path: Path) -> None:
+    export = tmp_path / "part-0.csv"
+    export.write_bytes(FIXTURE.read_bytes())
+    size = export.stat().st_size
+    result = make(tmp_path / "*.csv", max_bytes=size - 1).collect()
+    assert result.health.error == (
+        f"source 'aws-bill' ({tmp_path / '*.csv'}): 1 file(s) hold {size} bytes, over max_bytes ({size - 1})"
+    )
+    assert result.samples.is_empty()
