@@ -15,7 +15,8 @@ from pydantic import TypeAdapter, ValidationError
 from agent.config import LoadedConfig
 from alerts.policy import DEFAULT_POLICY, BurnRateCondition
 from slo.backtest import BacktestComparison, BacktestReport, backtest, compare
-from slo.evaluation import history_seconds
+from slo.evaluation import history_seconds, read_start_ms
+from slo.groups import sli_selectors
 from slo.ranking import format_age
 from slo.results import ObjectiveResult
 from slo.spec import SLOSpec
@@ -45,10 +46,8 @@ def run_whatif(
     """The objective ``name`` as configured and under the alternative threshold and/or objective."""
     spec = _spec(loaded, name)
     at_ms = int(at_s * 1000)
-    from slo.engine import SLOEvaluator
-
-    selectors = SLOEvaluator([spec]).selectors()
-    samples = _read(loaded, selectors, at_ms - int((history_seconds([spec]) + 86400) * 1000), at_ms)
+    selectors = sli_selectors(spec.sli)
+    samples = _read(loaded, selectors, read_start_ms(history_seconds([spec]), at_ms), at_ms)
     try:
         return whatif(spec, samples, at_ms, threshold_s=threshold_s, objective=objective)
     except ValueError as exc:
@@ -106,11 +105,9 @@ def run_backtest(
     """Replay the alert policy over stored history; with ``compare_objective``, side by side with
     the same objectives relaxed (or tightened) to that percentage."""
     specs = [_spec(loaded, only)] if only else list(loaded.config.slos)
-    from slo.engine import SLOEvaluator
-
     start_ms, end_ms = int(start_s * 1000), int(end_s * 1000)
-    read_from = start_ms - int(history_seconds(specs) * 1000) - 3_600_000
-    samples = _read(loaded, SLOEvaluator(specs).selectors(), read_from, end_ms)
+    read_from = read_start_ms(history_seconds(specs), start_ms)
+    samples = _read(loaded, [sel for s in specs for sel in sli_selectors(s.sli)], read_from, end_ms)
     step_ms = int(step_s * 1000)
     try:
         if compare_objective is None:

@@ -29,7 +29,7 @@ from alerts.state import AlertStateStore
 from alerts.webhook import WebhookNotifier, secret_from_env
 from collectors.base import Collector, SourceHealth
 from collectors.registry import build_collector
-from slo.evaluation import Evaluator
+from slo.evaluation import Evaluator, read_start_ms
 from slo.groups import expand_groups, group_members, member_name
 from slo.results import StatusReport
 from store.embedded import SampleStore
@@ -139,7 +139,7 @@ class Agent:
         # evaluator after the swap (samples it already read are ignored as not newer).
         with self._lock:
             now_ms = int(self._clock() * 1000)
-            start_ms = now_ms - int((evaluator.history_seconds + 3600) * 1000)
+            start_ms = read_start_ms(evaluator.history_seconds, now_ms)
             frame = self.store.read(evaluator.selectors(), start_ms, now_ms)
             evaluator.ingest(frame)
             self.evaluator = evaluator

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from agent.config import LoadedConfig
-from slo.evaluation import Evaluator
+from slo.evaluation import Evaluator, read_start_ms
 from slo.groups import expand_groups
 from slo.ranking import format_age
 from slo.results import ObjectiveResult, StatusReport
@@ -40,7 +40,7 @@ def compute_status(loaded: LoadedConfig, at_s: float) -> StatusReport:
     slos = expand_groups(cfg.slos, store.series()) if any(s.group_by for s in cfg.slos) else cfg.slos
     evaluator = Evaluator(slos, cfg.guardrails)
     at_ms = int(at_s * 1000)
-    start_ms = at_ms - int((evaluator.history_seconds + 3600) * 1000)
+    start_ms = read_start_ms(evaluator.history_seconds, at_ms)
     evaluator.ingest(store.read(evaluator.selectors(), start_ms, at_ms))
     return evaluator.evaluate(at_ms)
 

@@ -21,7 +21,7 @@ import polars as pl
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from slo.evaluation import Evaluator
+from slo.evaluation import Evaluator, read_start_ms
 from slo.groups import expand_groups
 from slo.ranking import format_age, rank_objectives
 from slo.results import StatusReport
@@ -46,8 +46,6 @@ _SPECS: Final = TypeAdapter(list[SLOSpec])
 _GUARDRAILS: Final = TypeAdapter(list[GuardrailSpec])
 _SPEC_FILES: Final = TypeAdapter(list[SpecFile])
 _DEFAULT_DATA_DIR: Final = "./redline-data"
-_READ_MARGIN_MS: Final = 10 * 60 * 1000
-"""Read a little before each window so the engine sees the sample just before its start."""
 
 BURN_DOWN_SCHEMA: Final = pl.Schema(
     {"timestamp": pl.Datetime("ms", "UTC"), "budget_remaining": pl.Float64()}
@@ -179,7 +177,7 @@ def _read(
 def evaluate_report(config: DashboardConfig, at_ms: int) -> Evaluation:
     """Evaluate every objective of ``config`` at ``at_ms`` from the stored samples."""
     evaluator = config.evaluator(series=_series(config))
-    start_ms = at_ms - int(evaluator.history_seconds * 1000) - _READ_MARGIN_MS
+    start_ms = read_start_ms(evaluator.history_seconds, at_ms)
     samples, problems, newest_ms = _read(config, evaluator, start_ms, at_ms, newest=True)
     evaluator.ingest(samples)
     return Evaluation(evaluator.evaluate(at_ms), problems, newest_ms)
@@ -199,7 +197,7 @@ def burn_down(config: DashboardConfig, name: str, at_ms: int, *, points: int = 6
     # An objective's own window; a guardrail's longest span (its budget period).
     window_s = next((s.window for s in config.slos if s.name == name), evaluator.history_seconds)
     window_ms = int(window_s * 1000)
-    samples, _, _ = _read(config, evaluator, at_ms - 2 * window_ms - _READ_MARGIN_MS, at_ms)
+    samples, _, _ = _read(config, evaluator, read_start_ms(2 * window_s, at_ms), at_ms)
     if samples.is_empty():
         return pl.DataFrame(schema=BURN_DOWN_SCHEMA)
     first_ms = samples.get_column("timestamp").min()

@@ -21,9 +21,18 @@ from slo.spec import GuardrailSpec, SLOSpec
 from slo.whatif import decreasing_bucket, interpolated_bucket
 from store.types import Selector
 
-__all__ = ["Evaluator", "history_seconds"]
+__all__ = ["READ_MARGIN_S", "Evaluator", "history_seconds", "read_start_ms"]
 
 _LONGEST_BURN_WINDOW_S = 3 * 86400.0
+
+
+READ_MARGIN_S = 3600.0
+"""Read this much before the longest window, so each window's start has the sample before it."""
+
+
+def read_start_ms(history_s: float, at_ms: int) -> int:
+    """From when to read stored samples to evaluate windows of up to ``history_s`` at ``at_ms``."""
+    return at_ms - int((history_s + READ_MARGIN_S) * 1000)
 
 
 def history_seconds(slos: Sequence[SLOSpec], guardrails: Sequence[GuardrailSpec] = ()) -> float:
