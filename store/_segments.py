@@ -140,11 +140,11 @@ def read_batch(path: Path) -> pl.DataFrame:
     except FileNotFoundError as exc:
         raise VanishedError(str(path)) from exc
     except (OSError, pa.ArrowException) as exc:
-        raise StoreError(f"unreadable batch file {path}: {exc}") from exc
+        raise StoreError(f"unreadable batch file {path}: {exc}", path=path) from exc
     try:
         frame = pl.from_arrow(table)
     except (pl.exceptions.PolarsError, pa.ArrowException) as exc:
-        raise StoreError(f"unreadable batch file {path}: {exc}") from exc
+        raise StoreError(f"unreadable batch file {path}: {exc}", path=path) from exc
     if not isinstance(frame, pl.DataFrame) or dict(frame.schema) != dict(SAMPLE_SCHEMA):
         raise StoreError(f"batch file {path} does not hold the sample schema: {table.schema}")
     return frame.select(SAMPLE_SCHEMA.names())
@@ -283,20 +283,35 @@ def read_segment(
 
 def segment_time_bounds(path: Path) -> tuple[int, int] | None:
     """(min, max) timestamp of a segment from its footer statistics, None when empty."""
+    return file_time_bounds(
+        path, "segment", lambda p: read_segment(p, columns=["timestamp"])[0].get_column("timestamp")
+    )
+
+
+def batch_time_bounds(path: Path) -> tuple[int, int] | None:
+    """(min, max) timestamp of a batch file from its footer statistics, None when empty."""
+    return file_time_bounds(path, "batch file", lambda p: read_batch(p).get_column("timestamp"))
+
+
+def file_time_bounds(
+    path: Path, what: str, read_timestamps: Callable[[Path], pl.Series]
+) -> tuple[int, int] | None:
+    """(min, max) of a Parquet file's ``timestamp`` column from its footer statistics (no data
+    read); a file without statistics has the column read by ``read_timestamps``."""
     try:
         meta = pq.read_metadata(path)
     except FileNotFoundError as exc:
         raise VanishedError(str(path)) from exc
     except (OSError, pa.ArrowException) as exc:
-        raise StoreError(f"unreadable segment {path}: {exc}") from exc
+        raise StoreError(f"unreadable {what} {path}: {exc}", path=path) from exc
     ts_index = meta.schema.to_arrow_schema().get_field_index("timestamp")
     lows: list[int] = []
     highs: list[int] = []
     for i in range(meta.num_row_groups):
-        stats = meta.row_group(i).column(ts_index).statistics
+        stats = meta.row_group(i).column(ts_index).statistics if ts_index >= 0 else None
         if stats is None or not stats.has_min_max:
-            # Not written by us; read the column rather than guess.
-            ts = read_segment(path, columns=["timestamp"])[0].get_column("timestamp")
+            # Not written by us (or without statistics): read the column rather than guess.
+            ts = read_timestamps(path)
             return None if ts.is_empty() else (int(ts.min()), int(ts.max()))  # type: ignore[arg-type]
         lows.append(stats.min)
         highs.append(stats.max)

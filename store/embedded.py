@@ -32,6 +32,7 @@ import polars as pl
 from store._segments import (
     DAY_MS,
     VanishedError,
+    batch_time_bounds,
     day_name,
     day_of,
     fsync_dir,
@@ -79,6 +80,7 @@ class SampleStore:
         self.retention_seconds = retention_seconds
         self.problems: list[str] = []
         """Files that could not be read (kept in place, never deleted); one entry per file."""
+        self._problem_keys: set[object] = set()
         self._batches = self.data_dir / "batches"
         self._segments = self.data_dir / "segments"
         self._lock = threading.Lock()
@@ -144,7 +146,7 @@ class SampleStore:
                 except VanishedError:
                     continue
                 except StoreError as exc:
-                    self._problem(str(exc))
+                    self._problem(exc)
             names = [name for name, _ in inputs]
             segments = self._segment_days()
             newest_batch = [_ts_max(f) for _, f in inputs if not f.is_empty()]
@@ -251,7 +253,7 @@ class SampleStore:
             try:
                 frame, absorbed = read_segment(path, start_ms, end_ms)
             except StoreError as exc:
-                self._problem(str(exc))
+                self._problem(exc)
                 continue
             absorbed_by_day[day] = absorbed
             frames.append(_select(frame, metrics).with_columns(pl.lit(0).alias("_order")))
@@ -260,7 +262,7 @@ class SampleStore:
             try:
                 frame = read_batch(path)
             except StoreError as exc:
-                self._problem(str(exc))
+                self._problem(exc)
                 continue
             frame = _select(frame, metrics).filter(pl.col("timestamp").is_between(start_ms, end_ms))
             skip_days = [d for d, names in absorbed_by_day.items() if path.name in names]
@@ -293,12 +295,12 @@ class SampleStore:
                 try:
                     frames.append(read_segment(path, columns=_SERIES)[0].unique())
                 except StoreError as exc:
-                    self._problem(str(exc))
+                    self._problem(exc)
             for path in self._batch_files():
                 try:
                     frames.append(read_batch(path).select(_SERIES).unique())
                 except StoreError as exc:
-                    self._problem(str(exc))
+                    self._problem(exc)
             if not frames:
                 return pl.DataFrame(schema={"metric": pl.String, "labels": pl.String})
             return pl.concat(frames).unique().sort(_SERIES)
@@ -320,18 +322,18 @@ class SampleStore:
             try:
                 bounds = self._segment_bounds(path)
             except StoreError as exc:
-                self._problem(str(exc))
+                self._problem(exc)
                 continue
             candidates.append(bounds[1] if newest else bounds[0])
             break
         for path in self._batch_files():
             try:
-                ts = read_batch(path).get_column("timestamp")
+                batch = batch_time_bounds(path)  # footer statistics: no sample is read
             except StoreError as exc:
-                self._problem(str(exc))
+                self._problem(exc)
                 continue
-            if not ts.is_empty():
-                candidates.append(_ts_max(ts) if newest else -_ts_max(-ts))
+            if batch is not None:
+                candidates.append(batch[1] if newest else batch[0])
         if not candidates:
             return None
         return max(candidates) if newest else min(candidates)
@@ -355,7 +357,7 @@ class SampleStore:
                 continue
             except StoreError as exc:
                 found.append(str(exc))
-                self._problem(str(exc))
+                self._problem(exc)
         return found
 
     # -----------------------------------------------------------------------------------------
@@ -387,10 +389,13 @@ class SampleStore:
         except VanishedError as exc:
             raise StoreError(f"store files under {self.data_dir} keep vanishing while read: {exc}") from exc
 
-    def _problem(self, message: str) -> None:
+    def _problem(self, exc: StoreError) -> None:
+        """Record a file that could not be read, once per file (or per message without a file)."""
+        key = exc.path if exc.path is not None else str(exc)
         with self._lock:
-            if message not in self.problems:
-                self.problems.append(message)
+            if key not in self._problem_keys:
+                self._problem_keys.add(key)
+                self.problems.append(str(exc))
 
 
 def _ts_max(data: pl.DataFrame | pl.Series) -> int:

@@ -27,7 +27,11 @@ class SourceError(RedlineError):
 
 
 class StoreError(RedlineError):
-    """The embedded store could not be read or written."""
+    """The embedded store could not be read or written; ``path`` names the file when one is at fault."""
+
+    def __init__(self, message: str, *, path: object = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class NotifyError(RedlineError):
