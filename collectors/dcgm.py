@@ -37,7 +37,8 @@ import polars as pl
 from collectors.base import CollectResult, SourceSettings, collect_safely, samples_from_rows
 from collectors.exposition import ExpositionParser
 from collectors.gpu_metrics import MIB, DeviceTracker, GpuReading, gpu_rows
-from collectors.http_fetch import HttpURL, fetch_body, shown_url
+from collectors.http_fetch import HttpURL, shown_url
+from collectors.prometheus_scrape import scrape_exposition
 from store.errors import SourceError
 from store.types import parse_labels
 
@@ -109,14 +110,10 @@ class DcgmCollector:
 
     def _scrape(self, now_ms: int) -> tuple[pl.DataFrame, list[str]]:
         cfg = self.config
-        fetched = fetch_body(
-            self._client, cfg.url, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, headers={"Accept": ACCEPT}
+        parsed, problems = scrape_exposition(
+            self._client, cfg.url, self._parser, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, now_ms=now_ms,
+            expected="dcgm-exporter metrics", accept=ACCEPT,
         )
-        if fetched.media_type == "text/html":
-            start = fetched.body[:80].decode("utf-8", errors="replace").strip()
-            raise SourceError(f"expected dcgm-exporter metrics but got text/html (a proxy or login page?): {start!r}")
-        parsed = self._parser.parse(fetched.body.decode("utf-8", errors="replace"), default_timestamp_ms=now_ms)
-        problems = list(parsed.problems)
         dcgm = parsed.samples.filter(pl.col("metric").str.starts_with("DCGM_FI_"))
         if dcgm.height == 0:
             raise SourceError("no DCGM_FI_* series in the exposition (is this a dcgm-exporter endpoint?)")

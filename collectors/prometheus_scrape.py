@@ -15,10 +15,11 @@ import httpx
 import polars as pl
 
 from collectors.base import CollectResult, SourceSettings, collect_safely
-from collectors.exposition import ExpositionParser
+from collectors.exposition import ExpositionParser, ParsedExposition
 from collectors.http_fetch import HttpURL, fetch_body, shown_url
+from store.errors import SourceError
 
-__all__ = ["ACCEPT", "PrometheusScrapeCollector", "PrometheusScrapeConfig"]
+__all__ = ["ACCEPT", "PrometheusScrapeCollector", "PrometheusScrapeConfig", "scrape_exposition"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,40 @@ def _decode_lines(body: bytes, problems: list[str]) -> str:
     return b"\n".join(lines).decode("utf-8")
 
 
+def scrape_exposition(
+    client: httpx.Client,
+    url: str,
+    parser: ExpositionParser,
+    *,
+    timeout_s: float,
+    max_bytes: int,
+    now_ms: int,
+    expected: str | None = None,
+    accept: str = ACCEPT,
+) -> tuple[ParsedExposition, list[str]]:
+    """Fetch one /metrics page and parse it: (the exposition, its problems).
+
+    Lines that are not valid UTF-8 are blanked and reported (the rest lands); OpenMetrics or text
+    0.0.4 follows the media type (by a final ``# EOF`` when the type says neither); samples without
+    a timestamp get ``now_ms``. With ``expected`` (what the page should be), a ``text/html`` answer
+    is a ``SourceError`` (a proxy or login page). ``accept`` is the Accept header (OpenMetrics
+    preferred by default). Errors of the fetch are ``fetch_body``'s.
+    """
+    fetched = fetch_body(client, url, timeout_s=timeout_s, max_bytes=max_bytes, headers={"Accept": accept})
+    if expected is not None and fetched.media_type == "text/html":
+        start = fetched.body[:80].decode("utf-8", errors="replace").strip()
+        raise SourceError(f"expected {expected} but got text/html (a proxy or login page?): {start!r}")
+    problems: list[str] = []
+    try:
+        text = fetched.body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = _decode_lines(fetched.body, problems)
+    openmetrics = {"application/openmetrics-text": True, "text/plain": False}.get(fetched.media_type)
+    parsed = parser.parse(text, default_timestamp_ms=now_ms, openmetrics=openmetrics)
+    problems.extend(parsed.problems)
+    return parsed, problems
+
+
 class PrometheusScrapeCollector:
     """Scrapes one target per ``collect()``; labels every series with ``source`` and config labels.
 
@@ -78,16 +113,7 @@ class PrometheusScrapeCollector:
 
     def _scrape(self, scrape_ms: int) -> tuple[pl.DataFrame, list[str]]:
         cfg = self.config
-        fetched = fetch_body(
-            self._client, cfg.url, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, headers={"Accept": ACCEPT}
+        parsed, problems = scrape_exposition(
+            self._client, cfg.url, self._parser, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, now_ms=scrape_ms
         )
-        body = fetched.body
-        problems: list[str] = []
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            text = _decode_lines(body, problems)
-        openmetrics = {"application/openmetrics-text": True, "text/plain": False}.get(fetched.media_type)
-        parsed = self._parser.parse(text, default_timestamp_ms=scrape_ms, openmetrics=openmetrics)
-        problems.extend(parsed.problems)
         return parsed.samples, problems

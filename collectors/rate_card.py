@@ -41,8 +41,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from collectors.base import CollectResult, Row, SourceSettings, collect_safely, samples_from_rows
 from collectors.exposition import ExpositionParser
-from collectors.http_fetch import HttpURL, fetch_body, shown_url
-from collectors.prometheus_scrape import ACCEPT
+from collectors.http_fetch import HttpURL, shown_url
+from collectors.prometheus_scrape import scrape_exposition
 from store.errors import SourceError
 from store.fields import SelectorField
 from store.types import parse_labels
@@ -131,23 +131,20 @@ class RateCardCollector:
         fetch = self._tokens if self.config.token_prices else self._hourly
         return collect_safely(self.name, self._where, self._clock, fetch)
 
-    def _scrape(self, url: str, now_ms: int) -> pl.DataFrame:
+    def _scrape(self, url: str, now_ms: int, problems: list[str]) -> pl.DataFrame:
         cfg = self.config
-        fetched = fetch_body(self._client, url, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes,
-                             headers={"Accept": ACCEPT})
-        try:
-            text = fetched.body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise SourceError(f"the page is not UTF-8 text (byte {exc.start + 1})") from None
-        openmetrics = {"application/openmetrics-text": True, "text/plain": False}.get(fetched.media_type)
-        return self._parser.parse(text, default_timestamp_ms=now_ms, openmetrics=openmetrics).samples
+        parsed, page_problems = scrape_exposition(
+            self._client, url, self._parser, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, now_ms=now_ms
+        )
+        problems.extend(page_problems)
+        return parsed.samples
 
-    def _count(self, now_ms: int) -> float:
+    def _count(self, now_ms: int, problems: list[str]) -> float:
         cfg = self.config
         if cfg.count is not None:
             return cfg.count
         assert cfg.count_url is not None and cfg.count_selector is not None
-        matched = cfg.count_selector.filter(self._scrape(cfg.count_url, now_ms))
+        matched = cfg.count_selector.filter(self._scrape(cfg.count_url, now_ms, problems))
         if matched.is_empty():
             raise SourceError(f"no series match {cfg.count_selector} (nothing to count, not zero)")
         if cfg.count_aggregate == "count":
@@ -161,19 +158,21 @@ class RateCardCollector:
         cfg = self.config
         price = cfg.gpu_hour_usd if cfg.gpu_hour_usd is not None else cfg.node_hour_usd
         assert price is not None
-        count = self._count(now_ms)
+        problems: list[str] = []
+        count = self._count(now_ms, problems)
         if self._last is not None:
             last_ms, last_count = self._last
             self._total_usd += last_count * price * max(0, now_ms - last_ms) / 3_600_000
         self._last = (now_ms, count)
         labels = {"resource": cfg.resource}
         rows: list[Row] = [(SPEND, labels, now_ms, self._total_usd), (UNITS, labels, now_ms, count)]
-        return samples_from_rows(rows, cfg.series_labels()), []
+        return samples_from_rows(rows, cfg.series_labels()), problems
 
     def _tokens(self, now_ms: int) -> tuple[pl.DataFrame, list[str]]:
         cfg = self.config
         assert cfg.tokens_url is not None
-        scraped = self._scrape(cfg.tokens_url, now_ms)
+        problems: list[str] = []
+        scraped = self._scrape(cfg.tokens_url, now_ms, problems)
         tokens: dict[tuple[str, str], tuple[float, int]] = {}
         for metric, model_label, type_label, fixed_type in _TOKEN_COUNTERS:
             part = scraped.filter(pl.col("metric") == metric)
@@ -189,7 +188,6 @@ class RateCardCollector:
             names = ", ".join(m for m, *_ in _TOKEN_COUNTERS)
             raise SourceError(f"no token counters on the page (looked for {names})")
         rows: list[Row] = []
-        problems: list[str] = []
         for (model, token_type), (count, ts_ms) in sorted(tokens.items()):
             price = cfg.token_prices.get(model)
             if price is None:

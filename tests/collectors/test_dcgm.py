@@ -254,3 +254,27 @@ def test_the_example_config_dcgm_entry_validates() -> None:
     assert (entry.url, entry.timeout_s, entry.series_labels()) == (
         "http://127.0.0.1:9400/metrics", 5.0, {"cluster": "inference-eu", "source": "gpu-dcgm"}
     )
+
+
+def test_a_line_that_is_not_utf8_is_skipped_and_named_not_stored_with_replacement_characters(
+    client: httpx.Client,
+) -> None:
+    good = (FIXTURES / "dcgm-3.3.5-hostname-legacy.prom").read_bytes()
+    assert good.endswith(b"\n")
+    bad_line = good.count(b"\n") + 1
+    body = good + b'DCGM_FI_DEV_GPU_TEMP{gpu="9",modelName="A\xff"} 40\n'
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        send(handler, 200, body, "text/plain; version=0.0.4; charset=utf-8")
+
+    with serve(respond) as url:
+        result = DcgmCollector(config(url), client, clock).collect()
+    with serve(_page("dcgm-3.3.5-hostname-legacy.prom")) as url:
+        clean = DcgmCollector(config(url), client, clock).collect()
+
+    assert result.health.ok, result.health.error
+    assert result.health.problems == (
+        f"line {bad_line}: not valid UTF-8 at byte 42, line skipped: "
+        "'DCGM_FI_DEV_GPU_TEMP{gpu=\"9\",modelName=\"A\ufffd\"} 40'",
+    )
+    assert _values(result.samples) == _values(clean.samples)

@@ -95,6 +95,24 @@ def test_opentelemetry_genai_token_histogram_sums_are_priced_and_an_unpriced_mod
     assert result.health.problems == ("model 'o3-mini' has no price in token_prices; its tokens are not costed",)
 
 
+def test_a_line_that_is_not_utf8_is_skipped_and_named_while_the_tokens_are_still_priced(client: httpx.Client) -> None:
+    page = Page("vllm_metrics.prom")
+    assert page.body.endswith(b"\n")
+    bad_line = page.body.count(b"\n") + 1
+    page.body += b"junk_total\xff 1\n"
+    prices = {LLAMA: {"input_per_million_usd": 0.10, "output_per_million_usd": 0.30}}
+    with serve(page) as url:
+        result = make(client, Clock(T0), tokens_url=f"{url}/metrics", token_prices=prices).collect()
+    assert result.health.ok, result.health.error
+    assert values(result.samples) == {
+        lb(model=LLAMA, token_type="input"): 0.1234567,
+        lb(model=LLAMA, token_type="output"): 0.1037034,
+    }
+    assert result.health.problems == (
+        f"line {bad_line}: not valid UTF-8 at byte 11, line skipped: 'junk_total\ufffd 1'",
+    )
+
+
 def test_no_priced_model_at_all_is_an_error_naming_the_model(client: httpx.Client) -> None:
     prices = {"mistral-7b": {"input_per_million_usd": 0.1, "output_per_million_usd": 0.1}}
     with serve(Page("vllm_metrics.prom")) as url:
