@@ -46,7 +46,7 @@ def run_whatif(
     """The objective ``name`` as configured and under the alternative threshold and/or objective."""
     spec = _spec(loaded, name)
     at_ms = int(at_s * 1000)
-    selectors = sli_selectors(spec.sli)
+    selectors = sli_selectors(spec)
     samples = _read(loaded, selectors, read_start_ms(history_seconds([spec]), at_ms), at_ms)
     try:
         return whatif(spec, samples, at_ms, threshold_s=threshold_s, objective=objective)
@@ -107,7 +107,7 @@ def run_backtest(
     specs = [_spec(loaded, only)] if only else list(loaded.config.slos)
     start_ms, end_ms = int(start_s * 1000), int(end_s * 1000)
     read_from = read_start_ms(history_seconds(specs), start_ms)
-    samples = _read(loaded, [sel for s in specs for sel in sli_selectors(s.sli)], read_from, end_ms)
+    samples = _read(loaded, [sel for s in specs for sel in sli_selectors(s)], read_from, end_ms)
     step_ms = int(step_s * 1000)
     try:
         if compare_objective is None:

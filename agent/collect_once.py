@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import httpx
 
+from agent.collectors import collector_for
 from agent.config import LoadedConfig
 from collectors.base import CollectResult
-from collectors.registry import build_collector
 from store.errors import ConfigError
 from store.types import parse_labels
 
@@ -26,7 +26,7 @@ def collect_once(loaded: LoadedConfig, source: str, client: httpx.Client) -> Col
     if source not in configs:
         known = ", ".join(sorted(configs)) or "none"
         raise ConfigError(f"{loaded.path}: no source named {source!r} (sources: {known})")
-    return build_collector(configs[source], client).collect()
+    return collector_for(loaded.config, configs[source], client).collect()
 
 
 def _json_value(value: float) -> float | str:

@@ -15,7 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from agent.spec_files import load_spec_files
+from collectors.promql import PromQLConfig
 from collectors.registry import SOURCE_KINDS, SourceConfig
+from slo.query_sli import staleness_seconds
 from slo.spec import GuardrailSpec, SLOSpec
 from slo.specfiles import SpecFile
 from store.errors import ConfigError
@@ -110,6 +112,42 @@ class RedlineConfig(_Strict):
                 if name in seen:
                     raise ValueError(f"{section}: the name {name!r} is used twice")
                 seen.add(name)
+        return self
+
+    @model_validator(mode="after")
+    def _query_slis_have_backends(self) -> RedlineConfig:
+        """A query SLI names a ``promql`` source that collects often enough for its staleness; a
+        ``promql`` source without queries answers at least one query SLI."""
+        sources = {s.name: s for s in self.sources}
+        used: set[str] = set()
+        for i, spec in enumerate(self.slos):
+            sli = spec.sli.query
+            if sli is None:
+                continue
+            where = f"slos[{i}] ({spec.name}).sli.query"
+            source = sources.get(sli.source)
+            if source is None or source.kind != "promql":
+                promql = sorted(n for n, s in sources.items() if s.kind == "promql")
+                found = "no source of that name" if source is None else f"a {source.kind!r} source"
+                raise ValueError(
+                    f"{where}.source: {sli.source!r} is {found}; a query SLI runs on a promql source "
+                    f"(promql sources: {', '.join(promql) or 'none'})"
+                )
+            used.add(source.name)
+            stale = staleness_seconds(sli)
+            if stale < 2 * source.interval:
+                raise ValueError(
+                    f"{where}.staleness: {format_duration(stale)}{' (the default)' if sli.staleness is None else ''} "
+                    f"is shorter than twice source {source.name!r}'s interval ({format_duration(source.interval)}): "
+                    f"answers would go stale between collections; set staleness to at least "
+                    f"{format_duration(2 * source.interval)}"
+                )
+        for i, src in enumerate(self.sources):
+            if isinstance(src, PromQLConfig) and not src.queries and src.name not in used:
+                raise ValueError(
+                    f"sources[{i}] ({src.name}).queries: empty, and no objective's query SLI runs on this "
+                    "source: give queries to record, or name it in an objective's sli.query.source"
+                )
         return self
 
     @property

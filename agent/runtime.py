@@ -20,6 +20,7 @@ import httpx
 import polars as pl
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from agent.collectors import build_collectors
 from agent.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfig
 from agent.selfmetrics import AgentMetrics, SelfMetricsServer
 from alerts.log_notifier import LogNotifier
@@ -28,7 +29,6 @@ from alerts.notifiers import Notifier
 from alerts.state import AlertStateStore
 from alerts.webhook import WebhookNotifier, secret_from_env
 from collectors.base import Collector, SourceHealth
-from collectors.registry import build_collector
 from slo.evaluation import Evaluator, read_start_ms
 from slo.groups import expand_groups, group_members, member_name
 from slo.results import StatusReport
@@ -72,9 +72,7 @@ class Agent:
         self._client = client or httpx.Client(follow_redirects=False)
         self.store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention)
         self.evaluator = Evaluator(cfg.slos, cfg.guardrails)
-        self.collectors: dict[str, Collector] = {
-            s.name: build_collector(s, self._client, clock) for s in cfg.sources
-        }
+        self.collectors: dict[str, Collector] = build_collectors(cfg, self._client, clock)
         self._alert_state = AlertStateStore(loaded.data_dir / "alerts.sqlite")
         self.alerts = AlertManager(
             self._alert_state,

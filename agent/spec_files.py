@@ -3,7 +3,7 @@
 ```yaml
 slo_files:
   - {path: slos/openslo.yaml, format: openslo}
-  - {path: slos/sloth.yaml, format: sloth}
+  - {path: slos/sloth.yaml, format: sloth, backend: prom}   # queries run on source prom as written
 ```
 """
 
@@ -37,7 +37,7 @@ def load_spec_files(files: list[SpecFile], base: Path) -> tuple[list[SLOSpec], l
     notes: list[str] = []
     for entry in files:
         path = entry.path if entry.path.is_absolute() else base / entry.path
-        found, said = specs_from_documents(entry.format, read_documents(path), str(path))
+        found, said = specs_from_documents(entry.format, read_documents(path), str(path), entry.backend)
         specs += found
         notes += said
     return specs, notes

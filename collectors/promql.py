@@ -67,7 +67,7 @@ import base64
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
@@ -115,6 +115,8 @@ class PromQLQuery(BaseModel):
 
     record: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
     query: str = Field(min_length=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Added to every series the query answers with (over a result label of the same name)."""
 
     @field_validator("query")
     @classmethod
@@ -139,7 +141,8 @@ class PromQLConfig(SourceSettings):
     kind: Literal["promql"]
     url: HttpURL
     """Base URL of the API (``http://127.0.0.1:9090``, Mimir's ``http://mimir/prometheus``)."""
-    queries: list[PromQLQuery] = Field(min_length=1)
+    queries: list[PromQLQuery] = Field(default_factory=list)
+    """Recorded each collection; may be empty when the source only answers objectives' query SLIs."""
     bearer_token_env: str | None = Field(default=None, pattern=_ENV_NAME)
     basic_auth: PromQLBasicAuth | None = None
     tenant: str | None = Field(default=None, min_length=1)
@@ -200,7 +203,8 @@ def _request_headers(config: PromQLConfig, env: Mapping[str, str]) -> tuple[dict
 
 def _shown_query(query: PromQLQuery) -> str:
     text = " ".join(query.query.split())
-    return f"query {query.record!r} ({text if len(text) <= 200 else text[:197] + '...'})"
+    labels = f"{{{format_labels(query.labels)}}}" if query.labels else ""
+    return f"query {query.record!r}{labels} ({text if len(text) <= 200 else text[:197] + '...'})"
 
 
 def _point(pair: Any) -> tuple[int, float]:
@@ -285,8 +289,11 @@ class PromQLCollector:
         client: httpx.Client,
         clock: Callable[[], float] = time.time,
         env: Mapping[str, str] | None = None,
+        planned: Callable[[int], Sequence[PromQLQuery]] | None = None,
     ) -> None:
         self.name = config.name
+        self._planned = planned
+        """More instant queries for each collection time (ms): the query SLIs this source answers."""
         self.config = config
         self._client = client
         self._clock = clock
@@ -314,10 +321,14 @@ class PromQLCollector:
         rows: list[Row] = []
         problems: list[str] = []
         failed: list[str] = []
-        for index, query in enumerate(self.config.queries):
+        planned = list(self._planned(now_ms)) if self._planned is not None else []
+        queries = [*self.config.queries, *planned]
+        for index, query in enumerate(queries):
             shown = _shown_query(query)
             try:
-                if self.config.lookback is not None and index not in self._backfilled:
+                if self.config.lookback is not None and index < len(self.config.queries) and (
+                    index not in self._backfilled
+                ):
                     answer = self._range(query, now_ms, deadline)
                     self._backfilled.add(index)
                 else:
@@ -325,13 +336,13 @@ class PromQLCollector:
             except SourceError as exc:
                 failed.append(f"{shown}: {exc}")
                 continue
-            if not answer.rows:
-                problems.append(f"{shown} returned no series")
+            if not answer.rows and index < len(self.config.queries):
+                problems.append(f"{shown} returned no series")  # a query SLI's errors may rightly have none
             problems.extend(f"{shown}: {p}" for p in answer.problems)
-            rows.extend(answer.rows)
+            rows.extend((m, {**labels, **query.labels}, t, v) for m, labels, t, v in answer.rows)
         if failed and not rows:
             raise SourceError("; ".join(failed + problems))
-        error = f"{len(failed)} of {len(self.config.queries)} queries failed: " + "; ".join(failed) if failed else None
+        error = f"{len(failed)} of {len(queries)} queries failed: " + "; ".join(failed) if failed else None
         return samples_from_rows(rows, self.config.series_labels()), problems, error
 
     def _range(self, query: PromQLQuery, now_ms: int, deadline: float) -> _Answer:

@@ -114,7 +114,7 @@ def load_config(path: Path) -> DashboardConfig:
             documents = [d for d in yaml.safe_load_all(spec_path.read_text(encoding="utf-8")) if d is not None]
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"{path}: slo_files[{i}]: cannot read {spec_path}: {exc}") from exc
-        slos += specs_from_documents(entry.format, documents, str(spec_path))[0]
+        slos += specs_from_documents(entry.format, documents, str(spec_path), entry.backend)[0]
     guardrails = _validated(_GUARDRAILS, raw.get("guardrails") or [], "guardrails", path)
     seen: set[str] = set()
     for section, items in (("slos", slos), ("guardrails", guardrails)):

@@ -27,20 +27,18 @@ from slo.batches import Batch, TickRows, csr, large_batches, series_runs, small_
 from slo.calendar import maintenance_intervals, period_bounds
 from slo.cumulative import NO_TS, CounterSides, FreshnessStore
 from slo.freshness_groups import FreshGroup, ingest_freshness
-from slo.ranking import classify, rank_dimensions, rank_objectives
-from slo.results import ObjectiveResult, StatusReport
+from slo.objective_result import TTB_BURN_WINDOWS, ResultBasis, objective_result
+from slo.query_sli import QueryEvaluator
+from slo.ranking import rank_dimensions, rank_objectives
+from slo.results import StatusReport
 from slo.sides import Side, histogram_problems, ingest_sides, ingest_sides_at_once
 from slo.slice_groups import SliceGroups, band_problems
 from slo.spec import BURN_WINDOWS, GPUBandSLI, SLOSpec, ThroughputSLI
-from store.types import SAMPLE_SCHEMA, Selector, format_duration, parse_duration, parse_labels
+from store.types import SAMPLE_SCHEMA, Selector, parse_duration, parse_labels
 
 __all__ = ["TTB_BURN_WINDOWS", "SLOEvaluator"]
 
-TTB_BURN_WINDOWS: tuple[str, ...] = ("1h", "6h", "1d")
-"""Burn windows used for time to breach, first available wins."""
-
 _BURN_MS: tuple[int, ...] = tuple(round(parse_duration(w) * 1000) for w in BURN_WINDOWS)
-_TTB_COLUMNS: tuple[tuple[str, int], ...] = tuple((w, BURN_WINDOWS.index(w)) for w in TTB_BURN_WINDOWS)
 _SMALL_BATCH = 50_000
 """Batches up to this many rows are handled as whole arrays, larger ones series by series."""
 """A frame with more runs of equal series than this (and than rows / 16) is sorted first."""
@@ -51,22 +49,15 @@ F64 = npt.NDArray[np.float64]
 
 
 @dataclass
-class _Objective:
-    spec: SLOSpec
-    window_ms: int
+class _Objective(ResultBasis):
+    window_ms: int = 0
     total: int = -1
     errors: int = -1
     good: int = -1
     freshness: int = -1  # index in the FreshnessStore
     slices: int = -1  # index in the SliceStore
-    # constants of the result, computed once
     budget: float = 0.0
-    target: float = 0.0
-    window: str = ""
-    kind: str = ""
-    dimension: str = ""
     slice_ms: int = 0  # time-slice kinds: a slice overlapping maintenance is dropped whole
-    event_unit: str = "events"
 
     @property
     def special(self) -> bool:
@@ -109,6 +100,8 @@ class SLOEvaluator:
         if dupes:
             raise ValueError(f"objective names must be unique; repeated: {', '.join(dupes)}")
         self._specs = list(specs)
+        self._query = QueryEvaluator([s for s in specs if s.sli.query is not None])
+        specs = [s for s in specs if s.sli.query is None]
         self._sides: list[Side] = []
         self._side_ids: dict[tuple[str, float | None], int] = {}
         self._groups: list[FreshGroup] = []
@@ -119,12 +112,8 @@ class SLOEvaluator:
         fresh_args: tuple[list[float], list[float], list[int]] = ([], [], [])
         windows: list[int] = list(_BURN_MS)
         for spec in specs:
-            obj = _Objective(spec, round(spec.window * 1000))
-            obj.target = spec.target
+            obj = _Objective(spec, window_ms=round(spec.window * 1000))
             obj.budget = 1.0 - obj.target
-            obj.window = format_duration(spec.window) if spec.calendar is None else spec.calendar.period
-            obj.kind = spec.kind
-            obj.dimension = spec.effective_dimension
             if obj.window_ms not in windows:
                 windows.append(obj.window_ms)
             if spec.sli.ratio is not None:
@@ -236,7 +225,7 @@ class SLOEvaluator:
             seen.setdefault(str(side.selector), side.selector)
         for group in self._groups:
             seen.setdefault(str(group.selector), group.selector)
-        for sel in self._slice_groups.selectors():
+        for sel in self._slice_groups.selectors() + self._query.selectors():
             seen.setdefault(str(sel), sel)
         return list(seen.values())
 
@@ -313,6 +302,7 @@ class SLOEvaluator:
                 )
             if samples.schema[name] != dtype:
                 raise ValueError(f"ingest: column {name!r} is {samples.schema[name]}, expected {dtype}")
+        self._query.ingest(samples)
         if samples.height == 0 or not self._metrics:
             return
         if samples.get_column("timestamp").null_count():
@@ -510,13 +500,14 @@ class SLOEvaluator:
         event_list: list[float] = events.tolist()
         reasons = self._slice_groups.reasons(at_ms) if len(self._s_idx) else []
         results = [
-            self._result(
+            objective_result(
                 obj, burn_rows[i], slo_known[i], slis[i], budgets_left[i], event_list[i],
                 reasons[obj.slices] if obj.slices >= 0 else "",
                 self._period(i, at_ms) if obj.spec.calendar is not None else None, at_ms,
             )
             for i, obj in enumerate(self._objectives)
         ]
+        results += self._query.evaluate(at_ms)
         return StatusReport(
             at=at_ms / 1000.0,
             dimensions=tuple(rank_dimensions(results)),
@@ -525,6 +516,8 @@ class SLOEvaluator:
 
     def error_ratios(self, at_ms: int, name: str) -> dict[str, float | None]:
         """The error ratio per burn window and for the objective window (keyed ``"slo"``)."""
+        if name in self._query.names:
+            return self._query.error_ratios(at_ms, name)
         index = next((i for i, o in enumerate(self._objectives) if o.spec.name == name), None)
         if index is None:
             raise KeyError(f"no objective named {name!r}")
@@ -532,67 +525,13 @@ class SLOEvaluator:
         row = [r if k else None for r, k in zip(ratios[index].tolist(), known[index].tolist(), strict=True)]
         return {**dict(zip(BURN_WINDOWS, row[:-1], strict=True)), "slo": row[-1]}
 
-    @staticmethod
-    def _result(
-        obj: _Objective, burns: list[float | None], slo_known: bool, sli: float, budget_left: float,
-        events: float, detail: str = "", period: tuple[int, int] | None = None, at_ms: int = 0,
-    ) -> ObjectiveResult:
-        """The frozen result from the objective's numbers (burn rates ``None`` where unknown);
-        ``detail`` is appended to the reason; ``period`` is a calendar objective's current one."""
-        spec = obj.spec
-        window_s = spec.window if period is None else (period[1] - period[0]) / 1000.0
-        burn_rates = dict(zip(BURN_WINDOWS, burns, strict=True))
-        budget_remaining = ttb = None
-        burn_window: str | None = None
-        if slo_known:
-            budget_remaining = budget_left
-            for w, i in _TTB_COLUMNS:  # the first known of the 1h, 6h, 1d burn rates
-                burn = burns[i]
-                if burn is not None:
-                    burn_window = w
-                    break
-            else:
-                burn = None
-            if budget_remaining <= 0:
-                ttb = 0.0
-            elif burn is not None and burn > 0:
-                ttb = budget_remaining * window_s / burn
-                if period is not None and ttb > (period[1] - at_ms) / 1000.0:
-                    ttb = None  # lasts past the period's end: not breaching this period
-        status, reason = classify(
-            window=obj.window,
-            window_seconds=window_s,
-            budget_remaining=budget_remaining,
-            burn_rates=burn_rates,
-            time_to_breach_s=ttb,
-            burn_window=burn_window,
-            events=events if slo_known else 0.0,
-            min_events=spec.min_events,
-            event_unit=obj.event_unit,
-            window_phrase=None if period is None else f"this {obj.window}",
-        )
-        if detail:
-            reason = f"{reason}; {detail}"
-        return ObjectiveResult(
-            name=spec.name,
-            kind=obj.kind,
-            dimension=obj.dimension,
-            objective=obj.target,
-            window=obj.window,
-            window_seconds=window_s,
-            sli=sli if slo_known else None,
-            budget_remaining=budget_remaining,
-            burn_rates=burn_rates,
-            time_to_breach_seconds=ttb,
-            status=status,
-            reason=reason,
-            events=events if slo_known else 0.0,
-        )
-
     def memory_bytes(self) -> int:
-        """Bytes held by the cumulative arrays (sides, freshness, throughput and GPU-band slices).
+        """Bytes held by the cumulative arrays (sides, freshness, throughput and GPU-band slices)
+        and the recorded answers of query SLIs.
 
         The rings are allocated whole when the evaluator is built (zero pages, resident as data
         arrives), so this is the size they reach once every side has a full window of data.
         """
-        return self._counters.nbytes() + self._fresh.nbytes() + self._slice_groups.nbytes()
+        return (
+            self._counters.nbytes() + self._fresh.nbytes() + self._slice_groups.nbytes() + self._query.memory_bytes()
+        )

@@ -46,11 +46,7 @@ def history_seconds(slos: Sequence[SLOSpec], guardrails: Sequence[GuardrailSpec]
 
 def _non_monotonic(result: ObjectiveResult, where: str) -> ObjectiveResult:
     """A latency objective whose histogram buckets are not cumulative: no share can be computed."""
-    why = f"histogram buckets are not monotonic: {where} — check the exporter's buckets"
-    return replace(
-        result, sli=None, budget_remaining=None, burn_rates=dict.fromkeys(result.burn_rates),
-        time_to_breach_seconds=None, status="no_data", reason=why, error=why,
-    )
+    return result.unusable(f"histogram buckets are not monotonic: {where} — check the exporter's buckets")
 
 
 class Evaluator:

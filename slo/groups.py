@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import polars as pl
 
+from slo.query_sli import recorded_selector
 from slo.spec import SLISpec, SLOSpec
 from store.types import Matcher, Selector, format_labels, parse_labels
 
@@ -27,8 +28,12 @@ _SELECTOR_FIELDS = {
 }
 
 
-def sli_selectors(sli: SLISpec) -> list[Selector]:
-    """The selectors an SLI reads (a latency SLI's histogram as its ``_bucket`` series)."""
+def sli_selectors(spec: SLOSpec) -> list[Selector]:
+    """The selectors an objective reads (a latency SLI's histogram as its ``_bucket`` series, a
+    query SLI's recorded answers)."""
+    sli = spec.sli
+    if sli.query is not None:
+        return [recorded_selector(spec)]
     out: list[Selector] = []
     for kind, fields in _SELECTOR_FIELDS.items():
         body = getattr(sli, kind)
@@ -44,7 +49,7 @@ def sli_selectors(sli: SLISpec) -> list[Selector]:
 def group_members(spec: SLOSpec, series: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
     """The distinct ``group_by`` label values among the series ``spec`` selects, sorted."""
     found: set[tuple[str, ...]] = set()
-    selectors = sli_selectors(spec.sli)
+    selectors = sli_selectors(spec)
     for metric, labels in series:
         parsed = parse_labels(labels)
         if any(sel.matches(metric, parsed) for sel in selectors):

@@ -25,6 +25,13 @@ field                             Redline
                                   global): listed in ``notes``
 metric source ``type``             ``Prometheus`` only
 ================================  ===========================================================
+
+Loaded with a ``backend`` (a ``promql`` source, ``slo_files[].backend``), nothing is translated:
+the queries run on that source as query SLIs (``slo.query_sli``). A ratioMetric query's range
+(``rate(x[5m])``) becomes each window, as Sloth's ``{{.window}}`` does (a query holding
+``{{.window}}`` is used as written); a raw counter with no range is refused. A thresholdMetric
+age runs as time slices: ``sum_over_time((max(AGE) > bool MAX)[W:SLICE])`` bad slices over
+``count_over_time(max(AGE)[W:SLICE])``.
 """
 
 from __future__ import annotations
@@ -36,10 +43,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from slo.calendar import WEEKDAYS
-from slo.promql_translate import translate_freshness, translate_ratio
-from slo.spec import LatencySLI, SLOSpec
+from slo.promql_translate import ratio_measures, translate_freshness, translate_ratio, with_window_placeholder
+from slo.spec import LatencySLI, QuerySLI, SLOSpec
 from store.errors import ConfigError
-from store.types import parse_duration
+from store.types import format_duration, parse_duration
 
 __all__ = ["KINDS", "load_openslo"]
 
@@ -97,11 +104,48 @@ def _query(doc: _Doc, side: dict[str, Any], path: str, sources: dict[str, _Doc])
     return query
 
 
+def _windowed(doc: _Doc, query: str, path: str, backend: str) -> str:
+    found = with_window_placeholder(query)
+    if found is None:
+        raise doc.error(f"{path}.metricSource.spec.query", f"{query!r} has no range selector ([5m]) nor "
+                        f"{{{{.window}}}} to run over each window on backend {backend!r}; a raw counter "
+                        "(counter: true) is read without a backend, from a source that records it")
+    return found
+
+
+def _query_ratio(
+    doc: _Doc, ratio: dict[str, Any], rpath: str, side: str, sources: dict[str, _Doc], backend: str
+) -> QuerySLI:
+    """A ratioMetric run on ``backend``: each query's range becomes the window."""
+    side_q = _windowed(doc, _query(doc, _get(doc, ratio, side, rpath), f"{rpath}.{side}", sources),
+                       f"{rpath}.{side}", backend)
+    total_q = _windowed(doc, _query(doc, _get(doc, ratio, "total", rpath), f"{rpath}.total", sources),
+                        f"{rpath}.total", backend)
+    measures = ratio_measures(side_q, total_q, good=side == "good")
+    if side == "good":
+        return QuerySLI(source=backend, good=side_q, total=total_q, measures=measures)
+    return QuerySLI(source=backend, errors=side_q, total=total_q, measures=measures)
+
+
+def _query_age(query: str, max_age: float, slice_s: float, backend: str) -> QuerySLI:
+    """A data age (``time() - SELECTOR``) run on ``backend`` as time slices: a subquery takes the
+    age once per slice over each window; a slice is bad when the oldest age is over ``max_age``."""
+    age = f"max({query})"
+    step = format_duration(slice_s)
+    return QuerySLI(
+        source=backend,
+        errors=f"sum_over_time(({age} > bool {max_age:g})[{{{{.window}}}}:{step}])",
+        total=f"count_over_time({age}[{{{{.window}}}}:{step}])",
+        measures="freshness",
+    )
+
+
 def _sli_body(
     doc: _Doc, indicator: dict[str, Any], path: str, budgeting: str, objective: dict[str, Any], opath: str,
-    sources: dict[str, _Doc],
+    sources: dict[str, _Doc], backend: str | None,
 ) -> dict[str, Any]:
-    """The ``sli`` of an ``SLOSpec`` from an OpenSLO indicator spec and one objective."""
+    """The ``sli`` of an ``SLOSpec`` from an OpenSLO indicator spec and one objective; a query
+    SLI run on ``backend`` when given."""
     try:
         if "ratioMetric" in indicator:
             ratio = _get(doc, indicator, "ratioMetric", path)
@@ -113,6 +157,8 @@ def _sli_body(
             if len(given) != 1:
                 raise doc.error(rpath, "expected exactly one of good, bad beside total")
             counter = bool(ratio.get("counter", False))
+            if backend is not None:
+                return {"query": _query_ratio(doc, ratio, rpath, given[0], sources, backend)}
             sli = translate_ratio(
                 _query(doc, _get(doc, ratio, given[0], rpath), f"{rpath}.{given[0]}", sources),
                 _query(doc, _get(doc, ratio, "total", rpath), f"{rpath}.total", sources),
@@ -137,6 +183,8 @@ def _sli_body(
             share = objective.get("timeSliceTarget", 1.0)
             if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
                 raise doc.error(f"{opath}.timeSliceTarget", f"{share!r}: expected a number in (0, 1]")
+            if backend is not None:
+                return {"query": _query_age(query, float(value), slice_s, backend)}
             return {"freshness": translate_freshness(query, float(value), slice_s)}
     except ConfigError as exc:
         if str(exc).startswith(doc.where):
@@ -199,7 +247,7 @@ def _objective_percent(doc: _Doc, objective: dict[str, Any], opath: str) -> floa
 
 
 def _slo_specs(doc: _Doc, slis: dict[str, _Doc], sources: dict[str, _Doc], names: dict[str, set[str]],
-               notes: list[str]) -> list[SLOSpec]:
+               notes: list[str], backend: str | None) -> list[SLOSpec]:
     spec = doc.spec()
     if not isinstance(doc.name, str) or not doc.name:
         raise doc.error("metadata.name", "required name is missing")
@@ -254,7 +302,7 @@ def _slo_specs(doc: _Doc, slis: dict[str, _Doc], sources: dict[str, _Doc], names
             "description": str(spec.get("description") or doc.display or ""),
             "objective": _objective_percent(doc, objective, opath),
             **window,
-            "sli": _sli_body(doc, indicator, ipath, budgeting, objective, opath, sources),
+            "sli": _sli_body(doc, indicator, ipath, budgeting, objective, opath, sources, backend),
             "labels": labels,
         }
         try:
@@ -266,9 +314,12 @@ def _slo_specs(doc: _Doc, slis: dict[str, _Doc], sources: dict[str, _Doc], names
 
 
 def load_openslo(
-    documents: list[dict[str, Any]], source: str, notes: list[str] | None = None
+    documents: list[dict[str, Any]], source: str, notes: list[str] | None = None, backend: str | None = None
 ) -> list[SLOSpec]:
     """Objectives from the OpenSLO v1 ``documents`` of ``source`` (a file, for messages).
+
+    With ``backend`` (a ``promql`` source) the queries run there as query SLIs (see the module
+    docstring); without, they are translated into native objectives over the embedded store.
 
     ``notes``, when given, receives what was read but not applied (alert policies). Raises
     ``ConfigError`` naming the document, its kind and name, and the field path for anything
@@ -287,7 +338,7 @@ def load_openslo(
     slis = {d.name: d for d in docs if d.kind == "SLI" and isinstance(d.name, str)}
     sources = {d.name: d for d in docs if d.kind == "DataSource" and isinstance(d.name, str)}
     collected: list[str] = []
-    specs = [s for d in docs if d.kind == "SLO" for s in _slo_specs(d, slis, sources, names, collected)]
+    specs = [s for d in docs if d.kind == "SLO" for s in _slo_specs(d, slis, sources, names, collected, backend)]
     if notes is not None:
         notes.extend(collected)
     seen: set[str] = set()

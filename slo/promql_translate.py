@@ -27,24 +27,22 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
-from slo.spec import FreshnessSLI, LatencySLI, RatioSLI
+from slo.spec import WINDOW_PLACEHOLDER_RE, FreshnessSLI, LatencySLI, RatioSLI
 from store.errors import ConfigError
 from store.types import Matcher, Selector
 
 __all__ = [
     "WINDOW_PLACEHOLDER_RE",
     "PromQLShapeError",
+    "ratio_measures",
     "translate_counter",
     "translate_error_ratio",
     "translate_freshness",
     "translate_ratio",
+    "with_window_placeholder",
 ]
-
-WINDOW_PLACEHOLDER_RE: Final = re.compile(r"\{\{\s*\.window\s*\}\}")
-"""Sloth's window placeholder, ``{{.window}}`` (spaces allowed inside the braces)."""
-
 
 class PromQLShapeError(ConfigError):
     """A query is not one of the shapes the embedded store can evaluate."""
@@ -236,6 +234,37 @@ class _Parser:
         if tok is not None and tok[1] == "offset":
             raise self.error("offset is not supported: the objective is evaluated at the current time")
         return _Sel(Selector(metric, tuple(matchers)), rng)
+
+
+def ratio_measures(side: str, total: str, *, good: bool) -> Literal["availability", "latency"]:
+    """What a ratio of queries is about, for a query SLI's ``measures``: latency when the queries
+    have one of the latency shapes above, availability otherwise (any PromQL)."""
+    try:
+        return "latency" if isinstance(translate_ratio(side, total, good=good), LatencySLI) else "availability"
+    except ConfigError:
+        return "availability"
+
+
+def with_window_placeholder(query: str) -> str | None:
+    """``query`` with the range of every range selector (``[5m]``, not a subquery's ``[1h:1m]``)
+    replaced by ``{{.window}}``, so it can be run over each window; as it is when it already
+    holds ``{{.window}}``; ``None`` when it has no range to replace (a raw counter or gauge)."""
+    if WINDOW_PLACEHOLDER_RE.search(query):
+        return query
+    out: list[str] = []
+    pos = replaced = 0
+    while pos < len(query):
+        m = _TOKEN_RE.match(query, pos)
+        if m is None:  # not PromQL this tokenizer knows: leave the rest as written
+            out.append(query[pos:])
+            break
+        text = m.group(0)
+        if m.lastgroup == "range" and ":" not in text:
+            text = "[{{.window}}]"
+            replaced += 1
+        out.append(text)
+        pos = m.end()
+    return "".join(out) if replaced else None
 
 
 def _parse(query: str) -> _Node:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 __all__ = ["DimensionResult", "ObjectiveResult", "Status", "StatusReport"]
@@ -64,6 +64,14 @@ class ObjectiveResult:
         currency = str(self.details.get("currency", ""))
         symbol = "$" if currency == "USD" else f"{currency} "
         return f"{symbol}{self.objective:,.2f}" if self.objective < 100 else f"{symbol}{self.objective:,.0f}"
+
+    def unusable(self, why: str) -> ObjectiveResult:
+        """This result when its input cannot be used: no figures, ``no_data``, ``why`` as the
+        reason and the error."""
+        return replace(
+            self, sli=None, budget_remaining=None, burn_rates=dict.fromkeys(self.burn_rates),
+            time_to_breach_seconds=None, status="no_data", reason=why, error=why,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The ``objectives[]`` item of ``status --json``."""

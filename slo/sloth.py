@@ -15,7 +15,9 @@ Supported (a field not listed is a ``ConfigError`` naming it, never dropped):
   objective (Redline's alert policy is global), so they are returned as notes for the caller
   to show.
 
-The window is Sloth's default, 30 days (``SLOSpec``'s default too).
+The window is Sloth's default, 30 days (``SLOSpec``'s default too). Loaded with a ``backend``
+(a ``promql`` source), the queries are not translated: each becomes a query SLI run on that
+source as written, ``{{.window}}`` set to every window (``slo.query_sli``); any PromQL works.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from slo.promql_translate import WINDOW_PLACEHOLDER_RE, translate_error_ratio, translate_ratio
-from slo.spec import LatencySLI, RatioSLI, SLOSpec
+from slo.promql_translate import WINDOW_PLACEHOLDER_RE, ratio_measures, translate_error_ratio, translate_ratio
+from slo.spec import LatencySLI, QuerySLI, RatioSLI, SLOSpec
 from store.errors import ConfigError
 
 __all__ = ["SlothResult", "load_sloth"]
@@ -34,6 +36,9 @@ __all__ = ["SlothResult", "load_sloth"]
 _TOP_KEYS = frozenset({"version", "service", "labels", "slos"})
 _SLO_KEYS = frozenset({"name", "objective", "description", "labels", "sli", "alerting"})
 _ALERTING_KEYS = frozenset({"name", "labels", "annotations", "page_alert", "ticket_alert"})
+
+
+_SLI_KEY: dict[type, str] = {RatioSLI: "ratio", LatencySLI: "latency", QuerySLI: "query"}
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ def _query(sli: dict[str, Any], key: str, source: str, path: str) -> str:
     return value
 
 
-def _sli(raw: dict[str, Any], source: str, path: str) -> RatioSLI | LatencySLI:
+def _sli(raw: dict[str, Any], source: str, path: str, backend: str | None) -> RatioSLI | LatencySLI | QuerySLI:
     sli = _mapping(raw.get("sli"), source, f"{path}.sli")
     kinds = sorted(k for k in ("events", "raw", "plugin") if k in sli)
     if len(kinds) != 1 or set(sli) - {"events", "raw", "plugin"}:
@@ -90,9 +95,15 @@ def _sli(raw: dict[str, Any], source: str, path: str) -> RatioSLI | LatencySLI:
             _unknown(body, frozenset({"error_query", "total_query"}), source, f"{path}.sli.events")
             errors = _query(body, "error_query", source, f"{path}.sli.events")
             total = _query(body, "total_query", source, f"{path}.sli.events")
+            if backend is not None:
+                measures = ratio_measures(errors, total, good=False)
+                return QuerySLI(source=backend, errors=errors, total=total, measures=measures)
             return translate_ratio(errors, total, good=False)
         _unknown(body, frozenset({"error_ratio_query"}), source, f"{path}.sli.raw")
-        return translate_error_ratio(_query(body, "error_ratio_query", source, f"{path}.sli.raw"))
+        ratio = _query(body, "error_ratio_query", source, f"{path}.sli.raw")
+        if backend is not None:
+            return QuerySLI(source=backend, error_ratio=ratio)
+        return translate_error_ratio(ratio)
     except ConfigError as exc:
         if str(exc).startswith(source):
             raise
@@ -125,12 +136,14 @@ def _alerting(
     return labels, runbook
 
 
-def load_sloth(document: dict[str, Any], source: str) -> SlothResult:
+def load_sloth(document: dict[str, Any], source: str, backend: str | None = None) -> SlothResult:
     """Objectives from one Sloth ``prometheus/v1`` document read from ``source`` (a file name).
 
-    Raises ``ConfigError`` naming ``source``, the SLO and the field for anything Redline cannot
-    honour: another version, a missing ``{{.window}}``, an SLI plugin, a query shape the embedded
-    store cannot evaluate, an unknown field.
+    With ``backend`` (a ``promql`` source) the queries become query SLIs run there as written;
+    without, they are translated into native objectives over the embedded store. Raises
+    ``ConfigError`` naming ``source``, the SLO and the field for anything Redline cannot honour:
+    another version, a missing ``{{.window}}``, an SLI plugin, a query shape the embedded store
+    cannot evaluate (without a backend), an unknown field.
     """
     doc = _mapping(document, source, "(top level)")
     if doc.get("version") != "prometheus/v1":
@@ -152,14 +165,14 @@ def load_sloth(document: dict[str, Any], source: str) -> SlothResult:
         if not isinstance(name, str) or not name:
             raise _fail(source, f"{path}.name", "required SLO name is missing")
         _unknown(raw, _SLO_KEYS, source, path)
-        sli = _sli(raw, source, path)
+        sli = _sli(raw, source, path, backend)
         alert_labels, runbook = _alerting(raw.get("alerting"), f"{service}-{name}", source, f"{path}.alerting", notes)
         labels = {**common, **_str_map(raw.get("labels"), source, f"{path}.labels"), **alert_labels}
         body: dict[str, Any] = {
             "name": f"{service}-{name}",
             "description": str(raw.get("description") or ""),
             "objective": raw.get("objective"),
-            "sli": {"latency": sli} if isinstance(sli, LatencySLI) else {"ratio": sli},
+            "sli": {_SLI_KEY[type(sli)]: sli},
             "labels": labels,
             "runbook_url": runbook,
         }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -19,6 +19,7 @@ __all__ = [
     "BURN_WINDOWS",
     "DIMENSIONS",
     "PERIOD_MAX_SECONDS",
+    "WINDOW_PLACEHOLDER_RE",
     "BudgetGuardrail",
     "CalendarWindow",
     "CostPer1kGuardrail",
@@ -28,6 +29,7 @@ __all__ = [
     "GuardrailSpec",
     "LatencySLI",
     "MaintenanceWindow",
+    "QuerySLI",
     "RatioSLI",
     "SLISpec",
     "SLOSpec",
@@ -39,6 +41,9 @@ DIMENSIONS: tuple[Dimension, ...] = ("data", "users", "model", "cost")
 
 BURN_WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 """The windows every objective reports a burn rate over (status --json ``burn_rates`` keys)."""
+
+WINDOW_PLACEHOLDER_RE: Final = re.compile(r"\{\{\s*\.window\s*\}\}")
+"""Sloth's window placeholder, ``{{.window}}`` (spaces allowed inside the braces)."""
 
 
 class _Strict(BaseModel):
@@ -129,6 +134,53 @@ class GPUBandSLI(_Strict):
         return self
 
 
+class QuerySLI(_Strict):
+    """An SLI whose PromQL queries run as written on a ``promql`` source (Prometheus, Thanos, Mimir).
+
+    Each query holds ``{{.window}}``; the agent runs it for every burn window and the objective's
+    window (for a calendar window: the time since the period start) at each collection of
+    ``source``, and records the answers (``slo.query_sli``). Give ``errors`` or ``good`` with
+    ``total`` (rates or counts: only their ratio is used), or ``error_ratio`` alone. ``measures``
+    says what the ratio is about, which sets the objective's kind and default dimension.
+    Answers older than ``staleness`` are not used (unset: twice the source's interval, at least
+    5 minutes), so a backend that stops answering reads as ``no_data``, never as the last value.
+    """
+
+    source: Annotated[str, Field(min_length=1)]
+    errors: str | None = None
+    good: str | None = None
+    total: str | None = None
+    error_ratio: str | None = None
+    measures: Literal["availability", "latency", "freshness", "throughput"] = "availability"
+    staleness: DurationSeconds | None = None
+
+    @model_validator(mode="after")
+    def _sides(self) -> QuerySLI:
+        sides = (self.errors is not None) + (self.good is not None)
+        if self.error_ratio is not None:
+            if sides or self.total is not None:
+                raise ValueError("give 'error_ratio' alone, or 'errors' or 'good' with 'total'")
+        elif sides != 1 or self.total is None:
+            raise ValueError("give exactly one of 'errors' or 'good' beside 'total' (or 'error_ratio' alone)")
+        for name, query in self.queries().items():
+            if not query.strip():
+                raise ValueError(f"{name}: the query is empty")
+            if WINDOW_PLACEHOLDER_RE.search(query) is None:
+                raise ValueError(
+                    f"{name}: query {query!r} has no {{{{.window}}}} placeholder: Redline runs it once per "
+                    "window (5m … the objective's window) with the window there, e.g. rate(x[{{.window}}])"
+                )
+        return self
+
+    def queries(self) -> dict[str, str]:
+        """The side name (``errors``, ``good``, ``total``, ``error_ratio``) → its query, as given."""
+        return {
+            k: v
+            for k in ("errors", "good", "total", "error_ratio")
+            if (v := getattr(self, k)) is not None
+        }
+
+
 class SLISpec(_Strict):
     """Exactly one of the SLI kinds."""
 
@@ -137,6 +189,7 @@ class SLISpec(_Strict):
     freshness: FreshnessSLI | None = None
     throughput: ThroughputSLI | None = None
     gpu: GPUBandSLI | None = None
+    query: QuerySLI | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SLISpec:
@@ -239,6 +292,7 @@ _KIND_OF_SLI: dict[str, str] = {
     "freshness": "freshness",
     "throughput": "throughput",
     "gpu": "gpu",
+    "query": "query",
 }
 _DIMENSION_OF_KIND: dict[str, Dimension] = {
     "availability": "users",
@@ -331,9 +385,24 @@ class SLOSpec(_Strict):
                 data = {**data, "window": PERIOD_MAX_SECONDS[period]}
         return data
 
+    @model_validator(mode="after")
+    def _query_fits(self) -> SLOSpec:
+        if self.sli.query is None:
+            return self
+        why = "the backend answers with ratios per window, not events or series"
+        if self.group_by:
+            raise ValueError(f"group_by cannot expand a query SLI ({why}): write one objective per member")
+        if self.maintenance:
+            raise ValueError(f"maintenance windows cannot be cut out of a query SLI ({why})")
+        if self.min_events:
+            raise ValueError(f"min_events needs event counts; a query SLI has none ({why})")
+        return self
+
     @property
     def kind(self) -> str:
         """What it measures: ``availability``, ``latency``, ``freshness``, ``throughput`` or ``gpu``."""
+        if self.sli.query is not None:
+            return self.sli.query.measures
         for key, kind in _KIND_OF_SLI.items():
             if getattr(self.sli, key) is not None:
                 return kind

@@ -152,7 +152,6 @@ def test_the_step_defaults_to_the_interval() -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"queries": []}, "at least 1 item"),
         ({"queries": [{"record": "api requests", "query": "up"}]}, "String should match pattern"),
         ({"queries": [{"record": "up", "query": "   "}]}, "query is blank"),
         ({"bearer_token_env": "T", "basic_auth": {"username": "u", "password_env": "P"}}, "at most one of"),

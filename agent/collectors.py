@@ -1,0 +1,55 @@
+"""The agent's collectors: one per source, a ``promql`` source also answering query SLIs.
+
+A query SLI (``sli.query``, or an OpenSLO/Sloth file loaded with ``backend:``) names the
+``promql`` source whose backend evaluates it. That source's collector runs, besides its own
+``queries``, the objective's queries for every window at each collection
+(``slo.query_sli.window_queries``) and records the answers under ``redline_query_sli`` — so
+the answers land in the store like any sample, and ``redline status``, the dashboard, alerts and
+backtests read them from there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import httpx
+
+from agent.config import RedlineConfig
+from collectors.base import Collector
+from collectors.promql import PromQLCollector, PromQLConfig, PromQLQuery
+from collectors.registry import SourceConfig, build_collector
+from slo.query_sli import QUERY_SLI_METRIC, window_queries
+from slo.spec import SLOSpec
+
+__all__ = ["build_collectors", "collector_for", "query_sli_plan"]
+
+
+def query_sli_plan(specs: Sequence[SLOSpec]) -> Callable[[int], list[PromQLQuery]]:
+    """The instant queries that answer ``specs``' query SLIs at a collection time (ms)."""
+
+    def plan(at_ms: int) -> list[PromQLQuery]:
+        return [
+            PromQLQuery(record=QUERY_SLI_METRIC, query=expr, labels={"slo": spec.name, "side": side})
+            for spec in specs
+            for side, expr in window_queries(spec, at_ms)
+        ]
+
+    return plan
+
+
+def collector_for(
+    config: RedlineConfig, source: SourceConfig, client: httpx.Client, clock: Callable[[], float] = time.time
+) -> Collector:
+    """The collector of one source of ``config``; a ``promql`` source named by query SLIs answers them."""
+    answered = [s for s in config.slos if s.sli.query is not None and s.sli.query.source == source.name]
+    if answered and isinstance(source, PromQLConfig):
+        return PromQLCollector(source, client, clock, planned=query_sli_plan(answered))
+    return build_collector(source, client, clock)
+
+
+def build_collectors(
+    config: RedlineConfig, client: httpx.Client, clock: Callable[[], float] = time.time
+) -> dict[str, Collector]:
+    """Every source's collector, by name."""
+    return {source.name: collector_for(config, source, client, clock) for source in config.sources}
