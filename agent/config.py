@@ -114,42 +114,6 @@ class RedlineConfig(_Strict):
                 seen.add(name)
         return self
 
-    @model_validator(mode="after")
-    def _query_slis_have_backends(self) -> RedlineConfig:
-        """A query SLI names a ``promql`` source that collects often enough for its staleness; a
-        ``promql`` source without queries answers at least one query SLI."""
-        sources = {s.name: s for s in self.sources}
-        used: set[str] = set()
-        for i, spec in enumerate(self.slos):
-            sli = spec.sli.query
-            if sli is None:
-                continue
-            where = f"slos[{i}] ({spec.name}).sli.query"
-            source = sources.get(sli.source)
-            if source is None or source.kind != "promql":
-                promql = sorted(n for n, s in sources.items() if s.kind == "promql")
-                found = "no source of that name" if source is None else f"a {source.kind!r} source"
-                raise ValueError(
-                    f"{where}.source: {sli.source!r} is {found}; a query SLI runs on a promql source "
-                    f"(promql sources: {', '.join(promql) or 'none'})"
-                )
-            used.add(source.name)
-            stale = staleness_seconds(sli)
-            if stale < 2 * source.interval:
-                raise ValueError(
-                    f"{where}.staleness: {format_duration(stale)}{' (the default)' if sli.staleness is None else ''} "
-                    f"is shorter than twice source {source.name!r}'s interval ({format_duration(source.interval)}): "
-                    f"answers would go stale between collections; set staleness to at least "
-                    f"{format_duration(2 * source.interval)}"
-                )
-        for i, src in enumerate(self.sources):
-            if isinstance(src, PromQLConfig) and not src.queries and src.name not in used:
-                raise ValueError(
-                    f"sources[{i}] ({src.name}).queries: empty, and no objective's query SLI runs on this "
-                    "source: give queries to record, or name it in an objective's sli.query.source"
-                )
-        return self
-
     @property
     def longest_window_s(self) -> float:
         """The longest history any objective or guardrail reads (a budget's whole period)."""
@@ -261,20 +225,63 @@ def parse_config(text: str, path: Path, notes: list[str] | None = None) -> Redli
         if notes is not None:
             notes += file_notes
     try:
-        return RedlineConfig.model_validate(raw)
+        config = RedlineConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_error_lines(exc, root, path)) from exc
+    problems = _query_sli_problems(config)
+    if problems:
+        raise ConfigError("\n".join(_located(root, path, loc, why) for loc, why in problems))
+    return config
+
+
+def _query_sli_problems(config: RedlineConfig) -> list[tuple[list[int | str], str]]:
+    """Where and why a query SLI cannot run: it names a ``promql`` source that collects often
+    enough for its staleness; and a ``promql`` source without queries answers some query SLI."""
+    sources = {s.name: s for s in config.sources}
+    used: set[str] = set()
+    problems: list[tuple[list[int | str], str]] = []
+    for i, spec in enumerate(config.slos):
+        sli = spec.sli.query
+        if sli is None:
+            continue
+        source = sources.get(sli.source)
+        if source is None or source.kind != "promql":
+            promql = sorted(n for n, s in sources.items() if s.kind == "promql")
+            found = "no source of that name" if source is None else f"a {source.kind!r} source"
+            problems.append(([ "slos", i, "sli", "query", "source"], (
+                f"{sli.source!r} is {found}; objective {spec.name!r} runs on a promql source "
+                f"(promql sources: {', '.join(promql) or 'none'})"
+            )))
+            continue
+        used.add(source.name)
+        stale = staleness_seconds(sli)
+        if stale < 2 * source.interval:
+            problems.append((["slos", i, "sli", "query", "staleness"], (
+                f"{format_duration(stale)}{' (the default)' if sli.staleness is None else ''} is shorter than "
+                f"twice the interval of source {source.name!r} ({format_duration(source.interval)}): the answers "
+                f"for objective {spec.name!r} would go stale between collections; set staleness to at least "
+                f"{format_duration(2 * source.interval)}"
+            )))
+    for i, src in enumerate(config.sources):
+        if isinstance(src, PromQLConfig) and not src.queries and src.name not in used:
+            problems.append((["sources", i, "queries"], (
+                f"source {src.name!r} has no queries, and no objective's query SLI runs on it: give queries "
+                "to record, or name it in an objective's sli.query.source"
+            )))
+    return problems
 
 
 def _error_lines(exc: ValidationError, root: yaml.Node | None, path: Path, prefix: tuple[str, ...] = ()) -> str:
     """One line per problem: ``file:line: path.inside: what was expected``."""
-    lines = []
-    for err in exc.errors():
-        loc = [*prefix, *_user_loc(err["loc"])]
-        where = _loc_to_path(loc) or "(top level)"
-        line = _line_of(root, loc)
-        lines.append(f"{f'{path}:{line}' if line else path}: {where}: {_describe(err)}")
-    return "\n".join(lines)
+    return "\n".join(
+        _located(root, path, [*prefix, *_user_loc(err["loc"])], _describe(err)) for err in exc.errors()
+    )
+
+
+def _located(root: yaml.Node | None, path: Path, loc: Sequence[int | str], why: str) -> str:
+    """``file:line: path.inside: why``."""
+    line = _line_of(root, loc)
+    return f"{f'{path}:{line}' if line else path}: {_loc_to_path(loc) or '(top level)'}: {why}"
 
 
 def load_config(path: Path) -> LoadedConfig:

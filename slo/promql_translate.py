@@ -236,13 +236,15 @@ class _Parser:
         return _Sel(Selector(metric, tuple(matchers)), rng)
 
 
-def ratio_measures(side: str, total: str, *, good: bool) -> Literal["availability", "latency"]:
+def ratio_measures(side: str, total: str | None = None, *, good: bool = False) -> Literal["availability", "latency"]:
     """What a ratio of queries is about, for a query SLI's ``measures``: latency when the queries
-    have one of the latency shapes above, availability otherwise (any PromQL)."""
+    (``side`` over ``total``, or ``side`` alone as an error ratio) have one of the latency shapes
+    above, availability otherwise (any PromQL)."""
     try:
-        return "latency" if isinstance(translate_ratio(side, total, good=good), LatencySLI) else "availability"
+        sli = translate_error_ratio(side) if total is None else translate_ratio(side, total, good=good)
     except ConfigError:
         return "availability"
+    return "latency" if isinstance(sli, LatencySLI) else "availability"
 
 
 def with_window_placeholder(query: str) -> str | None:

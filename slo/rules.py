@@ -13,6 +13,9 @@ For every objective, three rule groups (so the SLI group can be backfilled on it
   (``page``, ``ticket``), firing when both windows of any of its conditions burn above
   ``alert_factor`` for the objective's window: ``ratio_long > f·(1 − objective) and ratio_short > …``.
 
+A query SLI (OpenSLO/Sloth with a backend, or ``sli.query``) records its own queries with the
+window set, as Sloth does: ``(errors) / (total)``, ``1 - (good) / (total)`` or ``error_ratio``.
+
 Every recorded series carries ``slo="<name>"`` and the objective's labels. Objectives of other
 kinds (throughput, GPU band) are left out, each named in a comment at the top of the file.
 
@@ -40,7 +43,7 @@ from typing import Any
 import yaml
 
 from slo.ranking import MULTIWINDOW_CONDITIONS
-from slo.spec import BURN_WINDOWS, SLOSpec
+from slo.spec import BURN_WINDOWS, WINDOW_PLACEHOLDER_RE, QuerySLI, SLOSpec
 from store.errors import ConfigError
 from store.types import Matcher, Selector, format_duration
 
@@ -92,8 +95,20 @@ def sli_windows(spec: SLOSpec) -> list[str]:
     return [*BURN_WINDOWS, own] if own not in BURN_WINDOWS else list(BURN_WINDOWS)
 
 
+def _query_ratio_expr(sli: QuerySLI, window: str) -> str:
+    """A query SLI's error ratio over ``window``: its own queries, ``{{.window}}`` set."""
+    q = {k: WINDOW_PLACEHOLDER_RE.sub(window, v) for k, v in sli.queries().items()}
+    if sli.error_ratio is not None:
+        return q["error_ratio"]
+    if sli.errors is not None:
+        return f"({q['errors']}) / ({q['total']})"
+    return f"1 - (({q['good']}) / ({q['total']}))"
+
+
 def _error_ratio_expr(spec: SLOSpec, window: str) -> str:
     sli = spec.sli
+    if sli.query is not None:
+        return _query_ratio_expr(sli.query, window)
     if sli.ratio is not None:
         total = _sum_rate(str(sli.ratio.total), window)
         if sli.ratio.errors is not None:
@@ -186,7 +201,7 @@ _ONLY = "(ratio, latency, freshness only)"
 
 
 def _why_skipped(spec: SLOSpec) -> str | None:
-    if spec.kind not in _EXPORTED_KINDS:
+    if spec.kind not in _EXPORTED_KINDS and spec.sli.query is None:
         return f"its kind ({spec.kind}) has no Prometheus rule translation yet"
     if spec.calendar is not None:
         return "a calendar window has no Prometheus rule translation yet (rules use rolling windows)"

@@ -102,7 +102,7 @@ def _sli(raw: dict[str, Any], source: str, path: str, backend: str | None) -> Ra
         _unknown(body, frozenset({"error_ratio_query"}), source, f"{path}.sli.raw")
         ratio = _query(body, "error_ratio_query", source, f"{path}.sli.raw")
         if backend is not None:
-            return QuerySLI(source=backend, error_ratio=ratio)
+            return QuerySLI(source=backend, error_ratio=ratio, measures=ratio_measures(ratio))
         return translate_error_ratio(ratio)
     except ConfigError as exc:
         if str(exc).startswith(source):

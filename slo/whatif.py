@@ -174,6 +174,12 @@ def _with_threshold(spec: SLOSpec, threshold_s: float) -> SLOSpec:
     return spec.model_copy(update={"sli": sli})
 
 
+def _evaluated(spec: SLOSpec, samples: pl.DataFrame, at_ms: int) -> ObjectiveResult:
+    evaluator = SLOEvaluator([spec])
+    evaluator.ingest(samples)
+    return evaluator.evaluate(at_ms).objectives[0]
+
+
 def whatif(
     spec: SLOSpec,
     samples: pl.DataFrame,
@@ -190,6 +196,11 @@ def whatif(
     (naming the bounds), and an objective outside (0, 100).
     """
     if threshold_s is not None:
+        if spec.sli.query is not None:
+            raise ValueError(
+                f"objective {spec.name!r} is a query SLI: its threshold is written in its PromQL, which the "
+                "backend evaluates; what-if can change its objective (--objective) only"
+            )
         if spec.sli.latency is None:
             raise ValueError(
                 f"objective {spec.name!r} is of kind {spec.kind!r}: only a latency objective has a threshold"
@@ -203,6 +214,10 @@ def whatif(
         alt = alt.model_copy(update={"objective": float(objective)})
     if threshold_s is not None:
         alt = _with_threshold(alt, float(threshold_s))
+    if spec.sli.query is not None:  # its answers are recorded under its name: one evaluator each
+        current, alternative = (_evaluated(s, samples, at_ms) for s in (spec, alt))
+        return WhatIfResult(current=current, alternative=alternative, curve=(), approximate=False,
+                            current_approximate=False)
     alt = alt.model_copy(update={"name": spec.name + "#whatif"})
 
     specs = [spec, alt]

@@ -151,3 +151,67 @@ def test_a_webhook_notifier_takes_its_timeout_and_retries_from_the_config(tmp_pa
         (notifier,) = build_notifiers(loaded, {"HOOK": "http://127.0.0.1:9/hook"}, client)
     policy = notifier._policy  # type: ignore[attr-defined]
     assert (policy.timeout_s, policy.retries) == (3.0, 1)
+
+
+QUERY_SLI = """\
+sources:
+  - {name: prom, kind: promql, url: "http://127.0.0.1:9090", interval: 30s}
+  - {name: api, kind: prometheus_scrape, url: "http://127.0.0.1:8001/metrics"}
+slos:
+  - name: api-availability
+    objective: 99.9
+    sli:
+      query:
+        source: prom
+        errors: sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))
+        total: sum(rate(http_requests_total[{{.window}}]))
+"""
+
+
+def test_a_query_sli_runs_on_a_promql_source_that_may_have_no_queries_of_its_own(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, QUERY_SLI)).config
+    (spec,) = cfg.slos
+    assert spec.sli.query is not None and spec.sli.query.source == "prom"
+    assert cfg.sources[0].queries == []  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("source: prom", "source: thanos", r"sli.query.source: 'thanos' is no source of that name; .*promql "
+         r"sources: prom\)"),
+        ("source: prom", "source: api", r"redline.yaml:9: slos\[0\].sli.query.source: 'api' is a "
+         r"'prometheus_scrape' source; objective 'api-availability' runs on a promql source"),
+        ("interval: 30s}", "interval: 5m}", r"redline.yaml:9: slos\[0\].sli.query.staleness: 5m \(the default\) "
+         r"is shorter than twice the interval of source 'prom' \(5m\).*at least 10m"),
+        ("        source: prom\n", "        source: api\n        staleness: 1m\n", r"'api' is a 'prometheus_scrape'"),
+        ("  - name: api-availability", "  - name: other\n    objective: 99\n    sli: {ratio: {errors: a, total: b}}\n"
+         "  - name: api-availability\n    group_by: [model]", r"group_by cannot expand a query SLI"),
+    ],
+)
+def test_a_query_sli_without_a_fitting_backend_is_refused_naming_it(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    assert old in QUERY_SLI
+    with pytest.raises(ConfigError, match=expected):
+        load_config(write(tmp_path, QUERY_SLI.replace(old, new, 1)))
+
+
+def test_a_promql_source_with_nothing_to_run_is_refused(tmp_path: Path) -> None:
+    text = QUERY_SLI.split("slos:")[0]
+    expected = r"redline.yaml:2: sources\[0\].queries: source 'prom' has no queries, and no objective's query SLI"
+    with pytest.raises(ConfigError, match=expected):
+        load_config(write(tmp_path, text))
+
+
+def test_a_spec_file_with_a_backend_becomes_query_slis(tmp_path: Path) -> None:
+    (tmp_path / "sloth.yaml").write_text(
+        (Path(__file__).resolve().parents[2] / "examples" / "sloth.yaml").read_text()
+    )
+    text = QUERY_SLI.split("slos:")[0] + "slo_files:\n  - {path: sloth.yaml, format: sloth, backend: prom}\n"
+    slos = load_config(write(tmp_path, text)).config.slos
+    assert [s.sli.query.source for s in slos if s.sli.query is not None] == ["prom", "prom"]
+    bad = text.replace("backend: prom", "backend: api")
+    expected = r"sli.query.source: 'api' is a 'prometheus_scrape' source; objective 'myservice-requests-availability'"
+    with pytest.raises(ConfigError, match=expected):
+        load_config(write(tmp_path, bad))

@@ -216,10 +216,18 @@ def test_a_bad_query_a_split_answer_and_a_stopped_backend_are_named_and_never_10
     extra = """
   - name: broken
     objective: 99
-    sli: {query: {source: prom, errors: 'sum(rate(http_requests_total{code="500"}[{{.window}}])', total: 'sum(rate(http_requests_total[{{.window}}]))'}}
+    sli:
+      query:
+        source: prom
+        errors: 'sum(rate(http_requests_total{code="500"}[{{.window}}])'
+        total: 'sum(rate(http_requests_total[{{.window}}]))'
   - name: split
     objective: 99
-    sli: {query: {source: prom, errors: 'sum(rate(http_requests_total{code="500"}[{{.window}}]))', total: 'sum by (code) (rate(http_requests_total[{{.window}}]))'}}
+    sli:
+      query:
+        source: prom
+        errors: 'sum(rate(http_requests_total{code="500"}[{{.window}}]))'
+        total: 'sum by (code) (rate(http_requests_total[{{.window}}]))'
 """
     with serve_prometheus(*tsdb) as url:
         loaded = load_config(write_config(tmp_path, url, extra))

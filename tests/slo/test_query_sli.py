@@ -1,0 +1,223 @@
+"""Query SLIs, the pure half: the expressions sent for each window, and objectives computed from
+recorded answers (the rows the ``promql`` collector stores). The real-Prometheus half is
+tests/conformance/test_query_sli_in_prometheus.py."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from slo.engine import SLOEvaluator
+from slo.openslo import load_openslo
+from slo.query_sli import QUERY_SLI_METRIC, window_lengths, window_queries
+from slo.rules import prometheus_rules
+from slo.sloth import load_sloth
+from slo.spec import SLOSpec
+from slo.whatif import whatif
+from store.errors import ConfigError
+from store.types import SAMPLE_SCHEMA, format_labels
+
+ROOT = Path(__file__).resolve().parents[2]
+AT_MS = int(datetime(2026, 3, 10, 12, 0, tzinfo=UTC).timestamp() * 1000)
+ERRORS = 'sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))'
+TOTAL = "sum(rate(http_requests_total[{{.window}}]))"
+
+
+def spec(**sli: Any) -> SLOSpec:
+    extra = sli.pop("_spec", {})
+    body = {"source": "prom", "errors": ERRORS, "total": TOTAL} if not sli else {"source": "prom", **sli}
+    return SLOSpec.model_validate({"name": "api", "objective": 99.9, "sli": {"query": body}, **extra})
+
+
+def answers(at_ms: int, by_window: dict[str, dict[str, float]], name: str = "api", **extra: str) -> pl.DataFrame:
+    """Recorded answers as the collector stores them: one row per side and window."""
+    rows = [
+        (QUERY_SLI_METRIC, format_labels({"side": side, "slo": name, "source": "prom", "window": w, **extra}),
+         at_ms, value)
+        for w, sides in by_window.items()
+        for side, value in sides.items()
+    ]
+    return pl.DataFrame(rows, schema=SAMPLE_SCHEMA, orient="row")
+
+
+def test_every_window_is_asked_in_one_expression_per_side_labelled_by_window() -> None:
+    queries = dict(window_queries(spec(), AT_MS))
+    assert list(queries) == ["errors", "total"]
+    errors = queries["errors"].split(" or label_replace")
+    assert len(errors) == 8
+    assert errors[0] == (
+        'label_replace((sum(rate(http_requests_total{code=~"5.."}[5m]))) or vector(0), "window", "5m", "", "")'
+    )
+    assert errors[-1] == '((sum(rate(http_requests_total{code=~"5.."}[30d]))) or vector(0), "window", "slo", "", "")'
+    # The total has no "or vector(0)": no series there is no traffic, never 100%.
+    assert queries["total"].endswith('label_replace((sum(rate(http_requests_total[30d]))), "window", "slo", "", "")')
+
+
+def test_a_calendar_objective_asks_for_the_time_since_its_period_started() -> None:
+    month = spec(_spec={"calendar": {"period": "month", "timezone": "UTC"}}, **{
+        "source": "prom", "errors": ERRORS, "total": TOTAL,
+    })
+    # 2026-03-10 12:00 UTC is 9.5 days into March.
+    assert window_lengths(month, AT_MS)["slo"] == 9.5 * 86400
+    (_, errors), _ = window_queries(month, AT_MS)
+    assert '[9d12h]' in errors
+
+
+def test_burn_rates_budget_and_time_to_breach_come_from_the_recorded_ratios() -> None:
+    ev = SLOEvaluator([spec()])
+    ev.ingest(answers(AT_MS, {
+        "5m": {"errors": 2.0, "total": 100.0},
+        "1h": {"errors": 0.5, "total": 100.0},
+        "slo": {"errors": 0.05, "total": 100.0},
+    }))
+    (result,) = ev.evaluate(AT_MS + 30_000).objectives
+    assert result.burn_rates["5m"] == pytest.approx(20.0)
+    assert result.burn_rates["1h"] == pytest.approx(5.0)
+    assert result.burn_rates["30m"] is None  # not answered: unknown, not 0
+    assert result.sli == pytest.approx(0.9995)
+    assert result.budget_remaining == pytest.approx(0.5)
+    assert result.time_to_breach_seconds == pytest.approx(0.5 * 30 * 86400 / 5.0)
+    assert (result.kind, result.dimension, result.events) == ("availability", "users", 100.0)
+    assert ev.error_ratios(AT_MS, "api")["5m"] == pytest.approx(0.02)
+
+
+def test_good_and_error_ratio_forms() -> None:
+    good = SLOSpec.model_validate({"name": "g", "objective": 99, "sli": {"query": {
+        "source": "prom", "good": 'sum(rate(ok[{{.window}}]))', "total": TOTAL}}})
+    ratio = SLOSpec.model_validate({"name": "r", "objective": 99, "sli": {"query": {
+        "source": "prom", "error_ratio": '1 - sum(rate(ok[{{.window}}])) / sum(rate(all[{{.window}}]))'}}})
+    ev = SLOEvaluator([good, ratio])
+    ev.ingest(pl.concat([
+        answers(AT_MS, {"slo": {"good": 97.0, "total": 100.0}}, name="g"),
+        answers(AT_MS, {"slo": {"error_ratio": 0.005}}, name="r"),
+    ]))
+    by_name = {o.name: o for o in ev.evaluate(AT_MS).objectives}
+    assert by_name["g"].budget_remaining == pytest.approx(1 - 0.03 / 0.01)
+    assert by_name["g"].status == "breached"
+    assert by_name["r"].budget_remaining == pytest.approx(0.5)
+    assert by_name["r"].events == 0.0
+
+
+def test_answers_older_than_the_staleness_are_not_used() -> None:
+    ev = SLOEvaluator([spec(source="prom", errors=ERRORS, total=TOTAL, staleness="2m")])
+    ev.ingest(answers(AT_MS, {"slo": {"errors": 0.0, "total": 10.0}}))
+    assert ev.evaluate(AT_MS + 119_000).objectives[0].status == "ok"
+    stale = ev.evaluate(AT_MS + 121_000).objectives[0]
+    assert stale.status == "no_data" and stale.sli is None
+    assert stale.reason == "no answer from source 'prom' in the last 2m (see its health)"
+
+
+def test_a_side_missing_from_the_newest_collection_leaves_the_window_unknown() -> None:
+    """The errors query failed at the newest collection: its previous answer is not mixed with the
+    newest total, and the objective is not 100%."""
+    ev = SLOEvaluator([spec()])
+    ev.ingest(answers(AT_MS, {"slo": {"errors": 5.0, "total": 100.0}}))
+    ev.ingest(answers(AT_MS + 30_000, {"slo": {"total": 100.0}}))
+    result = ev.evaluate(AT_MS + 30_000).objectives[0]
+    assert result.status == "no_data" and result.sli is None
+    assert result.reason == "the errors query did not answer at the last collection (see source 'prom' health)"
+
+
+def test_no_traffic_is_no_data_and_several_series_per_window_is_an_error() -> None:
+    ev = SLOEvaluator([spec()])
+    ev.ingest(answers(AT_MS, {"slo": {"errors": 0.0, "total": 0.0}}))
+    quiet = ev.evaluate(AT_MS).objectives[0]
+    assert quiet.status == "no_data" and quiet.reason == "no events in the last 30d"
+    ev.ingest(pl.concat([
+        answers(AT_MS + 30_000, {"slo": {"errors": 1.0, "total": 50.0}}, code="200"),
+        answers(AT_MS + 30_000, {"slo": {"errors": 1.0, "total": 50.0}}, code="500"),
+    ]))
+    split = ev.evaluate(AT_MS + 30_000).objectives[0]
+    assert split.status == "no_data" and split.error is not None
+    assert "answers with 2 series for one window" in split.error and "sum()" in split.error
+
+
+def test_answers_arriving_out_of_order_or_twice_keep_the_newest_per_time() -> None:
+    ev = SLOEvaluator([spec()])
+    ev.ingest(answers(AT_MS + 60_000, {"slo": {"errors": 1.0, "total": 100.0}}))
+    ev.ingest(answers(AT_MS, {"slo": {"errors": 9.0, "total": 100.0}}))
+    ev.ingest(answers(AT_MS, {"slo": {"errors": 3.0, "total": 100.0}}))
+    assert ev.evaluate(AT_MS + 30_000).objectives[0].sli == pytest.approx(0.97)
+    assert ev.evaluate(AT_MS + 60_000).objectives[0].sli == pytest.approx(0.99)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"source": "p", "errors": "sum(rate(x[5m]))", "total": TOTAL},
+         "errors: query 'sum(rate(x[5m]))' has no {{.window}}"),
+        ({"source": "p", "errors": ERRORS, "error_ratio": ERRORS}, "give 'error_ratio' alone"),
+        ({"source": "p", "errors": ERRORS, "good": ERRORS, "total": TOTAL}, "exactly one of 'errors' or 'good'"),
+        ({"source": "p", "total": TOTAL}, "exactly one of 'errors' or 'good'"),
+    ],
+)
+def test_a_query_sli_that_cannot_be_run_is_refused_saying_why(body: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        SLOSpec.model_validate({"name": "x", "objective": 99, "sli": {"query": body}})
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"group_by": ["model"]}, "group_by cannot expand a query SLI"),
+        ({"maintenance": [{"day": "sunday", "start": "02:00", "end": "04:00"}]}, "maintenance windows cannot"),
+        ({"min_events": 100}, "min_events needs event counts"),
+    ],
+)
+def test_what_a_query_sli_cannot_honour_is_an_error(extra: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        SLOSpec.model_validate({"name": "x", "objective": 99, "sli": {"query": {
+            "source": "p", "errors": ERRORS, "total": TOTAL}}, **extra})
+
+
+def test_sloth_with_a_backend_keeps_the_queries_as_written() -> None:
+    doc = yaml.safe_load((ROOT / "examples" / "sloth.yaml").read_text())
+    avail, latency = load_sloth(doc, "sloth.yaml", backend="prom").specs
+    events = doc["slos"][0]["sli"]["events"]
+    assert avail.sli.query is not None and avail.sli.ratio is None
+    assert (avail.sli.query.source, avail.sli.query.errors, avail.sli.query.total) == (
+        "prom", events["error_query"], events["total_query"],
+    )
+    assert avail.kind == "availability"
+    assert latency.sli.query is not None and latency.kind == "latency"  # the bucket shape says latency
+
+
+def test_openslo_with_a_backend_sets_each_range_to_the_window_and_ages_by_subquery() -> None:
+    docs = [d for d in yaml.safe_load_all((ROOT / "examples" / "openslo.yaml").read_text()) if d is not None]
+    with pytest.raises(ConfigError, match=r"spec.indicatorRef \(checkout-good-requests\) spec.ratioMetric.good"
+                       r".metricSource.spec.query: .* has no range selector"):
+        load_openslo(docs, "openslo.yaml", backend="prom")  # counter: true, sum(SELECTOR): a raw counter
+    kept = [d for d in docs if d["metadata"]["name"] not in ("checkout-availability", "checkout-good-requests")]
+    kept = [d for d in kept if d["kind"] != "AlertPolicy"]
+    by_name = {s.name: s for s in load_openslo(kept, "openslo.yaml", backend="prom")}
+    fast = by_name["checkout-latency-fast"].sli.query
+    assert fast is not None and by_name["checkout-latency-fast"].kind == "latency"
+    assert fast.good == 'sum(rate(http_request_duration_seconds_bucket{service="checkout",le="0.3"}[{{.window}}]))'
+    fresh = by_name["orders-table-freshness"]
+    assert fresh.kind == "freshness" and fresh.effective_dimension == "data"
+    assert fresh.sli.query is not None
+    assert fresh.sli.query.errors == (
+        'sum_over_time((max(time() - max(etl_last_success_timestamp_seconds{table="orders"})) > bool 7200)'
+        "[{{.window}}:5m])"
+    )
+
+
+def test_rules_record_a_query_sli_as_written_and_what_if_changes_only_its_objective() -> None:
+    groups = prometheus_rules([spec()])["groups"]
+    sli_rules = {r["record"]: r["expr"] for r in groups[0]["rules"]}
+    assert sli_rules["slo:sli_error:ratio_rate1h"] == (
+        '(sum(rate(http_requests_total{code=~"5.."}[1h]))) / (sum(rate(http_requests_total[1h])))'
+    )
+    samples = answers(AT_MS, {"slo": {"errors": 0.05, "total": 100.0}, "1h": {"errors": 0.5, "total": 100.0}})
+    relaxed = whatif(spec(), samples, AT_MS, objective=99.0)
+    assert relaxed.current.budget_remaining == pytest.approx(0.5)
+    assert relaxed.alternative.budget_remaining == pytest.approx(0.95)
+    with pytest.raises(ValueError, match="its threshold is written in its PromQL"):
+        whatif(spec(), samples, AT_MS, threshold_s=0.25)
