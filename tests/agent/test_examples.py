@@ -8,8 +8,9 @@ import httpx
 import pytest
 import yaml
 
+from agent.collectors import collector_for
 from agent.config import load_config
-from collectors.registry import SOURCE_KINDS, build_collector
+from collectors.registry import SOURCE_KINDS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # OpenSLO and Sloth specs live there too; they are not Redline configs.
@@ -33,5 +34,5 @@ def test_an_example_config_loads_and_builds_its_collectors(path: Path) -> None:
     cfg = load_config(path).config
     with httpx.Client() as client:
         for source in cfg.sources:
-            collector = build_collector(source, client)
+            collector = collector_for(cfg, source, client)
             assert collector.name == source.name
