@@ -9,7 +9,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("parse", "store", "evaluate", "guardrails", "backtest", "alerts", "import_history", "freshness", "focus")
+BENCHMARKS = (
+    "parse", "store", "evaluate", "guardrails", "backtest", "alerts", "import_history", "freshness", "focus",
+    "query_sli",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -36,10 +36,13 @@ def read_start_ms(history_s: float, at_ms: int) -> int:
 
 
 def history_seconds(slos: Sequence[SLOSpec], guardrails: Sequence[GuardrailSpec] = ()) -> float:
-    """How far back an evaluation reads: the longest window, budget period or burn window."""
+    """How far back an evaluation reads: the longest window, budget period or burn window.
+
+    A query SLI's window is the backend's to read: only its newest answers are needed (within
+    its staleness, far shorter than the longest burn window)."""
     return max(
         [_LONGEST_BURN_WINDOW_S]
-        + [s.window for s in slos]
+        + [s.window for s in slos if s.sli.query is None]
         + [g.history_seconds for g in guardrails]
     )
 

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from slo.batches import series_runs
 from slo.calendar import period_bounds
 from slo.objective_result import ResultBasis, objective_result
 from slo.results import ObjectiveResult
@@ -114,36 +115,90 @@ def window_queries(spec: SLOSpec, at_ms: int) -> list[tuple[str, str]]:
     return out
 
 
-@dataclass
-class _Answers:
-    """One side and window of one objective: answer times (sorted) and values."""
+class _Table:
+    """One objective's answers: a row per collection time (sorted), a column per slot and window
+    (``_column``); NaN where that side did not answer."""
 
-    ts: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    values: F64 = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    def __init__(self) -> None:
+        self.ts = np.zeros(0, dtype=np.int64)
+        self.rows = np.zeros((0, _COLUMNS), dtype=np.float64)
+        self.n = 0
 
-    def add(self, ts: I64, values: F64) -> None:
-        """Merge answers (any order); a repeated time keeps the newer value."""
-        if len(self.ts) and len(ts) and ts.min() > self.ts[-1] and bool(np.all(np.diff(ts) > 0)):
-            self.ts = np.concatenate([self.ts, ts])
-            self.values = np.concatenate([self.values, values])
+    def add(self, ts: I64, rows: F64) -> None:
+        """Add rows at ``ts`` (sorted, distinct); at a time already held, a newer answer of a
+        side and window replaces the older one."""
+        n, k = self.n, len(ts)
+        if n == 0 or ts[0] > self.ts[n - 1]:
+            if n + k > len(self.ts):
+                cap = max(n + k + (n + k) // 4, 2 * len(self.ts), 64)  # room for the next collections
+                grown_ts = np.empty(cap, dtype=np.int64)
+                grown_ts[:n] = self.ts[:n]
+                grown = np.full((cap, _COLUMNS), np.nan)
+                grown[:n] = self.rows[:n]
+                self.ts, self.rows = grown_ts, grown
+            self.ts[n:n + k] = ts
+            self.rows[n:n + k] = rows
+            self.n = n + k
             return
-        all_ts = np.concatenate([self.ts, ts])
-        all_values = np.concatenate([self.values, values])
-        order = np.argsort(all_ts, kind="stable")
-        all_ts, all_values = all_ts[order], all_values[order]
-        last = np.ones(len(all_ts), dtype=np.bool_)
-        last[:-1] = all_ts[1:] != all_ts[:-1]
-        self.ts, self.values = all_ts[last], all_values[last]
+        times, inverse = np.unique(np.concatenate([self.ts[:n], ts]), return_inverse=True)
+        merged = np.full((len(times), _COLUMNS), np.nan)
+        for part, where in ((self.rows[:n], inverse[:n]), (rows, inverse[n:])):  # older, then newer
+            r, c = np.nonzero(~np.isnan(part))
+            merged[where[r], c] = part[r, c]
+        self.ts, self.rows, self.n = times, merged, len(times)
 
-    def at(self, at_ms: int, oldest_ms: int) -> tuple[int, float] | None:
-        """The newest answer in ``[oldest_ms, at_ms]``: (time, value)."""
-        i = int(np.searchsorted(self.ts, at_ms, side="right")) - 1
-        if i < 0 or self.ts[i] < oldest_ms:
-            return None
-        return int(self.ts[i]), float(self.values[i])
+    def row(self, at_ms: int, oldest_ms: int) -> int:
+        """The newest row in ``[oldest_ms, at_ms]``, or -1."""
+        i = int(np.searchsorted(self.ts[: self.n], at_ms, side="right")) - 1
+        return i if i >= 0 and self.ts[i] >= oldest_ms else -1
 
     def nbytes(self) -> int:
-        return self.ts.nbytes + self.values.nbytes
+        return self.ts.nbytes + self.rows.nbytes
+
+
+_SLOT = {"errors": 0, "good": 0, "error_ratio": 0, "total": 1}
+"""Every query SLI has one of errors, good or error_ratio (slot 0) and maybe a total (slot 1)."""
+_COLUMNS = 2 * len(_WINDOWS)
+_SMALL_BATCH = 50_000
+"""Batches up to this many rows (a collection) are handled as whole arrays, larger ones run by run."""
+
+
+def _column(side: str, window: str) -> int:
+    return _SLOT[side] * len(_WINDOWS) + _WINDOWS.index(window)
+
+
+def _several_why(obj: _QueryObjective, col: int, first: str, second: str) -> str:
+    side = next(s for s in obj.sides if _column(s, _WINDOWS[col % len(_WINDOWS)]) == col)
+    return (
+        f"the {side} query answers with more than one series for one window ({first}; {second}): "
+        "a query SLI needs one series per window — aggregate with sum()"
+    )
+
+
+def _rows_of(runs: list[tuple[int, int, int]], ts: I64, values: F64) -> tuple[I64, F64]:
+    """One objective's rows from its runs ``(start, length, column)`` of ``ts``/``values``: the
+    distinct times, sorted, and a row per time (NaN where a column has no answer then; of two
+    answers at one time, the later run's)."""
+    first_start, first_len, _ = runs[0]
+    first = ts[first_start:first_start + first_len]
+    columns = [c for _, _, c in runs]
+    shared = (
+        len(set(columns)) == len(columns)
+        and bool(np.all(first[1:] > first[:-1]))
+        and all(n == first_len and np.array_equal(ts[s:s + n], first) for s, n, _ in runs[1:])
+    )
+    if shared:  # the usual case: every side and window answered in the same collections
+        table = np.full((first_len, _COLUMNS), np.nan)
+        for s, n, c in runs:
+            table[:, c] = values[s:s + n]
+        return first.copy(), table
+    all_ts = np.concatenate([ts[s:s + n] for s, n, _ in runs])
+    times, inverse = np.unique(all_ts, return_inverse=True)
+    table = np.full((len(times), _COLUMNS), np.nan)
+    cols = np.concatenate([np.full(n, c, dtype=np.int64) for _, n, c in runs])
+    vals = np.concatenate([values[s:s + n] for s, n, _ in runs])
+    table[inverse, cols] = vals
+    return times, table
 
 
 @dataclass
@@ -151,135 +206,208 @@ class _QueryObjective:
     basis: ResultBasis
     sli: QuerySLI
     staleness_ms: int
-    answers: dict[tuple[str, str], _Answers] = field(default_factory=dict)
-    """(side, window) → answers."""
+    table: _Table = field(default_factory=_Table)
     several: dict[int, str] = field(default_factory=dict)
     """Answer time → what came back when a side answered with more than one series per window."""
+
+    @property
+    def sides(self) -> list[str]:
+        return list(self.sli.queries())
 
 
 class QueryEvaluator:
     """Objectives of query SLIs from their recorded answers: ``ingest(frame)``, ``evaluate(at_ms)``."""
 
     def __init__(self, specs: Sequence[SLOSpec]) -> None:
-        self._objectives: dict[str, _QueryObjective] = {}
+        self._objectives: list[_QueryObjective] = []
         for spec in specs:
             assert spec.sli.query is not None, f"{spec.name} has no query SLI"
-            self._objectives[spec.name] = _QueryObjective(
-                ResultBasis(spec), spec.sli.query, round(staleness_seconds(spec.sli.query) * 1000)
+            self._objectives.append(
+                _QueryObjective(ResultBasis(spec), spec.sli.query, round(staleness_seconds(spec.sli.query) * 1000))
             )
+        self._index = {o.basis.spec.name: i for i, o in enumerate(self._objectives)}
+        self._codes: dict[str, int] = {}
+        """A recorded series' labels → its code (``_series_code``)."""
+        self._has_errors = np.array([o.sli.errors is not None for o in self._objectives], dtype=np.bool_)
+        self._has_ratio = np.array([o.sli.error_ratio is not None for o in self._objectives], dtype=np.bool_)
+        self._budgets = np.array([1.0 - o.basis.target for o in self._objectives], dtype=np.float64)
 
     @property
     def names(self) -> frozenset[str]:
         """The objectives' names."""
-        return frozenset(self._objectives)
+        return frozenset(self._index)
 
     def selectors(self) -> list[Selector]:
         """The recorded answers of every objective."""
-        return [recorded_selector(o.basis.spec) for o in self._objectives.values()]
+        return [recorded_selector(o.basis.spec) for o in self._objectives]
+
+    def _series_code(self, metric: str, labels: str) -> int:
+        """A recorded series' ``objective index × _COLUMNS + column``; -1 when none reads it."""
+        code = self._codes.get(labels)
+        if code is None:
+            parsed = parse_labels(labels)
+            i = self._index.get(parsed.get("slo", ""), -1)
+            side, window = parsed.get("side", ""), parsed.get("window", "")
+            ok = metric == QUERY_SLI_METRIC and i >= 0 and side in self._objectives[i].sides and window in _WINDOWS
+            code = i * _COLUMNS + _column(side, window) if ok else -1
+            self._codes[labels] = code
+        return code
 
     def ingest(self, samples: pl.DataFrame) -> None:
-        """Take the recorded answers out of ``samples`` (any other rows are ignored)."""
+        """Take the recorded answers out of ``samples`` (any order; other rows are ignored).
+
+        Works run by run (a run: consecutive rows of one recorded series, as the store returns
+        them): an objective's runs usually share their times (one collection answers every side
+        and window), so its rows are its first run's times and each run fills a column.
+        """
         if not self._objectives or samples.is_empty():
             return
-        rows = samples.filter(pl.col("metric") == QUERY_SLI_METRIC)
+        rows = samples.filter((pl.col("metric") == QUERY_SLI_METRIC) & pl.col("timestamp").is_not_null())
         if rows.is_empty():
             return
-        found: dict[tuple[str, str, str], list[tuple[str, I64, F64]]] = {}
-        for (labels,), part in rows.group_by("labels"):
-            parsed = parse_labels(str(labels))
-            key = (parsed.get("slo", ""), parsed.get("side", ""), parsed.get("window", ""))
-            if key[0] not in self._objectives or key[1] not in _SIDES or key[2] not in _WINDOWS:
+        if rows.height <= _SMALL_BATCH:
+            labels = rows.get_column("labels")
+            code = np.fromiter(
+                (self._series_code(QUERY_SLI_METRIC, text) for text in labels.to_list()), dtype=np.int64,
+                count=rows.height,
+            )
+            ts = rows.get_column("timestamp").to_numpy().astype(np.int64)
+            self._ingest_rows(code, ts, rows.get_column("value").to_numpy().astype(np.float64), labels)
+            return
+        found = series_runs(rows, self._series_code)
+        if found is None:
+            return
+        rows, starts, lengths, run_code = found
+        ts_all = rows.get_column("timestamp").to_numpy().astype(np.int64)
+        val_all = rows.get_column("value").to_numpy().astype(np.float64)
+        read = np.flatnonzero(run_code >= 0)
+        read = read[np.argsort(run_code[read] // _COLUMNS, kind="stable")]
+        run_obj = run_code[read] // _COLUMNS
+        bounds = np.flatnonzero(np.diff(run_obj)) + 1
+        for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(read)], strict=True):
+            runs = [(int(starts[r]), int(lengths[r]), int(run_code[r]) % _COLUMNS) for r in read[a:b]]
+            times, table = _rows_of(runs, ts_all, val_all)
+            obj = self._objectives[int(run_obj[a])]
+            obj.table.add(times, table)
+            cols = [c for _, _, c in runs]
+            if len(set(cols)) < len(cols):
+                self._flag_several(obj, runs, rows.get_column("labels"), ts_all)
+
+    def _ingest_rows(self, code: I64, ts: I64, values: F64, labels: pl.Series) -> None:
+        """A small batch (a collection) as whole arrays: rows sorted by objective and time."""
+        keep = np.flatnonzero(code >= 0)
+        order = keep[np.lexsort((code[keep], ts[keep], code[keep] // _COLUMNS))]
+        code, ts = code[order], ts[order]
+        obj, col = code // _COLUMNS, code % _COLUMNS
+        starts = np.ones(len(ts), dtype=np.bool_)
+        starts[1:] = (obj[1:] != obj[:-1]) | (ts[1:] != ts[:-1])
+        table = np.full((int(starts.sum()), _COLUMNS), np.nan)
+        table[np.cumsum(starts) - 1, col] = values[order]
+        for i in np.flatnonzero(~starts[1:] & (col[1:] == col[:-1])).tolist():  # one side and window twice
+            first, second = str(labels[int(order[i])]), str(labels[int(order[i + 1])])
+            if first != second:
+                o = self._objectives[int(obj[i])]
+                o.several[int(ts[i])] = _several_why(o, int(col[i]), first, second)
+        row_obj, row_ts = obj[starts], ts[starts]
+        bounds = np.flatnonzero(np.diff(row_obj)) + 1
+        for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(row_obj)], strict=True):
+            self._objectives[int(row_obj[a])].table.add(row_ts[a:b], table[a:b])
+
+    def _flag_several(self, obj: _QueryObjective, runs: list[tuple[int, int, int]], labels: pl.Series, ts: I64) -> None:
+        """Times at which two series answered for one side and window of ``obj``."""
+        by_col: dict[int, dict[str, list[I64]]] = {}
+        for start, length, col in runs:
+            by_col.setdefault(col, {}).setdefault(str(labels[start]), []).append(ts[start:start + length])
+        for col, series in by_col.items():
+            if len(series) < 2:
                 continue
-            part = part.sort("timestamp")
-            ts = part.get_column("timestamp").to_numpy().astype(np.int64)
-            found.setdefault(key, []).append((str(labels), ts, part.get_column("value").to_numpy().astype(np.float64)))
-        for (name, side, window), series in found.items():
-            obj = self._objectives[name]
-            for _, ts, values in series:
-                obj.answers.setdefault((side, window), _Answers()).add(ts, values)
-            if len(series) > 1:
-                times, counts = np.unique(np.concatenate([ts for _, ts, _ in series]), return_counts=True)
-                shown = "; ".join(sorted(labels for labels, _, _ in series)[:3])
-                why = (
-                    f"the {side} query answers with {len(series)} series for one window ({shown}): a query SLI "
-                    "needs one series per window — aggregate with sum()"
-                )
-                obj.several.update(dict.fromkeys(times[counts > 1].tolist(), why))
+            names = sorted(series)
+            seen: dict[int, int] = {}
+            for parts in series.values():
+                for t in np.unique(np.concatenate(parts)).tolist():
+                    seen[t] = seen.get(t, 0) + 1
+            why = _several_why(obj, col, names[0], names[1])
+            obj.several.update({t: why for t, n in seen.items() if n > 1})
 
     def evaluate(self, at_ms: int) -> list[ObjectiveResult]:
         """Every objective at ``at_ms`` (answers after it are ignored), in the order given."""
-        return [self._evaluate(o, at_ms) for o in self._objectives.values()]
+        if not self._objectives:
+            return []
+        answers, found = self._answers(at_ms)
+        ratios = self._error_ratios(answers, found)
+        burns = (ratios[:, :-1] / self._budgets[:, None]).astype(object)
+        burns[np.isnan(ratios[:, :-1])] = None
+        burn_rows: list[list[float | None]] = burns.tolist()
+        slo = ratios[:, -1]
+        known: list[bool] = (~np.isnan(slo)).tolist()
+        slo_ratio = np.nan_to_num(slo)
+        slis: list[float] = (1.0 - slo_ratio).tolist()
+        left: list[float] = (1.0 - slo_ratio / self._budgets).tolist()
+        totals: list[float] = np.nan_to_num(answers[:, _COLUMNS - 1]).tolist()
+        out = []
+        for i, o in enumerate(self._objectives):
+            spec = o.basis.spec
+            period = None
+            if spec.calendar is not None:
+                cal = spec.calendar
+                period = period_bounds(at_ms, cal.period, cal.timezone, cal.week_start)
+            events = totals[i] if o.sli.total is not None else 0.0
+            result = objective_result(o.basis, burn_rows[i], known[i], slis[i], left[i], events, "", period, at_ms)
+            if not known[i]:
+                missing = self._missing(o, answers[i], bool(found[i]))
+                if missing:
+                    result = replace(result, reason=missing)
+            several = [m for t, m in o.several.items() if at_ms - o.staleness_ms <= t <= at_ms]
+            out.append(result.unusable(several[0]) if several else result)
+        return out
+
+    def _answers(self, at_ms: int) -> tuple[F64, npt.NDArray[np.bool_]]:
+        """Each objective's newest collection within its staleness (NaN row where none), and
+        whether there was one."""
+        answers = np.full((len(self._objectives), _COLUMNS), np.nan)
+        found = np.zeros(len(self._objectives), dtype=np.bool_)
+        for i, o in enumerate(self._objectives):
+            r = o.table.row(at_ms, at_ms - o.staleness_ms)
+            if r >= 0:
+                answers[i] = o.table.rows[r]
+                found[i] = True
+        return answers, found
+
+    def _error_ratios(self, answers: F64, found: npt.NDArray[np.bool_]) -> F64:
+        """Error ratio per objective and window (``_WINDOWS`` order), NaN where unknown: a side
+        missing (its query failed), a value not finite, or a total of 0 (no traffic)."""
+        w = len(_WINDOWS)
+        part, total = answers[:, :w], answers[:, w:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = part / total
+            ratio = np.where(self._has_errors[:, None], share, 1.0 - share)
+            ratio = np.where(total > 0, ratio, np.nan)
+        ratio = np.where(self._has_ratio[:, None], part, ratio)
+        ratio[~np.isfinite(ratio)] = np.nan
+        ratio[~found] = np.nan
+        return ratio
+
+    def _missing(self, o: _QueryObjective, row: F64, found: bool) -> str:
+        """Why an objective window has no ratio, when an answer is missing (empty otherwise)."""
+        if not found:
+            stale = format_duration(o.staleness_ms / 1000)
+            return f"no answer from source {o.sli.source!r} in the last {stale} (see its health)"
+        absent = [s for s in o.sides if np.isnan(row[_column(s, OBJECTIVE_WINDOW)])]
+        if not absent:
+            return ""
+        noun = "query" if len(absent) == 1 else "queries"
+        return (
+            f"the {' and '.join(absent)} {noun} did not answer at the last collection "
+            f"(see source {o.sli.source!r} health)"
+        )
 
     def error_ratios(self, at_ms: int, name: str) -> dict[str, float | None]:
         """The error ratio per burn window and for the objective window (keyed ``"slo"``)."""
-        ratios, _, _ = self._ratios(self._objectives[name], at_ms)
-        return dict(zip(_WINDOWS, ratios, strict=True))
-
-    def _ratios(self, obj: _QueryObjective, at_ms: int) -> tuple[list[float | None], float, str]:
-        """Error ratio per window (``_WINDOWS`` order), the objective window's total, and why the
-        objective window has no ratio when an answer is missing (empty when none is)."""
-        oldest = at_ms - obj.staleness_ms
-        ratios: list[float | None] = []
-        total_slo = 0.0
-        sides = list(obj.sli.queries())
-        got: dict[str, tuple[int, float] | None] = {}
-        for window in _WINDOWS:
-            got = {
-                side: a.at(at_ms, oldest) if (a := obj.answers.get((side, window))) is not None else None
-                for side in sides
-            }
-            # Every side of one collection has the same time; a side missing there failed.
-            ref = got["error_ratio" if obj.sli.error_ratio is not None else "total"]
-            values = {k: v[1] for k, v in got.items() if v is not None and ref is not None and v[0] == ref[0]}
-            ratios.append(_ratio(obj.sli, values))
-            if window == OBJECTIVE_WINDOW and obj.sli.total is not None and ref is not None:
-                total_slo = ref[1]
-        # got: the objective window's answers
-        stale = format_duration(obj.staleness_ms / 1000)
-        newest = max((v[0] for v in got.values() if v is not None), default=None)
-        if newest is None:
-            return ratios, total_slo, f"no answer from source {obj.sli.source!r} in the last {stale} (see its health)"
-        missing = [k for k, v in got.items() if v is None or v[0] != newest]
-        if missing:
-            return ratios, total_slo, (
-                f"the {' and '.join(missing)} {'query' if len(missing) == 1 else 'queries'} did not answer at the "
-                f"last collection (see source {obj.sli.source!r} health)"
-            )
-        return ratios, total_slo, ""
-
-    def _evaluate(self, obj: _QueryObjective, at_ms: int) -> ObjectiveResult:
-        spec = obj.basis.spec
-        budget = 1.0 - obj.basis.target
-        ratios, total, missing = self._ratios(obj, at_ms)
-        burns = [r / budget if r is not None else None for r in ratios[:-1]]
-        slo_ratio = ratios[-1]
-        known = slo_ratio is not None
-        ratio = slo_ratio if slo_ratio is not None else 0.0
-        period = None
-        if spec.calendar is not None:
-            cal = spec.calendar
-            period = period_bounds(at_ms, cal.period, cal.timezone, cal.week_start)
-        result = objective_result(obj.basis, burns, known, 1.0 - ratio, 1.0 - ratio / budget, total, "", period, at_ms)
-        if missing and not known:
-            result = replace(result, reason=missing)
-        several = [m for t, m in obj.several.items() if at_ms - obj.staleness_ms <= t <= at_ms]
-        return result.unusable(several[0]) if several else result
+        i = self._index[name]
+        answers, found = self._answers(at_ms)
+        row = self._error_ratios(answers, found)[i].tolist()
+        return {w: (None if math.isnan(r) else r) for w, r in zip(_WINDOWS, row, strict=True)}
 
     def memory_bytes(self) -> int:
         """Bytes held by the recorded answers."""
-        return sum(a.nbytes() for o in self._objectives.values() for a in o.answers.values())
-
-
-def _ratio(sli: QuerySLI, values: dict[str, float]) -> float | None:
-    """The error ratio from one collection's answers for a window; unknown when a side is
-    missing (its query failed) or not finite, or the total is 0 (no traffic)."""
-    if any(not math.isfinite(v) for v in values.values()) or len(values) < len(sli.queries()):
-        return None
-    if sli.error_ratio is not None:
-        return values["error_ratio"]
-    total = values["total"]
-    if total <= 0:
-        return None
-    if sli.errors is not None:
-        return values["errors"] / total
-    return 1.0 - values["good"] / total
+        return sum(o.table.nbytes() for o in self._objectives)

@@ -136,7 +136,8 @@ def test_no_traffic_is_no_data_and_several_series_per_window_is_an_error() -> No
     ]))
     split = ev.evaluate(AT_MS + 30_000).objectives[0]
     assert split.status == "no_data" and split.error is not None
-    assert "answers with 2 series for one window" in split.error and "sum()" in split.error
+    assert "answers with more than one series for one window (code=\"200\"" in split.error
+    assert "aggregate with sum()" in split.error
 
 
 def test_answers_arriving_out_of_order_or_twice_keep_the_newest_per_time() -> None:
