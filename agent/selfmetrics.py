@@ -91,8 +91,16 @@ class _StateCollector(Collector):
             "redline_guardrail_cost_per_1k", "Spend per 1,000 inferences over the guardrail's window.",
             labels=["guardrail", "currency"],
         )
+        capacity = GaugeMetricFamily(
+            "redline_slo_capacity_used_ratio",
+            "A throughput objective's newest rate over its configured capacity (1 − saturation headroom).",
+            labels=["slo"],
+        )
         for o in report.objectives:
             details = o.details or {}
+            used = details.get("capacity_used")
+            if isinstance(used, int | float) and not o.is_guardrail:
+                capacity.add_metric([o.name], float(used))
             currency = str(details.get("currency", ""))
             for family, key in ((spent, "spent"), (spent, "spend"), (forecast, "forecast"), (per_1k, "cost_per_1k")):
                 value = details.get(key)
@@ -109,7 +117,7 @@ class _StateCollector(Collector):
                 sli.add_metric([o.name], o.sli)
             target.add_metric([o.name], o.objective)
             status.add_metric([o.name, o.dimension, o.status], float(_STATUS_CODES[o.status]))
-        yield from (burn, remaining, ttb, sli, target, status, spent, forecast, per_1k)
+        yield from (burn, remaining, ttb, sli, target, status, spent, forecast, per_1k, capacity)
 
 
 class AgentMetrics:

@@ -57,7 +57,7 @@ def _pct(value: float | None, digits: int = 3) -> str:
 
 def _compliance(o: ObjectiveResult) -> str:
     """An SLO's SLI; for a guardrail, the share of its limit used."""
-    if o.details is None or o.budget_remaining is None:
+    if not o.is_guardrail or o.budget_remaining is None:
         return _pct(o.sli)
     return _pct(1.0 - o.budget_remaining, 1)
 

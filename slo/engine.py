@@ -502,8 +502,9 @@ class SLOEvaluator:
         results = [
             objective_result(
                 obj, burn_rows[i], slo_known[i], slis[i], budgets_left[i], event_list[i],
-                reasons[obj.slices] if obj.slices >= 0 else "",
+                reasons[obj.slices][0] if obj.slices >= 0 else "",
                 self._period(i, at_ms) if obj.spec.calendar is not None else None, at_ms,
+                reasons[obj.slices][1] if obj.slices >= 0 else None,
             )
             for i, obj in enumerate(self._objectives)
         ]

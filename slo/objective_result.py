@@ -8,7 +8,9 @@ into an ``ObjectiveResult`` the same way: time to breach from the first known of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from slo.ranking import classify
 from slo.results import ObjectiveResult
@@ -46,10 +48,11 @@ class ResultBasis:
 def objective_result(
     obj: ResultBasis, burns: list[float | None], slo_known: bool, sli: float, budget_left: float,
     events: float, detail: str = "", period: tuple[int, int] | None = None, at_ms: int = 0,
+    details: Mapping[str, Any] | None = None,
 ) -> ObjectiveResult:
     """The frozen result from the objective's numbers (burn rates in ``BURN_WINDOWS`` order,
     ``None`` where unknown); ``detail`` is appended to the reason; ``period`` is a calendar
-    objective's current one."""
+    objective's current one; ``details`` are the kind's own figures (``ObjectiveResult.details``)."""
     spec = obj.spec
     window_s = spec.window if period is None else (period[1] - period[0]) / 1000.0
     burn_rates = dict(zip(BURN_WINDOWS, burns, strict=True))
@@ -98,4 +101,5 @@ def objective_result(
         status=status,
         reason=reason,
         events=events if slo_known else 0.0,
+        details=details,
     )

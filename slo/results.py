@@ -11,9 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-__all__ = ["DimensionResult", "ObjectiveResult", "Status", "StatusReport"]
+__all__ = ["GUARDRAIL_KINDS", "DimensionResult", "ObjectiveResult", "Status", "StatusReport"]
 
 Status = Literal["ok", "warning", "breached", "no_data", "low_traffic"]
+
+GUARDRAIL_KINDS = frozenset({"budget", "cost_per_1k"})
 
 
 def _finite_or_none(value: float | None) -> float | None:
@@ -50,16 +52,22 @@ class ObjectiveResult:
     error: str | None = None
     """Set when the objective could not be evaluated (bad input), with the cause."""
     details: Mapping[str, Any] | None = None
-    """Kind-specific figures (a guardrail's spend, forecast and showback), JSON-ready; emitted in
-    ``to_json`` only when set."""
+    """Kind-specific figures, JSON-ready; emitted in ``to_json`` only when set: a guardrail's
+    spend, forecast and showback; a throughput objective's newest rate, floor and capacity
+    headroom."""
     approximate: bool = False
     """Set when the SLI was interpolated inside a histogram bucket (a latency threshold between
     bucket bounds, with ``interpolate: true``)."""
 
+    @property
+    def is_guardrail(self) -> bool:
+        """A cost guardrail (budget or cost per 1k): its objective is a limit in a currency."""
+        return self.kind in GUARDRAIL_KINDS
+
     def target_text(self) -> str:
         """The objective as people write it: ``99.9%`` for an SLO, ``$4,000`` (the limit in its
         currency) for a guardrail."""
-        if self.details is None:
+        if not self.is_guardrail or self.details is None:
             return f"{self.objective * 100:.10g}%"
         currency = str(self.details.get("currency", ""))
         symbol = "$" if currency == "USD" else f"{currency} "

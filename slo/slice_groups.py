@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -464,22 +465,41 @@ class SliceGroups:
 
     # -- reasons -----------------------------------------------------------------------------
 
-    def reasons(self, at_ms: int) -> list[str]:
+    def reasons(self, at_ms: int) -> list[tuple[str, dict[str, Any] | None]]:
         """Per objective, what the newest slice at or before ``at_ms`` says: a throughput's rate
-        under its floor and its share of capacity, a GPU band's pools outside the band."""
+        under its floor and its share of capacity (also as figures: ``throughput_details``), a GPU
+        band's pools outside the band."""
         latest = [
             next((r[1].tolist() for r in (g.open, g.last_final) if r is not None and r[0] * g.slice_ms <= at_ms),
                  None)
             for g in self.groups
         ]
-        out: list[str] = []
+        out: list[tuple[str, dict[str, Any] | None]] = []
         for j, sli in enumerate(self._slis):
             g = self.group_of[j]
             if isinstance(sli, ThroughputSLI):
-                out.append(_throughput_reason(sli, latest[g], self.groups[g].slice_ms))
+                slice_ms = self.groups[g].slice_ms
+                out.append((_throughput_reason(sli, latest[g], slice_ms), throughput_details(sli, latest[g], slice_ms)))
             else:
-                out.append(_band_reason(sli, latest[g], self.groups[g], float(self.max_value[g]) > 1.0))
+                out.append((_band_reason(sli, latest[g], self.groups[g], float(self.max_value[g]) > 1.0), None))
         return out
+
+
+def throughput_details(th: ThroughputSLI, latest: list[float] | None, slice_ms: int) -> dict[str, Any] | None:
+    """A throughput objective's figures for ``status --json`` (``details``): the newest slice's
+    rate in the objective's unit, its floor, and with a ``capacity`` the share used and the
+    saturation headroom (the share left: negative when over capacity)."""
+    if latest is None or not math.isfinite(latest[0]):
+        return None
+    rate = latest[0] * th.per
+    out: dict[str, Any] = {
+        "rate": rate, "per": format_duration(th.per), "min_rate": th.min_rate,
+        "slice": format_duration(slice_ms / 1000),
+    }
+    if th.capacity is not None:
+        used = rate / th.capacity
+        out |= {"capacity": th.capacity, "capacity_used": used, "capacity_headroom": 1.0 - used}
+    return out
 
 
 def _throughput_reason(th: ThroughputSLI, latest: list[float] | None, slice_ms: int) -> str:

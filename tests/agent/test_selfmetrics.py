@@ -37,3 +37,17 @@ def test_objectives_guardrails_and_sources_are_exposed_from_the_latest_report() 
     assert got[("redline_slo_time_to_breach_seconds", (("slo", "ml-monthly"),))] == 216_000.0
     assert got[("redline_slo_status", (("dimension", "cost"), ("slo", "ml-monthly"), ("status", "warning")))] == 1.0
     assert got[("redline_source_up", (("source", "api"),))] == 0.0
+
+
+def test_a_throughput_objective_exposes_how_much_of_its_capacity_it_uses() -> None:
+    rows = ObjectiveResult(
+        name="rows", kind="throughput", dimension="data", objective=0.99, window="30d",
+        window_seconds=30 * 86400.0, sli=0.995, budget_remaining=0.5, burn_rates={"1h": 0.5},
+        time_to_breach_seconds=None, status="ok", reason="ok", events=1000.0,
+        details={"rate": 4.5e6, "per": "1h", "min_rate": 1e6, "capacity": 5e6, "capacity_used": 0.9,
+                 "capacity_headroom": 0.1},
+    )
+    metrics = AgentMetrics(lambda: StatusReport(at=1.0, dimensions=(), objectives=(rows,)), dict)
+    got = values(generate_latest(metrics.registry).decode())
+    assert got[("redline_slo_capacity_used_ratio", (("slo", "rows"),))] == 0.9
+    assert not any(name == "redline_guardrail_spend" for name, _ in got)

@@ -80,7 +80,18 @@ def test_throughput_objective_has_the_floor_as_events_per_second() -> None:
 def test_throughput_reason_gives_the_share_of_capacity_of_the_last_slice() -> None:
     ev = SLOEvaluator([_spec(capacity=1200)])
     ev.ingest(_pipeline())
-    assert _one(ev, 180).reason.endswith("; at 50% of capacity")
+    result = _one(ev, 180)
+    assert result.reason.endswith("; at 50% of capacity")
+    # The same as figures in status --json: 600 rows/min of a 1,200 capacity, half left.
+    assert result.details == {
+        "rate": pytest.approx(600.0), "per": "1m", "min_rate": 480.0, "slice": "1m",
+        "capacity": 1200.0, "capacity_used": pytest.approx(0.5), "capacity_headroom": pytest.approx(0.5),
+    }
+    assert result.to_json()["details"]["capacity_headroom"] == pytest.approx(0.5)
+    assert result.target_text() == "80%" and not result.is_guardrail
+    stalled = SLOEvaluator([_spec(capacity=1200)])
+    stalled.ingest(_pipeline().filter(pl.col("timestamp") <= T0 + 160 * MIN))
+    assert _one(stalled, 160).details["capacity_headroom"] == pytest.approx(1.0)  # type: ignore[index]
 
 
 def test_throughput_reason_names_a_last_slice_under_the_floor() -> None:
