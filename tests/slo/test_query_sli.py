@@ -14,6 +14,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from slo.backtest import backtest
 from slo.engine import SLOEvaluator
 from slo.openslo import load_openslo
 from slo.query_sli import QUERY_SLI_METRIC, window_lengths, window_queries
@@ -264,3 +265,19 @@ def test_two_series_for_one_window_in_a_cold_start_are_named_at_their_times() ->
     assert clean.error is None and clean.sli == pytest.approx(1 - 3990 / 1e6)
     split = ev.evaluate(AT_MS + 3999 * 60_000).objectives[0]
     assert split.error is not None and "the total query answers with more than one series" in split.error
+
+
+def test_a_backtest_replays_the_policy_over_recorded_answers() -> None:
+    """Two hours of collections; from minute 60 to 89 the 1h and 5m ratios are 2% (20× a 0.1%
+    budget, over the 14.4× page factor), otherwise 0: one page, from minute 60 to minute 90."""
+    frames = []
+    for k in range(120):
+        bad = 60 <= k < 90
+        frames.append(answers(AT_MS + k * 60_000, {
+            w: {"errors": 2.0 if bad and w in ("5m", "1h") else 0.0, "total": 100.0}
+            for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "slo")
+        }))
+    report = backtest([spec()], pl.concat(frames), start_ms=AT_MS, end_ms=AT_MS + 119 * 60_000)
+    (page,) = [e for e in report.episodes if e.severity == "page"]
+    assert (page.slo, page.start_ms, page.end_ms) == ("api", AT_MS + 60 * 60_000, AT_MS + 90 * 60_000)
+    assert page.peak_burn == pytest.approx(20.0)
