@@ -21,7 +21,7 @@ if str(_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard.pages import overview  # noqa: E402
+from dashboard.pages import overview, whatif  # noqa: E402
 
 CONFIG_ENV = "REDLINE_CONFIG"
 
@@ -42,12 +42,20 @@ def main() -> None:
     st.set_page_config(page_title="Redline", page_icon="🟥", layout="wide")
     config_path = config_path_from(sys.argv[1:], os.environ)
 
-    def overview_page() -> None:
-        overview.render(config_path)
+    def whatif_page() -> None:
+        whatif.render(config_path)
 
-    # The default page is served at "/". No url_path "overview": a page named like a file in
-    # pages/ (pages/overview.py) would resolve to that module on a rerun, not to this function.
-    page = st.navigation([st.Page(overview_page, title="Overview", default=True)])
+    # No url_path "overview" or "whatif": a page named like a file in pages/ would resolve to
+    # that module on a rerun, not to this function. The default page is served at "/".
+    whatif_nav = st.Page(whatif_page, title="What if", url_path="what-if", icon=":material/tune:")
+
+    def overview_page() -> None:
+        overview.render(config_path, whatif_nav)
+
+    page = st.navigation([
+        st.Page(overview_page, title="Overview", default=True, icon=":material/monitor_heart:"),
+        whatif_nav,
+    ])
     page.run()
 
 

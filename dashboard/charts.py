@@ -1,11 +1,12 @@
-"""Altair charts for one objective: budget burn-down and burn rates against the alert thresholds.
+"""Altair charts for one objective: budget burn-down, burn rates against the alert thresholds, and
+the what-if compliance curve.
 
 Charts that need threshold lines are Altair layers (``st.line_chart`` cannot draw them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import altair as alt
@@ -13,7 +14,7 @@ import polars as pl
 
 from slo.ranking import MULTIWINDOW_CONDITIONS
 
-__all__ = ["burn_down_chart", "burn_rate_chart", "burn_thresholds"]
+__all__ = ["burn_down_chart", "burn_rate_chart", "burn_thresholds", "compliance_curve_chart"]
 
 def burn_thresholds(window_seconds: float) -> list[tuple[float, str, str]]:
     """The multiwindow alert factors for an objective window: (factor, severity, label), pages first.
@@ -96,3 +97,39 @@ def burn_down_chart(frame: pl.DataFrame, objective: str) -> Any:
     zero_data = alt.Data(values=[{"y": 0.0}])  # type: ignore[no-untyped-call]
     zero = alt.Chart(zero_data).mark_rule(color="#d62728").encode(y="y:Q")
     return alt.layer(line, zero).properties(height=340, title=f"Error budget burn-down: {objective}")
+
+
+def compliance_curve_chart(
+    points: Sequence[tuple[float, float | None]], target: float, thresholds: Mapping[str, float]
+) -> Any:
+    """Compliance over the window against the latency threshold (one point per bucket bound), with
+    a rule at the ``target`` ratio and one per named threshold (``{"current": 0.25, ...}``, seconds)."""
+    curve = pl.DataFrame(
+        {"threshold_ms": [t * 1000 for t, _ in points], "sli": [s for _, s in points]},
+        schema={"threshold_ms": pl.Float64, "sli": pl.Float64},
+    )
+    x = alt.X("threshold_ms:Q", title="latency threshold (ms)", scale=alt.Scale(type="log"))
+    line = (
+        alt.Chart(curve)
+        .mark_line(point=alt.OverlayMarkDef(size=30))
+        .encode(
+            x=x,
+            y=alt.Y("sli:Q", title="compliance over the window", axis=alt.Axis(format="%"),
+                    scale=alt.Scale(zero=False)),
+            tooltip=[alt.Tooltip("threshold_ms:Q", title="threshold (ms)"), alt.Tooltip("sli:Q", format=".3%")],
+        )
+    )
+    target_data = alt.Data(values=[{"y": target, "label": f"objective {target:.3%}"}])  # type: ignore[no-untyped-call]
+    target_rule = alt.Chart(target_data).mark_rule(color="#d62728", strokeDash=[6, 3]).encode(
+        y="y:Q", tooltip=["label:N"]
+    )
+    marks = [{"x": t * 1000, "which": f"{name} {t * 1000:g} ms"} for name, t in thresholds.items()]
+    marks_data = alt.Data(values=marks)  # type: ignore[no-untyped-call]
+    threshold_rules = alt.Chart(marks_data).mark_rule(strokeWidth=1.5).encode(
+        x=alt.X("x:Q", scale=alt.Scale(type="log")),
+        color=alt.Color("which:N", legend=alt.Legend(title="threshold", orient="top")),
+        tooltip=["which:N"],
+    )
+    return alt.layer(line, target_rule, threshold_rules).properties(
+        height=340, title="Compliance by latency threshold"
+    )

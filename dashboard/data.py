@@ -21,15 +21,17 @@ import polars as pl
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from slo.evaluation import Evaluator, read_start_ms
-from slo.groups import expand_groups
+from slo.backtest import BacktestComparison, compare
+from slo.evaluation import Evaluator, history_seconds, read_start_ms
+from slo.groups import expand_groups, sli_selectors
 from slo.ranking import format_age, rank_objectives
 from slo.results import StatusReport
 from slo.spec import GuardrailSpec, SLOSpec
 from slo.specfiles import SpecFile, specs_from_documents
+from slo.whatif import WhatIfResult, alternative_spec, whatif
 from store.embedded import SampleStore
 from store.errors import ConfigError
-from store.types import empty_samples
+from store.types import Selector, empty_samples
 
 __all__ = [
     "BURN_DOWN_SCHEMA",
@@ -39,7 +41,10 @@ __all__ = [
     "evaluate_report",
     "format_time_to_breach",
     "load_config",
+    "objective_spec",
     "rank_objectives",
+    "what_if",
+    "what_if_history",
 ]
 
 _SPECS: Final = TypeAdapter(list[SLOSpec])
@@ -158,9 +163,9 @@ def _series(config: DashboardConfig) -> pl.DataFrame | None:
 
 
 def _read(
-    config: DashboardConfig, evaluator: Evaluator, start_ms: int, end_ms: int, *, newest: bool = False
+    config: DashboardConfig, selectors: Sequence[Selector], start_ms: int, end_ms: int, *, newest: bool = False
 ) -> tuple[pl.DataFrame, tuple[str, ...], int | None]:
-    """The samples the evaluator needs in ``[start_ms, end_ms]``, the unreadable files skipped, and
+    """The samples ``selectors`` select in ``[start_ms, end_ms]``, the unreadable files skipped, and
     (when ``newest``) the newest stored sample's time.
 
     A data folder that does not exist yet (agent not started) reads as no samples: opening the
@@ -169,7 +174,7 @@ def _read(
     if not config.data_dir.is_dir():
         return empty_samples(), (), None
     store = SampleStore(config.data_dir)
-    samples = store.read(evaluator.selectors(), start_ms, end_ms)
+    samples = store.read(list(selectors), start_ms, end_ms)
     newest_ms = store.newest_timestamp_ms() if newest else None
     return samples, tuple(store.problems), newest_ms
 
@@ -178,7 +183,7 @@ def evaluate_report(config: DashboardConfig, at_ms: int) -> Evaluation:
     """Evaluate every objective of ``config`` at ``at_ms`` from the stored samples."""
     evaluator = config.evaluator(series=_series(config))
     start_ms = read_start_ms(evaluator.history_seconds, at_ms)
-    samples, problems, newest_ms = _read(config, evaluator, start_ms, at_ms, newest=True)
+    samples, problems, newest_ms = _read(config, evaluator.selectors(), start_ms, at_ms, newest=True)
     evaluator.ingest(samples)
     return Evaluation(evaluator.evaluate(at_ms), problems, newest_ms)
 
@@ -197,7 +202,7 @@ def burn_down(config: DashboardConfig, name: str, at_ms: int, *, points: int = 6
     # An objective's own window; a guardrail's longest span (its budget period).
     window_s = next((s.window for s in config.slos if s.name == name), evaluator.history_seconds)
     window_ms = int(window_s * 1000)
-    samples, _, _ = _read(config, evaluator, read_start_ms(2 * window_s, at_ms), at_ms)
+    samples, _, _ = _read(config, evaluator.selectors(), read_start_ms(2 * window_s, at_ms), at_ms)
     if samples.is_empty():
         return pl.DataFrame(schema=BURN_DOWN_SCHEMA)
     first_ms = samples.get_column("timestamp").min()
@@ -215,6 +220,47 @@ def burn_down(config: DashboardConfig, name: str, at_ms: int, *, points: int = 6
         {"timestamp": instants, "budget_remaining": budgets},
         schema={"timestamp": pl.Int64, "budget_remaining": pl.Float64},
     ).with_columns(pl.col("timestamp").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"))
+
+
+def objective_spec(config: DashboardConfig, name: str) -> SLOSpec:
+    """The objective ``name`` (a grouped objective's member included); ``KeyError`` when there is none."""
+    found = next((s for s in config.slos if s.name == name), None)
+    series = _series(config) if found is None else None
+    if series is not None:
+        found = next((s for s in expand_groups(config.slos, series) if s.name == name), None)
+    if found is None:
+        raise KeyError(name)
+    return found
+
+
+def what_if(
+    config: DashboardConfig, name: str, at_ms: int, *, threshold_s: float | None = None, objective: float | None = None
+) -> WhatIfResult:
+    """``slo.whatif.whatif`` for objective ``name`` over its stored history up to ``at_ms``.
+
+    Raises ``KeyError`` for an unknown objective and ``ValueError`` for an alternative the
+    objective cannot take (a threshold on a kind without one, past the largest bucket bound)."""
+    spec = objective_spec(config, name)
+    samples, _, _ = _read(config, sli_selectors(spec), read_start_ms(history_seconds([spec]), at_ms), at_ms)
+    return whatif(spec, samples, at_ms, threshold_s=threshold_s, objective=objective)
+
+
+def what_if_history(
+    config: DashboardConfig, name: str, at_ms: int, *, threshold_s: float | None = None,
+    objective: float | None = None, days: float = 30.0, step_s: float = 300.0,
+) -> BacktestComparison:
+    """Would the last ``days`` (up to ``at_ms``) have paged? The alert policy replayed every
+    ``step_s`` over the stored history for the objective as configured and as altered."""
+    spec = objective_spec(config, name)
+    end_ms = at_ms
+    start_ms = end_ms - int(days * 86400 * 1000)
+    read_from = read_start_ms(history_seconds([spec]), start_ms)
+    samples, _, _ = _read(config, sli_selectors(spec), read_from, end_ms)
+    alt = alternative_spec(spec, threshold_s=threshold_s, objective=objective)
+    return compare(
+        [spec], [alt], samples, start_ms=start_ms, end_ms=end_ms, step_ms=int(step_s * 1000),
+        labels=("current", "alternative"),
+    )
 
 
 def format_time_to_breach(seconds: float | None) -> str:

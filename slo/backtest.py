@@ -250,7 +250,7 @@ class _Sides:
         self.ts = ts
         self.inc = series_increments(first, val, np.full(len(val), np.nan))
         starts = np.flatnonzero(first)
-        ends = np.append(starts[1:], len(sid))
+        ends = np.append(starts[1:], len(sid)) if len(starts) else starts  # no series: no spans
         keys = frame.filter(pl.Series(keep)).select("metric", "labels").gather(pl.Series(starts)).rows()
         self.spans: dict[tuple[str, str], tuple[int, int]] = {
             (m, lb): (int(a), int(b)) for (m, lb), a, b in zip(keys, starts, ends, strict=True)

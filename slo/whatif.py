@@ -29,7 +29,7 @@ from slo.sides import le_value, same_bound
 from slo.spec import SLOSpec
 from store.types import SAMPLE_SCHEMA, Selector, format_labels, parse_labels
 
-__all__ = ["CurvePoint", "WhatIfResult", "bucket_bounds", "interpolated_bucket", "whatif"]
+__all__ = ["CurvePoint", "WhatIfResult", "alternative_spec", "bucket_bounds", "interpolated_bucket", "whatif"]
 
 
 @dataclass(frozen=True)
@@ -167,11 +167,14 @@ def interpolated_bucket(histogram: Selector, threshold_s: float, samples: pl.Dat
     ).sort("metric", "labels", "timestamp")
 
 
-def _with_threshold(spec: SLOSpec, threshold_s: float) -> SLOSpec:
-    lat = spec.sli.latency
-    assert lat is not None
-    sli = spec.sli.model_copy(update={"latency": lat.model_copy(update={"threshold": threshold_s})})
-    return spec.model_copy(update={"sli": sli})
+def alternative_spec(spec: SLOSpec, *, threshold_s: float | None = None, objective: float | None = None) -> SLOSpec:
+    """``spec`` with another target (percent) and, for a latency objective, another threshold."""
+    alt = spec if objective is None else spec.model_copy(update={"objective": float(objective)})
+    lat = alt.sli.latency
+    if threshold_s is not None and lat is not None:
+        sli = alt.sli.model_copy(update={"latency": lat.model_copy(update={"threshold": float(threshold_s)})})
+        alt = alt.model_copy(update={"sli": sli})
+    return alt
 
 
 def _evaluated(spec: SLOSpec, samples: pl.DataFrame, at_ms: int) -> ObjectiveResult:
@@ -209,11 +212,7 @@ def whatif(
             raise ValueError(f"threshold must be a positive number of seconds, got {threshold_s!r}")
     if objective is not None and not (0.0 < objective < 100.0):
         raise ValueError(f"objective must be a percentage strictly between 0 and 100, got {objective!r}")
-    alt = spec
-    if objective is not None:
-        alt = alt.model_copy(update={"objective": float(objective)})
-    if threshold_s is not None:
-        alt = _with_threshold(alt, float(threshold_s))
+    alt = alternative_spec(spec, threshold_s=threshold_s, objective=objective)
     if spec.sli.query is not None:  # its answers are recorded under its name: one evaluator each
         current, alternative = (_evaluated(s, samples, at_ms) for s in (spec, alt))
         return WhatIfResult(current=current, alternative=alternative, curve=(), approximate=False,
@@ -230,7 +229,7 @@ def whatif(
         for bound in (b for b in bounds if math.isfinite(b)):
             name = f"{spec.name}#le={bound!r}"
             curve_names[name] = bound
-            specs.append(_with_threshold(spec, bound).model_copy(update={"name": name}))
+            specs.append(alternative_spec(spec, threshold_s=bound).model_copy(update={"name": name}))
         alt_lat = alt.sli.latency
         assert alt_lat is not None
         seen: set[float] = set()

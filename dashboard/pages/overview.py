@@ -15,6 +15,7 @@ from typing import Final
 
 import polars as pl
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
 from dashboard.charts import burn_down_chart, burn_rate_chart
 from dashboard.data import (
@@ -29,7 +30,7 @@ from slo.results import ObjectiveResult, Status, StatusReport
 from slo.spec import DIMENSIONS, SLOSpec
 from store.errors import ConfigError, StoreError
 
-__all__ = ["objectives_table", "parse_at", "render"]
+__all__ = ["Snapshot", "as_of_controls", "explain_missing_config", "objectives_table", "parse_at", "render", "snapshot"]
 
 _TTL_S: Final = 15
 _STATUS_LABEL: Final[dict[str, str]] = {
@@ -53,7 +54,9 @@ _STATUS_COLOUR: Final = {
 
 
 @dataclass(frozen=True)
-class _Snapshot:
+class Snapshot:
+    """One evaluation of a config at one instant, as the pages show it."""
+
     at_ms: int
     config: DashboardConfig
     report: StatusReport
@@ -62,12 +65,12 @@ class _Snapshot:
 
 
 @st.cache_data(ttl=_TTL_S, max_entries=32, show_spinner="Evaluating objectives…")
-def _snapshot(config_path: str, at_s: int | None) -> _Snapshot:
+def snapshot(config_path: str, at_s: int | None) -> Snapshot:
     """Config and evaluation, cached on (config path, at); ``at_s=None`` means now."""
     at_ms = int(time.time() * 1000) if at_s is None else at_s * 1000
     config = load_config(Path(config_path))
     evaluation = evaluate_report(config, at_ms)
-    return _Snapshot(at_ms, config, evaluation.report, evaluation.store_problems, evaluation.newest_sample_ms)
+    return Snapshot(at_ms, config, evaluation.report, evaluation.store_problems, evaluation.newest_sample_ms)
 
 
 @st.cache_data(ttl=_TTL_S, max_entries=64, show_spinner="Computing burn-down…")
@@ -101,7 +104,7 @@ def _percent(value: float | None) -> str:
     return "no data" if value is None or not math.isfinite(value) else f"{value:.1%}"
 
 
-def _as_of_controls(at_s: int | None) -> None:
+def as_of_controls(at_s: int | None) -> None:
     """Sidebar: live or a past instant, kept in ``?at=`` so a link reproduces the view."""
     with st.sidebar:
         st.header("As of")
@@ -274,9 +277,12 @@ def _defines(spec: SLOSpec, name: str) -> bool:
     return name == spec.name or (bool(spec.group_by) and name.startswith(spec.name + "{"))
 
 
-def _objective_detail(snapshot: _Snapshot, config_path: str, result: ObjectiveResult) -> None:
-    """The selected objective: reason, budget burn-down and burn rates against the alert thresholds."""
-    spec = next((s for s in snapshot.config.slos if _defines(s, result.name)), None)
+def _objective_detail(
+    shot: Snapshot, config_path: str, result: ObjectiveResult, at_s: int | None, whatif: StreamlitPage | None
+) -> None:
+    """The selected objective: reason, budget burn-down and burn rates against the alert thresholds,
+    and a link to ask what if it were relaxed."""
+    spec = next((s for s in shot.config.slos if _defines(s, result.name)), None)
     colour = _STATUS_COLOUR[result.status]
     st.subheader(f"{result.name} · :{colour}[{_STATUS_LABEL[result.status]}]")
     facts = (
@@ -291,9 +297,14 @@ def _objective_detail(snapshot: _Snapshot, config_path: str, result: ObjectiveRe
         st.markdown(f"[Runbook]({spec.runbook_url})")
     if result.error:
         st.error(f"{result.name} could not be evaluated: {result.error}")
+    if whatif is not None and not result.is_guardrail:
+        st.page_link(
+            whatif, label=f"What if we relaxed {result.name}?", icon=":material/tune:",
+            query_params={"objective": result.name} | ({} if at_s is None else {"at": str(at_s)}),
+        )
     left, right = st.columns(2)
     with left:
-        frame = _burn_down(config_path, snapshot.at_ms, result.name)
+        frame = _burn_down(config_path, shot.at_ms, result.name)
         if frame.is_empty():
             st.info("No stored samples for this objective yet: no burn-down to draw.")
         else:
@@ -306,9 +317,9 @@ def _objective_detail(snapshot: _Snapshot, config_path: str, result: ObjectiveRe
         st.dataframe(pl.DataFrame(showback), hide_index=True, key="showback")
 
 
-def _body(config_path: str, at_s: int | None) -> None:
+def _body(config_path: str, at_s: int | None, whatif: StreamlitPage | None) -> None:
     try:
-        snapshot = _snapshot(config_path, at_s)
+        shot = snapshot(config_path, at_s)
     except ConfigError as exc:
         st.error(f"The config cannot be used: {exc}")
         return
@@ -316,37 +327,43 @@ def _body(config_path: str, at_s: int | None) -> None:
         st.error(f"The sample store cannot be read: {exc}")
         return
     live = "live, refreshes every 15 s" if at_s is None else "a past instant"
-    st.caption(f"As of **{_utc(snapshot.at_ms)}** ({live}) · config `{config_path}`")
-    for problem in snapshot.store_problems:
+    st.caption(f"As of **{_utc(shot.at_ms)}** ({live}) · config `{config_path}`")
+    for problem in shot.store_problems:
         st.warning(f"Skipped while reading the store (the file is left in place): {problem}")
-    ranked = rank_objectives(snapshot.report.objectives)
-    _callout(ranked, Path(config_path), snapshot.newest_sample_ms)
+    ranked = rank_objectives(shot.report.objectives)
+    _callout(ranked, Path(config_path), shot.newest_sample_ms)
     _dimension_cards(ranked)
     selected = _objectives_section(ranked)
     if selected is not None:
         result = next(o for o in ranked if o.name == selected)
-        _objective_detail(snapshot, config_path, result)
+        _objective_detail(shot, config_path, result, at_s, whatif)
 
 
 @st.fragment(run_every=f"{_TTL_S}s")
-def _live_body(config_path: str) -> None:
-    _body(config_path, None)
+def _live_body(config_path: str, whatif: StreamlitPage | None) -> None:
+    _body(config_path, None, whatif)
 
 
-def render(config_path: Path | None) -> None:
-    """The overview page for ``config_path`` (None: explain how to pass one)."""
+def explain_missing_config() -> None:
+    """Say how to give the dashboard its config."""
+    st.error(
+        "No config given. Start the dashboard with "
+        "`streamlit run dashboard/app.py -- --config FILE` (or `redline dashboard --config FILE`)."
+    )
+
+
+def render(config_path: Path | None, whatif: StreamlitPage | None = None) -> None:
+    """The overview page for ``config_path`` (None: explain how to pass one); ``whatif`` is the
+    what-if page the selected objective links to."""
     st.title("Redline · what breaks first?")
     if config_path is None:
-        st.error(
-            "No config given. Start the dashboard with "
-            "`streamlit run dashboard/app.py -- --config FILE` (or `redline dashboard --config FILE`)."
-        )
+        explain_missing_config()
         return
     at_s, at_problem = parse_at(st.query_params.get("at"))
     if at_problem:
         st.warning(at_problem)
-    _as_of_controls(at_s)
+    as_of_controls(at_s)
     if at_s is None:
-        _live_body(str(config_path))
+        _live_body(str(config_path), whatif)
     else:
-        _body(str(config_path), at_s)
+        _body(str(config_path), at_s, whatif)

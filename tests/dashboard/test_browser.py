@@ -12,6 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
+from dashboard.data import load_config, what_if
 from dashboard.launch import dashboard_command
 from tests.dashboard.fleet import AT_S, write_fleet
 
@@ -23,6 +24,7 @@ CHROMIUM_ARGS = [
 START_DEADLINE_S = 90.0
 PAGE_TIMEOUT_MS = 90_000
 SCREENSHOT = Path("/tmp/dashboard.png")
+WHATIF_SCREENSHOT = Path("/tmp/dashboard-whatif.png")
 
 
 def _free_port() -> int:
@@ -67,7 +69,10 @@ def dashboard_url(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-def test_the_browser_shows_the_objective_nearest_to_breaking(dashboard_url: str) -> None:
+def test_the_browser_shows_the_objective_nearest_to_breaking_and_what_if_it_were_relaxed(
+    dashboard_url: str, tmp_path: Path
+) -> None:
+    config_path = tmp_path / "redline.yaml"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -83,5 +88,24 @@ def test_the_browser_shows_the_objective_nearest_to_breaking(dashboard_url: str)
             page.locator("[data-testid=stVegaLiteChart]").nth(1).wait_for()
             assert "at=1767312000" in page.url
             page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            # The what-if page, from the selected objective's link (same objective, same instant):
+            # relaxed to 99%, the budget it would leave is the engine's what-if figure.
+            page.get_by_role("link", name="What if we relaxed api-availability?").click()
+            page.wait_for_url("**/what-if?**objective=api-availability**")
+            assert f"at={AT_S}" in page.url
+            page.get_by_text("Would the last 30 days have paged?").wait_for()
+            target = page.get_by_label("Objective (%)")
+            target.fill("99")
+            target.press("Enter")
+            page.wait_for_url("**target=99**")
+            page.wait_for_selector("[data-test-script-state=notRunning]")
+            alternative = page.locator("[data-testid=stColumn]", has_text="Alternative")
+            alternative.get_by_text("objective 99% over 30d").wait_for()
+            relaxed = what_if(load_config(config_path), "api-availability", AT_S * 1000, objective=99.0).alternative
+            assert relaxed.budget_remaining is not None
+            alternative.get_by_text(f"{relaxed.budget_remaining:.1%}").wait_for()
+            page.wait_for_selector("[data-test-script-state=notRunning]")  # the replay's table, below
+            page.screenshot(path=str(WHATIF_SCREENSHOT), full_page=True)
         finally:
             browser.close()

@@ -137,6 +137,12 @@ def test_an_objective_whose_series_are_absent_is_no_data_without_episodes() -> N
     assert report.summary[0].status == "no_data"
 
 
+def test_a_store_with_nothing_in_range_is_no_data_not_an_error() -> None:
+    report = backtest([_spec(99.9)], _history().clear(), start_ms=START, end_ms=END)
+    assert report.episodes == ()
+    assert [s.status for s in report.summary] == ["no_data"]
+
+
 def test_bad_ranges_and_steps_are_errors() -> None:
     with pytest.raises(ValueError, match="step must be positive"):
         backtest([_spec(99.9)], _history(), start_ms=START, end_ms=END, step_ms=0)

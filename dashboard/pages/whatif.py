@@ -1,0 +1,209 @@
+"""What-if page: what if we relaxed this target?
+
+For one objective: compliance, budget remaining, time to breach and status as configured and
+under another objective (percent) and, for latency, another threshold — over the same stored
+history (``slo.whatif``); the compliance curve at every bucket bound with the tightest bound
+that still meets the objective; and whether the last 30 days would have paged or ticketed under
+each (the alert policy replayed every 5 minutes, ``slo.backtest.compare``).
+
+Shareable state lives in the URL: ``?objective=`` (name), ``?target=`` (percent),
+``?threshold=`` (seconds) and ``?at=`` (Unix seconds; absent: now), as on the overview.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+import streamlit as st
+
+from dashboard.charts import compliance_curve_chart
+from dashboard.data import format_time_to_breach, load_config, objective_spec, what_if, what_if_history
+from dashboard.pages.overview import as_of_controls, explain_missing_config, parse_at, snapshot
+from slo.backtest import BacktestComparison, BacktestReport
+from slo.results import ObjectiveResult
+from slo.spec import SLOSpec
+from slo.whatif import WhatIfResult
+from store.errors import ConfigError, StoreError
+
+__all__ = ["history_table", "render", "tightest_threshold"]
+
+_TTL_S: Final = 15
+HISTORY_DAYS: Final = 30.0
+HISTORY_STEP_S: Final = 300.0
+
+
+@st.cache_data(ttl=_TTL_S, max_entries=32, show_spinner="Evaluating the alternative…")
+def _what_if(config_path: str, name: str, at_ms: int, threshold_s: float | None, target: float) -> WhatIfResult:
+    return what_if(load_config(Path(config_path)), name, at_ms, threshold_s=threshold_s, objective=target)
+
+
+@st.cache_data(ttl=_TTL_S, max_entries=32, show_spinner="Replaying the alert policy over the last 30 days…")
+def _history(config_path: str, name: str, at_ms: int, threshold_s: float | None, target: float) -> BacktestComparison:
+    return what_if_history(
+        load_config(Path(config_path)), name, at_ms, threshold_s=threshold_s, objective=target,
+        days=HISTORY_DAYS, step_s=HISTORY_STEP_S,
+    )
+
+
+def _nearest(config_path: str, at_s: int | None, names: list[str]) -> str | None:
+    """The objective nearest to breaking (the overview's evaluation, cached), when none is asked for."""
+    try:
+        ranked = snapshot(config_path, at_s).report.objectives
+    except (ConfigError, StoreError):
+        return None
+    return next((o.name for o in ranked if not o.is_guardrail and o.name.split("{")[0] in names), None)
+
+
+def _query_float(key: str) -> float | None:
+    raw = st.query_params.get(key)
+    try:
+        value = float(raw) if raw is not None else None
+    except ValueError:
+        st.warning(f"?{key}={raw!r} is not a number; using the configured value.")
+        return None
+    return value if value is not None and math.isfinite(value) and value > 0 else None
+
+
+def tightest_threshold(result: WhatIfResult, target: float) -> tuple[float, float] | None:
+    """The smallest bucket bound whose compliance meets ``target`` (a ratio): (seconds, compliance)."""
+    return next(((p.threshold_s, p.sli) for p in result.curve if p.sli is not None and p.sli >= target), None)
+
+
+def history_table(history: BacktestComparison) -> pl.DataFrame:
+    """Pages, tickets and the first page's detection delay, as configured and as altered."""
+    def row(label: str, report: BacktestReport) -> dict[str, object]:
+        (summary,) = report.summary
+        pages = [e for e in report.episodes if e.severity == "page"]
+        delay = pages[0].detection_delay_s if pages else None
+        return {
+            "settings": label, "pages": summary.pages, "tickets": summary.tickets, "status": summary.status,
+            "first page detected after": format_time_to_breach(delay) if delay is not None else "—",
+        }
+
+    return pl.DataFrame([row(history.labels[0], history.a), row(history.labels[1], history.b)])
+
+
+def _percent(value: float | None, digits: int = 2) -> str:
+    return "no data" if value is None or not math.isfinite(value) else f"{value:.{digits}%}"
+
+
+def _column(title: str, o: ObjectiveResult, base: ObjectiveResult | None) -> None:
+    st.markdown(f"**{title}** — objective {o.target_text()} over {o.window}")
+    delta = None
+    if base is not None and o.budget_remaining is not None and base.budget_remaining is not None:
+        delta = f"{(o.budget_remaining - base.budget_remaining) * 100:+.1f} pts"
+    st.metric("budget remaining", _percent(o.budget_remaining, 1), delta)
+    st.metric("compliance (SLI)", _percent(o.sli, 3))
+    ttb = "no data" if o.status == "no_data" else format_time_to_breach(o.time_to_breach_seconds)
+    st.metric("time to breach", ttb, o.status, delta_color="off", delta_arrow="off")
+    st.caption(o.reason)
+
+
+def _controls(spec: SLOSpec) -> tuple[float, float | None]:
+    """The alternative target (percent) and threshold (seconds, latency only), kept in the URL."""
+    left, right = st.columns(2)
+    target = left.number_input(
+        "Objective (%)", min_value=0.001, max_value=99.999, value=_query_float("target") or spec.objective,
+        step=0.1, format="%.3f",
+    )
+    threshold_s = None
+    if spec.sli.latency is not None:
+        shown = (_query_float("threshold") or spec.sli.latency.threshold) * 1000
+        threshold_s = right.number_input(
+            "Latency threshold (ms)", min_value=0.001, value=shown, step=10.0, format="%g",
+            help="A threshold between bucket bounds is interpolated inside its bucket (marked approximate)",
+        ) / 1000
+    wanted = {"target": f"{target:g}"} | ({"threshold": f"{threshold_s:g}"} if threshold_s is not None else {})
+    for key, value in wanted.items():
+        if st.query_params.get(key) != value:
+            st.query_params[key] = value
+    return target, threshold_s
+
+
+def _body(config_path: str, at_s: int | None) -> None:
+    try:
+        config = load_config(Path(config_path))
+    except ConfigError as exc:
+        st.error(f"The config cannot be used: {exc}")
+        return
+    names = [s.name for s in config.slos]
+    if not names:
+        st.info(f"No objectives are configured in {config_path} (`slos:` is empty).")
+        return
+    wanted = st.query_params.get("objective") or _nearest(config_path, at_s, names)
+    choices = names if wanted is None or wanted in names else [wanted, *names]  # a grouped member by URL
+    name = st.selectbox("Objective", choices, index=choices.index(wanted) if wanted in choices else 0)
+    if name is None:
+        return
+    if st.query_params.get("objective") != name:
+        st.query_params["objective"] = name
+    try:
+        spec = objective_spec(config, name)
+    except KeyError:
+        st.error(f"No objective named {name!r} in {config_path}.")
+        return
+    target, threshold_s = _controls(spec)
+    at_ms = (int(time.time()) if at_s is None else at_s) * 1000
+    try:
+        result = _what_if(config_path, name, at_ms, threshold_s, target)
+    except (ValueError, StoreError) as exc:
+        st.error(f"What-if for {name}: {exc}")
+        return
+    current, alternative = st.columns(2, border=True)
+    with current:
+        _column("As configured", result.current, None)
+    with alternative:
+        _column("Alternative", result.alternative, result.current)
+        if result.approximate:
+            st.caption("Approximate: the threshold lies between bucket bounds and is interpolated inside its bucket.")
+    bounds = [p.threshold_s for p in result.curve]
+    if result.curve and spec.sli.latency is not None:
+        thresholds = {"current": spec.sli.latency.threshold}
+        if threshold_s is not None:
+            thresholds["alternative"] = threshold_s
+        st.altair_chart(
+            compliance_curve_chart([(p.threshold_s, p.sli) for p in result.curve], target / 100, thresholds),
+            key="compliance_curve",
+        )
+        tightest = tightest_threshold(result, target / 100)
+        if tightest is None:
+            st.markdown(f"No bucket bound meets **{target:g}%** over the {result.current.window} window.")
+        else:
+            st.markdown(
+                f"The tightest bucket bound that meets **{target:g}%** over the window is "
+                f"**{tightest[0] * 1000:g} ms** (compliance {tightest[1]:.3%})."
+            )
+    st.subheader(f"Would the last {HISTORY_DAYS:g} days have paged?")
+    try:
+        history = _history(config_path, name, at_ms, threshold_s, target)
+    except (ValueError, StoreError) as exc:
+        st.error(f"Replaying the alert policy for {name}: {exc}")
+        return
+    st.dataframe(history_table(history), hide_index=True, key="history")
+    if threshold_s is not None and bounds and not any(math.isclose(threshold_s, b) for b in bounds):
+        st.info(
+            f"The replay counts requests by bucket, so an alternative threshold of {threshold_s * 1000:g} ms "
+            "(between bounds) has no history of its own: pick a bucket bound "
+            f"({', '.join(f'{b * 1000:g}' for b in bounds)} ms) to replay it."
+        )
+    st.caption(
+        f"The alert policy replayed every {HISTORY_STEP_S / 60:g} minutes over the stored history "
+        "(`redline backtest --compare-objective` does the same from the command line)."
+    )
+
+
+def render(config_path: Path | None) -> None:
+    """The what-if page for ``config_path`` (None: explain how to pass one)."""
+    st.title("Redline · what if we relaxed this target?")
+    if config_path is None:
+        explain_missing_config()
+        return
+    at_s, at_problem = parse_at(st.query_params.get("at"))
+    if at_problem:
+        st.warning(at_problem)
+    as_of_controls(at_s)
+    _body(str(config_path), at_s)
