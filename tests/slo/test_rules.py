@@ -128,6 +128,9 @@ def test_rendered_rules_pass_promtool_check(tmp_path: Path) -> None:
     specs = [AVAIL, SUCCESS, LATENCY, FRESH]
     specs += load_sloth(yaml.safe_load((ROOT / "examples/sloth.yaml").read_text()), "sloth.yaml").specs
     specs += load_openslo(list(yaml.safe_load_all((ROOT / "examples/openslo.yaml").read_text())), "openslo.yaml")
+    # The same Sloth file run as written on a backend: its queries recorded as they stand.
+    queried = load_sloth(yaml.safe_load((ROOT / "examples/sloth.yaml").read_text()), "sloth.yaml", backend="prom")
+    specs += [s.model_copy(update={"name": s.name + "-query"}) for s in queried.specs]
     path = tmp_path / "rules.yml"
     path.write_text(render_rules_yaml(specs))
     done = subprocess.run(["/usr/bin/promtool", "check", "rules", str(path)], capture_output=True, timeout=60)
