@@ -21,7 +21,7 @@ if str(_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard.pages import overview, whatif  # noqa: E402
+from dashboard.views import cost, overview, whatif  # noqa: E402
 
 CONFIG_ENV = "REDLINE_CONFIG"
 
@@ -45,16 +45,21 @@ def main() -> None:
     def whatif_page() -> None:
         whatif.render(config_path)
 
-    # No url_path "overview" or "whatif": a page named like a file in pages/ would resolve to
-    # that module on a rerun, not to this function. The default page is served at "/".
+    # The page modules live in views/, not pages/: Streamlit treats a pages/ folder beside the
+    # entry script as file pages, and a direct link to a page of st.navigation then says "Page
+    # not found" before running it. The default page is served at "/".
     whatif_nav = st.Page(whatif_page, title="What if", url_path="what-if", icon=":material/tune:")
 
     def overview_page() -> None:
         overview.render(config_path, whatif_nav)
 
+    def cost_page() -> None:
+        cost.render(config_path)
+
     page = st.navigation([
         st.Page(overview_page, title="Overview", default=True, icon=":material/monitor_heart:"),
         whatif_nav,
+        st.Page(cost_page, title="Cost", url_path="spend", icon=":material/payments:"),
     ])
     page.run()
 

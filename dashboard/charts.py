@@ -14,7 +14,7 @@ import polars as pl
 
 from slo.ranking import MULTIWINDOW_CONDITIONS
 
-__all__ = ["burn_down_chart", "burn_rate_chart", "burn_thresholds", "compliance_curve_chart"]
+__all__ = ["burn_down_chart", "burn_rate_chart", "burn_thresholds", "compliance_curve_chart", "spend_chart"]
 
 def burn_thresholds(window_seconds: float) -> list[tuple[float, str, str]]:
     """The multiwindow alert factors for an objective window: (factor, severity, label), pages first.
@@ -133,3 +133,32 @@ def compliance_curve_chart(
     return alt.layer(line, target_rule, threshold_rules).properties(
         height=340, title="Compliance by latency threshold"
     )
+
+
+def spend_chart(
+    frame: pl.DataFrame, limit: float, forecast: tuple[int, float, int, float] | None, currency: str
+) -> Any:
+    """Spend so far this period (``SPEND_SCHEMA`` rows), a rule at the ``limit``, and the run-rate
+    forecast as a dashed line from (now, spent) to (period end, forecast) in ms and currency."""
+    x = alt.X(
+        "timestamp:T", title="time (UTC)", scale=alt.Scale(type="utc"), axis=alt.Axis(format="%b %d", labelAngle=0)
+    )
+    y_title = f"spent this period ({currency})"
+    actual = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
+        x=x, y=alt.Y("spent:Q", title=y_title),
+        tooltip=[alt.Tooltip("utcyearmonthdatehoursminutes(timestamp):T", title="time (UTC)"),
+                 alt.Tooltip("spent:Q", format=",.2f")],
+    )
+    layers = [actual]
+    if forecast is not None:
+        t0, v0, t1, v1 = forecast
+        line = pl.DataFrame({"timestamp": [t0, t1], "spent": [v0, v1]}).with_columns(
+            pl.col("timestamp").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
+        )
+        layers.append(alt.Chart(line).mark_line(strokeDash=[6, 3], color="#ff7f0e").encode(
+            x=x, y="spent:Q", tooltip=[alt.Tooltip("spent:Q", title="forecast", format=",.2f")],
+        ))
+    limit_label = f"limit {limit:,.0f} {currency}"
+    limit_data = alt.Data(values=[{"y": limit, "label": limit_label}])  # type: ignore[no-untyped-call]
+    layers.append(alt.Chart(limit_data).mark_rule(color="#d62728").encode(y="y:Q", tooltip=["label:N"]))
+    return alt.layer(*layers).properties(height=300, title="Spend this period, with the run-rate forecast")

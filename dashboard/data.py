@@ -25,7 +25,7 @@ from slo.backtest import BacktestComparison, compare
 from slo.evaluation import Evaluator, history_seconds, read_start_ms
 from slo.groups import expand_groups, sli_selectors
 from slo.ranking import format_age, rank_objectives
-from slo.results import StatusReport
+from slo.results import ObjectiveResult, StatusReport
 from slo.spec import GuardrailSpec, SLOSpec
 from slo.specfiles import SpecFile, specs_from_documents
 from slo.whatif import WhatIfResult, alternative_spec, whatif
@@ -35,6 +35,7 @@ from store.types import Selector, empty_samples
 
 __all__ = [
     "BURN_DOWN_SCHEMA",
+    "SPEND_SCHEMA",
     "DashboardConfig",
     "Evaluation",
     "burn_down",
@@ -43,6 +44,7 @@ __all__ = [
     "load_config",
     "objective_spec",
     "rank_objectives",
+    "spend_curve",
     "what_if",
     "what_if_history",
 ]
@@ -55,6 +57,7 @@ _DEFAULT_DATA_DIR: Final = "./redline-data"
 BURN_DOWN_SCHEMA: Final = pl.Schema(
     {"timestamp": pl.Datetime("ms", "UTC"), "budget_remaining": pl.Float64()}
 )
+SPEND_SCHEMA: Final = pl.Schema({"timestamp": pl.Datetime("ms", "UTC"), "spent": pl.Float64()})
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,28 @@ def evaluate_report(config: DashboardConfig, at_ms: int) -> Evaluation:
     return Evaluation(evaluator.evaluate(at_ms), problems, newest_ms)
 
 
+def _results_over(
+    config: DashboardConfig, name: str, at_ms: int, span_ms: int, points: int
+) -> list[tuple[int, ObjectiveResult]]:
+    """Objective (or guardrail) ``name`` evaluated at ``points`` regular instants over the last
+    ``span_ms`` up to ``at_ms`` — from its first stored sample when that is later. Empty when
+    nothing is stored; ``KeyError`` for an unknown name."""
+    evaluator = config.evaluator({name}, series=_series(config))
+    if name not in evaluator.names:
+        raise KeyError(name)
+    read_from = read_start_ms(evaluator.history_seconds + span_ms / 1000, at_ms)
+    samples, _, _ = _read(config, evaluator.selectors(), read_from, at_ms)
+    if samples.is_empty():
+        return []
+    first_ms = samples.get_column("timestamp").min()
+    assert isinstance(first_ms, int)
+    start_ms = max(at_ms - span_ms, first_ms)
+    evaluator.ingest(samples)
+    steps = max(points - 1, 1)
+    instants = sorted({start_ms + (at_ms - start_ms) * i // steps for i in range(steps + 1)})
+    return [(t, evaluator.evaluate(t).objectives[0]) for t in instants]
+
+
 def burn_down(config: DashboardConfig, name: str, at_ms: int, *, points: int = 60) -> pl.DataFrame:
     """Budget remaining of objective ``name`` at ``points`` regular instants up to ``at_ms``.
 
@@ -196,29 +221,38 @@ def burn_down(config: DashboardConfig, name: str, at_ms: int, *, points: int = 6
     ``budget_remaining`` is null where the objective had no events. Raises ``KeyError`` for an
     unknown name.
     """
-    evaluator = config.evaluator({name}, series=_series(config))
-    if name not in evaluator.names:
-        raise KeyError(name)
     # An objective's own window; a guardrail's longest span (its budget period).
-    window_s = next((s.window for s in config.slos if s.name == name), evaluator.history_seconds)
-    window_ms = int(window_s * 1000)
-    samples, _, _ = _read(config, evaluator.selectors(), read_start_ms(2 * window_s, at_ms), at_ms)
-    if samples.is_empty():
-        return pl.DataFrame(schema=BURN_DOWN_SCHEMA)
-    first_ms = samples.get_column("timestamp").min()
-    assert isinstance(first_ms, int)
-    start_ms = max(at_ms - window_ms, first_ms)
-    evaluator.ingest(samples)
-    steps = max(points - 1, 1)
-    instants = sorted({start_ms + (at_ms - start_ms) * i // steps for i in range(steps + 1)})
-    budgets: list[float | None] = []
-    for t in instants:
-        result = evaluator.evaluate(t).objectives[0]
-        b = result.budget_remaining
-        budgets.append(b if b is not None and math.isfinite(b) and result.status != "no_data" else None)
+    window_s = next((s.window for s in config.slos if s.name == name), None)
+    if window_s is None:
+        window_s = max((g.history_seconds for g in config.guardrails if g.name == name), default=0.0)
+    found = _results_over(config, name, at_ms, int(window_s * 1000), points)
+    budgets = [
+        r.budget_remaining if r.budget_remaining is not None and math.isfinite(r.budget_remaining)
+        and r.status != "no_data" else None
+        for _, r in found
+    ]
     return pl.DataFrame(
-        {"timestamp": instants, "budget_remaining": budgets},
+        {"timestamp": [t for t, _ in found], "budget_remaining": budgets},
         schema={"timestamp": pl.Int64, "budget_remaining": pl.Float64},
+    ).with_columns(pl.col("timestamp").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"))
+
+
+def spend_curve(config: DashboardConfig, name: str, at_ms: int, *, points: int = 60) -> pl.DataFrame:
+    """A budget guardrail's spend so far in its current period at ``points`` instants up to
+    ``at_ms`` (``SPEND_SCHEMA``: time, spent); empty without data. ``KeyError`` for a name that
+    is not a budget guardrail."""
+    spec = next((g for g in config.guardrails if g.name == name and g.budget is not None), None)
+    if spec is None:
+        raise KeyError(name)
+    now = _results_over(config, name, at_ms, 0, 1)
+    start = (now[-1][1].details or {}).get("period_start") if now else None
+    if not isinstance(start, int | float):
+        return pl.DataFrame(schema=SPEND_SCHEMA)
+    found = _results_over(config, name, at_ms, at_ms - int(start * 1000), points)
+    spent = [(r.details or {}).get("spent") for _, r in found]
+    return pl.DataFrame(
+        {"timestamp": [t for t, _ in found], "spent": [v if isinstance(v, int | float) else None for v in spent]},
+        schema={"timestamp": pl.Int64, "spent": pl.Float64},
     ).with_columns(pl.col("timestamp").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"))
 
 

@@ -107,5 +107,13 @@ def test_the_browser_shows_the_objective_nearest_to_breaking_and_what_if_it_were
             alternative.get_by_text(f"{relaxed.budget_remaining:.1%}").wait_for()
             page.wait_for_selector("[data-test-script-state=notRunning]")  # the replay's table, below
             page.screenshot(path=str(WHATIF_SCREENSHOT), full_page=True)
+
+            # A link straight to a page runs that page (no "Page not found" on the way).
+            page.goto(f"{dashboard_url}/what-if?at={AT_S}&objective=pipeline-success")
+            page.wait_for_selector("[data-test-connection-state=CONNECTED]")
+            page.get_by_text("Would the last 30 days have paged?").wait_for()
+            page.wait_for_selector("[data-test-script-state=notRunning]")
+            assert page.get_by_text("Page not found").count() == 0
+            page.get_by_text("objective 99% over 30d").first.wait_for()  # pipeline-success's own objective
         finally:
             browser.close()

@@ -51,7 +51,7 @@ def page(cfg: Path) -> AppTest:
         import os
         from pathlib import Path
 
-        from dashboard.pages import whatif
+        from dashboard.views import whatif
 
         whatif.render(Path(os.environ["REDLINE_CONFIG"]))
 
@@ -81,7 +81,8 @@ def test_relaxing_the_objective_shows_the_budget_it_leaves_and_the_tightest_boun
     assert alternative[1] == ("compliance (SLI)", f"{SLI_250:.3%}")
     assert app.metric[3].delta == f"{(budget_alt - budget_now) * 100:+.1f} pts"
     text = " ".join(m.value for m in app.markdown)
-    assert f"tightest bucket bound that meets **99.5%** over the window is **250 ms** (compliance {SLI_250:.3%})" in text
+    tightest = f"tightest bucket bound that meets **99.5%** over the window is **250 ms** (compliance {SLI_250:.3%})"
+    assert tightest in text
     assert app.query_params["target"] == "99.5" and app.query_params["threshold"] == "0.25"
 
 

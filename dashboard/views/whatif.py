@@ -22,7 +22,7 @@ import streamlit as st
 
 from dashboard.charts import compliance_curve_chart
 from dashboard.data import format_time_to_breach, load_config, objective_spec, what_if, what_if_history
-from dashboard.pages.overview import as_of_controls, explain_missing_config, parse_at, snapshot
+from dashboard.views.overview import as_of_controls, explain_missing_config, parse_at, snapshot
 from slo.backtest import BacktestComparison, BacktestReport
 from slo.results import ObjectiveResult
 from slo.spec import SLOSpec

@@ -1,0 +1,130 @@
+"""Cost page: are we inside the budget and the cost-per-1k target, when do we cross, who spends?
+
+One panel per guardrail, worst first (the engine's ranking): a budget's spend to date against
+its limit, the run-rate forecast to the period end, when the forecast crosses the limit, the
+spend curve this period, and the showback by its labels; a cost-per-1,000-inferences guardrail's
+cost against its maximum and its showback. The instant is the overview's (``?at=``, or now).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+import streamlit as st
+
+from dashboard.charts import spend_chart
+from dashboard.data import format_time_to_breach, load_config, rank_objectives, spend_curve
+from dashboard.views.overview import as_of_controls, explain_missing_config, parse_at, snapshot
+from slo.results import ObjectiveResult, format_money
+from store.errors import ConfigError, StoreError
+
+__all__ = ["money", "render"]
+
+_TTL_S: Final = 15
+_STATUS_SHOW: Final = {"breached": st.error, "warning": st.warning, "ok": st.success}
+
+
+@st.cache_data(ttl=_TTL_S, max_entries=32, show_spinner="Reading this period's spend…")
+def _spend_curve(config_path: str, name: str, at_ms: int) -> pl.DataFrame:
+    return spend_curve(load_config(Path(config_path)), name, at_ms)
+
+
+def money(value: object, currency: str) -> str:
+    """``format_money``, or a dash for a missing or non-finite value."""
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return "—"
+    return format_money(float(value), currency)
+
+
+def _date(seconds: object) -> str:
+    if not isinstance(seconds, int | float):
+        return "not this period"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%b %d %H:%M")
+
+
+def _budget(config_path: str, at_ms: int, o: ObjectiveResult, d: dict[str, Any]) -> None:
+    cur = str(d.get("currency", ""))
+    limit = float(d.get("limit") or o.objective)
+    spent, forecast = d.get("spent"), d.get("forecast")
+    cols = st.columns(4)
+    cols[0].metric("spent this period", money(spent, cur), f"of {money(limit, cur)}", delta_color="off",
+                   delta_arrow="off")
+    over = d.get("overrun")
+    cols[1].metric(
+        "forecast at period end", money(forecast, cur),
+        f"{money(over, cur)} over" if isinstance(over, int | float) and over > 0 else "within the limit",
+        delta_color="inverse" if isinstance(over, int | float) and over > 0 else "off", delta_arrow="off",
+    )
+    cols[2].metric("crosses the limit (UTC)", _date(d.get("crosses_at")),
+                   format_time_to_breach(o.time_to_breach_seconds), delta_color="off", delta_arrow="off")
+    cols[3].metric("run-rate", f"{money(d.get('run_rate_per_day'), cur)}/day")
+    curve = _spend_curve(config_path, o.name, at_ms)
+    if not curve.is_empty():
+        end = d.get("period_end")
+        line = None
+        if isinstance(spent, int | float) and isinstance(forecast, int | float) and isinstance(end, int | float):
+            line = (at_ms, float(spent), int(end * 1000), float(forecast))
+        st.altair_chart(spend_chart(curve, limit, line, cur), key=f"spend-{o.name}")
+
+
+def _cost_per_1k(o: ObjectiveResult, d: dict[str, Any]) -> None:
+    cur = str(d.get("currency", ""))
+    cols = st.columns(3)
+    cost = d.get("cost_per_1k")
+    cols[0].metric("cost per 1,000 inferences", money(cost, cur), f"max {money(d.get('max'), cur)}",
+                   delta_color="off", delta_arrow="off")
+    cols[1].metric(f"spend over {o.window}", money(d.get("spend"), cur))
+    inferences = d.get("inferences")
+    cols[2].metric(f"inferences over {o.window}",
+                   f"{inferences:,.0f}" if isinstance(inferences, int | float) else "—")
+
+
+def _panel(config_path: str, at_ms: int, o: ObjectiveResult) -> None:
+    d = dict(o.details or {})
+    with st.container(border=True):
+        what = "budget" if o.kind == "budget" else "at most, per 1,000 inferences,"
+        st.subheader(f"{o.name} · {what} {o.target_text()} over {o.window}")
+        _STATUS_SHOW.get(o.status, st.info)(o.reason)
+        if o.kind == "budget":
+            _budget(config_path, at_ms, o, d)
+        else:
+            _cost_per_1k(o, d)
+        showback = d.get("showback") or []
+        if showback:
+            st.markdown("**Showback** — who spends it")
+            st.dataframe(pl.DataFrame(showback), hide_index=True, key=f"showback-{o.name}")
+
+
+def _body(config_path: str, at_s: int | None) -> None:
+    try:
+        shot = snapshot(config_path, at_s)
+    except ConfigError as exc:
+        st.error(f"The config cannot be used: {exc}")
+        return
+    except StoreError as exc:
+        st.error(f"The sample store cannot be read: {exc}")
+        return
+    guardrails = [o for o in rank_objectives(shot.report.objectives) if o.is_guardrail]
+    if not guardrails:
+        st.info(f"No cost guardrails are configured in {config_path} (`guardrails:` is empty).")
+        return
+    st.caption(f"As of **{datetime.fromtimestamp(shot.at_ms / 1000, UTC):%Y-%m-%d %H:%M:%S} UTC** · worst first")
+    for o in guardrails:
+        _panel(config_path, shot.at_ms, o)
+
+
+def render(config_path: Path | None) -> None:
+    """The cost page for ``config_path`` (None: explain how to pass one)."""
+    st.title("Redline · are we inside budget?")
+    if config_path is None:
+        explain_missing_config()
+        return
+    at_s, at_problem = parse_at(st.query_params.get("at"))
+    if at_problem:
+        st.warning(at_problem)
+    as_of_controls(at_s)
+    _body(str(config_path), at_s)
