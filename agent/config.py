@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from agent.spec_files import load_spec_files
 from collectors.promql import PromQLConfig
 from collectors.registry import SOURCE_KINDS, SourceConfig
-from slo.query_sli import staleness_seconds
 from slo.spec import GuardrailSpec, SLOSpec
 from slo.specfiles import SpecFile
 from store.errors import ConfigError
@@ -215,28 +214,37 @@ def parse_config(text: str, path: Path, notes: list[str] | None = None) -> Redli
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with agent, sources, slos, alerting at the top")
+    file_of: dict[int, int] = {}
+    """Index in ``slos`` → index in ``slo_files`` of the objectives a spec file gave."""
     if raw.get("slo_files"):
         try:
             files = TypeAdapter(list[SpecFile]).validate_python(raw["slo_files"])
         except ValidationError as exc:
             raise ConfigError(_error_lines(exc, root, path, prefix=("slo_files",))) from exc
-        from_files, file_notes = load_spec_files(files, path.parent)
-        raw = {**raw, "slos": [*(raw.get("slos") or []), *from_files]}
-        if notes is not None:
-            notes += file_notes
+        own = len(raw.get("slos") or [])
+        merged: list[Any] = list(raw.get("slos") or [])
+        for j, entry in enumerate(files):
+            from_file, file_notes = load_spec_files([entry], path.parent)
+            file_of.update({own + k: j for k in range(len(merged) - own, len(merged) - own + len(from_file))})
+            merged += from_file
+            if notes is not None:
+                notes += file_notes
+        raw = {**raw, "slos": merged}
     try:
         config = RedlineConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_error_lines(exc, root, path)) from exc
-    problems = _query_sli_problems(config)
+    problems = _query_sli_problems(config, file_of)
     if problems:
         raise ConfigError("\n".join(_located(root, path, loc, why) for loc, why in problems))
     return config
 
 
-def _query_sli_problems(config: RedlineConfig) -> list[tuple[list[int | str], str]]:
-    """Where and why a query SLI cannot run: it names a ``promql`` source that collects often
-    enough for its staleness; and a ``promql`` source without queries answers some query SLI."""
+def _query_sli_problems(config: RedlineConfig, file_of: dict[int, int]) -> list[tuple[list[int | str], str]]:
+    """Where and why a query SLI cannot run: it names a ``promql`` source (for an objective from a
+    spec file: the file's ``backend``) that collects often enough for its staleness and whose
+    labels leave the answers' labels alone; a ``promql`` source without queries answers some
+    query SLI (unless a misnamed source already explains why none does)."""
     sources = {s.name: s for s in config.sources}
     used: set[str] = set()
     problems: list[tuple[list[int | str], str]] = []
@@ -248,25 +256,36 @@ def _query_sli_problems(config: RedlineConfig) -> list[tuple[list[int | str], st
         if source is None or source.kind != "promql":
             promql = sorted(n for n, s in sources.items() if s.kind == "promql")
             found = "no source of that name" if source is None else f"a {source.kind!r} source"
-            problems.append(([ "slos", i, "sli", "query", "source"], (
+            loc: list[int | str] = ["slo_files", file_of[i], "backend"] if i in file_of else [
+                "slos", i, "sli", "query", "source"
+            ]
+            problems.append((loc, (
                 f"{sli.source!r} is {found}; objective {spec.name!r} runs on a promql source "
                 f"(promql sources: {', '.join(promql) or 'none'})"
             )))
             continue
         used.add(source.name)
-        stale = staleness_seconds(sli)
-        if stale < 2 * source.interval:
+        if sli.staleness is not None and sli.staleness < 2 * source.interval:
             problems.append((["slos", i, "sli", "query", "staleness"], (
-                f"{format_duration(stale)}{' (the default)' if sli.staleness is None else ''} is shorter than "
-                f"twice the interval of source {source.name!r} ({format_duration(source.interval)}): the answers "
-                f"for objective {spec.name!r} would go stale between collections; set staleness to at least "
-                f"{format_duration(2 * source.interval)}"
+                f"{format_duration(sli.staleness)} is shorter than twice the interval of source {source.name!r} "
+                f"({format_duration(source.interval)}): the answers for objective {spec.name!r} would go stale "
+                f"between collections; set staleness to at least {format_duration(2 * source.interval)}"
             )))
+    misnamed = any(loc[-1] in ("source", "backend") for loc, _ in problems)
+    problems = list({tuple(loc): (loc, why) for loc, why in reversed(problems)}.values())[::-1]  # once per place
     for i, src in enumerate(config.sources):
-        if isinstance(src, PromQLConfig) and not src.queries and src.name not in used:
+        if not isinstance(src, PromQLConfig):
+            continue
+        if not src.queries and src.name not in used and not misnamed:
             problems.append((["sources", i, "queries"], (
                 f"source {src.name!r} has no queries, and no objective's query SLI runs on it: give queries "
                 "to record, or name it in an objective's sli.query.source"
+            )))
+        clash = sorted({"slo", "side", "window"} & set(src.labels))
+        if clash and src.name in used:
+            problems.append((["sources", i, "labels"], (
+                f"{', '.join(clash)}: source {src.name!r} answers query SLIs, whose recorded answers carry "
+                "these labels; rename the source's labels"
             )))
     return problems
 

@@ -31,6 +31,7 @@ __all__ = [
     "SourceHealth",
     "SourceSettings",
     "bearer_header",
+    "check_label_names",
     "collect_safely",
     "samples_from_rows",
     "secret_from_env",
@@ -72,6 +73,14 @@ class Collector(Protocol):
         ...
 
 
+def check_label_names(labels: dict[str, str]) -> dict[str, str]:
+    """``labels`` when every name is a Prometheus label name; ``ValueError`` naming one that is not."""
+    for name in labels:
+        if _LABEL_NAME_RE.fullmatch(name) is None or name.startswith("__"):
+            raise ValueError(f"{name!r} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting __)")
+    return labels
+
+
 class SourceSettings(BaseModel):
     """The settings every source kind shares; a kind's config model subclasses this and adds
     ``kind: Literal[...]`` plus its own fields."""
@@ -95,9 +104,7 @@ class SourceSettings(BaseModel):
     @field_validator("labels")
     @classmethod
     def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if _LABEL_NAME_RE.fullmatch(name) is None or name.startswith("__"):
-                raise ValueError(f"{name!r} is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting __)")
+        for name in check_label_names(value):
             if name == "source":
                 raise ValueError("'source' is set by Redline to the source name; choose another label")
         return value

@@ -80,6 +80,7 @@ from collectors.base import (
     Row,
     SourceSettings,
     bearer_header,
+    check_label_names,
     collect_safely,
     samples_from_rows,
     secret_from_env,
@@ -117,6 +118,8 @@ class PromQLQuery(BaseModel):
     query: str = Field(min_length=1)
     labels: dict[str, str] = Field(default_factory=dict)
     """Added to every series the query answers with (over a result label of the same name)."""
+
+    _label_names = field_validator("labels")(check_label_names)
 
     @field_validator("query")
     @classmethod
@@ -336,8 +339,8 @@ class PromQLCollector:
             except SourceError as exc:
                 failed.append(f"{shown}: {exc}")
                 continue
-            if not answer.rows and index < len(self.config.queries):
-                problems.append(f"{shown} returned no series")  # a query SLI's errors may rightly have none
+            if not answer.rows:
+                problems.append(f"{shown} returned no series")
             problems.extend(f"{shown}: {p}" for p in answer.problems)
             rows.extend((m, {**labels, **query.labels}, t, v) for m, labels, t, v in answer.rows)
         if failed and not rows:

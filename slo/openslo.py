@@ -30,8 +30,9 @@ Loaded with a ``backend`` (a ``promql`` source, ``slo_files[].backend``), nothin
 the queries run on that source as query SLIs (``slo.query_sli``). A ratioMetric query's range
 (``rate(x[5m])``) becomes each window, as Sloth's ``{{.window}}`` does (a query holding
 ``{{.window}}`` is used as written); a raw counter with no range is refused. A thresholdMetric
-age runs as time slices: ``sum_over_time((max(AGE) > bool MAX)[W:SLICE])`` bad slices over
-``count_over_time(max(AGE)[W:SLICE])``.
+age runs as time slices: ``sum_over_time((max(AGE) > bool MAX)[W:SLICE])`` bad slices (``>=``
+for ``op: lt``) over ``count_over_time(max(AGE)[W:SLICE])``; slices where the age has no value
+do not count.
 """
 
 from __future__ import annotations
@@ -127,14 +128,18 @@ def _query_ratio(
     return QuerySLI(source=backend, errors=side_q, total=total_q, measures=measures)
 
 
-def _query_age(query: str, max_age: float, slice_s: float, backend: str) -> QuerySLI:
+def _query_age(query: str, op: str, max_age: float, slice_s: float, backend: str) -> QuerySLI:
     """A data age (``time() - SELECTOR``) run on ``backend`` as time slices: a subquery takes the
-    age once per slice over each window; a slice is bad when the oldest age is over ``max_age``."""
+    age once per slice over each window; a slice is bad when the oldest age is not below
+    ``max_age`` (``op`` ``lt``) or above it (``lte``). A slice in which the age has no value (its
+    gauge absent) is not counted, as Prometheus has no point there: alert on ``absent()`` of the
+    gauge for a dead exporter."""
     age = f"max({query})"
     step = format_duration(slice_s)
+    bad = ">=" if op == "lt" else ">"
     return QuerySLI(
         source=backend,
-        errors=f"sum_over_time(({age} > bool {max_age:g})[{{{{.window}}}}:{step}])",
+        errors=f"sum_over_time(({age} {bad} bool {max_age!r})[{{{{.window}}}}:{step}])",
         total=f"count_over_time({age}[{{{{.window}}}}:{step}])",
         measures="freshness",
     )
@@ -184,7 +189,7 @@ def _sli_body(
             if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
                 raise doc.error(f"{opath}.timeSliceTarget", f"{share!r}: expected a number in (0, 1]")
             if backend is not None:
-                return {"query": _query_age(query, float(value), slice_s, backend)}
+                return {"query": _query_age(query, str(op), float(value), slice_s, backend)}
             return {"freshness": translate_freshness(query, float(value), slice_s)}
     except ConfigError as exc:
         if str(exc).startswith(doc.where):

@@ -257,9 +257,11 @@ def with_window_placeholder(query: str) -> str | None:
     pos = replaced = 0
     while pos < len(query):
         m = _TOKEN_RE.match(query, pos)
-        if m is None:  # not PromQL this tokenizer knows: leave the rest as written
-            out.append(query[pos:])
-            break
+        if m is None:  # a range further on would keep its own length: refuse rather than mix windows
+            raise PromQLShapeError(
+                f"cannot set the window in PromQL query {query!r}: unexpected {query[pos]!r} at column {pos + 1} "
+                "(write {{.window}} where each range goes)"
+            )
         text = m.group(0)
         if m.lastgroup == "range" and ":" not in text:
             text = "[{{.window}}]"

@@ -8,19 +8,23 @@ the backend, not by the embedded engine. Two halves, both pure:
   set to every burn window and to the objective's window, joined with ``or`` and told apart by
   a ``window`` label (``label_replace``). Two requests per objective per collection, whatever
   the number of windows. A calendar objective's window is the time since its period started.
-  An ``errors``/``good`` query is asked ``(QUERY) or vector(0)``, so "no such series" is 0.
+  An ``errors`` query is asked ``(QUERY) or on() vector(0)``, so "no such series" is 0
+  (``side_expression``, which ``redline rules`` records too).
 - ``QueryEvaluator``: reads the recorded answers (``redline_query_sli{slo, side, window}``, one
   sample per side and window per collection) and builds the same ``ObjectiveResult`` as every
   other objective: error ratio per window → burn rates, the objective window's ratio →
   compliance and budget left, time to breach, status.
 
 Semantics an SRE can check against the backend: the error ratio of a window is ``errors /
-total`` (``1 - good / total``; ``error_ratio`` as answered) from the newest answer no older than
-the staleness; every side must come from the same collection (a side whose query failed leaves
-the window unknown), an ``errors``/``good`` side with no series is 0 (a ``sum(rate(...{code=~
-"5.."}[W]))`` over no 5xx series yet) and a total of 0 is a window without traffic (unknown,
-never 100%). Nothing is recorded when the backend fails, so a backend down longer than the
-staleness reads ``no_data`` with the reason.
+total`` (``1 - good / total``; ``error_ratio`` as answered), clipped to [0, 1], from one
+collection: the newest within the staleness in which every side answered (else the newest, whose
+missing side is named). An ``errors`` side with no series is 0 (a ``sum(rate(...{code=~"5.."}
+[W]))`` over no 5xx series yet); a ``good``, ``total`` or ``error_ratio`` side with none is
+unknown, and a total of 0 is a window without traffic (unknown, never 100%). Nothing is recorded
+when the backend fails, so a backend down longer than the staleness reads ``no_data`` with the
+reason. The staleness is the configured one, else twice the time between the last two
+collections, at least 5 minutes. Evaluations go forward in time (the agent, a burn-down, a
+backtest): answers too old for the latest instant evaluated are let go.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ __all__ = [
     "QUERY_SLI_METRIC",
     "QueryEvaluator",
     "recorded_selector",
-    "staleness_seconds",
+    "side_expression",
     "window_lengths",
     "window_queries",
 ]
@@ -56,11 +60,10 @@ QUERY_SLI_METRIC = "redline_query_sli"
 OBJECTIVE_WINDOW = "slo"
 """The ``window`` label of the objective's own window (stable across calendar periods)."""
 DEFAULT_STALENESS_S = 300.0
-"""Prometheus's lookback delta: an answer older than this is not the current value."""
+"""Prometheus's lookback delta: the least an unset staleness allows (see ``QuerySLI.staleness``)."""
 
 _WINDOWS: tuple[str, ...] = (*BURN_WINDOWS, OBJECTIVE_WINDOW)
 _BURN_S: tuple[float, ...] = tuple(parse_duration(w) for w in BURN_WINDOWS)
-_SIDES: tuple[str, ...] = ("errors", "good", "total", "error_ratio")
 _MIN_PERIOD_S = 60
 """A calendar period's window is at least this long (its first minute is still a window)."""
 
@@ -71,11 +74,6 @@ I64 = npt.NDArray[np.int64]
 def recorded_selector(spec: SLOSpec) -> Selector:
     """The selector of an objective's recorded answers."""
     return Selector(QUERY_SLI_METRIC, (Matcher("slo", "=", spec.name),))
-
-
-def staleness_seconds(sli: QuerySLI) -> float:
-    """How old an answer may be and still count."""
-    return sli.staleness if sli.staleness is not None else DEFAULT_STALENESS_S
 
 
 def window_lengths(spec: SLOSpec, at_ms: int) -> dict[str, float]:
@@ -89,10 +87,13 @@ def window_lengths(spec: SLOSpec, at_ms: int) -> dict[str, float]:
     return {**dict(zip(BURN_WINDOWS, _BURN_S, strict=True)), OBJECTIVE_WINDOW: float(own)}
 
 
-def _promql_duration(seconds: float) -> str:
-    """A PromQL range: ``5m``, ``30d``; whole seconds when it is not a round duration."""
-    text = format_duration(seconds)
-    return text if "." not in text else f"{max(1, round(seconds))}s"
+def side_expression(side: str, query: str, window: str) -> str:
+    """One side's query over ``window`` (a PromQL duration) as Redline runs it and records it:
+    ``{{.window}}`` set; an ``errors`` query that answers no series (no 5xx series yet) read as 0
+    (``or on() vector(0)``, which adds nothing when the query has an answer). A ``good``,
+    ``total`` or ``error_ratio`` query without an answer stays unknown, never 0% or 100%."""
+    expr = WINDOW_PLACEHOLDER_RE.sub(window, query)
+    return f"({expr}) or on() vector(0)" if side == "errors" else expr
 
 
 def window_queries(spec: SLOSpec, at_ms: int) -> list[tuple[str, str]]:
@@ -101,18 +102,13 @@ def window_queries(spec: SLOSpec, at_ms: int) -> list[tuple[str, str]]:
     sli = spec.sli.query
     assert sli is not None, f"{spec.name} has no query SLI"
     lengths = window_lengths(spec, at_ms)
-    out = []
-    for side, query in sli.queries().items():
-        # errors/good: an answer with no series means none (no 5xx series yet), so "or vector(0)"
-        # makes it 0 — and a failed query is then the only way a side has no row.
-        zero = " or vector(0)" if side in ("errors", "good") else ""
-        parts = [
-            f'label_replace(({WINDOW_PLACEHOLDER_RE.sub(_promql_duration(seconds), query)}){zero}, '
-            f'"window", "{name}", "", "")'
+    return [
+        (side, " or ".join(
+            f'label_replace(({side_expression(side, query, format_duration(seconds))}), "window", "{name}", "", "")'
             for name, seconds in lengths.items()
-        ]
-        out.append((side, " or ".join(parts)))
-    return out
+        ))
+        for side, query in sli.queries().items()
+    ]
 
 
 class _Table:
@@ -123,6 +119,8 @@ class _Table:
         self.ts = np.zeros(0, dtype=np.int64)
         self.rows = np.zeros((0, _COLUMNS), dtype=np.float64)
         self.n = 0
+        self.lo = 0
+        """Rows before ``lo`` are trimmed (``trim``): too old for any later evaluation."""
 
     def add(self, ts: I64, rows: F64) -> None:
         """Add rows at ``ts`` (sorted, distinct); at a time already held, a newer answer of a
@@ -140,17 +138,29 @@ class _Table:
             self.rows[n:n + k] = rows
             self.n = n + k
             return
-        times, inverse = np.unique(np.concatenate([self.ts[:n], ts]), return_inverse=True)
+        lo = self.lo
+        times, inverse = np.unique(np.concatenate([self.ts[lo:n], ts]), return_inverse=True)
         merged = np.full((len(times), _COLUMNS), np.nan)
-        for part, where in ((self.rows[:n], inverse[:n]), (rows, inverse[n:])):  # older, then newer
+        for part, where in ((self.rows[lo:n], inverse[: n - lo]), (rows, inverse[n - lo:])):  # older, then newer
             r, c = np.nonzero(~np.isnan(part))
             merged[where[r], c] = part[r, c]
-        self.ts, self.rows, self.n = times, merged, len(times)
+        self.ts, self.rows, self.n, self.lo = times, merged, len(times), 0
 
-    def row(self, at_ms: int, oldest_ms: int) -> int:
-        """The newest row in ``[oldest_ms, at_ms]``, or -1."""
-        i = int(np.searchsorted(self.ts[: self.n], at_ms, side="right")) - 1
-        return i if i >= 0 and self.ts[i] >= oldest_ms else -1
+    def newest(self, at_ms: int) -> int:
+        """The index of the newest row at or before ``at_ms``, or -1."""
+        i = self.lo + int(np.searchsorted(self.ts[self.lo:self.n], at_ms, side="right")) - 1
+        return i if i >= self.lo else -1
+
+    def trim(self, before_ms: int) -> None:
+        """Forget rows older than ``before_ms`` but the newest of them (an interval to measure)."""
+        cut = self.lo + int(np.searchsorted(self.ts[self.lo:self.n], before_ms, side="left")) - 1
+        if cut <= self.lo:
+            return
+        self.lo = cut
+        if self.lo >= 1024 and self.lo > self.n // 2:  # give the memory back now and then
+            self.ts, self.rows = self.ts[self.lo:].copy(), self.rows[self.lo:].copy()
+            self.n -= self.lo
+            self.lo = 0
 
     def nbytes(self) -> int:
         return self.ts.nbytes + self.rows.nbytes
@@ -205,7 +215,8 @@ def _rows_of(runs: list[tuple[int, int, int]], ts: I64, values: F64) -> tuple[I6
 class _QueryObjective:
     basis: ResultBasis
     sli: QuerySLI
-    staleness_ms: int
+    staleness_ms: int | None
+    """As configured; None: twice the time between the last two collections, at least 5 minutes."""
     table: _Table = field(default_factory=_Table)
     several: dict[int, str] = field(default_factory=dict)
     """Answer time → what came back when a side answered with more than one series per window."""
@@ -222,8 +233,9 @@ class QueryEvaluator:
         self._objectives: list[_QueryObjective] = []
         for spec in specs:
             assert spec.sli.query is not None, f"{spec.name} has no query SLI"
+            stale = spec.sli.query.staleness
             self._objectives.append(
-                _QueryObjective(ResultBasis(spec), spec.sli.query, round(staleness_seconds(spec.sli.query) * 1000))
+                _QueryObjective(ResultBasis(spec), spec.sli.query, None if stale is None else round(stale * 1000))
             )
         self._index = {o.basis.spec.name: i for i, o in enumerate(self._objectives)}
         self._codes: dict[str, int] = {}
@@ -231,6 +243,9 @@ class QueryEvaluator:
         self._has_errors = np.array([o.sli.errors is not None for o in self._objectives], dtype=np.bool_)
         self._has_ratio = np.array([o.sli.error_ratio is not None for o in self._objectives], dtype=np.bool_)
         self._budgets = np.array([1.0 - o.basis.target for o in self._objectives], dtype=np.float64)
+        self._evaluated_ms = 0
+        """The latest instant evaluated: evaluations go forward (agent, burn-down, backtest), so
+        answers too old for it are trimmed."""
 
     @property
     def names(self) -> frozenset[str]:
@@ -296,6 +311,8 @@ class QueryEvaluator:
     def _ingest_rows(self, code: I64, ts: I64, values: F64, labels: pl.Series) -> None:
         """A small batch (a collection) as whole arrays: rows sorted by objective and time."""
         keep = np.flatnonzero(code >= 0)
+        if not len(keep):
+            return
         order = keep[np.lexsort((code[keep], ts[keep], code[keep] // _COLUMNS))]
         code, ts = code[order], ts[order]
         obj, col = code // _COLUMNS, code % _COLUMNS
@@ -333,7 +350,8 @@ class QueryEvaluator:
         """Every objective at ``at_ms`` (answers after it are ignored), in the order given."""
         if not self._objectives:
             return []
-        answers, found = self._answers(at_ms)
+        periods = [self._period(o, at_ms) for o in self._objectives]
+        answers, found, limits = self._answers(at_ms, periods)
         ratios = self._error_ratios(answers, found)
         burns = (ratios[:, :-1] / self._budgets[:, None]).astype(object)
         burns[np.isnan(ratios[:, :-1])] = None
@@ -346,36 +364,68 @@ class QueryEvaluator:
         totals: list[float] = np.nan_to_num(answers[:, _COLUMNS - 1]).tolist()
         out = []
         for i, o in enumerate(self._objectives):
-            spec = o.basis.spec
-            period = None
-            if spec.calendar is not None:
-                cal = spec.calendar
-                period = period_bounds(at_ms, cal.period, cal.timezone, cal.week_start)
             events = totals[i] if o.sli.total is not None else 0.0
-            result = objective_result(o.basis, burn_rows[i], known[i], slis[i], left[i], events, "", period, at_ms)
+            result = objective_result(
+                o.basis, burn_rows[i], known[i], slis[i], left[i], events, "", periods[i], at_ms
+            )
             if not known[i]:
-                missing = self._missing(o, answers[i], bool(found[i]))
+                missing = self._missing(o, answers[i], bool(found[i]), limits[i])
                 if missing:
                     result = replace(result, reason=missing)
-            several = [m for t, m in o.several.items() if at_ms - o.staleness_ms <= t <= at_ms]
+            several = [m for t, m in o.several.items() if at_ms - limits[i] <= t <= at_ms]
             out.append(result.unusable(several[0]) if several else result)
+        if at_ms >= self._evaluated_ms:
+            self._evaluated_ms = at_ms
+            for o, limit in zip(self._objectives, limits, strict=True):
+                o.table.trim(at_ms - limit)
+                for t in [t for t in o.several if t < at_ms - limit]:
+                    del o.several[t]
         return out
 
-    def _answers(self, at_ms: int) -> tuple[F64, npt.NDArray[np.bool_]]:
-        """Each objective's newest collection within its staleness (NaN row where none), and
-        whether there was one."""
+    @staticmethod
+    def _period(o: _QueryObjective, at_ms: int) -> tuple[int, int] | None:
+        cal = o.basis.spec.calendar
+        return None if cal is None else period_bounds(at_ms, cal.period, cal.timezone, cal.week_start)
+
+    def _answers(
+        self, at_ms: int, periods: list[tuple[int, int] | None]
+    ) -> tuple[F64, npt.NDArray[np.bool_], list[int]]:
+        """Each objective's answers at ``at_ms`` (a NaN row where none), whether it has any, and
+        the staleness in force (ms).
+
+        The answers are the newest collection within the staleness in which every side answered
+        (one failed request does not blank an objective while an older complete answer is
+        recent enough), else the newest collection (its gaps say which side failed). A calendar
+        objective ignores collections from before its period began.
+        """
         answers = np.full((len(self._objectives), _COLUMNS), np.nan)
         found = np.zeros(len(self._objectives), dtype=np.bool_)
+        limits: list[int] = []
+        w = len(_WINDOWS)
         for i, o in enumerate(self._objectives):
-            r = o.table.row(at_ms, at_ms - o.staleness_ms)
-            if r >= 0:
-                answers[i] = o.table.rows[r]
-                found[i] = True
-        return answers, found
+            t = o.table
+            r = t.newest(at_ms)
+            limit = o.staleness_ms
+            if limit is None:
+                gap = int(t.ts[r] - t.ts[r - 1]) if r - 1 >= t.lo else 0
+                limit = max(round(DEFAULT_STALENESS_S * 1000), 2 * gap)
+            limits.append(limit)
+            oldest = at_ms - limit if periods[i] is None else max(at_ms - limit, periods[i][0])  # type: ignore[index]
+            if r < 0 or t.ts[r] < oldest:
+                continue
+            first = t.lo + int(np.searchsorted(t.ts[t.lo:t.n], oldest, side="left"))
+            recent = t.rows[first:r + 1]
+            slots = [_SLOT[side] for side in o.sides]
+            answered = np.all([(~np.isnan(recent[:, k * w:(k + 1) * w])).any(axis=1) for k in slots], axis=0)
+            complete = np.flatnonzero(answered)
+            answers[i] = recent[complete[-1]] if len(complete) else recent[-1]
+            found[i] = True
+        return answers, found, limits
 
     def _error_ratios(self, answers: F64, found: npt.NDArray[np.bool_]) -> F64:
-        """Error ratio per objective and window (``_WINDOWS`` order), NaN where unknown: a side
-        missing (its query failed), a value not finite, or a total of 0 (no traffic)."""
+        """Error ratio per objective and window (``_WINDOWS`` order), in [0, 1] (two queries can
+        disagree by a hair: good a little over total), NaN where unknown: a side missing (its
+        query failed or answered no series), a value not finite, or a total of 0 (no traffic)."""
         w = len(_WINDOWS)
         part, total = answers[:, :w], answers[:, w:]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -385,26 +435,26 @@ class QueryEvaluator:
         ratio = np.where(self._has_ratio[:, None], part, ratio)
         ratio[~np.isfinite(ratio)] = np.nan
         ratio[~found] = np.nan
-        return ratio
+        return np.clip(ratio, 0.0, 1.0)
 
-    def _missing(self, o: _QueryObjective, row: F64, found: bool) -> str:
+    def _missing(self, o: _QueryObjective, row: F64, found: bool, limit_ms: int) -> str:
         """Why an objective window has no ratio, when an answer is missing (empty otherwise)."""
         if not found:
-            stale = format_duration(o.staleness_ms / 1000)
+            stale = format_duration(limit_ms / 1000)
             return f"no answer from source {o.sli.source!r} in the last {stale} (see its health)"
         absent = [s for s in o.sides if np.isnan(row[_column(s, OBJECTIVE_WINDOW)])]
         if not absent:
             return ""
-        noun = "query" if len(absent) == 1 else "queries"
+        noun = "query has" if len(absent) == 1 else "queries have"
         return (
-            f"the {' and '.join(absent)} {noun} did not answer at the last collection "
-            f"(see source {o.sli.source!r} health)"
+            f"the {' and '.join(absent)} {noun} no answer for the {o.basis.window} window at the last collection: "
+            f"it failed, answered no series or answered NaN (see source {o.sli.source!r} health)"
         )
 
     def error_ratios(self, at_ms: int, name: str) -> dict[str, float | None]:
         """The error ratio per burn window and for the objective window (keyed ``"slo"``)."""
         i = self._index[name]
-        answers, found = self._answers(at_ms)
+        answers, found, _ = self._answers(at_ms, [self._period(o, at_ms) for o in self._objectives])
         row = self._error_ratios(answers, found)[i].tolist()
         return {w: (None if math.isnan(r) else r) for w, r in zip(_WINDOWS, row, strict=True)}
 

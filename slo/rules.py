@@ -42,8 +42,9 @@ from typing import Any
 
 import yaml
 
+from slo.query_sli import side_expression
 from slo.ranking import MULTIWINDOW_CONDITIONS
-from slo.spec import BURN_WINDOWS, WINDOW_PLACEHOLDER_RE, QuerySLI, SLOSpec
+from slo.spec import BURN_WINDOWS, QuerySLI, SLOSpec
 from store.errors import ConfigError
 from store.types import Matcher, Selector, format_duration
 
@@ -96,8 +97,9 @@ def sli_windows(spec: SLOSpec) -> list[str]:
 
 
 def _query_ratio_expr(sli: QuerySLI, window: str) -> str:
-    """A query SLI's error ratio over ``window``: its own queries, ``{{.window}}`` set."""
-    q = {k: WINDOW_PLACEHOLDER_RE.sub(window, v) for k, v in sli.queries().items()}
+    """A query SLI's error ratio over ``window``: its own queries as the agent runs them
+    (``slo.query_sli.side_expression``)."""
+    q = {k: side_expression(k, v, window) for k, v in sli.queries().items()}
     if sli.error_ratio is not None:
         return q["error_ratio"]
     if sli.errors is not None:

@@ -466,12 +466,15 @@ class SliceGroups:
     # -- reasons -----------------------------------------------------------------------------
 
     def reasons(self, at_ms: int) -> list[tuple[str, dict[str, Any] | None]]:
-        """Per objective, what the newest slice at or before ``at_ms`` says: a throughput's rate
+        """Per objective, what the newest finished slice before ``at_ms`` says: a throughput's rate
         under its floor and its share of capacity (also as figures: ``throughput_details``), a GPU
         band's pools outside the band."""
+        # The newest finished slice (an open one holds only part of its slice's increase), while it
+        # ended at most two slices before ``at_ms``: a source that stopped says nothing here.
         latest = [
-            next((r[1].tolist() for r in (g.open, g.last_final) if r is not None and r[0] * g.slice_ms <= at_ms),
-                 None)
+            g.last_final[1].tolist()
+            if g.last_final is not None and at_ms - 3 * g.slice_ms < g.last_final[0] * g.slice_ms <= at_ms - g.slice_ms
+            else None
             for g in self.groups
         ]
         out: list[tuple[str, dict[str, Any] | None]] = []

@@ -36,15 +36,22 @@ HISTORY_DAYS: Final = 30.0
 HISTORY_STEP_S: Final = 300.0
 
 
+def _at_ms(at_s: int | None) -> int:
+    return (int(time.time()) if at_s is None else at_s) * 1000
+
+
+# Cached on ``at_s`` (None: now), as the overview is, so a live page reruns them once per TTL.
 @st.cache_data(ttl=_TTL_S, max_entries=32, show_spinner="Evaluating the alternative…")
-def _what_if(config_path: str, name: str, at_ms: int, threshold_s: float | None, target: float) -> WhatIfResult:
-    return what_if(load_config(Path(config_path)), name, at_ms, threshold_s=threshold_s, objective=target)
+def _what_if(config_path: str, name: str, at_s: int | None, threshold_s: float | None, target: float) -> WhatIfResult:
+    return what_if(load_config(Path(config_path)), name, _at_ms(at_s), threshold_s=threshold_s, objective=target)
 
 
 @st.cache_data(ttl=_TTL_S, max_entries=32, show_spinner="Replaying the alert policy over the last 30 days…")
-def _history(config_path: str, name: str, at_ms: int, threshold_s: float | None, target: float) -> BacktestComparison:
+def _history(
+    config_path: str, name: str, at_s: int | None, threshold_s: float | None, target: float
+) -> BacktestComparison:
     return what_if_history(
-        load_config(Path(config_path)), name, at_ms, threshold_s=threshold_s, objective=target,
+        load_config(Path(config_path)), name, _at_ms(at_s), threshold_s=threshold_s, objective=target,
         days=HISTORY_DAYS, step_s=HISTORY_STEP_S,
     )
 
@@ -58,14 +65,20 @@ def _nearest(config_path: str, at_s: int | None, names: list[str]) -> str | None
     return next((o.name for o in ranked if not o.is_guardrail and o.name.split("{")[0] in names), None)
 
 
-def _query_float(key: str) -> float | None:
+def _query_float(key: str, below: float = math.inf) -> float | None:
+    """``?key=`` as a number in (0, ``below``); a value outside is named and the configured one used."""
     raw = st.query_params.get(key)
-    try:
-        value = float(raw) if raw is not None else None
-    except ValueError:
-        st.warning(f"?{key}={raw!r} is not a number; using the configured value.")
+    if raw is None:
         return None
-    return value if value is not None and math.isfinite(value) and value > 0 else None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value < below):
+        bound = f" between 0 and {below:g}" if math.isfinite(below) else " above 0"
+        st.warning(f"?{key}={raw!r} is not a number{bound}; using the configured value.")
+        return None
+    return value
 
 
 def tightest_threshold(result: WhatIfResult, target: float) -> tuple[float, float] | None:
@@ -107,7 +120,7 @@ def _controls(spec: SLOSpec) -> tuple[float, float | None]:
     """The alternative target (percent) and threshold (seconds, latency only), kept in the URL."""
     left, right = st.columns(2)
     target = left.number_input(
-        "Objective (%)", min_value=0.001, max_value=99.999, value=_query_float("target") or spec.objective,
+        "Objective (%)", min_value=0.001, max_value=99.999, value=_query_float("target", below=100.0) or spec.objective,
         step=0.1, format="%.3f",
     )
     threshold_s = None
@@ -147,9 +160,8 @@ def _body(config_path: str, at_s: int | None) -> None:
         st.error(f"No objective named {name!r} in {config_path}.")
         return
     target, threshold_s = _controls(spec)
-    at_ms = (int(time.time()) if at_s is None else at_s) * 1000
     try:
-        result = _what_if(config_path, name, at_ms, threshold_s, target)
+        result = _what_if(config_path, name, at_s, threshold_s, target)
     except (ValueError, StoreError) as exc:
         st.error(f"What-if for {name}: {exc}")
         return
@@ -179,7 +191,7 @@ def _body(config_path: str, at_s: int | None) -> None:
             )
     st.subheader(f"Would the last {HISTORY_DAYS:g} days have paged?")
     try:
-        history = _history(config_path, name, at_ms, threshold_s, target)
+        history = _history(config_path, name, at_s, threshold_s, target)
     except (ValueError, StoreError) as exc:
         st.error(f"Replaying the alert policy for {name}: {exc}")
         return

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from slo.backtest import backtest
 from slo.engine import SLOEvaluator
 from slo.openslo import load_openslo
+from slo.promql_translate import with_window_placeholder
 from slo.query_sli import QUERY_SLI_METRIC, window_lengths, window_queries
 from slo.rules import prometheus_rules
 from slo.sloth import load_sloth
@@ -54,10 +55,12 @@ def test_every_window_is_asked_in_one_expression_per_side_labelled_by_window() -
     errors = queries["errors"].split(" or label_replace")
     assert len(errors) == 8
     assert errors[0] == (
-        'label_replace((sum(rate(http_requests_total{code=~"5.."}[5m]))) or vector(0), "window", "5m", "", "")'
+        'label_replace(((sum(rate(http_requests_total{code=~"5.."}[5m]))) or on() vector(0)), "window", "5m", "", "")'
     )
-    assert errors[-1] == '((sum(rate(http_requests_total{code=~"5.."}[30d]))) or vector(0), "window", "slo", "", "")'
-    # The total has no "or vector(0)": no series there is no traffic, never 100%.
+    assert errors[-1] == (
+        '(((sum(rate(http_requests_total{code=~"5.."}[30d]))) or on() vector(0)), "window", "slo", "", "")'
+    )
+    # The total has no "or on() vector(0)": no series there is no traffic, never 100%.
     assert queries["total"].endswith('label_replace((sum(rate(http_requests_total[30d]))), "window", "slo", "", "")')
 
 
@@ -115,15 +118,58 @@ def test_answers_older_than_the_staleness_are_not_used() -> None:
     assert stale.reason == "no answer from source 'prom' in the last 2m (see its health)"
 
 
-def test_a_side_missing_from_the_newest_collection_leaves_the_window_unknown() -> None:
+def test_a_failed_side_falls_back_to_the_newest_complete_collection_then_says_which_failed() -> None:
     """The errors query failed at the newest collection: its previous answer is not mixed with the
-    newest total, and the objective is not 100%."""
+    newest total; the previous complete collection stands while it is recent enough, and after
+    that the objective is no_data naming the failed side — never 100%."""
     ev = SLOEvaluator([spec()])
     ev.ingest(answers(AT_MS, {"slo": {"errors": 5.0, "total": 100.0}}))
-    ev.ingest(answers(AT_MS + 30_000, {"slo": {"total": 100.0}}))
-    result = ev.evaluate(AT_MS + 30_000).objectives[0]
-    assert result.status == "no_data" and result.sli is None
-    assert result.reason == "the errors query did not answer at the last collection (see source 'prom' health)"
+    ev.ingest(answers(AT_MS + 30_000, {"slo": {"total": 200.0}}))
+    assert ev.evaluate(AT_MS + 30_000).objectives[0].sli == pytest.approx(0.95)
+    later = ev.evaluate(AT_MS + 301_000).objectives[0]  # the complete one is 301 s old: past 5 min
+    assert later.status == "no_data" and later.sli is None
+    assert later.reason == (
+        "the errors query has no answer for the 30d window at the last collection: it failed, answered no "
+        "series or answered NaN (see source 'prom' health)"
+    )
+
+
+def test_an_unset_staleness_is_twice_the_collection_interval_at_least_five_minutes() -> None:
+    ev = SLOEvaluator([spec()])
+    ten = 600_000
+    ev.ingest(pl.concat([answers(AT_MS + k * ten, {"slo": {"errors": 0.0, "total": 10.0}}) for k in range(3)]))
+    assert ev.evaluate(AT_MS + 2 * ten + 2 * ten - 1000).objectives[0].status == "ok"  # 19m59s after: still on
+    gone = ev.evaluate(AT_MS + 2 * ten + 2 * ten + 1000).objectives[0]
+    assert gone.status == "no_data" and gone.reason == "no answer from source 'prom' in the last 20m (see its health)"
+
+
+def test_a_calendar_objective_does_not_carry_the_last_period_over_and_ratios_stay_in_range() -> None:
+    month = SLOSpec.model_validate({"name": "api", "objective": 99.9, "calendar": {"period": "month"}, "sli": {
+        "query": {"source": "prom", "good": "sum(rate(ok[{{.window}}]))", "total": TOTAL}}})
+    start = int(datetime(2026, 4, 1, tzinfo=UTC).timestamp() * 1000)
+    ev = SLOEvaluator([month])
+    ev.ingest(answers(start - 60_000, {"slo": {"good": 90.0, "total": 100.0}}))
+    assert ev.evaluate(start - 30_000).objectives[0].status == "breached"
+    assert ev.evaluate(start + 30_000).objectives[0].status == "no_data"  # March's answer is not April's
+    # Two separate queries can disagree by a hair: good over total is clipped to 100%.
+    ev.ingest(answers(start + 60_000, {"slo": {"good": 100.5, "total": 100.0}}))
+    fresh = ev.evaluate(start + 60_000).objectives[0]
+    assert fresh.sli == 1.0 and fresh.budget_remaining == 1.0
+
+
+def test_a_collection_of_answers_no_objective_reads_is_ignored() -> None:
+    ev = SLOEvaluator([spec()])
+    ev.ingest(answers(AT_MS, {"slo": {"errors": 1.0, "total": 10.0}}, name="someone-else"))
+    assert ev.evaluate(AT_MS).objectives[0].status == "no_data"
+
+
+def test_the_agent_keeps_only_the_answers_a_later_evaluation_can_use() -> None:
+    ev = SLOEvaluator([spec()])
+    for k in range(3000):
+        ev.ingest(answers(AT_MS + k * 60_000, {"slo": {"errors": 0.0, "total": 10.0}}))
+        ev.evaluate(AT_MS + k * 60_000)
+    # Five minutes of 1-minute collections (and the one before), not 3,000 rows.
+    assert ev.memory_bytes() < 3000 * 8 * 17 / 2
 
 
 def test_no_traffic_is_no_data_and_several_series_per_window_is_an_error() -> None:
@@ -191,6 +237,11 @@ def test_sloth_with_a_backend_keeps_the_queries_as_written() -> None:
     assert latency.sli.query is not None and latency.kind == "latency"  # the bucket shape says latency
 
 
+def test_a_query_whose_window_cannot_be_set_everywhere_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"cannot set the window in PromQL query .*unexpected '@' at column 22"):
+        with_window_placeholder("sum(rate(a_total[5m] @ end())) + sum(rate(b_total[5m]))")
+
+
 def test_openslo_with_a_backend_sets_each_range_to_the_window_and_ages_by_subquery() -> None:
     docs = [d for d in yaml.safe_load_all((ROOT / "examples" / "openslo.yaml").read_text()) if d is not None]
     with pytest.raises(ConfigError, match=r"spec.indicatorRef \(checkout-good-requests\) spec.ratioMetric.good"
@@ -206,16 +257,16 @@ def test_openslo_with_a_backend_sets_each_range_to_the_window_and_ages_by_subque
     assert fresh.kind == "freshness" and fresh.effective_dimension == "data"
     assert fresh.sli.query is not None
     assert fresh.sli.query.errors == (
-        'sum_over_time((max(time() - max(etl_last_success_timestamp_seconds{table="orders"})) > bool 7200)'
-        "[{{.window}}:5m])"
+        'sum_over_time((max(time() - max(etl_last_success_timestamp_seconds{table="orders"})) > bool 7200.0)'
+        "[{{.window}}:5m])"  # op: lte: an age of exactly 2 h is still fresh
     )
 
 
 def test_rules_record_a_query_sli_as_written_and_what_if_changes_only_its_objective() -> None:
     groups = prometheus_rules([spec()])["groups"]
     sli_rules = {r["record"]: r["expr"] for r in groups[0]["rules"]}
-    assert sli_rules["slo:sli_error:ratio_rate1h"] == (
-        '(sum(rate(http_requests_total{code=~"5.."}[1h]))) / (sum(rate(http_requests_total[1h])))'
+    assert sli_rules["slo:sli_error:ratio_rate1h"] == (  # the errors side as the agent runs it
+        '((sum(rate(http_requests_total{code=~"5.."}[1h]))) or on() vector(0)) / (sum(rate(http_requests_total[1h])))'
     )
     samples = answers(AT_MS, {"slo": {"errors": 0.05, "total": 100.0}, "1h": {"errors": 0.5, "total": 100.0}})
     relaxed = whatif(spec(), samples, AT_MS, objective=99.0)

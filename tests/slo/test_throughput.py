@@ -92,6 +92,14 @@ def test_throughput_reason_gives_the_share_of_capacity_of_the_last_slice() -> No
     stalled = SLOEvaluator([_spec(capacity=1200)])
     stalled.ingest(_pipeline().filter(pl.col("timestamp") <= T0 + 160 * MIN))
     assert _one(stalled, 160).details["capacity_headroom"] == pytest.approx(1.0)  # type: ignore[index]
+    # The figures are the last finished slice's: not a slice still filling (half a minute into
+    # minute 180 the open slice holds half its rows), and nothing once the source has stopped.
+    assert _one(ev, 180).details["rate"] == pytest.approx(600.0)  # type: ignore[index]
+    ev_half = SLOEvaluator([_spec(capacity=1200)])
+    ev_half.ingest(_pipeline().filter(pl.col("timestamp") <= T0 + 179 * MIN))
+    assert ev_half.evaluate(T0 + 179 * MIN + 30_000).objectives[0].details["rate"] == pytest.approx(600.0)  # type: ignore[index]
+    silent = ev.evaluate(T0 + 190 * MIN).objectives[0]
+    assert silent.details is None and "capacity" not in silent.reason
 
 
 def test_throughput_reason_names_a_last_slice_under_the_floor() -> None:
