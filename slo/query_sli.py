@@ -242,6 +242,7 @@ class QueryEvaluator:
         """A recorded series' labels → its code (``_series_code``)."""
         self._has_errors = np.array([o.sli.errors is not None for o in self._objectives], dtype=np.bool_)
         self._has_ratio = np.array([o.sli.error_ratio is not None for o in self._objectives], dtype=np.bool_)
+        self._has_total = np.array([o.sli.total is not None for o in self._objectives], dtype=np.bool_)
         self._budgets = np.array([1.0 - o.basis.target for o in self._objectives], dtype=np.float64)
         self._evaluated_ms = 0
         """The latest instant evaluated: evaluations go forward (agent, burn-down, backtest), so
@@ -401,7 +402,7 @@ class QueryEvaluator:
         answers = np.full((len(self._objectives), _COLUMNS), np.nan)
         found = np.zeros(len(self._objectives), dtype=np.bool_)
         limits: list[int] = []
-        w = len(_WINDOWS)
+        oldest: list[int] = []
         for i, o in enumerate(self._objectives):
             t = o.table
             r = t.newest(at_ms)
@@ -410,17 +411,26 @@ class QueryEvaluator:
                 gap = int(t.ts[r] - t.ts[r - 1]) if r - 1 >= t.lo else 0
                 limit = max(round(DEFAULT_STALENESS_S * 1000), 2 * gap)
             limits.append(limit)
-            oldest = at_ms - limit if periods[i] is None else max(at_ms - limit, periods[i][0])  # type: ignore[index]
-            if r < 0 or t.ts[r] < oldest:
-                continue
-            first = t.lo + int(np.searchsorted(t.ts[t.lo:t.n], oldest, side="left"))
-            recent = t.rows[first:r + 1]
-            slots = [_SLOT[side] for side in o.sides]
-            answered = np.all([(~np.isnan(recent[:, k * w:(k + 1) * w])).any(axis=1) for k in slots], axis=0)
-            complete = np.flatnonzero(answered)
-            answers[i] = recent[complete[-1]] if len(complete) else recent[-1]
-            found[i] = True
+            period = periods[i]
+            oldest.append(at_ms - limit if period is None else max(at_ms - limit, period[0]))
+            if r >= 0 and t.ts[r] >= oldest[i]:
+                answers[i] = t.rows[r]
+                found[i] = True
+        for i in np.flatnonzero(found & ~self._complete(answers)).tolist():  # rare: a side failed
+            t = self._objectives[i].table
+            first = t.lo + int(np.searchsorted(t.ts[t.lo:t.n], oldest[i], side="left"))
+            recent = t.rows[first:t.newest(at_ms) + 1]
+            complete = np.flatnonzero(self._complete(recent, i))
+            if len(complete):
+                answers[i] = recent[complete[-1]]
         return answers, found, limits
+
+    def _complete(self, rows: F64, i: int | None = None) -> npt.NDArray[np.bool_]:
+        """Whether every side answered in each row (one row per objective, or rows of objective
+        ``i``): a side that failed or answered no series has no value for any window."""
+        w = len(_WINDOWS)
+        has_total = self._has_total if i is None else self._has_total[i]
+        return (~np.isnan(rows[:, :w]).all(axis=1)) & (~np.isnan(rows[:, w:]).all(axis=1) | ~has_total)
 
     def _error_ratios(self, answers: F64, found: npt.NDArray[np.bool_]) -> F64:
         """Error ratio per objective and window (``_WINDOWS`` order), in [0, 1] (two queries can
