@@ -253,7 +253,7 @@ class FocusCollector:
         if self._storage is None:
             self._storage = self._s3.storage() if self._s3 is not None else local_storage()
         entries = list_files(path, self._storage)
-        check_total_size(entries, self._storage, self.config.max_bytes)
+        check_total_size(entries, self.config.max_bytes)
         return [entry.uri(self._storage) for entry in entries]
 
     def _scan(self, path: str) -> pl.LazyFrame:

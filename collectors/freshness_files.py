@@ -55,6 +55,8 @@ class FileEntry:
 
     path: str
     mtime_s: float
+    size: int | None = None
+    """Bytes, as the listing gave them (local stat, S3 object size); None when unknown."""
 
     def uri(self, storage: Storage) -> str:
         """The path as polars reads it."""
@@ -105,7 +107,7 @@ def _list_s3(pattern: str, storage: Storage) -> list[FileEntry]:
     except (OSError, pa.ArrowException) as exc:
         raise SourceError(f"cannot list {pattern}: {exc}") from exc
     return sorted(
-        (FileEntry(i.path, (i.mtime_ns or 0) / 1e9) for i in infos if i.type == pafs.FileType.File),
+        (FileEntry(i.path, (i.mtime_ns or 0) / 1e9, i.size) for i in infos if i.type == pafs.FileType.File),
         key=lambda e: e.path,
     )
 
@@ -121,7 +123,7 @@ def _list_local(pattern: str) -> list[FileEntry]:
         except OSError as exc:
             raise SourceError(f"cannot stat {path}: {exc}") from exc
         if os.path.isfile(path):
-            entries.append(FileEntry(os.path.abspath(path), stat.st_mtime_ns / 1e9))
+            entries.append(FileEntry(os.path.abspath(path), stat.st_mtime_ns / 1e9, stat.st_size))
     return entries
 
 
@@ -134,17 +136,10 @@ def list_files(pattern: str, storage: Storage) -> list[FileEntry]:
     return entries
 
 
-def check_total_size(entries: Sequence[FileEntry], storage: Storage, max_bytes: int) -> None:
-    """``SourceError`` when the matched local files hold more than ``max_bytes`` together (S3 objects
-    are not counted: their size is not checked before polars reads them)."""
-    if storage.s3:
-        return
-    total = 0
-    for entry in entries:
-        try:
-            total += os.path.getsize(entry.path)
-        except OSError as exc:
-            raise SourceError(f"cannot stat {entry.path}: {exc}") from exc
+def check_total_size(entries: Sequence[FileEntry], max_bytes: int) -> None:
+    """``SourceError`` when the matched files (local or S3 objects, by the sizes their listing
+    gave) hold more than ``max_bytes`` together, before anything is read."""
+    total = sum(e.size or 0 for e in entries)
     if total > max_bytes:
         raise SourceError(f"{len(entries)} file(s) hold {total} bytes, over max_bytes ({max_bytes})")
 

@@ -43,8 +43,8 @@ Bad input fails the whole collection (a histogram missing requests would be wron
 naming the input: no file matches, a missing column (file and column), a timestamp or duration
 that cannot be read or a negative duration (column, file, row counted from 1 after the header, and
 the value). An empty file (no bytes, or no rows) is a problem on the health naming it; no events at
-all on the first collection is an error. ``max_bytes`` (default 4 GiB) bounds the matched local
-files' total size; ``timeout`` does not interrupt a scan.
+all on the first collection is an error. ``max_bytes`` (default 4 GiB) bounds the matched files'
+total size (local or S3, checked from the listing before reading); ``timeout`` does not interrupt a scan.
 """
 
 from __future__ import annotations
@@ -283,7 +283,7 @@ class RequestLogCollector:
             else:
                 self._storage = local_storage()
         entries = list_files(self.config.path, self._storage)
-        check_total_size(entries, self._storage, self.config.max_bytes)
+        check_total_size(entries, self.config.max_bytes)
         return entries, self._storage
 
     def _scan(self, uri: str, storage: Storage) -> pl.LazyFrame:

@@ -295,6 +295,26 @@ def test_s3_glob_is_read_with_credentials_from_the_environment(s3_endpoint: str,
     )
 
 
+def test_s3_objects_over_max_bytes_together_are_refused_before_reading(s3_endpoint: str) -> None:
+    s3 = boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
+    )
+    s3.create_bucket(Bucket="billing")
+    body = FIXTURE.read_bytes()
+    for part in ("part-0.csv", "part-1.csv"):
+        s3.put_object(Bucket="billing", Key=f"focus/{part}", Body=body)
+    cfg = FocusConfig.model_validate({
+        "name": "aws-bill", "kind": "focus", "path": "s3://billing/focus/*.csv", "max_bytes": 2 * len(body) - 1,
+        "storage_options": {"endpoint_url": s3_endpoint, "region": "us-east-1"},
+    })
+    result = FocusCollector(cfg, None, clock, env={"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}).collect()
+    assert result.health.error == (
+        f"source 'aws-bill' (s3://billing/focus/*.csv): 2 file(s) hold {2 * len(body)} bytes, "
+        f"over max_bytes ({2 * len(body) - 1})"
+    )
+    assert result.samples.is_empty()
+
+
 def test_an_s3_glob_that_matches_nothing_is_an_error_naming_the_glob(s3_endpoint: str) -> None:
     boto3.client(
         "s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
