@@ -431,8 +431,12 @@ def backtest(
     end_ms: int,
     step_ms: int = 60_000,
     policy: Sequence[Condition] = MULTIWINDOW_CONDITIONS,
+    sides: dict[frozenset[str], _Sides] | None = None,
 ) -> BacktestReport:
     """Replay ``policy`` over ``samples`` at every step of ``[start_ms, end_ms]`` (see the module doc).
+
+    ``sides`` caches the counters read from ``samples`` by metric set, for a caller that replays
+    the same samples again (``compare``).
 
     ``samples`` must hold the history the windows look back on (the objective window and the
     longest policy window before ``start_ms``). Episodes are ordered by start, then objective,
@@ -458,9 +462,12 @@ def backtest(
                 metrics |= {sel.metric for sel in (s.sli.ratio.total, s.sli.ratio.errors, s.sli.ratio.good) if sel}
             elif s.sli.latency is not None:
                 metrics.add(s.sli.latency.histogram.metric + "_bucket")
-        sides = _Sides(samples, metrics)
+        cache = {} if sides is None else sides
+        key = frozenset(metrics)
+        if key not in cache:
+            cache[key] = _Sides(samples, metrics)
         for s in counter_specs:
-            burns[s.name] = _counter_burns(s, sides, steps, windows)
+            burns[s.name] = _counter_burns(s, cache[key], steps, windows)
     if other_specs:
         for s, b in zip(other_specs, _engine_burns(other_specs, samples, steps, windows), strict=True):
             burns[s.name] = b
@@ -506,9 +513,10 @@ def compare(
     labels: tuple[str, str] = ("current", "alternative"),
 ) -> BacktestComparison:
     """Backtest two sets of objectives (and optionally two policies) over the same history, side by side."""
-    a = backtest(specs_a, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy)
+    sides: dict[frozenset[str], _Sides] = {}  # the counters are read from the samples once for both
+    a = backtest(specs_a, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy, sides=sides)
     b = backtest(
         specs_b, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms,
-        policy=policy if policy_b is None else policy_b,
+        policy=policy if policy_b is None else policy_b, sides=sides,
     )
     return BacktestComparison(a, b, labels)
