@@ -30,7 +30,7 @@ from slo.freshness_groups import FreshGroup, ingest_freshness
 from slo.objective_result import TTB_BURN_WINDOWS, ResultBasis, objective_result
 from slo.query_sli import QueryEvaluator
 from slo.ranking import rank_dimensions, rank_objectives
-from slo.results import StatusReport
+from slo.results import ObjectiveResult, StatusReport
 from slo.sides import Side, histogram_problems, ingest_sides, ingest_sides_at_once
 from slo.slice_groups import SliceGroups, band_problems
 from slo.spec import BURN_WINDOWS, GPUBandSLI, SLOSpec, ThroughputSLI
@@ -489,6 +489,15 @@ class SLOEvaluator:
 
     def evaluate(self, at_ms: int) -> StatusReport:
         """Every objective at ``at_ms`` (data after it is ignored), ranked nearest to breaking first."""
+        results = self.results(at_ms)
+        return StatusReport(
+            at=at_ms / 1000.0,
+            dimensions=tuple(rank_dimensions(results)),
+            objectives=tuple(rank_objectives(results)),
+        )
+
+    def results(self, at_ms: int) -> list[ObjectiveResult]:
+        """Every objective at ``at_ms``, unranked (in the order given, query SLIs last)."""
         ratios, known, events = self._ratio_table(at_ms)
         burns = (ratios[:, :-1] / self._budgets[:, None]).astype(object)
         burns[~known[:, :-1]] = None
@@ -508,12 +517,7 @@ class SLOEvaluator:
             )
             for i, obj in enumerate(self._objectives)
         ]
-        results += self._query.evaluate(at_ms)
-        return StatusReport(
-            at=at_ms / 1000.0,
-            dimensions=tuple(rank_dimensions(results)),
-            objectives=tuple(rank_objectives(results)),
-        )
+        return results + self._query.evaluate(at_ms)
 
     def error_ratios(self, at_ms: int, name: str) -> dict[str, float | None]:
         """The error ratio per burn window and for the objective window (keyed ``"slo"``)."""

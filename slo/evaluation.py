@@ -114,19 +114,16 @@ class Evaluator:
 
     def evaluate(self, at_ms: int) -> StatusReport:
         """Objectives and guardrails at ``at_ms``, nearest to breaking first, with the dimensions."""
-        report = self.slos.evaluate(at_ms)
-        if self.guardrails is None and not self._approximate and not self._non_monotonic:
-            return report
         results = [
             _non_monotonic(o, self._non_monotonic[o.name]) if o.name in self._non_monotonic
             else replace(o, approximate=True) if o.name in self._approximate
             else o
-            for o in report.objectives
+            for o in self.slos.results(at_ms)
         ]
         if self.guardrails is not None:
             results += self.guardrails.evaluate(at_ms)
         return StatusReport(
-            at=report.at, dimensions=tuple(rank_dimensions(results)), objectives=tuple(rank_objectives(results))
+            at=at_ms / 1000.0, dimensions=tuple(rank_dimensions(results)), objectives=tuple(rank_objectives(results))
         )
 
     def check_series(self, series: pl.DataFrame) -> list[str]:
