@@ -18,17 +18,15 @@ import streamlit as st
 
 from dashboard.charts import spend_chart
 from dashboard.data import format_time_to_breach, load_config, rank_objectives, spend_curve
-from dashboard.views.overview import as_of_controls, explain_missing_config, parse_at, snapshot
+from dashboard.views.common import TTL_S, page_start, snapshot_or_error
 from slo.results import ObjectiveResult, format_money
-from store.errors import ConfigError, StoreError
 
 __all__ = ["money", "render"]
 
-_TTL_S: Final = 15
 _STATUS_SHOW: Final = {"breached": st.error, "warning": st.warning, "ok": st.success}
 
 
-@st.cache_data(ttl=_TTL_S, max_entries=32, show_spinner="Reading this period's spend…")
+@st.cache_data(ttl=TTL_S, max_entries=32, show_spinner="Reading this period's spend…")
 def _spend_curve(config_path: str, name: str, at_ms: int) -> pl.DataFrame:
     return spend_curve(load_config(Path(config_path)), name, at_ms)
 
@@ -100,13 +98,8 @@ def _panel(config_path: str, at_ms: int, o: ObjectiveResult) -> None:
 
 
 def _body(config_path: str, at_s: int | None) -> None:
-    try:
-        shot = snapshot(config_path, at_s)
-    except ConfigError as exc:
-        st.error(f"The config cannot be used: {exc}")
-        return
-    except StoreError as exc:
-        st.error(f"The sample store cannot be read: {exc}")
+    shot = snapshot_or_error(config_path, at_s)
+    if shot is None:
         return
     guardrails = [o for o in rank_objectives(shot.report.objectives) if o.is_guardrail]
     if not guardrails:
@@ -119,12 +112,7 @@ def _body(config_path: str, at_s: int | None) -> None:
 
 def render(config_path: Path | None) -> None:
     """The cost page for ``config_path`` (None: explain how to pass one)."""
-    st.title("Redline · are we inside budget?")
-    if config_path is None:
-        explain_missing_config()
+    go_on, at_s = page_start("Redline · are we inside budget?", config_path)
+    if not go_on:
         return
-    at_s, at_problem = parse_at(st.query_params.get("at"))
-    if at_problem:
-        st.warning(at_problem)
-    as_of_controls(at_s)
     _body(str(config_path), at_s)

@@ -7,9 +7,7 @@ Shareable state lives in the URL: ``?at=`` (Unix seconds; absent means live, now
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -19,20 +17,17 @@ from streamlit.navigation.page import StreamlitPage
 
 from dashboard.charts import burn_down_chart, burn_rate_chart
 from dashboard.data import (
-    DashboardConfig,
     burn_down,
-    evaluate_report,
     format_time_to_breach,
     load_config,
     rank_objectives,
 )
-from slo.results import ObjectiveResult, Status, StatusReport
+from dashboard.views.common import TTL_S, Snapshot, page_start, snapshot_or_error
+from slo.results import ObjectiveResult, Status
 from slo.spec import DIMENSIONS, SLOSpec
-from store.errors import ConfigError, StoreError
 
-__all__ = ["Snapshot", "as_of_controls", "explain_missing_config", "objectives_table", "parse_at", "render", "snapshot"]
+__all__ = ["objectives_table", "render"]
 
-_TTL_S: Final = 15
 _STATUS_LABEL: Final[dict[str, str]] = {
     "breached": "breached",
     "warning": "warning",
@@ -53,42 +48,9 @@ _STATUS_COLOUR: Final = {
 }
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """One evaluation of a config at one instant, as the pages show it."""
-
-    at_ms: int
-    config: DashboardConfig
-    report: StatusReport
-    store_problems: tuple[str, ...]
-    newest_sample_ms: int | None
-
-
-@st.cache_data(ttl=_TTL_S, max_entries=32, show_spinner="Evaluating objectives…")
-def snapshot(config_path: str, at_s: int | None) -> Snapshot:
-    """Config and evaluation, cached on (config path, at); ``at_s=None`` means now."""
-    at_ms = int(time.time() * 1000) if at_s is None else at_s * 1000
-    config = load_config(Path(config_path))
-    evaluation = evaluate_report(config, at_ms)
-    return Snapshot(at_ms, config, evaluation.report, evaluation.store_problems, evaluation.newest_sample_ms)
-
-
-@st.cache_data(ttl=_TTL_S, max_entries=64, show_spinner="Computing burn-down…")
+@st.cache_data(ttl=TTL_S, max_entries=64, show_spinner="Computing burn-down…")
 def _burn_down(config_path: str, at_ms: int, name: str) -> pl.DataFrame:
     return burn_down(load_config(Path(config_path)), name, at_ms)
-
-
-def parse_at(raw: str | None) -> tuple[int | None, str | None]:
-    """``?at=`` as Unix seconds, or None for now; the second item explains a value that was ignored."""
-    if raw is None or raw.strip() in ("", "now"):
-        return None, None
-    try:
-        value = float(raw)
-    except ValueError:
-        return None, f"?at={raw!r} is not a time in Unix seconds; showing now instead."
-    if not math.isfinite(value) or value <= 0:
-        return None, f"?at={raw!r} is not a positive time in Unix seconds; showing now instead."
-    return int(value), None
 
 
 def _utc(at_ms: int) -> str:
@@ -102,27 +64,6 @@ def _objective_text(result: ObjectiveResult) -> str:
 
 def _percent(value: float | None) -> str:
     return "no data" if value is None or not math.isfinite(value) else f"{value:.1%}"
-
-
-def as_of_controls(at_s: int | None) -> None:
-    """Sidebar: live or a past instant, kept in ``?at=`` so a link reproduces the view."""
-    with st.sidebar:
-        st.header("As of")
-        # No keys: each widget's identity follows the URL-derived value, so the URL stays the truth.
-        live = st.toggle("Live (now, refreshes every 15 s)", value=at_s is None)
-        if live and at_s is not None:
-            del st.query_params["at"]
-            st.rerun()
-        if not live and at_s is None:
-            st.query_params["at"] = str(int(time.time()))
-            st.rerun()
-        if at_s is not None:
-            shown = datetime.fromtimestamp(at_s, UTC).replace(tzinfo=None, second=0, microsecond=0)
-            chosen = st.datetime_input("Time (UTC)", value=shown, step=timedelta(minutes=1))
-            if chosen is not None and chosen != shown:
-                st.query_params["at"] = str(int(chosen.replace(tzinfo=UTC).timestamp()))
-                st.rerun()
-            st.caption(f"`?at={at_s}`")
 
 
 def _callout(ranked: list[ObjectiveResult], config_path: Path, newest_sample_ms: int | None) -> None:
@@ -318,13 +259,8 @@ def _objective_detail(
 
 
 def _body(config_path: str, at_s: int | None, whatif: StreamlitPage | None) -> None:
-    try:
-        shot = snapshot(config_path, at_s)
-    except ConfigError as exc:
-        st.error(f"The config cannot be used: {exc}")
-        return
-    except StoreError as exc:
-        st.error(f"The sample store cannot be read: {exc}")
+    shot = snapshot_or_error(config_path, at_s)
+    if shot is None:
         return
     live = "live, refreshes every 15 s" if at_s is None else "a past instant"
     st.caption(f"As of **{_utc(shot.at_ms)}** ({live}) · config `{config_path}`")
@@ -339,30 +275,17 @@ def _body(config_path: str, at_s: int | None, whatif: StreamlitPage | None) -> N
         _objective_detail(shot, config_path, result, at_s, whatif)
 
 
-@st.fragment(run_every=f"{_TTL_S}s")
+@st.fragment(run_every=f"{TTL_S}s")
 def _live_body(config_path: str, whatif: StreamlitPage | None) -> None:
     _body(config_path, None, whatif)
-
-
-def explain_missing_config() -> None:
-    """Say how to give the dashboard its config."""
-    st.error(
-        "No config given. Start the dashboard with "
-        "`streamlit run dashboard/app.py -- --config FILE` (or `redline dashboard --config FILE`)."
-    )
 
 
 def render(config_path: Path | None, whatif: StreamlitPage | None = None) -> None:
     """The overview page for ``config_path`` (None: explain how to pass one); ``whatif`` is the
     what-if page the selected objective links to."""
-    st.title("Redline · what breaks first?")
-    if config_path is None:
-        explain_missing_config()
+    go_on, at_s = page_start("Redline · what breaks first?", config_path)
+    if not go_on or config_path is None:
         return
-    at_s, at_problem = parse_at(st.query_params.get("at"))
-    if at_problem:
-        st.warning(at_problem)
-    as_of_controls(at_s)
     if at_s is None:
         _live_body(str(config_path), whatif)
     else:

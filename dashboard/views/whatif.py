@@ -22,7 +22,7 @@ import streamlit as st
 
 from dashboard.charts import compliance_curve_chart
 from dashboard.data import format_time_to_breach, load_config, objective_spec, what_if, what_if_history
-from dashboard.views.overview import as_of_controls, explain_missing_config, parse_at, snapshot
+from dashboard.views.common import TTL_S, page_start, snapshot
 from slo.backtest import BacktestComparison, BacktestReport
 from slo.results import ObjectiveResult
 from slo.spec import SLOSpec
@@ -31,7 +31,6 @@ from store.errors import ConfigError, StoreError
 
 __all__ = ["history_table", "render", "tightest_threshold"]
 
-_TTL_S: Final = 15
 HISTORY_DAYS: Final = 30.0
 HISTORY_STEP_S: Final = 300.0
 
@@ -41,12 +40,12 @@ def _at_ms(at_s: int | None) -> int:
 
 
 # Cached on ``at_s`` (None: now), as the overview is, so a live page reruns them once per TTL.
-@st.cache_data(ttl=_TTL_S, max_entries=32, show_spinner="Evaluating the alternative…")
+@st.cache_data(ttl=TTL_S, max_entries=32, show_spinner="Evaluating the alternative…")
 def _what_if(config_path: str, name: str, at_s: int | None, threshold_s: float | None, target: float) -> WhatIfResult:
     return what_if(load_config(Path(config_path)), name, _at_ms(at_s), threshold_s=threshold_s, objective=target)
 
 
-@st.cache_data(ttl=_TTL_S, max_entries=32, show_spinner="Replaying the alert policy over the last 30 days…")
+@st.cache_data(ttl=TTL_S, max_entries=32, show_spinner="Replaying the alert policy over the last 30 days…")
 def _history(
     config_path: str, name: str, at_s: int | None, threshold_s: float | None, target: float
 ) -> BacktestComparison:
@@ -210,12 +209,7 @@ def _body(config_path: str, at_s: int | None) -> None:
 
 def render(config_path: Path | None) -> None:
     """The what-if page for ``config_path`` (None: explain how to pass one)."""
-    st.title("Redline · what if we relaxed this target?")
-    if config_path is None:
-        explain_missing_config()
+    go_on, at_s = page_start("Redline · what if we relaxed this target?", config_path)
+    if not go_on:
         return
-    at_s, at_problem = parse_at(st.query_params.get("at"))
-    if at_problem:
-        st.warning(at_problem)
-    as_of_controls(at_s)
     _body(str(config_path), at_s)

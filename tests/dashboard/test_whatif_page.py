@@ -60,6 +60,16 @@ def page(cfg: Path) -> AppTest:
     return app
 
 
+def run_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **params: str) -> AppTest:
+    """The page on the two days' history, with ``params`` in the URL, run once without an exception."""
+    monkeypatch.setenv("REDLINE_CONFIG", str(write_history(tmp_path)))
+    app = page(tmp_path / "redline.yaml")
+    app.query_params.update(params)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
 def metrics(app: AppTest) -> list[tuple[str, str]]:
     return [(m.label, m.value) for m in app.metric]
 
@@ -67,11 +77,7 @@ def metrics(app: AppTest) -> list[tuple[str, str]]:
 def test_relaxing_the_objective_shows_the_budget_it_leaves_and_the_tightest_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REDLINE_CONFIG", str(write_history(tmp_path)))
-    app = page(tmp_path / "redline.yaml")
-    app.query_params.update(target="99.5")
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
+    app = run_page(tmp_path, monkeypatch, target="99.5")
     shown = metrics(app)
     current, alternative = shown[:3], shown[3:]
     budget_now = 1 - (1 - SLI_250) / 0.001
@@ -89,11 +95,7 @@ def test_relaxing_the_objective_shows_the_budget_it_leaves_and_the_tightest_boun
 def test_a_wider_threshold_would_not_have_paged_over_the_history(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REDLINE_CONFIG", str(write_history(tmp_path)))
-    app = page(tmp_path / "redline.yaml")
-    app.query_params.update(threshold="0.5")
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
+    app = run_page(tmp_path, monkeypatch, threshold="0.5")
     assert metrics(app)[3] == ("budget remaining", "100.0%")  # nobody misses 500 ms
     history = app.dataframe[0].value
     by_setting = {row["settings"]: row for row in history.to_dict("records")}

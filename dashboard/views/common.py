@@ -1,0 +1,110 @@
+"""What every dashboard page shares: the instant it shows (``?at=`` and the sidebar), the cached
+evaluation of the config at that instant, and the errors a page shows instead of its body."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+import streamlit as st
+
+from dashboard.data import DashboardConfig, evaluate_report, load_config
+from slo.results import StatusReport
+from store.errors import ConfigError, StoreError
+
+__all__ = ["TTL_S", "Snapshot", "as_of_controls", "explain_missing_config", "page_start", "parse_at", "snapshot",
+           "snapshot_or_error"]
+
+TTL_S: Final = 15
+"""Seconds a page's evaluation is cached; a live page refreshes this often."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One evaluation of a config at one instant, as the pages show it."""
+
+    at_ms: int
+    config: DashboardConfig
+    report: StatusReport
+    store_problems: tuple[str, ...]
+    newest_sample_ms: int | None
+
+
+@st.cache_data(ttl=TTL_S, max_entries=32, show_spinner="Evaluating objectives…")
+def snapshot(config_path: str, at_s: int | None) -> Snapshot:
+    """Config and evaluation, cached on (config path, at); ``at_s=None`` means now."""
+    at_ms = int(time.time() * 1000) if at_s is None else at_s * 1000
+    config = load_config(Path(config_path))
+    evaluation = evaluate_report(config, at_ms)
+    return Snapshot(at_ms, config, evaluation.report, evaluation.store_problems, evaluation.newest_sample_ms)
+
+
+def snapshot_or_error(config_path: str, at_s: int | None) -> Snapshot | None:
+    """``snapshot``, or None after showing why the config or the store cannot be used."""
+    try:
+        return snapshot(config_path, at_s)
+    except ConfigError as exc:
+        st.error(f"The config cannot be used: {exc}")
+    except StoreError as exc:
+        st.error(f"The sample store cannot be read: {exc}")
+    return None
+
+
+def parse_at(raw: str | None) -> tuple[int | None, str | None]:
+    """``?at=`` as Unix seconds, or None for now; the second item explains a value that was ignored."""
+    if raw is None or raw.strip() in ("", "now"):
+        return None, None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None, f"?at={raw!r} is not a time in Unix seconds; showing now instead."
+    if not math.isfinite(value) or value <= 0:
+        return None, f"?at={raw!r} is not a positive time in Unix seconds; showing now instead."
+    return int(value), None
+
+
+def as_of_controls(at_s: int | None) -> None:
+    """Sidebar: live or a past instant, kept in ``?at=`` so a link reproduces the view."""
+    with st.sidebar:
+        st.header("As of")
+        # No keys: each widget's identity follows the URL-derived value, so the URL stays the truth.
+        live = st.toggle("Live (now, refreshes every 15 s)", value=at_s is None)
+        if live and at_s is not None:
+            del st.query_params["at"]
+            st.rerun()
+        if not live and at_s is None:
+            st.query_params["at"] = str(int(time.time()))
+            st.rerun()
+        if at_s is not None:
+            shown = datetime.fromtimestamp(at_s, UTC).replace(tzinfo=None, second=0, microsecond=0)
+            chosen = st.datetime_input("Time (UTC)", value=shown, step=timedelta(minutes=1))
+            if chosen is not None and chosen != shown:
+                st.query_params["at"] = str(int(chosen.replace(tzinfo=UTC).timestamp()))
+                st.rerun()
+            st.caption(f"`?at={at_s}`")
+
+
+def explain_missing_config() -> None:
+    """Say how to give the dashboard its config."""
+    st.error(
+        "No config given. Start the dashboard with "
+        "`streamlit run dashboard/app.py -- --config FILE` (or `redline dashboard --config FILE`)."
+    )
+
+
+def page_start(title: str, config_path: Path | None) -> tuple[bool, int | None]:
+    """A page's title, a missing config explained, and the instant it shows (``?at=``, with the
+    sidebar's controls): (whether the page can go on, ``at_s`` — None for now)."""
+    st.title(title)
+    if config_path is None:
+        explain_missing_config()
+        return False, None
+    at_s, at_problem = parse_at(st.query_params.get("at"))
+    if at_problem:
+        st.warning(at_problem)
+    as_of_controls(at_s)
+    return True, at_s
