@@ -107,11 +107,7 @@ def test_a_wider_threshold_would_not_have_paged_over_the_history(
 def test_a_threshold_between_bounds_is_approximate_and_the_replay_says_why_it_has_none(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REDLINE_CONFIG", str(write_history(tmp_path)))
-    app = page(tmp_path / "redline.yaml")
-    app.query_params.update(threshold="0.375")  # halfway between 250 and 500 ms
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
+    app = run_page(tmp_path, monkeypatch, threshold="0.375")  # halfway between 250 and 500 ms
     # Interpolated halfway: 300 of the 600 slow requests count as under 375 ms.
     assert metrics(app)[4] == ("compliance (SLI)", f"{1 - 300 / 288_000:.3%}")
     assert any("Approximate" in c.value for c in app.caption)
