@@ -139,6 +139,9 @@ def list_files(pattern: str, storage: Storage) -> list[FileEntry]:
 def check_total_size(entries: Sequence[FileEntry], max_bytes: int) -> None:
     """``SourceError`` when the matched files (local or S3 objects, by the sizes their listing
     gave) hold more than ``max_bytes`` together, before anything is read."""
+    unknown = [e.path for e in entries if e.size is None]
+    if unknown:
+        raise SourceError(f"the size of {unknown[0]} is not known (the listing gave none): cannot keep to max_bytes")
     total = sum(e.size or 0 for e in entries)
     if total > max_bytes:
         raise SourceError(f"{len(entries)} file(s) hold {total} bytes, over max_bytes ({max_bytes})")

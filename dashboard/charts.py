@@ -13,6 +13,7 @@ import altair as alt
 import polars as pl
 
 from slo.ranking import MULTIWINDOW_CONDITIONS
+from slo.results import format_money
 
 __all__ = ["burn_down_chart", "burn_rate_chart", "burn_thresholds", "compliance_curve_chart", "spend_chart"]
 
@@ -158,7 +159,7 @@ def spend_chart(
         layers.append(alt.Chart(line).mark_line(strokeDash=[6, 3], color="#ff7f0e").encode(
             x=x, y="spent:Q", tooltip=[alt.Tooltip("spent:Q", title="forecast", format=",.2f")],
         ))
-    limit_label = f"limit {limit:,.0f} {currency}"
+    limit_label = f"limit {format_money(limit, currency)}"
     limit_data = alt.Data(values=[{"y": limit, "label": limit_label}])  # type: ignore[no-untyped-call]
     layers.append(alt.Chart(limit_data).mark_rule(color="#d62728").encode(y="y:Q", tooltip=["label:N"]))
     return alt.layer(*layers).properties(height=300, title="Spend this period, with the run-rate forecast")

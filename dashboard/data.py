@@ -22,6 +22,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from slo.backtest import BacktestComparison, compare
+from slo.calendar import period_bounds
 from slo.evaluation import Evaluator, history_seconds, read_start_ms
 from slo.groups import expand_groups, sli_selectors
 from slo.ranking import format_age, rank_objectives
@@ -221,9 +222,10 @@ def burn_down(config: DashboardConfig, name: str, at_ms: int, *, points: int = 6
     ``budget_remaining`` is null where the objective had no events. Raises ``KeyError`` for an
     unknown name.
     """
-    # An objective's own window; a guardrail's longest span (its budget period).
-    window_s = next((s.window for s in config.slos if s.name == name), None)
-    if window_s is None:
+    # An objective's own window (a grouped objective's member's too); a guardrail's longest span.
+    try:
+        window_s = objective_spec(config, name).window
+    except KeyError:
         window_s = max((g.history_seconds for g in config.guardrails if g.name == name), default=0.0)
     found = _results_over(config, name, at_ms, int(window_s * 1000), points)
     budgets = [
@@ -242,14 +244,14 @@ def spend_curve(config: DashboardConfig, name: str, at_ms: int, *, points: int =
     ``at_ms`` (``SPEND_SCHEMA``: time, spent); empty without data. ``KeyError`` for a name that
     is not a budget guardrail."""
     spec = next((g for g in config.guardrails if g.name == name and g.budget is not None), None)
-    if spec is None:
+    if spec is None or spec.budget is None:
         raise KeyError(name)
-    now = _results_over(config, name, at_ms, 0, 1)
-    start = (now[-1][1].details or {}).get("period_start") if now else None
-    if not isinstance(start, int | float):
-        return pl.DataFrame(schema=SPEND_SCHEMA)
-    found = _results_over(config, name, at_ms, at_ms - int(start * 1000), points)
+    budget = spec.budget
+    start_ms, _ = period_bounds(at_ms, budget.period, budget.timezone, budget.week_start)
+    found = _results_over(config, name, at_ms, at_ms - start_ms, points)
     spent = [(r.details or {}).get("spent") for _, r in found]
+    if not any(isinstance(v, int | float) for v in spent):
+        return pl.DataFrame(schema=SPEND_SCHEMA)  # nothing spent in this period yet
     return pl.DataFrame(
         {"timestamp": [t for t, _ in found], "spent": [v if isinstance(v, int | float) else None for v in spent]},
         schema={"timestamp": pl.Int64, "spent": pl.Float64},

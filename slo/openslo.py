@@ -190,7 +190,9 @@ def _sli_body(
                 raise doc.error(f"{opath}.timeSliceTarget", f"{share!r}: expected a number in (0, 1]")
             if backend is not None:
                 return {"query": _query_age(query, str(op), float(value), slice_s, backend)}
-            return {"freshness": translate_freshness(query, float(value), slice_s)}
+            # The engine counts an age at most max_age as fresh (lte), to the millisecond: lt is 1 ms less.
+            limit = float(value) - (0.001 if op == "lt" else 0.0)
+            return {"freshness": translate_freshness(query, limit, slice_s)}
     except ConfigError as exc:
         if str(exc).startswith(doc.where):
             raise

@@ -87,12 +87,12 @@ _Node = _Num | _Sel | _Call | _Agg | _Bin
 _AGGREGATIONS: Final = frozenset({"sum", "min", "max", "avg", "count"})
 _TOKEN_RE: Final = re.compile(
     r"""
-    (?P<ws>\s+)
+    (?P<ws>\s+|\#[^\n]*)
     | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
     | (?P<ident>[A-Za-z_:][A-Za-z0-9_:]*)
     | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
     | (?P<range>\[[^\]]*\])
-    | (?P<op>=~|!~|!=|==|>=|<=|[-+*/(){},=<>])
+    | (?P<op>=~|!~|!=|==|>=|<=|[-+*/%^@(){},=<>])
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -250,18 +250,24 @@ def ratio_measures(side: str, total: str | None = None, *, good: bool = False) -
 def with_window_placeholder(query: str) -> str | None:
     """``query`` with the range of every range selector (``[5m]``, not a subquery's ``[1h:1m]``)
     replaced by ``{{.window}}``, so it can be run over each window; as it is when it already
-    holds ``{{.window}}``; ``None`` when it has no range to replace (a raw counter or gauge)."""
+    holds ``{{.window}}``; ``None`` when it has no range to replace (a raw counter or gauge).
+    ``PromQLShapeError`` when it cannot be read up to its last range (a range left as written
+    would mix windows)."""
     if WINDOW_PLACEHOLDER_RE.search(query):
         return query
     out: list[str] = []
     pos = replaced = 0
     while pos < len(query):
         m = _TOKEN_RE.match(query, pos)
-        if m is None:  # a range further on would keep its own length: refuse rather than mix windows
-            raise PromQLShapeError(
-                f"cannot set the window in PromQL query {query!r}: unexpected {query[pos]!r} at column {pos + 1} "
-                "(write {{.window}} where each range goes)"
-            )
+        if m is None:
+            rest = query[pos:]
+            if re.search(r"\[[^\]:]*\]", rest):  # a range further on would keep its length: mixed windows
+                raise PromQLShapeError(
+                    f"cannot set the window in PromQL query {query!r}: unexpected {query[pos]!r} at column "
+                    f"{pos + 1}, before a range (write {{{{.window}}}} where each range goes)"
+                )
+            out.append(rest)
+            break
         text = m.group(0)
         if m.lastgroup == "range" and ":" not in text:
             text = "[{{.window}}]"

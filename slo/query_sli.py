@@ -22,14 +22,15 @@ missing side is named). An ``errors`` side with no series is 0 (a ``sum(rate(...
 [W]))`` over no 5xx series yet); a ``good``, ``total`` or ``error_ratio`` side with none is
 unknown, and a total of 0 is a window without traffic (unknown, never 100%). Nothing is recorded
 when the backend fails, so a backend down longer than the staleness reads ``no_data`` with the
-reason. The staleness is the configured one, else twice the time between the last two
-collections, at least 5 minutes. Evaluations go forward in time (the agent, a burn-down, a
+reason. The staleness is the configured one, else twice the typical time between collections
+(the median of the last few), at least 5 minutes. Evaluations go forward in time (the agent, a burn-down, a
 backtest): answers too old for the latest instant evaluated are let go.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -121,6 +122,13 @@ class _Table:
         self.n = 0
         self.lo = 0
         """Rows before ``lo`` are trimmed (``trim``): too old for any later evaluation."""
+        self.gaps: deque[int] = deque(maxlen=_GAPS_KEPT)
+        """The last few times between consecutive collections (ms), kept through trims."""
+
+    def interval_ms(self) -> int:
+        """The typical time between collections: the median of the last few gaps (an outage is
+        one gap among them, so it does not stretch the staleness), 0 before two collections."""
+        return int(np.median(self.gaps)) if self.gaps else 0
 
     def add(self, ts: I64, rows: F64) -> None:
         """Add rows at ``ts`` (sorted, distinct); at a time already held, a newer answer of a
@@ -136,6 +144,7 @@ class _Table:
                 self.ts, self.rows = grown_ts, grown
             self.ts[n:n + k] = ts
             self.rows[n:n + k] = rows
+            self.gaps.extend(np.diff(self.ts[max(n - 1, 0):n + k]).tolist()[-_GAPS_KEPT:])
             self.n = n + k
             return
         lo = self.lo
@@ -145,6 +154,7 @@ class _Table:
             r, c = np.nonzero(~np.isnan(part))
             merged[where[r], c] = part[r, c]
         self.ts, self.rows, self.n, self.lo = times, merged, len(times), 0
+        self.gaps = deque(np.diff(times[-_GAPS_KEPT - 1:]).tolist(), maxlen=_GAPS_KEPT)
 
     def newest(self, at_ms: int) -> int:
         """The index of the newest row at or before ``at_ms``, or -1."""
@@ -170,6 +180,7 @@ _SLOT = {"errors": 0, "good": 0, "error_ratio": 0, "total": 1}
 """Every query SLI has one of errors, good or error_ratio (slot 0) and maybe a total (slot 1)."""
 _COLUMNS = 2 * len(_WINDOWS)
 _SMALL_BATCH = 50_000
+_GAPS_KEPT = 9
 """Batches up to this many rows (a collection) are handled as whole arrays, larger ones run by run."""
 
 
@@ -397,10 +408,12 @@ class QueryEvaluator:
         The answers are the newest collection within the staleness in which every side answered
         (one failed request does not blank an objective while an older complete answer is
         recent enough), else the newest collection (its gaps say which side failed). A calendar
-        objective ignores collections from before its period began.
+        objective does not take its own window from a collection before its period began.
         """
         answers = np.full((len(self._objectives), _COLUMNS), np.nan)
         found = np.zeros(len(self._objectives), dtype=np.bool_)
+        chosen = np.zeros(len(self._objectives), dtype=np.int64)
+        """The time of each objective's chosen collection."""
         limits: list[int] = []
         oldest: list[int] = []
         for i, o in enumerate(self._objectives):
@@ -408,21 +421,24 @@ class QueryEvaluator:
             r = t.newest(at_ms)
             limit = o.staleness_ms
             if limit is None:
-                gap = int(t.ts[r] - t.ts[r - 1]) if r - 1 >= t.lo else 0
-                limit = max(round(DEFAULT_STALENESS_S * 1000), 2 * gap)
+                limit = max(round(DEFAULT_STALENESS_S * 1000), 2 * t.interval_ms())
             limits.append(limit)
-            period = periods[i]
-            oldest.append(at_ms - limit if period is None else max(at_ms - limit, period[0]))
+            oldest.append(at_ms - limit)
             if r >= 0 and t.ts[r] >= oldest[i]:
-                answers[i] = t.rows[r]
-                found[i] = True
+                answers[i], chosen[i], found[i] = t.rows[r], t.ts[r], True
         for i in np.flatnonzero(found & ~self._complete(answers)).tolist():  # rare: a side failed
             t = self._objectives[i].table
             first = t.lo + int(np.searchsorted(t.ts[t.lo:t.n], oldest[i], side="left"))
-            recent = t.rows[first:t.newest(at_ms) + 1]
-            complete = np.flatnonzero(self._complete(recent, i))
+            last = t.newest(at_ms)
+            complete = np.flatnonzero(self._complete(t.rows[first:last + 1], i))
             if len(complete):
-                answers[i] = recent[complete[-1]]
+                answers[i], chosen[i] = t.rows[first + complete[-1]], t.ts[first + complete[-1]]
+        for i, period in enumerate(periods):
+            if period is not None and found[i] and chosen[i] < period[0]:
+                # A collection from the previous period: its burn windows stand, its own window
+                # (that period's) is not this period's.
+                for side in self._objectives[i].sides:
+                    answers[i, _column(side, OBJECTIVE_WINDOW)] = np.nan
         return answers, found, limits
 
     def _complete(self, rows: F64, i: int | None = None) -> npt.NDArray[np.bool_]:
@@ -467,6 +483,10 @@ class QueryEvaluator:
         answers, found, _ = self._answers(at_ms, [self._period(o, at_ms) for o in self._objectives])
         row = self._error_ratios(answers, found)[i].tolist()
         return {w: (None if math.isnan(r) else r) for w, r in zip(_WINDOWS, row, strict=True)}
+
+    def collections_held(self) -> int:
+        """Collections held, over every objective (trimmed ones not counted)."""
+        return sum(o.table.n - o.table.lo for o in self._objectives)
 
     def memory_bytes(self) -> int:
         """Bytes held by the recorded answers."""

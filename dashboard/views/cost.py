@@ -57,7 +57,9 @@ def _budget(config_path: str, at_ms: int, o: ObjectiveResult, d: dict[str, Any])
         f"{money(over, cur)} over" if isinstance(over, int | float) and over > 0 else "within the limit",
         delta_color="inverse" if isinstance(over, int | float) and over > 0 else "off", delta_arrow="off",
     )
-    cols[2].metric("crosses the limit (UTC)", _date(d.get("crosses_at")),
+    over_now = isinstance(spent, int | float) and spent >= limit
+    crossing = "already over" if over_now else _date(d.get("crosses_at"))
+    cols[2].metric("crosses the limit (UTC)", crossing,
                    format_time_to_breach(o.time_to_breach_seconds), delta_color="off", delta_arrow="off")
     cols[3].metric("run-rate", f"{money(d.get('run_rate_per_day'), cur)}/day")
     curve = _spend_curve(config_path, o.name, at_ms)

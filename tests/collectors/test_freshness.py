@@ -26,6 +26,8 @@ from pydantic import ValidationError
 
 from collectors.base import CollectResult
 from collectors.freshness import FreshnessCollector, FreshnessConfig
+from collectors.freshness_files import FileEntry, check_total_size
+from store.errors import SourceError
 from store.types import parse_labels
 from tests.collectors.http_target import send, serve
 
@@ -423,3 +425,10 @@ def test_a_failing_source_leaves_another_source_collected_alongside_it_untouched
     good = _collect(client, path=str(tmp_path / "a.parquet"))
     assert not bad.health.ok and good.health.ok
     assert _single(good)["redline_data_age_seconds"] == 60.0
+
+
+def test_a_file_whose_size_the_listing_did_not_give_is_refused_naming_it() -> None:
+    """max_bytes cannot be kept to without a size: the file is named, nothing is read."""
+    with pytest.raises(SourceError, match=r"the size of bucket/x.csv is not known \(the listing gave none\)"):
+        check_total_size([FileEntry("bucket/x.csv", 0.0, None)], 1000)
+    check_total_size([FileEntry("bucket/y.csv", 0.0, 1000)], 1000)  # at the limit: fine

@@ -93,3 +93,18 @@ def test_the_spend_curve_climbs_through_the_period_and_a_config_without_guardrai
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     assert "No cost guardrails are configured" in app.info[0].value
+
+
+def test_a_budget_already_spent_says_so_rather_than_when_it_crosses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write_spend(tmp_path)
+    cfg.write_text(cfg.read_text().replace("limit: 30000", "limit: 20000"))  # $24,000 spent
+    monkeypatch.setenv("REDLINE_CONFIG", str(cfg))
+    app = cost_page(cfg)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    shown = {m.label: (m.value, m.delta) for m in app.metric}
+    assert shown["crosses the limit (UTC)"] == ("already over", "now")
+    assert shown["spent this period"] == ("$24,000", "of $20,000")
+    assert app.error[0].value.startswith("spent $24,000 of $20,000")

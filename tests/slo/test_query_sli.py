@@ -18,7 +18,7 @@ from slo.backtest import backtest
 from slo.engine import SLOEvaluator
 from slo.openslo import load_openslo
 from slo.promql_translate import with_window_placeholder
-from slo.query_sli import QUERY_SLI_METRIC, window_lengths, window_queries
+from slo.query_sli import QUERY_SLI_METRIC, QueryEvaluator, window_lengths, window_queries
 from slo.rules import prometheus_rules
 from slo.sloth import load_sloth
 from slo.spec import SLOSpec
@@ -134,6 +134,19 @@ def test_a_failed_side_falls_back_to_the_newest_complete_collection_then_says_wh
     )
 
 
+def test_one_answer_after_an_outage_does_not_stretch_the_staleness() -> None:
+    """1-minute collections, then six hours without an answer, then one: that answer counts for
+    5 minutes (twice the typical 1-minute gap, at least 5 minutes), not for twice the outage."""
+    ev = SLOEvaluator([spec()])
+    for k in range(10):
+        ev.ingest(answers(AT_MS + k * 60_000, {"slo": {"errors": 0.0, "total": 10.0}}))
+    back = AT_MS + 9 * 60_000 + 6 * 3600_000
+    ev.ingest(answers(back, {"slo": {"errors": 5.0, "total": 10.0}}))
+    assert ev.evaluate(back + 240_000).objectives[0].status == "breached"
+    gone = ev.evaluate(back + 301_000).objectives[0]
+    assert gone.status == "no_data" and gone.reason == "no answer from source 'prom' in the last 5m (see its health)"
+
+
 def test_an_unset_staleness_is_twice_the_collection_interval_at_least_five_minutes() -> None:
     ev = SLOEvaluator([spec()])
     ten = 600_000
@@ -149,8 +162,11 @@ def test_a_calendar_objective_does_not_carry_the_last_period_over_and_ratios_sta
     start = int(datetime(2026, 4, 1, tzinfo=UTC).timestamp() * 1000)
     ev = SLOEvaluator([month])
     ev.ingest(answers(start - 60_000, {"slo": {"good": 90.0, "total": 100.0}}))
+    ev.ingest(answers(start - 60_000, {"1h": {"good": 99.0, "total": 100.0}}))
     assert ev.evaluate(start - 30_000).objectives[0].status == "breached"
-    assert ev.evaluate(start + 30_000).objectives[0].status == "no_data"  # March's answer is not April's
+    april = ev.evaluate(start + 30_000).objectives[0]
+    assert april.status == "no_data"  # March's own window is not April's ...
+    assert april.burn_rates["1h"] == pytest.approx(10.0)  # ... but the last hour is the last hour
     # Two separate queries can disagree by a hair: good over total is clipped to 100%.
     ev.ingest(answers(start + 60_000, {"slo": {"good": 100.5, "total": 100.0}}))
     fresh = ev.evaluate(start + 60_000).objectives[0]
@@ -164,12 +180,14 @@ def test_a_collection_of_answers_no_objective_reads_is_ignored() -> None:
 
 
 def test_the_agent_keeps_only_the_answers_a_later_evaluation_can_use() -> None:
-    ev = SLOEvaluator([spec()])
+    ev = QueryEvaluator([spec()])
     for k in range(3000):
         ev.ingest(answers(AT_MS + k * 60_000, {"slo": {"errors": 0.0, "total": 10.0}}))
         ev.evaluate(AT_MS + k * 60_000)
-    # Five minutes of 1-minute collections (and the one before), not 3,000 rows.
-    assert ev.memory_bytes() < 3000 * 8 * 17 / 2
+    # 1-minute collections, a 5-minute staleness: the collections of the last 5 minutes and the
+    # one before them — not 3,000 — and the memory stays bounded however long it runs.
+    assert ev.collections_held() == 7
+    assert ev.memory_bytes() < 2 * 1024 * (8 + 16 * 8)
 
 
 def test_no_traffic_is_no_data_and_several_series_per_window_is_an_error() -> None:
@@ -237,9 +255,26 @@ def test_sloth_with_a_backend_keeps_the_queries_as_written() -> None:
     assert latency.sli.query is not None and latency.kind == "latency"  # the bucket shape says latency
 
 
-def test_a_query_whose_window_cannot_be_set_everywhere_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"cannot set the window in PromQL query .*unexpected '@' at column 22"):
-        with_window_placeholder("sum(rate(a_total[5m] @ end())) + sum(rate(b_total[5m]))")
+def test_every_range_of_a_query_takes_the_window_or_the_query_is_refused() -> None:
+    assert with_window_placeholder("sum(rate(a_total[5m] @ end())) % sum(rate(b_total[5m])) # by hand") == (
+        "sum(rate(a_total[{{.window}}] @ end())) % sum(rate(b_total[{{.window}}])) # by hand"
+    )
+    with pytest.raises(ConfigError, match=r"cannot set the window in PromQL query .*unexpected '\$' at column 22, "
+                       r"before a range"):
+        with_window_placeholder("sum(rate(a_total[5m] $ end())) + sum(rate(b_total[5m]))")
+
+
+def test_openslo_lt_is_strict_with_or_without_a_backend() -> None:
+    """An age of exactly the maximum is stale under ``op: lt``: the backend compares with ``>=``,
+    the engine (which counts an age at most max_age as fresh) gets a maximum 1 ms lower."""
+    docs = [d for d in yaml.safe_load_all((ROOT / "examples" / "openslo.yaml").read_text()) if d is not None]
+    fresh_doc = next(d for d in docs if d["metadata"]["name"] == "orders-table-freshness")
+    fresh_doc["spec"]["objectives"][0]["op"] = "lt"
+    (native,) = load_openslo([fresh_doc], "openslo.yaml")
+    assert native.sli.freshness is not None and native.sli.freshness.max_age == pytest.approx(7199.999)
+    (queried,) = load_openslo([fresh_doc], "openslo.yaml", backend="prom")
+    assert queried.sli.query is not None and queried.sli.query.errors is not None
+    assert ">= bool 7200.0" in queried.sli.query.errors
 
 
 def test_openslo_with_a_backend_sets_each_range_to_the_window_and_ages_by_subquery() -> None:
