@@ -142,9 +142,9 @@ class QuerySLI(_Strict):
     ``source``, and records the answers (``slo.query_sli``). Give ``errors`` or ``good`` with
     ``total`` (rates or counts: only their ratio is used), or ``error_ratio`` alone. ``measures``
     says what the ratio is about, which sets the objective's kind and default dimension.
-    Answers older than ``staleness`` are not used (unset: twice the time between the last two
-    collections, at least 5 minutes), so a backend that stops answering reads as ``no_data``,
-    never as the last value.
+    Answers older than ``staleness`` are not used (unset: twice the usual time between
+    collections — the median of the last few — at least 5 minutes), so a backend that stops
+    answering reads as ``no_data``, never as the last value.
     """
 
     source: Annotated[str, Field(min_length=1)]
