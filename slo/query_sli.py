@@ -168,7 +168,7 @@ class _Table:
             return
         self.lo = cut
         if self.lo >= 1024 and self.lo > self.n // 2:  # give the memory back now and then
-            self.ts, self.rows = self.ts[self.lo:].copy(), self.rows[self.lo:].copy()
+            self.ts, self.rows = self.ts[self.lo:self.n].copy(), self.rows[self.lo:self.n].copy()
             self.n -= self.lo
             self.lo = 0
 
@@ -180,8 +180,9 @@ _SLOT = {"errors": 0, "good": 0, "error_ratio": 0, "total": 1}
 """Every query SLI has one of errors, good or error_ratio (slot 0) and maybe a total (slot 1)."""
 _COLUMNS = 2 * len(_WINDOWS)
 _SMALL_BATCH = 50_000
-_GAPS_KEPT = 9
 """Batches up to this many rows (a collection) are handled as whole arrays, larger ones run by run."""
+_GAPS_KEPT = 9
+"""How many of the last gaps between collections the usual interval is the median of."""
 
 
 def _column(side: str, window: str) -> int:
@@ -227,7 +228,7 @@ class _QueryObjective:
     basis: ResultBasis
     sli: QuerySLI
     staleness_ms: int | None
-    """As configured; None: twice the time between the last two collections, at least 5 minutes."""
+    """As configured; None: twice the usual time between collections, at least 5 minutes."""
     table: _Table = field(default_factory=_Table)
     several: dict[int, str] = field(default_factory=dict)
     """Answer time → what came back when a side answered with more than one series per window."""
@@ -283,9 +284,10 @@ class QueryEvaluator:
     def ingest(self, samples: pl.DataFrame) -> None:
         """Take the recorded answers out of ``samples`` (any order; other rows are ignored).
 
-        Works run by run (a run: consecutive rows of one recorded series, as the store returns
-        them): an objective's runs usually share their times (one collection answers every side
-        and window), so its rows are its first run's times and each run fills a column.
+        A small batch (a collection) is placed as whole arrays (``_ingest_rows``); a large one
+        (a cold start) run by run (a run: consecutive rows of one recorded series, as the store
+        returns them): an objective's runs usually share their times (one collection answers
+        every side and window), so its rows are its first run's times and each run fills a column.
         """
         if not self._objectives or samples.is_empty():
             return
