@@ -53,14 +53,12 @@ import polars as pl
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import CollectResult, SourceSettings, collect_safely
-from collectors.freshness_files import check_total_size, list_files
+from collectors.freshness_files import MatchedFiles
 from collectors.object_storage import (
     ObjectStorageSettings,
     S3Access,
-    Storage,
     check_storage_options,
     is_s3,
-    local_storage,
 )
 from store.errors import SourceError
 from store.fields import DurationSeconds
@@ -231,7 +229,7 @@ class FocusCollector:
         self._where = f"source {config.name!r} ({config.path})"
         environ = os.environ if env is None else env
         self._s3 = S3Access(config.storage_options, environ) if is_s3(config.path) else None
-        self._storage: Storage | None = None
+        self._files = MatchedFiles(config.path, self._s3, config.max_bytes)
         self._emitted_until_ms: int | None = None
         self._seen: set[str] = set()
         self._dims = list(dict.fromkeys([*config.group_by, *config.filter]))
@@ -246,22 +244,14 @@ class FocusCollector:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _files(self) -> list[str]:
-        path = self.config.path
-        if _is_remote(path) and self._s3 is None:
-            return [path]  # another scheme, read by polars itself (no listing)
-        if self._storage is None:
-            self._storage = self._s3.storage() if self._s3 is not None else local_storage()
-        entries = list_files(path, self._storage)
-        check_total_size(entries, self.config.max_bytes)
-        return [entry.uri(self._storage) for entry in entries]
+    def _uris(self) -> list[str]:
+        if _is_remote(self.config.path) and self._s3 is None:
+            return [self.config.path]  # another scheme, read by polars itself (no listing)
+        entries, storage = self._files.listed()
+        return [entry.uri(storage) for entry in entries]
 
     def _scan(self, path: str) -> pl.LazyFrame:
-        storage = (self._s3.polars_options() or None) if self._s3 is not None else None
-        if _file_format(self.config, path) == "parquet":
-            return pl.scan_parquet(path, storage_options=storage)
-        # Strings throughout: dates and costs are parsed here, so a bad value can be named.
-        return pl.scan_csv(path, infer_schema=False, storage_options=storage, raise_if_empty=True)
+        return self._files.scan(path, _file_format(self.config, path))
 
     def _checked_scan(self, path: str) -> pl.LazyFrame:
         """The file's columns this collector uses, typed, with the file name; SourceError naming
@@ -309,8 +299,7 @@ class FocusCollector:
         cfg = self.config
         if self._s3 is not None:
             self._s3.check()  # a variable named in storage_options is not set: fail before reading
-        files = self._files()
-        frames = [self._checked_scan(f) for f in files]
+        frames = [self._checked_scan(f) for f in self._uris()]
         lf = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
         # Group on the raw texts first: a month of hourly rows has few distinct periods, so the
         # date parsing below runs on thousands of values, not millions.

@@ -38,10 +38,10 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from collectors.freshness_values import to_epoch_seconds
-from collectors.object_storage import Storage
+from collectors.object_storage import S3Access, Storage, local_storage
 from store.errors import SourceError
 
-__all__ = ["FileEntry", "Newest", "check_total_size", "list_files", "newest_in_column"]
+__all__ = ["FileEntry", "MatchedFiles", "Newest", "check_total_size", "list_files", "newest_in_column"]
 
 FileFormat = Literal["parquet", "csv"]
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -145,6 +145,39 @@ def check_total_size(entries: Sequence[FileEntry], max_bytes: int) -> None:
     total = sum(e.size or 0 for e in entries)
     if total > max_bytes:
         raise SourceError(f"{len(entries)} file(s) hold {total} bytes, over max_bytes ({max_bytes})")
+
+
+class MatchedFiles:
+    """The files a source's ``path`` names (a path or glob, local or ``s3://`` through ``s3``),
+    listed on every call through one ``Storage`` made on first use, kept to ``max_bytes``
+    together, and scanned lazily: CSV as strings (each collector parses and names bad values
+    itself), Parquet as stored."""
+
+    def __init__(self, path: str, s3: S3Access | None, max_bytes: int) -> None:
+        self.path = path
+        self._s3 = s3
+        self._max_bytes = max_bytes
+        self._storage: Storage | None = None
+
+    def listed(self) -> tuple[list[FileEntry], Storage]:
+        """The matching files and the storage they are read through; ``SourceError`` when none
+        matches, a credential variable is unset, or together they exceed ``max_bytes``."""
+        if self._storage is None:
+            if self._s3 is not None:
+                self._s3.check()  # a variable named in storage_options is not set: fail before reading
+                self._storage = self._s3.storage()
+            else:
+                self._storage = local_storage()
+        entries = list_files(self.path, self._storage)
+        check_total_size(entries, self._max_bytes)
+        return entries, self._storage
+
+    def scan(self, uri: str, file_format: FileFormat) -> pl.LazyFrame:
+        """One file, lazily (polars' own reader for any other URI scheme too)."""
+        options = (self._s3.polars_options() or None) if self._s3 is not None else None
+        if file_format == "parquet":
+            return pl.scan_parquet(uri, storage_options=options)
+        return pl.scan_csv(uri, infer_schema=False, storage_options=options, raise_if_empty=True)
 
 
 # ---------------------------------------------------------------------------------------------

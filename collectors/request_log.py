@@ -54,7 +54,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final, Literal, Self
+from typing import Final, Literal, Self
 
 import httpx
 import numpy as np
@@ -63,14 +63,12 @@ import polars as pl
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import CollectResult, SourceSettings, collect_safely
-from collectors.freshness_files import FileEntry, check_total_size, list_files
+from collectors.freshness_files import MatchedFiles
 from collectors.object_storage import (
     ObjectStorageSettings,
     S3Access,
-    Storage,
     check_storage_options,
     is_s3,
-    local_storage,
 )
 from store.errors import SourceError
 from store.fields import DurationSeconds
@@ -252,7 +250,7 @@ class RequestLogCollector:
         self._where = config.where()
         environ = os.environ if env is None else env
         self._s3 = S3Access(config.storage_options, environ) if is_s3(config.path) else None
-        self._storage: Storage | None = None
+        self._files = MatchedFiles(config.path, self._s3, config.max_bytes)
         self._factor = _UNIT_FACTOR[config.duration_unit]
         self._les = [le_text(t) for t in config.thresholds]
         # state (see the module docstring): minutes are epoch minute indexes
@@ -275,30 +273,12 @@ class RequestLogCollector:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def _files(self) -> tuple[list[FileEntry], Storage]:
-        if self._storage is None:
-            if self._s3 is not None:
-                self._s3.check()
-                self._storage = self._s3.storage()
-            else:
-                self._storage = local_storage()
-        entries = list_files(self.config.path, self._storage)
-        check_total_size(entries, self.config.max_bytes)
-        return entries, self._storage
-
-    def _scan(self, uri: str, storage: Storage) -> pl.LazyFrame:
-        options: dict[str, Any] = {"storage_options": dict(storage.polars_options)} if storage.polars_options else {}
-        if self.config.file_format == "parquet":
-            return pl.scan_parquet(uri, **options)
-        # Strings throughout: timestamps and durations are parsed here, so a bad value can be named.
-        return pl.scan_csv(uri, infer_schema=False, raise_if_empty=True, **options)
-
-    def _checked_scan(self, uri: str, storage: Storage, problems: list[str]) -> pl.LazyFrame | None:
+    def _checked_scan(self, uri: str, problems: list[str]) -> pl.LazyFrame | None:
         """The file's events (file, row, minute, duration, bad flags, group columns); None for an
         empty file (a problem); SourceError naming the file and the column when one is missing."""
         cfg = self.config
         try:
-            lf = self._scan(uri, storage)
+            lf = self._files.scan(uri, self.config.file_format)
             schema = lf.collect_schema()
             no_rows = lf.head(1).collect().is_empty()  # reads one row, not a full pass over the file
         except pl.exceptions.NoDataError:
@@ -336,8 +316,8 @@ class RequestLogCollector:
         """Per (group, minute ≥ ``since_minute``): request count, duration sum and one count per
         threshold; SourceError for a bad row (see the module docstring)."""
         cfg = self.config
-        entries, storage = self._files()
-        frames = [f for e in entries if (f := self._checked_scan(e.uri(storage), storage, problems)) is not None]
+        entries, storage = self._files.listed()
+        frames = [f for e in entries if (f := self._checked_scan(e.uri(storage), problems)) is not None]
         if not frames:
             raise SourceError(f"no events: {'; '.join(problems)}")
         lf = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
