@@ -259,6 +259,8 @@ def _query_sli_problems(config: RedlineConfig, file_of: dict[int, int]) -> list[
             loc: list[int | str] = ["slo_files", file_of[i], "backend"] if i in file_of else [
                 "slos", i, "sli", "query", "source"
             ]
+            if any(loc == seen for seen, _ in problems):
+                continue  # a spec file's backend: said once for all its objectives
             problems.append((loc, (
                 f"{sli.source!r} is {found}; objective {spec.name!r} runs on a promql source "
                 f"(promql sources: {', '.join(promql) or 'none'})"
@@ -272,7 +274,6 @@ def _query_sli_problems(config: RedlineConfig, file_of: dict[int, int]) -> list[
                 f"between collections; set staleness to at least {format_duration(2 * source.interval)}"
             )))
     misnamed = any(loc[-1] in ("source", "backend") for loc, _ in problems)
-    problems = list({tuple(loc): (loc, why) for loc, why in reversed(problems)}.values())[::-1]  # once per place
     for i, src in enumerate(config.sources):
         if not isinstance(src, PromQLConfig):
             continue

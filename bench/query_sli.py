@@ -88,7 +88,6 @@ def _naive_queries(spec: SLOSpec, at_ms: int) -> list[PromQLQuery]:
 
 
 def _collection_times(url: str, specs: list[SLOSpec]) -> tuple[float, float, int, int]:
-    at_ms = END_S * 1000
     config = PromQLConfig.model_validate({"name": "prom", "kind": "promql", "url": url, "interval": 60, "timeout": 60})
     with httpx.Client() as client:
         combined = PromQLCollector(config, client, lambda: END_S, planned=lambda t: [
@@ -108,7 +107,6 @@ def _collection_times(url: str, specs: list[SLOSpec]) -> tuple[float, float, int
                 assert result.health.ok, result.health.error
                 rows[name] = result.samples.height
     assert rows["combined"] == rows["naive"] == len(specs) * 2 * len(WINDOWS), rows
-    _ = at_ms
     return statistics.median(times["combined"]), statistics.median(times["naive"]), 2 * len(specs), 16 * len(specs)
 
 
