@@ -47,7 +47,7 @@ __all__ = [
     "rank_objectives",
     "spend_curve",
     "what_if",
-    "what_if_history",
+    "what_if_and_history",
 ]
 
 _SPECS: Final = TypeAdapter(list[SLOSpec])
@@ -269,6 +269,16 @@ def objective_spec(config: DashboardConfig, name: str) -> SLOSpec:
     return found
 
 
+def _objective_samples(
+    config: DashboardConfig, name: str, start_ms: int, end_ms: int
+) -> tuple[SLOSpec, pl.DataFrame]:
+    """Objective ``name`` and the stored samples it reads to be evaluated from ``start_ms`` to
+    ``end_ms``; ``KeyError`` for an unknown objective."""
+    spec = objective_spec(config, name)
+    samples, _, _ = _read(config, sli_selectors(spec), read_start_ms(history_seconds([spec]), start_ms), end_ms)
+    return spec, samples
+
+
 def what_if(
     config: DashboardConfig, name: str, at_ms: int, *, threshold_s: float | None = None, objective: float | None = None
 ) -> WhatIfResult:
@@ -276,27 +286,25 @@ def what_if(
 
     Raises ``KeyError`` for an unknown objective and ``ValueError`` for an alternative the
     objective cannot take (a threshold on a kind without one, past the largest bucket bound)."""
-    spec = objective_spec(config, name)
-    samples, _, _ = _read(config, sli_selectors(spec), read_start_ms(history_seconds([spec]), at_ms), at_ms)
+    spec, samples = _objective_samples(config, name, at_ms, at_ms)
     return whatif(spec, samples, at_ms, threshold_s=threshold_s, objective=objective)
 
 
-def what_if_history(
+def what_if_and_history(
     config: DashboardConfig, name: str, at_ms: int, *, threshold_s: float | None = None,
     objective: float | None = None, days: float = 30.0, step_s: float = 300.0,
-) -> BacktestComparison:
-    """Would the last ``days`` (up to ``at_ms``) have paged? The alert policy replayed every
-    ``step_s`` over the stored history for the objective as configured and as altered."""
-    spec = objective_spec(config, name)
-    end_ms = at_ms
-    start_ms = end_ms - int(days * 86400 * 1000)
-    read_from = read_start_ms(history_seconds([spec]), start_ms)
-    samples, _, _ = _read(config, sli_selectors(spec), read_from, end_ms)
-    alt = alternative_spec(spec, threshold_s=threshold_s, objective=objective)
-    return compare(
-        [spec], [alt], samples, start_ms=start_ms, end_ms=end_ms, step_ms=int(step_s * 1000),
-        labels=("current", "alternative"),
+) -> tuple[WhatIfResult, BacktestComparison]:
+    """``what_if``, and would the last ``days`` (up to ``at_ms``) have paged: the alert policy
+    replayed every ``step_s`` for the objective as configured and as altered — from one read of
+    the store. Raises as ``what_if`` does."""
+    start_ms = at_ms - int(days * 86400 * 1000)
+    spec, samples = _objective_samples(config, name, start_ms, at_ms)
+    result = whatif(spec, samples, at_ms, threshold_s=threshold_s, objective=objective)
+    history = compare(
+        [spec], [alternative_spec(spec, threshold_s=threshold_s, objective=objective)], samples,
+        start_ms=start_ms, end_ms=at_ms, step_ms=int(step_s * 1000), labels=("current", "alternative"),
     )
+    return result, history
 
 
 def format_time_to_breach(seconds: float | None) -> str:

@@ -21,7 +21,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard.charts import compliance_curve_chart
-from dashboard.data import format_time_to_breach, load_config, objective_spec, what_if, what_if_history
+from dashboard.data import format_time_to_breach, load_config, objective_spec, what_if_and_history
 from dashboard.views.common import TTL_S, page_start, snapshot
 from slo.backtest import BacktestComparison, BacktestReport
 from slo.results import ObjectiveResult
@@ -39,17 +39,12 @@ def _at_ms(at_s: int | None) -> int:
     return (int(time.time()) if at_s is None else at_s) * 1000
 
 
-# Cached on ``at_s`` (None: now), as the overview is, so a live page reruns them once per TTL.
-@st.cache_data(ttl=TTL_S, max_entries=32, show_spinner="Evaluating the alternative…")
-def _what_if(config_path: str, name: str, at_s: int | None, threshold_s: float | None, target: float) -> WhatIfResult:
-    return what_if(load_config(Path(config_path)), name, _at_ms(at_s), threshold_s=threshold_s, objective=target)
-
-
-@st.cache_data(ttl=TTL_S, max_entries=32, show_spinner="Replaying the alert policy over the last 30 days…")
-def _history(
+# Cached on ``at_s`` (None: now), as the overview is, so a live page reruns it once per TTL.
+@st.cache_data(ttl=TTL_S, max_entries=32, show_spinner="Evaluating the alternative and replaying the last 30 days…")
+def _what_if(
     config_path: str, name: str, at_s: int | None, threshold_s: float | None, target: float
-) -> BacktestComparison:
-    return what_if_history(
+) -> tuple[WhatIfResult, BacktestComparison]:
+    return what_if_and_history(
         load_config(Path(config_path)), name, _at_ms(at_s), threshold_s=threshold_s, objective=target,
         days=HISTORY_DAYS, step_s=HISTORY_STEP_S,
     )
@@ -160,7 +155,7 @@ def _body(config_path: str, at_s: int | None) -> None:
         return
     target, threshold_s = _controls(spec)
     try:
-        result = _what_if(config_path, name, at_s, threshold_s, target)
+        result, history = _what_if(config_path, name, at_s, threshold_s, target)
     except (ValueError, StoreError) as exc:
         st.error(f"What-if for {name}: {exc}")
         return
@@ -189,11 +184,6 @@ def _body(config_path: str, at_s: int | None) -> None:
                 f"**{tightest[0] * 1000:g} ms** (compliance {tightest[1]:.3%})."
             )
     st.subheader(f"Would the last {HISTORY_DAYS:g} days have paged?")
-    try:
-        history = _history(config_path, name, at_s, threshold_s, target)
-    except (ValueError, StoreError) as exc:
-        st.error(f"Replaying the alert policy for {name}: {exc}")
-        return
     st.dataframe(history_table(history), hide_index=True, key="history")
     if threshold_s is not None and bounds and not any(math.isclose(threshold_s, b) for b in bounds):
         st.info(
