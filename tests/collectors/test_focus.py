@@ -11,12 +11,12 @@ import boto3
 import polars as pl
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 from pydantic import ValidationError
 
 from collectors.focus import FocusCollector, FocusConfig
 from collectors.object_storage import ObjectStorageSettings
 from store.types import format_labels
+from tests.s3_server import s3_server
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "spend" / "focus_1_0_aws.csv"
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "sources-spend.yaml"
@@ -261,13 +261,8 @@ def test_storage_options_take_the_object_storage_shape_and_go_with_an_s3_path() 
 
 @pytest.fixture
 def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with s3_server() as (endpoint, _):
+        yield endpoint
 
 
 def test_s3_glob_is_read_with_credentials_from_the_environment(s3_endpoint: str, tmp_path: Path) -> None:

@@ -7,16 +7,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import httpx
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from moto.server import ThreadedMotoServer
 
 from collectors.base import CollectResult
 from collectors.freshness import FreshnessCollector, FreshnessConfig
+from tests.s3_server import s3_server
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC).timestamp()
 ENV = {"LAKE_KEY": "testing-key", "LAKE_SECRET": "testing-secret"}
@@ -25,22 +24,8 @@ ENV = {"LAKE_KEY": "testing-key", "LAKE_SECRET": "testing-secret"}
 @pytest.fixture(scope="module")
 def s3() -> Iterator[tuple[str, Any]]:
     """A moto S3 server with bucket ``lake``; yields its endpoint and a boto3 client."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id="testing-key",
-            aws_secret_access_key="testing-secret",
-            region_name="us-east-1",
-        )
-        client.create_bucket(Bucket="lake")
-        yield endpoint, client
-    finally:
-        server.stop()
+    with s3_server("lake", ENV["LAKE_KEY"], ENV["LAKE_SECRET"]) as found:
+        yield found
 
 
 def _collect(endpoint: str, env: dict[str, str] = ENV, **fields: object) -> CollectResult:

@@ -15,11 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import polars as pl
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 from pydantic import ValidationError
 
 from collectors.base import CollectResult
@@ -27,6 +25,7 @@ from collectors.request_log import RequestLogCollector, RequestLogConfig, le_tex
 from slo.engine import SLOEvaluator
 from slo.spec import SLOSpec
 from store.types import format_labels, parse_labels
+from tests.s3_server import s3_server
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "request_log" / "api_requests.csv"
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "sources-request-log.yaml"
@@ -346,17 +345,8 @@ def test_config_rejects_unknown_suffix_and_reserved_group_labels() -> None:
 @pytest.fixture(scope="module")
 def s3() -> Iterator[tuple[str, Any]]:
     """A moto S3 server on 127.0.0.1 with bucket ``logs``; yields its endpoint and a boto3 client."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s",
-                              region_name="us-east-1")
-        client.create_bucket(Bucket="logs")
-        yield endpoint, client
-    finally:
-        server.stop()
+    with s3_server("logs") as found:
+        yield found
 
 
 def test_s3_glob_is_read_with_storage_options_and_stays_exact(s3: tuple[str, Any]) -> None:
