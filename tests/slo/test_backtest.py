@@ -9,7 +9,7 @@ import pytest
 from slo.backtest import Episode, _counter_burns, _engine_burns, _Sides, backtest, compare
 from slo.ranking import BurnCondition
 from slo.spec import SLOSpec
-from store.types import SAMPLE_SCHEMA
+from tests.frames import series_frame as _series
 
 MIN = 60_000
 A = 4 * 1440  # incident A starts after minute A (4 days of clean history before it)
@@ -17,12 +17,6 @@ B = A + 300  # incident B starts after minute B
 START, END = (A - 60) * MIN, (A + 600) * MIN
 
 
-def _series(metric: str, labels: str, ts: np.ndarray, values: np.ndarray) -> pl.DataFrame:
-    n = len(ts)
-    return pl.DataFrame(
-        {"metric": [metric] * n, "labels": [labels] * n, "timestamp": ts, "value": values},
-        schema=SAMPLE_SCHEMA,
-    )
 
 
 def _history() -> pl.DataFrame:

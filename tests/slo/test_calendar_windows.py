@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
 import polars as pl
 import pydantic
@@ -11,20 +9,14 @@ from slo.calendar import period_bounds
 from slo.engine import SLOEvaluator
 from slo.ranking import MULTIWINDOW_CONDITIONS
 from slo.spec import SLOSpec
-from store.types import SAMPLE_SCHEMA
+from tests.frames import series_frame
+from tests.frames import utc_ms as _ms
 
 MIN = 60_000
 
 
-def _ms(*args: int) -> int:
-    return round(datetime(*args, tzinfo=UTC).timestamp() * 1000)  # type: ignore[misc]
-
-
 def _series(metric: str, ts: np.ndarray, values: np.ndarray) -> pl.DataFrame:
-    n = len(ts)
-    return pl.DataFrame(
-        {"metric": [metric] * n, "labels": [""] * n, "timestamp": ts, "value": values}, schema=SAMPLE_SCHEMA
-    )
+    return series_frame(metric, "", ts, values)
 
 
 def _spec(calendar: dict[str, str] | None = None, **extra: object) -> SLOSpec:

@@ -9,6 +9,7 @@ import pytest
 from slo.engine import SLOEvaluator
 from slo.spec import SLOSpec
 from store.types import SAMPLE_SCHEMA
+from tests.frames import series_frame as _series
 
 MIN = 60_000
 DAY_MIN = 1440
@@ -18,12 +19,6 @@ def _frame(rows: list[tuple[str, str, int, float]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=SAMPLE_SCHEMA, orient="row")
 
 
-def _series(metric: str, labels: str, ts: np.ndarray, values: np.ndarray) -> pl.DataFrame:
-    n = len(ts)
-    return pl.DataFrame(
-        {"metric": [metric] * n, "labels": [labels] * n, "timestamp": ts, "value": values},
-        schema=SAMPLE_SCHEMA,
-    )
 
 
 def _availability_history() -> tuple[pl.DataFrame, int]:

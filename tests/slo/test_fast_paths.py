@@ -17,6 +17,7 @@ from slo.cumulative import segment_search
 from slo.engine import SLOEvaluator
 from slo.spec import SLOSpec
 from store.types import SAMPLE_SCHEMA
+from tests.frames import series_frame as _series
 
 S = 1000
 MIN = 60 * S
@@ -61,12 +62,6 @@ def _specs(window: str) -> list[SLOSpec]:
     return [SLOSpec.model_validate(s) for s in raw]
 
 
-def _series(metric: str, labels: str, ts: np.ndarray, values: np.ndarray) -> pl.DataFrame:
-    n = len(ts)
-    return pl.DataFrame(
-        {"metric": [metric] * n, "labels": [labels] * n, "timestamp": ts, "value": values},
-        schema=SAMPLE_SCHEMA,
-    )
 
 
 def _counter(rng: np.random.Generator, ts: np.ndarray, low: int, high: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from slo.ranking import rank_objectives
 from slo.results import ObjectiveResult
 from slo.spec import BURN_WINDOWS, GuardrailSpec
 from store.types import SAMPLE_SCHEMA
+from tests.frames import series_frame as _series
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -26,11 +27,6 @@ def _ms(text: str, tz: str = "UTC") -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(tz)).timestamp() * 1000)
 
 
-def _series(metric: str, labels: str, ts: np.ndarray[Any, Any], values: np.ndarray[Any, Any]) -> pl.DataFrame:
-    n = len(ts)
-    return pl.DataFrame(
-        {"metric": [metric] * n, "labels": [labels] * n, "timestamp": ts, "value": values}, schema=SAMPLE_SCHEMA
-    )
 
 
 def _rows(rows: list[tuple[str, str, int, float]]) -> pl.DataFrame:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
 import polars as pl
 import pytest
@@ -9,21 +7,15 @@ import pytest
 from slo.calendar import maintenance_intervals
 from slo.engine import SLOEvaluator
 from slo.spec import MaintenanceWindow, SLOSpec
-from store.types import SAMPLE_SCHEMA
+from tests.frames import series_frame
+from tests.frames import utc_ms as _ms
 
 MIN = 60_000
 HOUR = 60 * MIN
 
 
-def _ms(*args: int) -> int:
-    return round(datetime(*args, tzinfo=UTC).timestamp() * 1000)  # type: ignore[misc]
-
-
 def _series(metric: str, ts: np.ndarray, values: np.ndarray) -> pl.DataFrame:
-    n = len(ts)
-    return pl.DataFrame(
-        {"metric": [metric] * n, "labels": [""] * n, "timestamp": ts, "value": values}, schema=SAMPLE_SCHEMA
-    )
+    return series_frame(metric, "", ts, values)
 
 
 def _window(**kw: str) -> MaintenanceWindow:
