@@ -227,25 +227,27 @@ def test_page_and_ticket_are_separate_alerts(tmp_path: Path, open_store: OpenSto
     assert [n.labels["severity"] for n in rec.sent] == ["page", "ticket"]
 
 
-def test_an_objective_that_failed_to_evaluate_keeps_its_alert_firing(
-    tmp_path: Path, open_store: OpenStore
-) -> None:
+def fired_a_minute_ago(tmp_path: Path, open_store: OpenStore) -> tuple[AlertManager, RecordingNotifier]:
+    """A manager whose page for FIRING was sent a minute ago (the clock now a minute on)."""
     clock = FakeClock()
     rec = RecordingNotifier()
     manager = AlertManager(open_store(tmp_path / "a.db"), [rec], clock=clock)
     manager.process(FIRING)
     clock.now += 60
+    return manager, rec
+
+
+def test_an_objective_that_failed_to_evaluate_keeps_its_alert_firing(
+    tmp_path: Path, open_store: OpenStore
+) -> None:
+    manager, rec = fired_a_minute_ago(tmp_path, open_store)
     failed = report(objective(burn=dict.fromkeys(PAGE_BURN), status="no_data", error="store unreadable"))
     assert manager.process(failed) == []
     assert [n.status for n in rec.sent] == ["firing"]
 
 
 def test_an_objective_with_no_data_resolves_its_alert(tmp_path: Path, open_store: OpenStore) -> None:
-    clock = FakeClock()
-    rec = RecordingNotifier()
-    manager = AlertManager(open_store(tmp_path / "a.db"), [rec], clock=clock)
-    manager.process(FIRING)
-    clock.now += 60
+    manager, _ = fired_a_minute_ago(tmp_path, open_store)
     no_data = report(objective(burn=dict.fromkeys(PAGE_BURN), status="no_data"))
     assert [(e.previous, e.current) for e in manager.process(no_data)] == [("firing", "resolved")]
 
@@ -253,11 +255,7 @@ def test_an_objective_with_no_data_resolves_its_alert(tmp_path: Path, open_store
 def test_an_objective_removed_from_the_report_resolves_its_alert(
     tmp_path: Path, open_store: OpenStore
 ) -> None:
-    clock = FakeClock()
-    rec = RecordingNotifier()
-    manager = AlertManager(open_store(tmp_path / "a.db"), [rec], clock=clock)
-    manager.process(FIRING)
-    clock.now += 60
+    manager, rec = fired_a_minute_ago(tmp_path, open_store)
     assert [(e.key, e.current) for e in manager.process(report())] == [("api-availability/page", "resolved")]
     assert sent(rec)[-1] == ("resolved", "api-availability/page", T0, T0 + 60)
 
