@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/redline demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check agent collectors slo dashboard alerts store tests bench
+	$(BIN)/ruff check redline/kernel redline/store redline/demo redline/__init__.py agent collectors slo dashboard alerts tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

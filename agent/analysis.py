@@ -12,18 +12,18 @@ import polars as pl
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from agent.config import LoadedConfig
-from alerts.policy import DEFAULT_POLICY, BurnRateCondition
-from slo.backtest import BacktestComparison, BacktestReport, backtest, compare
-from slo.evaluation import history_seconds, read_start_ms
-from slo.groups import sli_selectors
-from slo.ranking import format_age
-from slo.results import ObjectiveResult
-from slo.spec import SLOSpec
-from slo.whatif import WhatIfResult, whatif
-from store.embedded import SampleStore
-from store.errors import ConfigError
-from store.types import Selector
+from redline.agent.config import LoadedConfig
+from redline.alerts.policy import DEFAULT_POLICY, BurnRateCondition
+from redline.kernel.errors import ConfigError
+from redline.kernel.labels import Selector
+from redline.slo.backtest import BacktestComparison, BacktestReport, backtest, compare
+from redline.slo.evaluation import history_seconds, read_start_ms
+from redline.slo.groups import sli_selectors
+from redline.slo.ranking import format_age
+from redline.slo.results import ObjectiveResult
+from redline.slo.spec import SLOSpec
+from redline.slo.whatif import WhatIfResult, whatif
+from redline.store.embedded import SampleStore
 
 __all__ = ["load_policy", "render_whatif_text", "run_backtest", "run_whatif"]
 

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from agent.config import load_config
-from store.errors import ConfigError, RedlineError
+from redline.agent.config import load_config
+from redline.kernel.errors import ConfigError, RedlineError
 
 __all__ = ["main"]
 
@@ -40,7 +40,7 @@ def _wait_for_signal() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from agent.runtime import Agent
+    from redline.agent.runtime import Agent
 
     loaded = load_config(args.config)
     agent = Agent(loaded, env=os.environ)
@@ -55,8 +55,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from slo.evaluation import Evaluator
-    from store.embedded import SampleStore
+    from redline.slo.evaluation import Evaluator
+    from redline.store.embedded import SampleStore
 
     loaded = load_config(args.config)
     cfg = loaded.config
@@ -76,7 +76,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from agent.status import compute_status, parse_at, render_json, render_text
+    from redline.agent.status import compute_status, parse_at, render_json, render_text
 
     loaded = load_config(args.config)
     at = parse_at(args.at) if args.at else time.time()
@@ -88,9 +88,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_whatif(args: argparse.Namespace) -> int:
     import json
 
-    from agent.analysis import render_whatif_text, run_whatif
-    from agent.status import parse_at
-    from store.types import parse_duration
+    from redline.agent.analysis import render_whatif_text, run_whatif
+    from redline.agent.status import parse_at
+    from redline.kernel.units import parse_duration
 
     loaded = load_config(args.config)
     try:
@@ -106,10 +106,10 @@ def cmd_whatif(args: argparse.Namespace) -> int:
 def cmd_backtest(args: argparse.Namespace) -> int:
     import json
 
-    from agent.analysis import load_policy, run_backtest
-    from agent.status import parse_at
-    from alerts.policy import DEFAULT_POLICY
-    from store.types import parse_duration
+    from redline.agent.analysis import load_policy, run_backtest
+    from redline.agent.status import parse_at
+    from redline.alerts.policy import DEFAULT_POLICY
+    from redline.kernel.units import parse_duration
 
     loaded = load_config(args.config)
     try:
@@ -131,7 +131,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from slo.rules import render_rules_yaml
+    from redline.slo.rules import render_rules_yaml
 
     loaded = load_config(args.config)
     text = render_rules_yaml(loaded.config.slos)
@@ -144,8 +144,8 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from agent.importer import import_history
-    from store.embedded import SampleStore
+    from redline.agent.importer import import_history
+    from redline.store.embedded import SampleStore
 
     loaded = load_config(args.config)
     store = SampleStore(loaded.data_dir, retention_seconds=loaded.config.agent.retention)
@@ -157,7 +157,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_collect(args: argparse.Namespace) -> int:
     import httpx
 
-    from agent.collect_once import collect_once, render_collect_json, render_collect_text
+    from redline.agent.collect_once import collect_once, render_collect_json, render_collect_text
 
     loaded = load_config(args.config)
     with httpx.Client() as client:
@@ -167,7 +167,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from dashboard.launch import dashboard_command
+    from redline.dashboard.launch import dashboard_command
 
     load_config(args.config)  # fail here, clearly, rather than inside the browser
     cmd = dashboard_command(args.config.resolve(), port=args.port, address=args.address)
@@ -181,7 +181,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from agent.demo import run_demo
+    from redline.agent.demo import run_demo
 
     return run_demo(workdir=args.dir, duration_s=args.duration, with_dashboard=not args.no_dashboard)
 

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 
 import httpx
 
-from agent.collectors import collector_for
-from agent.config import LoadedConfig
-from collectors.base import CollectResult
-from store.errors import ConfigError
-from store.types import parse_labels
+from redline.agent.collectors import collector_for
+from redline.agent.config import LoadedConfig
+from redline.collectors.base import CollectResult
+from redline.kernel.errors import ConfigError
+from redline.kernel.labels import parse_labels
 
 __all__ = ["collect_once", "render_collect_json", "render_collect_text"]
 

@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
-from agent.config import RedlineConfig
-from collectors.base import Collector
-from collectors.promql import PromQLCollector, PromQLConfig, PromQLQuery
-from collectors.registry import SourceConfig, build_collector
-from slo.query_sli import QUERY_SLI_METRIC, window_queries
-from slo.spec import SLOSpec
+from redline.agent.config import RedlineConfig
+from redline.collectors.base import Collector
+from redline.collectors.promql import PromQLCollector, PromQLConfig, PromQLQuery
+from redline.collectors.registry import SourceConfig, build_collector
+from redline.slo.query_sli import QUERY_SLI_METRIC, window_queries
+from redline.slo.spec import SLOSpec
 
 __all__ = ["build_collectors", "collector_for", "query_sli_plan"]
 

@@ -14,14 +14,14 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from agent.spec_files import load_spec_files
-from collectors.promql import PromQLConfig
-from collectors.registry import SOURCE_KINDS, SourceConfig
-from slo.spec import GuardrailSpec, SLOSpec
-from slo.specfiles import SpecFile
-from store.errors import ConfigError
-from store.fields import DurationSeconds
-from store.types import format_duration
+from redline.agent.spec_files import load_spec_files
+from redline.collectors.promql import PromQLConfig
+from redline.collectors.registry import SOURCE_KINDS, SourceConfig
+from redline.kernel.config_types import DurationSeconds
+from redline.kernel.errors import ConfigError
+from redline.kernel.units import format_duration
+from redline.slo.spec import GuardrailSpec, SLOSpec
+from redline.slo.specfiles import SpecFile
 
 __all__ = [
     "AgentSettings",

@@ -25,14 +25,14 @@ from typing import Any
 
 import yaml
 
-from agent.config import load_config
-from agent.demo_receiver import WebhookReceiver
-from agent.fleet import start_demo_fleet
-from agent.history import write_history
-from agent.importer import import_history
-from agent.runtime import Agent
-from dashboard.launch import dashboard_command
-from store.embedded import SampleStore
+from redline.agent.config import load_config
+from redline.agent.importer import import_history
+from redline.agent.runtime import Agent
+from redline.dashboard.launch import dashboard_command
+from redline.demo.fleet import start_demo_fleet
+from redline.demo.history import write_history
+from redline.demo.receiver import WebhookReceiver
+from redline.store.embedded import SampleStore
 
 __all__ = ["demo_config", "run_demo"]
 

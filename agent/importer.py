@@ -15,9 +15,9 @@ from pathlib import Path
 
 import polars as pl
 
-from collectors.exposition import ExpositionParser
-from store.embedded import SampleStore
-from store.errors import SourceError
+from redline.collectors.exposition import ExpositionParser
+from redline.kernel.errors import SourceError
+from redline.store.embedded import SampleStore
 
 __all__ = ["ImportStats", "import_history"]
 

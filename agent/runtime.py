@@ -20,20 +20,20 @@ import httpx
 import polars as pl
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from agent.collectors import build_collectors
-from agent.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfig
-from agent.selfmetrics import AgentMetrics, SelfMetricsServer
-from alerts.log_notifier import LogNotifier
-from alerts.manager import AlertManager
-from alerts.notifiers import Notifier
-from alerts.state import AlertStateStore
-from alerts.webhook import WebhookNotifier, secret_from_env
-from collectors.base import Collector, SourceHealth
-from slo.evaluation import Evaluator, read_start_ms
-from slo.groups import expand_groups, group_members, member_name
-from slo.results import StatusReport
-from store.embedded import SampleStore
-from store.errors import StoreError
+from redline.agent.collectors import build_collectors
+from redline.agent.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfig
+from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
+from redline.alerts.log_notifier import LogNotifier
+from redline.alerts.manager import AlertManager
+from redline.alerts.notifiers import Notifier
+from redline.alerts.state import AlertStateStore
+from redline.alerts.webhook import WebhookNotifier, secret_from_env
+from redline.collectors.base import Collector, SourceHealth
+from redline.kernel.errors import StoreError
+from redline.slo.evaluation import Evaluator, read_start_ms
+from redline.slo.groups import expand_groups, group_members, member_name
+from redline.slo.results import StatusReport
+from redline.store.embedded import SampleStore
 
 __all__ = ["Agent", "build_notifiers"]
 

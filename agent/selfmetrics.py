@@ -18,9 +18,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from agent.http_thread import ThreadedHTTPServer, send_body
-from collectors.base import SourceHealth
-from slo.results import StatusReport
+from redline.collectors.base import SourceHealth
+from redline.kernel.http_server import ThreadedHTTPServer, send_body
+from redline.slo.results import StatusReport
 
 __all__ = ["AgentMetrics", "SelfMetricsServer"]
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from slo.spec import SLOSpec
-from slo.specfiles import SpecFile, specs_from_documents
-from store.errors import ConfigError
+from redline.kernel.errors import ConfigError
+from redline.slo.spec import SLOSpec
+from redline.slo.specfiles import SpecFile, specs_from_documents
 
 __all__ = ["load_spec_files", "read_documents"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from agent.config import LoadedConfig
-from slo.evaluation import Evaluator, read_start_ms
-from slo.groups import expand_groups
-from slo.ranking import format_age
-from slo.results import ObjectiveResult, StatusReport
-from store.embedded import SampleStore
-from store.errors import ConfigError
+from redline.agent.config import LoadedConfig
+from redline.kernel.errors import ConfigError
+from redline.slo.evaluation import Evaluator, read_start_ms
+from redline.slo.groups import expand_groups
+from redline.slo.ranking import format_age
+from redline.slo.results import ObjectiveResult, StatusReport
+from redline.store.embedded import SampleStore
 
 __all__ = ["compute_status", "parse_at", "render_json", "render_text"]
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from store.errors import NotifyError
+from redline.kernel.errors import NotifyError
 
 __all__ = ["DeliveryError", "RetryPolicy", "post_with_retry", "protect_url", "redact"]
 

@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from alerts.notifiers import Notification, Notifier, rfc3339
+from redline.alerts.notifiers import Notification, Notifier, rfc3339
 
 __all__ = ["LogNotifier", "log_record"]
 

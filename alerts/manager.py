@@ -28,12 +28,12 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from alerts.notifiers import ALERTNAME, AlertStatus, Notification, Notifier, fingerprint
-from alerts.policy import DEFAULT_POLICY, BurnRateCondition, Firing, Severity, evaluate_policy
-from alerts.state import AlertRecord, AlertState, AlertStateStore, OwedNotification
-from slo.results import ObjectiveResult, StatusReport
-from slo.spec import SLOSpec
-from store.errors import NotifyError
+from redline.alerts.notifiers import ALERTNAME, AlertStatus, Notification, Notifier, fingerprint
+from redline.alerts.policy import DEFAULT_POLICY, BurnRateCondition, Firing, Severity, evaluate_policy
+from redline.alerts.state import AlertRecord, AlertState, AlertStateStore, OwedNotification
+from redline.kernel.errors import NotifyError
+from redline.slo.results import ObjectiveResult, StatusReport
+from redline.slo.spec import SLOSpec
 
 __all__ = ["AlertEvent", "AlertManager", "Delivery", "alert_key"]
 

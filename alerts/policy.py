@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from slo.ranking import MULTIWINDOW_CONDITIONS, alert_factor
-from slo.results import ObjectiveResult
-from store.types import parse_duration
+from redline.kernel.units import parse_duration
+from redline.slo.ranking import MULTIWINDOW_CONDITIONS, alert_factor
+from redline.slo.results import ObjectiveResult
 
 __all__ = ["DEFAULT_POLICY", "BurnRateCondition", "Firing", "Severity", "burn_rate", "evaluate_policy"]
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, cast
 
-from alerts.notifiers import AlertStatus
-from store.errors import StoreError
+from redline.alerts.notifiers import AlertStatus
+from redline.kernel.errors import StoreError
 
 __all__ = ["AlertRecord", "AlertState", "AlertStateStore", "NotificationLogEntry", "OwedNotification"]
 

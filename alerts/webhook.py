@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
-from alerts.http_retry import RetryPolicy, post_with_retry, protect_url
-from alerts.notifiers import Notification, Notifier, rfc3339
-from store.errors import ConfigError
+from redline.alerts.http_retry import RetryPolicy, post_with_retry, protect_url
+from redline.alerts.notifiers import Notification, Notifier, rfc3339
+from redline.kernel.errors import ConfigError
 
 __all__ = ["GROUP_BY", "WebhookNotifier", "alertmanager_payload", "secret_from_env"]
 

@@ -19,11 +19,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from alerts.log_notifier import LogNotifier
-from alerts.manager import AlertManager
-from alerts.state import AlertStateStore
-from slo.results import ObjectiveResult, StatusReport
-from slo.spec import BURN_WINDOWS
+from redline.alerts.log_notifier import LogNotifier
+from redline.alerts.manager import AlertManager
+from redline.alerts.state import AlertStateStore
+from redline.slo.results import ObjectiveResult, StatusReport
+from redline.slo.spec import BURN_WINDOWS
 
 N_OBJECTIVES = 1000
 TICKS = 5

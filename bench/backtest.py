@@ -27,8 +27,8 @@ import tracemalloc
 import numpy as np
 
 from bench.evaluate import MIN_MS, _history, _naive, _reset_peak, _rss_kb, _specs
-from slo.backtest import _engine_burns, backtest, compare
-from slo.spec import BURN_WINDOWS
+from redline.slo.backtest import _engine_burns, backtest, compare
+from redline.slo.spec import BURN_WINDOWS
 
 DAYS = 30
 TARGET_S = 10.0

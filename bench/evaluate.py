@@ -46,9 +46,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from slo.engine import SLOEvaluator
-from slo.spec import BURN_WINDOWS, CalendarWindow, MaintenanceWindow, SLOSpec
-from store.types import SAMPLE_SCHEMA, parse_duration
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.units import parse_duration
+from redline.slo.engine import SLOEvaluator
+from redline.slo.spec import BURN_WINDOWS, CalendarWindow, MaintenanceWindow, SLOSpec
 
 MIN_MS = 60_000
 DAYS = 30

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from collectors.focus import FocusCollector, FocusConfig
+from redline.collectors.focus import FocusCollector, FocusConfig
 
 ROWS = 2_000_000
 TARGET_ROWS_PER_S = 1_000_000

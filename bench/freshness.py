@@ -37,9 +37,9 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from collectors.freshness import FreshnessCollector, FreshnessConfig
-from collectors.freshness_files import list_files, newest_in_column
-from collectors.object_storage import Storage
+from redline.collectors.freshness import FreshnessCollector, FreshnessConfig
+from redline.collectors.freshness_files import list_files, newest_in_column
+from redline.collectors.object_storage import Storage
 
 _TEN_GB = 10e9
 

@@ -40,11 +40,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from slo.calendar import period_bounds
-from slo.guardrails import GuardrailEvaluator
-from slo.results import ObjectiveResult
-from slo.spec import GuardrailSpec
-from store.types import SAMPLE_SCHEMA
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.slo.calendar import period_bounds
+from redline.slo.guardrails import GuardrailEvaluator
+from redline.slo.results import ObjectiveResult
+from redline.slo.spec import GuardrailSpec
 
 MIN = 60_000
 DAYS = 30

@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.importer import import_history
-from store.embedded import SampleStore
+from redline.agent.importer import import_history
+from redline.store.embedded import SampleStore
 
 SERIES = 80
 SAMPLES_PER_SERIES = 10_000

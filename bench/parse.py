@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from collectors.exposition import ExpositionParser
+from redline.collectors.exposition import ExpositionParser
 
 SAMPLES = 100_000
 LABELS = 10

@@ -28,11 +28,12 @@ import httpx
 import numpy as np
 import polars as pl
 
-from collectors.promql import PromQLCollector, PromQLConfig, PromQLQuery
-from slo.engine import SLOEvaluator
-from slo.query_sli import QUERY_SLI_METRIC, window_lengths, window_queries
-from slo.spec import BURN_WINDOWS, WINDOW_PLACEHOLDER_RE, SLOSpec
-from store.types import SAMPLE_SCHEMA, format_duration
+from redline.collectors.promql import PromQLCollector, PromQLConfig, PromQLQuery
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.units import format_duration
+from redline.slo.engine import SLOEvaluator
+from redline.slo.query_sli import QUERY_SLI_METRIC, window_lengths, window_queries
+from redline.slo.spec import BURN_WINDOWS, WINDOW_PLACEHOLDER_RE, SLOSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.prometheus_server import backfill, serve_prometheus

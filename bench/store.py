@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from store.embedded import SampleStore
-from store.types import SAMPLE_SCHEMA, Selector
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.labels import Selector
+from redline.store.embedded import SampleStore
 
 SCRAPE_MS = 15_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -180,8 +181,8 @@ def last_hour_read(root: Path) -> tuple[int, float, float]:
 def demo_generator(step_s: float) -> pl.DataFrame:
     """Two days of the demo fleet's own series, made by its own traffic model (agent.history)
     and read back by the real importer's parser: the data `make demo` stores, at one step."""
-    from agent.history import write_history
-    from collectors.exposition import ExpositionParser
+    from redline.collectors.exposition import ExpositionParser
+    from redline.demo.history import write_history
 
     with tempfile.TemporaryDirectory(prefix="redline-bench-demo-") as tmp:
         path = Path(tmp) / "history.om"

@@ -18,9 +18,11 @@ from typing import Protocol, Self
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from store.errors import SourceError
-from store.fields import DurationSeconds
-from store.types import SAMPLE_SCHEMA, empty_samples, format_duration, format_labels
+from redline.kernel.config_types import DurationSeconds
+from redline.kernel.errors import SourceError
+from redline.kernel.fields import SAMPLE_SCHEMA, empty_samples
+from redline.kernel.labels import format_labels
+from redline.kernel.units import format_duration
 
 __all__ = [
     "CollectResult",

@@ -34,13 +34,13 @@ from typing import Final, Literal
 import httpx
 import polars as pl
 
-from collectors.base import CollectResult, SourceSettings, collect_safely, samples_from_rows
-from collectors.exposition import ExpositionParser
-from collectors.gpu_metrics import MIB, DeviceTracker, GpuReading, gpu_rows
-from collectors.http_fetch import HttpURL, shown_url
-from collectors.prometheus_scrape import scrape_exposition
-from store.errors import SourceError
-from store.types import parse_labels
+from redline.collectors.base import CollectResult, SourceSettings, collect_safely, samples_from_rows
+from redline.collectors.exposition import ExpositionParser
+from redline.collectors.gpu_metrics import MIB, DeviceTracker, GpuReading, gpu_rows
+from redline.collectors.http_fetch import HttpURL, shown_url
+from redline.collectors.prometheus_scrape import scrape_exposition
+from redline.kernel.errors import SourceError
+from redline.kernel.labels import parse_labels
 
 __all__ = ["DCGM_FIELDS", "DcgmCollector", "DcgmConfig"]
 

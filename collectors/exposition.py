@@ -27,7 +27,8 @@ from typing import Final
 
 import polars as pl
 
-from store.types import SAMPLE_SCHEMA, format_labels, parse_labels
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.labels import format_labels, parse_labels
 
 __all__ = ["OPENMETRICS_TYPES", "TEXT_TYPES", "ExpositionParser", "ParsedExposition"]
 

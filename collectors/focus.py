@@ -52,17 +52,18 @@ import httpx
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
-from collectors.base import CollectResult, SourceSettings, collect_safely
-from collectors.freshness_files import MatchedFiles
-from collectors.object_storage import (
+from redline.collectors.base import CollectResult, SourceSettings, collect_safely
+from redline.collectors.freshness_files import MatchedFiles
+from redline.collectors.object_storage import (
     ObjectStorageSettings,
     S3Access,
     check_storage_options,
     is_s3,
 )
-from store.errors import SourceError
-from store.fields import DurationSeconds
-from store.types import SAMPLE_SCHEMA, empty_samples, format_labels
+from redline.kernel.config_types import DurationSeconds
+from redline.kernel.errors import SourceError
+from redline.kernel.fields import SAMPLE_SCHEMA, empty_samples
+from redline.kernel.labels import format_labels
 
 __all__ = ["FOCUS_DIMENSIONS", "FocusCollector", "FocusConfig", "focus_spend"]
 

@@ -42,7 +42,7 @@ import httpx
 import polars as pl
 from pydantic import field_validator, model_validator
 
-from collectors.base import (
+from redline.collectors.base import (
     CollectResult,
     Row,
     Secrets,
@@ -52,8 +52,8 @@ from collectors.base import (
     samples_from_rows,
     secret_from_env,
 )
-from collectors.freshness_files import Newest, list_files, newest_in_column
-from collectors.freshness_values import (
+from redline.collectors.freshness_files import Newest, list_files, newest_in_column
+from redline.collectors.freshness_values import (
     field_value,
     parse_field_path,
     query_sqlalchemy,
@@ -62,8 +62,8 @@ from collectors.freshness_values import (
     shown_db_url,
     to_epoch_seconds,
 )
-from collectors.http_fetch import fetch_json, shown_url
-from collectors.object_storage import (
+from redline.collectors.http_fetch import fetch_json, shown_url
+from redline.collectors.object_storage import (
     ObjectStorageSettings,
     S3Access,
     Storage,
@@ -71,7 +71,7 @@ from collectors.object_storage import (
     is_s3,
     local_storage,
 )
-from store.errors import SourceError
+from redline.kernel.errors import SourceError
 
 __all__ = ["FreshnessCollector", "FreshnessConfig"]
 

@@ -37,9 +37,9 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from collectors.freshness_values import to_epoch_seconds
-from collectors.object_storage import S3Access, Storage, local_storage
-from store.errors import SourceError
+from redline.collectors.freshness_values import to_epoch_seconds
+from redline.collectors.object_storage import S3Access, Storage, local_storage
+from redline.kernel.errors import SourceError
 
 __all__ = ["FileEntry", "MatchedFiles", "Newest", "check_total_size", "list_files", "newest_in_column"]
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from store.errors import SourceError
+from redline.kernel.errors import SourceError
 
 __all__ = [
     "DbtResult",

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from collectors.base import Row
+from redline.collectors.base import Row
 
 __all__ = [
     "GPU_COUNT",

@@ -16,8 +16,8 @@ from typing import Annotated, Any
 import httpx
 from pydantic import AfterValidator
 
-from store.errors import SourceError
-from store.types import format_duration
+from redline.kernel.errors import SourceError
+from redline.kernel.units import format_duration
 
 __all__ = ["FetchedBody", "HttpURL", "fetch_body", "fetch_json", "shown_url"]
 

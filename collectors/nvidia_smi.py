@@ -40,10 +40,10 @@ import httpx
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
-from collectors.base import CollectResult, Row, SourceSettings, collect_safely, samples_from_rows
-from collectors.gpu_metrics import GPU_COUNT, MIB, DeviceTracker, GpuReading, gpu_rows
-from store.errors import SourceError
-from store.types import format_duration
+from redline.collectors.base import CollectResult, Row, SourceSettings, collect_safely, samples_from_rows
+from redline.collectors.gpu_metrics import GPU_COUNT, MIB, DeviceTracker, GpuReading, gpu_rows
+from redline.kernel.errors import SourceError
+from redline.kernel.units import format_duration
 
 __all__ = ["DEFAULT_QUERY", "NvidiaSmiCollector", "NvidiaSmiConfig", "parse_query_csv"]
 

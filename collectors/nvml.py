@@ -26,9 +26,9 @@ from typing import Any, Literal
 import httpx
 import polars as pl
 
-from collectors.base import CollectResult, SourceSettings, collect_safely, samples_from_rows
-from collectors.gpu_metrics import DeviceTracker, GpuReading, gpu_rows
-from store.errors import SourceError
+from redline.collectors.base import CollectResult, SourceSettings, collect_safely, samples_from_rows
+from redline.collectors.gpu_metrics import DeviceTracker, GpuReading, gpu_rows
+from redline.kernel.errors import SourceError
 
 __all__ = ["NvmlCollector", "NvmlConfig"]
 

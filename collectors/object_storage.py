@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import pyarrow.fs as pafs
 from pydantic import BaseModel, ConfigDict
 
-from store.errors import SourceError
+from redline.kernel.errors import SourceError
 
 __all__ = ["ObjectStorageSettings", "S3Access", "Storage", "check_storage_options", "is_s3", "local_storage"]
 

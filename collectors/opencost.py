@@ -42,7 +42,7 @@ import httpx
 import polars as pl
 from pydantic import Field
 
-from collectors.base import (
+from redline.collectors.base import (
     CollectResult,
     Row,
     Secrets,
@@ -51,10 +51,11 @@ from collectors.base import (
     collect_safely,
     samples_from_rows,
 )
-from collectors.http_fetch import HttpURL, fetch_json, shown_url
-from store.errors import SourceError
-from store.fields import DurationSeconds
-from store.types import empty_samples, format_duration
+from redline.collectors.http_fetch import HttpURL, fetch_json, shown_url
+from redline.kernel.config_types import DurationSeconds
+from redline.kernel.errors import SourceError
+from redline.kernel.fields import empty_samples
+from redline.kernel.units import format_duration
 
 __all__ = ["COST_TYPES", "OpenCostCollector", "OpenCostConfig"]
 

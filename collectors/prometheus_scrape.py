@@ -14,10 +14,10 @@ from typing import Literal
 import httpx
 import polars as pl
 
-from collectors.base import CollectResult, SourceSettings, collect_safely
-from collectors.exposition import ExpositionParser, ParsedExposition
-from collectors.http_fetch import HttpURL, fetch_body, shown_url
-from store.errors import SourceError
+from redline.collectors.base import CollectResult, SourceSettings, collect_safely
+from redline.collectors.exposition import ExpositionParser, ParsedExposition
+from redline.collectors.http_fetch import HttpURL, fetch_body, shown_url
+from redline.kernel.errors import SourceError
 
 __all__ = ["ACCEPT", "PrometheusScrapeCollector", "PrometheusScrapeConfig", "scrape_exposition"]
 

@@ -75,7 +75,7 @@ import httpx
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from collectors.base import (
+from redline.collectors.base import (
     CollectResult,
     Row,
     SourceSettings,
@@ -85,10 +85,11 @@ from collectors.base import (
     samples_from_rows,
     secret_from_env,
 )
-from collectors.http_fetch import HttpURL, fetch_json, shown_url
-from store.errors import SourceError
-from store.fields import DurationSeconds
-from store.types import format_duration, format_labels
+from redline.collectors.http_fetch import HttpURL, fetch_json, shown_url
+from redline.kernel.config_types import DurationSeconds
+from redline.kernel.errors import SourceError
+from redline.kernel.labels import format_labels
+from redline.kernel.units import format_duration
 
 __all__ = [
     "MAX_POINTS_PER_REQUEST",

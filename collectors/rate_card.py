@@ -39,13 +39,13 @@ import httpx
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from collectors.base import CollectResult, Row, SourceSettings, collect_safely, samples_from_rows
-from collectors.exposition import ExpositionParser
-from collectors.http_fetch import HttpURL, shown_url
-from collectors.prometheus_scrape import scrape_exposition
-from store.errors import SourceError
-from store.fields import SelectorField
-from store.types import parse_labels
+from redline.collectors.base import CollectResult, Row, SourceSettings, collect_safely, samples_from_rows
+from redline.collectors.exposition import ExpositionParser
+from redline.collectors.http_fetch import HttpURL, shown_url
+from redline.collectors.prometheus_scrape import scrape_exposition
+from redline.kernel.config_types import SelectorField
+from redline.kernel.errors import SourceError
+from redline.kernel.labels import parse_labels
 
 __all__ = ["RateCardCollector", "RateCardConfig", "TokenPrice"]
 

@@ -14,17 +14,17 @@ from typing import Annotated, Final, Union
 import httpx
 from pydantic import BaseModel, Field
 
-from collectors.base import Collector
-from collectors.dcgm import DcgmCollector, DcgmConfig
-from collectors.focus import FocusCollector, FocusConfig
-from collectors.freshness import FreshnessCollector, FreshnessConfig
-from collectors.nvidia_smi import NvidiaSmiCollector, NvidiaSmiConfig
-from collectors.nvml import NvmlCollector, NvmlConfig
-from collectors.opencost import OpenCostCollector, OpenCostConfig
-from collectors.prometheus_scrape import PrometheusScrapeCollector, PrometheusScrapeConfig
-from collectors.promql import PromQLCollector, PromQLConfig
-from collectors.rate_card import RateCardCollector, RateCardConfig
-from collectors.request_log import RequestLogCollector, RequestLogConfig
+from redline.collectors.base import Collector
+from redline.collectors.dcgm import DcgmCollector, DcgmConfig
+from redline.collectors.focus import FocusCollector, FocusConfig
+from redline.collectors.freshness import FreshnessCollector, FreshnessConfig
+from redline.collectors.nvidia_smi import NvidiaSmiCollector, NvidiaSmiConfig
+from redline.collectors.nvml import NvmlCollector, NvmlConfig
+from redline.collectors.opencost import OpenCostCollector, OpenCostConfig
+from redline.collectors.prometheus_scrape import PrometheusScrapeCollector, PrometheusScrapeConfig
+from redline.collectors.promql import PromQLCollector, PromQLConfig
+from redline.collectors.rate_card import RateCardCollector, RateCardConfig
+from redline.collectors.request_log import RequestLogCollector, RequestLogConfig
 
 __all__ = ["SOURCE_KINDS", "SourceConfig", "build_collector"]
 

@@ -13,15 +13,16 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-# ``streamlit run`` puts this file's folder, not the repository, on sys.path; the project is
-# normally installed, but a plain checkout must work too.
-_ROOT = Path(__file__).resolve().parent.parent
-if str(_ROOT) not in sys.path:
+# ``streamlit run`` puts this file's folder, not the import root, on sys.path; Redline is
+# normally installed, but a plain checkout must work too: put the folder that holds
+# ``redline/`` first (the checkout, or site-packages for a wheel), never the parts' own folders.
+_ROOT = next((p for p in Path(__file__).resolve().parents if (p / "redline" / "__init__.py").is_file()), None)
+if _ROOT is not None and str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
 import streamlit as st  # noqa: E402
 
-from dashboard.views import cost, overview, whatif  # noqa: E402
+from redline.dashboard.views import cost, overview, whatif  # noqa: E402
 
 CONFIG_ENV = "REDLINE_CONFIG"
 

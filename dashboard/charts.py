@@ -12,8 +12,8 @@ from typing import Any, Final
 import altair as alt
 import polars as pl
 
-from slo.ranking import MULTIWINDOW_CONDITIONS
-from slo.results import format_money
+from redline.slo.ranking import MULTIWINDOW_CONDITIONS
+from redline.slo.results import format_money
 
 __all__ = ["burn_down_chart", "burn_rate_chart", "burn_thresholds", "compliance_curve_chart", "spend_chart"]
 

@@ -21,18 +21,19 @@ import polars as pl
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from slo.backtest import BacktestComparison, compare
-from slo.calendar import period_bounds
-from slo.evaluation import Evaluator, history_seconds, read_start_ms
-from slo.groups import expand_groups, sli_selectors
-from slo.ranking import format_age, rank_objectives
-from slo.results import ObjectiveResult, StatusReport
-from slo.spec import GuardrailSpec, SLOSpec
-from slo.specfiles import SpecFile, specs_from_documents
-from slo.whatif import WhatIfResult, alternative_spec, whatif
-from store.embedded import SampleStore
-from store.errors import ConfigError
-from store.types import Selector, empty_samples
+from redline.kernel.errors import ConfigError
+from redline.kernel.fields import empty_samples
+from redline.kernel.labels import Selector
+from redline.slo.backtest import BacktestComparison, compare
+from redline.slo.calendar import period_bounds
+from redline.slo.evaluation import Evaluator, history_seconds, read_start_ms
+from redline.slo.groups import expand_groups, sli_selectors
+from redline.slo.ranking import format_age, rank_objectives
+from redline.slo.results import ObjectiveResult, StatusReport
+from redline.slo.spec import GuardrailSpec, SLOSpec
+from redline.slo.specfiles import SpecFile, specs_from_documents
+from redline.slo.whatif import WhatIfResult, alternative_spec, whatif
+from redline.store.embedded import SampleStore
 
 __all__ = [
     "BURN_DOWN_SCHEMA",

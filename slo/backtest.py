@@ -44,13 +44,15 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from slo.counters import extrapolate_increases
-from slo.cumulative import series_increments
-from slo.engine import SLOEvaluator
-from slo.ranking import MULTIWINDOW_CONDITIONS, alert_factor, format_age
-from slo.sides import le_value, same_bound
-from slo.spec import BURN_WINDOWS, SLOSpec
-from store.types import SAMPLE_SCHEMA, Selector, parse_duration, parse_labels
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.labels import Selector, parse_labels
+from redline.kernel.units import parse_duration
+from redline.slo.counters import extrapolate_increases
+from redline.slo.cumulative import series_increments
+from redline.slo.engine import SLOEvaluator
+from redline.slo.ranking import MULTIWINDOW_CONDITIONS, alert_factor, format_age
+from redline.slo.sides import le_value, same_bound
+from redline.slo.spec import BURN_WINDOWS, SLOSpec
 
 __all__ = [
     "BacktestComparison",

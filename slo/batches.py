@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from slo.cumulative import series_increments
+from redline.slo.cumulative import series_increments
 
 __all__ = ["Batch", "TickRows", "increments", "large_batches", "runs", "small_batches"]
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from slo.spec import MaintenanceWindow
+from redline.slo.spec import MaintenanceWindow
 
 __all__ = ["WEEKDAYS", "Period", "maintenance_intervals", "period_bounds"]
 

@@ -39,8 +39,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from slo.counters import extrapolate_increases
-from slo.timeslice import SliceRings
+from redline.slo.counters import extrapolate_increases
+from redline.slo.timeslice import SliceRings
 
 __all__ = ["NO_TS", "CounterSides", "FreshnessStore", "series_increments"]
 

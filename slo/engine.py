@@ -23,18 +23,20 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from slo.batches import Batch, TickRows, csr, large_batches, series_runs, small_batches
-from slo.calendar import maintenance_intervals, period_bounds
-from slo.cumulative import NO_TS, CounterSides, FreshnessStore
-from slo.freshness_groups import FreshGroup, ingest_freshness
-from slo.objective_result import TTB_BURN_WINDOWS, ResultBasis, objective_result
-from slo.query_sli import QueryEvaluator
-from slo.ranking import rank_dimensions, rank_objectives
-from slo.results import ObjectiveResult, StatusReport
-from slo.sides import Side, histogram_problems, ingest_sides, ingest_sides_at_once
-from slo.slice_groups import SliceGroups, band_problems
-from slo.spec import BURN_WINDOWS, GPUBandSLI, SLOSpec, ThroughputSLI
-from store.types import SAMPLE_SCHEMA, Selector, parse_duration, parse_labels
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.labels import Selector, parse_labels
+from redline.kernel.units import parse_duration
+from redline.slo.batches import Batch, TickRows, csr, large_batches, series_runs, small_batches
+from redline.slo.calendar import maintenance_intervals, period_bounds
+from redline.slo.cumulative import NO_TS, CounterSides, FreshnessStore
+from redline.slo.freshness_groups import FreshGroup, ingest_freshness
+from redline.slo.objective_result import TTB_BURN_WINDOWS, ResultBasis, objective_result
+from redline.slo.query_sli import QueryEvaluator
+from redline.slo.ranking import rank_dimensions, rank_objectives
+from redline.slo.results import ObjectiveResult, StatusReport
+from redline.slo.sides import Side, histogram_problems, ingest_sides, ingest_sides_at_once
+from redline.slo.slice_groups import SliceGroups, band_problems
+from redline.slo.spec import BURN_WINDOWS, GPUBandSLI, SLOSpec, ThroughputSLI
 
 __all__ = ["TTB_BURN_WINDOWS", "SLOEvaluator"]
 

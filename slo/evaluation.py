@@ -13,13 +13,13 @@ from dataclasses import replace
 
 import polars as pl
 
-from slo.engine import SLOEvaluator
-from slo.guardrails import GuardrailEvaluator
-from slo.ranking import rank_dimensions, rank_objectives
-from slo.results import ObjectiveResult, StatusReport
-from slo.spec import GuardrailSpec, SLOSpec
-from slo.whatif import decreasing_bucket, interpolated_bucket
-from store.types import Selector
+from redline.kernel.labels import Selector
+from redline.slo.engine import SLOEvaluator
+from redline.slo.guardrails import GuardrailEvaluator
+from redline.slo.ranking import rank_dimensions, rank_objectives
+from redline.slo.results import ObjectiveResult, StatusReport
+from redline.slo.spec import GuardrailSpec, SLOSpec
+from redline.slo.whatif import decreasing_bucket, interpolated_bucket
 
 __all__ = ["READ_MARGIN_S", "Evaluator", "history_seconds", "read_start_ms"]
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from slo.batches import Batch
-from slo.cumulative import NO_TS, FreshnessStore
-from store.types import Selector
+from redline.kernel.labels import Selector
+from redline.slo.batches import Batch
+from redline.slo.cumulative import NO_TS, FreshnessStore
 
 __all__ = ["FreshGroup", "ingest_freshness"]
 

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 
 import polars as pl
 
-from slo.query_sli import recorded_selector
-from slo.spec import SLISpec, SLOSpec
-from store.types import Matcher, Selector, format_labels, parse_labels
+from redline.kernel.labels import Matcher, Selector, format_labels, parse_labels
+from redline.slo.query_sli import recorded_selector
+from redline.slo.spec import SLISpec, SLOSpec
 
 __all__ = ["expand_groups", "group_members", "member_name", "sli_selectors"]
 

@@ -36,9 +36,10 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from slo.batches import csr, series_runs
-from slo.cumulative import NO_TS, CounterSides
-from store.types import SAMPLE_SCHEMA, Selector, parse_labels
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.labels import Selector, parse_labels
+from redline.slo.batches import csr, series_runs
+from redline.slo.cumulative import NO_TS, CounterSides
 
 __all__ = ["DropRule", "SpendTracks", "Template", "ring_lengths"]
 

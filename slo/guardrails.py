@@ -49,12 +49,13 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from slo.calendar import Period, period_bounds
-from slo.cumulative import NO_TS
-from slo.guardrail_store import SpendTracks, Template
-from slo.results import ObjectiveResult, Status
-from slo.spec import BURN_WINDOWS, PERIOD_MAX_SECONDS, GuardrailSpec
-from store.types import Selector, format_duration, parse_duration
+from redline.kernel.labels import Selector
+from redline.kernel.units import format_duration, parse_duration
+from redline.slo.calendar import Period, period_bounds
+from redline.slo.cumulative import NO_TS
+from redline.slo.guardrail_store import SpendTracks, Template
+from redline.slo.results import ObjectiveResult, Status
+from redline.slo.spec import BURN_WINDOWS, PERIOD_MAX_SECONDS, GuardrailSpec
 
 __all__ = ["GuardrailEvaluator", "currency_of"]
 

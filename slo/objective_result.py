@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from slo.ranking import classify
-from slo.results import ObjectiveResult
-from slo.spec import BURN_WINDOWS, SLOSpec
-from store.types import format_duration
+from redline.kernel.units import format_duration
+from redline.slo.ranking import classify
+from redline.slo.results import ObjectiveResult
+from redline.slo.spec import BURN_WINDOWS, SLOSpec
 
 __all__ = ["TTB_BURN_WINDOWS", "ResultBasis", "objective_result"]
 

@@ -43,11 +43,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from slo.calendar import WEEKDAYS
-from slo.promql_translate import ratio_measures, translate_freshness, translate_ratio, with_window_placeholder
-from slo.spec import LatencySLI, QuerySLI, SLOSpec
-from store.errors import ConfigError
-from store.types import format_duration, parse_duration
+from redline.kernel.errors import ConfigError
+from redline.kernel.units import format_duration, parse_duration
+from redline.slo.calendar import WEEKDAYS
+from redline.slo.promql_translate import ratio_measures, translate_freshness, translate_ratio, with_window_placeholder
+from redline.slo.spec import LatencySLI, QuerySLI, SLOSpec
 
 __all__ = ["KINDS", "load_openslo"]
 

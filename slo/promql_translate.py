@@ -29,9 +29,9 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from slo.spec import WINDOW_PLACEHOLDER_RE, FreshnessSLI, LatencySLI, RatioSLI
-from store.errors import ConfigError
-from store.types import Matcher, Selector
+from redline.kernel.errors import ConfigError
+from redline.kernel.labels import Matcher, Selector
+from redline.slo.spec import WINDOW_PLACEHOLDER_RE, FreshnessSLI, LatencySLI, RatioSLI
 
 __all__ = [
     "WINDOW_PLACEHOLDER_RE",

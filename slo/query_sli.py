@@ -38,12 +38,13 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from slo.batches import series_runs
-from slo.calendar import period_bounds
-from slo.objective_result import ResultBasis, objective_result
-from slo.results import ObjectiveResult
-from slo.spec import BURN_WINDOWS, WINDOW_PLACEHOLDER_RE, QuerySLI, SLOSpec
-from store.types import Matcher, Selector, format_duration, parse_duration, parse_labels
+from redline.kernel.labels import Matcher, Selector, parse_labels
+from redline.kernel.units import format_duration, parse_duration
+from redline.slo.batches import series_runs
+from redline.slo.calendar import period_bounds
+from redline.slo.objective_result import ResultBasis, objective_result
+from redline.slo.results import ObjectiveResult
+from redline.slo.spec import BURN_WINDOWS, WINDOW_PLACEHOLDER_RE, QuerySLI, SLOSpec
 
 __all__ = [
     "DEFAULT_STALENESS_S",

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from slo.results import DimensionResult, ObjectiveResult, Status
-from slo.spec import DIMENSIONS
-from store.types import parse_duration
+from redline.kernel.units import parse_duration
+from redline.slo.results import DimensionResult, ObjectiveResult, Status
+from redline.slo.spec import DIMENSIONS
 
 __all__ = [
     "MULTIWINDOW_CONDITIONS",

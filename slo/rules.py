@@ -42,11 +42,12 @@ from typing import Any
 
 import yaml
 
-from slo.query_sli import side_expression
-from slo.ranking import MULTIWINDOW_CONDITIONS
-from slo.spec import BURN_WINDOWS, QuerySLI, SLOSpec
-from store.errors import ConfigError
-from store.types import Matcher, Selector, format_duration
+from redline.kernel.errors import ConfigError
+from redline.kernel.labels import Matcher, Selector
+from redline.kernel.units import format_duration
+from redline.slo.query_sli import side_expression
+from redline.slo.ranking import MULTIWINDOW_CONDITIONS
+from redline.slo.spec import BURN_WINDOWS, QuerySLI, SLOSpec
 
 __all__ = ["le_spellings", "prometheus_rules", "render_rules_yaml", "skipped_objectives", "sli_windows"]
 

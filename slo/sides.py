@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from slo.batches import Batch, increments
-from slo.cumulative import NO_TS, CounterSides
-from slo.spec import LatencySLI
-from store.types import Selector, format_duration, parse_labels
+from redline.kernel.labels import Selector, parse_labels
+from redline.kernel.units import format_duration
+from redline.slo.batches import Batch, increments
+from redline.slo.cumulative import NO_TS, CounterSides
+from redline.slo.spec import LatencySLI
 
 __all__ = ["Side", "histogram_problems", "ingest_sides", "ingest_sides_at_once", "le_value"]
 

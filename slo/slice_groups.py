@@ -23,10 +23,11 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from slo.batches import Batch, TickRows, increments
-from slo.spec import GPUBandSLI, ThroughputSLI
-from slo.timeslice import NO_SLICE, SliceStore, band_extremes, band_slices, slice_index, throughput_slices
-from store.types import Selector, format_duration, parse_labels
+from redline.kernel.labels import Selector, parse_labels
+from redline.kernel.units import format_duration
+from redline.slo.batches import Batch, TickRows, increments
+from redline.slo.spec import GPUBandSLI, ThroughputSLI
+from redline.slo.timeslice import NO_SLICE, SliceStore, band_extremes, band_slices, slice_index, throughput_slices
 
 __all__ = ["PERCENT_HINT", "SliceGroup", "SliceGroups", "band_problems"]
 

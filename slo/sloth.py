@@ -27,9 +27,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from slo.promql_translate import WINDOW_PLACEHOLDER_RE, ratio_measures, translate_error_ratio, translate_ratio
-from slo.spec import LatencySLI, QuerySLI, RatioSLI, SLOSpec
-from store.errors import ConfigError
+from redline.kernel.errors import ConfigError
+from redline.slo.promql_translate import WINDOW_PLACEHOLDER_RE, ratio_measures, translate_error_ratio, translate_ratio
+from redline.slo.spec import LatencySLI, QuerySLI, RatioSLI, SLOSpec
 
 __all__ = ["SlothResult", "load_sloth"]
 

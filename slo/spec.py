@@ -13,7 +13,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from store.fields import DurationSeconds, SelectorField
+from redline.kernel.config_types import DurationSeconds, SelectorField
 
 __all__ = [
     "BURN_WINDOWS",

@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from slo.openslo import load_openslo
-from slo.sloth import load_sloth
-from slo.spec import SLOSpec
+from redline.slo.openslo import load_openslo
+from redline.slo.sloth import load_sloth
+from redline.slo.spec import SLOSpec
 
 __all__ = ["SpecFile", "specs_from_documents"]
 

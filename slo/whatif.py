@@ -23,11 +23,12 @@ from typing import Any
 
 import polars as pl
 
-from slo.engine import SLOEvaluator
-from slo.results import ObjectiveResult
-from slo.sides import le_value, same_bound
-from slo.spec import SLOSpec
-from store.types import SAMPLE_SCHEMA, Selector, format_labels, parse_labels
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.labels import Selector, format_labels, parse_labels
+from redline.slo.engine import SLOEvaluator
+from redline.slo.results import ObjectiveResult
+from redline.slo.sides import le_value, same_bound
+from redline.slo.spec import SLOSpec
 
 __all__ = ["CurvePoint", "WhatIfResult", "alternative_spec", "bucket_bounds", "interpolated_bucket", "whatif"]
 

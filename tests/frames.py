@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from store.types import SAMPLE_SCHEMA
+from redline.kernel.fields import SAMPLE_SCHEMA
 
 __all__ = ["series_frame", "utc_ms"]
 

@@ -12,9 +12,9 @@ from typing import Final
 
 import streamlit as st
 
-from dashboard.data import DashboardConfig, evaluate_report, load_config
-from slo.results import StatusReport
-from store.errors import ConfigError, StoreError
+from redline.dashboard.data import DashboardConfig, evaluate_report, load_config
+from redline.kernel.errors import ConfigError, StoreError
+from redline.slo.results import StatusReport
 
 __all__ = ["TTL_S", "Snapshot", "as_of_controls", "explain_missing_config", "page_start", "parse_at", "snapshot",
            "snapshot_or_error"]

@@ -16,10 +16,10 @@ from typing import Any, Final
 import polars as pl
 import streamlit as st
 
-from dashboard.charts import spend_chart
-from dashboard.data import format_time_to_breach, load_config, rank_objectives, spend_curve
-from dashboard.views.common import TTL_S, page_start, snapshot_or_error
-from slo.results import ObjectiveResult, format_money
+from redline.dashboard.charts import spend_chart
+from redline.dashboard.data import format_time_to_breach, load_config, rank_objectives, spend_curve
+from redline.dashboard.views.common import TTL_S, page_start, snapshot_or_error
+from redline.slo.results import ObjectiveResult, format_money
 
 __all__ = ["money", "render"]
 

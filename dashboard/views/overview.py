@@ -15,16 +15,16 @@ import polars as pl
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from dashboard.charts import burn_down_chart, burn_rate_chart
-from dashboard.data import (
+from redline.dashboard.charts import burn_down_chart, burn_rate_chart
+from redline.dashboard.data import (
     burn_down,
     format_time_to_breach,
     load_config,
     rank_objectives,
 )
-from dashboard.views.common import TTL_S, Snapshot, page_start, snapshot_or_error
-from slo.results import ObjectiveResult, Status
-from slo.spec import DIMENSIONS, SLOSpec
+from redline.dashboard.views.common import TTL_S, Snapshot, page_start, snapshot_or_error
+from redline.slo.results import ObjectiveResult, Status
+from redline.slo.spec import DIMENSIONS, SLOSpec
 
 __all__ = ["objectives_table", "render"]
 

@@ -20,14 +20,14 @@ from typing import Final
 import polars as pl
 import streamlit as st
 
-from dashboard.charts import compliance_curve_chart
-from dashboard.data import format_time_to_breach, load_config, objective_spec, what_if_and_history
-from dashboard.views.common import TTL_S, page_start, snapshot
-from slo.backtest import BacktestComparison, BacktestReport
-from slo.results import ObjectiveResult
-from slo.spec import SLOSpec
-from slo.whatif import WhatIfResult
-from store.errors import ConfigError, StoreError
+from redline.dashboard.charts import compliance_curve_chart
+from redline.dashboard.data import format_time_to_breach, load_config, objective_spec, what_if_and_history
+from redline.dashboard.views.common import TTL_S, page_start, snapshot
+from redline.kernel.errors import ConfigError, StoreError
+from redline.slo.backtest import BacktestComparison, BacktestReport
+from redline.slo.results import ObjectiveResult
+from redline.slo.spec import SLOSpec
+from redline.slo.whatif import WhatIfResult
 
 __all__ = ["history_table", "render", "tightest_threshold"]
 

@@ -13,9 +13,9 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent.config import LoadedConfig, parse_config
-from agent.demo_receiver import WebhookReceiver
-from agent.runtime import Agent
+from redline.agent.config import LoadedConfig, parse_config
+from redline.agent.runtime import Agent
+from redline.demo.receiver import WebhookReceiver
 
 START_S = 1_764_000_000.0
 

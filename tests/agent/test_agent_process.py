@@ -18,8 +18,8 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from agent.demo_receiver import WebhookReceiver
-from store.embedded import SampleStore
+from redline.demo.receiver import WebhookReceiver
+from redline.store.embedded import SampleStore
 
 DEADLINE_S = 60.0
 
@@ -107,7 +107,7 @@ alerting: {{notifiers: [{{name: oncall, kind: webhook, url_env: TEST_HOOK}}]}}
 """
     )
     env = {**os.environ, "TEST_HOOK": receiver.url}
-    cmd = [sys.executable, "-m", "agent.cli", "--log-level", "WARNING", "run", "--config", str(cfg)]
+    cmd = [sys.executable, "-m", "redline.agent.cli", "--log-level", "WARNING", "run", "--config", str(cfg)]
     procs: list[subprocess.Popen[bytes]] = []
     try:
         first = subprocess.Popen(cmd, env=env)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
+from redline.agent.cli import main
 
 END_S = 1_700_000_000  # history ends here; `--at` evaluates there
 STEP_S = 60

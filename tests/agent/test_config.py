@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import load_config
-from store.errors import ConfigError
+from redline.agent.config import load_config
+from redline.kernel.errors import ConfigError
 
 GOOD = """\
 agent:
@@ -133,7 +133,7 @@ def test_guardrails_load_and_a_quarter_budget_needs_a_quarter_of_retention(tmp_p
 
 
 def test_a_home_relative_data_dir_is_the_same_folder_for_every_reader(tmp_path: Path) -> None:
-    from dashboard.data import load_config as dashboard_config
+    from redline.dashboard.data import load_config as dashboard_config
 
     path = write(tmp_path, GOOD.replace("data_dir: ./data", "data_dir: ~/redline-data"))
     expected = Path("~/redline-data").expanduser()
@@ -144,7 +144,7 @@ def test_a_home_relative_data_dir_is_the_same_folder_for_every_reader(tmp_path: 
 def test_a_webhook_notifier_takes_its_timeout_and_retries_from_the_config(tmp_path: Path) -> None:
     import httpx
 
-    from agent.runtime import build_notifiers
+    from redline.agent.runtime import build_notifiers
 
     text = GOOD + "alerting:\n  notifiers: [{name: oncall, kind: webhook, url_env: HOOK, timeout: 3s, retries: 1}]\n"
     loaded = load_config(write(tmp_path, text))

@@ -60,7 +60,7 @@ class Lines:
 
 def test_make_demo_pages_within_two_minutes_and_stops_cleanly(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "demo", "--dir", str(tmp_path / "demo"), "--duration", "300"],
+        [sys.executable, "-m", "redline.agent.cli", "demo", "--dir", str(tmp_path / "demo"), "--duration", "300"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

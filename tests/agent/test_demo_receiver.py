@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agent.demo_receiver import WebhookReceiver, summarize_alert
+from redline.demo.receiver import WebhookReceiver, summarize_alert
 
 PAGE_PAYLOAD: dict[str, Any] = {
     "version": "4",

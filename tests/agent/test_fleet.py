@@ -9,7 +9,8 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from agent.fleet import (
+from redline.demo.counts import InferenceTally, PipelineTally
+from redline.demo.fleet import (
     DEMO_SCENARIO,
     BatchPipeline,
     FleetDriver,
@@ -22,7 +23,6 @@ from agent.fleet import (
     TrafficProfile,
     start_demo_fleet,
 )
-from agent.fleet_counts import InferenceTally, PipelineTally
 
 T0 = 1_700_000_100.0  # a multiple of 300 s: the pipeline's runs fall at T0 + 300 k
 API = {"service": "inference-api"}

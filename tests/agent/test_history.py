@@ -11,8 +11,8 @@ import yaml
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from prometheus_client.parser import text_string_to_metric_families as text_string_to_text_families
 
-from agent.fleet import InferenceAPI
-from agent.history import DEFAULT_SOURCE_LABELS, HistoryStats, write_history
+from redline.demo.fleet import InferenceAPI
+from redline.demo.history import DEFAULT_SOURCE_LABELS, HistoryStats, write_history
 
 END_S = 1_700_000_100.0
 HOURS_12 = 12 * 3600.0
@@ -193,7 +193,7 @@ def test_history_labels_match_the_demo_config_sources() -> None:
 
 
 def test_the_demo_config_validates_and_scrapes_the_sources_the_history_labels() -> None:
-    from agent.config import load_config
+    from redline.agent.config import load_config
 
     loaded = load_config(EXAMPLES / "demo.yaml")
 

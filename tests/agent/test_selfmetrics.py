@@ -5,9 +5,9 @@ from __future__ import annotations
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent.selfmetrics import AgentMetrics
-from collectors.base import SourceHealth
-from slo.results import ObjectiveResult, StatusReport
+from redline.agent.selfmetrics import AgentMetrics
+from redline.collectors.base import SourceHealth
+from redline.slo.results import ObjectiveResult, StatusReport
 
 
 def values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
-from agent.config import load_config
-from store.errors import ConfigError
+from redline.agent.cli import main
+from redline.agent.config import load_config
+from redline.kernel.errors import ConfigError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from alerts.state import AlertStateStore
-from slo.results import ObjectiveResult, Status, StatusReport
-from slo.spec import BURN_WINDOWS
+from redline.alerts.state import AlertStateStore
+from redline.slo.results import ObjectiveResult, Status, StatusReport
+from redline.slo.spec import BURN_WINDOWS
 
 DAY_S = 86400.0
 T0 = 1_714_564_800.0  # 2024-05-01T12:00:00Z

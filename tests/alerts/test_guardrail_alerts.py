@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from alerts.policy import evaluate_policy
-from slo.results import ObjectiveResult
+from redline.alerts.policy import evaluate_policy
+from redline.slo.results import ObjectiveResult
 
 
 def guardrail(kind: str, window_s: float, rates: dict[str, float | None]) -> ObjectiveResult:

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from alerts.http_retry import RetryPolicy, redact
-from alerts.log_notifier import LogNotifier
-from alerts.manager import AlertManager
-from alerts.notifiers import Notification, Notifier, fingerprint, rfc3339
-from alerts.state import AlertStateStore
-from alerts.webhook import secret_from_env
-from store.errors import ConfigError
+from redline.alerts.http_retry import RetryPolicy, redact
+from redline.alerts.log_notifier import LogNotifier
+from redline.alerts.manager import AlertManager
+from redline.alerts.notifiers import Notification, Notifier, fingerprint, rfc3339
+from redline.alerts.state import AlertStateStore
+from redline.alerts.webhook import secret_from_env
+from redline.kernel.errors import ConfigError
 from tests.alerts.conftest import PAGE_BURN, T0, FakeClock, objective, report
 
 OpenStore = Callable[[Path], AlertStateStore]

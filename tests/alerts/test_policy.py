@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.policy import DEFAULT_POLICY, BurnRateCondition, burn_rate, evaluate_policy
+from redline.alerts.policy import DEFAULT_POLICY, BurnRateCondition, burn_rate, evaluate_policy
 from tests.alerts.conftest import DAY_S, PAGE_BURN, objective
 
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from alerts.manager import AlertManager
-from alerts.notifiers import Notification, Notifier
-from alerts.state import AlertStateStore, NotificationLogEntry
-from store.errors import NotifyError, StoreError
+from redline.alerts.manager import AlertManager
+from redline.alerts.notifiers import Notification, Notifier
+from redline.alerts.state import AlertStateStore, NotificationLogEntry
+from redline.kernel.errors import NotifyError, StoreError
 from tests.alerts.conftest import PAGE_BURN, T0, FakeClock, objective, report
 
 OpenStore = Callable[[Path], AlertStateStore]

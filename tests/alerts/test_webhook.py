@@ -9,13 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
-from alerts.log_notifier import LogNotifier
-from alerts.manager import AlertManager
-from alerts.notifiers import Notification
-from alerts.state import AlertStateStore
-from alerts.webhook import WebhookNotifier
-from slo.spec import SLOSpec
-from store.errors import NotifyError
+from redline.alerts.log_notifier import LogNotifier
+from redline.alerts.manager import AlertManager
+from redline.alerts.notifiers import Notification
+from redline.alerts.state import AlertStateStore
+from redline.alerts.webhook import WebhookNotifier
+from redline.kernel.errors import NotifyError
+from redline.slo.spec import SLOSpec
 from tests.alerts.conftest import PAGE_BURN, T0, FakeClock, Receiver, objective, report
 
 OpenStore = Callable[[Path], AlertStateStore]
@@ -247,7 +247,7 @@ def test_a_down_receiver_is_logged_recorded_and_paged_again_on_the_next_evaluati
         ("webhook", False, refused, 1)
     ]
     warnings = [
-        r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "alerts.manager"
+        r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "redline.alerts.manager"
     ]
     assert warnings == [
         "alert api-availability/page: firing notification via webhook failed (attempt 1), "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from collectors.base import Fetched, collect_safely, samples_from_rows
-from store.errors import SourceError
+from redline.collectors.base import Fetched, collect_safely, samples_from_rows
+from redline.kernel.errors import SourceError
 
 WHERE = "source 'x' (http://127.0.0.1/metrics)"
 ROWS = samples_from_rows([("up", {}, 1_000, 1.0), ("up", {"b": "1"}, 1_000, 0.0)], {"source": "x"})

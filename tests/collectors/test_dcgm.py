@@ -18,9 +18,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from collectors.dcgm import DcgmCollector, DcgmConfig
-from collectors.gpu_metrics import MIB
-from store.types import format_labels
+from redline.collectors.dcgm import DcgmCollector, DcgmConfig
+from redline.collectors.gpu_metrics import MIB
+from redline.kernel.labels import format_labels
 from tests.collectors.http_target import Respond, send, serve
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gpu"

@@ -10,8 +10,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summ
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
-from collectors.exposition import ExpositionParser
-from store.types import SAMPLE_SCHEMA, format_labels, parse_labels
+from redline.collectors.exposition import ExpositionParser
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.labels import format_labels, parse_labels
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "exposition"
 NOW_MS = 1_700_000_999_000

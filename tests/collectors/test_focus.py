@@ -13,9 +13,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from collectors.focus import FocusCollector, FocusConfig
-from collectors.object_storage import ObjectStorageSettings
-from store.types import format_labels
+from redline.collectors.focus import FocusCollector, FocusConfig
+from redline.collectors.object_storage import ObjectStorageSettings
+from redline.kernel.labels import format_labels
 from tests.s3_server import s3_server
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "spend" / "focus_1_0_aws.csv"

@@ -24,11 +24,11 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from collectors.base import CollectResult
-from collectors.freshness import FreshnessCollector, FreshnessConfig
-from collectors.freshness_files import FileEntry, check_total_size
-from store.errors import SourceError
-from store.types import parse_labels
+from redline.collectors.base import CollectResult
+from redline.collectors.freshness import FreshnessCollector, FreshnessConfig
+from redline.collectors.freshness_files import FileEntry, check_total_size
+from redline.kernel.errors import SourceError
+from redline.kernel.labels import parse_labels
 from tests.collectors.http_target import send, serve
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "freshness"

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from collectors.base import CollectResult
-from collectors.freshness import FreshnessCollector, FreshnessConfig
+from redline.collectors.base import CollectResult
+from redline.collectors.freshness import FreshnessCollector, FreshnessConfig
 from tests.s3_server import s3_server
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC).timestamp()

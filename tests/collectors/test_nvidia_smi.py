@@ -17,9 +17,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from collectors.gpu_metrics import MIB
-from collectors.nvidia_smi import DEFAULT_QUERY, NvidiaSmiCollector, NvidiaSmiConfig
-from store.types import format_labels
+from redline.collectors.gpu_metrics import MIB
+from redline.collectors.nvidia_smi import DEFAULT_QUERY, NvidiaSmiCollector, NvidiaSmiConfig
+from redline.kernel.labels import format_labels
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gpu"
 NOW_MS = 1_768_472_700_000  # 2026-01-15T10:25:00Z

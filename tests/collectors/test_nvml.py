@@ -8,9 +8,9 @@ from typing import Any
 import pynvml
 import yaml
 
-from agent.config import RedlineConfig
-from collectors.nvml import NvmlCollector, NvmlConfig
-from store.types import format_labels
+from redline.agent.config import RedlineConfig
+from redline.collectors.nvml import NvmlCollector, NvmlConfig
+from redline.kernel.labels import format_labels
 
 NOW = 1_767_225_600.5  # 2026-01-01T00:00:00.5Z
 

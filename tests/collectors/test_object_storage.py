@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow.fs as pafs
 import pytest
 
-from collectors.object_storage import ObjectStorageSettings, S3Access
-from store.errors import SourceError
+from redline.collectors.object_storage import ObjectStorageSettings, S3Access
+from redline.kernel.errors import SourceError
 
 NAMED = ObjectStorageSettings(
     endpoint_url="http://127.0.0.1:9000",

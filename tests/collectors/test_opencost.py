@@ -18,8 +18,8 @@ import polars as pl
 import pytest
 import yaml
 
-from collectors.opencost import OpenCostCollector, OpenCostConfig
-from store.types import format_labels
+from redline.collectors.opencost import OpenCostCollector, OpenCostConfig
+from redline.kernel.labels import format_labels
 from tests.collectors.http_target import send, serve
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "spend" / "opencost_allocation_namespace_1h.json"

@@ -13,8 +13,8 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
-from collectors.prometheus_scrape import ACCEPT, PrometheusScrapeCollector, PrometheusScrapeConfig
-from store.types import format_labels
+from redline.collectors.prometheus_scrape import ACCEPT, PrometheusScrapeCollector, PrometheusScrapeConfig
+from redline.kernel.labels import format_labels
 from tests.collectors.http_target import send, serve
 
 SCRAPE_TIME = 1_700_000_100.25

@@ -25,8 +25,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from collectors.promql import PromQLCollector, PromQLConfig
-from store.types import format_labels
+from redline.collectors.promql import PromQLCollector, PromQLConfig
+from redline.kernel.labels import format_labels
 from tests.prometheus_server import free_port
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "promql"

@@ -17,11 +17,12 @@ import httpx
 import polars as pl
 import pytest
 
-from collectors import promql
-from collectors.promql import PromQLCollector, PromQLConfig
-from slo.engine import SLOEvaluator
-from slo.spec import SLOSpec
-from store.types import SAMPLE_SCHEMA, format_labels
+from redline.collectors import promql
+from redline.collectors.promql import PromQLCollector, PromQLConfig
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.labels import format_labels
+from redline.slo.engine import SLOEvaluator
+from redline.slo.spec import SLOSpec
 from tests.prometheus_server import run_prometheus
 
 STEP_S = 15

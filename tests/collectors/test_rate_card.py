@@ -14,8 +14,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from collectors.rate_card import RateCardCollector, RateCardConfig
-from store.types import format_labels
+from redline.collectors.rate_card import RateCardCollector, RateCardConfig
+from redline.kernel.labels import format_labels
 from tests.collectors.http_target import send, serve
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "spend"

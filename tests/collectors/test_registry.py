@@ -4,8 +4,8 @@ import httpx
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from collectors.prometheus_scrape import PrometheusScrapeCollector, PrometheusScrapeConfig
-from collectors.registry import SOURCE_KINDS, SourceConfig, build_collector
+from redline.collectors.prometheus_scrape import PrometheusScrapeCollector, PrometheusScrapeConfig
+from redline.collectors.registry import SOURCE_KINDS, SourceConfig, build_collector
 
 SOURCES = TypeAdapter(list[SourceConfig])
 

@@ -20,11 +20,11 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from collectors.base import CollectResult
-from collectors.request_log import RequestLogCollector, RequestLogConfig, le_text
-from slo.engine import SLOEvaluator
-from slo.spec import SLOSpec
-from store.types import format_labels, parse_labels
+from redline.collectors.base import CollectResult
+from redline.collectors.request_log import RequestLogCollector, RequestLogConfig, le_text
+from redline.kernel.labels import format_labels, parse_labels
+from redline.slo.engine import SLOEvaluator
+from redline.slo.spec import SLOSpec
 from tests.s3_server import s3_server
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "request_log" / "api_requests.csv"

@@ -16,10 +16,11 @@ import httpx
 import polars as pl
 import pytest
 
-from slo.counters import increase
-from slo.engine import SLOEvaluator
-from slo.spec import BURN_WINDOWS, SLOSpec
-from store.types import SAMPLE_SCHEMA, parse_duration
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.units import parse_duration
+from redline.slo.counters import increase
+from redline.slo.engine import SLOEvaluator
+from redline.slo.spec import BURN_WINDOWS, SLOSpec
 from tests.prometheus_server import api_data, run_prometheus
 
 STEP_S = 15

@@ -24,11 +24,11 @@ from typing import Any
 import httpx
 import pytest
 
-from agent.cli import main
-from agent.config import load_config
-from agent.runtime import Agent
-from alerts.state import AlertStateStore
-from slo.spec import BURN_WINDOWS
+from redline.agent.cli import main
+from redline.agent.config import load_config
+from redline.agent.runtime import Agent
+from redline.alerts.state import AlertStateStore
+from redline.slo.spec import BURN_WINDOWS
 from tests.prometheus_server import api_data, backfill, serve_prometheus
 
 STEP_S = 15

@@ -35,10 +35,11 @@ import polars as pl
 import pytest
 import yaml
 
-from slo.engine import SLOEvaluator
-from slo.rules import render_rules_yaml, sli_windows
-from slo.spec import SLOSpec
-from store.types import SAMPLE_SCHEMA, parse_duration
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.units import parse_duration
+from redline.slo.engine import SLOEvaluator
+from redline.slo.rules import render_rules_yaml, sli_windows
+from redline.slo.spec import SLOSpec
 from tests.prometheus_server import api_data, backfill, serve_prometheus
 
 STEP_S = 15

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from store.embedded import SampleStore
-from store.types import SAMPLE_SCHEMA
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.store.embedded import SampleStore
 
 AT_S = 1_767_312_000  # 2026-01-02 00:00:00 UTC
 STEP_S = 60

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from dashboard.data import load_config, what_if
-from dashboard.launch import dashboard_command
+from redline.dashboard.data import load_config, what_if
+from redline.dashboard.launch import dashboard_command
 from tests.dashboard.fleet import AT_S, write_fleet
 
 CHROMIUM = "/usr/bin/chromium"

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.data import format_time_to_breach, load_config
-from dashboard.launch import dashboard_command
-from store.errors import ConfigError
+from redline.dashboard.data import format_time_to_breach, load_config
+from redline.dashboard.launch import dashboard_command
+from redline.kernel.errors import ConfigError
 
 GOOD = """\
 agent: {data_dir: ./state}

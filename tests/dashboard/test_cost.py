@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.data import load_config, spend_curve
-from store.embedded import SampleStore
-from store.types import SAMPLE_SCHEMA
+from redline.dashboard.data import load_config, spend_curve
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.store.embedded import SampleStore
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 START_S = 1_698_796_800  # 2023-11-01T00:00:00Z
@@ -53,7 +53,7 @@ def cost_page(cfg: Path) -> AppTest:
         import os
         from pathlib import Path
 
-        from dashboard.views import cost
+        from redline.dashboard.views import cost
 
         cost.render(Path(os.environ["REDLINE_CONFIG"]))
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dashboard.data import burn_down, load_config, spend_curve
-from store.embedded import SampleStore
-from store.types import SAMPLE_SCHEMA
+from redline.dashboard.data import burn_down, load_config, spend_curve
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.store.embedded import SampleStore
 
 START_S = 1_698_796_800  # 2023-11-01T00:00:00Z
 HOURS = 48

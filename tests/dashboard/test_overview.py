@@ -9,7 +9,7 @@ import pytest
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from dashboard.data import burn_down, evaluate_report, format_time_to_breach, load_config
+from redline.dashboard.data import burn_down, evaluate_report, format_time_to_breach, load_config
 from tests.dashboard.fleet import AT_S, EXPECTED_ORDER, write_fleet
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"

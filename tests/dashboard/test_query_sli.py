@@ -9,10 +9,11 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.data import burn_down, load_config
-from slo.query_sli import QUERY_SLI_METRIC
-from store.embedded import SampleStore
-from store.types import SAMPLE_SCHEMA, format_labels
+from redline.dashboard.data import burn_down, load_config
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.labels import format_labels
+from redline.slo.query_sli import QUERY_SLI_METRIC
+from redline.store.embedded import SampleStore
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 START_S = 1_698_796_800

@@ -15,8 +15,8 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from store.embedded import SampleStore
-from store.types import SAMPLE_SCHEMA
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.store.embedded import SampleStore
 
 START_S = 1_767_225_600
 MINUTES = 2 * 1440
@@ -51,7 +51,7 @@ def page(cfg: Path) -> AppTest:
         import os
         from pathlib import Path
 
-        from dashboard.views import whatif
+        from redline.dashboard.views import whatif
 
         whatif.render(Path(os.environ["REDLINE_CONFIG"]))
 

@@ -6,9 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from slo.backtest import Episode, _counter_burns, _engine_burns, _Sides, backtest, compare
-from slo.ranking import BurnCondition
-from slo.spec import SLOSpec
+from redline.slo.backtest import Episode, _counter_burns, _engine_burns, _Sides, backtest, compare
+from redline.slo.ranking import BurnCondition
+from redline.slo.spec import SLOSpec
 from tests.frames import series_frame as _series
 
 MIN = 60_000

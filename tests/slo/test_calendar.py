@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from slo.calendar import period_bounds
+from redline.slo.calendar import period_bounds
 
 
 def ms(text: str, tz: str = "UTC") -> int:

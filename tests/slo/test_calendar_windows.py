@@ -5,10 +5,10 @@ import polars as pl
 import pydantic
 import pytest
 
-from slo.calendar import period_bounds
-from slo.engine import SLOEvaluator
-from slo.ranking import MULTIWINDOW_CONDITIONS
-from slo.spec import SLOSpec
+from redline.slo.calendar import period_bounds
+from redline.slo.engine import SLOEvaluator
+from redline.slo.ranking import MULTIWINDOW_CONDITIONS
+from redline.slo.spec import SLOSpec
 from tests.frames import series_frame
 from tests.frames import utc_ms as _ms
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from slo.counters import increase, rate
+from redline.slo.counters import increase, rate
 
 
 def test_increase_extrapolates_to_both_edges_when_samples_are_close_to_them() -> None:

@@ -6,9 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from slo.engine import SLOEvaluator
-from slo.spec import SLOSpec
-from store.types import SAMPLE_SCHEMA
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.slo.engine import SLOEvaluator
+from redline.slo.spec import SLOSpec
 from tests.frames import series_frame as _series
 
 MIN = 60_000

@@ -11,12 +11,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-import slo.engine
-from slo.counters import extrapolate_increase, extrapolate_increases
-from slo.cumulative import segment_search
-from slo.engine import SLOEvaluator
-from slo.spec import SLOSpec
-from store.types import SAMPLE_SCHEMA
+import redline.slo.engine
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.slo.counters import extrapolate_increase, extrapolate_increases
+from redline.slo.cumulative import segment_search
+from redline.slo.engine import SLOEvaluator
+from redline.slo.spec import SLOSpec
 from tests.frames import series_frame as _series
 
 S = 1000
@@ -146,9 +146,9 @@ def history() -> pl.DataFrame:
 def test_a_series_by_series_cold_start_equals_hourly_batches_then_scrape_by_scrape_ticks(
     history: pl.DataFrame, window: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(slo.engine, "_SMALL_BATCH", 1_000)  # the whole history: the large path
+    monkeypatch.setattr(redline.slo.engine, "_SMALL_BATCH", 1_000)  # the whole history: the large path
     cold = _cold(history, window)
-    monkeypatch.setattr(slo.engine, "_SMALL_BATCH", 10**9)
+    monkeypatch.setattr(redline.slo.engine, "_SMALL_BATCH", 10**9)
     warm = SLOEvaluator(_specs(window))
     head = history.filter(pl.col("timestamp") < T0 + SPAN - 2 * HOUR)
     hourly = head.with_columns(((pl.col("timestamp") - T0) // HOUR).alias("hour"))
@@ -177,16 +177,16 @@ def test_an_unsorted_frame_gives_the_same_results_as_the_store_order(history: pl
 def test_whole_array_and_series_by_series_paths_agree_on_one_big_batch(
     history: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(slo.engine, "_SMALL_BATCH", 1_000)
+    monkeypatch.setattr(redline.slo.engine, "_SMALL_BATCH", 1_000)
     large = _cold(history, "1d")
-    monkeypatch.setattr(slo.engine, "_SMALL_BATCH", 10**9)
+    monkeypatch.setattr(redline.slo.engine, "_SMALL_BATCH", 10**9)
     assert _reports(_cold(history, "1d")) == _reports(large)
 
 
 def test_large_batches_with_series_split_across_runs_equal_one_cold_start(
     history: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(slo.engine, "_SMALL_BATCH", 1_000)
+    monkeypatch.setattr(redline.slo.engine, "_SMALL_BATCH", 1_000)
     ordered = history.head(history.height - 1).sort("metric", "labels", "timestamp", maintain_order=True)
     early = pl.col("timestamp") < T0 + 13 * HOUR
     halves = [ordered.filter(early), ordered.filter(~early)]

@@ -3,10 +3,11 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from slo.evaluation import Evaluator
-from slo.groups import expand_groups
-from slo.spec import SLOSpec
-from store.types import SAMPLE_SCHEMA, format_labels
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.labels import format_labels
+from redline.slo.evaluation import Evaluator
+from redline.slo.groups import expand_groups
+from redline.slo.spec import SLOSpec
 
 T0 = 1_700_000_000_000
 

@@ -9,11 +9,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from slo.guardrails import GuardrailEvaluator, currency_of
-from slo.ranking import rank_objectives
-from slo.results import ObjectiveResult
-from slo.spec import BURN_WINDOWS, GuardrailSpec
-from store.types import SAMPLE_SCHEMA
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.slo.guardrails import GuardrailEvaluator, currency_of
+from redline.slo.ranking import rank_objectives
+from redline.slo.results import ObjectiveResult
+from redline.slo.spec import BURN_WINDOWS, GuardrailSpec
 from tests.frames import series_frame as _series
 
 MIN = 60_000

@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from slo.guardrail_store import ring_lengths
-from slo.guardrails import GuardrailEvaluator
-from slo.results import ObjectiveResult
-from slo.spec import BURN_WINDOWS, GuardrailSpec
-from store.types import SAMPLE_SCHEMA
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.slo.guardrail_store import ring_lengths
+from redline.slo.guardrails import GuardrailEvaluator
+from redline.slo.results import ObjectiveResult
+from redline.slo.spec import BURN_WINDOWS, GuardrailSpec
 
 MIN = 60_000
 HOUR = 60 * MIN

@@ -3,9 +3,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from slo.evaluation import Evaluator
-from slo.spec import SLOSpec
-from store.types import SAMPLE_SCHEMA
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.slo.evaluation import Evaluator
+from redline.slo.spec import SLOSpec
 
 T0 = 1_700_000_000_000
 SHARES = {"0.1": 0.5, "0.25": 0.9, "0.5": 0.97, "+Inf": 1.0}  # cumulative share of requests per bucket

@@ -4,11 +4,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from slo.engine import SLOEvaluator
-from slo.ranking import rank_dimensions, rank_objectives
-from slo.results import ObjectiveResult, Status
-from slo.spec import SLOSpec
-from store.types import SAMPLE_SCHEMA
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.slo.engine import SLOEvaluator
+from redline.slo.ranking import rank_dimensions, rank_objectives
+from redline.slo.results import ObjectiveResult, Status
+from redline.slo.spec import SLOSpec
 
 MIN = 60_000
 

@@ -4,9 +4,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from slo.calendar import maintenance_intervals
-from slo.engine import SLOEvaluator
-from slo.spec import MaintenanceWindow, SLOSpec
+from redline.slo.calendar import maintenance_intervals
+from redline.slo.engine import SLOEvaluator
+from redline.slo.spec import MaintenanceWindow, SLOSpec
 from tests.frames import series_frame
 from tests.frames import utc_ms as _ms
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from slo.engine import SLOEvaluator
-from slo.openslo import load_openslo
-from store.errors import ConfigError
+from redline.kernel.errors import ConfigError
+from redline.slo.engine import SLOEvaluator
+from redline.slo.openslo import load_openslo
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "specs"

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from slo.promql_translate import (
+from redline.kernel.errors import ConfigError
+from redline.kernel.labels import Matcher, Selector
+from redline.slo.promql_translate import (
     PromQLShapeError,
     translate_counter,
     translate_error_ratio,
     translate_freshness,
     translate_ratio,
 )
-from slo.spec import LatencySLI, RatioSLI
-from store.errors import ConfigError
-from store.types import Matcher, Selector
+from redline.slo.spec import LatencySLI, RatioSLI
 
 
 @pytest.mark.parametrize(

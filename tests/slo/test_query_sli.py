@@ -14,17 +14,18 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from slo.backtest import backtest
-from slo.engine import SLOEvaluator
-from slo.openslo import load_openslo
-from slo.promql_translate import with_window_placeholder
-from slo.query_sli import QUERY_SLI_METRIC, QueryEvaluator, window_lengths, window_queries
-from slo.rules import prometheus_rules
-from slo.sloth import load_sloth
-from slo.spec import SLOSpec
-from slo.whatif import whatif
-from store.errors import ConfigError
-from store.types import SAMPLE_SCHEMA, format_labels
+from redline.kernel.errors import ConfigError
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.labels import format_labels
+from redline.slo.backtest import backtest
+from redline.slo.engine import SLOEvaluator
+from redline.slo.openslo import load_openslo
+from redline.slo.promql_translate import with_window_placeholder
+from redline.slo.query_sli import QUERY_SLI_METRIC, QueryEvaluator, window_lengths, window_queries
+from redline.slo.rules import prometheus_rules
+from redline.slo.sloth import load_sloth
+from redline.slo.spec import SLOSpec
+from redline.slo.whatif import whatif
 
 ROOT = Path(__file__).resolve().parents[2]
 AT_MS = int(datetime(2026, 3, 10, 12, 0, tzinfo=UTC).timestamp() * 1000)

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from slo.openslo import load_openslo
-from slo.rules import le_spellings, prometheus_rules, render_rules_yaml
-from slo.sloth import load_sloth
-from slo.spec import SLOSpec
-from store.errors import ConfigError
+from redline.kernel.errors import ConfigError
+from redline.slo.openslo import load_openslo
+from redline.slo.rules import le_spellings, prometheus_rules, render_rules_yaml
+from redline.slo.sloth import load_sloth
+from redline.slo.spec import SLOSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 

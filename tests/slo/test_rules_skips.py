@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from slo.rules import render_rules_yaml, skipped_objectives
-from slo.spec import SLOSpec
+from redline.slo.rules import render_rules_yaml, skipped_objectives
+from redline.slo.spec import SLOSpec
 
 RATIO = {"ratio": {"errors": 'req_total{code="500"}', "total": "req_total"}}
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from slo.engine import SLOEvaluator
-from slo.spec import SLOSpec
-from store.types import SAMPLE_SCHEMA
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.slo.engine import SLOEvaluator
+from redline.slo.spec import SLOSpec
 
 MIN = 60_000
 T0 = 28_000_000 * MIN

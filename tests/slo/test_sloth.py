@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from slo.engine import SLOEvaluator
-from slo.sloth import load_sloth
-from slo.spec import LatencySLI
-from store.errors import ConfigError
+from redline.kernel.errors import ConfigError
+from redline.slo.engine import SLOEvaluator
+from redline.slo.sloth import load_sloth
+from redline.slo.spec import LatencySLI
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "sloth.yaml"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from slo.spec import GuardrailSpec, SLOSpec
+from redline.slo.spec import GuardrailSpec, SLOSpec
 
 
 def test_throughput_and_gpu_objectives_take_their_kind_and_dimension() -> None:

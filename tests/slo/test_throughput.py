@@ -4,10 +4,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from slo.engine import SLOEvaluator
-from slo.results import ObjectiveResult
-from slo.spec import SLOSpec
-from store.types import SAMPLE_SCHEMA
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.slo.engine import SLOEvaluator
+from redline.slo.results import ObjectiveResult
+from redline.slo.spec import SLOSpec
 
 MIN = 60_000
 T0 = 28_000_000 * MIN  # a minute boundary in 2023

@@ -4,10 +4,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from slo.engine import SLOEvaluator
-from slo.spec import SLOSpec
-from slo.whatif import bucket_bounds, interpolated_bucket, whatif
-from store.types import SAMPLE_SCHEMA, parse_selector
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.labels import parse_selector
+from redline.slo.engine import SLOEvaluator
+from redline.slo.spec import SLOSpec
+from redline.slo.whatif import bucket_bounds, interpolated_bucket, whatif
 
 MIN = 60_000
 BOUNDS = ("0.1", "0.25", "0.5", "+Inf")

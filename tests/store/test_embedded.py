@@ -14,9 +14,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from store.embedded import SampleStore
-from store.errors import StoreError
-from store.types import SAMPLE_SCHEMA, format_labels, parse_selector
+from redline.kernel.errors import StoreError
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.labels import format_labels, parse_selector
+from redline.store.embedded import SampleStore
 
 DAY_MS = 86_400_000
 T0 = 1_700_006_400_000  # 2023-11-15T00:00:00Z
@@ -181,7 +182,7 @@ def test_disk_full_raises_naming_the_file_leaves_no_temp_and_keeps_existing_file
     before = {p: p.read_bytes() for p in tmp_path.rglob("*.parquet")}
 
     with (
-        mock.patch("store._segments.os.fsync", autospec=True,
+        mock.patch("redline.store.segments.os.fsync", autospec=True,
                    side_effect=OSError(errno.ENOSPC, "No space left on device")),
         pytest.raises(StoreError) as info,
     ):
@@ -203,7 +204,7 @@ def test_disk_full_during_compaction_keeps_the_batches_and_the_old_segment(tmp_p
     before = {p: p.read_bytes() for p in tmp_path.rglob("*.parquet")}
 
     with (
-        mock.patch("store._segments.os.fsync", autospec=True,
+        mock.patch("redline.store.segments.os.fsync", autospec=True,
                    side_effect=OSError(errno.ENOSPC, "No space left on device")),
         pytest.raises(StoreError, match=r"2023-11-15\.parquet.*No space left"),
     ):
@@ -271,8 +272,8 @@ CHILD = textwrap.dedent(
     import sys
     from pathlib import Path
     import polars as pl
-    from store.embedded import SampleStore
-    from store.types import SAMPLE_SCHEMA
+    from redline.store.embedded import SampleStore
+    from redline.kernel.fields import SAMPLE_SCHEMA
     store = SampleStore(Path(sys.argv[1]))
     i = 0
     while True:

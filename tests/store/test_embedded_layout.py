@@ -6,9 +6,9 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from store.embedded import SampleStore
-from store.errors import StoreError
-from store.types import SAMPLE_SCHEMA
+from redline.kernel.errors import StoreError
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.store.embedded import SampleStore
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000

@@ -3,14 +3,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from store.types import (
-    SAMPLE_SCHEMA,
-    format_duration,
-    format_labels,
-    parse_duration,
-    parse_labels,
-    parse_selector,
-)
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.labels import format_labels, parse_labels, parse_selector
+from redline.kernel.units import format_duration, parse_duration
 
 
 def test_label_string_round_trips_escapes_and_sorts_keys() -> None:

@@ -1,20 +1,7 @@
-"""The types every part shares: the sample frame, label sets, selectors and durations.
-
-A batch of samples is a polars frame with exactly ``SAMPLE_SCHEMA``:
-
-- ``metric``: the sample name as exposed (``http_requests_total``, ``x_bucket``)
-- ``labels``: the canonical label string, keys sorted, values escaped as in the exposition
-  format and without braces: ``code="200",service="api"`` (empty string for no labels)
-- ``timestamp``: milliseconds since the Unix epoch, UTC
-- ``value``: float64 (``NaN`` and ``±Inf`` allowed)
-
-The canonical label string makes (metric, labels) a series key that compares by equality, so
-selectors are matched once per distinct series, never per sample.
-"""
+"""Label sets and selectors: the canonical label string, PromQL selectors and their matchers."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,27 +10,7 @@ from typing import Final, Literal
 
 import polars as pl
 
-__all__ = [
-    "SAMPLE_SCHEMA",
-    "Matcher",
-    "Selector",
-    "empty_samples",
-    "format_duration",
-    "format_labels",
-    "parse_duration",
-    "parse_labels",
-    "parse_selector",
-]
-
-SAMPLE_SCHEMA: Final = pl.Schema(
-    {"metric": pl.String, "labels": pl.String, "timestamp": pl.Int64, "value": pl.Float64}
-)
-
-
-def empty_samples() -> pl.DataFrame:
-    """An empty frame with the sample schema."""
-    return pl.DataFrame(schema=SAMPLE_SCHEMA)
-
+__all__ = ["Matcher", "Selector", "format_labels", "parse_labels", "parse_selector"]
 
 # ---------------------------------------------------------------------------------------------
 # Label strings
@@ -225,45 +192,3 @@ def parse_selector(text: str) -> Selector:
         if src[pos:].strip():
             raise ValueError(f"unexpected text {src[pos:]!r} after selector {text!r}")
     return Selector(metric, tuple(matchers))
-
-
-# ---------------------------------------------------------------------------------------------
-# Durations
-
-_DURATION_UNITS: Final = {
-    "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, "y": 31536000.0,
-}
-_DURATION_RE: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a Prometheus-style duration (``30s``, ``5m``, ``1h30m``, ``30d``).
-
-    Raises ``ValueError`` naming the text when it is not a positive duration.
-    """
-    src = text.strip()
-    pos = 0
-    total = 0.0
-    for m in _DURATION_RE.finditer(src):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-        pos = m.end()
-    if pos != len(src) or not src:
-        raise ValueError(f"{text!r} is not a duration: expected a number and a unit such as 30s, 5m, 1h, 30d")
-    if total <= 0 or not math.isfinite(total):
-        raise ValueError(f"{text!r} is not a positive duration")
-    return total
-
-
-def format_duration(seconds: float) -> str:
-    """The shortest exact Prometheus-style spelling of a duration (``2592000`` → ``30d``)."""
-    if seconds <= 0:
-        return "0s"
-    ms = round(seconds * 1000)
-    parts: list[str] = []
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
-        if ms >= size:
-            parts.append(f"{ms // size}{unit}")
-            ms %= size
-    return "".join(parts)

@@ -29,7 +29,7 @@ from prometheus_client.metrics_core import (
     Metric,
 )
 
-from agent.fleet_counts import (
+from redline.demo.counts import (
     DURATION_BUCKETS_S,
     INFERENCE_SERVICE,
     PIPELINE_NAME,
@@ -40,7 +40,7 @@ from agent.fleet_counts import (
     PipelineTally,
     le_text,
 )
-from agent.http_thread import ThreadedHTTPServer, send_body
+from redline.kernel.http_server import ThreadedHTTPServer, send_body
 
 __all__ = ["DEFAULT_INFERENCE_PORT", "DEFAULT_PIPELINE_PORT", "BatchPipeline", "InferenceAPI"]
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from agent.http_thread import ThreadedHTTPServer, send_body
+from redline.kernel.http_server import ThreadedHTTPServer, send_body
 
 __all__ = ["WebhookReceiver", "summarize_alert"]
 

@@ -31,8 +31,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from store.errors import StoreError
-from store.types import SAMPLE_SCHEMA
+from redline.kernel.errors import StoreError
+from redline.kernel.fields import SAMPLE_SCHEMA
 
 DAY_MS: Final = 86_400_000
 SLICE_MS: Final = 4 * 3_600_000

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from agent.fleet_counts import InferenceCounts, InferenceStep, PipelineCounts
-from agent.fleet_services import DEFAULT_INFERENCE_PORT, DEFAULT_PIPELINE_PORT, BatchPipeline, InferenceAPI
-from agent.fleet_traffic import DEMO_SCENARIO, PIPELINE_PERIOD_S, Phase, Scenario, TrafficModel, TrafficProfile
+from redline.demo.counts import InferenceCounts, InferenceStep, PipelineCounts
+from redline.demo.services import DEFAULT_INFERENCE_PORT, DEFAULT_PIPELINE_PORT, BatchPipeline, InferenceAPI
+from redline.demo.traffic import DEMO_SCENARIO, PIPELINE_PERIOD_S, Phase, Scenario, TrafficModel, TrafficProfile
 
 __all__ = [
     "DEFAULT_INFERENCE_PORT",

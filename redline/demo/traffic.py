@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Final
 
-from agent.fleet_counts import DURATION_BUCKETS_S, MODELS, InferenceStep
+from redline.demo.counts import DURATION_BUCKETS_S, MODELS, InferenceStep
 
 __all__ = [
     "DEMO_SCENARIO",

@@ -29,7 +29,10 @@ from typing import IO, Final, TypeVar
 
 import polars as pl
 
-from store._segments import (
+from redline.kernel.errors import StoreError
+from redline.kernel.fields import SAMPLE_SCHEMA, empty_samples
+from redline.kernel.labels import Selector
+from redline.store.segments import (
     DAY_MS,
     VanishedError,
     batch_time_bounds,
@@ -47,8 +50,6 @@ from store._segments import (
     write_batch,
     write_segment,
 )
-from store.errors import StoreError
-from store.types import SAMPLE_SCHEMA, Selector, empty_samples
 
 __all__ = ["CompactionStats", "SampleStore"]
 

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
 
-from store.types import Selector, format_duration, parse_duration, parse_selector
+from redline.kernel.labels import Selector, parse_selector
+from redline.kernel.units import format_duration, parse_duration
 
 __all__ = ["DurationSeconds", "SelectorField"]
 

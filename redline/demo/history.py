@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TextIO
 
-from agent.fleet import FleetSimulator
-from agent.fleet_counts import (
+from redline.demo.counts import (
     DURATION_BUCKETS_S,
     INFERENCE_SERVICE,
     MODELS,
@@ -34,8 +33,9 @@ from agent.fleet_counts import (
     PipelineTally,
     le_text,
 )
-from agent.fleet_traffic import PIPELINE_PERIOD_S, Phase, Scenario, TrafficProfile
-from store.types import format_labels
+from redline.demo.fleet import FleetSimulator
+from redline.demo.traffic import PIPELINE_PERIOD_S, Phase, Scenario, TrafficProfile
+from redline.kernel.labels import format_labels
 
 __all__ = ["DEFAULT_SOURCE_LABELS", "HistoryStats", "history_scenario", "write_history"]
 

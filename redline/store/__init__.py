@@ -1,0 +1,1 @@
+"""The embedded sample store: atomic batch files compacted into time-partitioned Parquet segments."""

@@ -1,1 +1,0 @@
-"""The embedded sample store and the types every part shares."""

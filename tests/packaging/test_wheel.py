@@ -1,0 +1,67 @@
+"""The built wheel holds one import root, ``redline``, and nothing else at top level.
+
+Built from this checkout with setuptools (as ``pip wheel`` does), unpacked into a folder, and
+imported by a fresh interpreter that sees only that folder and the venv's third-party packages
+(``-S``: no ``.pth`` files, so not the editable install of this checkout either).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "-w", str(out), str(ROOT)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (built,) = out.glob("redline-*.whl")
+    return built
+
+
+def test_wheel_has_one_top_level_package(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    top = {name.split("/", 1)[0] for name in names}
+    assert top == {"redline", "redline-0.1.0.dist-info"}
+    for part in ("agent", "collectors", "slo", "alerts", "dashboard", "kernel", "store", "demo"):
+        assert f"redline/{part}/__init__.py" in names
+    assert "redline/dashboard/views/overview.py" in names
+    entry = next(n for n in names if n.endswith("entry_points.txt"))
+    with zipfile.ZipFile(wheel) as zf:
+        assert "redline = redline.agent.cli:main" in zf.read(entry).decode()
+
+
+def test_installed_wheel_imports_only_as_redline(wheel: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(site)
+    third_party = sysconfig.get_paths()["purelib"]
+    probe = textwrap.dedent(f"""
+        import importlib, sys
+        sys.path[:] = [{str(site)!r}] + [p for p in sys.path if p] + [{third_party!r}]
+        import redline.slo.engine, redline.agent.cli, redline.kernel.errors, redline.store.embedded
+        assert redline.slo.engine.__file__.startswith({str(site)!r}), redline.slo.engine.__file__
+        for name in ("agent", "slo", "store", "alerts", "collectors", "dashboard"):
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError:
+                continue
+            raise SystemExit(f"import {{name}} worked: {{sys.modules[name].__file__}}")
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-S", "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:] + done.stdout
+    assert done.stdout.strip() == "ok"
