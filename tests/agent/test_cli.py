@@ -310,7 +310,7 @@ def test_at_reads_every_form_of_the_one_time_grammar(imported: Path, capsys: pyt
     assert json.loads(capsys.readouterr().out) == relative
 
 
-def test_a_time_outside_the_grammar_is_a_usage_error_naming_it(
+def test_a_bad_time_duration_or_policy_is_a_usage_error_naming_it(
     imported: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for command in (["status"], ["whatif", "--slo", "api-latency"], ["backtest"]):
@@ -322,6 +322,11 @@ def test_a_time_outside_the_grammar_is_a_usage_error_naming_it(
     assert "'-2x' is not a time ('2x' is not a duration" in capsys.readouterr().err
     assert main(["backtest", "--config", str(imported), "--since", "a month"]) == 2
     assert "argument --since: 'a month' is not a duration" in capsys.readouterr().err
+    policy = imported.parent / "policy.yaml"
+    assert main(["backtest", "--config", str(imported), "--policy", str(policy)]) == 2
+    assert capsys.readouterr().err == (
+        f"redline: error: {policy}: cannot read policy: No such file or directory: check the path given to --policy\n"
+    )
 
 
 def test_backtest_at_is_the_end_of_the_replay_and_until_still_works(
