@@ -83,7 +83,10 @@ def load_policy(path: Path) -> tuple[BurnRateCondition, ...]:
     """Alert conditions from YAML: a list of ``{severity, long_window, short_window, budget_share}``."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise ConfigError(f"{path}: cannot read policy: {reason}: check the path given to --policy") from exc
+    except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: cannot read policy: {exc}") from exc
     try:
         return tuple(TypeAdapter(list[BurnRateCondition]).validate_python(raw))

@@ -1,29 +1,94 @@
-"""The ``redline`` command line: run, check, status, import, dashboard, demo.
+"""The ``redline`` command line: run, check, status, collect, import, whatif, backtest, rules,
+dashboard, demo.
 
-Every error Redline raises on purpose (``RedlineError``) is printed as one clear message on
-stderr with exit code 2; no traceback for a bad config or a bad file.
+One grammar for every command:
+
+- a time ("evaluate at T", "replay up to T") is always ``--at``, read by
+  ``redline.kernel.times.parse_instant`` (now, Unix seconds, ISO 8601, ``-2h``, ``2h ago``);
+- the exit code means the same everywhere (README, "Exit codes"): 0 ok, 1 a breach or failed
+  check, 2 a usage or config error, 3 a failure while running;
+- an expected error (an invalid config, a missing file, a port in use, permission denied) is one
+  line on stderr, ``redline: error: <what>: <what to do>``, never a traceback. Only an
+  unexpected exception prints its traceback (and exits 3): that one is a bug to report.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from redline.agent.config import load_config
-from redline.kernel.errors import ConfigError, RedlineError
+from redline.agent.config import LoadedConfig, load_config
+from redline.kernel.errors import ConfigError, RedlineError, SourceError
+from redline.kernel.times import INSTANT_FORMS, parse_instant
 
-__all__ = ["main"]
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUNTIME", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0
+"""The command did what it was asked."""
+EXIT_FAILED = 1
+"""It ran, and what it checks failed: a source that failed in ``collect``, problems ``check`` found."""
+EXIT_USAGE = 2
+"""A usage or config error: a bad flag or value, an invalid config, a missing or unreadable input file."""
+EXIT_RUNTIME = 3
+"""A failure while running: a port in use, permission denied, the store, an unexpected exception."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C where it is not the normal way to stop (128 + SIGINT, as shells report it)."""
 
 log = logging.getLogger("redline")
+
+
+class CommandError(Exception):
+    """An expected failure, worded for the user: what went wrong, what to do, and the exit code."""
+
+    def __init__(self, what: str, to_do: str, exit_code: int) -> None:
+        super().__init__(f"{what}: {to_do}")
+        self.exit_code = exit_code
+
+
+def _file_hint(exc: OSError, what: str) -> str:
+    """What to do about a file that could not be read or written, by its errno."""
+    if exc.errno == errno.ENOENT:
+        return f"check the path of {what}"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"give this user access to {what}"
+    if exc.errno == errno.EISDIR:
+        return f"{what} must be a file, not a folder"
+    if exc.errno == errno.ENOSPC:
+        return "free some disk space and try again"
+    return f"check {what}"
+
+
+def _listen_hint(errno_: int | None, setting: str) -> str:
+    """What to do when an address cannot be bound, by its errno; ``setting`` says where it is set."""
+    if errno_ == errno.EADDRINUSE:
+        return f"stop the other process or change {setting}"
+    if errno_ == errno.EACCES:
+        return f"use a port above 1023 or change {setting}"
+    return f"change {setting}"
+
+
+def _load(path: Path) -> LoadedConfig:
+    """``load_config``, plus what to do when the file itself cannot be read."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        if isinstance(exc.__cause__, OSError):
+            hint = _file_hint(exc.__cause__, "the file given to --config")
+            raise CommandError(str(exc), hint, EXIT_USAGE) from exc
+        raise
 
 
 def _wait_for_signal() -> None:
@@ -41,24 +106,30 @@ def _wait_for_signal() -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from redline.agent.runtime import Agent
+    from redline.agent.selfmetrics import ListenError
 
-    loaded = load_config(args.config)
+    loaded = _load(args.config)
     agent = Agent(loaded, env=os.environ)
-    agent.start()
+    try:
+        agent.start()
+    except ListenError as exc:
+        agent.shutdown()
+        where = f"agent.listen in {loaded.path}"
+        raise CommandError(f"{exc} ({where})", _listen_hint(exc.errno, "agent.listen"), EXIT_RUNTIME) from exc
     log.info("redline agent running: %d sources, %d objectives; Ctrl-C stops",
              len(loaded.config.sources), len(loaded.config.slos))
     try:
         _wait_for_signal()
     finally:
         agent.shutdown()
-    return 0
+    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from redline.slo.evaluation import Evaluator
     from redline.store.embedded import SampleStore
 
-    loaded = load_config(args.config)
+    loaded = _load(args.config)
     cfg = loaded.config
     problems: list[str] = []
     store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention)
@@ -69,89 +140,83 @@ def cmd_check(args: argparse.Namespace) -> int:
     for p in problems:
         print(f"{loaded.path}: {p}", file=sys.stderr)
     if problems:
-        return 2
+        return EXIT_FAILED
     print(f"{loaded.path}: ok — {len(cfg.sources)} sources, {len(cfg.slos)} objectives, "
           f"{len(cfg.guardrails)} guardrails, {len(cfg.alerting.notifiers)} notifiers")
-    return 0
+    return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from redline.agent.status import compute_status, parse_at, render_json, render_text
+    from redline.agent.status import compute_status, render_json, render_text
 
-    loaded = load_config(args.config)
-    at = parse_at(args.at) if args.at else time.time()
-    report = compute_status(loaded, at)
+    loaded = _load(args.config)
+    report = compute_status(loaded, args.at)
     print(render_json(report) if args.json else render_text(report, args.dimension))
-    return 0
+    return EXIT_OK
 
 
 def cmd_whatif(args: argparse.Namespace) -> int:
     import json
 
     from redline.agent.analysis import render_whatif_text, run_whatif
-    from redline.agent.status import parse_at
-    from redline.kernel.units import parse_duration
 
-    loaded = load_config(args.config)
-    try:
-        threshold = parse_duration(args.threshold) if args.threshold else None
-    except ValueError as exc:
-        raise ConfigError(f"--threshold: {exc}") from exc
-    at = parse_at(args.at) if args.at else time.time()
-    result = run_whatif(loaded, args.slo, at, threshold_s=threshold, objective=args.objective)
+    loaded = _load(args.config)
+    result = run_whatif(loaded, args.slo, args.at, threshold_s=args.threshold, objective=args.objective)
     print(json.dumps(result.to_json(), indent=2) if args.json else render_whatif_text(result))
-    return 0
+    return EXIT_OK
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     import json
 
     from redline.agent.analysis import load_policy, run_backtest
-    from redline.agent.status import parse_at
     from redline.alerts.policy import DEFAULT_POLICY
-    from redline.kernel.units import parse_duration
 
-    loaded = load_config(args.config)
-    try:
-        since, step = parse_duration(args.since), parse_duration(args.step)
-    except ValueError as exc:
-        raise ConfigError(f"--since/--step: {exc}") from exc
-    end = parse_at(args.until) if args.until else time.time()
+    loaded = _load(args.config)
     report = run_backtest(
         loaded,
-        start_s=end - since,
-        end_s=end,
-        step_s=step,
+        start_s=args.at - args.since,
+        end_s=args.at,
+        step_s=args.step,
         policy=load_policy(args.policy) if args.policy else DEFAULT_POLICY,
         compare_objective=args.compare_objective,
         only=args.slo,
     )
     print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
-    return 0
+    return EXIT_OK
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
     from redline.slo.rules import render_rules_yaml
 
-    loaded = load_config(args.config)
+    loaded = _load(args.config)
     text = render_rules_yaml(loaded.config.slos)
     if args.output is None:
         print(text, end="")
     else:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            what = f"{args.output}: cannot write rules: {exc.strerror or exc}"
+            raise CommandError(what, _file_hint(exc, "the file given to --output"), EXIT_RUNTIME) from exc
         print(f"wrote {args.output}: check with `promtool check rules {args.output}`", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     from redline.agent.importer import import_history
     from redline.store.embedded import SampleStore
 
-    loaded = load_config(args.config)
+    loaded = _load(args.config)
     store = SampleStore(loaded.data_dir, retention_seconds=loaded.config.agent.retention)
-    stats = import_history(args.history, store)
+    try:
+        stats = import_history(args.history, store)
+    except SourceError as exc:  # the file named on the command line: a usage error
+        if isinstance(exc.__cause__, OSError):
+            raise CommandError(str(exc), _file_hint(exc.__cause__, "the HISTORY file"), EXIT_USAGE) from exc
+        raise ConfigError(str(exc)) from exc
     print(stats.summary())
-    return 0
+    return EXIT_OK
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -159,25 +224,44 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     from redline.agent.collect_once import collect_once, render_collect_json, render_collect_text
 
-    loaded = load_config(args.config)
+    loaded = _load(args.config)
     with httpx.Client() as client:
         result = collect_once(loaded, args.source, client)
     print(render_collect_json(result) if args.json else render_collect_text(result))
-    return 0 if result.health.ok else 1
+    return EXIT_OK if result.health.ok else EXIT_FAILED
+
+
+def _check_can_listen(address: str, port: int, setting: str) -> None:
+    """Bind ``address:port`` once and let go, so a taken port is one clear line here rather than
+    a child process's traceback later."""
+    from redline.agent.selfmetrics import ListenError
+
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        with socket.create_server((address, port), family=family):
+            pass
+    except OSError as exc:
+        failure = ListenError(address, port, exc)
+        raise CommandError(str(failure), _listen_hint(failure.errno, setting), EXIT_RUNTIME) from exc
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from redline.dashboard.launch import dashboard_command
 
-    load_config(args.config)  # fail here, clearly, rather than inside the browser
+    _load(args.config)  # fail here, clearly, rather than inside the browser
+    _check_can_listen(args.address, args.port, "--port")
     cmd = dashboard_command(args.config.resolve(), port=args.port, address=args.address)
     print(f"dashboard: http://{args.address}:{args.port}/", flush=True)
     proc = subprocess.Popen(cmd)
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
+        code = proc.wait()
+    except KeyboardInterrupt:  # Ctrl-C is how the dashboard is stopped
         proc.terminate()
-        return proc.wait(timeout=10)
+        proc.wait(timeout=10)
+        return EXIT_OK
+    if code != 0:
+        raise CommandError(f"the dashboard (streamlit) exited with code {code}", "see its output above", EXIT_RUNTIME)
+    return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -186,43 +270,141 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(workdir=args.dir, duration_s=args.duration, with_dashboard=not args.no_dashboard)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="redline", description="Error budgets, burn-rate alerts and cost guardrails.")
-    p.add_argument("--log-level", default=os.environ.get("REDLINE_LOG_LEVEL", "INFO"))
-    sub = p.add_subparsers(dest="command", required=True)
+# ---------------------------------------------------------------------------------------------
+# The grammar
 
-    def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_text)
-        sp.add_argument("--config", "-c", type=Path, required=True, help="the Redline YAML config")
+
+class _Deprecated(argparse.Action):
+    """A former spelling, still accepted so old scripts keep working: hidden from ``--help``,
+    it says on stderr what to use instead, then stores its value (if it takes one) under
+    ``dest``, as the new spelling would."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, *, note: str, **kwargs: Any) -> None:
+        kwargs.update(help=argparse.SUPPRESS, default=argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+        self.note = note
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"redline: note: {option_string} is deprecated: {self.note}", file=sys.stderr)
+        if self.nargs != 0:
+            setattr(namespace, self.dest, values)
+
+
+def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse ``type`` from a parser raising ``ValueError``, keeping its message (argparse
+    would otherwise replace it with ``invalid <function name> value``)."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    return convert
+
+
+_TIME_FLAGS = ("--at", "--until")
+
+
+def _join_time_values(argv: Sequence[str]) -> list[str]:
+    """``--at -2h`` → ``--at=-2h``: argparse takes a value starting with ``-`` for an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        following = argv[i + 1] if i + 1 < len(argv) else ""
+        if arg in _TIME_FLAGS and following[:1] == "-" and (following[1:2].isdigit() or following[1:2] == " "):
+            out.append(f"{arg}={following}")
+            i += 2
+        else:
+            out.append(arg)
+            i += 1
+    return out
+
+
+def _parser(now_s: float) -> argparse.ArgumentParser:
+    """The whole grammar; ``now_s`` is "now" for every relative time in one invocation."""
+    from redline.kernel.units import parse_duration
+
+    instant = _typed(lambda text: parse_instant(text, now_s))
+    duration = _typed(parse_duration)
+    at_help = f"{INSTANT_FORMS}; default now"
+
+    p = argparse.ArgumentParser(
+        prog="redline",
+        description="Error budgets, burn-rate alerts and cost guardrails.",
+        epilog="Exit codes: 0 ok, 1 a breach or failed check, 2 usage or config error, 3 failure while running.",
+    )
+    p.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        default=os.environ.get("REDLINE_LOG_LEVEL", "INFO"),
+        help="how much the agent logs on stderr (default INFO, or $REDLINE_LOG_LEVEL)",
+    )
+    sub = p.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="what to do (COMMAND -h for its flags)"
+    )
+
+    def command(name: str, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=description or help_text)
+
+    def with_config(name: str, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
+        sp = command(name, help_text, description)
+        sp.add_argument("--config", "-c", type=Path, required=True, metavar="FILE", help="the Redline YAML config")
         return sp
 
     with_config("run", "run the agent: collect, store, evaluate, alert, serve /metrics").set_defaults(fn=cmd_run)
-    with_config("check", "validate a config (and objectives against stored series)").set_defaults(fn=cmd_check)
+    with_config(
+        "check", "validate a config (and objectives against stored series)",
+        "Validate a config and, with stored data, its objectives against the stored series; "
+        "exit code 1 when the series show a problem.",
+    ).set_defaults(fn=cmd_check)
     st = with_config("status", "print dimensions and objectives, nearest to breaking first")
-    st.add_argument("--at", help="evaluate at this time (Unix seconds or ISO 8601); default now")
+    st.add_argument("--at", type=instant, default="now", metavar="TIME", help=f"evaluate at this time: {at_help}")
     st.add_argument("--json", action="store_true", help="print the status --json document")
     st.add_argument("--dimension", choices=["data", "users", "model", "cost"], help="only this dimension")
     st.set_defaults(fn=cmd_status)
-    co = with_config("collect", "run one source once and print what it collected and its health")
+    co = with_config(
+        "collect", "run one source once and print what it collected and its health",
+        "Run one source once (one collection, then exit), nothing stored; exit code 1 when it "
+        "failed. The former --once flag is accepted and ignored.",
+    )
     co.add_argument("--source", required=True, help="the source's name in the config")
-    co.add_argument("--once", action="store_true", help="collect once (the only mode; for clarity in scripts)")
+    co.add_argument("--once", action=_Deprecated, nargs=0, note="collect always runs one collection and exits")
     co.add_argument("--json", action="store_true", help="print {source, health, samples} as JSON")
     co.set_defaults(fn=cmd_collect)
     wi = with_config("whatif", "an objective under another latency threshold and/or objective, same history")
     wi.add_argument("--slo", required=True, help="the objective's name")
-    wi.add_argument("--threshold", help="alternative latency threshold, e.g. 250ms (interpolated between buckets)")
+    wi.add_argument(
+        "--threshold", type=duration, help="alternative latency threshold, e.g. 250ms (interpolated between buckets)"
+    )
     wi.add_argument("--objective", type=float, help="alternative objective in percent, e.g. 99.5")
-    wi.add_argument("--at", help="evaluate at this time (Unix seconds or ISO 8601); default now")
+    wi.add_argument("--at", type=instant, default="now", metavar="TIME", help=f"evaluate at this time: {at_help}")
     wi.add_argument("--json", action="store_true", help="the objective as status --json prints it, plus curve")
     wi.set_defaults(fn=cmd_whatif)
-    bt = with_config("backtest", "replay the alert policy over stored history: every page and ticket it would send")
-    bt.add_argument("--since", default="30d", help="how far back to start (default 30d)")
-    bt.add_argument("--until", help="end of the replay (Unix seconds or ISO 8601); default now")
-    bt.add_argument("--step", default="1m", help="evaluation step (default 1m)")
+    bt = with_config(
+        "backtest", "replay the alert policy over stored history: every page and ticket it would send",
+        "Replay the alert policy over stored history, from --since before --at up to --at: every "
+        "page and ticket it would have sent. (--until is a deprecated spelling of --at.)",
+    )
+    bt.add_argument(
+        "--since", type=duration, default="30d", metavar="DURATION",
+        help="how long before --at the replay starts (default 30d)",
+    )
+    bt.add_argument("--at", type=instant, default="now", metavar="TIME", help=f"end of the replay: {at_help}")
+    bt.add_argument("--until", dest="at", type=instant, action=_Deprecated, note="use --at")
+    bt.add_argument("--step", type=duration, default="1m", metavar="DURATION", help="evaluation step (default 1m)")
     bt.add_argument("--policy", type=Path, help="YAML list of {severity, long_window, short_window, budget_share}")
     bt.add_argument("--compare-objective", type=float, help="also replay with every objective at this percentage")
     bt.add_argument("--slo", help="only this objective")
-    bt.add_argument("--json", action="store_true")
+    bt.add_argument("--json", action="store_true", help="print {start, end, step_seconds, policy, episodes, summary}")
     bt.set_defaults(fn=cmd_backtest)
     ru = with_config("rules", "write Prometheus recording and alerting rules for the objectives")
     ru.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
@@ -231,10 +413,13 @@ def _parser() -> argparse.ArgumentParser:
     im.add_argument("history", type=Path, help="OpenMetrics text with explicit timestamps (as promtool reads)")
     im.set_defaults(fn=cmd_import)
     db = with_config("dashboard", "start the Streamlit dashboard alone")
-    db.add_argument("--port", type=int, default=8501)
-    db.add_argument("--address", default="127.0.0.1")
+    db.add_argument("--port", type=int, default=8501, help="the port the dashboard listens on (default 8501)")
+    db.add_argument(
+        "--address", default="127.0.0.1",
+        help="the address it listens on (default 127.0.0.1; 0.0.0.0 opens it to the network)",
+    )
     db.set_defaults(fn=cmd_dashboard)
-    de = sub.add_parser("demo", help="start a simulated fleet, the agent and the dashboard on 127.0.0.1")
+    de = command("demo", "start a simulated fleet, the agent and the dashboard on 127.0.0.1")
     de.add_argument("--dir", type=Path, default=Path("redline-demo"), help="working folder for the demo's data")
     de.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     de.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
@@ -242,9 +427,38 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``redline`` console script."""
-    args = _parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
+    """Run the command; turn every expected error into one line and its exit code."""
+    try:
+        return int(args.fn(args))
+    except CommandError as exc:
+        print(f"redline: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except ConfigError as exc:
+        print(f"redline: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RedlineError as exc:  # the store, a notifier: a failure while running
+        print(f"redline: error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        what = f"{exc.filename}: {exc.strerror or exc}"
+        print(f"redline: error: {what}: {_file_hint(exc, str(exc.filename))}", file=sys.stderr)
+        return EXIT_RUNTIME
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Callable[[], float] = time.time) -> int:
+    """Entry point of the ``redline`` console script; returns the exit code (see ``EXIT_*``).
+
+    ``clock`` is "now" for the relative times in ``argv`` (``--at -2h``), read once.
+    """
+    try:
+        args = _parser(clock()).parse_args(_join_time_values(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:  # a usage error (argparse printed it) or --help
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -252,12 +466,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for chatty in ("apscheduler", "httpx", "httpcore"):  # one line per job run or request
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
-        return int(args.fn(args))
-    except RedlineError as exc:
-        print(f"redline: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+        return _run(args)
+    except Exception as exc:  # a bug: the traceback is what a report needs
+        traceback.print_exc()
+        print(f"redline: error: unexpected {type(exc).__name__}: please report it with the traceback above",
+              file=sys.stderr)
+        return EXIT_RUNTIME
 
 
 if __name__ == "__main__":

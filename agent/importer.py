@@ -68,8 +68,11 @@ def import_history(path: Path, store: SampleStore) -> ImportStats:
     started = time.perf_counter()
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourceError(f"{path}: cannot read history file: {exc}") from exc
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read history file: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        where = f"{exc.reason} at byte {exc.start}"
+        raise SourceError(f"{path}: cannot read history file: not UTF-8 text ({where})") from exc
     parsed = ExpositionParser().parse(text, default_timestamp_ms=_NO_TIMESTAMP, openmetrics=True)
     del text
     frame = parsed.samples.with_row_index("line_order")

@@ -8,6 +8,7 @@ the agent owns (never the global one).
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler
@@ -22,7 +23,7 @@ from redline.collectors.base import SourceHealth
 from redline.kernel.http_server import ThreadedHTTPServer, send_body
 from redline.slo.results import StatusReport
 
-__all__ = ["AgentMetrics", "SelfMetricsServer"]
+__all__ = ["AgentMetrics", "ListenError", "SelfMetricsServer"]
 
 _STATUS_CODES = {"ok": 0, "warning": 1, "breached": 2, "no_data": 3, "low_traffic": 4}
 
@@ -157,6 +158,28 @@ class AgentMetrics:
         )
 
 
+class ListenError(OSError):
+    """The agent could not listen on ``host:port``; ``str()`` says why in words (``errno`` kept).
+
+    An ``OSError`` still, so code catching the socket error keeps working; its own type lets the
+    command line tell a bind failure (the user's to fix) from any other I/O error.
+    """
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        address = f"{host}:{port}"
+        if cause.errno == errno.EADDRINUSE:
+            reason = f"{address} is already in use"
+        elif cause.errno == errno.EACCES:
+            reason = f"no permission to listen on {address} (ports below 1024 need privileges)"
+        else:
+            reason = f"cannot listen on {address}: {cause.strerror or cause}"
+        super().__init__(cause.errno, reason)
+        self.host, self.port = host, port
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 class SelfMetricsServer:
     """Serves ``/metrics`` and ``/healthz``; ``start()``/``shutdown()``."""
 
@@ -166,6 +189,7 @@ class SelfMetricsServer:
         self._registry = registry
         self._health = health
         self._http = ThreadedHTTPServer("redline-metrics", host, port)
+        self._requested_port = port
 
     @property
     def port(self) -> int:
@@ -173,7 +197,7 @@ class SelfMetricsServer:
         return self._http.port
 
     def start(self) -> None:
-        """Bind and serve in a daemon thread."""
+        """Bind and serve in a daemon thread; ``ListenError`` when the address cannot be bound."""
         registry, health = self._registry, self._health
 
         class Handler(BaseHTTPRequestHandler):
@@ -192,7 +216,10 @@ class SelfMetricsServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._http.start(Handler)
+        try:
+            self._http.start(Handler)
+        except OSError as exc:  # includes socket.gaierror for a host name that does not resolve
+            raise ListenError(self._http.host, self._requested_port, exc) from exc
 
     def shutdown(self) -> None:
         """Stop serving and close the socket."""

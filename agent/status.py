@@ -6,31 +6,13 @@ import json
 from datetime import UTC, datetime
 
 from redline.agent.config import LoadedConfig
-from redline.kernel.errors import ConfigError
 from redline.slo.evaluation import Evaluator, read_start_ms
 from redline.slo.groups import expand_groups
 from redline.slo.ranking import format_age
 from redline.slo.results import ObjectiveResult, StatusReport
 from redline.store.embedded import SampleStore
 
-__all__ = ["compute_status", "parse_at", "render_json", "render_text"]
-
-
-def parse_at(text: str) -> float:
-    """Unix seconds from ``--at``: a number of seconds, or an ISO 8601 time (UTC if no zone)."""
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ConfigError(
-            f"--at {text!r}: expected Unix seconds or an ISO 8601 time such as 2026-11-25T12:00:00Z"
-        ) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+__all__ = ["compute_status", "render_json", "render_text"]
 
 
 def compute_status(loaded: LoadedConfig, at_s: float) -> StatusReport:

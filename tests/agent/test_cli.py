@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,7 +122,7 @@ def test_check_rejects_a_threshold_between_bucket_bounds(
     assert main(["check", "--config", str(imported)]) == 0
     assert "ok — 0 sources, 3 objectives" in capsys.readouterr().out
     bad = write_config(tmp_path, threshold="300ms")
-    assert main(["check", "--config", str(bad)]) == 2
+    assert main(["check", "--config", str(bad)]) == 1  # the check ran and failed: exit code 1
     err = capsys.readouterr().err
     assert "api-latency" in err and "0.25" in err and "0.5" in err
 
@@ -234,7 +237,7 @@ def test_whatif_relaxes_a_latency_threshold_over_the_same_history(
 def test_backtest_compares_the_current_objective_with_a_relaxed_one(
     imported: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["backtest", "--config", str(imported), "--since", "1h", "--until", str(END_S), "--slo", "api-latency"]
+    args = ["backtest", "--config", str(imported), "--since", "1h", "--at", str(END_S), "--slo", "api-latency"]
     assert main([*args, "--compare-objective", "40", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     (row,) = doc["summary"]
@@ -245,3 +248,219 @@ def test_backtest_compares_the_current_objective_with_a_relaxed_one(
     assert row["objective 40"]["pages"] == 0
     (page,) = [e for e in doc["current"]["episodes"] if e["severity"] == "page"]
     assert page["peak_burn"] == pytest.approx(2.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# One grammar: help text, `--at`, deprecated spellings, exit codes, one line per expected error
+
+
+def test_every_command_and_flag_has_help_text() -> None:
+    """Walk the whole argparse tree: every action but -h says what it is for; the only hidden
+    ones are the deprecated spellings kept for old scripts."""
+    import argparse
+
+    from redline.agent.cli import _parser
+
+    hidden: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> int:
+        seen = 0
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            name = f"{path} {'/'.join(action.option_strings) or action.dest}"
+            if action.help == argparse.SUPPRESS:
+                hidden.append(name)
+                continue
+            assert action.help and action.help.strip(), f"{name} has no help text"
+            seen += 1
+            if isinstance(action, argparse._SubParsersAction):
+                for choice in action._choices_actions:
+                    assert choice.help and choice.help.strip(), f"{path} {choice.dest} has no help text"
+                for sub_name, sub_parser in action.choices.items():
+                    assert sub_parser.description, f"{path} {sub_name} has no description"
+                    seen += walk(sub_parser, f"{path} {sub_name}")
+        return seen
+
+    assert walk(_parser(0.0), "redline") > 30
+    assert sorted(hidden) == ["redline backtest --until", "redline collect --once"]
+
+
+def test_at_reads_every_form_of_the_one_time_grammar(imported: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ISO 8601 without a zone is UTC; relative times count back from the clock main was given,
+    whether written `--at -1h` (two words, which argparse alone would refuse) or `--at=-1h`."""
+    base = ["status", "--config", str(imported), "--json"]
+
+    def one_hour_later() -> float:
+        return END_S + 3600.0
+
+    for at in (["--at", "2023-11-14T22:13:20"], ["--at", "-1h"], ["--at=-1h"], ["--at", "1h ago"],
+               ["--at", "now-60m"], ["--at", "NOW - 1h"]):
+        assert main([*base, *at], clock=one_hour_later) == 0, at
+        assert json.loads(capsys.readouterr().out)["at"] == END_S, at
+    assert main([*base, "--at", "now"], clock=lambda: float(END_S)) == 0
+    assert json.loads(capsys.readouterr().out)["at"] == END_S
+    assert main([*base], clock=lambda: float(END_S)) == 0  # no --at: now
+    assert json.loads(capsys.readouterr().out)["at"] == END_S
+
+    whatif = ["whatif", "--config", str(imported), "--slo", "api-latency", "--threshold", "500ms", "--json"]
+    assert main([*whatif, "--at", "-1h"], clock=one_hour_later) == 0
+    relative = json.loads(capsys.readouterr().out)
+    assert main([*whatif, "--at", str(END_S)]) == 0
+    assert json.loads(capsys.readouterr().out) == relative
+
+
+def test_a_bad_time_duration_or_policy_is_a_usage_error_naming_it(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for command in (["status"], ["whatif", "--slo", "api-latency"], ["backtest"]):
+        assert main([*command, "--config", str(imported), "--at", "yesterday"]) == 2
+        err = capsys.readouterr().err
+        assert "argument --at: 'yesterday' is not a time: expected now, Unix seconds" in err
+        assert "2h ago" in err and "Traceback" not in err
+    assert main(["status", "--config", str(imported), "--at", "-2x"]) == 2
+    assert "'-2x' is not a time ('2x' is not a duration" in capsys.readouterr().err
+    assert main(["backtest", "--config", str(imported), "--since", "a month"]) == 2
+    assert "argument --since: 'a month' is not a duration" in capsys.readouterr().err
+    policy = imported.parent / "policy.yaml"
+    assert main(["backtest", "--config", str(imported), "--policy", str(policy)]) == 2
+    assert capsys.readouterr().err == (
+        f"redline: error: {policy}: cannot read policy: No such file or directory: check the path given to --policy\n"
+    )
+
+
+def test_backtest_at_is_the_end_of_the_replay_and_until_still_works(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["backtest", "--config", str(imported), "--since", "1h", "--slo", "api-latency", "--json"]
+    assert main([*args, "--at", "-1h"], clock=lambda: END_S + 3600.0) == 0
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert out.err == ""
+    assert doc["end"] == END_S and doc["start"] == END_S - 3600
+    assert main([*args, "--until", str(END_S)]) == 0  # the former spelling, for old scripts
+    out = capsys.readouterr()
+    assert json.loads(out.out) == doc
+    assert out.err == "redline: note: --until is deprecated: use --at\n"
+
+
+def test_collect_once_is_accepted_with_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "redline.yaml"
+    cfg.write_text("sources:\n  - {name: down, kind: prometheus_scrape, url: 'http://127.0.0.1:1/metrics'}\n")
+    assert main(["collect", "--config", str(cfg), "--source", "down", "--once"]) == 1  # the source failed
+    err = capsys.readouterr().err
+    assert err == "redline: note: --once is deprecated: collect always runs one collection and exits\n"
+
+
+def listening_socket() -> socket.socket:
+    """A socket bound and listening on an ephemeral 127.0.0.1 port: that port is taken."""
+    taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    return taken
+
+
+def test_run_on_a_port_in_use_is_one_line_and_exit_code_3(tmp_path: Path) -> None:
+    """A real `redline run` process: no traceback, the address, the setting, the file, the fix."""
+    with listening_socket() as taken:
+        port = taken.getsockname()[1]
+        cfg = tmp_path / "redline.yaml"
+        cfg.write_text(f"agent: {{data_dir: ./data, listen: '127.0.0.1:{port}'}}\n")
+        proc = subprocess.run(
+            [sys.executable, "-m", "redline.agent.cli", "--log-level", "warning", "run", "--config", str(cfg)],
+            capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2],
+        )
+    assert proc.returncode == 3
+    assert proc.stdout == ""
+    assert proc.stderr == (
+        f"redline: error: 127.0.0.1:{port} is already in use (agent.listen in {cfg.resolve()}): "
+        "stop the other process or change agent.listen\n"
+    )
+
+
+def test_run_in_process_on_a_port_in_use_returns_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with listening_socket() as taken:
+        port = taken.getsockname()[1]
+        cfg = tmp_path / "redline.yaml"
+        cfg.write_text(f"agent: {{data_dir: ./data, listen: '127.0.0.1:{port}'}}\n")
+        assert main(["run", "--config", str(cfg)]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"127.0.0.1:{port} is already in use" in err and "Traceback" not in err
+
+
+def test_dashboard_on_a_port_in_use_is_one_line_and_exit_code_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path)
+    with listening_socket() as taken:
+        port = taken.getsockname()[1]
+        assert main(["dashboard", "--config", str(cfg), "--port", str(port)]) == 3
+    captured = capsys.readouterr()
+    assert captured.out == ""  # stopped before it started anything or printed a URL
+    assert captured.err == (
+        f"redline: error: 127.0.0.1:{port} is already in use: stop the other process or change --port\n"
+    )
+
+
+def test_a_missing_config_or_history_file_is_one_line_and_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.yaml"
+    for command in (["run"], ["check"], ["status"], ["dashboard"], ["import", "x.om"]):
+        assert main([command[0], "--config", str(missing), *command[1:]]) == 2
+        assert capsys.readouterr().err == (
+            f"redline: error: {missing}: cannot read config: No such file or directory: "
+            "check the path of the file given to --config\n"
+        )
+    cfg = write_config(tmp_path)
+    assert main(["import", "--config", str(cfg), str(tmp_path / "history.om")]) == 2
+    assert capsys.readouterr().err == (
+        f"redline: error: {tmp_path / 'history.om'}: cannot read history file: No such file or directory: "
+        "check the path of the HISTORY file\n"
+    )
+
+
+def test_a_store_that_cannot_be_written_is_one_line_and_exit_code_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "data").write_text("a file where the store's folder should be\n")
+    cfg = write_config(tmp_path)
+    hist = tmp_path / "history.om"
+    write_history(hist)
+    assert main(["import", "--config", str(cfg), str(hist)]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("redline: error: cannot create the store directory ") and err.count("\n") == 1
+
+
+def test_rules_to_a_folder_that_does_not_exist_is_one_line_and_exit_code_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path)
+    out = tmp_path / "missing" / "rules.yml"
+    assert main(["rules", "--config", str(cfg), "-o", str(out)]) == 3
+    assert capsys.readouterr().err == (
+        f"redline: error: {out}: cannot write rules: No such file or directory: "
+        "check the path of the file given to --output\n"
+    )
+
+
+def test_usage_errors_return_2_and_help_returns_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status"]) == 2  # --config is required
+    assert "the following arguments are required: --config" in capsys.readouterr().err
+    assert main(["frobnicate"]) == 2
+    assert main(["--log-level", "chatty", "demo"]) == 2
+    assert main(["--help"]) == 0
+    assert "Exit codes: 0 ok, 1 a breach or failed check" in capsys.readouterr().out
+
+
+def test_an_unexpected_error_shows_its_traceback_and_exits_3(
+    imported: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("redline.agent.status.compute_status", broken)
+    assert main(["--log-level", "debug", "status", "--config", str(imported)]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "RuntimeError: a bug" in err
+    assert err.endswith("redline: error: unexpected RuntimeError: please report it with the traceback above\n")
