@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from redline.collectors.rate_card import RateCardCollector, RateCardConfig
 from redline.kernel.labels import format_labels
+from tests.collectors.context import context
 from tests.collectors.http_target import send, serve
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "spend"
@@ -51,7 +52,7 @@ def client() -> Iterator[httpx.Client]:
 
 def make(client: httpx.Client, clock: Clock, **fields: object) -> RateCardCollector:
     cfg = RateCardConfig.model_validate({"name": "rates", "kind": "rate_card", **fields})
-    return RateCardCollector(cfg, client, clock)
+    return RateCardCollector(cfg, context(clock, http=client))
 
 
 def values(frame: pl.DataFrame, metric: str = "redline_spend_usd_total") -> dict[str, float]:
