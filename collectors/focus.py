@@ -213,11 +213,7 @@ class FocusCollector:
     once, here). Not thread-safe: the scheduler runs one collect per source at a time.
     """
 
-    def __init__(
-        self,
-        config: FocusConfig,
-        context: CollectorContext,
-    ) -> None:
+    def __init__(self, config: FocusConfig, context: CollectorContext) -> None:
         self.name = config.name
         self.config = config
         self._clock = context.clock

@@ -170,11 +170,7 @@ class FreshnessCollector:
     here once. No I/O happens at construction.
     """
 
-    def __init__(
-        self,
-        config: FreshnessConfig,
-        context: CollectorContext,
-    ) -> None:
+    def __init__(self, config: FreshnessConfig, context: CollectorContext) -> None:
         self.name = config.name
         self.config = config
         self._client = context.http

@@ -192,11 +192,7 @@ class NvidiaSmiCollector:
     the agent's. The command runs in its own process group, killed whole at the timeout.
     """
 
-    def __init__(
-        self,
-        config: NvidiaSmiConfig,
-        context: CollectorContext,
-    ) -> None:
+    def __init__(self, config: NvidiaSmiConfig, context: CollectorContext) -> None:
         self.name = config.name
         self.config = config
         self._clock = context.clock

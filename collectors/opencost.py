@@ -113,11 +113,7 @@ class OpenCostCollector:
     Not thread-safe: the scheduler runs one collect per source at a time.
     """
 
-    def __init__(
-        self,
-        config: OpenCostConfig,
-        context: CollectorContext,
-    ) -> None:
+    def __init__(self, config: OpenCostConfig, context: CollectorContext) -> None:
         self.name = config.name
         self.config = config
         self._client = context.http

@@ -116,9 +116,7 @@ class RateCardCollector:
     Not thread-safe: the scheduler runs one collect per source at a time.
     """
 
-    def __init__(
-        self, config: RateCardConfig, context: CollectorContext
-    ) -> None:
+    def __init__(self, config: RateCardConfig, context: CollectorContext) -> None:
         self.name = config.name
         self.config = config
         self._client = context.http

@@ -235,11 +235,7 @@ class RequestLogCollector:
     construction. Not thread-safe: the scheduler runs one collect per source at a time.
     """
 
-    def __init__(
-        self,
-        config: RequestLogConfig,
-        context: CollectorContext,
-    ) -> None:
+    def __init__(self, config: RequestLogConfig, context: CollectorContext) -> None:
         self.name = config.name
         self.config = config
         self._clock = context.clock

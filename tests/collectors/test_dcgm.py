@@ -8,7 +8,6 @@ GPU split in two instances, and DCGM's blank sentinels.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -30,12 +29,6 @@ NOW_MS = 1_767_225_600_000
 
 def clock() -> float:
     return NOW_MS / 1000
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
 
 
 def _page(name: str, content_type: str = "text/plain; version=0.0.4; charset=utf-8") -> Respond:

@@ -10,7 +10,6 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
@@ -47,12 +46,6 @@ def _values(result: CollectResult) -> dict[tuple[str, str], float]:
 
 def _single(result: CollectResult) -> dict[str, float]:
     return {row["metric"]: row["value"] for row in result.samples.iter_rows(named=True)}
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
 
 
 def _ts(text: str) -> float:

@@ -69,12 +69,6 @@ def _ms(text: str) -> int:
 
 
 @pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
-
-
-@pytest.fixture
 def opencost() -> Iterator[tuple[FakeOpenCost, str]]:
     fake = FakeOpenCost()
     with serve(fake) as url:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
 import httpx
@@ -23,12 +22,6 @@ SCRAPE_TIME = 1_700_000_100.25
 
 def clock() -> float:
     return SCRAPE_TIME
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
 
 
 def config(url: str, **extra: object) -> PrometheusScrapeConfig:

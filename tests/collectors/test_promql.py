@@ -109,12 +109,6 @@ def api(answer: Callable[[Seen], Reply]) -> Iterator[CannedAPI]:
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
-
-
 def config(url: str, queries: list[dict[str, str]] | None = None, **extra: object) -> PromQLConfig:
     return PromQLConfig.model_validate(
         {

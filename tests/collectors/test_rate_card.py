@@ -4,7 +4,6 @@ or model server runs here; the pages are fixtures in tests/fixtures/spend/)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -42,12 +41,6 @@ class Page:
 
     def __call__(self, handler: BaseHTTPRequestHandler) -> None:
         send(handler, self.status, self.body, "text/plain; version=0.0.4; charset=utf-8")
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
 
 
 def make(client: httpx.Client, clock: Clock, **fields: object) -> RateCardCollector:
