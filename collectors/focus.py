@@ -209,7 +209,7 @@ def focus_spend(
 class FocusCollector:
     """Reads the export(s) on every ``collect()`` and emits new cumulative spend buckets.
 
-    ``env`` supplies the credentials of an ``s3://`` path (``collectors.object_storage``; read
+    The context's ``env`` supplies the credentials of an ``s3://`` path (``collectors.object_storage``; read
     once, here). Not thread-safe: the scheduler runs one collect per source at a time.
     """
 

@@ -166,8 +166,8 @@ class FreshnessConfig(SourceSettings):
 class FreshnessCollector:
     """Reads one freshness source per ``collect()``; never raises (errors go to the health).
 
-    ``env`` supplies the secrets named by ``*_env`` fields (and the standard AWS variables), read
-    here once. No I/O happens at construction.
+    The context's ``env`` supplies the secrets named by ``*_env`` fields (and the standard AWS
+    variables), read here once; nothing else is read at construction (but a ``<VAR>_FILE`` secret).
     """
 
     def __init__(self, config: FreshnessConfig, context: CollectorContext) -> None:

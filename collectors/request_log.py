@@ -231,8 +231,8 @@ def _duration_s(column: str, dtype: pl.DataType, factor: float) -> pl.Expr:
 class RequestLogCollector:
     """Reads the log on every ``collect()`` and emits the new minutes of the histogram.
 
-    ``env`` supplies the credentials of an ``s3://`` path (read once, here). No I/O at
-    construction. Not thread-safe: the scheduler runs one collect per source at a time.
+    The context's ``env`` supplies the credentials of an ``s3://`` path (read once, here). No I/O
+    at construction. Not thread-safe: the scheduler runs one collect per source at a time.
     """
 
     def __init__(self, config: RequestLogConfig, context: CollectorContext) -> None:
