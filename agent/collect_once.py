@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import time
 from datetime import UTC, datetime
 
 import httpx
 
 from redline.agent.collectors import collector_for
 from redline.agent.config import LoadedConfig
-from redline.collectors.base import CollectResult
+from redline.collectors.base import CollectorContext, CollectResult
 from redline.kernel.errors import ConfigError
 from redline.kernel.labels import parse_labels
 
@@ -26,7 +28,8 @@ def collect_once(loaded: LoadedConfig, source: str, client: httpx.Client) -> Col
     if source not in configs:
         known = ", ".join(sorted(configs)) or "none"
         raise ConfigError(f"{loaded.path}: no source named {source!r} (sources: {known})")
-    return collector_for(loaded.config, configs[source], client).collect()
+    context = CollectorContext(clock=time.time, env=os.environ, http=client)
+    return collector_for(loaded.config, configs[source], context).collect()
 
 
 def _json_value(value: float) -> float | str:

@@ -10,13 +10,10 @@ backtests read them from there.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
-import httpx
-
 from redline.agent.config import RedlineConfig
-from redline.collectors.base import Collector
+from redline.collectors.base import Collector, CollectorContext
 from redline.collectors.promql import PromQLCollector, PromQLConfig, PromQLQuery
 from redline.collectors.registry import SourceConfig, build_collector
 from redline.slo.query_sli import QUERY_SLI_METRIC, window_queries
@@ -38,18 +35,18 @@ def query_sli_plan(specs: Sequence[SLOSpec]) -> Callable[[int], list[PromQLQuery
     return plan
 
 
-def collector_for(
-    config: RedlineConfig, source: SourceConfig, client: httpx.Client, clock: Callable[[], float] = time.time
-) -> Collector:
-    """The collector of one source of ``config``; a ``promql`` source named by query SLIs answers them."""
+def collector_for(config: RedlineConfig, source: SourceConfig, context: CollectorContext) -> Collector:
+    """The collector of one source of ``config``; a ``promql`` source named by query SLIs answers them.
+
+    ``context`` is the clock, environment and HTTP client the collector uses: the agent's, or
+    ``redline collect``'s.
+    """
     answered = [s for s in config.slos if s.sli.query is not None and s.sli.query.source == source.name]
     if answered and isinstance(source, PromQLConfig):
-        return PromQLCollector(source, client, clock, planned=query_sli_plan(answered))
-    return build_collector(source, client, clock)
+        return PromQLCollector(source, context, planned=query_sli_plan(answered))
+    return build_collector(source, context)
 
 
-def build_collectors(
-    config: RedlineConfig, client: httpx.Client, clock: Callable[[], float] = time.time
-) -> dict[str, Collector]:
-    """Every source's collector, by name."""
-    return {source.name: collector_for(config, source, client, clock) for source in config.sources}
+def build_collectors(config: RedlineConfig, context: CollectorContext) -> dict[str, Collector]:
+    """Every source's collector, by name, all sharing ``context``."""
+    return {source.name: collector_for(config, source, context) for source in config.sources}

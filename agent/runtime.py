@@ -27,9 +27,10 @@ from redline.alerts.log_notifier import LogNotifier
 from redline.alerts.manager import AlertManager
 from redline.alerts.notifiers import Notifier
 from redline.alerts.state import AlertStateStore
-from redline.alerts.webhook import WebhookNotifier, secret_from_env
-from redline.collectors.base import Collector, SourceHealth
+from redline.alerts.webhook import WebhookNotifier
+from redline.collectors.base import Collector, CollectorContext, SourceHealth
 from redline.kernel.errors import StoreError
+from redline.kernel.secrets import secret_from_env
 from redline.slo.evaluation import Evaluator, read_start_ms
 from redline.slo.groups import expand_groups, group_members, member_name
 from redline.slo.results import StatusReport
@@ -72,7 +73,9 @@ class Agent:
         self._client = client or httpx.Client(follow_redirects=False)
         self.store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention)
         self.evaluator = Evaluator(cfg.slos, cfg.guardrails)
-        self.collectors: dict[str, Collector] = build_collectors(cfg, self._client, clock)
+        self.collectors: dict[str, Collector] = build_collectors(
+            cfg, CollectorContext(clock=clock, env=env, http=self._client)
+        )
         self._alert_state = AlertStateStore(loaded.data_dir / "alerts.sqlite")
         self.alerts = AlertManager(
             self._alert_state,

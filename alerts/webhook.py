@@ -7,19 +7,16 @@ Every notification is one group holding one alert, grouped by ``alertname``, ``s
 from __future__ import annotations
 
 import json
-import os
 import threading
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from redline.alerts.http_retry import RetryPolicy, post_with_retry, protect_url
 from redline.alerts.notifiers import Notification, Notifier, rfc3339
-from redline.kernel.errors import ConfigError
 
-__all__ = ["GROUP_BY", "WebhookNotifier", "alertmanager_payload", "secret_from_env"]
+__all__ = ["GROUP_BY", "WebhookNotifier", "alertmanager_payload"]
 
 GROUP_BY: tuple[str, ...] = ("alertname", "severity", "slo")
 """The labels a notification is grouped by (``groupLabels``, ``groupKey``)."""
@@ -53,28 +50,6 @@ def alertmanager_payload(notification: Notification, receiver: str) -> dict[str,
             }
         ],
     }
-
-
-def secret_from_env(var: str, environ: Mapping[str, str] | None = None, *, where: str = "") -> str:
-    """The secret in environment variable ``var``, or in the file named by ``<var>_FILE``.
-
-    Raises ``ConfigError`` naming the variable (and ``where`` in the config), never its value.
-    """
-    env = os.environ if environ is None else environ
-    value = env.get(var, "").strip()
-    if value:
-        return value
-    file_name = env.get(f"{var}_FILE", "").strip()
-    at = f" (named by {where})" if where else ""
-    if file_name:
-        try:
-            value = Path(file_name).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read {var}_FILE{at}: {exc.strerror or exc}") from exc
-        if value:
-            return value
-        raise ConfigError(f"the file named by {var}_FILE{at} is empty")
-    raise ConfigError(f"environment variable {var}{at} is not set (nor {var}_FILE)")
 
 
 class WebhookNotifier(Notifier):

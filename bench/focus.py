@@ -18,9 +18,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import httpx
 import numpy as np
 import polars as pl
 
+from redline.collectors.base import CollectorContext
 from redline.collectors.focus import FocusCollector, FocusConfig
 
 ROWS = 2_000_000
@@ -91,9 +93,10 @@ def collector_daily(path: Path) -> tuple[dict[tuple[str, str], float], float]:
     cfg = FocusConfig.model_validate(
         {"name": "bench", "kind": "focus", "path": str(path), "bucket": "1d", "group_by": ["ServiceName"]}
     )
-    collector = FocusCollector(cfg, None, time.time, env={})
-    started = time.perf_counter()
-    result = collector.collect()
+    with httpx.Client() as client:  # unused: a focus source reads files
+        collector = FocusCollector(cfg, CollectorContext(clock=time.time, env={}, http=client))
+        started = time.perf_counter()
+        result = collector.collect()
     elapsed = time.perf_counter() - started
     assert result.health.ok, result.health.error
     frame = result.samples.with_columns(

@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from redline.collectors.base import CollectorContext
 from redline.collectors.freshness import FreshnessCollector, FreshnessConfig
 from redline.collectors.freshness_files import list_files, newest_in_column
 from redline.collectors.object_storage import Storage
@@ -197,8 +198,9 @@ def main() -> None:
 
         config = FreshnessConfig(name="bench", kind="freshness", path=str(root / "*.parquet"),
                                  timestamp_column="event_time")
-        with httpx.Client() as client:  # unused by a path source; the collector's signature takes one
-            t_collect, result = _timed(FreshnessCollector(config, client, env={}).collect, 5)
+        with httpx.Client() as client:  # unused by a path source; the context holds one
+            context = CollectorContext(clock=time.time, env={}, http=client)
+            t_collect, result = _timed(FreshnessCollector(config, context).collect, 5)
         assert result.health.ok, result.health.error
 
         scale = _TEN_GB / total_bytes

@@ -28,6 +28,7 @@ import httpx
 import numpy as np
 import polars as pl
 
+from redline.collectors.base import CollectorContext
 from redline.collectors.promql import PromQLCollector, PromQLConfig, PromQLQuery
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.kernel.units import format_duration
@@ -91,11 +92,12 @@ def _naive_queries(spec: SLOSpec, at_ms: int) -> list[PromQLQuery]:
 def _collection_times(url: str, specs: list[SLOSpec]) -> tuple[float, float, int, int]:
     config = PromQLConfig.model_validate({"name": "prom", "kind": "promql", "url": url, "interval": 60, "timeout": 60})
     with httpx.Client() as client:
-        combined = PromQLCollector(config, client, lambda: END_S, planned=lambda t: [
+        context = CollectorContext(clock=lambda: END_S, env={}, http=client)
+        combined = PromQLCollector(config, context, planned=lambda t: [
             PromQLQuery(record=QUERY_SLI_METRIC, query=q, labels={"slo": s.name, "side": side})
             for s in specs for side, q in window_queries(s, t)
         ])
-        naive = PromQLCollector(config, client, lambda: END_S, planned=lambda t: [
+        naive = PromQLCollector(config, context, planned=lambda t: [
             q for s in specs for q in _naive_queries(s, t)
         ])
         times: dict[str, list[float]] = {"combined": [], "naive": []}

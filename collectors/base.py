@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, Self
 
+import httpx
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,21 +23,21 @@ from redline.kernel.config_types import DurationSeconds
 from redline.kernel.errors import SourceError
 from redline.kernel.fields import SAMPLE_SCHEMA, empty_samples
 from redline.kernel.labels import format_labels
+from redline.kernel.secrets import Secrets, secret_from_env
 from redline.kernel.units import format_duration
 
 __all__ = [
     "CollectResult",
     "Collector",
+    "CollectorContext",
     "Fetched",
     "Row",
-    "Secrets",
     "SourceHealth",
     "SourceSettings",
     "bearer_header",
     "check_label_names",
     "collect_safely",
     "samples_from_rows",
-    "secret_from_env",
 ]
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,28 @@ class CollectResult:
 
     health: SourceHealth
     samples: pl.DataFrame = field(default_factory=empty_samples)
+
+
+@dataclass(frozen=True, eq=False)
+class CollectorContext:
+    """The side effects a collector may use, handed in by whoever builds it.
+
+    The agent builds one (its clock, its ``env``, its HTTP client) for all its collectors, and
+    ``redline collect`` one for the source it runs; a test builds its own, so it can pass a dict
+    environment or a fixed clock. A collector reads nothing else: no ``os.environ``, no
+    ``time.time()``, no HTTP client of its own.
+    """
+
+    clock: Callable[[], float]
+    """Seconds since the epoch: stamps samples and is the "now" of ages and windows."""
+    env: Mapping[str, str]
+    """Where the variables a config names (``*_env``, the AWS credentials, ``PATH``) are read,
+    once, when a collector is built."""
+    http: httpx.Client
+    """Every HTTP request a collector makes goes through this client (the caller owns it)."""
+
+    def __repr__(self) -> str:  # the environment holds secrets
+        return f"CollectorContext(clock={self.clock!r}, env=<{len(self.env)} variables>, http={self.http!r})"
 
 
 class Collector(Protocol):
@@ -133,28 +156,10 @@ Fetched = tuple[pl.DataFrame, Sequence[str]] | tuple[pl.DataFrame, Sequence[str]
 optionally, the error of a collection that failed in part (``None``: it did not)."""
 
 
-class Secrets(dict[str, str]):
-    """Headers or passwords resolved from the environment: a dict whose repr never shows a value."""
-
-    def __repr__(self) -> str:
-        return f"Secrets(keys={sorted(self)!r}, values=***)"
-
-
-def secret_from_env(env: Mapping[str, str], var: str, field_name: str) -> str:
-    """The value of the environment variable ``var`` that the config field ``field_name`` names.
-
-    An unset or empty variable is a ``SourceError`` naming the variable and the field (never a value);
-    collectors resolve secrets at construction and report that error on every collection.
-    """
-    value = env.get(var, "")
-    if not value:
-        raise SourceError(f"environment variable {var!r} ({field_name}) is not set")
-    return value
-
-
-def bearer_header(env: Mapping[str, str], var: str, field_name: str = "bearer_token_env") -> Secrets:
-    """``{"Authorization": "Bearer <token>"}`` with the token from ``var`` (see ``secret_from_env``)."""
-    return Secrets(Authorization=f"Bearer {secret_from_env(env, var, field_name)}")
+def bearer_header(var: str, env: Mapping[str, str], *, where: str = "bearer_token_env") -> Secrets:
+    """``{"Authorization": "Bearer <token>"}`` with the token from ``var`` (``kernel.secrets.secret_from_env``:
+    ``ConfigError`` naming the variable when it is unset)."""
+    return Secrets(Authorization=f"Bearer {secret_from_env(var, env, where=where)}")
 
 
 def samples_from_rows(rows: Iterable[Row], extra_labels: Mapping[str, str]) -> pl.DataFrame:

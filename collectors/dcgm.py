@@ -27,14 +27,12 @@ not mapped yet, but ``keep_raw`` stores them as exported.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Final, Literal
 
-import httpx
 import polars as pl
 
-from redline.collectors.base import CollectResult, SourceSettings, collect_safely, samples_from_rows
+from redline.collectors.base import CollectorContext, CollectResult, SourceSettings, collect_safely, samples_from_rows
 from redline.collectors.exposition import ExpositionParser
 from redline.collectors.gpu_metrics import MIB, DeviceTracker, GpuReading, gpu_rows
 from redline.collectors.http_fetch import HttpURL, shown_url
@@ -89,16 +87,11 @@ def _is_blank(value: float) -> bool:
 class DcgmCollector:
     """Scrapes one dcgm-exporter per ``collect()``; never raises. Not thread-safe: one collect at a time."""
 
-    def __init__(
-        self,
-        config: DcgmConfig,
-        client: httpx.Client,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, config: DcgmConfig, context: CollectorContext) -> None:
         self.name = config.name
         self.config = config
-        self._client = client
-        self._clock = clock
+        self._client = context.http
+        self._clock = context.clock
         self._where = f"source {config.name!r} ({shown_url(config.url)})"
         self._extra = config.series_labels()
         self._parser = ExpositionParser(self._extra)

@@ -42,17 +42,14 @@ or an offset (``T`` may be a space); Parquet datetime columns are read as they a
 
 from __future__ import annotations
 
-import os
 import re
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Final, Literal, Self
 
-import httpx
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
-from redline.collectors.base import CollectResult, SourceSettings, collect_safely
+from redline.collectors.base import CollectorContext, CollectResult, SourceSettings, collect_safely
 from redline.collectors.freshness_files import MatchedFiles
 from redline.collectors.object_storage import (
     ObjectStorageSettings,
@@ -212,24 +209,16 @@ def focus_spend(
 class FocusCollector:
     """Reads the export(s) on every ``collect()`` and emits new cumulative spend buckets.
 
-    ``env`` supplies the credentials of an ``s3://`` path (``collectors.object_storage``; read
+    The context's ``env`` supplies the credentials of an ``s3://`` path (``collectors.object_storage``; read
     once, here). Not thread-safe: the scheduler runs one collect per source at a time.
     """
 
-    def __init__(
-        self,
-        config: FocusConfig,
-        client: httpx.Client | None = None,
-        clock: Callable[[], float] = time.time,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
-        del client  # files only; the signature is every collector's
+    def __init__(self, config: FocusConfig, context: CollectorContext) -> None:
         self.name = config.name
         self.config = config
-        self._clock = clock
+        self._clock = context.clock
         self._where = f"source {config.name!r} ({config.path})"
-        environ = os.environ if env is None else env
-        self._s3 = S3Access(config.storage_options, environ) if is_s3(config.path) else None
+        self._s3 = S3Access(config.storage_options, context.env) if is_s3(config.path) else None
         self._files = MatchedFiles(config.path, self._s3, config.max_bytes)
         self._emitted_until_ms: int | None = None
         self._seen: set[str] = set()

@@ -32,25 +32,21 @@ queries; a file scan runs to completion. ``max_bytes`` bounds the HTTP body and 
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, Self
 
-import httpx
 import polars as pl
 from pydantic import field_validator, model_validator
 
 from redline.collectors.base import (
+    CollectorContext,
     CollectResult,
     Row,
-    Secrets,
     SourceSettings,
     bearer_header,
     collect_safely,
     samples_from_rows,
-    secret_from_env,
 )
 from redline.collectors.freshness_files import Newest, list_files, newest_in_column
 from redline.collectors.freshness_values import (
@@ -62,7 +58,7 @@ from redline.collectors.freshness_values import (
     shown_db_url,
     to_epoch_seconds,
 )
-from redline.collectors.http_fetch import fetch_json, shown_url
+from redline.collectors.http_fetch import fetch_body, shown_url
 from redline.collectors.object_storage import (
     ObjectStorageSettings,
     S3Access,
@@ -71,7 +67,8 @@ from redline.collectors.object_storage import (
     is_s3,
     local_storage,
 )
-from redline.kernel.errors import SourceError
+from redline.kernel.errors import ConfigError, SourceError
+from redline.kernel.secrets import Secrets, secret_from_env
 
 __all__ = ["FreshnessCollector", "FreshnessConfig"]
 
@@ -169,33 +166,27 @@ class FreshnessConfig(SourceSettings):
 class FreshnessCollector:
     """Reads one freshness source per ``collect()``; never raises (errors go to the health).
 
-    ``env`` supplies the secrets named by ``*_env`` fields (and the standard AWS variables), read
-    here once. No I/O happens at construction.
+    The context's ``env`` supplies the secrets named by ``*_env`` fields (and the standard AWS
+    variables), read here once; nothing else is read at construction (but a ``<VAR>_FILE`` secret).
     """
 
-    def __init__(
-        self,
-        config: FreshnessConfig,
-        client: httpx.Client,
-        clock: Callable[[], float] = time.time,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, config: FreshnessConfig, context: CollectorContext) -> None:
         self.name = config.name
         self.config = config
-        self._client = client
-        self._clock = clock
+        self._client = context.http
+        self._clock = context.clock
         self._where = config.where()
-        env = os.environ if env is None else env
+        env = context.env
         self._s3 = S3Access(config.storage_options, env) if is_s3(config.path or "") else None
         self._headers = Secrets({"Accept": "application/json"})
         self._password = Secrets()
         self._setup_error: str | None = None
         try:
             if config.bearer_token_env is not None:
-                self._headers |= bearer_header(env, config.bearer_token_env)
+                self._headers |= bearer_header(config.bearer_token_env, env)
             if config.password_env is not None:
-                self._password["password"] = secret_from_env(env, config.password_env, "password_env")
-        except SourceError as exc:
+                self._password["password"] = secret_from_env(config.password_env, env, where="password_env")
+        except ConfigError as exc:
             self._setup_error = str(exc)
         self._storage: Storage | None = None
 
@@ -237,9 +228,9 @@ class FreshnessCollector:
                 rows = int(row.rows)
             return Newest(to_epoch_seconds(row.newest, "the query's first column"), rows)
         assert cfg.url is not None and cfg.field is not None
-        _, document = fetch_json(
+        document = fetch_body(
             self._client, cfg.url, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, headers=self._headers
-        )
+        ).json()
         value = field_value(document, parse_field_path(cfg.field), cfg.field)
         return Newest(to_epoch_seconds(value, f"field {cfg.field!r}"))
 

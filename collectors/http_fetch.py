@@ -19,7 +19,7 @@ from pydantic import AfterValidator
 from redline.kernel.errors import SourceError
 from redline.kernel.units import format_duration
 
-__all__ = ["FetchedBody", "HttpURL", "fetch_body", "fetch_json", "shown_url"]
+__all__ = ["FetchedBody", "HttpURL", "fetch_body", "shown_url"]
 
 
 def _check_http_url(value: str) -> str:
@@ -48,6 +48,18 @@ class FetchedBody:
     def media_type(self) -> str:
         """The content type without parameters, lower-cased (``text/html``)."""
         return self.content_type.split(";", 1)[0].strip().lower()
+
+    def json(self) -> Any:
+        """The body decoded as JSON; an HTML page (a proxy's login or error page) or any other
+        non-JSON body raises ``SourceError`` naming what arrived instead."""
+        try:
+            return json.loads(self.body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            start = self.body[:80].decode("utf-8", errors="replace").strip()
+            kind = self.media_type or "an untyped body"
+            raise SourceError(
+                f"expected JSON but got {kind} (HTTP {self.status}; a proxy or login page?): {start!r}"
+            ) from None
 
 
 def shown_url(url: str) -> str:
@@ -111,38 +123,3 @@ def fetch_body(
         raise SourceError(f"cannot connect: {exc}") from None
     except httpx.HTTPError as exc:
         raise SourceError(f"{type(exc).__name__}: {exc}") from None
-
-
-def fetch_json(
-    client: httpx.Client,
-    url: str,
-    *,
-    timeout_s: float,
-    max_bytes: int,
-    method: str = "GET",
-    params: Mapping[str, str] | None = None,
-    data: Mapping[str, str] | None = None,
-    headers: Mapping[str, str] | None = None,
-    accept_status: Collection[int] = (),
-) -> tuple[int, Any]:
-    """``fetch_body`` and decode JSON; an HTML page (a proxy's login or error page) or any
-    non-JSON body raises ``SourceError`` naming what arrived instead. Returns (status, value)."""
-    fetched = fetch_body(
-        client,
-        url,
-        timeout_s=timeout_s,
-        max_bytes=max_bytes,
-        method=method,
-        params=params,
-        data=data,
-        headers=headers,
-        accept_status=accept_status,
-    )
-    try:
-        return fetched.status, json.loads(fetched.body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        start = fetched.body[:80].decode("utf-8", errors="replace").strip()
-        kind = fetched.media_type or "an untyped body"
-        raise SourceError(
-            f"expected JSON but got {kind} (HTTP {fetched.status}; a proxy or login page?): {start!r}"
-        ) from None

@@ -30,17 +30,21 @@ import shlex
 import signal
 import socket
 import subprocess
-import time
-from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Final, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
-from redline.collectors.base import CollectResult, Row, SourceSettings, collect_safely, samples_from_rows
+from redline.collectors.base import (
+    CollectorContext,
+    CollectResult,
+    Row,
+    SourceSettings,
+    collect_safely,
+    samples_from_rows,
+)
 from redline.collectors.gpu_metrics import GPU_COUNT, MIB, DeviceTracker, GpuReading, gpu_rows
 from redline.kernel.errors import SourceError
 from redline.kernel.units import format_duration
@@ -184,22 +188,15 @@ def _value(field: str, cell: str, header_unit: str | None, reading: GpuReading, 
 class NvidiaSmiCollector:
     """Runs ``nvidia-smi`` (or reads its CSV file) once per ``collect()``; never raises.
 
-    ``env`` is the environment the command runs with (``PATH`` finds ``nvidia-smi``); default the
-    agent's. The command runs in its own process group, killed whole at the timeout.
+    The context's ``env`` is the environment the command runs with (``PATH`` finds ``nvidia-smi``):
+    the agent's. The command runs in its own process group, killed whole at the timeout.
     """
 
-    def __init__(
-        self,
-        config: NvidiaSmiConfig,
-        client: httpx.Client | None = None,
-        clock: Callable[[], float] = time.time,
-        *,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, config: NvidiaSmiConfig, context: CollectorContext) -> None:
         self.name = config.name
         self.config = config
-        self._clock = clock
-        self._env = dict(os.environ if env is None else env)
+        self._clock = context.clock
+        self._env = dict(context.env)
         self._host = config.host or socket.gethostname()
         self._zone = ZoneInfo(config.timezone) if config.timezone else None
         shown = config.path if config.path is not None else f"command: {shlex.join(config.command)}"

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import importlib
 import socket
-import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-import httpx
 import polars as pl
 
-from redline.collectors.base import CollectResult, SourceSettings, collect_safely, samples_from_rows
+from redline.collectors.base import CollectorContext, CollectResult, SourceSettings, collect_safely, samples_from_rows
 from redline.collectors.gpu_metrics import DeviceTracker, GpuReading, gpu_rows
 from redline.kernel.errors import SourceError
 
@@ -58,14 +56,13 @@ class NvmlCollector:
     def __init__(
         self,
         config: NvmlConfig,
-        client: httpx.Client | None = None,
-        clock: Callable[[], float] = time.time,
+        context: CollectorContext,
         *,
         nvml: Any = None,
     ) -> None:
         self.name = config.name
         self.config = config
-        self._clock = clock
+        self._clock = context.clock
         self._nvml = nvml
         self._host = config.host or socket.gethostname()
         self._where = f"source {config.name!r} (NVML on {self._host})"

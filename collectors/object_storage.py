@@ -12,9 +12,10 @@ A source whose path is ``s3://…`` may set ``storage_options:`` (every field op
 | ``session_token_env`` | the environment variable holding a session token | ``AWS_SESSION_TOKEN`` |
 
 Without a key id and secret (named or standard) the SDKs' own chain applies (instance profile, …).
-The variables are read once, when the collector is built, from an injected ``env`` mapping
-(default ``os.environ``). A variable the config names that is not set fails every collection,
-naming the variable, before anything is read. Secrets never appear in errors or reprs.
+The variables are read once, when the collector is built, from the ``env`` of its
+``CollectorContext`` (the agent's environment; never ``os.environ`` directly). A variable the
+config names that is not set fails every collection, naming the variable, before anything is read.
+Secrets never appear in errors or reprs.
 """
 
 from __future__ import annotations

@@ -32,29 +32,27 @@ empty maps ("no allocations"), an allocation without a parsable ``window.end``.
 from __future__ import annotations
 
 import math
-import os
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final, Literal
 
-import httpx
 import polars as pl
 from pydantic import Field
 
 from redline.collectors.base import (
+    CollectorContext,
     CollectResult,
     Row,
-    Secrets,
     SourceSettings,
     bearer_header,
     collect_safely,
     samples_from_rows,
 )
-from redline.collectors.http_fetch import HttpURL, fetch_json, shown_url
+from redline.collectors.http_fetch import HttpURL, fetch_body, shown_url
 from redline.kernel.config_types import DurationSeconds
-from redline.kernel.errors import SourceError
+from redline.kernel.errors import ConfigError, SourceError
 from redline.kernel.fields import empty_samples
+from redline.kernel.secrets import Secrets
 from redline.kernel.units import format_duration
 
 __all__ = ["COST_TYPES", "OpenCostCollector", "OpenCostConfig"]
@@ -115,26 +113,19 @@ class OpenCostCollector:
     Not thread-safe: the scheduler runs one collect per source at a time.
     """
 
-    def __init__(
-        self,
-        config: OpenCostConfig,
-        client: httpx.Client,
-        clock: Callable[[], float] = time.time,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, config: OpenCostConfig, context: CollectorContext) -> None:
         self.name = config.name
         self.config = config
-        self._client = client
-        self._clock = clock
+        self._client = context.http
+        self._clock = context.clock
         self._url = config.url.rstrip("/") + config.endpoint
         self._where = f"source {config.name!r} ({shown_url(self._url)})"
-        environ = os.environ if env is None else env
         self._headers = Secrets()
         self._setup_error: str | None = None
         if config.bearer_token_env is not None:
             try:
-                self._headers = bearer_header(environ, config.bearer_token_env)
-            except SourceError as exc:
+                self._headers = bearer_header(config.bearer_token_env, context.env)
+            except ConfigError as exc:
                 self._setup_error = str(exc)
         self._totals: dict[tuple[str, str], float] = {}
         self._read_until_s: int | None = None
@@ -170,10 +161,10 @@ class OpenCostCollector:
             "includeIdle": "true" if cfg.include_idle else "false",
             "shareIdle": "true" if cfg.share_idle else "false",
         }
-        _, answer = fetch_json(
+        answer = fetch_body(
             self._client, self._url, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, params=params,
             headers=self._headers, accept_status=(400, 500),
-        )
+        ).json()
         steps = self._steps(answer, window)
         rows = self._accumulate(steps)
         self._read_until_s = end

@@ -7,14 +7,12 @@ the result's health with the source name and the URL; ``collect()`` never raises
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from typing import Literal
 
 import httpx
 import polars as pl
 
-from redline.collectors.base import CollectResult, SourceSettings, collect_safely
+from redline.collectors.base import CollectorContext, CollectResult, SourceSettings, collect_safely
 from redline.collectors.exposition import ExpositionParser, ParsedExposition
 from redline.collectors.http_fetch import HttpURL, fetch_body, shown_url
 from redline.kernel.errors import SourceError
@@ -90,20 +88,15 @@ def scrape_exposition(
 class PrometheusScrapeCollector:
     """Scrapes one target per ``collect()``; labels every series with ``source`` and config labels.
 
-    The clock gives the scrape time (seconds since the epoch) stamped on samples without an
+    The context's clock gives the scrape time (seconds since the epoch) stamped on samples without an
     explicit timestamp. Not thread-safe: the scheduler runs one collect per source at a time.
     """
 
-    def __init__(
-        self,
-        config: PrometheusScrapeConfig,
-        client: httpx.Client,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, config: PrometheusScrapeConfig, context: CollectorContext) -> None:
         self.name = config.name
         self.config = config
-        self._client = client
-        self._clock = clock
+        self._client = context.http
+        self._clock = context.clock
         self._where = f"source {config.name!r} ({shown_url(config.url)})"
         self._parser = ExpositionParser(config.series_labels())
 

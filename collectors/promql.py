@@ -65,17 +65,16 @@ from __future__ import annotations
 
 import base64
 import math
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
-import httpx
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from redline.collectors.base import (
+    CollectorContext,
     CollectResult,
     Row,
     SourceSettings,
@@ -83,12 +82,12 @@ from redline.collectors.base import (
     check_label_names,
     collect_safely,
     samples_from_rows,
-    secret_from_env,
 )
-from redline.collectors.http_fetch import HttpURL, fetch_json, shown_url
+from redline.collectors.http_fetch import HttpURL, fetch_body, shown_url
 from redline.kernel.config_types import DurationSeconds
-from redline.kernel.errors import SourceError
+from redline.kernel.errors import ConfigError, SourceError
 from redline.kernel.labels import format_labels
+from redline.kernel.secrets import secret_from_env
 from redline.kernel.units import format_duration
 
 __all__ = [
@@ -195,12 +194,12 @@ def _request_headers(config: PromQLConfig, env: Mapping[str, str]) -> tuple[dict
         headers["X-Scope-OrgID"] = config.tenant
     try:
         if config.bearer_token_env is not None:
-            headers |= bearer_header(env, config.bearer_token_env)
+            headers |= bearer_header(config.bearer_token_env, env)
         if config.basic_auth is not None:
-            password = secret_from_env(env, config.basic_auth.password_env, "basic_auth.password_env")
+            password = secret_from_env(config.basic_auth.password_env, env, where="basic_auth.password_env")
             pair = f"{config.basic_auth.username}:{password}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-    except SourceError as exc:
+    except ConfigError as exc:
         return {}, str(exc)
     return headers, None
 
@@ -281,31 +280,30 @@ def parse_answer(status: int, body: Any, record: str) -> _Answer:
 class PromQLCollector:
     """Runs every configured query once per ``collect()`` and stores each result under its record.
 
-    ``env`` is where the ``*_env`` secrets are read (at construction; default ``os.environ``).
-    The clock gives the evaluation time (seconds since the epoch). ``timeout`` bounds the whole
-    collection: queries still waiting when it is spent fail with that reason. Not thread-safe:
-    the scheduler runs one collect per source at a time.
+    The context's ``env`` is where the ``*_env`` secrets are read (at construction); its clock
+    gives the evaluation time (seconds since the epoch). ``timeout`` bounds the whole collection:
+    queries still waiting when it is spent fail with that reason. Not thread-safe: the scheduler
+    runs one collect per source at a time.
     """
 
     def __init__(
         self,
         config: PromQLConfig,
-        client: httpx.Client,
-        clock: Callable[[], float] = time.time,
-        env: Mapping[str, str] | None = None,
+        context: CollectorContext,
+        *,
         planned: Callable[[int], Sequence[PromQLQuery]] | None = None,
     ) -> None:
         self.name = config.name
         self._planned = planned
         """More instant queries for each collection time (ms): the query SLIs this source answers."""
         self.config = config
-        self._client = client
-        self._clock = clock
+        self._client = context.http
+        self._clock = context.clock
         base = config.url.rstrip("/")
         self._query_url = f"{base}/api/v1/query"
         self._range_url = f"{base}/api/v1/query_range"
         self._where = f"source {config.name!r} ({shown_url(config.url)})"
-        self._headers, self._setup_error = _request_headers(config, os.environ if env is None else env)
+        self._headers, self._setup_error = _request_headers(config, context.env)
         self._backfilled: set[int] = set()
         """Indexes of queries whose lookback range has been read (a failed backfill is retried)."""
 
@@ -379,7 +377,7 @@ class PromQLCollector:
         # The server-side timeout makes the backend abandon the evaluation when we stop waiting
         # (a duration string: the API documents `timeout=<duration>`).
         data = {"query": query.query, **params, "timeout": f"{max(1, int(left * 1000))}ms"}
-        status, body = fetch_json(
+        fetched = fetch_body(
             self._client,
             url,
             method="POST",
@@ -389,7 +387,7 @@ class PromQLCollector:
             max_bytes=self.config.max_bytes,
             accept_status=_ERROR_STATUSES,
         )
-        return parse_answer(status, body, query.record)
+        return parse_answer(fetched.status, fetched.json(), query.record)
 
 
 def _seconds(ms: int) -> str:

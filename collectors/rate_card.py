@@ -31,15 +31,19 @@ naming the model, and no sample.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 from typing import Final, Literal, Self
 
-import httpx
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from redline.collectors.base import CollectResult, Row, SourceSettings, collect_safely, samples_from_rows
+from redline.collectors.base import (
+    CollectorContext,
+    CollectResult,
+    Row,
+    SourceSettings,
+    collect_safely,
+    samples_from_rows,
+)
 from redline.collectors.exposition import ExpositionParser
 from redline.collectors.http_fetch import HttpURL, shown_url
 from redline.collectors.prometheus_scrape import scrape_exposition
@@ -112,13 +116,11 @@ class RateCardCollector:
     Not thread-safe: the scheduler runs one collect per source at a time.
     """
 
-    def __init__(
-        self, config: RateCardConfig, client: httpx.Client, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, config: RateCardConfig, context: CollectorContext) -> None:
         self.name = config.name
         self.config = config
-        self._client = client
-        self._clock = clock
+        self._client = context.http
+        self._clock = context.clock
         url = config.tokens_url or config.count_url
         shown = shown_url(url) if url is not None else f"count: {config.count:g}"
         self._where = f"source {config.name!r} ({shown})"

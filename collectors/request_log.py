@@ -50,19 +50,16 @@ total size (local or S3, checked from the listing before reading); ``timeout`` d
 from __future__ import annotations
 
 import itertools
-import os
 import re
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Final, Literal, Self
 
-import httpx
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
-from redline.collectors.base import CollectResult, SourceSettings, collect_safely
+from redline.collectors.base import CollectorContext, CollectResult, SourceSettings, collect_safely
 from redline.collectors.freshness_files import MatchedFiles
 from redline.collectors.object_storage import (
     ObjectStorageSettings,
@@ -234,24 +231,16 @@ def _duration_s(column: str, dtype: pl.DataType, factor: float) -> pl.Expr:
 class RequestLogCollector:
     """Reads the log on every ``collect()`` and emits the new minutes of the histogram.
 
-    ``env`` supplies the credentials of an ``s3://`` path (read once, here). No I/O at
-    construction. Not thread-safe: the scheduler runs one collect per source at a time.
+    The context's ``env`` supplies the credentials of an ``s3://`` path (read once, here). No I/O
+    at construction. Not thread-safe: the scheduler runs one collect per source at a time.
     """
 
-    def __init__(
-        self,
-        config: RequestLogConfig,
-        client: httpx.Client | None = None,
-        clock: Callable[[], float] = time.time,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
-        del client  # files only; the signature is every collector's
+    def __init__(self, config: RequestLogConfig, context: CollectorContext) -> None:
         self.name = config.name
         self.config = config
-        self._clock = clock
+        self._clock = context.clock
         self._where = config.where()
-        environ = os.environ if env is None else env
-        self._s3 = S3Access(config.storage_options, environ) if is_s3(config.path) else None
+        self._s3 = S3Access(config.storage_options, context.env) if is_s3(config.path) else None
         self._files = MatchedFiles(config.path, self._s3, config.max_bytes)
         self._factor = _UNIT_FACTOR[config.duration_unit]
         self._les = [le_text(t) for t in config.thresholds]

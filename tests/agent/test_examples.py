@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,7 @@ import yaml
 
 from redline.agent.collectors import collector_for
 from redline.agent.config import load_config
+from redline.collectors.base import CollectorContext
 from redline.collectors.registry import SOURCE_KINDS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -34,5 +36,5 @@ def test_an_example_config_loads_and_builds_its_collectors(path: Path) -> None:
     cfg = load_config(path).config
     with httpx.Client() as client:
         for source in cfg.sources:
-            collector = collector_for(cfg, source, client)
+            collector = collector_for(cfg, source, CollectorContext(clock=time.time, env={}, http=client))
             assert collector.name == source.name

@@ -13,8 +13,8 @@ from redline.alerts.log_notifier import LogNotifier
 from redline.alerts.manager import AlertManager
 from redline.alerts.notifiers import Notification, Notifier, fingerprint, rfc3339
 from redline.alerts.state import AlertStateStore
-from redline.alerts.webhook import secret_from_env
 from redline.kernel.errors import ConfigError
+from redline.kernel.secrets import secret_from_env
 from tests.alerts.conftest import PAGE_BURN, T0, FakeClock, objective, report
 
 OpenStore = Callable[[Path], AlertStateStore]

@@ -8,7 +8,6 @@ GPU split in two instances, and DCGM's blank sentinels.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from pydantic import ValidationError
 from redline.collectors.dcgm import DcgmCollector, DcgmConfig
 from redline.collectors.gpu_metrics import MIB
 from redline.kernel.labels import format_labels
+from tests.collectors.context import context
 from tests.collectors.http_target import Respond, send, serve
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gpu"
@@ -29,12 +29,6 @@ NOW_MS = 1_767_225_600_000
 
 def clock() -> float:
     return NOW_MS / 1000
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
 
 
 def _page(name: str, content_type: str = "text/plain; version=0.0.4; charset=utf-8") -> Respond:
@@ -60,7 +54,7 @@ def _gpu(**labels: str) -> str:
 
 def test_legacy_exporter_with_Hostname_label_maps_util_percent_mib_and_watts(client: httpx.Client) -> None:
     with serve(_page("dcgm-3.3.5-hostname-legacy.prom")) as url:
-        result = DcgmCollector(config(url), client, clock).collect()
+        result = DcgmCollector(config(url), context(clock, http=client)).collect()
 
     assert result.health.ok, result.health.error
     assert result.health.problems == ()
@@ -86,7 +80,7 @@ def test_legacy_exporter_with_Hostname_label_maps_util_percent_mib_and_watts(cli
 
 def test_2026_exporter_with_hostname_label_prefers_gr_engine_active_over_gpu_util(client: httpx.Client) -> None:
     with serve(_page("dcgm-4.8.3-hostname.prom")) as url:
-        result = DcgmCollector(config(url, labels={"cluster": "eu-1"}), client, clock).collect()
+        result = DcgmCollector(config(url, labels={"cluster": "eu-1"}), context(clock, http=client)).collect()
 
     assert result.health.ok, result.health.error
     values = _values(result.samples)
@@ -102,7 +96,7 @@ def test_2026_exporter_with_hostname_label_prefers_gr_engine_active_over_gpu_uti
 
 def test_kubernetes_mode_keeps_pod_namespace_container_where_the_exporter_sets_them(client: httpx.Client) -> None:
     with serve(_page("dcgm-kubernetes.prom")) as url:
-        result = DcgmCollector(config(url), client, clock).collect()
+        result = DcgmCollector(config(url), context(clock, http=client)).collect()
 
     values = _values(result.samples)
     busy = _gpu(gpu="0", uuid="GPU-1e7f3c9a-2b4d-4a6e-9f10-7c3b5d8e2a41", name="Tesla T4",
@@ -119,7 +113,7 @@ def test_kubernetes_mode_keeps_pod_namespace_container_where_the_exporter_sets_t
 
 def test_mig_instances_are_separate_series_with_gr_engine_active_and_count_as_one_gpu(client: httpx.Client) -> None:
     with serve(_page("dcgm-mig.prom")) as url:
-        result = DcgmCollector(config(url), client, clock).collect()
+        result = DcgmCollector(config(url), context(clock, http=client)).collect()
 
     assert result.health.ok, result.health.error
     common = {"gpu": "0", "uuid": "GPU-2c2f45e8-0886-e3cc-02be-a4181a13fc9b", "name": "NVIDIA A100 80GB PCIe",
@@ -138,7 +132,7 @@ def test_mig_instances_are_separate_series_with_gr_engine_active_and_count_as_on
 
 def test_keep_raw_also_stores_every_dcgm_series_with_source_labels(client: httpx.Client) -> None:
     with serve(_page("dcgm-mig.prom")) as url:
-        result = DcgmCollector(config(url, keep_raw=True), client, clock).collect()
+        result = DcgmCollector(config(url, keep_raw=True), context(clock, http=client)).collect()
 
     raw = result.samples.filter(result.samples["metric"] == "DCGM_FI_PROF_DRAM_ACTIVE")
     assert raw["value"].to_list() == [0.101322, 0.101322]
@@ -152,7 +146,7 @@ def test_keep_raw_also_stores_every_dcgm_series_with_source_labels(client: httpx
 
 def test_dcgm_blank_values_and_a_missing_fb_free_are_problems_not_samples(client: httpx.Client) -> None:
     with serve(_page("dcgm-blank-fields.prom")) as url:
-        result = DcgmCollector(config(url), client, clock).collect()
+        result = DcgmCollector(config(url), context(clock, http=client)).collect()
 
     gpu0 = _gpu(gpu="0", uuid="GPU-9f8e7d6c-5b4a-3c2d-1e0f-a1b2c3d4e5f6", name="GRID A100D-40C", host="vgpu-guest-3")
     gpu1 = _gpu(gpu="1", uuid="GPU-0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d", name="GRID A100D-40C", host="vgpu-guest-3")
@@ -187,7 +181,7 @@ def test_a_gpu_gone_from_the_exporter_goes_stale_and_is_reported(client: httpx.C
         send(handler, 200, pages.pop(0) if len(pages) > 1 else pages[0], "text/plain; version=0.0.4")
 
     with serve(respond) as url:
-        collector = DcgmCollector(config(url), client, clock)
+        collector = DcgmCollector(config(url), context(clock, http=client))
         first = collector.collect()
         second = collector.collect()
 
@@ -206,7 +200,7 @@ def test_html_from_a_proxy_is_an_error_naming_source_and_url(client: httpx.Clien
         send(handler, 200, b"<!DOCTYPE html><html><head><title>Sign in</title>", "text/html; charset=utf-8")
 
     with serve(respond) as url:
-        result = DcgmCollector(config(url), client, clock).collect()
+        result = DcgmCollector(config(url), context(clock, http=client)).collect()
 
     assert result.health.error == (
         f"source 'dcgm' ({url}/metrics): expected dcgm-exporter metrics but got text/html (a proxy or login page?):"
@@ -220,7 +214,7 @@ def test_a_page_without_dcgm_fields_is_an_error_not_an_empty_success(client: htt
         send(handler, 200, b"# TYPE node_load1 gauge\nnode_load1 0.42\n", "text/plain; version=0.0.4")
 
     with serve(respond) as url:
-        result = DcgmCollector(config(url), client, clock).collect()
+        result = DcgmCollector(config(url), context(clock, http=client)).collect()
 
     assert result.health.error == (
         f"source 'dcgm' ({url}/metrics): no DCGM_FI_* series in the exposition (is this a dcgm-exporter endpoint?)"
@@ -233,8 +227,8 @@ def test_a_down_exporter_fails_its_own_source_only(client: httpx.Client) -> None
         with serve(_page("dcgm-mig.prom")) as gone_url:
             pass  # stopped: nothing listens there any more
         broken = DcgmCollector(DcgmConfig.model_validate(
-            {"name": "dcgm-b", "kind": "dcgm", "url": f"{gone_url}/metrics"}), client, clock)
-        good = DcgmCollector(config(good_url), client, clock)
+            {"name": "dcgm-b", "kind": "dcgm", "url": f"{gone_url}/metrics"}), context(clock, http=client))
+        good = DcgmCollector(config(good_url), context(clock, http=client))
         bad_result, good_result = broken.collect(), good.collect()
 
     assert bad_result.health.error is not None
@@ -268,9 +262,9 @@ def test_a_line_that_is_not_utf8_is_skipped_and_named_not_stored_with_replacemen
         send(handler, 200, body, "text/plain; version=0.0.4; charset=utf-8")
 
     with serve(respond) as url:
-        result = DcgmCollector(config(url), client, clock).collect()
+        result = DcgmCollector(config(url), context(clock, http=client)).collect()
     with serve(_page("dcgm-3.3.5-hostname-legacy.prom")) as url:
-        clean = DcgmCollector(config(url), client, clock).collect()
+        clean = DcgmCollector(config(url), context(clock, http=client)).collect()
 
     assert result.health.ok, result.health.error
     assert result.health.problems == (

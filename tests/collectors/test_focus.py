@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from redline.collectors.focus import FocusCollector, FocusConfig
 from redline.collectors.object_storage import ObjectStorageSettings
 from redline.kernel.labels import format_labels
+from tests.collectors.context import context
 from tests.s3_server import s3_server
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "spend" / "focus_1_0_aws.csv"
@@ -31,7 +32,7 @@ def clock() -> float:
 
 def make(path: Path | str, **extra: object) -> FocusCollector:
     cfg = FocusConfig.model_validate({"name": "aws-bill", "kind": "focus", "path": str(path), **extra})
-    return FocusCollector(cfg, None, clock, env={})
+    return FocusCollector(cfg, context(clock))
 
 
 def series(frame: pl.DataFrame, **labels: str) -> dict[int, float]:
@@ -278,12 +279,12 @@ def test_s3_glob_is_read_with_credentials_from_the_environment(s3_endpoint: str,
                             "access_key_id_env": "KEY_ID", "secret_access_key_env": "SECRET"},
     })
     env = {"KEY_ID": "AKIAREDLINETEST", "SECRET": "redline-secret"}
-    collector = FocusCollector(cfg, None, clock, env=env)
+    collector = FocusCollector(cfg, context(clock, env=env))
     result = collector.collect()
     assert result.health.ok, result.health.error
     assert series(result.samples, service="Amazon SageMaker") == {SEP_1: 0.0, SEP_1 + 24 * HOUR_MS: 2.5}
     assert "redline-secret" not in repr(collector) and "redline-secret" not in repr(collector._s3)
-    missing = FocusCollector(cfg, None, clock, env={}).collect()
+    missing = FocusCollector(cfg, context(clock)).collect()
     assert missing.health.error == (
         "source 'aws-bill' (s3://billing/focus/2024-09/*.csv): environment variables KEY_ID, SECRET "
         "(named in storage_options) are not set"
@@ -302,7 +303,7 @@ def test_s3_objects_over_max_bytes_together_are_refused_before_reading(s3_endpoi
         "name": "aws-bill", "kind": "focus", "path": "s3://billing/focus/*.csv", "max_bytes": 2 * len(body) - 1,
         "storage_options": {"endpoint_url": s3_endpoint, "region": "us-east-1"},
     })
-    result = FocusCollector(cfg, None, clock, env={"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}).collect()
+    result = FocusCollector(cfg, context(clock, env={"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"})).collect()
     assert result.health.error == (
         f"source 'aws-bill' (s3://billing/focus/*.csv): 2 file(s) hold {2 * len(body)} bytes, "
         f"over max_bytes ({2 * len(body) - 1})"
@@ -319,7 +320,7 @@ def test_an_s3_glob_that_matches_nothing_is_an_error_naming_the_glob(s3_endpoint
         "storage_options": {"endpoint_url": s3_endpoint, "region": "us-east-1"},
     })
     env = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}  # the standard variables, not named
-    result = FocusCollector(cfg, None, clock, env=env).collect()
+    result = FocusCollector(cfg, context(clock, env=env)).collect()
     assert result.health.error is not None
     assert result.health.error.startswith(
         "source 'aws-bill' (s3://billing/none/*.parquet): no file matches s3://billing/none/*.parquet"

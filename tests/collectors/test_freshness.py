@@ -10,7 +10,6 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
@@ -29,6 +28,7 @@ from redline.collectors.freshness import FreshnessCollector, FreshnessConfig
 from redline.collectors.freshness_files import FileEntry, check_total_size
 from redline.kernel.errors import SourceError
 from redline.kernel.labels import parse_labels
+from tests.collectors.context import context
 from tests.collectors.http_target import send, serve
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "freshness"
@@ -37,7 +37,7 @@ NOW = datetime(2024, 1, 15, 10, 10, tzinfo=UTC).timestamp()  # 1705313400
 
 def _collect(client: httpx.Client, **fields: object) -> CollectResult:
     config = FreshnessConfig.model_validate({"name": "events", "kind": "freshness", **fields})
-    return FreshnessCollector(config, client, clock=lambda: NOW, env={}).collect()
+    return FreshnessCollector(config, context(lambda: NOW, http=client)).collect()
 
 
 def _values(result: CollectResult) -> dict[tuple[str, str], float]:
@@ -46,12 +46,6 @@ def _values(result: CollectResult) -> dict[tuple[str, str], float]:
 
 def _single(result: CollectResult) -> dict[str, float]:
     return {row["metric"]: row["value"] for row in result.samples.iter_rows(named=True)}
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
 
 
 def _ts(text: str) -> float:
@@ -317,7 +311,7 @@ def test_http_field_from_a_scheduler_api_with_a_bearer_token_from_the_environmen
                 "bearer_token_env": "AIRFLOW_TOKEN",
             }
         )
-        collector = FreshnessCollector(config, client, clock=lambda: NOW, env={"AIRFLOW_TOKEN": "s3cr3t"})
+        collector = FreshnessCollector(config, context(lambda: NOW, env={"AIRFLOW_TOKEN": "s3cr3t"}, http=client))
         result = collector.collect()
     assert seen == ["Bearer s3cr3t"]
     newest = _ts("2024-01-15T10:02:41.377514")
@@ -335,10 +329,10 @@ def test_an_empty_token_variable_is_an_error_naming_it_and_nothing_is_requested(
             {"name": "features", "kind": "freshness", "url": f"{base}/runs", "field": "$.end_date",
              "bearer_token_env": "AIRFLOW_TOKEN"}
         )
-        result = FreshnessCollector(config, client, clock=lambda: NOW, env={"AIRFLOW_TOKEN": ""}).collect()
+        result = FreshnessCollector(config, context(lambda: NOW, env={"AIRFLOW_TOKEN": ""}, http=client)).collect()
     assert result.health.error == (
-        f"source 'features' ({base}/runs, field $.end_date): environment variable 'AIRFLOW_TOKEN' "
-        "(bearer_token_env) is not set"
+        f"source 'features' ({base}/runs, field $.end_date): environment variable AIRFLOW_TOKEN "
+        "(named by bearer_token_env) is not set (nor AIRFLOW_TOKEN_FILE)"
     )
     assert seen == [] and result.samples.is_empty()
 
@@ -348,9 +342,11 @@ def test_an_empty_password_variable_is_an_error_naming_it(client: httpx.Client) 
         {"name": "warehouse", "kind": "freshness", "sql": "SELECT max(ts) FROM t",
          "url": "postgresql://reader@127.0.0.1:1/db", "password_env": "WAREHOUSE_PW"}
     )
-    result = FreshnessCollector(config, client, clock=lambda: NOW, env={"WAREHOUSE_PW": ""}).collect()
+    result = FreshnessCollector(config, context(lambda: NOW, env={"WAREHOUSE_PW": ""}, http=client)).collect()
     assert result.health.error is not None
-    assert result.health.error.endswith(": environment variable 'WAREHOUSE_PW' (password_env) is not set")
+    assert result.health.error.endswith(
+        ": environment variable WAREHOUSE_PW (named by password_env) is not set (nor WAREHOUSE_PW_FILE)"
+    )
     assert result.health.error.startswith("source 'warehouse' (")
     assert result.samples.is_empty()
 

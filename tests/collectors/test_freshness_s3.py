@@ -15,6 +15,7 @@ import pytest
 
 from redline.collectors.base import CollectResult
 from redline.collectors.freshness import FreshnessCollector, FreshnessConfig
+from tests.collectors.context import context
 from tests.s3_server import s3_server
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC).timestamp()
@@ -43,7 +44,7 @@ def _collect(endpoint: str, env: dict[str, str] = ENV, **fields: object) -> Coll
         }
     )
     with httpx.Client() as client:
-        return FreshnessCollector(config, client, clock=lambda: NOW, env=env).collect()
+        return FreshnessCollector(config, context(lambda: NOW, env=env, http=client)).collect()
 
 
 def _single(result: CollectResult) -> dict[str, float]:

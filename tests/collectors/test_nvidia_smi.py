@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from redline.collectors.gpu_metrics import MIB
 from redline.collectors.nvidia_smi import DEFAULT_QUERY, NvidiaSmiCollector, NvidiaSmiConfig
 from redline.kernel.labels import format_labels
+from tests.collectors.context import context
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gpu"
 NOW_MS = 1_768_472_700_000  # 2026-01-15T10:25:00Z
@@ -56,7 +57,7 @@ def _fake_smi(tmp_path: Path, script: str) -> dict[str, str]:
 def test_csv_file_with_header_and_units_maps_percent_mib_and_watts_at_the_file_timestamps(tmp_path: Path) -> None:
     path = tmp_path / "gpu.csv"
     shutil.copy(FIXTURES / "nvidia-smi-header-units.csv", path)
-    result = NvidiaSmiCollector(config(path=str(path), timezone="UTC"), clock=clock).collect()
+    result = NvidiaSmiCollector(config(path=str(path), timezone="UTC"), context(clock)).collect()
 
     assert result.health.ok, result.health.error
     assert result.health.problems == ()
@@ -79,7 +80,7 @@ def test_noheader_nounits_csv_uses_the_query_fields_and_reads_local_time_in_the_
 ) -> None:
     path = tmp_path / "gpu.csv"
     shutil.copy(FIXTURES / "nvidia-smi-noheader-nounits.csv", path)
-    result = NvidiaSmiCollector(config(path=str(path), timezone="Europe/Berlin"), clock=clock).collect()
+    result = NvidiaSmiCollector(config(path=str(path), timezone="Europe/Berlin"), context(clock)).collect()
 
     assert result.health.ok, result.health.error
     rows = _rows(result.samples)
@@ -93,7 +94,7 @@ def test_noheader_nounits_csv_uses_the_query_fields_and_reads_local_time_in_the_
 def test_not_supported_and_na_fields_are_missing_samples_with_problems_not_zeros(tmp_path: Path) -> None:
     path = tmp_path / "gpu.csv"
     shutil.copy(FIXTURES / "nvidia-smi-not-supported.csv", path)
-    result = NvidiaSmiCollector(config(path=str(path), timezone="UTC"), clock=clock).collect()
+    result = NvidiaSmiCollector(config(path=str(path), timezone="UTC"), context(clock)).collect()
 
     a100 = _gpu("0", "GPU-2c2f45e8-0886-e3cc-02be-a4181a13fc9b", "NVIDIA A100 80GB PCIe")
     gtx = _gpu("1", "GPU-77d1c0a5-3e2f-4b8c-9a61-0d4e5f6a7b8c", "NVIDIA GeForce GTX 1080")
@@ -117,7 +118,7 @@ def test_not_supported_and_na_fields_are_missing_samples_with_problems_not_zeros
 def test_a_gpu_that_disappears_between_reads_is_absent_from_the_next_collection_and_reported(tmp_path: Path) -> None:
     path = tmp_path / "gpu.csv"
     shutil.copy(FIXTURES / "nvidia-smi-header-units.csv", path)
-    collector = NvidiaSmiCollector(config(path=str(path), timezone="UTC"), clock=clock)
+    collector = NvidiaSmiCollector(config(path=str(path), timezone="UTC"), context(clock))
     first = collector.collect()
     shutil.copy(FIXTURES / "nvidia-smi-gpu1-gone.csv", path)
     second = collector.collect()
@@ -138,7 +139,7 @@ def test_a_line_with_the_wrong_number_of_fields_is_skipped_and_the_others_land(t
     path = tmp_path / "gpu.csv"
     lines = (FIXTURES / "nvidia-smi-header-units.csv").read_text().splitlines()
     path.write_text("\n".join([*lines[:2], "2026/01/15 10:23:45.124, 7, GPU-truncated", lines[2]]) + "\n")
-    result = NvidiaSmiCollector(config(path=str(path), timezone="UTC"), clock=clock).collect()
+    result = NvidiaSmiCollector(config(path=str(path), timezone="UTC"), context(clock)).collect()
 
     assert result.health.ok
     assert result.health.problems == (
@@ -149,7 +150,7 @@ def test_a_line_with_the_wrong_number_of_fields_is_skipped_and_the_others_land(t
 
 def test_a_missing_file_is_an_error_naming_source_and_path(tmp_path: Path) -> None:
     path = tmp_path / "absent.csv"
-    result = NvidiaSmiCollector(config(path=str(path)), clock=clock).collect()
+    result = NvidiaSmiCollector(config(path=str(path)), context(clock)).collect()
 
     assert result.health.error == f"source 'smi' ({path}): file not found"
     assert result.samples.height == 0
@@ -160,7 +161,7 @@ def test_the_command_runs_as_a_real_subprocess_with_the_query_and_is_stamped_at_
 ) -> None:
     args_file = tmp_path / "args"
     env = _fake_smi(tmp_path, f'echo "$@" > {args_file}\ncat {FIXTURES / "nvidia-smi-header-units.csv"}\n')
-    result = NvidiaSmiCollector(config(labels={"rack": "r7"}), clock=clock, env=env).collect()
+    result = NvidiaSmiCollector(config(labels={"rack": "r7"}), context(clock, env=env)).collect()
 
     assert result.health.ok, result.health.error
     assert args_file.read_text() == f"--query-gpu={','.join(DEFAULT_QUERY)} --format=csv\n"
@@ -177,7 +178,7 @@ def test_a_command_with_noheader_nounits_is_parsed_with_its_own_query_fields(tmp
     env = _fake_smi(tmp_path, "echo '0, GPU-abc, 12.5, 3, 250'\n")
     cfg = config(command=["nvidia-smi", "--query-gpu=index,uuid,power.draw,utilization.gpu,memory.used",
                           "--format=csv,noheader,nounits"])
-    result = NvidiaSmiCollector(cfg, clock=clock, env=env).collect()
+    result = NvidiaSmiCollector(cfg, context(clock, env=env)).collect()
 
     gpu = format_labels({"gpu": "0", "uuid": "GPU-abc", "host": "node-a", "source": "smi"})
     assert {k: v for k, (_, v) in _rows(result.samples).items() if k[1] == gpu} == {
@@ -190,7 +191,7 @@ def test_a_command_with_noheader_nounits_is_parsed_with_its_own_query_fields(tmp
 def test_command_not_found_is_a_clear_health_error(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = NvidiaSmiCollector(config(), clock=clock, env={"PATH": str(empty)}).collect()
+    result = NvidiaSmiCollector(config(), context(clock, env={"PATH": str(empty)})).collect()
 
     assert result.health.error == (
         f"source 'smi' (command: nvidia-smi --query-gpu={','.join(DEFAULT_QUERY)} --format=csv): command not found:"
@@ -200,7 +201,7 @@ def test_command_not_found_is_a_clear_health_error(tmp_path: Path) -> None:
 
 def test_a_blocking_command_is_killed_at_the_timeout(tmp_path: Path) -> None:
     env = _fake_smi(tmp_path, "sleep 60\n")
-    result = NvidiaSmiCollector(config(interval="5s", timeout="300ms"), clock=clock, env=env).collect()
+    result = NvidiaSmiCollector(config(interval="5s", timeout="300ms"), context(clock, env=env)).collect()
 
     assert result.health.error is not None
     assert result.health.error.endswith("--format=csv): timed out after 300ms; killed")
@@ -212,7 +213,7 @@ def test_a_non_zero_exit_surfaces_the_commands_stderr(tmp_path: Path) -> None:
         tmp_path,
         "echo \"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\" >&2\nexit 9\n",
     )
-    result = NvidiaSmiCollector(config(), clock=clock, env=env).collect()
+    result = NvidiaSmiCollector(config(), context(clock, env=env)).collect()
 
     assert result.health.error is not None
     assert result.health.error.endswith(
@@ -223,8 +224,8 @@ def test_a_non_zero_exit_surfaces_the_commands_stderr(tmp_path: Path) -> None:
 
 def test_a_broken_source_leaves_another_one_unaffected(tmp_path: Path) -> None:
     good_env = _fake_smi(tmp_path, f'cat {FIXTURES / "nvidia-smi-header-units.csv"}\n')
-    broken = NvidiaSmiCollector(config(name="smi-b", path=str(tmp_path / "nope.csv")), clock=clock)
-    good = NvidiaSmiCollector(config(), clock=clock, env=good_env)
+    broken = NvidiaSmiCollector(config(name="smi-b", path=str(tmp_path / "nope.csv")), context(clock))
+    good = NvidiaSmiCollector(config(), context(clock, env=good_env))
 
     bad_result, good_result = broken.collect(), good.collect()
 
@@ -234,7 +235,7 @@ def test_a_broken_source_leaves_another_one_unaffected(tmp_path: Path) -> None:
 
 def test_header_only_output_is_reported_as_no_gpu_rows_not_zeros(tmp_path: Path) -> None:
     env = _fake_smi(tmp_path, "echo 'index, utilization.gpu [%]'\n")
-    result = NvidiaSmiCollector(config(), clock=clock, env=env).collect()
+    result = NvidiaSmiCollector(config(), context(clock, env=env)).collect()
 
     assert result.health.error is not None
     assert result.health.error.endswith("--format=csv): no GPU rows in the output")

@@ -11,6 +11,7 @@ import yaml
 from redline.agent.config import RedlineConfig
 from redline.collectors.nvml import NvmlCollector, NvmlConfig
 from redline.kernel.labels import format_labels
+from tests.collectors.context import context
 
 NOW = 1_767_225_600.5  # 2026-01-01T00:00:00.5Z
 
@@ -120,7 +121,7 @@ def _values(result: Any) -> dict[tuple[str, str], float]:
 
 
 def test_real_pynvml_on_this_gpu_less_machine_reports_nvml_unavailable_without_raising() -> None:
-    result = NvmlCollector(config(), clock=clock).collect()
+    result = NvmlCollector(config(), context(clock)).collect()
 
     assert not result.health.ok
     assert result.health.error == (
@@ -132,7 +133,7 @@ def test_real_pynvml_on_this_gpu_less_machine_reports_nvml_unavailable_without_r
 
 def test_readings_are_converted_to_ratio_bytes_and_watts_per_device_with_uuid_and_name() -> None:
     fake = FakeNvml([H100])
-    result = NvmlCollector(config(labels={"team": "ml"}), clock=clock, nvml=fake).collect()
+    result = NvmlCollector(config(labels={"team": "ml"}), context(clock), nvml=fake).collect()
 
     assert result.health.ok, result.health.error
     assert result.health.problems == ()
@@ -153,7 +154,7 @@ def test_readings_are_converted_to_ratio_bytes_and_watts_per_device_with_uuid_an
 
 
 def test_unsupported_utilisation_on_a_mig_gpu_is_a_missing_sample_and_a_problem_not_zero() -> None:
-    result = NvmlCollector(config(temperature=False), clock=clock, nvml=FakeNvml([H100, A100_MIG])).collect()
+    result = NvmlCollector(config(temperature=False), context(clock), nvml=FakeNvml([H100, A100_MIG])).collect()
 
     assert result.health.ok
     assert result.health.problems == (
@@ -172,7 +173,7 @@ def test_unsupported_utilisation_on_a_mig_gpu_is_a_missing_sample_and_a_problem_
 
 def test_a_gpu_lost_between_reads_is_absent_from_the_next_read_and_reported() -> None:
     fake = FakeNvml([H100, A100_MIG])
-    collector = NvmlCollector(config(temperature=False), clock=clock, nvml=fake)
+    collector = NvmlCollector(config(temperature=False), context(clock), nvml=fake)
     collector.collect()
     fake.lost = {1}
 
@@ -193,7 +194,7 @@ def test_a_gpu_lost_between_reads_is_absent_from_the_next_read_and_reported() ->
 
 def test_no_gpu_enumerated_is_an_error_not_a_zero_count() -> None:
     fake = FakeNvml([])
-    result = NvmlCollector(config(), clock=clock, nvml=fake).collect()
+    result = NvmlCollector(config(), context(clock), nvml=fake).collect()
 
     assert result.health.error == "source 'gpu-node' (NVML on node-a): NVML reports no GPU on this host"
     assert result.samples.height == 0
@@ -202,7 +203,7 @@ def test_no_gpu_enumerated_is_an_error_not_a_zero_count() -> None:
 
 def test_host_label_defaults_to_this_machines_hostname() -> None:
     cfg = NvmlConfig.model_validate({"name": "gpu-node", "kind": "nvml"})
-    result = NvmlCollector(cfg, clock=clock, nvml=FakeNvml([H100])).collect()
+    result = NvmlCollector(cfg, context(clock), nvml=FakeNvml([H100])).collect()
 
     assert f'host="{socket.gethostname()}"' in result.samples["labels"][0]
 

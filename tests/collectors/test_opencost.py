@@ -20,6 +20,7 @@ import yaml
 
 from redline.collectors.opencost import OpenCostCollector, OpenCostConfig
 from redline.kernel.labels import format_labels
+from tests.collectors.context import context
 from tests.collectors.http_target import send, serve
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "spend" / "opencost_allocation_namespace_1h.json"
@@ -68,12 +69,6 @@ def _ms(text: str) -> int:
 
 
 @pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
-
-
-@pytest.fixture
 def opencost() -> Iterator[tuple[FakeOpenCost, str]]:
     fake = FakeOpenCost()
     with serve(fake) as url:
@@ -84,7 +79,7 @@ def make(url: str, client: httpx.Client, clock: Clock, env: dict[str, str] | Non
     OpenCostCollector
 ):
     cfg = OpenCostConfig.model_validate({"name": "k8s-cost", "kind": "opencost", "url": url, **extra})
-    return OpenCostCollector(cfg, client, clock, env=env or {})
+    return OpenCostCollector(cfg, context(clock, env=env or {}, http=client))
 
 
 def series(frame: pl.DataFrame, key: str, cost_type: str) -> dict[int, float]:
@@ -210,8 +205,8 @@ def test_the_bearer_token_comes_from_the_environment_and_is_never_shown(
     assert fake.requests[-1][1]["auth"] == "Bearer s3cr3t"
     assert "s3cr3t" not in repr(collector)
     missing = make(url, client, Clock(SEP_1_S + 3600), bearer_token_env="OC_TOKEN").collect()
-    assert missing.health.error == f"source 'k8s-cost' ({url}/allocation): environment variable 'OC_TOKEN' " \
-        "(bearer_token_env) is not set"
+    assert missing.health.error == f"source 'k8s-cost' ({url}/allocation): environment variable OC_TOKEN " \
+        "(named by bearer_token_env) is not set (nor OC_TOKEN_FILE)"
 
 
 def test_an_empty_token_variable_is_an_error_naming_it_and_nothing_is_requested(
@@ -220,8 +215,8 @@ def test_an_empty_token_variable_is_an_error_naming_it_and_nothing_is_requested(
     fake, url = opencost
     before = len(fake.requests)
     result = make(url, client, Clock(SEP_1_S + 3600), env={"OC_TOKEN": ""}, bearer_token_env="OC_TOKEN").collect()
-    assert result.health.error == f"source 'k8s-cost' ({url}/allocation): environment variable 'OC_TOKEN' " \
-        "(bearer_token_env) is not set"
+    assert result.health.error == f"source 'k8s-cost' ({url}/allocation): environment variable OC_TOKEN " \
+        "(named by bearer_token_env) is not set (nor OC_TOKEN_FILE)"
     assert result.samples.is_empty()
     assert len(fake.requests) == before
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
 import httpx
@@ -15,6 +14,7 @@ from pydantic import ValidationError
 
 from redline.collectors.prometheus_scrape import ACCEPT, PrometheusScrapeCollector, PrometheusScrapeConfig
 from redline.kernel.labels import format_labels
+from tests.collectors.context import context
 from tests.collectors.http_target import send, serve
 
 SCRAPE_TIME = 1_700_000_100.25
@@ -22,12 +22,6 @@ SCRAPE_TIME = 1_700_000_100.25
 
 def clock() -> float:
     return SCRAPE_TIME
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
 
 
 def config(url: str, **extra: object) -> PrometheusScrapeConfig:
@@ -76,7 +70,8 @@ def test_scraping_a_prometheus_client_registry_yields_what_its_own_parser_reads(
         send(h, 200, payload, content_type)
 
     with serve(respond) as base:
-        collector = PrometheusScrapeCollector(config(base + "/metrics", labels={"team": "ml"}), client, clock)
+        cfg = config(base + "/metrics", labels={"team": "ml"})
+        collector = PrometheusScrapeCollector(cfg, context(clock, http=client))
         result = collector.collect()
 
     assert seen_accept == [ACCEPT]
@@ -92,7 +87,7 @@ def test_a_refused_connection_is_an_error_naming_source_and_url(client: httpx.Cl
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}/metrics"
-    result = PrometheusScrapeCollector(config(url), client, clock).collect()
+    result = PrometheusScrapeCollector(config(url), context(clock, http=client)).collect()
     assert not result.health.ok
     assert result.health.error is not None
     assert result.health.error.startswith(f"source 'api' ({url}): cannot connect: ")
@@ -110,7 +105,7 @@ def test_a_target_that_hangs_past_the_timeout_is_an_error(client: httpx.Client) 
         with serve(respond) as base:
             url = base + "/metrics"
             hanging = config(url, timeout="200ms", interval="1s")
-            result = PrometheusScrapeCollector(hanging, client, clock).collect()
+            result = PrometheusScrapeCollector(hanging, context(clock, http=client)).collect()
             release.set()
     finally:
         release.set()
@@ -122,7 +117,7 @@ def test_a_target_that_hangs_past_the_timeout_is_an_error(client: httpx.Client) 
 def test_a_500_is_an_error_naming_the_status(client: httpx.Client) -> None:
     with serve(lambda h: send(h, 500, b"boom", "text/plain")) as base:
         url = base + "/metrics"
-        result = PrometheusScrapeCollector(config(url), client, clock).collect()
+        result = PrometheusScrapeCollector(config(url), context(clock, http=client)).collect()
     assert not result.health.ok
     assert result.health.error == f"source 'api' ({url}): HTTP 500 Internal Server Error"
     assert result.health.samples == result.samples.height == 0
@@ -147,7 +142,7 @@ def _fifty_megabytes(h: BaseHTTPRequestHandler, declare_length: bool) -> None:
 def test_a_50_mb_body_stops_at_the_limit_and_names_it(client: httpx.Client, declare_length: bool) -> None:
     with serve(lambda h: _fifty_megabytes(h, declare_length)) as base:
         url = base + "/metrics"
-        result = PrometheusScrapeCollector(config(url), client, clock).collect()
+        result = PrometheusScrapeCollector(config(url), context(clock, http=client)).collect()
     assert not result.health.ok
     assert result.health.error == (
         f"source 'api' ({url}): body exceeds max_bytes (10485760 bytes)"
@@ -158,7 +153,7 @@ def test_a_50_mb_body_stops_at_the_limit_and_names_it(client: httpx.Client, decl
 def test_malformed_lines_leave_the_scrape_ok_with_problems_listed(client: httpx.Client) -> None:
     body = b'up{job="a"} 1\nthis is not a sample\nup{job="b"} 0\n'
     with serve(lambda h: send(h, 200, body, "text/plain; version=0.0.4")) as base:
-        result = PrometheusScrapeCollector(config(base + "/metrics"), client, clock).collect()
+        result = PrometheusScrapeCollector(config(base + "/metrics"), context(clock, http=client)).collect()
     assert result.health.ok
     assert result.health.error is None
     assert result.health.problems == ("line 2: value 'is' is not a number: 'this is not a sample'",)
@@ -170,7 +165,7 @@ def test_a_body_with_no_parseable_sample_is_an_error(client: httpx.Client) -> No
     body = b"<html>\n<body>Login required</body>\n</html>\n"
     with serve(lambda h: send(h, 200, body, "text/html")) as base:
         url = base + "/metrics"
-        result = PrometheusScrapeCollector(config(url), client, clock).collect()
+        result = PrometheusScrapeCollector(config(url), context(clock, http=client)).collect()
     assert not result.health.ok
     assert result.health.error == (
         f"source 'api' ({url}): no sample could be read; "
@@ -182,7 +177,7 @@ def test_a_body_with_no_parseable_sample_is_an_error(client: httpx.Client) -> No
 
 def test_an_empty_exposition_is_ok_with_no_samples(client: httpx.Client) -> None:
     with serve(lambda h: send(h, 200, b"# HELP nothing yet\n", "text/plain")) as base:
-        result = PrometheusScrapeCollector(config(base + "/metrics"), client, clock).collect()
+        result = PrometheusScrapeCollector(config(base + "/metrics"), context(clock, http=client)).collect()
     assert (result.health.ok, result.health.samples, result.samples.height) == (True, 0, 0)
 
 
@@ -191,7 +186,7 @@ def test_credentials_in_the_url_never_appear_in_errors(client: httpx.Client) -> 
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     result = PrometheusScrapeCollector(
-        config(f"http://scraper:s3cret@127.0.0.1:{port}/metrics"), client, clock
+        config(f"http://scraper:s3cret@127.0.0.1:{port}/metrics"), context(clock, http=client)
     ).collect()
     assert result.health.error is not None
     assert "s3cret" not in result.health.error
@@ -203,7 +198,7 @@ def test_an_unexpected_failure_is_contained_on_health() -> None:
         raise RuntimeError("transport bug")
 
     with httpx.Client(transport=httpx.MockTransport(explode)) as broken:
-        result = PrometheusScrapeCollector(config("http://target.test/metrics"), broken, clock).collect()
+        result = PrometheusScrapeCollector(config("http://target.test/metrics"), context(clock, http=broken)).collect()
     assert not result.health.ok
     assert result.health.error == (
         "source 'api' (http://target.test/metrics): unexpected error: RuntimeError: transport bug"
@@ -250,7 +245,7 @@ def test_a_target_trickling_bytes_is_cut_at_the_total_timeout(client: httpx.Clie
         with serve(respond) as base:
             url = base + "/metrics"
             trickle = config(url, timeout="300ms", interval="1s")
-            result = PrometheusScrapeCollector(trickle, client, clock).collect()
+            result = PrometheusScrapeCollector(trickle, context(clock, http=client)).collect()
             release.set()
     finally:
         release.set()
@@ -261,7 +256,7 @@ def test_a_target_trickling_bytes_is_cut_at_the_total_timeout(client: httpx.Clie
 def test_lines_that_are_not_utf8_are_skipped_and_named_while_the_rest_lands(client: httpx.Client) -> None:
     body = b'up{job="a"} 1\nbad{name="\xff"} 2\nup{job="b"} 0\n'
     with serve(lambda h: send(h, 200, body, "text/plain; version=0.0.4")) as base:
-        result = PrometheusScrapeCollector(config(base + "/metrics"), client, clock).collect()
+        result = PrometheusScrapeCollector(config(base + "/metrics"), context(clock, http=client)).collect()
     assert result.health.ok
     assert result.health.problems == (
         "line 2: not valid UTF-8 at byte 11, line skipped: 'bad{name=\"\ufffd\"} 2'",

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from redline.collectors.promql import PromQLCollector, PromQLConfig
 from redline.kernel.labels import format_labels
+from tests.collectors.context import context
 from tests.prometheus_server import free_port
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "promql"
@@ -108,12 +109,6 @@ def api(answer: Callable[[Seen], Reply]) -> Iterator[CannedAPI]:
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
-
-
 def config(url: str, queries: list[dict[str, str]] | None = None, **extra: object) -> PromQLConfig:
     return PromQLConfig.model_validate(
         {
@@ -177,7 +172,7 @@ def test_queries_are_posted_form_encoded_to_the_api_under_the_base_path(client: 
     long_query = "sum by (code) (" + " or ".join(f'http_requests_total{{job="j{i}"}}' for i in range(300)) + ")"
     with api(lambda seen: canned("vector_partial_warnings.json")) as server:
         cfg = config(server.url + "/prometheus/", [{"record": "api_requests_total", "query": long_query}])
-        result = PromQLCollector(cfg, client, clock, env={}).collect()
+        result = PromQLCollector(cfg, context(clock, http=client)).collect()
     assert result.health.samples == 2
     [seen] = server.seen
     assert (seen.method, seen.path) == ("POST", "/prometheus/api/v1/query")
@@ -193,7 +188,7 @@ def test_a_bearer_token_and_tenant_are_sent_and_the_token_never_shows_in_errors_
 ) -> None:
     with api(lambda seen: (401, "text/plain", b"Unauthorized\n")) as server:
         cfg = config(server.url, bearer_token_env="PROM_TOKEN", tenant="team-ml")
-        collector = PromQLCollector(cfg, client, clock, env={"PROM_TOKEN": TOKEN})
+        collector = PromQLCollector(cfg, context(clock, env={"PROM_TOKEN": TOKEN}, http=client))
         result = collector.collect()
     [seen] = server.seen
     assert seen.headers["Authorization"] == f"Bearer {TOKEN}"
@@ -208,7 +203,7 @@ def test_a_bearer_token_and_tenant_are_sent_and_the_token_never_shows_in_errors_
 def test_basic_auth_sends_the_password_from_the_environment(client: httpx.Client) -> None:
     with api(lambda seen: canned("vector_partial_warnings.json")) as server:
         cfg = config(server.url, basic_auth={"username": "redline", "password_env": "PROM_PASSWORD"})
-        result = PromQLCollector(cfg, client, clock, env={"PROM_PASSWORD": TOKEN}).collect()
+        result = PromQLCollector(cfg, context(clock, env={"PROM_PASSWORD": TOKEN}, http=client)).collect()
     assert result.health.samples == 2
     [seen] = server.seen
     assert seen.headers["Authorization"] == "Basic " + base64.b64encode(f"redline:{TOKEN}".encode()).decode()
@@ -217,11 +212,12 @@ def test_basic_auth_sends_the_password_from_the_environment(client: httpx.Client
 def test_an_unset_secret_is_a_health_error_naming_the_variable_and_nothing_is_sent(client: httpx.Client) -> None:
     with api(lambda seen: canned("vector_partial_warnings.json")) as server:
         cfg = config(server.url, bearer_token_env="PROM_TOKEN")
-        result = PromQLCollector(cfg, client, clock, env={}).collect()
+        result = PromQLCollector(cfg, context(clock, http=client)).collect()
     assert server.seen == []
     assert not result.health.ok
     assert result.health.error == (
-        f"source 'prom' ({server.url}): environment variable 'PROM_TOKEN' (bearer_token_env) is not set"
+        f"source 'prom' ({server.url}): environment variable PROM_TOKEN (named by bearer_token_env) is not set "
+        "(nor PROM_TOKEN_FILE)"
     )
 
 
@@ -230,7 +226,7 @@ def test_an_unset_secret_is_a_health_error_naming_the_variable_and_nothing_is_se
 
 def test_a_partial_response_with_warnings_is_ok_with_the_warning_among_the_problems(client: httpx.Client) -> None:
     with api(lambda seen: canned("vector_partial_warnings.json")) as server:
-        result = PromQLCollector(config(server.url), client, clock, env={}).collect()
+        result = PromQLCollector(config(server.url), context(clock, http=client)).collect()
     assert result.health.ok and result.health.error is None
     assert result.health.problems == (
         "query 'api_requests_total' (sum by (code) (http_requests_total)): server warning: partial response: "
@@ -247,7 +243,7 @@ def test_special_values_are_kept_and_a_source_label_from_the_backend_becomes_exp
 ) -> None:
     with api(lambda seen: canned("vector_special_values.json")) as server:
         cfg = config(server.url, [{"record": "gpu_utilization_ratio", "query": "gpu_util"}], labels={"team": "ml"})
-        result = PromQLCollector(cfg, client, clock, env={}).collect()
+        result = PromQLCollector(cfg, context(clock, http=client)).collect()
     assert result.health.ok, result.health.error
     rows = {r[1]: r[3] for r in result.samples.iter_rows()}
     assert set(result.samples.get_column("metric")) == {"gpu_utilization_ratio"}
@@ -266,7 +262,7 @@ def test_series_equal_once_the_name_is_replaced_and_native_histograms_are_skippe
 ) -> None:
     with api(lambda seen: canned("vector_duplicates_and_histogram.json")) as server:
         cfg = config(server.url, [{"record": "api_anything", "query": '{job=~"api|rpc"}'}])
-        result = PromQLCollector(cfg, client, clock, env={}).collect()
+        result = PromQLCollector(cfg, context(clock, http=client)).collect()
     assert result.health.ok
     assert result.samples.rows() == [("api_anything", labels(job="api"), NOW_MS, 1.0)]
     shown = "query 'api_anything' ({job=~\"api|rpc\"})"
@@ -278,7 +274,7 @@ def test_series_equal_once_the_name_is_replaced_and_native_histograms_are_skippe
 
 def test_a_422_with_an_error_body_names_the_source_the_query_and_the_server_text(client: httpx.Client) -> None:
     with api(lambda seen: canned("error_422_execution.json", 422)) as server:
-        result = PromQLCollector(config(server.url), client, clock, env={}).collect()
+        result = PromQLCollector(config(server.url), context(clock, http=client)).collect()
     assert not result.health.ok
     assert result.health.error == (
         f"source 'prom' ({server.url}): query 'api_requests_total' (sum by (code) (http_requests_total)): "
@@ -310,7 +306,7 @@ def test_a_failed_answer_is_a_clear_error_and_stores_nothing(
     client: httpx.Client, reply: Reply, says: str
 ) -> None:
     with api(lambda seen: reply) as server:
-        result = PromQLCollector(config(server.url), client, clock, env={}).collect()
+        result = PromQLCollector(config(server.url), context(clock, http=client)).collect()
     assert not result.health.ok
     assert result.health.error == (
         f"source 'prom' ({server.url}): query 'api_requests_total' (sum by (code) (http_requests_total)): {says}"
@@ -322,8 +318,8 @@ def test_a_refused_port_fails_every_query_by_name_and_other_sources_are_unaffect
     down = f"http://127.0.0.1:{free_port()}"
     queries = [{"record": "a_total", "query": "sum(a_total)"}, {"record": "b_total", "query": "sum(b_total)"}]
     with api(lambda seen: canned("vector_partial_warnings.json")) as server:
-        bad = PromQLCollector(config(down, queries, name="down"), client, clock, env={}).collect()
-        good = PromQLCollector(config(server.url, name="up"), client, clock, env={}).collect()
+        bad = PromQLCollector(config(down, queries, name="down"), context(clock, http=client)).collect()
+        good = PromQLCollector(config(server.url, name="up"), context(clock, http=client)).collect()
     assert not bad.health.ok and bad.samples.height == 0
     assert bad.health.error is not None
     assert bad.health.error.startswith(f"source 'down' ({down}): query 'a_total' (sum(a_total)): cannot connect: ")
@@ -339,7 +335,7 @@ def test_one_failing_query_keeps_the_others_samples_and_the_health_names_it(clie
 
     queries = [{"record": "broken", "query": "bad_query"}, {"record": "api_requests_total", "query": "good"}]
     with api(answer) as server:
-        result = PromQLCollector(config(server.url, queries), client, clock, env={}).collect()
+        result = PromQLCollector(config(server.url, queries), context(clock, http=client)).collect()
     assert not result.health.ok
     assert result.health.error == (
         f"source 'prom' ({server.url}): 1 of 2 queries failed: query 'broken' (bad_query): "
@@ -354,7 +350,7 @@ def test_a_failed_backfill_is_retried_on_the_next_collection_then_queries_are_in
         [canned("error_503_timeout.json", 503), canned("matrix.json"), canned("vector_partial_warnings.json")]
     )
     with api(lambda seen: next(replies)) as server:
-        collector = PromQLCollector(config(server.url, lookback="2m", step="1m"), client, clock, env={})
+        collector = PromQLCollector(config(server.url, lookback="2m", step="1m"), context(clock, http=client))
         first, second, third = collector.collect(), collector.collect(), collector.collect()
     paths = [s.path for s in server.seen]
     assert paths == ["/api/v1/query_range", "/api/v1/query_range", "/api/v1/query"]
@@ -383,7 +379,7 @@ def test_the_timeout_bounds_the_whole_collection_and_later_queries_are_not_run(c
     with api(answer) as server:
         try:
             cfg = config(server.url, queries, interval="1s", timeout="200ms")
-            result = PromQLCollector(cfg, client, clock, env={}).collect()
+            result = PromQLCollector(cfg, context(clock, http=client)).collect()
         finally:
             release.set()
     # the first query gets what is left of the 200 ms (a hair less), the second nothing

@@ -23,6 +23,7 @@ from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.kernel.labels import format_labels
 from redline.slo.engine import SLOEvaluator
 from redline.slo.spec import SLOSpec
+from tests.collectors.context import context
 from tests.prometheus_server import run_prometheus
 
 STEP_S = 15
@@ -81,12 +82,6 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
         yield Backend(url, start_s, raw)
 
 
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
-
-
 class Clock:
     """Settable time, seconds since the epoch."""
 
@@ -122,7 +117,7 @@ def test_an_instant_query_stores_each_result_series_under_its_record_name(
 ) -> None:
     at_s = backend.start_s + 480 * STEP_S + 7  # between samples: each series' latest value, k = 480
     cfg = _config(backend.url, [{"record": "api_requests_total", "query": SUM_BY_CODE}], labels={"team": "sre"})
-    result = PromQLCollector(cfg, client, Clock(at_s), env={}).collect()
+    result = PromQLCollector(cfg, context(Clock(at_s), http=client)).collect()
     assert result.health.ok, result.health.error
     assert result.health.problems == ()
     assert _code_rows(result.samples) == _expected_sum_rows("api_requests_total", [(at_s * 1000, 480)])
@@ -138,7 +133,7 @@ def test_the_first_collection_backfills_the_lookback_then_each_later_one_is_an_i
         backend.url, [{"record": "api_requests_total", "query": SUM_BY_CODE}],
         labels={"team": "sre"}, lookback="1h", step="1m",
     )
-    collector = PromQLCollector(cfg, client, clock, env={})
+    collector = PromQLCollector(cfg, context(clock, http=client))
     first = collector.collect()
     assert first.health.ok, first.health.error
     # 61 points at end - 60 s * j; a minute is 4 samples
@@ -160,7 +155,7 @@ def test_a_backfill_longer_than_one_request_allows_is_split_without_losing_or_re
         backend.url, [{"record": "api_requests_total", "query": SUM_BY_CODE}],
         labels={"team": "sre"}, lookback="1h", step="1m",
     )
-    result = PromQLCollector(cfg, client, Clock(end_s), env={}).collect()
+    result = PromQLCollector(cfg, context(Clock(end_s), http=client)).collect()
     assert result.health.ok, result.health.error
     expected = _expected_sum_rows("api_requests_total", [((end_s - 60 * j) * 1000, 480 - 4 * j) for j in range(61)])
     assert _code_rows(result.samples) == expected
@@ -177,7 +172,7 @@ def test_a_scalar_result_is_one_sample_without_labels_and_nan_is_kept_as_nan(
             {"record": "nothing_per_nothing", "query": "0 / 0"},
         ],
     )
-    result = PromQLCollector(cfg, client, Clock(at_s), env={}).collect()
+    result = PromQLCollector(cfg, context(Clock(at_s), http=client)).collect()
     assert result.health.ok, result.health.error
     rows = {r[0]: r for r in result.samples.iter_rows()}
     assert rows["api_error_share"] == ("api_error_share", 'source="prom"', at_s * 1000, 10.0 + 4.0)
@@ -199,7 +194,7 @@ def test_a_query_prometheus_rejects_fails_alone_and_the_others_samples_are_kept(
         ],
         labels={"team": "sre"},
     )
-    result = PromQLCollector(cfg, client, Clock(at_s), env={}).collect()
+    result = PromQLCollector(cfg, context(Clock(at_s), http=client)).collect()
     health = result.health
     assert not health.ok
     assert health.error is not None
@@ -215,7 +210,7 @@ def test_a_query_prometheus_rejects_fails_alone_and_the_others_samples_are_kept(
 def test_a_query_matching_nothing_is_reported_not_stored_as_zero(backend: Backend, client: httpx.Client) -> None:
     at_s = backend.start_s + 480 * STEP_S
     cfg = _config(backend.url, [{"record": "gone_total", "query": 'http_requests_total{job="nope"}'}])
-    result = PromQLCollector(cfg, client, Clock(at_s), env={}).collect()
+    result = PromQLCollector(cfg, context(Clock(at_s), http=client)).collect()
     assert not result.health.ok
     assert result.health.error == (
         f"source 'prom' ({backend.url}): no sample could be read; "
@@ -232,7 +227,7 @@ def test_recorded_counters_give_the_same_error_ratios_as_the_scraped_counters(
     cfg = _config(
         backend.url, [{"record": "api_requests_total", "query": SUM_BY_CODE}], lookback="3h", step="15s"
     )
-    recorded = PromQLCollector(cfg, client, Clock(end_s), env={}).collect()
+    recorded = PromQLCollector(cfg, context(Clock(end_s), http=client)).collect()
     assert recorded.health.ok, recorded.health.error
     assert recorded.samples.height == (POINTS + 1) * 3
 

@@ -4,7 +4,6 @@ or model server runs here; the pages are fixtures in tests/fixtures/spend/)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from pydantic import ValidationError
 
 from redline.collectors.rate_card import RateCardCollector, RateCardConfig
 from redline.kernel.labels import format_labels
+from tests.collectors.context import context
 from tests.collectors.http_target import send, serve
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "spend"
@@ -43,15 +43,9 @@ class Page:
         send(handler, self.status, self.body, "text/plain; version=0.0.4; charset=utf-8")
 
 
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client() as c:
-        yield c
-
-
 def make(client: httpx.Client, clock: Clock, **fields: object) -> RateCardCollector:
     cfg = RateCardConfig.model_validate({"name": "rates", "kind": "rate_card", **fields})
-    return RateCardCollector(cfg, client, clock)
+    return RateCardCollector(cfg, context(clock, http=client))
 
 
 def values(frame: pl.DataFrame, metric: str = "redline_spend_usd_total") -> dict[str, float]:

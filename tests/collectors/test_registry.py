@@ -6,6 +6,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from redline.collectors.prometheus_scrape import PrometheusScrapeCollector, PrometheusScrapeConfig
 from redline.collectors.registry import SOURCE_KINDS, SourceConfig, build_collector
+from tests.collectors.context import context
 
 SOURCES = TypeAdapter(list[SourceConfig])
 
@@ -14,7 +15,7 @@ def test_source_configs_are_told_apart_by_kind_and_built_into_collectors() -> No
     (cfg,) = SOURCES.validate_python([{"name": "api", "kind": "prometheus_scrape", "url": "http://h/metrics"}])
     assert isinstance(cfg, PrometheusScrapeConfig)
     with httpx.Client() as client:
-        collector = build_collector(cfg, client)
+        collector = build_collector(cfg, context(http=client))
     assert isinstance(collector, PrometheusScrapeCollector)
     assert collector.name == "api"
     assert set(SOURCE_KINDS) == {
@@ -35,4 +36,4 @@ def test_building_from_a_model_no_kind_owns_is_a_value_error() -> None:
         kind: str = "prometheus_scrape"
 
     with httpx.Client() as client, pytest.raises(ValueError, match="no collector for source config Stranger"):
-        build_collector(Stranger(), client)
+        build_collector(Stranger(), context(http=client))

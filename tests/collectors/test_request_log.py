@@ -25,6 +25,7 @@ from redline.collectors.request_log import RequestLogCollector, RequestLogConfig
 from redline.kernel.labels import format_labels, parse_labels
 from redline.slo.engine import SLOEvaluator
 from redline.slo.spec import SLOSpec
+from tests.collectors.context import context
 from tests.s3_server import s3_server
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "request_log" / "api_requests.csv"
@@ -93,7 +94,7 @@ def _slis(samples: list[pl.DataFrame], thresholds: list[str], at_ms: int, select
 
 def test_fixture_log_becomes_a_cumulative_histogram_per_minute_with_both_timestamp_forms() -> None:
     clock = Clock(T10 + 5 * MIN + 10_000)  # 10:05:10: minutes 10:00 … 10:04 are complete
-    result = RequestLogCollector(_config(FIXTURE), clock=clock).collect()
+    result = RequestLogCollector(_config(FIXTURE), context(clock)).collect()
     assert result.health.ok, result.health.error
     stamps = [T10 + i * MIN for i in range(6)]  # the 0 at 10:00, then each minute's end
     expected = {  # le=0.1, 0.25, 0.5, +Inf per stamp; 100 ms counts in le=0.1, 250 ms in le=0.25
@@ -118,7 +119,7 @@ def test_group_by_and_filter_carry_columns_as_labels() -> None:
     clock = Clock(T10 + 5 * MIN)
     config = _config(FIXTURE, group_by=["route", "status"], filter={"method": "POST", "model": "llama-3-8b"},
                      labels={"env": "prod"}, thresholds=["1s"])
-    result = RequestLogCollector(config, clock=clock).collect()
+    result = RequestLogCollector(config, context(clock)).collect()
     assert result.health.ok, result.health.error
     counts = _table(result, f"{METRIC}_count")
     ok = format_labels({"route": "/v1/chat/completions", "status": "200", "env": "prod", "source": "api"})
@@ -156,7 +157,7 @@ def test_latency_sli_at_every_threshold_equals_the_exact_share_of_durations(tmp_
     log = _random_log(5_000, seed=7, minutes=90, start_ms=T10)
     log.write_parquet(tmp_path / "requests.parquet")
     now = T10 + 95 * MIN
-    result = RequestLogCollector(_config(tmp_path / "*.parquet"), clock=Clock(now)).collect()
+    result = RequestLogCollector(_config(tmp_path / "*.parquet"), context(Clock(now))).collect()
     assert result.health.ok, result.health.error
     slis = _slis([result.samples], ["100ms", "250ms", "500ms"], now)
     durations = log["duration_ms"].to_list()
@@ -165,7 +166,7 @@ def test_latency_sli_at_every_threshold_equals_the_exact_share_of_durations(tmp_
         assert sli is not None and abs(sli - _exact(durations, seconds)) <= 1e-12, threshold
     # and per route, selecting one group's series
     routed = _config(tmp_path / "*.parquet", group_by=["route"])
-    result = RequestLogCollector(routed, clock=Clock(now)).collect()
+    result = RequestLogCollector(routed, context(Clock(now))).collect()
     slis = _slis([result.samples], ["250ms"], now, f'{METRIC}{{source="api",route="/b"}}')
     on_b = log.filter(pl.col("route") == "/b")["duration_ms"].to_list()
     assert abs((slis["250ms"] or 0.0) - _exact(on_b, 0.25)) <= 1e-12
@@ -175,7 +176,7 @@ def test_later_collections_emit_new_minutes_only_and_late_events_stay_exact(tmp_
     first = _random_log(2_000, seed=1, minutes=30, start_ms=T10)
     first.write_csv(tmp_path / "part-1.csv")
     clock = Clock(T10 + 30 * MIN + 5_000)
-    collector = RequestLogCollector(_config(tmp_path / "*.csv"), clock=clock)
+    collector = RequestLogCollector(_config(tmp_path / "*.csv"), context(clock))
     batch1 = collector.collect()
     assert batch1.health.ok, batch1.health.error
     assert batch1.samples["timestamp"].max() == T10 + 30 * MIN
@@ -211,7 +212,7 @@ def test_lookback_bounds_the_first_read_and_series_never_drop_as_it_moves_on(tmp
     })
     log.write_parquet(tmp_path / "log.parquet")
     clock = Clock(T10 + 52 * MIN)
-    collector = RequestLogCollector(_config(tmp_path / "log.parquet", lookback="1h"), clock=clock)
+    collector = RequestLogCollector(_config(tmp_path / "log.parquet", lookback="1h"), context(clock))
     first = collector.collect()
     assert _table(first)[("+Inf", T10 + 52 * MIN)] == 4.0
     clock.ms = T10 + 120 * MIN  # minutes 0 and 1 have left the look-back: folded, not dropped
@@ -220,7 +221,7 @@ def test_lookback_bounds_the_first_read_and_series_never_drop_as_it_moves_on(tmp
     assert set(_table(second).values()) == {4.0}
 
     clock.ms = T10 + 100 * MIN  # a new collector reads only the last hour: minutes 50 and 51
-    fresh = RequestLogCollector(_config(tmp_path / "log.parquet", lookback="1h"), clock=clock).collect()
+    fresh = RequestLogCollector(_config(tmp_path / "log.parquet", lookback="1h"), context(clock)).collect()
     assert min(fresh.samples["timestamp"]) == T10 + 50 * MIN
     assert _table(fresh)[("+Inf", T10 + 100 * MIN)] == 2.0
 
@@ -229,7 +230,7 @@ def test_a_removed_file_is_a_problem_and_the_series_do_not_drop(tmp_path: Path) 
     for name, minute in (("a.csv", 0), ("b.csv", 1)):
         pl.DataFrame({"timestamp": [f"2024-06-03 10:0{minute}:30"], "duration_ms": [50]}).write_csv(tmp_path / name)
     clock = Clock(T10 + 3 * MIN)
-    collector = RequestLogCollector(_config(tmp_path / "*.csv"), clock=clock)
+    collector = RequestLogCollector(_config(tmp_path / "*.csv"), context(clock))
     assert _table(collector.collect())[("+Inf", T10 + 3 * MIN)] == 2.0
     (tmp_path / "a.csv").unlink()
     clock.ms = T10 + 4 * MIN
@@ -248,7 +249,7 @@ def test_a_removed_file_is_a_problem_and_the_series_do_not_drop(tmp_path: Path) 
 def test_a_missing_column_names_the_file_and_the_column(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     path.write_text("timestamp,latency\n2024-06-03T10:00:00Z,12\n")
-    result = RequestLogCollector(_config(path), clock=Clock(T10 + 5 * MIN)).collect()
+    result = RequestLogCollector(_config(path), context(Clock(T10 + 5 * MIN))).collect()
     assert not result.health.ok and result.samples.is_empty()
     assert result.health.error == (
         f"source 'api' ({path}): {path} has no column 'duration_ms' (columns: timestamp, latency)"
@@ -260,7 +261,7 @@ def test_a_missing_column_names_the_file_and_the_column(tmp_path: Path) -> None:
 def test_a_bad_duration_names_the_column_row_and_value(tmp_path: Path, value: str, what: str) -> None:
     path = tmp_path / "log.csv"
     path.write_text(f"timestamp,duration_ms\n2024-06-03T10:00:00Z,12\n2024-06-03T10:00:01Z,{value}\n")
-    collector = RequestLogCollector(_config(path), clock=Clock(T10 + 5 * MIN))
+    collector = RequestLogCollector(_config(path), context(Clock(T10 + 5 * MIN)))
     result = collector.collect()
     assert not result.health.ok and result.samples.is_empty()
     shown = repr(value) if value else "None"
@@ -276,7 +277,7 @@ def test_a_negative_duration_in_parquet_names_the_row(tmp_path: Path) -> None:
     path = tmp_path / "log.parquet"
     stamps = [datetime(2024, 6, 3, 10, tzinfo=UTC)] * 3
     pl.DataFrame({"timestamp": stamps, "duration_ms": [1.0, 2.0, -0.5]}).write_parquet(path)
-    result = RequestLogCollector(_config(path), clock=Clock(T10 + 5 * MIN)).collect()
+    result = RequestLogCollector(_config(path), context(Clock(T10 + 5 * MIN))).collect()
     assert result.health.error == (
         f"source 'api' ({path}): column 'duration_ms' at {path} row 3 holds '-0.5': a negative duration"
     )
@@ -285,7 +286,7 @@ def test_a_negative_duration_in_parquet_names_the_row(tmp_path: Path) -> None:
 def test_a_timestamp_in_neither_form_names_the_column_row_and_value(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     path.write_text("timestamp,duration_ms\n2024-06-03 10:00:00,12\n03/06/2024 10:00,5\n")
-    result = RequestLogCollector(_config(path), clock=Clock(T10 + 5 * MIN)).collect()
+    result = RequestLogCollector(_config(path), context(Clock(T10 + 5 * MIN))).collect()
     assert result.health.error == (
         f"source 'api' ({path}): column 'timestamp' at {path} row 2 holds '03/06/2024 10:00', not a timestamp "
         "(expected ISO 8601, 'YYYY-MM-DD HH:MM:SS', epoch seconds/ms or a datetime)"
@@ -294,18 +295,18 @@ def test_a_timestamp_in_neither_form_names_the_column_row_and_value(tmp_path: Pa
 
 
 def test_a_glob_matching_nothing_is_an_error_naming_the_glob(tmp_path: Path) -> None:
-    result = RequestLogCollector(_config(tmp_path / "*.parquet"), clock=Clock(T10)).collect()
+    result = RequestLogCollector(_config(tmp_path / "*.parquet"), context(Clock(T10))).collect()
     assert result.health.error == f"source 'api' ({tmp_path}/*.parquet): no file matches {tmp_path}/*.parquet"
 
 
 def test_an_empty_file_is_an_error_alone_and_a_problem_beside_others(tmp_path: Path) -> None:
     empty = tmp_path / "a.csv"
     empty.write_text("")
-    result = RequestLogCollector(_config(empty), clock=Clock(T10 + 5 * MIN)).collect()
+    result = RequestLogCollector(_config(empty), context(Clock(T10 + 5 * MIN))).collect()
     assert result.health.error == f"source 'api' ({empty}): no events: {empty} is empty (no header, no rows)"
     (tmp_path / "b.csv").write_text("timestamp,duration_ms\n")
     (tmp_path / "c.csv").write_text("timestamp,duration_ms\n2024-06-03T10:00:00Z,12\n")
-    result = RequestLogCollector(_config(tmp_path / "*.csv"), clock=Clock(T10 + 5 * MIN)).collect()
+    result = RequestLogCollector(_config(tmp_path / "*.csv"), context(Clock(T10 + 5 * MIN))).collect()
     assert result.health.ok
     assert result.health.problems == (f"{empty} is empty (no header, no rows)", f"{tmp_path}/b.csv is empty (no rows)")
     assert _table(result)[("+Inf", T10 + 5 * MIN)] == 1.0
@@ -314,7 +315,7 @@ def test_an_empty_file_is_an_error_alone_and_a_problem_beside_others(tmp_path: P
 def test_no_event_in_the_lookback_is_an_error_not_zeros(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     path.write_text("timestamp,duration_ms\n2024-06-03T10:00:00Z,12\n")
-    result = RequestLogCollector(_config(path, lookback="1d"), clock=Clock(T10 + 3 * 86_400_000)).collect()
+    result = RequestLogCollector(_config(path, lookback="1d"), context(Clock(T10 + 3 * 86_400_000))).collect()
     assert result.health.error == f"source 'api' ({path}): no events in the last 1d"
     assert result.samples.is_empty()
 
@@ -361,15 +362,15 @@ def test_s3_glob_is_read_with_storage_options_and_stays_exact(s3: tuple[str, Any
     config = _config("s3://logs/api/date=*/*.parquet", storage_options=storage)
     now = T10 + 21 * MIN
     env = {"LOG_KEY": "k", "LOG_SECRET": "s"}
-    result = RequestLogCollector(config, clock=Clock(now), env=env).collect()
+    result = RequestLogCollector(config, context(Clock(now), env=env)).collect()
     assert result.health.ok, result.health.error
     slis = _slis([result.samples], ["250ms"], now)
     assert abs((slis["250ms"] or 0.0) - _exact(log["duration_ms"].to_list(), 0.25)) <= 1e-12
 
-    missing = RequestLogCollector(_config("s3://logs/none/*.parquet", storage_options=storage), clock=Clock(now),
-                                  env=env).collect()
+    nothing_there = _config("s3://logs/none/*.parquet", storage_options=storage)
+    missing = RequestLogCollector(nothing_there, context(Clock(now), env=env)).collect()
     assert missing.health.error == "source 'api' (s3://logs/none/*.parquet): no file matches s3://logs/none/*.parquet"
-    unset = RequestLogCollector(config, clock=Clock(now), env={"LOG_KEY": "k"}).collect()
+    unset = RequestLogCollector(config, context(Clock(now), env={"LOG_KEY": "k"})).collect()
     assert unset.health.error == (
         "source 'api' (s3://logs/api/date=*/*.parquet): "
         "environment variable LOG_SECRET (named in storage_options) is not set"
