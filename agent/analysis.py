@@ -12,8 +12,8 @@ import polars as pl
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from redline.agent.config import LoadedConfig
 from redline.alerts.policy import DEFAULT_POLICY, BurnRateCondition
+from redline.config import LoadedConfig
 from redline.kernel.errors import ConfigError
 from redline.kernel.labels import Selector
 from redline.slo.backtest import BacktestComparison, BacktestReport, backtest, compare

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from redline.agent.config import load_config
+from redline.config import load_config
 from redline.kernel.errors import ConfigError, RedlineError
 
 __all__ = ["main"]

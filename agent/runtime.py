@@ -21,7 +21,6 @@ import polars as pl
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from redline.agent.collectors import build_collectors
-from redline.agent.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfig
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
 from redline.alerts.log_notifier import LogNotifier
 from redline.alerts.manager import AlertManager
@@ -29,6 +28,7 @@ from redline.alerts.notifiers import Notifier
 from redline.alerts.state import AlertStateStore
 from redline.alerts.webhook import WebhookNotifier, secret_from_env
 from redline.collectors.base import Collector, SourceHealth
+from redline.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfig
 from redline.kernel.errors import StoreError
 from redline.slo.evaluation import Evaluator, read_start_ms
 from redline.slo.groups import expand_groups, group_members, member_name

@@ -16,8 +16,9 @@ from typing import Any, Final
 import polars as pl
 import streamlit as st
 
+from redline.config import load_config
 from redline.dashboard.charts import spend_chart
-from redline.dashboard.data import format_time_to_breach, load_config, rank_objectives, spend_curve
+from redline.dashboard.data import format_time_to_breach, rank_objectives, spend_curve
 from redline.dashboard.views.common import TTL_S, page_start, snapshot_or_error
 from redline.slo.results import ObjectiveResult, format_money
 

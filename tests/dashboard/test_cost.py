@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from redline.dashboard.data import load_config, spend_curve
+from redline.config import load_config
+from redline.dashboard.data import spend_curve
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.store.embedded import SampleStore
 
