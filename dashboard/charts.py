@@ -12,8 +12,8 @@ from typing import Any, Final
 import altair as alt
 import polars as pl
 
+from redline.kernel.money import format_money
 from redline.slo.ranking import MULTIWINDOW_CONDITIONS
-from redline.slo.results import format_money
 
 __all__ = ["burn_down_chart", "burn_rate_chart", "burn_thresholds", "compliance_curve_chart", "spend_chart"]
 
@@ -137,14 +137,14 @@ def compliance_curve_chart(
 
 
 def spend_chart(
-    frame: pl.DataFrame, limit: float, forecast: tuple[int, float, int, float] | None, currency: str
+    frame: pl.DataFrame, limit: float, forecast: tuple[int, float, int, float] | None, currency: str | None
 ) -> Any:
     """Spend so far this period (``SPEND_SCHEMA`` rows), a rule at the ``limit``, and the run-rate
     forecast as a dashed line from (now, spent) to (period end, forecast) in ms and currency."""
     x = alt.X(
         "timestamp:T", title="time (UTC)", scale=alt.Scale(type="utc"), axis=alt.Axis(format="%b %d", labelAngle=0)
     )
-    y_title = f"spent this period ({currency})"
+    y_title = f"spent this period ({currency})" if currency else "spent this period"
     actual = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
         x=x, y=alt.Y("spent:Q", title=y_title),
         tooltip=[alt.Tooltip("utcyearmonthdatehoursminutes(timestamp):T", title="time (UTC)"),
