@@ -47,7 +47,8 @@ __all__ = [
 BURN_DOWN_SCHEMA: Final = pl.Schema(
     {"timestamp": pl.Datetime("ms", "UTC"), "budget_remaining": pl.Float64()}
 )
-SPEND_SCHEMA: Final = pl.Schema({"timestamp": pl.Datetime("ms", "UTC"), "spent": pl.Float64()})
+SPEND_SCHEMA: Final = pl.Schema({"timestamp": pl.Datetime("ms", "UTC"), "spend": pl.Float64()})
+"""A budget's spend to date in its period over time (its ``status --json`` key is ``spent``)."""
 
 
 def _evaluator(config: LoadedConfig, names: set[str] | None = None, series: pl.DataFrame | None = None) -> Evaluator:
@@ -152,7 +153,7 @@ def burn_down(config: LoadedConfig, name: str, at_ms: int, *, points: int = 60) 
 
 def spend_curve(config: LoadedConfig, name: str, at_ms: int, *, points: int = 60) -> pl.DataFrame:
     """A budget guardrail's spend so far in its current period at ``points`` instants up to
-    ``at_ms`` (``SPEND_SCHEMA``: time, spent); empty without data. ``KeyError`` for a name that
+    ``at_ms`` (``SPEND_SCHEMA``: time, spend); empty without data. ``KeyError`` for a name that
     is not a budget guardrail."""
     spec = next((g for g in config.config.guardrails if g.name == name and g.budget is not None), None)
     if spec is None or spec.budget is None:
@@ -160,12 +161,12 @@ def spend_curve(config: LoadedConfig, name: str, at_ms: int, *, points: int = 60
     budget = spec.budget
     start_ms, _ = period_bounds(at_ms, budget.period, budget.timezone, budget.week_start)
     found = _results_over(config, name, at_ms, at_ms - start_ms, points)
-    spent = [(r.details or {}).get("spent") for _, r in found]
-    if not any(isinstance(v, int | float) for v in spent):
+    spend = [(r.details or {}).get("spent") for _, r in found]
+    if not any(isinstance(v, int | float) for v in spend):
         return pl.DataFrame(schema=SPEND_SCHEMA)  # nothing spent in this period yet
     return pl.DataFrame(
-        {"timestamp": [t for t, _ in found], "spent": [v if isinstance(v, int | float) else None for v in spent]},
-        schema={"timestamp": pl.Int64, "spent": pl.Float64},
+        {"timestamp": [t for t, _ in found], "spend": [v if isinstance(v, int | float) else None for v in spend]},
+        schema={"timestamp": pl.Int64, "spend": pl.Float64},
     ).with_columns(pl.col("timestamp").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"))
 
 

@@ -41,9 +41,9 @@ def _date(seconds: object) -> str:
 def _budget(config_path: str, at_ms: int, o: ObjectiveResult, d: dict[str, Any]) -> None:
     cur = d.get("currency")
     limit = float(d.get("limit") or o.objective)
-    spent, forecast = d.get("spent"), d.get("forecast")
+    spend, forecast = d.get("spent"), d.get("forecast")
     cols = st.columns(4)
-    cols[0].metric("spent this period", format_money(spent, cur), f"of {format_money(limit, cur)}", delta_color="off",
+    cols[0].metric("spent this period", format_money(spend, cur), f"of {format_money(limit, cur)}", delta_color="off",
                    delta_arrow="off")
     over = d.get("overrun")
     cols[1].metric(
@@ -51,7 +51,7 @@ def _budget(config_path: str, at_ms: int, o: ObjectiveResult, d: dict[str, Any])
         f"{format_money(over, cur)} over" if isinstance(over, int | float) and over > 0 else "within the limit",
         delta_color="inverse" if isinstance(over, int | float) and over > 0 else "off", delta_arrow="off",
     )
-    over_now = isinstance(spent, int | float) and spent >= limit
+    over_now = isinstance(spend, int | float) and spend >= limit
     crossing = "already over" if over_now else _date(d.get("crosses_at"))
     cols[2].metric("crosses the limit (UTC)", crossing,
                    format_time_to_breach(o.time_to_breach_seconds), delta_color="off", delta_arrow="off")
@@ -60,8 +60,8 @@ def _budget(config_path: str, at_ms: int, o: ObjectiveResult, d: dict[str, Any])
     if not curve.is_empty():
         end = d.get("period_end")
         line = None
-        if isinstance(spent, int | float) and isinstance(forecast, int | float) and isinstance(end, int | float):
-            line = (at_ms, float(spent), int(end * 1000), float(forecast))
+        if isinstance(spend, int | float) and isinstance(forecast, int | float) and isinstance(end, int | float):
+            line = (at_ms, float(spend), int(end * 1000), float(forecast))
         st.altair_chart(spend_chart(curve, limit, line, cur), key=f"spend-{o.name}")
 
 
