@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/redline demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check redline/kernel redline/store redline/demo redline/__init__.py agent collectors slo dashboard alerts tests bench
+	$(BIN)/ruff check redline/kernel redline/store redline/demo redline/config redline/__init__.py agent collectors slo dashboard alerts tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -12,14 +12,14 @@ import polars as pl
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from redline.agent.config import LoadedConfig
-from redline.alerts.policy import DEFAULT_POLICY, BurnRateCondition
+from redline.alerts.policy import DEFAULT_POLICY
+from redline.config import LoadedConfig
 from redline.kernel.errors import ConfigError
 from redline.kernel.labels import Selector
 from redline.slo.backtest import BacktestComparison, BacktestReport, backtest, compare
 from redline.slo.evaluation import history_seconds, read_start_ms
 from redline.slo.groups import sli_selectors
-from redline.slo.ranking import format_age
+from redline.slo.ranking import BurnRateCondition, format_age
 from redline.slo.results import ObjectiveResult
 from redline.slo.spec import SLOSpec
 from redline.slo.whatif import WhatIfResult, whatif

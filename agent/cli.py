@@ -30,7 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from redline.agent.config import LoadedConfig, load_config
+from redline.config import LoadedConfig, load_config
 from redline.kernel.errors import ConfigError, RedlineError, SourceError
 from redline.kernel.times import INSTANT_FORMS, parse_instant
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import httpx
 
 from redline.agent.collectors import collector_for
-from redline.agent.config import LoadedConfig
 from redline.collectors.base import CollectorContext, CollectResult
+from redline.config import LoadedConfig
 from redline.kernel.errors import ConfigError
 from redline.kernel.labels import parse_labels
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from redline.agent.config import RedlineConfig
 from redline.collectors.base import Collector, CollectorContext
 from redline.collectors.promql import PromQLCollector, PromQLConfig, PromQLQuery
 from redline.collectors.registry import SourceConfig, build_collector
+from redline.config import RedlineConfig
 from redline.slo.query_sli import QUERY_SLI_METRIC, window_queries
 from redline.slo.spec import SLOSpec
 

@@ -25,9 +25,9 @@ from typing import Any
 
 import yaml
 
-from redline.agent.config import load_config
 from redline.agent.importer import import_history
 from redline.agent.runtime import Agent
+from redline.config import load_config
 from redline.dashboard.launch import dashboard_command
 from redline.demo.fleet import start_demo_fleet
 from redline.demo.history import write_history

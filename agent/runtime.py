@@ -21,7 +21,6 @@ import polars as pl
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from redline.agent.collectors import build_collectors
-from redline.agent.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfig
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
 from redline.alerts.log_notifier import LogNotifier
 from redline.alerts.manager import AlertManager
@@ -29,6 +28,7 @@ from redline.alerts.notifiers import Notifier
 from redline.alerts.state import AlertStateStore
 from redline.alerts.webhook import WebhookNotifier
 from redline.collectors.base import Collector, CollectorContext, SourceHealth
+from redline.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfig
 from redline.kernel.errors import StoreError
 from redline.kernel.secrets import secret_from_env
 from redline.slo.evaluation import Evaluator, read_start_ms

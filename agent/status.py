@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from redline.agent.config import LoadedConfig
+from redline.config import LoadedConfig
 from redline.slo.evaluation import Evaluator, read_start_ms
 from redline.slo.groups import expand_groups
 from redline.slo.ranking import format_age

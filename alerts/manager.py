@@ -29,9 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from redline.alerts.notifiers import ALERTNAME, AlertStatus, Notification, Notifier, fingerprint
-from redline.alerts.policy import DEFAULT_POLICY, BurnRateCondition, Firing, Severity, evaluate_policy
+from redline.alerts.policy import DEFAULT_POLICY, Firing, evaluate_policy
 from redline.alerts.state import AlertRecord, AlertState, AlertStateStore, OwedNotification
 from redline.kernel.errors import NotifyError
+from redline.slo.ranking import BurnRateCondition, Severity
 from redline.slo.results import ObjectiveResult, StatusReport
 from redline.slo.spec import SLOSpec
 

@@ -1,10 +1,12 @@
 """Multiwindow, multi-burn-rate alert conditions (SRE workbook, chapter "Alerting on SLOs").
 
-A condition spends ``budget_share`` of the error budget over ``long_window``; the burn rate
-that does so is ``factor = budget_share × slo_window_seconds / long_window_seconds`` (14.4 for
-2% over 1 h of a 30 d window). The condition holds when the burn rate over *both* the long
-and the short window is strictly above that factor: the long window proves the burn is
-significant, the short one that it is still going on (so the alert resets quickly).
+A condition (``redline.slo.ranking.BurnRateCondition``, the engine's own) spends
+``budget_share`` of the error budget over ``long_window``; the burn rate that does so is
+``factor = budget_share × slo_window_seconds / long_window_seconds`` (14.4 for 2% over 1 h of a
+30 d window). The condition holds when the burn rate over *both* the long and the short window
+is strictly above that factor: the long window proves the burn is significant, the short one
+that it is still going on (so the alert resets quickly). Here a window is also found under a
+key of equal duration, and a guardrail whose burn rate is a level uses a factor of 1.
 
 Everything here is pure: no clock, no I/O.
 """
@@ -13,80 +15,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Final, Literal
+from dataclasses import dataclass
+from typing import Final
 
 from redline.kernel.units import parse_duration
-from redline.slo.ranking import MULTIWINDOW_CONDITIONS, alert_factor
+from redline.slo.ranking import MULTIWINDOW_CONDITIONS, BurnRateCondition, Severity
 from redline.slo.results import ObjectiveResult
 
-__all__ = ["DEFAULT_POLICY", "BurnRateCondition", "Firing", "Severity", "burn_rate", "evaluate_policy"]
+__all__ = ["DEFAULT_POLICY", "Firing", "burn_rate", "evaluate_policy"]
 
-Severity = Literal["page", "ticket"]
-_SEVERITIES: Final = ("page", "ticket")
-
-
-@dataclass(frozen=True)
-class BurnRateCondition:
-    """One long/short window pair and the share of the budget it may spend before alerting.
-
-    Raises ``ValueError`` naming the field when a window is not a duration, the short window
-    is not shorter than the long one, or the share is not in (0, 1].
-    """
-
-    severity: Severity
-    long_window: str
-    short_window: str
-    budget_share: float
-    _long_s: float = field(init=False, repr=False, compare=False)
-    _short_s: float = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.severity not in _SEVERITIES:
-            raise ValueError(f"severity must be 'page' or 'ticket', got {self.severity!r}")
-        try:
-            long_s = parse_duration(self.long_window)
-        except ValueError as exc:
-            raise ValueError(f"long_window: {exc}") from exc
-        try:
-            short_s = parse_duration(self.short_window)
-        except ValueError as exc:
-            raise ValueError(f"short_window: {exc}") from exc
-        if short_s >= long_s:
-            raise ValueError(
-                f"short_window {self.short_window!r} must be shorter than long_window {self.long_window!r}"
-            )
-        if not (0.0 < self.budget_share <= 1.0) or not math.isfinite(self.budget_share):
-            raise ValueError(f"budget_share must be in (0, 1], got {self.budget_share!r}")
-        # Parsed once: evaluation runs every tick for every objective.
-        object.__setattr__(self, "_long_s", long_s)
-        object.__setattr__(self, "_short_s", short_s)
-
-    @property
-    def long_window_seconds(self) -> float:
-        """The long window in seconds."""
-        return self._long_s
-
-    @property
-    def short_window_seconds(self) -> float:
-        """The short window in seconds."""
-        return self._short_s
-
-    def factor(self, slo_window_seconds: float) -> float:
-        """The burn rate spending ``budget_share`` of a ``slo_window_seconds`` budget in ``long_window``."""
-        if not (slo_window_seconds > 0 and math.isfinite(slo_window_seconds)):
-            raise ValueError(f"slo_window_seconds must be a positive number, got {slo_window_seconds!r}")
-        return alert_factor(self.budget_share, self.long_window_seconds, slo_window_seconds)
-
-    def holds(self, objective: ObjectiveResult) -> bool:
-        """Whether both windows burn strictly above the factor (a missing rate never exceeds)."""
-        return _firing(self, objective) is not None
-
-
-DEFAULT_POLICY: Final[tuple[BurnRateCondition, ...]] = tuple(
-    BurnRateCondition(c.severity, c.long_window, c.short_window, c.budget_share)
-    for c in MULTIWINDOW_CONDITIONS
-)
+DEFAULT_POLICY: Final[tuple[BurnRateCondition, ...]] = MULTIWINDOW_CONDITIONS
 """The SRE workbook's four conditions: for a 30 d window 14.4×, 6×, 3× and 1×."""
 
 

@@ -12,8 +12,8 @@ from typing import Any, Final
 import altair as alt
 import polars as pl
 
+from redline.kernel.money import format_money
 from redline.slo.ranking import MULTIWINDOW_CONDITIONS
-from redline.slo.results import format_money
 
 __all__ = ["burn_down_chart", "burn_rate_chart", "burn_thresholds", "compliance_curve_chart", "spend_chart"]
 
@@ -137,27 +137,27 @@ def compliance_curve_chart(
 
 
 def spend_chart(
-    frame: pl.DataFrame, limit: float, forecast: tuple[int, float, int, float] | None, currency: str
+    frame: pl.DataFrame, limit: float, forecast: tuple[int, float, int, float] | None, currency: str | None
 ) -> Any:
     """Spend so far this period (``SPEND_SCHEMA`` rows), a rule at the ``limit``, and the run-rate
-    forecast as a dashed line from (now, spent) to (period end, forecast) in ms and currency."""
+    forecast as a dashed line from (now, spend) to (period end, forecast) in ms and currency."""
     x = alt.X(
         "timestamp:T", title="time (UTC)", scale=alt.Scale(type="utc"), axis=alt.Axis(format="%b %d", labelAngle=0)
     )
-    y_title = f"spent this period ({currency})"
+    y_title = f"spent this period ({currency})" if currency else "spent this period"
     actual = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
-        x=x, y=alt.Y("spent:Q", title=y_title),
+        x=x, y=alt.Y("spend:Q", title=y_title),
         tooltip=[alt.Tooltip("utcyearmonthdatehoursminutes(timestamp):T", title="time (UTC)"),
-                 alt.Tooltip("spent:Q", format=",.2f")],
+                 alt.Tooltip("spend:Q", title="spent", format=",.2f")],
     )
     layers = [actual]
     if forecast is not None:
         t0, v0, t1, v1 = forecast
-        line = pl.DataFrame({"timestamp": [t0, t1], "spent": [v0, v1]}).with_columns(
+        line = pl.DataFrame({"timestamp": [t0, t1], "spend": [v0, v1]}).with_columns(
             pl.col("timestamp").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
         )
         layers.append(alt.Chart(line).mark_line(strokeDash=[6, 3], color="#ff7f0e").encode(
-            x=x, y="spent:Q", tooltip=[alt.Tooltip("spent:Q", title="forecast", format=",.2f")],
+            x=x, y="spend:Q", tooltip=[alt.Tooltip("spend:Q", title="forecast", format=",.2f")],
         ))
     limit_label = f"limit {format_money(limit, currency)}"
     limit_data = alt.Data(values=[{"y": limit, "label": limit_label}])  # type: ignore[no-untyped-call]

@@ -7,10 +7,10 @@ budget share so that they hold for any objective window; ``alerts/`` imports the
 
 from __future__ import annotations
 
-import functools
+import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Final, Literal
 
 from redline.kernel.units import parse_duration
 from redline.slo.results import DimensionResult, ObjectiveResult, Status
@@ -20,7 +20,8 @@ __all__ = [
     "MULTIWINDOW_CONDITIONS",
     "WARNING_BUDGET_LEFT",
     "WARNING_TIME_TO_BREACH_S",
-    "BurnCondition",
+    "BurnRateCondition",
+    "Severity",
     "alert_factor",
     "classify",
     "firing_conditions",
@@ -30,13 +31,11 @@ __all__ = [
     "rank_objectives",
 ]
 
+Severity = Literal["page", "ticket"]
+_SEVERITIES: Final = ("page", "ticket")
+
 WARNING_BUDGET_LEFT = 0.25
 WARNING_TIME_TO_BREACH_S = 7 * 86400.0
-
-
-@functools.cache
-def _seconds(window: str) -> float:
-    return parse_duration(window)
 
 
 def alert_factor(share: float, long_window_s: float, slo_window_s: float) -> float:
@@ -45,34 +44,79 @@ def alert_factor(share: float, long_window_s: float, slo_window_s: float) -> flo
 
 
 @dataclass(frozen=True)
-class BurnCondition:
-    """A multiwindow condition: both windows burn above the factor for the budget share."""
+class BurnRateCondition:
+    """A multiwindow burn-rate condition: ``budget_share`` of the budget spent over ``long_window``.
 
-    severity: Literal["page", "ticket"]
+    The factor is ``budget_share × slo_window_seconds / long_window_seconds`` (14.4 for 2% of a
+    30 d budget in 1 h); the condition holds when the burn rates over *both* windows are strictly
+    above it: the long window proves the burn is significant, the short one that it is still
+    going on. The engine's statuses, the generated Prometheus rules, the backtest and the alert
+    policy (``redline.alerts.policy``) all use this one class.
+
+    Raises ``ValueError`` naming the field when a window is not a duration, the short window
+    is not shorter than the long one, or the share is not in (0, 1].
+    """
+
+    severity: Severity
     long_window: str
     short_window: str
     budget_share: float
+    _long_s: float = field(init=False, repr=False, compare=False)
+    _short_s: float = field(init=False, repr=False, compare=False)
 
-    def factor(self, slo_window_s: float) -> float:
-        """The burn-rate threshold for an objective window of ``slo_window_s``."""
-        return alert_factor(self.budget_share, _seconds(self.long_window), slo_window_s)
+    def __post_init__(self) -> None:
+        if self.severity not in _SEVERITIES:
+            raise ValueError(f"severity must be 'page' or 'ticket', got {self.severity!r}")
+        try:
+            long_s = parse_duration(self.long_window)
+        except ValueError as exc:
+            raise ValueError(f"long_window: {exc}") from exc
+        try:
+            short_s = parse_duration(self.short_window)
+        except ValueError as exc:
+            raise ValueError(f"short_window: {exc}") from exc
+        if short_s >= long_s:
+            raise ValueError(
+                f"short_window {self.short_window!r} must be shorter than long_window {self.long_window!r}"
+            )
+        if not (0.0 < self.budget_share <= 1.0) or not math.isfinite(self.budget_share):
+            raise ValueError(f"budget_share must be in (0, 1], got {self.budget_share!r}")
+        # Parsed once: evaluation runs every tick for every objective.
+        object.__setattr__(self, "_long_s", long_s)
+        object.__setattr__(self, "_short_s", short_s)
 
-    def holds(self, burn_rates: Mapping[str, float | None], slo_window_s: float) -> bool:
-        """Whether both windows burn strictly faster than the factor."""
-        f = self.factor(slo_window_s)
+    @property
+    def long_window_seconds(self) -> float:
+        """The long window in seconds."""
+        return self._long_s
+
+    @property
+    def short_window_seconds(self) -> float:
+        """The short window in seconds."""
+        return self._short_s
+
+    def factor(self, slo_window_seconds: float) -> float:
+        """The burn rate spending ``budget_share`` of a ``slo_window_seconds`` budget in ``long_window``."""
+        if not (slo_window_seconds > 0 and math.isfinite(slo_window_seconds)):
+            raise ValueError(f"slo_window_seconds must be a positive number, got {slo_window_seconds!r}")
+        return alert_factor(self.budget_share, self.long_window_seconds, slo_window_seconds)
+
+    def holds(self, burn_rates: Mapping[str, float | None], slo_window_seconds: float) -> bool:
+        """Whether both windows (looked up by their keys) burn strictly faster than the factor."""
+        f = self.factor(slo_window_seconds)
         long_b, short_b = burn_rates.get(self.long_window), burn_rates.get(self.short_window)
         return long_b is not None and short_b is not None and long_b > f and short_b > f
 
 
-MULTIWINDOW_CONDITIONS: tuple[BurnCondition, ...] = (
-    BurnCondition("page", "1h", "5m", 0.02),
-    BurnCondition("page", "6h", "30m", 0.05),
-    BurnCondition("ticket", "1d", "2h", 0.10),
-    BurnCondition("ticket", "3d", "6h", 0.10),
+MULTIWINDOW_CONDITIONS: tuple[BurnRateCondition, ...] = (
+    BurnRateCondition("page", "1h", "5m", 0.02),
+    BurnRateCondition("page", "6h", "30m", 0.05),
+    BurnRateCondition("ticket", "1d", "2h", 0.10),
+    BurnRateCondition("ticket", "3d", "6h", 0.10),
 )
 
 
-def firing_conditions(burn_rates: Mapping[str, float | None], slo_window_s: float) -> list[BurnCondition]:
+def firing_conditions(burn_rates: Mapping[str, float | None], slo_window_s: float) -> list[BurnRateCondition]:
     """The multiwindow conditions that hold, pages first."""
     return [c for c in MULTIWINDOW_CONDITIONS if c.holds(burn_rates, slo_window_s)]
 

@@ -11,7 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-__all__ = ["GUARDRAIL_KINDS", "DimensionResult", "ObjectiveResult", "Status", "StatusReport", "format_money"]
+from redline.kernel.money import format_money
+
+__all__ = ["GUARDRAIL_KINDS", "DimensionResult", "ObjectiveResult", "Status", "StatusReport"]
 
 Status = Literal["ok", "warning", "breached", "no_data", "low_traffic"]
 
@@ -22,12 +24,6 @@ def _finite_or_none(value: float | None) -> float | None:
     if value is None or not math.isfinite(value):
         return None
     return value
-
-
-def format_money(value: float, currency: str) -> str:
-    """An amount as people write it: ``$4,000`` in USD, ``EUR 0.40``; cents below 100."""
-    symbol = "$" if currency == "USD" else f"{currency} "
-    return f"{symbol}{value:,.2f}" if abs(value) < 100 else f"{symbol}{value:,.0f}"
 
 
 @dataclass(frozen=True)
@@ -75,7 +71,7 @@ class ObjectiveResult:
         currency) for a guardrail."""
         if not self.is_guardrail or self.details is None:
             return f"{self.objective * 100:.10g}%"
-        return format_money(self.objective, str(self.details.get("currency", "")))
+        return format_money(self.objective, self.details.get("currency"))
 
     def unusable(self, why: str) -> ObjectiveResult:
         """This result when its input cannot be used: no figures, ``no_data``, ``why`` as the

@@ -12,7 +12,8 @@ from typing import Final
 
 import streamlit as st
 
-from redline.dashboard.data import DashboardConfig, evaluate_report, load_config
+from redline.config import LoadedConfig, load_config
+from redline.dashboard.data import evaluate_report
 from redline.kernel.errors import ConfigError, StoreError
 from redline.slo.results import StatusReport
 
@@ -28,7 +29,7 @@ class Snapshot:
     """One evaluation of a config at one instant, as the pages show it."""
 
     at_ms: int
-    config: DashboardConfig
+    config: LoadedConfig
     report: StatusReport
     store_problems: tuple[str, ...]
     newest_sample_ms: int | None

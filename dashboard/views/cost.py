@@ -8,7 +8,6 @@ cost against its maximum and its showback. The instant is the overview's (``?at=
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -16,12 +15,14 @@ from typing import Any, Final
 import polars as pl
 import streamlit as st
 
+from redline.config import load_config
 from redline.dashboard.charts import spend_chart
-from redline.dashboard.data import format_time_to_breach, load_config, rank_objectives, spend_curve
+from redline.dashboard.data import format_time_to_breach, rank_objectives, spend_curve
 from redline.dashboard.views.common import TTL_S, page_start, snapshot_or_error
-from redline.slo.results import ObjectiveResult, format_money
+from redline.kernel.money import format_money
+from redline.slo.results import ObjectiveResult
 
-__all__ = ["money", "render"]
+__all__ = ["render"]
 
 _STATUS_SHOW: Final = {"breached": st.error, "warning": st.warning, "ok": st.success}
 
@@ -31,13 +32,6 @@ def _spend_curve(config_path: str, name: str, at_ms: int) -> pl.DataFrame:
     return spend_curve(load_config(Path(config_path)), name, at_ms)
 
 
-def money(value: object, currency: str) -> str:
-    """``format_money``, or a dash for a missing or non-finite value."""
-    if not isinstance(value, int | float) or not math.isfinite(value):
-        return "—"
-    return format_money(float(value), currency)
-
-
 def _date(seconds: object) -> str:
     if not isinstance(seconds, int | float):
         return "not this period"
@@ -45,39 +39,39 @@ def _date(seconds: object) -> str:
 
 
 def _budget(config_path: str, at_ms: int, o: ObjectiveResult, d: dict[str, Any]) -> None:
-    cur = str(d.get("currency", ""))
+    cur = d.get("currency")
     limit = float(d.get("limit") or o.objective)
-    spent, forecast = d.get("spent"), d.get("forecast")
+    spend, forecast = d.get("spent"), d.get("forecast")
     cols = st.columns(4)
-    cols[0].metric("spent this period", money(spent, cur), f"of {money(limit, cur)}", delta_color="off",
+    cols[0].metric("spent this period", format_money(spend, cur), f"of {format_money(limit, cur)}", delta_color="off",
                    delta_arrow="off")
     over = d.get("overrun")
     cols[1].metric(
-        "forecast at period end", money(forecast, cur),
-        f"{money(over, cur)} over" if isinstance(over, int | float) and over > 0 else "within the limit",
+        "forecast at period end", format_money(forecast, cur),
+        f"{format_money(over, cur)} over" if isinstance(over, int | float) and over > 0 else "within the limit",
         delta_color="inverse" if isinstance(over, int | float) and over > 0 else "off", delta_arrow="off",
     )
-    over_now = isinstance(spent, int | float) and spent >= limit
+    over_now = isinstance(spend, int | float) and spend >= limit
     crossing = "already over" if over_now else _date(d.get("crosses_at"))
     cols[2].metric("crosses the limit (UTC)", crossing,
                    format_time_to_breach(o.time_to_breach_seconds), delta_color="off", delta_arrow="off")
-    cols[3].metric("run-rate", f"{money(d.get('run_rate_per_day'), cur)}/day")
+    cols[3].metric("run-rate", f"{format_money(d.get('run_rate_per_day'), cur)}/day")
     curve = _spend_curve(config_path, o.name, at_ms)
     if not curve.is_empty():
         end = d.get("period_end")
         line = None
-        if isinstance(spent, int | float) and isinstance(forecast, int | float) and isinstance(end, int | float):
-            line = (at_ms, float(spent), int(end * 1000), float(forecast))
+        if isinstance(spend, int | float) and isinstance(forecast, int | float) and isinstance(end, int | float):
+            line = (at_ms, float(spend), int(end * 1000), float(forecast))
         st.altair_chart(spend_chart(curve, limit, line, cur), key=f"spend-{o.name}")
 
 
 def _cost_per_1k(o: ObjectiveResult, d: dict[str, Any]) -> None:
-    cur = str(d.get("currency", ""))
+    cur = d.get("currency")
     cols = st.columns(3)
     cost = d.get("cost_per_1k")
-    cols[0].metric("cost per 1,000 inferences", money(cost, cur), f"max {money(d.get('max'), cur)}",
+    cols[0].metric("cost per 1,000 inferences", format_money(cost, cur), f"max {format_money(d.get('max'), cur)}",
                    delta_color="off", delta_arrow="off")
-    cols[1].metric(f"spend over {o.window}", money(d.get("spend"), cur))
+    cols[1].metric(f"spend over {o.window}", format_money(d.get("spend"), cur))
     inferences = d.get("inferences")
     cols[2].metric(f"inferences over {o.window}",
                    f"{inferences:,.0f}" if isinstance(inferences, int | float) else "—")

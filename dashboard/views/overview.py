@@ -15,13 +15,9 @@ import polars as pl
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
+from redline.config import load_config
 from redline.dashboard.charts import burn_down_chart, burn_rate_chart
-from redline.dashboard.data import (
-    burn_down,
-    format_time_to_breach,
-    load_config,
-    rank_objectives,
-)
+from redline.dashboard.data import burn_down, format_time_to_breach, rank_objectives
 from redline.dashboard.views.common import TTL_S, Snapshot, page_start, snapshot_or_error
 from redline.slo.results import ObjectiveResult, Status
 from redline.slo.spec import DIMENSIONS, SLOSpec
@@ -223,7 +219,7 @@ def _objective_detail(
 ) -> None:
     """The selected objective: reason, budget burn-down and burn rates against the alert thresholds,
     and a link to ask what if it were relaxed."""
-    spec = next((s for s in shot.config.slos if _defines(s, result.name)), None)
+    spec = next((s for s in shot.config.config.slos if _defines(s, result.name)), None)
     colour = _STATUS_COLOUR[result.status]
     st.subheader(f"{result.name} · :{colour}[{_STATUS_LABEL[result.status]}]")
     facts = (

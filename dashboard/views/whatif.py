@@ -20,8 +20,9 @@ from typing import Final
 import polars as pl
 import streamlit as st
 
+from redline.config import load_config
 from redline.dashboard.charts import compliance_curve_chart
-from redline.dashboard.data import format_time_to_breach, load_config, objective_spec, what_if_and_history
+from redline.dashboard.data import format_time_to_breach, objective_spec, what_if_and_history
 from redline.dashboard.views.common import TTL_S, page_start, snapshot
 from redline.kernel.errors import ConfigError, StoreError
 from redline.slo.backtest import BacktestComparison, BacktestReport
@@ -137,7 +138,7 @@ def _body(config_path: str, at_s: int | None) -> None:
     except ConfigError as exc:
         st.error(f"The config cannot be used: {exc}")
         return
-    names = [s.name for s in config.slos]
+    names = [s.name for s in config.config.slos]
     if not names:
         st.info(f"No objectives are configured in {config_path} (`slos:` is empty).")
         return

@@ -13,8 +13,8 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
-from redline.agent.config import LoadedConfig, parse_config
 from redline.agent.runtime import Agent
+from redline.config import LoadedConfig, parse_config
 from redline.demo.receiver import WebhookReceiver
 
 START_S = 1_764_000_000.0

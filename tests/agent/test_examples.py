@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from redline.agent.collectors import collector_for
-from redline.agent.config import load_config
 from redline.collectors.base import CollectorContext
 from redline.collectors.registry import SOURCE_KINDS
+from redline.config import load_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # OpenSLO and Sloth specs live there too; they are not Redline configs.

@@ -193,7 +193,7 @@ def test_history_labels_match_the_demo_config_sources() -> None:
 
 
 def test_the_demo_config_validates_and_scrapes_the_sources_the_history_labels() -> None:
-    from redline.agent.config import load_config
+    from redline.config import load_config
 
     loaded = load_config(EXAMPLES / "demo.yaml")
 

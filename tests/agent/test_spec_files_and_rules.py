@@ -1,59 +1,15 @@
-"""OpenSLO and Sloth files named from a Redline config, and `redline rules` checked by promtool."""
+"""`redline rules` on a config naming OpenSLO and Sloth files, checked by promtool (loading those
+files: tests/config/test_spec_files.py)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from redline.agent.cli import main
-from redline.agent.config import load_config
-from redline.kernel.errors import ConfigError
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def config_with_spec_files(tmp_path: Path) -> Path:
-    for name in ("openslo.yaml", "sloth.yaml"):
-        shutil.copy(EXAMPLES / name, tmp_path / name)
-    cfg = tmp_path / "redline.yaml"
-    cfg.write_text(
-        """
-slos:
-  - name: api-availability
-    objective: 99.9
-    sli: {ratio: {errors: 'http_requests_total{code=~"5.."}', total: http_requests_total}}
-slo_files:
-  - {path: openslo.yaml, format: openslo}
-  - {path: sloth.yaml, format: sloth}
-"""
-    )
-    return cfg
-
-
-def test_objectives_from_openslo_and_sloth_files_join_the_config(tmp_path: Path) -> None:
-    loaded = load_config(config_with_spec_files(tmp_path))
-    names = [s.name for s in loaded.config.slos]
-    assert names[0] == "api-availability"
-    assert "myservice-requests-availability" in names  # Sloth: <service>-<name>
-    assert any(n.startswith("checkout") for n in names)  # OpenSLO objectives of the checkout service
-    sloth = next(s for s in loaded.config.slos if s.name == "myservice-requests-availability")
-    assert sloth.objective == 99.9 and sloth.sli.ratio is not None
-    assert str(sloth.sli.ratio.errors) == 'http_request_duration_seconds_count{job="myservice",code=~"(5..|429)"}'
-    assert loaded.notes  # alert names and annotations Redline read but does not apply
-
-
-def test_a_spec_file_that_redline_cannot_honour_fails_the_config_naming_it(tmp_path: Path) -> None:
-    cfg = config_with_spec_files(tmp_path)
-    sloth = tmp_path / "sloth.yaml"
-    sloth.write_text(sloth.read_text().replace("[{{.window}}]", "[5m]", 1))
-    with pytest.raises(ConfigError, match=r"sloth.yaml.*\{\{\.window\}\}"):
-        load_config(cfg)
-    cfg.write_text(cfg.read_text().replace("format: sloth", "format: nagios"))
-    with pytest.raises(ConfigError, match=r"redline.yaml:\d+: slo_files\[1\].format"):
-        load_config(cfg)
+from tests.config.test_spec_files import config_with_spec_files
 
 
 def test_rules_written_by_redline_pass_promtool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

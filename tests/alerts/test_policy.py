@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from redline.alerts.policy import DEFAULT_POLICY, BurnRateCondition, burn_rate, evaluate_policy
+from redline.alerts.policy import DEFAULT_POLICY, burn_rate, evaluate_policy
+from redline.slo.ranking import BurnRateCondition
 from tests.alerts.conftest import DAY_S, PAGE_BURN, objective
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from redline.agent.config import LoadedConfig, parse_config
 from redline.agent.runtime import Agent
 from redline.collectors.base import CollectorContext
 from redline.collectors.freshness import FreshnessCollector, FreshnessConfig
+from redline.config import LoadedConfig, parse_config
 from tests.collectors.context import context
 from tests.collectors.http_target import send, serve
 

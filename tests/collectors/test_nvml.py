@@ -8,8 +8,8 @@ from typing import Any
 import pynvml
 import yaml
 
-from redline.agent.config import RedlineConfig
 from redline.collectors.nvml import NvmlCollector, NvmlConfig
+from redline.config import RedlineConfig
 from redline.kernel.labels import format_labels
 from tests.collectors.context import context
 

@@ -25,9 +25,9 @@ import httpx
 import pytest
 
 from redline.agent.cli import main
-from redline.agent.config import load_config
 from redline.agent.runtime import Agent
 from redline.alerts.state import AlertStateStore
+from redline.config import load_config
 from redline.slo.spec import BURN_WINDOWS
 from tests.prometheus_server import api_data, backfill, serve_prometheus
 

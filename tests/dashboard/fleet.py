@@ -56,7 +56,6 @@ slos:
       ratio:
         errors: 'http_requests_total{service="api",code=~"5.."}'
         total: 'http_requests_total{service="api"}'
-alerting: {routes: []}
 """
 
 EXPECTED_ORDER = ["api-availability", "pipeline-success", "embedding-availability", "gpu-spend"]

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from redline.dashboard.data import load_config, what_if
+from redline.config import load_config
+from redline.dashboard.data import what_if
 from redline.dashboard.launch import dashboard_command
 from tests.dashboard.fleet import AT_S, write_fleet
 

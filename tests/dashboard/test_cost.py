@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from redline.dashboard.data import load_config, spend_curve
+from redline.config import load_config
+from redline.dashboard.data import spend_curve
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.store.embedded import SampleStore
 
@@ -86,7 +87,7 @@ def test_the_spend_curve_climbs_through_the_period_and_a_config_without_guardrai
 ) -> None:
     cfg = write_spend(tmp_path)
     curve = spend_curve(load_config(cfg), "monthly-budget", (START_S + HOURS * 3600) * 1000, points=11)
-    assert curve.get_column("spent").to_list() == pytest.approx([2400.0 * day for day in range(11)])
+    assert curve.get_column("spend").to_list() == pytest.approx([2400.0 * day for day in range(11)])
     cfg.write_text("agent: {data_dir: ./data}\nguardrails: []\n")
     monkeypatch.setenv("REDLINE_CONFIG", str(cfg))
     app = cost_page(cfg)

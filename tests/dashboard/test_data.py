@@ -8,7 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from redline.dashboard.data import burn_down, load_config, spend_curve
+from redline.config import load_config
+from redline.dashboard.data import burn_down, spend_curve
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.store.embedded import SampleStore
 

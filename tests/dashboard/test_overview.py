@@ -9,7 +9,8 @@ import pytest
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from redline.dashboard.data import burn_down, evaluate_report, format_time_to_breach, load_config
+from redline.config import load_config
+from redline.dashboard.data import burn_down, evaluate_report, format_time_to_breach
 from tests.dashboard.fleet import AT_S, EXPECTED_ORDER, write_fleet
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -166,7 +167,7 @@ def test_a_bad_config_shows_an_error_naming_the_path_inside_it(
     app = _run(config, monkeypatch, at=str(AT_S))
     assert len(app.error) == 1
     message = app.error[0].value
-    assert message.startswith(f"The config cannot be used: {config}: slos[1].objective: ")
+    assert message.startswith(f"The config cannot be used: {config}:3: slos[1].objective: ")
     assert not app.dataframe
 
 

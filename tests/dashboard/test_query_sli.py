@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from redline.dashboard.data import burn_down, load_config
+from redline.config import load_config
+from redline.dashboard.data import burn_down
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.kernel.labels import format_labels
 from redline.slo.query_sli import QUERY_SLI_METRIC

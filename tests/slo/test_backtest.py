@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from redline.slo.backtest import Episode, _counter_burns, _engine_burns, _Sides, backtest, compare
-from redline.slo.ranking import BurnCondition
+from redline.slo.ranking import BurnRateCondition
 from redline.slo.spec import SLOSpec
 from tests.frames import series_frame as _series
 
@@ -144,12 +144,12 @@ def test_bad_ranges_and_steps_are_errors() -> None:
         backtest([_spec(99.9)], _history(), start_ms=END, end_ms=START)
     with pytest.raises(ValueError, match="'4h' is not one of the burn-rate windows"):
         backtest([_spec(99.9)], _history(), start_ms=START, end_ms=END,
-                 policy=[BurnCondition("page", "4h", "20m", 0.05)])
+                 policy=[BurnRateCondition("page", "4h", "20m", 0.05)])
 
 
 def test_a_custom_policy_with_equal_duration_window_names() -> None:
     report = backtest([_spec(99.9)], _history(), start_ms=START, end_ms=END,
-                      policy=[BurnCondition("page", "60m", "5m", 0.02)])
+                      policy=[BurnRateCondition("page", "60m", "5m", 0.02)])
     assert [(e.start_ms, e.end_ms) for e in report.episodes] == [
         ((A + 2) * MIN, (A + 25) * MIN), ((B + 2) * MIN, (B + 15) * MIN),
     ]

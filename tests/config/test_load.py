@@ -1,3 +1,6 @@
+"""Loading a Redline config: typed values, and errors naming the file, the line, the path inside
+it and what was expected. The agent and the dashboard both load through ``redline.config``."""
+
 from __future__ import annotations
 
 import re
@@ -5,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from redline.agent.config import load_config
+from redline.config import load_config
 from redline.kernel.errors import ConfigError
 
 GOOD = """\
@@ -132,26 +135,10 @@ def test_guardrails_load_and_a_quarter_budget_needs_a_quarter_of_retention(tmp_p
         load_config(write(tmp_path, GOOD + clash))
 
 
-def test_a_home_relative_data_dir_is_the_same_folder_for_every_reader(tmp_path: Path) -> None:
-    from redline.dashboard.data import load_config as dashboard_config
-
+def test_a_home_relative_data_dir_is_expanded(tmp_path: Path) -> None:
+    """The agent and the dashboard both read ``LoadedConfig.data_dir``: one folder for every reader."""
     path = write(tmp_path, GOOD.replace("data_dir: ./data", "data_dir: ~/redline-data"))
-    expected = Path("~/redline-data").expanduser()
-    assert load_config(path).data_dir == expected
-    assert dashboard_config(path).data_dir == expected
-
-
-def test_a_webhook_notifier_takes_its_timeout_and_retries_from_the_config(tmp_path: Path) -> None:
-    import httpx
-
-    from redline.agent.runtime import build_notifiers
-
-    text = GOOD + "alerting:\n  notifiers: [{name: oncall, kind: webhook, url_env: HOOK, timeout: 3s, retries: 1}]\n"
-    loaded = load_config(write(tmp_path, text))
-    with httpx.Client() as client:
-        (notifier,) = build_notifiers(loaded, {"HOOK": "http://127.0.0.1:9/hook"}, client)
-    policy = notifier._policy  # type: ignore[attr-defined]
-    assert (policy.timeout_s, policy.retries) == (3.0, 1)
+    assert load_config(path).data_dir == Path("~/redline-data").expanduser()
 
 
 QUERY_SLI = """\
@@ -227,3 +214,74 @@ def test_a_spec_file_with_a_backend_becomes_query_slis(tmp_path: Path) -> None:
 def test_an_unset_staleness_follows_a_slow_source(tmp_path: Path) -> None:
     (spec,) = load_config(write(tmp_path, QUERY_SLI.replace("interval: 30s}", "interval: 10m}"))).config.slos
     assert spec.sli.query is not None and spec.sli.query.staleness is None  # twice the collection interval
+
+
+# What the dashboard's own loader (gone) checked, now asserted of the one loader.
+
+MINIMAL = """\
+agent: {data_dir: ./state}
+slos:
+  - name: a
+    objective: 99.9
+    window: 7d
+    sli: {ratio: {errors: 'req_total{code=~"5.."}', total: req_total}}
+"""
+
+
+def test_data_dir_resolves_against_the_config_folder(tmp_path: Path) -> None:
+    path = tmp_path / "conf" / "redline.yaml"
+    path.parent.mkdir()
+    path.write_text(MINIMAL)
+    loaded = load_config(path)
+    assert loaded.data_dir == tmp_path / "conf" / "state"
+    assert [s.name for s in loaded.config.slos] == ["a"]
+    assert loaded.config.slos[0].window == 7 * 86400.0
+
+
+def test_data_dir_defaults_to_redline_data_beside_the_config(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text("slos: []\n")
+    assert load_config(path).data_dir == tmp_path / "redline-data"
+
+
+def test_a_bad_objective_names_the_file_its_line_and_the_path_inside_it(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(MINIMAL + "  - name: b\n    objective: 100\n    sli: {ratio: {good: g, total: t}}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:8: slos[1].objective: ")
+    assert "less than 100" in message
+
+
+def test_a_bad_selector_names_its_nested_path(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("slos:\n  - name: a\n    objective: 99\n    sli: {ratio: {errors: 'x{', total: t}}\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml:4: slos\[0\]\.sli\.ratio\.errors: .*unterminated selector"):
+        load_config(path)
+
+
+def test_invalid_yaml_names_the_line_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("slos:\n  - name: a\n   objective: [\n")
+    expected = r"bad\.yaml: not valid YAML at line 3, column 4: expected <block end>"
+    with pytest.raises(ConfigError, match=expected) as info:
+        load_config(path)
+    assert "\n" not in str(info.value)
+
+
+def test_a_missing_file_and_a_duplicate_name_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.yaml: cannot read config: No such file"):
+        load_config(tmp_path / "nope.yaml")
+    path = tmp_path / "dup.yaml"
+    path.write_text(MINIMAL + "  - name: a\n    objective: 99\n    sli: {ratio: {good: g, total: t}}\n")
+    expected = r"dup\.yaml:1: \(top level\): slos and guardrails: the name 'a' is used twice"
+    with pytest.raises(ConfigError, match=expected):
+        load_config(path)
+
+
+def test_a_non_mapping_agent_section_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("agent: [1]\nslos: []\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml:1: agent: Input should be a valid dictionary"):
+        load_config(path)

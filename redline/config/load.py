@@ -1,154 +1,27 @@
-"""The agent's config file: one YAML document validated once, at load, into typed models.
+"""Reading a Redline config file: one YAML document validated once, at load, into typed models.
 
 A bad file fails with ``ConfigError`` naming the file, the line, the path inside it
-(``slos[2].sli.ratio.total``) and what was expected. Business code never reads raw dicts.
+(``slos[2].sli.ratio.total``) and what was expected. The agent, the dashboard and tools all
+load through here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import TypeAdapter, ValidationError
 
-from redline.agent.spec_files import load_spec_files
 from redline.collectors.promql import PromQLConfig
-from redline.collectors.registry import SOURCE_KINDS, SourceConfig
-from redline.kernel.config_types import DurationSeconds
+from redline.collectors.registry import SOURCE_KINDS
+from redline.config.models import LoadedConfig, RedlineConfig
+from redline.config.spec_files import SpecFile, load_spec_files
 from redline.kernel.errors import ConfigError
 from redline.kernel.units import format_duration
-from redline.slo.spec import GuardrailSpec, SLOSpec
-from redline.slo.specfiles import SpecFile
 
-__all__ = [
-    "AgentSettings",
-    "AlertingConfig",
-    "LoadedConfig",
-    "LogNotifierConfig",
-    "NotifierConfig",
-    "RedlineConfig",
-    "WebhookNotifierConfig",
-    "load_config",
-    "parse_config",
-]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AgentSettings(_Strict):
-    """Where data lives, how often the agent works, and where it listens."""
-
-    data_dir: Path = Path("./redline-data")
-    evaluate_interval: DurationSeconds = 30.0
-    compact_interval: DurationSeconds = 300.0
-    retention: DurationSeconds = 35 * 86400.0
-    listen: Annotated[str, Field(pattern=r"^[^\s:]+:\d{1,5}$")] = "127.0.0.1:9464"
-
-    @property
-    def listen_host(self) -> str:
-        """Host part of ``listen``."""
-        return self.listen.rsplit(":", 1)[0]
-
-    @property
-    def listen_port(self) -> int:
-        """Port part of ``listen``."""
-        return int(self.listen.rsplit(":", 1)[1])
-
-
-class WebhookNotifierConfig(_Strict):
-    """Posts Alertmanager's webhook JSON to the URL held in the environment variable ``url_env``."""
-
-    name: str
-    kind: Literal["webhook"]
-    url_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-    timeout: DurationSeconds = 10.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 3
-
-
-class LogNotifierConfig(_Strict):
-    """Writes one log line per notification."""
-
-    name: str
-    kind: Literal["log"]
-
-
-NotifierConfig = Annotated[WebhookNotifierConfig | LogNotifierConfig, Field(discriminator="kind")]
-
-
-class AlertingConfig(_Strict):
-    """Who is told, and how often a still-firing alert is repeated."""
-
-    notifiers: list[NotifierConfig] = Field(default_factory=list)
-    repeat_interval: DurationSeconds = 4 * 3600.0
-    external_url: str = "http://127.0.0.1:8501"
-
-
-class RedlineConfig(_Strict):
-    """The whole file."""
-
-    agent: AgentSettings = Field(default_factory=AgentSettings)
-    sources: list[SourceConfig] = Field(default_factory=list)
-    slos: list[SLOSpec] = Field(default_factory=list)
-    slo_files: list[SpecFile] = Field(default_factory=list)
-    """OpenSLO or Sloth files whose objectives join ``slos`` at load (see agent/spec_files.py)."""
-    guardrails: list[GuardrailSpec] = Field(default_factory=list)
-    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
-
-    @model_validator(mode="after")
-    def _names_are_unique(self) -> RedlineConfig:
-        for section, names in (
-            ("sources", [s.name for s in self.sources]),
-            ("slos and guardrails", [s.name for s in self.slos] + [g.name for g in self.guardrails]),
-            ("alerting.notifiers", [n.name for n in self.alerting.notifiers]),
-        ):
-            seen: set[str] = set()
-            for name in names:
-                if name in seen:
-                    raise ValueError(f"{section}: the name {name!r} is used twice")
-                seen.add(name)
-        return self
-
-    @property
-    def longest_window_s(self) -> float:
-        """The longest history any objective or guardrail reads (a budget's whole period)."""
-        return max(
-            [s.window for s in self.slos] + [g.history_seconds for g in self.guardrails],
-            default=0.0,
-        )
-
-    @model_validator(mode="after")
-    def _retention_covers_windows(self) -> RedlineConfig:
-        longest = self.longest_window_s
-        if longest > self.agent.retention:
-            raise ValueError(
-                f"agent.retention ({format_duration(self.agent.retention)}) is shorter than the longest "
-                f"objective window or budget period ({format_duration(longest)}): old samples would be "
-                "deleted while still needed"
-            )
-        return self
-
-
-@dataclass(frozen=True)
-class LoadedConfig:
-    """A validated config plus where it came from; ``data_dir`` is resolved against its folder.
-
-    ``notes`` holds what spec files said that Redline read but does not apply.
-    """
-
-    config: RedlineConfig
-    path: Path
-    notes: tuple[str, ...] = ()
-
-    @property
-    def data_dir(self) -> Path:
-        """The data directory (``~`` expanded), relative paths taken from the config file's folder."""
-        d = self.config.agent.data_dir.expanduser()
-        return d if d.is_absolute() else (self.path.parent / d).resolve()
+__all__ = ["load_config", "parse_config"]
 
 
 _DISCRIMINATOR_TAGS = frozenset(SOURCE_KINDS) | {"webhook", "log"}
@@ -198,6 +71,14 @@ def _describe(error: Any) -> str:
     return str(msg).removeprefix("Value error, ")
 
 
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """`` at line 3, column 4: expected <block end>…``: where the YAML broke and why, on one line
+    (``str(exc)`` spans several and quotes ``<unicode string>``)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{where}: {getattr(exc, 'problem', None) or exc}"
+
+
 def parse_config(text: str, path: Path, notes: list[str] | None = None) -> RedlineConfig:
     """Validate YAML ``text`` read from ``path``; raises ``ConfigError`` listing every problem.
 
@@ -209,7 +90,7 @@ def parse_config(text: str, path: Path, notes: list[str] | None = None) -> Redli
         root = yaml.compose(text)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise ConfigError(f"{path}: not valid YAML{_yaml_where(exc)}") from exc
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
