@@ -6,7 +6,7 @@ fed by ``slo.sides``), per freshness objective the cumulative count of good slic
 (``FreshnessStore``, fed by ``slo.freshness_groups``), and per throughput or GPU-band objective
 the same for its slices (``slo.slice_groups``).
 
-``ingest`` takes any sample frame and cuts it into each series' new rows (``slo.batches``): a
+``ingest`` takes any sample frame and cuts it into each series' new rows (``slo.series.batches``): a
 small batch (a scrape tick) as whole arrays, a large one (a cold start) series by series on
 contiguous rows. ``evaluate(at_ms)`` only looks things up: every side and window in one go,
 every objective's ratios as arrays; Python only builds the frozen results.
@@ -24,16 +24,19 @@ import numpy.typing as npt
 import polars as pl
 
 from redline.kernel.fields import SAMPLE_SCHEMA
-from redline.kernel.labels import Selector, parse_labels
+from redline.kernel.labels import Selector
 from redline.kernel.units import parse_duration
-from redline.slo.batches import Batch, TickRows, csr, large_batches, series_runs, small_batches
 from redline.slo.calendar import maintenance_intervals, period_bounds
-from redline.slo.cumulative import NO_TS, CounterSides, FreshnessStore
 from redline.slo.freshness_groups import FreshGroup, ingest_freshness
+from redline.slo.freshness_store import FreshnessStore
 from redline.slo.objective_result import TTB_BURN_WINDOWS, ResultBasis, objective_result
 from redline.slo.query_sli import QueryEvaluator
 from redline.slo.ranking import rank_dimensions, rank_objectives
 from redline.slo.results import ObjectiveResult, StatusReport
+from redline.slo.series.batches import Batch, TickRows, large_batches, series_runs, small_batches
+from redline.slo.series.cumulative import CounterSides
+from redline.slo.series.index import SelectorIndex, SeriesIndex
+from redline.slo.series.rows import csr
 from redline.slo.sides import Side, histogram_problems, ingest_sides, ingest_sides_at_once
 from redline.slo.slice_groups import SliceGroups, band_problems
 from redline.slo.spec import BURN_WINDOWS, GPUBandSLI, SLOSpec, ThroughputSLI
@@ -69,28 +72,6 @@ class _Objective(ResultBasis):
 
 class _CountsIn(Protocol):
     def __call__(self, objs: I64, lo_ms: I64, hi_ms: I64 | int) -> tuple[I64, I64]: ...
-
-
-class _SelectorIndex:
-    """Which of many selectors may select a series: by metric and one ``label="value"`` matcher,
-    so registering a series checks only a few candidates instead of every selector."""
-
-    def __init__(self, selectors: Sequence[Selector]) -> None:
-        self._by_label: dict[tuple[str, str, str], list[int]] = {}
-        self._rest: dict[str, list[int]] = {}
-        for i, sel in enumerate(selectors):
-            eq = next((m for m in sel.matchers if m.op == "=" and m.value), None)
-            if eq is None:
-                self._rest.setdefault(sel.metric, []).append(i)
-            else:
-                self._by_label.setdefault((sel.metric, eq.name, eq.value), []).append(i)
-
-    def candidates(self, metric: str, labels: dict[str, str]) -> list[int]:
-        """Indices (ascending) of the selectors that may select the series; check each."""
-        found = list(self._rest.get(metric, ()))
-        for name, value in labels.items():
-            found += self._by_label.get((metric, name, value), ())
-        return sorted(found)
 
 
 class SLOEvaluator:
@@ -162,15 +143,12 @@ class SLOEvaluator:
             | {s.metric for s in slice_selectors}
         )
         self._metric_set = frozenset(self._metrics)
-        self._side_index = _SelectorIndex([s.selector for s in self._sides])
-        self._group_index = _SelectorIndex([g.selector for g in self._groups])
-        self._slice_index = _SelectorIndex(slice_selectors)
-        # series: (metric, labels) -> id, or -1 for a series no objective reads
-        self._series: dict[tuple[str, str], int] = {}
+        self._side_index = SelectorIndex([s.selector for s in self._sides])
+        self._group_index = SelectorIndex([g.selector for g in self._groups])
+        self._slice_index = SelectorIndex(slice_selectors)
+        self._series = SeriesIndex(self._metrics, self._register)
         self._ser_sides: list[list[int]] = []
         self._ser_groups: list[list[int]] = []
-        self._last_ts = np.zeros(0, dtype=np.int64)
-        self._last_val = np.zeros(0, dtype=np.float64)
         self._csr: tuple[I64, I64] | None = None
         self._build_lookup_tables(windows)
 
@@ -250,45 +228,22 @@ class SLOEvaluator:
 
     # -- ingest ----------------------------------------------------------------------------
 
-    def _series_id(self, metric: str | None, labels: str | None) -> int:
-        """The id of a series, registering it on first sight; -1 when no objective reads it."""
-        if metric is None or labels is None:
-            return -1
-        key = (metric, labels)
-        sid = self._series.get(key)
-        if sid is not None:
-            return sid
-        sid = -1
-        if metric in self._metric_set:
-            parsed = parse_labels(labels)
-            sides = [
-                i for i in self._side_index.candidates(metric, parsed)
-                if self._sides[i].selects(metric, parsed)
-            ]
-            groups = [
-                i for i in self._group_index.candidates(metric, parsed)
-                if self._groups[i].selector.matches(metric, parsed)
-            ]
-            slice_groups = [
-                i for i in self._slice_index.candidates(metric, parsed)
-                if self._slice_groups.groups[i].selector.matches(metric, parsed)
-            ]
-            if sides or groups or slice_groups:
-                sid = len(self._ser_sides)
-                self._ser_sides.append(sides)
-                self._ser_groups.append(groups)
-                if slice_groups:
-                    self._slice_groups.add_series(sid, slice_groups, parsed)
-                for s in sides:
-                    self._sides[s].members.append(sid)
-                for g in groups:
-                    self._groups[g].members.append(sid)
-                if sid >= len(self._last_ts):
-                    grow = max(64, 2 * len(self._last_ts))
-                    self._last_ts = np.concatenate([self._last_ts, np.full(grow, NO_TS, dtype=np.int64)])
-                    self._last_val = np.concatenate([self._last_val, np.full(grow, np.nan)])
-        self._series[key] = sid
-        return sid
+    def _register(self, sid: int, metric: str, parsed: dict[str, str]) -> bool:
+        """File a new series with the sides, freshness and slice groups that read it."""
+        sides = [i for i in self._side_index.candidates(metric, parsed) if self._sides[i].selects(metric, parsed)]
+        groups = self._group_index.matching(metric, parsed)
+        slice_groups = self._slice_index.matching(metric, parsed)
+        if not (sides or groups or slice_groups):
+            return False
+        self._ser_sides.append(sides)
+        self._ser_groups.append(groups)
+        if slice_groups:
+            self._slice_groups.add_series(sid, slice_groups, parsed)
+        for s in sides:
+            self._sides[s].members.append(sid)
+        for g in groups:
+            self._groups[g].members.append(sid)
+        return True
 
     def ingest(self, samples: pl.DataFrame) -> None:
         """Add samples (``SAMPLE_SCHEMA``, any series, any order).
@@ -309,7 +264,7 @@ class SLOEvaluator:
             return
         if samples.get_column("timestamp").null_count():
             samples = samples.filter(pl.col("timestamp").is_not_null())
-        found = series_runs(samples, self._series_id)
+        found = series_runs(samples, self._series.id_of)
         if found is None:
             return
         samples, starts, lengths, run_sid = found
@@ -319,20 +274,23 @@ class SLOEvaluator:
         tick: TickRows | None = None
         batches: dict[int, Batch]
         if samples.height <= _SMALL_BATCH:
-            n = len(self._ser_sides)
-            batches, tick = small_batches(np.repeat(run_sid, lengths), ts, val, self._last_ts[:n], self._last_val[:n])
+            n = self._series.n
+            last_ts, last_val = self._series.last_ts[:n], self._series.last_val[:n]
+            batches, tick = small_batches(np.repeat(run_sid, lengths), ts, val, last_ts, last_val)
             if tick is not None:
                 per_side = ingest_sides_at_once(self._counters, self._series_sides(), tick[0], tick[1], tick[3])
         else:
-            batches = large_batches(run_sid, starts, lengths, ts, val, self._last_ts)
+            batches = large_batches(run_sid, starts, lengths, ts, val, self._series.last_ts)
         if not batches:
             return
-        ingest_sides(self._counters, self._ser_sides, batches, self._last_val, per_side)
-        ingest_freshness(self._fresh, self._groups, self._ser_groups, batches, self._last_val)
-        self._slice_groups.ingest(batches, tick, self._last_val)
+        last_val = self._series.last_val
+        ingest_sides(self._counters, self._ser_sides, batches, last_val, per_side)
+        ingest_freshness(self._fresh, self._groups, self._ser_groups, batches, last_val)
+        self._slice_groups.ingest(batches, tick, last_val)
         sids = np.fromiter(batches.keys(), dtype=np.int64, count=len(batches))
-        self._last_ts[sids] = [int(b[0][-1]) for b in batches.values()]
-        self._last_val[sids] = [float(b[1][-1]) for b in batches.values()]
+        self._series.remember_last(
+            sids, [int(b[0][-1]) for b in batches.values()], [float(b[1][-1]) for b in batches.values()]
+        )
 
     def _series_sides(self) -> tuple[I64, I64]:
         """Series → sides as CSR arrays (pointer, side ids), rebuilt when series were added."""

@@ -6,7 +6,7 @@ is all increase) and the labels to break the sum down by (showback). A *track* i
 a template: the series it selects that share those labels' values (absent label: ``None``),
 summed. Tracks appear as their series are first seen.
 
-Each track keeps its cumulative sum in ``slo.cumulative.CounterSides`` (exact points for the
+Each track keeps its cumulative sum in ``slo.series.cumulative.CounterSides`` (exact points for the
 last hours, a minute grid beyond), so any window's increase is two lookups. Spend tracks also
 keep a *time side*: the cumulative sum of the gaps between the track's sample timestamps, i.e.
 (newest sample at or before t) − (first sample), which tells whether a window holds a sample
@@ -37,9 +37,11 @@ import numpy.typing as npt
 import polars as pl
 
 from redline.kernel.fields import SAMPLE_SCHEMA
-from redline.kernel.labels import Selector, parse_labels
-from redline.slo.batches import csr, series_runs
-from redline.slo.cumulative import NO_TS, CounterSides
+from redline.kernel.labels import Selector
+from redline.slo.series.batches import large_batches, new_rows, series_runs
+from redline.slo.series.cumulative import NO_TS, CounterSides
+from redline.slo.series.index import SelectorIndex, SeriesIndex
+from redline.slo.series.rows import csr, csr_rows
 
 __all__ = ["DropRule", "SpendTracks", "Template", "ring_lengths"]
 
@@ -246,32 +248,25 @@ class SpendTracks:
         self._keep = ring_lengths(keep_minutes)
         self._time_keep = time_keep_minutes
         self._metrics = sorted({t.selector.metric for t in self.templates})
-        # series → templates: distinct selectors, indexed by their first non-empty equality matcher
-        self._selectors: list[tuple[Selector, list[int]]] = []
+        # series → templates: the distinct selectors, each with the templates reading it
+        selectors: list[Selector] = []
+        self._selector_templates: list[list[int]] = []
         by_text: dict[str, int] = {}
         for i, t in enumerate(self.templates):
-            k = by_text.setdefault(str(t.selector), len(self._selectors))
-            if k == len(self._selectors):
-                self._selectors.append((t.selector, []))
-            self._selectors[k][1].append(i)
-        self._by_label: dict[tuple[str, str, str], list[int]] = {}
-        self._scan: dict[str, list[int]] = {}
-        for k, (sel, _) in enumerate(self._selectors):
-            eq = next((m for m in sel.matchers if m.op == "=" and m.value), None)
-            if eq is None:
-                self._scan.setdefault(sel.metric, []).append(k)
-            else:
-                self._by_label.setdefault((sel.metric, eq.name, eq.value), []).append(k)
+            k = by_text.setdefault(str(t.selector), len(selectors))
+            if k == len(selectors):
+                selectors.append(t.selector)
+                self._selector_templates.append([])
+            self._selector_templates[k].append(i)
+        self._selector_index = SelectorIndex(selectors)
         self.values = _Sides()
         self.times = _Sides()
         self.tracks: list[_Track] = []
         self.template_tracks: list[list[int]] = [[] for _ in self.templates]
         self._track_ids: dict[tuple[int, GroupKey], int] = {}
-        self._series: dict[tuple[str, str], int] = {}
+        self._series = SeriesIndex(self._metrics, self._register)
         self._ser_tracks: list[list[int]] = []
         self._ser_rules: list[set[DropRule]] = []
-        self._last_ts = np.zeros(0, dtype=np.int64)
-        self._last_val = np.zeros(0, dtype=np.float64)
         self._csr: tuple[I64, I64] | None = None
         self._tarr: tuple[npt.NDArray[np.bool_], I64, I64] | None = None
         self._ttpl: I64 | None = None
@@ -289,32 +284,17 @@ class SpendTracks:
             self.template_tracks[template].append(tid)
         return tid
 
-    def _series_id(self, metric: str, labels: str) -> int:
-        key = (metric, labels)
-        sid = self._series.get(key)
-        if sid is not None:
-            return sid
-        sid = -1
-        parsed = parse_labels(labels)
-        candidates = list(self._scan.get(metric, ()))
-        for name, value in parsed.items():
-            candidates.extend(self._by_label.get((metric, name, value), ()))
-        hits = sorted(
-            t for k in set(candidates) if self._selectors[k][0].matches(metric, parsed) for t in self._selectors[k][1]
-        )
-        if hits:
-            sid = len(self._ser_tracks)
-            tracks = [self._track(t, tuple(parsed.get(k) for k in self.templates[t].by)) for t in hits]
-            for tid in tracks:
-                self.tracks[tid].members.append(sid)
-            self._ser_tracks.append(tracks)
-            self._ser_rules.append({self.templates[t].rule for t in hits})
-            if sid >= len(self._last_ts):
-                grow = max(64, 2 * len(self._last_ts))
-                self._last_ts = np.concatenate([self._last_ts, np.full(grow, NO_TS, dtype=np.int64)])
-                self._last_val = np.concatenate([self._last_val, np.full(grow, np.nan)])
-        self._series[key] = sid
-        return sid
+    def _register(self, sid: int, metric: str, parsed: dict[str, str]) -> bool:
+        """File a new series with the tracks of every template that reads it (tracks appear here)."""
+        hits = sorted(t for k in self._selector_index.matching(metric, parsed) for t in self._selector_templates[k])
+        if not hits:
+            return False
+        tracks = [self._track(t, tuple(parsed.get(k) for k in self.templates[t].by)) for t in hits]
+        for tid in tracks:
+            self.tracks[tid].members.append(sid)
+        self._ser_tracks.append(tracks)
+        self._ser_rules.append({self.templates[t].rule for t in hits})
+        return True
 
     def _series_tracks(self) -> tuple[I64, I64]:
         """Series → tracks as CSR arrays (pointer, track ids), rebuilt when series were added."""
@@ -351,7 +331,7 @@ class SpendTracks:
         )
         if samples.height == 0:
             return
-        found = series_runs(samples, self._series_id)
+        found = series_runs(samples, self._series.id_of)
         if found is None:
             return
         samples, starts, lengths, run_sid = found
@@ -364,31 +344,21 @@ class SpendTracks:
 
     def _ingest_small(self, sid: I64, ts: I64, val: F64) -> None:
         """A batch as whole arrays; tracks that get one new, newer point (a tick) all at once."""
-        keep = sid >= 0
-        sid, ts, val = sid[keep], ts[keep], val[keep]
-        order = np.lexsort((ts, sid))
-        sid, ts, val = sid[order], ts[order], val[order]
-        fresh = ts > self._last_ts[sid]
-        fresh[1:] &= (sid[1:] != sid[:-1]) | (ts[1:] != ts[:-1])  # the first of duplicates wins
-        sid, ts, val = sid[fresh], ts[fresh], val[fresh]
+        sid, ts, val = new_rows(sid, ts, val, self._series.last_ts)
         if len(sid) == 0:
             return
         first = np.concatenate([[True], sid[1:] != sid[:-1]])
         prev = np.empty_like(val)
         prev[1:] = val[:-1]
-        prev[first] = self._last_val[sid[first]]
+        prev[first] = self._series.last_val[sid[first]]
         credit = np.where(np.isnan(prev), 0.0, val - prev)
         reset = np.where(np.isnan(prev), 0.0, np.where(val >= prev, val - prev, val))
         lasts = np.append(np.flatnonzero(first)[1:] - 1, len(sid) - 1)
-        self._last_ts[sid[lasts]] = ts[lasts]
-        self._last_val[sid[lasts]] = val[lasts]
+        self._series.remember_last(sid[lasts], ts[lasts], val[lasts])
         # rows per (track, timestamp): each series row once per track reading it
         ptr, flat = self._series_tracks()
-        n_of = ptr[sid + 1] - ptr[sid]
-        total = int(n_of.sum())
-        rep = np.repeat(np.arange(len(sid)), n_of)
-        within = np.arange(total) - np.repeat(np.cumsum(n_of) - n_of, n_of)
-        track = flat[ptr[sid[rep]] + within]
+        rep, entry = csr_rows(ptr, sid)
+        track = flat[entry]
         is_reset, value_side, time_side = self.track_arrays()
         inc = np.where(is_reset[track], reset[rep], credit[rep])
         t = ts[rep]
@@ -427,30 +397,10 @@ class SpendTracks:
 
     def _ingest_large(self, run_sid: I64, starts: I64, lengths: I64, ts_all: I64, val_all: F64) -> None:
         """A large batch (a cold start): series by series on contiguous rows, then track by track."""
-        runs: dict[int, list[tuple[int, int]]] = {}
-        for s, a, n in zip(run_sid.tolist(), starts.tolist(), lengths.tolist(), strict=True):
-            if s >= 0:
-                runs.setdefault(s, []).append((a, a + n))
-        per_series: dict[int, tuple[I64, F64]] = {}
-        for s, spans in runs.items():
-            if len(spans) == 1:
-                ((a, b),) = spans
-                ts, val = ts_all[a:b], val_all[a:b]
-            else:
-                ts = np.concatenate([ts_all[a:b] for a, b in spans])
-                val = np.concatenate([val_all[a:b] for a, b in spans])
-            if len(ts) > 1 and not (ts[1:] > ts[:-1]).all():
-                if not (ts[1:] >= ts[:-1]).all():
-                    order = np.argsort(ts, kind="stable")
-                    ts, val = ts[order], val[order]
-                distinct = np.concatenate([[True], ts[1:] != ts[:-1]])
-                ts, val = ts[distinct], val[distinct]
-            last = int(self._last_ts[s])
-            if len(ts) and int(ts[0]) <= last:
-                j = int(np.searchsorted(ts, last, side="right"))
-                ts, val = ts[j:], val[j:]
-            if len(ts):
-                per_series[s] = (ts, val)
+        per_series = {
+            s: (ts, val) for s, (ts, val, _) in large_batches(run_sid, starts, lengths, ts_all, val_all,
+                                                              self._series.last_ts).items()
+        }
         touched: dict[int, list[int]] = {}
         for s in per_series:
             for tid in self._ser_tracks[s]:
@@ -477,15 +427,15 @@ class SpendTracks:
                 parts.append((per_series[s][0], inc))
             self._add_track(tid, parts)
         for s, (ts, val) in per_series.items():
-            self._last_ts[s] = int(ts[-1])
-            self._last_val[s] = float(val[-1])
+            self._series.last_ts[s] = int(ts[-1])
+            self._series.last_val[s] = float(val[-1])
 
     def _increments(self, sid: int, val: F64, rule: DropRule) -> F64:
         """Each new value's increment under ``rule`` (the first against the series' previous value;
         nothing for a new series's first sample)."""
         prev = np.empty_like(val)
         prev[1:] = val[:-1]
-        prev[0] = self._last_val[sid]
+        prev[0] = self._series.last_val[sid]
         inc = val - prev
         if rule == "reset":
             inc = np.where(val >= prev, inc, val)
@@ -548,7 +498,7 @@ class SpendTracks:
 
     def nbytes(self) -> int:
         """Bytes held by the cumulative arrays and the per-series state."""
-        return self.values.nbytes() + self.times.nbytes() + int(self._last_ts.nbytes + self._last_val.nbytes)
+        return self.values.nbytes() + self.times.nbytes() + self._series.nbytes()
 
 
 def ring_lengths(keep_minutes: Sequence[int]) -> list[int]:

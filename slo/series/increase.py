@@ -15,12 +15,27 @@ The reference is Prometheus 2.42 ``promql/functions.go`` ``extrapolatedRate``:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["extrapolate_increase", "extrapolate_increases", "increase", "rate"]
+__all__ = [
+    "extrapolate_increase",
+    "extrapolate_increases",
+    "increase",
+    "increases_at_steps",
+    "increments",
+    "rate",
+    "series_increments",
+]
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+
+MINUTE_MS = 60_000
 
 
 def extrapolate_increase(
@@ -114,3 +129,76 @@ def extrapolate_increases(
     extended_s = extended_s + np.where(to_end_s < threshold_s, to_end_s, half_s)
     out: npt.NDArray[np.float64] = raw * (extended_s / sampled_s)
     return out
+
+
+def series_increments(first_in_batch: Bools, values: F64, previous: F64) -> F64:
+    """Per-sample reset-corrected increase of rows sorted by (series, timestamp).
+
+    ``first_in_batch`` marks each series' first row of the batch; ``previous[i]`` is, for such a
+    row, the series' last value ingested before (NaN for a new series, whose first sample
+    contributes nothing). A value below its predecessor is a reset: the increase is the value.
+    """
+    prev = np.empty_like(values)
+    prev[1:] = values[:-1]
+    prev[first_in_batch] = previous[first_in_batch]
+    inc = np.where(values >= prev, values - prev, values)
+    inc[np.isnan(prev)] = 0.0
+    return inc
+
+
+def increments(val: F64, prev: float) -> F64:
+    """Reset-corrected increase of each of a series' new values (the first against ``prev``, the
+    last value ingested before; nothing when ``prev`` is NaN, a new series)."""
+    inc = np.empty_like(val)
+    if len(val) > 1:  # the step; a drop is a reset, where the increase is the value
+        np.subtract(val[1:], val[:-1], out=inc[1:])
+        drops = np.flatnonzero(inc[1:] < 0) + 1
+        inc[drops] = val[drops]
+    v0 = float(val[0])
+    inc[0] = 0.0 if math.isnan(prev) else (v0 - prev if v0 >= prev else v0)
+    return inc
+
+
+def increases_at_steps(
+    ts: I64, cumulative: F64, at_steps_ms: I64, window_ms: int, *, fine_span_ms: int
+) -> tuple[F64, Bools]:
+    """A side's increase over ``[at − W, at]`` at every ``at`` of ``at_steps_ms``, and whether it
+    is known, from its distinct sample timestamps ``ts`` and cumulative count ``cumulative``
+    (``slo.series.cumulative.CounterSides`` as it stands at each ``at`` in live operation).
+
+    - ``W <= fine_span_ms``: Prometheus 2.42 on the samples in the window (at least two, else
+      unknown): ``extrapolate_increases(cumulative[last] − cumulative[first], …)``;
+      before the side's first sample the window's increase is simply ``cumulative(at)``.
+    - longer: ``cumulative(at) − cumulative(minute boundary at or before at − W)`` (the coarse
+      tier's per-minute grid), always known.
+
+    Before the first sample, the increase is 0 and unknown.
+    """
+    n_steps = len(at_steps_ms)
+    if len(ts) == 0:
+        return np.zeros(n_steps), np.zeros(n_steps, dtype=np.bool_)
+    first_ms = int(ts[0])
+    live = at_steps_ms >= first_ms
+    after_at = np.searchsorted(ts, at_steps_ms, side="right")  # samples at or before at
+    cumulative_at = np.where(after_at > 0, cumulative[np.maximum(after_at - 1, 0)], 0.0)
+    window_start_ms = at_steps_ms - window_ms
+    before_first = window_start_ms < first_ms
+    if window_ms <= fine_span_ms:
+        first_in = np.searchsorted(ts, window_start_ms, side="left")  # first sample at or after the start
+        samples = after_at - first_in
+        increase = np.where(before_first, cumulative_at, 0.0)
+        known = before_first | (samples >= 2)
+        sel = np.flatnonzero(~before_first & (samples >= 2))
+        if len(sel):
+            i_first, i_last = first_in[sel], after_at[sel] - 1
+            increase[sel] = extrapolate_increases(
+                cumulative[i_last] - cumulative[i_first], ts[i_first], ts[i_last], samples[sel],
+                window_start_ms[sel], at_steps_ms[sel],
+            )
+    else:
+        j = np.searchsorted(ts, (window_start_ms // MINUTE_MS) * MINUTE_MS, side="right") - 1
+        cumulative_start = np.where(before_first | (j < 0), 0.0, cumulative[np.maximum(j, 0)])
+        increase = cumulative_at - cumulative_start
+        known = np.ones(n_steps, dtype=np.bool_)
+    known &= live
+    return np.where(live, increase, 0.0), known
