@@ -63,11 +63,11 @@ def segment_search(pool: I64, off: I64, length: I64, target: I64, *, right: bool
     top = len(pool) - 1
     for _ in range(int(hi.max()).bit_length()):
         mid = (lo + hi) >> 1
-        v = pool[np.minimum(off + mid, top)]
-        go = (v <= target) if right else (v < target)
-        go &= lo < hi
-        lo = np.where(go, mid + 1, lo)
-        hi = np.where(go, hi, mid)
+        probe = pool[np.minimum(off + mid, top)]
+        go_right = (probe <= target) if right else (probe < target)
+        go_right &= lo < hi
+        lo = np.where(go_right, mid + 1, lo)
+        hi = np.where(go_right, hi, mid)
     return lo
 
 
@@ -380,43 +380,49 @@ class CounterSides:
 
         Windows up to ``fine_span_ms`` whose start lies in the fine tier follow Prometheus
         2.42 (two samples needed, extrapolation to the edges, no zero-start limit on an
-        aggregate); longer ones are ``value(at) - value(at - W)``. Data after ``at_ms`` is ignored.
+        aggregate): ``extrapolate_increases(cum[last in window] − cum[first in window], …)``;
+        longer ones are ``value(at) − value(at − W)``. Data after ``at_ms`` is ignored.
         """
         nw = len(windows_ms)
         out = np.zeros((self.n, nw), dtype=np.float64)
-        known = np.zeros((self.n, nw), dtype=np.bool_)
+        known_out = np.zeros((self.n, nw), dtype=np.bool_)
         live = np.flatnonzero((self.first_ts != NO_TS) & (self.first_ts <= at_ms))
         if len(live) == 0:
-            return out, known
+            return out, known_out
         n_live = len(live)
         first, last = self.first_ts[live], self.last_ts[live]
         off, length = self.seg_off[live], self.seg_len[live]
         fine_from = np.maximum(first, last - self.fine_keep_ms)
         at_arr = np.full(n_live, at_ms, dtype=np.int64)
-        hi = segment_search(self._pool_ts, off, length, at_arr, right=True)
-        v_at = self._values(live, at_arr, hi, fine_from, first)
+        after_at = segment_search(self._pool_ts, off, length, at_arr, right=True)  # points at or before at
+        value_at = self._values(live, at_arr, after_at, fine_from, first)
 
-        rows = np.repeat(np.arange(n_live), nw)
-        w_all = np.tile(windows_ms, n_live)
-        starts = at_ms - w_all
-        lo = segment_search(self._pool_ts, off[rows], length[rows], starts, right=False)
+        # one query per (live side, window)
+        side_of = np.repeat(np.arange(n_live), nw)
+        window_ms = np.tile(windows_ms, n_live)
+        window_start_ms = at_ms - window_ms
+        first_in = segment_search(self._pool_ts, off[side_of], length[side_of], window_start_ms, right=False)
         top = max(len(self._pool_ts) - 1, 0)
-        exact = (lo < length[rows]) & (self._pool_ts[np.minimum(off[rows] + lo, top)] == starts)
-        v_start = self._values(live[rows], starts, lo + exact, fine_from[rows], first[rows])
-        inc = v_at[rows] - v_start
+        at_start = (first_in < length[side_of]) & (
+            self._pool_ts[np.minimum(off[side_of] + first_in, top)] == window_start_ms
+        )
+        value_start = self._values(
+            live[side_of], window_start_ms, first_in + at_start, fine_from[side_of], first[side_of]
+        )
+        increase = value_at[side_of] - value_start
 
-        fine_q = (w_all <= self.fine_span_ms) & (starts >= fine_from[rows])
-        count = hi[rows] - lo
-        ok = ~fine_q | (count >= 2)
-        sel = np.flatnonzero(fine_q & (count >= 2))
-        if len(sel):
-            i_lo = off[rows[sel]] + lo[sel]
-            i_hi = off[rows[sel]] + hi[rows[sel]] - 1
-            raw = self._pool_cum[i_hi] - self._pool_cum[i_lo]
-            inc[sel] = extrapolate_increases(
-                raw, self._pool_ts[i_lo], self._pool_ts[i_hi], count[sel], starts[sel],
-                np.full(len(sel), at_ms, dtype=np.int64),
+        fine = (window_ms <= self.fine_span_ms) & (window_start_ms >= fine_from[side_of])
+        samples = after_at[side_of] - first_in  # points in [at - W, at]
+        known = ~fine | (samples >= 2)
+        extrapolated = np.flatnonzero(fine & (samples >= 2))
+        if len(extrapolated):
+            i_first = off[side_of[extrapolated]] + first_in[extrapolated]
+            i_last = off[side_of[extrapolated]] + after_at[side_of[extrapolated]] - 1
+            raw_increase = self._pool_cum[i_last] - self._pool_cum[i_first]
+            increase[extrapolated] = extrapolate_increases(
+                raw_increase, self._pool_ts[i_first], self._pool_ts[i_last], samples[extrapolated],
+                window_start_ms[extrapolated], np.full(len(extrapolated), at_ms, dtype=np.int64),
             )
-        out[live] = inc.reshape(n_live, nw)
-        known[live] = ok.reshape(n_live, nw)
-        return out, known
+        out[live] = increase.reshape(n_live, nw)
+        known_out[live] = known.reshape(n_live, nw)
+        return out, known_out

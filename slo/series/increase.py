@@ -49,21 +49,25 @@ def extrapolate_increase(
 ) -> float:
     """Extrapolate a counter's raw increase between its first and last sample to the window edges.
 
+    ``increase = raw_increase × extended_s / sampled_s`` where ``sampled_s = last − first``,
+    ``avg_interval_s = sampled_s / (samples − 1)``, and ``extended_s = sampled_s`` plus, at each
+    edge, the gap to it when shorter than ``1.1 × avg_interval_s``, else ``avg_interval_s / 2``.
+
     ``first_value`` enables the zero-start limit (pass ``None`` to skip it, as for an aggregate
     of several series whose summed level means nothing). ``samples`` must be >= 2 and the
     first and last timestamps distinct.
     """
     sampled_s = (last_ms - first_ms) / 1000.0
-    avg_s = sampled_s / (samples - 1)
+    avg_interval_s = sampled_s / (samples - 1)
     to_start_s = (first_ms - range_start_ms) / 1000.0
     to_end_s = (range_end_ms - last_ms) / 1000.0
     if first_value is not None and raw_increase > 0 and first_value >= 0:
         to_zero_s = sampled_s * (first_value / raw_increase)
         to_start_s = min(to_start_s, to_zero_s)
-    threshold_s = avg_s * 1.1
+    threshold_s = avg_interval_s * 1.1
     extended_s = sampled_s
-    extended_s += to_start_s if to_start_s < threshold_s else avg_s / 2
-    extended_s += to_end_s if to_end_s < threshold_s else avg_s / 2
+    extended_s += to_start_s if to_start_s < threshold_s else avg_interval_s / 2
+    extended_s += to_end_s if to_end_s < threshold_s else avg_interval_s / 2
     return raw_increase * (extended_s / sampled_s)
 
 
@@ -120,11 +124,11 @@ def extrapolate_increases(
     Every entry must have ``samples >= 2`` and distinct first and last timestamps.
     """
     sampled_s = (last_ms - first_ms) / 1000.0
-    avg_s = sampled_s / (samples - 1)
+    avg_interval_s = sampled_s / (samples - 1)
     to_start_s = (first_ms - range_start_ms) / 1000.0
     to_end_s = (range_end_ms - last_ms) / 1000.0
-    threshold_s = avg_s * 1.1
-    half_s = avg_s / 2
+    threshold_s = avg_interval_s * 1.1
+    half_s = avg_interval_s / 2
     extended_s = sampled_s + np.where(to_start_s < threshold_s, to_start_s, half_s)
     extended_s = extended_s + np.where(to_end_s < threshold_s, to_end_s, half_s)
     out: npt.NDArray[np.float64] = raw * (extended_s / sampled_s)
