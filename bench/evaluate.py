@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import importlib
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +44,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from bench.legacy import load_slo_modules
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.kernel.units import parse_duration
 from redline.slo.engine import SLOEvaluator
@@ -307,31 +306,8 @@ there) and the rest of ``slo`` (spec, results, ranking) from the working tree.""
 
 def _load_engine(tmp: Path, rev: str, package: str) -> tuple[Callable[[list[SLOSpec]], Any] | None, str]:
     """The engine of commit ``rev`` as package ``package`` in ``tmp`` (git show), or None and why not."""
-    root = Path(__file__).resolve().parent.parent
-    pkg = tmp / package
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    sources: dict[str, str] = {}
-    for name in _ENGINE_MODULES:
-        try:
-            shown = subprocess.run(
-                ["git", "-C", str(root), "show", f"{rev}:slo/{name}.py"],
-                capture_output=True, text=True, check=False, timeout=30,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            return None, f"git show {rev[:7]}:slo/{name}.py failed ({exc})"
-        if shown.returncode == 0:
-            sources[name] = shown.stdout
-    if "engine" not in sources:
-        return None, f"git show {rev[:7]}:slo/engine.py failed"
-    for name, source in sources.items():
-        for other in sources:
-            source = source.replace(f"from slo.{other} import", f"from {package}.{other} import")
-        (pkg / f"{name}.py").write_text(source)
-    if str(tmp) not in sys.path:
-        sys.path.insert(0, str(tmp))
-    module = importlib.import_module(f"{package}.engine")
-    return module.SLOEvaluator, f"commit {rev[:7]}"
+    module, source = load_slo_modules(tmp, rev, package, _ENGINE_MODULES, "engine")
+    return (None if module is None else module.SLOEvaluator), source
 
 
 # -- output -------------------------------------------------------------------------------------

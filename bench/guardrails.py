@@ -23,10 +23,8 @@ start (tracemalloc). Beside it:
 from __future__ import annotations
 
 import gc
-import importlib
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +38,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from bench.legacy import load_slo_modules
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.slo.calendar import period_bounds
 from redline.slo.guardrails import GuardrailEvaluator
@@ -196,28 +195,11 @@ def _measure(make: Callable[[], Any], history: pl.DataFrame, ticks: list[pl.Data
 
 
 def _load_previous(tmp: Path) -> tuple[Callable[[list[GuardrailSpec]], Any] | None, str]:
-    """``GuardrailEvaluator`` of commit ``PREVIOUS_REV`` (git show into a temporary package; the
-    rest of ``slo`` from the working tree), or None and why not."""
-    root = Path(__file__).resolve().parent.parent
-    package = "previous_guardrails"
-    pkg = tmp / package
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    for name in ("guardrails", "guardrail_store"):
-        try:
-            shown = subprocess.run(
-                ["git", "-C", str(root), "show", f"{PREVIOUS_REV}:slo/{name}.py"],
-                capture_output=True, text=True, check=False, timeout=30,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            return None, f"git show {PREVIOUS_REV[:7]}:slo/{name}.py failed ({exc})"
-        if shown.returncode != 0:
-            return None, f"git show {PREVIOUS_REV[:7]}:slo/{name}.py failed"
-        source = shown.stdout.replace("from slo.guardrail_store import", f"from {package}.guardrail_store import")
-        (pkg / f"{name}.py").write_text(source)
-    sys.path.insert(0, str(tmp))
-    module = importlib.import_module(f"{package}.guardrails")
-    return module.GuardrailEvaluator, f"commit {PREVIOUS_REV[:7]}"
+    """``GuardrailEvaluator`` of commit ``PREVIOUS_REV`` (git show into a temporary package, with
+    the engine modules it builds on; the rest of ``slo`` from the working tree), or None and why not."""
+    names = ("guardrails", "guardrail_store", "cumulative", "counters", "timeslice", "calendar")
+    module, source = load_slo_modules(tmp, PREVIOUS_REV, "previous_guardrails", names, "guardrails")
+    return (None if module is None else module.GuardrailEvaluator), source
 
 
 def _row(run: Run, name: str) -> str:

@@ -16,8 +16,8 @@ sample; after a full ingest, earlier instants would silently read clamped or coa
 
 - **counter kinds** (ratio and latency objectives): vectorised over all steps at once. Each
   side (a selector, plus a bucket bound) becomes one reset-corrected cumulative series over its
-  distinct sample timestamps, as ``slo.cumulative.CounterSides`` builds it; windows up to 6 h
-  are Prometheus 2.42 extrapolated increases (``slo.counters.extrapolate_increases``), longer
+  distinct sample timestamps, as ``slo.series.cumulative.CounterSides`` builds it; windows up to 6 h
+  are Prometheus 2.42 extrapolated increases (``slo.series.increase.extrapolate_increases``), longer
   ones the difference of the cumulative count at ``at`` and at the minute boundary at or
   before ``at − W`` — the engine's fine and coarse tiers as they stand at ``at`` in live
   operation. The engine's coarse tier stores minutes as float32 offsets, so burn rates agree
@@ -47,10 +47,9 @@ import polars as pl
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.kernel.labels import Selector, parse_labels
 from redline.kernel.units import parse_duration
-from redline.slo.counters import extrapolate_increases
-from redline.slo.cumulative import series_increments
 from redline.slo.engine import SLOEvaluator
 from redline.slo.ranking import MULTIWINDOW_CONDITIONS, alert_factor, format_age
+from redline.slo.series.increase import increases_at_steps, series_increments
 from redline.slo.sides import le_value, same_bound
 from redline.slo.spec import BURN_WINDOWS, SLOSpec
 
@@ -68,7 +67,6 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
-MINUTE_MS = 60_000
 FINE_SPAN_MS = 6 * 3_600_000
 """Windows up to this use Prometheus extrapolation (the engine's fine tier)."""
 _DELAY_WINDOW = "1h"
@@ -288,37 +286,6 @@ class _Sides:
         return out
 
 
-def _increase(ts: I64, cum: F64, steps: I64, window_ms: int) -> tuple[F64, Bools]:
-    """A side's increase over ``[at − W, at]`` at every step, and whether it is known (see module doc)."""
-    n = len(steps)
-    if len(ts) == 0:
-        return np.zeros(n), np.zeros(n, dtype=np.bool_)
-    first = int(ts[0])
-    live = steps >= first
-    hi = np.searchsorted(ts, steps, side="right")
-    v_at = np.where(hi > 0, cum[np.maximum(hi - 1, 0)], 0.0)
-    start = steps - window_ms
-    before_first = start < first
-    if window_ms <= FINE_SPAN_MS:
-        lo = np.searchsorted(ts, start, side="left")
-        count = hi - lo
-        inc = np.where(before_first, v_at, 0.0)
-        ok = before_first | (count >= 2)
-        sel = np.flatnonzero(~before_first & (count >= 2))
-        if len(sel):
-            i_lo, i_hi = lo[sel], hi[sel] - 1
-            inc[sel] = extrapolate_increases(
-                cum[i_hi] - cum[i_lo], ts[i_lo], ts[i_hi], count[sel], start[sel], steps[sel]
-            )
-    else:
-        j = np.searchsorted(ts, (start // MINUTE_MS) * MINUTE_MS, side="right") - 1
-        v_start = np.where(before_first | (j < 0), 0.0, cum[np.maximum(j, 0)])
-        inc = v_at - v_start
-        ok = np.ones(n, dtype=np.bool_)
-    ok &= live
-    return np.where(live, inc, 0.0), ok
-
-
 def _counter_burns(spec: SLOSpec, sides: _Sides, steps: I64, windows: Sequence[str]) -> _Burns:
     if spec.sli.ratio is not None:
         r = spec.sli.ratio
@@ -339,8 +306,8 @@ def _counter_burns(spec: SLOSpec, sides: _Sides, steps: I64, windows: Sequence[s
     spec_window_ms = round(spec.window * 1000)
     for w in (*windows, "slo"):
         w_ms = spec_window_ms if w == "slo" else round(parse_duration(w) * 1000)
-        tot, tot_ok = _increase(*total, steps, w_ms)
-        oth, oth_ok = _increase(*other, steps, w_ms)
+        tot, tot_ok = increases_at_steps(*total, steps, w_ms, fine_span_ms=FINE_SPAN_MS)
+        oth, oth_ok = increases_at_steps(*other, steps, w_ms, fine_span_ms=FINE_SPAN_MS)
         oth = np.where(oth_ok, oth, 0.0)
         err = oth if has_errors else np.where(tot_ok, tot - oth, 0.0)
         r_ok = tot_ok & (tot > 0)

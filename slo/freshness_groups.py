@@ -1,5 +1,5 @@
 """Freshness objectives grouped by the series they read and their slice length, and feeding
-new rows to ``slo.cumulative.FreshnessStore``: the min over the group's series (latest value of
+new rows to ``slo.freshness_store.FreshnessStore``: the min over the group's series (latest value of
 each) at each new timestamp; groups with a single new sample (the usual tick) all at once."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import numpy as np
 import numpy.typing as npt
 
 from redline.kernel.labels import Selector
-from redline.slo.batches import Batch
-from redline.slo.cumulative import NO_TS, FreshnessStore
+from redline.slo.freshness_store import FreshnessStore
+from redline.slo.series.batches import Batch
+from redline.slo.series.cumulative import NO_TS
 
 __all__ = ["FreshGroup", "ingest_freshness"]
 

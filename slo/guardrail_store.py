@@ -6,7 +6,7 @@ is all increase) and the labels to break the sum down by (showback). A *track* i
 a template: the series it selects that share those labels' values (absent label: ``None``),
 summed. Tracks appear as their series are first seen.
 
-Each track keeps its cumulative sum in ``slo.cumulative.CounterSides`` (exact points for the
+Each track keeps its cumulative sum in ``slo.series.cumulative.CounterSides`` (exact points for the
 last hours, a minute grid beyond), so any window's increase is two lookups. Spend tracks also
 keep a *time side*: the cumulative sum of the gaps between the track's sample timestamps, i.e.
 (newest sample at or before t) − (first sample), which tells whether a window holds a sample
@@ -37,16 +37,17 @@ import numpy.typing as npt
 import polars as pl
 
 from redline.kernel.fields import SAMPLE_SCHEMA
-from redline.kernel.labels import Selector, parse_labels
-from redline.slo.batches import csr, series_runs
-from redline.slo.cumulative import NO_TS, CounterSides
+from redline.kernel.labels import Selector
+from redline.slo.series.batches import large_batches, new_rows, series_runs
+from redline.slo.series.cumulative import NO_TS
+from redline.slo.series.index import SelectorIndex, SeriesIndex
+from redline.slo.series.pool import SidePool
+from redline.slo.series.rows import csr, csr_rows
 
 __all__ = ["DropRule", "SpendTracks", "Template", "ring_lengths"]
 
 DropRule = Literal["credit", "reset"]
 MINUTE_MS = 60_000
-_BLOCK = 64
-"""Most spare sides a new ``CounterSides`` block is given (see ``_Sides``)."""
 _SMALL_BATCH = 50_000
 
 I64 = npt.NDArray[np.int64]
@@ -78,164 +79,6 @@ class _Track:
     members: list[int] = field(default_factory=list)
 
 
-class _Sides:
-    """Side ids over ``CounterSides`` blocks. Each block holds sides of one ring length (in
-    minutes) and is sized to the sides it was made for: a side is *pending* from ``new`` until
-    the next operation, which allocates all pending sides of a ring length in one block (a cold
-    start: one block per ring length, nothing kept for sides that never come)."""
-
-    def __init__(self) -> None:
-        self.blocks: list[CounterSides] = []
-        self._block_keep: list[int] = []
-        self._block_sides: list[list[int]] = []  # global side ids in local order
-        self._block_ids: list[I64] = []
-        self._side_block = np.zeros(0, dtype=np.int64)
-        self._side_local = np.zeros(0, dtype=np.int64)
-        self._pending: list[tuple[int, int]] = []
-        self.n = 0
-
-    def new(self, keep_minutes: int) -> int:
-        """A new side whose ring holds at least ``keep_minutes``."""
-        self._pending.append((self.n, keep_minutes))
-        self.n += 1
-        return self.n - 1
-
-    def _materialise(self) -> None:
-        if not self._pending:
-            return
-        grow = self.n - len(self._side_block)
-        self._side_block = np.concatenate([self._side_block, np.full(grow, -1, dtype=np.int64)])
-        self._side_local = np.concatenate([self._side_local, np.full(grow, -1, dtype=np.int64)])
-        by_keep: dict[int, list[int]] = {}
-        for side, keep in self._pending:
-            by_keep.setdefault(keep, []).append(side)
-        self._pending = []
-        for keep, sides in by_keep.items():
-            blocks = [b for b, k in enumerate(self._block_keep) if k == keep]
-            if blocks:  # fill the last block of this ring length first
-                b = blocks[-1]
-                room = self.blocks[b].n - len(self._block_sides[b])
-                self._place(b, sides[:room])
-                sides = sides[room:]
-            if sides:
-                # room for as many again as the ring length holds (at most _BLOCK): sides that
-                # trickle in take few blocks; a cold start's block is exactly its size
-                held = sum(len(self._block_sides[b]) for b in blocks)
-                size = max(len(sides), min(_BLOCK, held))
-                # fine_span_ms=0: every window is value(at) - value(at - W), never extrapolated
-                self.blocks.append(CounterSides(size, keep_minutes=keep, fine_span_ms=0))
-                self._block_keep.append(keep)
-                self._block_sides.append([])
-                self._block_ids.append(np.zeros(0, dtype=np.int64))
-                self._place(len(self.blocks) - 1, sides)
-
-    def _place(self, b: int, sides: list[int]) -> None:
-        if not sides:
-            return
-        local = len(self._block_sides[b])
-        ids = np.asarray(sides, dtype=np.int64)
-        self._side_block[ids] = b
-        self._side_local[ids] = np.arange(local, local + len(sides))
-        self._block_sides[b].extend(sides)
-        self._block_ids[b] = np.asarray(self._block_sides[b], dtype=np.int64)
-
-    def at(self, side: int) -> tuple[CounterSides, int]:
-        self._materialise()
-        return self.blocks[int(self._side_block[side])], int(self._side_local[side])
-
-    def _split(self, sides: I64) -> list[tuple[CounterSides, npt.NDArray[np.bool_] | None, I64]]:
-        """Per block: (block, selection of ``sides`` in it or ``None`` for all, local ids)."""
-        self._materialise()
-        blk = self._side_block[sides]
-        if len(blk) and (blk == blk[0]).all():
-            return [(self.blocks[int(blk[0])], None, self._side_local[sides])]
-        out: list[tuple[CounterSides, npt.NDArray[np.bool_] | None, I64]] = []
-        for b in np.unique(blk).tolist():
-            sel = blk == b
-            out.append((self.blocks[b], sel, self._side_local[sides[sel]]))
-        return out
-
-    def gather(self, name: Literal["first_ts", "last_ts", "last_minute"], sides: I64) -> I64:
-        """A per-side attribute of ``CounterSides`` for many sides."""
-        out = np.empty(len(sides), dtype=np.int64)
-        for block, sel, local in self._split(sides):
-            if sel is None:
-                out[:] = getattr(block, name)[local]
-            else:
-                out[sel] = getattr(block, name)[local]
-        return out
-
-    def append_points(self, sides: I64, ts: I64, steps: F64) -> None:
-        if len(sides) == 0:
-            return
-        for block, sel, local in self._split(sides):
-            if sel is None:
-                block.append_points(local, ts, steps)
-            else:
-                block.append_points(local, ts[sel], steps[sel])
-
-    def add(self, side: int, parts: Sequence[tuple[I64, F64]]) -> None:
-        """Add points (per part strictly ascending); those not newer than the side's newest are
-        folded in as late points."""
-        cs, s = self.at(side)
-        last = int(cs.last_ts[s])
-        new: list[tuple[I64, F64]] = []
-        late_t: list[I64] = []
-        late_i: list[F64] = []
-        for ts, inc in parts:
-            if last != NO_TS and len(ts) and int(ts[0]) <= last:
-                j = int(np.searchsorted(ts, last, side="right"))
-                late_t.append(ts[:j])
-                late_i.append(inc[:j])
-                ts, inc = ts[j:], inc[j:]
-            if len(ts):
-                new.append((ts, inc))
-        if late_t:
-            cs.merge_late_parts(s, late_t, late_i)
-        if new:
-            cs.append(s, new)
-
-    def increases(self, at_ms: int, windows_ms: I64, need: npt.NDArray[np.bool_] | None = None) -> F64:
-        """Every side's ``value(at) - value(at - W)`` (0 before its first sample). With ``need``
-        (sides × windows), a block looks up only the windows some of its sides need; the others
-        are left 0."""
-        self._materialise()
-        nw = len(windows_ms)
-        out = np.zeros((self.n, nw), dtype=np.float64)
-        for block, ids in zip(self.blocks, self._block_ids, strict=True):
-            cols = np.arange(nw) if need is None else np.flatnonzero(need[ids].any(axis=0))
-            if len(cols) == nw:
-                out[ids] = block.increases(at_ms, windows_ms)[0][: len(ids)]
-            elif len(cols):
-                out[np.ix_(ids, cols)] = block.increases(at_ms, windows_ms[cols])[0][: len(ids)]
-        return out
-
-    def values_at(self, at_ms: int, sides: I64) -> F64:
-        """Each side's value at ``at`` (latest point at or before; 0 before its first point).
-        Sides whose newest point is at or before ``at`` answer from ``last_value``; the rest (an
-        evaluation in the past) read their block."""
-        self._materialise()
-        out = np.zeros(len(sides), dtype=np.float64)
-        if len(sides) == 0:
-            return out
-        for block, sel, local in self._split(sides):
-            first, last = block.first_ts[local], block.last_ts[local]
-            has = (first != NO_TS) & (first <= at_ms)
-            v = np.where(has, block.last_value[local], 0.0)
-            past = np.flatnonzero(has & (last > at_ms))
-            if len(past):
-                window = np.asarray([at_ms - int(first[past].min()) + 1], dtype=np.int64)
-                v[past] = block.increases(at_ms, window)[0][local[past], 0]
-            if sel is None:
-                out[:] = v
-            else:
-                out[sel] = v
-        return out
-
-    def nbytes(self) -> int:
-        return sum(b.nbytes() for b in self.blocks)
-
-
 class SpendTracks:
     """Tracks of every template, fed by ``ingest``. Not thread-safe: one writer at a time."""
 
@@ -246,32 +89,25 @@ class SpendTracks:
         self._keep = ring_lengths(keep_minutes)
         self._time_keep = time_keep_minutes
         self._metrics = sorted({t.selector.metric for t in self.templates})
-        # series → templates: distinct selectors, indexed by their first non-empty equality matcher
-        self._selectors: list[tuple[Selector, list[int]]] = []
+        # series → templates: the distinct selectors, each with the templates reading it
+        selectors: list[Selector] = []
+        self._selector_templates: list[list[int]] = []
         by_text: dict[str, int] = {}
         for i, t in enumerate(self.templates):
-            k = by_text.setdefault(str(t.selector), len(self._selectors))
-            if k == len(self._selectors):
-                self._selectors.append((t.selector, []))
-            self._selectors[k][1].append(i)
-        self._by_label: dict[tuple[str, str, str], list[int]] = {}
-        self._scan: dict[str, list[int]] = {}
-        for k, (sel, _) in enumerate(self._selectors):
-            eq = next((m for m in sel.matchers if m.op == "=" and m.value), None)
-            if eq is None:
-                self._scan.setdefault(sel.metric, []).append(k)
-            else:
-                self._by_label.setdefault((sel.metric, eq.name, eq.value), []).append(k)
-        self.values = _Sides()
-        self.times = _Sides()
+            k = by_text.setdefault(str(t.selector), len(selectors))
+            if k == len(selectors):
+                selectors.append(t.selector)
+                self._selector_templates.append([])
+            self._selector_templates[k].append(i)
+        self._selector_index = SelectorIndex(selectors)
+        self.values = SidePool()
+        self.times = SidePool()
         self.tracks: list[_Track] = []
         self.template_tracks: list[list[int]] = [[] for _ in self.templates]
         self._track_ids: dict[tuple[int, GroupKey], int] = {}
-        self._series: dict[tuple[str, str], int] = {}
+        self._series = SeriesIndex(self._metrics, self._register)
         self._ser_tracks: list[list[int]] = []
         self._ser_rules: list[set[DropRule]] = []
-        self._last_ts = np.zeros(0, dtype=np.int64)
-        self._last_val = np.zeros(0, dtype=np.float64)
         self._csr: tuple[I64, I64] | None = None
         self._tarr: tuple[npt.NDArray[np.bool_], I64, I64] | None = None
         self._ttpl: I64 | None = None
@@ -289,32 +125,17 @@ class SpendTracks:
             self.template_tracks[template].append(tid)
         return tid
 
-    def _series_id(self, metric: str, labels: str) -> int:
-        key = (metric, labels)
-        sid = self._series.get(key)
-        if sid is not None:
-            return sid
-        sid = -1
-        parsed = parse_labels(labels)
-        candidates = list(self._scan.get(metric, ()))
-        for name, value in parsed.items():
-            candidates.extend(self._by_label.get((metric, name, value), ()))
-        hits = sorted(
-            t for k in set(candidates) if self._selectors[k][0].matches(metric, parsed) for t in self._selectors[k][1]
-        )
-        if hits:
-            sid = len(self._ser_tracks)
-            tracks = [self._track(t, tuple(parsed.get(k) for k in self.templates[t].by)) for t in hits]
-            for tid in tracks:
-                self.tracks[tid].members.append(sid)
-            self._ser_tracks.append(tracks)
-            self._ser_rules.append({self.templates[t].rule for t in hits})
-            if sid >= len(self._last_ts):
-                grow = max(64, 2 * len(self._last_ts))
-                self._last_ts = np.concatenate([self._last_ts, np.full(grow, NO_TS, dtype=np.int64)])
-                self._last_val = np.concatenate([self._last_val, np.full(grow, np.nan)])
-        self._series[key] = sid
-        return sid
+    def _register(self, sid: int, metric: str, parsed: dict[str, str]) -> bool:
+        """File a new series with the tracks of every template that reads it (tracks appear here)."""
+        hits = sorted(t for k in self._selector_index.matching(metric, parsed) for t in self._selector_templates[k])
+        if not hits:
+            return False
+        tracks = [self._track(t, tuple(parsed.get(k) for k in self.templates[t].by)) for t in hits]
+        for tid in tracks:
+            self.tracks[tid].members.append(sid)
+        self._ser_tracks.append(tracks)
+        self._ser_rules.append({self.templates[t].rule for t in hits})
+        return True
 
     def _series_tracks(self) -> tuple[I64, I64]:
         """Series → tracks as CSR arrays (pointer, track ids), rebuilt when series were added."""
@@ -351,7 +172,7 @@ class SpendTracks:
         )
         if samples.height == 0:
             return
-        found = series_runs(samples, self._series_id)
+        found = series_runs(samples, self._series.id_of)
         if found is None:
             return
         samples, starts, lengths, run_sid = found
@@ -364,31 +185,21 @@ class SpendTracks:
 
     def _ingest_small(self, sid: I64, ts: I64, val: F64) -> None:
         """A batch as whole arrays; tracks that get one new, newer point (a tick) all at once."""
-        keep = sid >= 0
-        sid, ts, val = sid[keep], ts[keep], val[keep]
-        order = np.lexsort((ts, sid))
-        sid, ts, val = sid[order], ts[order], val[order]
-        fresh = ts > self._last_ts[sid]
-        fresh[1:] &= (sid[1:] != sid[:-1]) | (ts[1:] != ts[:-1])  # the first of duplicates wins
-        sid, ts, val = sid[fresh], ts[fresh], val[fresh]
+        sid, ts, val = new_rows(sid, ts, val, self._series.last_ts)
         if len(sid) == 0:
             return
         first = np.concatenate([[True], sid[1:] != sid[:-1]])
         prev = np.empty_like(val)
         prev[1:] = val[:-1]
-        prev[first] = self._last_val[sid[first]]
+        prev[first] = self._series.last_val[sid[first]]
         credit = np.where(np.isnan(prev), 0.0, val - prev)
         reset = np.where(np.isnan(prev), 0.0, np.where(val >= prev, val - prev, val))
         lasts = np.append(np.flatnonzero(first)[1:] - 1, len(sid) - 1)
-        self._last_ts[sid[lasts]] = ts[lasts]
-        self._last_val[sid[lasts]] = val[lasts]
+        self._series.remember_last(sid[lasts], ts[lasts], val[lasts])
         # rows per (track, timestamp): each series row once per track reading it
         ptr, flat = self._series_tracks()
-        n_of = ptr[sid + 1] - ptr[sid]
-        total = int(n_of.sum())
-        rep = np.repeat(np.arange(len(sid)), n_of)
-        within = np.arange(total) - np.repeat(np.cumsum(n_of) - n_of, n_of)
-        track = flat[ptr[sid[rep]] + within]
+        rep, entry = csr_rows(ptr, sid)
+        track = flat[entry]
         is_reset, value_side, time_side = self.track_arrays()
         inc = np.where(is_reset[track], reset[rep], credit[rep])
         t = ts[rep]
@@ -415,7 +226,7 @@ class SpendTracks:
             self._add_track(int(tr1[i]), [(t_u[a:b], step[a:b])])
 
     @staticmethod
-    def _fast(store: _Sides, sides: I64, ts: I64) -> npt.NDArray[np.bool_]:
+    def _fast(store: SidePool, sides: I64, ts: I64) -> npt.NDArray[np.bool_]:
         """Whether one point at ``ts`` can go through ``append_points``: newer than the side's
         newest, at most an hour of new minute boundaries."""
         last = store.gather("last_ts", sides)
@@ -427,30 +238,10 @@ class SpendTracks:
 
     def _ingest_large(self, run_sid: I64, starts: I64, lengths: I64, ts_all: I64, val_all: F64) -> None:
         """A large batch (a cold start): series by series on contiguous rows, then track by track."""
-        runs: dict[int, list[tuple[int, int]]] = {}
-        for s, a, n in zip(run_sid.tolist(), starts.tolist(), lengths.tolist(), strict=True):
-            if s >= 0:
-                runs.setdefault(s, []).append((a, a + n))
-        per_series: dict[int, tuple[I64, F64]] = {}
-        for s, spans in runs.items():
-            if len(spans) == 1:
-                ((a, b),) = spans
-                ts, val = ts_all[a:b], val_all[a:b]
-            else:
-                ts = np.concatenate([ts_all[a:b] for a, b in spans])
-                val = np.concatenate([val_all[a:b] for a, b in spans])
-            if len(ts) > 1 and not (ts[1:] > ts[:-1]).all():
-                if not (ts[1:] >= ts[:-1]).all():
-                    order = np.argsort(ts, kind="stable")
-                    ts, val = ts[order], val[order]
-                distinct = np.concatenate([[True], ts[1:] != ts[:-1]])
-                ts, val = ts[distinct], val[distinct]
-            last = int(self._last_ts[s])
-            if len(ts) and int(ts[0]) <= last:
-                j = int(np.searchsorted(ts, last, side="right"))
-                ts, val = ts[j:], val[j:]
-            if len(ts):
-                per_series[s] = (ts, val)
+        per_series = {
+            s: (ts, val) for s, (ts, val, _) in large_batches(run_sid, starts, lengths, ts_all, val_all,
+                                                              self._series.last_ts).items()
+        }
         touched: dict[int, list[int]] = {}
         for s in per_series:
             for tid in self._ser_tracks[s]:
@@ -477,15 +268,15 @@ class SpendTracks:
                 parts.append((per_series[s][0], inc))
             self._add_track(tid, parts)
         for s, (ts, val) in per_series.items():
-            self._last_ts[s] = int(ts[-1])
-            self._last_val[s] = float(val[-1])
+            self._series.last_ts[s] = int(ts[-1])
+            self._series.last_val[s] = float(val[-1])
 
     def _increments(self, sid: int, val: F64, rule: DropRule) -> F64:
         """Each new value's increment under ``rule`` (the first against the series' previous value;
         nothing for a new series's first sample)."""
         prev = np.empty_like(val)
         prev[1:] = val[:-1]
-        prev[0] = self._last_val[sid]
+        prev[0] = self._series.last_val[sid]
         inc = val - prev
         if rule == "reset":
             inc = np.where(val >= prev, inc, val)
@@ -548,7 +339,7 @@ class SpendTracks:
 
     def nbytes(self) -> int:
         """Bytes held by the cumulative arrays and the per-series state."""
-        return self.values.nbytes() + self.times.nbytes() + int(self._last_ts.nbytes + self._last_val.nbytes)
+        return self.values.nbytes() + self.times.nbytes() + self._series.nbytes()
 
 
 def ring_lengths(keep_minutes: Sequence[int]) -> list[int]:

@@ -52,9 +52,9 @@ import polars as pl
 from redline.kernel.labels import Selector
 from redline.kernel.units import format_duration, parse_duration
 from redline.slo.calendar import Period, period_bounds
-from redline.slo.cumulative import NO_TS
 from redline.slo.guardrail_store import SpendTracks, Template
 from redline.slo.results import ObjectiveResult, Status
+from redline.slo.series.cumulative import NO_TS
 from redline.slo.spec import BURN_WINDOWS, PERIOD_MAX_SECONDS, GuardrailSpec
 
 __all__ = ["GuardrailEvaluator", "currency_of"]
@@ -248,7 +248,7 @@ class GuardrailEvaluator:
 
     def memory_bytes(self) -> int:
         """Bytes held by the cumulative arrays (rings are allocated as zero pages, see
-        ``slo.cumulative``)."""
+        ``slo.series.cumulative``)."""
         return self._store.nbytes()
 
     # -- evaluate --------------------------------------------------------------------------

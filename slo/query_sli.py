@@ -38,12 +38,13 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from redline.kernel.labels import Matcher, Selector, parse_labels
+from redline.kernel.labels import Matcher, Selector
 from redline.kernel.units import format_duration, parse_duration
-from redline.slo.batches import series_runs
 from redline.slo.calendar import period_bounds
 from redline.slo.objective_result import ResultBasis, objective_result
 from redline.slo.results import ObjectiveResult
+from redline.slo.series.batches import series_runs
+from redline.slo.series.index import SeriesIndex
 from redline.slo.spec import BURN_WINDOWS, WINDOW_PLACEHOLDER_RE, QuerySLI, SLOSpec
 
 __all__ = [
@@ -251,8 +252,12 @@ class QueryEvaluator:
                 _QueryObjective(ResultBasis(spec), spec.sli.query, None if stale is None else round(stale * 1000))
             )
         self._index = {o.basis.spec.name: i for i, o in enumerate(self._objectives)}
-        self._codes: dict[str, int] = {}
-        """A recorded series' labels → its code (``_series_code``)."""
+        self._series = SeriesIndex([QUERY_SLI_METRIC], self._register)
+        self._codes: list[int] = []
+        """Each recorded series' code (``_register``)."""
+        self._code_of = np.full(1, -1, dtype=np.int64)
+        """``_codes`` then -1, so that series id -1 (no objective reads it) maps to code -1;
+        rebuilt when series were added."""
         self._has_errors = np.array([o.sli.errors is not None for o in self._objectives], dtype=np.bool_)
         self._has_ratio = np.array([o.sli.error_ratio is not None for o in self._objectives], dtype=np.bool_)
         self._has_total = np.array([o.sli.total is not None for o in self._objectives], dtype=np.bool_)
@@ -270,17 +275,22 @@ class QueryEvaluator:
         """The recorded answers of every objective."""
         return [recorded_selector(o.basis.spec) for o in self._objectives]
 
-    def _series_code(self, metric: str, labels: str) -> int:
-        """A recorded series' ``objective index × _COLUMNS + column``; -1 when none reads it."""
-        code = self._codes.get(labels)
-        if code is None:
-            parsed = parse_labels(labels)
-            i = self._index.get(parsed.get("slo", ""), -1)
-            side, window = parsed.get("side", ""), parsed.get("window", "")
-            ok = metric == QUERY_SLI_METRIC and i >= 0 and side in self._objectives[i].sides and window in _WINDOWS
-            code = i * _COLUMNS + _column(side, window) if ok else -1
-            self._codes[labels] = code
-        return code
+    def _register(self, sid: int, metric: str, parsed: dict[str, str]) -> bool:
+        """File a recorded series under its code, ``objective index × _COLUMNS + column``; whether
+        an objective reads it."""
+        i = self._index.get(parsed.get("slo", ""), -1)
+        side, window = parsed.get("side", ""), parsed.get("window", "")
+        if not (metric == QUERY_SLI_METRIC and i >= 0 and side in self._objectives[i].sides and window in _WINDOWS):
+            return False
+        self._codes.append(i * _COLUMNS + _column(side, window))
+        return True
+
+    def _series_codes(self, sids: I64) -> I64:
+        """Each series' code (-1 for series id -1)."""
+        if len(self._code_of) != len(self._codes) + 1:
+            self._code_of = np.asarray([*self._codes, -1], dtype=np.int64)
+        out: I64 = self._code_of[sids]
+        return out
 
     def ingest(self, samples: pl.DataFrame) -> None:
         """Take the recorded answers out of ``samples`` (any order; other rows are ignored).
@@ -297,17 +307,18 @@ class QueryEvaluator:
             return
         if rows.height <= _SMALL_BATCH:
             labels = rows.get_column("labels")
-            code = np.fromiter(
-                (self._series_code(QUERY_SLI_METRIC, text) for text in labels.to_list()), dtype=np.int64,
+            code = self._series_codes(np.fromiter(
+                (self._series.id_of(QUERY_SLI_METRIC, text) for text in labels.to_list()), dtype=np.int64,
                 count=rows.height,
-            )
+            ))
             ts = rows.get_column("timestamp").to_numpy().astype(np.int64)
             self._ingest_rows(code, ts, rows.get_column("value").to_numpy().astype(np.float64), labels)
             return
-        found = series_runs(rows, self._series_code)
+        found = series_runs(rows, self._series.id_of)
         if found is None:
             return
-        rows, starts, lengths, run_code = found
+        rows, starts, lengths, run_sid = found
+        run_code = self._series_codes(run_sid)
         ts_all = rows.get_column("timestamp").to_numpy().astype(np.int64)
         val_all = rows.get_column("value").to_numpy().astype(np.float64)
         read = np.flatnonzero(run_code >= 0)

@@ -1,5 +1,5 @@
 """Counter *sides* of ratio and latency objectives: what a side selects, and adding new rows to
-``slo.cumulative.CounterSides`` — all sides at once for a tick, side by side otherwise.
+``slo.series.cumulative.CounterSides`` — all sides at once for a tick, side by side otherwise.
 
 A side is the events selected by one selector (and, for a histogram, one ``le`` bound), shared
 by every objective that reads it.
@@ -16,8 +16,10 @@ import numpy.typing as npt
 
 from redline.kernel.labels import Selector, parse_labels
 from redline.kernel.units import format_duration
-from redline.slo.batches import Batch, increments
-from redline.slo.cumulative import NO_TS, CounterSides
+from redline.slo.series.batches import Batch
+from redline.slo.series.cumulative import NO_TS, CounterSides
+from redline.slo.series.increase import increments
+from redline.slo.series.rows import csr_rows
 from redline.slo.spec import LatencySLI
 
 __all__ = ["Side", "histogram_problems", "ingest_sides", "ingest_sides_at_once", "le_value"]
@@ -68,13 +70,10 @@ def ingest_sides_at_once(counters: CounterSides, csr: tuple[I64, I64], sid: I64,
     than an hour since their newest point.
     """
     ptr, side_ids = csr
-    n_of = ptr[sid + 1] - ptr[sid]
-    total = int(n_of.sum())
-    if total == 0:
+    rep, entry = csr_rows(ptr, sid)
+    if len(rep) == 0:
         return set()
-    rep = np.repeat(np.arange(len(sid)), n_of)
-    within = np.arange(total) - np.repeat(np.cumsum(n_of) - n_of, n_of)
-    side = side_ids[ptr[sid[rep]] + within]
+    side = side_ids[entry]
     t, d = ts[rep], inc[rep]
     order = np.lexsort((t, side))  # stable: one timestamp's rows stay in series order
     side, t, d = side[order], t[order], d[order]

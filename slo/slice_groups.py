@@ -25,7 +25,9 @@ import polars as pl
 
 from redline.kernel.labels import Selector, parse_labels
 from redline.kernel.units import format_duration
-from redline.slo.batches import Batch, TickRows, increments
+from redline.slo.series.batches import Batch, TickRows
+from redline.slo.series.increase import increments
+from redline.slo.series.rows import csr, csr_rows
 from redline.slo.spec import GPUBandSLI, ThroughputSLI
 from redline.slo.timeslice import NO_SLICE, SliceStore, band_extremes, band_slices, slice_index, throughput_slices
 
@@ -200,11 +202,9 @@ class SliceGroups:
     def _series_csr(self) -> tuple[I64, I64, I64]:
         """Series → (group, pool) memberships as CSR arrays: pointer, groups, pools."""
         if self._csr is None:
-            counts = [len(m) for m in self._members]
-            ptr = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
-            flat = [x for m in self._members for x in m]
-            pairs = np.asarray(flat, dtype=np.int64).reshape(len(flat), 2)
-            self._csr = (ptr, pairs[:, 0].copy(), pairs[:, 1].copy())
+            ptr, groups = csr([[g for g, _ in m] for m in self._members])
+            _, pools = csr([[pool for _, pool in m] for m in self._members])
+            self._csr = (ptr, groups, pools)
         return self._csr
 
     def _tick_rows(self, tick: TickRows, last_val: F64) -> _Rows | None:
@@ -214,13 +214,11 @@ class SliceGroups:
         first = np.ones(len(sid), dtype=np.bool_)
         first[1:] = sid[1:] != sid[:-1]
         known_row = ~(first & np.isnan(last_val[sid]))  # a series' first sample: no increase known
-        inside = sid < len(ptr) - 1
-        n_of = np.where(inside, ptr[np.minimum(sid + 1, len(ptr) - 1)] - ptr[np.minimum(sid, len(ptr) - 1)], 0)
-        total = int(n_of.sum())
-        if total == 0:
+        inside = np.flatnonzero(sid < len(ptr) - 1)  # series registered after the last slice reader
+        owner, pos = csr_rows(ptr, sid[inside])
+        if len(owner) == 0:
             return None
-        rep = np.repeat(np.arange(len(sid)), n_of)
-        pos = ptr[sid[rep]] + np.arange(total) - np.repeat(np.cumsum(n_of) - n_of, n_of)
+        rep = inside[owner]
         g = groups[pos]
         gpu = self._gpu[g]
         x = np.where(gpu, val[rep], inc[rep])

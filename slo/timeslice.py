@@ -5,7 +5,7 @@ good slices / counted slices among the slices whose end lies in ``(at - W, at]``
 objective keeps the cumulative count of good slices (and each group of objectives reading the
 same data the cumulative count of counted slices) in a ring: a window is two lookups.
 
-``SliceRings`` is that ring storage (shared with freshness, ``slo.cumulative.FreshnessStore``).
+``SliceRings`` is that ring storage (shared with freshness, ``slo.freshness_store.FreshnessStore``).
 ``SliceStore`` holds throughput and GPU-band objectives: a group's newest slice stays *open*
 (provisional, counted at evaluation) until a sample after its end arrives; earlier slices are
 final. ``throughput_slices`` and ``band_slices`` turn a group's rows into per-slice summaries
@@ -20,6 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+
+from redline.slo.series.rows import csr_rows
 
 __all__ = ["NO_SLICE", "SliceRings", "SliceStore", "band_extremes", "band_slices", "slice_index", "throughput_slices"]
 
@@ -152,10 +154,8 @@ class SliceStore:
             raise ValueError(
                 f"slice group {int(groups[i])}: slices must continue at {int(k_final[i]) + 1}, got {int(k_first[i])}"
             )
-        per = self._obj_ptr[groups + 1] - self._obj_ptr[groups]
-        row = np.repeat(np.arange(len(groups)), per)
-        within = np.arange(len(row)) - np.repeat(np.cumsum(per) - per, per)
-        objs = self._obj_ids[self._obj_ptr[groups[row]] + within]
+        row, entry = csr_rows(self._obj_ptr, groups)
+        objs = self._obj_ids[entry]
         first, last = base[row], base[row] + n[row] - 1
         lo, hi = self.lo[objs], self.hi[objs]
         good_first = counted[first] & (a[first] >= lo) & (b[first] <= hi)

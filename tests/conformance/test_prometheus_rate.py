@@ -18,8 +18,8 @@ import pytest
 
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.kernel.units import parse_duration
-from redline.slo.counters import increase
 from redline.slo.engine import SLOEvaluator
+from redline.slo.series.increase import increase
 from redline.slo.spec import BURN_WINDOWS, SLOSpec
 from tests.prometheus_server import api_data, run_prometheus
 

@@ -212,7 +212,7 @@ def _window_starts_at_counter_start(offset_s: float, window: str) -> bool:
 
     There Prometheus limits each series' extrapolation towards the window start by its
     zero-start rule, which Redline cannot apply to an aggregate of series
-    (``slo.counters.extrapolate_increase``, ``first_value=None``), so a 5m ratio can differ by
+    (``slo.series.increase.extrapolate_increase``, ``first_value=None``), so a 5m ratio can differ by
     up to about one scrape over the window (15 s / 300 s); seen: 1.4% at 286 s after the reset.
     """
     start = offset_s - parse_duration(window)

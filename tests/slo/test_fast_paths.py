@@ -13,9 +13,9 @@ import pytest
 
 import redline.slo.engine
 from redline.kernel.fields import SAMPLE_SCHEMA
-from redline.slo.counters import extrapolate_increase, extrapolate_increases
-from redline.slo.cumulative import segment_search
 from redline.slo.engine import SLOEvaluator
+from redline.slo.series.cumulative import segment_search
+from redline.slo.series.increase import extrapolate_increase, extrapolate_increases
 from redline.slo.spec import SLOSpec
 from tests.frames import series_frame as _series
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from redline.slo.counters import increase, rate
+from redline.slo.series.increase import increase, rate
 
 
 def test_increase_extrapolates_to_both_edges_when_samples_are_close_to_them() -> None:

@@ -1,4 +1,4 @@
-"""How ``SLOEvaluator.ingest`` cuts a sample frame into each series' new rows.
+"""How every evaluator's ``ingest`` cuts a sample frame into each series' new rows.
 
 Series are found as runs of equal (metric, labels) — the store returns frames sorted by series,
 so a 30-day cold start is a few hundred runs. A small batch (a scrape tick) is handled as whole
@@ -10,15 +10,15 @@ ingested before, NaN values dropped, the first of duplicate timestamps kept.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from redline.slo.cumulative import series_increments
+from redline.slo.series.increase import series_increments
 
-__all__ = ["Batch", "TickRows", "increments", "large_batches", "runs", "small_batches"]
+__all__ = ["MAX_RUNS", "Batch", "TickRows", "large_batches", "new_rows", "runs", "series_runs", "small_batches"]
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -40,12 +40,6 @@ def runs(samples: pl.DataFrame) -> tuple[I64, I64]:
     )
     starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
     return starts, (ends - starts).astype(np.int64)
-
-
-def csr(lists: Sequence[Sequence[int]]) -> tuple[I64, I64]:
-    """Lists of ids as compressed rows: pointer array (len(lists) + 1) and the flat ids."""
-    ptr = np.concatenate([[0], np.cumsum([len(x) for x in lists], dtype=np.int64)]).astype(np.int64)
-    return ptr, np.asarray([i for x in lists for i in x], dtype=np.int64)
 
 
 MAX_RUNS = 10_000
@@ -71,11 +65,10 @@ def series_runs(
     return samples, starts, lengths, run_sid
 
 
-def small_batches(
-    sid: I64, ts: I64, val: F64, last_ts: I64, last_val: F64
-) -> tuple[dict[int, Batch], TickRows | None]:
-    """Per series new rows, computed on whole arrays (a tick: one row per series); also the rows
-    themselves, sorted by series and timestamp. ``sid`` -1: a series no objective reads."""
+def new_rows(sid: I64, ts: I64, val: F64, last_ts: I64) -> tuple[I64, I64, F64]:
+    """The rows of a batch that are new, sorted by series and timestamp: read by someone
+    (``sid >= 0``), not NaN, newer than the series' last ingested timestamp, and the first of
+    several at one timestamp."""
     keep = (sid >= 0) & ~np.isnan(val)
     sid, ts, val = sid[keep], ts[keep], val[keep]
     order = np.lexsort((ts, sid))
@@ -84,6 +77,15 @@ def small_batches(
     fresh[1:] &= (sid[1:] != sid[:-1]) | (ts[1:] != ts[:-1])  # the first of duplicates wins
     if not fresh.all():
         sid, ts, val = sid[fresh], ts[fresh], val[fresh]
+    return sid, ts, val
+
+
+def small_batches(
+    sid: I64, ts: I64, val: F64, last_ts: I64, last_val: F64
+) -> tuple[dict[int, Batch], TickRows | None]:
+    """Per series new rows, computed on whole arrays (a tick: one row per series); also the rows
+    themselves, sorted by series and timestamp. ``sid`` -1: a series no objective reads."""
+    sid, ts, val = new_rows(sid, ts, val, last_ts)
     if len(sid) == 0:
         return {}, None
     bounds = np.flatnonzero(sid[1:] != sid[:-1]) + 1
@@ -131,16 +133,3 @@ def large_batches(
         if len(ts):
             out[s] = (ts, val, None)
     return out
-
-
-def increments(val: F64, prev: float) -> F64:
-    """Reset-corrected increase of each of a series' new values (the first against ``prev``, the
-    last value ingested before; nothing when ``prev`` is NaN, a new series)."""
-    inc = np.empty_like(val)
-    if len(val) > 1:  # the step; a drop is a reset, where the increase is the value
-        np.subtract(val[1:], val[:-1], out=inc[1:])
-        drops = np.flatnonzero(inc[1:] < 0) + 1
-        inc[drops] = val[drops]
-    v0 = float(val[0])
-    inc[0] = 0.0 if math.isnan(prev) else (v0 - prev if v0 >= prev else v0)
-    return inc

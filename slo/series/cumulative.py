@@ -26,10 +26,6 @@ series' increments onto the minute grid with ``np.bincount`` and one cumsum, and
 last ``fine_keep_ms`` of points into the fine tier); ``append_points`` adds one point to many
 sides at once (a scrape tick); ``merge_late`` folds in points not newer than the side's newest.
 With whole-number counts every path gives bit-identical state; otherwise they agree to rounding.
-
-``FreshnessStore`` keeps, for every freshness objective, the cumulative count of good time
-slices in a ring (``slo.timeslice.SliceRings``, shared with throughput and GPU-band objectives),
-grouped by the series they read so a group's data is looked at once.
 """
 
 from __future__ import annotations
@@ -39,10 +35,9 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from redline.slo.counters import extrapolate_increases
-from redline.slo.timeslice import SliceRings
+from redline.slo.series.increase import extrapolate_increases
 
-__all__ = ["NO_TS", "CounterSides", "FreshnessStore", "series_increments"]
+__all__ = ["NO_TS", "CounterSides", "segment_search"]
 
 MINUTE_MS = 60_000
 _HOUR = 60
@@ -52,21 +47,6 @@ NO_TS = -(2**63)
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
-
-
-def series_increments(first_in_batch: Bools, values: F64, previous: F64) -> F64:
-    """Per-sample reset-corrected increase of rows sorted by (series, timestamp).
-
-    ``first_in_batch`` marks each series' first row of the batch; ``previous[i]`` is, for such a
-    row, the series' last value ingested before (NaN for a new series, whose first sample
-    contributes nothing). A value below its predecessor is a reset: the increase is the value.
-    """
-    prev = np.empty_like(values)
-    prev[1:] = values[:-1]
-    prev[first_in_batch] = previous[first_in_batch]
-    inc = np.where(values >= prev, values - prev, values)
-    inc[np.isnan(prev)] = 0.0
-    return inc
 
 
 def segment_search(pool: I64, off: I64, length: I64, target: I64, *, right: bool) -> I64:
@@ -83,11 +63,11 @@ def segment_search(pool: I64, off: I64, length: I64, target: I64, *, right: bool
     top = len(pool) - 1
     for _ in range(int(hi.max()).bit_length()):
         mid = (lo + hi) >> 1
-        v = pool[np.minimum(off + mid, top)]
-        go = (v <= target) if right else (v < target)
-        go &= lo < hi
-        lo = np.where(go, mid + 1, lo)
-        hi = np.where(go, hi, mid)
+        probe = pool[np.minimum(off + mid, top)]
+        go_right = (probe <= target) if right else (probe < target)
+        go_right &= lo < hi
+        lo = np.where(go_right, mid + 1, lo)
+        hi = np.where(go_right, hi, mid)
     return lo
 
 
@@ -400,187 +380,49 @@ class CounterSides:
 
         Windows up to ``fine_span_ms`` whose start lies in the fine tier follow Prometheus
         2.42 (two samples needed, extrapolation to the edges, no zero-start limit on an
-        aggregate); longer ones are ``value(at) - value(at - W)``. Data after ``at_ms`` is ignored.
+        aggregate): ``extrapolate_increases(cum[last in window] − cum[first in window], …)``;
+        longer ones are ``value(at) − value(at − W)``. Data after ``at_ms`` is ignored.
         """
         nw = len(windows_ms)
         out = np.zeros((self.n, nw), dtype=np.float64)
-        known = np.zeros((self.n, nw), dtype=np.bool_)
+        known_out = np.zeros((self.n, nw), dtype=np.bool_)
         live = np.flatnonzero((self.first_ts != NO_TS) & (self.first_ts <= at_ms))
         if len(live) == 0:
-            return out, known
+            return out, known_out
         n_live = len(live)
         first, last = self.first_ts[live], self.last_ts[live]
         off, length = self.seg_off[live], self.seg_len[live]
         fine_from = np.maximum(first, last - self.fine_keep_ms)
         at_arr = np.full(n_live, at_ms, dtype=np.int64)
-        hi = segment_search(self._pool_ts, off, length, at_arr, right=True)
-        v_at = self._values(live, at_arr, hi, fine_from, first)
+        after_at = segment_search(self._pool_ts, off, length, at_arr, right=True)  # points at or before at
+        value_at = self._values(live, at_arr, after_at, fine_from, first)
 
-        rows = np.repeat(np.arange(n_live), nw)
-        w_all = np.tile(windows_ms, n_live)
-        starts = at_ms - w_all
-        lo = segment_search(self._pool_ts, off[rows], length[rows], starts, right=False)
+        # one query per (live side, window)
+        side_of = np.repeat(np.arange(n_live), nw)
+        window_ms = np.tile(windows_ms, n_live)
+        window_start_ms = at_ms - window_ms
+        first_in = segment_search(self._pool_ts, off[side_of], length[side_of], window_start_ms, right=False)
         top = max(len(self._pool_ts) - 1, 0)
-        exact = (lo < length[rows]) & (self._pool_ts[np.minimum(off[rows] + lo, top)] == starts)
-        v_start = self._values(live[rows], starts, lo + exact, fine_from[rows], first[rows])
-        inc = v_at[rows] - v_start
-
-        fine_q = (w_all <= self.fine_span_ms) & (starts >= fine_from[rows])
-        count = hi[rows] - lo
-        ok = ~fine_q | (count >= 2)
-        sel = np.flatnonzero(fine_q & (count >= 2))
-        if len(sel):
-            i_lo = off[rows[sel]] + lo[sel]
-            i_hi = off[rows[sel]] + hi[rows[sel]] - 1
-            raw = self._pool_cum[i_hi] - self._pool_cum[i_lo]
-            inc[sel] = extrapolate_increases(
-                raw, self._pool_ts[i_lo], self._pool_ts[i_hi], count[sel], starts[sel],
-                np.full(len(sel), at_ms, dtype=np.int64),
-            )
-        out[live] = inc.reshape(n_live, nw)
-        known[live] = ok.reshape(n_live, nw)
-        return out, known
-
-
-class FreshnessStore:
-    """Cumulative counts of good time slices, one ring per freshness objective.
-
-    Slice ``k`` covers ``((k-1)·S, k·S]``; its data age is ``k·S − v`` where ``v`` (Unix
-    seconds) is the value of the latest sample at or before the slice end (the minimum over
-    series, i.e. the oldest). A slice counts once data exists at its end; it is good when the
-    age is at most ``max_age``. Slices are final once a sample at or after their end has
-    arrived; slices after the newest sample are counted at evaluation from the newest value.
-
-    Objectives reading the same series with the same slice length form a *group*: they see
-    the same data, so the group holds it (first and final slice, newest sample) once.
-    """
-
-    def __init__(
-        self, groups: Sequence[int], max_age_s: Sequence[float], slice_s: Sequence[float],
-        keep_slices: Sequence[int],
-    ) -> None:
-        self.n = len(groups)
-        self.group = np.asarray(groups, dtype=np.int64)
-        self.max_age_ms = np.asarray([round(a * 1000) for a in max_age_s], dtype=np.int64)
-        self.slice_ms = np.asarray([round(s * 1000) for s in slice_s], dtype=np.int64)
-        self._rings = SliceRings(np.asarray(keep_slices, dtype=np.int64) + 1)
-        self.cap = self._rings.cap
-        n_groups = int(self.group.max()) + 1 if self.n else 0
-        self.members: list[I64] = [np.flatnonzero(self.group == g) for g in range(n_groups)]
-        self.g_slice_ms = np.zeros(n_groups, dtype=np.int64)
-        for g, objs in enumerate(self.members):
-            if len({int(x) for x in self.slice_ms[objs]}) != 1:
-                raise ValueError("objectives of one freshness group must share their slice length")
-            self.g_slice_ms[g] = self.slice_ms[objs[0]]
-        sizes = [len(m) for m in self.members]
-        self._obj_ptr = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
-        self._obj_ids = np.concatenate([np.zeros(0, dtype=np.int64), *self.members]).astype(np.int64)
-        self.g_k0 = np.full(n_groups, NO_TS, dtype=np.int64)  # first slice with data
-        self.g_k_final = np.full(n_groups, NO_TS, dtype=np.int64)
-        self.g_last_ts = np.full(n_groups, NO_TS, dtype=np.int64)
-        self.g_last_value = np.full(n_groups, np.nan)
-
-    def nbytes(self) -> int:
-        """Bytes held by the slice counts."""
-        return self._rings.nbytes()
-
-    def _through(self, objs: I64, k: I64, k0: I64) -> I64:
-        """Good slices from the first through slice ``k`` (``k0 - 1 <= k``, final, retained)."""
-        return self._rings.through(objs, k, k0)
-
-    def add_steps(self, g: int, ts_u: I64, values_u: F64) -> None:
-        """Append group ``g``'s min-over-series value at new, ascending timestamps (after its newest)."""
-        if len(ts_u) == 0:
-            return
-        s_ms = int(self.g_slice_ms[g])
-        if self.g_k0[g] == NO_TS:
-            self.g_k0[g] = -(-int(ts_u[0]) // s_ms)
-            self.g_k_final[g] = self.g_k0[g] - 1
-        k_final = int(self.g_k_final[g])
-        k_to = int(ts_u[-1]) // s_ms
-        if k_to > k_final:
-            ks = np.arange(k_final + 1, k_to + 1, dtype=np.int64)
-            ends = ks * s_ms
-            # the latest sample at or before each slice end: count the samples by the first
-            # slice end at or after them (every new sample is after slice k_final's end)
-            n_new = len(ks)
-            first_end = np.minimum(-(-ts_u // s_ms) - (k_final + 1), n_new)
-            idx = np.cumsum(np.bincount(first_end, minlength=n_new + 1)[:n_new]) - 1
-            v = np.where(idx >= 0, values_u[np.maximum(idx, 0)], self.g_last_value[g])
-            age_ms = ends - v * 1000.0
-            objs = self.members[g]
-            k0 = int(self.g_k0[g])
-            prev = self._through(objs, np.full(len(objs), k_final), np.full(len(objs), k0))
-            for j, p in zip(objs.tolist(), prev.tolist(), strict=True):
-                cum = p + np.cumsum(age_ms <= self.max_age_ms[j], dtype=np.int32)  # bool→int32: fast
-                self._rings.write(j, k_final + 1, cum)
-            self.g_k_final[g] = k_to
-        self.g_last_ts[g] = int(ts_u[-1])
-        self.g_last_value[g] = float(values_u[-1])
-
-    def add_points(self, groups: I64, ts: I64, values: F64) -> I64:
-        """``add_steps`` with one new sample for each of ``groups`` (distinct), all at once, where it
-        finalises at most one slice (the usual tick); returns the groups left for ``add_steps``."""
-        s_ms = self.g_slice_ms[groups]
-        empty = self.g_k0[groups] == NO_TS
-        first_k = -(-ts // s_ms)
-        k0 = np.where(empty, first_k, self.g_k0[groups])
-        k_final = np.where(empty, first_k - 1, self.g_k_final[groups])
-        k_to = ts // s_ms
-        ok = k_to - k_final <= 1
-        left = groups[~ok]
-        if not ok.all():
-            groups, ts, values, s_ms = groups[ok], ts[ok], values[ok], s_ms[ok]
-            k0, k_final, k_to, empty = k0[ok], k_final[ok], k_to[ok], empty[ok]
-        self.g_k0[groups] = k0
-        self.g_k_final[groups] = k_final
-        new = np.flatnonzero(k_to > k_final)
-        if len(new):
-            g = groups[new]
-            end = k_to[new] * s_ms[new]
-            v = np.where(end >= ts[new], values[new], self.g_last_value[g])
-            age_ms = end - v * 1000.0
-            per_group = self._obj_ptr[g + 1] - self._obj_ptr[g]
-            row = np.repeat(np.arange(len(g)), per_group)
-            within = np.arange(len(row)) - np.repeat(np.cumsum(per_group) - per_group, per_group)
-            objs = self._obj_ids[self._obj_ptr[g[row]] + within]
-            prev = self._through(objs, k_final[new][row], k0[new][row])
-            good = age_ms[row] <= self.max_age_ms[objs]
-            self._rings.put(objs, k_to[new][row], prev + good)
-            self.g_k_final[g] = k_to[new]
-        self.g_last_ts[groups] = ts
-        self.g_last_value[groups] = values
-        return left
-
-    def counts(self, at_ms: int, windows_ms: I64) -> tuple[I64, I64]:
-        """(good, counted) slices whose end lies in ``(at - W, at]``, per objective and window."""
-        objs = np.broadcast_to(np.arange(self.n)[:, None], (self.n, len(windows_ms)))
-        return self.counts_in(objs, np.broadcast_to(at_ms - windows_ms[None, :], objs.shape), at_ms)
-
-    def counts_in(self, objs: I64, lo_ms: I64, hi_ms: I64 | int) -> tuple[I64, I64]:
-        """(good, counted) slices of objectives ``objs`` whose end lies in ``(lo_ms, hi_ms]`` (element-wise;
-        ``hi_ms`` no later than the evaluation time: slices after the newest sample count from it)."""
-        g = self.group[objs]
-        s_ms = self.slice_ms[objs]
-        k0, k_final = self.g_k0[g], self.g_k_final[g]
-        has = k0 != NO_TS
-        base = np.maximum(k0, k_final - (self.cap[objs] - 1) + 1)
-        k_hi = hi_ms // s_ms
-        k_lo = np.maximum(lo_ms // s_ms + 1, base)
-        counted = np.where(has & (k_hi >= k_lo), k_hi - k_lo + 1, 0)
-        fin_hi = np.minimum(k_hi, k_final)
-        good = np.where(
-            (counted > 0) & (fin_hi >= k_lo),
-            self._through(objs, fin_hi, k0) - self._through(objs, k_lo - 1, k0),
-            0,
+        at_start = (first_in < length[side_of]) & (
+            self._pool_ts[np.minimum(off[side_of] + first_in, top)] == window_start_ms
         )
-        last_value = self.g_last_value[g]
-        tail = (counted > 0) & (k_hi > k_final) & ~np.isnan(last_value)
-        if tail.any():
-            first = np.maximum(k_final + 1, k_lo)
-            with np.errstate(invalid="ignore"):
-                newest_ms = np.where(tail, last_value, 0.0) * 1000.0
-                last_good = np.floor((newest_ms + self.max_age_ms[objs]) / s_ms)
-            extra = np.maximum(0.0, np.minimum(k_hi, last_good) - first + 1)
-            good = good + np.where(tail, extra, 0.0).astype(np.int64)
-        return good, counted
+        value_start = self._values(
+            live[side_of], window_start_ms, first_in + at_start, fine_from[side_of], first[side_of]
+        )
+        increase = value_at[side_of] - value_start
+
+        fine = (window_ms <= self.fine_span_ms) & (window_start_ms >= fine_from[side_of])
+        samples = after_at[side_of] - first_in  # points in [at - W, at]
+        known = ~fine | (samples >= 2)
+        extrapolated = np.flatnonzero(fine & (samples >= 2))
+        if len(extrapolated):
+            i_first = off[side_of[extrapolated]] + first_in[extrapolated]
+            i_last = off[side_of[extrapolated]] + after_at[side_of[extrapolated]] - 1
+            raw_increase = self._pool_cum[i_last] - self._pool_cum[i_first]
+            increase[extrapolated] = extrapolate_increases(
+                raw_increase, self._pool_ts[i_first], self._pool_ts[i_last], samples[extrapolated],
+                window_start_ms[extrapolated], np.full(len(extrapolated), at_ms, dtype=np.int64),
+            )
+        out[live] = increase.reshape(n_live, nw)
+        known_out[live] = known.reshape(n_live, nw)
+        return out, known_out

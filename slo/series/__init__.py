@@ -1,0 +1,11 @@
+"""The one series component of the engine: every evaluator reads counters and gauges through it.
+
+- ``index``: selector → series ids, kept up to date as new series arrive (``SeriesIndex``,
+  ``SelectorIndex``);
+- ``batches``: a sample frame cut into each series' new rows;
+- ``increase``: counter increases with Prometheus 2.42 semantics (reset correction,
+  extrapolation to the window edges) — "the increase of these series over W ending at t";
+- ``cumulative``: reset-corrected cumulative counts per side (exact points for the last hours,
+  a per-minute ring beyond), so a window's increase is two lookups;
+- ``rows``: compressed rows (CSR) and their expansion, shared by every ingest path.
+"""

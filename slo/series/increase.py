@@ -1,0 +1,208 @@
+"""Counter increases with Prometheus 2.x ``increase()``/``rate()`` semantics.
+
+The reference is Prometheus 2.42 ``promql/functions.go`` ``extrapolatedRate``:
+
+- the window is ``[t - W, t]``: 2.x includes a sample exactly at ``t - W`` (3.x does not);
+- at least two samples, else no result (``None`` here);
+- a drop in value is a counter reset: the value before the drop is added to the increase;
+- extrapolation: with ``avg`` the mean spacing of the samples, a gap to a window edge shorter
+  than ``1.1 × avg`` is extrapolated all the way to the edge, a longer one by ``avg / 2``;
+- counters never extrapolate below zero: when the increase is positive and the first value is
+  ``>= 0``, the gap to the start is first limited to ``sampled_interval × first / increase``.
+  In 2.42 that limit is applied *before* the ``1.1 × avg`` test (later releases, after
+  prometheus/prometheus#13725, apply it after); we follow 2.42, the reference we test against.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "extrapolate_increase",
+    "extrapolate_increases",
+    "increase",
+    "increases_at_steps",
+    "increments",
+    "rate",
+    "series_increments",
+]
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+
+MINUTE_MS = 60_000
+
+
+def extrapolate_increase(
+    raw_increase: float,
+    first_ms: int,
+    last_ms: int,
+    samples: int,
+    range_start_ms: int,
+    range_end_ms: int,
+    first_value: float | None = None,
+) -> float:
+    """Extrapolate a counter's raw increase between its first and last sample to the window edges.
+
+    ``increase = raw_increase × extended_s / sampled_s`` where ``sampled_s = last − first``,
+    ``avg_interval_s = sampled_s / (samples − 1)``, and ``extended_s = sampled_s`` plus, at each
+    edge, the gap to it when shorter than ``1.1 × avg_interval_s``, else ``avg_interval_s / 2``.
+
+    ``first_value`` enables the zero-start limit (pass ``None`` to skip it, as for an aggregate
+    of several series whose summed level means nothing). ``samples`` must be >= 2 and the
+    first and last timestamps distinct.
+    """
+    sampled_s = (last_ms - first_ms) / 1000.0
+    avg_interval_s = sampled_s / (samples - 1)
+    to_start_s = (first_ms - range_start_ms) / 1000.0
+    to_end_s = (range_end_ms - last_ms) / 1000.0
+    if first_value is not None and raw_increase > 0 and first_value >= 0:
+        to_zero_s = sampled_s * (first_value / raw_increase)
+        to_start_s = min(to_start_s, to_zero_s)
+    threshold_s = avg_interval_s * 1.1
+    extended_s = sampled_s
+    extended_s += to_start_s if to_start_s < threshold_s else avg_interval_s / 2
+    extended_s += to_end_s if to_end_s < threshold_s else avg_interval_s / 2
+    return raw_increase * (extended_s / sampled_s)
+
+
+def increase(
+    timestamps_ms: Sequence[int] | npt.NDArray[np.int64],
+    values: Sequence[float] | npt.NDArray[np.float64],
+    at_ms: int,
+    window_ms: int,
+) -> float | None:
+    """Prometheus 2.42 ``increase(x[W])`` evaluated at ``at_ms`` for one series.
+
+    ``timestamps_ms`` must be ascending. Returns ``None`` when the window ``[at - W, at]``
+    holds fewer than two samples.
+    """
+    ts = np.asarray(timestamps_ms, dtype=np.int64)
+    vs = np.asarray(values, dtype=np.float64)
+    if ts.shape != vs.shape:
+        raise ValueError(f"timestamps ({ts.shape[0]}) and values ({vs.shape[0]}) differ in length")
+    start = at_ms - window_ms
+    lo = int(np.searchsorted(ts, start, side="left"))
+    hi = int(np.searchsorted(ts, at_ms, side="right"))
+    if hi - lo < 2:
+        return None
+    window = vs[lo:hi]
+    drops = window[1:] < window[:-1]
+    raw = float(window[-1] - window[0]) + float(window[:-1][drops].sum())
+    return extrapolate_increase(
+        raw, int(ts[lo]), int(ts[hi - 1]), hi - lo, start, at_ms, first_value=float(window[0])
+    )
+
+
+def rate(
+    timestamps_ms: Sequence[int] | npt.NDArray[np.int64],
+    values: Sequence[float] | npt.NDArray[np.float64],
+    at_ms: int,
+    window_ms: int,
+) -> float | None:
+    """Prometheus 2.42 ``rate(x[W])``: the increase per second of the window."""
+    inc = increase(timestamps_ms, values, at_ms, window_ms)
+    return None if inc is None else inc / (window_ms / 1000.0)
+
+
+def extrapolate_increases(
+    raw: npt.NDArray[np.float64],
+    first_ms: npt.NDArray[np.int64],
+    last_ms: npt.NDArray[np.int64],
+    samples: npt.NDArray[np.int64],
+    range_start_ms: npt.NDArray[np.int64],
+    range_end_ms: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """``extrapolate_increase`` over arrays (no zero-start limit, as for an aggregate).
+
+    Same operations in the same order as the scalar version, so the results are identical.
+    Every entry must have ``samples >= 2`` and distinct first and last timestamps.
+    """
+    sampled_s = (last_ms - first_ms) / 1000.0
+    avg_interval_s = sampled_s / (samples - 1)
+    to_start_s = (first_ms - range_start_ms) / 1000.0
+    to_end_s = (range_end_ms - last_ms) / 1000.0
+    threshold_s = avg_interval_s * 1.1
+    half_s = avg_interval_s / 2
+    extended_s = sampled_s + np.where(to_start_s < threshold_s, to_start_s, half_s)
+    extended_s = extended_s + np.where(to_end_s < threshold_s, to_end_s, half_s)
+    out: npt.NDArray[np.float64] = raw * (extended_s / sampled_s)
+    return out
+
+
+def series_increments(first_in_batch: Bools, values: F64, previous: F64) -> F64:
+    """Per-sample reset-corrected increase of rows sorted by (series, timestamp).
+
+    ``first_in_batch`` marks each series' first row of the batch; ``previous[i]`` is, for such a
+    row, the series' last value ingested before (NaN for a new series, whose first sample
+    contributes nothing). A value below its predecessor is a reset: the increase is the value.
+    """
+    prev = np.empty_like(values)
+    prev[1:] = values[:-1]
+    prev[first_in_batch] = previous[first_in_batch]
+    inc = np.where(values >= prev, values - prev, values)
+    inc[np.isnan(prev)] = 0.0
+    return inc
+
+
+def increments(val: F64, prev: float) -> F64:
+    """Reset-corrected increase of each of a series' new values (the first against ``prev``, the
+    last value ingested before; nothing when ``prev`` is NaN, a new series)."""
+    inc = np.empty_like(val)
+    if len(val) > 1:  # the step; a drop is a reset, where the increase is the value
+        np.subtract(val[1:], val[:-1], out=inc[1:])
+        drops = np.flatnonzero(inc[1:] < 0) + 1
+        inc[drops] = val[drops]
+    v0 = float(val[0])
+    inc[0] = 0.0 if math.isnan(prev) else (v0 - prev if v0 >= prev else v0)
+    return inc
+
+
+def increases_at_steps(
+    ts: I64, cumulative: F64, at_steps_ms: I64, window_ms: int, *, fine_span_ms: int
+) -> tuple[F64, Bools]:
+    """A side's increase over ``[at − W, at]`` at every ``at`` of ``at_steps_ms``, and whether it
+    is known, from its distinct sample timestamps ``ts`` and cumulative count ``cumulative``
+    (``slo.series.cumulative.CounterSides`` as it stands at each ``at`` in live operation).
+
+    - ``W <= fine_span_ms``: Prometheus 2.42 on the samples in the window (at least two, else
+      unknown): ``extrapolate_increases(cumulative[last] − cumulative[first], …)``;
+      before the side's first sample the window's increase is simply ``cumulative(at)``.
+    - longer: ``cumulative(at) − cumulative(minute boundary at or before at − W)`` (the coarse
+      tier's per-minute grid), always known.
+
+    Before the first sample, the increase is 0 and unknown.
+    """
+    n_steps = len(at_steps_ms)
+    if len(ts) == 0:
+        return np.zeros(n_steps), np.zeros(n_steps, dtype=np.bool_)
+    first_ms = int(ts[0])
+    live = at_steps_ms >= first_ms
+    after_at = np.searchsorted(ts, at_steps_ms, side="right")  # samples at or before at
+    cumulative_at = np.where(after_at > 0, cumulative[np.maximum(after_at - 1, 0)], 0.0)
+    window_start_ms = at_steps_ms - window_ms
+    before_first = window_start_ms < first_ms
+    if window_ms <= fine_span_ms:
+        first_in = np.searchsorted(ts, window_start_ms, side="left")  # first sample at or after the start
+        samples = after_at - first_in
+        increase = np.where(before_first, cumulative_at, 0.0)
+        known = before_first | (samples >= 2)
+        sel = np.flatnonzero(~before_first & (samples >= 2))
+        if len(sel):
+            i_first, i_last = first_in[sel], after_at[sel] - 1
+            increase[sel] = extrapolate_increases(
+                cumulative[i_last] - cumulative[i_first], ts[i_first], ts[i_last], samples[sel],
+                window_start_ms[sel], at_steps_ms[sel],
+            )
+    else:
+        j = np.searchsorted(ts, (window_start_ms // MINUTE_MS) * MINUTE_MS, side="right") - 1
+        cumulative_start = np.where(before_first | (j < 0), 0.0, cumulative[np.maximum(j, 0)])
+        increase = cumulative_at - cumulative_start
+        known = np.ones(n_steps, dtype=np.bool_)
+    known &= live
+    return np.where(live, increase, 0.0), known
