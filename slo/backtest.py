@@ -73,7 +73,7 @@ _DELAY_WINDOW = "1h"
 
 
 class Condition(Protocol):
-    """A multiwindow burn-rate condition (``slo.ranking.BurnCondition``, ``alerts.policy.BurnRateCondition``)."""
+    """A multiwindow burn-rate condition (``slo.ranking.BurnRateCondition``)."""
 
     @property
     def severity(self) -> str: ...

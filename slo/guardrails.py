@@ -50,6 +50,7 @@ import numpy.typing as npt
 import polars as pl
 
 from redline.kernel.labels import Selector
+from redline.kernel.money import format_money
 from redline.kernel.units import format_duration, parse_duration
 from redline.slo.calendar import Period, period_bounds
 from redline.slo.guardrail_store import SpendTracks, Template
@@ -62,7 +63,6 @@ __all__ = ["GuardrailEvaluator", "currency_of"]
 _BURN_MS: tuple[int, ...] = tuple(round(parse_duration(w) * 1000) for w in BURN_WINDOWS)
 _DAY_MS = 86_400_000
 _CURRENCIES = ("usd", "eur", "gbp", "jpy", "chf", "cad", "aud", "inr", "cny", "sek", "nok", "dkk")
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 _WARN_WINDOWS: tuple[tuple[str, int], ...] = (("1d", BURN_WINDOWS.index("1d")), ("6h", BURN_WINDOWS.index("6h")))
 _DAY_COL = _BURN_MS.index(_DAY_MS)
 _BURN_MS_ARR = np.asarray(_BURN_MS, dtype=np.int64)
@@ -78,27 +78,6 @@ def currency_of(metric: str) -> str | None:
         if part in _CURRENCIES:
             return part.upper()
     return None
-
-
-@cache
-def _prefix(currency: str | None) -> str:
-    return _SYMBOLS.get(currency or "", f"{currency} " if currency else "")
-
-
-def _money(x: float, currency: str | None) -> str:
-    """``$31,200``, ``$12.50``, ``$0.4125``; a code prefix for currencies without a symbol."""
-    if x >= 100:  # the usual case, first
-        return f"{_prefix(currency)}{x:,.0f}"
-    prefix = _prefix(currency)
-    a = abs(x)
-    if a >= 100:
-        body = f"{a:,.0f}"
-    elif a >= 1 or a == 0:
-        body = f"{a:,.2f}" if a else "0"
-    else:
-        body = f"{a:.4f}".rstrip("0")
-        body += "0" * max(0, 4 - len(body))  # at least two decimals: 0.40
-    return f"{'-' if x < 0 and body != '0' else ''}{prefix}{body}"
 
 
 def _finite(x: float | None) -> float | None:
@@ -220,7 +199,7 @@ class GuardrailEvaluator:
             np.asarray([t for _, t, _, _ in budgets], dtype=np.int64),
             np.asarray([k for _, _, k, _ in budgets], dtype=np.int64),
             np.asarray([lim for *_, lim in budgets], dtype=np.float64),
-            [_money(lim, cur[p]) for p, _, _, lim in budgets],
+            [format_money(lim, cur[p]) for p, _, _, lim in budgets],
         )
         self._costs = _Costs(
             [p for p, *_ in costs],
@@ -229,7 +208,7 @@ class GuardrailEvaluator:
             np.asarray([i for _, _, i, _, _ in costs], dtype=np.int64),
             np.asarray([w for _, _, _, w, _ in costs], dtype=np.int64),
             np.asarray([m for *_, m in costs], dtype=np.float64),
-            [_money(m, cur[p]) for p, *_, m in costs],
+            [format_money(m, cur[p]) for p, *_, m in costs],
             [format_duration(specs[p].window) for p, *_ in costs],
         )
 
@@ -327,7 +306,7 @@ class GuardrailEvaluator:
             forecast.tolist(), overrun.tolist(), breached.tolist(), crosses.tolist(), to_limit.tolist(),
             crosses_at.tolist(), used.tolist(), strict=True,
         )
-        money = _money
+        money = format_money
         for (
             (pos, name, dimension, cur, period, tz, template), limit, limit_text, p_s, p_e, period_sec, c, spent_i,
             empty, burn_row, rated, day_rate, fc, over, is_breached, is_crossing, ttb_i, cross_at, used_i,
@@ -399,7 +378,7 @@ class GuardrailEvaluator:
             range(n), c.max.tolist(), c.max_text, c.window, (start / 1000.0).tolist(), cost_col.tolist(),
             spend.tolist(), infs.tolist(), in_window.tolist(), cost.tolist(), burn_obj.tolist(), strict=True,
         )
-        money = _money
+        money = format_money
         for pos, mx, max_text, window, start_s, col, spend_i, infs_i, fresh, cost_i, burn_row in cols:
             name, dimension, cur, window_s, spend_t, inf_t = c.static[pos]
             if infs_i <= 0 or not fresh:
