@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from redline.agent.config import load_config
+from redline.demo.timeline import TIMELINES
 from redline.kernel.errors import ConfigError, RedlineError
 
 __all__ = ["main"]
@@ -183,7 +184,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from redline.agent.demo import run_demo
 
-    return run_demo(workdir=args.dir, duration_s=args.duration, with_dashboard=not args.no_dashboard)
+    return run_demo(
+        workdir=args.dir,
+        duration_s=args.duration,
+        with_dashboard=not args.no_dashboard,
+        timeline=TIMELINES[args.timeline],
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -238,6 +244,11 @@ def _parser() -> argparse.ArgumentParser:
     de.add_argument("--dir", type=Path, default=Path("redline-demo"), help="working folder for the demo's data")
     de.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     de.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    de.add_argument(
+        "--timeline", choices=sorted(TIMELINES), default="real",
+        help="real (default): incident at +40 s, page within two minutes, 30 days of history; "
+        "fast: the same story 8x faster on 3 days of history, scraped every second (for tests)",
+    )
     de.set_defaults(fn=cmd_demo)
     return p
 
