@@ -97,8 +97,8 @@ def test_sigkill_loses_nothing_written_and_the_restart_does_not_page_again(tmp_p
     cfg = tmp_path / "redline.yaml"
     cfg.write_text(
         f"""
-agent: {{data_dir: ./data, evaluate_interval: 1s, listen: "127.0.0.1:{port}"}}
-sources: [{{name: api, kind: prometheus_scrape, url: "{target}", interval: 1s, timeout: 1s}}]
+agent: {{data_dir: ./data, evaluate_interval: 500ms, listen: "127.0.0.1:{port}"}}
+sources: [{{name: api, kind: prometheus_scrape, url: "{target}", interval: 500ms, timeout: 500ms}}]
 slos:
   - name: api-availability
     objective: 99.9
