@@ -121,7 +121,12 @@ alerting: {{notifiers: [{{name: oncall, kind: webhook, url_env: TEST_HOOK}}]}}
 
         second = subprocess.Popen(cmd, env=env)
         procs.append(second)
-        wait_until(lambda: evaluated_after(port, killed_at + 2), "an evaluation by the restarted agent", second)
+        # its first evaluation may run before its first scrape is stored: wait for both
+        wait_until(
+            lambda: evaluated_after(port, killed_at + 2) and len(stored(tmp_path / "data")) > len(before),
+            "an evaluation and a stored scrape by the restarted agent",
+            second,
+        )
         after = stored(tmp_path / "data")
         assert before <= after  # nothing the killed agent had written is lost
         assert len(after) > len(before)  # and the new one keeps writing
