@@ -31,6 +31,7 @@ from types import FrameType
 from typing import Any
 
 from redline.config import LoadedConfig, load_config
+from redline.demo.timeline import TIMELINES
 from redline.kernel.errors import ConfigError, RedlineError, SourceError
 from redline.kernel.times import INSTANT_FORMS, parse_instant
 
@@ -267,7 +268,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from redline.agent.demo import run_demo
 
-    return run_demo(workdir=args.dir, duration_s=args.duration, with_dashboard=not args.no_dashboard)
+    return run_demo(
+        workdir=args.dir,
+        duration_s=args.duration,
+        with_dashboard=not args.no_dashboard,
+        timeline=TIMELINES[args.timeline],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,6 +429,11 @@ def _parser(now_s: float) -> argparse.ArgumentParser:
     de.add_argument("--dir", type=Path, default=Path("redline-demo"), help="working folder for the demo's data")
     de.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     de.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    de.add_argument(
+        "--timeline", choices=sorted(TIMELINES), default="real",
+        help="real (default): incident at +40 s, page within two minutes, 30 days of history; "
+        "fast: the same story 8x faster on 3 days of history, scraped every second (for tests)",
+    )
     de.set_defaults(fn=cmd_demo)
     return p
 
@@ -443,6 +454,11 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except OSError as exc:
+        from redline.agent.selfmetrics import ListenError
+
+        if isinstance(exc, ListenError):  # a port the demo's agent wanted was taken meanwhile
+            print(f"redline: error: {exc}: {_listen_hint(exc.errno, 'the port')}", file=sys.stderr)
+            return EXIT_RUNTIME
         if exc.filename is None:
             raise
         what = f"{exc.filename}: {exc.strerror or exc}"

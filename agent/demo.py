@@ -5,7 +5,8 @@ spend, and import them (so the 30-day objectives and the cost guardrails have a 
 once); start the inference API and the batch pipeline (their counters continue from the
 history's last values), a webhook receiver, the agent and the dashboard; then the scripted
 scenario runs (incident at +40 s, restart at +120 s, pipeline stall at +150 s). Ctrl-C (or
-``--duration``) stops everything in reverse order.
+``--duration``) stops everything in reverse order. ``--timeline fast`` runs the same story eight
+times faster on three days of history (``redline.demo.timeline``), for tests.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from redline.dashboard.launch import dashboard_command
 from redline.demo.fleet import start_demo_fleet
 from redline.demo.history import write_history
 from redline.demo.receiver import WebhookReceiver
+from redline.demo.timeline import TIMELINES, DemoTimeline
 from redline.store.embedded import SampleStore
 
 __all__ = ["demo_config", "run_demo"]
@@ -39,7 +41,6 @@ __all__ = ["demo_config", "run_demo"]
 log = logging.getLogger("redline.demo")
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "demo.yaml"
-HISTORY_S = 30 * 86400.0
 SEED = 7
 
 
@@ -74,21 +75,38 @@ def _port_or_free(port: int) -> int:
 
 
 def demo_config(
-    example: Path, *, data_dir: Path, api_url: str, pipeline_url: str, listen_port: int
+    example: Path,
+    *,
+    data_dir: Path,
+    api_url: str,
+    pipeline_url: str,
+    listen_port: int,
+    interval: str | None = None,
 ) -> dict[str, Any]:
-    """The example config with this run's URLs, listen port and data directory."""
+    """The example config with this run's URLs, listen port and data directory; with
+    ``interval``, the fleet's sources are scraped and the objectives evaluated that often."""
     raw: dict[str, Any] = yaml.safe_load(example.read_text(encoding="utf-8"))
     urls = {"inference-api": api_url, "batch-pipeline": pipeline_url}
     for source in raw["sources"]:
         if source["name"] in urls:
             source["url"] = urls[source["name"]]
+            if interval is not None:
+                source["interval"] = source["timeout"] = interval
+    if interval is not None:
+        raw["agent"]["evaluate_interval"] = interval
     raw["agent"]["data_dir"] = str(data_dir)
     raw["agent"]["listen"] = f"127.0.0.1:{listen_port}"
     return raw
 
 
-def run_demo(*, workdir: Path, duration_s: float | None = None, with_dashboard: bool = True) -> int:
-    """Run the demo until Ctrl-C or ``duration_s``; returns the exit code."""
+def run_demo(
+    *,
+    workdir: Path,
+    duration_s: float | None = None,
+    with_dashboard: bool = True,
+    timeline: DemoTimeline = TIMELINES["real"],
+) -> int:
+    """Run the demo along ``timeline`` until Ctrl-C or ``duration_s``; returns the exit code."""
     workdir = workdir.resolve()
     data_dir = workdir / "redline-data"
     shutil.rmtree(data_dir, ignore_errors=True)  # the demo's own data: every run starts fresh
@@ -96,14 +114,19 @@ def run_demo(*, workdir: Path, duration_s: float | None = None, with_dashboard: 
 
     now = time.time()
     history_path = workdir / "history.om"
-    history = write_history(history_path, end_s=now, duration_s=HISTORY_S, step_s=60, seed=SEED)
+    history = write_history(history_path, end_s=now, duration_s=timeline.history_s, step_s=60, seed=SEED)
 
     with ExitStack() as stack:
         receiver = WebhookReceiver(on_summary=lambda line: print(f"[webhook receiver] {line}", flush=True))
         receiver.start()
         stack.callback(receiver.shutdown)
         # The fleet's counters continue from the history's last values: no spurious reset.
-        fleet = start_demo_fleet(seed=SEED, initial_inference=history.inference, initial_pipeline=history.pipeline)
+        fleet = start_demo_fleet(
+            seed=SEED,
+            initial_inference=history.inference,
+            initial_pipeline=history.pipeline,
+            scenario=timeline.scenario,
+        )
         stack.callback(fleet.shutdown)
 
         raw = demo_config(
@@ -112,6 +135,7 @@ def run_demo(*, workdir: Path, duration_s: float | None = None, with_dashboard: 
             api_url=fleet.api.url,
             pipeline_url=fleet.pipeline.url,
             listen_port=_port_or_free(9464),
+            interval=timeline.interval,
         )
         config_path = workdir / "demo.yaml"
         config_path.write_text(
@@ -148,7 +172,7 @@ def run_demo(*, workdir: Path, duration_s: float | None = None, with_dashboard: 
             )
             stack.callback(_stop_process, dash)
             lines.insert(2, f"  dashboard:  http://127.0.0.1:{port}/")
-        lines.append("  scenario:   incident at +40 s (page fires), API restart at +120 s, pipeline stall at +150 s")
+        lines.append(f"  scenario:   {timeline.summary}")
         print("\n".join(lines) + "\n", flush=True)
         _wait(duration_s)
         print("stopping…", flush=True)

@@ -97,8 +97,8 @@ def test_sigkill_loses_nothing_written_and_the_restart_does_not_page_again(tmp_p
     cfg = tmp_path / "redline.yaml"
     cfg.write_text(
         f"""
-agent: {{data_dir: ./data, evaluate_interval: 1s, listen: "127.0.0.1:{port}"}}
-sources: [{{name: api, kind: prometheus_scrape, url: "{target}", interval: 1s, timeout: 1s}}]
+agent: {{data_dir: ./data, evaluate_interval: 500ms, listen: "127.0.0.1:{port}"}}
+sources: [{{name: api, kind: prometheus_scrape, url: "{target}", interval: 500ms, timeout: 500ms}}]
 slos:
   - name: api-availability
     objective: 99.9
@@ -121,7 +121,12 @@ alerting: {{notifiers: [{{name: oncall, kind: webhook, url_env: TEST_HOOK}}]}}
 
         second = subprocess.Popen(cmd, env=env)
         procs.append(second)
-        wait_until(lambda: evaluated_after(port, killed_at + 2), "an evaluation by the restarted agent", second)
+        # its first evaluation may run before its first scrape is stored: wait for both
+        wait_until(
+            lambda: evaluated_after(port, killed_at + 2) and len(stored(tmp_path / "data")) > len(before),
+            "an evaluation and a stored scrape by the restarted agent",
+            second,
+        )
         after = stored(tmp_path / "data")
         assert before <= after  # nothing the killed agent had written is lost
         assert len(after) > len(before)  # and the new one keeps writing

@@ -464,3 +464,26 @@ def test_an_unexpected_error_shows_its_traceback_and_exits_3(
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "RuntimeError: a bug" in err
     assert err.endswith("redline: error: unexpected RuntimeError: please report it with the traceback above\n")
+
+
+def test_a_port_taken_under_the_demo_is_one_line_and_exit_code_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo checks its ports are free, then binds them: another process may take one between."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        def bind_the_taken_port(*args: object, **kwargs: object) -> int:
+            return int(port)
+
+        monkeypatch.setattr("redline.agent.demo._port_or_free", bind_the_taken_port)
+        argv = ["demo", "--dir", str(tmp_path / "demo"), "--timeline", "fast", "--no-dashboard", "--duration", "5"]
+        code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.splitlines()[-1] == (
+        f"redline: error: 127.0.0.1:{port} is already in use: stop the other process or change the port"
+    )
+    assert "Traceback" not in err

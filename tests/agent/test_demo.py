@@ -1,8 +1,11 @@
-"""`redline demo` end to end, as `make demo` runs it: history, fleet, agent, receiver and
-dashboard on 127.0.0.1; the scripted incident must page within two minutes; Ctrl-C stops all.
+"""`redline demo` end to end, as `make demo` runs it but on the fast timeline: history, fleet,
+agent, receiver and dashboard on 127.0.0.1; the scripted incident must page; Ctrl-C stops all.
 
-This test runs for about a minute and a half of wall time: the incident starts 40 s in, and the
-1 h burn rate needs the incident's errors to cross 14.4x.
+``--timeline fast`` (``redline.demo.timeline``) is the same story compressed 8x: the incident
+starts 5 s in and serves the real incident's errors in an eighth of the time, so the 1 h burn
+rate still has to cross 14.4x against a full hour of healthy history, through scraping, the
+engine, the alert policy and the webhook notifier. The test takes seconds, not a minute and a
+half; the unit tests below pin the real timeline that `make demo` runs and the compression.
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+
+from redline.demo.timeline import FAST_FACTOR, TIMELINES, compress
+from redline.demo.traffic import DEMO_SCENARIO, Phase, Scenario
 
 PAGE = "[webhook receiver] PAGE firing: api-availability"
 
@@ -60,7 +67,8 @@ class Lines:
 
 def test_make_demo_pages_within_two_minutes_and_stops_cleanly(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "redline.agent.cli", "demo", "--dir", str(tmp_path / "demo"), "--duration", "300"],
+        [sys.executable, "-m", "redline.agent.cli", "demo", "--dir", str(tmp_path / "demo"), "--duration", "300",
+         "--timeline", "fast"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -90,3 +98,38 @@ def test_make_demo_pages_within_two_minutes_and_stops_cleanly(tmp_path: Path) ->
         lines.join()
         assert proc.stdout is not None
         proc.stdout.close()
+
+
+def test_the_real_timeline_is_what_make_demo_runs() -> None:
+    real = TIMELINES["real"]
+    assert real.scenario is DEMO_SCENARIO
+    assert real.history_s == 30 * 86400
+    assert real.interval is None  # examples/demo.yaml's own 5 s
+    assert real.summary == "incident at +40 s (page fires), API restart at +120 s, pipeline stall at +150 s"
+
+
+def test_the_fast_timeline_serves_the_real_incident_in_an_eighth_of_the_time() -> None:
+    real = {ph.name: ph for ph in DEMO_SCENARIO.phases}
+    fast = {ph.name: ph for ph in TIMELINES["fast"].scenario.phases}
+    assert fast.keys() == real.keys()
+    for name, ph in real.items():
+        assert fast[name].at_s == ph.at_s / FAST_FACTOR
+        assert fast[name].error_share == ph.error_share
+        assert fast[name].restart == ph.restart
+    incident, fast_incident = real["incident"], fast["incident"]
+    assert incident.duration_s is not None and incident.request_rate_per_s is not None
+    assert fast_incident.duration_s is not None and fast_incident.request_rate_per_s is not None
+    # as many requests (so as many errors) as the real incident: the 1h burn reaches the same ~20x
+    assert fast_incident.duration_s * fast_incident.request_rate_per_s == pytest.approx(
+        incident.duration_s * incident.request_rate_per_s
+    )
+    assert TIMELINES["fast"].history_s >= 3 * 86400  # every burn-rate window, up to 3d, has a past
+
+
+def test_compress_keeps_the_baseline_and_open_ended_phases_and_refuses_a_bad_factor() -> None:
+    scenario = Scenario(phases=(Phase(at_s=10, name="stall", pipeline_running=False),))
+    fast = compress(scenario, 2)
+    assert fast.baseline == scenario.baseline
+    assert fast.phases == (Phase(at_s=5, name="stall", pipeline_running=False),)
+    with pytest.raises(ValueError, match="factor"):
+        compress(scenario, 0)

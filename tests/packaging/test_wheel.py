@@ -7,6 +7,7 @@ imported by a fresh interpreter that sees only that folder and the venv's third-
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sys
 import sysconfig
@@ -22,10 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "-w", str(out), str(ROOT)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    # The build writes build/ and redline.egg-info in the checkout: one build at a time across
+    # pytest-xdist workers (their temp folders share this parent within one run).
+    with (tmp_path_factory.getbasetemp().parent / "wheel-build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+             "-w", str(out), str(ROOT)],
+            cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     (built,) = out.glob("redline-*.whl")
     return built
