@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/redline demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check redline/kernel redline/store redline/demo redline/config redline/__init__.py agent collectors slo dashboard alerts tests bench
+	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -25,7 +25,7 @@ typecheck: $(STAMP)
 # mypy's work fits beside it, and pytest-xdist runs it on more workers than this 2-core machine
 # has cores (worksteal: a worker that runs dry takes tests queued on a busy one).
 test: $(STAMP)
-	$(MAKE) --no-print-directory -j3 lint typecheck pytest
+	$(MAKE) --no-print-directory --output-sync=target -j3 lint typecheck pytest
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q -n 4 --dist worksteal
@@ -34,4 +34,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) redline-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) redline-data redline-demo build redline.egg-info .pytest_cache .mypy_cache .ruff_cache

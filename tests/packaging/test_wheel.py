@@ -7,7 +7,7 @@ imported by a fresh interpreter that sees only that folder and the venv's third-
 
 from __future__ import annotations
 
-import fcntl
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,18 +22,30 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built from a copy of the checkout's tracked-tree shape: a build in the checkout
+    would reuse a stale ``build/`` (setuptools never empties it) and ship deleted modules."""
+    source = tmp_path_factory.mktemp("source") / "redline"
+    shutil.copytree(
+        ROOT, source, symlinks=True,
+        ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "redline-*"),
+    )
     out = tmp_path_factory.mktemp("wheel")
-    # The build writes build/ and redline.egg-info in the checkout: one build at a time across
-    # pytest-xdist workers (their temp folders share this parent within one run).
-    with (tmp_path_factory.getbasetemp().parent / "wheel-build.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        done = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-             "-w", str(out), str(ROOT)],
-            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out), "."],
+        cwd=source, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     (built,) = out.glob("redline-*.whl")
     return built
+
+
+def source_modules() -> set[str]:
+    """Every module file of the package as the wheel names it (``redline/slo/engine.py``)."""
+    found = {f"redline/{p.relative_to(ROOT / 'redline')}" for p in (ROOT / "redline").rglob("*.py")
+             if "__pycache__" not in p.parts}
+    for part in ("agent", "collectors", "slo", "alerts", "dashboard"):
+        found |= {f"redline/{part}/{p.relative_to(ROOT / part)}" for p in (ROOT / part).rglob("*.py")
+                  if "__pycache__" not in p.parts}
+    return found
 
 
 def test_wheel_has_one_top_level_package(wheel: Path) -> None:
@@ -44,6 +56,7 @@ def test_wheel_has_one_top_level_package(wheel: Path) -> None:
     for part in ("agent", "collectors", "slo", "alerts", "dashboard", "kernel", "store", "demo"):
         assert f"redline/{part}/__init__.py" in names
     assert "redline/dashboard/views/overview.py" in names
+    assert {n for n in names if n.endswith(".py")} == source_modules()
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     with zipfile.ZipFile(wheel) as zf:
         assert "redline = redline.agent.cli:main" in zf.read(entry).decode()
