@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from redline.collectors.promql import PromQLConfig
 from redline.collectors.registry import SOURCE_KINDS
 from redline.config.models import LoadedConfig, RedlineConfig
-from redline.config.spec_files import SpecFile, load_spec_files
+from redline.config.spec_files import SpecFile, SpecFileUnreadable, load_spec_files, not_utf8, yaml_where
 from redline.kernel.errors import ConfigError
 from redline.kernel.units import format_duration
 
@@ -71,14 +71,6 @@ def _describe(error: Any) -> str:
     return str(msg).removeprefix("Value error, ")
 
 
-def _yaml_where(exc: yaml.YAMLError) -> str:
-    """`` at line 3, column 4: expected <block end>…``: where the YAML broke and why, on one line
-    (``str(exc)`` spans several and quotes ``<unicode string>``)."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    return f"{where}: {getattr(exc, 'problem', None) or exc}"
-
-
 def parse_config(text: str, path: Path, notes: list[str] | None = None) -> RedlineConfig:
     """Validate YAML ``text`` read from ``path``; raises ``ConfigError`` listing every problem.
 
@@ -90,7 +82,7 @@ def parse_config(text: str, path: Path, notes: list[str] | None = None) -> Redli
         root = yaml.compose(text)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML{_yaml_where(exc)}") from exc
+        raise ConfigError(f"{path}: not valid YAML{yaml_where(exc)}") from exc
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -105,7 +97,10 @@ def parse_config(text: str, path: Path, notes: list[str] | None = None) -> Redli
         own = len(raw.get("slos") or [])
         merged: list[Any] = list(raw.get("slos") or [])
         for j, entry in enumerate(files):
-            from_file, file_notes = load_spec_files([entry], path.parent)
+            try:
+                from_file, file_notes = load_spec_files([entry], path.parent)
+            except SpecFileUnreadable as exc:
+                raise ConfigError(_located(root, path, ["slo_files", j, "path"], str(exc))) from exc
             file_of.update({own + k: j for k in range(len(merged) - own, len(merged) - own + len(from_file))})
             merged += from_file
             if notes is not None:
@@ -191,5 +186,7 @@ def load_config(path: Path) -> LoadedConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(not_utf8(path, exc)) from exc
     notes: list[str] = []
     return LoadedConfig(parse_config(text, path, notes), path.resolve(), tuple(notes))

@@ -55,14 +55,34 @@ def specs_from_documents(
     return specs, notes
 
 
+class SpecFileUnreadable(ConfigError):
+    """A spec file that cannot be read as YAML at all (missing, not UTF-8, broken YAML): the
+    config loader names the ``slo_files`` entry that points at it."""
+
+
+def yaml_where(exc: yaml.YAMLError) -> str:
+    """`` at line 3, column 4: expected <block end>…``: where the YAML broke and why, on one line
+    (``str(exc)`` spans several and quotes ``<unicode string>``)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{where}: {getattr(exc, 'problem', None) or exc}"
+
+
+def not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
+    """The one line for a file that is not UTF-8 text: where the first bad byte is, and what to do."""
+    return f"{path}: not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x}): save it as UTF-8"
+
+
 def read_documents(path: Path) -> list[Any]:
-    """Every YAML document in ``path``; ``ConfigError`` naming the file when it cannot be read."""
+    """Every YAML document in ``path``; ``SpecFileUnreadable`` naming the file when it cannot be read."""
     try:
         return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read spec file: {exc.strerror or exc}") from exc
+        raise SpecFileUnreadable(f"{path}: cannot read spec file: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SpecFileUnreadable(not_utf8(path, exc)) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise SpecFileUnreadable(f"{path}: not valid YAML{yaml_where(exc)}") from exc
 
 
 def load_spec_files(files: list[SpecFile], base: Path) -> tuple[list[SLOSpec], list[str]]:

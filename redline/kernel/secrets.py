@@ -42,6 +42,8 @@ def secret_from_env(var: str, env: Mapping[str, str], *, where: str = "") -> str
             value = Path(file_name).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"cannot read {var}_FILE{at}: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"the file named by {var}_FILE{at} is not UTF-8 text (byte {exc.start})") from exc
         if value:
             return value
         raise ConfigError(f"the file named by {var}_FILE{at} is empty")
