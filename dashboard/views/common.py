@@ -15,10 +15,19 @@ import streamlit as st
 from redline.config import LoadedConfig, load_config
 from redline.dashboard.data import evaluate_report
 from redline.kernel.errors import ConfigError, StoreError
+from redline.kernel.times import parse_instant
 from redline.slo.results import StatusReport
 
-__all__ = ["TTL_S", "Snapshot", "as_of_controls", "explain_missing_config", "page_start", "parse_at", "snapshot",
-           "snapshot_or_error"]
+__all__ = [
+    "TTL_S",
+    "Snapshot",
+    "as_of_controls",
+    "at_from_query",
+    "explain_missing_config",
+    "page_start",
+    "snapshot",
+    "snapshot_or_error",
+]
 
 TTL_S: Final = 15
 """Seconds a page's evaluation is cached; a live page refreshes this often."""
@@ -55,16 +64,17 @@ def snapshot_or_error(config_path: str, at_s: int | None) -> Snapshot | None:
     return None
 
 
-def parse_at(raw: str | None) -> tuple[int | None, str | None]:
-    """``?at=`` as Unix seconds, or None for now; the second item explains a value that was ignored."""
+def at_from_query(raw: str | None, now_s: float) -> tuple[int | None, str | None]:
+    """``?at=`` in the CLI's time grammar (``redline.kernel.times``: Unix seconds, ISO 8601,
+    ``-2h``), or None for now; the second item explains a value that was ignored."""
     if raw is None or raw.strip() in ("", "now"):
         return None, None
     try:
-        value = float(raw)
-    except ValueError:
-        return None, f"?at={raw!r} is not a time in Unix seconds; showing now instead."
+        value = parse_instant(raw, now_s)
+    except ValueError as exc:
+        return None, f"?at={exc}; showing now instead."
     if not math.isfinite(value) or value <= 0:
-        return None, f"?at={raw!r} is not a positive time in Unix seconds; showing now instead."
+        return None, f"?at={raw!r} is before 1970; showing now instead."
     return int(value), None
 
 
@@ -104,7 +114,7 @@ def page_start(title: str, config_path: Path | None) -> tuple[bool, int | None]:
     if config_path is None:
         explain_missing_config()
         return False, None
-    at_s, at_problem = parse_at(st.query_params.get("at"))
+    at_s, at_problem = at_from_query(st.query_params.get("at"), time.time())
     if at_problem:
         st.warning(at_problem)
     as_of_controls(at_s)

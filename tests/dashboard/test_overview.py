@@ -207,7 +207,11 @@ def test_a_malformed_at_parameter_is_named_and_the_page_shows_now(
     config_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = _run(config_path, monkeypatch, at="yesterday")
-    assert app.warning[0].value == "?at='yesterday' is not a time in Unix seconds; showing now instead."
+    assert app.warning[0].value == (
+        "?at='yesterday' is not a time: expected now, Unix seconds (1700000000), ISO 8601 "
+        "(2026-11-25T12:00:00Z; UTC when no zone is given) or a time relative to now (-2h, 2h ago, now-30m); "
+        "showing now instead."
+    )
     assert app.caption[0].value.endswith(f"(live, refreshes every 15 s) · config `{config_path}`")
 
 
