@@ -1,7 +1,7 @@
 """What a notification is and what every notifier does with it.
 
 A ``Notifier`` delivers one ``Notification`` per ``send()`` call. It raises
-``store.errors.NotifyError`` when it could not deliver; ``permanent=True`` means retrying the
+``redline.kernel.errors.NotifyError`` when it could not deliver; ``permanent=True`` means retrying the
 same notification cannot help (a 404 from the receiver), so the caller stops owing it.
 Retries with backoff inside one ``send()`` are the notifier's own business (see
 ``alerts.http_retry``); the manager retries a non-permanent failure on its next evaluation.

@@ -179,7 +179,7 @@ def last_hour_read(root: Path) -> tuple[int, float, float]:
 
 
 def demo_generator(step_s: float) -> pl.DataFrame:
-    """Two days of the demo fleet's own series, made by its own traffic model (agent.history)
+    """Two days of the demo fleet's own series, made by its own traffic model (redline.demo.history)
     and read back by the real importer's parser: the data `make demo` stores, at one step."""
     from redline.collectors.exposition import ExpositionParser
     from redline.demo.history import write_history

@@ -1,6 +1,6 @@
 """The demo fleet's series and counter state: names, labels, buckets, and thread-safe tallies.
 
-Shared by the live fleet (``agent.fleet``) and the history generator (``agent.history``) so that
+Shared by the live fleet (``redline.demo.fleet``) and the history generator (``redline.demo.history``) so that
 backfilled history and live data are the same series. Nothing here does I/O.
 """
 

@@ -1,9 +1,9 @@
 """The demo fleet: simulated services on 127.0.0.1 driven along a scripted scenario.
 
-``InferenceAPI`` and ``BatchPipeline`` (``agent.fleet_services``) serve ``/metrics``. Traffic is
+``InferenceAPI`` and ``BatchPipeline`` (``redline.demo.services``) serve ``/metrics``. Traffic is
 not real: a ``FleetSimulator`` advances both by ticks of a clock the caller owns (the demo's
 ``FleetDriver`` thread calls it every second with ``time.time``; tests call it directly with a
-fake clock), following a ``Scenario`` (``agent.fleet_traffic``: data, not code branches).
+fake clock), following a ``Scenario`` (``redline.demo.traffic``: data, not code branches).
 ``start_demo_fleet`` wires all of it together the way ``redline demo`` runs it.
 """
 

@@ -7,7 +7,7 @@ label set minus ``le``) in one run with increasing timestamps, and ``# EOF`` at 
 
 The series are the live fleet's, with the labels the agent adds on scrape (``source`` = the
 source's name, plus any configured ``labels``), made by the same traffic model
-(``agent.fleet_traffic``) along a mostly healthy scenario with a few small past incidents. The
+(``redline.demo.traffic``) along a mostly healthy scenario with a few small past incidents. The
 returned ``HistoryStats`` carries the final counter values: start the live fleet from them
 (``InferenceAPI(initial=stats.inference)``) and history and live data join without a reset.
 """

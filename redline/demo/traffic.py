@@ -1,6 +1,6 @@
 """The demo fleet's traffic model: scripted scenarios and deterministic per-step counts.
 
-Shared by the live fleet (``agent.fleet``) and the history generator (``agent.history``) so that
+Shared by the live fleet (``redline.demo.fleet``) and the history generator (``redline.demo.history``) so that
 backfilled history and live data are the same series, made the same way. Nothing here does I/O.
 
 A ``Scenario`` is data: a baseline ``TrafficProfile`` and a tuple of ``Phase`` overrides with
