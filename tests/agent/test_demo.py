@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from redline.agent.cli import _parser
 from redline.demo.timeline import FAST_FACTOR, TIMELINES, compress
 from redline.demo.traffic import DEMO_SCENARIO, Phase, Scenario
 
@@ -65,7 +66,7 @@ class Lines:
                 self._cond.wait(left)
 
 
-def test_make_demo_pages_within_two_minutes_and_stops_cleanly(tmp_path: Path) -> None:
+def test_the_demo_pages_through_the_webhook_and_stops_cleanly(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "redline.agent.cli", "demo", "--dir", str(tmp_path / "demo"), "--duration", "300",
          "--timeline", "fast"],
@@ -75,13 +76,12 @@ def test_make_demo_pages_within_two_minutes_and_stops_cleanly(tmp_path: Path) ->
     )
     lines = Lines(proc)
     try:
-        started_at, _ = lines.wait_for("Redline demo is running", timeout_s=90)
+        lines.wait_for("Redline demo is running", timeout_s=90)
         _, dash = lines.wait_for("dashboard:  http://127.0.0.1:", timeout_s=5)
         dashboard_url = re.search(r"http://127\.0\.0\.1:\d+/", dash)
         assert dashboard_url is not None
 
-        paged_at, page = lines.wait_for(PAGE, timeout_s=150)
-        assert paged_at - started_at < 120, f"paged {paged_at - started_at:.0f}s after start"
+        _, page = lines.wait_for(PAGE, timeout_s=150)  # a bound on the wait, not an assertion on speed
         burn_1h = float(re.search(r"at ([\d.]+)× over 1h", page).group(1))  # type: ignore[union-attr]
         assert burn_1h > 14.4
         # the same page in the agent's log, from the log notifier
@@ -106,6 +106,7 @@ def test_the_real_timeline_is_what_make_demo_runs() -> None:
     assert real.history_s == 30 * 86400
     assert real.interval is None  # examples/demo.yaml's own 5 s
     assert real.summary == "incident at +40 s (page fires), API restart at +120 s, pipeline stall at +150 s"
+    assert _parser(0.0).parse_args(["demo"]).timeline == "real"  # what `make demo` (plain `redline demo`) runs
 
 
 def test_the_fast_timeline_serves_the_real_incident_in_an_eighth_of_the_time() -> None:
