@@ -56,7 +56,7 @@ def ingest_freshness(
                 idx = np.maximum.accumulate(np.where(has, np.arange(len(column)), -1))
                 grid[:, j] = np.where(idx >= 0, column[np.maximum(idx, 0)], last_val[s])
             v_u = np.fmin.reduce(grid, axis=1)
-        newest = int(store.g_last_ts[g])
+        newest = int(store.last_ts[g])
         if newest != NO_TS and int(ts_u[0]) <= newest:
             newer = ts_u > newest
             ts_u, v_u = ts_u[newer], v_u[newer]
