@@ -54,30 +54,30 @@ class FreshnessStore(SlicedObjectives):
         """Bytes held by the slice counts."""
         return self.good.nbytes()
 
-    def add_steps(self, g: int, ts_u: I64, values_u: F64) -> None:
+    def add_steps(self, g: int, times: I64, group_min: F64) -> None:
         """Append group ``g``'s min-over-series value at new, ascending timestamps (after its newest)."""
-        if len(ts_u) == 0:
+        if len(times) == 0:
             return
         slice_ms = int(self.slice_ms[g])
         if self.first_slice[g] == NO_SLICE:
-            self.start(g, int(slice_index(ts_u[:1], slice_ms)[0]))
+            self.start(g, int(slice_index(times[:1], slice_ms)[0]))
         final_slice = int(self.final_slice[g])
-        last_ended = int(ts_u[-1]) // slice_ms  # the newest slice whose end a sample has reached
+        last_ended = int(times[-1]) // slice_ms  # the newest slice whose end a sample has reached
         if last_ended > final_slice:
             n_new = last_ended - final_slice
             ends_ms = np.arange(final_slice + 1, last_ended + 1, dtype=np.int64) * slice_ms
             # the latest sample at or before each slice end: count the samples by the first
             # slice end at or after them (every new sample is after slice final_slice's end)
-            first_end = np.minimum(slice_index(ts_u, slice_ms) - (final_slice + 1), n_new)
+            first_end = np.minimum(slice_index(times, slice_ms) - (final_slice + 1), n_new)
             latest = np.cumsum(np.bincount(first_end, minlength=n_new + 1)[:n_new]) - 1
-            value = np.where(latest >= 0, values_u[np.maximum(latest, 0)], self.last_value[g])
+            value = np.where(latest >= 0, group_min[np.maximum(latest, 0)], self.last_value[g])
             age_ms = ends_ms - value * 1000.0
             objs = self.members[g]
             good = age_ms[None, :] <= self.max_age_ms[objs, None]
             self.good.extend(objs, final_slice, int(self.first_slice[g]), good)
             self.final_slice[g] = last_ended
-        self.last_ts[g] = int(ts_u[-1])
-        self.last_value[g] = float(values_u[-1])
+        self.last_ts[g] = int(times[-1])
+        self.last_value[g] = float(group_min[-1])
 
     def add_points(self, groups: I64, ts: I64, values: F64) -> I64:
         """``add_steps`` with one new sample for each of ``groups`` (distinct), all at once, where it

@@ -259,9 +259,9 @@ class SliceStore(SlicedObjectives):
         if two.any():  # the first slice becomes final
             first_slice = self.first_slice[groups]
             closing = two[owner]
-            o, r = objs[closing], owner[closing]
-            good_oldest = self._good(o, counted[oldest[closing]], low[oldest[closing]], high[oldest[closing]])
-            self.good.append(o, final_slice[r], first_slice[r], good_oldest)
+            closing_objs, closing_owner, closing_slot = objs[closing], owner[closing], oldest[closing]
+            good_oldest = self._good(closing_objs, counted[closing_slot], low[closing_slot], high[closing_slot])
+            self.good.append(closing_objs, final_slice[closing_owner], first_slice[closing_owner], good_oldest)
             closed = groups[two]
             self.counted.append(closed, final_slice[two], first_slice[two], counted[start[two]])
             self.final_slice[closed] = final_slice[two] + 1

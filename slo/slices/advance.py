@@ -97,12 +97,12 @@ class SliceAdvance:
         first_cell = np.cumsum(group_cells) - group_cells
         per_cell = np.zeros(0, dtype=np.float64)
         if band_row.any():
-            b = band_row
+            band_rows = rows.take(band_row)
             per_cell, cell_slot = band_slots(
-                owner[b], rows.series[b], row_slot[b], rows.value[b], rows.pool[b], first_slot, first_cell,
-                group_cells, n_pools, self.columns.aggregate[groups],
+                owner[band_row], band_rows.series, row_slot[band_row], band_rows.value, band_rows.pool, first_slot,
+                first_cell, group_cells, n_pools, self.columns.aggregate[groups],
             )
-            has_sample = np.bincount(row_slot[b], minlength=n_slots)[:n_slots] > 0
+            has_sample = np.bincount(row_slot[band_row], minlength=n_slots)[:n_slots] > 0
             counted = np.where(band_slot, has_sample, counted)
             band_low, band_high = slot_extremes(cell_slot, per_cell, n_slots)
             low = np.where(band_slot, band_low, low)
