@@ -1,29 +1,32 @@
-"""Time-slice SLIs: rings of cumulative slice counts, and the slice math of throughput and GPU bands.
+"""Time-slice SLIs: rings of cumulative slice counts, and the window lookups every time-slice kind shares.
 
-Slice ``k`` of length ``S`` covers ``((k-1)·S, k·S]``. A time-slice objective's SLI over a window is
-good slices / counted slices among the slices whose end lies in ``(at - W, at]``, so each
-objective keeps the cumulative count of good slices (and each group of objectives reading the
-same data the cumulative count of counted slices) in a ring: a window is two lookups.
+Slice ``k`` of length ``S`` covers ``((k-1)·S, k·S]`` (``slice_index``). A time-slice objective's
+SLI over a window ``W`` at time ``at`` is
 
-``SliceRings`` is that ring storage (shared with freshness, ``slo.freshness_store.FreshnessStore``).
-``SliceStore`` holds throughput and GPU-band objectives: a group's newest slice stays *open*
-(provisional, counted at evaluation) until a sample after its end arrives; earlier slices are
-final. ``throughput_slices`` and ``band_slices`` turn a group's rows into per-slice summaries
-``(counted, a, b)``: a slice is good for an objective with bounds ``(lo, hi)`` when it is counted
-and ``a >= lo`` and ``b <= hi`` (throughput: ``a = b =`` rate; GPU band: the lowest and highest
-group aggregate).
+    SLI = good slices / counted slices, over the slices whose end ``k·S`` lies in ``(at − W, at]``,
+
+so each objective keeps the cumulative count of its good slices in a ring, and a window is two
+lookups: ``good(k_lo … k_hi) = cum_good(k_hi) − cum_good(k_lo − 1)``.
+
+``SliceRings`` is that ring storage; ``SlicedObjectives`` the part every time-slice store shares
+(objectives in groups reading the same data, the first and last final slice of each group, the
+window → slice range of a lookup); ``SliceStore`` holds throughput and GPU-band objectives
+(freshness: ``slo.freshness_store.FreshnessStore``). A throughput or band group's newest slice
+stays *open* (provisional, counted at evaluation) until a sample after its end arrives; earlier
+slices are final. The slice summaries themselves are computed in ``slo.slices``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from redline.slo.series.rows import csr_rows
 
-__all__ = ["NO_SLICE", "SliceRings", "SliceStore", "band_extremes", "band_slices", "slice_index", "throughput_slices"]
+__all__ = ["NO_SLICE", "SliceRings", "SliceStore", "SliceWindow", "SlicedObjectives", "slice_index"]
 
 NO_SLICE = -(2**63)
 """Slice-index sentinel: no data yet."""
@@ -33,232 +36,254 @@ F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
 
+def slice_index(ts_ms: I64, slice_ms: int) -> I64:
+    """The slice each timestamp belongs to: ``k = ⌈t / S⌉``, as slice ``k`` covers ``((k-1)·S, k·S]``."""
+    out: I64 = -(-ts_ms // slice_ms)
+    return out
+
+
 class SliceRings:
-    """Cumulative slice counts, one ring per row: ring ``r`` keeps its last ``caps[r]`` slices."""
+    """Cumulative slice counts, one ring per row (an objective, or a group): ring ``r`` keeps
+    ``cum(k)``, the count from its first slice through slice ``k``, for its last ``caps[r]``
+    slices, at position ``k mod caps[r]``."""
 
     def __init__(self, caps: Sequence[int] | I64) -> None:
         self.cap = np.asarray(caps, dtype=np.int64)
-        self.off = np.concatenate([[0], np.cumsum(self.cap)[:-1]]).astype(np.int64)
-        self.pool = np.zeros(int(self.cap.sum()), dtype=np.int32)  # zero pages until used
+        self.offset = np.concatenate([[0], np.cumsum(self.cap)[:-1]]).astype(np.int64)
+        self.cells = np.zeros(int(self.cap.sum()), dtype=np.int32)  # zero pages until used
 
     def nbytes(self) -> int:
         """Bytes held by the counts."""
-        return int(self.pool.nbytes)
+        return int(self.cells.nbytes)
 
-    def through(self, rings: I64, k: I64, k0: I64) -> I64:
-        """Counts from the first slice ``k0`` through slice ``k`` (``k >= k0 - 1``, retained)."""
-        out: I64 = np.where(k >= k0, self.pool[self.off[rings] + k % self.cap[rings]], 0)
+    def through(self, rings: I64, last_slice: I64, first_slice: I64) -> I64:
+        """``cum(last_slice)`` of each ring (element-wise): its count from ``first_slice`` through
+        ``last_slice``; 0 for ``last_slice = first_slice − 1`` (the slice must be retained)."""
+        out: I64 = np.where(
+            last_slice >= first_slice, self.cells[self.offset[rings] + last_slice % self.cap[rings]], 0
+        )
         return out
 
-    def write(self, r: int, k_from: int, cum: npt.NDArray[np.int32] | I64) -> None:
-        """Store the counts through slices ``k_from, k_from + 1, …`` of ring ``r`` (the last ``cap`` kept)."""
-        cap, off = int(self.cap[r]), int(self.off[r])
-        tail = min(len(cum), cap)
-        if tail == 0:
+    def write(self, ring: int, from_slice: int, cumulative: npt.NDArray[np.int32] | I64) -> None:
+        """Store ``cum`` of slices ``from_slice, from_slice + 1, …`` of ring ``ring`` (the last ``cap`` kept)."""
+        cap, offset = int(self.cap[ring]), int(self.offset[ring])
+        kept = min(len(cumulative), cap)
+        if kept == 0:
             return
-        slot = (k_from + len(cum) - tail) % cap
-        head = min(tail, cap - slot)
-        self.pool[off + slot : off + slot + head] = cum[len(cum) - tail : len(cum) - tail + head]
-        if head < tail:
-            self.pool[off : off + tail - head] = cum[len(cum) - tail + head :]
+        position = (from_slice + len(cumulative) - kept) % cap
+        before_wrap = min(kept, cap - position)
+        first = len(cumulative) - kept
+        self.cells[offset + position : offset + position + before_wrap] = cumulative[first : first + before_wrap]
+        if before_wrap < kept:
+            self.cells[offset : offset + kept - before_wrap] = cumulative[first + before_wrap :]
 
-    def put(self, rings: I64, k: I64, values: I64) -> None:
-        """Store one count per (ring, slice); the positions must be distinct (at most ``cap`` slices a ring)."""
-        self.pool[self.off[rings] + k % self.cap[rings]] = values
+    def put(self, rings: I64, slices: I64, counts: I64) -> None:
+        """Store one ``cum`` per (ring, slice); the positions must be distinct (at most ``cap`` slices a ring)."""
+        self.cells[self.offset[rings] + slices % self.cap[rings]] = counts
+
+    def append(self, rings: I64, final_slice: I64, first_slice: I64, good: Bools | I64) -> None:
+        """One more final slice per ring (element-wise, distinct rings):
+        ``cum(final + 1) = cum(final) + good``."""
+        self.put(rings, final_slice + 1, self.through(rings, final_slice, first_slice) + good)
+
+    def extend(self, rings: I64, final_slice: int, first_slice: int, good: Bools) -> None:
+        """Slices ``final_slice + 1 …`` become final for every ring, ``good[i, j]`` whether slice
+        ``final_slice + 1 + j`` of ring ``rings[i]`` is good: ``cum(final + 1 + j) = cum(final) + Σ good[i, :j+1]``."""
+        before = self.through(rings, np.full(len(rings), final_slice), np.full(len(rings), first_slice))
+        cumulative = before[:, None] + np.cumsum(good, axis=1, dtype=np.int32)  # bool→int32: fast
+        for ring, row in zip(rings.tolist(), cumulative, strict=True):
+            self.write(ring, final_slice + 1, row)
 
 
-class SliceStore:
-    """Good slices per objective and counted slices per group, for throughput and GPU-band objectives.
+class SliceWindow(NamedTuple):
+    """The slices of a window lookup (element-wise over objectives): those whose end lies in
+    ``(lo, hi]`` are ``first … last`` (``first = ⌊lo / S⌋ + 1``, no earlier than the first retained
+    slice; ``last = ⌊hi / S⌋``); the final ones among them end at ``final_last``."""
 
-    ``groups[j]`` is objective ``j``'s group; ``lo[j]``, ``hi[j]`` its bounds on the slice summary;
-    ``keep_slices[j]`` how many final slices it must keep (window plus margin). Each group has
-    one slice length. Not thread-safe.
+    group: I64
+    slice_ms: I64
+    has_data: Bools
+    first: I64
+    last: I64
+    final_last: I64
+
+
+class SlicedObjectives:
+    """What every time-slice store shares: objectives in groups reading the same data, a ring of
+    cumulative good-slice counts per objective, and per group its slice length and its first
+    and last final slice.
+
+    ``groups[j]`` is objective ``j``'s group, ``keep_slices[j]`` how many final slices it must
+    keep (window plus margin). Subclasses answer ``counts_in``. Not thread-safe.
     """
 
-    def __init__(
-        self, groups: Sequence[int], slice_ms: Sequence[int], lo: Sequence[float], hi: Sequence[float],
-        keep_slices: Sequence[int],
-    ) -> None:
+    def __init__(self, groups: Sequence[int], group_slice_ms: Sequence[int] | I64, keep_slices: Sequence[int]) -> None:
         self.n = len(groups)
         self.group = np.asarray(groups, dtype=np.int64)
-        self.lo = np.asarray(lo, dtype=np.float64)
-        self.hi = np.asarray(hi, dtype=np.float64)
-        self.g_slice_ms = np.asarray(slice_ms, dtype=np.int64)
-        n_groups = len(self.g_slice_ms)
-        obj_cap = np.asarray(keep_slices, dtype=np.int64) + 1
+        self.slice_ms = np.asarray(group_slice_ms, dtype=np.int64)
+        n_groups = len(self.slice_ms)
         self.members: list[I64] = [np.flatnonzero(self.group == g) for g in range(n_groups)]
-        g_cap = [int(obj_cap[m].max()) if len(m) else 1 for m in self.members]
-        self.cap = obj_cap
-        self._good = SliceRings(obj_cap)
-        self._counted = SliceRings(g_cap)
-        self.g_cap = self._counted.cap
-        self.g_k0 = np.full(n_groups, NO_SLICE, dtype=np.int64)
-        self.g_k_final = np.full(n_groups, NO_SLICE, dtype=np.int64)
-        self.g_open = np.zeros(n_groups, dtype=np.bool_)
-        self.g_open_counted = np.zeros(n_groups, dtype=np.int64)
-        self.open_good = np.zeros(self.n, dtype=np.int64)
+        self.good = SliceRings(np.asarray(keep_slices, dtype=np.int64) + 1)
+        self.cap = self.good.cap
         sizes = [len(m) for m in self.members]
-        self._obj_ptr = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
-        self._obj_ids = np.concatenate([np.zeros(0, dtype=np.int64), *self.members]).astype(np.int64)
+        self._member_ptr = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
+        self._member_ids = np.concatenate([np.zeros(0, dtype=np.int64), *self.members]).astype(np.int64)
+        self.first_slice = np.full(n_groups, NO_SLICE, dtype=np.int64)
+        """Each group's first slice with data."""
+        self.final_slice = np.full(n_groups, NO_SLICE, dtype=np.int64)
+        """Each group's newest final slice (``first_slice − 1`` before any is final)."""
 
-    def nbytes(self) -> int:
-        """Bytes held by the slice counts."""
-        return self._good.nbytes() + self._counted.nbytes()
+    def start(self, groups: I64 | int, first_slice: I64 | int) -> None:
+        """Groups without data so far start at ``first_slice`` (none final yet)."""
+        self.first_slice[groups] = first_slice
+        self.final_slice[groups] = np.asarray(first_slice) - 1
 
-    def add(self, g: int, k_first: int, counted: Bools, a: F64, b: F64) -> None:
-        """Summaries of group ``g``'s slices ``k_first …``: all final but the last, which is open.
+    def objectives_of(self, groups: I64) -> tuple[I64, I64]:
+        """Every objective of ``groups`` (distinct): the position in ``groups`` of its group, its id."""
+        owner, entry = csr_rows(self._member_ptr, groups)
+        return owner, self._member_ids[entry]
 
-        ``k_first`` is the group's open slice (``k_final + 1``), or its first slice.
-        """
-        n = len(counted)
-        if n == 0:
-            return
-        if self.g_k0[g] == NO_SLICE:
-            self.g_k0[g] = k_first
-            self.g_k_final[g] = k_first - 1
-        k_final = int(self.g_k_final[g])
-        if k_first != k_final + 1:
-            raise ValueError(f"slice group {g}: slices must continue at {k_final + 1}, got {k_first}")
-        objs = self.members[g]
-        k0 = int(self.g_k0[g])
-        good = counted[None, :] & (a[None, :] >= self.lo[objs, None]) & (b[None, :] <= self.hi[objs, None])
-        if n > 1:
-            k_prev = np.full(len(objs), k_final)
-            prev = self._good.through(objs, k_prev, np.full(len(objs), k0))
-            c_prev = int(self._counted.through(np.asarray([g]), k_prev[:1], np.asarray([k0]))[0])
-            if n == 2:  # one slice becomes final (the usual tick)
-                self._good.put(objs, k_prev + 1, prev + good[:, 0])
-                self._counted.put(np.asarray([g]), k_prev[:1] + 1, np.asarray([c_prev + int(counted[0])]))
-            else:
-                cum = prev[:, None] + np.cumsum(good[:, :-1], axis=1, dtype=np.int64)
-                for i, j in enumerate(objs.tolist()):
-                    self._good.write(j, k_final + 1, cum[i])
-                self._counted.write(g, k_final + 1, c_prev + np.cumsum(counted[:-1], dtype=np.int64))
-            self.g_k_final[g] = k_final + n - 1
-        self.g_open[g] = True
-        self.g_open_counted[g] = int(counted[-1])
-        self.open_good[objs] = good[:, -1]
+    def window(self, objs: I64, lo_ms: I64, hi_ms: I64 | int) -> SliceWindow:
+        """The slices of objectives ``objs`` whose end lies in ``(lo_ms, hi_ms]`` (element-wise)."""
+        group = self.group[objs]
+        slice_ms = self.slice_ms[group]
+        first_slice, final_slice = self.first_slice[group], self.final_slice[group]
+        first_retained = np.maximum(first_slice, final_slice - (self.cap[objs] - 1) + 1)
+        last = hi_ms // slice_ms
+        first = np.maximum(lo_ms // slice_ms + 1, first_retained)
+        return SliceWindow(
+            group, slice_ms, first_slice != NO_SLICE, first, last, np.minimum(last, final_slice)
+        )
 
-    def add_pairs(
-        self, groups: I64, k_first: I64, n: I64, counted: Bools, a: F64, b: F64, base: I64
-    ) -> None:
-        """``add`` for many distinct groups at once, each with one or two slices (``n``): group
-        ``groups[i]``'s summaries start at ``base[i]`` of ``counted``, ``a``, ``b`` (the usual tick)."""
-        new = self.g_k0[groups] == NO_SLICE
-        if new.any():
-            self.g_k0[groups[new]] = k_first[new]
-            self.g_k_final[groups[new]] = k_first[new] - 1
-        k_final = self.g_k_final[groups]
-        if (k_first != k_final + 1).any():
-            i = int(np.flatnonzero(k_first != k_final + 1)[0])
-            raise ValueError(
-                f"slice group {int(groups[i])}: slices must continue at {int(k_final[i]) + 1}, got {int(k_first[i])}"
-            )
-        row, entry = csr_rows(self._obj_ptr, groups)
-        objs = self._obj_ids[entry]
-        first, last = base[row], base[row] + n[row] - 1
-        lo, hi = self.lo[objs], self.hi[objs]
-        good_first = counted[first] & (a[first] >= lo) & (b[first] <= hi)
-        good_last = counted[last] & (a[last] >= lo) & (b[last] <= hi)
-        two = n == 2
-        if two.any():  # the first slice becomes final
-            fin = two[row]
-            o, r = objs[fin], row[fin]
-            k0 = self.g_k0[groups]
-            prev = self._good.through(o, k_final[r], k0[r])
-            self._good.put(o, k_final[r] + 1, prev + good_first[fin])
-            g2 = groups[two]
-            c_prev = self._counted.through(g2, k_final[two], k0[two])
-            self._counted.put(g2, k_final[two] + 1, c_prev + counted[base[two]])
-            self.g_k_final[g2] = k_final[two] + 1
-        self.g_open[groups] = True
-        self.g_open_counted[groups] = counted[base + n - 1]
-        self.open_good[objs] = good_last
+    def final_good(self, objs: I64, win: SliceWindow) -> I64:
+        """Good final slices of the window: ``cum_good(final_last) − cum_good(first − 1)``."""
+        first_slice = self.first_slice[win.group]
+        out: I64 = self.good.through(objs, win.final_last, first_slice) - self.good.through(
+            objs, win.first - 1, first_slice
+        )
+        return out
 
     def counts(self, at_ms: int, windows_ms: I64) -> tuple[I64, I64]:
-        """(good, counted) slices whose end lies in ``(at - W, at]``, per objective and window."""
+        """(good, counted) slices whose end lies in ``(at − W, at]``, per objective and window."""
         objs = np.broadcast_to(np.arange(self.n)[:, None], (self.n, len(windows_ms)))
         return self.counts_in(objs, np.broadcast_to(at_ms - windows_ms[None, :], objs.shape), at_ms)
 
     def counts_in(self, objs: I64, lo_ms: I64, hi_ms: I64 | int) -> tuple[I64, I64]:
         """(good, counted) slices of objectives ``objs`` whose end lies in ``(lo_ms, hi_ms]`` (element-wise)."""
-        g = self.group[objs]
-        s_ms = self.g_slice_ms[g]
-        k0, k_final = self.g_k0[g], self.g_k_final[g]
-        has = k0 != NO_SLICE
-        base = np.maximum(k0, k_final - (self.cap[objs] - 1) + 1)
-        k_hi = hi_ms // s_ms
-        k_lo = np.maximum(lo_ms // s_ms + 1, base)
-        fin_hi = np.minimum(k_hi, k_final)
-        fin_ok = has & (fin_hi >= k_lo)
-        good = np.where(fin_ok, self._good.through(objs, fin_hi, k0) - self._good.through(objs, k_lo - 1, k0), 0)
+        raise NotImplementedError
+
+
+class SliceStore(SlicedObjectives):
+    """Good slices per objective and counted slices per group, for throughput and GPU-band objectives.
+
+    A group's slice summary is ``(counted, low, high)``: whether the slice has data, and the
+    lowest and highest figure in it (throughput: ``low = high =`` the rate; GPU band: the lowest
+    and highest pool aggregate). Objective ``j`` with bounds ``floor[j]``, ``ceiling[j]`` finds a slice
+
+        good = counted ∧ low ≥ floor ∧ high ≤ ceiling.
+
+    ``slice_ms[g]`` is group ``g``'s slice length; ``keep_slices[j]`` how many final slices
+    objective ``j`` must keep. Not thread-safe.
+    """
+
+    def __init__(
+        self, groups: Sequence[int], slice_ms: Sequence[int], floor: Sequence[float], ceiling: Sequence[float],
+        keep_slices: Sequence[int],
+    ) -> None:
+        super().__init__(groups, slice_ms, keep_slices)
+        self.floor = np.asarray(floor, dtype=np.float64)
+        self.ceiling = np.asarray(ceiling, dtype=np.float64)
+        group_cap = [int(self.cap[m].max()) if len(m) else 1 for m in self.members]
+        self.counted = SliceRings(group_cap)
+        n_groups = len(self.slice_ms)
+        self.has_open = np.zeros(n_groups, dtype=np.bool_)
+        self.open_counted = np.zeros(n_groups, dtype=np.int64)
+        """Per group, whether its open slice counts."""
+        self.open_good = np.zeros(self.n, dtype=np.int64)
+        """Per objective, whether its group's open slice is good for it."""
+
+    def nbytes(self) -> int:
+        """Bytes held by the slice counts."""
+        return self.good.nbytes() + self.counted.nbytes()
+
+    def _good(self, objs: I64, counted: Bools, low: F64, high: F64) -> Bools:
+        """``counted ∧ low ≥ floor ∧ high ≤ ceiling`` of objectives ``objs`` (broadcasting)."""
+        out: Bools = counted & (low >= self.floor[objs]) & (high <= self.ceiling[objs])
+        return out
+
+    def add(self, g: int, first_new: int, counted: Bools, low: F64, high: F64) -> None:
+        """Summaries of group ``g``'s slices ``first_new …``: all final but the last, which is open.
+
+        ``first_new`` is the group's open slice (``final_slice + 1``), or its first slice.
+        """
+        n_slices = len(counted)
+        if n_slices == 0:
+            return
+        if self.first_slice[g] == NO_SLICE:
+            self.start(g, first_new)
+        final_slice, first_slice = int(self.final_slice[g]), int(self.first_slice[g])
+        if first_new != final_slice + 1:
+            raise ValueError(f"slice group {g}: slices must continue at {final_slice + 1}, got {first_new}")
+        objs = self.members[g]
+        good = self._good(objs[:, None], counted[None, :], low[None, :], high[None, :])
+        if n_slices == 2:  # one slice becomes final (the usual tick)
+            finals = np.full(len(objs), final_slice)
+            self.good.append(objs, finals, np.full(len(objs), first_slice), good[:, 0])
+            self.counted.append(np.asarray([g]), finals[:1], np.asarray([first_slice]), counted[:1])
+        elif n_slices > 2:
+            self.good.extend(objs, final_slice, first_slice, good[:, :-1])
+            self.counted.extend(np.asarray([g]), final_slice, first_slice, counted[None, :-1])
+        self.final_slice[g] = final_slice + n_slices - 1
+        self.has_open[g] = True
+        self.open_counted[g] = int(counted[-1])
+        self.open_good[objs] = good[:, -1]
+
+    def add_pairs(
+        self, groups: I64, first_new: I64, n_slices: I64, counted: Bools, low: F64, high: F64, start: I64
+    ) -> None:
+        """``add`` for many distinct groups at once, each with one or two slices (``n_slices``):
+        group ``groups[i]``'s summaries are at ``start[i] …`` of ``counted``, ``low``, ``high`` (the usual tick)."""
+        new = self.first_slice[groups] == NO_SLICE
+        if new.any():
+            self.start(groups[new], first_new[new])
+        final_slice = self.final_slice[groups]
+        if (first_new != final_slice + 1).any():
+            i = int(np.flatnonzero(first_new != final_slice + 1)[0])
+            raise ValueError(
+                f"slice group {int(groups[i])}: slices must continue at {int(final_slice[i]) + 1}, "
+                f"got {int(first_new[i])}"
+            )
+        owner, objs = self.objectives_of(groups)
+        oldest, newest = start[owner], start[owner] + n_slices[owner] - 1
+        two = n_slices == 2
+        if two.any():  # the first slice becomes final
+            first_slice = self.first_slice[groups]
+            closing = two[owner]
+            closing_objs, closing_owner, closing_slot = objs[closing], owner[closing], oldest[closing]
+            good_oldest = self._good(closing_objs, counted[closing_slot], low[closing_slot], high[closing_slot])
+            self.good.append(closing_objs, final_slice[closing_owner], first_slice[closing_owner], good_oldest)
+            closed = groups[two]
+            self.counted.append(closed, final_slice[two], first_slice[two], counted[start[two]])
+            self.final_slice[closed] = final_slice[two] + 1
+        self.has_open[groups] = True
+        self.open_counted[groups] = counted[start + n_slices - 1]
+        self.open_good[objs] = self._good(objs, counted[newest], low[newest], high[newest])
+
+    def counts_in(self, objs: I64, lo_ms: I64, hi_ms: I64 | int) -> tuple[I64, I64]:
+        """(good, counted) slices of objectives ``objs`` whose end lies in ``(lo_ms, hi_ms]``
+        (element-wise): the final ones from the rings, plus the open slice when it lies inside."""
+        win = self.window(objs, lo_ms, hi_ms)
+        first_slice = self.first_slice[win.group]
+        any_final = win.has_data & (win.final_last >= win.first)
+        good = np.where(any_final, self.final_good(objs, win), 0)
         counted = np.where(
-            fin_ok, self._counted.through(g, fin_hi, k0) - self._counted.through(g, k_lo - 1, k0), 0
+            any_final,
+            self.counted.through(win.group, win.final_last, first_slice)
+            - self.counted.through(win.group, win.first - 1, first_slice),
+            0,
         )
-        k_open = k_final + 1
-        open_in = has & self.g_open[g] & (k_open >= k_lo) & (k_open <= k_hi)
-        good = good + np.where(open_in, self.open_good[objs], 0)
-        counted = counted + np.where(open_in, self.g_open_counted[g], 0)
+        open_slice = self.final_slice[win.group] + 1
+        open_inside = win.has_data & self.has_open[win.group] & (open_slice >= win.first) & (open_slice <= win.last)
+        good = good + np.where(open_inside, self.open_good[objs], 0)
+        counted = counted + np.where(open_inside, self.open_counted[win.group], 0)
         return good.astype(np.int64), counted.astype(np.int64)
-
-
-def slice_index(ts: I64, slice_ms: int) -> I64:
-    """The slice each timestamp belongs to (slice ``k`` covers ``((k-1)·S, k·S]``)."""
-    out: I64 = -(-ts // slice_ms)
-    return out
-
-
-def throughput_slices(k: I64, inc: F64, known: Bools, k_first: int, n: int, slice_ms: int) -> tuple[Bools, F64]:
-    """Per slice ``k_first … k_first+n-1``: whether it counts and its rate (increase per second).
-
-    Rows are samples of any of the group's series, in slices ``k``: ``inc`` the reset-corrected
-    increase since the series' previous sample, ``known`` False for a series' first sample (no
-    previous value, so no increase is known). A slice counts when it holds a sample with a known
-    increase.
-    """
-    rel = k - k_first
-    total = np.bincount(rel, weights=np.where(known, inc, 0.0), minlength=n)[:n].astype(np.float64, copy=False)
-    seen = np.bincount(rel, weights=known.astype(np.float64), minlength=n)[:n]
-    rate: F64 = total / (slice_ms / 1000.0)
-    return seen > 0, rate
-
-
-def band_slices(
-    k: I64, series: I64, values: F64, pool: I64, n_pools: int, aggregate: str, k_first: int, n: int
-) -> tuple[Bools, F64]:
-    """Per slice and pool, the aggregate of each series' last value in the slice (NaN: no sample).
-
-    Rows (in slices ``k``) must be sorted by series, then time; ``pool[i]`` is row ``i``'s group of
-    ``by`` labels.
-    Returns whether each slice counts (any sample) and the ``n × n_pools`` aggregates. A series
-    without a sample in a slice takes no part in it (a vanished GPU is not read as 0).
-    """
-    rel = k - k_first
-    last = np.ones(len(rel), dtype=np.bool_)
-    last[:-1] = (series[1:] != series[:-1]) | (rel[1:] != rel[:-1])
-    rel, val = rel[last], values[last]
-    key = rel * n_pools + pool[last]
-    size = n * n_pools
-    count = np.bincount(key, minlength=size)[:size]
-    agg: F64
-    if aggregate == "avg":
-        total = np.bincount(key, weights=val, minlength=size)[:size]
-        agg = np.divide(total, count, out=np.full(size, np.nan), where=count > 0)
-    else:
-        agg = np.full(size, -np.inf if aggregate == "max" else np.inf)
-        (np.maximum if aggregate == "max" else np.minimum).at(agg, key, val)
-        agg[count == 0] = np.nan
-    grid = agg.reshape(n, n_pools)
-    counted: Bools = np.bincount(rel, minlength=n)[:n] > 0
-    return counted, grid
-
-
-def band_extremes(grid: F64) -> tuple[F64, F64]:
-    """The lowest and highest pool aggregate of each slice (NaN where no pool has a sample)."""
-    if grid.shape[1] > 16:
-        return np.fmin.reduce(grid, axis=1), np.fmax.reduce(grid, axis=1)
-    low, high = grid[:, 0].copy(), grid[:, 0].copy()
-    for j in range(1, grid.shape[1]):  # column by column: fast for the usual few pools
-        np.fmin(low, grid[:, j], out=low)
-        np.fmax(high, grid[:, j], out=high)
-    return low, high
