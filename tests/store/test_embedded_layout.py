@@ -68,8 +68,8 @@ def test_a_read_of_the_last_hour_opens_only_the_day_that_covers_it(tmp_path: Pat
     assert len(store.problems) == 1 and str(old_day) in store.problems[0]
 
 
-def test_compaction_refuses_to_overwrite_an_unreadable_segment_and_keeps_the_batches(tmp_path: Path) -> None:
-    store = SampleStore(tmp_path)
+def test_compaction_refuses_to_overwrite_an_unreadable_segment_it_may_not_quarantine(tmp_path: Path) -> None:
+    store = SampleStore(tmp_path, quarantine=False)
     store.append(samples([("m", "", T0, 1.0)]))
     store.compact()
     segment = tmp_path / "segments" / "2023-11-15.parquet"
@@ -77,7 +77,7 @@ def test_compaction_refuses_to_overwrite_an_unreadable_segment_and_keeps_the_bat
     batch = store.append(samples([("m", "", T0 + 1, 2.0)]))
     assert batch is not None
 
-    with pytest.raises(StoreError, match=r"unreadable segment .*2023-11-15\.parquet"):
+    with pytest.raises(StoreError, match=r"corrupt segment .*2023-11-15\.parquet"):
         store.compact()
     assert batch.exists()
     assert store.read([], T0, T0 + 10).get_column("value").to_list() == [2.0]
