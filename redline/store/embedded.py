@@ -389,7 +389,7 @@ class SampleStore:
         """Read every file in full (every page checksum); return (and record in ``problems``, and
         ``corrupt``, quarantining when allowed) what could not be read."""
         found: list[str] = []
-        for path in [*self._segment_days().values(), *self._batch_files()]:
+        for path in self.files():
             try:
                 if path.parent == self._segments:
                     read_segment(path)
@@ -401,6 +401,10 @@ class SampleStore:
                 found.append(str(exc))
                 self._problem(exc)
         return found
+
+    def files(self) -> list[Path]:
+        """Every segment (by day) and batch file (in write order) the store would read."""
+        return [*(p for _, p in sorted(self._segment_days().items())), *self._batch_files()]
 
     @property
     def corrupt_files_total(self) -> int:
