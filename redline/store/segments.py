@@ -360,7 +360,9 @@ def write_segment(fh: IO[bytes], samples: pl.DataFrame, absorbed: list[str]) -> 
             "value_int": "DELTA_BINARY_PACKED",
             "value_float": "BYTE_STREAM_SPLIT",
         },
-        write_statistics=True,
+        # Readers skip row groups by timestamp statistics; min/max label strings would only
+        # cost bytes (more than the page checksums add).
+        write_statistics=["timestamp", "value_int", "value_float"],
         write_page_checksum=True,
     ) as writer:
         for lo, hi in zip(starts, ends, strict=True):
