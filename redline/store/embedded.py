@@ -15,8 +15,9 @@ a day ~0.8); inside a day, 4-hour row groups let a read of the last hour skip th
 Integrity: batch files carry a length and checksum trailer, segments Parquet page checksums
 (see ``store.segments``). A file whose content fails a check is skipped by the read (everything
 else of its day is still returned), recorded in ``corrupt`` (``corrupt_files_total`` counts it)
-and, unless the store was opened with ``quarantine=False`` (a read-only report), moved to
-``quarantine/`` with one log line naming it and the time range it covered. An I/O error is not
+and moved to ``quarantine/`` with one log line naming it and the time range it covered — by
+``compact`` (which also checks every segment's footer each cycle), and by reads and ``check``
+when the store was opened with ``quarantine=True`` (the agent, ``store verify --repair``). An I/O error is not
 damage: that file stays and is reported in ``problems``. A file in ``batches/`` or ``segments/``
 whose name is not one the store writes is foreign: never read, never moved, one warning.
 
@@ -89,7 +90,7 @@ class CompactionStats:
 class SampleStore:
     """Samples in a data directory; see the module docstring for the layout and guarantees."""
 
-    def __init__(self, data_dir: Path, *, retention_seconds: float = 35 * 86400, quarantine: bool = True) -> None:
+    def __init__(self, data_dir: Path, *, retention_seconds: float = 35 * 86400, quarantine: bool = False) -> None:
         if retention_seconds <= 0:
             raise ValueError(f"retention_seconds must be positive, got {retention_seconds}")
         self.data_dir = Path(data_dir)
@@ -98,7 +99,9 @@ class SampleStore:
         """Files that could not be read (kept in place, never deleted); one entry per file."""
         self._problem_keys: set[object] = set()
         self.quarantine = quarantine
-        """Move damaged files to ``quarantine/`` when found (False: report them only)."""
+        """Move damaged files to ``quarantine/`` when a read finds them (False, the default: a
+        read reports them only, so readers such as ``status`` and the dashboard change nothing).
+        ``compact`` quarantines what it meets either way: it is the store's writer."""
         self.corrupt: list[CorruptFile] = []
         """Damaged files this store found, once each, with where they went when quarantined."""
         self._corrupt_keys: set[tuple[str, tuple[int, int] | None]] = set()
@@ -152,9 +155,11 @@ class SampleStore:
         """Merge every batch file into its day segments, then delete the batches; apply retention.
 
         Each segment is rewritten atomically before any batch is deleted, so a crash leaves the
-        batches, the segment, or both (readers dedupe). Unreadable batches are skipped, reported
-        in ``problems`` and left in place. Raises ``StoreError`` when a segment cannot be written;
-        the batches then stay.
+        batches, the segment, or both (readers dedupe). Damaged batches and segments (every
+        segment's footer is read) are quarantined; the day of a damaged segment starts anew from
+        its batches. A batch unreadable for another reason (I/O) is skipped, reported in
+        ``problems`` and left in place. Raises ``StoreError`` when a segment cannot be read (I/O)
+        or written; the batches then stay.
         """
         if not self.data_dir.exists():
             return CompactionStats(0, 0, 0, 0)
@@ -173,13 +178,13 @@ class SampleStore:
             segments = self._segment_days()
             newest_batch = [_ts_max(f) for _, f in inputs if not f.is_empty()]
             newest_segment: list[int] = []
-            for day in sorted(segments, reverse=True):
+            for day in sorted(segments):  # every footer, each cycle: a damaged day is found here
                 try:
                     newest_segment = [self._segment_bounds(segments[day])[1]]
-                    break
+                except VanishedError:
+                    del segments[day]
                 except CorruptFileError as exc:
-                    if not self._damaged(exc, locked=True):
-                        raise
+                    self._damaged(exc, locked=True)
                     del segments[day]
             newest = max([*newest_batch, *newest_segment], default=None)
             if newest is None:
@@ -233,8 +238,7 @@ class SampleStore:
         except VanishedError:
             return None, frozenset()
         except CorruptFileError as exc:
-            if not self._damaged(exc, locked=True):
-                raise
+            self._damaged(exc, locked=True)
             return None, frozenset()
         return frame, absorbed
 
@@ -473,14 +477,15 @@ class SampleStore:
 
     def _damaged(self, exc: CorruptFileError, *, locked: bool) -> bool:
         """Record a damaged file once and quarantine it when allowed; True when it no longer sits
-        at its path (moved, or gone meanwhile). ``locked``: the caller holds the compaction locks
-        (a compaction may rewrite the same day: the move must not race it)."""
+        at its path (moved, or gone meanwhile). ``locked``: the caller is the compaction, which
+        holds the compaction locks (the move must not race a rewrite of the same day) and always
+        quarantines."""
         key = (str(exc.path), exc.identity)
         with self._lock:
             first = key not in self._corrupt_keys
             self._corrupt_keys.add(key)
         found = CorruptFile.from_error(exc)
-        if self.quarantine:
+        if self.quarantine or locked:
             try:
                 if locked:
                     moved = move_to_quarantine(self.data_dir, exc)

@@ -118,7 +118,7 @@ def test_a_store_config_error_is_exit_code_2(tmp_path: Path, capsys: pytest.Capt
 
 def test_the_collector_counts_damaged_files_for_metrics(damaged: tuple[Path, Path, Path]) -> None:
     cfg, _, _ = damaged
-    store = SampleStore(cfg.parent / "data")
+    store = SampleStore(cfg.parent / "data", quarantine=True)
     store.check()
     metrics = {m.name: m.samples[0].value for m in StoreIntegrityCollector(store).collect()}
     assert metrics == {"redline_store_corrupt_files": 2.0, "redline_store_quarantined_files": 2.0}

@@ -42,7 +42,7 @@ def quarantine_log(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_a_truncated_batch_is_quarantined_and_later_batches_are_still_read(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = SampleStore(tmp_path)
+    store = SampleStore(tmp_path, quarantine=True)
     store.append(samples([("m", "", T0, 1.0)]))
     bad = store.append(samples([("m", "", T0 + 1, 2.0)]))
     store.append(samples([("m", "", T0 + 2, 3.0)]))
@@ -68,7 +68,7 @@ def test_a_truncated_batch_is_quarantined_and_later_batches_are_still_read(
 def test_a_batch_with_a_flipped_byte_is_quarantined_with_the_range_from_its_trailer(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = SampleStore(tmp_path)
+    store = SampleStore(tmp_path, quarantine=True)
     bad = store.append(minutes(T0 + HOUR_MS, 30))
     assert bad is not None
     data = bytearray(bad.read_bytes())
@@ -85,7 +85,7 @@ def test_a_batch_with_a_flipped_byte_is_quarantined_with_the_range_from_its_trai
 
 
 def test_a_batch_written_before_trailers_is_still_read(tmp_path: Path) -> None:
-    store = SampleStore(tmp_path)
+    store = SampleStore(tmp_path, quarantine=True)
     new = store.append(samples([("m", "", T0, 1.0)]))
     assert new is not None and new.read_bytes().endswith(b"RLB1")
     old = new.with_name("00000000000000000001-1.parquet")
@@ -97,7 +97,7 @@ def test_a_batch_written_before_trailers_is_still_read(tmp_path: Path) -> None:
 
 
 def _day_with_batches(tmp_path: Path) -> tuple[SampleStore, Path]:
-    store = SampleStore(tmp_path)
+    store = SampleStore(tmp_path, quarantine=True)
     store.append(minutes(T0, 12 * 60))  # 00:00-12:00, compacted into the segment
     store.compact()
     store.append(minutes(T0 + 12 * HOUR_MS, 60, "late"))  # 12:00-13:00, still a batch
