@@ -1,5 +1,5 @@
 """The ``redline`` command line: run, check, status, collect, import, whatif, backtest, rules,
-dashboard, demo.
+dashboard, demo, store verify.
 
 One grammar for every command:
 
@@ -154,6 +154,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     report = compute_status(loaded, args.at)
     print(render_json(report) if args.json else render_text(report, args.dimension))
     return EXIT_OK
+
+
+def cmd_store_verify(args: argparse.Namespace) -> int:
+    from redline.agent.store_verify import render_verify_json, render_verify_text, verify_store
+
+    loaded = _load(args.config)
+    report = verify_store(loaded.data_dir, repair=args.repair)
+    print(render_verify_json(report) if args.json else render_verify_text(report))
+    return EXIT_OK if report.clean else EXIT_FAILED
 
 
 def cmd_whatif(args: argparse.Namespace) -> int:
@@ -386,6 +395,18 @@ def _parser(now_s: float) -> argparse.ArgumentParser:
     co.add_argument("--once", action=_Deprecated, nargs=0, note="collect always runs one collection and exits")
     co.add_argument("--json", action="store_true", help="print {source, health, samples} as JSON")
     co.set_defaults(fn=cmd_collect)
+    sto = command("store", "inspect the data directory's files", "Inspect the data directory's files.")
+    sto_sub = sto.add_subparsers(dest="store_command", required=True, metavar="ACTION", help="verify")
+    sv = sto_sub.add_parser(
+        "verify", help="read every store file, report damaged ones and the time range each covered",
+        description="Read every batch and segment in full (lengths, checksums, Parquet pages) and "
+        "print what is damaged and what time range it covered. Exit code 1 if anything is damaged, "
+        "0 if clean, 2 on a config error.",
+    )
+    sv.add_argument("--config", "-c", type=Path, required=True, metavar="FILE", help="the Redline YAML config")
+    sv.add_argument("--repair", action="store_true", help="move damaged files to data_dir/quarantine/")
+    sv.add_argument("--json", action="store_true", help="print {damaged, foreign, quarantined, ...} as JSON")
+    sv.set_defaults(fn=cmd_store_verify)
     wi = with_config("whatif", "an objective under another latency threshold and/or objective, same history")
     wi.add_argument("--slo", required=True, help="the objective's name")
     wi.add_argument(

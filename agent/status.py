@@ -3,28 +3,45 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from redline.agent.store_verify import store_corrupt_files, store_status_lines
 from redline.config import LoadedConfig
 from redline.slo.evaluation import Evaluator, read_start_ms
 from redline.slo.groups import expand_groups
 from redline.slo.ranking import format_age
 from redline.slo.results import ObjectiveResult, StatusReport
 from redline.store.embedded import SampleStore
+from redline.store.quarantine import CorruptFile
 
-__all__ = ["compute_status", "render_json", "render_text"]
+__all__ = ["StatusWithStore", "compute_status", "render_json", "render_text"]
+
+
+@dataclass(frozen=True)
+class StatusWithStore(StatusReport):
+    """The report plus the store's damaged files: ``status --json`` gains a ``store`` object,
+    ``{"corrupt_files": [{path, kind, start, end, reason, quarantined_to, ...}]}``."""
+
+    corrupt_files: tuple[CorruptFile, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "store": {"corrupt_files": [c.to_json() for c in self.corrupt_files]}}
 
 
 def compute_status(loaded: LoadedConfig, at_s: float) -> StatusReport:
-    """Read what the objectives need from the store (read-only) and evaluate at ``at_s``."""
+    """Read what the objectives need from the store and evaluate at ``at_s``. Read-only: a
+    damaged file is skipped and listed (with what is already in quarantine), never moved."""
     cfg = loaded.config
-    store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention)
+    store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention, quarantine=False)
     slos = expand_groups(cfg.slos, store.series()) if any(s.group_by for s in cfg.slos) else cfg.slos
     evaluator = Evaluator(slos, cfg.guardrails)
     at_ms = int(at_s * 1000)
     start_ms = read_start_ms(evaluator.history_seconds, at_ms)
     evaluator.ingest(store.read(evaluator.selectors(), start_ms, at_ms))
-    return evaluator.evaluate(at_ms)
+    report = evaluator.evaluate(at_ms)
+    return StatusWithStore(report.at, report.dimensions, report.objectives, tuple(store_corrupt_files(store)))
 
 
 def _human(seconds: float | None) -> str:
@@ -71,4 +88,6 @@ def render_text(report: StatusReport, dimension: str | None = None) -> str:
             f"{_pct(o.budget_remaining, 1):>8} {('-' if burn is None else f'{burn:.2f}x'):>8} "
             f"{_human(o.time_to_breach_seconds):>9}  {o.status}"
         )
+    if isinstance(report, StatusWithStore):
+        lines += store_status_lines(list(report.corrupt_files))
     return "\n".join(lines)

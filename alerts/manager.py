@@ -17,6 +17,11 @@ on its own thread, so one failing or slow notifier never stops the others nor th
 An objective evaluated with an ``error`` keeps its alerts as they are (a failed evaluation is
 not evidence that the burn stopped); an objective absent from the report (removed from the
 config) resolves its firing alerts; an objective with status ``no_data`` never fires.
+
+Missing data is no evidence: a pending or firing alert is resolved only when the data shows
+every condition of its severity no longer holding (a known burn rate of the condition at or
+below its factor). An objective that reads ``no_data``, or whose burn rates for the condition
+are unknown (data lost, quarantined, or no traffic in the window), keeps its alert as it is.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from redline.alerts.notifiers import ALERTNAME, AlertStatus, Notification, Notifier, fingerprint
-from redline.alerts.policy import DEFAULT_POLICY, Firing, evaluate_policy
+from redline.alerts.policy import DEFAULT_POLICY, LEVEL_KINDS, Firing, burn_rate, evaluate_policy
 from redline.alerts.state import AlertRecord, AlertState, AlertStateStore, OwedNotification
 from redline.kernel.errors import NotifyError
 from redline.slo.ranking import BurnRateCondition, Severity
@@ -156,6 +161,8 @@ class AlertManager:
                         continue
                     matching = [f for f in firings if f.severity == severity]
                     strongest = max(matching, key=lambda f: f.factor) if matching else None
+                    if strongest is None and not self._shows_stopped(objective, severity):
+                        continue  # missing data is no evidence: a pending or firing alert stays
                     event = self._step(records.get(key), key, objective, severity, strongest, now, changes)
                     if event is not None:
                         events[key] = event
@@ -178,6 +185,27 @@ class AlertManager:
                     event = AlertEvent(key, slo, sev, state, state, now, None)
                 events[key] = replace(event, deliveries=tuple(deliveries))
             return [events[k] for k in sorted(events)]
+
+    def _shows_stopped(self, objective: ObjectiveResult, severity: str) -> bool:
+        """Whether the data shows no condition of ``severity`` holding: for each, a known burn
+        rate (long or short window) at or below its factor. ``no_data`` shows nothing."""
+        if objective.status == "no_data":
+            return False
+        if objective.status == "low_traffic":
+            return True  # there is data: a handful of events, not judged (as before)
+        for condition in self._policy:
+            if condition.severity != severity:
+                continue
+            if objective.kind in LEVEL_KINDS:
+                if severity != "ticket":
+                    continue  # a level never pages
+                factor = 1.0
+            else:
+                factor = condition.factor(objective.window_seconds)
+            known = (burn_rate(objective.burn_rates, w) for w in (condition.long_window, condition.short_window))
+            if not any(rate is not None and rate <= factor for rate in known):
+                return False
+        return True
 
     def _step(
         self,

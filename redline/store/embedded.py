@@ -4,12 +4,22 @@ Layout of ``data_dir``::
 
     batches/<ns>-<pid>.parquet     one file per ``append``, immutable, named in write order
     segments/<YYYY-MM-DD>.parquet  one UTC day, sorted, compressed (see ``store._segments``)
+    quarantine/                    damaged files moved aside (see ``store.quarantine``)
 
 Every file appears by rename, whole; temp files end ``.tmp-<pid>`` and never match the read
 glob. Readers (this process or another) combine segments and not-yet-compacted batches; a
 sample present in both is returned once, the newest-written value winning. Days are
 partitions because per-series delta runs need length (an hourly file costs ~1.4 B/sample,
 a day ~0.8); inside a day, 4-hour row groups let a read of the last hour skip the rest.
+
+Integrity: batch files carry a length and checksum trailer, segments Parquet page checksums
+(see ``store.segments``). A file whose content fails a check is skipped by the read (everything
+else of its day is still returned), recorded in ``corrupt`` (``corrupt_files_total`` counts it)
+and moved to ``quarantine/`` with one log line naming it and the time range it covered — by
+``compact`` (which also checks every segment's footer each cycle), and by reads and ``check``
+when the store was opened with ``quarantine=True`` (the agent, ``store verify --repair``). An I/O error is not
+damage: that file stays and is reported in ``problems``. A file in ``batches/`` or ``segments/``
+whose name is not one the store writes is foreign: never read, never moved, one warning.
 
 Thread safety: ``append`` and ``read`` may run from several threads; ``compact`` is serialised
 by a lock and by ``flock`` on ``data_dir/.compact.lock`` against other processes.
@@ -19,11 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Final, TypeVar
 
@@ -32,8 +44,10 @@ import polars as pl
 from redline.kernel.errors import StoreError
 from redline.kernel.fields import SAMPLE_SCHEMA, empty_samples
 from redline.kernel.labels import Selector
+from redline.store.quarantine import CorruptFile, move_to_quarantine
 from redline.store.segments import (
     DAY_MS,
+    CorruptFileError,
     VanishedError,
     batch_time_bounds,
     day_name,
@@ -55,6 +69,8 @@ __all__ = ["CompactionStats", "SampleStore"]
 
 _SERIES: Final = ["metric", "labels"]
 _T = TypeVar("_T")
+_BATCH_NAME: Final = re.compile(r"\d{20}-\d+\.parquet")
+_log = logging.getLogger("redline.store")
 
 
 @dataclass(frozen=True)
@@ -74,7 +90,7 @@ class CompactionStats:
 class SampleStore:
     """Samples in a data directory; see the module docstring for the layout and guarantees."""
 
-    def __init__(self, data_dir: Path, *, retention_seconds: float = 35 * 86400) -> None:
+    def __init__(self, data_dir: Path, *, retention_seconds: float = 35 * 86400, quarantine: bool = False) -> None:
         if retention_seconds <= 0:
             raise ValueError(f"retention_seconds must be positive, got {retention_seconds}")
         self.data_dir = Path(data_dir)
@@ -82,6 +98,14 @@ class SampleStore:
         self.problems: list[str] = []
         """Files that could not be read (kept in place, never deleted); one entry per file."""
         self._problem_keys: set[object] = set()
+        self.quarantine = quarantine
+        """Move damaged files to ``quarantine/`` when a read finds them (False, the default: a
+        read reports them only, so readers such as ``status`` and the dashboard change nothing).
+        ``compact`` quarantines what it meets either way: it is the store's writer."""
+        self.corrupt: list[CorruptFile] = []
+        """Damaged files this store found, once each, with where they went when quarantined."""
+        self._corrupt_keys: set[tuple[str, tuple[int, int] | None]] = set()
+        self._foreign: set[Path] = set()
         self._batches = self.data_dir / "batches"
         self._segments = self.data_dir / "segments"
         self._lock = threading.Lock()
@@ -131,9 +155,11 @@ class SampleStore:
         """Merge every batch file into its day segments, then delete the batches; apply retention.
 
         Each segment is rewritten atomically before any batch is deleted, so a crash leaves the
-        batches, the segment, or both (readers dedupe). Unreadable batches are skipped, reported
-        in ``problems`` and left in place. Raises ``StoreError`` when a segment cannot be written;
-        the batches then stay.
+        batches, the segment, or both (readers dedupe). Damaged batches and segments (every
+        segment's footer is read) are quarantined; the day of a damaged segment starts anew from
+        its batches. A batch unreadable for another reason (I/O) is skipped, reported in
+        ``problems`` and left in place. Raises ``StoreError`` when a segment cannot be read (I/O)
+        or written; the batches then stay.
         """
         if not self.data_dir.exists():
             return CompactionStats(0, 0, 0, 0)
@@ -147,11 +173,19 @@ class SampleStore:
                 except VanishedError:
                     continue
                 except StoreError as exc:
-                    self._problem(exc)
+                    self._problem(exc, locked=True)
             names = [name for name, _ in inputs]
             segments = self._segment_days()
             newest_batch = [_ts_max(f) for _, f in inputs if not f.is_empty()]
-            newest_segment = [self._segment_bounds(segments[d])[1] for d in sorted(segments)[-1:]]
+            newest_segment: list[int] = []
+            for day in sorted(segments):  # every footer, each cycle: a damaged day is found here
+                try:
+                    newest_segment = [self._segment_bounds(segments[day])[1]]
+                except VanishedError:
+                    del segments[day]
+                except CorruptFileError as exc:
+                    self._damaged(exc, locked=True)
+                    del segments[day]
             newest = max([*newest_batch, *newest_segment], default=None)
             if newest is None:
                 return CompactionStats(0, 0, 0, 0)
@@ -197,9 +231,14 @@ class SampleStore:
             return CompactionStats(len(names), written, samples, size, dropped)
 
     def _read_segment_for_merge(self, path: Path) -> tuple[pl.DataFrame | None, frozenset[str]]:
+        """The day's segment to merge into; a damaged one is quarantined and the day starts anew
+        from the batches (a store that may not quarantine refuses to overwrite it)."""
         try:
             frame, absorbed = read_segment(path)
         except VanishedError:
+            return None, frozenset()
+        except CorruptFileError as exc:
+            self._damaged(exc, locked=True)
             return None, frozenset()
         return frame, absorbed
 
@@ -342,13 +381,19 @@ class SampleStore:
     def _segment_bounds(self, path: Path) -> tuple[int, int]:
         bounds = segment_time_bounds(path)
         if bounds is None:
-            raise StoreError(f"segment {path} holds no samples")
+            day = parse_day_name(path.stem)
+            raise CorruptFileError(
+                f"corrupt segment {path}: it holds no samples", path=path, kind="segment",
+                reason="it holds no samples", start_ms=None if day is None else day * DAY_MS,
+                end_ms=None if day is None else (day + 1) * DAY_MS - 1,
+            )
         return bounds
 
     def check(self) -> list[str]:
-        """Read every file in full; return (and record in ``problems``) what could not be read."""
+        """Read every file in full (every page checksum); return (and record in ``problems``, and
+        ``corrupt``, quarantining when allowed) what could not be read."""
         found: list[str] = []
-        for path in [*self._segment_days().values(), *self._batch_files()]:
+        for path in self.files():
             try:
                 if path.parent == self._segments:
                     read_segment(path)
@@ -361,13 +406,31 @@ class SampleStore:
                 self._problem(exc)
         return found
 
+    def files(self) -> list[Path]:
+        """Every segment (by day) and batch file (in write order) the store would read."""
+        return [*(p for _, p in sorted(self._segment_days().items())), *self._batch_files()]
+
+    @property
+    def corrupt_files_total(self) -> int:
+        """Damaged files found by this store (``redline_store_corrupt_files_total``)."""
+        return len(self.corrupt)
+
+    def foreign_files(self) -> list[Path]:
+        """Files in ``batches/`` and ``segments/`` whose names the store never writes (ignored)."""
+        found: list[Path] = []
+        for directory, ours in ((self._batches, _is_batch_name), (self._segments, _is_segment_name)):
+            if directory.is_dir():
+                found += [p for p in directory.iterdir() if ".tmp-" not in p.name and not ours(p.name)]
+        return sorted(found)
+
     # -----------------------------------------------------------------------------------------
     # Listing
 
     def _batch_files(self) -> list[Path]:
         if not self._batches.is_dir():
             return []
-        return sorted(self._batches.glob("*.parquet"), key=lambda p: p.name)
+        paths = self._batches.glob("*.parquet")
+        return sorted((p for p in paths if _is_batch_name(p.name) or self._foreign_file(p)), key=lambda p: p.name)
 
     def _segment_days(self) -> dict[int, Path]:
         if not self._segments.is_dir():
@@ -375,9 +438,20 @@ class SampleStore:
         days: dict[int, Path] = {}
         for path in self._segments.glob("*.parquet"):
             day = parse_day_name(path.stem)
-            if day is not None:
+            if day is not None and path.suffix == ".parquet":
                 days[day] = path
+            else:
+                self._foreign_file(path)
         return days
+
+    def _foreign_file(self, path: Path) -> bool:
+        """Warn once about a file the store did not write; always False (it is not read)."""
+        with self._lock:
+            first = path not in self._foreign
+            self._foreign.add(path)
+        if first:
+            _log.warning("store: ignoring %s: not a file the store writes (left as it is)", path)
+        return False
 
     def _retrying(self, action: Callable[[], _T]) -> _T:
         """Run a read; if a listed file vanished (compaction, retention), list again once."""
@@ -390,13 +464,60 @@ class SampleStore:
         except VanishedError as exc:
             raise StoreError(f"store files under {self.data_dir} keep vanishing while read: {exc}") from exc
 
-    def _problem(self, exc: StoreError) -> None:
-        """Record a file that could not be read, once per file (or per message without a file)."""
+    def _problem(self, exc: StoreError, *, locked: bool = False) -> None:
+        """Record a file that could not be read, once per file (or per message without a file);
+        a damaged one also goes through ``_damaged``. ``locked``: the caller is the compaction."""
+        if isinstance(exc, CorruptFileError):
+            self._damaged(exc, locked=locked)
         key = exc.path if exc.path is not None else str(exc)
         with self._lock:
             if key not in self._problem_keys:
                 self._problem_keys.add(key)
                 self.problems.append(str(exc))
+
+    def _damaged(self, exc: CorruptFileError, *, locked: bool) -> bool:
+        """Record a damaged file once and quarantine it when allowed; True when it no longer sits
+        at its path (moved, or gone meanwhile). ``locked``: the caller is the compaction, which
+        holds the compaction locks (the move must not race a rewrite of the same day) and always
+        quarantines."""
+        key = (str(exc.path), exc.identity)
+        with self._lock:
+            first = key not in self._corrupt_keys
+            self._corrupt_keys.add(key)
+        found = CorruptFile.from_error(exc)
+        if self.quarantine or locked:
+            try:
+                if locked:
+                    moved = move_to_quarantine(self.data_dir, exc)
+                else:
+                    with self._compact_lock, self._process_lock():
+                        moved = move_to_quarantine(self.data_dir, exc)
+            except StoreError as move_failed:
+                moved = None
+                found = replace(found, reason=f"{found.reason} (not moved: {move_failed})")
+            else:
+                if moved is None:
+                    return True  # gone or replaced since it was read
+                with self._lock:
+                    self.corrupt[:] = [c for c in self.corrupt if c.path != moved.path or c.quarantined_to]
+                    self.corrupt.append(moved)
+                return True
+        if first:
+            _log.error(
+                "store: damaged %s file %s (covering %s) skipped, left in place: %s",
+                found.kind, found.path, found.range_text(), found.reason,
+            )
+            with self._lock:
+                self.corrupt.append(found)
+        return False
+
+
+def _is_batch_name(name: str) -> bool:
+    return _BATCH_NAME.fullmatch(name) is not None
+
+
+def _is_segment_name(name: str) -> bool:
+    return name.endswith(".parquet") and parse_day_name(name.removesuffix(".parquet")) is not None
 
 
 def _ts_max(data: pl.DataFrame | pl.Series) -> int:

@@ -1,6 +1,16 @@
 """File formats of the embedded store: atomic writes, batch files and Parquet segments.
 
-A batch file is the sample frame as written by ``append`` (Parquet, ``SAMPLE_SCHEMA``).
+A batch file is the sample frame as written by ``append`` (Parquet, ``SAMPLE_SCHEMA``) followed
+by a 36-byte trailer (``BATCH_TRAILER``): the smallest and largest timestamp, the Parquet
+payload's length and CRC32, the CRC32 of those fields, and the magic ``RLB1`` as the last four
+bytes. A reader checks length and checksum before it parses anything, so a truncated or
+bit-flipped batch is found, with the time range it covered whenever the trailer survived.
+A file ending ``PAR1`` instead is a batch written before the trailer existed: it is read as
+plain Parquet (Parquet's own footer check is all it has).
+
+Every check that fails on content (not on I/O) raises ``CorruptFileError``: the store moves
+such a file to quarantine. An ``OSError`` that carries an errno (EIO, EACCES, EMFILE) is an I/O
+failure, not proof of damage: it stays a plain ``StoreError`` and the file stays where it is.
 
 A segment holds one UTC day. Its columns are ``metric`` and ``labels`` (dictionary-encoded),
 ``timestamp`` (``DELTA_BINARY_PACKED``) and the value split in two nullable columns:
@@ -10,6 +20,10 @@ most 2**53 (exactly representable, so the round trip is exact), ``value_float``
 marker, ±Inf, -0.0). Rows are sorted by time slice (``SLICE_MS``), then series, then timestamp,
 one row group per slice, so a read of the last hour decodes one row group of one file, while
 each series is still a long run inside a row group for the delta encodings and zstd.
+
+Segments are written with Parquet page checksums (CRC32 per page, ``redline.format`` 2) and read
+with their verification on: a flipped byte in a page that a read decodes is an error, not a
+wrong value. Segments of format 1 (before the checksums) are read as before, unverified pages.
 
 The key-value metadata ``redline.absorbed`` lists the batch files the compaction that wrote the
 segment had as input: their rows for this day are in the segment, so readers ignore those rows
@@ -22,9 +36,11 @@ import contextlib
 import datetime as dt
 import json
 import os
+import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Final, Literal
 
 import numpy as np
 import polars as pl
@@ -43,6 +59,13 @@ _ABSORBED_KEY: Final = b"redline.absorbed"
 _FORMAT_KEY: Final = b"redline.format"
 _EPOCH: Final = dt.date(1970, 1, 1)
 _INT_LIMIT: Final = float(2**53)
+SEGMENT_FORMAT: Final = b"2"
+"""2: page checksums written (format 1 had none)."""
+
+BATCH_MAGIC: Final = b"RLB1"
+BATCH_TRAILER: Final = struct.Struct("<qqQII4s")
+"""min timestamp, max timestamp, payload length, payload CRC32, CRC32 of the 28 bytes before it, magic."""
+_PARQUET_MAGIC: Final = b"PAR1"
 
 SEGMENT_SCHEMA: Final = pa.schema(
     [
@@ -59,6 +82,54 @@ _SERIES: Final = ["metric", "labels"]
 
 class VanishedError(Exception):
     """A listed file was removed before it could be opened (a compaction or retention ran)."""
+
+
+FileKind = Literal["batch", "segment"]
+
+
+class CorruptFileError(StoreError):
+    """A store file whose content failed a check (length, checksum, Parquet structure).
+
+    ``start_ms``/``end_ms`` bound the samples it held when known (trailer, footer statistics or
+    the day in its name), ``identity`` is the (device, inode) that was read, so the file is not
+    confused with one that replaced it at the same path meanwhile.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path,
+        kind: FileKind,
+        reason: str,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        identity: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__(message, path=path)
+        self.kind: FileKind = kind
+        self.reason = reason
+        self.start_ms = start_ms
+        self.end_ms = end_ms
+        self.identity = identity
+
+
+def is_content_error(exc: BaseException) -> bool:
+    """True for a parse or checksum failure, False for an I/O failure (an OSError with an errno).
+
+    pyarrow reports a bad page checksum or undecodable thrift as ``OSError`` without an errno."""
+    if isinstance(exc, pa.ArrowException | ValueError):
+        return True
+    return isinstance(exc, OSError) and exc.errno is None
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``path``, None when it is gone."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def day_of(timestamp_ms: int) -> int:
@@ -129,25 +200,91 @@ def temp_owner_pid(name: str) -> int | None:
 
 
 def write_batch(fh: IO[bytes], samples: pl.DataFrame) -> None:
-    """Write a validated sample frame as a batch file."""
-    pq.write_table(samples.to_arrow(), fh, compression="zstd")
+    """Write a validated, non-empty sample frame as a batch file: Parquet, then its trailer."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(samples.to_arrow(), sink, compression="zstd")
+    payload = sink.getvalue().to_pybytes()
+    ts = samples.get_column("timestamp")
+    fields = struct.pack("<qqQI", int(ts.min()), int(ts.max()), len(payload), zlib.crc32(payload))  # type: ignore[arg-type]
+    fh.write(payload)
+    fh.write(fields + struct.pack("<I4s", zlib.crc32(fields), BATCH_MAGIC))
+
+
+def _batch_trailer(path: Path, tail: bytes, size: int) -> tuple[int, int, int, int] | None:
+    """(min ts, max ts, payload length, payload CRC) from a batch's last bytes; None for a file
+    without a trailer that ends like Parquet (written before trailers); ``CorruptFileError``
+    when neither fits."""
+    if tail.endswith(BATCH_MAGIC) and len(tail) >= BATCH_TRAILER.size:
+        lo, hi, length, crc, fields_crc, _ = BATCH_TRAILER.unpack(tail[-BATCH_TRAILER.size :])
+        if zlib.crc32(tail[-BATCH_TRAILER.size : -8]) != fields_crc:
+            raise _corrupt_batch(path, "its trailer fails its checksum")
+        if length != size - BATCH_TRAILER.size:
+            raise _corrupt_batch(
+                path, f"it holds {size - BATCH_TRAILER.size} bytes where its trailer says {length}", lo, hi
+            )
+        return lo, hi, length, crc
+    if tail.endswith(_PARQUET_MAGIC):
+        return None
+    what = "it is empty" if size == 0 else "it has no checksum trailer (truncated, or not a batch file)"
+    raise _corrupt_batch(path, what)
+
+
+def _corrupt_batch(path: Path, reason: str, start_ms: int | None = None, end_ms: int | None = None) -> CorruptFileError:
+    return CorruptFileError(
+        f"corrupt batch file {path}: {reason}", path=path, kind="batch", reason=reason,
+        start_ms=start_ms, end_ms=end_ms, identity=file_identity(path),
+    )
 
 
 def read_batch(path: Path) -> pl.DataFrame:
-    """A batch file as a sample frame; ``VanishedError`` if gone, ``StoreError`` if unreadable."""
+    """A batch file as a sample frame, its length and checksum verified; ``VanishedError`` if gone,
+    ``CorruptFileError`` if damaged, ``StoreError`` if it cannot be read (I/O)."""
     try:
-        table = pq.read_table(path)
+        data = path.read_bytes()
     except FileNotFoundError as exc:
         raise VanishedError(str(path)) from exc
-    except (OSError, pa.ArrowException) as exc:
+    except OSError as exc:
         raise StoreError(f"unreadable batch file {path}: {exc}", path=path) from exc
+    trailer = _batch_trailer(path, data[-BATCH_TRAILER.size :], len(data))
+    bounds: tuple[int | None, int | None] = (None, None)
+    payload: bytes | memoryview = data
+    if trailer is not None:
+        lo, hi, length, crc = trailer
+        bounds = (lo, hi)
+        payload = memoryview(data)[:length]
+        if zlib.crc32(payload) != crc:
+            raise _corrupt_batch(path, "its content fails its checksum (bytes changed on disk)", lo, hi)
     try:
+        table = pq.read_table(pa.BufferReader(payload))
         frame = pl.from_arrow(table)
-    except (pl.exceptions.PolarsError, pa.ArrowException) as exc:
-        raise StoreError(f"unreadable batch file {path}: {exc}", path=path) from exc
+    except (OSError, pa.ArrowException, ValueError, pl.exceptions.PolarsError) as exc:
+        raise _corrupt_batch(path, f"not readable as Parquet: {exc}", *bounds) from exc
     if not isinstance(frame, pl.DataFrame) or dict(frame.schema) != dict(SAMPLE_SCHEMA):
-        raise StoreError(f"batch file {path} does not hold the sample schema: {table.schema}")
+        raise _corrupt_batch(path, f"it does not hold the sample schema: {table.schema}", *bounds)
     return frame.select(SAMPLE_SCHEMA.names())
+
+
+def batch_time_bounds(path: Path) -> tuple[int, int] | None:
+    """(min, max) timestamp of a batch file from its trailer (a batch written before trailers:
+    from its Parquet footer statistics); None when empty."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            fh.seek(max(0, size - BATCH_TRAILER.size))
+            tail = fh.read()
+    except FileNotFoundError as exc:
+        raise VanishedError(str(path)) from exc
+    except OSError as exc:
+        raise StoreError(f"unreadable batch file {path}: {exc}", path=path) from exc
+    trailer = _batch_trailer(path, tail, size)
+    if trailer is not None:
+        return trailer[0], trailer[1]
+    try:
+        return file_time_bounds(path, "batch file", lambda p: read_batch(p).get_column("timestamp"))
+    except StoreError as exc:
+        if exc.__cause__ is not None and is_content_error(exc.__cause__):
+            raise _corrupt_batch(path, f"not readable as Parquet: {exc.__cause__}") from exc
+        raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,7 +342,7 @@ def write_segment(fh: IO[bytes], samples: pl.DataFrame, absorbed: list[str]) -> 
             "value_float": value_float,
         },
         schema=SEGMENT_SCHEMA.with_metadata(
-            {_ABSORBED_KEY: json.dumps(sorted(absorbed)).encode(), _FORMAT_KEY: b"1"}
+            {_ABSORBED_KEY: json.dumps(sorted(absorbed)).encode(), _FORMAT_KEY: SEGMENT_FORMAT}
         ),
     )
     slices = ordered.get_column("_slice")
@@ -223,7 +360,10 @@ def write_segment(fh: IO[bytes], samples: pl.DataFrame, absorbed: list[str]) -> 
             "value_int": "DELTA_BINARY_PACKED",
             "value_float": "BYTE_STREAM_SPLIT",
         },
-        write_statistics=True,
+        # Readers skip row groups by timestamp statistics; min/max label strings would only
+        # cost bytes (more than the page checksums add).
+        write_statistics=["timestamp", "value_int", "value_float"],
+        write_page_checksum=True,
     ) as writer:
         for lo, hi in zip(starts, ends, strict=True):
             if hi > lo:
@@ -235,37 +375,54 @@ def read_segment(
 ) -> tuple[pl.DataFrame, frozenset[str]]:
     """The samples of a segment within [start_ms, end_ms] (row groups outside are not decoded),
     and the batch names it absorbed. Metadata and data come from one open file, so a segment
-    replaced meanwhile is read whole, old or new.
+    replaced meanwhile is read whole, old or new. Page checksums of the pages read are verified.
 
     ``columns`` limited to ``metric``/``labels``/``timestamp`` skips the value decoding.
+    ``CorruptFileError`` (with the time range of the row groups it was reading, or of its day
+    when even the footer is unreadable) when the content fails a check.
     """
     try:
         fh = open(path, "rb")  # noqa: SIM115 -- closed below, after pyarrow is done with it
     except FileNotFoundError as exc:
         raise VanishedError(str(path)) from exc
     except OSError as exc:
-        raise StoreError(f"unreadable segment {path}: {exc}") from exc
+        raise StoreError(f"unreadable segment {path}: {exc}", path=path) from exc
+    day = parse_day_name(path.stem)
+    covered: tuple[int | None, int | None] = (None, None) if day is None else (day * DAY_MS, (day + 1) * DAY_MS - 1)
+    identity: tuple[int, int] | None = None
     try:
         with fh:
-            pf = pq.ParquetFile(fh)
+            st = os.fstat(fh.fileno())
+            identity = (st.st_dev, st.st_ino)
+            pf = pq.ParquetFile(fh, page_checksum_verification=True)
             meta = pf.metadata
             kv = meta.metadata or {}
             absorbed = frozenset(json.loads(kv.get(_ABSORBED_KEY, b"[]")))
             ts_index = pf.schema_arrow.get_field_index("timestamp")
             groups: list[int] = []
+            lows: list[int] = []
+            highs: list[int] = []
             for i in range(meta.num_row_groups):
-                stats = meta.row_group(i).column(ts_index).statistics
-                if stats is not None and stats.has_min_max and (
-                    (end_ms is not None and stats.min > end_ms)
-                    or (start_ms is not None and stats.max < start_ms)
-                ):
-                    continue
+                stats = meta.row_group(i).column(ts_index).statistics if ts_index >= 0 else None
+                if stats is not None and stats.has_min_max:
+                    if (end_ms is not None and stats.min > end_ms) or (start_ms is not None and stats.max < start_ms):
+                        continue
+                    lows.append(stats.min)
+                    highs.append(stats.max)
                 groups.append(i)
+            if lows and len(lows) == len(groups):
+                covered = (min(lows), max(highs))
             wanted = columns or SEGMENT_SCHEMA.names
             table = pf.read_row_groups(groups, columns=wanted) if groups else SEGMENT_SCHEMA.empty_table()
-    except (OSError, pa.ArrowException, ValueError) as exc:
-        raise StoreError(f"unreadable segment {path}: {exc}") from exc
-    frame = pl.from_arrow(table.select(wanted))
+            frame = pl.from_arrow(table.select(wanted))
+    except (OSError, pa.ArrowException, ValueError, KeyError, pl.exceptions.PolarsError) as exc:
+        if isinstance(exc, OSError) and not is_content_error(exc):
+            raise StoreError(f"unreadable segment {path}: {exc}", path=path) from exc
+        reason = "it is empty (0 bytes)" if "size is 0 bytes" in str(exc) else f"{type(exc).__name__}: {exc}"
+        raise CorruptFileError(
+            f"corrupt segment {path}: {reason}", path=path, kind="segment", reason=reason,
+            start_ms=covered[0], end_ms=covered[1], identity=identity,
+        ) from exc
     assert isinstance(frame, pl.DataFrame)
     if start_ms is not None:
         frame = frame.filter(pl.col("timestamp") >= start_ms)
@@ -283,14 +440,22 @@ def read_segment(
 
 def segment_time_bounds(path: Path) -> tuple[int, int] | None:
     """(min, max) timestamp of a segment from its footer statistics, None when empty."""
-    return file_time_bounds(
-        path, "segment", lambda p: read_segment(p, columns=["timestamp"])[0].get_column("timestamp")
-    )
-
-
-def batch_time_bounds(path: Path) -> tuple[int, int] | None:
-    """(min, max) timestamp of a batch file from its footer statistics, None when empty."""
-    return file_time_bounds(path, "batch file", lambda p: read_batch(p).get_column("timestamp"))
+    try:
+        return file_time_bounds(
+            path, "segment", lambda p: read_segment(p, columns=["timestamp"])[0].get_column("timestamp")
+        )
+    except CorruptFileError:
+        raise
+    except StoreError as exc:
+        if exc.__cause__ is None or not is_content_error(exc.__cause__):
+            raise
+        day = parse_day_name(path.stem)
+        reason = f"{type(exc.__cause__).__name__}: {exc.__cause__}"
+        raise CorruptFileError(
+            f"corrupt segment {path}: {reason}", path=path, kind="segment", reason=reason,
+            start_ms=None if day is None else day * DAY_MS,
+            end_ms=None if day is None else (day + 1) * DAY_MS - 1, identity=file_identity(path),
+        ) from exc
 
 
 def file_time_bounds(

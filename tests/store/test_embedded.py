@@ -215,8 +215,8 @@ def test_disk_full_during_compaction_keeps_the_batches_and_the_old_segment(tmp_p
     assert store.read([], T0, T0 + 10).get_column("value").to_list() == [1.0, 2.0]
 
 
-def test_a_truncated_batch_is_skipped_reported_and_kept(tmp_path: Path) -> None:
-    store = SampleStore(tmp_path)
+def test_a_truncated_batch_is_skipped_and_kept_by_reads_and_quarantined_by_compaction(tmp_path: Path) -> None:
+    store = SampleStore(tmp_path)  # reads report damage, they do not move files
     good = store.append(samples([("m", "", T0, 1.0)]))
     bad = store.append(samples([("m", "", T0 + 1, 2.0)]))
     assert good is not None and bad is not None
@@ -224,10 +224,13 @@ def test_a_truncated_batch_is_skipped_reported_and_kept(tmp_path: Path) -> None:
 
     assert store.read([], T0, T0 + 10).get_column("value").to_list() == [1.0]
     assert len(store.problems) == 1 and str(bad) in store.problems[0]
-    stats = store.compact()
-    assert stats.batches_merged == 1
     assert bad.exists()
     assert len(store.check()) == 1 and str(bad) in store.check()[0]
+    assert [c.path for c in store.corrupt] == [str(bad)] and store.corrupt[0].quarantined_to is None
+    stats = store.compact()
+    assert stats.batches_merged == 1
+    assert not bad.exists() and store.corrupt[-1].quarantined_to is not None
+    assert store.check() == []
     assert store.read([], T0, T0 + 10).get_column("value").to_list() == [1.0]
 
 

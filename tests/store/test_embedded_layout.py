@@ -4,9 +4,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
-import pytest
 
-from redline.kernel.errors import StoreError
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.store.embedded import SampleStore
 
@@ -68,7 +66,7 @@ def test_a_read_of_the_last_hour_opens_only_the_day_that_covers_it(tmp_path: Pat
     assert len(store.problems) == 1 and str(old_day) in store.problems[0]
 
 
-def test_compaction_refuses_to_overwrite_an_unreadable_segment_and_keeps_the_batches(tmp_path: Path) -> None:
+def test_compaction_quarantines_a_damaged_segment_and_builds_the_day_anew_from_its_batches(tmp_path: Path) -> None:
     store = SampleStore(tmp_path)
     store.append(samples([("m", "", T0, 1.0)]))
     store.compact()
@@ -76,11 +74,14 @@ def test_compaction_refuses_to_overwrite_an_unreadable_segment_and_keeps_the_bat
     segment.write_bytes(segment.read_bytes()[:-30])
     batch = store.append(samples([("m", "", T0 + 1, 2.0)]))
     assert batch is not None
-
-    with pytest.raises(StoreError, match=r"unreadable segment .*2023-11-15\.parquet"):
-        store.compact()
-    assert batch.exists()
     assert store.read([], T0, T0 + 10).get_column("value").to_list() == [2.0]
+    assert segment.exists()  # a read only reports it
+
+    assert store.compact().batches_merged == 1
+    assert not batch.exists() and store.check() == []
+    assert store.read([], T0, T0 + 10).get_column("value").to_list() == [2.0]
+    [moved] = [c for c in store.corrupt if c.quarantined_to]
+    assert moved.path == str(segment) and Path(moved.quarantined_to).exists()
 
 
 def test_temp_files_are_never_read_and_a_dead_writers_temp_is_cleaned_at_compaction(tmp_path: Path) -> None:
