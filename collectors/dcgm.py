@@ -104,7 +104,7 @@ class DcgmCollector:
     def _scrape(self, now_ms: int) -> tuple[pl.DataFrame, list[str]]:
         cfg = self.config
         parsed, problems = scrape_exposition(
-            self._client, cfg.url, self._parser, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, now_ms=now_ms,
+            self._client, cfg.url, self._parser, timeout_s=cfg.timeout_s, max_bytes=cfg.read_limit, now_ms=now_ms,
             expected="dcgm-exporter metrics", accept=ACCEPT,
         )
         dcgm = parsed.samples.filter(pl.col("metric").str.starts_with("DCGM_FI_"))

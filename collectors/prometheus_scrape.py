@@ -107,6 +107,6 @@ class PrometheusScrapeCollector:
     def _scrape(self, scrape_ms: int) -> tuple[pl.DataFrame, list[str]]:
         cfg = self.config
         parsed, problems = scrape_exposition(
-            self._client, cfg.url, self._parser, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, now_ms=scrape_ms
+            self._client, cfg.url, self._parser, timeout_s=cfg.timeout_s, max_bytes=cfg.read_limit, now_ms=scrape_ms
         )
         return parsed.samples, problems

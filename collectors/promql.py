@@ -10,7 +10,7 @@ added (a result label ``source`` becomes ``exported_source``). On the first coll
 with ``lookback`` set is run as a range query over ``[now - lookback, now]`` at ``step``
 (default: the interval) to backfill history; afterwards it is an instant query at the collection
 time, once per interval. A backfill longer than ``MAX_POINTS_PER_REQUEST`` steps is split into
-several range requests; ``max_bytes`` bounds each response (a 6 h backfill of 1,000 series at
+several range requests; ``body_size_limit`` bounds each response (a 6 h backfill of 1,000 series at
 1 m is about 8 MB of JSON), and ``timeout`` bounds the whole collection.
 
 Emitted metrics (one per configured query):
@@ -384,7 +384,7 @@ class PromQLCollector:
             data=data,
             headers=self._headers,
             timeout_s=left,
-            max_bytes=self.config.max_bytes,
+            max_bytes=self.config.read_limit,
             accept_status=_ERROR_STATUSES,
         )
         return parse_answer(fetched.status, fetched.json(), query.record)
