@@ -128,6 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from redline.slo.evaluation import Evaluator
+    from redline.slo.groups import group_overflows
     from redline.store.embedded import SampleStore
 
     loaded = _load(args.config)
@@ -135,7 +136,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     problems: list[str] = []
     store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention)
     if loaded.data_dir.exists():
-        problems = Evaluator(cfg.slos, cfg.guardrails).check_series(store.series())
+        series = store.series()
+        problems = Evaluator(cfg.slos, cfg.guardrails).check_series(series)
+        problems += [str(overflow) for overflow in group_overflows(cfg.slos, series)]
     for note in loaded.notes:
         print(f"note: {note}", file=sys.stderr)
     for p in problems:

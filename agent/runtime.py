@@ -32,7 +32,7 @@ from redline.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfi
 from redline.kernel.errors import StoreError
 from redline.kernel.secrets import secret_from_env
 from redline.slo.evaluation import Evaluator, read_start_ms
-from redline.slo.groups import expand_groups, group_members, member_name
+from redline.slo.groups import expand_groups, has_new_members
 from redline.slo.results import StatusReport
 from redline.store.embedded import SampleStore
 
@@ -153,7 +153,7 @@ class Agent:
             return False
         known = set(self.evaluator.names)
         pairs = list(samples.select("metric", "labels").unique().iter_rows())
-        return any(member_name(s, m) not in known for s in grouped for m in group_members(s, pairs))
+        return has_new_members(grouped, known, pairs)
 
     def collect(self, source: str) -> SourceHealth:
         """Collect one source once, store the batch, feed the evaluator."""

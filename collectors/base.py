@@ -19,6 +19,7 @@ import httpx
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from redline.collectors.limits import UNLIMITED_BYTES, ByteCount, SourceLimits, frame_limit_error
 from redline.kernel.config_types import DurationSeconds
 from redline.kernel.errors import SourceError
 from redline.kernel.fields import SAMPLE_SCHEMA, empty_samples
@@ -27,11 +28,13 @@ from redline.kernel.secrets import Secrets, secret_from_env
 from redline.kernel.units import format_duration
 
 __all__ = [
+    "ByteCount",
     "CollectResult",
     "Collector",
     "CollectorContext",
     "Fetched",
     "Row",
+    "SeriesLimitSettings",
     "SourceHealth",
     "SourceSettings",
     "bearer_header",
@@ -118,13 +121,33 @@ class SourceSettings(BaseModel):
     """Unset: 10 s, or the interval when that is shorter (as Prometheus's scrape_timeout)."""
     labels: dict[str, str] = Field(default_factory=dict)
     """Added to every series of this source, with ``source=<name>``."""
-    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
-    """The most one collection may read (an HTTP body, a file's bytes)."""
+    body_size_limit: ByteCount = 10 * 1024 * 1024
+    """The most one collection may read (an HTTP body after decompression, a file's bytes): ``10MB``
+    or a number of bytes, 0 for no limit. Over it the collection fails whole (Prometheus's name)."""
+    max_bytes: int | None = Field(default=None, gt=0)
+    """The older name of ``body_size_limit`` (a number of bytes), still read; prefer ``body_size_limit``."""
 
     @property
     def timeout_s(self) -> float:
         """The timeout in force."""
         return self.timeout if self.timeout is not None else min(10.0, self.interval)
+
+    @property
+    def read_limit(self) -> int:
+        """``body_size_limit`` as a number of bytes to read up to (no limit: ``UNLIMITED_BYTES``)."""
+        return self.body_size_limit or UNLIMITED_BYTES
+
+    @model_validator(mode="before")
+    @classmethod
+    def _max_bytes_is_body_size_limit(cls, data: object) -> object:
+        # max_bytes stays its own field so that a bad value is reported where it is written.
+        if isinstance(data, dict) and data.get("max_bytes") is not None:
+            if "body_size_limit" in data:
+                raise ValueError("give body_size_limit or max_bytes (its older name), not both")
+            value = data["max_bytes"]
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                data = {**data, "body_size_limit": value}
+        return data
 
     @field_validator("labels")
     @classmethod
@@ -146,6 +169,28 @@ class SourceSettings(BaseModel):
     def series_labels(self) -> dict[str, str]:
         """The labels stamped on every series of this source."""
         return {**self.labels, "source": self.name}
+
+
+class SeriesLimitSettings(SourceSettings):
+    """The settings of a source kind that keeps to Prometheus's per-scrape series limits
+    (``collectors.limits``): a scrape, dcgm-exporter, a PromQL backend. Defaults protect the agent
+    from one runaway target; 0 is no limit, as in Prometheus."""
+
+    sample_limit: int = Field(default=200_000, ge=0)
+    """The most samples one collection may hold."""
+    label_limit: int = Field(default=64, ge=0)
+    """The most labels one series may carry, ``__name__`` and ``source`` included."""
+    label_name_length_limit: int = Field(default=256, ge=0)
+    """The longest label name, in bytes."""
+    label_value_length_limit: int = Field(default=2048, ge=0)
+    """The longest label value (the metric name included), in UTF-8 bytes."""
+
+    @property
+    def limits(self) -> SourceLimits:
+        """The series limits in force."""
+        return SourceLimits(
+            self.sample_limit, self.label_limit, self.label_name_length_limit, self.label_value_length_limit
+        )
 
 
 Row = tuple[str, Mapping[str, str], int, float]
@@ -190,6 +235,7 @@ def collect_safely(
     fetch: Callable[[int], Fetched],
     *,
     empty_is_error: bool = True,
+    limits: SourceLimits | None = None,
 ) -> CollectResult:
     """Run ``fetch(now_ms)`` and turn its outcome into a ``CollectResult``; never raises.
 
@@ -199,7 +245,8 @@ def collect_safely(
     (``source 'x' (http://…)``) prefixes every error. An empty result is reported as an error
     ("returned no samples"), never as zeros, unless ``empty_is_error`` is false (a scrape target
     with no series yet is healthy); no samples but problems is always an error naming the first
-    problem.
+    problem. With ``limits``, a frame over any of them fails whole: no sample is kept and the error
+    names the limit (for sources that build their frame whole; a scrape checks as it parses).
     """
     now_ms = int(clock() * 1000)
     started = time.monotonic()
@@ -209,7 +256,10 @@ def collect_safely(
         fetched = fetch(now_ms)
         samples, problems = fetched[0], fetched[1]
         failed = fetched[2] if len(fetched) == 3 else None
-        if failed is not None:
+        over = frame_limit_error(samples, limits) if limits is not None else None
+        if over is not None:
+            samples, error = empty_samples(), f"{where}: {over}"
+        elif failed is not None:
             error = f"{where}: {failed}"
         elif samples.height:
             error = None

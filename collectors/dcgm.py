@@ -22,6 +22,9 @@ DCGM writes a "blank" sentinel (≥ 2⁴⁷, or the int32 blanks 0x7ffffff0–0x
 could not read: that is a missing sample and a problem, never a huge number or a zero. dcgm-exporter
 4.9 renames these fields (and changes utilisation to a ratio and memory to bytes); those names are
 not mapped yet, but ``keep_raw`` stores them as exported.
+
+The series limits (``sample_limit``, ``label_limit``...) count the exposition as scraped, before the
+mapping: a page over them fails whole, as a Prometheus scrape of it would.
 """
 
 from __future__ import annotations
@@ -32,7 +35,13 @@ from typing import Final, Literal
 
 import polars as pl
 
-from redline.collectors.base import CollectorContext, CollectResult, SourceSettings, collect_safely, samples_from_rows
+from redline.collectors.base import (
+    CollectorContext,
+    CollectResult,
+    SeriesLimitSettings,
+    collect_safely,
+    samples_from_rows,
+)
 from redline.collectors.exposition import ExpositionParser
 from redline.collectors.gpu_metrics import MIB, DeviceTracker, GpuReading, gpu_rows
 from redline.collectors.http_fetch import HttpURL, shown_url
@@ -70,7 +79,7 @@ _INT32_BLANKS: Final = (0x7FFFFFF0, 0x7FFFFFFF)
 ACCEPT: Final = "text/plain;version=0.0.4;q=0.9,*/*;q=0.1"
 
 
-class DcgmConfig(SourceSettings):
+class DcgmConfig(SeriesLimitSettings):
     """One dcgm-exporter endpoint: ``kind: dcgm``."""
 
     kind: Literal["dcgm"]
@@ -94,7 +103,7 @@ class DcgmCollector:
         self._clock = context.clock
         self._where = f"source {config.name!r} ({shown_url(config.url)})"
         self._extra = config.series_labels()
-        self._parser = ExpositionParser(self._extra)
+        self._parser = ExpositionParser(self._extra, limits=config.limits)
         self._tracker = DeviceTracker()
 
     def collect(self) -> CollectResult:
@@ -104,7 +113,7 @@ class DcgmCollector:
     def _scrape(self, now_ms: int) -> tuple[pl.DataFrame, list[str]]:
         cfg = self.config
         parsed, problems = scrape_exposition(
-            self._client, cfg.url, self._parser, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, now_ms=now_ms,
+            self._client, cfg.url, self._parser, timeout_s=cfg.timeout_s, max_bytes=cfg.read_limit, now_ms=now_ms,
             expected="dcgm-exporter metrics", accept=ACCEPT,
         )
         dcgm = parsed.samples.filter(pl.col("metric").str.starts_with("DCGM_FI_"))

@@ -15,6 +15,11 @@ Leniencies, on purpose: exemplars are ignored in both formats, unknown ``#`` com
 ignored, and label values keep an unknown escape (``\\t``) as written. ``_created`` samples of
 counters, histograms and summaries are dropped: they are not sample data for SLOs.
 
+Limits (``collectors.limits``): with ``sample_limit`` the parse stops within ``_LIMIT_CHUNK`` lines
+of the first sample over it, and the label limits are checked once per new series, when it is
+cached; a series over them is never cached, so it is checked again on every scrape. A parse over a
+limit returns no samples and says which limit in ``ParsedExposition.over_limit``.
+
 An ``ExpositionParser`` is not thread-safe; give each collector its own.
 """
 
@@ -27,7 +32,8 @@ from typing import Final
 
 import polars as pl
 
-from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.collectors.limits import SourceLimits, series_limit_error
+from redline.kernel.fields import SAMPLE_SCHEMA, empty_samples
 from redline.kernel.labels import format_labels, parse_labels
 
 __all__ = ["OPENMETRICS_TYPES", "TEXT_TYPES", "ExpositionParser", "ParsedExposition"]
@@ -41,6 +47,8 @@ _CREATED_OWNERS: Final = frozenset({"counter", "histogram", "summary", "gaugehis
 _MAX_PROBLEMS: Final = 50
 _SHOWN_CHARS: Final = 120
 _DROPPED: Final = -1
+_LIMIT_CHUNK: Final = 4096
+"""Lines parsed between two looks at ``sample_limit`` when a body may exceed it."""
 
 _NAME: Final = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 # Regexes are written "unrolled" ([^"\\]*(?:\\.[^"\\]*)*) rather than as an alternation repeated
@@ -77,6 +85,12 @@ class ParsedExposition:
     problems: tuple[str, ...]
     openmetrics: bool
     """Whether the text was read as OpenMetrics (timestamps in seconds) or text 0.0.4 (ms)."""
+    over_limit: str | None = None
+    """The limit this exposition broke and by how much (then ``samples`` is empty), or ``None``."""
+
+
+class _OverLimit(Exception):
+    """A series over a label limit: the parse stops and fails whole (not a malformed line)."""
 
 
 def _unescape(value: str) -> str:
@@ -132,10 +146,17 @@ class ExpositionParser:
     ``extra_labels`` (e.g. ``source`` and configured labels) are merged into every series at
     cache-fill time; an exposed label of the same name is kept as ``exported_<name>``, as
     Prometheus does. The cache is cleared before a parse once it holds more than
-    ``max_series`` series.
+    ``max_series`` series. ``limits`` (none by default) make an exposition over any of them fail
+    whole, counting the extra labels as stored.
     """
 
-    def __init__(self, extra_labels: Mapping[str, str] | None = None, *, max_series: int = 200_000) -> None:
+    def __init__(
+        self,
+        extra_labels: Mapping[str, str] | None = None,
+        *,
+        max_series: int = 200_000,
+        limits: SourceLimits | None = None,
+    ) -> None:
         # Held escaped, like every label value inside the parser.
         self._extra = {k: format_labels({k: v})[len(k) + 2 : -1] for k, v in (extra_labels or {}).items()}
         self._extra_names = frozenset(self._extra)
@@ -149,6 +170,20 @@ class ExpositionParser:
         self._labels: list[str] = []
         self._names: dict[str, str] = {}
         self._columns: tuple[pl.Series, pl.Series] | None = None
+        self._sample_limit = limits.sample_limit if limits is not None else 0
+        self._label_limits = limits if limits is not None and limits.on_labels else None
+        # Bounds under which a new series surely keeps to the label limits (_check_series): the
+        # extra labels take their share, and may rename an exposed one exported_<name> (9 more bytes).
+        # Extra labels over a limit themselves leave no room, so every series is looked at exactly.
+        unbounded = 2**62
+        lim = self._label_limits or SourceLimits()
+        extra_ok = not lim.on_labels or series_limit_error(
+            lim, "", list(self._extra), list(self._extra.values()), escaped=True
+        ) is None
+        count_room = lim.label_limit - len(self._extra) - 1 if lim.label_limit else unbounded
+        self._quick_count = count_room if extra_ok else -1
+        self._quick_name = lim.label_name_length_limit - 9 if lim.label_name_length_limit else unbounded
+        self._quick_value = lim.label_value_length_limit or unbounded
 
     @property
     def cached_series(self) -> int:
@@ -174,29 +209,41 @@ class ExpositionParser:
         # OpenMetrics text must end at '# EOF'; when it does not (truncated, or text after it),
         # every line goes the careful way so that the problem is reported where it is.
         careful = om and bool(lines) and lines[-1].strip() != "# EOF"
-        # The fast path: a line whose text up to the first space is a known series.
-        sids = scan.sids
-        sids_append = sids.append
-        vals_append = scan.vals.append
-        get = self._cache.get
-        slow = scan.line
-        for line in () if careful else lines:
-            key, _, rest = line.partition(" ")
-            sid = get(key)
-            if sid is not None:
-                sids_append(sid)
-                vals_append(rest)
-            else:
-                slow(line)
-        frame = None if careful else scan.frame(default_timestamp_ms)
-        if frame is None:
-            # A known series had an odd value or timestamp (or see above): redo the text line by
-            # line, which reports each bad line with its number.
-            scan = _Scan(self, om, careful=True)
-            for line in lines:
-                scan.line(line)
-            frame = scan.frame(default_timestamp_ms)
-            assert frame is not None
+        limit = self._sample_limit
+        # Under sample_limit lines, no count can exceed it: one chunk, no look inside the loop.
+        chunks = (lines,) if not limit or len(lines) <= limit else _chunked(lines)
+        try:
+            # The fast path: a line whose text up to the first space is a known series.
+            sids = scan.sids
+            sids_append = sids.append
+            vals_append = scan.vals.append
+            get = self._cache.get
+            slow = scan.line
+            for chunk in () if careful else chunks:
+                for line in chunk:
+                    key, _, rest = line.partition(" ")
+                    sid = get(key)
+                    if sid is not None:
+                        sids_append(sid)
+                        vals_append(rest)
+                    else:
+                        slow(line)
+                if limit and len(sids) > limit:
+                    return self._over_sample_limit(lines, om)
+            frame = None if careful else scan.frame(default_timestamp_ms)
+            if frame is None:
+                # A known series had an odd value or timestamp (or see above): redo the text line by
+                # line, which reports each bad line with its number.
+                scan = _Scan(self, om, careful=True)
+                for chunk in chunks:
+                    for line in chunk:
+                        scan.line(line)
+                    if limit and len(scan.sids) > limit:
+                        return self._over_sample_limit(lines, om)
+                frame = scan.frame(default_timestamp_ms)
+                assert frame is not None
+        except _OverLimit as exc:
+            return ParsedExposition(empty_samples(), {}, (), om, over_limit=str(exc))
         if om and scan.eof_index is None and lines:
             scan.problem(len(lines) - 1, lines[-1], "OpenMetrics text does not end with '# EOF' (truncated?)")
         types = {
@@ -205,6 +252,39 @@ class ExpositionParser:
             if not (name.endswith("_created") and _is_created_sample(name, scan.types))
         }
         return ParsedExposition(frame, types, scan.finish_problems(), om)
+
+    def _over_sample_limit(self, lines: list[str], openmetrics: bool) -> ParsedExposition:
+        """The failed parse of a body over ``sample_limit``, counting its sample lines (every line
+        but blanks and comments: a malformed or ``_created`` line counts too) without parsing them."""
+        count = sum(1 for line in lines if (text := line.lstrip(" \t")) and text[0] != "#")
+        over = f"sample_limit {self._sample_limit} exceeded: {count} sample lines"
+        return ParsedExposition(empty_samples(), {}, (), openmetrics, over_limit=over)
+
+    def _check_series(self, metric: str, names: list[str], values: list[str]) -> None:
+        """Raise ``_OverLimit`` when a new series, as it will be stored, breaks a label limit.
+
+        A quick look with C-level ``max``/``len`` settles the common case; only a series near a
+        limit (or with non-ASCII values, whose bytes differ from their characters) is looked at
+        exactly, with the extra labels merged as ``_fill`` merges them.
+        """
+        joined = "".join(values)
+        if (
+            len(names) <= self._quick_count
+            and len(metric) <= self._quick_value  # metric names are ASCII
+            and (len(joined) <= self._quick_value or max(map(len, values), default=0) <= self._quick_value)
+            and joined.isascii()
+            and (len("".join(names)) <= self._quick_name or max(map(len, names), default=0) <= self._quick_name)
+        ):
+            return
+        limits = self._label_limits
+        assert limits is not None
+        extra = self._extra
+        collide = bool(extra) and not self._extra_names.isdisjoint(names)
+        if collide:
+            names = [("exported_" + n if n in extra else n) for n in names]
+        error = series_limit_error(limits, metric, [*names, *extra], [*values, *extra.values()], escaped=True)
+        if error is not None:
+            raise _OverLimit(error)
 
     def _clear(self) -> None:
         self._cache.clear()
@@ -232,6 +312,8 @@ class ExpositionParser:
         if metric.endswith("_created") and _is_created_sample(metric, types):
             self._dropped.add(key)
             return _DROPPED
+        if self._label_limits is not None:
+            self._check_series(metric, names, values)
         if written is not None and names == sorted(set(names)):
             # Already canonical (Go's client_golang exposes label names sorted): keep the text,
             # and put the extra labels before or after it when they sort wholly there.
@@ -464,6 +546,10 @@ class _Scan:
             },
             schema=SAMPLE_SCHEMA,
         )
+
+
+def _chunked(lines: list[str]) -> list[list[str]]:
+    return [lines[i : i + _LIMIT_CHUNK] for i in range(0, len(lines), _LIMIT_CHUNK)]
 
 
 def _split_series(key: str) -> tuple[str, list[str], list[str]]:

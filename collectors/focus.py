@@ -49,7 +49,7 @@ from typing import Final, Literal, Self
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
-from redline.collectors.base import CollectorContext, CollectResult, SourceSettings, collect_safely
+from redline.collectors.base import ByteCount, CollectorContext, CollectResult, SourceSettings, collect_safely
 from redline.collectors.freshness_files import MatchedFiles
 from redline.collectors.object_storage import (
     ObjectStorageSettings,
@@ -113,8 +113,8 @@ class FocusConfig(SourceSettings):
     storage_options: ObjectStorageSettings | None = None
     """For an ``s3://`` path: endpoint, region and credentials (``collectors.object_storage``)."""
     interval: DurationSeconds = 3600.0
-    max_bytes: int = Field(default=4 * 1024**3, gt=0)
-    """The most the matched local files may hold in total (object storage is not sized)."""
+    body_size_limit: ByteCount = 4 * 1024**3
+    """The most the matched local files may hold in total (object storage is not sized); 0 is no limit."""
 
     @field_validator("group_by")
     @classmethod
@@ -219,7 +219,7 @@ class FocusCollector:
         self._clock = context.clock
         self._where = f"source {config.name!r} ({config.path})"
         self._s3 = S3Access(config.storage_options, context.env) if is_s3(config.path) else None
-        self._files = MatchedFiles(config.path, self._s3, config.max_bytes)
+        self._files = MatchedFiles(config.path, self._s3, config.read_limit)
         self._emitted_until_ms: int | None = None
         self._seen: set[str] = set()
         self._dims = list(dict.fromkeys([*config.group_by, *config.filter]))

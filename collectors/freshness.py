@@ -27,7 +27,7 @@ Emitted per collection, stamped with the collection time:
 
 A glob yields one series for the newest across all matches, not one per file. Data newer than
 the clock (skew) reports age 0 and a problem on the health. The ``timeout`` bounds HTTP and SQLite
-queries; a file scan runs to completion. ``max_bytes`` bounds the HTTP body and the dbt file.
+queries; a file scan runs to completion. ``body_size_limit`` bounds the HTTP body and the dbt file.
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ class FreshnessCollector:
             return Newest(to_epoch_seconds(row.newest, "the query's first column"), rows)
         assert cfg.url is not None and cfg.field is not None
         document = fetch_body(
-            self._client, cfg.url, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, headers=self._headers
+            self._client, cfg.url, timeout_s=cfg.timeout_s, max_bytes=cfg.read_limit, headers=self._headers
         ).json()
         value = field_value(document, parse_field_path(cfg.field), cfg.field)
         return Newest(to_epoch_seconds(value, f"field {cfg.field!r}"))
@@ -243,7 +243,7 @@ class FreshnessCollector:
         return [(LAST_UPDATE, labels, now_ms, newest_s), (AGE, labels, now_ms, age)]
 
     def _dbt(self, path: Path, now_ms: int) -> tuple[pl.DataFrame, list[str]]:
-        results, problems = read_dbt_sources(path, self.config.max_bytes)
+        results, problems = read_dbt_sources(path, self.config.read_limit)
         rows: list[Row] = []
         for result in results:
             labels = {"unique_id": result.unique_id, "status": result.status}

@@ -38,6 +38,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from redline.collectors.freshness_values import to_epoch_seconds
+from redline.collectors.limits import UNLIMITED_BYTES
 from redline.collectors.object_storage import S3Access, Storage, local_storage
 from redline.kernel.errors import SourceError
 
@@ -139,12 +140,16 @@ def list_files(pattern: str, storage: Storage) -> list[FileEntry]:
 def check_total_size(entries: Sequence[FileEntry], max_bytes: int) -> None:
     """``SourceError`` when the matched files (local or S3 objects, by the sizes their listing
     gave) hold more than ``max_bytes`` together, before anything is read."""
+    if max_bytes >= UNLIMITED_BYTES:
+        return
     unknown = [e.path for e in entries if e.size is None]
     if unknown:
-        raise SourceError(f"the size of {unknown[0]} is not known (the listing gave none): cannot keep to max_bytes")
+        raise SourceError(
+            f"the size of {unknown[0]} is not known (the listing gave none): cannot keep to body_size_limit"
+        )
     total = sum(e.size or 0 for e in entries)
     if total > max_bytes:
-        raise SourceError(f"{len(entries)} file(s) hold {total} bytes, over max_bytes ({max_bytes})")
+        raise SourceError(f"body_size_limit {max_bytes} exceeded: {len(entries)} file(s) hold {total} bytes")
 
 
 class MatchedFiles:

@@ -243,7 +243,7 @@ def read_dbt_sources(path: Path, max_bytes: int) -> tuple[list[DbtResult], list[
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise SourceError(f"file is {size} bytes, over max_bytes ({max_bytes})")
+            raise SourceError(f"body_size_limit {max_bytes} exceeded: the file is {size} bytes")
         document = json.loads(path.read_bytes())
     except FileNotFoundError:
         raise SourceError("file not found (has `dbt source freshness` run?)") from None

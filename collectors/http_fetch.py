@@ -82,7 +82,8 @@ def fetch_body(
     headers: Mapping[str, str] | None = None,
     accept_status: Collection[int] = (),
 ) -> FetchedBody:
-    """Fetch ``url``, streaming the body up to ``max_bytes`` and ``timeout_s`` in total.
+    """Fetch ``url``, streaming the body up to ``max_bytes`` (the source's ``body_size_limit``, counted
+    after decompression, as Prometheus does) and ``timeout_s`` in total.
 
     A 2xx answer, or one whose status is in ``accept_status`` (e.g. the PromQL API's 400/422
     with a JSON error body), is returned; anything else raises ``SourceError`` saying what
@@ -103,15 +104,17 @@ def fetch_body(
             if not (200 <= status < 300 or status in accept_status):
                 raise SourceError(f"HTTP {status} {response.reason_phrase}".rstrip())
             declared = response.headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-                raise SourceError(f"body exceeds max_bytes ({max_bytes} bytes)")
+            # A compressed body's length says nothing of its size once decoded, which is what counts.
+            identity = response.headers.get("content-encoding", "identity").strip().lower() == "identity"
+            if identity and declared is not None and declared.isdigit() and int(declared) > max_bytes:
+                raise SourceError(f"body_size_limit {max_bytes} exceeded: {int(declared)} bytes (Content-Length)")
             chunks: list[bytes] = []
             size = 0
-            # iter_bytes decodes gzip, so the limit also bounds a compressed bomb.
+            # iter_bytes decodes gzip, so the limit is on the decoded body and bounds a compressed bomb.
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise SourceError(f"body exceeds max_bytes ({max_bytes} bytes)")
+                    raise SourceError(f"body_size_limit {max_bytes} exceeded: more than {max_bytes} bytes read")
                 chunks.append(chunk)
                 # httpx's timeout is per read; a server trickling bytes is cut at the total.
                 if time.monotonic() > deadline:

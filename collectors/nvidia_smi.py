@@ -237,13 +237,14 @@ class NvidiaSmiCollector:
         try:
             with open(path, "rb") as f:
                 mtime_ms = int(os.fstat(f.fileno()).st_mtime * 1000)
-                data = f.read(self.config.max_bytes + 1)
+                limit = self.config.body_size_limit
+                data = f.read(limit + 1 if limit else -1)
         except FileNotFoundError:
             raise SourceError("file not found") from None
         except OSError as exc:
             raise SourceError(f"cannot read: {exc.strerror or exc}") from None
-        if len(data) > self.config.max_bytes:
-            raise SourceError(f"file exceeds max_bytes ({self.config.max_bytes} bytes)")
+        if len(data) > self.config.read_limit:
+            raise SourceError(f"body_size_limit {limit} exceeded: more than {limit} bytes in the file")
         return data.decode("utf-8", errors="replace"), mtime_ms
 
     def _run(self) -> str:
@@ -270,6 +271,6 @@ class NvidiaSmiCollector:
             said = (err.strip() or out.strip()).decode("utf-8", errors="replace")
             said = said if len(said) <= _MAX_SHOWN else said[:_MAX_SHOWN] + "…"
             raise SourceError(f"exited with status {proc.returncode}: {said or '(no output)'}")
-        if len(out) > self.config.max_bytes:
-            raise SourceError(f"output exceeds max_bytes ({self.config.max_bytes} bytes)")
+        if len(out) > self.config.read_limit:
+            raise SourceError(f"body_size_limit {self.config.read_limit} exceeded: the output is {len(out)} bytes")
         return out.decode("utf-8", errors="replace")

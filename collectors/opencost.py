@@ -162,7 +162,7 @@ class OpenCostCollector:
             "shareIdle": "true" if cfg.share_idle else "false",
         }
         answer = fetch_body(
-            self._client, self._url, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, params=params,
+            self._client, self._url, timeout_s=cfg.timeout_s, max_bytes=cfg.read_limit, params=params,
             headers=self._headers, accept_status=(400, 500),
         ).json()
         steps = self._steps(answer, window)

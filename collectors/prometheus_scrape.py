@@ -1,7 +1,9 @@
 """The Prometheus/OpenMetrics scrape collector: GET a ``/metrics`` page and parse it.
 
 Every error (refused, timeout, non-2xx, body over the size limit, nothing parseable) lands on
-the result's health with the source name and the URL; ``collect()`` never raises.
+the result's health with the source name and the URL; ``collect()`` never raises. A scrape over
+one of the source's limits (``collectors.limits``) fails whole, as in Prometheus: no sample of it
+is kept and the error names the limit and the value.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Literal
 import httpx
 import polars as pl
 
-from redline.collectors.base import CollectorContext, CollectResult, SourceSettings, collect_safely
+from redline.collectors.base import CollectorContext, CollectResult, SeriesLimitSettings, collect_safely
 from redline.collectors.exposition import ExpositionParser, ParsedExposition
 from redline.collectors.http_fetch import HttpURL, fetch_body, shown_url
 from redline.kernel.errors import SourceError
@@ -30,7 +32,7 @@ ACCEPT = (
 
 
 
-class PrometheusScrapeConfig(SourceSettings):
+class PrometheusScrapeConfig(SeriesLimitSettings):
     """One scrape target: ``kind: prometheus_scrape``."""
 
     kind: Literal["prometheus_scrape"]
@@ -68,7 +70,8 @@ def scrape_exposition(
     0.0.4 follows the media type (by a final ``# EOF`` when the type says neither); samples without
     a timestamp get ``now_ms``. With ``expected`` (what the page should be), a ``text/html`` answer
     is a ``SourceError`` (a proxy or login page). ``accept`` is the Accept header (OpenMetrics
-    preferred by default). Errors of the fetch are ``fetch_body``'s.
+    preferred by default). Errors of the fetch are ``fetch_body``'s; an exposition over the parser's
+    limits is a ``SourceError`` naming the limit.
     """
     fetched = fetch_body(client, url, timeout_s=timeout_s, max_bytes=max_bytes, headers={"Accept": accept})
     if expected is not None and fetched.media_type == "text/html":
@@ -81,6 +84,8 @@ def scrape_exposition(
         text = _decode_lines(fetched.body, problems)
     openmetrics = {"application/openmetrics-text": True, "text/plain": False}.get(fetched.media_type)
     parsed = parser.parse(text, default_timestamp_ms=now_ms, openmetrics=openmetrics)
+    if parsed.over_limit is not None:
+        raise SourceError(parsed.over_limit)
     problems.extend(parsed.problems)
     return parsed, problems
 
@@ -98,7 +103,7 @@ class PrometheusScrapeCollector:
         self._client = context.http
         self._clock = context.clock
         self._where = f"source {config.name!r} ({shown_url(config.url)})"
-        self._parser = ExpositionParser(config.series_labels())
+        self._parser = ExpositionParser(config.series_labels(), limits=config.limits)
 
     def collect(self) -> CollectResult:
         """Scrape once. Never raises: every failure is on ``result.health``."""
@@ -107,6 +112,6 @@ class PrometheusScrapeCollector:
     def _scrape(self, scrape_ms: int) -> tuple[pl.DataFrame, list[str]]:
         cfg = self.config
         parsed, problems = scrape_exposition(
-            self._client, cfg.url, self._parser, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, now_ms=scrape_ms
+            self._client, cfg.url, self._parser, timeout_s=cfg.timeout_s, max_bytes=cfg.read_limit, now_ms=scrape_ms
         )
         return parsed.samples, problems

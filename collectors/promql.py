@@ -10,7 +10,7 @@ added (a result label ``source`` becomes ``exported_source``). On the first coll
 with ``lookback`` set is run as a range query over ``[now - lookback, now]`` at ``step``
 (default: the interval) to backfill history; afterwards it is an instant query at the collection
 time, once per interval. A backfill longer than ``MAX_POINTS_PER_REQUEST`` steps is split into
-several range requests; ``max_bytes`` bounds each response (a 6 h backfill of 1,000 series at
+several range requests; ``body_size_limit`` bounds each response (a 6 h backfill of 1,000 series at
 1 m is about 8 MB of JSON), and ``timeout`` bounds the whole collection.
 
 Emitted metrics (one per configured query):
@@ -56,9 +56,12 @@ expression and carries the server's ``errorType`` and ``error`` text (400 ``bad_
 error of every query. One failing query does not drop the others' samples: the health is
 ``ok=False`` naming the failed queries, and the good queries' samples are kept. Server
 ``warnings`` (a partial response) and queries that return no series are ``problems`` on an
-``ok`` health. Secrets (bearer token, basic-auth password) come from environment variables named
-in the config and never appear in errors or reprs; a variable that is not set is a health error
-on every collection, and no request is sent.
+``ok`` health. A collection over one of the source's limits (``collectors.limits``) fails whole,
+keeping no sample: ``sample_limit`` counts the samples the instant queries answer and, for a
+lookback backfill, the series it reads (its points are bounded by ``body_size_limit`` per request);
+the label limits look at every series as stored. Secrets (bearer token, basic-auth password)
+come from environment variables named in the config and never appear in errors or reprs; a
+variable that is not set is a health error on every collection, and no request is sent.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ import base64
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Self
 
 import polars as pl
@@ -77,13 +80,14 @@ from redline.collectors.base import (
     CollectorContext,
     CollectResult,
     Row,
-    SourceSettings,
+    SeriesLimitSettings,
     bearer_header,
     check_label_names,
     collect_safely,
     samples_from_rows,
 )
 from redline.collectors.http_fetch import HttpURL, fetch_body, shown_url
+from redline.collectors.limits import frame_limit_error
 from redline.kernel.config_types import DurationSeconds
 from redline.kernel.errors import ConfigError, SourceError
 from redline.kernel.labels import format_labels
@@ -138,7 +142,7 @@ class PromQLBasicAuth(BaseModel):
     password_env: str = Field(pattern=_ENV_NAME)
 
 
-class PromQLConfig(SourceSettings):
+class PromQLConfig(SeriesLimitSettings):
     """A PromQL HTTP API backend: ``kind: promql``."""
 
     kind: Literal["promql"]
@@ -185,6 +189,8 @@ class PromQLConfig(SourceSettings):
 class _Answer:
     rows: list[Row]
     problems: list[str]
+    series: int = 1
+    """How many series the rows belong to (what ``sample_limit`` counts of a backfill)."""
 
 
 def _request_headers(config: PromQLConfig, env: Mapping[str, str]) -> tuple[dict[str, str], str | None]:
@@ -274,7 +280,7 @@ def parse_answer(status: int, body: Any, record: str) -> _Answer:
                 problems.append(f"series {{{key}}}: point skipped: {exc}")
                 continue
             rows.append((record, labels, ts_ms, value))
-    return _Answer(rows, problems)
+    return _Answer(rows, problems, len(seen))
 
 
 class PromQLCollector:
@@ -323,6 +329,9 @@ class PromQLCollector:
         rows: list[Row] = []
         problems: list[str] = []
         failed: list[str] = []
+        counted = 0
+        """What sample_limit counts: an instant answer's samples, a backfill's series."""
+        backfilled: list[int] = []
         planned = list(self._planned(now_ms)) if self._planned is not None else []
         queries = [*self.config.queries, *planned]
         for index, query in enumerate(queries):
@@ -332,9 +341,11 @@ class PromQLCollector:
                     index not in self._backfilled
                 ):
                     answer = self._range(query, now_ms, deadline)
-                    self._backfilled.add(index)
+                    backfilled.append(index)
+                    counted += answer.series
                 else:
                     answer = self._ask(self._query_url, query, {"time": _seconds(now_ms)}, deadline)
+                    counted += len(answer.rows)
             except SourceError as exc:
                 failed.append(f"{shown}: {exc}")
                 continue
@@ -344,8 +355,18 @@ class PromQLCollector:
             rows.extend((m, {**labels, **query.labels}, t, v) for m, labels, t, v in answer.rows)
         if failed and not rows:
             raise SourceError("; ".join(failed + problems))
+        # Over a limit the collection fails whole, as a Prometheus scrape does; a backfill is tried again.
+        limits = self.config.limits
+        over = limits.samples_error(counted, "samples and backfilled series" if backfilled else "samples")
+        if over is not None:
+            raise SourceError(over)
+        samples = samples_from_rows(rows, self.config.series_labels())
+        over = frame_limit_error(samples, replace(limits, sample_limit=0))
+        if over is not None:
+            raise SourceError(over)
+        self._backfilled.update(backfilled)
         error = f"{len(failed)} of {len(queries)} queries failed: " + "; ".join(failed) if failed else None
-        return samples_from_rows(rows, self.config.series_labels()), problems, error
+        return samples, problems, error
 
     def _range(self, query: PromQLQuery, now_ms: int, deadline: float) -> _Answer:
         """The lookback as range queries of at most ``MAX_POINTS_PER_REQUEST`` points each,
@@ -356,6 +377,7 @@ class PromQLCollector:
         start_ms = now_ms - (round(self.config.lookback * 1000) // step_ms) * step_ms
         rows: list[Row] = []
         problems: list[str] = []
+        series = 0
         chunk_start = start_ms
         while chunk_start <= end_ms:
             chunk_end = min(chunk_start + (MAX_POINTS_PER_REQUEST - 1) * step_ms, end_ms)
@@ -367,8 +389,9 @@ class PromQLCollector:
             answer = self._ask(self._range_url, query, params, deadline)
             rows.extend(answer.rows)
             problems.extend(answer.problems)
+            series = max(series, answer.series)
             chunk_start = chunk_end + step_ms
-        return _Answer(rows, problems)
+        return _Answer(rows, problems, series)
 
     def _ask(self, url: str, query: PromQLQuery, params: Mapping[str, str], deadline: float) -> _Answer:
         left = deadline - time.monotonic()
@@ -384,7 +407,7 @@ class PromQLCollector:
             data=data,
             headers=self._headers,
             timeout_s=left,
-            max_bytes=self.config.max_bytes,
+            max_bytes=self.config.read_limit,
             accept_status=_ERROR_STATUSES,
         )
         return parse_answer(fetched.status, fetched.json(), query.record)

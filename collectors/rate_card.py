@@ -136,7 +136,7 @@ class RateCardCollector:
     def _scrape(self, url: str, now_ms: int, problems: list[str]) -> pl.DataFrame:
         cfg = self.config
         parsed, page_problems = scrape_exposition(
-            self._client, url, self._parser, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, now_ms=now_ms
+            self._client, url, self._parser, timeout_s=cfg.timeout_s, max_bytes=cfg.read_limit, now_ms=now_ms
         )
         problems.extend(page_problems)
         return parsed.samples

@@ -43,7 +43,7 @@ Bad input fails the whole collection (a histogram missing requests would be wron
 naming the input: no file matches, a missing column (file and column), a timestamp or duration
 that cannot be read or a negative duration (column, file, row counted from 1 after the header, and
 the value). An empty file (no bytes, or no rows) is a problem on the health naming it; no events at
-all on the first collection is an error. ``max_bytes`` (default 4 GiB) bounds the matched files'
+all on the first collection is an error. ``body_size_limit`` (default 4 GiB) bounds the matched files'
 total size (local or S3, checked from the listing before reading); ``timeout`` does not interrupt a scan.
 """
 
@@ -59,7 +59,7 @@ import numpy.typing as npt
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
-from redline.collectors.base import CollectorContext, CollectResult, SourceSettings, collect_safely
+from redline.collectors.base import ByteCount, CollectorContext, CollectResult, SourceSettings, collect_safely
 from redline.collectors.freshness_files import MatchedFiles
 from redline.collectors.object_storage import (
     ObjectStorageSettings,
@@ -122,8 +122,8 @@ class RequestLogConfig(SourceSettings):
     storage_options: ObjectStorageSettings | None = None
     """For an ``s3://`` path: endpoint, region and credentials (``collectors.object_storage``)."""
     interval: DurationSeconds = 60.0
-    max_bytes: int = Field(default=4 * 1024**3, gt=0)
-    """The most the matched local files may hold in total (object storage is not sized)."""
+    body_size_limit: ByteCount = 4 * 1024**3
+    """The most the matched local files may hold in total (object storage is not sized); 0 is no limit."""
 
     @field_validator("thresholds")
     @classmethod
@@ -241,7 +241,7 @@ class RequestLogCollector:
         self._clock = context.clock
         self._where = config.where()
         self._s3 = S3Access(config.storage_options, context.env) if is_s3(config.path) else None
-        self._files = MatchedFiles(config.path, self._s3, config.max_bytes)
+        self._files = MatchedFiles(config.path, self._s3, config.read_limit)
         self._factor = _UNIT_FACTOR[config.duration_unit]
         self._les = [le_text(t) for t in config.thresholds]
         # state (see the module docstring): minutes are epoch minute indexes

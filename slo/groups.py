@@ -5,11 +5,20 @@ rates. The members are found in the series the objective selects; each member's 
 the matchers ``label="value"`` and its name reads ``name{model="llama"}``. A series without the
 label falls in the member whose value is empty. The overview's ranking then shows the worst
 member first, like any objective.
+
+An objective creates at most ``max_groups`` members (default 1,000): a label with more values (a
+request id, a user id grouped by mistake) would otherwise make one objective per value, each with
+its own state, and memory would grow with the label's cardinality. Past the limit only the first
+``max_groups`` members, sorted by value, are created; ``redline check`` refuses the config
+(``group_overflows``) and the agent logs a warning naming the labels and the count at every
+expansion. Once an objective holds ``max_groups`` members, new values do not rebuild the evaluator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -17,7 +26,35 @@ from redline.kernel.labels import Matcher, Selector, format_labels, parse_labels
 from redline.slo.query_sli import recorded_selector
 from redline.slo.spec import SLISpec, SLOSpec
 
-__all__ = ["expand_groups", "group_members", "member_name", "sli_selectors"]
+__all__ = [
+    "GroupOverflow",
+    "expand_groups",
+    "group_members",
+    "group_overflows",
+    "has_new_members",
+    "member_name",
+    "sli_selectors",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GroupOverflow:
+    """A ``group_by`` whose labels take more value combinations than its ``max_groups``."""
+
+    objective: str
+    found: int
+    max_groups: int
+    values_per_label: tuple[tuple[str, int], ...]
+    """Each ``group_by`` label and how many distinct values it takes: the one to look at."""
+
+    def __str__(self) -> str:
+        labels = ", ".join(f"{label} ({count} values)" for label, count in self.values_per_label)
+        return (
+            f"objective {self.objective!r}: group_by {labels} would create {self.found} objectives, "
+            f"over max_groups {self.max_groups}; only the first {self.max_groups} (by value) are created"
+        )
 
 _SELECTOR_FIELDS = {
     "ratio": ("errors", "good", "total"),
@@ -57,6 +94,45 @@ def group_members(spec: SLOSpec, series: Iterable[tuple[str, str]]) -> list[dict
     return [dict(zip(spec.group_by, values, strict=True)) for values in sorted(found)]
 
 
+def _capped(spec: SLOSpec, members: list[dict[str, str]]) -> tuple[list[dict[str, str]], GroupOverflow | None]:
+    """The members an objective may create, and what was left out (``None``: nothing)."""
+    if len(members) <= spec.max_groups:
+        return members, None
+    per_label = tuple((label, len({m[label] for m in members})) for label in spec.group_by)
+    return members[: spec.max_groups], GroupOverflow(spec.name, len(members), spec.max_groups, per_label)
+
+
+def group_overflows(specs: Sequence[SLOSpec], series: pl.DataFrame) -> list[GroupOverflow]:
+    """The grouped objectives that would create more than ``max_groups`` members over ``series``
+    (distinct ``metric``, ``labels``): for ``redline check``, which refuses them."""
+    grouped = [spec for spec in specs if spec.group_by]
+    if not grouped:
+        return []
+    pairs = list(series.select("metric", "labels").unique().iter_rows())
+    out = []
+    for spec in grouped:
+        _, overflow = _capped(spec, group_members(spec, pairs))
+        if overflow is not None:
+            out.append(overflow)
+    return out
+
+
+def has_new_members(specs: Sequence[SLOSpec], known: Collection[str], series: Iterable[tuple[str, str]]) -> bool:
+    """Whether ``series`` (``metric``, ``labels`` pairs) hold a member of a grouped objective that is
+    not among the ``known`` objective names, and that objective has room for it (fewer than
+    ``max_groups`` members known): a full objective never asks for a rebuild."""
+    pairs = list(series)
+    for spec in specs:
+        if not spec.group_by:
+            continue
+        prefix = spec.name + "{"
+        if sum(1 for name in known if name.startswith(prefix)) >= spec.max_groups:
+            continue
+        if any(member_name(spec, m) not in known for m in group_members(spec, pairs)):
+            return True
+    return False
+
+
 def member_name(spec: SLOSpec, member: dict[str, str]) -> str:
     """A member's objective name: ``name{model="llama"}``."""
     return f"{spec.name}{{{format_labels(member)}}}"
@@ -80,8 +156,9 @@ def _narrowed(sli: SLISpec, member: dict[str, str]) -> SLISpec:
 
 def expand_groups(specs: Sequence[SLOSpec], series: pl.DataFrame) -> list[SLOSpec]:
     """Every objective, with each grouped one replaced by its members found in ``series``
-    (distinct ``metric``, ``labels``). A grouped objective with no member yet stays as it is,
-    so it reports ``no_data`` rather than vanishing."""
+    (distinct ``metric``, ``labels``), at most ``max_groups`` of them (a warning names the rest). A
+    grouped objective with no member yet stays as it is, so it reports ``no_data`` rather than
+    vanishing."""
     pairs: list[tuple[str, str]] | None = None
     out: list[SLOSpec] = []
     for spec in specs:
@@ -90,7 +167,9 @@ def expand_groups(specs: Sequence[SLOSpec], series: pl.DataFrame) -> list[SLOSpe
             continue
         if pairs is None:
             pairs = list(series.select("metric", "labels").unique().iter_rows())
-        members = group_members(spec, pairs)
+        members, overflow = _capped(spec, group_members(spec, pairs))
+        if overflow is not None:
+            logger.warning("%s", overflow)
         if not members:
             out.append(spec)
             continue

@@ -358,7 +358,8 @@ class SLOSpec(_Strict):
     ``window`` holds the longest the period can be, for reading history). ``maintenance``
     windows are excluded from the budget; fewer than ``min_events`` events (or slices) in the
     window report ``low_traffic``, which never pages. ``group_by`` expands the objective into one
-    per value of those labels (named ``name{label="value"}``), each with its own budget.
+    per value of those labels (named ``name{label="value"}``), each with its own budget, up to
+    ``max_groups`` of them.
     """
 
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -370,6 +371,8 @@ class SLOSpec(_Strict):
     maintenance: tuple[MaintenanceWindow, ...] = ()
     min_events: Annotated[float, Field(ge=0)] = 0.0
     group_by: tuple[str, ...] = ()
+    max_groups: Annotated[int, Field(ge=1)] = 1000
+    """The most objectives ``group_by`` may create (``slo.groups``): past it, the rest are not created."""
     sli: SLISpec
     labels: dict[str, str] = Field(default_factory=dict)
     runbook_url: str | None = None

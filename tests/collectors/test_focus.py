@@ -305,8 +305,8 @@ def test_s3_objects_over_max_bytes_together_are_refused_before_reading(s3_endpoi
     })
     result = FocusCollector(cfg, context(clock, env={"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"})).collect()
     assert result.health.error == (
-        f"source 'aws-bill' (s3://billing/focus/*.csv): 2 file(s) hold {2 * len(body)} bytes, "
-        f"over max_bytes ({2 * len(body) - 1})"
+        f"source 'aws-bill' (s3://billing/focus/*.csv): body_size_limit {2 * len(body) - 1} exceeded: "
+        f"2 file(s) hold {2 * len(body)} bytes"
     )
     assert result.samples.is_empty()
 
@@ -345,6 +345,6 @@ def test_files_over_max_bytes_together_are_refused_before_reading(tmp_path: Path
     size = export.stat().st_size
     result = make(tmp_path / "*.csv", max_bytes=size - 1).collect()
     assert result.health.error == (
-        f"source 'aws-bill' ({tmp_path / '*.csv'}): 1 file(s) hold {size} bytes, over max_bytes ({size - 1})"
+        f"source 'aws-bill' ({tmp_path / '*.csv'}): body_size_limit {size - 1} exceeded: 1 file(s) hold {size} bytes"
     )
     assert result.samples.is_empty()

@@ -145,7 +145,8 @@ def test_a_50_mb_body_stops_at_the_limit_and_names_it(client: httpx.Client, decl
         result = PrometheusScrapeCollector(config(url), context(clock, http=client)).collect()
     assert not result.health.ok
     assert result.health.error == (
-        f"source 'api' ({url}): body exceeds max_bytes (10485760 bytes)"
+        f"source 'api' ({url}): body_size_limit 10485760 exceeded: "
+        + ("52428800 bytes (Content-Length)" if declare_length else "more than 10485760 bytes read")
     )
     assert result.health.samples == result.samples.height == 0
 
@@ -207,7 +208,7 @@ def test_an_unexpected_failure_is_contained_on_health() -> None:
 
 def test_config_reads_durations_and_defaults() -> None:
     cfg = config("https://host:9100/metrics", interval="1m", timeout="2.5s", labels={"env": "prod"})
-    assert (cfg.interval, cfg.timeout, cfg.max_bytes) == (60.0, 2.5, 10 * 1024 * 1024)
+    assert (cfg.interval, cfg.timeout, cfg.body_size_limit) == (60.0, 2.5, 10 * 1024 * 1024)
     assert config("http://h/metrics").interval == 15.0
     assert cfg.model_dump(mode="json")["interval"] == "1m"
 
