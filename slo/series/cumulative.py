@@ -197,15 +197,19 @@ class CounterSides:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _values(self, sides: I64, t: I64, count_at_or_before: I64) -> F64:
-        """Cumulative counts at ``t``: 0 before the side's first point; the fine tier's latest
-        point at or before ``t`` (the first ``count_at_or_before`` of its segment) where ``t``
-        is within its reach; else the coarse tier's minute ``t // 60 s``."""
-        first = self.first_ts[sides]
-        fine_from = np.maximum(first, self.last_ts[sides] - self.fine_keep_ms)
+    def _values(self, sides: I64, t: I64, count_at_or_before: I64, first: I64, fine_from: I64) -> F64:
+        """Cumulative counts at ``t``: 0 before the side's first point (``first``); the fine
+        tier's latest point at or before ``t`` (the first ``count_at_or_before`` of its segment)
+        where ``t >= fine_from``; else the coarse tier's minute ``t // 60 s``."""
         fine = self.fine.value_before(sides, count_at_or_before)
         coarse = self.coarse.values(sides, t // MINUTE_MS)
         out: F64 = np.where(t < first, 0.0, np.where(t >= fine_from, fine, coarse))
+        return out
+
+    def _fine_from(self, sides: I64) -> I64:
+        """The oldest time each side's fine tier answers: its first point, or ``fine_keep_ms``
+        before its newest."""
+        out: I64 = np.maximum(self.first_ts[sides], self.last_ts[sides] - self.fine_keep_ms)
         return out
 
     def values_at(self, sides: I64, t: I64) -> F64:
@@ -215,8 +219,9 @@ class CounterSides:
         without extrapolation (maintenance and calendar windows)."""
         if len(sides) == 0:
             return np.zeros(0, dtype=np.float64)
-        out = self._values(sides, t, self.fine.count_at_or_before(sides, t))
-        return np.where(self.first_ts[sides] == NO_TS, 0.0, out)
+        first = self.first_ts[sides]
+        out = self._values(sides, t, self.fine.count_at_or_before(sides, t), first, self._fine_from(sides))
+        return np.where(first == NO_TS, 0.0, out)
 
     def increases(self, at_ms: int, windows_ms: I64) -> tuple[F64, Bools]:
         """Every side's increase over each window ``[at − W, at]`` and whether it is known.
@@ -234,9 +239,9 @@ class CounterSides:
         if len(live) == 0:
             return out, known_out
         at = np.full(len(live), at_ms, dtype=np.int64)
+        first, fine_from = self.first_ts[live], self._fine_from(live)
         points_to_at = self.fine.count_at_or_before(live, at)
-        value_at = self._values(live, at, points_to_at)
-        fine_from = np.maximum(self.first_ts[live], self.last_ts[live] - self.fine_keep_ms)
+        value_at = self._values(live, at, points_to_at, first, fine_from)
 
         # one query per (live side, window)
         row = np.repeat(np.arange(len(live)), n_windows)
@@ -244,21 +249,23 @@ class CounterSides:
         window_ms = np.tile(windows_ms, len(live))
         window_start_ms = at_ms - window_ms
         first_in = self.fine.count_at_or_before(side, window_start_ms, inclusive=False)
-        point_at_start = (first_in < self.fine.length[side]) & (self.fine.time_of(side, first_in) == window_start_ms)
-        increase = value_at[row] - self._values(side, window_start_ms, first_in + point_at_start)
+        point_at_start = (first_in < self.fine.length[side]) & (
+            self.fine.times[self.fine.slot(side, first_in)] == window_start_ms
+        )
+        value_start = self._values(side, window_start_ms, first_in + point_at_start, first[row], fine_from[row])
+        increase = value_at[row] - value_start
 
         in_fine = (window_ms <= self.fine_span_ms) & (window_start_ms >= fine_from[row])
         samples = points_to_at[row] - first_in  # points in [at − W, at]
         known = ~in_fine | (samples >= 2)
         rated = np.flatnonzero(in_fine & (samples >= 2))
         if len(rated):
-            first_index, last_index = first_in[rated], points_to_at[row[rated]] - 1
-            raw_increase = (
-                self.fine.cumulative_of(side[rated], last_index) - self.fine.cumulative_of(side[rated], first_index)
-            )
+            first_slot = self.fine.slot(side[rated], first_in[rated])
+            last_slot = self.fine.slot(side[rated], points_to_at[row[rated]] - 1)
             increase[rated] = extrapolate_increases(
-                raw_increase, self.fine.time_of(side[rated], first_index), self.fine.time_of(side[rated], last_index),
-                samples[rated], window_start_ms[rated], np.full(len(rated), at_ms, dtype=np.int64),
+                self.fine.cumulative[last_slot] - self.fine.cumulative[first_slot],
+                self.fine.times[first_slot], self.fine.times[last_slot], samples[rated],
+                window_start_ms[rated], np.full(len(rated), at_ms, dtype=np.int64),
             )
         out[live] = increase.reshape(len(live), n_windows)
         known_out[live] = known.reshape(len(live), n_windows)

@@ -167,16 +167,9 @@ class FineSegments:
         before when not ``inclusive``): the index just past the latest such point."""
         return segment_search(self.times, self.offset[sides], self.length[sides], time_ms, right=inclusive)
 
-    def time_of(self, sides: I64, index: I64) -> I64:
-        """The time of point ``index`` of each side's segment (clamped into the pool)."""
-        slot = np.minimum(self.offset[sides] + index, max(len(self.times) - 1, 0))
-        out: I64 = self.times[slot]
-        return out
-
-    def cumulative_of(self, sides: I64, index: I64) -> F64:
-        """The cumulative count of point ``index`` of each side's segment (clamped into the pool)."""
-        slot = np.minimum(self.offset[sides] + index, max(len(self.cumulative) - 1, 0))
-        out: F64 = self.cumulative[slot]
+    def slot(self, sides: I64, index: I64) -> I64:
+        """Where point ``index`` of each side's segment lies in the pool (clamped into it)."""
+        out: I64 = np.minimum(self.offset[sides] + index, max(len(self.times) - 1, 0))
         return out
 
     def value_before(self, sides: I64, count: I64) -> F64:
@@ -184,5 +177,5 @@ class FineSegments:
         ``count`` points (0 when ``count`` is 0)."""
         if len(self.cumulative) == 0:
             return np.zeros(len(sides), dtype=np.float64)
-        out: F64 = np.where(count > 0, self.cumulative_of(sides, count - 1), 0.0)
+        out: F64 = np.where(count > 0, self.cumulative[self.slot(sides, count - 1)], 0.0)
         return out
