@@ -49,6 +49,7 @@ from redline.kernel.labels import Selector, parse_labels
 from redline.kernel.units import parse_duration
 from redline.slo.engine import SLOEvaluator
 from redline.slo.ranking import MULTIWINDOW_CONDITIONS, alert_factor, format_age
+from redline.slo.series.cumulative import sum_per_time
 from redline.slo.series.increase import increases_at_steps, series_increments
 from redline.slo.sides import le_value, same_bound
 from redline.slo.spec import BURN_WINDOWS, SLOSpec
@@ -229,7 +230,12 @@ class _Burns:
 
 
 class _Sides:
-    """Reset-corrected cumulative series of every side, built from one sorted pass over the samples."""
+    """Reset-corrected cumulative series of every side, built from one sorted pass over the samples.
+
+    The same count as ``slo.series.cumulative.CounterSides`` (and summed by the same
+    ``sum_per_time``), kept whole and exact: a backtest reads every step of the range at once, so
+    it needs neither the live tiers' retention nor their float32 minute ring.
+    """
 
     def __init__(self, samples: pl.DataFrame, metrics: set[str]) -> None:
         frame = (
@@ -272,16 +278,9 @@ class _Sides:
             spans.append(self.spans[(metric, labels)])
         if not spans:
             out: tuple[I64, F64] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
-        elif len(spans) == 1:
-            a, b = spans[0]
-            out = (self.ts[a:b], np.cumsum(self.inc[a:b]))
-        else:
-            ts = np.concatenate([self.ts[a:b] for a, b in spans])
-            inc = np.concatenate([self.inc[a:b] for a, b in spans])
-            order = np.argsort(ts, kind="stable")
-            ts, inc = ts[order], inc[order]
-            firsts = np.flatnonzero(np.concatenate([[True], ts[1:] != ts[:-1]]))
-            out = (ts[firsts], np.cumsum(np.add.reduceat(inc, firsts)))
+        else:  # cumulative(t) = Σ of every selected series' increments at or before t
+            times, increments = sum_per_time([self.ts[a:b] for a, b in spans], [self.inc[a:b] for a, b in spans])
+            out = (times, np.cumsum(increments))
         self._cache[key] = out
         return out
 

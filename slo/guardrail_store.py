@@ -39,19 +39,19 @@ import polars as pl
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.kernel.labels import Selector
 from redline.slo.series.batches import large_batches, new_rows, series_runs
-from redline.slo.series.cumulative import NO_TS
+from redline.slo.series.cumulative import NO_TS, sum_per_side_and_time
 from redline.slo.series.index import SelectorIndex, SeriesIndex
 from redline.slo.series.pool import SidePool
 from redline.slo.series.rows import csr, csr_rows
 
-__all__ = ["DropRule", "SpendTracks", "Template", "ring_lengths"]
+__all__ = ["DropRule", "SpendTracks", "Template", "TrackIndex", "ring_lengths"]
 
 DropRule = Literal["credit", "reset"]
-MINUTE_MS = 60_000
 _SMALL_BATCH = 50_000
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
 GroupKey = tuple[str | None, ...]
 
 
@@ -79,79 +79,101 @@ class _Track:
     members: list[int] = field(default_factory=list)
 
 
-class SpendTracks:
-    """Tracks of every template, fed by ``ingest``. Not thread-safe: one writer at a time."""
+class TrackIndex:
+    """Which tracks there are and which series feed them: templates → distinct selectors,
+    (template, group) → track, series → tracks, track → its value and time sides. Tracks are
+    made as their first series is registered (``series``' callback)."""
 
     def __init__(self, templates: Sequence[Template], keep_minutes: Sequence[int], time_keep_minutes: int) -> None:
-        """``keep_minutes[i]``: how far back template ``i``'s value rings must reach (rounded up to
-        a few ring lengths, see ``ring_lengths``); time sides keep ``time_keep_minutes``."""
         self.templates = list(templates)
         self._keep = ring_lengths(keep_minutes)
         self._time_keep = time_keep_minutes
-        self._metrics = sorted({t.selector.metric for t in self.templates})
-        # series → templates: the distinct selectors, each with the templates reading it
+        self.metrics = sorted({t.selector.metric for t in self.templates})
         selectors: list[Selector] = []
-        self._selector_templates: list[list[int]] = []
+        self._selector_templates: list[list[int]] = []  # per distinct selector, the templates reading it
         by_text: dict[str, int] = {}
-        for i, t in enumerate(self.templates):
-            k = by_text.setdefault(str(t.selector), len(selectors))
-            if k == len(selectors):
-                selectors.append(t.selector)
+        for template, spec in enumerate(self.templates):
+            selector = by_text.setdefault(str(spec.selector), len(selectors))
+            if selector == len(selectors):
+                selectors.append(spec.selector)
                 self._selector_templates.append([])
-            self._selector_templates[k].append(i)
+            self._selector_templates[selector].append(template)
         self._selector_index = SelectorIndex(selectors)
         self.values = SidePool()
         self.times = SidePool()
         self.tracks: list[_Track] = []
         self.template_tracks: list[list[int]] = [[] for _ in self.templates]
         self._track_ids: dict[tuple[int, GroupKey], int] = {}
-        self._series = SeriesIndex(self._metrics, self._register)
-        self._ser_tracks: list[list[int]] = []
-        self._ser_rules: list[set[DropRule]] = []
-        self._csr: tuple[I64, I64] | None = None
-        self._tarr: tuple[npt.NDArray[np.bool_], I64, I64] | None = None
-        self._ttpl: I64 | None = None
-
-    # -- series and tracks -----------------------------------------------------------------
+        self.series = SeriesIndex(self.metrics, self._register)
+        self.series_tracks: list[list[int]] = []
+        self._series_csr: tuple[I64, I64] | None = None
+        self._track_arrays: tuple[Bools, I64, I64] | None = None
+        self._track_templates: I64 | None = None
 
     def _track(self, template: int, group: GroupKey) -> int:
         key = (template, group)
-        tid = self._track_ids.get(key)
-        if tid is None:
-            tid = len(self.tracks)
+        track = self._track_ids.get(key)
+        if track is None:
+            track = len(self.tracks)
             time_side = self.times.new(self._time_keep) if self.templates[template].timed else -1
             self.tracks.append(_Track(template, group, self.values.new(self._keep[template]), time_side))
-            self._track_ids[key] = tid
-            self.template_tracks[template].append(tid)
-        return tid
+            self._track_ids[key] = track
+            self.template_tracks[template].append(track)
+        return track
 
     def _register(self, sid: int, metric: str, parsed: dict[str, str]) -> bool:
         """File a new series with the tracks of every template that reads it (tracks appear here)."""
-        hits = sorted(t for k in self._selector_index.matching(metric, parsed) for t in self._selector_templates[k])
-        if not hits:
+        templates = sorted(
+            t for selector in self._selector_index.matching(metric, parsed) for t in self._selector_templates[selector]
+        )
+        if not templates:
             return False
-        tracks = [self._track(t, tuple(parsed.get(k) for k in self.templates[t].by)) for t in hits]
-        for tid in tracks:
-            self.tracks[tid].members.append(sid)
-        self._ser_tracks.append(tracks)
-        self._ser_rules.append({self.templates[t].rule for t in hits})
+        tracks = [self._track(t, tuple(parsed.get(label) for label in self.templates[t].by)) for t in templates]
+        for track in tracks:
+            self.tracks[track].members.append(sid)
+        self.series_tracks.append(tracks)
         return True
 
-    def _series_tracks(self) -> tuple[I64, I64]:
-        """Series → tracks as CSR arrays (pointer, track ids), rebuilt when series were added."""
-        if self._csr is None or len(self._csr[0]) != len(self._ser_tracks) + 1:
-            self._csr = csr(self._ser_tracks)
-        return self._csr
+    def rule(self, track: int) -> DropRule:
+        """The drop rule of ``track``'s template."""
+        return self.templates[self.tracks[track].template].rule
 
-    def track_arrays(self) -> tuple[npt.NDArray[np.bool_], I64, I64]:
+    def series_csr(self) -> tuple[I64, I64]:
+        """Series → tracks as CSR arrays (pointer, track ids), rebuilt when series were added."""
+        if self._series_csr is None or len(self._series_csr[0]) != len(self.series_tracks) + 1:
+            self._series_csr = csr(self.series_tracks)
+        return self._series_csr
+
+    def track_arrays(self) -> tuple[Bools, I64, I64]:
         """Per track: whether its rule is ``reset``, its value side, its time side (-1: none)."""
-        if self._tarr is None or len(self._tarr[0]) != len(self.tracks):
-            self._tarr = (
+        if self._track_arrays is None or len(self._track_arrays[0]) != len(self.tracks):
+            self._track_arrays = (
                 np.asarray([self.templates[t.template].rule == "reset" for t in self.tracks], dtype=np.bool_),
                 np.asarray([t.value_side for t in self.tracks], dtype=np.int64),
                 np.asarray([t.time_side for t in self.tracks], dtype=np.int64),
             )
-        return self._tarr
+        return self._track_arrays
+
+    def track_templates(self) -> I64:
+        """Each track's template."""
+        if self._track_templates is None or len(self._track_templates) != len(self.tracks):
+            self._track_templates = np.asarray([t.template for t in self.tracks], dtype=np.int64)
+        return self._track_templates
+
+
+class SpendTracks:
+    """Tracks of every template, fed by ``ingest``. Not thread-safe: one writer at a time."""
+
+    def __init__(self, templates: Sequence[Template], keep_minutes: Sequence[int], time_keep_minutes: int) -> None:
+        """``keep_minutes[i]``: how far back template ``i``'s value rings must reach (rounded up to
+        a few ring lengths, see ``ring_lengths``); time sides keep ``time_keep_minutes``."""
+        self.index = TrackIndex(templates, keep_minutes, time_keep_minutes)
+        self.templates = self.index.templates
+        self.tracks = self.index.tracks
+        self.template_tracks = self.index.template_tracks
+        self.track_arrays = self.index.track_arrays
+        self.values, self.times = self.index.values, self.index.times
+        self._series = self.index.series
 
     # -- ingest ----------------------------------------------------------------------------
 
@@ -164,11 +186,11 @@ class SpendTracks:
                 raise ValueError(f"ingest: samples frame has no column {name!r} (expected {dict(SAMPLE_SCHEMA)})")
             if samples.schema[name] != dtype:
                 raise ValueError(f"ingest: column {name!r} is {samples.schema[name]}, expected {dtype}")
-        if samples.height == 0 or not self._metrics:
+        if samples.height == 0 or not self.index.metrics:
             return
         samples = samples.filter(
-            pl.col("metric").is_in(self._metrics) & pl.col("timestamp").is_not_null() & pl.col("value").is_not_nan()
-            & pl.col("labels").is_not_null()
+            pl.col("metric").is_in(self.index.metrics) & pl.col("timestamp").is_not_null()
+            & pl.col("value").is_not_nan() & pl.col("labels").is_not_null()
         )
         if samples.height == 0:
             return
@@ -196,128 +218,93 @@ class SpendTracks:
         reset = np.where(np.isnan(prev), 0.0, np.where(val >= prev, val - prev, val))
         lasts = np.append(np.flatnonzero(first)[1:] - 1, len(sid) - 1)
         self._series.remember_last(sid[lasts], ts[lasts], val[lasts])
-        # rows per (track, timestamp): each series row once per track reading it
-        ptr, flat = self._series_tracks()
-        rep, entry = csr_rows(ptr, sid)
+        # one point per (track, timestamp): each series row once per track reading it
+        ptr, flat = self.index.series_csr()
+        row, entry = csr_rows(ptr, sid)
         track = flat[entry]
         is_reset, value_side, time_side = self.track_arrays()
-        inc = np.where(is_reset[track], reset[rep], credit[rep])
-        t = ts[rep]
-        order = np.lexsort((t, track))
-        track, t, inc = track[order], t[order], inc[order]
-        pair = np.flatnonzero(np.concatenate([[True], (track[1:] != track[:-1]) | (t[1:] != t[:-1])]))
-        tr_u, t_u, step = track[pair], t[pair], np.add.reduceat(inc, pair)
-        firsts = np.flatnonzero(np.concatenate([[True], tr_u[1:] != tr_u[:-1]]))
-        ends = np.append(firsts[1:], len(tr_u))
-        points = ends - firsts
-        tr1, t1, step1 = tr_u[firsts], t_u[firsts], step[firsts]
-        value_sides, time_sides = value_side[tr1], time_side[tr1]
-        ok = (points == 1) & self._fast(self.values, value_sides, t1)
-        has_time = np.flatnonzero(time_sides >= 0)
-        ok[has_time] &= self._fast(self.times, time_sides[has_time], t1[has_time])
-        self.values.append_points(value_sides[ok], t1[ok], step1[ok])
-        timed = ok & (time_sides >= 0)
-        if timed.any():
-            last = self.times.gather("last_ts", time_sides[timed])
-            gap = np.where(last == NO_TS, 0, t1[timed] - last).astype(np.float64)
-            self.times.append_points(time_sides[timed], t1[timed], gap)
+        increment = np.where(is_reset[track], reset[row], credit[row])
+        point_track, point_time, step, first_point = sum_per_side_and_time(track, ts[row], increment)
+        end_point = np.append(first_point[1:], len(point_track))
+        track, time_ms, first_step = point_track[first_point], point_time[first_point], step[first_point]
+        value_sides, time_sides = value_side[track], time_side[track]
+        ok = (end_point - first_point == 1) & self.values.takes_one_point(value_sides, time_ms)
+        timed = np.flatnonzero(time_sides >= 0)
+        ok[timed] &= self.times.takes_one_point(time_sides[timed], time_ms[timed])
+        self.values.append_points(value_sides[ok], time_ms[ok], first_step[ok])
+        timed_ok = ok & (time_sides >= 0)
+        if timed_ok.any():
+            newest = self.times.gather("last_ts", time_sides[timed_ok])
+            gap = np.where(newest == NO_TS, 0, time_ms[timed_ok] - newest).astype(np.float64)
+            self.times.append_points(time_sides[timed_ok], time_ms[timed_ok], gap)
         for i in np.flatnonzero(~ok).tolist():
-            a, b = int(firsts[i]), int(ends[i])
-            self._add_track(int(tr1[i]), [(t_u[a:b], step[a:b])])
-
-    @staticmethod
-    def _fast(store: SidePool, sides: I64, ts: I64) -> npt.NDArray[np.bool_]:
-        """Whether one point at ``ts`` can go through ``append_points``: newer than the side's
-        newest, at most an hour of new minute boundaries."""
-        last = store.gather("last_ts", sides)
-        last_min = store.gather("last_minute", sides)
-        has = last != NO_TS
-        minutes = ts // MINUTE_MS - np.where(has, last_min, ts // MINUTE_MS - 1)
-        out: npt.NDArray[np.bool_] = (~has | (ts > last)) & (minutes <= 60)
-        return out
+            points = slice(int(first_point[i]), int(end_point[i]))
+            self._add_track(int(track[i]), [(point_time[points], step[points])])
 
     def _ingest_large(self, run_sid: I64, starts: I64, lengths: I64, ts_all: I64, val_all: F64) -> None:
-        """A large batch (a cold start): series by series on contiguous rows, then track by track."""
-        per_series = {
-            s: (ts, val) for s, (ts, val, _) in large_batches(run_sid, starts, lengths, ts_all, val_all,
-                                                              self._series.last_ts).items()
-        }
+        """A large batch (a cold start): series by series on contiguous rows, then track by track.
+        Each series' increments under a rule are computed once, dropped after their last use."""
+        batches = large_batches(run_sid, starts, lengths, ts_all, val_all, self._series.last_ts)
+        per_series = {sid: (ts, val) for sid, (ts, val, _) in batches.items()}
         touched: dict[int, list[int]] = {}
-        for s in per_series:
-            for tid in self._ser_tracks[s]:
-                touched.setdefault(tid, []).append(s)
+        for sid in per_series:
+            for track in self.index.series_tracks[sid]:
+                touched.setdefault(track, []).append(sid)
         uses: dict[tuple[int, DropRule], int] = {}
-        for tid, sids in touched.items():
-            rule = self.templates[self.tracks[tid].template].rule
-            for s in sids:
-                uses[(s, rule)] = uses.get((s, rule), 0) + 1
-        computed: dict[tuple[int, DropRule], F64] = {}  # dropped after their last use
-        for tid, sids in touched.items():
-            rule = self.templates[self.tracks[tid].template].rule
+        for track, sids in touched.items():
+            for sid in sids:
+                uses[(sid, self.index.rule(track))] = uses.get((sid, self.index.rule(track)), 0) + 1
+        computed: dict[tuple[int, DropRule], F64] = {}
+        for track, sids in touched.items():
             parts: list[tuple[I64, F64]] = []
-            for s in sids:
-                key = (s, rule)
-                inc = computed.get(key)
-                if inc is None:
-                    inc = self._increments(s, per_series[s][1], rule)
+            for sid in sids:
+                key = (sid, self.index.rule(track))
+                increment = computed.get(key)
+                if increment is None:
+                    increment = _increments(per_series[sid][1], float(self._series.last_val[sid]), key[1])
                 uses[key] -= 1
                 if uses[key]:
-                    computed[key] = inc
+                    computed[key] = increment
                 else:
                     computed.pop(key, None)
-                parts.append((per_series[s][0], inc))
-            self._add_track(tid, parts)
-        for s, (ts, val) in per_series.items():
-            self._series.last_ts[s] = int(ts[-1])
-            self._series.last_val[s] = float(val[-1])
+                parts.append((per_series[sid][0], increment))
+            self._add_track(track, parts)
+        for sid, (ts, val) in per_series.items():
+            self._series.last_ts[sid] = int(ts[-1])
+            self._series.last_val[sid] = float(val[-1])
 
-    def _increments(self, sid: int, val: F64, rule: DropRule) -> F64:
-        """Each new value's increment under ``rule`` (the first against the series' previous value;
-        nothing for a new series's first sample)."""
-        prev = np.empty_like(val)
-        prev[1:] = val[:-1]
-        prev[0] = self._series.last_val[sid]
-        inc = val - prev
-        if rule == "reset":
-            inc = np.where(val >= prev, inc, val)
-        if math.isnan(float(prev[0])):
-            inc[0] = 0.0
-        out: F64 = inc
-        return out
-
-    def _add_track(self, tid: int, parts: Sequence[tuple[I64, F64]]) -> None:
-        """Add a track's new points (per part strictly ascending) to its value and time sides."""
-        track = self.tracks[tid]
+    def _add_track(self, track_id: int, parts: Sequence[tuple[I64, F64]]) -> None:
+        """Add a track's new points (per part strictly ascending) to its value and time sides; the
+        time side's step is the gap since the previous sample time (``newest − first``)."""
+        track = self.tracks[track_id]
         self.values.add(track.value_side, parts)
         if track.time_side < 0:
             return
-        cs, s = self.times.at(track.time_side)
-        last = int(cs.last_ts[s])
-        ts_u = _union([p[0] for p in parts])
-        if last != NO_TS:
-            ts_u = ts_u[ts_u > last]  # a late sample does not move "newest sample at or before"
-        if len(ts_u):
-            gaps = np.diff(ts_u, prepend=ts_u[0] if last == NO_TS else last).astype(np.float64)
-            cs.append(s, [(ts_u, gaps)])
+        block, side = self.times.at(track.time_side)
+        newest_ms = int(block.last_ts[side])
+        times = _union([p[0] for p in parts])
+        if newest_ms != NO_TS:
+            times = times[times > newest_ms]  # a late sample does not move "newest sample at or before"
+        if len(times):
+            gaps = np.diff(times, prepend=times[0] if newest_ms == NO_TS else newest_ms).astype(np.float64)
+            block.append(side, [(times, gaps)])
 
     # -- reading ---------------------------------------------------------------------------
 
-    def track_increases(self, at_ms: int, windows_ms: I64, need: npt.NDArray[np.bool_] | None = None) -> F64:
+    def track_increases(self, at_ms: int, windows_ms: I64, need: Bools | None = None) -> F64:
         """Every track's ``value(at) - value(at - W)`` per window (0 before its first sample);
         with ``need`` (templates × windows) only the windows its template needs (others 0)."""
         _, value_side, _ = self.track_arrays()
-        need_sides: npt.NDArray[np.bool_] | None = None
+        need_sides: Bools | None = None
         if need is not None:
             need_sides = np.zeros((self.values.n, len(windows_ms)), dtype=np.bool_)
-            need_sides[value_side] = need[self.track_templates()]
+            need_sides[value_side] = need[self.index.track_templates()]
         out: F64 = self.values.increases(at_ms, windows_ms, need_sides)[value_side]
         return out
 
     def track_templates(self) -> I64:
         """Each track's template."""
-        if self._ttpl is None or len(self._ttpl) != len(self.tracks):
-            self._ttpl = np.asarray([t.template for t in self.tracks], dtype=np.int64)
-        return self._ttpl
+        return self.index.track_templates()
 
     def first_ts(self, sides: I64) -> I64:
         """Each value side's first sample time (``NO_TS`` when none)."""
@@ -340,6 +327,21 @@ class SpendTracks:
     def nbytes(self) -> int:
         """Bytes held by the cumulative arrays and the per-series state."""
         return self.values.nbytes() + self.times.nbytes() + self._series.nbytes()
+
+
+def _increments(val: F64, prev: float, rule: DropRule) -> F64:
+    """Each new value's increment under ``rule``, the first against ``prev`` (the series' value
+    before; NaN for a new series, whose first sample adds nothing): ``credit``: ``v[i] − v[i−1]``;
+    ``reset``: the same where ``v[i] >= v[i−1]``, else ``v[i]`` (a counter reset)."""
+    previous = np.empty_like(val)
+    previous[1:] = val[:-1]
+    previous[0] = prev
+    out: F64 = val - previous
+    if rule == "reset":
+        out = np.where(val >= previous, out, val)
+    if math.isnan(prev):
+        out[0] = 0.0
+    return out
 
 
 def ring_lengths(keep_minutes: Sequence[int]) -> list[int]:

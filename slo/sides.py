@@ -17,7 +17,7 @@ import numpy.typing as npt
 from redline.kernel.labels import Selector, parse_labels
 from redline.kernel.units import format_duration
 from redline.slo.series.batches import Batch
-from redline.slo.series.cumulative import NO_TS, CounterSides
+from redline.slo.series.cumulative import NO_TS, CounterSides, sum_per_side_and_time
 from redline.slo.series.increase import increments
 from redline.slo.series.rows import csr_rows
 from redline.slo.spec import LatencySLI
@@ -73,21 +73,12 @@ def ingest_sides_at_once(counters: CounterSides, csr: tuple[I64, I64], sid: I64,
     rep, entry = csr_rows(ptr, sid)
     if len(rep) == 0:
         return set()
-    side = side_ids[entry]
-    t, d = ts[rep], inc[rep]
-    order = np.lexsort((t, side))  # stable: one timestamp's rows stay in series order
-    side, t, d = side[order], t[order], d[order]
-    pair = np.flatnonzero(np.concatenate([[True], (side[1:] != side[:-1]) | (t[1:] != t[:-1])]))
-    side_u, t_u, step = side[pair], t[pair], np.add.reduceat(d, pair)
-    first = np.flatnonzero(np.concatenate([[True], side_u[1:] != side_u[:-1]]))
-    points = np.diff(np.append(first, len(side_u)))
-    s1, t1, step1 = side_u[first], t_u[first], step[first]
-    last = counters.last_ts[s1]
-    has = last != NO_TS
-    minutes = t1 // 60_000 - np.where(has, counters.last_minute[s1], t1 // 60_000 - 1)
-    ok = (points == 1) & (~has | (t1 > last)) & (minutes <= 60)
-    counters.append_points(s1[ok], t1[ok], step1[ok])
-    return set(s1[~ok].tolist())
+    point_side, point_time, step, first_point = sum_per_side_and_time(side_ids[entry], ts[rep], inc[rep])
+    points = np.diff(np.append(first_point, len(point_side)))
+    side, time_ms, first_step = point_side[first_point], point_time[first_point], step[first_point]
+    ok = (points == 1) & counters.takes_one_point(side, time_ms)
+    counters.append_points(side[ok], time_ms[ok], first_step[ok])
+    return set(side[~ok].tolist())
 
 
 def ingest_sides(

@@ -5,7 +5,8 @@
 - ``batches``: a sample frame cut into each series' new rows;
 - ``increase``: counter increases with Prometheus 2.42 semantics (reset correction,
   extrapolation to the window edges) — "the increase of these series over W ending at t";
-- ``cumulative``: reset-corrected cumulative counts per side (exact points for the last hours,
-  a per-minute ring beyond), so a window's increase is two lookups;
+- ``cumulative``: reset-corrected cumulative counts per side, so a window's increase is two
+  lookups, over two tiers: ``segments`` (exact points for the last hours, in a shared pool) and
+  ``minutes`` (a per-minute ring beyond);
 - ``rows``: compressed rows (CSR) and their expansion, shared by every ingest path.
 """
