@@ -417,5 +417,5 @@ class Agent:
         self._client.close()
         self._data_lock.release()
         if not finished:
-            log.warning("stopping with %d job(s) still running; their work is not kept", self._running_jobs)
+            log.warning("stopping with a job still running; its work is not kept")
         return finished

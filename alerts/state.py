@@ -134,6 +134,9 @@ class AlertStateStore:
         self._identity: tuple[int, int] | None = None
         """``(st_dev, st_ino)`` of the file the connection opened: a file deleted or replaced
         under the running agent no longer matches."""
+        self._header_fd: int | None = None
+        """The file, opened once with the connection, for ``check()`` to read its header: closing
+        any other descriptor of it would drop SQLite's POSIX locks, which are per process."""
 
     # -- connection -------------------------------------------------------------------------
 
@@ -174,8 +177,9 @@ class AlertStateStore:
             conn.close()
             raise
         try:
-            stat = os.stat(self.path)
-            self._identity = (stat.st_dev, stat.st_ino)
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            stat = os.fstat(fd)
+            self._identity, self._header_fd = (stat.st_dev, stat.st_ino), fd
         except OSError:
             self._identity = None
         self._conn = conn
@@ -219,6 +223,9 @@ class AlertStateStore:
             conn, self._conn = self._conn, None
             with suppress(sqlite3.Error):  # closing what broke must not hide why it broke
                 conn.close()
+        if self._header_fd is not None:  # after SQLite's own descriptors: see _header_fd
+            fd, self._header_fd = self._header_fd, None
+            os.close(fd)
 
     def check(self) -> None:
         """Prove the file can be read and written now; ``StoreError`` says why not.
@@ -250,8 +257,7 @@ class AlertStateStore:
             self._close()  # replaced by another file: open (and validate) the new one
             conn = self._connect()
         try:
-            with open(self.path, "rb") as fh:
-                header = fh.read(16)
+            header = os.pread(self._header_fd, 16, 0) if self._header_fd is not None else b""
         except OSError as exc:
             raise StoreError(f"alert state {self.path}: cannot read: {exc.strerror or exc}") from exc
         if header != b"SQLite format 3\x00":
