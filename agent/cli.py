@@ -6,7 +6,7 @@ One grammar for every command:
 - a time ("evaluate at T", "replay up to T") is always ``--at``, read by
   ``redline.kernel.times.parse_instant`` (now, Unix seconds, ISO 8601, ``-2h``, ``2h ago``);
 - the exit code means the same everywhere (README, "Exit codes"): 0 ok, 1 a breach or failed
-  check, 2 a usage or config error, 3 a failure while running;
+  check, 2 a usage or config error (a port in use is the config's to fix), 3 a failure while running;
 - an expected error (an invalid config, a missing file, a port in use, permission denied) is one
   line on stderr, ``redline: error: <what>: <what to do>``, never a traceback. Only an
   unexpected exception prints its traceback (and exits 3): that one is a bug to report.
@@ -15,6 +15,7 @@ One grammar for every command:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
 import os
@@ -35,18 +36,22 @@ from redline.demo.timeline import TIMELINES
 from redline.kernel.errors import ConfigError, RedlineError, SourceError
 from redline.kernel.times import INSTANT_FORMS, parse_instant
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUNTIME", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_BROKEN_PIPE", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_RUNTIME", "EXIT_USAGE", "main"]
 
 EXIT_OK = 0
 """The command did what it was asked."""
 EXIT_FAILED = 1
 """It ran, and what it checks failed: a source that failed in ``collect``, problems ``check`` found."""
 EXIT_USAGE = 2
-"""A usage or config error: a bad flag or value, an invalid config, a missing or unreadable input file."""
+"""A usage or config error: a bad flag or value, an invalid config, a missing or unreadable input
+file, a listen port in use or needing privileges, a data directory another agent holds."""
 EXIT_RUNTIME = 3
-"""A failure while running: a port in use, permission denied, the store, an unexpected exception."""
+"""A failure while running: the store or an output file cannot be written, an unexpected exception."""
 EXIT_INTERRUPTED = 130
 """Ctrl-C where it is not the normal way to stop (128 + SIGINT, as shells report it)."""
+EXIT_BROKEN_PIPE = 141
+"""The reader of stdout went away (``redline status | head -1``): 128 + SIGPIPE, as shells report
+a command that pipe killed; quietly, without a traceback."""
 
 log = logging.getLogger("redline")
 
@@ -93,19 +98,34 @@ def _load(path: Path) -> LoadedConfig:
 
 
 def _wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM."""
+    """Block until SIGINT or SIGTERM; from then on, a second one exits at once (128 + signal)."""
     stop = threading.Event()
 
+    def at_once(signum: int, frame: FrameType | None) -> None:
+        os.write(2, f"redline: second {signal.Signals(signum).name}: exiting at once\n".encode())
+        os._exit(128 + signum)
+
     def handler(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, at_once)
+        signal.signal(signal.SIGTERM, at_once)
         stop.set()
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
-    while not stop.wait(1.0):
-        pass
+    stop.wait()
+
+
+def _exit_without_waiting(code: int) -> None:
+    """Exit now, not joining worker threads still running (a job the shutdown gave up on)."""
+    logging.shutdown()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from redline.agent.lock import DataDirLocked
     from redline.agent.runtime import Agent
     from redline.agent.selfmetrics import ListenError
 
@@ -116,13 +136,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ListenError as exc:
         agent.shutdown()
         where = f"agent.listen in {loaded.path}"
-        raise CommandError(f"{exc} ({where})", _listen_hint(exc.errno, "agent.listen"), EXIT_RUNTIME) from exc
+        raise CommandError(f"{exc} ({where})", _listen_hint(exc.errno, "agent.listen"), EXIT_USAGE) from exc
+    except DataDirLocked as exc:
+        agent.shutdown()
+        to_do = f"stop that agent, or give this one another agent.data_dir in {loaded.path}"
+        raise CommandError(str(exc), to_do, EXIT_USAGE) from exc
+    except OSError as exc:  # the lock file cannot be created: the data directory is not usable
+        agent.shutdown()
+        if exc.filename is None:
+            raise
+        what = f"{exc.filename}: {exc.strerror or exc}"
+        raise CommandError(what, _file_hint(exc, "agent.data_dir"), EXIT_RUNTIME) from exc
     log.info("redline agent running: %d sources, %d objectives; Ctrl-C stops",
              len(loaded.config.sources), len(loaded.config.slos))
     try:
         _wait_for_signal()
     finally:
-        agent.shutdown()
+        finished = agent.shutdown()
+    log.info("redline agent stopped")
+    if not finished:
+        _exit_without_waiting(EXIT_OK)
     return EXIT_OK
 
 
@@ -255,22 +288,36 @@ def _check_can_listen(address: str, port: int, setting: str) -> None:
             pass
     except OSError as exc:
         failure = ListenError(address, port, exc)
-        raise CommandError(str(failure), _listen_hint(failure.errno, setting), EXIT_RUNTIME) from exc
+        raise CommandError(str(failure), _listen_hint(failure.errno, setting), EXIT_USAGE) from exc
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    from redline.agent.children import stop_later, stop_process_group
     from redline.dashboard.launch import dashboard_command
 
     _load(args.config)  # fail here, clearly, rather than inside the browser
     _check_can_listen(args.address, args.port, "--port")
     cmd = dashboard_command(args.config.resolve(), port=args.port, address=args.address)
     print(f"dashboard: http://{args.address}:{args.port}/", flush=True)
-    proc = subprocess.Popen(cmd)
+    # Its own process group, so stopping it stops whatever Streamlit itself started.
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    stopped = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+        stop_later(proc)  # the wait below returns when it has stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         code = proc.wait()
     except KeyboardInterrupt:  # Ctrl-C is how the dashboard is stopped
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process_group(proc)
+        return EXIT_OK
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if proc.poll() is None:
+            stop_process_group(proc)
+    if stopped.is_set():
         return EXIT_OK
     if code != 0:
         raise CommandError(f"the dashboard (streamlit) exited with code {code}", "see its output above", EXIT_RUNTIME)
@@ -357,7 +404,8 @@ def _parser(now_s: float) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="redline",
         description="Error budgets, burn-rate alerts and cost guardrails.",
-        epilog="Exit codes: 0 ok, 1 a breach or failed check, 2 usage or config error, 3 failure while running.",
+        epilog="Exit codes: 0 ok, 1 a breach or failed check, 2 usage or config error (also a port in use), "
+        "3 failure while running.",
     )
     p.add_argument(
         "--log-level",
@@ -482,12 +530,20 @@ def _run(args: argparse.Namespace) -> int:
 
         if isinstance(exc, ListenError):  # a port the demo's agent wanted was taken meanwhile
             print(f"redline: error: {exc}: {_listen_hint(exc.errno, 'the port')}", file=sys.stderr)
-            return EXIT_RUNTIME
+            return EXIT_USAGE
         if exc.filename is None:
             raise
         what = f"{exc.filename}: {exc.strerror or exc}"
         print(f"redline: error: {what}: {_file_hint(exc, str(exc.filename))}", file=sys.stderr)
         return EXIT_RUNTIME
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: the reader is gone, and Python's own flush at exit would
+    otherwise print a second BrokenPipeError (the recipe in Python's ``signal`` documentation)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Callable[[], float] = time.time) -> int:
@@ -506,7 +562,12 @@ def main(argv: Sequence[str] | None = None, *, clock: Callable[[], float] = time
     for chatty in ("apscheduler", "httpx", "httpcore"):  # one line per job run or request
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
-        return _run(args)
+        code = _run(args)
+        sys.stdout.flush()  # here, where a closed pipe can be caught, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # a bug: the traceback is what a report needs
         traceback.print_exc()
         print(f"redline: error: unexpected {type(exc).__name__}: please report it with the traceback above",

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from redline.agent.children import stop_process_group
 from redline.agent.importer import import_history
 from redline.agent.runtime import Agent
 from redline.config import load_config
@@ -169,23 +170,15 @@ def run_demo(
                 dashboard_command(config_path, port=port),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: stopped whole, never orphaned
             )
-            stack.callback(_stop_process, dash)
+            stack.callback(stop_process_group, dash)
             lines.insert(2, f"  dashboard:  http://127.0.0.1:{port}/")
         lines.append(f"  scenario:   {timeline.summary}")
         print("\n".join(lines) + "\n", flush=True)
         _wait(duration_s)
         print("stopping…", flush=True)
     return 0
-
-
-def _stop_process(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
 
 
 def _wait(duration_s: float | None) -> None:

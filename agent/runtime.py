@@ -1,15 +1,21 @@
 """The running agent: collect → store → evaluate → alert, on apscheduler jobs.
 
-Every job runs inside one try/except that logs the traceback and counts the failure in
-Redline's own metrics, so one bad source or one failing notifier never stops the loop.
+Every job runs inside one try/except that counts the failure in Redline's own metrics and logs
+its traceback once (the same failure again on the next tick is counted, not logged), so one bad
+source or one failing notifier never stops the loop nor floods the log. What makes the agent's
+answers untrustworthy (the alert database, the data directory, a failed or late evaluation, a
+broken notifier) is a readiness condition (``redline.agent.readiness``): ``/readyz`` answers
+503 naming it, and the log has one line when it starts and one when it clears.
 The evaluator's state is rebuilt from the store at start (cold start), then fed each scrape
 as it lands, so an evaluation tick never rescans raw samples.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -21,9 +27,11 @@ import polars as pl
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from redline.agent.collectors import build_collectors
+from redline.agent.lock import DataDirLock
+from redline.agent.readiness import Readiness
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
 from redline.alerts.log_notifier import LogNotifier
-from redline.alerts.manager import AlertManager
+from redline.alerts.manager import AlertEvent, AlertManager
 from redline.alerts.notifiers import Notifier
 from redline.alerts.state import AlertStateStore
 from redline.alerts.webhook import WebhookNotifier
@@ -39,6 +47,11 @@ from redline.store.embedded import SampleStore
 __all__ = ["Agent", "build_notifiers"]
 
 log = logging.getLogger("redline.agent")
+
+NOTIFIER_BROKEN_AFTER = 3
+"""Consecutive failed deliveries after which a notifier is reported broken (a permanent failure at once)."""
+STALE_AFTER_INTERVALS = 3
+"""The agent is not ready when its last evaluation is older than this many evaluate intervals."""
 
 
 def build_notifiers(
@@ -77,9 +90,10 @@ class Agent:
             cfg, CollectorContext(clock=clock, env=env, http=self._client)
         )
         self._alert_state = AlertStateStore(loaded.data_dir / "alerts.sqlite")
+        notifiers = build_notifiers(loaded, env, self._client)
         self.alerts = AlertManager(
             self._alert_state,
-            build_notifiers(loaded, env, self._client),
+            notifiers,
             clock=clock,
             repeat_interval_s=cfg.alerting.repeat_interval,
             specs=cfg.slos,
@@ -88,15 +102,29 @@ class Agent:
         self._lock = threading.Lock()  # guards the evaluator (ingest vs evaluate from job threads)
         self._health: dict[str, SourceHealth] = {}
         self._report: StatusReport | None = None
-        self.metrics = AgentMetrics(lambda: self._report, lambda: dict(self._health))
+        self._data_lock = DataDirLock(loaded.data_dir)
+        self._started_at: float | None = None  # time.monotonic() of start()
+        self._evaluated_at: float | None = None  # time.monotonic() of the last successful evaluation
+        self.readiness = Readiness(self._evaluation_age)
+        self._notifier_failures: dict[str, int] = {}
+        for notifier in notifiers:
+            self.readiness.know(f"notifier:{notifier.name}")
+        self.metrics = AgentMetrics(lambda: self._report, lambda: dict(self._health), self.readiness)
         self._server = (
             SelfMetricsServer(
-                self.metrics.registry, self.healthz, cfg.agent.listen_host, cfg.agent.listen_port
+                self.metrics.registry,
+                self.healthz,
+                cfg.agent.listen_host,
+                cfg.agent.listen_port,
+                ready=self.readiness.as_json,
             )
             if serve_metrics
             else None
         )
         self._scheduler: BackgroundScheduler | None = None
+        self._jobs_idle = threading.Condition()
+        self._running_jobs = 0
+        self._last_failure: dict[str, str] = {}  # job -> the failure last logged with its traceback
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -115,10 +143,19 @@ class Agent:
         """The port /metrics listens on, once started."""
         return self._server.port if self._server is not None else None
 
+    @property
+    def alive(self) -> bool:
+        """Whether the process loop runs: started, not shut down, its scheduler running."""
+        return self._scheduler is not None and self._scheduler.running
+
     def healthz(self) -> dict[str, Any]:
-        """What /healthz answers: the agent is up; each source's last result."""
+        """What /healthz answers (liveness): the loop runs; each source's last result.
+
+        Whether the answers can be trusted is ``/readyz`` (``ready`` here says the same).
+        """
         return {
-            "ok": True,
+            "ok": self.alive,
+            "ready": not self.readiness.reasons(),
             "sources": {
                 n: {"ok": h.ok, "error": h.error, "duration_seconds": h.duration_seconds}
                 for n, h in sorted(self._health.items())
@@ -170,7 +207,9 @@ class Agent:
                 self.store.append(result.samples)
             except StoreError as exc:
                 self.metrics.store_write_failures.inc()
-                log.error("source %s: batch not stored: %s", source, exc)
+                self.readiness.set_down("store_writes", f"a batch of source {source} was not stored: {exc}")
+            else:
+                self.readiness.set_up("store_writes")
             self.metrics.collect_samples.labels(source).inc(result.samples.height)
             if self._has_new_group_members(result.samples):
                 log.info("source %s: a new member of a grouped objective; rebuilding from the store", source)
@@ -182,14 +221,84 @@ class Agent:
         return health
 
     def evaluate(self) -> StatusReport:
-        """Evaluate every objective now, publish the report, process alerts."""
+        """One evaluate tick: evaluate every objective, publish the report, check the alert
+        database and process alerts, check the data directory can be written."""
         started = time.perf_counter()
-        with self._lock:
-            report = self.evaluator.evaluate(int(self._clock() * 1000))
+        try:
+            with self._lock:
+                report = self.evaluator.evaluate(int(self._clock() * 1000))
+        except Exception as exc:
+            self.readiness.set_down("evaluation", f"the last evaluation failed: {type(exc).__name__}: {exc}")
+            raise
         self.metrics.evaluate_duration.observe(time.perf_counter() - started)
         self._report = report
-        self.alerts.process(report)
+        self._evaluated_at = time.monotonic()
+        self.readiness.set_up("evaluation")
+        self._process_alerts(report)
+        self.check_data_dir()
+        self.metrics.tick_duration.observe(time.perf_counter() - started)
         return report
+
+    def _process_alerts(self, report: StatusReport) -> None:
+        """Alerts for ``report``, unless the alert database fails its check (then not ready)."""
+        try:
+            self._alert_state.check()
+            events = self.alerts.process(report)
+        except StoreError as exc:
+            self.readiness.set_down("alert_database", str(exc))
+            return
+        self.readiness.set_up("alert_database")
+        self._note_deliveries(events)
+
+    def _note_deliveries(self, events: list[AlertEvent]) -> None:
+        """A notifier is broken after a permanent failure or ``NOTIFIER_BROKEN_AFTER`` failures
+        in a row, until it delivers again."""
+        for event in events:
+            for d in event.deliveries:
+                component = f"notifier:{d.notifier}"
+                if d.ok:
+                    self._notifier_failures[d.notifier] = 0
+                    self.readiness.set_up(component)
+                    continue
+                failures = self._notifier_failures.get(d.notifier, 0) + 1
+                self._notifier_failures[d.notifier] = failures
+                if d.permanent or failures >= NOTIFIER_BROKEN_AFTER:
+                    how = "failed permanently" if d.permanent else f"failed {failures} times in a row"
+                    self.readiness.set_down(component, f"{how}: {d.error}")
+
+    def check_data_dir(self) -> None:
+        """Write, fsync and remove a small file in the data directory: a full disk, a read-only
+        mount or lost permissions show here before a batch is lost to them."""
+        data_dir = self.loaded.data_dir
+        probe = data_dir / f".probe-{os.getpid()}"
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, b"redline write probe\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            probe.unlink()
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                probe.unlink()
+            self.readiness.set_down("data_directory", f"cannot write {data_dir}: {exc.strerror or exc}")
+        else:
+            self.readiness.set_up("data_directory")
+
+    def _evaluation_age(self) -> dict[str, str]:
+        """The late-evaluation condition, computed when readiness is read."""
+        if self._started_at is None:
+            return {}
+        interval = self.loaded.config.agent.evaluate_interval
+        limit = STALE_AFTER_INTERVALS * interval
+        age = time.monotonic() - (self._evaluated_at or self._started_at)
+        if age <= limit:
+            return {} if self._evaluated_at is not None else {"evaluation_age": "starting: no evaluation yet"}
+        return {
+            "evaluation_age": f"the last evaluation was {age:.0f} s ago, more than {STALE_AFTER_INTERVALS} "
+            f"evaluate intervals ({interval:g} s)"
+        }
 
     def compact(self) -> None:
         """Merge batch files into segments, apply retention, prune the notification log."""
@@ -198,12 +307,28 @@ class Agent:
         log.debug("compacted: %s; %d old notification log entries pruned", stats, pruned)
 
     def _guarded(self, job: str, fn: Callable[[], object]) -> Callable[[], None]:
+        """``fn`` as a job: counted while it runs (shutdown waits for it), its failure counted,
+        and logged with its traceback once until it fails differently or succeeds."""
+
         def run() -> None:
+            with self._jobs_idle:
+                self._running_jobs += 1
             try:
                 fn()
-            except Exception:
+            except Exception as exc:
                 self.metrics.job_failures.labels(job).inc()
-                log.exception("job %s failed; the agent keeps running", job)
+                failure = f"{type(exc).__name__}: {exc}"
+                if self._last_failure.get(job) != failure:
+                    self._last_failure[job] = failure
+                    log.exception("job %s failed; the agent keeps running (the same failure again is counted, "
+                                  "not logged)", job)
+            else:
+                if self._last_failure.pop(job, None) is not None:
+                    log.warning("job %s succeeded again", job)
+            finally:
+                with self._jobs_idle:
+                    self._running_jobs -= 1
+                    self._jobs_idle.notify_all()
 
         return run
 
@@ -216,7 +341,10 @@ class Agent:
             log.info("metrics on http://%s:%d/metrics", self.loaded.config.agent.listen_host, self._server.port)
 
     def start(self) -> None:
-        """Cold start from the store, start /metrics, schedule every job (first runs at once)."""
+        """Take the data directory's lock (``DataDirLocked`` names the holder), cold start from
+        the store, start /metrics, schedule every job (first runs at once)."""
+        self._data_lock.acquire()
+        self._started_at = time.monotonic()
         loaded = self.load_history()
         cfg = self.loaded.config
         log.info(
@@ -255,16 +383,39 @@ class Agent:
             max_instances=1,
             coalesce=True,
         )
+        sched.add_job(
+            self._guarded("readiness", self.readiness.reasons),  # logs a late evaluation when it starts
+            "interval",
+            seconds=agent_cfg.evaluate_interval,
+            id="readiness",
+            max_instances=1,
+            coalesce=True,
+        )
         sched.start()
         self._scheduler = sched
 
-    def shutdown(self) -> None:
-        """Stop the jobs (waiting for running ones), the server and the notifiers."""
+    def shutdown(self, timeout_s: float = 3.0) -> bool:
+        """Stop: no new job runs, notifiers cut their backoff waits, running jobs get up to
+        ``timeout_s`` to finish; then the server, the alert database and the lock are closed.
+
+        Returns whether every job finished in time. When one did not (a long compaction, a
+        scrape waiting on its timeout), the caller should exit without waiting for its thread:
+        every store write is atomic, so the job's work is simply not there after a restart.
+        """
+        deadline = time.monotonic() + timeout_s
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
+            self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        self.alerts.shutdown(timeout_s)
+        with self._jobs_idle:
+            finished = self._jobs_idle.wait_for(
+                lambda: self._running_jobs == 0, timeout=max(0.0, deadline - time.monotonic())
+            )
         if self._server is not None:
             self._server.shutdown()
-        self.alerts.shutdown()
         self._alert_state.close()
         self._client.close()
+        self._data_lock.release()
+        if not finished:
+            log.warning("stopping with a job still running; its work is not kept")
+        return finished

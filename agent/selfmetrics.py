@@ -1,4 +1,7 @@
-"""Redline's own /metrics and /healthz: its health, every source's and every objective's state.
+"""Redline's own /metrics, /healthz and /readyz: its health, every source's and every objective's state.
+
+``/healthz`` is liveness (200 while the process loop runs), ``/readyz`` readiness (200 when
+its answers can be trusted, else 503 with the reasons), as Kubernetes means them.
 
 Objective and source gauges are produced on each scrape from the agent's latest results (a
 custom prometheus_client collector), so nothing is kept twice and a removed objective simply
@@ -14,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
@@ -128,9 +131,20 @@ class AgentMetrics:
         self,
         report: Callable[[], StatusReport | None],
         health: Callable[[], Mapping[str, SourceHealth]],
+        readiness: Collector | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(_StateCollector(report, health))
+        if readiness is not None:
+            self.registry.register(readiness)
+        # process_resident_memory_bytes, process_cpu_seconds_total, process_open_fds, ... (Linux)
+        ProcessCollector(registry=self.registry)
+        self.tick_duration = Histogram(
+            "redline_tick_duration_seconds",
+            "One whole evaluate tick: evaluation, alert processing and delivery, health checks.",
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
         self.collect_duration = Histogram(
             "redline_source_collect_duration_seconds",
             "Time spent collecting one source.",
@@ -181,13 +195,24 @@ class ListenError(OSError):
 
 
 class SelfMetricsServer:
-    """Serves ``/metrics`` and ``/healthz``; ``start()``/``shutdown()``."""
+    """Serves ``/metrics``, ``/healthz`` and ``/readyz``; ``start()``/``shutdown()``.
+
+    ``health()`` answers ``/healthz`` (200 when its ``ok`` is true), ``ready()`` ``/readyz``
+    (200 when its ``ready`` is true); both else 503 with the same JSON.
+    """
 
     def __init__(
-        self, registry: CollectorRegistry, health: Callable[[], dict[str, Any]], host: str, port: int
+        self,
+        registry: CollectorRegistry,
+        health: Callable[[], dict[str, Any]],
+        host: str,
+        port: int,
+        *,
+        ready: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self._registry = registry
         self._health = health
+        self._ready = ready
         self._http = ThreadedHTTPServer("redline-metrics", host, port)
         self._requested_port = port
 
@@ -198,7 +223,11 @@ class SelfMetricsServer:
 
     def start(self) -> None:
         """Bind and serve in a daemon thread; ``ListenError`` when the address cannot be bound."""
-        registry, health = self._registry, self._health
+        registry, health, ready = self._registry, self._health, self._ready
+
+        def answer(handler: BaseHTTPRequestHandler, state: dict[str, Any], good: str) -> None:
+            body = json.dumps(state, sort_keys=True).encode()
+            send_body(handler, 200 if state.get(good) else 503, "application/json", body)
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -207,11 +236,11 @@ class SelfMetricsServer:
                     encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
                     send_body(self, 200, content_type, encoder(registry))
                 elif path == "/healthz":
-                    state = health()
-                    body = json.dumps(state, sort_keys=True).encode()
-                    send_body(self, 200 if state.get("ok") else 503, "application/json", body)
+                    answer(self, health(), "ok")
+                elif path == "/readyz" and ready is not None:
+                    answer(self, ready(), "ready")
                 else:
-                    send_body(self, 404, "text/plain; charset=utf-8", b"not found: try /metrics or /healthz\n")
+                    send_body(self, 404, "text/plain; charset=utf-8", b"not found: try /metrics, /healthz or /readyz\n")
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

@@ -21,16 +21,20 @@ opened lazily on first use; several stores (processes) may share one file (WAL m
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, cast
 
 from redline.alerts.notifiers import AlertStatus
 from redline.kernel.errors import StoreError
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["AlertRecord", "AlertState", "AlertStateStore", "NotificationLogEntry", "OwedNotification"]
 
@@ -127,6 +131,12 @@ class AlertStateStore:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
+        """``(st_dev, st_ino)`` of the file the connection opened: a file deleted or replaced
+        under the running agent no longer matches."""
+        self._header_fd: int | None = None
+        """The file, opened once with the connection, for ``check()`` to read its header: closing
+        any other descriptor of it would drop SQLite's POSIX locks, which are per process."""
 
     # -- connection -------------------------------------------------------------------------
 
@@ -166,6 +176,12 @@ class AlertStateStore:
         except StoreError:
             conn.close()
             raise
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            stat = os.fstat(fd)
+            self._identity, self._header_fd = (stat.st_dev, stat.st_ino), fd
+        except OSError:
+            self._identity = None
         self._conn = conn
         return conn
 
@@ -200,9 +216,87 @@ class AlertStateStore:
     def close(self) -> None:
         """Close the connection; a later call reopens it."""
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._close()
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with suppress(sqlite3.Error):  # closing what broke must not hide why it broke
+                conn.close()
+        if self._header_fd is not None:  # after SQLite's own descriptors: see _header_fd
+            fd, self._header_fd = self._header_fd, None
+            os.close(fd)
+
+    def check(self) -> None:
+        """Prove the file can be read and written now; ``StoreError`` says why not.
+
+        Cheap enough for every evaluation: a stat, the 16-byte header, and a one-page write
+        transaction. SQLite alone notices none of these under an open connection: garbage
+        written over the file (pages it has cached still read fine), the file deleted, or made
+        read-only. A file deleted while running is restored from the open connection (SQLite's
+        backup API), so the alert state survives the next restart. After a write failure or a
+        replaced file the connection is reopened, so a repaired file is seen at the next check;
+        with garbage in the file it is kept open, because closing would checkpoint the WAL into
+        a file that is not ours any more.
+        """
+        with self._lock:
+            self._check()
+
+    def _check(self) -> None:
+        conn = self._connect()
+        try:
+            stat: os.stat_result | None = os.stat(self.path)
+        except FileNotFoundError:
+            stat = None
+        except OSError as exc:
+            raise StoreError(f"alert state {self.path}: cannot read: {exc.strerror or exc}") from exc
+        if stat is None:
+            self._restore(conn)
+            conn = self._connect()
+        elif (stat.st_dev, stat.st_ino) != self._identity:
+            self._close()  # replaced by another file: open (and validate) the new one
+            conn = self._connect()
+        try:
+            header = os.pread(self._header_fd, 16, 0) if self._header_fd is not None else b""
+        except OSError as exc:
+            raise StoreError(f"alert state {self.path}: cannot read: {exc.strerror or exc}") from exc
+        if header != b"SQLite format 3\x00":
+            raise StoreError(f"alert state {self.path}: not an SQLite database any more (garbage in its header)")
+        if not os.access(self.path, os.R_OK | os.W_OK):
+            self._close()
+            raise StoreError(f"alert state {self.path}: read-only: it cannot be written")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")  # rewrites page 1: a real write
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._close()
+            raise StoreError(f"alert state {self.path}: cannot be written: {exc}") from exc
+
+    def _restore(self, conn: sqlite3.Connection) -> None:
+        """Write the open (deleted) database back to ``path``; the connection is closed after."""
+        partial = self.path.with_name(self.path.name + ".restoring")
+        try:
+            target = sqlite3.connect(partial)
+            try:
+                conn.backup(target)
+                verdict = target.execute("PRAGMA quick_check").fetchone()[0]
+            finally:
+                target.close()
+        except (OSError, sqlite3.Error) as exc:
+            partial.unlink(missing_ok=True)
+            raise StoreError(f"alert state {self.path}: deleted while running and cannot be restored: {exc}") from exc
+        self._close()  # before the copy is in place: closing removes the old -wal by name
+        if verdict != "ok":
+            partial.unlink(missing_ok=True)
+            raise StoreError(f"alert state {self.path}: deleted while running; its open copy is damaged ({verdict})")
+        try:
+            os.replace(partial, self.path)
+        except OSError as exc:
+            raise StoreError(f"alert state {self.path}: deleted while running and cannot be restored: {exc}") from exc
+        _log.warning("alert state %s was deleted while running; restored it from the open database", self.path)
 
     def __enter__(self) -> AlertStateStore:
         return self

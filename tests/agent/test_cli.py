@@ -360,7 +360,7 @@ def listening_socket() -> socket.socket:
     return taken
 
 
-def test_run_on_a_port_in_use_is_one_line_and_exit_code_3(tmp_path: Path) -> None:
+def test_run_on_a_port_in_use_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
     """A real `redline run` process: no traceback, the address, the setting, the file, the fix."""
     with listening_socket() as taken:
         port = taken.getsockname()[1]
@@ -370,7 +370,7 @@ def test_run_on_a_port_in_use_is_one_line_and_exit_code_3(tmp_path: Path) -> Non
             [sys.executable, "-m", "redline.agent.cli", "--log-level", "warning", "run", "--config", str(cfg)],
             capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2],
         )
-    assert proc.returncode == 3
+    assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr == (
         f"redline: error: 127.0.0.1:{port} is already in use (agent.listen in {cfg.resolve()}): "
@@ -378,23 +378,23 @@ def test_run_on_a_port_in_use_is_one_line_and_exit_code_3(tmp_path: Path) -> Non
     )
 
 
-def test_run_in_process_on_a_port_in_use_returns_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_in_process_on_a_port_in_use_returns_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with listening_socket() as taken:
         port = taken.getsockname()[1]
         cfg = tmp_path / "redline.yaml"
         cfg.write_text(f"agent: {{data_dir: ./data, listen: '127.0.0.1:{port}'}}\n")
-        assert main(["run", "--config", str(cfg)]) == 3
+        assert main(["run", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"127.0.0.1:{port} is already in use" in err and "Traceback" not in err
 
 
-def test_dashboard_on_a_port_in_use_is_one_line_and_exit_code_3(
+def test_dashboard_on_a_port_in_use_is_one_line_and_exit_code_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = write_config(tmp_path)
     with listening_socket() as taken:
         port = taken.getsockname()[1]
-        assert main(["dashboard", "--config", str(cfg), "--port", str(port)]) == 3
+        assert main(["dashboard", "--config", str(cfg), "--port", str(port)]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""  # stopped before it started anything or printed a URL
     assert captured.err == (
@@ -466,7 +466,7 @@ def test_an_unexpected_error_shows_its_traceback_and_exits_3(
     assert err.endswith("redline: error: unexpected RuntimeError: please report it with the traceback above\n")
 
 
-def test_a_port_taken_under_the_demo_is_one_line_and_exit_code_3(
+def test_a_port_taken_under_the_demo_is_one_line_and_exit_code_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The demo checks its ports are free, then binds them: another process may take one between."""
@@ -482,7 +482,7 @@ def test_a_port_taken_under_the_demo_is_one_line_and_exit_code_3(
         argv = ["demo", "--dir", str(tmp_path / "demo"), "--timeline", "fast", "--no-dashboard", "--duration", "5"]
         code = main(argv)
     err = capsys.readouterr().err
-    assert code == 3
+    assert code == 2
     assert err.splitlines()[-1] == (
         f"redline: error: 127.0.0.1:{port} is already in use: stop the other process or change the port"
     )
