@@ -30,6 +30,7 @@ from redline.agent.collectors import build_collectors
 from redline.agent.lock import DataDirLock
 from redline.agent.readiness import Readiness
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
+from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_files
 from redline.alerts.log_notifier import LogNotifier
 from redline.alerts.manager import AlertEvent, AlertManager
 from redline.alerts.notifiers import Notifier
@@ -84,7 +85,9 @@ class Agent:
         cfg = loaded.config
         self._clock = clock
         self._client = client or httpx.Client(follow_redirects=False)
-        self.store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention)
+        # The agent is the store's writer: a damaged file it meets (cold start, compaction) is
+        # moved to quarantine/; readers such as status and the dashboard only report.
+        self.store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention, quarantine=True)
         self.evaluator = Evaluator(cfg.slos, cfg.guardrails)
         self.collectors: dict[str, Collector] = build_collectors(
             cfg, CollectorContext(clock=clock, env=env, http=self._client)
@@ -110,6 +113,7 @@ class Agent:
         for notifier in notifiers:
             self.readiness.know(f"notifier:{notifier.name}")
         self.metrics = AgentMetrics(lambda: self._report, lambda: dict(self._health), self.readiness)
+        self.metrics.registry.register(StoreIntegrityCollector(self.store))
         self._server = (
             SelfMetricsServer(
                 self.metrics.registry,
@@ -161,6 +165,7 @@ class Agent:
                 for n, h in sorted(self._health.items())
             },
             "evaluated_at": self._report.at if self._report else None,
+            "store": {"corrupt_files": [c.to_json() for c in store_corrupt_files(self.store)]},
         }
 
     # -- jobs ----------------------------------------------------------------------------------
@@ -231,10 +236,14 @@ class Agent:
             self.readiness.set_down("evaluation", f"the last evaluation failed: {type(exc).__name__}: {exc}")
             raise
         self.metrics.evaluate_duration.observe(time.perf_counter() - started)
-        self._report = report
-        self._evaluated_at = time.monotonic()
-        self.readiness.set_up("evaluation")
-        self._process_alerts(report)
+        try:
+            self._process_alerts(report)
+        finally:
+            # Published once its alerts are processed: a reader that sees this evaluation (on
+            # /healthz, evaluated_at) sees its pages sent or queued too.
+            self._report = report
+            self._evaluated_at = time.monotonic()
+            self.readiness.set_up("evaluation")
         self.check_data_dir()
         self.metrics.tick_duration.observe(time.perf_counter() - started)
         return report

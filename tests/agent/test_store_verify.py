@@ -122,3 +122,23 @@ def test_the_collector_counts_damaged_files_for_metrics(damaged: tuple[Path, Pat
     store.check()
     metrics = {m.name: m.samples[0].value for m in StoreIntegrityCollector(store).collect()}
     assert metrics == {"redline_store_corrupt_files": 2.0, "redline_store_quarantined_files": 2.0}
+
+
+def test_the_agent_quarantines_what_its_cold_start_meets_and_shows_it_on_healthz_and_metrics(
+    damaged: tuple[Path, Path, Path],
+) -> None:
+    from redline.agent.runtime import Agent
+    from redline.config import load_config
+
+    cfg, segment, bad = damaged
+    agent = Agent(load_config(cfg), env={}, clock=lambda: float(END_S), serve_metrics=False)
+    try:
+        agent.load_history()
+        listed = agent.healthz()["store"]["corrupt_files"]
+        assert sorted(Path(c["path"]).name for c in listed) == sorted([segment.name, bad.name])
+        assert all(c["quarantined_to"] for c in listed)
+        assert not segment.exists() and not bad.exists()
+        assert agent.metrics.registry.get_sample_value("redline_store_corrupt_files_total") == 2
+        assert agent.metrics.registry.get_sample_value("redline_store_quarantined_files") == 2
+    finally:
+        agent.shutdown()
