@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from redline.kernel.money import format_money
 from redline.slo.guardrail_showback import ShowbackView
-from redline.slo.guardrail_sums import BURN_MS_ARRAY, BURN_SECONDS, DAY_COLUMN, DAY_MS, TemplateSums
+from redline.slo.guardrail_sums import BURN_MS_ARRAY, BURN_SECONDS, DAY_COLUMN, DAY_MS, Guard, TemplateSums
 from redline.slo.results import ObjectiveResult, Status
 from redline.slo.spec import BURN_WINDOWS
 
@@ -47,14 +47,9 @@ Bools = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
-class BudgetGuard:
+class BudgetGuard(Guard):
     """One budget guardrail's constants."""
 
-    position: int
-    """In the configuration (the evaluator returns results in that order)."""
-    name: str
-    dimension: str
-    currency: str | None
     period: str
     timezone: str
     template: int

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from redline.kernel.money import format_money
 from redline.kernel.units import format_duration
 from redline.slo.guardrail_showback import ShowbackView
-from redline.slo.guardrail_sums import BURN_MS_ARRAY, RECENT_WINDOWS, TemplateSums
+from redline.slo.guardrail_sums import BURN_MS_ARRAY, RECENT_WINDOWS, Guard, TemplateSums
 from redline.slo.results import ObjectiveResult, Status
 from redline.slo.spec import BURN_WINDOWS
 
@@ -39,14 +39,9 @@ Bools = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
-class CostGuard:
+class CostGuard(Guard):
     """One cost-per-1k guardrail's constants."""
 
-    position: int
-    """In the configuration (the evaluator returns results in that order)."""
-    name: str
-    dimension: str
-    currency: str | None
     window_s: float
     spend_template: int
     inference_template: int

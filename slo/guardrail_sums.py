@@ -29,6 +29,7 @@ __all__ = [
     "DAY_COLUMN",
     "DAY_MS",
     "RECENT_WINDOWS",
+    "Guard",
     "TemplateSums",
     "WindowColumns",
     "template_sums",
@@ -45,6 +46,17 @@ DAY_COLUMN = BURN_MS.index(DAY_MS)
 """The window column of the last day (a budget's run rate)."""
 RECENT_WINDOWS: tuple[tuple[str, int], ...] = (("1d", BURN_WINDOWS.index("1d")), ("6h", BURN_WINDOWS.index("6h")))
 """The windows a cost guardrail's warning looks at, first found first: the last day, else 6 hours."""
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What every guardrail's result names, whatever its kind."""
+
+    position: int
+    """In the configuration (the evaluator returns results in that order)."""
+    name: str
+    dimension: str
+    currency: str | None
 
 
 class WindowColumns:

@@ -12,6 +12,7 @@ have them (``slo.special_windows``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,14 @@ BURN_MS: tuple[int, ...] = tuple(round(parse_duration(w) * 1000) for w in BURN_W
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
+
+
+class _SliceCounts(Protocol):
+    """A store of good and counted slices (``FreshnessStore``, ``SliceStore``)."""
+
+    def counts(self, at_ms: int, windows_ms: I64) -> tuple[I64, I64]: ...
+
+    def counts_in(self, objs: I64, lo_ms: I64, hi_ms: I64 | int) -> tuple[I64, I64]: ...
 
 
 class RatioTable:
@@ -105,37 +114,38 @@ class RatioTable:
             ratios[self._counter_rows] = np.minimum(np.maximum(ratio, 0.0), 1.0)
             known[self._counter_rows] = ratio_known
             events[self._counter_rows] = np.where(ratio_known[:, -1], total[:, -1], 0.0)
-        if len(self._fresh_rows):
-            good, counted = fresh.counts(at_ms, self._windows_ms)
-            slots, columns = self._fresh_slots[:, None], self._fresh_columns
-            good_slices, counted_slices = good[slots, columns], counted[slots, columns]
-            if len(self._fresh_special):
-                self.special.adjust_slices(
-                    at_ms, self._fresh_rows, self._fresh_special, self._fresh_slots, fresh.counts_in,
-                    good_slices, counted_slices,
-                )
-            self._slice_ratios(self._fresh_rows, good_slices, counted_slices, ratios, known, events)
-        if len(self._sliced_rows):
-            good, counted = slices.counts(at_ms, self._windows_ms)
-            slots, columns = self._sliced_slots[:, None], self._sliced_columns
-            good_slices, counted_slices = good[slots, columns], counted[slots, columns]
-            if len(self._sliced_special):
-                self.special.adjust_slices(
-                    at_ms, self._sliced_rows, self._sliced_special, self._sliced_slots, slices.counts_in,
-                    good_slices, counted_slices,
-                )
-            self._slice_ratios(self._sliced_rows, good_slices, counted_slices, ratios, known, events)
+        self._slice_objectives(
+            at_ms, fresh, self._fresh_rows, self._fresh_slots, self._fresh_columns, self._fresh_special,
+            ratios, known, events,
+        )
+        self._slice_objectives(
+            at_ms, slices, self._sliced_rows, self._sliced_slots, self._sliced_columns, self._sliced_special,
+            ratios, known, events,
+        )
         return ratios, known, events
 
-    @staticmethod
-    def _slice_ratios(rows: I64, good: I64, counted: I64, ratios: F64, known: Bools, events: F64) -> None:
-        """error ratio = 1 − good slices / counted slices, unknown when no slice was counted;
+    def _slice_objectives(
+        self, at_ms: int, store: _SliceCounts, rows: I64, slots: I64, columns: I64, special: I64,
+        ratios: F64, known: Bools, events: F64,
+    ) -> None:
+        """The rows of time-slice objectives (freshness, or throughput and GPU band): their slots
+        in ``store``, their window columns and the positions of those with special windows.
+
+        error ratio = 1 − good slices / counted slices, unknown when no slice was counted;
         events = the slices counted in the objective window."""
-        any_counted = counted > 0
-        share = np.divide(good, counted, out=np.zeros(good.shape, dtype=np.float64), where=any_counted)
+        if not len(rows):
+            return
+        good, counted = store.counts(at_ms, self._windows_ms)
+        good_slices, counted_slices = good[slots[:, None], columns], counted[slots[:, None], columns]
+        if len(special):
+            self.special.adjust_slices(at_ms, rows, special, slots, store.counts_in, good_slices, counted_slices)
+        any_counted = counted_slices > 0
+        share = np.divide(
+            good_slices, counted_slices, out=np.zeros(good_slices.shape, dtype=np.float64), where=any_counted
+        )
         ratios[rows] = np.where(any_counted, 1.0 - share, 0.0)
         known[rows] = any_counted
-        events[rows] = np.where(any_counted[:, -1], counted[:, -1], 0).astype(np.float64)
+        events[rows] = np.where(any_counted[:, -1], counted_slices[:, -1], 0).astype(np.float64)
 
     @property
     def budgets(self) -> F64:
