@@ -3,6 +3,12 @@
 ``GuardrailEvaluator`` has the shape of ``slo.engine.SLOEvaluator`` (``selectors``, ``ingest``,
 ``evaluate``) and returns ``ObjectiveResult``s with every field set, so the agent ranks them
 with the objectives (``slo.ranking``). Pure: samples in, frozen results out, times are parameters.
+It is a facade: the spend and inference series live in ``slo.guardrail_store``, the figures per
+template in ``slo.guardrail_sums``, each kind's kernel and results in ``slo.guardrail_budgets`` and
+``slo.guardrail_costs``, and showback in ``slo.guardrail_showback``.
+
+"Spend" is money spent: the increase of a spend counter. A budget's ``details`` carry it as
+``spent`` and, the same figure, as ``spend`` (the key of cost guardrails).
 
 What the result fields mean for a guardrail (``details`` holds the figures in currency):
 
@@ -10,18 +16,18 @@ What the result fields mean for a guardrail (``details`` holds the figures in cu
 
 - ``objective`` is the *limit in currency* (not a ratio); ``window`` the period name
   (``month``), ``window_seconds`` the period's length (DST days included);
-- spent = the summed spend series' increase since the period start (value at or before ``at``
+- spend = the summed spend series' increase since the period start (value at or before ``at``
   minus value at or before the start; a series that starts inside the period counts from its
   first sample; a drop is a credit or a counter reset per ``decreases``);
-- ``sli`` = spent / limit (fraction used), ``budget_remaining`` = 1 − spent / limit;
+- ``sli`` = spend / limit (fraction used), ``budget_remaining`` = 1 − spend / limit;
 - ``burn_rates[w]`` = (spend over w / w) / (limit / period length): 1.0 spends exactly the limit
   by the period end; ``None`` when w holds no spend sample;
 - run rate = spend over the last 24 h per day (the period-to-date average when the series are
-  younger than a day); forecast = spent + run rate × time left; ``crosses_at`` = when the
+  younger than a day); forecast = spend + run rate × time left; ``crosses_at`` = when the
   forecast crosses the limit, if before the period end;
-- ``time_to_breach_seconds`` = 0 once spent ≥ limit, else seconds until ``crosses_at``, else
-  ``None``; status ``breached`` (spent ≥ limit), ``warning`` (forecast > limit), ``no_data``
-  (no spend sample in the period: never a $0 "ok"), else ``ok``; ``events`` = spent.
+- ``time_to_breach_seconds`` = 0 once spend ≥ limit, else seconds until ``crosses_at``, else
+  ``None``; status ``breached`` (spend ≥ limit), ``warning`` (forecast > limit), ``no_data``
+  (no spend sample in the period: never a $0 "ok"), else ``ok``; ``events`` = spend.
 
 **cost_per_1k** (the rolling ``window``):
 
