@@ -106,7 +106,7 @@ class _StateCollector(Collector):
             if isinstance(used, int | float) and not o.is_guardrail:
                 capacity.add_metric([o.name], float(used))
             currency = str(details.get("currency", ""))
-            for family, key in ((spent, "spent"), (spent, "spend"), (forecast, "forecast"), (per_1k, "cost_per_1k")):
+            for family, key in ((spent, "spend"), (forecast, "forecast"), (per_1k, "cost_per_1k")):
                 value = details.get(key)
                 if isinstance(value, int | float):
                     family.add_metric([o.name, currency], float(value))

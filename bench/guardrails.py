@@ -30,7 +30,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -202,6 +202,14 @@ def _load_previous(tmp: Path) -> tuple[Callable[[list[GuardrailSpec]], Any] | No
     return (None if module is None else module.GuardrailEvaluator), source
 
 
+def _with_spend(r: ObjectiveResult) -> ObjectiveResult:
+    """A previous evaluator's result as this one gives it: a budget's ``details`` have ``spend``
+    beside ``spent`` (the same figure) since issue 9."""
+    if r.kind != "budget" or r.details is None:
+        return r
+    return replace(r, details={**r.details, "spend": r.details["spent"]})
+
+
 def _row(run: Run, name: str) -> str:
     return (
         f"  {name:<34}{run.cold_s:>8.2f} s{statistics.median(run.eval_ms):>9.1f} /{max(run.eval_ms):>6.1f} ms"
@@ -273,7 +281,7 @@ def main(argv: list[str]) -> int:
                   f"(it scans every object, the input frames' included); max of the other ticks "
                   f"{max(rest) if rest else float('nan'):.1f} ms")
     if before is not None:
-        same = sum(a == b for a, b in zip(before.results, run.results, strict=True))
+        same = sum(list(map(_with_spend, a)) == b for a, b in zip(before.results, run.results, strict=True))
         print(f"previous vs this engine: results identical at {same}/{len(run.results)} evaluations; cold start "
               f"{before.cold_s / run.cold_s:.1f}× faster, tick evaluate "
               f"{statistics.median(before.eval_ms) / statistics.median(run.eval_ms):.1f}× faster, state "

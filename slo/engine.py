@@ -14,7 +14,6 @@ every objective's ratios as arrays; Python only builds the frozen results.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,21 +22,21 @@ import polars as pl
 
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.kernel.labels import Selector
-from redline.slo.freshness_groups import FreshGroup, ingest_freshness
+from redline.slo.freshness_groups import ingest_freshness
 from redline.slo.freshness_store import FreshnessStore
+from redline.slo.objective_plan import ObjectivePlan
 from redline.slo.objective_result import TTB_BURN_WINDOWS, objective_result
 from redline.slo.query_sli import QueryEvaluator
 from redline.slo.ranking import rank_dimensions, rank_objectives
-from redline.slo.ratio_table import BURN_MS, RatioTable
+from redline.slo.ratio_table import RatioTable
 from redline.slo.results import ObjectiveResult, StatusReport
 from redline.slo.series.batches import Batch, TickRows, large_batches, series_runs, small_batches
 from redline.slo.series.cumulative import CounterSides
 from redline.slo.series.index import SelectorIndex, SeriesIndex
 from redline.slo.series.rows import csr
-from redline.slo.sides import Side, histogram_problems, ingest_sides, ingest_sides_at_once
+from redline.slo.sides import histogram_problems, ingest_sides, ingest_sides_at_once
 from redline.slo.slice_groups import SliceGroups, band_problems
-from redline.slo.spec import BURN_WINDOWS, GPUBandSLI, SLOSpec, ThroughputSLI
-from redline.slo.special_windows import ObjectiveSlots
+from redline.slo.spec import BURN_WINDOWS, SLOSpec
 
 __all__ = ["TTB_BURN_WINDOWS", "SLOEvaluator"]
 
@@ -56,84 +55,28 @@ class SLOEvaluator:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"objective names must be unique; repeated: {', '.join(dupes)}")
-        self._specs = list(specs)
         self._query = QueryEvaluator([s for s in specs if s.sli.query is not None])
-        specs = [s for s in specs if s.sli.query is None]
-        self._sides: list[Side] = []
-        self._side_ids: dict[tuple[str, float | None], int] = {}
-        self._groups: list[FreshGroup] = []
-        self._group_ids: dict[tuple[str, int], int] = {}
-        self._objectives: list[ObjectiveSlots] = []
-        slis: list[tuple[ThroughputSLI | GPUBandSLI, float]] = []
-        fresh_groups: list[int] = []
-        fresh_args: tuple[list[float], list[float], list[int]] = ([], [], [])
-        windows: list[int] = list(BURN_MS)
-        for spec in specs:
-            obj = ObjectiveSlots(spec, window_ms=round(spec.window * 1000))
-            obj.budget = 1.0 - obj.target
-            if obj.window_ms not in windows:
-                windows.append(obj.window_ms)
-            if spec.sli.ratio is not None:
-                r = spec.sli.ratio
-                obj.total = self._side(r.total, None)
-                if r.errors is not None:
-                    obj.errors = self._side(r.errors, None)
-                if r.good is not None:
-                    obj.good = self._side(r.good, None)
-            elif spec.sli.latency is not None:
-                lat = spec.sli.latency
-                buckets = lat.histogram.with_metric(lat.histogram.metric + "_bucket")
-                obj.total = self._side(buckets, math.inf)
-                obj.good = self._side(buckets, lat.threshold)
-            elif spec.sli.throughput is not None or spec.sli.gpu is not None:
-                sli = spec.sli.throughput or spec.sli.gpu
-                assert sli is not None
-                obj.slices = len(slis)
-                obj.slice_ms = round(sli.slice * 1000)
-                obj.event_unit = "time slices"
-                slis.append((sli, spec.window))
-            else:
-                fr = spec.sli.freshness
-                assert fr is not None
-                key = (str(fr.last_success), round(fr.slice * 1000))
-                if key not in self._group_ids:
-                    self._group_ids[key] = len(self._groups)
-                    self._groups.append(FreshGroup(fr.last_success, key[1]))
-                obj.freshness = len(fresh_groups)
-                obj.slice_ms = key[1]
-                obj.event_unit = "time slices"
-                fresh_groups.append(self._group_ids[key])
-                fresh_args[0].append(fr.max_age)
-                fresh_args[1].append(fr.slice)
-                fresh_args[2].append(math.ceil((spec.window + 86400.0) / fr.slice))
-            self._objectives.append(obj)
-        keep_minutes = round(max((s.window for s in specs), default=86400.0) / 60) + 1440
-        self._counters = CounterSides(len(self._sides), keep_minutes=keep_minutes)
-        self._fresh = FreshnessStore(fresh_groups, *fresh_args)
-        self._slice_groups = SliceGroups(slis)
+        plan = ObjectivePlan([s for s in specs if s.sli.query is None])
+        self._objectives = plan.objectives
+        self._sides = plan.sides
+        self._groups = plan.groups
+        self._counters = CounterSides(len(self._sides), keep_minutes=plan.keep_minutes)
+        fresh = plan.freshness
+        self._fresh = FreshnessStore(fresh.groups, fresh.max_age_s, fresh.slice_s, fresh.keep_slices)
+        self._slice_groups = SliceGroups(plan.slice_slis)
         slice_selectors = self._slice_groups.selectors()
         self._metrics = sorted(
             {s.selector.metric for s in self._sides} | {g.selector.metric for g in self._groups}
             | {s.metric for s in slice_selectors}
         )
-        self._metric_set = frozenset(self._metrics)
         self._side_index = SelectorIndex([s.selector for s in self._sides])
         self._group_index = SelectorIndex([g.selector for g in self._groups])
         self._slice_index = SelectorIndex(slice_selectors)
         self._series = SeriesIndex(self._metrics, self._register)
-        self._ser_sides: list[list[int]] = []
-        self._ser_groups: list[list[int]] = []
-        self._csr: tuple[I64, I64] | None = None
-        self._table = RatioTable(self._objectives, windows)
-
-    def _side(self, selector: Selector, le: float | None) -> int:
-        key = (str(selector), le)
-        sid = self._side_ids.get(key)
-        if sid is None:
-            sid = len(self._sides)
-            self._side_ids[key] = sid
-            self._sides.append(Side(selector, le))
-        return sid
+        self._sides_of_series: list[list[int]] = []
+        self._groups_of_series: list[list[int]] = []
+        self._sides_csr: tuple[I64, I64] | None = None
+        self._table = RatioTable(self._objectives, plan.windows_ms)
 
     # -- what to read ----------------------------------------------------------------------
 
@@ -174,8 +117,8 @@ class SLOEvaluator:
         slice_groups = self._slice_index.matching(metric, parsed)
         if not (sides or groups or slice_groups):
             return False
-        self._ser_sides.append(sides)
-        self._ser_groups.append(groups)
+        self._sides_of_series.append(sides)
+        self._groups_of_series.append(groups)
         if slice_groups:
             self._slice_groups.add_series(sid, slice_groups, parsed)
         for s in sides:
@@ -213,8 +156,8 @@ class SLOEvaluator:
         tick: TickRows | None = None
         batches: dict[int, Batch]
         if samples.height <= _SMALL_BATCH:
-            n = self._series.n
-            last_ts, last_val = self._series.last_ts[:n], self._series.last_val[:n]
+            known = self._series.n
+            last_ts, last_val = self._series.last_ts[:known], self._series.last_val[:known]
             batches, tick = small_batches(np.repeat(run_sid, lengths), ts, val, last_ts, last_val)
             if tick is not None:
                 per_side = ingest_sides_at_once(self._counters, self._series_sides(), tick[0], tick[1], tick[3])
@@ -223,19 +166,20 @@ class SLOEvaluator:
         if not batches:
             return
         last_val = self._series.last_val
-        ingest_sides(self._counters, self._ser_sides, batches, last_val, per_side)
-        ingest_freshness(self._fresh, self._groups, self._ser_groups, batches, last_val)
+        ingest_sides(self._counters, self._sides_of_series, batches, last_val, per_side)
+        ingest_freshness(self._fresh, self._groups, self._groups_of_series, batches, last_val)
         self._slice_groups.ingest(batches, tick, last_val)
         sids = np.fromiter(batches.keys(), dtype=np.int64, count=len(batches))
         self._series.remember_last(
-            sids, [int(b[0][-1]) for b in batches.values()], [float(b[1][-1]) for b in batches.values()]
+            sids, [int(times[-1]) for times, _, _ in batches.values()],
+            [float(values[-1]) for _, values, _ in batches.values()],
         )
 
     def _series_sides(self) -> tuple[I64, I64]:
         """Series → sides as CSR arrays (pointer, side ids), rebuilt when series were added."""
-        if self._csr is None or len(self._csr[0]) != len(self._ser_sides) + 1:
-            self._csr = csr(self._ser_sides)
-        return self._csr
+        if self._sides_csr is None or len(self._sides_csr[0]) != len(self._sides_of_series) + 1:
+            self._sides_csr = csr(self._sides_of_series)
+        return self._sides_csr
 
     # -- evaluate --------------------------------------------------------------------------
 
@@ -249,15 +193,18 @@ class SLOEvaluator:
         )
 
     def results(self, at_ms: int) -> list[ObjectiveResult]:
-        """Every objective at ``at_ms``, unranked (in the order given, query SLIs last)."""
+        """Every objective at ``at_ms``, unranked (in the order given, query SLIs last).
+
+        With ``budget`` = 1 − target: burn rate over w = error ratio over w / budget; over the
+        objective window, SLI = 1 − error ratio and budget left = 1 − error ratio / budget."""
         ratios, known, events = self._table.compute(at_ms, self._counters, self._fresh, self._slice_groups.store)
         burns = (ratios[:, :-1] / self._table.budgets[:, None]).astype(object)
         burns[~known[:, :-1]] = None
         burn_rows: list[list[float | None]] = burns.tolist()
-        slo = ratios[:, -1]
+        slo_ratio = ratios[:, -1]
         slo_known: list[bool] = known[:, -1].tolist()
-        slis: list[float] = (1.0 - slo).tolist()
-        budgets_left: list[float] = (1.0 - slo / self._table.budgets).tolist()
+        slis: list[float] = (1.0 - slo_ratio).tolist()
+        budgets_left: list[float] = (1.0 - slo_ratio / self._table.budgets).tolist()
         event_list: list[float] = events.tolist()
         reasons = self._slice_groups.reasons(at_ms) if self._table.has_slices else []
         results = [

@@ -12,6 +12,7 @@ have them (``slo.special_windows``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,14 @@ F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
 
+class _SliceCounts(Protocol):
+    """A store of good and counted slices (``FreshnessStore``, ``SliceStore``)."""
+
+    def counts(self, at_ms: int, windows_ms: I64) -> tuple[I64, I64]: ...
+
+    def counts_in(self, objs: I64, lo_ms: I64, hi_ms: I64 | int) -> tuple[I64, I64]: ...
+
+
 class RatioTable:
     """Lookup arrays over the objectives (in order) and the evaluation windows (``windows``: the
     burn windows first, then each distinct objective window)."""
@@ -49,27 +58,28 @@ class RatioTable:
             rows = [[col[w] for w in (*BURN_MS, objs[i].window_ms)] for i in idx]
             return np.asarray(rows, dtype=np.int64).reshape(len(idx), len(BURN_MS) + 1)
 
-        self._c_idx = np.asarray(counter, dtype=np.int64)
-        self._c_cols = cols(counter)
-        self._c_total = np.asarray([objs[i].total for i in counter], dtype=np.int64)
-        self._c_has_errors = np.asarray([objs[i].errors >= 0 for i in counter], dtype=np.bool_)
-        self._c_other = np.asarray(
+        self._counter_rows = np.asarray(counter, dtype=np.int64)
+        self._counter_columns = cols(counter)
+        self._counter_total = np.asarray([objs[i].total for i in counter], dtype=np.int64)
+        self._counter_has_errors = np.asarray([objs[i].errors >= 0 for i in counter], dtype=np.bool_)
+        self._counter_other = np.asarray(
             [objs[i].errors if objs[i].errors >= 0 else objs[i].good for i in counter], dtype=np.int64
         )
-        self._f_idx = np.asarray(fresh, dtype=np.int64)
-        self._f_cols = cols(fresh)
-        self._f_store = np.asarray([objs[i].freshness for i in fresh], dtype=np.int64)
-        self._s_idx = np.asarray(sliced, dtype=np.int64)
-        self._s_cols = cols(sliced)
-        self._s_store = np.asarray([objs[i].slices for i in sliced], dtype=np.int64)
+        self._fresh_rows = np.asarray(fresh, dtype=np.int64)
+        self._fresh_columns = cols(fresh)
+        self._fresh_slots = np.asarray([objs[i].freshness for i in fresh], dtype=np.int64)
+        self._sliced_rows = np.asarray(sliced, dtype=np.int64)
+        self._sliced_columns = cols(sliced)
+        self._sliced_slots = np.asarray([objs[i].slices for i in sliced], dtype=np.int64)
         self._budgets = np.asarray([o.budget for o in objs], dtype=np.float64)
         self._window_cols = cols(list(range(len(objs))))
         # objectives with a calendar period or maintenance: positions within their block
-        self._c_sp = np.asarray([p for p, i in enumerate(counter) if objs[i].special], dtype=np.int64)
-        self._f_sp = np.asarray([p for p, i in enumerate(fresh) if objs[i].special], dtype=np.int64)
-        self._s_sp = np.asarray([p for p, i in enumerate(sliced) if objs[i].special], dtype=np.int64)
+        self._counter_special = np.asarray([p for p, i in enumerate(counter) if objs[i].special], dtype=np.int64)
+        self._fresh_special = np.asarray([p for p, i in enumerate(fresh) if objs[i].special], dtype=np.int64)
+        self._sliced_special = np.asarray([p for p, i in enumerate(sliced) if objs[i].special], dtype=np.int64)
         self._counter_lookups = CounterLookups(
-            self._c_idx, self._c_total, self._c_other, self._c_has_errors, self._c_sp
+            self._counter_rows, self._counter_total, self._counter_other, self._counter_has_errors,
+            self._counter_special,
         )
         self.special = SpecialWindows(objs, self._windows_ms, self._window_cols, len(BURN_MS) + 1)
 
@@ -78,49 +88,64 @@ class RatioTable:
     ) -> tuple[F64, Bools, F64]:
         """Error ratios (burn windows, then the objective window) of every objective, whether
         each is known, and the events (or slices) in the objective window (maintenance excluded)."""
-        n = len(self._objectives)
-        nw = len(BURN_MS) + 1
-        ratios = np.zeros((n, nw), dtype=np.float64)
-        known = np.zeros((n, nw), dtype=np.bool_)
-        events = np.zeros(n, dtype=np.float64)
-        if len(self._c_idx):
-            inc, ok = counters.increases(at_ms, self._windows_ms)
-            cols = self._c_cols
-            tot = inc[self._c_total[:, None], cols]
-            tot_ok = ok[self._c_total[:, None], cols]
-            other = inc[self._c_other[:, None], cols]
-            other = np.where(ok[self._c_other[:, None], cols], other, 0.0)
-            err = np.where(self._c_has_errors[:, None], other, np.where(tot_ok, tot - other, 0.0))
-            if len(self._c_sp):
-                self.special.adjust_counters(at_ms, counters.values_at, self._counter_lookups, err, tot, tot_ok)
-            r_ok = tot_ok & ~(tot <= 0)
-            r = np.divide(err, tot, out=np.zeros_like(err), where=r_ok)
-            ratios[self._c_idx] = np.minimum(np.maximum(r, 0.0), 1.0)
-            known[self._c_idx] = r_ok
-            events[self._c_idx] = np.where(r_ok[:, -1], tot[:, -1], 0.0)
-        if len(self._f_idx):
-            good, counted = fresh.counts(at_ms, self._windows_ms)
-            g = good[self._f_store[:, None], self._f_cols]
-            c = counted[self._f_store[:, None], self._f_cols]
-            if len(self._f_sp):
-                self.special.adjust_slices(at_ms, self._f_idx, self._f_sp, self._f_store, fresh.counts_in, g, c)
-            self._slice_ratios(self._f_idx, g, c, ratios, known, events)
-        if len(self._s_idx):
-            good, counted = slices.counts(at_ms, self._windows_ms)
-            g = good[self._s_store[:, None], self._s_cols]
-            c = counted[self._s_store[:, None], self._s_cols]
-            if len(self._s_sp):
-                self.special.adjust_slices(at_ms, self._s_idx, self._s_sp, self._s_store, slices.counts_in, g, c)
-            self._slice_ratios(self._s_idx, g, c, ratios, known, events)
+        n_objectives, n_columns = len(self._objectives), len(BURN_MS) + 1
+        ratios = np.zeros((n_objectives, n_columns), dtype=np.float64)
+        known = np.zeros((n_objectives, n_columns), dtype=np.bool_)
+        events = np.zeros(n_objectives, dtype=np.float64)
+        if len(self._counter_rows):
+            # error ratio = errors / total (errors = total − good for a good side), clipped to
+            # [0, 1]; unknown without a total or without traffic (total ≤ 0). A missing errors
+            # or good side is 0.
+            increase, answered = counters.increases(at_ms, self._windows_ms)
+            total_side, other_side = self._counter_total[:, None], self._counter_other[:, None]
+            columns = self._counter_columns
+            total = increase[total_side, columns]
+            total_known = answered[total_side, columns]
+            other = np.where(answered[other_side, columns], increase[other_side, columns], 0.0)
+            errors = np.where(
+                self._counter_has_errors[:, None], other, np.where(total_known, total - other, 0.0)
+            )
+            if len(self._counter_special):
+                self.special.adjust_counters(
+                    at_ms, counters.values_at, self._counter_lookups, errors, total, total_known
+                )
+            ratio_known = total_known & ~(total <= 0)
+            ratio = np.divide(errors, total, out=np.zeros_like(errors), where=ratio_known)
+            ratios[self._counter_rows] = np.minimum(np.maximum(ratio, 0.0), 1.0)
+            known[self._counter_rows] = ratio_known
+            events[self._counter_rows] = np.where(ratio_known[:, -1], total[:, -1], 0.0)
+        self._slice_objectives(
+            at_ms, fresh, self._fresh_rows, self._fresh_slots, self._fresh_columns, self._fresh_special,
+            ratios, known, events,
+        )
+        self._slice_objectives(
+            at_ms, slices, self._sliced_rows, self._sliced_slots, self._sliced_columns, self._sliced_special,
+            ratios, known, events,
+        )
         return ratios, known, events
 
-    @staticmethod
-    def _slice_ratios(idx: I64, g: I64, c: I64, ratios: F64, known: Bools, events: F64) -> None:
-        c_ok = c > 0
-        share = np.divide(g, c, out=np.zeros(g.shape, dtype=np.float64), where=c_ok)
-        ratios[idx] = np.where(c_ok, 1.0 - share, 0.0)
-        known[idx] = c_ok
-        events[idx] = np.where(c_ok[:, -1], c[:, -1], 0).astype(np.float64)
+    def _slice_objectives(
+        self, at_ms: int, store: _SliceCounts, rows: I64, slots: I64, columns: I64, special: I64,
+        ratios: F64, known: Bools, events: F64,
+    ) -> None:
+        """The rows of time-slice objectives (freshness, or throughput and GPU band): their slots
+        in ``store``, their window columns and the positions of those with special windows.
+
+        error ratio = 1 − good slices / counted slices, unknown when no slice was counted;
+        events = the slices counted in the objective window."""
+        if not len(rows):
+            return
+        good, counted = store.counts(at_ms, self._windows_ms)
+        good_slices, counted_slices = good[slots[:, None], columns], counted[slots[:, None], columns]
+        if len(special):
+            self.special.adjust_slices(at_ms, rows, special, slots, store.counts_in, good_slices, counted_slices)
+        any_counted = counted_slices > 0
+        share = np.divide(
+            good_slices, counted_slices, out=np.zeros(good_slices.shape, dtype=np.float64), where=any_counted
+        )
+        ratios[rows] = np.where(any_counted, 1.0 - share, 0.0)
+        known[rows] = any_counted
+        events[rows] = np.where(any_counted[:, -1], counted_slices[:, -1], 0).astype(np.float64)
 
     @property
     def budgets(self) -> F64:
@@ -130,4 +155,4 @@ class RatioTable:
     @property
     def has_slices(self) -> bool:
         """Whether any objective is a throughput or GPU-band one."""
-        return len(self._s_idx) > 0
+        return len(self._sliced_rows) > 0

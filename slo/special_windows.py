@@ -99,11 +99,12 @@ class SpecialWindows:
             self._periods[i] = cached
         return cached
 
-    def period_starts(self, block: I64, sp: I64, at_ms: int) -> tuple[I64, I64]:
-        """The block positions among ``sp`` of calendar objectives, and their periods' starts at ``at_ms``."""
-        cal = [p for p in sp.tolist() if self._objectives[int(block[p])].spec.calendar is not None]
-        starts = [self.period(int(block[p]), at_ms)[0] for p in cal]
-        return np.asarray(cal, dtype=np.int64), np.asarray(starts, dtype=np.int64)
+    def period_starts(self, block: I64, special: I64, at_ms: int) -> tuple[I64, I64]:
+        """The block positions among ``special`` of calendar objectives, and their periods' starts
+        at ``at_ms``."""
+        calendar = [p for p in special.tolist() if self._objectives[int(block[p])].spec.calendar is not None]
+        starts = [self.period(int(block[p]), at_ms)[0] for p in calendar]
+        return np.asarray(calendar, dtype=np.int64), np.asarray(starts, dtype=np.int64)
 
     def _maintenance_in(self, i: int, lo_ms: int, at_ms: int) -> I64:
         """Objective ``i``'s maintenance intervals (``m × 2``, disjoint) covering at least
@@ -137,21 +138,22 @@ class SpecialWindows:
         earliest = starts.min(axis=1).tolist()
         parts = [self._maintenance_in(i, int(lo), at_ms) for i, lo in zip(objs.tolist(), earliest, strict=True)]
         owner = np.repeat(np.arange(len(objs)), [len(x) for x in parts])
-        ints = np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.int64)
-        lo = np.maximum(ints[:, :1], starts[owner])
-        hi = np.broadcast_to(np.minimum(ints[:, 1:], at_ms), lo.shape)
+        intervals = np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.int64)
+        # Each interval (start, end) clipped to each window (window start, at]: (lo, hi].
+        lo = np.maximum(intervals[:, :1], starts[owner])
+        hi = np.broadcast_to(np.minimum(intervals[:, 1:], at_ms), lo.shape)
         inside = hi > lo
-        q, cols = np.nonzero(inside)
+        interval, cols = np.nonzero(inside)
         covered = np.zeros(starts.shape, dtype=np.int64)
         np.add.at(covered, owner, np.where(inside, hi - lo, 0))
         full[which] = covered >= at_ms - starts
-        return pos[owner[q]], cols, lo[inside], hi[inside], full
+        return pos[owner[interval]], cols, lo[inside], hi[inside], full
 
     def adjust_counters(
-        self, at_ms: int, values_at: ValuesAt, lookups: CounterLookups, err: F64, tot: F64, tot_ok: Bools
+        self, at_ms: int, values_at: ValuesAt, lookups: CounterLookups, errors: F64, total: F64, total_known: Bools
     ) -> None:
         """Calendar periods and maintenance for the counter objectives that have them, in place
-        (``err``/``tot``: errors and total per block position and window column).
+        (``errors``/``total``: per block position and window column).
 
         A calendar window: ``total = value(total, at) − value(total, period_start)``, likewise the
         other side. Each maintenance interval ``(lo, hi]`` clipped to a window subtracts
@@ -159,15 +161,17 @@ class SpecialWindows:
         maintenance) and ``0 ≤ errors ≤ total``.
         """
         special = lookups.special
-        cal, period_start_ms = self.period_starts(lookups.block, special, at_ms)
-        if len(cal):
-            sides = np.concatenate([lookups.total[cal], lookups.other[cal]])
-            at_arr = np.full(len(sides), at_ms, dtype=np.int64)
-            increase = values_at(sides, at_arr) - values_at(sides, np.concatenate([period_start_ms, period_start_ms]))
-            total_increase, other_increase = increase[: len(cal)], increase[len(cal) :]
-            tot[cal, -1] = total_increase
-            err[cal, -1] = np.where(lookups.has_errors[cal], other_increase, total_increase - other_increase)
-            tot_ok[cal, -1] = True
+        calendar, period_start_ms = self.period_starts(lookups.block, special, at_ms)
+        if len(calendar):
+            sides = np.concatenate([lookups.total[calendar], lookups.other[calendar]])
+            at_each = np.full(len(sides), at_ms, dtype=np.int64)
+            increase = values_at(sides, at_each) - values_at(sides, np.concatenate([period_start_ms, period_start_ms]))
+            total_increase, other_increase = increase[: len(calendar)], increase[len(calendar) :]
+            total[calendar, -1] = total_increase
+            errors[calendar, -1] = np.where(
+                lookups.has_errors[calendar], other_increase, total_increase - other_increase
+            )
+            total_known[calendar, -1] = True
         rows, cols, lo_ms, hi_ms, full = self._special_queries(lookups.block, special, at_ms)
         if len(rows):
             total_side, other_side = lookups.total[rows], lookups.other[rows]
@@ -176,24 +180,25 @@ class SpecialWindows:
             errors_in_maintenance = np.where(
                 lookups.has_errors[rows], other_in_maintenance, total_in_maintenance - other_in_maintenance
             )
-            np.subtract.at(tot, (rows, cols), total_in_maintenance)
-            np.subtract.at(err, (rows, cols), errors_in_maintenance)
-        total = np.maximum(tot[special], 0.0)
-        total[full.astype(np.bool_)] = 0.0
-        tot[special] = total
-        err[special] = np.minimum(np.maximum(err[special], 0.0), total)
+            np.subtract.at(total, (rows, cols), total_in_maintenance)
+            np.subtract.at(errors, (rows, cols), errors_in_maintenance)
+        clipped_total = np.maximum(total[special], 0.0)
+        clipped_total[full.astype(np.bool_)] = 0.0
+        total[special] = clipped_total
+        errors[special] = np.minimum(np.maximum(errors[special], 0.0), clipped_total)
 
     def adjust_slices(
-        self, at_ms: int, block: I64, sp: I64, store_of: I64, counts_in: CountsIn, good: I64, counted: I64
+        self, at_ms: int, block: I64, special: I64, store_of: I64, counts_in: CountsIn, good: I64, counted: I64
     ) -> None:
-        """Calendar periods and maintenance for the time-slice objectives (block positions ``sp``) that
-        have them, in place."""
-        cal, start = self.period_starts(block, sp, at_ms)
-        if len(cal):
-            good[cal, -1], counted[cal, -1] = counts_in(store_of[cal], start, at_ms)
-        rows, cols, lo, hi, _ = self._special_queries(block, sp, at_ms)
+        """Calendar periods and maintenance for the time-slice objectives (block positions
+        ``special``) that have them, in place: a calendar window counts the slices since the period
+        start; each maintenance interval takes out the slices ending in it."""
+        calendar, period_start_ms = self.period_starts(block, special, at_ms)
+        if len(calendar):
+            good[calendar, -1], counted[calendar, -1] = counts_in(store_of[calendar], period_start_ms, at_ms)
+        rows, cols, lo_ms, hi_ms, _ = self._special_queries(block, special, at_ms)
         if len(rows):
-            g, c = counts_in(store_of[rows], lo, hi)
-            np.subtract.at(good, (rows, cols), g)
-            np.subtract.at(counted, (rows, cols), c)
+            good_in_maintenance, counted_in_maintenance = counts_in(store_of[rows], lo_ms, hi_ms)
+            np.subtract.at(good, (rows, cols), good_in_maintenance)
+            np.subtract.at(counted, (rows, cols), counted_in_maintenance)
 

@@ -24,7 +24,7 @@ def test_objectives_guardrails_and_sources_are_exposed_from_the_latest_report() 
         window_seconds=30 * 86400.0, sli=0.8, budget_remaining=0.2,
         burn_rates={"1h": 2.4, "5m": None}, time_to_breach_seconds=216_000.0, status="warning",
         reason="spent $24,000 of $30,000", events=24_000.0,
-        details={"currency": "USD", "spent": 24_000.0, "forecast": 72_000.0},
+        details={"currency": "USD", "spent": 24_000.0, "spend": 24_000.0, "forecast": 72_000.0},
     )
     report = StatusReport(at=1.0, dimensions=(), objectives=(budget,))
     health = {"api": SourceHealth("api", False, "source 'api': down", 0.5, 0, 1000)}
