@@ -12,7 +12,6 @@ answer's ``data``.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -23,16 +22,13 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.ports import free_port
+
 __all__ = ["api_data", "backfill", "free_port", "run_prometheus", "serve_prometheus"]
 
 READY_DEADLINE_S = 60.0
 
 
-def free_port() -> int:
-    """A port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tail(path: Path) -> str:

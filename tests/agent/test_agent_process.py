@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from prometheus_client.registry import Collector
 
 from redline.demo.receiver import WebhookReceiver
 from redline.store.embedded import SampleStore
+from tests.ports import free_port
 
 DEADLINE_S = 60.0
 
@@ -38,10 +38,6 @@ class SteadyFailures(Collector):
         yield family
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(condition: Callable[[], bool], what: str, proc: subprocess.Popen[bytes]) -> None:

@@ -303,9 +303,10 @@ def test_sigterm_stops_the_dashboard_and_its_streamlit_child(tmp_path: Path) -> 
     cfg = tmp_path / "redline.yaml"
     cfg.write_text("agent: {data_dir: ./data}\n")
     port = free_port()
+    output = (tmp_path / "dashboard.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "redline.agent.cli", "dashboard", "--config", str(cfg), "--port", str(port)],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO, stdout=output, stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 120
@@ -313,7 +314,8 @@ def test_sigterm_stops_the_dashboard_and_its_streamlit_child(tmp_path: Path) -> 
             assert time.monotonic() < deadline, "the dashboard did not answer"
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=0.2)
-                raise AssertionError(f"redline dashboard exited with {proc.returncode}")
+                said = (tmp_path / "dashboard.log").read_text()
+                raise AssertionError(f"redline dashboard exited with {proc.returncode}: {said}")
         streamlit = children(proc.pid)
         assert streamlit, "no Streamlit child"
         proc.send_signal(signal.SIGTERM)
@@ -326,3 +328,4 @@ def test_sigterm_stops_the_dashboard_and_its_streamlit_child(tmp_path: Path) -> 
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+        output.close()

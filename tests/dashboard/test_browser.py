@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from redline.config import load_config
 from redline.dashboard.data import what_if
 from redline.dashboard.launch import dashboard_command
 from tests.dashboard.fleet import AT_S, write_fleet
+from tests.ports import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -28,17 +28,12 @@ SCREENSHOT = Path("/tmp/dashboard.png")
 WHATIF_SCREENSHOT = Path("/tmp/dashboard-whatif.png")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
 def dashboard_url(tmp_path: Path) -> Iterator[str]:
     config = write_fleet(tmp_path)
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "streamlit.log").open("wb")
     proc = subprocess.Popen(
         dashboard_command(config, port=port), stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path
