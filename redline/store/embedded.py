@@ -2,9 +2,16 @@
 
 Layout of ``data_dir``::
 
-    batches/<ns>-<pid>.parquet     one file per ``append``, immutable, named in write order
-    segments/<YYYY-MM-DD>.parquet  one UTC day, sorted, compressed (see ``store._segments``)
-    quarantine/                    damaged files moved aside (see ``store.quarantine``)
+    batches/<ns>-<pid>.parquet               one file per ``append``, immutable, in write order
+    segments/<YYYY-MM-DD>.parquet            a UTC day's base: its oldest run, sorted, compressed
+    segments/<YYYY-MM-DD>.<lo>-<hi>.parquet  a newer run (part) of that day (see ``store.segments``)
+    quarantine/                              damaged files moved aside (see ``store.quarantine``)
+
+Compaction is incremental: each cycle writes the pending batches as a new run of their day
+(with the newest runs ``plan_merge`` picks), and merges similar runs in levels, so its cost
+follows the rows that arrived, bounded by ``CompactionPolicy``; a day that is over is merged
+into its base. Runs are ordered by the part sequence numbers they hold; a merged output covers
+its inputs' numbers, so readers skip inputs a crash left behind (and the next cycle deletes them).
 
 Every file appears by rename, whole; temp files end ``.tmp-<pid>`` and never match the read
 glob. Readers (this process or another) combine segments and not-yet-compacted batches; a

@@ -12,7 +12,9 @@ Every check that fails on content (not on I/O) raises ``CorruptFileError``: the 
 such a file to quarantine. An ``OSError`` that carries an errno (EIO, EACCES, EMFILE) is an I/O
 failure, not proof of damage: it stays a plain ``StoreError`` and the file stays where it is.
 
-A segment holds one UTC day. Its columns are ``metric`` and ``labels`` (dictionary-encoded),
+A segment holds samples of one UTC day: the day's base ``<day>.parquet`` or a part
+``<day>.<lo>-<hi>.parquet`` holding the compaction runs numbered lo..hi (``redline.covers`` in a
+base's metadata: the newest run number merged into it). Its columns are ``metric`` and ``labels`` (dictionary-encoded),
 ``timestamp`` (``DELTA_BINARY_PACKED``) and the value split in two nullable columns:
 ``value_int`` (``DELTA_BINARY_PACKED``) holds every value that is an integer of magnitude at
 most 2**53 (exactly representable, so the round trip is exact), ``value_float``
