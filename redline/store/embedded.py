@@ -115,7 +115,7 @@ class CompactionPolicy:
 
     merge_fanout: int = 4
     small_run_rows: int = 100_000
-    max_merge_rows: int = 5_000_000
+    max_merge_rows: int = 10_000_000
 
     def __post_init__(self) -> None:
         if self.merge_fanout < 2 or self.small_run_rows < 0 or self.max_merge_rows < 1:
