@@ -2,9 +2,16 @@
 
 Layout of ``data_dir``::
 
-    batches/<ns>-<pid>.parquet     one file per ``append``, immutable, named in write order
-    segments/<YYYY-MM-DD>.parquet  one UTC day, sorted, compressed (see ``store._segments``)
-    quarantine/                    damaged files moved aside (see ``store.quarantine``)
+    batches/<ns>-<pid>.parquet               one file per ``append``, immutable, in write order
+    segments/<YYYY-MM-DD>.parquet            a UTC day's base: its oldest run, sorted, compressed
+    segments/<YYYY-MM-DD>.<lo>-<hi>.parquet  a newer run (part) of that day (see ``store.segments``)
+    quarantine/                              damaged files moved aside (see ``store.quarantine``)
+
+Compaction is incremental: each cycle writes the pending batches as a new run of their day
+(with the newest runs ``plan_merge`` picks), and merges similar runs in levels, so its cost
+follows the rows that arrived, bounded by ``CompactionPolicy``; a day that is over is merged
+into its base. Runs are ordered by the part sequence numbers they hold; a merged output covers
+its inputs' numbers, so readers skip inputs a crash left behind (and the next cycle deletes them).
 
 Every file appears by rename, whole; temp files end ``.tmp-<pid>`` and never match the read
 glob. Readers (this process or another) combine segments and not-yet-compacted batches; a
@@ -48,16 +55,18 @@ from redline.store.quarantine import CorruptFile, move_to_quarantine
 from redline.store.segments import (
     DAY_MS,
     CorruptFileError,
+    SegmentFile,
     VanishedError,
     batch_time_bounds,
     day_name,
     day_of,
     fsync_dir,
     merge_newest_last,
-    parse_day_name,
+    parse_segment_name,
+    part_name,
     read_batch,
     read_segment,
-    segment_time_bounds,
+    segment_day,
     temp_owner_pid,
     with_series_order,
     write_atomically,
@@ -65,7 +74,7 @@ from redline.store.segments import (
     write_segment,
 )
 
-__all__ = ["CompactionStats", "SampleStore"]
+__all__ = ["CompactionPolicy", "CompactionStats", "SampleStore", "plan_merge"]
 
 _SERIES: Final = ["metric", "labels"]
 _T = TypeVar("_T")
@@ -85,12 +94,41 @@ class CompactionStats:
     """Size of the segments written."""
     segments_dropped: int = 0
     """Days deleted by retention."""
+    rows_read: int = 0
+    """Rows read to write them: the pending batches' plus the older runs merged with them."""
+    runs_merged: int = 0
+    """Existing segment files (base or parts) read and replaced by a merge."""
+    seconds: float = 0.0
+    """How long the cycle took (for the compaction-duration self-metric; never asserted)."""
+
+
+@dataclass(frozen=True)
+class CompactionPolicy:
+    """The knobs of compaction (see ``plan_merge``); memory per cycle is bounded by them.
+
+    ``max_merge_rows`` is the largest merge: no cycle reads more than about this many rows at
+    once (pending batches are taken in chunks of it too), and a closed day larger than it stays
+    in several runs. ``small_run_rows``: runs that together hold fewer rows are merged at once
+    (few, well-compressed files for small fleets). ``merge_fanout``: how many similar runs make
+    a merge (more: fewer rewrites, more files per day).
+    """
+
+    merge_fanout: int = 4
+    small_run_rows: int = 100_000
+    max_merge_rows: int = 10_000_000
+
+    def __post_init__(self) -> None:
+        if self.merge_fanout < 2 or self.small_run_rows < 0 or self.max_merge_rows < 1:
+            raise ValueError(f"invalid compaction policy {self}")
 
 
 class SampleStore:
     """Samples in a data directory; see the module docstring for the layout and guarantees."""
 
-    def __init__(self, data_dir: Path, *, retention_seconds: float = 35 * 86400, quarantine: bool = False) -> None:
+    def __init__(
+        self, data_dir: Path, *, retention_seconds: float = 35 * 86400, quarantine: bool = False,
+        policy: CompactionPolicy | None = None,
+    ) -> None:
         if retention_seconds <= 0:
             raise ValueError(f"retention_seconds must be positive, got {retention_seconds}")
         self.data_dir = Path(data_dir)
@@ -111,7 +149,9 @@ class SampleStore:
         self._lock = threading.Lock()
         self._compact_lock = threading.Lock()
         self._last_ns = 0
+        self._last_seq = 0
         self._dirs_ready = False
+        self.policy = policy or CompactionPolicy()
 
     # -----------------------------------------------------------------------------------------
     # Writing
@@ -152,95 +192,195 @@ class SampleStore:
             self._dirs_ready = True
 
     def compact(self) -> CompactionStats:
-        """Merge every batch file into its day segments, then delete the batches; apply retention.
+        """Turn the pending batches into sorted runs of their days, merge runs in levels, then
+        delete what was merged; apply retention.
 
-        Each segment is rewritten atomically before any batch is deleted, so a crash leaves the
-        batches, the segment, or both (readers dedupe). Damaged batches and segments (every
-        segment's footer is read) are quarantined; the day of a damaged segment starts anew from
-        its batches. A batch unreadable for another reason (I/O) is skipped, reported in
-        ``problems`` and left in place. Raises ``StoreError`` when a segment cannot be read (I/O)
-        or written; the batches then stay.
+        Cost: the rows of the pending batches, plus the runs a merge picks (``CompactionPolicy``),
+        never the whole of an open day. Every output is written atomically before any of its
+        inputs is deleted and names the parts it covers, so a crash leaves inputs that readers
+        skip and the next cycle deletes (no sample twice, none lost). Damaged batches and
+        segments (every footer is read each cycle) are quarantined; the rest of their day stays.
+        A batch unreadable for another reason (I/O) is skipped, reported in ``problems`` and left
+        in place. Raises ``StoreError`` when a segment cannot be read (I/O) or written; the
+        batches then stay.
         """
+        began = time.perf_counter()
         if not self.data_dir.exists():
             return CompactionStats(0, 0, 0, 0)
         self._ensure_dirs()
         with self._compact_lock, self._process_lock():
             self._remove_dead_temps()
-            inputs: list[tuple[str, pl.DataFrame]] = []
+            cycle = _Cycle()
+            runs = self._load_runs()
+            self._remove_covered(runs)
+            batches: list[tuple[Path, tuple[int, int] | None]] = []
             for path in self._batch_files():
                 try:
-                    inputs.append((path.name, read_batch(path)))
+                    batches.append((path, batch_time_bounds(path)))
                 except VanishedError:
                     continue
                 except StoreError as exc:
                     self._problem(exc, locked=True)
-            names = [name for name, _ in inputs]
-            segments = self._segment_days()
-            newest_batch = [_ts_max(f) for _, f in inputs if not f.is_empty()]
-            newest_segment: list[int] = []
-            for day in sorted(segments):  # every footer, each cycle: a damaged day is found here
-                try:
-                    newest_segment = [self._segment_bounds(segments[day])[1]]
-                except VanishedError:
-                    del segments[day]
-                except CorruptFileError as exc:
-                    self._damaged(exc, locked=True)
-                    del segments[day]
-            newest = max([*newest_batch, *newest_segment], default=None)
+            newest = max(
+                [*(b[1] for _, b in batches if b is not None), *(r.bounds[1] for rs in runs.values() for r in rs)],
+                default=None,
+            )
             if newest is None:
-                return CompactionStats(0, 0, 0, 0)
+                return CompactionStats(0, 0, 0, 0, seconds=time.perf_counter() - began)
             # A day is dropped only when it ends at or before newest - retention.
             cutoff_ms = newest - int(self.retention_seconds * 1000)
             keep_from_day = -(-cutoff_ms // DAY_MS)
-
-            by_day: dict[int, list[pl.DataFrame]] = {}
-            for order, (_, frame) in enumerate(inputs):
-                tagged = frame.with_columns(
-                    (pl.col("timestamp") // DAY_MS).alias("_day"), pl.lit(order + 1).alias("_order")
-                ).filter(pl.col("_day") >= keep_from_day)
-                for (day,), part in tagged.partition_by("_day", as_dict=True).items():
-                    by_day.setdefault(int(day), []).append(part)
-
-            written = samples = size = 0
-            for day in sorted(by_day):
-                path = self._segments / f"{day_name(day)}.parquet"
-                parts = by_day[day]
-                old, absorbed = self._read_segment_for_merge(path) if day in segments else (None, frozenset())
-                fresh = [p for p in parts if names[p.get_column("_order")[0] - 1] not in absorbed]
-                if not fresh:
-                    continue
-                frames = [old] if old is not None else []
-                merged = merge_newest_last([*frames, *(p.drop("_day", "_order") for p in fresh)])
-                size += write_atomically(path, _segment_writer(merged, names))
-                written += 1
-                samples += merged.height
+            open_day = day_of(newest)
             dropped = 0
-            for day, path in segments.items():
-                if day < keep_from_day:
+            for day in [d for d in runs if d < keep_from_day]:
+                for run in runs.pop(day):
                     with contextlib.suppress(FileNotFoundError):
-                        path.unlink()
-                    dropped += 1
-            for name in names:
-                with contextlib.suppress(FileNotFoundError):
-                    (self._batches / name).unlink()
+                        run.path.unlink()
+                dropped += 1
+
+            # Pending batches, oldest first, in chunks of about max_merge_rows rows.
+            chunk: list[tuple[str, pl.DataFrame]] = []
+            chunk_rows = 0
+            for path, _ in batches:
+                try:
+                    frame = read_batch(path)
+                except VanishedError:
+                    continue
+                except StoreError as exc:
+                    self._problem(exc, locked=True)
+                    continue
+                chunk.append((path.name, frame))
+                chunk_rows += frame.height
+                if chunk_rows >= self.policy.max_merge_rows:
+                    self._flush(chunk, runs, keep_from_day, open_day, cycle)
+                    chunk, chunk_rows = [], 0
+            if chunk:
+                self._flush(chunk, runs, keep_from_day, open_day, cycle)
+            for day in sorted(runs):
+                closed = day < open_day
+                while (start := plan_merge([r.rows for r in runs[day]], self.policy, closed=closed)) is not None:
+                    self._merge(day, runs, list(range(start, len(runs[day]))), [], cycle)
             try:
                 fsync_dir(self._batches)
                 fsync_dir(self._segments)
             except OSError as exc:
                 raise StoreError(f"cannot sync the store directories under {self.data_dir}: {exc}") from exc
-            return CompactionStats(len(names), written, samples, size, dropped)
+            return CompactionStats(
+                cycle.batches, cycle.written, cycle.samples, cycle.bytes, dropped,
+                rows_read=cycle.rows_read, runs_merged=cycle.runs_merged, seconds=time.perf_counter() - began,
+            )
 
-    def _read_segment_for_merge(self, path: Path) -> tuple[pl.DataFrame | None, frozenset[str]]:
-        """The day's segment to merge into; a damaged one is quarantined and the day starts anew
-        from the batches (a store that may not quarantine refuses to overwrite it)."""
-        try:
-            frame, absorbed = read_segment(path)
-        except VanishedError:
-            return None, frozenset()
-        except CorruptFileError as exc:
-            self._damaged(exc, locked=True)
-            return None, frozenset()
-        return frame, absorbed
+    def _flush(
+        self, chunk: list[tuple[str, pl.DataFrame]], runs: dict[int, list[_Run]], keep_from_day: int,
+        open_day: int, cycle: _Cycle,
+    ) -> None:
+        """Write one chunk of batches into their days (each with the newest runs ``plan_merge``
+        picks to go with it), then delete the chunk's batches."""
+        names = [name for name, _ in chunk]
+        by_day: dict[int, list[pl.DataFrame]] = {}
+        for order, (_, frame) in enumerate(chunk):
+            cycle.rows_read += frame.height
+            tagged = frame.with_columns(
+                (pl.col("timestamp") // DAY_MS).alias("_day"), pl.lit(order).alias("_order")
+            ).filter(pl.col("_day") >= keep_from_day)
+            for (day,), part in tagged.partition_by("_day", as_dict=True).items():
+                by_day.setdefault(int(day), []).append(part)
+        for day in sorted(by_day):
+            day_runs = runs.setdefault(day, [])
+            absorbed = frozenset().union(*(r.absorbed for r in day_runs))
+            fresh = [
+                p.drop("_day", "_order") for p in by_day[day] if names[p.get_column("_order")[0]] not in absorbed
+            ]
+            if not fresh:
+                continue
+            sizes = [r.rows for r in day_runs] + [sum(f.height for f in fresh)]
+            start = plan_merge(sizes, self.policy, closed=day < open_day)
+            group = list(range(len(day_runs) if start is None else start, len(day_runs)))
+            self._merge(day, runs, group, fresh, cycle, absorbed=names)
+        cycle.batches += len(names)
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                (self._batches / name).unlink()
+
+    def _merge(
+        self, day: int, runs: dict[int, list[_Run]], group: list[int], fresh: list[pl.DataFrame],
+        cycle: _Cycle, absorbed: Sequence[str] = (),
+    ) -> None:
+        """Merge the runs ``runs[day][i] for i in group`` (consecutive, oldest first) and the
+        ``fresh`` rows (newer than any run) into one file, then delete the inputs it replaced.
+
+        The output is the day's base when the group starts with the base or the day has no run;
+        otherwise a part named by the sequence numbers it covers. A damaged input is quarantined
+        and left out."""
+        day_runs = runs[day]
+        inputs = [day_runs[i] for i in group]
+        frames: list[pl.DataFrame] = []
+        for run in inputs:
+            try:
+                frames.append(read_segment(run.path)[0])
+            except VanishedError:
+                continue
+            except CorruptFileError as exc:
+                self._damaged(exc, locked=True)
+                continue
+            cycle.rows_read += run.rows
+        frames += fresh
+        is_base = not day_runs or (bool(inputs) and inputs[0].is_base)
+        seq = [self._next_seq(runs)] if fresh else []
+        hi = max([r.hi for r in inputs] + seq)
+        lo = 0 if is_base else min([r.lo for r in inputs] + seq)
+        out = self._segments / (f"{day_name(day)}.parquet" if is_base else part_name(day, lo, hi))
+        replaced = [r for i, r in enumerate(day_runs) if i in set(group)]
+        kept = [r for i, r in enumerate(day_runs) if i not in set(group)]
+        if frames:
+            merged = merge_newest_last(frames)
+            # Batches named by an input and still on disk (a crash left them) stay skipped.
+            carried = {n for r in inputs for n in r.absorbed if (self._batches / n).exists()}
+            names = frozenset({*absorbed, *carried})
+            size = write_atomically(out, _segment_writer(merged, sorted(names), hi if is_base else 0))
+            cycle.written += 1
+            cycle.samples += merged.height
+            cycle.bytes += size
+            ts = merged.get_column("timestamp")
+            kept.append(_Run(out, lo, hi, merged.height, names, is_base, (_ts_min(ts), _ts_max(ts))))
+        cycle.runs_merged += len(inputs)
+        for run in replaced:
+            if run.path != out:
+                with contextlib.suppress(FileNotFoundError):
+                    run.path.unlink()
+        runs[day] = sorted(kept, key=_run_order)
+
+    def _next_seq(self, runs: dict[int, list[_Run]]) -> int:
+        """A part sequence number above every one in use (and every base's ``covers``)."""
+        used = max((r.hi for rs in runs.values() for r in rs), default=0)
+        self._last_seq = max(time.time_ns(), used + 1, self._last_seq + 1)
+        return self._last_seq
+
+    def _load_runs(self) -> dict[int, list[_Run]]:
+        """Every segment file's footer, by day, oldest run first; damaged ones quarantined."""
+        runs: dict[int, list[_Run]] = {}
+        for day, paths in self._segment_runs().items():
+            for path in paths:
+                try:
+                    with SegmentFile(path) as segment:
+                        run = _Run.of(segment)
+                except VanishedError:
+                    continue
+                except CorruptFileError as exc:
+                    self._damaged(exc, locked=True)
+                    continue
+                runs.setdefault(day, []).append(run)
+        return {day: sorted(rs, key=_run_order) for day, rs in runs.items()}
+
+    def _remove_covered(self, runs: dict[int, list[_Run]]) -> None:
+        """Delete parts that a merged file covers: inputs a crash left behind its output."""
+        for day, day_runs in runs.items():
+            live = _uncovered(day_runs)
+            for run in day_runs:
+                if run not in live:
+                    with contextlib.suppress(FileNotFoundError):
+                        run.path.unlink()
+            runs[day] = live
 
     @contextlib.contextmanager
     def _process_lock(self) -> Iterator[None]:
@@ -287,18 +427,43 @@ class SampleStore:
         first_day, last_day = day_of(start_ms), day_of(end_ms)
         frames: list[pl.DataFrame] = []
         absorbed_by_day: dict[int, frozenset[str]] = {}
-        for day, path in sorted(self._segment_days().items()):
+        order = 0
+        overlapping = False  # more than one run of a day read: rows may repeat across them
+        for day, paths in sorted(self._segment_runs().items()):
             if not first_day <= day <= last_day:
                 continue
-            try:
-                frame, absorbed = read_segment(path, start_ms, end_ms)
-            except StoreError as exc:
-                self._problem(exc)
-                continue
-            absorbed_by_day[day] = absorbed
-            frames.append(_select(frame, metrics).with_columns(pl.lit(0).alias("_order")))
+            day_frames = 0
+            absorbed: set[str] = set()
+            with contextlib.ExitStack() as files:
+                opened: list[tuple[_Run, SegmentFile]] = []
+                for path in paths:
+                    try:
+                        segment = files.enter_context(SegmentFile(path))
+                    except VanishedError:
+                        raise
+                    except StoreError as exc:
+                        self._problem(exc)
+                        continue
+                    opened.append((_Run.of(segment, bounds=(0, 0)), segment))
+                live = _uncovered([run for run, _ in opened])
+                for run, segment in sorted(opened, key=lambda pair: _run_order(pair[0])):
+                    if run not in live:
+                        continue
+                    try:
+                        frame = segment.read(start_ms, end_ms)
+                    except StoreError as exc:
+                        self._problem(exc)
+                        continue
+                    absorbed |= run.absorbed
+                    frame = _select(frame, metrics)
+                    if not frame.is_empty():
+                        frames.append(frame.with_columns(pl.lit(order).alias("_order")))
+                        order += 1
+                        day_frames += 1
+            absorbed_by_day[day] = frozenset(absorbed)
+            overlapping |= day_frames > 1
         batch_frames = 0
-        for order, path in enumerate(self._batch_files(), start=1):
+        for path in self._batch_files():
             try:
                 frame = read_batch(path)
             except StoreError as exc:
@@ -310,6 +475,7 @@ class SampleStore:
                 frame = frame.filter(~(pl.col("timestamp") // DAY_MS).is_in(skip_days))
             if not frame.is_empty():
                 frames.append(frame.with_columns(pl.lit(order).alias("_order")))
+                order += 1
                 batch_frames += 1
         if not frames:
             return empty_samples()
@@ -319,7 +485,7 @@ class SampleStore:
             distinct = out.select(_SERIES).unique()
             chosen = pl.concat([s.filter(distinct) for s in selectors]).unique()
             out = out.join(chosen, on=_SERIES, how="semi", maintain_order="left")
-        if batch_frames:
+        if batch_frames or overlapping:
             # Oldest-written first, so keeping the last occurrence keeps the newest value.
             out = merge_newest_last([out.sort("_order", maintain_order=True).drop("_order")])
         else:
@@ -331,11 +497,12 @@ class SampleStore:
 
         def once() -> pl.DataFrame:
             frames = []
-            for path in self._segment_days().values():
-                try:
-                    frames.append(read_segment(path, columns=_SERIES)[0].unique())
-                except StoreError as exc:
-                    self._problem(exc)
+            for paths in self._segment_runs().values():
+                for path in paths:  # a covered part only repeats series: no need to skip it
+                    try:
+                        frames.append(read_segment(path, columns=_SERIES)[0].unique())
+                    except StoreError as exc:
+                        self._problem(exc)
             for path in self._batch_files():
                 try:
                     frames.append(read_batch(path).select(_SERIES).unique())
@@ -357,15 +524,23 @@ class SampleStore:
 
     def _bound(self, *, newest: bool) -> int | None:
         candidates: list[int] = []
-        days = sorted(self._segment_days().items(), reverse=newest)
-        for _, path in days:
-            try:
-                bounds = self._segment_bounds(path)
-            except StoreError as exc:
-                self._problem(exc)
-                continue
-            candidates.append(bounds[1] if newest else bounds[0])
-            break
+        for _, paths in sorted(self._segment_runs().items(), reverse=newest):
+            found: list[int] = []
+            for path in paths:  # footer statistics of every run of the day: no sample is read
+                try:
+                    with SegmentFile(path) as segment:
+                        bounds = segment.time_bounds()
+                    if bounds is None:
+                        raise _empty_segment(path)
+                except VanishedError:
+                    raise
+                except StoreError as exc:
+                    self._problem(exc)
+                    continue
+                found.append(bounds[1] if newest else bounds[0])
+            if found:
+                candidates.append(max(found) if newest else min(found))
+                break
         for path in self._batch_files():
             try:
                 batch = batch_time_bounds(path)  # footer statistics: no sample is read
@@ -377,17 +552,6 @@ class SampleStore:
         if not candidates:
             return None
         return max(candidates) if newest else min(candidates)
-
-    def _segment_bounds(self, path: Path) -> tuple[int, int]:
-        bounds = segment_time_bounds(path)
-        if bounds is None:
-            day = parse_day_name(path.stem)
-            raise CorruptFileError(
-                f"corrupt segment {path}: it holds no samples", path=path, kind="segment",
-                reason="it holds no samples", start_ms=None if day is None else day * DAY_MS,
-                end_ms=None if day is None else (day + 1) * DAY_MS - 1,
-            )
-        return bounds
 
     def check(self) -> list[str]:
         """Read every file in full (every page checksum); return (and record in ``problems``, and
@@ -407,8 +571,9 @@ class SampleStore:
         return found
 
     def files(self) -> list[Path]:
-        """Every segment (by day) and batch file (in write order) the store would read."""
-        return [*(p for _, p in sorted(self._segment_days().items())), *self._batch_files()]
+        """Every segment file (by day, the base then parts in sequence order) and batch file (in
+        write order) the store would read."""
+        return [*(p for _, ps in sorted(self._segment_runs().items()) for p in ps), *self._batch_files()]
 
     @property
     def corrupt_files_total(self) -> int:
@@ -432,17 +597,18 @@ class SampleStore:
         paths = self._batches.glob("*.parquet")
         return sorted((p for p in paths if _is_batch_name(p.name) or self._foreign_file(p)), key=lambda p: p.name)
 
-    def _segment_days(self) -> dict[int, Path]:
+    def _segment_runs(self) -> dict[int, list[Path]]:
+        """Segment files by day: the base (``<day>.parquet``) first, then parts by sequence."""
         if not self._segments.is_dir():
             return {}
-        days: dict[int, Path] = {}
+        days: dict[int, list[tuple[int, Path]]] = {}
         for path in self._segments.glob("*.parquet"):
-            day = parse_day_name(path.stem)
-            if day is not None and path.suffix == ".parquet":
-                days[day] = path
+            parsed = parse_segment_name(path.name)
+            if parsed is not None:
+                days.setdefault(parsed[0], []).append((parsed[2], path))
             else:
                 self._foreign_file(path)
-        return days
+        return {day: [p for _, p in sorted(found)] for day, found in days.items()}
 
     def _foreign_file(self, path: Path) -> bool:
         """Warn once about a file the store did not write; always False (it is not read)."""
@@ -517,16 +683,116 @@ def _is_batch_name(name: str) -> bool:
 
 
 def _is_segment_name(name: str) -> bool:
-    return name.endswith(".parquet") and parse_day_name(name.removesuffix(".parquet")) is not None
+    return parse_segment_name(name) is not None
 
 
-def _ts_max(data: pl.DataFrame | pl.Series) -> int:
-    ts = data.get_column("timestamp") if isinstance(data, pl.DataFrame) else data
+def _ts_max(ts: pl.Series) -> int:
     return int(ts.max())  # type: ignore[arg-type]
 
 
-def _segment_writer(frame: pl.DataFrame, absorbed: list[str]) -> Callable[[IO[bytes]], None]:
-    return lambda fh: write_segment(fh, frame, absorbed)
+def _ts_min(ts: pl.Series) -> int:
+    return int(ts.min())  # type: ignore[arg-type]
+
+
+def _segment_writer(frame: pl.DataFrame, absorbed: list[str], covers: int) -> Callable[[IO[bytes]], None]:
+    return lambda fh: write_segment(fh, frame, absorbed, covers)
+
+
+def _empty_segment(path: Path) -> CorruptFileError:
+    day = segment_day(path.name)
+    return CorruptFileError(
+        f"corrupt segment {path}: it holds no samples", path=path, kind="segment",
+        reason="it holds no samples", start_ms=None if day is None else day * DAY_MS,
+        end_ms=None if day is None else (day + 1) * DAY_MS - 1,
+    )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One segment file of a day as compaction and reads see it: the part sequence numbers it
+    covers (a base: 0 .. its ``covers``), its rows, the batches it absorbed, its time bounds."""
+
+    path: Path
+    lo: int
+    hi: int
+    rows: int
+    absorbed: frozenset[str]
+    is_base: bool
+    bounds: tuple[int, int]
+
+    @classmethod
+    def of(cls, segment: SegmentFile, bounds: tuple[int, int] | None = None) -> _Run:
+        """The run of an open segment; its time bounds from the footer unless given (an empty
+        file is damage: ``CorruptFileError``)."""
+        parsed = parse_segment_name(segment.path.name)
+        assert parsed is not None, segment.path
+        _, lo, hi = parsed
+        is_base = hi == 0
+        if bounds is None:
+            bounds = segment.time_bounds()
+            if bounds is None:
+                raise _empty_segment(segment.path)
+        return cls(segment.path, lo, segment.covers if is_base else hi, segment.rows, segment.absorbed,
+                   is_base, bounds)
+
+
+def _run_order(run: _Run) -> tuple[bool, int]:
+    """Oldest first: the base, then parts by the newest sequence number they hold."""
+    return (not run.is_base, run.hi)
+
+
+def _uncovered(runs: list[_Run]) -> list[_Run]:
+    """The runs no other run covers (a merge's output covers its inputs' sequence numbers)."""
+    return [
+        r for r in runs
+        if not any(o is not r and o.lo <= r.lo and r.hi <= o.hi and (o.lo, o.hi) != (r.lo, r.hi) for o in runs)
+    ]
+
+
+@dataclass
+class _Cycle:
+    """Counters of one ``compact`` (see ``CompactionStats``)."""
+
+    batches: int = 0
+    written: int = 0
+    samples: int = 0
+    bytes: int = 0
+    rows_read: int = 0
+    runs_merged: int = 0
+
+
+def plan_merge(sizes: Sequence[int], policy: CompactionPolicy, *, closed: bool) -> int | None:
+    """Which newest runs of a day to merge: the index of the oldest one (all from it on), or None.
+
+    ``sizes`` are the day's runs' rows, oldest first (the newest may be rows about to be
+    written). A closed day (not the newest sample's day) is merged whole into one base when it
+    holds at most ``max_merge_rows``. An open day merges a tail of similar runs: walking back
+    from the newest, a run joins while it is at most twice the largest newer one (or the whole
+    tail stays under ``small_run_rows``) and the tail stays under ``max_merge_rows``; the tail is
+    merged when it has ``merge_fanout`` runs, or at least two that together are small. So each
+    row is rewritten about log_fanout(largest run / rows per cycle) times, a cycle reads at most
+    ``max_merge_rows`` of older runs, and a day holds a few runs per level.
+    """
+    n = len(sizes)
+    if n < 2:
+        return None
+    if closed and sum(sizes) <= policy.max_merge_rows:
+        return 0
+    total = largest = sizes[-1]
+    start = n - 1
+    while start > 0:
+        size = sizes[start - 1]
+        if total + size > policy.max_merge_rows:
+            break
+        if size > 2 * largest and total + size > policy.small_run_rows:
+            break
+        total += size
+        largest = max(largest, size)
+        start -= 1
+    count = n - start
+    if count >= policy.merge_fanout or (count >= 2 and total <= policy.small_run_rows):
+        return start
+    return None
 
 
 def _select(frame: pl.DataFrame, metrics: list[str]) -> pl.DataFrame:

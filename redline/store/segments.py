@@ -12,7 +12,9 @@ Every check that fails on content (not on I/O) raises ``CorruptFileError``: the 
 such a file to quarantine. An ``OSError`` that carries an errno (EIO, EACCES, EMFILE) is an I/O
 failure, not proof of damage: it stays a plain ``StoreError`` and the file stays where it is.
 
-A segment holds one UTC day. Its columns are ``metric`` and ``labels`` (dictionary-encoded),
+A segment holds samples of one UTC day: the day's base ``<day>.parquet`` or a part
+``<day>.<lo>-<hi>.parquet`` holding the compaction runs numbered lo..hi (``redline.covers`` in a
+base's metadata: the newest run number merged into it). Its columns are ``metric`` and ``labels`` (dictionary-encoded),
 ``timestamp`` (``DELTA_BINARY_PACKED``) and the value split in two nullable columns:
 ``value_int`` (``DELTA_BINARY_PACKED``) holds every value that is an integer of magnitude at
 most 2**53 (exactly representable, so the round trip is exact), ``value_float``
@@ -36,6 +38,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import struct
 import zlib
 from collections.abc import Callable
@@ -57,6 +60,8 @@ series per row group), 4 h ~0.8 B/sample, while a last-hour read still decodes 1
 
 _ABSORBED_KEY: Final = b"redline.absorbed"
 _FORMAT_KEY: Final = b"redline.format"
+_COVERS_KEY: Final = b"redline.covers"
+_PART_NAME: Final = re.compile(r"(\d{4}-\d{2}-\d{2})\.(\d{20})-(\d{20})\.parquet")
 _EPOCH: Final = dt.date(1970, 1, 1)
 _INT_LIMIT: Final = float(2**53)
 SEGMENT_FORMAT: Final = b"2"
@@ -140,6 +145,32 @@ def day_of(timestamp_ms: int) -> int:
 def day_name(day: int) -> str:
     """The segment file stem of a day: ``2024-03-01``."""
     return (_EPOCH + dt.timedelta(days=day)).isoformat()
+
+
+def part_name(day: int, lo: int, hi: int) -> str:
+    """The file name of a part of ``day`` holding the parts with sequence numbers lo..hi."""
+    return f"{day_name(day)}.{lo:020d}-{hi:020d}.parquet"
+
+
+def parse_segment_name(name: str) -> tuple[int, int, int] | None:
+    """(day, lo, hi) of a segment file name: a part ``<day>.<lo>-<hi>.parquet`` covers the part
+    sequence numbers lo..hi; a day's base ``<day>.parquet`` gives (day, 0, 0) (the range it
+    covers is in its metadata, ``SegmentFile.covers``). None when the name is not one of ours."""
+    if name.endswith(".parquet") and name.count(".") == 1:
+        day = parse_day_name(name.removesuffix(".parquet"))
+        return None if day is None else (day, 0, 0)
+    match = _PART_NAME.fullmatch(name)
+    if match is None:
+        return None
+    day = parse_day_name(match.group(1))
+    lo, hi = int(match.group(2)), int(match.group(3))
+    return None if day is None or not 0 < lo <= hi else (day, lo, hi)
+
+
+def segment_day(name: str) -> int | None:
+    """The UTC day of a segment file name (a base or a part), None when it is not one of ours."""
+    parsed = parse_segment_name(name)
+    return None if parsed is None else parsed[0]
 
 
 def parse_day_name(stem: str) -> int | None:
@@ -322,8 +353,9 @@ def merge_newest_last(frames: list[pl.DataFrame]) -> pl.DataFrame:
     return ordered.filter(last_of_run.fill_null(True))
 
 
-def write_segment(fh: IO[bytes], samples: pl.DataFrame, absorbed: list[str]) -> None:
-    """Write one UTC day of deduplicated samples (with ``_sid``, see ``merge_newest_last``)."""
+def write_segment(fh: IO[bytes], samples: pl.DataFrame, absorbed: list[str], covers: int = 0) -> None:
+    """Write one UTC day of deduplicated samples (with ``_sid``, see ``merge_newest_last``);
+    ``covers``: for a day's base, the newest part sequence number merged into it."""
     if samples.is_empty():
         raise ValueError("a segment needs at least one sample")
     day_start = (int(samples.get_column("timestamp").min()) // DAY_MS) * DAY_MS  # type: ignore[arg-type]
@@ -342,7 +374,11 @@ def write_segment(fh: IO[bytes], samples: pl.DataFrame, absorbed: list[str]) -> 
             "value_float": value_float,
         },
         schema=SEGMENT_SCHEMA.with_metadata(
-            {_ABSORBED_KEY: json.dumps(sorted(absorbed)).encode(), _FORMAT_KEY: SEGMENT_FORMAT}
+            {
+                _ABSORBED_KEY: json.dumps(sorted(absorbed)).encode(),
+                _FORMAT_KEY: SEGMENT_FORMAT,
+                **({_COVERS_KEY: str(covers).encode()} if covers else {}),
+            }
         ),
     )
     slices = ordered.get_column("_slice")
@@ -370,6 +406,123 @@ def write_segment(fh: IO[bytes], samples: pl.DataFrame, absorbed: list[str]) -> 
                 writer.write_table(table.slice(lo, hi - lo), row_group_size=hi - lo)
 
 
+class SegmentFile:
+    """One open segment file (a day's base or a part): its footer is read once on open and its
+    data later from the same handle, so a file replaced at its path meanwhile is read whole, old
+    or new, and what its metadata says (absorbed batches, covered parts) belongs to that data.
+
+    ``VanishedError`` if gone, ``StoreError`` on I/O, ``CorruptFileError`` (with the day of its
+    name as range) when the footer is unreadable. Use as a context manager.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        day = segment_day(path.name)
+        self._day_range: tuple[int | None, int | None] = (
+            (None, None) if day is None else (day * DAY_MS, (day + 1) * DAY_MS - 1)
+        )
+        self.identity: tuple[int, int] | None = None
+        try:
+            self._fh = open(path, "rb")  # noqa: SIM115 -- closed by close()
+        except FileNotFoundError as exc:
+            raise VanishedError(str(path)) from exc
+        except OSError as exc:
+            raise StoreError(f"unreadable segment {path}: {exc}", path=path) from exc
+        try:
+            st = os.fstat(self._fh.fileno())
+            self.identity = (st.st_dev, st.st_ino)
+            self._pf = pq.ParquetFile(self._fh, page_checksum_verification=True)
+            meta = self._pf.metadata
+            kv = meta.metadata or {}
+            self.absorbed: frozenset[str] = frozenset(json.loads(kv.get(_ABSORBED_KEY, b"[]")))
+            """Batch files whose rows for this day are in this file."""
+            self.covers = int(kv.get(_COVERS_KEY, b"0"))
+            """For a day's base: the newest part sequence number merged into it (0: none)."""
+            self.rows: int = meta.num_rows
+            ts_index = self._pf.schema_arrow.get_field_index("timestamp")
+            self._groups: list[tuple[int, int | None, int | None]] = []
+            for i in range(meta.num_row_groups):
+                stats = meta.row_group(i).column(ts_index).statistics if ts_index >= 0 else None
+                if stats is not None and stats.has_min_max:
+                    self._groups.append((i, int(stats.min), int(stats.max)))
+                else:
+                    self._groups.append((i, None, None))
+        except (OSError, pa.ArrowException, ValueError, KeyError, TypeError) as exc:
+            self._fh.close()
+            raise self._failure(exc, self._day_range) from exc
+
+    def __enter__(self) -> SegmentFile:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def _failure(self, exc: BaseException, covered: tuple[int | None, int | None]) -> StoreError:
+        if isinstance(exc, OSError) and not is_content_error(exc):
+            return StoreError(f"unreadable segment {self.path}: {exc}", path=self.path)
+        reason = "it is empty (0 bytes)" if "size is 0 bytes" in str(exc) else f"{type(exc).__name__}: {exc}"
+        return CorruptFileError(
+            f"corrupt segment {self.path}: {reason}", path=self.path, kind="segment", reason=reason,
+            start_ms=covered[0], end_ms=covered[1], identity=self.identity,
+        )
+
+    def footer_bounds(self) -> tuple[int, int] | Literal[False] | None:
+        """(min, max) timestamp from the footer statistics; None when it holds no rows, False
+        when a row group has no statistics (then read the column)."""
+        if any(lo is None for _, lo, _ in self._groups):
+            return False
+        lows = [lo for _, lo, _ in self._groups if lo is not None]
+        highs = [hi for _, _, hi in self._groups if hi is not None]
+        return (min(lows), max(highs)) if lows else None
+
+    def time_bounds(self) -> tuple[int, int] | None:
+        """(min, max) timestamp, from the footer when it has statistics; None when empty."""
+        bounds = self.footer_bounds()
+        if bounds is not False:
+            return bounds
+        ts = self.read(columns=["timestamp"]).get_column("timestamp")
+        return None if ts.is_empty() else (int(ts.min()), int(ts.max()))  # type: ignore[arg-type]
+
+    def read(
+        self, start_ms: int | None = None, end_ms: int | None = None, columns: list[str] | None = None
+    ) -> pl.DataFrame:
+        """The samples within [start_ms, end_ms] (row groups outside are not decoded), page
+        checksums verified; see ``read_segment``."""
+        groups: list[int] = []
+        lows: list[int] = []
+        highs: list[int] = []
+        for i, lo, hi in self._groups:
+            if lo is not None and hi is not None:
+                if (end_ms is not None and lo > end_ms) or (start_ms is not None and hi < start_ms):
+                    continue
+                lows.append(lo)
+                highs.append(hi)
+            groups.append(i)
+        covered = (min(lows), max(highs)) if lows and len(lows) == len(groups) else self._day_range
+        wanted = columns or SEGMENT_SCHEMA.names
+        try:
+            table = self._pf.read_row_groups(groups, columns=wanted) if groups else SEGMENT_SCHEMA.empty_table()
+            frame = pl.from_arrow(table.select(wanted))
+        except (OSError, pa.ArrowException, ValueError, KeyError, pl.exceptions.PolarsError) as exc:
+            raise self._failure(exc, covered) from exc
+        assert isinstance(frame, pl.DataFrame)
+        if start_ms is not None:
+            frame = frame.filter(pl.col("timestamp") >= start_ms)
+        if end_ms is not None:
+            frame = frame.filter(pl.col("timestamp") <= end_ms)
+        if columns is None:
+            frame = frame.select(
+                "metric",
+                "labels",
+                "timestamp",
+                pl.coalesce(pl.col("value_int").cast(pl.Float64), pl.col("value_float")).alias("value"),
+            )
+        return frame
+
+
 def read_segment(
     path: Path, start_ms: int | None = None, end_ms: int | None = None, columns: list[str] | None = None
 ) -> tuple[pl.DataFrame, frozenset[str]]:
@@ -381,61 +534,8 @@ def read_segment(
     ``CorruptFileError`` (with the time range of the row groups it was reading, or of its day
     when even the footer is unreadable) when the content fails a check.
     """
-    try:
-        fh = open(path, "rb")  # noqa: SIM115 -- closed below, after pyarrow is done with it
-    except FileNotFoundError as exc:
-        raise VanishedError(str(path)) from exc
-    except OSError as exc:
-        raise StoreError(f"unreadable segment {path}: {exc}", path=path) from exc
-    day = parse_day_name(path.stem)
-    covered: tuple[int | None, int | None] = (None, None) if day is None else (day * DAY_MS, (day + 1) * DAY_MS - 1)
-    identity: tuple[int, int] | None = None
-    try:
-        with fh:
-            st = os.fstat(fh.fileno())
-            identity = (st.st_dev, st.st_ino)
-            pf = pq.ParquetFile(fh, page_checksum_verification=True)
-            meta = pf.metadata
-            kv = meta.metadata or {}
-            absorbed = frozenset(json.loads(kv.get(_ABSORBED_KEY, b"[]")))
-            ts_index = pf.schema_arrow.get_field_index("timestamp")
-            groups: list[int] = []
-            lows: list[int] = []
-            highs: list[int] = []
-            for i in range(meta.num_row_groups):
-                stats = meta.row_group(i).column(ts_index).statistics if ts_index >= 0 else None
-                if stats is not None and stats.has_min_max:
-                    if (end_ms is not None and stats.min > end_ms) or (start_ms is not None and stats.max < start_ms):
-                        continue
-                    lows.append(stats.min)
-                    highs.append(stats.max)
-                groups.append(i)
-            if lows and len(lows) == len(groups):
-                covered = (min(lows), max(highs))
-            wanted = columns or SEGMENT_SCHEMA.names
-            table = pf.read_row_groups(groups, columns=wanted) if groups else SEGMENT_SCHEMA.empty_table()
-            frame = pl.from_arrow(table.select(wanted))
-    except (OSError, pa.ArrowException, ValueError, KeyError, pl.exceptions.PolarsError) as exc:
-        if isinstance(exc, OSError) and not is_content_error(exc):
-            raise StoreError(f"unreadable segment {path}: {exc}", path=path) from exc
-        reason = "it is empty (0 bytes)" if "size is 0 bytes" in str(exc) else f"{type(exc).__name__}: {exc}"
-        raise CorruptFileError(
-            f"corrupt segment {path}: {reason}", path=path, kind="segment", reason=reason,
-            start_ms=covered[0], end_ms=covered[1], identity=identity,
-        ) from exc
-    assert isinstance(frame, pl.DataFrame)
-    if start_ms is not None:
-        frame = frame.filter(pl.col("timestamp") >= start_ms)
-    if end_ms is not None:
-        frame = frame.filter(pl.col("timestamp") <= end_ms)
-    if columns is None:
-        frame = frame.select(
-            "metric",
-            "labels",
-            "timestamp",
-            pl.coalesce(pl.col("value_int").cast(pl.Float64), pl.col("value_float")).alias("value"),
-        )
-    return frame, absorbed
+    with SegmentFile(path) as segment:
+        return segment.read(start_ms, end_ms, columns), segment.absorbed
 
 
 def segment_time_bounds(path: Path) -> tuple[int, int] | None:
@@ -449,7 +549,7 @@ def segment_time_bounds(path: Path) -> tuple[int, int] | None:
     except StoreError as exc:
         if exc.__cause__ is None or not is_content_error(exc.__cause__):
             raise
-        day = parse_day_name(path.stem)
+        day = segment_day(path.name)
         reason = f"{type(exc.__cause__).__name__}: {exc.__cause__}"
         raise CorruptFileError(
             f"corrupt segment {path}: {reason}", path=path, kind="segment", reason=reason,
