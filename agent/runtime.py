@@ -133,6 +133,7 @@ class Agent:
         self._jobs_idle = threading.Condition()
         self._running_jobs = 0
         self._last_failure: dict[str, str] = {}  # job -> the failure last logged with its traceback
+        self._source_failing: dict[str, str] = {}  # source -> the reason last logged while it fails
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -210,7 +211,7 @@ class Agent:
         self.metrics.collect_duration.labels(source).observe(health.duration_seconds)
         if not health.ok:
             self.metrics.collect_failures.labels(source).inc()
-            log.warning("source %s: %s", source, health.error)
+        self._log_source_change(source, health)
         for problem in health.problems[:5]:
             log.warning("source %s: %s", source, problem)
         if result.samples.height:
@@ -224,6 +225,24 @@ class Agent:
                     self.evaluator.ingest(result.samples)
         self._health[source] = health
         return health
+
+    def _log_source_change(self, source: str, health: SourceHealth) -> None:
+        """One line when ``source`` starts failing (with why), one when the reason changes,
+        one when it recovers: a target down for an hour is two lines, not one per scrape
+        (every failure is still counted in ``redline_source_failures_total``)."""
+        previous = self._source_failing.get(source)
+        if not health.ok:
+            reason = health.error or "failed"
+            if reason == previous:
+                return
+            self._source_failing[source] = reason
+            if previous is None:
+                log.warning("source %s is failing: %s", source, reason)
+            else:
+                log.warning("source %s is still failing, now: %s", source, reason)
+        elif previous is not None:
+            del self._source_failing[source]
+            log.warning("source %s recovered (was: %s)", source, previous)
 
     def _note_write(self, outcome: WriteOutcome) -> None:
         """Readiness from a write attempt: down (naming what waits in memory) while the store
