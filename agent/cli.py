@@ -250,13 +250,13 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from redline.agent.importer import import_history
+    from redline.agent.importer import import_history, progress_stream
     from redline.store.embedded import SampleStore
 
     loaded = _load(args.config)
     store = SampleStore(loaded.data_dir, retention_seconds=loaded.config.agent.retention)
     try:
-        stats = import_history(args.history, store)
+        stats = import_history(args.history, store, progress=progress_stream())
     except SourceError as exc:  # the file named on the command line: a usage error
         if isinstance(exc.__cause__, OSError):
             raise CommandError(str(exc), _file_hint(exc.__cause__, "the HISTORY file"), EXIT_USAGE) from exc

@@ -31,6 +31,7 @@ from redline.agent.lock import DataDirLock
 from redline.agent.readiness import Readiness
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
 from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_files
+from redline.agent.write_buffer import WriteBuffer, WriteBufferCollector, WriteOutcome
 from redline.alerts.log_notifier import LogNotifier
 from redline.alerts.manager import AlertEvent, AlertManager
 from redline.alerts.notifiers import Notifier
@@ -88,6 +89,8 @@ class Agent:
         # The agent is the store's writer: a damaged file it meets (cold start, compaction) is
         # moved to quarantine/; readers such as status and the dashboard only report.
         self.store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention, quarantine=True)
+        # Batches the store refuses (full disk, read-only mount) wait here, bounded, in order.
+        self.write_buffer = WriteBuffer(self.store.append, cfg.agent.write_buffer_samples)
         self.evaluator = Evaluator(cfg.slos, cfg.guardrails)
         self.collectors: dict[str, Collector] = build_collectors(
             cfg, CollectorContext(clock=clock, env=env, http=self._client)
@@ -114,6 +117,7 @@ class Agent:
             self.readiness.know(f"notifier:{notifier.name}")
         self.metrics = AgentMetrics(lambda: self._report, lambda: dict(self._health), self.readiness)
         self.metrics.registry.register(StoreIntegrityCollector(self.store))
+        self.metrics.registry.register(WriteBufferCollector(self.write_buffer))
         self._server = (
             SelfMetricsServer(
                 self.metrics.registry,
@@ -129,6 +133,7 @@ class Agent:
         self._jobs_idle = threading.Condition()
         self._running_jobs = 0
         self._last_failure: dict[str, str] = {}  # job -> the failure last logged with its traceback
+        self._source_failing: dict[str, str] = {}  # source -> the reason last logged while it fails
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -185,6 +190,8 @@ class Agent:
             start_ms = read_start_ms(evaluator.history_seconds, now_ms)
             frame = self.store.read(evaluator.selectors(), start_ms, now_ms)
             evaluator.ingest(frame)
+            for batch in self.write_buffer.pending():  # not stored yet (full disk), but collected
+                evaluator.ingest(batch)
             self.evaluator = evaluator
         return frame.height
 
@@ -204,17 +211,11 @@ class Agent:
         self.metrics.collect_duration.labels(source).observe(health.duration_seconds)
         if not health.ok:
             self.metrics.collect_failures.labels(source).inc()
-            log.warning("source %s: %s", source, health.error)
+        self._log_source_change(source, health)
         for problem in health.problems[:5]:
             log.warning("source %s: %s", source, problem)
         if result.samples.height:
-            try:
-                self.store.append(result.samples)
-            except StoreError as exc:
-                self.metrics.store_write_failures.inc()
-                self.readiness.set_down("store_writes", f"a batch of source {source} was not stored: {exc}")
-            else:
-                self.readiness.set_up("store_writes")
+            self._note_write(self.write_buffer.submit(result.samples))
             self.metrics.collect_samples.labels(source).inc(result.samples.height)
             if self._has_new_group_members(result.samples):
                 log.info("source %s: a new member of a grouped objective; rebuilding from the store", source)
@@ -224,6 +225,47 @@ class Agent:
                     self.evaluator.ingest(result.samples)
         self._health[source] = health
         return health
+
+    def _log_source_change(self, source: str, health: SourceHealth) -> None:
+        """One line when ``source`` starts failing (with why), one when the reason changes,
+        one when it recovers: a target down for an hour is two lines, not one per scrape
+        (every failure is still counted in ``redline_source_failures_total``)."""
+        previous = self._source_failing.get(source)
+        if not health.ok:
+            reason = health.error or "failed"
+            if reason == previous:
+                return
+            self._source_failing[source] = reason
+            if previous is None:
+                log.warning("source %s is failing: %s", source, reason)
+            else:
+                log.warning("source %s is still failing, now: %s", source, reason)
+        elif previous is not None:
+            del self._source_failing[source]
+            log.warning("source %s recovered (was: %s)", source, previous)
+
+    def _note_write(self, outcome: WriteOutcome) -> None:
+        """Readiness from a write attempt: down (naming what waits in memory) while the store
+        refuses writes, up once everything buffered is stored."""
+        if outcome.error is not None:
+            self.metrics.store_write_failures.inc()
+            buffered = self.write_buffer.buffered_samples
+            self.readiness.set_down(
+                "store_writes",
+                f"samples are held in memory ({buffered} of at most {self.write_buffer.max_samples}; "
+                f"oldest dropped beyond) until the store can be written: {outcome.error}",
+            )
+        elif not self.write_buffer.buffered_samples:
+            self.readiness.set_up("store_writes")
+
+    def flush_write_buffer(self) -> None:
+        """Write what the buffer holds, if anything (each evaluate tick: resumes on its own once
+        space returns, even when no source brings a new batch)."""
+        if self.write_buffer.buffered_samples:
+            outcome = self.write_buffer.flush()
+            if outcome.written:
+                log.info("%d buffered samples stored", outcome.written)
+            self._note_write(outcome)
 
     def evaluate(self) -> StatusReport:
         """One evaluate tick: evaluate every objective, publish the report, check the alert
@@ -245,6 +287,7 @@ class Agent:
             self._evaluated_at = time.monotonic()
             self.readiness.set_up("evaluation")
         self.check_data_dir()
+        self.flush_write_buffer()
         self.metrics.tick_duration.observe(time.perf_counter() - started)
         return report
 
@@ -420,6 +463,10 @@ class Agent:
             finished = self._jobs_idle.wait_for(
                 lambda: self._running_jobs == 0, timeout=max(0.0, deadline - time.monotonic())
             )
+        self.flush_write_buffer()  # thread-safe, even beside a collect job still running
+        if self.write_buffer.buffered_samples:
+            log.warning("stopping with %d samples not stored (the store cannot be written)",
+                        self.write_buffer.buffered_samples)
         if self._server is not None:
             self._server.shutdown()
         self._alert_state.close()

@@ -42,6 +42,8 @@ class AgentSettings(_Strict):
     evaluate_interval: DurationSeconds = 30.0
     compact_interval: DurationSeconds = 300.0
     retention: DurationSeconds = 35 * 86400.0
+    write_buffer_samples: Annotated[int, Field(ge=1)] = 1_000_000
+    """Samples held in memory while the store cannot be written (full disk); then oldest dropped."""
     listen: Annotated[str, Field(pattern=r"^[^\s:]+:\d{1,5}$")] = "127.0.0.1:9464"
 
     @property
