@@ -161,9 +161,15 @@ class AlertManager:
                         continue
                     matching = [f for f in firings if f.severity == severity]
                     strongest = max(matching, key=lambda f: f.factor) if matching else None
-                    if strongest is None and not self._shows_stopped(objective, severity):
+                    record = records.get(key)
+                    if (
+                        strongest is None
+                        and record is not None
+                        and record.state in ("pending", "firing")
+                        and not self._shows_stopped(objective, severity)
+                    ):
                         continue  # missing data is no evidence: a pending or firing alert stays
-                    event = self._step(records.get(key), key, objective, severity, strongest, now, changes)
+                    event = self._step(record, key, objective, severity, strongest, now, changes)
                     if event is not None:
                         events[key] = event
             for key, record in records.items():
