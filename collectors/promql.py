@@ -91,7 +91,7 @@ from redline.collectors.limits import frame_limit_error
 from redline.kernel.config_types import DurationSeconds
 from redline.kernel.errors import ConfigError, SourceError
 from redline.kernel.labels import format_labels
-from redline.kernel.secrets import secret_from_env
+from redline.kernel.secrets import Secrets, secret_from_env
 from redline.kernel.units import format_duration
 
 __all__ = [
@@ -193,9 +193,10 @@ class _Answer:
     """How many series the rows belong to (what ``sample_limit`` counts of a backfill)."""
 
 
-def _request_headers(config: PromQLConfig, env: Mapping[str, str]) -> tuple[dict[str, str], str | None]:
-    """The headers every request carries, or the reason none can be sent (a secret is unset)."""
-    headers = dict(config.headers)
+def _request_headers(config: PromQLConfig, env: Mapping[str, str]) -> tuple[Secrets, str | None]:
+    """The headers every request carries (a ``Secrets``: its repr never shows the credentials), or
+    the reason none can be sent (a secret is unset)."""
+    headers = Secrets(config.headers)
     if config.tenant is not None:
         headers["X-Scope-OrgID"] = config.tenant
     try:
@@ -206,7 +207,7 @@ def _request_headers(config: PromQLConfig, env: Mapping[str, str]) -> tuple[dict
             pair = f"{config.basic_auth.username}:{password}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
     except ConfigError as exc:
-        return {}, str(exc)
+        return Secrets(), str(exc)
     return headers, None
 
 

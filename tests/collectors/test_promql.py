@@ -198,6 +198,7 @@ def test_a_bearer_token_and_tenant_are_sent_and_the_token_never_shows_in_errors_
         "HTTP 401 Unauthorized"
     )
     assert TOKEN not in repr(collector) and TOKEN not in repr(cfg) and TOKEN not in repr(result)
+    assert TOKEN not in repr(vars(collector))  # the headers it keeps are Secrets, whose repr hides values
 
 
 def test_basic_auth_sends_the_password_from_the_environment(client: httpx.Client) -> None:
