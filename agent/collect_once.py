@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from redline.agent.collectors import collector_for
+from redline.agent.wiring import collector_for
 from redline.collectors.base import CollectorContext, CollectResult
 from redline.config import LoadedConfig
 from redline.kernel.errors import ConfigError

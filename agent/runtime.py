@@ -26,11 +26,11 @@ import httpx
 import polars as pl
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from redline.agent.collectors import build_collectors
 from redline.agent.lock import DataDirLock
 from redline.agent.readiness import Readiness
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
 from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_files
+from redline.agent.wiring import build_collectors
 from redline.agent.write_buffer import WriteBuffer, WriteBufferCollector, WriteOutcome
 from redline.alerts.log_notifier import LogNotifier
 from redline.alerts.manager import AlertEvent, AlertManager

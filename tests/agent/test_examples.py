@@ -9,7 +9,7 @@ import httpx
 import pytest
 import yaml
 
-from redline.agent.collectors import collector_for
+from redline.agent.wiring import collector_for
 from redline.collectors.base import CollectorContext
 from redline.collectors.registry import SOURCE_KINDS
 from redline.config import load_config
