@@ -251,10 +251,10 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from redline.agent.importer import import_history, progress_stream
-    from redline.store.embedded import SampleStore
+    from redline.agent.wiring import writable_store
 
     loaded = _load(args.config)
-    store = SampleStore(loaded.data_dir, retention_seconds=loaded.config.agent.retention)
+    store = writable_store(loaded)
     try:
         stats = import_history(args.history, store, progress=progress_stream())
     except SourceError as exc:  # the file named on the command line: a usage error

@@ -29,13 +29,13 @@ import yaml
 from redline.agent.children import stop_process_group
 from redline.agent.importer import import_history
 from redline.agent.runtime import Agent
+from redline.agent.wiring import writable_store
 from redline.config import load_config
 from redline.dashboard.launch import dashboard_command
 from redline.demo.fleet import start_demo_fleet
 from redline.demo.history import write_history
 from redline.demo.receiver import WebhookReceiver
 from redline.demo.timeline import TIMELINES, DemoTimeline
-from redline.store.embedded import SampleStore
 
 __all__ = ["demo_config", "run_demo"]
 
@@ -145,7 +145,7 @@ def run_demo(
             encoding="utf-8",
         )
         loaded = load_config(config_path)
-        store = SampleStore(loaded.data_dir, retention_seconds=loaded.config.agent.retention)
+        store = writable_store(loaded)
         spend_path = workdir / "spend.om"
         write_spend_history(spend_path, start_s=history.start_s, end_s=history.end_s)
         for path in (history_path, spend_path):

@@ -30,7 +30,7 @@ from redline.agent.lock import DataDirLock
 from redline.agent.readiness import Readiness
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
 from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_files
-from redline.agent.wiring import build_collectors
+from redline.agent.wiring import build_collectors, writable_store
 from redline.agent.write_buffer import WriteBuffer, WriteBufferCollector, WriteOutcome
 from redline.alerts.log_notifier import LogNotifier
 from redline.alerts.manager import AlertEvent, AlertManager
@@ -44,7 +44,6 @@ from redline.kernel.secrets import secret_from_env
 from redline.slo.evaluation import Evaluator, read_start_ms
 from redline.slo.groups import expand_groups, has_new_members
 from redline.slo.results import StatusReport
-from redline.store.embedded import SampleStore
 
 __all__ = ["Agent", "build_notifiers"]
 
@@ -88,7 +87,7 @@ class Agent:
         self._client = client or httpx.Client(follow_redirects=False)
         # The agent is the store's writer: a damaged file it meets (cold start, compaction) is
         # moved to quarantine/; readers such as status and the dashboard only report.
-        self.store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention, quarantine=True)
+        self.store = writable_store(loaded)
         # Batches the store refuses (full disk, read-only mount) wait here, bounded, in order.
         self.write_buffer = WriteBuffer(self.store.append, cfg.agent.write_buffer_samples)
         self.evaluator = Evaluator(cfg.slos, cfg.guardrails)
@@ -355,6 +354,9 @@ class Agent:
     def compact(self) -> None:
         """Merge batch files into segments, apply retention, prune the notification log."""
         stats = self.store.compact()
+        self.metrics.compaction_duration.observe(stats.seconds)
+        self.metrics.compaction_rows_read.inc(stats.rows_read)
+        self.metrics.compaction_bytes_written.inc(stats.bytes)
         pruned = self._alert_state.prune(self._clock() - self.loaded.config.agent.retention)
         log.debug("compacted: %s; %d old notification log entries pruned", stats, pruned)
 

@@ -170,6 +170,19 @@ class AgentMetrics:
         self.store_write_failures = Counter(
             "redline_store_write_failures", "Batches that could not be written.", registry=self.registry
         )
+        self.compaction_duration = Histogram(
+            "redline_compaction_duration_seconds",
+            "Time one compaction cycle took (it follows the data that arrived since the last one).",
+            registry=self.registry,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )
+        self.compaction_rows_read = Counter(
+            "redline_compaction_rows_read", "Rows compaction read: new batches plus the runs merged.",
+            registry=self.registry,
+        )
+        self.compaction_bytes_written = Counter(
+            "redline_compaction_written_bytes", "Bytes of segment files compaction wrote.", registry=self.registry
+        )
 
 
 class ListenError(OSError):

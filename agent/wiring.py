@@ -15,11 +15,12 @@ from collections.abc import Callable, Sequence
 from redline.collectors.base import Collector, CollectorContext
 from redline.collectors.promql import PromQLCollector, PromQLConfig, PromQLQuery
 from redline.collectors.registry import SourceConfig, build_collector
-from redline.config import RedlineConfig
+from redline.config import LoadedConfig, RedlineConfig
 from redline.slo.query_sli import QUERY_SLI_METRIC, window_queries
 from redline.slo.spec import SLOSpec
+from redline.store.embedded import CompactionPolicy, SampleStore
 
-__all__ = ["build_collectors", "collector_for", "query_sli_plan"]
+__all__ = ["build_collectors", "collector_for", "query_sli_plan", "writable_store"]
 
 
 def query_sli_plan(specs: Sequence[SLOSpec]) -> Callable[[int], list[PromQLQuery]]:
@@ -50,3 +51,15 @@ def collector_for(config: RedlineConfig, source: SourceConfig, context: Collecto
 def build_collectors(config: RedlineConfig, context: CollectorContext) -> dict[str, Collector]:
     """Every source's collector, by name, all sharing ``context``."""
     return {source.name: collector_for(config, source, context) for source in config.sources}
+
+
+def writable_store(loaded: LoadedConfig, *, quarantine: bool = True) -> SampleStore:
+    """The store as its writers open it (the agent, ``redline import``, the demo's backfill):
+    retention and the compaction knobs from ``agent:``; a damaged file met is quarantined."""
+    agent = loaded.config.agent
+    policy = CompactionPolicy(
+        merge_fanout=agent.compaction.merge_fanout,
+        small_run_rows=agent.compaction.small_run_rows,
+        max_merge_rows=agent.compaction.max_merge_rows,
+    )
+    return SampleStore(loaded.data_dir, retention_seconds=agent.retention, quarantine=quarantine, policy=policy)

@@ -9,6 +9,7 @@ from redline.config.load import load_config, parse_config
 from redline.config.models import (
     AgentSettings,
     AlertingConfig,
+    CompactionSettings,
     LoadedConfig,
     LogNotifierConfig,
     NotifierConfig,
@@ -20,6 +21,7 @@ from redline.config.spec_files import SpecFile, load_spec_files, read_documents,
 __all__ = [
     "AgentSettings",
     "AlertingConfig",
+    "CompactionSettings",
     "LoadedConfig",
     "LogNotifierConfig",
     "NotifierConfig",

@@ -23,6 +23,7 @@ from redline.slo.spec import GuardrailSpec, SLOSpec
 __all__ = [
     "AgentSettings",
     "AlertingConfig",
+    "CompactionSettings",
     "LoadedConfig",
     "LogNotifierConfig",
     "NotifierConfig",
@@ -35,6 +36,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class CompactionSettings(_Strict):
+    """The store's compaction knobs (``redline.store.embedded.CompactionPolicy``): the memory of a
+    compaction cycle, and so of an import, is bounded by ``max_merge_rows``."""
+
+    max_merge_rows: Annotated[int, Field(ge=1)] = 10_000_000
+    """The largest merge: no cycle reads more rows than this at once (about 160 bytes a row in
+    memory); a closed day with more stays in several files."""
+    small_run_rows: Annotated[int, Field(ge=0)] = 100_000
+    """Runs that together hold fewer rows are merged at once."""
+    merge_fanout: Annotated[int, Field(ge=2)] = 4
+    """How many runs of a similar size make a merge (more: fewer rewrites, more files a day)."""
+
+
 class AgentSettings(_Strict):
     """Where data lives, how often the agent works, and where it listens."""
 
@@ -42,6 +56,7 @@ class AgentSettings(_Strict):
     evaluate_interval: DurationSeconds = 30.0
     compact_interval: DurationSeconds = 300.0
     retention: DurationSeconds = 35 * 86400.0
+    compaction: CompactionSettings = CompactionSettings()
     write_buffer_samples: Annotated[int, Field(ge=1)] = 1_000_000
     """Samples held in memory while the store cannot be written (full disk); then oldest dropped."""
     listen: Annotated[str, Field(pattern=r"^[^\s:]+:\d{1,5}$")] = "127.0.0.1:9464"
