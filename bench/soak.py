@@ -279,7 +279,9 @@ def run(minutes: float, window_min: float, targets: int, series: int) -> int:
         prom = stack.enter_context(
             child(
                 [
-                    "prometheus", f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={prom_dir}",
+                    "prometheus",
+                    f"--config.file={tmp / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={prom_dir}",
                     f"--web.listen-address=127.0.0.1:{prom_port}",
                 ],
                 prom_log,
@@ -343,9 +345,11 @@ def report(measured: dict[str, list[Window]], window_min: float) -> None:
         ("disk bytes per sample", lambda w: w.disk_per_sample, "{:.2f}"),
     )
     for label, index in (("first", 0), ("last", -1)):
-        print(f"\n{label} window ({window_min:g} min, samples ingested: redline "
-              f"{red[index].samples_end - red[index].samples_start:,}, prometheus "
-              f"{prom[index].samples_end - prom[index].samples_start:,}):")
+        print(
+            f"\n{label} window ({window_min:g} min, samples ingested: redline "
+            f"{red[index].samples_end - red[index].samples_start:,}, prometheus "
+            f"{prom[index].samples_end - prom[index].samples_start:,}):"
+        )
         print(f"  {'':24} {'redline':>10} {'prometheus':>11} {'ratio':>7}")
         for name, get, fmt in rows:
             a, b = get(red[index]), get(prom[index])
@@ -359,12 +363,18 @@ def report(measured: dict[str, list[Window]], window_min: float) -> None:
     rss_drift = last.rss_mean_mb / first.rss_mean_mb - 1
     peak_drift = last.rss_max_mb / first.rss_max_mb - 1
     comp_drift = last.compaction_s / first.compaction_s - 1
-    print(f"goal: RSS last vs first window {rss_drift:+.1%} (mean), {peak_drift:+.1%} (max): "
-          f"{'within' if abs(rss_drift) <= 0.1 and abs(peak_drift) <= 0.1 else 'NOT within'} 10%")
-    print(f"goal: compaction last vs first window {comp_drift:+.1%}: "
-          f"{'within' if abs(comp_drift) <= 0.1 else 'NOT within'} 10%")
-    print(f"goal: CPU per sample vs Prometheus (last window) {_ratio(last.cpu_per_million, prom[-1].cpu_per_million)}; "
-          f"RSS vs Prometheus {_ratio(last.rss_max_mb, prom[-1].rss_max_mb)} (max)")
+    print(
+        f"goal: RSS last vs first window {rss_drift:+.1%} (mean), {peak_drift:+.1%} (max): "
+        f"{'within' if abs(rss_drift) <= 0.1 and abs(peak_drift) <= 0.1 else 'NOT within'} 10%"
+    )
+    print(
+        f"goal: compaction last vs first window {comp_drift:+.1%}: "
+        f"{'within' if abs(comp_drift) <= 0.1 else 'NOT within'} 10%"
+    )
+    print(
+        f"goal: CPU per sample vs Prometheus (last window) {_ratio(last.cpu_per_million, prom[-1].cpu_per_million)}; "
+        f"RSS vs Prometheus {_ratio(last.rss_max_mb, prom[-1].rss_max_mb)} (max)"
+    )
 
 
 def main(argv: list[str]) -> int:
