@@ -14,6 +14,7 @@ import streamlit as st
 
 from redline.config import LoadedConfig, load_config
 from redline.dashboard.data import evaluate_report
+from redline.dashboard.text import code, literal
 from redline.kernel.errors import ConfigError, StoreError
 from redline.kernel.times import parse_instant
 from redline.slo.results import StatusReport
@@ -58,9 +59,9 @@ def snapshot_or_error(config_path: str, at_s: int | None) -> Snapshot | None:
     try:
         return snapshot(config_path, at_s)
     except ConfigError as exc:
-        st.error(f"The config cannot be used: {exc}")
+        st.error(f"The config cannot be used: {literal(exc)}")
     except StoreError as exc:
-        st.error(f"The sample store cannot be read: {exc}")
+        st.error(f"The sample store cannot be read: {literal(exc)}")
     return None
 
 
@@ -96,7 +97,7 @@ def as_of_controls(at_s: int | None) -> None:
             if chosen is not None and chosen != shown:
                 st.query_params["at"] = str(int(chosen.replace(tzinfo=UTC).timestamp()))
                 st.rerun()
-            st.caption(f"`?at={at_s}`")
+            st.caption(code(f"?at={at_s}"))
 
 
 def explain_missing_config() -> None:

@@ -18,6 +18,7 @@ import streamlit as st
 from redline.config import load_config
 from redline.dashboard.charts import spend_chart
 from redline.dashboard.data import format_time_to_breach, rank_objectives, spend_curve
+from redline.dashboard.text import code, literal
 from redline.dashboard.views.common import TTL_S, page_start, snapshot_or_error
 from redline.kernel.money import format_money
 from redline.slo.results import ObjectiveResult
@@ -81,8 +82,8 @@ def _panel(config_path: str, at_ms: int, o: ObjectiveResult) -> None:
     d = dict(o.details or {})
     with st.container(border=True):
         what = "budget" if o.kind == "budget" else "at most, per 1,000 inferences,"
-        st.subheader(f"{o.name} · {what} {o.target_text()} over {o.window}")
-        _STATUS_SHOW.get(o.status, st.info)(o.reason)
+        st.subheader(f"{literal(o.name)} · {what} {literal(o.target_text())} over {literal(o.window)}")
+        _STATUS_SHOW.get(o.status, st.info)(literal(o.reason))
         if o.kind == "budget":
             _budget(config_path, at_ms, o, d)
         else:
@@ -99,7 +100,7 @@ def _body(config_path: str, at_s: int | None) -> None:
         return
     guardrails = [o for o in rank_objectives(shot.report.objectives) if o.is_guardrail]
     if not guardrails:
-        st.info(f"No cost guardrails are configured in {config_path} (`guardrails:` is empty).")
+        st.info(f"No cost guardrails are configured in {code(config_path)} (`guardrails:` is empty).")
         return
     st.caption(f"As of **{datetime.fromtimestamp(shot.at_ms / 1000, UTC):%Y-%m-%d %H:%M:%S} UTC** · worst first")
     for o in guardrails:

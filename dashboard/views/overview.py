@@ -18,6 +18,7 @@ from streamlit.navigation.page import StreamlitPage
 from redline.config import load_config
 from redline.dashboard.charts import burn_down_chart, burn_rate_chart
 from redline.dashboard.data import burn_down, format_time_to_breach, rank_objectives
+from redline.dashboard.text import code, literal, safe_link
 from redline.dashboard.views.common import TTL_S, Snapshot, page_start, snapshot_or_error
 from redline.slo.results import ObjectiveResult, Status
 from redline.slo.spec import DIMENSIONS, SLOSpec
@@ -65,7 +66,7 @@ def _percent(value: float | None) -> str:
 def _callout(ranked: list[ObjectiveResult], config_path: Path, newest_sample_ms: int | None) -> None:
     """The answer to the page's question, coloured by status, above everything else."""
     if not ranked:
-        st.info(f"No objectives are configured in {config_path} (`slos:` is empty).")
+        st.info(f"No objectives are configured in {code(config_path)} (`slos:` is empty).")
         return
     top = ranked[0]
     if top.status == "no_data":
@@ -221,22 +222,23 @@ def _objective_detail(
     and a link to ask what if it were relaxed."""
     spec = next((s for s in shot.config.config.slos if _defines(s, result.name)), None)
     colour = _STATUS_COLOUR[result.status]
-    st.subheader(f"{result.name} · :{colour}[{_STATUS_LABEL[result.status]}]")
+    st.subheader(f"{literal(result.name)} · :{colour}[{_STATUS_LABEL[result.status]}]")
     facts = (
         f"{result.kind}, dimension **{result.dimension}**, objective {_objective_text(result)} over "
         f"{result.window}; SLI {_percent(result.sli)}, budget left {_percent(result.budget_remaining)}, "
         f"time to breach {format_time_to_breach(result.time_to_breach_seconds)}."
     )
-    st.markdown(f"{facts}  \n{result.reason}")
+    st.markdown(f"{facts}  \n{literal(result.reason)}")
     if spec is not None and spec.description:
-        st.caption(spec.description)
+        st.caption(literal(spec.description))
     if spec is not None and spec.runbook_url:
-        st.markdown(f"[Runbook]({spec.runbook_url})")
+        link = safe_link("Runbook", spec.runbook_url)
+        st.markdown(link if link is not None else f"Runbook: {code(spec.runbook_url)}")
     if result.error:
-        st.error(f"{result.name} could not be evaluated: {result.error}")
+        st.error(f"{literal(result.name)} could not be evaluated: {literal(result.error)}")
     if whatif is not None and not result.is_guardrail:
         st.page_link(
-            whatif, label=f"What if we relaxed {result.name}?", icon=":material/tune:",
+            whatif, label=f"What if we relaxed {literal(result.name)}?", icon=":material/tune:",
             query_params={"objective": result.name} | ({} if at_s is None else {"at": str(at_s)}),
         )
     left, right = st.columns(2)
@@ -259,9 +261,9 @@ def _body(config_path: str, at_s: int | None, whatif: StreamlitPage | None) -> N
     if shot is None:
         return
     live = "live, refreshes every 15 s" if at_s is None else "a past instant"
-    st.caption(f"As of **{_utc(shot.at_ms)}** ({live}) · config `{config_path}`")
+    st.caption(f"As of **{_utc(shot.at_ms)}** ({live}) · config {code(config_path)}")
     for problem in shot.store_problems:
-        st.warning(f"Skipped while reading the store (the file is left in place): {problem}")
+        st.warning(f"Skipped while reading the store (the file is left in place): {literal(problem)}")
     ranked = rank_objectives(shot.report.objectives)
     _callout(ranked, Path(config_path), shot.newest_sample_ms)
     _dimension_cards(ranked)

@@ -23,6 +23,7 @@ import streamlit as st
 from redline.config import load_config
 from redline.dashboard.charts import compliance_curve_chart
 from redline.dashboard.data import format_time_to_breach, objective_spec, what_if_and_history
+from redline.dashboard.text import code, literal
 from redline.dashboard.views.common import TTL_S, page_start, snapshot
 from redline.kernel.errors import ConfigError, StoreError
 from redline.slo.backtest import BacktestComparison, BacktestReport
@@ -71,7 +72,7 @@ def _query_float(key: str, below: float = math.inf) -> float | None:
         value = math.nan
     if not (math.isfinite(value) and 0 < value < below):
         bound = f" between 0 and {below:g}" if math.isfinite(below) else " above 0"
-        st.warning(f"?{key}={raw!r} is not a number{bound}; using the configured value.")
+        st.warning(f"{code(f'?{key}={raw!r}')} is not a number{bound}; using the configured value.")
         return None
     return value
 
@@ -100,7 +101,7 @@ def _percent(value: float | None, digits: int = 2) -> str:
 
 
 def _column(title: str, o: ObjectiveResult, base: ObjectiveResult | None) -> None:
-    st.markdown(f"**{title}** — objective {o.target_text()} over {o.window}")
+    st.markdown(f"**{title}** — objective {literal(o.target_text())} over {literal(o.window)}")
     delta = None
     if base is not None and o.budget_remaining is not None and base.budget_remaining is not None:
         delta = f"{(o.budget_remaining - base.budget_remaining) * 100:+.1f} pts"
@@ -136,11 +137,11 @@ def _body(config_path: str, at_s: int | None) -> None:
     try:
         config = load_config(Path(config_path))
     except ConfigError as exc:
-        st.error(f"The config cannot be used: {exc}")
+        st.error(f"The config cannot be used: {literal(exc)}")
         return
     names = [s.name for s in config.config.slos]
     if not names:
-        st.info(f"No objectives are configured in {config_path} (`slos:` is empty).")
+        st.info(f"No objectives are configured in {code(config_path)} (`slos:` is empty).")
         return
     wanted = st.query_params.get("objective") or _nearest(config_path, at_s, names)
     choices = names if wanted is None or wanted in names else [wanted, *names]  # a grouped member by URL
@@ -152,13 +153,13 @@ def _body(config_path: str, at_s: int | None) -> None:
     try:
         spec = objective_spec(config, name)
     except KeyError:
-        st.error(f"No objective named {name!r} in {config_path}.")
+        st.error(f"No objective named {code(name)} in {code(config_path)}.")
         return
     target, threshold_s = _controls(spec)
     try:
         result, history = _what_if(config_path, name, at_s, threshold_s, target)
     except (ValueError, StoreError) as exc:
-        st.error(f"What-if for {name}: {exc}")
+        st.error(f"What-if for {literal(name)}: {literal(exc)}")
         return
     current, alternative = st.columns(2, border=True)
     with current:
@@ -178,7 +179,7 @@ def _body(config_path: str, at_s: int | None) -> None:
         )
         tightest = tightest_threshold(result, target / 100)
         if tightest is None:
-            st.markdown(f"No bucket bound meets **{target:g}%** over the {result.current.window} window.")
+            st.markdown(f"No bucket bound meets **{target:g}%** over the {literal(result.current.window)} window.")
         else:
             st.markdown(
                 f"The tightest bucket bound that meets **{target:g}%** over the window is "

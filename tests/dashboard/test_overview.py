@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from redline.config import load_config
 from redline.dashboard.data import burn_down, evaluate_report, format_time_to_breach
 from tests.dashboard.fleet import AT_S, EXPECTED_ORDER, write_fleet
+from tests.dashboard.page_text import page_text
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 TIMEOUT_S = 120
@@ -140,11 +141,11 @@ def test_the_selected_objective_comes_from_the_query_and_a_new_choice_is_written
 ) -> None:
     app = _run(config_path, monkeypatch, at=str(AT_S), objective="pipeline-success")
     assert app.selectbox[0].value == "pipeline-success"
-    assert app.subheader[1].value == "pipeline-success · :green[ok]"
+    assert page_text(app.subheader[1].value) == "pipeline-success · :green[ok]"
     assert "Error budget burn-down: pipeline-success" in _charts(app)
     app.selectbox[0].select("embedding-availability").run()
     assert app.query_params["objective"] == "embedding-availability"
-    assert app.subheader[1].value == "embedding-availability · :green[ok]"
+    assert page_text(app.subheader[1].value) == "embedding-availability · :green[ok]"
 
 
 def test_an_unknown_objective_in_the_query_falls_back_to_the_nearest(
@@ -166,7 +167,7 @@ def test_a_bad_config_shows_an_error_naming_the_path_inside_it(
     )
     app = _run(config, monkeypatch, at=str(AT_S))
     assert len(app.error) == 1
-    message = app.error[0].value
+    message = page_text(app.error[0].value)
     assert message.startswith(f"The config cannot be used: {config}:3: slos[1].objective: ")
     assert not app.dataframe
 
@@ -221,7 +222,7 @@ def test_an_unreadable_store_file_is_named_and_the_rest_still_shows(
     broken = config_path.parent / "data" / "batches" / "00000000000000000001-1.parquet"
     broken.write_bytes(b"not parquet at all")
     app = _run(config_path, monkeypatch, at=str(AT_S))
-    warnings = [w.value for w in app.warning if str(w.value).startswith("Skipped while reading the store")]
+    warnings = [page_text(w.value) for w in app.warning if str(w.value).startswith("Skipped while reading the store")]
     assert len(warnings) == 1 and broken.name in warnings[0]
     assert list(app.dataframe[0].value["objective"]) == EXPECTED_ORDER
     assert broken.read_bytes() == b"not parquet at all"
@@ -250,7 +251,7 @@ def test_selecting_a_table_row_selects_its_objective_once(
     assert app.selectbox[0].value == "pipeline-success"
     app.selectbox[0].select("gpu-spend").run()  # the row stays highlighted; the new choice wins
     assert app.query_params["objective"] == "gpu-spend"
-    assert app.subheader[1].value == "gpu-spend · :gray[no data]"
+    assert page_text(app.subheader[1].value) == "gpu-spend · :gray[no data]"
     assert app.info[0].value == "No stored samples for this objective yet: no burn-down to draw."
 
 

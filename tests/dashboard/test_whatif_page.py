@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.store.embedded import SampleStore
+from tests.dashboard.page_text import page_text
 
 START_S = 1_767_225_600
 MINUTES = 2 * 1440
@@ -127,12 +128,12 @@ def test_a_threshold_on_an_availability_objective_is_not_offered_and_a_bad_targe
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     assert [n.label for n in app.number_input] == ["Objective (%)"]
-    assert any("?target='lots' is not a number between 0 and 100" in w.value for w in app.warning)
+    assert any("?target='lots' is not a number between 0 and 100" in page_text(w.value) for w in app.warning)
     assert app.number_input[0].value == 99.0
     app.query_params.update(target="150")  # a number, but no objective
     app.run()
     assert not app.exception, [e.value for e in app.exception]
-    assert any("?target='150' is not a number between 0 and 100" in w.value for w in app.warning)
+    assert any("?target='150' is not a number between 0 and 100" in page_text(w.value) for w in app.warning)
 
 
 def test_without_an_objective_in_the_url_the_page_opens_on_the_one_nearest_to_breaking(
