@@ -25,7 +25,7 @@ from redline.kernel.errors import StoreError
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.store.embedded import SampleStore
 from tests.agent.test_agent import FakeClock, Target, closed_port, metric_value, receiver, target  # noqa: F401
-from tests.agent.test_process_life import can_mount, mounted
+from tests.agent.test_process_life import mounted, require_mount
 
 
 def batch(first_ts: int, n: int) -> pl.DataFrame:
@@ -265,8 +265,7 @@ def test_overflow_while_the_disk_is_full_drops_the_oldest_and_counts_them(
 def test_a_real_full_tmpfs_loses_nothing_stored_and_resumes_writing_by_itself(
     tmp_path: Path, target: Target, receiver: WebhookReceiver  # noqa: F811
 ) -> None:
-    if not can_mount(tmp_path):
-        pytest.skip("needs root and mount(2) for a small tmpfs")
+    require_mount(tmp_path, "a small tmpfs")
     data = tmp_path / "data"
     data.mkdir()
     filler = data / "filler"
