@@ -31,6 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from redline.agent.signals import wait_for_stop
 from redline.config import LoadedConfig, load_config
 from redline.demo.timeline import TIMELINES
 from redline.kernel.errors import ConfigError, RedlineError, SourceError
@@ -97,24 +98,6 @@ def _load(path: Path) -> LoadedConfig:
         raise
 
 
-def _wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM; from then on, a second one exits at once (128 + signal)."""
-    stop = threading.Event()
-
-    def at_once(signum: int, frame: FrameType | None) -> None:
-        os.write(2, f"redline: second {signal.Signals(signum).name}: exiting at once\n".encode())
-        os._exit(128 + signum)
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        signal.signal(signal.SIGINT, at_once)
-        signal.signal(signal.SIGTERM, at_once)
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    stop.wait()
-
-
 def _exit_without_waiting(code: int) -> None:
     """Exit now, not joining worker threads still running (a job the shutdown gave up on)."""
     logging.shutdown()
@@ -150,7 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.info("redline agent running: %d sources, %d objectives; Ctrl-C stops",
              len(loaded.config.sources), len(loaded.config.slos))
     try:
-        _wait_for_signal()
+        wait_for_stop()
     finally:
         finished = agent.shutdown()
     log.info("redline agent stopped")

@@ -14,14 +14,11 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import yaml
@@ -29,6 +26,7 @@ import yaml
 from redline.agent.children import stop_process_group
 from redline.agent.importer import import_history
 from redline.agent.runtime import Agent
+from redline.agent.signals import wait_for_stop
 from redline.agent.wiring import writable_store
 from redline.config import load_config
 from redline.dashboard.launch import dashboard_command
@@ -176,21 +174,6 @@ def run_demo(
             lines.insert(2, f"  dashboard:  http://127.0.0.1:{port}/")
         lines.append(f"  scenario:   {timeline.summary}")
         print("\n".join(lines) + "\n", flush=True)
-        _wait(duration_s)
+        wait_for_stop(duration_s)
         print("stopping…", flush=True)
     return 0
-
-
-def _wait(duration_s: float | None) -> None:
-    """Until SIGINT/SIGTERM, or ``duration_s`` seconds."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        stop.wait(duration_s)
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
