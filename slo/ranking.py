@@ -61,6 +61,10 @@ class BurnRateCondition:
     long_window: str
     short_window: str
     budget_share: float
+    for_seconds: float = 0.0
+    """How long the condition must hold before it fires (Prometheus's ``for:``); 0 fires at once."""
+    keep_firing_for_seconds: float = 0.0
+    """How long it keeps firing after it stops holding (Prometheus's ``keep_firing_for``)."""
     _long_s: float = field(init=False, repr=False, compare=False)
     _short_s: float = field(init=False, repr=False, compare=False)
 

@@ -20,6 +20,9 @@ __all__ = [
     "DIMENSIONS",
     "PERIOD_MAX_SECONDS",
     "WINDOW_PLACEHOLDER_RE",
+    "AlertRoleSpec",
+    "AlertTierSpec",
+    "AlertingSpec",
     "BudgetGuardrail",
     "CalendarWindow",
     "CostPer1kGuardrail",
@@ -175,11 +178,7 @@ class QuerySLI(_Strict):
 
     def queries(self) -> dict[str, str]:
         """The side name (``errors``, ``good``, ``total``, ``error_ratio``) → its query, as given."""
-        return {
-            k: v
-            for k in ("errors", "good", "total", "error_ratio")
-            if (v := getattr(self, k)) is not None
-        }
+        return {k: v for k in ("errors", "good", "total", "error_ratio") if (v := getattr(self, k)) is not None}
 
 
 class SLISpec(_Strict):
@@ -196,9 +195,7 @@ class SLISpec(_Strict):
     def _exactly_one(self) -> SLISpec:
         given = [k for k in _KIND_OF_SLI if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(
-                f"give exactly one of {', '.join(_KIND_OF_SLI)} (got {', '.join(given) or 'none'})"
-            )
+            raise ValueError(f"give exactly one of {', '.join(_KIND_OF_SLI)} (got {', '.join(given) or 'none'})")
         return self
 
 
@@ -349,6 +346,49 @@ class MaintenanceWindow(_Strict):
         return self
 
 
+class AlertRoleSpec(_Strict):
+    """One role of an objective's alerts (``page`` or ``ticket``), as Sloth's ``pageAlert``/``ticketAlert``:
+    ``disable`` turns every tier of that severity off; ``labels``/``annotations`` are added to its alerts."""
+
+    disable: bool = False
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class AlertTierSpec(_Strict):
+    """A custom burn-rate tier: over ``long_window`` and ``short_window`` the burn rate exceeds
+    ``factor`` (or the rate spending ``budget_share`` of the budget in ``long_window``)."""
+
+    severity: Literal["page", "ticket"]
+    long_window: str
+    short_window: str
+    budget_share: Annotated[float, Field(gt=0, le=1)] | None = None
+    factor: Annotated[float, Field(gt=0)] | None = None
+    for_: DurationSeconds = Field(default=0.0, alias="for")
+    keep_firing_for: DurationSeconds = 0.0
+    disable: bool = False
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _share_or_factor(self) -> AlertTierSpec:
+        if (self.budget_share is None) == (self.factor is None):
+            raise ValueError("give exactly one of budget_share, factor")
+        return self
+
+
+class AlertingSpec(_Strict):
+    """An objective's alert identity and policy (config ``alerting:`` on an objective; imported from
+    Sloth's ``alerting`` and OpenSLO's alert policies). ``name`` defaults to the objective's name;
+    ``labels``/``annotations`` go on every alert of the objective; ``tiers`` replaces the default
+    tiers derived from the objective's period."""
+
+    name: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    page: AlertRoleSpec = Field(default_factory=AlertRoleSpec)
+    ticket: AlertRoleSpec = Field(default_factory=AlertRoleSpec)
+    tiers: tuple[AlertTierSpec, ...] | None = None
 
 
 class SLOSpec(_Strict):
@@ -376,6 +416,7 @@ class SLOSpec(_Strict):
     sli: SLISpec
     labels: dict[str, str] = Field(default_factory=dict)
     runbook_url: str | None = None
+    alerting: AlertingSpec = Field(default_factory=AlertingSpec)
 
     @model_validator(mode="before")
     @classmethod
