@@ -12,7 +12,6 @@ import polars as pl
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from redline.alerts.policy import DEFAULT_POLICY
 from redline.config import LoadedConfig
 from redline.kernel.errors import ConfigError
 from redline.kernel.labels import Selector
@@ -101,12 +100,13 @@ def run_backtest(
     start_s: float,
     end_s: float,
     step_s: float,
-    policy: tuple[BurnRateCondition, ...] = DEFAULT_POLICY,
+    policy: tuple[BurnRateCondition, ...] | None = None,
     compare_objective: float | None = None,
     only: str | None = None,
 ) -> BacktestReport | BacktestComparison:
     """Replay the alert policy over stored history; with ``compare_objective``, side by side with
-    the same objectives relaxed (or tightened) to that percentage."""
+    the same objectives relaxed (or tightened) to that percentage. ``policy`` None replays each
+    objective's own tiers (those of its period, or its ``alerting.tiers``)."""
     specs = [_spec(loaded, only)] if only else list(loaded.config.slos)
     start_ms, end_ms = int(start_s * 1000), int(end_s * 1000)
     read_from = read_start_ms(history_seconds(specs), start_ms)

@@ -48,11 +48,12 @@ from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.kernel.labels import Selector, parse_labels
 from redline.kernel.units import parse_duration
 from redline.slo.engine import SLOEvaluator
-from redline.slo.ranking import MULTIWINDOW_CONDITIONS, alert_factor, format_age
+from redline.slo.ranking import alert_factor, format_age
 from redline.slo.series.cumulative import sum_per_time
 from redline.slo.series.increase import increases_at_steps, series_increments
 from redline.slo.sides import le_value, same_bound
 from redline.slo.spec import BURN_WINDOWS, SLOSpec
+from redline.slo.tiers import objective_tiers
 
 __all__ = [
     "BacktestComparison",
@@ -398,10 +399,13 @@ def backtest(
     start_ms: int,
     end_ms: int,
     step_ms: int = 60_000,
-    policy: Sequence[Condition] = MULTIWINDOW_CONDITIONS,
+    policy: Sequence[Condition] | None = None,
     sides: dict[frozenset[str], _Sides] | None = None,
 ) -> BacktestReport:
     """Replay ``policy`` over ``samples`` at every step of ``[start_ms, end_ms]`` (see the module doc).
+
+    ``policy`` None replays each objective's own tiers (``slo.tiers.objective_tiers``: the
+    defaults of its period, or its ``alerting.tiers``), as the live agent judges it.
 
     ``sides`` caches the counters read from ``samples`` by metric set, for a caller that replays
     the same samples again (``compare``).
@@ -416,8 +420,11 @@ def backtest(
         raise ValueError(f"step must be positive, got {step_ms} ms")
     if end_ms < start_ms:
         raise ValueError(f"empty range: end ({end_ms} ms) is before start ({start_ms} ms)")
+    policies: dict[str, Sequence[Condition]] = {
+        s.name: objective_tiers(s) if policy is None else policy for s in specs
+    }
     windows = list(dict.fromkeys([_DELAY_WINDOW, *(
-        _window_key(w) for c in policy for w in (c.long_window, c.short_window)
+        _window_key(w) for p in policies.values() for c in p for w in (c.long_window, c.short_window)
     )]))
     steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
     counter_specs = [s for s in specs if _replayed_as_arrays(s)]
@@ -439,18 +446,18 @@ def backtest(
     if other_specs:
         for s, b in zip(other_specs, _engine_burns(other_specs, samples, steps, windows), strict=True):
             burns[s.name] = b
-    return _report(specs, burns, steps, start_ms, end_ms, step_ms, policy)
+    return _report(specs, burns, steps, start_ms, end_ms, step_ms, policies)
 
 
 def _report(
     specs: Sequence[SLOSpec], burns: Mapping[str, _Burns], steps: I64, start_ms: int, end_ms: int, step_ms: int,
-    policy: Sequence[Condition],
+    policies: Mapping[str, Sequence[Condition]],
 ) -> BacktestReport:
     episodes: list[Episode] = []
     summary: list[ObjectiveSummary] = []
     for spec in specs:
         b = burns[spec.name]
-        mine = _episodes(spec, steps, b, policy)
+        mine = _episodes(spec, steps, b, policies[spec.name])
         episodes += mine
         pages = sum(e.severity == "page" for e in mine)
         tickets = sum(e.severity == "ticket" for e in mine)
@@ -464,7 +471,9 @@ def _report(
         step_ms=step_ms,
         episodes=tuple(episodes),
         summary=tuple(summary),
-        policy=tuple((c.severity, c.long_window, c.short_window, c.budget_share) for c in policy),
+        policy=tuple(dict.fromkeys(
+            (c.severity, c.long_window, c.short_window, c.budget_share) for p in policies.values() for c in p
+        )),
     )
 
 
@@ -476,7 +485,7 @@ def compare(
     start_ms: int,
     end_ms: int,
     step_ms: int = 60_000,
-    policy: Sequence[Condition] = MULTIWINDOW_CONDITIONS,
+    policy: Sequence[Condition] | None = None,
     policy_b: Sequence[Condition] | None = None,
     labels: tuple[str, str] = ("current", "alternative"),
 ) -> BacktestComparison:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redline.kernel.units import format_duration
-from redline.slo.ranking import classify
+from redline.slo.ranking import BurnRateCondition, classify
 from redline.slo.results import ObjectiveResult
 from redline.slo.spec import BURN_WINDOWS, SLOSpec
+from redline.slo.tiers import objective_tiers
 
 __all__ = ["TTB_BURN_WINDOWS", "ResultBasis", "objective_result"]
 
@@ -36,6 +37,8 @@ class ResultBasis:
     """The window as written (``30d``), or a calendar period's name (``month``)."""
     kind: str = field(init=False)
     dimension: str = field(init=False)
+    tiers: tuple[BurnRateCondition, ...] = field(init=False)
+    """The burn-rate tiers its status is judged by (its period's defaults or its own)."""
 
     def __post_init__(self) -> None:
         spec = self.spec
@@ -43,6 +46,7 @@ class ResultBasis:
         self.window = format_duration(spec.window) if spec.calendar is None else spec.calendar.period
         self.kind = spec.kind
         self.dimension = spec.effective_dimension
+        self.tiers = objective_tiers(spec)
 
 
 def objective_result(
@@ -84,6 +88,7 @@ def objective_result(
         min_events=spec.min_events,
         event_unit=obj.event_unit,
         window_phrase=None if period is None else f"this {obj.window}",
+        tiers=obj.tiers,
     )
     if detail:
         reason = f"{reason}; {detail}"

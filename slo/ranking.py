@@ -120,9 +120,12 @@ MULTIWINDOW_CONDITIONS: tuple[BurnRateCondition, ...] = (
 )
 
 
-def firing_conditions(burn_rates: Mapping[str, float | None], slo_window_s: float) -> list[BurnRateCondition]:
-    """The multiwindow conditions that hold, pages first."""
-    return [c for c in MULTIWINDOW_CONDITIONS if c.holds(burn_rates, slo_window_s)]
+def firing_conditions(
+    burn_rates: Mapping[str, float | None], slo_window_s: float,
+    tiers: Sequence[BurnRateCondition] = MULTIWINDOW_CONDITIONS,
+) -> list[BurnRateCondition]:
+    """The conditions of ``tiers`` that hold, in their order (pages first)."""
+    return [c for c in tiers if c.holds(burn_rates, slo_window_s)]
 
 
 def format_age(seconds: float) -> str:
@@ -156,12 +159,14 @@ def classify(
     min_events: float = 0.0,
     event_unit: str = "events",
     window_phrase: str | None = None,
+    tiers: Sequence[BurnRateCondition] = MULTIWINDOW_CONDITIONS,
 ) -> tuple[Status, str]:
     """Status and a one-sentence reason from an objective's budget, burn rates and time to breach.
 
     Fewer than ``min_events`` ``events`` (``event_unit``: events or time slices) in the window is
     ``low_traffic``: a handful of events is never judged ok or breached. ``window_phrase`` says
-    which window in words (default ``the last 30d``; a calendar period: ``this month``).
+    which window in words (default ``the last 30d``; a calendar period: ``this month``). ``tiers``
+    are the objective's burn-rate tiers (``slo.tiers.objective_tiers``): one holding is a warning.
     """
     phrase = window_phrase or f"the last {window}"
     if budget_remaining is None:
@@ -175,7 +180,7 @@ def classify(
     left = f"{_pct(budget_remaining)} of budget left"
     if time_to_breach_s is not None:
         left += f", gone in {format_age(time_to_breach_s)} at this rate"
-    firing = firing_conditions(burn_rates, window_seconds)
+    firing = firing_conditions(burn_rates, window_seconds, tiers)
     if firing:
         c = firing[0]
         burn = burn_rates[c.long_window]

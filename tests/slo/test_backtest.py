@@ -116,9 +116,10 @@ def test_freshness_objectives_replay_through_the_engine() -> None:
     })
     report = backtest([spec], frame, start_ms=(A - 30) * MIN, end_ms=(A + 120) * MIN)
     page = next(e for e in report.episodes if e.severity == "page")
-    # slices ending after A+5 are stale; for a 1d window the page factor is 0.02 × 24 = 0.48, i.e.
-    # more than 0.48% of slices bad: the first stale slice (A+6) already makes 1 of 60 and 1 of 5
-    assert (page.start_ms, page.end_ms, page.detection_delay_s) == ((A + 6) * MIN, None, 0.0)
+    # slices ending after A+5 are stale; a 1d window takes the short periods' tiers (8% of the
+    # budget in 1h: factor 0.08 × 24 = 1.92), i.e. more than 1.92% of 1h's slices bad: the first
+    # stale slice (A+6) makes 1 of 60 (1.67%), the second (A+7) 2 of 60, one minute after the 5m burn rose
+    assert (page.start_ms, page.end_ms, page.detection_delay_s) == ((A + 7) * MIN, None, 60.0)
     assert report.summary[0].status == "paged"
 
 
