@@ -33,15 +33,26 @@ def collect_once(loaded: LoadedConfig, source: str, client: httpx.Client) -> Col
 
 
 def _json_value(value: float) -> float | str:
-    """NaN and ±Inf are valid sample values; JSON has no literal for them, so they become text."""
+    """NaN and ±Inf are valid sample values; JSON has no literal for them, so they become text.
+    A finite value stays a float, which ``json`` writes as its ``repr``: it reads back exactly."""
     if math.isfinite(value):
         return value
-    return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+    return _text_value(value)
+
+
+def _text_value(value: float) -> str:
+    """A sample value as Prometheus's exposition writes it, and exactly: ``repr`` of the float
+    (``0.30000000000000004``, never ``%g``'s ``0.3``), ``NaN``, ``+Inf``, ``-Inf``."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
 
 
 def render_collect_json(result: CollectResult) -> str:
     """``{"source", "health": {"ok", "error", "duration_seconds", ...}, "samples": [...]}``;
-    sample timestamps in Unix seconds."""
+    each sample's ``timestamp_ms`` is the stored integer (Unix milliseconds), its ``value`` exact."""
     h = result.health
     doc = {
         "source": h.source,
@@ -53,7 +64,7 @@ def render_collect_json(result: CollectResult) -> str:
             "problems": list(h.problems),
         },
         "samples": [
-            {"metric": m, "labels": parse_labels(lb), "timestamp": ts / 1000.0, "value": _json_value(v)}
+            {"metric": m, "labels": parse_labels(lb), "timestamp_ms": int(ts), "value": _json_value(v)}
             for m, lb, ts, v in result.samples.iter_rows()
         ],
     }
@@ -61,7 +72,8 @@ def render_collect_json(result: CollectResult) -> str:
 
 
 def render_collect_text(result: CollectResult, limit: int = 50) -> str:
-    """Health, problems, then up to ``limit`` samples in exposition-like form."""
+    """Health, problems, then up to ``limit`` samples as the exposition writes them
+    (``metric{labels} value timestamp_ms``: exact value, integer milliseconds), the time in UTC after ``#``."""
     h = result.health
     state = "ok" if h.ok else "FAILED"
     lines = [f"source {h.source}: {state}, {h.samples} samples in {h.duration_seconds * 1000:.0f} ms"]
@@ -69,8 +81,8 @@ def render_collect_text(result: CollectResult, limit: int = 50) -> str:
         lines.append(f"  error: {h.error}")
     lines += [f"  problem: {p}" for p in h.problems[:20]]
     for metric, labels, ts, value in result.samples.head(limit).iter_rows():
-        when = datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        lines.append(f"  {metric}{{{labels}}} {value:g} @{when}")
+        when = datetime.fromtimestamp(ts / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        lines.append(f"  {metric}{{{labels}}} {_text_value(value)} {int(ts)}  # {when}")
     if result.samples.height > limit:
         lines.append(f"  ... {result.samples.height - limit} more (use --json for all)")
     return "\n".join(lines)

@@ -104,8 +104,12 @@ def objective_tiers(spec: SLOSpec) -> tuple[BurnRateCondition, ...]:
             share = min(1.0, tier.factor * condition.long_window_seconds / period)
         out.append(
             BurnRateCondition(
-                tier.severity, tier.long_window, tier.short_window, share,
-                for_seconds=tier.for_, keep_firing_for_seconds=tier.keep_firing_for,
+                tier.severity,
+                tier.long_window,
+                tier.short_window,
+                share,
+                for_seconds=tier.for_,
+                keep_firing_for_seconds=tier.keep_firing_for,
             )
         )
     return tuple(out)

@@ -71,9 +71,13 @@ def test_a_disabled_role_drops_its_tiers() -> None:
 
 
 def test_custom_tiers_replace_the_defaults_with_for_and_factor() -> None:
-    spec = _spec(alerting={"tiers": [
-        {"severity": "page", "long_window": "1h", "short_window": "5m", "factor": 10, "for": "2m"},
-        {"severity": "ticket", "long_window": "1d", "short_window": "2h", "budget_share": 0.1, "disable": True},
-    ]})
+    spec = _spec(
+        alerting={
+            "tiers": [
+                {"severity": "page", "long_window": "1h", "short_window": "5m", "factor": 10, "for": "2m"},
+                {"severity": "ticket", "long_window": "1d", "short_window": "2h", "budget_share": 0.1, "disable": True},
+            ]
+        }
+    )
     (tier,) = objective_tiers(spec)
     assert (tier.severity, round(tier.factor(30 * DAY), 9), tier.for_seconds) == ("page", 10.0, 120.0)
