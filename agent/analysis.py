@@ -54,17 +54,16 @@ def run_whatif(
 
 
 def _line(label: str, o: ObjectiveResult) -> str:
-    sli = "-" if o.sli is None else f"{o.sli * 100:.3f}%"
     budget = "-" if o.budget_remaining is None else f"{o.budget_remaining * 100:.1f}%"
     ttb = "-" if o.time_to_breach_seconds is None else format_age(o.time_to_breach_seconds)
-    return f"  {label:<12} {o.target_text():>8} {sli:>10} {budget:>9} {ttb:>10}  {o.status}"
+    return f"  {label:<12} {o.target_text():>8} {o.value_text():>10} {budget:>9} {ttb:>10}  {o.status}"
 
 
 def render_whatif_text(result: WhatIfResult) -> str:
     """Current against alternative, then the compliance curve over every bucket bound."""
     lines = [
         f"what if: {result.current.name} ({result.current.kind}, {result.current.window})",
-        f"  {'':<12} {'target':>8} {'sli':>10} {'budget':>9} {'breach in':>10}  status",
+        f"  {'':<12} {'target':>8} {'value':>10} {'budget':>9} {'breach in':>10}  status",
         _line("current", result.current),
         _line("alternative", result.alternative),
     ]

@@ -28,7 +28,8 @@ from redline.slo.results import StatusReport
 
 __all__ = ["AgentMetrics", "ListenError", "SelfMetricsServer"]
 
-_STATUS_CODES = {"ok": 0, "warning": 1, "breached": 2, "no_data": 3, "low_traffic": 4}
+STATES: tuple[str, ...] = ("ok", "warning", "breached", "no_data", "low_traffic")
+"""Every value of ``redline_slo_status``'s ``status`` label: one series each, 1 for the current state."""
 
 
 class _StateCollector(Collector):
@@ -68,20 +69,32 @@ class _StateCollector(Collector):
         burn = GaugeMetricFamily(
             "redline_slo_burn_rate", "Error budget burn rate over a window.", labels=["slo", "window"]
         )
-        remaining = GaugeMetricFamily(
-            "redline_slo_error_budget_remaining", "Fraction of the error budget left.", labels=["slo"]
+        used_ratio = GaugeMetricFamily(
+            "redline_slo_budget_used_ratio",
+            "Share of the error budget (or a guardrail's limit) spent: 0..1, above 1 when overspent.",
+            labels=["slo"],
         )
         ttb = GaugeMetricFamily(
             "redline_slo_time_to_breach_seconds",
             "Seconds until the budget is spent at the current burn (absent when not burning).",
             labels=["slo"],
         )
-        sli = GaugeMetricFamily("redline_slo_sli_ratio", "Compliance over the SLO window.", labels=["slo"])
-        target = GaugeMetricFamily("redline_slo_objective_ratio", "The objective as a ratio.", labels=["slo"])
+        sli = GaugeMetricFamily(
+            "redline_slo_sli_ratio", "An SLO's value: its compliance over the window (not a guardrail).", labels=["slo"]
+        )
+        target = GaugeMetricFamily(
+            "redline_slo_objective_ratio", "An SLO's target as a ratio (a guardrail's is redline_guardrail_limit).",
+            labels=["slo"],
+        )
         status = GaugeMetricFamily(
             "redline_slo_status",
-            "0 ok, 1 warning, 2 breached, 3 no_data, 4 low_traffic.",
+            "1 for the objective's current status, 0 for the others (one series per status, as kube-state-metrics).",
             labels=["slo", "dimension", "status"],
+        )
+        limit = GaugeMetricFamily(
+            "redline_guardrail_limit",
+            "A guardrail's target in its currency: a budget's limit per period, or the maximum cost per 1k inferences.",
+            labels=["guardrail", "currency"],
         )
         spent = GaugeMetricFamily(
             "redline_guardrail_spend", "Spend so far in the budget period (or the cost-per-1k window).",
@@ -113,15 +126,20 @@ class _StateCollector(Collector):
             for window, rate in o.burn_rates.items():
                 if rate is not None:
                     burn.add_metric([o.name, window], rate)
-            if o.budget_remaining is not None:
-                remaining.add_metric([o.name], o.budget_remaining)
+            used_now = o.budget_used_ratio
+            if used_now is not None:
+                used_ratio.add_metric([o.name], used_now)
             if o.time_to_breach_seconds is not None:
                 ttb.add_metric([o.name], o.time_to_breach_seconds)
-            if o.sli is not None:
-                sli.add_metric([o.name], o.sli)
-            target.add_metric([o.name], o.objective)
-            status.add_metric([o.name, o.dimension, o.status], float(_STATUS_CODES[o.status]))
-        yield from (burn, remaining, ttb, sli, target, status, spent, forecast, per_1k, capacity)
+            if o.is_guardrail:
+                limit.add_metric([o.name, currency], o.target)
+            else:
+                if o.value is not None:
+                    sli.add_metric([o.name], o.value)
+                target.add_metric([o.name], o.target)
+            for state in STATES:
+                status.add_metric([o.name, o.dimension, state], 1.0 if state == o.status else 0.0)
+        yield from (burn, used_ratio, ttb, sli, target, status, limit, spent, forecast, per_1k, capacity)
 
 
 class AgentMetrics:

@@ -12,7 +12,7 @@ from redline.config import LoadedConfig
 from redline.slo.evaluation import Evaluator, read_start_ms
 from redline.slo.groups import expand_groups
 from redline.slo.ranking import format_age
-from redline.slo.results import ObjectiveResult, StatusReport
+from redline.slo.results import StatusReport
 from redline.store.embedded import SampleStore
 from redline.store.quarantine import CorruptFile
 
@@ -54,20 +54,15 @@ def _pct(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value * 100:.{digits}f}%"
 
 
-def _compliance(o: ObjectiveResult) -> str:
-    """An SLO's SLI; for a guardrail, the share of its limit used."""
-    if not o.is_guardrail or o.budget_remaining is None:
-        return _pct(o.sli)
-    return _pct(1.0 - o.budget_remaining, 1)
-
-
 def render_json(report: StatusReport) -> str:
     """The ``status --json`` document (see the README contract)."""
     return json.dumps(report.to_json(), indent=2)
 
 
 def render_text(report: StatusReport, dimension: str | None = None) -> str:
-    """A plain table: dimensions, then objectives, nearest to breaking first."""
+    """A plain table: dimensions, then objectives, nearest to breaking first. Each objective's
+    ``target`` and ``value`` are in its unit (a ratio as a percentage, a guardrail's in currency)
+    and ``used`` is ``budget_used_ratio``: the same figures as ``--json`` and ``/metrics``."""
     at = datetime.fromtimestamp(report.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     lines = [f"Redline status at {at}", "", "What breaks first:"]
     for d in report.dimensions:
@@ -77,15 +72,15 @@ def render_text(report: StatusReport, dimension: str | None = None) -> str:
             f"  {d.name:<6} {d.status:<9} {_human(d.time_to_breach_seconds):>9}  {d.reason}"
         )
     width = max([28, *(len(o.name) for o in report.objectives)])
-    lines += ["", f"  {'objective':<{width}} {'dim':<6} {'target':>8} {'sli/used':>9} {'budget':>8} "
+    lines += ["", f"  {'objective':<{width}} {'dim':<6} {'target':>8} {'value':>9} {'used':>7} "
               f"{'burn 1h':>8} {'breach in':>9}  status"]
     for o in report.objectives:
         if dimension and o.dimension != dimension:
             continue
         burn = o.burn_rates.get("1h")
         lines.append(
-            f"  {o.name:<{width}} {o.dimension:<6} {o.target_text():>8} {_compliance(o):>9} "
-            f"{_pct(o.budget_remaining, 1):>8} {('-' if burn is None else f'{burn:.2f}x'):>8} "
+            f"  {o.name:<{width}} {o.dimension:<6} {o.target_text():>8} {o.value_text():>9} "
+            f"{_pct(o.budget_used_ratio, 1):>7} {('-' if burn is None else f'{burn:.2f}x'):>8} "
             f"{_human(o.time_to_breach_seconds):>9}  {o.status}"
         )
     if isinstance(report, StatusWithStore):

@@ -294,8 +294,13 @@ class AlertManager:
         for window, rate in objective.burn_rates.items():
             if rate is not None:
                 annotations[f"burn_rate_{window}"] = _fmt(rate)
-        if objective.budget_remaining is not None:
-            annotations["budget_remaining"] = _fmt(objective.budget_remaining)
+        if objective.value is not None:
+            annotations["value"] = _fmt(objective.value)
+        annotations["unit"] = objective.unit
+        annotations["target"] = _fmt(objective.target)
+        used = objective.budget_used_ratio
+        if used is not None:
+            annotations["budget_used_ratio"] = _fmt(used)
         return labels, annotations
 
     # -- delivery -----------------------------------------------------------------------------

@@ -254,7 +254,7 @@ def main(argv: list[str]) -> int:
     for spec in sample:
         naive = _naive(history, spec, at0)
         r = by_name[spec.name]
-        mine = r.sli if spec.cost_per_1k is not None else (r.details or {}).get("spent")
+        mine = r.value if spec.cost_per_1k is not None else (r.details or {}).get("spent")
         assert mine is not None
         worst = max(worst, abs(mine - naive) / max(abs(naive), 1e-12))
     per = (time.perf_counter() - t0) / len(sample)

@@ -222,7 +222,7 @@ def _result(guard: BudgetGuard, limit_text: str, row: _Row, view: ShowbackView) 
         reason = f"{head}; {tail}"
     run_rate = row.run_rate_per_day
     return ObjectiveResult(
-        guard.name, "budget", guard.dimension, limit, guard.period, row.period_s, row.used, 1.0 - row.used,
+        guard.name, "budget", guard.dimension, limit, guard.period, row.period_s, row.spend, 1.0 - row.used,
         dict(zip(BURN_WINDOWS, row.burn, strict=True)), time_to_breach, status, reason, events=row.spend,
         details={
             **_details(guard, row), "spent": row.spend, "spend": row.spend, "forecast": row.forecast,

@@ -14,12 +14,12 @@ What the result fields mean for a guardrail (``details`` holds the figures in cu
 
 **budget** (the calendar period containing ``at``, in the spec's time zone):
 
-- ``objective`` is the *limit in currency* (not a ratio); ``window`` the period name
+- ``target`` is the *limit in currency* (not a ratio); ``window`` the period name
   (``month``), ``window_seconds`` the period's length (DST days included);
 - spend = the summed spend series' increase since the period start (value at or before ``at``
   minus value at or before the start; a series that starts inside the period counts from its
   first sample; a drop is a credit or a counter reset per ``decreases``);
-- ``sli`` = spend / limit (fraction used), ``budget_remaining`` = 1 − spend / limit;
+- ``value`` = spend (in currency), ``budget_used_ratio`` = spend / limit, ``budget_remaining`` = 1 − it;
 - ``burn_rates[w]`` = (spend over w / w) / (limit / period length): 1.0 spends exactly the limit
   by the period end; ``None`` when w holds no spend sample;
 - run rate = spend over the last 24 h per day (the period-to-date average when the series are
@@ -31,8 +31,8 @@ What the result fields mean for a guardrail (``details`` holds the figures in cu
 
 **cost_per_1k** (the rolling ``window``):
 
-- ``objective`` is the *maximum cost per 1,000 inferences in currency*; ``sli`` = spend increase
-  over the window / (inference increase / 1000); ``budget_remaining`` = 1 − cost / max;
+- ``target`` is the *maximum cost per 1,000 inferences in currency*; ``value`` = spend increase
+  over the window / (inference increase / 1000); ``budget_used_ratio`` = cost / max;
 - ``burn_rates[w]`` = cost per 1k over w / max (``None`` when w holds no inference or no spend
   sample); status ``breached`` when the window's cost > max, ``warning`` when the last day's (or,
   without a day of data, the last 6 hours') cost > max, ``no_data`` when the window holds no

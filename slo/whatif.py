@@ -248,7 +248,7 @@ def whatif(
     evaluator.ingest(pl.concat([samples.select(SAMPLE_SCHEMA.names()), *extra]) if extra else samples)
     report = evaluator.evaluate(at_ms)
     by_name: Mapping[str, ObjectiveResult] = {o.name: o for o in report.objectives}
-    curve = tuple(CurvePoint(bound, by_name[name].sli) for name, bound in curve_names.items())
+    curve = tuple(CurvePoint(bound, by_name[name].value) for name, bound in curve_names.items())
     return WhatIfResult(
         current=by_name[spec.name],
         alternative=replace(by_name[alt.name], name=spec.name),

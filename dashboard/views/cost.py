@@ -41,7 +41,7 @@ def _date(seconds: object) -> str:
 
 def _budget(config_path: str, at_ms: int, o: ObjectiveResult, d: dict[str, Any]) -> None:
     cur = d.get("currency")
-    limit = float(d.get("limit") or o.objective)
+    limit = float(d.get("limit") or o.target)
     spend, forecast = d.get("spent"), d.get("forecast")
     cols = st.columns(4)
     cols[0].metric("spent this period", format_money(spend, cur), f"of {format_money(limit, cur)}", delta_color="off",

@@ -122,7 +122,8 @@ def _dimension_cards(ranked: list[ObjectiveResult]) -> None:
 
 
 def objectives_table(ranked: list[ObjectiveResult]) -> pl.DataFrame:
-    """One row per objective in ranked order; no-data objectives have null SLI and budget, never 100%."""
+    """One row per objective in ranked order; no-data objectives have null SLI and budget, never 100%.
+    The SLI column is a ratio: a guardrail's value (in currency) is on the cost page, not there."""
     windows = list(dict.fromkeys(w for o in ranked for w in o.burn_rates))
     rows: dict[str, list[object]] = {
         "objective": [o.name for o in ranked],
@@ -133,7 +134,7 @@ def objectives_table(ranked: list[ObjectiveResult]) -> pl.DataFrame:
             for o in ranked
         ],
         "budget remaining": [_finite(o.budget_remaining, o.status) for o in ranked],
-        "SLI": [_finite(o.sli, o.status) for o in ranked],
+        "SLI": [None if o.is_guardrail else _finite(o.value, o.status) for o in ranked],
         "target": [_objective_text(o) for o in ranked],
         "window": [o.window for o in ranked],
     }
@@ -225,7 +226,7 @@ def _objective_detail(
     st.subheader(f"{literal(result.name)} · :{colour}[{_STATUS_LABEL[result.status]}]")
     facts = (
         f"{result.kind}, dimension **{result.dimension}**, objective {_objective_text(result)} over "
-        f"{result.window}; SLI {_percent(result.sli)}, budget left {_percent(result.budget_remaining)}, "
+        f"{result.window}; value {literal(result.value_text())}, budget left {_percent(result.budget_remaining)}, "
         f"time to breach {format_time_to_breach(result.time_to_breach_seconds)}."
     )
     st.markdown(f"{facts}  \n{literal(result.reason)}")

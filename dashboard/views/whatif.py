@@ -106,7 +106,7 @@ def _column(title: str, o: ObjectiveResult, base: ObjectiveResult | None) -> Non
     if base is not None and o.budget_remaining is not None and base.budget_remaining is not None:
         delta = f"{(o.budget_remaining - base.budget_remaining) * 100:+.1f} pts"
     st.metric("budget remaining", _percent(o.budget_remaining, 1), delta)
-    st.metric("compliance (SLI)", _percent(o.sli, 3))
+    st.metric("compliance (SLI)", _percent(o.value, 3))
     ttb = "no data" if o.status == "no_data" else format_time_to_breach(o.time_to_breach_seconds)
     st.metric("time to breach", ttb, o.status, delta_color="off", delta_arrow="off")
     st.caption(o.reason)

@@ -84,9 +84,10 @@ def test_status_json_follows_the_contract(imported: Path, capsys: pytest.Capture
     by_name = {o["name"]: o for o in doc["objectives"]}
     avail = by_name["api-availability"]
     assert set(avail) >= {
-        "name", "kind", "dimension", "objective", "window", "sli", "budget_remaining",
-        "burn_rates", "time_to_breach_seconds", "status",
+        "name", "kind", "dimension", "value", "unit", "target", "budget_used_ratio", "objective", "window", "sli",
+        "budget_remaining", "burn_rates", "time_to_breach_seconds", "status",
     }
+    assert (avail["unit"], avail["target"], avail["value"]) == ("ratio", avail["objective"], avail["sli"])
     assert avail["kind"] == "availability" and avail["dimension"] == "users"
     assert avail["objective"] == pytest.approx(0.99) and avail["window"] == "1d"
     assert list(avail["burn_rates"]) == ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]
@@ -97,6 +98,8 @@ def test_status_json_follows_the_contract(imported: Path, capsys: pytest.Capture
     latency = by_name["api-latency"]
     assert latency["sli"] == pytest.approx(0.9, rel=1e-3)
     assert latency["status"] == "breached" and latency["budget_remaining"] < 0
+    assert latency["budget_used_ratio"] == pytest.approx(1 - latency["budget_remaining"], rel=1e-12)
+    assert latency["budget_used_ratio"] == pytest.approx(2.0, rel=1e-2)  # 10% bad against a 5% budget
     # the freshness objective has no series at all: no_data, never 100%
     fresh = by_name["features-freshness"]
     assert fresh["status"] == "no_data" and fresh["sli"] is None
@@ -208,12 +211,18 @@ def test_status_ranks_guardrails_with_objectives_and_fills_the_cost_dimension(
     (budget,) = doc["objectives"]
     assert (budget["name"], budget["kind"], budget["dimension"]) == ("ml-monthly", "budget", "cost")
     assert budget["details"]["spent"] == pytest.approx(24_000)
+    # one meaning per figure: value and target in the currency, the used share as a ratio, also in the text
+    assert (budget["value"], budget["target"], budget["unit"]) == (pytest.approx(24_000), 30_000.0, "USD")
+    assert budget["budget_used_ratio"] == pytest.approx(0.8) and budget["sli"] == budget["budget_used_ratio"]
     assert budget["details"]["forecast"] == pytest.approx(24_000 + 100 * 24 * 20)  # 20 days left at $2,400/day
     assert budget["status"] == "warning"
     assert budget["time_to_breach_seconds"] == pytest.approx(6_000 / 100 * 3600)  # $6,000 left at $100/h
     cost = next(d for d in doc["dimensions"] if d["name"] == "cost")
     assert cost["nearest"] == "ml-monthly" and cost["status"] == "warning"
     assert doc["dimensions"][0]["name"] == "cost"
+    assert main(["status", "--config", str(cfg), "--at", str(start + hours * 3600)]) == 0
+    (row,) = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("  ml-monthly")]
+    assert row[:6] == ["ml-monthly", "cost", "$30,000", "$24,000", "80.0%", "2.40x"]  # $100/h against $41.67/h
 
 
 def test_whatif_relaxes_a_latency_threshold_over_the_same_history(

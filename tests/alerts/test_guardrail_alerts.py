@@ -9,8 +9,8 @@ from redline.slo.results import ObjectiveResult
 
 def guardrail(kind: str, window_s: float, rates: dict[str, float | None]) -> ObjectiveResult:
     return ObjectiveResult(
-        name="g", kind=kind, dimension="cost", objective=0.05, window="1d", window_seconds=window_s,
-        sli=0.03, budget_remaining=0.4, burn_rates=rates, time_to_breach_seconds=None, status="ok",
+        name="g", kind=kind, dimension="cost", target=0.05, window="1d", window_seconds=window_s,
+        value=0.03, budget_remaining=0.4, burn_rates=rates, time_to_breach_seconds=None, status="ok",
         reason="", events=1.0,
     )
 

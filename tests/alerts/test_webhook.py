@@ -57,7 +57,10 @@ ANNOTATIONS = {
     "burn_rate_6h": "4",
     "burn_rate_1d": "2",
     "burn_rate_3d": "0.5",
-    "budget_remaining": "0.75",
+    "value": "0.99",
+    "unit": "ratio",
+    "target": "0.999",
+    "budget_used_ratio": "0.25",
 }
 GROUP = {"alertname": "RedlineErrorBudgetBurn", "severity": "page", "slo": "api-availability"}
 GROUP_KEY = '{}:{alertname="RedlineErrorBudgetBurn", severity="page", slo="api-availability"}'

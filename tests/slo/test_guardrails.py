@@ -70,7 +70,10 @@ def test_budget_forecasts_the_month_end_from_the_last_24h_and_dates_the_crossing
     (r,) = _run([_budget(limit=40_000, showback_by=["team"])], frame, _ms("2026-11-02T00:00"))
     assert r.kind == "budget" and r.dimension == "cost" and r.objective == 40_000
     assert r.window == "month" and r.window_seconds == 30 * 86400
-    assert r.sli == 2160 / 40_000 and r.budget_remaining == 1 - 2160 / 40_000
+    # one meaning per figure: value and target in USD, the used share a ratio
+    assert (r.value, r.target, r.unit) == (2160.0, 40_000.0, "USD")
+    assert r.budget_remaining == 1 - 2160 / 40_000
+    assert r.budget_used_ratio == pytest.approx(2160 / 40_000, rel=1e-12)
     assert r.events == 2160.0
     # on pace: 40,000 / 30 days = 1,333.33/day; spending 2,160/day
     assert r.burn_rates == dict.fromkeys(BURN_WINDOWS, pytest.approx(2160 / (40_000 / 30)))
@@ -196,7 +199,10 @@ def test_cost_per_1k_divides_the_window_spend_by_thousands_of_inferences() -> No
     ])
     (r,) = _run([_cost(window="2d", max=0.2)], frame, at)
     assert r.kind == "cost_per_1k" and r.objective == 0.2 and r.window == "2d" and r.window_seconds == 2 * 86400
-    assert r.sli == 0.25 and r.budget_remaining == pytest.approx(-0.25)
+    assert r.value == 0.25 and r.budget_remaining == pytest.approx(-0.25)
+    assert r.unit == "USD per 1k" and r.budget_used_ratio == pytest.approx(1.25)
+    doc = r.to_json()  # the deprecated "sli" keeps its one documented meaning for guardrails: the share used
+    assert (doc["value"], doc["target"], doc["sli"]) == (0.25, 0.2, doc["budget_used_ratio"])
     assert r.events == 2 * 1440 * 1000.0
     assert r.burn_rates == dict.fromkeys(BURN_WINDOWS, 1.25)
     assert r.status == "breached" and r.time_to_breach_seconds == 0.0
@@ -217,7 +223,7 @@ def test_cost_per_1k_warns_when_the_last_day_runs_above_the_max() -> None:
         _series(INFER, 'model="m"', ts, 1000.0 * minute),
     ])
     (r,) = _run([_cost(window="3d", max=0.3)], frame, _ms("2026-11-04T00:00"))
-    assert r.sli == pytest.approx((2 * 1440 * 0.1 + 1440 * 0.5) / (3 * 1440))
+    assert r.value == pytest.approx((2 * 1440 * 0.1 + 1440 * 0.5) / (3 * 1440))
     assert r.burn_rates["1d"] == pytest.approx(0.5 / 0.3)
     assert r.status == "warning" and r.time_to_breach_seconds is None
     assert r.reason == "$0.2333 per 1k inferences over 3d (max $0.30), but the last 1d ran at $0.50 per 1k"
@@ -343,8 +349,8 @@ def test_results_rank_with_objectives_and_serialise_details_only_for_guardrails(
     payload = json.loads(json.dumps([r.to_json() for r in results]))
     assert payload[0]["details"]["showback"][0]["team"] in ("a", "b")
     slo_like = ObjectiveResult(
-        name="x", kind="availability", dimension="users", objective=0.999, window="30d", window_seconds=1.0,
-        sli=None, budget_remaining=None, burn_rates={}, time_to_breach_seconds=None, status="no_data", reason="",
+        name="x", kind="availability", dimension="users", target=0.999, window="30d", window_seconds=1.0,
+        value=None, budget_remaining=None, burn_rates={}, time_to_breach_seconds=None, status="no_data", reason="",
     )
     assert "details" not in slo_like.to_json()
 

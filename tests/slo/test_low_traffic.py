@@ -69,8 +69,8 @@ def test_min_events_counts_time_slices_for_freshness() -> None:
 
 def _result(name: str, status: Status, ttb: float | None, dimension: str = "users") -> ObjectiveResult:
     return ObjectiveResult(
-        name=name, kind="availability", dimension=dimension, objective=0.99, window="30d", window_seconds=2592000.0,
-        sli=None if status == "no_data" else 0.99, budget_remaining=None if status == "no_data" else 0.5,
+        name=name, kind="availability", dimension=dimension, target=0.99, window="30d", window_seconds=2592000.0,
+        value=None if status == "no_data" else 0.99, budget_remaining=None if status == "no_data" else 0.5,
         burn_rates={}, time_to_breach_seconds=ttb, status=status, reason="",
     )
 
