@@ -218,7 +218,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
     from redline.slo.rules import render_rules_yaml
 
     loaded = _load(args.config)
-    text = render_rules_yaml(loaded.config.slos)
+    text = render_rules_yaml(loaded.config.slos, args.format)
     if args.output is None:
         print(text, end="")
     else:
@@ -472,6 +472,11 @@ def _parser(now_s: float) -> argparse.ArgumentParser:
     bt.set_defaults(fn=cmd_backtest)
     ru = with_config("rules", "write Prometheus recording and alerting rules for the objectives")
     ru.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    ru.add_argument(
+        "--format", choices=("redline", "sloth"), default="redline",
+        help="redline (default), or sloth: also Sloth's labels (sloth_id, sloth_service, sloth_slo, "
+        "sloth_window, sloth_severity) and sloth_slo_info, which Sloth's Grafana dashboards read",
+    )
     ru.set_defaults(fn=cmd_rules)
     im = with_config("import", "backfill history from an OpenMetrics file with timestamps")
     im.add_argument("history", type=Path, help="OpenMetrics text with explicit timestamps (as promtool reads)")

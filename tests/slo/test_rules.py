@@ -50,15 +50,23 @@ def test_ratio_objective_records_error_ratio_for_every_burn_window_and_its_own()
     windows = [k.removeprefix("slo:sli_error:ratio_rate") for k in rules if k.startswith("slo:sli_error")]
     assert windows == ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"]
     r = rules["slo:sli_error:ratio_rate1h"]
-    assert r["expr"] == 'sum(rate(requests_total{code=~"5.."}[1h])) / sum(rate(requests_total[1h]))'
+    assert r["expr"] == 'sum(rate(requests_total{code=~"5.."}[1h])) / (sum(rate(requests_total[1h])) > 0)'
     assert r["labels"] == {"team": "core", "slo": "api-availability"}
     assert r["group"] == "redline-slo-sli-api-availability"
 
 
 def test_good_selector_ratio_is_one_minus_good_over_total() -> None:
-    assert _rules(SUCCESS)["slo:sli_error:ratio_rate7d"]["expr"] == (
-        '1 - (sum(rate(requests_total{code!~"5.."}[7d])) / sum(rate(requests_total[7d])))'
+    assert _rules(SUCCESS)["slo:sli_error:ratio_rate3d"]["expr"] == (
+        '1 - (sum(rate(requests_total{code!~"5.."}[3d])) / (sum(rate(requests_total[3d])) > 0))'
     )
+
+
+def test_the_period_ratio_averages_the_recorded_5m_ratio_as_sloth_does_not_a_raw_rate() -> None:
+    period = _rules(SUCCESS)["slo:sli_error:ratio_rate7d"]
+    assert period["expr"] == 'avg_over_time(slo:sli_error:ratio_rate5m{slo="api-success"}[7d])'
+    assert period["group"] == "redline-slo-meta-api-success"  # reads a record: not in the backfillable SLI group
+    # a period that is a burn window (1d) is recorded once, from raw series
+    assert _rules(LATENCY)["slo:sli_error:ratio_rate1d"]["group"] == "redline-slo-sli-api-latency"
 
 
 def test_latency_matches_every_usual_spelling_of_the_bucket_bound() -> None:
@@ -66,7 +74,7 @@ def test_latency_matches_every_usual_spelling_of_the_bucket_bound() -> None:
     assert "slo:sli_error:ratio_rate1d" in rules and len([k for k in rules if "sli_error" in k]) == 7
     assert rules["slo:sli_error:ratio_rate5m"]["expr"] == (
         '1 - (sum(rate(lat_seconds_bucket{job="api",le=~"1|1\\\\.0|1\\\\.00"}[5m]))'
-        ' / sum(rate(lat_seconds_bucket{job="api",le="+Inf"}[5m])))'
+        ' / (sum(rate(lat_seconds_bucket{job="api",le="+Inf"}[5m])) > 0))'
     )
     pattern = re.compile(r"(?:1|1\.0|1\.00)\Z")
     assert [bool(pattern.match(s)) for s in ("1", "1.0", "1.00", "10", "1e+00")] == [True, True, True, False, False]
@@ -79,13 +87,21 @@ def test_le_spellings_cover_go_python_and_padded_forms() -> None:
     assert le_spellings(float("inf")) == ["+Inf"]
 
 
-def test_budget_remaining_and_objective_are_recorded() -> None:
+def test_budget_records_follow_sloths_names() -> None:
     rules = _rules(AVAIL)
-    assert rules["slo:objective:ratio"]["expr"] == "vector(0.999)"
-    assert rules["slo:error_budget:remaining"]["expr"] == (
-        '1 - (slo:sli_error:ratio_rate30d{slo="api-availability"} / 0.001)'
-    )
-    assert rules["slo:error_budget:remaining"]["group"] == "redline-slo-meta-api-availability"
+    groups = ("redline-slo-meta-", "redline-slo-budget-")
+    exprs = {k: v["expr"] for k, v in rules.items() if v["group"].startswith(groups)}
+    assert exprs == {
+        "slo:sli_error:ratio_rate30d": 'avg_over_time(slo:sli_error:ratio_rate5m{slo="api-availability"}[30d])',
+        "slo:objective:ratio": "vector(0.999)",
+        "slo:error_budget:ratio": "vector(0.001)",
+        "slo:time_period:days": "vector(30)",
+        "slo:current_burn_rate:ratio": 'slo:sli_error:ratio_rate5m{slo="api-availability"} / 0.001',
+        "slo:period_burn_rate:ratio": 'slo:sli_error:ratio_rate30d{slo="api-availability"} / 0.001',
+        "slo:period_error_budget_remaining:ratio": '1 - slo:sli_error:ratio_rate30d{slo="api-availability"} / 0.001',
+    }
+    # the budget records read the period ratio, which the meta group records: a group of their own
+    assert rules["slo:period_burn_rate:ratio"]["group"] == "redline-slo-budget-api-availability"
 
 
 def test_alerts_use_the_workbook_factors_for_the_objective_window() -> None:
@@ -99,11 +115,12 @@ def test_alerts_use_the_workbook_factors_for_the_objective_window() -> None:
     )
     assert page["labels"] == {"team": "core", "slo": "api-availability", "severity": "page"}
     assert page["annotations"]["runbook_url"] == "https://runbooks/api"
-    # a 7-day objective: 2% in 1 h is 3.36x, 10% in 3 d is 0.2333x
+    assert "for" not in page  # the default tiers fire at once
+    # a 7-day objective takes Sloth's 7d tiers: 8% in 1 h is 13.44x, 42% in 3 d is 0.98x
     ticket = _rules(SUCCESS)["alert/ticket"]["expr"]
-    assert "ratio_rate1d{slo=\"api-success\"} > (0.7 * 0.01)" in ticket
-    assert "ratio_rate3d{slo=\"api-success\"} > (0.2333333333 * 0.01)" in ticket
-    assert "(3.36 * 0.01)" in _rules(SUCCESS)["alert/page"]["expr"]
+    assert "ratio_rate1d{slo=\"api-success\"} > (1.4 * 0.01)" in ticket
+    assert "ratio_rate3d{slo=\"api-success\"} > (0.98 * 0.01)" in ticket
+    assert "(13.44 * 0.01)" in _rules(SUCCESS)["alert/page"]["expr"]
 
 
 def test_freshness_records_age_and_stale_indicator_once_per_slice() -> None:
@@ -143,9 +160,10 @@ def test_objectives_of_kinds_without_a_translation_are_skipped_and_named() -> No
     through = _spec(name="rows-per-hour", objective=99.0,
                     sli={"throughput": {"counter": "rows_total", "min_rate": 1000, "per": "1h"}})
     assert [g["name"] for g in prometheus_rules([through, AVAIL])["groups"]] == [
-        "redline-slo-sli-api-availability", "redline-slo-meta-api-availability", "redline-slo-alerts-api-availability",
+        "redline-slo-sli-api-availability", "redline-slo-meta-api-availability", "redline-slo-budget-api-availability",
+        "redline-slo-alerts-api-availability",
     ]
     assert render_rules_yaml([through]).splitlines()[1] == (
         "# skipped rows-per-hour: its kind (throughput) has no Prometheus rule translation yet "
-        "(ratio, latency, freshness only)"
+        "(ratio, latency, freshness and query SLIs only)"
     )

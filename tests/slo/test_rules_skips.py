@@ -11,14 +11,12 @@ def spec(**extra: object) -> SLOSpec:
 
 
 def test_objectives_rules_cannot_express_are_skipped_with_the_reason_named() -> None:
-    calendar = spec(name="monthly", calendar={"period": "month"})
     maintained = spec(name="maintained", maintenance=[{"day": "sunday", "start": "02:00", "end": "04:00"}])
     grouped = spec(name="per-model", group_by=["model"])
     plain = spec()
-    specs = [calendar, maintained, grouped, plain]
-    assert skipped_objectives(specs) == ["monthly", "maintained", "per-model"]
+    specs = [maintained, grouped, plain]
+    assert skipped_objectives(specs) == ["maintained", "per-model"]
     text = render_rules_yaml(specs)
-    assert "# skipped monthly: a calendar window has no Prometheus rule translation yet" in text
     assert "# skipped maintained: maintenance windows cannot be expressed in Prometheus rules" in text
     assert "# skipped per-model: grouped" in text
-    assert 'slo="api"' in text and 'slo="monthly"' not in text
+    assert 'slo="api"' in text and 'slo="maintained"' not in text
