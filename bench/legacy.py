@@ -5,12 +5,14 @@ Old commits import ``slo.<module>`` and ``store.types`` as top-level packages; b
 (everything is ``redline.<part>`` now). The sources are rewritten on the way in: a module loaded
 from the commit is imported from the temporary package, any other ``slo`` module from this working
 tree's ``redline.slo``, and ``store.types`` from a small module re-exporting its names from
-``redline.kernel``.
+``redline.kernel``. ``ObjectiveResult``'s keyword arguments renamed since (``objective=`` →
+``target=``, ``sli=`` → ``value=``: one meaning per figure) are renamed in the old sources too.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -23,6 +25,11 @@ from redline.kernel.labels import Selector as Selector, parse_labels as parse_la
 from redline.kernel.labels import parse_selector as parse_selector, format_labels as format_labels
 from redline.kernel.units import format_duration as format_duration, parse_duration as parse_duration
 '''
+
+
+_RENAMED = {"objective=": "target=", "sli=": "value="}
+_RENAMED_RESULT_KWARGS = re.compile(r"(^\s+|[(,]\s*)(objective=|sli=)(?!=)", re.MULTILINE)
+"""A keyword argument (at a line's start or after ``(``/``,``) as the old engines pass them to ``ObjectiveResult``."""
 
 
 def load_slo_modules(
@@ -53,6 +60,7 @@ def load_slo_modules(
             source = source.replace(f"from slo.{other} import", f"from {package}.{other} import")
         source = source.replace("from slo.", "from redline.slo.")
         source = source.replace("from store.types import", f"from {package}._store_types import")
+        source = _RENAMED_RESULT_KWARGS.sub(lambda m: m.group(1) + _RENAMED[m.group(2)], source)
         (pkg / f"{name}.py").write_text(source)
     if str(tmp) not in sys.path:
         sys.path.insert(0, str(tmp))

@@ -25,6 +25,7 @@ no I/O.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Final
 
 from redline.slo.ranking import BurnRateCondition, Severity
@@ -65,6 +66,7 @@ def _shares(period_seconds: float) -> tuple[float, ...]:
     )
 
 
+@lru_cache(maxsize=64)  # a handful of periods; every objective of one period shares its tiers
 def default_tiers(period_seconds: float) -> tuple[BurnRateCondition, ...]:
     """The default tiers for an objective whose budget covers ``period_seconds``.
 
