@@ -34,12 +34,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from redline.alerts.notifiers import ALERTNAME, AlertStatus, Notification, Notifier, fingerprint
-from redline.alerts.policy import DEFAULT_POLICY, LEVEL_KINDS, Firing, burn_rate, evaluate_policy
+from redline.alerts.policy import LEVEL_KINDS, Firing, burn_rate, evaluate_policy
 from redline.alerts.state import AlertRecord, AlertState, AlertStateStore, OwedNotification
 from redline.kernel.errors import NotifyError
 from redline.slo.ranking import BurnRateCondition, Severity
 from redline.slo.results import ObjectiveResult, StatusReport
 from redline.slo.spec import SLOSpec
+from redline.slo.tiers import default_tiers
 
 __all__ = ["AlertEvent", "AlertManager", "Delivery", "alert_key"]
 
@@ -95,7 +96,7 @@ class AlertManager:
         self,
         state: AlertStateStore,
         notifiers: Sequence[Notifier],
-        policy: Sequence[BurnRateCondition] = DEFAULT_POLICY,
+        policy: Sequence[BurnRateCondition] | None = None,
         clock: Callable[[], float] = time.time,
         *,
         for_seconds: float = 0.0,
@@ -115,8 +116,11 @@ class AlertManager:
             raise ValueError(f"repeat_interval_s must be > 0 or None, got {repeat_interval_s}")
         self._state = state
         self._notifiers = {n.name: n for n in notifiers}
-        self._policy = tuple(policy)
-        self._severities: tuple[Severity, ...] = tuple(dict.fromkeys(c.severity for c in self._policy))
+        # None: each objective's default tiers, from its period (slo.tiers.default_tiers)
+        self._policy = None if policy is None else tuple(policy)
+        self._severities: tuple[Severity, ...] = (
+            ("page", "ticket") if self._policy is None else tuple(dict.fromkeys(c.severity for c in self._policy))
+        )
         self._clock = clock
         self._for_seconds = for_seconds
         self._repeat_interval_s = repeat_interval_s
@@ -149,7 +153,7 @@ class AlertManager:
                     continue
                 names.add(objective.name)
                 try:
-                    firings = evaluate_policy(objective, self._policy)
+                    firings = evaluate_policy(objective, self._policy_for(objective))
                     failed = objective.error is not None
                 except ValueError as exc:  # e.g. a non-positive window: keep its alerts as they are
                     self._log.error("objective %s: cannot evaluate the alert policy: %s", objective.name, exc)
@@ -192,6 +196,10 @@ class AlertManager:
                 events[key] = replace(event, deliveries=tuple(deliveries))
             return [events[k] for k in sorted(events)]
 
+    def _policy_for(self, objective: ObjectiveResult) -> Sequence[BurnRateCondition]:
+        """The policy given, else the default tiers of the objective's period (ValueError if it has none)."""
+        return self._policy if self._policy is not None else default_tiers(objective.window_seconds)
+
     def _shows_stopped(self, objective: ObjectiveResult, severity: str) -> bool:
         """Whether the data shows no condition of ``severity`` holding: for each, a known burn
         rate (long or short window) at or below its factor. ``no_data`` shows nothing."""
@@ -199,7 +207,11 @@ class AlertManager:
             return False
         if objective.status == "low_traffic":
             return True  # there is data: a handful of events, not judged (as before)
-        for condition in self._policy:
+        try:
+            policy = self._policy_for(objective)
+        except ValueError:
+            return False
+        for condition in policy:
             if condition.severity != severity:
                 continue
             if objective.kind in LEVEL_KINDS:

@@ -162,7 +162,7 @@ def test_an_objective_with_an_impossible_window_is_reported_and_does_not_stop_th
     assert [(e.key, e.current) for e in events] == [("api-availability/page", "firing")]
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
         "objective broken: cannot evaluate the alert policy: "
-        "slo_window_seconds must be a positive number, got 0.0"
+        "period_seconds must be a positive number, got 0.0"
     ]
 
 
