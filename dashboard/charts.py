@@ -13,7 +13,7 @@ import altair as alt
 import polars as pl
 
 from redline.kernel.money import format_money
-from redline.slo.ranking import MULTIWINDOW_CONDITIONS
+from redline.slo.tiers import default_tiers
 
 __all__ = ["burn_down_chart", "burn_rate_chart", "burn_thresholds", "compliance_curve_chart", "spend_chart"]
 
@@ -21,10 +21,10 @@ def burn_thresholds(window_seconds: float) -> list[tuple[float, str, str]]:
     """The multiwindow alert factors for an objective window: (factor, severity, label), pages first.
 
     For a 30-day window these are the SRE workbook's 14.4× and 6× (page), 3× and 1× (ticket);
-    other windows keep the budget shares, so the factors scale (the alerts use the same table).
+    other windows take their period's tiers (``slo.tiers.default_tiers``), as the alerts do.
     """
     out: list[tuple[float, str, str]] = []
-    for c in MULTIWINDOW_CONDITIONS:
+    for c in default_tiers(window_seconds):
         factor = round(c.factor(window_seconds), 4)
         out.append((factor, c.severity, f"{c.severity} {factor:g}× ({c.long_window} & {c.short_window})"))
     return out
