@@ -141,7 +141,8 @@ def test_a_label_prometheus_cannot_hold_is_an_error_naming_the_objective() -> No
         prometheus_rules([bad])
 
 
-def test_rendered_rules_pass_promtool_check(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["redline", "sloth"])
+def test_rendered_rules_pass_promtool_check(tmp_path: Path, fmt: str) -> None:
     specs = [AVAIL, SUCCESS, LATENCY, FRESH]
     specs += load_sloth(yaml.safe_load((ROOT / "examples/sloth.yaml").read_text()), "sloth.yaml").specs
     specs += load_openslo(list(yaml.safe_load_all((ROOT / "examples/openslo.yaml").read_text())), "openslo.yaml")
@@ -149,10 +150,10 @@ def test_rendered_rules_pass_promtool_check(tmp_path: Path) -> None:
     queried = load_sloth(yaml.safe_load((ROOT / "examples/sloth.yaml").read_text()), "sloth.yaml", backend="prom")
     specs += [s.model_copy(update={"name": s.name + "-query"}) for s in queried.specs]
     path = tmp_path / "rules.yml"
-    path.write_text(render_rules_yaml(specs))
+    path.write_text(render_rules_yaml(specs, fmt))  # type: ignore[arg-type]
     done = subprocess.run(["/usr/bin/promtool", "check", "rules", str(path)], capture_output=True, timeout=60)
     assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
-    expected = sum(len(g["rules"]) for g in prometheus_rules(specs)["groups"])
+    expected = sum(len(g["rules"]) for g in prometheus_rules(specs, fmt)["groups"])  # type: ignore[arg-type]
     assert f"SUCCESS: {expected} rules found" in done.stdout.decode()
 
 
