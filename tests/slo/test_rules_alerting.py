@@ -13,6 +13,11 @@ from redline.slo.rules import prometheus_rules, render_rules_yaml, sloth_identit
 from redline.slo.spec import SLOSpec
 
 RATIO = {"ratio": {"errors": 'req_total{code="500"}', "total": "req_total"}}
+CUSTOM_TIERS = [
+    {"severity": "page", "long_window": "1h", "short_window": "5m", "factor": 14.4, "for": "2m"},
+    {"severity": "page", "long_window": "4h", "short_window": "20m", "budget_share": 0.05, "for": "10m",
+     "keep_firing_for": "15m"},
+]
 
 
 def spec(**extra: Any) -> SLOSpec:
@@ -81,15 +86,7 @@ def test_custom_tiers_bring_their_for_keep_firing_for_and_windows() -> None:
     s = spec(
         alerting={
             "tiers": [
-                {"severity": "page", "long_window": "1h", "short_window": "5m", "factor": 14.4, "for": "2m"},
-                {
-                    "severity": "page",
-                    "long_window": "4h",
-                    "short_window": "20m",
-                    "budget_share": 0.05,
-                    "for": "10m",
-                    "keep_firing_for": "15m",
-                },
+                *CUSTOM_TIERS,
                 {"severity": "ticket", "long_window": "1d", "short_window": "2h", "factor": 3, "disable": True},
             ]
         }
@@ -154,16 +151,7 @@ def test_every_shape_passes_promtool_check_rules(tmp_path: Path, fmt: str) -> No
             alerting={
                 "name": "Custom",
                 "ticket": {"disable": True},
-                "tiers": [
-                    {"severity": "page", "long_window": "1h", "short_window": "5m", "factor": 14.4, "for": "2m"},
-                    {
-                        "severity": "page",
-                        "long_window": "4h",
-                        "short_window": "20m",
-                        "budget_share": 0.05,
-                        "keep_firing_for": "15m",
-                    },
-                ],
+                "tiers": CUSTOM_TIERS,
             },
         ),
         SLOSpec.model_validate(
