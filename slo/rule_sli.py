@@ -1,7 +1,10 @@
 """PromQL for an objective's error ratio over one window, as ``redline rules`` records it.
 
-Ratio: ``sum(rate(errors[W])) / (sum(rate(total[W])) > 0)`` (``1 - sum(rate(good[W])) / ...`` for
-a good selector). Latency: ``1 - sum(rate(x_bucket{le=~"0.25|…"}[W])) / (sum(rate(x_bucket{le="+Inf"}[W])) > 0)``.
+Ratio: ``(sum(rate(errors[W])) or vector(0)) / (sum(rate(total[W])) > 0)`` (``1 - (sum(rate(good[W]))
+or vector(0)) / ...`` for a good selector): no error series in the window (sparse 5xx codes) is
+0 errors, as in the evaluator, not a window left unrecorded, which would leave the period's
+average of the 5m ratios to the windows that had errors. Latency:
+``1 - sum(rate(x_bucket{le=~"0.25|…"}[W])) / (sum(rate(x_bucket{le="+Inf"}[W])) > 0)``.
 The ``> 0`` leaves a window without events unrecorded, as Redline leaves it unknown, rather than
 a ``NaN`` that would poison every ``avg_over_time`` of the record over the period after it. A
 query SLI records its own queries with the window set, as Sloth does.
@@ -80,9 +83,9 @@ def error_ratio_expr(spec: SLOSpec, window: str) -> str:
     if sli.ratio is not None:
         total = f"({_sum_rate(str(sli.ratio.total), window)} > 0)"
         if sli.ratio.errors is not None:
-            return f"{_sum_rate(str(sli.ratio.errors), window)} / {total}"
+            return f"({_sum_rate(str(sli.ratio.errors), window)} or vector(0)) / {total}"
         assert sli.ratio.good is not None
-        return f"1 - ({_sum_rate(str(sli.ratio.good), window)} / {total})"
+        return f"1 - (({_sum_rate(str(sli.ratio.good), window)} or vector(0)) / {total})"
     lat = sli.latency
     assert lat is not None
     bucket = lat.histogram.metric + "_bucket"

@@ -50,14 +50,16 @@ def test_ratio_objective_records_error_ratio_for_every_burn_window_and_its_own()
     windows = [k.removeprefix("slo:sli_error:ratio_rate") for k in rules if k.startswith("slo:sli_error")]
     assert windows == ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"]
     r = rules["slo:sli_error:ratio_rate1h"]
-    assert r["expr"] == 'sum(rate(requests_total{code=~"5.."}[1h])) / (sum(rate(requests_total[1h])) > 0)'
+    assert r["expr"] == (
+        '(sum(rate(requests_total{code=~"5.."}[1h])) or vector(0)) / (sum(rate(requests_total[1h])) > 0)'
+    )
     assert r["labels"] == {"team": "core", "slo": "api-availability"}
     assert r["group"] == "redline-slo-sli-api-availability"
 
 
 def test_good_selector_ratio_is_one_minus_good_over_total() -> None:
     assert _rules(SUCCESS)["slo:sli_error:ratio_rate3d"]["expr"] == (
-        '1 - (sum(rate(requests_total{code!~"5.."}[3d])) / (sum(rate(requests_total[3d])) > 0))'
+        '1 - ((sum(rate(requests_total{code!~"5.."}[3d])) or vector(0)) / (sum(rate(requests_total[3d])) > 0))'
     )
 
 
