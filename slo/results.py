@@ -79,11 +79,12 @@ class ObjectiveResult:
 
     @property
     def unit(self) -> str:
-        """The unit of ``value`` and ``target``: ``ratio``, a currency (``USD``), or ``USD per 1k``."""
-        currency = self.currency
-        if currency is None:
+        """The unit of ``value`` and ``target``: ``ratio``, a currency (``USD``), or ``USD per 1k``;
+        ``money`` for a guardrail whose spend metric names no currency."""
+        if not self.is_guardrail:
             return "ratio"
-        return f"{currency} per 1k" if self.kind == "cost_per_1k" else currency
+        money = self.currency or "money"
+        return f"{money} per 1k" if self.kind == "cost_per_1k" else money
 
     @property
     def budget_used_ratio(self) -> float | None:
@@ -102,7 +103,7 @@ class ObjectiveResult:
         return self.budget_used_ratio if self.is_guardrail else self.value
 
     def _text(self, figure: float) -> str:
-        if self.currency is None:
+        if not self.is_guardrail:
             return f"{figure * 100:.10g}%"
         return format_money(figure, self.currency)
 
@@ -116,7 +117,7 @@ class ObjectiveResult:
         guardrail; ``-`` when unknown."""
         if self.value is None:
             return "-"
-        if self.currency is None:
+        if not self.is_guardrail:
             return f"{self.value * 100:.{digits}f}%"
         return self._text(self.value)
 

@@ -364,3 +364,12 @@ def test_currency_comes_from_the_spend_metric_name() -> None:
     assert currency_of("redline_spend_usd_total") == "USD"
     assert currency_of("cloud_cost_eur_total") == "EUR"
     assert currency_of("spend_total") is None
+
+
+def test_a_guardrail_whose_spend_names_no_currency_keeps_money_units() -> None:
+    limit = ObjectiveResult(
+        name="g", kind="budget", dimension="cost", target=4_000.0, window="month", window_seconds=30 * 86400.0,
+        value=2_228.0, budget_remaining=0.443, burn_rates={}, time_to_breach_seconds=None, status="ok", reason="",
+        details={"currency": None},
+    )
+    assert (limit.unit, limit.target_text(), limit.value_text()) == ("money", "4,000", "2,228")
