@@ -1,0 +1,116 @@
+"""Which peer format a loaded YAML document is, and importing documents of every format together.
+
+Detected from the document itself: Sloth by ``version: prometheus/v1`` or ``apiVersion:
+sloth.slok.dev/v1`` + ``kind: PrometheusServiceLevel``; OpenSLO by ``apiVersion: openslo/…``
+(or a top-level list of such objects); Pyrra by ``apiVersion: pyrra.dev/…`` + ``kind:
+ServiceLevelObjective``; slo-generator by ``apiVersion: sre.google.com/v2`` or its v1 keys
+(``service_name``, ``slo_name``, ``backend``). OpenSLO documents of all files are imported in
+one pass, so references resolve across files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from redline.slo.openslo import load_openslo
+from redline.slo.sloth import is_sloth, load_sloth
+from redline.slo.spec_source import ImportResult, Problems, SpecDocument, SpecProblems
+
+__all__ = ["FORMATS", "detect_format", "import_documents"]
+
+FORMATS: Final = ("openslo", "sloth", "pyrra", "slo-generator")
+
+
+def detect_format(data: object) -> str | None:
+    """The format of one loaded document (see the module docstring), ``None`` when none fits."""
+    if isinstance(data, list):
+        return "openslo" if data and all(detect_format(item) == "openslo" for item in data) else None
+    if not isinstance(data, dict):
+        return None
+    if is_sloth(data):
+        return "sloth"
+    api = data.get("apiVersion")
+    if isinstance(api, str):
+        if api.startswith("openslo/"):
+            return "openslo"
+        if api.startswith("pyrra.dev/"):
+            return "pyrra"
+        if api.startswith("sre.google.com/"):
+            return "slo-generator"
+    if {"service_name", "slo_name", "backend"} <= set(data):
+        return "slo-generator"
+    return None
+
+
+_EXPECTED = (
+    "expected a Sloth spec (version: prometheus/v1, or apiVersion: sloth.slok.dev/v1 kind: "
+    "PrometheusServiceLevel), OpenSLO (apiVersion: openslo/v1), Pyrra (apiVersion: pyrra.dev/v1alpha1) "
+    "or slo-generator (apiVersion: sre.google.com/v2)"
+)
+
+Group = tuple[str | None, str | None, Sequence[SpecDocument]]
+"""The documents of one ``slo_files`` entry, with its ``format`` (``None``: detect) and ``backend``."""
+
+
+def import_documents(groups: Sequence[Group]) -> tuple[ImportResult, dict[str, set[str]]]:
+    """The objectives and notes of every document, and the formats found in each source.
+
+    Raises ``SpecProblems`` with every problem of every document.
+    """
+    problems = Problems()
+    result = ImportResult()
+    formats: dict[str, set[str]] = {}
+    openslo: list[SpecDocument] = []
+    backends: dict[str, str | None] = {}
+    for wanted, backend, docs in groups:
+        for doc in docs:
+            found = detect_format(doc.data)
+            if found is None:
+                problems.add(doc, _where(doc.data), f"not a spec Redline reads: {_EXPECTED}")
+                continue
+            if wanted is not None and found != wanted:
+                problems.add(doc, _where(doc.data), f"this is a {found} document; the slo_files entry says "
+                             f"format {wanted} (leave format out to detect it)")
+                continue
+            formats.setdefault(doc.source, set()).add(found)
+            if found == "openslo":
+                openslo.append(doc)
+                backends[doc.source] = backend
+                continue
+            try:
+                result.merge(_IMPORTERS[found](doc, backend))
+            except SpecProblems as exc:
+                problems.extend(exc.problems)
+    if openslo:
+        try:
+            result.merge(load_openslo(openslo, backends=backends))
+        except SpecProblems as exc:
+            problems.extend(exc.problems)
+    problems.raise_if_any()
+    return result, formats
+
+
+def _where(data: object) -> tuple[str, ...]:
+    if isinstance(data, dict):
+        for key in ("apiVersion", "version"):
+            if key in data:
+                return (key,)
+    return ()
+
+
+def _sloth(doc: SpecDocument, backend: str | None) -> ImportResult:
+    return load_sloth(doc.data, doc.source, backend, index=doc.index)
+
+
+def _not_yet(name: str) -> Any:
+    def refuse(doc: SpecDocument, backend: str | None) -> ImportResult:
+        problems = Problems()
+        problems.add(doc, _where(doc.data), f"{name} specs are recognised but not imported yet")
+        problems.raise_if_any()
+        return ImportResult()
+
+    return refuse
+
+
+_IMPORTERS = {"sloth": _sloth, "pyrra": _not_yet("Pyrra"), "slo-generator": _not_yet("slo-generator")}
