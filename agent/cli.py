@@ -143,6 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from redline.config.spec_report import render_spec_reports
     from redline.slo.evaluation import Evaluator
     from redline.slo.groups import group_overflows
     from redline.store.embedded import SampleStore
@@ -155,8 +156,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         series = store.series()
         problems = Evaluator(cfg.slos, cfg.guardrails).check_series(series)
         problems += [str(overflow) for overflow in group_overflows(cfg.slos, series)]
+    for line in render_spec_reports(loaded.spec_files):  # what each spec file was understood to say
+        print(line)
     for note in loaded.notes:
-        print(f"note: {note}", file=sys.stderr)
+        if not any(note in f.notes for f in loaded.spec_files):
+            print(f"note: {note}", file=sys.stderr)
     for p in problems:
         print(f"{loaded.path}: {p}", file=sys.stderr)
     if problems:

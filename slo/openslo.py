@@ -50,6 +50,7 @@ from redline.slo.promql_translate import (
     ratio_measures,
     translate_error_ratio,
     translate_freshness,
+    translate_counter,
     translate_ratio,
     with_window_placeholder,
 )
@@ -188,12 +189,19 @@ def _query(obj: _Obj, side: dict[str, Any], path: str, cat: _Catalogue, result: 
     return query
 
 
-def _windowed(obj: _Obj, query: str, path: str, backend: str) -> str:
+def _windowed(obj: _Obj, query: str, path: str, backend: str, *, counter: bool = False) -> str:
+    """``query`` with each range set to ``{{.window}}``; a raw counter (``counter: true``,
+    ``sum(SELECTOR)``) becomes ``sum(increase(SELECTOR[{{.window}}]))``."""
     found = with_window_placeholder(query)
+    if found is None and counter:
+        try:
+            return f"sum(increase({translate_counter(query, counter=True)}[{{{{.window}}}}]))"
+        except ConfigError:
+            pass
     if found is None:
         raise obj.fail(f"{path}.metricSource.spec.query", f"the query has no range selector ([5m]) nor {{{{.window}}}} "
-                       f"to run over each window on backend {backend}; a raw counter (counter: true) is read "
-                       "without a backend, from a source that records it", query)
+                       f"to run over each window on backend {backend}, and is not a counter (counter: true) of the "
+                       "shape sum(SELECTOR) or SELECTOR", query)
     return found
 
 
@@ -249,23 +257,24 @@ def _ratio_sli(
     if len(given) != 1:
         raise obj.fail(rpath, "expected exactly one of good, bad beside total (or raw with rawType)")
     side = given[0]
+    counter = bool(ratio.get("counter", False))
     side_q = _query(obj, _get(obj, ratio, side, rpath), f"{rpath}.{side}", cat, result)
     total_q = _query(obj, _get(obj, ratio, "total", rpath), f"{rpath}.total", cat, result)
     if o.budgeting == "Occurrences":
         if backend is not None:
-            s = _windowed(obj, side_q, f"{rpath}.{side}", backend)
-            t = _windowed(obj, total_q, f"{rpath}.total", backend)
+            s = _windowed(obj, side_q, f"{rpath}.{side}", backend, counter=counter)
+            t = _windowed(obj, total_q, f"{rpath}.total", backend, counter=counter)
             measures = ratio_measures(s, t, good=side == "good")
             sides = {"good": s} if side == "good" else {"errors": s}
             return {"query": QuerySLI(source=backend, total=t, measures=measures, **sides)}
-        sli = translate_ratio(side_q, total_q, good=side == "good", counter=bool(ratio.get("counter", False)))
+        sli = translate_ratio(side_q, total_q, good=side == "good", counter=counter)
         return {"latency" if isinstance(sli, LatencySLI) else "ratio": sli}
     if backend is None:
         raise o.slo.fail("spec.budgetingMethod", "time slices of a ratio are computed by a backend: give this file's "
                        "slo_files entry a backend (a promql source)", o.budgeting)
     step, floor = _slices(o)
-    s = _windowed(obj, side_q, f"{rpath}.{side}", backend).replace("{{.window}}", step)
-    t = _windowed(obj, total_q, f"{rpath}.total", backend).replace("{{.window}}", step)
+    s = _windowed(obj, side_q, f"{rpath}.{side}", backend, counter=counter).replace("{{.window}}", step)
+    t = _windowed(obj, total_q, f"{rpath}.total", backend, counter=counter).replace("{{.window}}", step)
     good_ratio = f"(({s}) / ({t}))" if side == "good" else f"(1 - ({s}) / ({t}))"
     measures = ratio_measures(s, t, good=side == "good")
     if o.budgeting == "RatioTimeslices":
@@ -488,7 +497,7 @@ def _slo(obj: _Obj, cat: _Catalogue, result: ImportResult, problems: Problems) -
                 first = exc.errors()[0]
                 raise obj.fail(opath, f"{'.'.join(map(str, first['loc']))}: "
                                f"{str(first['msg']).removeprefix('Value error, ')}") from exc
-            result.objectives.append(Imported(obj.doc.source, obj.doc.index, built))
+            result.objectives.append(Imported(obj.doc.source, obj.doc.index, built, (*obj.prefix, "metadata", "name")))
         except _Fail as exc:
             problems.extend([exc.message])
 
@@ -540,11 +549,5 @@ def load_openslo(
             _slo(obj, cat, result, problems)
         except _Fail as exc:
             problems.extend([exc.message])
-    names: set[str] = set()
-    for o in result.objectives:
-        if o.spec.name in names:
-            problems.extend([SpecMessage(o.source, o.document, ("metadata", "name"),
-                                         f"two objectives are named {o.spec.name} (SLO names are unique)")])
-        names.add(o.spec.name)
     problems.raise_if_any()
     return result

@@ -221,7 +221,7 @@ def _slo(
             r.fail((*loc, "name" if field == "name" else str(field)),
                    str(err["msg"]).removeprefix("Value error, "), err.get("input"))
         return
-    r.result.objectives.append(Imported(r.doc.source, r.doc.index, spec))
+    r.result.objectives.append(Imported(r.doc.source, r.doc.index, spec, (*loc, "name")))
     for ploc, pid in _effective_plugins(r, group_plugins, plugins, raw, loc):
         applied, why = _PLUGINS.get(pid, (False, "a plugin of your own is Go code only Sloth runs"))
         r.result.note(r.doc, ploc, f"{full}: SLO plugin {pid} {'applied' if applied else 'not applied'}: {why}")

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from redline.slo.openslo import load_openslo
 from redline.slo.sloth import is_sloth, load_sloth
-from redline.slo.spec_source import ImportResult, Problems, SpecDocument, SpecProblems
+from redline.slo.spec_source import Imported, ImportResult, Problems, SpecDocument, SpecMessage, SpecProblems
 
 __all__ = ["FORMATS", "detect_format", "import_documents"]
 
@@ -87,6 +87,13 @@ def import_documents(groups: Sequence[Group]) -> tuple[ImportResult, dict[str, s
             result.merge(load_openslo(openslo, backends=backends))
         except SpecProblems as exc:
             problems.extend(exc.problems)
+    first: dict[str, Imported] = {}
+    for o in result.objectives:
+        if o.spec.name in first:
+            was = first[o.spec.name]
+            problems.found.append(SpecMessage(o.source, o.document, o.loc, f"a second objective named {o.spec.name} "
+                                              f"(the first is in {was.source}): objective names are unique"))
+        first.setdefault(o.spec.name, o)
     problems.raise_if_any()
     return result, formats
 

@@ -129,11 +129,12 @@ class Problems:
 
 @dataclass(frozen=True)
 class Imported:
-    """One objective and the document it came from."""
+    """One objective, the document it came from and where in it (the SLO's name)."""
 
     source: str
     document: int
     spec: SLOSpec
+    loc: Loc = ()
 
 
 @dataclass

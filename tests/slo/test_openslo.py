@@ -260,6 +260,16 @@ def _published() -> list[Path]:
     return sorted((PEER / "openslo").rglob("*.yaml")) + sorted((PEER / "sloth/examples").glob("openslo-*.yml"))
 
 
+def test_the_sdk_example_slo_runs_its_raw_counters_in_time_slices_on_a_backend() -> None:
+    (spec,) = _load(_docs(PEER / "openslo/v1/slos.yaml"), backend="prom").specs
+    assert spec.calendar is not None and (spec.calendar.period, spec.calendar.week_start) == ("week", "saturday")
+    assert spec.labels == {"service": "web", "env": "prod", "team": "team-a,team-b"}
+    good = ('((sum(increase(http_requests{k8s_cluster="prod",component="web",code=~"2xx|4xx"}[1m]))) / '
+            '(sum(increase(http_requests{k8s_cluster="prod",component="web"}[1m]))))')
+    assert spec.sli.query is not None
+    assert spec.sli.query.errors == f"sum_over_time(({good} < bool 0.95)[{{{{.window}}}}:1m])"
+
+
 REFUSED = {  # the spec's examples that name no real metric source, and one with a minute-long calendar window
     "budgeting-method-occurences-slo.yaml": "spec.indicator.spec.thresholdMetric.metricSource.type = Any: Redline "
     "reads Prometheus queries only",
@@ -269,8 +279,6 @@ REFUSED = {  # the spec's examples that name no real metric source, and one with
     "week, month or quarter (1w, 1M, 1Q)",
     "treat-low-traffic-as-equally-important-timeslices-slo.yaml": "spec.indicator.spec.ratioMetric.good."
     "metricSource.type = Any: Redline reads Prometheus queries only",
-    "v1/slos.yaml": "[0].spec.indicator.spec.ratioMetric.good.metricSource.spec.query = "
-    'sum(http_requests{k8s_cluster="prod",component="web",code=~"2xx|4xx"}): the query has no range selector',
     "v1alpha/slos.yaml": "[0].spec.budgetingMethod = Occurrences: Redline evaluates a thresholdMetric (a data age) "
     "as Timeslices only",
 }
