@@ -48,9 +48,9 @@ from redline.slo.calendar import WEEKDAYS
 from redline.slo.openslo_alpha import from_v1alpha
 from redline.slo.promql_translate import (
     ratio_measures,
+    translate_counter,
     translate_error_ratio,
     translate_freshness,
-    translate_counter,
     translate_ratio,
     with_window_placeholder,
 )
