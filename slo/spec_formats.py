@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from redline.slo.openslo import load_openslo
+from redline.slo.pyrra import load_pyrra
 from redline.slo.sloth import is_sloth, load_sloth
 from redline.slo.spec_source import Imported, ImportResult, Problems, SpecDocument, SpecMessage, SpecProblems
 
@@ -120,4 +121,8 @@ def _not_yet(name: str) -> Any:
     return refuse
 
 
-_IMPORTERS = {"sloth": _sloth, "pyrra": _not_yet("Pyrra"), "slo-generator": _not_yet("slo-generator")}
+def _pyrra(doc: SpecDocument, backend: str | None) -> ImportResult:
+    return load_pyrra(doc.data, doc.source, backend, index=doc.index)
+
+
+_IMPORTERS = {"sloth": _sloth, "pyrra": _pyrra, "slo-generator": _not_yet("slo-generator")}
