@@ -178,7 +178,8 @@ def load_pyrra(data: object, source: str, backend: str | None = None, *, index: 
         r.fail(("kind",), "expected ServiceLevelObjective", data.get("kind") if isinstance(data, dict) else data)
         r.problems.raise_if_any()
     assert isinstance(data, dict)
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    raw_meta = data.get("metadata")
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
     spec = data.get("spec")
     if not isinstance(spec, dict):
         r.fail(("spec",), "required mapping is missing")
