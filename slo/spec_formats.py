@@ -11,10 +11,11 @@ one pass, so references resolve across files.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
 from redline.slo.openslo import load_openslo
 from redline.slo.pyrra import load_pyrra
+from redline.slo.slo_generator import load_slo_generator
 from redline.slo.sloth import is_sloth, load_sloth
 from redline.slo.spec_source import Imported, ImportResult, Problems, SpecDocument, SpecMessage, SpecProblems
 
@@ -111,18 +112,12 @@ def _sloth(doc: SpecDocument, backend: str | None) -> ImportResult:
     return load_sloth(doc.data, doc.source, backend, index=doc.index)
 
 
-def _not_yet(name: str) -> Any:
-    def refuse(doc: SpecDocument, backend: str | None) -> ImportResult:
-        problems = Problems()
-        problems.add(doc, _where(doc.data), f"{name} specs are recognised but not imported yet")
-        problems.raise_if_any()
-        return ImportResult()
-
-    return refuse
-
-
 def _pyrra(doc: SpecDocument, backend: str | None) -> ImportResult:
     return load_pyrra(doc.data, doc.source, backend, index=doc.index)
 
 
-_IMPORTERS = {"sloth": _sloth, "pyrra": _pyrra, "slo-generator": _not_yet("slo-generator")}
+def _slo_generator(doc: SpecDocument, backend: str | None) -> ImportResult:
+    return load_slo_generator(doc.data, doc.source, backend, index=doc.index)
+
+
+_IMPORTERS = {"sloth": _sloth, "pyrra": _pyrra, "slo-generator": _slo_generator}
