@@ -45,6 +45,7 @@ import yaml
 from redline.kernel.errors import ConfigError
 from redline.kernel.labels import Matcher, Selector
 from redline.kernel.units import format_duration
+from redline.slo.promql_translate import query_sli_not_promql
 from redline.slo.query_sli import side_expression
 from redline.slo.ranking import MULTIWINDOW_CONDITIONS
 from redline.slo.spec import BURN_WINDOWS, QuerySLI, SLOSpec
@@ -204,6 +205,8 @@ _ONLY = "(ratio, latency, freshness only)"
 
 
 def _why_skipped(spec: SLOSpec) -> str | None:
+    if spec.sli.query is not None and (problem := query_sli_not_promql(spec.sli.query)) is not None:
+        return problem
     if spec.kind not in _EXPORTED_KINDS and spec.sli.query is None:
         return f"its kind ({spec.kind}) has no Prometheus rule translation yet"
     if spec.calendar is not None:

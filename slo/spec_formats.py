@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from redline.slo.openslo import load_openslo
+from redline.slo.promql_translate import syntax_problem
 from redline.slo.pyrra import load_pyrra
 from redline.slo.slo_generator import load_slo_generator
 from redline.slo.sloth import is_sloth, load_sloth
@@ -91,6 +92,7 @@ def import_documents(groups: Sequence[Group]) -> tuple[ImportResult, dict[str, s
             problems.extend(exc.problems)
     first: dict[str, Imported] = {}
     for o in result.objectives:
+        _note_dialect(o, result)
         if o.spec.name in first:
             was = first[o.spec.name]
             problems.found.append(SpecMessage(o.source, o.document, o.loc, f"a second objective named {o.spec.name} "
@@ -98,6 +100,21 @@ def import_documents(groups: Sequence[Group]) -> tuple[ImportResult, dict[str, s
         first.setdefault(o.spec.name, o)
     problems.raise_if_any()
     return result, formats
+
+
+def _note_dialect(o: Imported, result: ImportResult) -> None:
+    """A query run as written that is not PromQL (MetricsQL for VictoriaMetrics, say) runs on its
+    backend, which may read it; ``redline rules`` leaves the objective out (``slo.rules``)."""
+    sli = o.spec.sli.query
+    if sli is None:
+        return
+    for side, query in sli.queries().items():
+        problem = syntax_problem(query)
+        if problem is not None:
+            result.notes.append(SpecMessage(o.source, o.document, o.loc, (
+                f"{o.spec.name}: its {side} query is not PromQL ({problem}): it runs as written on backend "
+                f"{sli.source}; `redline rules` leaves this objective out")))
+            return
 
 
 def _where(data: object) -> tuple[str, ...]:

@@ -146,3 +146,22 @@ def test_check_exits_2_listing_every_error(tmp_path: Path, capsys: pytest.Captur
                              '"getting_started_availability": SLI plugin getting_started_availability')
     assert err[1] == (f"{tmp_path / 'o.yaml'}:18: spec.indicator.spec.ratioMetric.good.metricSource.type = Any: "
                       "Redline reads Prometheus queries only")
+
+
+def test_a_metricsql_query_runs_on_its_backend_and_rules_leave_it_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(PEER / "sloth/examples/victoria-metrics.yml", tmp_path / "vm.yml")
+    cfg = _config(tmp_path, "  - {path: vm.yml, backend: prom}\n")
+    loaded = load_config(cfg)
+    assert len(loaded.config.slos) == 2
+    assert (
+        f"{tmp_path / 'vm.yml'}:17: slos[0].name: foo-bar-grpc-latency-percentile-90: its errors query is not PromQL "
+        "(unknown function with name 'histogram_share' at column 5): it runs as written on backend prom; "
+        "`redline rules` leaves this objective out"
+    ) in loaded.notes
+    assert main(["rules", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "# skipped foo-bar-grpc-latency-percentile-90: its errors query is not PromQL (unknown function with " \
+           "name 'histogram_share' at column 5), so Prometheus could not load its rules" in out
+    assert "groups: []" in out

@@ -226,7 +226,8 @@ def test_an_unknown_kind_names_the_document_and_kind() -> None:
          "queries only"),
         ("checkout-latency", lambda s: s["indicator"]["spec"]["ratioMetric"]["good"]["metricSource"]["spec"].update(
             query="histogram_quantile(0.99, sum(rate(x_bucket[5m])) by (le))"),
-         "document 5: spec.indicator.spec: PromQL query 'histogram_quantile(0.99"),
+         "document 5: spec.indicator.spec: PromQL query histogram_quantile(0.99, sum(rate(x_bucket[5m])) by (le)) "
+         "is not a shape Redline can evaluate"),
         ("orders-table-freshness", lambda s: s["objectives"][0].update(op="gt"),
          "document 6: spec.objectives[0].op = gt: a data age must stay below a maximum (lt or lte)"),
     ],

@@ -261,7 +261,7 @@ def test_every_range_of_a_query_takes_the_window_or_the_query_is_refused() -> No
     assert with_window_placeholder("sum(rate(a_total[5m] @ end())) % sum(rate(b_total[5m])) # by hand") == (
         "sum(rate(a_total[{{.window}}] @ end())) % sum(rate(b_total[{{.window}}])) # by hand"
     )
-    with pytest.raises(ConfigError, match=r"cannot set the window in PromQL query .*unexpected '\$' at column 22, "
+    with pytest.raises(ConfigError, match=r"cannot set the window in PromQL query .*unexpected \$ at column 22, "
                        r"before a range"):
         with_window_placeholder("sum(rate(a_total[5m] $ end())) + sum(rate(b_total[5m]))")
 
