@@ -165,3 +165,16 @@ def test_a_metricsql_query_runs_on_its_backend_and_rules_leave_it_out(
     assert "# skipped foo-bar-grpc-latency-percentile-90: its errors query is not PromQL (unknown function with " \
            "name 'histogram_share' at column 5), so Prometheus could not load its rules" in out
     assert "groups: []" in out
+
+
+@pytest.mark.parametrize("fmt", ["openslo", "sloth", "pyrra"])
+def test_export_writes_specs_that_slo_files_read_back(tmp_path: Path, fmt: str) -> None:
+    shutil.copy(ROOT / "examples/sloth.yaml", tmp_path / "sloth.yaml")
+    cfg = _config(tmp_path, "  - sloth.yaml\n")
+    out = tmp_path / "out" / f"exported.{fmt}.yaml"
+    out.parent.mkdir()
+    assert main(["export", "--config", str(cfg), "--format", fmt, "-o", str(out)]) == 0
+    again = load_config(_config(tmp_path, f"  - out/exported.{fmt}.yaml\n"))
+    before = {s.name: (s.objective, s.window, s.sli) for s in load_config(cfg).config.slos}
+    assert {s.name: (s.objective, s.window, s.sli) for s in again.config.slos} == before
+    assert again.spec_files[0].formats == (fmt,)
