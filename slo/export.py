@@ -95,9 +95,9 @@ def _openslo_indicator(spec: SLOSpec) -> tuple[dict[str, Any], str, dict[str, An
         if q.error_ratio is not None:
             return {"ratioMetric": {"rawType": "failure", "raw": _prom(q.error_ratio)}}, "Occurrences", {}
         side = "good" if q.good is not None else "bad"
-        query = q.good if q.good is not None else q.errors
-        assert query is not None and q.total is not None
-        return {"ratioMetric": {"counter": True, side: _prom(query), "total": _prom(q.total)}}, "Occurrences", {}
+        asked = q.good if q.good is not None else q.errors
+        assert asked is not None and q.total is not None
+        return {"ratioMetric": {"counter": True, side: _prom(asked), "total": _prom(q.total)}}, "Occurrences", {}
     return f"its kind ({spec.kind}) has no OpenSLO form Redline reads back"
 
 
