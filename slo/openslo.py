@@ -45,7 +45,7 @@ from pydantic import ValidationError
 from redline.kernel.errors import ConfigError
 from redline.kernel.units import format_duration, parse_duration
 from redline.slo.calendar import WEEKDAYS
-from redline.slo.openslo_alpha import from_v1alpha
+from redline.slo.openslo_alpha import from_v1alpha, v1alpha_loc
 from redline.slo.promql_translate import (
     ratio_measures,
     translate_counter,
@@ -89,8 +89,9 @@ def _loc(path: str) -> Loc:
 class _Obj:
     """One OpenSLO object: its document, its place in it (a list item), kind and name."""
 
-    def __init__(self, doc: SpecDocument, prefix: Loc, raw: dict[str, Any]) -> None:
+    def __init__(self, doc: SpecDocument, prefix: Loc, raw: dict[str, Any], *, alpha: bool = False) -> None:
         self.doc = doc
+        self.alpha = alpha
         self.prefix = prefix
         self.raw = raw
         self.kind = raw.get("kind")
@@ -99,11 +100,16 @@ class _Obj:
         self.name = self.meta.get("name")
         self.display = self.meta.get("displayName")
 
+    def at(self, path: str) -> Loc:
+        """The place of ``path`` in the file (a v1alpha object's own field names)."""
+        loc = _loc(path)
+        return (*self.prefix, *(v1alpha_loc(loc) if self.alpha else loc))
+
     def fail(self, path: str, why: str, value: object = NO_VALUE) -> _Fail:
-        return _Fail(SpecMessage(self.doc.source, self.doc.index, (*self.prefix, *_loc(path)), why, value))
+        return _Fail(SpecMessage(self.doc.source, self.doc.index, self.at(path), why, value))
 
     def note(self, result: ImportResult, path: str, why: str) -> None:
-        result.notes.append(SpecMessage(self.doc.source, self.doc.index, (*self.prefix, *_loc(path)), why))
+        result.notes.append(SpecMessage(self.doc.source, self.doc.index, self.at(path), why))
 
     def spec(self) -> dict[str, Any]:
         spec = self.raw.get("spec")
@@ -160,9 +166,8 @@ def _objects(documents: Sequence[SpecDocument], problems: Problems) -> list[_Obj
             if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
                 problems.add(doc, (*prefix, "metadata", "name"), "required name is missing")
                 continue
-            if version == "openslo/v1alpha":
-                raw = from_v1alpha(raw)
-            out.append(_Obj(doc, prefix, raw))
+            alpha = version == "openslo/v1alpha"
+            out.append(_Obj(doc, prefix, from_v1alpha(raw) if alpha else raw, alpha=alpha))
     return out
 
 

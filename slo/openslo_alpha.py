@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["from_v1alpha"]
+__all__ = ["from_v1alpha", "v1alpha_loc"]
 
 _UNITS = {"minute": "m", "hour": "h", "day": "d", "week": "w", "month": "M", "quarter": "Q", "year": "Y"}
 
@@ -59,3 +59,30 @@ def from_v1alpha(raw: dict[str, Any]) -> dict[str, Any]:
     if isinstance(spec.get("objectives"), list):
         spec["objectives"] = [_objective(o) for o in spec["objectives"]]
     return {**raw, "spec": spec}
+
+
+_RENAMES: tuple[tuple[tuple[str | int, ...], tuple[str | int, ...]], ...] = (
+    (("metricSource", "spec", "query"), ("query",)),
+    (("metricSource", "type"), ("source",)),
+    (("metricSource",), ()),
+    (("indicator", "spec"), ("indicator",)),
+    (("timeWindow",), ("timeWindows",)),
+    (("duration",), ("count",)),
+)
+
+
+def v1alpha_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """A place in the v1 shape (``from_v1alpha``) as the v1alpha file writes it:
+    ``spec.objectives[0].ratioMetric.good.metricSource.type`` → ``…ratioMetrics.good.source``."""
+    out = list(loc)
+    if "objectives" in out and "ratioMetric" in out:
+        out[out.index("ratioMetric")] = "ratioMetrics"
+    i = 0
+    while i < len(out):
+        for old, new in _RENAMES:
+            if tuple(out[i : i + len(old)]) == old:
+                out[i : i + len(old)] = list(new)
+                i += len(new) - 1
+                break
+        i += 1
+    return tuple(out)
