@@ -12,21 +12,18 @@ import yaml
 from redline.slo.engine import SLOEvaluator
 from redline.slo.pyrra import load_pyrra, pyrra_tiers
 from redline.slo.spec import AlertTierSpec
-from redline.slo.spec_source import SpecProblems
+from tests.slo.peer_specs import PEER as PEER_SPECS
+from tests.slo.peer_specs import peer_doc, problems_of
 
-PEER = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "peer-specs" / "pyrra"
+PEER = PEER_SPECS / "pyrra"
 
 
 def _doc(name: str) -> dict[str, Any]:
-    doc = yaml.safe_load((PEER / name).read_text())
-    assert isinstance(doc, dict)
-    return doc
+    return peer_doc(PEER / name)
 
 
 def _problems(doc: Any, **kwargs: Any) -> list[str]:
-    with pytest.raises(SpecProblems) as err:
-        load_pyrra(doc, "p.yaml", **kwargs)
-    return [str(p) for p in err.value.problems]
+    return problems_of(load_pyrra, doc, "p.yaml", **kwargs)
 
 
 def _tier(sev: str, long: str, short: str, factor: float, for_s: float) -> AlertTierSpec:

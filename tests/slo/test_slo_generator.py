@@ -11,21 +11,18 @@ import yaml
 
 from redline.slo.engine import SLOEvaluator
 from redline.slo.slo_generator import load_slo_generator
-from redline.slo.spec_source import SpecProblems
+from tests.slo.peer_specs import PEER as PEER_SPECS
+from tests.slo.peer_specs import peer_doc, problems_of
 
-PEER = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "peer-specs" / "slo-generator"
+PEER = PEER_SPECS / "slo-generator"
 
 
 def _doc(name: str) -> dict[str, Any]:
-    doc = yaml.safe_load((PEER / name).read_text())
-    assert isinstance(doc, dict)
-    return doc
+    return peer_doc(PEER / name)
 
 
 def _problems(doc: Any, **kwargs: Any) -> list[str]:
-    with pytest.raises(SpecProblems) as err:
-        load_slo_generator(doc, "s.yaml", **kwargs)
-    return [str(p) for p in err.value.problems]
+    return problems_of(load_slo_generator, doc, "s.yaml", **kwargs)
 
 
 def test_good_bad_ratio_is_a_ratio_objective() -> None:
