@@ -56,10 +56,14 @@ Group = tuple[str | None, str | None, Sequence[SpecDocument]]
 """The documents of one ``slo_files`` entry, with its ``format`` (``None``: detect) and ``backend``."""
 
 
-def import_documents(groups: Sequence[Group]) -> tuple[ImportResult, dict[str, set[str]]]:
+def import_documents(
+    groups: Sequence[Group], found_by_pattern: frozenset[str] = frozenset()
+) -> tuple[ImportResult, dict[str, set[str]]]:
     """The objectives and notes of every document, and the formats found in each source.
 
-    Raises ``SpecProblems`` with every problem of every document.
+    A document of no known format is a problem, except in a source found by a folder or glob
+    (``found_by_pattern``), where it is skipped with a note (a Kubernetes manifest beside the
+    specs). Raises ``SpecProblems`` with every problem of every document.
     """
     problems = Problems()
     result = ImportResult()
@@ -69,6 +73,9 @@ def import_documents(groups: Sequence[Group]) -> tuple[ImportResult, dict[str, s
     for wanted, backend, docs in groups:
         for doc in docs:
             found = detect_format(doc.data)
+            if found is None and doc.source in found_by_pattern:
+                result.note(doc, _where(doc.data), "skipped: not a spec Redline reads (found in a folder or by a glob)")
+                continue
             if found is None:
                 problems.add(doc, _where(doc.data), f"not a spec Redline reads: {_EXPECTED}")
                 continue

@@ -109,6 +109,13 @@ def parse_config(
         except SpecFileUnreadable as exc:
             loc = ["slo_files", getattr(exc, "entry", 0), "path"]
             raise ConfigError(_located(root, path, loc, str(exc))) from exc
+        except ConfigError as exc:  # the spec files' problems, and then the config's own, all listed
+            own_problems = ""
+            try:
+                RedlineConfig.model_validate({**raw, "slo_files": []})
+            except ValidationError as invalid:
+                own_problems = "\n" + _error_lines(invalid, root, path)
+            raise ConfigError(f"{exc}{own_problems}") from exc
         own = list(raw.get("slos") or [])
         entry_of = {str(p): j for j, f in enumerate(files) for p in _paths_of(f, path.parent)}
         for k, source in enumerate(imported.sources):

@@ -180,10 +180,19 @@ class SpecImport:
     files: list[FileReport]
 
 
+def _full(pattern: str, base: Path) -> Path:
+    path = Path(pattern).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _is_pattern(pattern: str, base: Path) -> bool:
+    """Whether a ``slo_files`` path names files by a folder or a glob (not one file by name)."""
+    return glob.has_magic(pattern) or _full(pattern, base).is_dir()
+
+
 def expand_paths(pattern: str, base: Path) -> list[Path]:
     """The files a ``slo_files`` path names: itself, every YAML file under a folder, or a glob's matches."""
-    path = Path(pattern).expanduser()
-    full = path if path.is_absolute() else base / path
+    full = _full(pattern, base)
     if glob.has_magic(pattern):
         return sorted(Path(p) for p in glob.glob(str(full), recursive=True) if Path(p).is_file())
     if full.is_dir():
@@ -200,6 +209,7 @@ def load_spec_files(entries: list[_SpecFile], base: Path) -> SpecImport:
     """
     located = _Located()
     groups: list[tuple[str | None, str | None, list[SpecDocument]]] = []
+    by_pattern: set[str] = set()
     for j, entry in enumerate(entries):
         paths = expand_paths(entry.path, base)
         if not paths:
@@ -214,10 +224,12 @@ def load_spec_files(entries: list[_SpecFile], base: Path) -> SpecImport:
                 exc.entry = j  # type: ignore[attr-defined]
                 raise
             located.parsed[str(path)] = parsed
+            if _is_pattern(entry.path, base):
+                by_pattern.add(str(path))
             docs += [SpecDocument(str(path), i, d) for i, d in enumerate(parsed.documents)]
         groups.append((entry.format, entry.backend, docs))
     try:
-        result, formats = import_documents(groups)
+        result, formats = import_documents(groups, frozenset(by_pattern))
     except SpecProblems as exc:
         raise ConfigError("\n".join(located.render(p) for p in exc.problems)) from exc
     return _report(result, formats, located)

@@ -178,3 +178,26 @@ def test_export_writes_specs_that_slo_files_read_back(tmp_path: Path, fmt: str) 
     before = {s.name: (s.objective, s.window, s.sli) for s in load_config(cfg).config.slos}
     assert {s.name: (s.objective, s.window, s.sli) for s in again.config.slos} == before
     assert again.spec_files[0].formats == (fmt,)
+
+
+def test_the_configs_own_problems_are_listed_beside_the_spec_files(tmp_path: Path) -> None:
+    shutil.copy(PEER / "sloth/examples/plugin-getting-started.yml", tmp_path / "p.yml")
+    cfg = _config(tmp_path, "  - p.yml\n")
+    cfg.write_text(cfg.read_text().replace("agent: {", "agent: {evaluate_interval: often, "))
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg)
+    lines = str(err.value).splitlines()
+    assert lines[0].startswith(f"{tmp_path / 'p.yml'}:14: slos[0].sli.plugin.id = ")
+    assert lines[1].startswith(f"{cfg}:1: agent.evaluate_interval: ")
+    assert len(lines) == 2
+
+
+def test_a_folder_of_manifests_skips_what_is_not_a_spec_with_a_note(tmp_path: Path) -> None:
+    folder = _slos_folder(tmp_path)
+    (folder / "deployment.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: pyrra}\n")
+    loaded = load_config(_config(tmp_path, "  - {path: slos, backend: prom}\n"))
+    assert len(loaded.config.slos) == 6
+    assert f"{folder / 'deployment.yaml'}:1: apiVersion: skipped: not a spec Redline reads (found in a folder or " \
+           "by a glob)" in loaded.notes
+    with pytest.raises(ConfigError, match=r"deployment.yaml:1: apiVersion: not a spec Redline reads"):
+        load_config(_config(tmp_path, "  - slos/deployment.yaml\n"))
