@@ -10,8 +10,9 @@ Only the ``prometheus`` backend is read; another backend is refused naming it. M
 - ``query_sli``: ``expression`` is the good ratio: natively when it is one of the shapes of
   ``slo.promql_translate``, else on a backend.
 
-``goal`` (0–1) is the objective; the window is 28 days (slo-generator's windows come from the
-error-budget policy of its shared config, which is not part of an SLO file). A query's
+``goal`` (0–1) is the objective; the window is 28 days, or the ``slo_files`` entry's ``window``
+(slo-generator's windows come from the error-budget policy of its shared config, which is not
+part of an SLO file). A query's
 ``[window]`` becomes ``{{.window}}``. ``metadata.labels`` go on the objective. The v1 format
 (top-level ``service_name``/``slo_name``) is refused with the command that migrates it.
 """
@@ -23,6 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from redline.kernel.errors import ConfigError
+from redline.kernel.units import format_duration
 from redline.slo.promql_translate import translate_error_ratio, translate_ratio
 from redline.slo.spec import LatencySLI, SLOSpec
 from redline.slo.spec_source import NO_VALUE, Imported, ImportResult, Loc, Problems, SpecDocument
@@ -102,7 +104,9 @@ def _sli(
         return None
 
 
-def load_slo_generator(data: object, source: str, backend: str | None = None, *, index: int = 0) -> ImportResult:
+def load_slo_generator(
+    data: object, source: str, backend: str | None = None, *, index: int = 0, window_s: float | None = None
+) -> ImportResult:
     """The objective of one slo-generator SLO document; ``SpecProblems`` listing every problem."""
     doc = SpecDocument(source, index, data)
     problems = Problems()
@@ -140,7 +144,7 @@ def load_slo_generator(data: object, source: str, backend: str | None = None, *,
     problems.raise_if_any()
     labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
     body = {"name": name, "description": str(spec.get("description") or ""), "objective": round(goal * 100, 10),
-            "window": 28 * 86400.0, "sli": sli, "labels": labels}
+            "window": window_s or 28 * 86400.0, "sli": sli, "labels": labels}
     try:
         built = SLOSpec.model_validate(body)
     except ValidationError as exc:
@@ -150,5 +154,5 @@ def load_slo_generator(data: object, source: str, backend: str | None = None, *,
         problems.raise_if_any()
     result.objectives.append(Imported(source, index, built, ("metadata", "name")))
     result.note(doc, ("spec", "exporters"), f"{name}: exporters and the error-budget policy are slo-generator's; "
-                "Redline reports and alerts on its own (28-day window, burn-rate tiers)")
+                f"Redline reports and alerts on its own ({format_duration(built.window)} window, burn-rate tiers)")
     return result

@@ -50,6 +50,9 @@ _CAMEL = {
     "override_previous": "overridePrevious",
 }
 
+_SLOTH_WINDOW_S = 30 * 86400.0
+"""Sloth's default SLO period (its ``--default-slo-period``)."""
+
 _PLUGINS: dict[str, tuple[bool, str]] = {
     "sloth.dev/core/validate/v1": (True, "Redline validates every spec when it loads it"),
     "sloth.dev/core/sli_rules/v1": (True, "`redline rules` records the SLI error ratios for every window"),
@@ -81,8 +84,9 @@ def is_sloth(data: object) -> bool:
 class _Reader:
     """One Sloth document being read: its form's key names and the problems found so far."""
 
-    def __init__(self, doc: SpecDocument, crd: bool, backend: str | None) -> None:
+    def __init__(self, doc: SpecDocument, crd: bool, backend: str | None, window_s: float) -> None:
         self.doc = doc
+        self.window_s = window_s
         self.crd = crd
         self.keys = _CAMEL if crd else _SNAKE
         self.backend = backend
@@ -134,16 +138,19 @@ class _Reader:
         return out
 
 
-def load_sloth(data: object, source: str, backend: str | None = None, *, index: int = 0) -> ImportResult:
+def load_sloth(
+    data: object, source: str, backend: str | None = None, *, index: int = 0, window_s: float | None = None
+) -> ImportResult:
     """Objectives from one Sloth document (either form) read from ``source`` (a file name).
 
     With ``backend`` (a ``promql`` source) the queries become query SLIs run there as written;
-    without, they are translated into native objectives over the embedded store. Raises
+    without, they are translated into native objectives over the embedded store. ``window_s`` is
+    Sloth's ``--default-slo-period`` (30 days unset). Raises
     ``SpecProblems`` listing every problem of the document (each with its path and value).
     """
     doc = SpecDocument(source, index, data)
     crd = isinstance(data, dict) and data.get("apiVersion") == CRD_API_VERSION
-    r = _Reader(doc, crd, backend)
+    r = _Reader(doc, crd, backend, window_s or _SLOTH_WINDOW_S)
     if not isinstance(data, dict):
         r.fail((), "expected a mapping", data)
         r.problems.raise_if_any()
@@ -211,7 +218,7 @@ def _slo(
     key = {RatioSLI: "ratio", LatencySLI: "latency", QuerySLI: "query"}[type(sli)]
     body: dict[str, Any] = {
         "name": full, "description": str(raw.get("description") or ""), "objective": objective,
-        "sli": {key: sli}, "labels": labels, "runbook_url": runbook, "alerting": alerting,
+        "sli": {key: sli}, "labels": labels, "runbook_url": runbook, "alerting": alerting, "window": r.window_s,
     }
     try:
         spec = SLOSpec.model_validate(body)

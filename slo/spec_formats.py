@@ -11,6 +11,7 @@ one pass, so references resolve across files.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from redline.slo.openslo import load_openslo
@@ -20,7 +21,7 @@ from redline.slo.slo_generator import load_slo_generator
 from redline.slo.sloth import is_sloth, load_sloth
 from redline.slo.spec_source import Imported, ImportResult, Problems, SpecDocument, SpecMessage, SpecProblems
 
-__all__ = ["FORMATS", "detect_format", "import_documents"]
+__all__ = ["FORMATS", "SpecGroup", "detect_format", "import_documents"]
 
 FORMATS: Final = ("openslo", "sloth", "pyrra", "slo-generator")
 
@@ -52,12 +53,19 @@ _EXPECTED = (
     "or slo-generator (apiVersion: sre.google.com/v2)"
 )
 
-Group = tuple[str | None, str | None, Sequence[SpecDocument]]
-"""The documents of one ``slo_files`` entry, with its ``format`` (``None``: detect) and ``backend``."""
+@dataclass(frozen=True)
+class SpecGroup:
+    """The documents of one ``slo_files`` entry, with its ``format`` (``None``: detect), its
+    ``backend``, and the window of formats whose files have none (Sloth, slo-generator)."""
+
+    documents: Sequence[SpecDocument]
+    format: str | None = None
+    backend: str | None = None
+    window_s: float | None = None
 
 
 def import_documents(
-    groups: Sequence[Group], found_by_pattern: frozenset[str] = frozenset()
+    groups: Sequence[SpecGroup], found_by_pattern: frozenset[str] = frozenset()
 ) -> tuple[ImportResult, dict[str, set[str]]]:
     """The objectives and notes of every document, and the formats found in each source.
 
@@ -70,8 +78,9 @@ def import_documents(
     formats: dict[str, set[str]] = {}
     openslo: list[SpecDocument] = []
     backends: dict[str, str | None] = {}
-    for wanted, backend, docs in groups:
-        for doc in docs:
+    for group in groups:
+        wanted, backend = group.format, group.backend
+        for doc in group.documents:
             found = detect_format(doc.data)
             if found is None and doc.source in found_by_pattern:
                 result.note(doc, _where(doc.data), "skipped: not a spec Redline reads (found in a folder or by a glob)")
@@ -89,7 +98,7 @@ def import_documents(
                 backends[doc.source] = backend
                 continue
             try:
-                result.merge(_IMPORTERS[found](doc, backend))
+                result.merge(_IMPORTERS[found](doc, group))
             except SpecProblems as exc:
                 problems.extend(exc.problems)
     if openslo:
@@ -132,16 +141,16 @@ def _where(data: object) -> tuple[str, ...]:
     return ()
 
 
-def _sloth(doc: SpecDocument, backend: str | None) -> ImportResult:
-    return load_sloth(doc.data, doc.source, backend, index=doc.index)
+def _sloth(doc: SpecDocument, group: SpecGroup) -> ImportResult:
+    return load_sloth(doc.data, doc.source, group.backend, index=doc.index, window_s=group.window_s)
 
 
-def _pyrra(doc: SpecDocument, backend: str | None) -> ImportResult:
-    return load_pyrra(doc.data, doc.source, backend, index=doc.index)
+def _pyrra(doc: SpecDocument, group: SpecGroup) -> ImportResult:
+    return load_pyrra(doc.data, doc.source, group.backend, index=doc.index)
 
 
-def _slo_generator(doc: SpecDocument, backend: str | None) -> ImportResult:
-    return load_slo_generator(doc.data, doc.source, backend, index=doc.index)
+def _slo_generator(doc: SpecDocument, group: SpecGroup) -> ImportResult:
+    return load_slo_generator(doc.data, doc.source, group.backend, index=doc.index, window_s=group.window_s)
 
 
 _IMPORTERS = {"sloth": _sloth, "pyrra": _pyrra, "slo-generator": _slo_generator}

@@ -25,9 +25,10 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from redline.kernel.config_types import DurationSeconds
 from redline.kernel.errors import ConfigError
 from redline.slo.spec import SLOSpec
-from redline.slo.spec_formats import import_documents
+from redline.slo.spec_formats import SpecGroup, import_documents
 from redline.slo.spec_source import NO_VALUE, ImportResult, Loc, SpecDocument, SpecMessage, SpecProblems, loc_path
 
 __all__ = [
@@ -58,6 +59,9 @@ class _SpecFile(BaseModel):
     backend: str | None = Field(default=None, min_length=1)
     """A ``promql`` source that runs the files' queries as written (``{{.window}}`` set to each
     window); unset, the queries are translated into objectives over the embedded store."""
+    window: DurationSeconds | None = None
+    """The window of formats whose files have none: Sloth's ``--default-slo-period`` (30d unset)
+    and slo-generator's (28d unset)."""
 
 
 SpecFile = Annotated[_SpecFile, BeforeValidator(_path_alone)]
@@ -208,7 +212,7 @@ def load_spec_files(entries: list[_SpecFile], base: Path) -> SpecImport:
     each at its file and line.
     """
     located = _Located()
-    groups: list[tuple[str | None, str | None, list[SpecDocument]]] = []
+    groups: list[SpecGroup] = []
     by_pattern: set[str] = set()
     for j, entry in enumerate(entries):
         paths = expand_paths(entry.path, base)
@@ -227,7 +231,7 @@ def load_spec_files(entries: list[_SpecFile], base: Path) -> SpecImport:
             if _is_pattern(entry.path, base):
                 by_pattern.add(str(path))
             docs += [SpecDocument(str(path), i, d) for i, d in enumerate(parsed.documents)]
-        groups.append((entry.format, entry.backend, docs))
+        groups.append(SpecGroup(docs, entry.format, entry.backend, entry.window))
     try:
         result, formats = import_documents(groups, frozenset(by_pattern))
     except SpecProblems as exc:
