@@ -13,7 +13,9 @@ field                             Redline
                                   ``slo.promql_translate`` shapes (``counter: true`` also
                                   allows ``sum(SELECTOR)``); with a backend, query SLIs
 ``ratioMetric`` raw + rawType      an error ratio (``failure``) or a success ratio (``success``)
-``thresholdMetric``                Timeslices on a data age ``time() - SELECTOR`` (freshness)
+``thresholdMetric``                natively a data age ``time() - SELECTOR`` in Timeslices
+                                  (freshness); on a backend any gauge, sampled each
+                                  ``timeSliceWindow`` (1m) by subquery, Occurrences or Timeslices
 Timeslices / RatioTimeslices       with a ratioMetric: time slices of ``timeSliceWindow`` run on
                                   a backend (a slice is good when its ratio reaches
                                   ``timeSliceTarget``; RatioTimeslices averages the slices' ratios)
@@ -291,30 +293,55 @@ def _ratio_sli(
     )}
 
 
+_BAD_WHEN = {"lt": ">=", "lte": ">", "gt": "<=", "gte": "<"}
+"""A thresholdMetric objective's ``op`` says when a value is good; the comparison that makes it bad."""
+
+
+def _is_age(query: str) -> bool:
+    try:
+        translate_freshness(query, 1.0)
+    except ConfigError:
+        return False
+    return True
+
+
 def _threshold_sli(
     obj: _Obj, metric: dict[str, Any], tpath: str, o: _Objective, cat: _Catalogue, backend: str | None,
     result: ImportResult,
 ) -> dict[str, Any]:
+    """A threshold on a gauge, sampled once per ``timeSliceWindow`` (1m unset): natively a data age
+    (``time() - SELECTOR``) in Timeslices; on a backend any query, counted by subquery as slices
+    (Timeslices) or samples (Occurrences) where it is not ``op`` ``value``."""
     query = _query(obj, metric, tpath, cat, result)
-    if o.budgeting != "Timeslices":
-        raise o.slo.fail("spec.budgetingMethod", "Redline evaluates a thresholdMetric (a data age) as Timeslices only",
-                       o.budgeting)
+    if o.budgeting == "RatioTimeslices":
+        raise o.slo.fail("spec.budgetingMethod", "a thresholdMetric is counted as Occurrences or Timeslices",
+                         o.budgeting)
     op = o.raw.get("op")
-    if op not in ("lt", "lte"):
-        raise o.slo.fail(f"{o.path}.op", "a data age must stay below a maximum (lt or lte)",
-                       op if op is not None else NO_VALUE)
-    max_age = _number(o.slo, o.raw, "value", o.path, "expected the maximum age in seconds", lambda v: v > 0)
-    step, _ = _slices(_Objective(o.slo, "Timeslices", {"timeSliceTarget": 1, **o.raw}, o.path))
-    slice_s = parse_duration(step)
+    if op not in _BAD_WHEN:
+        raise o.slo.fail(f"{o.path}.op", "expected lt, lte, gt or gte (how a value compares to be good)",
+                         op if op is not None else NO_VALUE)
+    value = _number(o.slo, o.raw, "value", o.path, "expected the threshold, a number", lambda v: True)
+    step, _ = _slices(_Objective(o.slo, "Timeslices", {"timeSliceTarget": 1, "timeSliceWindow": "1m", **o.raw},
+                                 o.path))
+    age = _is_age(query)
     if backend is not None:
-        age = f"max({query})"
-        bad = ">=" if op == "lt" else ">"
+        sample = f"max({query})" if age else f"({query})"
         return {"query": QuerySLI(
-            source=backend, errors=f"sum_over_time(({age} {bad} bool {max_age!r})[{{{{.window}}}}:{step}])",
-            total=f"count_over_time({age}[{{{{.window}}}}:{step}])", measures="freshness",
+            source=backend,
+            errors=f"sum_over_time(({sample} {_BAD_WHEN[str(op)]} bool {value!r})[{{{{.window}}}}:{step}])",
+            total=f"count_over_time({sample}[{{{{.window}}}}:{step}])",
+            measures="freshness" if age else "availability",
         )}
+    if not age:
+        raise obj.fail(tpath, "a threshold on a gauge other than a data age (time() - SELECTOR) is evaluated by a "
+                       "backend: give this file's slo_files entry a backend (a promql source)")
+    if o.budgeting != "Timeslices":
+        raise o.slo.fail("spec.budgetingMethod", "Redline evaluates a thresholdMetric (a data age) as Timeslices "
+                         "only", o.budgeting)
+    if op not in ("lt", "lte") or value <= 0:
+        raise o.slo.fail(f"{o.path}.op", "a data age must stay below a maximum (lt or lte)", op)
     # The engine counts an age at most max_age as fresh (lte), to the millisecond: lt is 1 ms less.
-    return {"freshness": translate_freshness(query, max_age - (0.001 if op == "lt" else 0.0), slice_s)}
+    return {"freshness": translate_freshness(query, value - (0.001 if op == "lt" else 0.0), parse_duration(step))}
 
 
 def _duration(text: str) -> float:

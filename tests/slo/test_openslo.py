@@ -171,6 +171,20 @@ def test_timeslices_of_a_ratio_run_on_a_backend_as_subqueries() -> None:
     assert spec.sli.query is not None and spec.sli.query.error_ratio == f"1 - avg_over_time({good}[{{{{.window}}}}:1m])"
 
 
+def test_a_threshold_on_any_gauge_runs_on_a_backend_by_subquery() -> None:
+    (alpha,) = [d for d in _docs(PEER / "openslo/v1alpha/slos.yaml")[0] if d["metadata"]["name"] ==
+                "web-latency-threshold"]
+    (problem,) = _problems([alpha])
+    assert problem == ("o.yaml: spec.indicator.thresholdMetric: a threshold on a gauge other than a data age "
+                       "(time() - SELECTOR) is evaluated by a backend: give this file's slo_files entry a backend "
+                       "(a promql source)")
+    (spec,) = _load([alpha], backend="prom").specs
+    assert spec.sli.query is not None and spec.calendar is not None
+    sample = '(api_server_requestMsec{host="*",job="nginx"})'
+    assert spec.sli.query.errors == f"sum_over_time(({sample} <= bool 200.0)[{{{{.window}}}}:1m])"  # good: gt 200
+    assert spec.sli.query.total == f"count_over_time({sample}[{{{{.window}}}}:1m])"
+
+
 def test_a_raw_ratio_is_an_error_ratio() -> None:
     (sli,) = [d for d in _docs(PEER / "openslo/v1/slis.yaml")[0] if d["metadata"]["name"] == "wifi-client-satisfaction"]
     slo = {"apiVersion": "openslo/v1", "kind": "SLO", "metadata": {"name": "wifi"}, "spec": {
@@ -280,9 +294,7 @@ REFUSED = {  # the spec's examples that name no real metric source, and one with
     "week, month or quarter (1w, 1M, 1Q)",
     "treat-low-traffic-as-equally-important-timeslices-slo.yaml": "spec.indicator.spec.ratioMetric.good."
     "metricSource.type = Any: Redline reads Prometheus queries only",
-    "v1alpha/slos.yaml": "[0].spec.budgetingMethod = Occurrences: Redline evaluates a thresholdMetric (a data age) "
-    "as Timeslices only",
-    "v1alpha/slos.yaml#1": "[1].spec.objectives[0].ratioMetrics.good.source = datadog: Redline reads Prometheus "
+    "v1alpha/slos.yaml": "[1].spec.objectives[0].ratioMetrics.good.source = datadog: Redline reads Prometheus "
     "queries only",
 }
 
