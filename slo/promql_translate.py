@@ -250,11 +250,15 @@ def with_window_placeholder(query: str) -> str | None:
 def _parse(query: str) -> _Node:
     """The shape tree of ``query`` (``{{.window}}`` standing for a range); ``PromQLShapeError``
     naming the query, and the column when it can be told, if it is not valid PromQL."""
-    problem = syntax_problem(query)
-    if problem is not None:
-        raise PromQLShapeError(f"cannot read PromQL query {shown(query)}: {problem}")
+    text = _parseable(query)
     try:
-        return _node(promql_parser.parse(_parseable(query)))
+        parsed = promql_parser.parse(text)
+    except ValueError as exc:
+        column = _column(text, str(exc))
+        where = f" at column {column}" if column else ""
+        raise PromQLShapeError(f"cannot read PromQL query {shown(query)}: {exc}{where}") from exc
+    try:
+        return _node(parsed)
     except PromQLShapeError as exc:
         raise PromQLShapeError(f"cannot read PromQL query {shown(query)}: {exc}") from exc
 
