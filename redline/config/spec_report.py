@@ -27,7 +27,7 @@ def _window(spec: SLOSpec) -> str:
 def _alerts(spec: SLOSpec) -> str:
     a = spec.alerting
     roles = [f"{role} {'off' if getattr(a, role).disable else 'on'}" for role in ("page", "ticket")]
-    extra = f", {len(a.tiers)} custom tiers" if a.tiers is not None else ""
+    extra = f", {len(a.tiers)} custom tier{'' if len(a.tiers) == 1 else 's'}" if a.tiers is not None else ""
     named = f" as {a.name}" if a.name else ""
     return f"alerts{named}: {', '.join(roles)}{extra}"
 
