@@ -26,7 +26,13 @@ def _window(spec: SLOSpec) -> str:
 
 def _alerts(spec: SLOSpec) -> str:
     a = spec.alerting
-    roles = [f"{role} {'off' if getattr(a, role).disable else 'on'}" for role in ("page", "ticket")]
+
+    def on(role: str) -> bool:
+        tiers = a.tiers
+        has_tier = tiers is None or any(t.severity == role and not t.disable for t in tiers)
+        return has_tier and not getattr(a, role).disable
+
+    roles = [f"{role} {'on' if on(role) else 'off'}" for role in ("page", "ticket")]
     extra = f", {len(a.tiers)} custom tier{'' if len(a.tiers) == 1 else 's'}" if a.tiers is not None else ""
     named = f" as {a.name}" if a.name else ""
     return f"alerts{named}: {', '.join(roles)}{extra}"
