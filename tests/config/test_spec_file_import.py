@@ -201,3 +201,18 @@ def test_a_folder_of_manifests_skips_what_is_not_a_spec_with_a_note(tmp_path: Pa
            "by a glob)" in loaded.notes
     with pytest.raises(ConfigError, match=r"deployment.yaml:1: apiVersion: not a spec Redline reads"):
         load_config(_config(tmp_path, "  - slos/deployment.yaml\n"))
+
+
+def test_check_describes_calendar_windows_and_custom_tiers(tmp_path: Path) -> None:
+    from redline.config.spec_report import describe_objective
+
+    text = (ROOT / "examples/openslo.yaml").read_text().replace(
+        "    - duration: 28d\n      isRolling: true\n  objectives:\n    - displayName: availability",
+        "    - duration: 1w\n      calendar: {startTime: 2024-01-07 00:00:00, timeZone: Europe/Paris}\n"
+        "  objectives:\n    - displayName: availability", 1)
+    (tmp_path / "o.yaml").write_text(text)
+    (spec, *_) = load_config(_config(tmp_path, "  - o.yaml\n")).config.slos
+    assert describe_objective(spec) == (
+        "checkout-availability: availability, 99.9% over calendar week from sunday (Europe/Paris); "
+        "alerts: page on, ticket off, 1 custom tier"
+    )
