@@ -527,8 +527,12 @@ def _slo(obj: _Obj, cat: _Catalogue, result: ImportResult, problems: Problems) -
                 built = SLOSpec.model_validate(body)
             except ValidationError as exc:
                 first = exc.errors()[0]
-                raise obj.fail(opath, f"{'.'.join(map(str, first['loc']))}: "
-                               f"{str(first['msg']).removeprefix('Value error, ')}") from exc
+                why = str(first["msg"]).removeprefix("Value error, ")
+                if first["loc"][:1] == ("calendar",):  # the time zone: say it where the file has it
+                    zone = spec["timeWindow"][0]["calendar"].get("timeZone")
+                    raise obj.fail("spec.timeWindow[0].calendar.timeZone", "unknown time zone (expected an IANA "
+                                   "name such as Europe/Paris)", zone) from exc
+                raise obj.fail(opath, f"{'.'.join(map(str, first['loc']))}: {why}") from exc
             result.objectives.append(Imported(obj.doc.source, obj.doc.index, built, (*obj.prefix, "metadata", "name")))
         except _Fail as exc:
             problems.extend([exc.message])

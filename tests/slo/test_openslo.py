@@ -221,6 +221,10 @@ def test_an_unknown_kind_names_the_document_and_kind() -> None:
         ("checkout-availability", lambda s: s.update(timeWindow=[{"duration": "30 days", "isRolling": True}]),
          "document 4: spec.timeWindow[0].duration = 30 days: expected a duration shorthand: a whole number and one "
          "of m h d w M Q Y (28d, 1M)"),
+        ("checkout-availability", lambda s: s.update(timeWindow=[{"duration": "1M", "calendar": {
+            "startTime": "2024-01-01 00:00:00", "timeZone": "Mars/Olympus_Mons"}}]),
+         "document 4: spec.timeWindow[0].calendar.timeZone = Mars/Olympus_Mons: unknown time zone (expected an IANA "
+         "name such as Europe/Paris)"),
         ("checkout-availability", lambda s: s.update(budgetingMethod="Sometimes"),
          "document 4: spec.budgetingMethod = Sometimes: expected Occurrences, Timeslices or RatioTimeslices"),
         ("orders-table-freshness", lambda s: s.update(budgetingMethod="Occurrences"),
