@@ -229,7 +229,7 @@ def _slo(
                    str(err["msg"]).removeprefix("Value error, "), err.get("input"))
         return
     r.result.objectives.append(Imported(r.doc.source, r.doc.index, spec, (*loc, "name")))
-    for ploc, pid in _effective_plugins(r, group_plugins, plugins, raw, loc):
+    for ploc, pid in _effective_plugins(r, group_plugins, plugins, raw):
         applied, why = _PLUGINS.get(pid, (False, "a plugin of your own is Go code only Sloth runs"))
         r.result.note(r.doc, ploc, f"{full}: SLO plugin {pid} {'applied' if applied else 'not applied'}: {why}")
 
@@ -256,8 +256,10 @@ def _plugin_chain(r: _Reader, parent: dict[str, Any], key: str, loc: Loc) -> lis
 
 
 def _effective_plugins(
-    r: _Reader, group: list[tuple[Loc, str]], own: list[tuple[Loc, str]], raw: dict[str, Any], loc: Loc
+    r: _Reader, group: list[tuple[Loc, str]], own: list[tuple[Loc, str]], raw: dict[str, Any]
 ) -> list[tuple[Loc, str]]:
+    """The plugins applied to one SLO: the group's then its own, or its own alone when it
+    overrides the previous ones (as Sloth chains them)."""
     block = raw.get("plugins")
     if isinstance(block, dict) and block.get(r.key("override_previous", block)):
         return own
