@@ -1,5 +1,5 @@
 """The ``redline`` command line: run, check, status, collect, import, whatif, backtest, rules,
-dashboard, demo, store verify.
+export, dashboard, demo, store verify.
 
 One grammar for every command:
 
@@ -143,6 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from redline.config.spec_report import render_spec_reports
     from redline.slo.evaluation import Evaluator
     from redline.slo.groups import group_overflows
     from redline.store.embedded import SampleStore
@@ -155,8 +156,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         series = store.series()
         problems = Evaluator(cfg.slos, cfg.guardrails).check_series(series)
         problems += [str(overflow) for overflow in group_overflows(cfg.slos, series)]
+    for line in render_spec_reports(loaded.spec_files):  # what each spec file was understood to say
+        print(line)
     for note in loaded.notes:
-        print(f"note: {note}", file=sys.stderr)
+        if not any(note in f.notes for f in loaded.spec_files):
+            print(f"note: {note}", file=sys.stderr)
     for p in problems:
         print(f"{loaded.path}: {p}", file=sys.stderr)
     if problems:
@@ -228,6 +232,22 @@ def cmd_rules(args: argparse.Namespace) -> int:
             what = f"{args.output}: cannot write rules: {exc.strerror or exc}"
             raise CommandError(what, _file_hint(exc, "the file given to --output"), EXIT_RUNTIME) from exc
         print(f"wrote {args.output}: check with `promtool check rules {args.output}`", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from redline.slo.export import render_export
+
+    loaded = _load(args.config)
+    text = render_export(loaded.config.slos, args.format)
+    if args.output is None:
+        print(text, end="")
+        return EXIT_OK
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        what = f"{args.output}: cannot write: {exc.strerror or exc}"
+        raise CommandError(what, _file_hint(exc, "the file given to --output"), EXIT_RUNTIME) from exc
     return EXIT_OK
 
 
@@ -478,6 +498,10 @@ def _parser(now_s: float) -> argparse.ArgumentParser:
         "sloth_window, sloth_severity) and sloth_slo_info, which Sloth's Grafana dashboards read",
     )
     ru.set_defaults(fn=cmd_rules)
+    ex = with_config("export", "write the objectives as OpenSLO, Sloth or Pyrra specs")
+    ex.add_argument("--format", required=True, choices=["openslo", "sloth", "pyrra"], help="the spec format")
+    ex.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    ex.set_defaults(fn=cmd_export)
     im = with_config("import", "backfill history from an OpenMetrics file with timestamps")
     im.add_argument("history", type=Path, help="OpenMetrics text with explicit timestamps (as promtool reads)")
     im.set_defaults(fn=cmd_import)

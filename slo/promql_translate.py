@@ -1,8 +1,10 @@
 """Translate the common PromQL shapes of OpenSLO and Sloth specs into native objectives.
 
-The embedded store has no PromQL engine, so a spec's queries are parsed (a small parser for
-the subset below, not regular expressions) and recognised as one of these shapes; any other
-query is a ``ConfigError`` that quotes it.
+The embedded store has no PromQL engine, so a spec's queries are parsed by ``promql-parser``
+(bindings to the Rust ``promql-parser`` crate: all of PromQL) and recognised as one of these
+shapes; any other valid query is a ``ConfigError`` that quotes it (a backend can run it as
+written), and invalid PromQL is one naming the parser's complaint and, where it can be told,
+the column.
 
 ================================================================  ==============================
 shape                                                             becomes
@@ -29,14 +31,19 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
+import promql_parser
+
 from redline.kernel.errors import ConfigError
 from redline.kernel.labels import Matcher, Selector
-from redline.slo.spec import WINDOW_PLACEHOLDER_RE, FreshnessSLI, LatencySLI, RatioSLI
+from redline.slo.spec import WINDOW_PLACEHOLDER_RE, FreshnessSLI, LatencySLI, QuerySLI, RatioSLI
 
 __all__ = [
     "WINDOW_PLACEHOLDER_RE",
     "PromQLShapeError",
+    "query_sli_not_promql",
     "ratio_measures",
+    "shown",
+    "syntax_problem",
     "translate_counter",
     "translate_error_ratio",
     "translate_freshness",
@@ -82,9 +89,15 @@ class _Bin:
     rhs: _Node
 
 
-_Node = _Num | _Sel | _Call | _Agg | _Bin
+@dataclass(frozen=True)
+class _Opaque:
+    """A construct no shape uses (a subquery, a string): it makes the query no known shape."""
 
-_AGGREGATIONS: Final = frozenset({"sum", "min", "max", "avg", "count"})
+    kind: str
+
+
+_Node = _Num | _Sel | _Call | _Agg | _Bin | _Opaque
+
 _TOKEN_RE: Final = re.compile(
     r"""
     (?P<ws>\s+|\#[^\n]*)
@@ -96,144 +109,101 @@ _TOKEN_RE: Final = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
-_ESCAPES: Final = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "r": "\r"}
+"""The tokens of PromQL, for setting each range of a query as written (``with_window_placeholder``)."""
+
+_MATCH_OPS: Final = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
 
 
-def _unquote(token: str) -> str:
-    if token[0] == "`":
-        return token[1:-1]
-    body = token[1:-1]
-    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), body)
+def shown(query: str) -> str:
+    """A query on one line, as written (whitespace runs collapsed), for a message."""
+    return " ".join(query.split())
 
 
-class _Parser:
-    """Recursive descent over tokens: ``+ -`` below ``* /``; aggregations with ``by``/``without``."""
+def _column(query: str, why: str) -> int | None:
+    """Where in ``query`` the parser's complaint ``why`` points (1-based), when it can be told:
+    the text it quotes, or the parenthesis left open."""
+    quoted = re.search(r"'([^']+)'|: (\S+)$", why)
+    if quoted is not None:
+        text = quoted.group(1) or quoted.group(2)
+        at = query.find(text)
+        if at >= 0:
+            return at + 1
+    if "parenthesis" in why:
+        opened: list[int] = []
+        for m in _TOKEN_RE.finditer(query):
+            if m.group(0) == "(":
+                opened.append(m.start())
+            elif m.group(0) == ")" and opened:
+                opened.pop()
+        if opened:
+            return opened[-1] + 1
+    return None
 
-    def __init__(self, query: str) -> None:
-        self.query = query
-        self.tokens: list[tuple[str, str]] = []
-        pos = 0
-        while pos < len(query):
-            m = _TOKEN_RE.match(query, pos)
-            if m is None:
-                raise self.error(f"unexpected character {query[pos]!r} at column {pos + 1}")
-            kind = m.lastgroup
-            assert kind is not None
-            if kind != "ws":
-                self.tokens.append((kind, m.group(0)))
-            pos = m.end()
-        self.i = 0
 
-    def error(self, why: str) -> PromQLShapeError:
-        return PromQLShapeError(f"cannot read PromQL query {self.query!r}: {why}")
+def _parseable(query: str) -> str:
+    """``query`` as promql-parser reads it: ``{{.window}}`` as a range, and backtick (raw)
+    strings as double-quoted ones (promql-parser 0.11 reads escapes inside backticks)."""
+    text = WINDOW_PLACEHOLDER_RE.sub("5m", query)
+    return re.sub(r"`([^`]*)`", lambda m: '"' + m.group(1).replace("\\", "\\\\").replace('"', '\\"') + '"', text)
 
-    def peek(self) -> tuple[str, str] | None:
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
 
-    def take(self, text: str | None = None) -> tuple[str, str]:
-        tok = self.peek()
-        if tok is None or (text is not None and tok[1] != text):
-            raise self.error(f"expected {text or 'more'} but found {tok[1] if tok else 'the end'}")
-        self.i += 1
-        return tok
+def syntax_problem(query: str) -> str | None:
+    """Why ``query`` is not valid PromQL (``{{.window}}`` standing for a range), with the column
+    where that can be told; ``None`` when it parses. For a query run as written on a backend,
+    which may speak another dialect (MetricsQL), and whose rules Prometheus could not load."""
+    text = _parseable(query)
+    try:
+        promql_parser.parse(text)
+    except ValueError as exc:
+        column = _column(text, str(exc))
+        return f"{exc}{f' at column {column}' if column else ''}"
+    return None
 
-    def parse(self) -> _Node:
-        node = self.expr()
-        if self.peek() is not None:
-            raise self.error(f"unexpected {self.peek()[1]!r}")  # type: ignore[index]
-        return node
 
-    def expr(self) -> _Node:
-        node = self.term()
-        while (tok := self.peek()) is not None and tok[1] in ("+", "-"):
-            self.i += 1
-            node = _Bin(tok[1], node, self.term())
-        return node
+def query_sli_not_promql(sli: QuerySLI) -> str | None:
+    """Why a query SLI's rules could not be loaded by Prometheus: the first of its queries that is
+    not PromQL, named with the parser's complaint; ``None`` when all are."""
+    for side, query in sli.queries().items():
+        problem = syntax_problem(query)
+        if problem is not None:
+            return f"its {side} query is not PromQL ({problem}), so Prometheus could not load its rules"
+    return None
 
-    def term(self) -> _Node:
-        node = self.atom()
-        while (tok := self.peek()) is not None and tok[1] in ("*", "/"):
-            self.i += 1
-            node = _Bin(tok[1], node, self.atom())
-        return node
 
-    def grouping(self) -> None:
-        """Skip ``by (a, b)`` / ``without (a)``: the embedded objective sums every series."""
-        tok = self.peek()
-        if tok is not None and tok[1] in ("by", "without"):
-            self.i += 1
-            self.take("(")
-            while self.take()[1] != ")":
-                pass
+def _selector(vs: promql_parser.VectorSelector) -> Selector:
+    matchers = [Matcher(m.name, _MATCH_OPS[str(m.op)], m.value) for m in vs.matchers.matchers]  # type: ignore[arg-type]
+    if vs.matchers.or_matchers:
+        raise PromQLShapeError("a selector with `or` between matchers is not supported")
+    if vs.offset is not None or vs.at is not None:
+        raise PromQLShapeError("offset and @ are not supported: the objective is evaluated at the current time")
+    name = vs.name
+    if not name:
+        names = [m for m in matchers if m.name == "__name__" and m.op == "="]
+        if not names:
+            raise PromQLShapeError('a selector needs a metric name (or __name__="...")')
+        name = names[0].value
+    return Selector(name, tuple(m for m in matchers if m.name != "__name__"))
 
-    def atom(self) -> _Node:
-        kind, text = self.take()
-        if kind == "num":
-            return _Num(float(text))
-        if text == "(":
-            node = self.expr()
-            self.take(")")
-            return node
-        if text == "{":
-            self.i -= 1
-            return self.selector("")
-        if kind != "ident":
-            raise self.error(f"unexpected {text!r}")
-        if text in _AGGREGATIONS and self.peek() is not None and self.peek()[1] in ("(", "by", "without"):  # type: ignore[index]
-            self.grouping()
-            self.take("(")
-            arg = self.expr()
-            self.take(")")
-            self.grouping()
-            return _Agg(text, arg)
-        if self.peek() is not None and self.peek()[1] == "(":  # type: ignore[index]
-            self.take("(")
-            args: list[_Node] = []
-            while self.peek() is not None and self.peek()[1] != ")":  # type: ignore[index]
-                args.append(self.expr())
-                if self.peek() is not None and self.peek()[1] == ",":  # type: ignore[index]
-                    self.i += 1
-            self.take(")")
-            return _Call(text, tuple(args))
-        return self.selector(text)
 
-    def selector(self, metric: str) -> _Sel:
-        matchers: list[Matcher] = []
-        if self.peek() is not None and self.peek()[1] == "{":  # type: ignore[index]
-            self.take("{")
-            while self.peek() is not None and self.peek()[1] != "}":  # type: ignore[index]
-                kind, name = self.take()
-                if kind != "ident":
-                    raise self.error(f"expected a label name, found {name!r}")
-                op = self.take()[1]
-                if op not in ("=", "!=", "=~", "!~"):
-                    raise self.error(f"expected = != =~ !~ after {name!r}, found {op!r}")
-                kind, value = self.take()
-                if kind != "str":
-                    raise self.error(f"expected a quoted value after {name}{op}, found {value!r}")
-                text = _unquote(value)
-                if op in ("=~", "!~"):
-                    try:
-                        re.compile(text)
-                    except re.error as exc:
-                        raise self.error(f"bad regex {text!r}: {exc}") from exc
-                matchers.append(Matcher(name, op, text))  # type: ignore[arg-type]
-                if self.peek() is not None and self.peek()[1] == ",":  # type: ignore[index]
-                    self.i += 1
-            self.take("}")
-        if not metric:
-            names = [m for m in matchers if m.name == "__name__" and m.op == "="]
-            if not names:
-                raise self.error('a selector needs a metric name (or __name__="...")')
-            metric = names[0].value
-            matchers = [m for m in matchers if m is not names[0]]
-        rng: str | None = None
-        if self.peek() is not None and self.peek()[0] == "range":  # type: ignore[index]
-            rng = self.take()[1][1:-1].strip()
-        tok = self.peek()
-        if tok is not None and tok[1] == "offset":
-            raise self.error("offset is not supported: the objective is evaluated at the current time")
-        return _Sel(Selector(metric, tuple(matchers)), rng)
+def _node(expr: object) -> _Node:
+    """The shape-matching tree of a parsed expression: what the shapes below look at."""
+    if isinstance(expr, promql_parser.ParenExpr):
+        return _node(expr.expr)
+    if isinstance(expr, promql_parser.NumberLiteral):
+        return _Num(float(expr.val))
+    if isinstance(expr, promql_parser.VectorSelector):
+        return _Sel(_selector(expr), None)
+    if isinstance(expr, promql_parser.MatrixSelector):
+        return _Sel(_selector(expr.vector_selector), str(expr.range))
+    if isinstance(expr, promql_parser.Call):
+        return _Call(expr.func.name, tuple(_node(a) for a in expr.args))
+    if isinstance(expr, promql_parser.AggregateExpr):
+        return _Agg(str(expr.op).split()[0], _node(expr.expr))
+    if isinstance(expr, promql_parser.BinaryExpr):
+        return _Bin(str(expr.op), _node(expr.lhs), _node(expr.rhs))
+    if isinstance(expr, promql_parser.UnaryExpr):
+        return _Bin("-", _Num(0.0), _node(expr.expr))
+    return _Opaque(type(expr).__name__)
 
 
 def ratio_measures(side: str, total: str | None = None, *, good: bool = False) -> Literal["availability", "latency"]:
@@ -263,7 +233,7 @@ def with_window_placeholder(query: str) -> str | None:
             rest = query[pos:]
             if re.search(r"\[[^\]:]*\]", rest):  # a range further on would keep its length: mixed windows
                 raise PromQLShapeError(
-                    f"cannot set the window in PromQL query {query!r}: unexpected {query[pos]!r} at column "
+                    f"cannot set the window in PromQL query {shown(query)}: unexpected {query[pos]} at column "
                     f"{pos + 1}, before a range (write {{{{.window}}}} where each range goes)"
                 )
             out.append(rest)
@@ -278,7 +248,19 @@ def with_window_placeholder(query: str) -> str | None:
 
 
 def _parse(query: str) -> _Node:
-    return _Parser(WINDOW_PLACEHOLDER_RE.sub("5m", query)).parse()
+    """The shape tree of ``query`` (``{{.window}}`` standing for a range); ``PromQLShapeError``
+    naming the query, and the column when it can be told, if it is not valid PromQL."""
+    text = _parseable(query)
+    try:
+        parsed = promql_parser.parse(text)
+    except ValueError as exc:
+        column = _column(text, str(exc))
+        where = f" at column {column}" if column else ""
+        raise PromQLShapeError(f"cannot read PromQL query {shown(query)}: {exc}{where}") from exc
+    try:
+        return _node(parsed)
+    except PromQLShapeError as exc:
+        raise PromQLShapeError(f"cannot read PromQL query {shown(query)}: {exc}") from exc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,7 +283,7 @@ def _counter_of(node: _Node, *, counter: bool) -> Selector | None:
 
 def _shape_error(query: str, expected: str) -> PromQLShapeError:
     return PromQLShapeError(
-        f"PromQL query {query!r} is not a shape Redline can evaluate in its embedded store: expected {expected}"
+        f"PromQL query {shown(query)} is not a shape Redline can evaluate in its embedded store: expected {expected}"
     )
 
 

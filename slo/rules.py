@@ -52,6 +52,7 @@ import yaml
 from redline.kernel.errors import ConfigError
 from redline.kernel.labels import Matcher, Selector
 from redline.kernel.units import format_duration
+from redline.slo.promql_translate import query_sli_not_promql
 from redline.slo.ranking import BurnRateCondition
 from redline.slo.rule_sli import error_ratio_expr, le_spellings, promql_number
 from redline.slo.spec import BURN_WINDOWS, SLOSpec
@@ -248,6 +249,8 @@ _ONLY = "(ratio, latency, freshness and query SLIs only)"
 
 
 def _why_skipped(spec: SLOSpec) -> str | None:
+    if spec.sli.query is not None and (problem := query_sli_not_promql(spec.sli.query)) is not None:
+        return problem
     if spec.kind not in _EXPORTED_KINDS and spec.sli.query is None:
         return f"its kind ({spec.kind}) has no Prometheus rule translation yet"
     if spec.maintenance:

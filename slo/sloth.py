@@ -1,185 +1,373 @@
-"""Load Sloth ``prometheus/v1`` specs into ``SLOSpec`` objectives for the embedded store.
+"""Load Sloth specs, both forms, into ``SLOSpec`` objectives.
 
-Supported (a field not listed is a ``ConfigError`` naming it, never dropped):
+- ``version: prometheus/v1`` (snake_case keys: ``error_query``, ``page_alert``, ``slo_plugins``);
+- the Kubernetes CRD ``apiVersion: sloth.slok.dev/v1``, ``kind: PrometheusServiceLevel`` (the same
+  spec under ``spec:``, camelCase keys: ``errorQuery``, ``pageAlert``, ``sloPlugins``).
 
-- ``version: prometheus/v1``, ``service``, ``labels``;
-- ``slos[]``: ``name`` (the objective is ``<service>-<name>``), ``objective`` (percent),
-  ``description``, ``labels``;
-- ``sli.events.error_query`` / ``total_query`` (ratio, or latency when the errors are
-  ``count - bucket{le=…}``) and ``sli.raw.error_ratio_query`` (only the shapes of
-  ``slo.promql_translate.translate_error_ratio``); ``sli.plugin`` is refused. Every query must
-  contain ``{{.window}}``;
-- ``alerting``: ``labels`` go into the objective's labels; ``annotations.runbook`` (or
-  ``runbook_url``) becomes ``runbook_url``; ``name``, the other annotations and
-  ``page_alert``/``ticket_alert`` (names, labels, annotations, ``disable``) cannot be held by an
-  objective (Redline's alert policy is global), so they are returned as notes for the caller
-  to show.
+Each SLO becomes the objective ``<service>-<name>`` (Sloth's ``sloth_id``) over Sloth's default
+30-day window. ``labels`` (the service's, then the SLO's) go on the objective, so on every record
+and alert; ``alerting`` becomes ``SLOSpec.alerting``: its ``name`` (the alert's name),
+``labels`` and ``annotations`` (alerts only), and the page/ticket roles with ``disable``,
+``labels``, ``annotations``. An ``annotations.runbook``/``runbook_url`` is also the objective's
+``runbook_url``.
 
-The window is Sloth's default, 30 days (``SLOSpec``'s default too). Loaded with a ``backend``
-(a ``promql`` source), the queries are not translated: each becomes a query SLI run on that
-source as written, ``{{.window}}`` set to every window (``slo.query_sli``); any PromQL works.
+SLIs: ``events`` (errors over total) and ``raw`` (an error ratio). Without a backend the queries
+are translated into native objectives (``slo.promql_translate``); with one (a ``promql`` source)
+they run there as written. An SLI ``plugin`` is Go code only Sloth runs: refused, naming the
+plugin and showing the ``events`` form to write instead. SLO plugins (``slo_plugins``,
+``plugins.chain``) load; each is named in a note as applied (Redline does what it does) or not,
+with the reason.
+
+Every problem of a document is collected (``slo.spec_source.Problems``) and raised together.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 
 from redline.kernel.errors import ConfigError
 from redline.slo.promql_translate import WINDOW_PLACEHOLDER_RE, ratio_measures, translate_error_ratio, translate_ratio
-from redline.slo.spec import LatencySLI, QuerySLI, RatioSLI, SLOSpec
+from redline.slo.spec import AlertingSpec, AlertRoleSpec, LatencySLI, QuerySLI, RatioSLI, SLOSpec
+from redline.slo.spec_source import Imported, ImportResult, Loc, Problems, SpecDocument
 
-__all__ = ["SlothResult", "load_sloth"]
+__all__ = ["CRD_API_VERSION", "CRD_KIND", "SLOTH_VERSION", "is_sloth", "load_sloth"]
 
-_TOP_KEYS = frozenset({"version", "service", "labels", "slos"})
-_SLO_KEYS = frozenset({"name", "objective", "description", "labels", "sli", "alerting"})
-_ALERTING_KEYS = frozenset({"name", "labels", "annotations", "page_alert", "ticket_alert"})
+SLOTH_VERSION = "prometheus/v1"
+CRD_API_VERSION = "sloth.slok.dev/v1"
+CRD_KIND = "PrometheusServiceLevel"
 
+_SNAKE = {
+    "error_query": "error_query", "total_query": "total_query", "error_ratio_query": "error_ratio_query",
+    "page_alert": "page_alert", "ticket_alert": "ticket_alert", "slo_plugins": "slo_plugins",
+    "override_previous": "overridePrevious",
+}
+_CAMEL = {
+    "error_query": "errorQuery", "total_query": "totalQuery", "error_ratio_query": "errorRatioQuery",
+    "page_alert": "pageAlert", "ticket_alert": "ticketAlert", "slo_plugins": "sloPlugins",
+    "override_previous": "overridePrevious",
+}
 
-_SLI_KEY: dict[type, str] = {RatioSLI: "ratio", LatencySLI: "latency", QuerySLI: "query"}
+_SLOTH_WINDOW_S = 30 * 86400.0
+"""Sloth's default SLO period (its ``--default-slo-period``)."""
 
-
-@dataclass(frozen=True)
-class SlothResult:
-    """The objectives of one Sloth document, and what of it an objective cannot hold."""
-
-    specs: list[SLOSpec]
-    notes: list[str] = field(default_factory=list)
-
-
-def _fail(source: str, path: str, why: str) -> ConfigError:
-    return ConfigError(f"{source}: {path}: {why}")
-
-
-def _mapping(value: object, source: str, path: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _fail(source, path, f"expected a mapping, got {type(value).__name__}")
-    return value
-
-
-def _str_map(value: object, source: str, path: str) -> dict[str, str]:
-    raw = _mapping(value, source, path) if value is not None else {}
-    return {str(k): str(v) for k, v in raw.items()}
-
-
-def _unknown(raw: dict[str, Any], allowed: frozenset[str], source: str, path: str) -> None:
-    extra = sorted(set(raw) - allowed)
-    if extra:
-        raise _fail(source, f"{path}.{extra[0]}", f"not a Sloth prometheus/v1 field Redline reads (expected one of "
-                    f"{', '.join(sorted(allowed))})")
-
-
-def _query(sli: dict[str, Any], key: str, source: str, path: str) -> str:
-    value = sli.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(source, f"{path}.{key}", "required query is missing")
-    if not WINDOW_PLACEHOLDER_RE.search(value):
-        raise _fail(source, f"{path}.{key}", f"query {value!r} has no {{{{.window}}}} placeholder: "
-                    "Sloth substitutes each alert window there")
-    return value
+_PLUGINS: dict[str, tuple[bool, str]] = {
+    "sloth.dev/core/validate/v1": (True, "Redline validates every spec when it loads it"),
+    "sloth.dev/core/sli_rules/v1": (True, "`redline rules` records the SLI error ratios for every window"),
+    "sloth.dev/core/metadata_rules/v1": (True, "`redline rules` records the objective and the budget left"),
+    "sloth.dev/core/alert_rules/v1": (True, "Redline pages and tickets on multiwindow burn rates"),
+    "sloth.dev/core/noop/v1": (True, "it does nothing"),
+    "sloth.dev/core/debug/v1": (True, "it only logs in Sloth"),
+    "sloth.dev/contrib/info_labels/v1": (False, "Redline writes no sloth_slo_info series to add labels to"),
+    "sloth.dev/contrib/rule_intervals/v1": (False, "Redline's rule groups use the ruler's evaluation interval"),
+    "sloth.dev/contrib/remove_labels/v1": (False, "Redline keeps the objective's labels on every record"),
+    "sloth.dev/contrib/denominator_corrected_rules/v1": (
+        False, "Redline records plain error ratios per window, not denominator-corrected ones"),
+    "sloth.dev/contrib/error_budget_exhausted_alert/v1": (
+        False, "Redline has no budget-exhausted alert; the burn-rate alerts page first"),
+    "sloth.dev/contrib/validate_victoria_metrics/v1": (
+        False, "Redline reads PromQL; MetricsQL-only queries run as written on a backend source"),
+}
 
 
-def _sli(raw: dict[str, Any], source: str, path: str, backend: str | None) -> RatioSLI | LatencySLI | QuerySLI:
-    sli = _mapping(raw.get("sli"), source, f"{path}.sli")
-    kinds = sorted(k for k in ("events", "raw", "plugin") if k in sli)
-    if len(kinds) != 1 or set(sli) - {"events", "raw", "plugin"}:
-        raise _fail(source, f"{path}.sli", f"expected exactly one of events, raw, plugin; got {sorted(sli)}")
-    kind = kinds[0]
-    if kind == "plugin":
-        raise _fail(source, f"{path}.sli.plugin", "SLI plugins are Go code run by Sloth; Redline cannot run them")
-    body = _mapping(sli[kind], source, f"{path}.sli.{kind}")
-    try:
-        if kind == "events":
-            _unknown(body, frozenset({"error_query", "total_query"}), source, f"{path}.sli.events")
-            errors = _query(body, "error_query", source, f"{path}.sli.events")
-            total = _query(body, "total_query", source, f"{path}.sli.events")
-            if backend is not None:
-                measures = ratio_measures(errors, total, good=False)
-                return QuerySLI(source=backend, errors=errors, total=total, measures=measures)
-            return translate_ratio(errors, total, good=False)
-        _unknown(body, frozenset({"error_ratio_query"}), source, f"{path}.sli.raw")
-        ratio = _query(body, "error_ratio_query", source, f"{path}.sli.raw")
-        if backend is not None:
-            return QuerySLI(source=backend, error_ratio=ratio, measures=ratio_measures(ratio))
-        return translate_error_ratio(ratio)
-    except ConfigError as exc:
-        if str(exc).startswith(source):
-            raise
-        raise _fail(source, f"{path}.sli.{kind}", str(exc)) from exc
+def is_sloth(data: object) -> bool:
+    """Whether a loaded YAML document is a Sloth spec (either form)."""
+    if not isinstance(data, dict):
+        return False
+    return data.get("version") == SLOTH_VERSION or (
+        data.get("apiVersion") == CRD_API_VERSION and data.get("kind") == CRD_KIND
+    )
 
 
-def _alerting(
-    raw: object, name: str, source: str, path: str, notes: list[str]
-) -> tuple[dict[str, str], str | None]:
-    if raw is None:
-        return {}, None
-    alerting = _mapping(raw, source, path)
-    _unknown(alerting, _ALERTING_KEYS, source, path)
-    labels = _str_map(alerting.get("labels"), source, f"{path}.labels")
-    annotations = _str_map(alerting.get("annotations"), source, f"{path}.annotations")
-    runbook = annotations.pop("runbook", None) or annotations.pop("runbook_url", None)
-    kept = []
-    if "name" in alerting:
-        kept.append(f"name {alerting['name']!r}")
-    if annotations:
-        kept.append(f"annotations {sorted(annotations)}")
-    for key in ("page_alert", "ticket_alert"):
-        if alerting.get(key):
-            kept.append(f"{key} {alerting[key]!r}")
-    if kept:
-        notes.append(
-            f"{source}: {name}: {path}: " + "; ".join(kept)
-            + " not applied: Redline's page/ticket alerts come from its own alerting config"
-        )
-    return labels, runbook
+class _Reader:
+    """One Sloth document being read: its form's key names and the problems found so far."""
+
+    def __init__(self, doc: SpecDocument, crd: bool, backend: str | None, window_s: float) -> None:
+        self.doc = doc
+        self.window_s = window_s
+        self.crd = crd
+        self.keys = _CAMEL if crd else _SNAKE
+        self.backend = backend
+        self.problems = Problems()
+        self.result = ImportResult()
+
+    def key(self, name: str, raw: dict[str, Any] | None = None) -> str:
+        """The key for ``name`` in this form; in ``raw``, the other form's spelling when only it is
+        there (Sloth's own CRD examples write ``page_alert``: both are read, in both forms)."""
+        own = self.keys.get(name, name)
+        other = (_SNAKE if self.crd else _CAMEL).get(name, name)
+        return other if raw is not None and own not in raw and other in raw else own
+
+    def keys_of(self, *names: str) -> set[str]:
+        """Every accepted spelling of ``names``."""
+        return {k for n in names for k in (_SNAKE.get(n, n), _CAMEL.get(n, n))}
+
+    def fail(self, loc: Loc, text: str, value: object = None, *, show: bool = True) -> None:
+        if show:
+            self.problems.add(self.doc, loc, text, value)
+        else:
+            self.problems.add(self.doc, loc, text)
+
+    def mapping(self, parent: dict[str, Any], key: str, loc: Loc, *, required: bool = False) -> dict[str, Any] | None:
+        value = parent.get(key)
+        if value is None:
+            if required:
+                self.fail((*loc, key), "required mapping is missing", show=False)
+            return None
+        if not isinstance(value, dict):
+            self.fail((*loc, key), "expected a mapping", value)
+            return None
+        return value
+
+    def unknown(self, raw: dict[str, Any], allowed: set[str], loc: Loc) -> None:
+        form = f"{CRD_KIND} ({CRD_API_VERSION})" if self.crd else SLOTH_VERSION
+        for extra in sorted(set(raw) - allowed, key=str):
+            self.fail((*loc, extra), f"not a field of Sloth {form} (expected one of {', '.join(sorted(allowed))})",
+                      show=False)
+
+    def str_map(self, parent: dict[str, Any], key: str, loc: Loc) -> dict[str, str]:
+        raw = self.mapping(parent, key, loc)
+        out: dict[str, str] = {}
+        for k, v in (raw or {}).items():
+            if isinstance(v, dict | list) or v is None:
+                self.fail((*loc, key, k), "expected a text value", v)
+            else:
+                out[str(k)] = "true" if v is True else "false" if v is False else str(v)
+        return out
 
 
-def load_sloth(document: dict[str, Any], source: str, backend: str | None = None) -> SlothResult:
-    """Objectives from one Sloth ``prometheus/v1`` document read from ``source`` (a file name).
+def load_sloth(
+    data: object, source: str, backend: str | None = None, *, index: int = 0, window_s: float | None = None
+) -> ImportResult:
+    """Objectives from one Sloth document (either form) read from ``source`` (a file name).
 
     With ``backend`` (a ``promql`` source) the queries become query SLIs run there as written;
-    without, they are translated into native objectives over the embedded store. Raises
-    ``ConfigError`` naming ``source``, the SLO and the field for anything Redline cannot honour:
-    another version, a missing ``{{.window}}``, an SLI plugin, a query shape the embedded store
-    cannot evaluate (without a backend), an unknown field.
+    without, they are translated into native objectives over the embedded store. ``window_s`` is
+    Sloth's ``--default-slo-period`` (30 days unset). Raises
+    ``SpecProblems`` listing every problem of the document (each with its path and value).
     """
-    doc = _mapping(document, source, "(top level)")
-    if doc.get("version") != "prometheus/v1":
-        raise _fail(source, "version", f"expected 'prometheus/v1', got {doc.get('version')!r}")
-    _unknown(doc, _TOP_KEYS, source, "(top level)")
-    service = doc.get("service")
+    doc = SpecDocument(source, index, data)
+    crd = isinstance(data, dict) and data.get("apiVersion") == CRD_API_VERSION
+    r = _Reader(doc, crd, backend, window_s or _SLOTH_WINDOW_S)
+    if not isinstance(data, dict):
+        r.fail((), "expected a mapping", data)
+        r.problems.raise_if_any()
+        return r.result
+    base: Loc = ()
+    body: dict[str, Any] | None = data
+    if crd:
+        if data.get("kind") != CRD_KIND:
+            r.fail(("kind",), f"expected {CRD_KIND} for apiVersion {CRD_API_VERSION}", data.get("kind"))
+        r.unknown(data, {"apiVersion", "kind", "metadata", "spec", "status"}, ())
+        base = ("spec",)
+        body = r.mapping(data, "spec", (), required=True)
+        top = {"service", "labels", "sloPlugins", "slo_plugins", "slos"}
+    else:
+        if data.get("version") != SLOTH_VERSION:
+            r.fail(("version",), f"expected {SLOTH_VERSION} (or apiVersion {CRD_API_VERSION})", data.get("version"))
+        top = {"version", "service", "labels", "slo_plugins", "sloPlugins", "slos"}
+    if body is not None:
+        r.unknown(body, top, base)
+        _document(r, body, base)
+    r.problems.raise_if_any()
+    return r.result
+
+
+def _document(r: _Reader, body: dict[str, Any], base: Loc) -> None:
+    service = body.get("service")
     if not isinstance(service, str) or not service:
-        raise _fail(source, "service", "required service name is missing")
-    common = _str_map(doc.get("labels"), source, "labels")
-    slos = doc.get("slos")
+        r.fail((*base, "service"), "required service name is missing", service, show=service is not None)
+        service = "service"
+    common = r.str_map(body, "labels", base)
+    group_plugins = _plugin_chain(r, body, r.key("slo_plugins", body), base)
+    slos = body.get("slos")
     if not isinstance(slos, list) or not slos:
-        raise _fail(source, "slos", "expected a non-empty list of SLOs")
-    specs: list[SLOSpec] = []
-    notes: list[str] = []
+        r.fail((*base, "slos"), "expected a non-empty list of SLOs", slos, show=slos is not None)
+        return
     for i, item in enumerate(slos):
-        raw = _mapping(item, source, f"slos[{i}]")
-        name = raw.get("name")
-        path = f"slos[{i}] ({name})" if name else f"slos[{i}]"
-        if not isinstance(name, str) or not name:
-            raise _fail(source, f"{path}.name", "required SLO name is missing")
-        _unknown(raw, _SLO_KEYS, source, path)
-        sli = _sli(raw, source, path, backend)
-        alert_labels, runbook = _alerting(raw.get("alerting"), f"{service}-{name}", source, f"{path}.alerting", notes)
-        labels = {**common, **_str_map(raw.get("labels"), source, f"{path}.labels"), **alert_labels}
-        body: dict[str, Any] = {
-            "name": f"{service}-{name}",
-            "description": str(raw.get("description") or ""),
-            "objective": raw.get("objective"),
-            "sli": {_SLI_KEY[type(sli)]: sli},
-            "labels": labels,
-            "runbook_url": runbook,
-        }
-        try:
-            specs.append(SLOSpec.model_validate(body))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field_path = ".".join(str(p) for p in first["loc"])
-            raise _fail(source, f"{path}.{field_path}", str(first["msg"]).removeprefix("Value error, ")) from exc
-    return SlothResult(specs, notes)
+        loc = (*base, "slos", i)
+        if not isinstance(item, dict):
+            r.fail(loc, "expected a mapping (one SLO)", item)
+            continue
+        _slo(r, item, loc, service, common, group_plugins)
+
+
+def _slo(
+    r: _Reader, raw: dict[str, Any], loc: Loc, service: str, common: dict[str, str],
+    group_plugins: list[tuple[Loc, str]],
+) -> None:
+    before = len(r.problems.found)
+    r.unknown(raw, {"name", "objective", "description", "labels", "sli", "alerting", "plugins"}, loc)
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        r.fail((*loc, "name"), "required SLO name is missing", name, show=name is not None)
+        name = f"slo{loc[-1]}"
+    objective = raw.get("objective")
+    if isinstance(objective, bool) or not isinstance(objective, int | float) or not 0 < objective < 100:
+        r.fail((*loc, "objective"), "expected a percentage above 0 and below 100 (99.9 for 99.9%)", objective,
+               show=objective is not None)
+    sli = _sli(r, raw, loc)
+    alerting, runbook = _alerting(r, raw, loc)
+    labels = {**common, **r.str_map(raw, "labels", loc)}
+    plugins = _plugin_chain(r, raw, "plugins", loc)
+    if len(r.problems.found) > before or sli is None:
+        return
+    full = f"{service}-{name}"
+    key = {RatioSLI: "ratio", LatencySLI: "latency", QuerySLI: "query"}[type(sli)]
+    body: dict[str, Any] = {
+        "name": full, "description": str(raw.get("description") or ""), "objective": objective,
+        "sli": {key: sli}, "labels": labels, "runbook_url": runbook, "alerting": alerting, "window": r.window_s,
+    }
+    try:
+        spec = SLOSpec.model_validate(body)
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = err["loc"][0] if err["loc"] else "name"
+            r.fail((*loc, "name" if field == "name" else str(field)),
+                   str(err["msg"]).removeprefix("Value error, "), err.get("input"))
+        return
+    r.result.objectives.append(Imported(r.doc.source, r.doc.index, spec, (*loc, "name")))
+    for ploc, pid in _effective_plugins(r, group_plugins, plugins, raw):
+        applied, why = _PLUGINS.get(pid, (False, "a plugin of your own is Go code only Sloth runs"))
+        r.result.note(r.doc, ploc, f"{full}: SLO plugin {pid} {'applied' if applied else 'not applied'}: {why}")
+
+
+def _plugin_chain(r: _Reader, parent: dict[str, Any], key: str, loc: Loc) -> list[tuple[Loc, str]]:
+    """The ids of a ``plugins``/``slo_plugins`` chain, each with its place."""
+    block = r.mapping(parent, key, loc)
+    if block is None:
+        return []
+    r.unknown(block, {"chain", *r.keys_of("override_previous")}, (*loc, key))
+    chain = block.get("chain") or []
+    if not isinstance(chain, list):
+        r.fail((*loc, key, "chain"), "expected a list of plugins", chain)
+        return []
+    out: list[tuple[Loc, str]] = []
+    for j, plugin in enumerate(chain):
+        ploc = (*loc, key, "chain", j)
+        if not isinstance(plugin, dict) or not isinstance(plugin.get("id"), str):
+            r.fail(ploc, "expected a plugin {id: ..., config: ..., priority: ...}", plugin)
+            continue
+        r.unknown(plugin, {"id", "config", "priority"}, ploc)
+        out.append(((*ploc, "id"), plugin["id"]))
+    return out
+
+
+def _effective_plugins(
+    r: _Reader, group: list[tuple[Loc, str]], own: list[tuple[Loc, str]], raw: dict[str, Any]
+) -> list[tuple[Loc, str]]:
+    """The plugins applied to one SLO: the group's then its own, or its own alone when it
+    overrides the previous ones (as Sloth chains them)."""
+    block = raw.get("plugins")
+    if isinstance(block, dict) and block.get(r.key("override_previous", block)):
+        return own
+    return group + own
+
+
+def _query(r: _Reader, body: dict[str, Any], name: str, loc: Loc) -> str | None:
+    key = r.key(name, body)
+    value = body.get(key)
+    if not isinstance(value, str) or not value.strip():
+        r.fail((*loc, key), "required query is missing", value, show=value is not None)
+        return None
+    if not WINDOW_PLACEHOLDER_RE.search(value):
+        r.fail((*loc, key), "the query has no {{.window}} placeholder: Sloth puts each alert window there, "
+               "as in rate(x[{{.window}}])", value)
+        return None
+    return value
+
+
+def _sli(r: _Reader, raw: dict[str, Any], loc: Loc) -> RatioSLI | LatencySLI | QuerySLI | None:
+    sli = r.mapping(raw, "sli", loc, required=True)
+    if sli is None:
+        return None
+    sloc = (*loc, "sli")
+    kinds = [k for k in ("events", "raw", "plugin") if k in sli]
+    r.unknown(sli, {"events", "raw", "plugin"}, sloc)
+    if len(kinds) != 1:
+        r.fail(sloc, f"expected exactly one of events, raw, plugin (found {', '.join(kinds) or 'none'})", show=False)
+        return None
+    kind = kinds[0]
+    body = r.mapping(sli, kind, sloc, required=True)
+    if body is None:
+        return None
+    kloc = (*sloc, kind)
+    if kind == "plugin":
+        _plugin_sli(r, body, kloc)
+        return None
+    if kind == "events":
+        r.unknown(body, r.keys_of("error_query", "total_query"), kloc)
+        errors, total = _query(r, body, "error_query", kloc), _query(r, body, "total_query", kloc)
+        if errors is None or total is None:
+            return None
+        if r.backend is not None:
+            return QuerySLI(source=r.backend, errors=errors, total=total, measures=ratio_measures(errors, total))
+        return _translated(r, kloc, lambda: translate_ratio(errors, total, good=False))
+    r.unknown(body, r.keys_of("error_ratio_query"), kloc)
+    ratio = _query(r, body, "error_ratio_query", kloc)
+    if ratio is None:
+        return None
+    if r.backend is not None:
+        return QuerySLI(source=r.backend, error_ratio=ratio, measures=ratio_measures(ratio))
+    return _translated(r, (*kloc, r.key("error_ratio_query", body)), lambda: translate_error_ratio(ratio))
+
+
+def _translated(
+    r: _Reader, loc: Loc, translate: Callable[[], RatioSLI | LatencySLI]
+) -> RatioSLI | LatencySLI | None:
+    try:
+        return translate()
+    except ConfigError as exc:
+        r.fail(loc, f"{exc}; or give this file a `backend:` (a promql source) to run the queries there as written",
+               show=False)
+        return None
+
+
+def _plugin_sli(r: _Reader, body: dict[str, Any], loc: Loc) -> None:
+    pid = body.get("id")
+    options = body.get("options") or {}
+    given = ", ".join(f"{k}={v}" for k, v in options.items()) if isinstance(options, dict) else ""
+    ek, tk = r.key("error_query"), r.key("total_query")
+    r.fail(
+        (*loc, "id"),
+        f"SLI plugin {pid}{f' (options {given})' if given else ''} is Go code only Sloth runs; write the queries "
+        f"it generates as an events SLI instead: sli: {{events: {{{ek}: 'sum(rate(ERRORS[{{{{.window}}}}]))', "
+        f"{tk}: 'sum(rate(TOTAL[{{{{.window}}}}]))'}}}}",
+        pid, show=pid is not None,
+    )
+
+
+def _role(r: _Reader, alerting: dict[str, Any], name: str, loc: Loc) -> AlertRoleSpec:
+    key = r.key(name, alerting)
+    raw = r.mapping(alerting, key, loc)
+    if raw is None:
+        return AlertRoleSpec()
+    rloc = (*loc, key)
+    r.unknown(raw, {"disable", "labels", "annotations"}, rloc)
+    disable = raw.get("disable", False)
+    if not isinstance(disable, bool):
+        r.fail((*rloc, "disable"), "expected true or false", disable)
+        disable = False
+    return AlertRoleSpec(
+        disable=disable, labels=r.str_map(raw, "labels", rloc), annotations=r.str_map(raw, "annotations", rloc)
+    )
+
+
+def _alerting(r: _Reader, raw: dict[str, Any], loc: Loc) -> tuple[AlertingSpec, str | None]:
+    alerting = r.mapping(raw, "alerting", loc)
+    if alerting is None:
+        return AlertingSpec(), None
+    aloc = (*loc, "alerting")
+    r.unknown(alerting, {"name", "labels", "annotations", *r.keys_of("page_alert", "ticket_alert")}, aloc)
+    name = alerting.get("name")
+    if name is not None and (not isinstance(name, str) or not name):
+        r.fail((*aloc, "name"), "expected an alert name", name)
+        name = None
+    annotations = r.str_map(alerting, "annotations", aloc)
+    spec = AlertingSpec(
+        name=name, labels=r.str_map(alerting, "labels", aloc), annotations=annotations,
+        page=_role(r, alerting, "page_alert", aloc), ticket=_role(r, alerting, "ticket_alert", aloc),
+    )
+    return spec, annotations.get("runbook_url") or annotations.get("runbook")

@@ -16,12 +16,13 @@ from redline.config.models import (
     RedlineConfig,
     WebhookNotifierConfig,
 )
-from redline.config.spec_files import SpecFile, load_spec_files, read_documents, specs_from_documents
+from redline.config.spec_files import FileReport, SpecFile, load_spec_files, read_documents
 
 __all__ = [
     "AgentSettings",
     "AlertingConfig",
     "CompactionSettings",
+    "FileReport",
     "LoadedConfig",
     "LogNotifierConfig",
     "NotifierConfig",
@@ -32,5 +33,4 @@ __all__ = [
     "load_spec_files",
     "parse_config",
     "read_documents",
-    "specs_from_documents",
 ]

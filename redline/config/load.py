@@ -17,7 +17,15 @@ from pydantic import TypeAdapter, ValidationError
 from redline.collectors.promql import PromQLConfig
 from redline.collectors.registry import SOURCE_KINDS
 from redline.config.models import LoadedConfig, RedlineConfig
-from redline.config.spec_files import SpecFile, SpecFileUnreadable, load_spec_files, not_utf8, yaml_where
+from redline.config.spec_files import (
+    FileReport,
+    SpecFile,
+    SpecFileUnreadable,
+    expand_paths,
+    load_spec_files,
+    not_utf8,
+    yaml_where,
+)
 from redline.kernel.errors import ConfigError
 from redline.kernel.units import format_duration
 
@@ -71,12 +79,14 @@ def _describe(error: Any) -> str:
     return str(msg).removeprefix("Value error, ")
 
 
-def parse_config(text: str, path: Path, notes: list[str] | None = None) -> RedlineConfig:
+def parse_config(
+    text: str, path: Path, notes: list[str] | None = None, reports: list[FileReport] | None = None
+) -> RedlineConfig:
     """Validate YAML ``text`` read from ``path``; raises ``ConfigError`` listing every problem.
 
     Objectives from ``slo_files`` (relative to ``path``'s folder) join ``slos`` before the
     checks that span them (unique names, retention); ``notes`` receives what those files said
-    that Redline does not apply.
+    that Redline does not apply, and ``reports`` what was understood from each file.
     """
     try:
         root = yaml.compose(text)
@@ -94,33 +104,47 @@ def parse_config(text: str, path: Path, notes: list[str] | None = None) -> Redli
             files = TypeAdapter(list[SpecFile]).validate_python(raw["slo_files"])
         except ValidationError as exc:
             raise ConfigError(_error_lines(exc, root, path, prefix=("slo_files",))) from exc
-        own = len(raw.get("slos") or [])
-        merged: list[Any] = list(raw.get("slos") or [])
-        for j, entry in enumerate(files):
+        try:
+            imported = load_spec_files(files, path.parent)
+        except SpecFileUnreadable as exc:
+            loc = ["slo_files", getattr(exc, "entry", 0), "path"]
+            raise ConfigError(_located(root, path, loc, str(exc))) from exc
+        except ConfigError as exc:  # the spec files' problems, and then the config's own, all listed
+            own_problems = ""
             try:
-                from_file, file_notes = load_spec_files([entry], path.parent)
-            except SpecFileUnreadable as exc:
-                raise ConfigError(_located(root, path, ["slo_files", j, "path"], str(exc))) from exc
-            file_of.update({own + k: j for k in range(len(merged) - own, len(merged) - own + len(from_file))})
-            merged += from_file
-            if notes is not None:
-                notes += file_notes
-        raw = {**raw, "slos": merged}
+                RedlineConfig.model_validate({**raw, "slo_files": []})
+            except ValidationError as invalid:
+                own_problems = "\n" + _error_lines(invalid, root, path)
+            raise ConfigError(f"{exc}{own_problems}") from exc
+        own = list(raw.get("slos") or [])
+        entry_of = {str(p): j for j, f in enumerate(files) for p in _paths_of(f, path.parent)}
+        for k, source in enumerate(imported.sources):
+            file_of[len(own) + k] = entry_of.get(source, 0)
+        raw = {**raw, "slos": own + imported.specs}
+        if notes is not None:
+            notes += imported.notes
+        if reports is not None:
+            reports += imported.files
     try:
         config = RedlineConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_error_lines(exc, root, path)) from exc
-    problems = _query_sli_problems(config, file_of)
+    warnings: list[tuple[list[int | str], str]] = []
+    problems = _query_sli_problems(config, file_of, warnings)
+    if notes is not None:
+        notes += [_located(root, path, loc, why) for loc, why in warnings]
     if problems:
         raise ConfigError("\n".join(_located(root, path, loc, why) for loc, why in problems))
     return config
 
 
-def _query_sli_problems(config: RedlineConfig, file_of: dict[int, int]) -> list[tuple[list[int | str], str]]:
+def _query_sli_problems(
+    config: RedlineConfig, file_of: dict[int, int], warnings: list[tuple[list[int | str], str]]
+) -> list[tuple[list[int | str], str]]:
     """Where and why a query SLI cannot run: it names a ``promql`` source (for an objective from a
     spec file: the file's ``backend``) that collects often enough for its staleness and whose
-    labels leave the answers' labels alone; a ``promql`` source without queries answers some
-    query SLI (unless a misnamed source already explains why none does)."""
+    labels leave the answers' labels alone. A ``promql`` source with neither queries nor a query
+    SLI that runs on it is allowed (a spec file may use it later) and goes to ``warnings``."""
     sources = {s.name: s for s in config.sources}
     used: set[str] = set()
     problems: list[tuple[list[int | str], str]] = []
@@ -154,9 +178,9 @@ def _query_sli_problems(config: RedlineConfig, file_of: dict[int, int]) -> list[
         if not isinstance(src, PromQLConfig):
             continue
         if not src.queries and src.name not in used and not misnamed:
-            problems.append((["sources", i, "queries"], (
-                f"source {src.name!r} has no queries, and no objective's query SLI runs on it: give queries "
-                "to record, or name it in an objective's sli.query.source"
+            warnings.append((["sources", i, "queries"], (
+                f"warning: source {src.name} has no queries, and no objective's query SLI runs on it, so it "
+                "collects nothing: give it queries to record, or name it as a spec file's backend"
             )))
         clash = sorted({"slo", "side", "window"} & set(src.labels))
         if clash and src.name in used:
@@ -189,4 +213,10 @@ def load_config(path: Path) -> LoadedConfig:
     except UnicodeDecodeError as exc:
         raise ConfigError(not_utf8(path, exc)) from exc
     notes: list[str] = []
-    return LoadedConfig(parse_config(text, path, notes), path.resolve(), tuple(notes))
+    reports: list[FileReport] = []
+    config = parse_config(text, path, notes, reports)
+    return LoadedConfig(config, path.resolve(), tuple(notes), tuple(reports))
+
+
+def _paths_of(entry: Any, base: Path) -> list[Path]:
+    return expand_paths(entry.path, base)

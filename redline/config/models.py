@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from redline.collectors.registry import SourceConfig
-from redline.config.spec_files import SpecFile
+from redline.config.spec_files import FileReport, SpecFile
 from redline.kernel.config_types import DurationSeconds
 from redline.kernel.units import format_duration
 from redline.slo.spec import GuardrailSpec, SLOSpec
@@ -149,12 +149,14 @@ class RedlineConfig(_Strict):
 class LoadedConfig:
     """A validated config plus where it came from; ``data_dir`` is resolved against its folder.
 
-    ``notes`` holds what spec files said that Redline read but does not apply.
+    ``notes`` holds what spec files said that Redline read but does not apply; ``spec_files`` what
+    was understood from each spec file (``redline check`` prints it).
     """
 
     config: RedlineConfig
     path: Path
     notes: tuple[str, ...] = ()
+    spec_files: tuple[FileReport, ...] = ()
 
     @property
     def data_dir(self) -> Path:

@@ -187,11 +187,15 @@ def test_a_query_sli_without_a_fitting_backend_is_refused_naming_it(
         load_config(write(tmp_path, QUERY_SLI.replace(old, new, 1)))
 
 
-def test_a_promql_source_with_nothing_to_run_is_refused(tmp_path: Path) -> None:
+def test_a_promql_source_with_nothing_to_run_is_allowed_with_a_warning(tmp_path: Path) -> None:
     text = QUERY_SLI.split("slos:")[0]
-    expected = r"redline.yaml:2: sources\[0\].queries: source 'prom' has no queries, and no objective's query SLI"
-    with pytest.raises(ConfigError, match=expected):
-        load_config(write(tmp_path, text))
+    loaded = load_config(write(tmp_path, text))
+    assert [s.name for s in loaded.config.sources] == ["prom", "api"]
+    assert loaded.notes == (
+        f"{tmp_path / 'redline.yaml'}:2: sources[0].queries: warning: source prom has no queries, and no "
+        "objective's query SLI runs on it, so it collects nothing: give it queries to record, or name it as "
+        "a spec file's backend",
+    )
 
 
 def test_a_spec_file_with_a_backend_becomes_query_slis(tmp_path: Path) -> None:

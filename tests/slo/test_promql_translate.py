@@ -8,6 +8,7 @@ from redline.kernel.errors import ConfigError
 from redline.kernel.labels import Matcher, Selector
 from redline.slo.promql_translate import (
     PromQLShapeError,
+    syntax_problem,
     translate_counter,
     translate_error_ratio,
     translate_freshness,
@@ -45,7 +46,7 @@ def test_backtick_strings_are_raw() -> None:
 def test_a_plain_sum_is_a_counter_only_when_declared_so() -> None:
     assert translate_counter('sum(x_total{a="b"})', counter=True) == Selector("x_total", (Matcher("a", "=", "b"),))
     assert translate_counter("x_total", counter=True) == Selector("x_total")
-    with pytest.raises(PromQLShapeError, match=r"'sum\(x_total\)' is not a shape"):
+    with pytest.raises(PromQLShapeError, match=r"PromQL query sum\(x_total\) is not a shape"):
         translate_counter("sum(x_total)")
 
 
@@ -67,7 +68,8 @@ def test_other_queries_are_config_errors_naming_the_query(query: str) -> None:
 
 
 def test_unbalanced_query_is_an_error_naming_it() -> None:
-    with pytest.raises(PromQLShapeError, match=r"cannot read PromQL query 'sum\(rate\(x\[5m\]\)'"):
+    expected = r"cannot read PromQL query sum\(rate\(x\[5m\]\): unclosed left parenthesis at column 4$"
+    with pytest.raises(PromQLShapeError, match=expected):
         translate_counter("sum(rate(x[5m])")
 
 
@@ -135,5 +137,36 @@ def test_freshness_forms(query: str) -> None:
 
 
 def test_freshness_of_something_else_is_an_error_naming_the_query() -> None:
-    with pytest.raises(PromQLShapeError, match="'max_over_time"):
+    with pytest.raises(PromQLShapeError, match="PromQL query max_over_time"):
         translate_freshness("max_over_time(age_seconds[5m])", 60.0)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sum(rate(x_total[5m] @ end()))",  # valid PromQL, but evaluated at another time
+        "sum(rate(x_total[5m] offset 1h))",
+        "sum(rate(x_total[1h:1m]))",  # a subquery
+        'sum(label_replace(rate(x_total[5m]), "a", "$1", "b", "(.*)"))',
+    ],
+)
+def test_any_valid_promql_is_read_and_named_when_it_is_no_known_shape(query: str) -> None:
+    assert syntax_problem(query) is None
+    with pytest.raises(PromQLShapeError) as err:
+        translate_counter(query)
+    assert str(err.value).startswith(("PromQL query sum(", "cannot read PromQL query sum(")), str(err.value)
+    assert "offset and @ are not supported" in str(err.value) or "is not a shape" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("sum(rate(x[5m])", "unclosed left parenthesis at column 4"),
+        ("rate(x[5q])", "bad number or duration syntax: 5q at column 8"),
+        ("1 - histogram_share(0.2, rate(x[{{.window}}]))", "unknown function with name 'histogram_share' at column 5"),
+        ("sum(rate(x[{{.window}}]))", None),
+        ('sum(rate(x{re=~`a\\.b`}[5m]))', None),
+    ],
+)
+def test_a_syntax_error_names_the_parsers_complaint_and_the_column(query: str, problem: str | None) -> None:
+    assert syntax_problem(query) == problem

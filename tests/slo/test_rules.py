@@ -15,6 +15,7 @@ from redline.slo.openslo import load_openslo
 from redline.slo.rules import le_spellings, prometheus_rules, render_rules_yaml
 from redline.slo.sloth import load_sloth
 from redline.slo.spec import SLOSpec
+from redline.slo.spec_source import documents
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -147,7 +148,8 @@ def test_a_label_prometheus_cannot_hold_is_an_error_naming_the_objective() -> No
 def test_rendered_rules_pass_promtool_check(tmp_path: Path, fmt: str) -> None:
     specs = [AVAIL, SUCCESS, LATENCY, FRESH]
     specs += load_sloth(yaml.safe_load((ROOT / "examples/sloth.yaml").read_text()), "sloth.yaml").specs
-    specs += load_openslo(list(yaml.safe_load_all((ROOT / "examples/openslo.yaml").read_text())), "openslo.yaml")
+    openslo = yaml.safe_load_all((ROOT / "examples/openslo.yaml").read_text())
+    specs += load_openslo(documents(openslo, "openslo.yaml")).specs
     # The same Sloth file run as written on a backend: its queries recorded as they stand.
     queried = load_sloth(yaml.safe_load((ROOT / "examples/sloth.yaml").read_text()), "sloth.yaml", backend="prom")
     specs += [s.model_copy(update={"name": s.name + "-query"}) for s in queried.specs]
