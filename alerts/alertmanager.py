@@ -71,5 +71,5 @@ class AlertmanagerNotifier(Notifier):
         post_once(
             self._client, self._url, content=json.dumps(body).encode(),
             headers={"Content-Type": "application/json", "User-Agent": "Redline"},
-            name=self.name, timeout_s=self._timeout_s,
+            name=self.name, timeout_s=self._timeout_s, clock=self._clock,
         )

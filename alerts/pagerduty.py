@@ -10,7 +10,8 @@ accepts 120 events a minute per routing key; Redline stays at 100 (``min_interva
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import httpx
@@ -65,6 +66,7 @@ class PagerDutyNotifier(Notifier):
         name: str = "pagerduty",
         url: str = EVENTS_URL,
         timeout_s: float | None = None,
+        clock: Callable[[], float] = time.time,
         source: str = "redline",
         min_interval_s: float = 0.6,
     ) -> None:
@@ -74,6 +76,7 @@ class PagerDutyNotifier(Notifier):
         self._client = client
         self._url = url
         self._timeout_s = timeout_s
+        self._clock = clock
         self._source = source
 
     def __repr__(self) -> str:
@@ -86,5 +89,5 @@ class PagerDutyNotifier(Notifier):
             post_once(
                 self._client, self._url, content=body,
                 headers={"Content-Type": "application/json", "User-Agent": "Redline"},
-                name=self.name, timeout_s=self._timeout_s, secrets=(self._routing_key,),
+                name=self.name, timeout_s=self._timeout_s, clock=self._clock, secrets=(self._routing_key,),
             )

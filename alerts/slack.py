@@ -11,7 +11,8 @@ error bodies (``channel_not_found`` …) are judged permanent by ``redline.alert
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -78,6 +79,7 @@ class SlackNotifier(Notifier):
         *,
         name: str = "slack",
         timeout_s: float | None = None,
+        clock: Callable[[], float] = time.time,
         min_interval_s: float = 1.0,
         max_batch: int = 10,
     ) -> None:
@@ -88,6 +90,7 @@ class SlackNotifier(Notifier):
         protect_url(url)
         self._client = client
         self._timeout_s = timeout_s
+        self._clock = clock
 
     def __repr__(self) -> str:
         return f"SlackNotifier(name={self.name!r})"
@@ -97,5 +100,5 @@ class SlackNotifier(Notifier):
         post_once(
             self._client, self._url, content=json.dumps(slack_message(notifications)).encode(),
             headers={"Content-Type": "application/json", "User-Agent": "Redline"},
-            name=self.name, timeout_s=self._timeout_s, slack=True,
+            name=self.name, timeout_s=self._timeout_s, clock=self._clock, slack=True,
         )

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -86,6 +87,7 @@ class WebhookNotifier(Notifier):
         *,
         name: str = "webhook",
         timeout_s: float | None = None,
+        clock: Callable[[], float] = time.time,
         hmac_secret: str | None = None,
         max_batch: int = 50,
         min_interval_s: float = 0.0,
@@ -97,6 +99,7 @@ class WebhookNotifier(Notifier):
         protect_url(url)  # httpx logs request URLs at INFO; this one is a secret
         self._client = client
         self._timeout_s = timeout_s
+        self._clock = clock
         self._hmac_secret = hmac_secret
 
     def __repr__(self) -> str:
@@ -108,4 +111,7 @@ class WebhookNotifier(Notifier):
         headers = {"Content-Type": "application/json", "User-Agent": "Redline"}
         if self._hmac_secret:
             headers[SIGNATURE_HEADER] = signature(self._hmac_secret, body)
-        post_once(self._client, self._url, content=body, headers=headers, name=self.name, timeout_s=self._timeout_s)
+        post_once(
+            self._client, self._url, content=body, headers=headers, name=self.name,
+            timeout_s=self._timeout_s, clock=self._clock,
+        )

@@ -92,6 +92,8 @@ class Receiver:
     """Scripted answers, first one first: a status, with headers, and with a body; then 200."""
     requests: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     lock: threading.Condition = field(default_factory=threading.Condition)
+    release: threading.Event = field(default_factory=threading.Event)
+    """Cleared, the receiver holds each answer until it is set again (a slow receiver)."""
     thread: threading.Thread | None = None
 
     @property
@@ -107,6 +109,7 @@ class Receiver:
         self.thread.start()
 
     def stop(self) -> None:
+        self.release.set()
         if self.thread is not None:
             self.server.shutdown()
             self.thread.join(timeout=5)
@@ -136,6 +139,7 @@ def _handler(receiver_ref: list[Receiver]) -> type[BaseHTTPRequestHandler]:
                 rec.requests.append((self.path, dict(self.headers.items()), body))
                 rec.lock.notify_all()
                 scripted = rec.statuses.pop(0) if rec.statuses else 200
+            rec.release.wait(timeout=30)
             if isinstance(scripted, int):
                 status, headers, answer = scripted, {}, b""
             elif len(scripted) == 2:
@@ -160,6 +164,7 @@ def _make_receiver() -> Receiver:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ref), bind_and_activate=False)
     server.server_bind()
     rec = Receiver(server)
+    rec.release.set()
     ref.append(rec)
     return rec
 
