@@ -102,7 +102,8 @@ def test_pagerduty_gets_a_trigger_then_a_resolve_with_the_same_dedup_key(
 
 
 def test_a_pagerduty_error_never_shows_the_routing_key(receiver: Receiver, client: httpx.Client) -> None:
-    receiver.statuses = [(400, {"Content-Type": "application/json"}, json.dumps({"message": f"bad key {KEY}"}).encode())]
+    answer = json.dumps({"message": f"bad key {KEY}"}).encode()
+    receiver.statuses = [(400, {"Content-Type": "application/json"}, answer)]
     with pytest.raises(DeliveryFailed) as info:
         PagerDutyNotifier(KEY, client, url=f"{receiver.base_url}/v2/enqueue").send([notification()])
     assert info.value.verdict.kind == "permanent"
@@ -153,7 +154,9 @@ def test_the_slack_resolve_says_the_burn_dropped_below_the_threshold_and_what_it
     assert body["text"] == (
         "RESOLVED page: api-availability (users) burn dropped below 14.4×; now 0× over 1h, 0× over 5m"
     )
-    assert body["blocks"][2]["fields"][0]["text"] == "Burn dropped below the threshold 14.4×; now 0× over 1h and 0× over 5m"
+    assert body["blocks"][2]["fields"][0]["text"] == (
+        "Burn dropped below the threshold 14.4×; now 0× over 1h and 0× over 5m"
+    )
     assert "19.99" not in json.dumps(body) and "20×" not in json.dumps(body)
 
 
@@ -166,7 +169,8 @@ def test_slack_error_bodies_are_permanent(receiver: Receiver, client: httpx.Clie
     receiver.statuses = [(404, {"Content-Type": "text/plain"}, b"channel_not_found")]
     with pytest.raises(DeliveryFailed) as info:
         SlackNotifier(f"{receiver.base_url}/hook", client).send([notification()])
-    assert (info.value.verdict.kind, info.value.verdict.reason) == ("permanent", "HTTP 404: Slack says channel_not_found")
+    verdict = info.value.verdict
+    assert (verdict.kind, verdict.reason) == ("permanent", "HTTP 404: Slack says channel_not_found")
 
 
 def test_alertmanager_gets_the_v2_alerts_with_an_end_four_resends_ahead_while_firing(
