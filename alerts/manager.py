@@ -356,7 +356,7 @@ class AlertManager:
         threshold = annotations.get("threshold")
         now_text = " and ".join(now_rates) if now_rates else "not known"
         annotations["summary"] = (
-            f"{objective.name}: the burn rate dropped below the threshold"
+            f"{objective.name} burn rate dropped below the threshold"
             + (f" {threshold}×" if threshold else "")
             + f"; now {now_text}"
         )

@@ -66,7 +66,7 @@ ANNOTATIONS = {
 }
 RESOLVED_ANNOTATIONS = {
     **ANNOTATIONS,
-    "summary": "api-availability: the burn rate dropped below the threshold 14.4×; now 0× over 1h and 0× over 5m",
+    "summary": "api-availability burn rate dropped below the threshold 14.4×; now 0× over 1h and 0× over 5m",
     **{f"burn_rate_{w}": "0" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")},
     "long_burn_rate": "0",
     "short_burn_rate": "0",
