@@ -84,7 +84,9 @@ class AlertManager:
     (``None`` to disable) re-sends "firing" while an alert stays firing. ``specs`` supply
     runbook URLs, descriptions and extra labels by objective name. ``generator_url`` may hold
     ``{slo}``. ``on_commit`` is called after intents were written (the outbox's ``wake``);
-    ``on_dropped(name, count)`` hears of repeats dropped from a full queue. Thread safe:
+    ``on_dropped(name, count)`` hears of repeats dropped from a full queue. A firing alert's
+    stored figures (what a repeat or an Alertmanager re-post says) are refreshed at most every
+    ``refresh_interval_s``; the resolve always says the figures of its own tick. Thread safe:
     concurrent ``process()`` calls run one after the other.
     """
 
@@ -104,6 +106,7 @@ class AlertManager:
         on_commit: Callable[[], None] | None = None,
         on_dropped: Callable[[str, int], None] | None = None,
         queue_size: int = 10_000,
+        refresh_interval_s: float = 300.0,
     ) -> None:
         if isinstance(notifiers, Router):
             router = notifiers
@@ -123,6 +126,7 @@ class AlertManager:
         self._on_commit = on_commit
         self._on_dropped = on_dropped
         self._queue_size = queue_size
+        self._refresh_interval_s = refresh_interval_s
         self._policy = tuple(policy)
         self._severities: tuple[Severity, ...] = tuple(dict.fromkeys(c.severity for c in self._policy))
         self._clock = clock
@@ -250,7 +254,20 @@ class AlertManager:
         previous: AlertState = record.state if record is not None else "inactive"
         owe: AlertStatus | None = None
         repeating = False
-        if firing is not None and objective is not None:
+        if firing is not None and objective is not None and record is not None and previous == "firing":
+            # Still firing: no re-page; a repeat when due; fresh figures at most every
+            # ``refresh_interval_s`` (a tick with every alert firing costs about what a calm one does).
+            last = record.last_notified_at if record.last_notified_at is not None else record.started_at
+            repeat = self._repeat_interval_s
+            due = repeat is not None and last is not None and now - last >= repeat
+            if not due and now - record.updated_at < self._refresh_interval_s:
+                return None
+            new = replace(record, annotations=self._describe(objective, firing)[1])
+            if due:
+                owe, repeating = "firing", True
+            elif new.annotations == record.annotations:
+                return None  # nothing new to persist
+        elif firing is not None and objective is not None:
             labels, annotations = self._describe(objective, firing)
             if record is None or previous in ("inactive", "resolved"):
                 base = AlertRecord(key, objective.name, severity, "inactive", fingerprint(labels), labels)
@@ -259,7 +276,7 @@ class AlertManager:
                 else:
                     new = replace(base, state="firing", annotations=annotations, started_at=now)
                     owe = "firing"
-            elif previous == "pending":
+            else:  # pending
                 assert record.pending_since is not None
                 if now - record.pending_since >= self._for_seconds:
                     new = replace(
@@ -268,14 +285,6 @@ class AlertManager:
                     owe = "firing"
                 else:
                     new = replace(record, annotations=annotations)
-            else:  # firing: no re-page, fresh annotations, repeat when due
-                new = replace(record, annotations=annotations)
-                last = record.last_notified_at if record.last_notified_at is not None else record.started_at
-                repeat = self._repeat_interval_s
-                if repeat is not None and last is not None and now - last >= repeat:
-                    owe, repeating = "firing", True
-                elif new.annotations == record.annotations:
-                    return None  # nothing new to persist
         elif record is not None and previous == "firing":
             new = replace(record, state="resolved", resolved_at=now)
             if objective is not None:

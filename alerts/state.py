@@ -20,6 +20,7 @@ opened lazily on first use; several stores (processes) may share one file (WAL m
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final, Literal, cast
 
 from redline.alerts.notifiers import AlertStatus
@@ -89,6 +91,16 @@ CREATE INDEX IF NOT EXISTS intents_queue ON intents (notifier, state, id);
 """
 
 
+@functools.lru_cache(maxsize=65_536)
+def _decoded(text: str) -> Mapping[str, str]:
+    """A stored label or annotation set, decoded once per distinct text (read-only: it is shared).
+
+    Every evaluation reads every alert; with all of them firing, decoding the same JSON again
+    each tick was half the tick.
+    """
+    return MappingProxyType(json.loads(text))
+
+
 @dataclass(frozen=True)
 class AlertRecord:
     """The persisted state of one alert (``key`` = ``<slo>/<severity>``); times are Unix seconds."""
@@ -135,6 +147,7 @@ class AlertStateStore:
         """``(st_dev, st_ino)`` of the file the connection opened: a file deleted or replaced
         under the running agent no longer matches."""
         self._header_fd: int | None = None
+        self._records_cache: dict[str, tuple[tuple[Any, ...], AlertRecord]] = {}
         """The file, opened once with the connection, for ``check()`` to read its header: closing
         any other descriptor of it would drop SQLite's POSIX locks, which are per process."""
 
@@ -321,8 +334,8 @@ class AlertStateStore:
             severity=row[2],
             state=cast(AlertState, row[3]),
             fingerprint=row[4],
-            labels=json.loads(row[5]),
-            annotations=json.loads(row[6]),
+            labels=_decoded(row[5]),
+            annotations=_decoded(row[6]),
             pending_since=row[7],
             started_at=row[8],
             resolved_at=row[9],
@@ -336,8 +349,18 @@ class AlertStateStore:
         return self._record(rows[0]) if rows else None
 
     def records(self) -> list[AlertRecord]:
-        """Every stored alert, by key."""
-        return [self._record(r) for r in self._read(f"SELECT {self._COLUMNS} FROM alerts ORDER BY key")]
+        """Every stored alert, by key. A row unchanged since the last read gives the same record
+        object back (every evaluation reads every alert; most rows do not change)."""
+        rows = self._read(f"SELECT {self._COLUMNS} FROM alerts ORDER BY key")
+        cache, fresh = self._records_cache, {}
+        out: list[AlertRecord] = []
+        for row in rows:
+            hit = cache.get(row[0])
+            record = hit[1] if hit is not None and hit[0] == row else self._record(row)
+            fresh[row[0]] = (row, record)
+            out.append(record)
+        self._records_cache = fresh
+        return out
 
     def save(self, record: AlertRecord, *, intents: Sequence[NewIntent] = ()) -> dict[str, int]:
         """Write ``record`` and, in the same transaction, the intents it owes; return repeats dropped."""
