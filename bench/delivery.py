@@ -20,6 +20,7 @@ evaluation 44 s and sent 10 duplicates; 50 objectives gave 100 posts in 7 s with
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -222,7 +223,7 @@ def slack(tmp: Path, client: httpx.Client, max_batch: int) -> None:
     run([worker], clock, T0 + 86400)
     got = {block["text"]["text"].split(" ")[0] for b in receiver.bodies for block in b["blocks"][1:]
            if block["type"] == "section" and "text" in block}
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     print(f"slack: 500 incidents, {max_batch} per message: {len(receiver.bodies)} messages in "
           f"{times[-1] - T0:.0f} s (simulated), lost {500 - len(got)}, shortest gap {min(gaps):.2f} s, "
           f"sent before Retry-After ran out {early[0]}, 429s {seen[0] - len(receiver.bodies)}")
@@ -307,30 +308,20 @@ def kills(tmp: Path) -> None:
                            capture_output=True, text=True, timeout=300)
     assert final.stdout.strip() == "done", final.stderr[-2000:]
     store = AlertStateStore(db)
-    expected = {(i.dedup_key, i.status) for i in (_intent(r) for r in store.query(
-        "SELECT dedup_key, status FROM intents WHERE state != 'dropped'"))}
+    expected = {(r[0], r[1]) for r in store.query("SELECT dedup_key, status FROM intents WHERE state != 'dropped'")}
     got = {(b["dedup_key"], "firing" if b["event_action"] == "trigger" else "resolved") for b in receiver.bodies}
-    state, repeats = pd_state(receiver.bodies)
+    _, repeats = pd_state(receiver.bodies)
     pending = store.pending_counts()
     store.close()
     receiver.stop()
     flips = 0
     for i in range(10):
         states = [False] + [schedule(t)[f"slo-{i}"] for t in range(40)]
-        flips += sum(a != b for a, b in zip(states, states[1:], strict=False))
+        flips += sum(a != b for a, b in itertools.pairwise(states))
     print(f"kills: 20 SIGKILLs at random points of evaluate/send/record; {flips} state changes in the schedule, "
           f"{len(expected)} in the outbox")
     print(f"  lost {len(expected - got)}, duplicate incidents {len(got - expected)}, re-sent events with the "
           f"same dedup key {repeats} (at least once), still pending {sum(pending.values())}")
-
-
-class _Row:
-    def __init__(self, dedup_key: str, status: str) -> None:
-        self.dedup_key, self.status = dedup_key, status
-
-
-def _intent(row: tuple[Any, ...]) -> _Row:
-    return _Row(row[0], row[1])
 
 
 def main() -> None:
