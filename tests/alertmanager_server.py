@@ -15,15 +15,14 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import httpx
 import yaml
 
 from tests.ports import free_port
+from tests.prometheus_server import running_until_exit
 
 __all__ = ["ALERTMANAGER", "serve_alertmanagers"]
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
-READY_DEADLINE_S = 60.0
 
 
 def _config(webhook_url: str) -> dict[str, object]:
@@ -60,30 +59,8 @@ def _one(root: Path, name: str, config: Path, port: int, cluster: list[str]) -> 
     with log_path.open("ab") as log:
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(timeout=5.0) as client:
-            deadline = time.monotonic() + READY_DEADLINE_S
-            while True:
-                try:
-                    if client.get(f"{url}/-/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"alertmanager not ready: {log_path.read_text(errors='replace')[-2000:]}")
-                try:  # the poll interval doubles as the check that the process has not exited
-                    proc.wait(timeout=0.1)
-                except subprocess.TimeoutExpired:
-                    continue
-                raise RuntimeError(f"alertmanager exited: {log_path.read_text(errors='replace')[-2000:]}")
+    with running_until_exit(proc, url, log_path, "alertmanager"):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @contextmanager
