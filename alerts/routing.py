@@ -10,7 +10,7 @@ other (``severity``, ``dimension``, ``team``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 __all__ = ["Route", "Router"]
@@ -39,8 +39,11 @@ class Router:
     routes: tuple[Route, ...] = ()
     default: tuple[str, ...] = ()
 
-    def route(self, labels: Mapping[str, str]) -> tuple[str, ...]:
-        """The notifiers for an alert with ``labels``, each once, in route order."""
+    def route(self, labels: Mapping[str, str], exclude: Collection[str] = ()) -> tuple[str, ...]:
+        """The notifiers for an alert with ``labels``, each once, in route order, without ``exclude``.
+
+        ``exclude`` is for a meta-alert about a notifier: it goes out through the other routes.
+        """
         chosen: list[str] = []
         matched = False
         for route in self.routes:
@@ -51,7 +54,7 @@ class Router:
                     break
         if not matched:
             chosen.extend(self.default)
-        return tuple(dict.fromkeys(chosen))
+        return tuple(n for n in dict.fromkeys(chosen) if n not in exclude)
 
     @classmethod
     def everyone(cls, notifiers: Sequence[str]) -> Router:

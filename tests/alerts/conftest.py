@@ -207,8 +207,14 @@ def open_store() -> Iterator[Callable[[Path], AlertStateStore]]:
 class RecordingNotifier(Notifier):
     """Records what it is sent; fails the next ``fail`` sends (transiently unless ``permanent``)."""
 
-    def __init__(self, name: str = "rec", fail: int = 0, permanent: bool = False, max_batch: int = 1) -> None:
+    def __init__(
+        self, name: str = "rec", fail: int = 0, permanent: bool = False, max_batch: int = 1,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.name = name
+        self.clock = clock
+        self.times: list[float] = []
+        """The clock's time at each notification sent (when given a clock)."""
         self.sent: list[Notification] = []
         self.batches: list[list[Notification]] = []
         self.fail = fail
@@ -222,6 +228,8 @@ class RecordingNotifier(Notifier):
             raise DeliveryFailed(f"notifier {self.name!r}: receiver unavailable", Verdict(kind, "receiver unavailable"))
         self.sent.extend(notifications)
         self.batches.append(list(notifications))
+        if self.clock is not None:
+            self.times.extend(self.clock() for _ in notifications)
 
 
 NO_JITTER = Backoff(random=lambda: 0.5)

@@ -211,3 +211,36 @@ def test_a_slow_receiver_holds_up_neither_the_evaluation_nor_another_notifier(
     finally:
         outbox.shutdown(timeout_s=5)
     assert [b["commonLabels"]["slo"] for b in receiver.bodies()] == ["first", "second"]  # no duplicates
+
+
+def test_a_reload_that_changes_nothing_sends_nothing_and_keeps_the_dedup_key(
+    tmp_path: Path, open_store: OpenStore
+) -> None:
+    clock = FakeClock()
+    store = open_store(tmp_path / "a.db")
+    rec = RecordingNotifier()
+    Harness(store, [rec], clock).process(FIRING)
+    for _ in range(3):  # each a config reload: a new manager and worker on the same database
+        clock.now += 30
+        Harness(store, [rec], clock).process(FIRING)
+    clock.now += 30
+    Harness(store, [rec], clock).process(report(objective()))
+    assert [(n.status, n.dedup_key) for n in rec.sent] == [
+        ("firing", rec.sent[0].dedup_key), ("resolved", rec.sent[0].dedup_key)
+    ]
+
+
+def test_an_alertmanager_re_post_never_follows_the_resolve(tmp_path: Path, open_store: OpenStore) -> None:
+    clock = FakeClock()
+    store = open_store(tmp_path / "a.db")
+    am_like = RecordingNotifier("am", max_batch=100, clock=clock)
+    am_like.resend_interval_s = 60.0
+    harness = Harness(store, [am_like], clock)
+    harness.process(FIRING)
+    harness.run_until(T0 + 150)  # re-posted at +60 and +120 while firing
+    clock.now = T0 + 170
+    harness.process(report(objective()), deliver=False)
+    harness.run_until(T0 + 600)
+    assert [(n.status, round(clock_at - T0)) for n, clock_at in zip(am_like.sent, am_like.times, strict=True)] == [
+        ("firing", 0), ("firing", 60), ("firing", 120), ("resolved", 170)
+    ]

@@ -42,6 +42,11 @@ def test_an_alert_goes_to_the_first_matching_route_and_on_only_when_it_says_cont
     assert ROUTER.route(labels) == notifiers
 
 
+def test_a_meta_alert_about_a_notifier_goes_out_through_the_other_routes() -> None:
+    labels = {"severity": "page", "dimension": "data"}
+    assert ROUTER.route(labels, exclude={"pagerduty"}) == ("slack-data",)
+
+
 CONFIG = GOOD + """\
 alerting:
   notifiers:
