@@ -78,12 +78,18 @@ class DeliveryWorker:
         self._free_at = 0.0
         """Earliest next message: the rate limit and the last Retry-After."""
         self._resend_at: float | None = None
+        self._closed = threading.Event()
         health.know(notifier.name)
 
     @property
     def name(self) -> str:
         """The notifier's name."""
         return self.notifier.name
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._closed.is_set()
 
     def pending(self, limit: int = 1000) -> list[Intent]:
         """This notifier's pending intents, oldest first."""
@@ -129,8 +135,15 @@ class DeliveryWorker:
             return Verdict("retry", f"unexpected {type(exc).__name__}: {exc}"[:200])
         return Verdict("sent", "delivered")
 
+    def close(self) -> None:
+        """Record nothing from now on: an attempt still in flight when the agent stops leaves its
+        intents pending (sent again after the restart, with the same dedup key)."""
+        self._closed.set()
+
     def _settle(self, batch: Sequence[Intent], verdict: Verdict, at: float) -> None:
         """Record the attempt's outcome for every intent of ``batch`` in one transaction."""
+        if self._closed.is_set():
+            return
         self._free_at = at + self.notifier.min_interval_s
         give_up = self._settings.give_up_after_s
         outcomes: list[tuple[Intent, str]] = []
@@ -242,6 +255,8 @@ class Outbox:
         wake = self._wake[worker.name]
         while not self._stop.is_set():
             wake.clear()
+            if worker.closed:
+                return
             try:
                 due = worker.step()
             except StoreError as exc:
@@ -265,6 +280,7 @@ class Outbox:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         for worker in self.workers.values():
+            worker.close()  # a send still in flight must not write after the database is closed
             try:
                 worker.notifier.shutdown(timeout_s)
             except Exception:
