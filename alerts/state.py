@@ -148,6 +148,7 @@ class AlertStateStore:
         under the running agent no longer matches."""
         self._header_fd: int | None = None
         self._records_cache: dict[str, tuple[tuple[Any, ...], AlertRecord]] = {}
+        """Alert key → (row version, record): see ``records()``."""
         """The file, opened once with the connection, for ``check()`` to read its header: closing
         any other descriptor of it would drop SQLite's POSIX locks, which are per process."""
 
@@ -349,18 +350,24 @@ class AlertStateStore:
         return self._record(rows[0]) if rows else None
 
     def records(self) -> list[AlertRecord]:
-        """Every stored alert, by key. A row unchanged since the last read gives the same record
-        object back (every evaluation reads every alert; most rows do not change)."""
-        rows = self._read(f"SELECT {self._COLUMNS} FROM alerts ORDER BY key")
-        cache, fresh = self._records_cache, {}
-        out: list[AlertRecord] = []
-        for row in rows:
-            hit = cache.get(row[0])
-            record = hit[1] if hit is not None and hit[0] == row else self._record(row)
-            fresh[row[0]] = (row, record)
-            out.append(record)
-        self._records_cache = fresh
-        return out
+        """Every stored alert, by key.
+
+        Every evaluation reads every alert, and most rows have not changed since the last read:
+        a row's version is its ``(updated_at, last_notified_at)`` (every write sets one of them),
+        so only the rows whose version moved are read in full and decoded again.
+        """
+        versions = self._read("SELECT key, updated_at, last_notified_at FROM alerts ORDER BY key")
+        cache = self._records_cache
+        stale = [key for key, *version in versions if key not in cache or cache[key][0] != tuple(version)]
+        for start in range(0, len(stale), 500):
+            chunk = stale[start : start + 500]
+            rows = self._read(
+                f"SELECT {self._COLUMNS} FROM alerts WHERE key IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            for row in rows:
+                cache[row[0]] = ((row[11], row[10]), self._record(row))
+        self._records_cache = fresh = {key: cache[key] for key, *_ in versions if key in cache}
+        return [fresh[key][1] for key, *_ in versions if key in fresh]
 
     def save(self, record: AlertRecord, *, intents: Sequence[NewIntent] = ()) -> dict[str, int]:
         """Write ``record`` and, in the same transaction, the intents it owes; return repeats dropped."""
