@@ -51,7 +51,6 @@ class DeliverySettings:
     group_wait_s: float = 0.0
     group_by: tuple[str, ...] = ("alertname", "severity")
     """Incidents that share these labels (and status) may share a message."""
-    queue_size: int = 10_000
 
 
 class DeliveryWorker:

@@ -16,7 +16,7 @@ import abc
 import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from redline.alerts.classify import Verdict
@@ -70,8 +70,6 @@ class Notification:
     external_url: str = ""
     dedup_key: str = ""
     test: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    """Reserved for hooks (meta-alerts); JSON-ready."""
 
     @property
     def slo(self) -> str:
@@ -90,7 +88,6 @@ class Notification:
             "annotations": dict(self.annotations), "starts_at": self.starts_at, "ends_at": self.ends_at,
             "fingerprint": self.fingerprint, "generator_url": self.generator_url,
             "external_url": self.external_url, "dedup_key": self.dedup_key, "test": self.test,
-            "extra": dict(self.extra),
         }
 
     @classmethod
@@ -102,7 +99,7 @@ class Notification:
             ends_at=None if data["ends_at"] is None else float(data["ends_at"]),
             fingerprint=data["fingerprint"], generator_url=data.get("generator_url", ""),
             external_url=data.get("external_url", ""), dedup_key=data.get("dedup_key", ""),
-            test=bool(data.get("test", False)), extra=dict(data.get("extra", {})),
+            test=bool(data.get("test", False)),
         )
 
 
