@@ -17,25 +17,29 @@ from tests.config.test_load import GOOD, write
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    rec = _make_receiver()
-    rec.start()
+def receivers() -> Iterator[tuple[Receiver, Receiver]]:
+    """Two real HTTP receivers on 127.0.0.1: one for each notifier."""
+    pair = (_make_receiver(), _make_receiver())
+    for rec in pair:
+        rec.start()
     try:
-        yield rec
+        yield pair
     finally:
-        rec.stop()
+        for rec in pair:
+            rec.stop()
 
 
 def test_a_404_marks_the_notifier_broken_on_readyz_and_metrics_and_the_other_still_pages(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receivers: tuple[Receiver, Receiver]
 ) -> None:
+    gone, fine = receivers
     text = GOOD + (
         "alerting:\n  notifiers:\n"
         "    - {name: gone, kind: webhook, url_env: GONE_URL}\n"
         "    - {name: fine, kind: webhook, url_env: FINE_URL}\n"
     )
-    receiver.statuses = [(404, {}, b"no such hook")]
-    env = {"GONE_URL": f"{receiver.base_url}/gone", "FINE_URL": f"{receiver.base_url}/fine"}
+    gone.statuses = [(404, {}, b"no such hook")]
+    env = {"GONE_URL": f"{gone.base_url}/gone", "FINE_URL": f"{fine.base_url}/fine"}
     agent = Agent(load_config(write(tmp_path, text)), env=env, serve_metrics=False)
     broken = threading.Event()
     agent.notifier_health.listen(lambda event: broken.set() if event.kind == "broken" else None)
@@ -46,7 +50,7 @@ def test_a_404_marks_the_notifier_broken_on_readyz_and_metrics_and_the_other_sti
         pause = threading.Event()  # never set: the poll's interval
         while agent.notifier_health.snapshot()["fine"].sent == 0 and time.monotonic() < deadline:
             pause.wait(0.01)
-        assert sorted(path for path, _, _ in receiver.requests) == ["/fine", "/gone"]
+        assert [path for path, _, _ in gone.requests + fine.requests] == ["/gone", "/fine"]
         assert agent.readiness.reasons() == {"notifier:gone": "failed permanently: HTTP 404: no such hook"}
         metrics = generate_latest(agent.metrics.registry).decode()
         assert 'redline_notifier_broken{notifier="gone"} 1.0' in metrics
@@ -54,6 +58,6 @@ def test_a_404_marks_the_notifier_broken_on_readyz_and_metrics_and_the_other_sti
         assert 'redline_notifier_failed_total{notifier="gone"} 1.0' in metrics
         assert 'redline_notifier_sent_total{notifier="fine"} 1.0' in metrics
         assert 'redline_notifier_queue{notifier="gone"} 0.0' in metrics
-        assert receiver.base_url not in metrics
+        assert gone.base_url not in metrics and fine.base_url not in metrics
     finally:
         agent.shutdown()
