@@ -1,5 +1,5 @@
 """The ``redline`` command line: run, check, status, collect, import, whatif, backtest, rules,
-dashboard, demo, store verify.
+dashboard, demo, store verify, alerts test.
 
 One grammar for every command:
 

@@ -138,6 +138,11 @@ class AlertManager:
         self._log = logger if logger is not None else _log
         self._lock = threading.Lock()
 
+    @property
+    def router(self) -> Router:
+        """Who gets what: a meta-alert about a notifier routes with ``router.route(labels, exclude=...)``."""
+        return self._router
+
     def notify_on_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` after each commit that wrote intents (the outbox's ``wake``)."""
         self._on_commit = callback
