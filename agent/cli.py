@@ -1,5 +1,5 @@
 """The ``redline`` command line: run, check, status, collect, import, whatif, backtest, rules,
-export, dashboard, demo, store verify.
+export, dashboard, demo, store verify, alerts test.
 
 One grammar for every command:
 
@@ -150,6 +150,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     loaded = _load(args.config)
     cfg = loaded.config
+    import httpx
+
+    from redline.agent.delivery_wiring import build_notifiers
+
+    with httpx.Client() as client:  # every secret a notifier needs is in the environment (ConfigError names it)
+        build_notifiers(loaded, os.environ, client)
     problems: list[str] = []
     store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention)
     if loaded.data_dir.exists():
@@ -168,6 +174,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{loaded.path}: ok — {len(cfg.sources)} sources, {len(cfg.slos)} objectives, "
           f"{len(cfg.guardrails)} guardrails, {len(cfg.alerting.notifiers)} notifiers")
     return EXIT_OK
+
+
+def cmd_alerts_test(args: argparse.Namespace) -> int:
+    import httpx
+
+    from redline.agent.alerts_test import render_results, send_test_notifications
+
+    loaded = _load(args.config)
+    with httpx.Client(timeout=10.0, follow_redirects=False) as client:
+        results = send_test_notifications(loaded, os.environ, client)
+    print(render_results(results))
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -429,6 +447,16 @@ def _parser(now_s: float) -> argparse.ArgumentParser:
         return sp
 
     with_config("run", "run the agent: collect, store, evaluate, alert, serve /metrics").set_defaults(fn=cmd_run)
+    al = command("alerts", "work with alert delivery", "Work with alert delivery.")
+    al_sub = al.add_subparsers(dest="alerts_command", required=True, metavar="ACTION", help="test")
+    alt = al_sub.add_parser(
+        "test", help="send a labelled test notification through each route and report each result",
+        description="Send one clearly labelled test notification through each route (and the default "
+        "route) to each of its notifiers, once, and print each result. Exit code 1 if any failed, 2 on "
+        "a config error (such as a secret's environment variable not set).",
+    )
+    alt.add_argument("--config", "-c", type=Path, required=True, metavar="FILE", help="the Redline YAML config")
+    alt.set_defaults(fn=cmd_alerts_test)
     with_config(
         "check", "validate a config (and objectives against stored series)",
         "Validate a config and, with stored data, its objectives against the stored series; "

@@ -26,47 +26,30 @@ import httpx
 import polars as pl
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from redline.agent.delivery_metrics import NotifierCollector
+from redline.agent.delivery_wiring import build_delivery, build_notifiers, build_outbox
 from redline.agent.lock import DataDirLock
 from redline.agent.readiness import Readiness
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
 from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_files
 from redline.agent.wiring import build_collectors, writable_store
 from redline.agent.write_buffer import WriteBuffer, WriteBufferCollector, WriteOutcome
-from redline.alerts.log_notifier import LogNotifier
-from redline.alerts.manager import AlertEvent, AlertManager
-from redline.alerts.notifiers import Notifier
+from redline.alerts.health import HealthRegistry, NotifierEvent
+from redline.alerts.manager import AlertManager
 from redline.alerts.state import AlertStateStore
-from redline.alerts.webhook import WebhookNotifier
 from redline.collectors.base import Collector, CollectorContext, SourceHealth
-from redline.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfig
+from redline.config import LoadedConfig
 from redline.kernel.errors import StoreError
-from redline.kernel.secrets import secret_from_env
 from redline.slo.evaluation import Evaluator, read_start_ms
 from redline.slo.groups import expand_groups, has_new_members
 from redline.slo.results import StatusReport
 
-__all__ = ["Agent", "build_notifiers"]
+__all__ = ["Agent", "build_notifiers"]  # build_notifiers: re-exported from delivery_wiring
 
 log = logging.getLogger("redline.agent")
 
-NOTIFIER_BROKEN_AFTER = 3
-"""Consecutive failed deliveries after which a notifier is reported broken (a permanent failure at once)."""
 STALE_AFTER_INTERVALS = 3
 """The agent is not ready when its last evaluation is older than this many evaluate intervals."""
-
-
-def build_notifiers(
-    loaded: LoadedConfig, env: Mapping[str, str], client: httpx.Client
-) -> list[Notifier]:
-    """Notifiers from config; a webhook whose env variable is unset is a ``ConfigError``."""
-    out: list[Notifier] = []
-    for i, cfg in enumerate(loaded.config.alerting.notifiers):
-        if isinstance(cfg, WebhookNotifierConfig):
-            url = secret_from_env(cfg.url_env, env, where=f"{loaded.path}: alerting.notifiers[{i}].url_env")
-            out.append(WebhookNotifier(url, client, name=cfg.name, retries=cfg.retries, timeout_s=cfg.timeout))
-        elif isinstance(cfg, LogNotifierConfig):
-            out.append(LogNotifier(logging.getLogger("redline.alerts"), name=cfg.name))
-    return out
 
 
 class Agent:
@@ -95,15 +78,22 @@ class Agent:
             cfg, CollectorContext(clock=clock, env=env, http=self._client)
         )
         self._alert_state = AlertStateStore(loaded.data_dir / "alerts.sqlite")
-        notifiers = build_notifiers(loaded, env, self._client)
+        delivery = build_delivery(loaded, env, self._client)
+        # Hook for meta-alerts: ``notifier_health.listen(callback)`` hears of broken notifiers,
+        # give-ups and drops (``redline.alerts.health``).
+        self.notifier_health = HealthRegistry()
         self.alerts = AlertManager(
             self._alert_state,
-            notifiers,
+            delivery.router,
             clock=clock,
             repeat_interval_s=cfg.alerting.repeat_interval,
             specs=cfg.slos,
             external_url=cfg.alerting.external_url,
+            queue_size=cfg.alerting.queue_size,
+            on_dropped=lambda name, count: self.notifier_health.dropped(name, count, self._clock()),
         )
+        self.outbox = build_outbox(delivery, self._alert_state, self.notifier_health, self.alerts.firing_for)
+        self.alerts.notify_on_commit(self.outbox.wake)
         self._lock = threading.Lock()  # guards the evaluator (ingest vs evaluate from job threads)
         self._health: dict[str, SourceHealth] = {}
         self._report: StatusReport | None = None
@@ -111,12 +101,13 @@ class Agent:
         self._started_at: float | None = None  # time.monotonic() of start()
         self._evaluated_at: float | None = None  # time.monotonic() of the last successful evaluation
         self.readiness = Readiness(self._evaluation_age)
-        self._notifier_failures: dict[str, int] = {}
-        for notifier in notifiers:
+        for notifier in delivery.notifiers:
             self.readiness.know(f"notifier:{notifier.name}")
+        self.notifier_health.listen(self._note_notifier)
         self.metrics = AgentMetrics(lambda: self._report, lambda: dict(self._health), self.readiness)
         self.metrics.registry.register(StoreIntegrityCollector(self.store))
         self.metrics.registry.register(WriteBufferCollector(self.write_buffer))
+        self.metrics.registry.register(NotifierCollector(self.notifier_health, self._alert_state.pending_counts))
         self._server = (
             SelfMetricsServer(
                 self.metrics.registry,
@@ -292,30 +283,25 @@ class Agent:
 
     def _process_alerts(self, report: StatusReport) -> None:
         """Alerts for ``report``, unless the alert database fails its check (then not ready)."""
+        self.outbox.start()  # idempotent: jobs run by hand (tests, tools) deliver too
         try:
             self._alert_state.check()
-            events = self.alerts.process(report)
+            self.alerts.process(report)
         except StoreError as exc:
             self.readiness.set_down("alert_database", str(exc))
             return
         self.readiness.set_up("alert_database")
-        self._note_deliveries(events)
 
-    def _note_deliveries(self, events: list[AlertEvent]) -> None:
-        """A notifier is broken after a permanent failure or ``NOTIFIER_BROKEN_AFTER`` failures
-        in a row, until it delivers again."""
-        for event in events:
-            for d in event.deliveries:
-                component = f"notifier:{d.notifier}"
-                if d.ok:
-                    self._notifier_failures[d.notifier] = 0
-                    self.readiness.set_up(component)
-                    continue
-                failures = self._notifier_failures.get(d.notifier, 0) + 1
-                self._notifier_failures[d.notifier] = failures
-                if d.permanent or failures >= NOTIFIER_BROKEN_AFTER:
-                    how = "failed permanently" if d.permanent else f"failed {failures} times in a row"
-                    self.readiness.set_down(component, f"{how}: {d.error}")
+    def _note_notifier(self, event: NotifierEvent) -> None:
+        """A notifier is not ready after a permanent failure, a give-up, or ``FAILING_AFTER``
+        transient failures in a row, until it delivers again."""
+        component = f"notifier:{event.notifier}"
+        if event.kind == "recovered":
+            self.readiness.set_up(component)
+        elif event.kind == "broken":
+            self.readiness.set_down(component, f"failed permanently: {event.reason}")
+        elif event.kind in ("failing", "gave_up"):
+            self.readiness.set_down(component, event.reason)
 
     def check_data_dir(self) -> None:
         """Write, fsync and remove a small file in the data directory: a full disk, a read-only
@@ -406,6 +392,7 @@ class Agent:
             loaded, len(cfg.slos), len(cfg.guardrails),
         )
         self.start_server()
+        self.outbox.start()  # intents left pending by the last run go out first
         sched = BackgroundScheduler(timezone="UTC")
         now = datetime.now(UTC)
         for src in self.loaded.config.sources:
@@ -460,7 +447,7 @@ class Agent:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
-        self.alerts.shutdown(timeout_s)
+        self.outbox.shutdown(min(timeout_s, 2.0))
         with self._jobs_idle:
             finished = self._jobs_idle.wait_for(
                 lambda: self._running_jobs == 0, timeout=max(0.0, deadline - time.monotonic())

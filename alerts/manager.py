@@ -8,11 +8,15 @@ condition holds; the state machine then moves
     pending ──not holds──► inactive                                   └─holds, repeat_interval_s
                                                                           since last notified: re-send
 
-Entering firing owes a "firing" notification to every notifier, entering resolved owes a
-"resolved" one, exactly once each; owed notifications are persisted with the transition and
-delivered afterwards. A non-permanent failure stays owed and is retried on the next
-``process()``; a permanent one is logged, recorded and dropped. Each notifier is delivered to
-on its own thread, so one failing or slow notifier never stops the others nor the evaluation.
+Entering firing owes a "firing" notification to every notifier its route names
+(``alerts.routing``), entering resolved owes a "resolved" one, exactly once each; a firing
+alert owes a repeat every ``repeat_interval_s``. Owed notifications are intents in the outbox
+(``alerts.outbox_sql``), written in the same transaction as the transition, with the
+incident's dedup key and a snapshot of what the message says; ``process()`` never waits on a
+network call. The outbox's workers (``alerts.delivery``) send them, one queue per notifier.
+
+A resolve says what is true at the resolve: its annotations carry the burn rates now (below the
+threshold), not the ones that fired.
 
 An objective evaluated with an ``error`` keeps its alerts as they are (a failed evaluation is
 not evidence that the burn stopped); an objective absent from the report (removed from the
@@ -30,19 +34,20 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from redline.alerts.notifiers import ALERTNAME, AlertStatus, Notification, Notifier, fingerprint
+from redline.alerts.message import dashboard_url
+from redline.alerts.notifiers import ALERTNAME, AlertStatus, Notification, Notifier, dedup_key, fingerprint
+from redline.alerts.outbox_sql import NewIntent
 from redline.alerts.policy import LEVEL_KINDS, Firing, burn_rate, evaluate_policy
-from redline.alerts.state import AlertRecord, AlertState, AlertStateStore, OwedNotification
-from redline.kernel.errors import NotifyError
+from redline.alerts.routing import Router
+from redline.alerts.state import AlertRecord, AlertState, AlertStateStore
 from redline.slo.ranking import BurnRateCondition, Severity
 from redline.slo.results import ObjectiveResult, StatusReport
 from redline.slo.spec import SLOSpec
 from redline.slo.tiers import default_tiers
 
-__all__ = ["AlertEvent", "AlertManager", "Delivery", "alert_key"]
+__all__ = ["AlertEvent", "AlertManager", "alert_key"]
 
 _log = logging.getLogger(__name__)
 
@@ -53,20 +58,8 @@ def alert_key(slo: str, severity: str) -> str:
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """One attempt to deliver one notification through one notifier."""
-
-    notifier: str
-    status: AlertStatus
-    ok: bool
-    error: str | None
-    attempt: int
-    permanent: bool = False
-
-
-@dataclass(frozen=True)
 class AlertEvent:
-    """What happened to one alert in one ``process()`` call: a transition and/or deliveries."""
+    """What happened to one alert in one ``process()`` call: a transition, and what it owes."""
 
     key: str
     slo: str
@@ -76,7 +69,8 @@ class AlertEvent:
     at: float
     firing: Firing | None
     """The strongest condition that holds (highest factor), or ``None``."""
-    deliveries: tuple[Delivery, ...] = ()
+    owed_to: tuple[str, ...] = ()
+    """The notifiers an intent was written for (sent later by the outbox)."""
 
 
 def _fmt(value: float) -> str:
@@ -84,18 +78,23 @@ def _fmt(value: float) -> str:
 
 
 class AlertManager:
-    """Evaluates the policy on each report, persists transitions and sends what they owe.
+    """Evaluates the policy on each report, persists transitions and the intents they owe.
 
+    ``notifiers`` is a ``Router`` or the notifier names (then every alert goes to each).
     ``for_seconds`` > 0 keeps an alert pending that long before it fires; ``repeat_interval_s``
     (``None`` to disable) re-sends "firing" while an alert stays firing. ``specs`` supply
     runbook URLs, descriptions and extra labels by objective name. ``generator_url`` may hold
-    ``{slo}``. Thread safe: concurrent ``process()`` calls run one after the other.
+    ``{slo}``. ``on_commit`` is called after intents were written (the outbox's ``wake``);
+    ``on_dropped(name, count)`` hears of repeats dropped from a full queue. A firing alert's
+    stored figures (what a repeat or an Alertmanager re-post says) are refreshed at most every
+    ``refresh_interval_s``; the resolve always says the figures of its own tick. Thread safe:
+    concurrent ``process()`` calls run one after the other.
     """
 
     def __init__(
         self,
         state: AlertStateStore,
-        notifiers: Sequence[Notifier],
+        notifiers: Router | Sequence[str | Notifier],
         policy: Sequence[BurnRateCondition] | None = None,
         clock: Callable[[], float] = time.time,
         *,
@@ -105,8 +104,17 @@ class AlertManager:
         external_url: str = "",
         generator_url: str = "",
         logger: logging.Logger | None = None,
+        on_commit: Callable[[], None] | None = None,
+        on_dropped: Callable[[str, int], None] | None = None,
+        queue_size: int = 10_000,
+        refresh_interval_s: float = 300.0,
     ) -> None:
-        names = [n.name for n in notifiers]
+        if isinstance(notifiers, Router):
+            router = notifiers
+            names = list(dict.fromkeys([*router.default, *(n for r in router.routes for n in r.notifiers)]))
+        else:
+            names = [n if isinstance(n, str) else n.name for n in notifiers]
+            router = Router.everyone(names)
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"notifier names must be unique; repeated: {', '.join(duplicates)}")
@@ -115,7 +123,11 @@ class AlertManager:
         if repeat_interval_s is not None and repeat_interval_s <= 0:
             raise ValueError(f"repeat_interval_s must be > 0 or None, got {repeat_interval_s}")
         self._state = state
-        self._notifiers = {n.name: n for n in notifiers}
+        self._router = router
+        self._on_commit = on_commit
+        self._on_dropped = on_dropped
+        self._queue_size = queue_size
+        self._refresh_interval_s = refresh_interval_s
         # None: each objective's default tiers, from its period (slo.tiers.default_tiers)
         self._policy = None if policy is None else tuple(policy)
         self._severities: tuple[Severity, ...] = (
@@ -130,19 +142,28 @@ class AlertManager:
         self._log = logger if logger is not None else _log
         self._lock = threading.Lock()
 
+    @property
+    def router(self) -> Router:
+        """Who gets what: a meta-alert about a notifier routes with ``router.route(labels, exclude=...)``."""
+        return self._router
+
+    def notify_on_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each commit that wrote intents (the outbox's ``wake``)."""
+        self._on_commit = callback
+
     # -- evaluation ---------------------------------------------------------------------------
 
     def process(self, report: StatusReport) -> list[AlertEvent]:
-        """Evaluate every objective of ``report``, apply transitions, deliver owed notifications.
+        """Evaluate every objective of ``report``, apply transitions, write the intents they owe.
 
-        Returns one event per alert that changed state or had a delivery attempt, by key.
-        Raises ``StoreError`` if the alert state cannot be written (nothing is sent then).
+        Returns one event per alert that changed state, by key. Nothing is sent here. Raises
+        ``StoreError`` if the alert state cannot be written (then no intent is written either).
         """
         with self._lock:
             now = self._clock()
             events: dict[str, AlertEvent] = {}
             records = {r.key: r for r in self._state.records()}
-            changes: list[tuple[AlertRecord, AlertStatus | None]] = []
+            changes: list[tuple[AlertRecord, AlertStatus | None, bool]] = []
             seen: set[str] = set()
             names: set[str] = set()
             for objective in report.objectives:
@@ -181,19 +202,26 @@ class AlertManager:
                     event = self._step(record, key, None, record.severity, None, now, changes)
                     if event is not None:
                         events[key] = event
-            # Every transition of this evaluation, and what it owes, lands in one transaction
-            # before anything is sent.
-            self._state.save_many(changes, list(self._notifiers))
+            # Every transition of this evaluation, and the intents it owes, land in one
+            # transaction; the outbox sends them after the commit.
+            writes: list[tuple[AlertRecord, tuple[NewIntent, ...]]] = []
+            for record, owe, repeat in changes:
+                intents: tuple[NewIntent, ...] = ()
+                if owe is not None:
+                    notification = self.notification(record, owe)
+                    intents = tuple(NewIntent(n, notification, repeat) for n in self._router.route(record.labels))
+                    if record.key in events:
+                        events[record.key] = replace(events[record.key], owed_to=tuple(i.notifier for i in intents))
+                writes.append((record, intents))
+            dropped = self._state.save_many(writes, queue_size=self._queue_size)
             for event in events.values():
                 self._log.info("alert %s: %s -> %s", event.key, event.previous, event.current)
-            for key, deliveries in self._deliver_owed(now).items():
-                event = events.get(key)
-                if event is None:
-                    current = self._state.get(key)
-                    state: AlertState = current.state if current is not None else "inactive"
-                    slo, _, sev = key.rpartition("/")
-                    event = AlertEvent(key, slo, sev, state, state, now, None)
-                events[key] = replace(event, deliveries=tuple(deliveries))
+            for name, count in dropped.items():
+                self._log.warning("%d repeat notifications to %s dropped: its queue is full", count, name)
+                if self._on_dropped is not None:
+                    self._on_dropped(name, count)
+            if any(intents for _, intents in writes) and self._on_commit is not None:
+                self._on_commit()
             return [events[k] for k in sorted(events)]
 
     def _policy_for(self, objective: ObjectiveResult) -> Sequence[BurnRateCondition]:
@@ -233,15 +261,30 @@ class AlertManager:
         severity: str,
         firing: Firing | None,
         now: float,
-        changes: list[tuple[AlertRecord, AlertStatus | None]],
+        changes: list[tuple[AlertRecord, AlertStatus | None, bool]],
     ) -> AlertEvent | None:
-        """Work out one transition and append it, with what it owes, to ``changes``.
+        """Work out one transition and append it, with what it owes (and whether only as a
+        repeat), to ``changes``.
 
         Returns the event when the state changed.
         """
         previous: AlertState = record.state if record is not None else "inactive"
         owe: AlertStatus | None = None
-        if firing is not None and objective is not None:
+        repeating = False
+        if firing is not None and objective is not None and record is not None and previous == "firing":
+            # Still firing: no re-page; a repeat when due; fresh figures at most every
+            # ``refresh_interval_s`` (a tick with every alert firing costs about what a calm one does).
+            last = record.last_notified_at if record.last_notified_at is not None else record.started_at
+            repeat = self._repeat_interval_s
+            due = repeat is not None and last is not None and now - last >= repeat
+            if not due and now - record.updated_at < self._refresh_interval_s:
+                return None
+            new = replace(record, annotations=self._describe(objective, firing)[1])
+            if due:
+                owe, repeating = "firing", True
+            elif new.annotations == record.annotations:
+                return None  # nothing new to persist
+        elif firing is not None and objective is not None:
             labels, annotations = self._describe(objective, firing)
             if record is None or previous in ("inactive", "resolved"):
                 base = AlertRecord(key, objective.name, severity, "inactive", fingerprint(labels), labels)
@@ -250,7 +293,7 @@ class AlertManager:
                 else:
                     new = replace(base, state="firing", annotations=annotations, started_at=now)
                     owe = "firing"
-            elif previous == "pending":
+            else:  # pending
                 assert record.pending_since is not None
                 if now - record.pending_since >= self._for_seconds:
                     new = replace(
@@ -259,22 +302,16 @@ class AlertManager:
                     owe = "firing"
                 else:
                     new = replace(record, annotations=annotations)
-            else:  # firing: no re-page, fresh annotations, repeat when due
-                new = replace(record, annotations=annotations)
-                last = record.last_notified_at if record.last_notified_at is not None else record.started_at
-                repeat = self._repeat_interval_s
-                if repeat is not None and last is not None and now - last >= repeat:
-                    owe = "firing"
-                elif new.annotations == record.annotations:
-                    return None  # nothing new to persist
         elif record is not None and previous == "firing":
             new = replace(record, state="resolved", resolved_at=now)
+            if objective is not None:
+                new = replace(new, annotations=self._resolved_annotations(record, objective))
             owe = "resolved"
         elif record is not None and previous == "pending":
             new = replace(record, state="inactive", pending_since=None)
         else:
             return None
-        changes.append((replace(new, updated_at=now), owe))
+        changes.append((replace(new, updated_at=now), owe, repeating))
         if new.state == previous:
             return None
         slo = objective.name if objective is not None else new.slo
@@ -313,88 +350,83 @@ class AlertManager:
         used = objective.budget_used_ratio
         if used is not None:
             annotations["budget_used_ratio"] = _fmt(used)
+        # The figures every message shows (``alerts.message``).
+        annotations.update(
+            tier=f"{firing.severity} {cond.long_window}/{cond.short_window}",
+            threshold=_fmt(firing.factor),
+            long_window=cond.long_window,
+            long_burn_rate=_fmt(firing.long_burn_rate),
+            short_window=cond.short_window,
+            short_burn_rate=_fmt(firing.short_burn_rate),
+        )
+        if self._external_url:
+            annotations["dashboard_url"] = dashboard_url(self._external_url, objective.name)
+        if objective.time_to_breach_seconds is not None:
+            annotations["time_to_breach_seconds"] = _fmt(objective.time_to_breach_seconds)
+        owner = labels.get("owner") or labels.get("team")
+        if owner:
+            annotations["owner"] = owner
         return labels, annotations
+
+    def _resolved_annotations(self, record: AlertRecord, objective: ObjectiveResult) -> dict[str, str]:
+        """The firing alert's annotations, with the burn rates now and a summary saying the burn
+        dropped below the threshold (never the figures that fired)."""
+        annotations = dict(record.annotations)
+        for window, rate in objective.burn_rates.items():
+            if rate is not None:
+                annotations[f"burn_rate_{window}"] = _fmt(rate)
+        now_rates: list[str] = []
+        for side in ("long", "short"):
+            side_window = annotations.get(f"{side}_window", "")
+            now_rate = burn_rate(objective.burn_rates, side_window) if side_window else None
+            if now_rate is None:
+                annotations.pop(f"{side}_burn_rate", None)
+            else:
+                annotations[f"{side}_burn_rate"] = _fmt(now_rate)
+                now_rates.append(f"{_fmt(now_rate)}× over {side_window}")
+        threshold = annotations.get("threshold")
+        now_text = " and ".join(now_rates) if now_rates else "not known"
+        annotations["summary"] = (
+            f"{objective.name} burn rate dropped below the threshold"
+            + (f" {threshold}×" if threshold else "")
+            + f"; now {now_text}"
+        )
+        annotations["description"] = objective.reason
+        if objective.value is not None:
+            annotations["value"] = _fmt(objective.value)
+        if objective.budget_used_ratio is not None:
+            annotations["budget_used_ratio"] = _fmt(objective.budget_used_ratio)
+        if objective.time_to_breach_seconds is not None:
+            annotations["time_to_breach_seconds"] = _fmt(objective.time_to_breach_seconds)
+        else:
+            annotations.pop("time_to_breach_seconds", None)
+        return annotations
 
     # -- delivery -----------------------------------------------------------------------------
 
-    def _notification(self, record: AlertRecord, status: AlertStatus) -> Notification:
+    def notification(self, record: AlertRecord, status: AlertStatus) -> Notification:
+        """What a notification about ``record`` says now, with its incident's dedup key."""
+        starts_at = record.started_at if record.started_at is not None else record.updated_at
         return Notification(
             status=status,
             key=record.key,
             labels=record.labels,
             annotations=record.annotations,
-            starts_at=record.started_at if record.started_at is not None else record.updated_at,
+            starts_at=starts_at,
             ends_at=record.resolved_at if status == "resolved" else None,
             fingerprint=record.fingerprint,
             generator_url=self._generator_url.replace("{slo}", record.slo),
             external_url=self._external_url,
+            dedup_key=dedup_key(record.key, starts_at),
         )
 
-    def _deliver_owed(self, now: float) -> dict[str, list[Delivery]]:
-        by_notifier: dict[str, list[OwedNotification]] = {}
-        for owed in self._state.owed():
-            if owed.notifier in self._notifiers:
-                by_notifier.setdefault(owed.notifier, []).append(owed)
-        if not by_notifier:
-            return {}
-        if len(by_notifier) == 1:
-            results = [self._deliver_to(name, items, now) for name, items in by_notifier.items()]
-        else:
-            with ThreadPoolExecutor(len(by_notifier), thread_name_prefix="redline-notify") as pool:
-                futures = [pool.submit(self._deliver_to, n, items, now) for n, items in by_notifier.items()]
-                results = [f.result() for f in futures]
-        merged: dict[str, list[Delivery]] = {}
-        for result in results:
-            for key, delivery in result:
-                merged.setdefault(key, []).append(delivery)
-        return merged
-
-    def _deliver_to(self, name: str, items: list[OwedNotification], now: float) -> list[tuple[str, Delivery]]:
-        """Deliver one notifier's owed notifications in order; stop at its first transient failure.
-
-        The ones after a transient failure stay owed for the next ``process()``: a receiver that
-        is down is not hammered with every backlog item in one evaluation.
-        """
-        notifier = self._notifiers[name]
-        done: list[tuple[str, Delivery]] = []
-        for owed in items:
-            record = self._state.get(owed.key)
-            if record is None:
-                continue
-            error: str | None = None
-            permanent = False
-            try:
-                notifier.send(self._notification(record, owed.status))
-            except NotifyError as exc:
-                error, permanent = str(exc), exc.permanent
-            except Exception as exc:  # a broken notifier must not stop the others nor the evaluation
-                error = f"notifier {name!r} failed unexpectedly: {type(exc).__name__}: {exc}"
-                self._log.exception("alert %s: %s notification via %s failed", owed.key, owed.status, name)
-            ok = error is None
-            attempt = self._state.record_delivery(
-                owed.key, name, owed.status, ok=ok, error=error, at=now, settle=ok or permanent
-            )
-            if ok:
-                self._log.info("alert %s: %s notification sent via %s", owed.key, owed.status, name)
-            elif permanent:
-                self._log.error(
-                    "alert %s: %s notification via %s failed permanently, dropped: %s",
-                    owed.key, owed.status, name, error,
-                )
-            else:
-                self._log.warning(
-                    "alert %s: %s notification via %s failed (attempt %d), will retry next evaluation: %s",
-                    owed.key, owed.status, name, attempt, error,
-                )
-            done.append((owed.key, Delivery(name, owed.status, ok, error, attempt, permanent)))
-            if not ok and not permanent:
-                break
-        return done
-
-    def shutdown(self, timeout_s: float = 5.0) -> None:
-        """Shut every notifier down (cutting backoff waits short); undelivered notifications stay owed."""
-        for notifier in self._notifiers.values():
-            try:
-                notifier.shutdown(timeout_s)
-            except Exception:
-                self._log.exception("notifier %s failed to shut down", notifier.name)
+    def firing_for(self, notifier: str) -> list[Notification]:
+        """The firing alerts routed to ``notifier`` with no intent pending for it (to re-post them)."""
+        busy = {r[0] for r in self._state.query(
+            "SELECT DISTINCT key FROM intents WHERE notifier = ? AND state = 'pending'", (notifier,)
+        )}
+        return [
+            self.notification(r, "firing")
+            for r in self._state.records()
+            if r.state == "firing" and r.key not in busy and notifier in self._router.route(r.labels)
+        ]

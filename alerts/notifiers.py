@@ -1,27 +1,34 @@
 """What a notification is and what every notifier does with it.
 
-A ``Notifier`` delivers one ``Notification`` per ``send()`` call. It raises
-``redline.kernel.errors.NotifyError`` when it could not deliver; ``permanent=True`` means retrying the
-same notification cannot help (a 404 from the receiver), so the caller stops owing it.
-Retries with backoff inside one ``send()`` are the notifier's own business (see
-``alerts.http_retry``); the manager retries a non-permanent failure on its next evaluation.
+A ``Notifier`` makes ONE attempt per ``send()`` call, for a batch of at most ``max_batch``
+notifications (one message where the receiver can group, e.g. Slack or Alertmanager's
+webhook), and raises ``redline.kernel.errors.NotifyError`` carrying the ``Verdict``
+(``redline.alerts.classify``) when it did not deliver. Retries, backoff, rate limits and the
+give-up belong to the outbox (``redline.alerts.delivery``), not to the notifier.
 
-Error messages name the notifier, never its destination: webhook URLs are secrets.
+Error messages name the notifier, never its destination: webhook URLs and routing keys are
+secrets.
 """
 
 from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
+
+from redline.alerts.classify import Verdict
+from redline.kernel.errors import NotifyError
 
 __all__ = [
     "ALERTNAME",
     "AlertStatus",
+    "DeliveryFailed",
     "Notification",
     "Notifier",
+    "dedup_key",
     "fingerprint",
     "rfc3339",
 ]
@@ -34,11 +41,22 @@ ALERTNAME: Final = "RedlineErrorBudgetBurn"
 _ZERO_TIME: Final = "0001-01-01T00:00:00Z"
 
 
+def dedup_key(key: str, started_at: float) -> str:
+    """The incident's dedup key: ``redline-`` + 40 hex digits of SHA-256 over the alert key and the
+    millisecond it started. Only the identity goes in (never labels, annotations or config), so
+    the key survives restarts, upgrades and config reloads; 48 characters, within PagerDuty's 255.
+    This formula is a contract: changing it re-opens every open incident at the receivers.
+    """
+    identity = f"{key}\x00{round(started_at * 1000)}".encode()
+    return "redline-" + hashlib.sha256(identity).hexdigest()[:40]
+
+
 @dataclass(frozen=True)
 class Notification:
     """One alert changing (or repeating) its status, as every notifier receives it.
 
-    Times are Unix seconds; ``ends_at`` is ``None`` while firing.
+    Times are Unix seconds; ``ends_at`` is ``None`` while firing. ``test`` marks the labelled
+    test message of ``redline alerts test``.
     """
 
     status: AlertStatus
@@ -50,6 +68,8 @@ class Notification:
     fingerprint: str
     generator_url: str = ""
     external_url: str = ""
+    dedup_key: str = ""
+    test: bool = False
 
     @property
     def slo(self) -> str:
@@ -61,18 +81,55 @@ class Notification:
         """``page`` or ``ticket`` (the ``severity`` label)."""
         return self.labels.get("severity", "")
 
+    def to_json(self) -> dict[str, Any]:
+        """The snapshot stored with an intent."""
+        return {
+            "status": self.status, "key": self.key, "labels": dict(self.labels),
+            "annotations": dict(self.annotations), "starts_at": self.starts_at, "ends_at": self.ends_at,
+            "fingerprint": self.fingerprint, "generator_url": self.generator_url,
+            "external_url": self.external_url, "dedup_key": self.dedup_key, "test": self.test,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Notification:
+        """The inverse of ``to_json``."""
+        return cls(
+            status=data["status"], key=data["key"], labels=dict(data["labels"]),
+            annotations=dict(data["annotations"]), starts_at=float(data["starts_at"]),
+            ends_at=None if data["ends_at"] is None else float(data["ends_at"]),
+            fingerprint=data["fingerprint"], generator_url=data.get("generator_url", ""),
+            external_url=data.get("external_url", ""), dedup_key=data.get("dedup_key", ""),
+            test=bool(data.get("test", False)),
+        )
+
+
+class DeliveryFailed(NotifyError):
+    """One attempt did not deliver; ``verdict`` says whether and when to try again."""
+
+    def __init__(self, message: str, verdict: Verdict) -> None:
+        super().__init__(message, permanent=verdict.kind == "permanent")
+        self.verdict = verdict
+
 
 class Notifier(abc.ABC):
-    """A destination for notifications. ``send`` may be called from any one thread at a time."""
+    """A destination for notifications. ``send`` is called from one thread at a time.
+
+    ``max_batch`` > 1 lets the outbox group incidents into one message; ``min_interval_s`` is
+    the receiver's rate limit (seconds between messages); ``resend_interval_s`` asks the outbox
+    to re-post firing alerts that often (Alertmanager forgets an alert not re-posted).
+    """
 
     name: str
+    max_batch: int = 1
+    min_interval_s: float = 0.0
+    resend_interval_s: float | None = None
 
     @abc.abstractmethod
-    def send(self, notification: Notification) -> None:
-        """Deliver once (with the notifier's own retries); raise ``NotifyError`` on failure."""
+    def send(self, notifications: Sequence[Notification]) -> None:
+        """One attempt to deliver ``notifications`` (one message); raise ``DeliveryFailed`` if not."""
 
     def shutdown(self, timeout_s: float = 5.0) -> None:  # noqa: B027 - optional hook, no-op by default
-        """Stop: abandon backoff waits; later sends fail with a non-permanent ``NotifyError``."""
+        """Release what the notifier holds; the outbox stops calling ``send`` first."""
 
 
 def rfc3339(seconds: float | None) -> str:

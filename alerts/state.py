@@ -1,18 +1,18 @@
-"""Alert state and the notification log, persisted in SQLite so a restart neither re-pages nor forgets.
+"""Alert state, the outbox and the notification log, persisted in SQLite so a restart neither
+re-pages nor forgets.
 
 Tables:
 
 - ``alerts``: one row per alert key (``<slo>/<severity>``): state (inactive, pending, firing,
   resolved), when it went pending, started, resolved, was last notified, its fingerprint and
   the labels and annotations its notifications carry.
-- ``owed``: notifications decided but not yet delivered, one row per (alert key, notifier).
-  A newer status for the same pair replaces the older one (a receiver that was down while
-  an alert fired and resolved is told the current truth: resolved).
+- ``intents``: the outbox (``redline.alerts.outbox``): one row per notification owed to one
+  notifier, with its dedup key and a snapshot of what it says, sent in order per notifier.
 - ``notifications``: every delivery attempt (alert key, status, notifier, ok, error, attempt, at).
 
-A transition and the notifications it owes are written in one transaction, before anything
-is sent; a delivery removes its owed row in the same transaction that logs it. A crash
-between a successful send and that commit re-sends once: delivery is at least once.
+A transition and the intents it owes are written in one transaction, before anything is sent;
+a delivery marks its intent sent in the same transaction that logs it. A crash between a
+receiver's 2xx and that commit re-sends once with the same dedup key: delivery is at least once.
 
 Thread safety: one connection, used by one thread at a time under a lock. The file is
 opened lazily on first use; several stores (processes) may share one file (WAL mode).
@@ -20,6 +20,7 @@ opened lazily on first use; several stores (processes) may share one file (WAL m
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -29,18 +30,20 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final, Literal, cast
 
 from redline.alerts.notifiers import AlertStatus
+from redline.alerts.outbox_sql import NewIntent, enqueue, migrate_owed
 from redline.kernel.errors import StoreError
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["AlertRecord", "AlertState", "AlertStateStore", "NotificationLogEntry", "OwedNotification"]
+__all__ = ["AlertRecord", "AlertState", "AlertStateStore", "NotificationLogEntry"]
 
 AlertState = Literal["inactive", "pending", "firing", "resolved"]
 
-_SCHEMA_VERSION: Final = 1
+_SCHEMA_VERSION: Final = 2
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS alerts (
     key TEXT PRIMARY KEY,
@@ -56,14 +59,6 @@ CREATE TABLE IF NOT EXISTS alerts (
     last_notified_at REAL,
     updated_at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS owed (
-    key TEXT NOT NULL,
-    notifier TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
-    since REAL NOT NULL,
-    tries INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (key, notifier)
-);
 CREATE TABLE IF NOT EXISTS notifications (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL,
@@ -75,7 +70,35 @@ CREATE TABLE IF NOT EXISTS notifications (
     at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS notifications_key_at ON notifications (key, at);
+CREATE TABLE IF NOT EXISTS intents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    notifier TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+    dedup_key TEXT NOT NULL,
+    repeat INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'sent', 'dropped', 'given_up', 'failed')),
+    tries INTEGER NOT NULL DEFAULT 0,
+    first_try_at REAL,
+    next_at REAL NOT NULL,
+    last_error TEXT,
+    done_at REAL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS intents_queue ON intents (notifier, state, id);
 """
+
+
+@functools.lru_cache(maxsize=65_536)
+def _decoded(text: str) -> Mapping[str, str]:
+    """A stored label or annotation set, decoded once per distinct text (read-only: it is shared).
+
+    Every evaluation reads every alert; with all of them firing, decoding the same JSON again
+    each tick was half the tick.
+    """
+    return MappingProxyType(json.loads(text))
 
 
 @dataclass(frozen=True)
@@ -94,17 +117,6 @@ class AlertRecord:
     resolved_at: float | None = None
     last_notified_at: float | None = None
     updated_at: float = 0.0
-
-
-@dataclass(frozen=True)
-class OwedNotification:
-    """A notification decided but not delivered yet; ``tries`` counts failed evaluations so far."""
-
-    key: str
-    notifier: str
-    status: AlertStatus
-    since: float
-    tries: int
 
 
 @dataclass(frozen=True)
@@ -135,6 +147,8 @@ class AlertStateStore:
         """``(st_dev, st_ino)`` of the file the connection opened: a file deleted or replaced
         under the running agent no longer matches."""
         self._header_fd: int | None = None
+        self._records_cache: dict[str, tuple[tuple[Any, ...], AlertRecord]] = {}
+        """Alert key → (row version, record): see ``records()``."""
         """The file, opened once with the connection, for ``check()`` to read its header: closing
         any other descriptor of it would drop SQLite's POSIX locks, which are per process."""
 
@@ -168,6 +182,8 @@ class AlertStateStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            if "owed" in tables:
+                migrate_owed(conn)
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -319,8 +335,8 @@ class AlertStateStore:
             severity=row[2],
             state=cast(AlertState, row[3]),
             fingerprint=row[4],
-            labels=json.loads(row[5]),
-            annotations=json.loads(row[6]),
+            labels=_decoded(row[5]),
+            annotations=_decoded(row[6]),
             pending_since=row[7],
             started_at=row[8],
             resolved_at=row[9],
@@ -334,21 +350,39 @@ class AlertStateStore:
         return self._record(rows[0]) if rows else None
 
     def records(self) -> list[AlertRecord]:
-        """Every stored alert, by key."""
-        return [self._record(r) for r in self._read(f"SELECT {self._COLUMNS} FROM alerts ORDER BY key")]
+        """Every stored alert, by key.
 
-    def save(
-        self, record: AlertRecord, *, owe: AlertStatus | None = None, notifiers: Sequence[str] = ()
-    ) -> None:
-        """Write ``record`` and, in the same transaction, owe ``owe`` to each of ``notifiers``."""
-        self.save_many([(record, owe)], notifiers)
+        Every evaluation reads every alert, and most rows have not changed since the last read:
+        a row's version is its ``(updated_at, last_notified_at)`` (every write sets one of them),
+        so only the rows whose version moved are read in full and decoded again.
+        """
+        versions = self._read("SELECT key, updated_at, last_notified_at FROM alerts ORDER BY key")
+        cache = self._records_cache
+        stale = [key for key, *version in versions if key not in cache or cache[key][0] != tuple(version)]
+        for start in range(0, len(stale), 500):
+            chunk = stale[start : start + 500]
+            rows = self._read(
+                f"SELECT {self._COLUMNS} FROM alerts WHERE key IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            for row in rows:
+                cache[row[0]] = ((row[11], row[10]), self._record(row))
+        self._records_cache = fresh = {key: cache[key] for key, *_ in versions if key in cache}
+        return [fresh[key][1] for key, *_ in versions if key in fresh]
+
+    def save(self, record: AlertRecord, *, intents: Sequence[NewIntent] = ()) -> dict[str, int]:
+        """Write ``record`` and, in the same transaction, the intents it owes; return repeats dropped."""
+        return self.save_many([(record, tuple(intents))])
 
     def save_many(
-        self, changes: Sequence[tuple[AlertRecord, AlertStatus | None]], notifiers: Sequence[str]
-    ) -> None:
-        """Write every record and the notification each owes (to all ``notifiers``) in one transaction."""
+        self, changes: Sequence[tuple[AlertRecord, Sequence[NewIntent]]], *, queue_size: int = 10_000
+    ) -> dict[str, int]:
+        """Write every record and the intents each owes in one transaction; return repeats dropped
+        by notifier.
+
+        Nothing is sent here: the outbox's workers read the intents after the commit.
+        """
         if not changes:
-            return
+            return {}
         with self._tx() as conn:
             conn.executemany(
                 f"INSERT OR REPLACE INTO alerts ({self._COLUMNS}) VALUES ({', '.join('?' * 12)})",
@@ -370,63 +404,39 @@ class AlertStateStore:
                     for r, _ in changes
                 ],
             )
-            conn.executemany(
-                "INSERT OR REPLACE INTO owed (key, notifier, status, since, tries) VALUES (?, ?, ?, ?, 0)",
-                [(r.key, n, owe, r.updated_at) for r, owe in changes if owe is not None for n in notifiers],
-            )
+            return enqueue(conn, [(r.key, i, r.updated_at) for r, intents in changes for i in intents], queue_size)
 
-    # -- notifications ----------------------------------------------------------------------
-
-    def owed(self) -> list[OwedNotification]:
-        """Notifications still to deliver, oldest first."""
-        rows = self._read(
-            "SELECT key, notifier, status, since, tries FROM owed ORDER BY since, key, notifier"
-        )
-        return [OwedNotification(r[0], r[1], cast(AlertStatus, r[2]), r[3], r[4]) for r in rows]
-
-    def record_delivery(
-        self,
-        key: str,
-        notifier: str,
-        status: AlertStatus,
-        *,
-        ok: bool,
-        error: str | None,
-        at: float,
-        settle: bool,
-    ) -> int:
-        """Log one attempt and return its number; ``settle`` removes the owed row, else its tries grow.
-
-        A successful delivery also sets the alert's ``last_notified_at``. An owed row that was
-        replaced by a newer status meanwhile is left alone.
-        """
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction for the outbox (``StoreError`` on failure); see ``_tx``."""
         with self._tx() as conn:
-            row = conn.execute(
-                "SELECT tries FROM owed WHERE key = ? AND notifier = ? AND status = ?",
-                (key, notifier, status),
-            ).fetchone()
-            attempt = (row[0] if row else 0) + 1
-            conn.execute(
-                "INSERT INTO notifications (key, status, notifier, ok, error, attempts, at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, status, notifier, int(ok), error, attempt, at),
-            )
-            if settle:
-                conn.execute(
-                    "DELETE FROM owed WHERE key = ? AND notifier = ? AND status = ?", (key, notifier, status)
-                )
-            else:
-                conn.execute(
-                    "UPDATE owed SET tries = tries + 1 WHERE key = ? AND notifier = ? AND status = ?",
-                    (key, notifier, status),
-                )
-            if ok:
-                conn.execute("UPDATE alerts SET last_notified_at = ? WHERE key = ?", (at, key))
-        return attempt
+            yield conn
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one read for the outbox; ``StoreError`` on failure."""
+        return self._read(sql, params)
+
+    def pending_counts(self) -> dict[str, int]:
+        """Intents waiting in the outbox, by notifier."""
+        rows = self._read("SELECT notifier, count(*) FROM intents WHERE state = 'pending' GROUP BY notifier")
+        return {r[0]: int(r[1]) for r in rows}
+
+    def log_attempt(
+        self, conn: sqlite3.Connection, key: str, notifier: str, status: AlertStatus,
+        *, ok: bool, error: str | None, attempt: int, at: float,
+    ) -> None:
+        """Log one attempt inside the caller's transaction; a success sets ``last_notified_at``."""
+        conn.execute(
+            "INSERT INTO notifications (key, status, notifier, ok, error, attempts, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key, status, notifier, int(ok), error, attempt, at),
+        )
+        if ok:
+            conn.execute("UPDATE alerts SET last_notified_at = ? WHERE key = ?", (at, key))
 
     def prune(self, before: float) -> int:
-        """Delete notification-log rows older than ``before`` (Unix seconds); return how many."""
+        """Delete notification-log rows and finished intents older than ``before``; return log rows deleted."""
         with self._tx() as conn:
+            conn.execute("DELETE FROM intents WHERE state != 'pending' AND done_at < ?", (before,))
             return conn.execute("DELETE FROM notifications WHERE at < ?", (before,)).rowcount
 
     def log(self, key: str | None = None, limit: int = 1000) -> list[NotificationLogEntry]:

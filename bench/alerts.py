@@ -6,8 +6,10 @@ Run: ``.venv/bin/python -m bench.alerts``. Scenarios, each timed over several ti
 - steady firing: every objective keeps firing with fresh burn rates, so every alert's
   annotations are rewritten (the worst steady state), in one transaction per tick —
   side by side with the baseline of one transaction per alert, in the same run;
-- storm: all 1,000 objectives start firing at once, each notification delivered through a
-  log notifier and recorded (one transaction per delivery, so a crash re-sends at most one).
+- storm: all 1,000 objectives start firing at once: the tick writes every transition and its
+  outbox intent in one transaction (delivery happens later, on the outbox's workers).
+
+The issue's bar: a tick with 1,000 objectives firing costs the same as one with none (±10%).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def main() -> None:
         store = AlertStateStore(Path(tmp) / "alerts.db")
         manager = AlertManager(
             store, [LogNotifier(quiet)], clock=lambda: clock[0], logger=quiet, repeat_interval_s=None
-        )
+        )  # the notifier's name only: process() writes intents, it never sends
 
         calm: list[float] = []
         for tick in range(TICKS):
@@ -79,7 +81,7 @@ def main() -> None:
         started = time.perf_counter()
         events = manager.process(report)
         storm = time.perf_counter() - started
-        notified = sum(len(e.deliveries) for e in events)
+        notified = sum(len(e.owed_to) for e in events)
 
         steady: list[float] = []
         for tick in range(TICKS):
@@ -105,8 +107,10 @@ def main() -> None:
     print(f"  baseline: one transaction per alert {_ms(baseline)}")
     speedup = statistics.median(baseline) / statistics.median(steady)
     print(f"  speed-up over baseline             {speedup:.1f}×")
-    print(f"  storm: {notified} notifications fired and delivered in {storm * 1000:.0f} ms "
+    print(f"  storm: {notified} transitions and outbox intents written in {storm * 1000:.0f} ms "
           f"({storm / max(notified, 1) * 1000:.2f} ms each)")
+    ratio = statistics.median(steady) / statistics.median(calm)
+    print(f"  1,000 firing vs none (steady tick / calm tick) {ratio:.2f}× (bar: 0.90–1.10)")
 
 
 if __name__ == "__main__":

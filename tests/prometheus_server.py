@@ -24,7 +24,7 @@ import yaml
 
 from tests.ports import free_port
 
-__all__ = ["api_data", "backfill", "free_port", "run_prometheus", "serve_prometheus"]
+__all__ = ["api_data", "backfill", "free_port", "run_prometheus", "running_until_exit", "serve_prometheus"]
 
 READY_DEADLINE_S = 60.0
 
@@ -78,6 +78,14 @@ def serve_prometheus(
             stdout=log, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
+    with running_until_exit(proc, url, log_path, "prometheus"):
+        yield url
+
+
+@contextmanager
+def running_until_exit(proc: subprocess.Popen[bytes], url: str, log_path: Path, name: str) -> Iterator[None]:
+    """Wait for ``url``/-/ready (failing early if ``proc`` exits, naming ``name`` and the log's
+    tail), hold while the caller's block runs, then stop ``proc`` by its handle."""
     try:
         with httpx.Client(timeout=5.0) as client:
             deadline = time.monotonic() + READY_DEADLINE_S
@@ -88,13 +96,13 @@ def serve_prometheus(
                 except httpx.TransportError:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"prometheus not ready in {READY_DEADLINE_S:.0f} s: {_tail(log_path)}")
+                    raise RuntimeError(f"{name} not ready in {READY_DEADLINE_S:.0f} s: {_tail(log_path)}")
                 try:  # the poll interval doubles as the check that the server has not exited
                     proc.wait(timeout=0.1)
                 except subprocess.TimeoutExpired:
                     continue
-                raise RuntimeError(f"prometheus exited with {proc.returncode}: {_tail(log_path)}")
-        yield url
+                raise RuntimeError(f"{name} exited with {proc.returncode}: {_tail(log_path)}")
+        yield
     finally:
         proc.terminate()
         try:

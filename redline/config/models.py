@@ -10,11 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from redline.collectors.registry import SourceConfig
+from redline.config.notifiers import (
+    AlertmanagerNotifierConfig,
+    FileNotifierConfig,
+    LogNotifierConfig,
+    NotifierConfig,
+    PagerDutyNotifierConfig,
+    RouteConfig,
+    SlackNotifierConfig,
+    WebhookNotifierConfig,
+)
 from redline.config.spec_files import FileReport, SpecFile
 from redline.kernel.config_types import DurationSeconds
 from redline.kernel.units import format_duration
@@ -23,11 +33,16 @@ from redline.slo.spec import GuardrailSpec, SLOSpec
 __all__ = [
     "AgentSettings",
     "AlertingConfig",
+    "AlertmanagerNotifierConfig",
     "CompactionSettings",
+    "FileNotifierConfig",
     "LoadedConfig",
     "LogNotifierConfig",
     "NotifierConfig",
+    "PagerDutyNotifierConfig",
     "RedlineConfig",
+    "RouteConfig",
+    "SlackNotifierConfig",
     "WebhookNotifierConfig",
 ]
 
@@ -72,32 +87,31 @@ class AgentSettings(_Strict):
         return int(self.listen.rsplit(":", 1)[1])
 
 
-class WebhookNotifierConfig(_Strict):
-    """Posts Alertmanager's webhook JSON to the URL held in the environment variable ``url_env``."""
-
-    name: str
-    kind: Literal["webhook"]
-    url_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-    timeout: DurationSeconds = 10.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 3
-
-
-class LogNotifierConfig(_Strict):
-    """Writes one log line per notification."""
-
-    name: str
-    kind: Literal["log"]
-
-
-NotifierConfig = Annotated[WebhookNotifierConfig | LogNotifierConfig, Field(discriminator="kind")]
-
-
 class AlertingConfig(_Strict):
-    """Who is told, and how often a still-firing alert is repeated."""
+    """Who is told, and how often a still-firing alert is repeated.
+
+    ``routes`` send alerts to notifiers by their labels (first match, or ``continue``); an alert
+    no route matches goes to ``default_notifiers`` (all notifiers when unset). ``queue_size``
+    bounds each notifier's outbox: past it only repeats are dropped, never a state change.
+    """
 
     notifiers: list[NotifierConfig] = Field(default_factory=list)
+    routes: list[RouteConfig] = Field(default_factory=list)
+    default_notifiers: list[str] | None = None
     repeat_interval: DurationSeconds = 4 * 3600.0
     external_url: str = "http://127.0.0.1:8501"
+    queue_size: Annotated[int, Field(ge=1)] = 10_000
+
+    @model_validator(mode="after")
+    def _routes_name_notifiers(self) -> AlertingConfig:
+        known = {n.name for n in self.notifiers}
+        named = [(f"routes[{i}].notifiers", r.notifiers) for i, r in enumerate(self.routes)]
+        named.append(("default_notifiers", self.default_notifiers or []))
+        for where, names in named:
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise ValueError(f"{where}: no notifier named {', '.join(map(repr, unknown))}")
+        return self
 
 
 class RedlineConfig(_Strict):

@@ -8,8 +8,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from redline.agent.readiness import Readiness
-from redline.agent.runtime import NOTIFIER_BROKEN_AFTER, Agent
-from redline.alerts.manager import AlertEvent, Delivery
+from redline.agent.runtime import Agent
+from redline.alerts.health import FAILING_AFTER, HealthRegistry
 
 
 def test_a_condition_set_every_tick_is_logged_once_when_it_starts_and_once_when_it_clears(
@@ -34,21 +34,22 @@ def test_a_condition_set_every_tick_is_logged_once_when_it_starts_and_once_when_
     assert readiness.as_json() == {"ready": True, "reasons": {}}
 
 
-def event(notifier: str, *, ok: bool, permanent: bool = False) -> AlertEvent:
-    delivery = Delivery(notifier, "firing", ok, None if ok else "receiver said 500", 1, permanent)
-    return AlertEvent("s/page", "s", "page", "firing", "firing", 0.0, None, (delivery,))
-
-
-def test_a_notifier_is_broken_after_a_permanent_failure_or_three_in_a_row_until_it_delivers() -> None:
+def test_a_notifier_is_not_ready_after_a_permanent_failure_or_three_in_a_row_until_it_delivers() -> None:
     agent = Agent.__new__(Agent)  # only the bookkeeping under test
     agent.readiness = Readiness()
-    agent._notifier_failures = {}
-    for _ in range(NOTIFIER_BROKEN_AFTER - 1):
-        agent._note_deliveries([event("hook", ok=False)])
+    health = HealthRegistry()
+    health.listen(agent._note_notifier)
+    for _ in range(FAILING_AFTER - 1):
+        health.retried("hook", "HTTP 500", 0.0)
     assert agent.readiness.reasons() == {}
-    agent._note_deliveries([event("hook", ok=False)])
-    assert agent.readiness.reasons() == {"notifier:hook": "failed 3 times in a row: receiver said 500"}
-    agent._note_deliveries([event("hook", ok=True)])
+    health.retried("hook", "HTTP 500", 0.0)
+    assert agent.readiness.reasons() == {"notifier:hook": "failed 3 times in a row: HTTP 500"}
+    health.sent("hook", 1, 1.0)
     assert agent.readiness.reasons() == {}
-    agent._note_deliveries([event("hook", ok=False, permanent=True)])
-    assert "notifier:hook" in agent.readiness.reasons()
+    health.failed("hook", "HTTP 404", 2.0, "s/page")
+    assert agent.readiness.reasons() == {"notifier:hook": "failed permanently: HTTP 404"}
+    assert health.snapshot()["hook"].broken
+    health.sent("hook", 1, 3.0)
+    assert agent.readiness.reasons() == {}
+    health.gave_up("hook", "gave up after 40 attempts; last error: HTTP 503", 4.0, "s/page")
+    assert agent.readiness.reasons() == {"notifier:hook": "gave up after 40 attempts; last error: HTTP 503"}

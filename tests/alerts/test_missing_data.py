@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from redline.alerts.manager import AlertManager
 from redline.alerts.state import AlertStateStore
-from tests.alerts.conftest import PAGE_BURN, FakeClock, objective, report
-from tests.alerts.test_state_machine import RecordingNotifier
+from tests.alerts.conftest import PAGE_BURN, FakeClock, Harness, RecordingNotifier, objective, report
 
 OpenStore = Callable[[Path], AlertStateStore]
 
@@ -19,7 +17,7 @@ def test_a_firing_page_whose_data_is_lost_stays_firing_until_data_shows_the_burn
     clock = FakeClock()
     rec = RecordingNotifier()
     state = open_store(tmp_path / "alerts.sqlite")
-    manager = AlertManager(state, [rec], clock=clock)
+    manager = Harness(state, [rec], clock)
     manager.process(report(objective(burn=PAGE_BURN)))
 
     lost_day = objective(burn=dict.fromkeys(PAGE_BURN), status="no_data", budget_remaining=None)
@@ -41,7 +39,7 @@ def test_a_firing_page_whose_data_is_lost_stays_firing_until_data_shows_the_burn
 
 def test_a_pending_alert_without_data_stays_pending(tmp_path: Path, open_store: OpenStore) -> None:
     clock = FakeClock()
-    manager = AlertManager(open_store(tmp_path / "a.sqlite"), [RecordingNotifier()], clock=clock, for_seconds=300)
+    manager = Harness(open_store(tmp_path / "a.sqlite"), [RecordingNotifier()], clock, for_seconds=300)
     manager.process(report(objective(burn=PAGE_BURN)))
     clock.now += 60
     assert manager.process(report(objective(burn=dict.fromkeys(PAGE_BURN), status="no_data"))) == []

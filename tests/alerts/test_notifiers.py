@@ -3,19 +3,18 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
-from redline.alerts.http_retry import RetryPolicy, redact
+from redline.alerts.http_send import redact
 from redline.alerts.log_notifier import LogNotifier
-from redline.alerts.manager import AlertManager
-from redline.alerts.notifiers import Notification, Notifier, fingerprint, rfc3339
+from redline.alerts.notifiers import Notification, Notifier, dedup_key, fingerprint, rfc3339
 from redline.alerts.state import AlertStateStore
 from redline.kernel.errors import ConfigError
 from redline.kernel.secrets import secret_from_env
-from tests.alerts.conftest import PAGE_BURN, T0, FakeClock, objective, report
+from tests.alerts.conftest import PAGE_BURN, T0, FakeClock, Harness, objective, report
 
 OpenStore = Callable[[Path], AlertStateStore]
 
@@ -24,7 +23,7 @@ def test_the_log_notifier_writes_one_json_line_per_notification(caplog: pytest.L
     caplog.set_level(logging.INFO, logger="test.oncall")
     notifier = LogNotifier(logging.getLogger("test.oncall"))
     labels = {"alertname": "RedlineErrorBudgetBurn", "slo": "api", "severity": "page"}
-    notifier.send(
+    notifier.send([
         Notification(
             status="resolved",
             key="api/page",
@@ -33,8 +32,9 @@ def test_the_log_notifier_writes_one_json_line_per_notification(caplog: pytest.L
             starts_at=T0,
             ends_at=T0 + 90.5,
             fingerprint="0123456789abcdef",
+            dedup_key="redline-0",
         )
-    )
+    ])
     [record] = caplog.records
     assert record.levelno == logging.INFO
     assert "\n" not in record.getMessage()
@@ -46,8 +46,17 @@ def test_the_log_notifier_writes_one_json_line_per_notification(caplog: pytest.L
         "slo": "api",
         "severity": "page",
         "fingerprint": "0123456789abcdef",
+        "dedup_key": "redline-0",
         "startsAt": "2024-05-01T12:00:00Z",
         "endsAt": "2024-05-01T12:01:30.5Z",
+        "headline": "RESOLVED page: api (n/a) burn dropped below n/a; now n/a over n/a, n/a over n/a",
+        "facts": {
+            "status": "resolved", "objective": "api", "dimension": "n/a", "severity": "page", "tier": "n/a",
+            "threshold": "n/a", "long_window": "n/a", "long_burn_rate": "n/a", "short_window": "n/a",
+            "short_burn_rate": "n/a", "budget_remaining": "n/a", "time_to_breach": "n/a", "dashboard_url": "",
+            "runbook_url": "", "owner": "n/a", "summary": "", "description": "first line\nsecond line",
+            "test": False,
+        },
         "labels": labels,
         "annotations": {"description": "first line\nsecond line"},
     }
@@ -67,11 +76,13 @@ def test_times_are_written_as_alertmanager_does() -> None:
     assert rfc3339(None) == "0001-01-01T00:00:00Z"
 
 
-def test_backoff_doubles_and_is_capped() -> None:
-    policy = RetryPolicy(retries=6, backoff_s=0.5, max_backoff_s=3.0)
-    assert [policy.delay_s(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 3.0, 3.0, 3.0]
-    with pytest.raises(ValueError, match="retries must be >= 0, got -1"):
-        RetryPolicy(retries=-1)
+def test_the_dedup_key_depends_only_on_the_incident_identity() -> None:
+    key = dedup_key("api-availability/page", T0)
+    assert key == "redline-f6881a9c595fab611113a7cb42b4ec1a92c723d3"  # a contract: it must never change
+    assert len(key) == 48 <= 255
+    assert dedup_key("api-availability/page", T0 + 0.0001) == key  # milliseconds, not float noise
+    assert dedup_key("api-availability/page", T0 + 60) != key  # a new incident
+    assert dedup_key("api-availability/ticket", T0) != key
 
 
 def test_redact_removes_the_url_and_its_path_but_keeps_the_rest() -> None:
@@ -85,7 +96,7 @@ class ExplodingNotifier(Notifier):
 
     name = "exploding"
 
-    def send(self, notification: Notification) -> None:
+    def send(self, notifications: Sequence[Notification]) -> None:
         raise RuntimeError("bug in notifier")
 
 
@@ -96,9 +107,9 @@ class CountingNotifier(Notifier):
         self.sent: list[str] = []
         self.lock = threading.Lock()
 
-    def send(self, notification: Notification) -> None:
+    def send(self, notifications: Sequence[Notification]) -> None:
         with self.lock:
-            self.sent.append(f"{notification.status} {notification.key}")
+            self.sent.extend(f"{n.status} {n.key}" for n in notifications)
 
 
 def test_a_notifier_that_raises_unexpectedly_is_contained_logged_and_retried_later(
@@ -107,36 +118,32 @@ def test_a_notifier_that_raises_unexpectedly_is_contained_logged_and_retried_lat
     clock = FakeClock()
     good = CountingNotifier()
     store = open_store(tmp_path / "a.db")
-    manager = AlertManager(store, [ExplodingNotifier(), good], clock=clock)
-    events = manager.process(report(objective(burn=PAGE_BURN)))
-    assert [(e.current, sorted((d.notifier, d.ok) for d in e.deliveries)) for e in events] == [
-        ("firing", [("counting", True), ("exploding", False)])
-    ]
+    harness = Harness(store, [ExplodingNotifier(), good], clock)
+    harness.process(report(objective(burn=PAGE_BURN)))
     assert good.sent == ["firing api-availability/page"]
     [failure] = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert failure.getMessage() == "alert api-availability/page: firing notification via exploding failed"
+    assert failure.getMessage() == "notifier exploding failed unexpectedly"
     assert failure.exc_info is not None
-    assert [(o.notifier, o.tries) for o in store.owed()] == [("exploding", 1)]
-    assert [e.error for e in store.log() if not e.ok] == [
-        "notifier 'exploding' failed unexpectedly: RuntimeError: bug in notifier"
-    ]
+    assert store.pending_counts() == {"exploding": 1}
+    assert [e.error for e in store.log() if not e.ok] == ["unexpected RuntimeError: bug in notifier"]
 
 
 def test_concurrent_evaluations_page_once(tmp_path: Path, open_store: OpenStore) -> None:
     notifier = CountingNotifier()
-    manager = AlertManager(open_store(tmp_path / "a.db"), [notifier], clock=FakeClock())
+    manager = Harness(open_store(tmp_path / "a.db"), [notifier], FakeClock())
     firing = report(objective(burn=PAGE_BURN))
     start = threading.Barrier(4)
 
     def evaluate() -> None:
         start.wait()
-        manager.process(firing)
+        manager.process(firing, deliver=False)  # a worker is stepped by one thread only
 
     threads = [threading.Thread(target=evaluate) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=30)
+    manager.deliver()
     assert notifier.sent == ["firing api-availability/page"]
 
 
@@ -156,7 +163,7 @@ def test_an_objective_with_an_impossible_window_is_reported_and_does_not_stop_th
     tmp_path: Path, open_store: OpenStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     notifier = CountingNotifier()
-    manager = AlertManager(open_store(tmp_path / "a.db"), [notifier], clock=FakeClock())
+    manager = Harness(open_store(tmp_path / "a.db"), [notifier], FakeClock())
     broken = objective("broken", burn=PAGE_BURN, window_seconds=0.0)
     events = manager.process(report(broken, objective(burn=PAGE_BURN)))
     assert [(e.key, e.current) for e in events] == [("api-availability/page", "firing")]
@@ -169,7 +176,7 @@ def test_an_objective_with_an_impossible_window_is_reported_and_does_not_stop_th
 def test_old_notification_log_rows_can_be_pruned(tmp_path: Path, open_store: OpenStore) -> None:
     clock = FakeClock()
     store = open_store(tmp_path / "a.db")
-    manager = AlertManager(store, [CountingNotifier()], clock=clock)
+    manager = Harness(store, [CountingNotifier()], clock)
     manager.process(report(objective(burn=PAGE_BURN)))
     clock.now += 3600
     manager.process(report(objective()))
@@ -181,7 +188,7 @@ def test_a_duplicated_objective_is_evaluated_once(
     tmp_path: Path, open_store: OpenStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     notifier = CountingNotifier()
-    manager = AlertManager(open_store(tmp_path / "a.db"), [notifier], clock=FakeClock())
+    manager = Harness(open_store(tmp_path / "a.db"), [notifier], FakeClock())
     events = manager.process(report(objective(burn=PAGE_BURN), objective()))
     assert [(e.key, e.current) for e in events] == [("api-availability/page", "firing")]
     assert notifier.sent == ["firing api-availability/page"]

@@ -6,28 +6,11 @@ from pathlib import Path
 import pytest
 
 from redline.alerts.manager import AlertManager
-from redline.alerts.notifiers import Notification, Notifier
 from redline.alerts.state import AlertStateStore, NotificationLogEntry
-from redline.kernel.errors import NotifyError, StoreError
-from tests.alerts.conftest import PAGE_BURN, T0, FakeClock, objective, report
+from redline.kernel.errors import StoreError
+from tests.alerts.conftest import PAGE_BURN, T0, FakeClock, Harness, RecordingNotifier, objective, report
 
 OpenStore = Callable[[Path], AlertStateStore]
-
-
-class RecordingNotifier(Notifier):
-    """Records what it is sent; fails the next ``fail`` sends (transiently unless ``permanent``)."""
-
-    def __init__(self, name: str = "rec", fail: int = 0, permanent: bool = False) -> None:
-        self.name = name
-        self.sent: list[Notification] = []
-        self.fail = fail
-        self.permanent = permanent
-
-    def send(self, notification: Notification) -> None:
-        if self.fail > 0:
-            self.fail -= 1
-            raise NotifyError(f"notifier {self.name!r}: receiver unavailable", permanent=self.permanent)
-        self.sent.append(notification)
 
 
 FIRING = report(objective(burn=PAGE_BURN))
@@ -41,11 +24,11 @@ def sent(notifier: RecordingNotifier) -> list[tuple[str, str, float, float | Non
 def test_firing_is_notified_once_and_resolved_once(tmp_path: Path, open_store: OpenStore) -> None:
     clock = FakeClock()
     rec = RecordingNotifier()
-    manager = AlertManager(open_store(tmp_path / "alerts.db"), [rec], clock=clock)
+    manager = Harness(open_store(tmp_path / "alerts.db"), [rec], clock)
 
     events = manager.process(FIRING)
-    assert [(e.key, e.previous, e.current, [(d.notifier, d.ok) for d in e.deliveries]) for e in events] == [
-        ("api-availability/page", "inactive", "firing", [("rec", True)])
+    assert [(e.key, e.previous, e.current, e.owed_to) for e in events] == [
+        ("api-availability/page", "inactive", "firing", ("rec",))
     ]
     clock.now += 60
     assert manager.process(FIRING) == []
@@ -67,24 +50,24 @@ def test_firing_is_notified_once_and_resolved_once(tmp_path: Path, open_store: O
 def test_a_firing_alert_is_re_sent_after_the_repeat_interval(tmp_path: Path, open_store: OpenStore) -> None:
     clock = FakeClock()
     rec = RecordingNotifier()
-    manager = AlertManager(open_store(tmp_path / "a.db"), [rec], clock=clock, repeat_interval_s=3600)
+    manager = Harness(open_store(tmp_path / "a.db"), [rec], clock, repeat_interval_s=3600)
     manager.process(FIRING)
     clock.now = T0 + 3599
     manager.process(FIRING)
     clock.now = T0 + 3600
     events = manager.process(FIRING)
-    assert [(e.previous, e.current, [d.status for d in e.deliveries]) for e in events] == [
-        ("firing", "firing", ["firing"])
-    ]
+    assert events == []  # a repeat is no transition
+    assert [n.status for n in rec.sent] == ["firing", "firing"]
     clock.now = T0 + 3600 + 1800
     manager.process(FIRING)
     assert [(s, t) for s, _, t, _ in sent(rec)] == [("firing", T0), ("firing", T0)]
+    assert {n.dedup_key for n in rec.sent} == {rec.sent[0].dedup_key}
 
 
 def test_no_repeat_when_the_repeat_interval_is_disabled(tmp_path: Path, open_store: OpenStore) -> None:
     clock = FakeClock()
     rec = RecordingNotifier()
-    manager = AlertManager(open_store(tmp_path / "a.db"), [rec], clock=clock, repeat_interval_s=None)
+    manager = Harness(open_store(tmp_path / "a.db"), [rec], clock, repeat_interval_s=None)
     manager.process(FIRING)
     clock.now += 30 * 86400
     assert manager.process(FIRING) == []
@@ -95,7 +78,7 @@ def test_with_for_seconds_an_alert_is_pending_before_it_fires(tmp_path: Path, op
     clock = FakeClock()
     rec = RecordingNotifier()
     store = open_store(tmp_path / "a.db")
-    manager = AlertManager(store, [rec], clock=clock, for_seconds=120)
+    manager = Harness(store, [rec], clock, for_seconds=120)
 
     assert [(e.previous, e.current) for e in manager.process(FIRING)] == [("inactive", "pending")]
     clock.now = T0 + 119
@@ -110,7 +93,7 @@ def test_a_pending_alert_that_stops_holding_goes_inactive_without_notifying(
 ) -> None:
     clock = FakeClock()
     rec = RecordingNotifier()
-    manager = AlertManager(open_store(tmp_path / "a.db"), [rec], clock=clock, for_seconds=300)
+    manager = Harness(open_store(tmp_path / "a.db"), [rec], clock, for_seconds=300)
     manager.process(FIRING)
     clock.now += 60
     assert [(e.previous, e.current) for e in manager.process(CALM)] == [("pending", "inactive")]
@@ -124,12 +107,12 @@ def test_a_restart_does_not_re_page_a_still_firing_alert(tmp_path: Path, open_st
     clock = FakeClock()
     first = RecordingNotifier()
     store = open_store(path)
-    AlertManager(store, [first], clock=clock).process(FIRING)
+    Harness(store, [first], clock).process(FIRING)
     store.close()
 
     clock.now += 300
     second = RecordingNotifier()
-    restarted = AlertManager(open_store(path), [second], clock=clock)
+    restarted = Harness(open_store(path), [second], clock)
     assert restarted.process(FIRING) == []
     assert second.sent == []
 
@@ -147,20 +130,18 @@ def test_a_restart_still_sends_a_resolve_that_could_not_be_delivered(
     clock = FakeClock()
     flaky = RecordingNotifier()
     store = open_store(path)
-    manager = AlertManager(store, [flaky], clock=clock)
+    manager = Harness(store, [flaky], clock)
     manager.process(FIRING)
     clock.now += 60
     flaky.fail = 1
-    events = manager.process(CALM)
-    assert [(d.status, d.ok, d.attempt) for e in events for d in e.deliveries] == [("resolved", False, 1)]
+    manager.process(CALM)
+    assert [(e.status, e.ok, e.attempts) for e in store.log()] == [("firing", True, 1), ("resolved", False, 1)]
     store.close()
 
     clock.now += 60
     healthy = RecordingNotifier()
-    events = AlertManager(open_store(path), [healthy], clock=clock).process(CALM)
-    assert [(e.previous, e.current, [(d.status, d.ok, d.attempt) for d in e.deliveries]) for e in events] == [
-        ("resolved", "resolved", [("resolved", True, 2)])
-    ]
+    restarted = Harness(open_store(path), [healthy], clock)
+    restarted.run_until(clock.now)  # the pending intent is replayed at start, before any evaluation
     assert sent(healthy) == [("resolved", "api-availability/page", T0, T0 + 60)]
     assert open_store(path).log() == [
         NotificationLogEntry("api-availability/page", "firing", "rec", True, None, 1, T0),
@@ -169,7 +150,7 @@ def test_a_restart_still_sends_a_resolve_that_could_not_be_delivered(
             "resolved",
             "rec",
             False,
-            "notifier 'rec': receiver unavailable",
+            "receiver unavailable",
             1,
             T0 + 60,
         ),
@@ -177,28 +158,33 @@ def test_a_restart_still_sends_a_resolve_that_could_not_be_delivered(
     ]
 
 
-def test_a_resolve_supersedes_an_undelivered_firing(tmp_path: Path, open_store: OpenStore) -> None:
+def test_an_undelivered_firing_is_still_sent_before_its_resolve(tmp_path: Path, open_store: OpenStore) -> None:
     clock = FakeClock()
     rec = RecordingNotifier(fail=1)
-    manager = AlertManager(open_store(tmp_path / "a.db"), [rec], clock=clock)
+    manager = Harness(open_store(tmp_path / "a.db"), [rec], clock)
     manager.process(FIRING)
     clock.now += 60
     manager.process(CALM)
-    assert sent(rec) == [("resolved", "api-availability/page", T0, T0 + 60)]
+    assert sent(rec) == [
+        ("firing", "api-availability/page", T0, None),
+        ("resolved", "api-availability/page", T0, T0 + 60),
+    ]
 
 
 def test_a_permanent_failure_is_recorded_and_not_retried(tmp_path: Path, open_store: OpenStore) -> None:
     clock = FakeClock()
     broken = RecordingNotifier("broken", fail=1, permanent=True)
     store = open_store(tmp_path / "a.db")
-    manager = AlertManager(store, [broken], clock=clock)
+    manager = Harness(store, [broken], clock)
     events = manager.process(FIRING)
-    assert [(d.ok, d.permanent) for e in events for d in e.deliveries] == [(False, True)]
+    assert [e.owed_to for e in events] == [("broken",)]
     clock.now += 60
     assert manager.process(FIRING) == []
+    manager.run_until(clock.now + 3600)
     assert broken.sent == []
-    assert store.owed() == []
-    assert [(e.ok, e.error) for e in store.log()] == [(False, "notifier 'broken': receiver unavailable")]
+    assert store.pending_counts() == {}
+    assert manager.health.snapshot()["broken"].broken
+    assert [(e.ok, e.error) for e in store.log()] == [(False, "receiver unavailable")]
 
 
 def test_one_failing_notifier_does_not_stop_another(tmp_path: Path, open_store: OpenStore) -> None:
@@ -206,10 +192,10 @@ def test_one_failing_notifier_does_not_stop_another(tmp_path: Path, open_store: 
     down = RecordingNotifier("down", fail=100)
     up = RecordingNotifier("up")
     store = open_store(tmp_path / "a.db")
-    events = AlertManager(store, [down, up], clock=clock).process(FIRING)
-    assert sorted((d.notifier, d.ok) for e in events for d in e.deliveries) == [("down", False), ("up", True)]
+    harness = Harness(store, [down, up], clock)
+    harness.process(FIRING)
     assert sent(up) == [("firing", "api-availability/page", T0, None)]
-    assert [(o.key, o.notifier, o.status, o.tries) for o in store.owed()] == [
+    assert [(i.key, i.notifier, i.status, i.tries) for w in harness.workers for i in w.pending()] == [
         ("api-availability/page", "down", "firing", 1)
     ]
 
@@ -217,7 +203,7 @@ def test_one_failing_notifier_does_not_stop_another(tmp_path: Path, open_store: 
 def test_page_and_ticket_are_separate_alerts(tmp_path: Path, open_store: OpenStore) -> None:
     clock = FakeClock()
     rec = RecordingNotifier()
-    manager = AlertManager(open_store(tmp_path / "a.db"), [rec], clock=clock)
+    manager = Harness(open_store(tmp_path / "a.db"), [rec], clock)
     burning = report(objective(burn=dict.fromkeys(PAGE_BURN, 100.0)))
     events = manager.process(burning)
     assert [(e.key, e.current, round(e.firing.factor, 6) if e.firing else None) for e in events] == [
@@ -227,11 +213,11 @@ def test_page_and_ticket_are_separate_alerts(tmp_path: Path, open_store: OpenSto
     assert [n.labels["severity"] for n in rec.sent] == ["page", "ticket"]
 
 
-def fired_a_minute_ago(tmp_path: Path, open_store: OpenStore) -> tuple[AlertManager, RecordingNotifier]:
+def fired_a_minute_ago(tmp_path: Path, open_store: OpenStore) -> tuple[Harness, RecordingNotifier]:
     """A manager whose page for FIRING was sent a minute ago (the clock now a minute on)."""
     clock = FakeClock()
     rec = RecordingNotifier()
-    manager = AlertManager(open_store(tmp_path / "a.db"), [rec], clock=clock)
+    manager = Harness(open_store(tmp_path / "a.db"), [rec], clock)
     manager.process(FIRING)
     clock.now += 60
     return manager, rec

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,20 +11,15 @@ import httpx
 import pytest
 
 from redline.alerts.log_notifier import LogNotifier
-from redline.alerts.manager import AlertManager
-from redline.alerts.notifiers import Notification
+from redline.alerts.notifiers import DeliveryFailed, Notification
 from redline.alerts.state import AlertStateStore
-from redline.alerts.webhook import WebhookNotifier
-from redline.kernel.errors import NotifyError
+from redline.alerts.webhook import SIGNATURE_HEADER, WebhookNotifier, signature
 from redline.slo.spec import SLOSpec
-from tests.alerts.conftest import PAGE_BURN, T0, FakeClock, Receiver, objective, report
+from tests.alerts.conftest import PAGE_BURN, T0, FakeClock, Harness, Receiver, objective, report
 
 OpenStore = Callable[[Path], AlertStateStore]
 SECRET = "s3cr3t-t0ken-4242"
-REFUSED = (
-    "notifier 'webhook': not delivered after 4 attempts; "
-    "last error: ConnectError: [Errno 111] Connection refused"
-)
+REFUSED = "ConnectError: [Errno 111] Connection refused"
 
 SPEC = SLOSpec.model_validate(
     {
@@ -61,6 +57,22 @@ ANNOTATIONS = {
     "unit": "ratio",
     "target": "0.999",
     "budget_used_ratio": "0.25",
+    "tier": "page 1h/5m",
+    "threshold": "14.4",
+    "long_window": "1h",
+    "long_burn_rate": "20",
+    "short_window": "5m",
+    "short_burn_rate": "25",
+    "dashboard_url": "http://redline.example:8501/objective?slo=api-availability",
+    "time_to_breach_seconds": "3600",
+    "owner": "inference",
+}
+RESOLVED_ANNOTATIONS = {
+    **ANNOTATIONS,
+    "summary": "api-availability burn rate dropped below the threshold 14.4×; now 0× over 1h and 0× over 5m",
+    **{f"burn_rate_{w}": "0" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")},
+    "long_burn_rate": "0",
+    "short_burn_rate": "0",
 }
 GROUP = {"alertname": "RedlineErrorBudgetBurn", "severity": "page", "slo": "api-availability"}
 GROUP_KEY = '{}:{alertname="RedlineErrorBudgetBurn", severity="page", slo="api-availability"}'
@@ -68,6 +80,7 @@ FINGERPRINT = "deaa24856141c6ce"  # FNV-1a 64 of LABELS, as Prometheus computes 
 
 
 def expected_body(status: str, ends_at: str) -> dict[str, Any]:
+    annotations = ANNOTATIONS if status == "firing" else RESOLVED_ANNOTATIONS
     return {
         "version": "4",
         "groupKey": GROUP_KEY,
@@ -76,13 +89,13 @@ def expected_body(status: str, ends_at: str) -> dict[str, Any]:
         "receiver": "oncall",
         "groupLabels": GROUP,
         "commonLabels": LABELS,
-        "commonAnnotations": ANNOTATIONS,
+        "commonAnnotations": annotations,
         "externalURL": "http://redline.example:8501",
         "alerts": [
             {
                 "status": status,
                 "labels": LABELS,
-                "annotations": ANNOTATIONS,
+                "annotations": annotations,
                 "startsAt": "2024-05-01T12:00:00Z",
                 "endsAt": ends_at,
                 "generatorURL": "http://redline.example:8501/?slo=api-availability",
@@ -115,17 +128,17 @@ def test_the_receiver_gets_alertmanager_webhook_json_when_firing_and_when_resolv
 ) -> None:
     clock = FakeClock()
     webhook = WebhookNotifier(f"{receiver.base_url}/hooks/{SECRET}", client, name="oncall")
-    manager = AlertManager(
+    harness = Harness(
         open_store(tmp_path / "a.db"),
         [webhook],
-        clock=clock,
+        clock,
         specs=[SPEC],
         external_url="http://redline.example:8501",
         generator_url="http://redline.example:8501/?slo={slo}",
     )
-    manager.process(report(objective(burn=PAGE_BURN)))
+    harness.process(report(objective(burn=PAGE_BURN)))
     clock.now = T0 + 754.5
-    manager.process(report(objective()))
+    harness.process(report(objective()))
 
     assert receiver.bodies() == [
         expected_body("firing", "0001-01-01T00:00:00Z"),
@@ -134,96 +147,59 @@ def test_the_receiver_gets_alertmanager_webhook_json_when_firing_and_when_resolv
     path, headers, _ = receiver.requests[0]
     assert path == f"/hooks/{SECRET}"
     assert headers["Content-Type"] == "application/json"
+    assert SIGNATURE_HEADER not in headers
 
 
-def test_a_receiver_answering_500_twice_gets_the_alert_on_the_third_attempt(
-    receiver: Receiver, client: httpx.Client
-) -> None:
-    receiver.statuses = [500, 500]
-    delays: list[float] = []
-    webhook = WebhookNotifier(f"{receiver.base_url}/hook", client, sleep=delays.append)
-    webhook.send(notification())
-    assert receiver.count() == 3
-    assert delays == [0.5, 1.0]
-    bodies = receiver.bodies()
-    assert bodies[0] == bodies[1] == bodies[2]
-    assert bodies[2]["status"] == "firing"
+def test_with_a_signing_secret_the_body_carries_its_hmac(receiver: Receiver, client: httpx.Client) -> None:
+    webhook = WebhookNotifier(f"{receiver.base_url}/hook", client, hmac_secret="k3y")
+    webhook.send([notification()])
+    _, headers, body = receiver.requests[0]
+    expected = "sha256=" + hmac.new(b"k3y", body, hashlib.sha256).hexdigest()
+    assert headers[SIGNATURE_HEADER] == expected == signature("k3y", body)
 
 
-def test_backoff_doubles_up_to_its_cap_and_429_honours_retry_after(
-    receiver: Receiver, client: httpx.Client
-) -> None:
-    receiver.statuses = [503, 503, 503, (429, {"Retry-After": "2"}), (429, {"Retry-After": "600"}), 502]
-    delays: list[float] = []
-    webhook = WebhookNotifier(
-        f"{receiver.base_url}/hook", client, retries=6, backoff_s=1.0, max_backoff_s=5.0, sleep=delays.append
+def test_incidents_opening_together_go_out_as_one_webhook_message(receiver: Receiver, client: httpx.Client) -> None:
+    other = Notification(
+        status="firing", key="pipeline-freshness/page", labels={**LABELS, "slo": "pipeline-freshness"},
+        annotations=ANNOTATIONS, starts_at=T0, ends_at=None, fingerprint="0000000000000001",
     )
-    webhook.send(notification())
-    assert receiver.count() == 7
-    assert delays == [1.0, 2.0, 4.0, 2.0, 5.0, 5.0]
+    WebhookNotifier(f"{receiver.base_url}/hook", client, name="oncall").send([notification(), other])
+    (body,) = receiver.bodies()
+    assert body["groupLabels"] == {"alertname": "RedlineErrorBudgetBurn", "severity": "page"}
+    assert body["commonLabels"] == {k: v for k, v in LABELS.items() if k != "slo"}
+    assert [a["labels"]["slo"] for a in body["alerts"]] == ["api-availability", "pipeline-freshness"]
 
 
-def test_a_404_is_permanent_and_not_retried(receiver: Receiver, client: httpx.Client) -> None:
+def test_a_404_is_permanent(receiver: Receiver, client: httpx.Client) -> None:
     receiver.statuses = [404]
-    delays: list[float] = []
-    webhook = WebhookNotifier(f"{receiver.base_url}/hooks/{SECRET}", client, sleep=delays.append)
-    with pytest.raises(NotifyError) as info:
-        webhook.send(notification())
+    webhook = WebhookNotifier(f"{receiver.base_url}/hooks/{SECRET}", client)
+    with pytest.raises(DeliveryFailed) as info:
+        webhook.send([notification()])
     assert info.value.permanent is True
-    assert str(info.value) == "notifier 'webhook': receiver answered HTTP 404 Not Found; not retrying"
+    assert info.value.verdict.kind == "permanent"
+    assert str(info.value) == "notifier 'webhook': receiver answered HTTP 404"
     assert receiver.count() == 1
-    assert delays == []
 
 
-def test_a_receiver_that_is_down_is_retried_then_fails_transiently_without_naming_the_url(
-    down_receiver: Receiver, client: httpx.Client
-) -> None:
-    delays: list[float] = []
-    webhook = WebhookNotifier(f"{down_receiver.base_url}/hooks/{SECRET}", client, sleep=delays.append)
-    with pytest.raises(NotifyError) as info:
-        webhook.send(notification())
-    assert info.value.permanent is False
-    assert str(info.value) == REFUSED
-    assert delays == [0.5, 1.0, 2.0]
-    assert SECRET not in repr(webhook)
+def test_an_html_error_page_is_retried_and_reported_by_its_title(receiver: Receiver, client: httpx.Client) -> None:
+    page = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>nginx</h1></body></html>"
+    receiver.statuses = [(502, {"Content-Type": "text/html"}, page)]
+    with pytest.raises(DeliveryFailed) as info:
+        WebhookNotifier(f"{receiver.base_url}/hook", client).send([notification()])
+    assert (info.value.verdict.kind, info.value.verdict.reason) == ("retry", "HTTP 502: 502 Bad Gateway")
 
 
 def test_an_unusable_url_is_permanent_and_its_text_is_redacted(client: httpx.Client) -> None:
-    webhook = WebhookNotifier(f"ftp://hooks.example/{SECRET}", client, sleep=lambda s: None)
-    with pytest.raises(NotifyError) as info:
-        webhook.send(notification())
+    webhook = WebhookNotifier(f"ftp://hooks.example/{SECRET}", client)
+    with pytest.raises(DeliveryFailed) as info:
+        webhook.send([notification()])
     assert info.value.permanent is True
     assert info.value.__cause__ is None
     assert SECRET not in str(info.value)
-    assert str(info.value).startswith(
-        "notifier 'webhook': the configured URL cannot be used: UnsupportedProtocol"
-    )
+    assert str(info.value) == "notifier 'webhook': UnsupportedProtocol: the configured URL cannot be used"
 
 
-def test_shutdown_cuts_a_backoff_wait_short(receiver: Receiver, client: httpx.Client) -> None:
-    receiver.statuses = [500] * 10
-    webhook = WebhookNotifier(f"{receiver.base_url}/hook", client, backoff_s=60.0, max_backoff_s=60.0)
-    errors: list[NotifyError] = []
-
-    def run() -> None:
-        try:
-            webhook.send(notification())
-        except NotifyError as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    assert receiver.wait_for(1, timeout_s=10)
-    webhook.shutdown(timeout_s=1.0)
-    thread.join(timeout=10)
-    assert not thread.is_alive()
-    assert [(e.permanent, str(e)) for e in errors] == [
-        (False, "notifier 'webhook' is shut down; not sent (HTTP 500 Internal Server Error)")
-    ]
-    assert receiver.count() == 1
-
-
-def test_a_down_receiver_is_logged_recorded_and_paged_again_on_the_next_evaluation(
+def test_a_down_receiver_never_holds_up_evaluation_or_another_notifier_and_gets_every_page_in_order(
     tmp_path: Path,
     open_store: OpenStore,
     down_receiver: Receiver,
@@ -233,57 +209,53 @@ def test_a_down_receiver_is_logged_recorded_and_paged_again_on_the_next_evaluati
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.INFO, logger="httpx")  # the CLI quietens httpx; this test reads its lines
     clock = FakeClock()
-    delays: list[float] = []
     url = f"{down_receiver.base_url}/hooks/{SECRET}"
-    webhook = WebhookNotifier(url, client, sleep=delays.append)
+    webhook = WebhookNotifier(url, client)
     log = LogNotifier(logging.getLogger("test.alerts.oncall"))
     store = open_store(tmp_path / "a.db")
-    manager = AlertManager(store, [webhook, log], clock=clock, specs=[SPEC])
+    harness = Harness(store, [webhook, log], clock, specs=[SPEC])
 
-    events = manager.process(report(objective(burn=PAGE_BURN)))
-    assert [(e.current, sorted((d.notifier, d.ok, d.attempt) for d in e.deliveries)) for e in events] == [
-        ("firing", [("log", True, 1), ("webhook", False, 1)])
-    ]
-    assert delays == [0.5, 1.0, 2.0]
-    refused = REFUSED
+    events = harness.process(report(objective(burn=PAGE_BURN)))
+    assert [(e.current, e.owed_to) for e in events] == [("firing", ("webhook", "log"))]
     assert [(e.notifier, e.ok, e.error, e.attempts) for e in store.log() if e.notifier == "webhook"] == [
-        ("webhook", False, refused, 1)
+        ("webhook", False, REFUSED, 1)
     ]
     warnings = [
-        r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "redline.alerts.manager"
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "redline.alerts.delivery" and r.levelno >= logging.WARNING
     ]
     assert warnings == [
-        "alert api-availability/page: firing notification via webhook failed (attempt 1), "
-        f"will retry next evaluation: {refused}"
+        f"alert api-availability/page: firing notification via webhook failed (attempt 1), will retry: {REFUSED}"
     ]
-
-    # The evaluation goes on while the receiver is down: a second objective still pages through the log.
-    clock.now += 60
+    # Ten minutes down: a second objective pages through the log, and then resolves the first.
     other = objective("pipeline-freshness", burn=PAGE_BURN)
-    events = manager.process(report(objective(burn=PAGE_BURN), other))
-    assert [(e.key, e.current, sorted((d.notifier, d.ok) for d in e.deliveries)) for e in events] == [
-        ("api-availability/page", "firing", [("webhook", False)]),
-        ("pipeline-freshness/page", "firing", [("log", True)]),
+    clock.now += 60
+    harness.process(report(objective(burn=PAGE_BURN), other))
+    harness.run_until(T0 + 300)
+    clock.now = T0 + 300
+    harness.process(report(objective(), other))
+    harness.run_until(T0 + 600)
+    assert down_receiver.count() == 0
+    assert [r.getMessage().split('"status": ')[1][:9] for r in caplog.records if r.name == "test.alerts.oncall"] == [
+        '"firing",', '"firing",', '"resolved'
     ]
 
     down_receiver.start()
-    clock.now += 60
-    events = manager.process(report(objective(burn=PAGE_BURN), other))
-    assert [(e.key, [(d.notifier, d.ok, d.attempt) for d in e.deliveries]) for e in events] == [
-        ("api-availability/page", [("webhook", True, 3)]),
-        ("pipeline-freshness/page", [("webhook", True, 1)]),
-    ]
+    harness.run_until(T0 + 700)  # the next retry is at most 60 s away
     bodies = down_receiver.bodies()
     assert [(b["status"], b["commonLabels"]["slo"], b["alerts"][0]["startsAt"]) for b in bodies] == [
         ("firing", "api-availability", "2024-05-01T12:00:00Z"),
         ("firing", "pipeline-freshness", "2024-05-01T12:01:00Z"),
+        ("resolved", "api-availability", "2024-05-01T12:00:00Z"),
     ]
-    assert store.owed() == []
-    log_lines = [r for r in caplog.records if r.name == "test.alerts.oncall"]
-    assert [r.getMessage().split(" ", 1)[0] for r in log_lines] == ["alert", "alert"]
+    assert store.pending_counts() == {}
+    retries = harness.health.snapshot()["webhook"].retried
+    assert (harness.health.snapshot()["webhook"].sent, harness.health.snapshot()["webhook"].given_up) == (3, 0)
+    assert 10 <= retries <= 40  # 0.5 s ×1.5 up to 60 s over ten minutes, not one a second
 
     httpx_lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
-    assert httpx_lines == ['HTTP Request: POST <redacted> "HTTP/1.0 200 OK"'] * 2
+    assert all(line.startswith("HTTP Request: POST <redacted> ") for line in httpx_lines)
     everything = caplog.text + "".join(str(e.error) for e in store.log()) + repr(webhook)
     assert SECRET not in everything
     assert url not in everything
