@@ -32,6 +32,8 @@ from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
 from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_files
 from redline.agent.wiring import build_collectors, writable_store
 from redline.agent.write_buffer import WriteBuffer, WriteBufferCollector, WriteOutcome
+from redline.alerts.alert_policy import AlertPolicy
+from redline.alerts.hysteresis_store import HysteresisStore
 from redline.alerts.log_notifier import LogNotifier
 from redline.alerts.manager import AlertEvent, AlertManager
 from redline.alerts.notifiers import Notifier
@@ -96,6 +98,8 @@ class Agent:
         )
         self._alert_state = AlertStateStore(loaded.data_dir / "alerts.sqlite")
         notifiers = build_notifiers(loaded, env, self._client)
+        # Tier hysteresis (for:, resolve delay) and inhibition: redline.alerts.alert_policy.
+        self._hysteresis = HysteresisStore(loaded.data_dir / "alerts.sqlite")
         self.alerts = AlertManager(
             self._alert_state,
             notifiers,
@@ -103,6 +107,7 @@ class Agent:
             repeat_interval_s=cfg.alerting.repeat_interval,
             specs=cfg.slos,
             external_url=cfg.alerting.external_url,
+            alert_policy=AlertPolicy(cfg.slos, self._hysteresis),
         )
         self._lock = threading.Lock()  # guards the evaluator (ingest vs evaluate from job threads)
         self._health: dict[str, SourceHealth] = {}
@@ -472,6 +477,7 @@ class Agent:
         if self._server is not None:
             self._server.shutdown()
         self._alert_state.close()
+        self._hysteresis.close()
         self._client.close()
         self._data_lock.release()
         if not finished:

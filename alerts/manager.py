@@ -33,7 +33,10 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from redline.alerts.notifiers import ALERTNAME, AlertStatus, Notification, Notifier, fingerprint
+from redline.alerts.alert_policy import AlertPolicy, spec_name
+from redline.alerts.identity import describe
+from redline.alerts.messages import resolved_annotations
+from redline.alerts.notifiers import AlertStatus, Notification, Notifier, fingerprint
 from redline.alerts.policy import DEFAULT_POLICY, LEVEL_KINDS, Firing, burn_rate, evaluate_policy
 from redline.alerts.state import AlertRecord, AlertState, AlertStateStore, OwedNotification
 from redline.kernel.errors import NotifyError
@@ -104,6 +107,7 @@ class AlertManager:
         external_url: str = "",
         generator_url: str = "",
         logger: logging.Logger | None = None,
+        alert_policy: AlertPolicy | None = None,
     ) -> None:
         names = [n.name for n in notifiers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -125,6 +129,9 @@ class AlertManager:
         self._generator_url = generator_url
         self._log = logger if logger is not None else _log
         self._lock = threading.Lock()
+        self._alert_policy = alert_policy
+        """Per-objective tiers, ``for:``/resolve delay and inhibition (``redline.alerts.alert_policy``);
+        ``None``: ``policy`` for every objective, as it stands."""
 
     # -- evaluation ---------------------------------------------------------------------------
 
@@ -149,7 +156,10 @@ class AlertManager:
                     continue
                 names.add(objective.name)
                 try:
-                    firings = evaluate_policy(objective, self._policy)
+                    if self._alert_policy is not None:
+                        firings = self._alert_policy.firings(objective, now)
+                    else:
+                        firings = evaluate_policy(objective, self._policy)
                     failed = objective.error is not None
                 except ValueError as exc:  # e.g. a non-positive window: keep its alerts as they are
                     self._log.error("objective %s: cannot evaluate the alert policy: %s", objective.name, exc)
@@ -177,6 +187,8 @@ class AlertManager:
                     event = self._step(record, key, None, record.severity, None, now, changes)
                     if event is not None:
                         events[key] = event
+            if self._alert_policy is not None:  # tier states first: a crash between re-pages at most once
+                self._alert_policy.commit()
             # Every transition of this evaluation, and what it owes, lands in one transaction
             # before anything is sent.
             self._state.save_many(changes, list(self._notifiers))
@@ -199,7 +211,8 @@ class AlertManager:
             return False
         if objective.status == "low_traffic":
             return True  # there is data: a handful of events, not judged (as before)
-        for condition in self._policy:
+        conditions = self._alert_policy.tiers(objective) if self._alert_policy is not None else self._policy
+        for condition in conditions:
             if condition.severity != severity:
                 continue
             if objective.kind in LEVEL_KINDS:
@@ -256,7 +269,8 @@ class AlertManager:
                 elif new.annotations == record.annotations:
                     return None  # nothing new to persist
         elif record is not None and previous == "firing":
-            new = replace(record, state="resolved", resolved_at=now)
+            annotations = resolved_annotations(record.slo, record.annotations, objective)
+            new = replace(record, state="resolved", resolved_at=now, annotations=annotations)
             owe = "resolved"
         elif record is not None and previous == "pending":
             new = replace(record, state="inactive", pending_since=None)
@@ -269,34 +283,8 @@ class AlertManager:
         return AlertEvent(key, slo, severity, previous, new.state, now, firing)
 
     def _describe(self, objective: ObjectiveResult, firing: Firing) -> tuple[dict[str, str], dict[str, str]]:
-        """The labels and annotations of the alert ``firing`` raises on ``objective``."""
-        spec = self._specs.get(objective.name)
-        labels = dict(spec.labels) if spec is not None else {}
-        labels.update(
-            alertname=ALERTNAME,
-            slo=objective.name,
-            severity=firing.severity,
-            dimension=objective.dimension,
-            kind=objective.kind,
-        )
-        cond = firing.condition
-        annotations = {
-            "summary": (
-                f"{objective.name} is burning its error budget at {_fmt(firing.long_burn_rate)}× over "
-                f"{cond.long_window} and {_fmt(firing.short_burn_rate)}× over {cond.short_window} "
-                f"(threshold {_fmt(firing.factor)}×)"
-            ),
-            "description": objective.reason,
-        }
-        if spec is not None and spec.runbook_url:
-            annotations["runbook_url"] = spec.runbook_url
-        annotations["condition"] = f"{cond.long_window}/{cond.short_window} > {_fmt(firing.factor)}×"
-        for window, rate in objective.burn_rates.items():
-            if rate is not None:
-                annotations[f"burn_rate_{window}"] = _fmt(rate)
-        if objective.budget_remaining is not None:
-            annotations["budget_remaining"] = _fmt(objective.budget_remaining)
-        return labels, annotations
+        """The labels and annotations of the alert ``firing`` raises on ``objective`` (``redline.alerts.identity``)."""
+        return describe(objective, firing, self._specs.get(spec_name(objective.name)))
 
     # -- delivery -----------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ LABELS = {
     "dimension": "users",
     "kind": "availability",
     "team": "inference",
+    "tier": "page-1h-5m",
 }
 ANNOTATIONS = {
     "summary": (
@@ -58,13 +59,22 @@ ANNOTATIONS = {
     "burn_rate_1d": "2",
     "burn_rate_3d": "0.5",
     "budget_remaining": "0.75",
+    "time_to_breach_seconds": "3600",
+}
+RESOLVED_ANNOTATIONS = {
+    **ANNOTATIONS,
+    "summary": (
+        "api-availability: resolved — the burn dropped below the threshold of 14.4×: now 0× over 1h and 0× over 5m"
+    ),
+    **{f"burn_rate_{w}": "0" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")},
 }
 GROUP = {"alertname": "RedlineErrorBudgetBurn", "severity": "page", "slo": "api-availability"}
 GROUP_KEY = '{}:{alertname="RedlineErrorBudgetBurn", severity="page", slo="api-availability"}'
-FINGERPRINT = "deaa24856141c6ce"  # FNV-1a 64 of LABELS, as Prometheus computes it
+FINGERPRINT = "79c652d44d7b7e9c"  # FNV-1a 64 of LABELS, as Prometheus computes it
 
 
 def expected_body(status: str, ends_at: str) -> dict[str, Any]:
+    annotations = ANNOTATIONS if status == "firing" else RESOLVED_ANNOTATIONS
     return {
         "version": "4",
         "groupKey": GROUP_KEY,
@@ -73,13 +83,13 @@ def expected_body(status: str, ends_at: str) -> dict[str, Any]:
         "receiver": "oncall",
         "groupLabels": GROUP,
         "commonLabels": LABELS,
-        "commonAnnotations": ANNOTATIONS,
+        "commonAnnotations": annotations,
         "externalURL": "http://redline.example:8501",
         "alerts": [
             {
                 "status": status,
                 "labels": LABELS,
-                "annotations": ANNOTATIONS,
+                "annotations": annotations,
                 "startsAt": "2024-05-01T12:00:00Z",
                 "endsAt": ends_at,
                 "generatorURL": "http://redline.example:8501/?slo=api-availability",
