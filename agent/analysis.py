@@ -12,7 +12,6 @@ import polars as pl
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from redline.alerts.policy import DEFAULT_POLICY
 from redline.config import LoadedConfig
 from redline.kernel.errors import ConfigError
 from redline.kernel.labels import Selector
@@ -101,12 +100,14 @@ def run_backtest(
     start_s: float,
     end_s: float,
     step_s: float,
-    policy: tuple[BurnRateCondition, ...] = DEFAULT_POLICY,
+    policy: tuple[BurnRateCondition, ...] | None = None,
     compare_objective: float | None = None,
     only: str | None = None,
+    hysteresis: bool = True,
 ) -> BacktestReport | BacktestComparison:
     """Replay the alert policy over stored history; with ``compare_objective``, side by side with
-    the same objectives relaxed (or tightened) to that percentage."""
+    the same objectives relaxed (or tightened) to that percentage. ``policy`` ``None``: each
+    objective's own tiers; ``hysteresis`` ``False``: without ``for:``, resolve delay and inhibition."""
     specs = [_spec(loaded, only)] if only else list(loaded.config.slos)
     start_ms, end_ms = int(start_s * 1000), int(end_s * 1000)
     read_from = read_start_ms(history_seconds(specs), start_ms)
@@ -114,11 +115,12 @@ def run_backtest(
     step_ms = int(step_s * 1000)
     try:
         if compare_objective is None:
-            return backtest(specs, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy)
+            return backtest(specs, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy,
+                            hysteresis=hysteresis)
         relaxed = [s.model_copy(update={"objective": compare_objective}) for s in specs]
         return compare(
             specs, relaxed, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy,
-            labels=("current", f"objective {compare_objective:g}"),
+            labels=("current", f"objective {compare_objective:g}"), hysteresis=hysteresis,
         )
     except ValueError as exc:
         raise ConfigError(f"backtest: {exc}") from exc

@@ -199,7 +199,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     import json
 
     from redline.agent.analysis import load_policy, run_backtest
-    from redline.alerts.policy import DEFAULT_POLICY
 
     loaded = _load(args.config)
     report = run_backtest(
@@ -207,9 +206,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         start_s=args.at - args.since,
         end_s=args.at,
         step_s=args.step,
-        policy=load_policy(args.policy) if args.policy else DEFAULT_POLICY,
+        policy=load_policy(args.policy) if args.policy else None,
         compare_objective=args.compare_objective,
         only=args.slo,
+        hysteresis=not args.no_hysteresis,
     )
     print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
     return EXIT_OK
@@ -462,7 +462,14 @@ def _parser(now_s: float) -> argparse.ArgumentParser:
     bt.add_argument("--at", type=instant, default="now", metavar="TIME", help=f"end of the replay: {at_help}")
     bt.add_argument("--until", dest="at", type=instant, action=_Deprecated, note="use --at")
     bt.add_argument("--step", type=duration, default="1m", metavar="DURATION", help="evaluation step (default 1m)")
-    bt.add_argument("--policy", type=Path, help="YAML list of {severity, long_window, short_window, budget_share}")
+    bt.add_argument(
+        "--policy", type=Path,
+        help="YAML list of {severity, long_window, short_window, budget_share} (default: each objective's tiers)",
+    )
+    bt.add_argument(
+        "--no-hysteresis", action="store_true",
+        help="replay the bare conditions: no for:, no resolve delay, tickets not inhibited by pages",
+    )
     bt.add_argument("--compare-objective", type=float, help="also replay with every objective at this percentage")
     bt.add_argument("--slo", help="only this objective")
     bt.add_argument("--json", action="store_true", help="print {start, end, step_seconds, policy, episodes, summary}")
