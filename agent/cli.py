@@ -1,5 +1,5 @@
 """The ``redline`` command line: run, check, status, collect, import, whatif, backtest, rules,
-dashboard, demo, store verify.
+dashboard, demo, store verify; silence, ack and gate (``redline.agent.alert_commands``).
 
 One grammar for every command:
 
@@ -497,6 +497,9 @@ def _parser(now_s: float) -> argparse.ArgumentParser:
         "fast: the same story 8x faster on 3 days of history, scraped every second (for tests)",
     )
     de.set_defaults(fn=cmd_demo)
+    from redline.agent.alert_commands import register as register_alert_commands  # silence, ack, gate
+
+    register_alert_commands(sub, with_config, instant, duration, now_s)
     return p
 
 

@@ -37,7 +37,9 @@ from redline.alerts.hysteresis_store import HysteresisStore
 from redline.alerts.log_notifier import LogNotifier
 from redline.alerts.manager import AlertEvent, AlertManager
 from redline.alerts.notifiers import Notifier
+from redline.alerts.silences import SilenceStore
 from redline.alerts.state import AlertStateStore
+from redline.alerts.suppression import Suppressor
 from redline.alerts.webhook import WebhookNotifier
 from redline.collectors.base import Collector, CollectorContext, SourceHealth
 from redline.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfig
@@ -100,6 +102,7 @@ class Agent:
         notifiers = build_notifiers(loaded, env, self._client)
         # Tier hysteresis (for:, resolve delay) and inhibition: redline.alerts.alert_policy.
         self._hysteresis = HysteresisStore(loaded.data_dir / "alerts.sqlite")
+        self._silences = SilenceStore(loaded.data_dir / "alerts.sqlite")  # redline silence / ack write here
         self.alerts = AlertManager(
             self._alert_state,
             notifiers,
@@ -108,6 +111,7 @@ class Agent:
             specs=cfg.slos,
             external_url=cfg.alerting.external_url,
             alert_policy=AlertPolicy(cfg.slos, self._hysteresis),
+            suppressor=Suppressor(self._silences),
         )
         self._lock = threading.Lock()  # guards the evaluator (ingest vs evaluate from job threads)
         self._health: dict[str, SourceHealth] = {}
@@ -478,6 +482,7 @@ class Agent:
             self._server.shutdown()
         self._alert_state.close()
         self._hysteresis.close()
+        self._silences.close()
         self._client.close()
         self._data_lock.release()
         if not finished:

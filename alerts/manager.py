@@ -39,6 +39,7 @@ from redline.alerts.messages import resolved_annotations
 from redline.alerts.notifiers import AlertStatus, Notification, Notifier, fingerprint
 from redline.alerts.policy import DEFAULT_POLICY, LEVEL_KINDS, Firing, burn_rate, evaluate_policy
 from redline.alerts.state import AlertRecord, AlertState, AlertStateStore, OwedNotification
+from redline.alerts.suppression import Suppressor
 from redline.kernel.errors import NotifyError
 from redline.slo.ranking import BurnRateCondition, Severity
 from redline.slo.results import ObjectiveResult, StatusReport
@@ -108,6 +109,7 @@ class AlertManager:
         generator_url: str = "",
         logger: logging.Logger | None = None,
         alert_policy: AlertPolicy | None = None,
+        suppressor: Suppressor | None = None,
     ) -> None:
         names = [n.name for n in notifiers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -132,6 +134,8 @@ class AlertManager:
         self._alert_policy = alert_policy
         """Per-objective tiers, ``for:``/resolve delay and inhibition (``redline.alerts.alert_policy``);
         ``None``: ``policy`` for every objective, as it stands."""
+        self._suppressor = suppressor
+        """Silences and acknowledgements (``redline.alerts.suppression``), applied to what is owed."""
 
     # -- evaluation ---------------------------------------------------------------------------
 
@@ -189,6 +193,8 @@ class AlertManager:
                         events[key] = event
             if self._alert_policy is not None:  # tier states first: a crash between re-pages at most once
                 self._alert_policy.commit()
+            if self._suppressor is not None:  # silences and acks: the one place notifications are held back
+                changes = self._suppressor.decide(changes, records, now)
             # Every transition of this evaluation, and what it owes, lands in one transaction
             # before anything is sent.
             self._state.save_many(changes, list(self._notifiers))
