@@ -33,6 +33,7 @@ from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_fi
 from redline.agent.wiring import build_collectors, writable_store
 from redline.agent.write_buffer import WriteBuffer, WriteBufferCollector, WriteOutcome
 from redline.alerts.alert_policy import AlertPolicy
+from redline.alerts.conditions import ConditionPolicy, SelfHealth
 from redline.alerts.hysteresis_store import HysteresisStore
 from redline.alerts.log_notifier import LogNotifier
 from redline.alerts.manager import AlertEvent, AlertManager
@@ -103,6 +104,8 @@ class Agent:
         # Tier hysteresis (for:, resolve delay) and inhibition: redline.alerts.alert_policy.
         self._hysteresis = HysteresisStore(loaded.data_dir / "alerts.sqlite")
         self._silences = SilenceStore(loaded.data_dir / "alerts.sqlite")  # redline silence / ack write here
+        self._condition_states = HysteresisStore(loaded.data_dir / "alerts.sqlite", scope="conditions")
+        self._notifier_names = tuple(n.name for n in notifiers)
         self.alerts = AlertManager(
             self._alert_state,
             notifiers,
@@ -112,6 +115,10 @@ class Agent:
             external_url=cfg.alerting.external_url,
             alert_policy=AlertPolicy(cfg.slos, self._hysteresis),
             suppressor=Suppressor(self._silences),
+            conditions=ConditionPolicy(
+                self._condition_states, health=self._self_health, dark_after_s=cfg.alerting.dark_after,
+                source_down_for_s=cfg.alerting.source_down_for, watchdog_interval_s=cfg.alerting.watchdog_interval,
+            ),
         )
         self._lock = threading.Lock()  # guards the evaluator (ingest vs evaluate from job threads)
         self._health: dict[str, SourceHealth] = {}
@@ -144,6 +151,11 @@ class Agent:
         self._source_failing: dict[str, str] = {}  # source -> the reason last logged while it fails
 
     # -- state ---------------------------------------------------------------------------------
+
+    def _self_health(self) -> SelfHealth:
+        """What the meta-alerts read: each source's last error, and the readiness reasons."""
+        sources = {name: (None if h.ok else (h.error or "failed")) for name, h in dict(self._health).items()}
+        return SelfHealth(sources, self.readiness.reasons(), self._notifier_names)
 
     @property
     def report(self) -> StatusReport | None:
@@ -483,6 +495,7 @@ class Agent:
         self._alert_state.close()
         self._hysteresis.close()
         self._silences.close()
+        self._condition_states.close()
         self._client.close()
         self._data_lock.release()
         if not finished:

@@ -34,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from redline.alerts.alert_policy import AlertPolicy, spec_name
+from redline.alerts.condition_step import step_condition
+from redline.alerts.conditions import ConditionPolicy
 from redline.alerts.identity import describe
 from redline.alerts.messages import resolved_annotations
 from redline.alerts.notifiers import AlertStatus, Notification, Notifier, fingerprint
@@ -110,6 +112,7 @@ class AlertManager:
         logger: logging.Logger | None = None,
         alert_policy: AlertPolicy | None = None,
         suppressor: Suppressor | None = None,
+        conditions: ConditionPolicy | None = None,
     ) -> None:
         names = [n.name for n in notifiers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -135,6 +138,8 @@ class AlertManager:
         """Per-objective tiers, ``for:``/resolve delay and inhibition (``redline.alerts.alert_policy``);
         ``None``: ``policy`` for every objective, as it stands."""
         self._suppressor = suppressor
+        self._conditions = conditions
+        """Guardrail, dark-objective, meta and watchdog alerts (``redline.alerts.conditions``)."""
         """Silences and acknowledgements (``redline.alerts.suppression``), applied to what is owed."""
 
     # -- evaluation ---------------------------------------------------------------------------
@@ -186,6 +191,17 @@ class AlertManager:
                     event = self._step(record, key, objective, severity, strongest, now, changes)
                     if event is not None:
                         events[key] = event
+            if self._conditions is not None:  # alerts that are not burn rates: their own keys
+                for active in self._conditions.alerts(report, now):
+                    key, seen_before = active.alert.key, records.get(active.alert.key)
+                    seen.add(key)
+                    change = step_condition(seen_before, active, now, self._repeat_interval_s)
+                    if change is not None:
+                        changes.append(change)
+                        was: AlertState = seen_before.state if seen_before is not None else "inactive"
+                        if change[0].state != was:
+                            events[key] = AlertEvent(key, change[0].slo, change[0].severity, was,
+                                                     change[0].state, now, None)
             for key, record in records.items():
                 if key not in seen and record.state in ("pending", "firing"):
                     event = self._step(record, key, None, record.severity, None, now, changes)
@@ -193,6 +209,8 @@ class AlertManager:
                         events[key] = event
             if self._alert_policy is not None:  # tier states first: a crash between re-pages at most once
                 self._alert_policy.commit()
+            if self._conditions is not None:
+                self._conditions.commit()
             if self._suppressor is not None:  # silences and acks: the one place notifications are held back
                 changes = self._suppressor.decide(changes, records, now)
             # Every transition of this evaluation, and what it owes, lands in one transaction

@@ -1,0 +1,216 @@
+"""Alerts that are not burn rates: guardrails, dark objectives, Redline's own health, the watchdog.
+
+Each evaluation ``ConditionPolicy.alerts(report, now)`` says, for every such alert, whether its
+condition holds (``None``: cannot say) and with what labels and words; the condition goes
+through ``redline.slo.hysteresis`` (its ``for:``, persisted like the tiers' so a restart keeps the
+start) and the alert manager opens, repeats and resolves it like any alert (same outbox, same
+silences). Keys never collide with burn-rate alerts (``<slo>/page``, ``<slo>/ticket``):
+
+| key | holds when | severity |
+|---|---|---|
+| ``<budget>/forecast`` | projected spend crosses the limit this period (date: ``crosses_at``), or is over | ticket |
+| ``<guardrail>/over-max`` | a cost per 1k over its window is above its maximum | ticket |
+| ``<slo>/breached`` | a freshness objective's budget is spent (stale data for longer than it allows) | ticket |
+| ``<slo>/dark`` | the objective reads ``no_data`` for ``dark_after`` ("the SLI has gone dark") | ticket |
+| ``redline/source-down/<source>`` | a source failed every collection for ``source_down_for`` | ticket |
+| ``redline/component/<c>`` | store writes fail, the data directory is unwritable, a notifier is broken | page |
+| ``redline/watchdog`` | always (``alertname="Watchdog"``), re-sent every ``watchdog_interval`` | none |
+
+Meta-alerts read Redline's health through one small interface, ``SelfHealth`` (source errors and
+the readiness reasons the agent already computes for ``/readyz``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from redline.alerts.hysteresis_store import HysteresisStore
+from redline.slo.hysteresis import INACTIVE, HoldState, step
+from redline.slo.ranking import format_age
+from redline.slo.results import ObjectiveResult, StatusReport
+
+__all__ = ["ActiveCondition", "ConditionAlert", "ConditionPolicy", "SelfHealth", "objective_conditions"]
+
+REDLINE = "redline"
+"""The ``slo`` label of alerts about Redline itself."""
+META_COMPONENTS = ("store_writes", "data_directory")
+"""Readiness components a meta-alert watches, besides every ``notifier:<name>``."""
+
+
+@dataclass(frozen=True)
+class SelfHealth:
+    """What Redline knows of itself: each source's last error (``None``: it answered) and the
+    readiness reasons (component → why it is down; ``notifier:<name>`` for a broken notifier)."""
+
+    sources: Mapping[str, str | None] = field(default_factory=dict)
+    components_down: Mapping[str, str] = field(default_factory=dict)
+    notifiers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConditionAlert:
+    """One condition alert as the data says it stands now."""
+
+    key: str
+    slo: str
+    severity: str
+    holds: bool | None
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    resolved_summary: str
+    for_seconds: float = 0.0
+    repeat_interval_s: float | None = None
+    """Re-send while firing this often (the watchdog); ``None``: the manager's repeat interval."""
+
+
+@dataclass(frozen=True)
+class ActiveCondition:
+    """A condition alert after its ``for:``: ``firing`` says whether it fires now."""
+
+    alert: ConditionAlert
+    firing: bool
+    since: float | None
+
+
+def _labels(alertname: str, slo: str, severity: str, objective: ObjectiveResult | None) -> dict[str, str]:
+    out = {"alertname": alertname, "slo": slo, "severity": severity}
+    if objective is not None:
+        out |= {"dimension": objective.dimension, "kind": objective.kind}
+    return out
+
+
+def _utc_day(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime("%Y-%m-%d")
+
+
+def objective_conditions(objective: ObjectiveResult, dark_after_s: float) -> list[ConditionAlert]:
+    """The guardrail and dark-objective alerts of one objective (or guardrail) result."""
+    name, status = objective.name, objective.status
+    known = objective.error is None and status != "no_data"
+    out: list[ConditionAlert] = []
+    if objective.kind == "budget":
+        crosses = (objective.details or {}).get("crosses_at")
+        holds = status == "breached" or (status == "warning" and crosses is not None)
+        notes = {"summary": f"{name}: projected spend over budget: {objective.reason}", "description": objective.reason}
+        if crosses is not None:
+            notes |= {"crosses_at": dt.datetime.fromtimestamp(crosses, tz=dt.UTC).isoformat(),
+                      "summary": f"{name}: projected to cross its budget on {_utc_day(crosses)}: {objective.reason}"}
+        out.append(ConditionAlert(
+            f"{name}/forecast", name, "ticket", holds if known else None,
+            _labels("RedlineBudgetForecast", name, "ticket", objective), notes,
+            f"{name}: resolved — projected spend is within the budget now: {objective.reason}",
+        ))
+    elif objective.kind == "cost_per_1k":
+        out.append(ConditionAlert(
+            f"{name}/over-max", name, "ticket", (status == "breached") if known else None,
+            _labels("RedlineCostPer1kOverMax", name, "ticket", objective),
+            {"summary": f"{name}: cost per 1k inferences over its maximum: {objective.reason}",
+             "description": objective.reason},
+            f"{name}: resolved — cost per 1k inferences is within its maximum now: {objective.reason}",
+        ))
+    elif objective.kind == "freshness":
+        out.append(ConditionAlert(
+            f"{name}/breached", name, "ticket", (status == "breached") if known else None,
+            _labels("RedlineFreshnessBreached", name, "ticket", objective),
+            {"summary": f"{name}: freshness objective breached: {objective.reason}", "description": objective.reason},
+            f"{name}: resolved — the freshness objective is met again: {objective.reason}",
+        ))
+    dark = None if objective.error is not None else status == "no_data"
+    out.append(ConditionAlert(
+        f"{name}/dark", name, "ticket", dark,
+        _labels("RedlineSLIDark", name, "ticket", objective),
+        {"summary": f"{name}: the SLI has gone dark: no data for at least {format_age(dark_after_s)} "
+                    f"({objective.reason})",
+         "description": objective.reason},
+        f"{name}: resolved — the SLI has data again",
+        for_seconds=dark_after_s,
+    ))
+    return out
+
+
+def self_conditions(health: SelfHealth, source_down_for_s: float) -> list[ConditionAlert]:
+    """Meta-alerts about Redline: sources down, store writes failing, notifiers broken."""
+    out: list[ConditionAlert] = []
+    for source, error in sorted(health.sources.items()):
+        out.append(ConditionAlert(
+            f"{REDLINE}/source-down/{source}", REDLINE, "ticket", error is not None,
+            {**_labels("RedlineSourceDown", REDLINE, "ticket", None), "source": source},
+            {"summary": f"source {source} has been down for at least {format_age(source_down_for_s)}: {error}",
+             "description": error or ""},
+            f"source {source} answers again",
+            for_seconds=source_down_for_s,
+        ))
+    for component in (*META_COMPONENTS, *(f"notifier:{n}" for n in health.notifiers)):
+        reason = health.components_down.get(component)
+        what = component.replace("notifier:", "notifier ")
+        out.append(ConditionAlert(
+            f"{REDLINE}/component/{component}", REDLINE, "page", reason is not None,
+            {**_labels("RedlineComponentDown", REDLINE, "page", None), "component": component},
+            {"summary": f"Redline: {what} is broken: {reason}", "description": reason or ""},
+            f"Redline: {what} works again",
+        ))
+    return out
+
+
+def watchdog(interval_s: float) -> ConditionAlert:
+    """The always-firing heartbeat (Alertmanager's ``Watchdog``): a receiver pages when it stops."""
+    return ConditionAlert(
+        f"{REDLINE}/watchdog", REDLINE, "none", True,
+        {"alertname": "Watchdog", "slo": REDLINE, "severity": "none"},
+        {"summary": f"Redline is alive: this heartbeat repeats every {format_age(interval_s)}; page when it stops",
+         "description": "An always-firing alert, so the whole alerting pipeline is known to work."},
+        "Redline's watchdog stopped (the agent is shutting down or was reconfigured)",
+        repeat_interval_s=interval_s,
+    )
+
+
+class ConditionPolicy:
+    """Every condition alert of an evaluation, through its ``for:``; state in ``store`` (``None``: memory).
+
+    ``health`` is asked once per evaluation (``None``: no meta-alerts). Not thread safe: the alert
+    manager calls it under its lock.
+    """
+
+    def __init__(
+        self,
+        store: HysteresisStore | None = None,
+        *,
+        health: Callable[[], SelfHealth] | None = None,
+        dark_after_s: float = 900.0,
+        source_down_for_s: float = 300.0,
+        watchdog_interval_s: float | None = None,
+    ) -> None:
+        self._store = store
+        self._health = health
+        self._dark_after_s = dark_after_s
+        self._source_down_for_s = source_down_for_s
+        self._watchdog_interval_s = watchdog_interval_s
+        self._states: dict[tuple[str, str], HoldState] | None = None
+
+    def alerts(self, report: StatusReport, now: float) -> list[ActiveCondition]:
+        """Step every condition at ``now``; the ones that are firing or stopped firing carry on."""
+        if self._states is None:
+            self._states = self._store.load()[0] if self._store is not None else {}
+        found: list[ConditionAlert] = []
+        for objective in report.objectives:
+            found += objective_conditions(objective, self._dark_after_s)
+        if self._health is not None:
+            found += self_conditions(self._health(), self._source_down_for_s)
+        if self._watchdog_interval_s is not None:
+            found.append(watchdog(self._watchdog_interval_s))
+        states: dict[tuple[str, str], HoldState] = {}
+        out = []
+        for alert in found:
+            key = (alert.key, "condition")
+            state = step(self._states.get(key, INACTIVE), alert.holds, now, alert.for_seconds, 0.0)
+            states[key] = state
+            out.append(ActiveCondition(alert, state.firing, state.active_since))
+        self._states = states
+        return out
+
+    def commit(self) -> None:
+        """Persist every condition's state (``StoreError`` when the database cannot be written)."""
+        if self._store is not None and self._states is not None:
+            self._store.save(self._states, set())
