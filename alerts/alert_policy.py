@@ -17,6 +17,7 @@ say nothing, and nothing moves.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 
 from redline.alerts.hysteresis_store import HysteresisStore
@@ -34,20 +35,28 @@ _log = logging.getLogger(__name__)
 
 def spec_name(objective_name: str) -> str:
     """The configured objective a result belongs to: ``api{model="a"}`` (a ``group_by`` member) → ``api``."""
-    return objective_name.split("{", 1)[0]
+    return objective_name.partition("{")[0]
 
 
-def condition_holds(condition: BurnRateCondition, objective: ObjectiveResult) -> tuple[bool | None, float]:
-    """Whether ``condition`` holds for ``objective`` (``None``: the data cannot say), and its factor."""
-    factor = 1.0 if objective.kind in LEVEL_KINDS else condition.factor(objective.window_seconds)
+def condition_holds(
+    condition: BurnRateCondition, objective: ObjectiveResult, factor: float | None = None
+) -> tuple[bool | None, float]:
+    """Whether ``condition`` holds for ``objective`` (``None``: the data cannot say), and its factor
+    (given, or worked out from the objective's window)."""
+    if factor is None:
+        factor = 1.0 if objective.kind in LEVEL_KINDS else condition.factor(objective.window_seconds)
     if objective.error is not None or objective.status == "no_data":
         return None, factor
     if objective.status == "low_traffic":
         return False, factor
-    rates = [burn_rate(objective.burn_rates, w) for w in (condition.long_window, condition.short_window)]
-    if any(r is not None and r <= factor for r in rates):
+    rates = objective.burn_rates
+    long_rate, short_rate = rates.get(condition.long_window), rates.get(condition.short_window)
+    if long_rate is None or short_rate is None or not (math.isfinite(long_rate) and math.isfinite(short_rate)):
+        long_rate = burn_rate(rates, condition.long_window)  # keys of equal duration (60m = 1h)
+        short_rate = burn_rate(rates, condition.short_window)
+    if (long_rate is not None and long_rate <= factor) or (short_rate is not None and short_rate <= factor):
         return False, factor
-    if any(r is None for r in rates):
+    if long_rate is None or short_rate is None:
         return None, factor
     return True, factor
 
@@ -71,16 +80,31 @@ class AlertPolicy:
         self._store = store
         self._default = tuple(with_resolve_delay(c) for c in default)
         self._tiers: dict[tuple[str, str], HoldState] | None = None
+        """Tiers that are pending or firing (an inactive tier has no entry)."""
         self._open: set[tuple[str, str]] = set()
         self._seen: set[str] = set()
+        self._now: float | None = None
+        self._plans: dict[tuple[str, str, float], tuple[tuple[BurnRateCondition, str, float], ...]] = {}
+        """(tier, its name, its factor) by (configured objective, kind, window): worked out once."""
 
     def tiers(self, objective: ObjectiveResult) -> tuple[BurnRateCondition, ...]:
         """The tiers that apply to ``objective`` (a level guardrail never pages)."""
-        spec = self._specs.get(spec_name(objective.name))
-        tiers = objective_tiers(spec) if spec is not None else self._default
-        if objective.kind in LEVEL_KINDS:
-            tiers = tuple(c for c in tiers if c.severity != "page")
-        return tiers
+        return tuple(c for c, _, _ in self._plan(objective))
+
+    def _plan(self, objective: ObjectiveResult) -> tuple[tuple[BurnRateCondition, str, float], ...]:
+        base = spec_name(objective.name)
+        key = (base, objective.kind, objective.window_seconds)
+        plan = self._plans.get(key)
+        if plan is None:
+            spec = self._specs.get(base)
+            tiers = objective_tiers(spec) if spec is not None else self._default
+            level = objective.kind in LEVEL_KINDS
+            plan = tuple(
+                (c, tier_name(c), 1.0 if level else c.factor(objective.window_seconds))
+                for c in tiers if not (level and c.severity == "page")
+            )
+            self._plans[key] = plan
+        return plan
 
     def _load(self) -> dict[tuple[str, str], HoldState]:
         if self._tiers is None:
@@ -97,35 +121,39 @@ class AlertPolicy:
         """
         states = self._load()
         self._seen.add(objective.name)
-        firing: dict[str, list[Firing]] = {}
-        for condition in self.tiers(objective):
-            holds, factor = condition_holds(condition, objective)
-            key = (objective.name, tier_name(condition))
-            state = step(
-                states.get(key, INACTIVE), holds, now, condition.for_seconds, condition.keep_firing_for_seconds
-            )
-            states[key] = state
+        self._now = now
+        firing: dict[str, tuple[BurnRateCondition, float]] = {}  # the strongest firing tier per severity
+        for condition, name, factor in self._plan(objective):
+            holds, _ = condition_holds(condition, objective, factor)
+            key = (objective.name, name)
+            before = states.get(key, INACTIVE)
+            if holds is not True and before is INACTIVE:
+                continue  # the usual case, kept cheap: nothing holds, nothing pending
+            state = step(before, holds, now, condition.for_seconds, condition.keep_firing_for_seconds)
+            if state.state == "inactive":
+                states.pop(key, None)
+            else:
+                states[key] = state
             if state.firing:
-                long_rate = burn_rate(objective.burn_rates, condition.long_window)
-                short_rate = burn_rate(objective.burn_rates, condition.short_window)
-                firing.setdefault(condition.severity, []).append(
-                    Firing(
-                        objective.name,
-                        condition.severity,
-                        condition,
-                        factor,
-                        long_rate if long_rate is not None else 0.0,
-                        short_rate if short_rate is not None else 0.0,
-                    )
-                )
+                strongest = firing.get(condition.severity)
+                if strongest is None or factor > strongest[1]:
+                    firing[condition.severity] = (condition, factor)
         out: list[Firing] = []
+        if not firing and not any((objective.name, severity) in self._open for severity in SEVERITY_ORDER):
+            return out
         more_severe_open = False
         for severity in SEVERITY_ORDER:
             pair = (objective.name, severity)
             now_open = inhibited(pair in self._open, severity in firing, more_severe_open)
             if now_open:
                 self._open.add(pair)
-                out.append(max(firing[severity], key=lambda f: f.factor))
+                condition, factor = firing[severity]
+                long_rate = burn_rate(objective.burn_rates, condition.long_window)
+                short_rate = burn_rate(objective.burn_rates, condition.short_window)
+                out.append(Firing(
+                    objective.name, condition.severity, condition, factor,
+                    long_rate if long_rate is not None else 0.0, short_rate if short_rate is not None else 0.0,
+                ))
             else:
                 self._open.discard(pair)
             more_severe_open = more_severe_open or now_open
@@ -139,5 +167,5 @@ class AlertPolicy:
             del states[key]
         self._open = {p for p in self._open if p[0] in self._seen}
         self._seen = set()
-        if self._store is not None:
-            self._store.save(states, self._open)
+        if self._store is not None and self._now is not None:
+            self._store.save(states, self._open, self._now)

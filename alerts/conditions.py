@@ -33,6 +33,8 @@ from redline.slo.results import ObjectiveResult, StatusReport
 
 __all__ = ["ActiveCondition", "ConditionAlert", "ConditionPolicy", "SelfHealth", "objective_conditions"]
 
+_GUARDED = {"budget": "forecast", "cost_per_1k": "over-max", "freshness": "breached"}
+"""The condition alert key of each guarded kind, after ``<name>/``."""
 REDLINE = "redline"
 """The ``slo`` label of alerts about Redline itself."""
 META_COMPONENTS = ("store_writes", "data_directory")
@@ -85,11 +87,22 @@ def _utc_day(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime("%Y-%m-%d")
 
 
-def objective_conditions(objective: ObjectiveResult, dark_after_s: float) -> list[ConditionAlert]:
-    """The guardrail and dark-objective alerts of one objective (or guardrail) result."""
+def objective_conditions(
+    objective: ObjectiveResult, dark_after_s: float, wanted: Callable[[str, bool | None], bool] | None = None
+) -> list[ConditionAlert]:
+    """The guardrail and dark-objective alerts of one objective (or guardrail) result.
+
+    ``wanted(key, holds)`` may skip building the alerts a caller would drop (nothing holds and
+    nothing was pending or firing): most objectives, most of the time.
+    """
     name, status = objective.name, objective.status
     known = objective.error is None and status != "no_data"
     out: list[ConditionAlert] = []
+    dark = None if objective.error is not None else status == "no_data"
+    if wanted is not None and not wanted(f"{name}/dark", dark) and (
+        objective.kind not in _GUARDED or not wanted(f"{name}/{_GUARDED[objective.kind]}", status != "ok")
+    ):
+        return out
     if objective.kind == "budget":
         crosses = (objective.details or {}).get("crosses_at")
         holds = status == "breached" or (status == "warning" and crosses is not None)
@@ -117,7 +130,6 @@ def objective_conditions(objective: ObjectiveResult, dark_after_s: float) -> lis
             {"summary": f"{name}: freshness objective breached: {objective.reason}", "description": objective.reason},
             f"{name}: resolved — the freshness objective is met again: {objective.reason}",
         ))
-    dark = None if objective.error is not None else status == "no_data"
     out.append(ConditionAlert(
         f"{name}/dark", name, "ticket", dark,
         _labels("RedlineSLIDark", name, "ticket", objective),
@@ -188,29 +200,38 @@ class ConditionPolicy:
         self._source_down_for_s = source_down_for_s
         self._watchdog_interval_s = watchdog_interval_s
         self._states: dict[tuple[str, str], HoldState] | None = None
+        self._now: float | None = None
 
     def alerts(self, report: StatusReport, now: float) -> list[ActiveCondition]:
         """Step every condition at ``now``; the ones that are firing or stopped firing carry on."""
         if self._states is None:
             self._states = self._store.load()[0] if self._store is not None else {}
+        self._now = now
         found: list[ConditionAlert] = []
+        states = self._states
+
+        def wanted(key: str, holds: bool | None) -> bool:
+            return holds is True or (key, "condition") in states
+
         for objective in report.objectives:
-            found += objective_conditions(objective, self._dark_after_s)
+            found += objective_conditions(objective, self._dark_after_s, wanted)
         if self._health is not None:
             found += self_conditions(self._health(), self._source_down_for_s)
         if self._watchdog_interval_s is not None:
             found.append(watchdog(self._watchdog_interval_s))
-        states: dict[tuple[str, str], HoldState] = {}
+        stepped: dict[tuple[str, str], HoldState] = {}
         out = []
         for alert in found:
             key = (alert.key, "condition")
-            state = step(self._states.get(key, INACTIVE), alert.holds, now, alert.for_seconds, 0.0)
-            states[key] = state
-            out.append(ActiveCondition(alert, state.firing, state.active_since))
-        self._states = states
+            state = step(states.get(key, INACTIVE), alert.holds, now, alert.for_seconds, 0.0)
+            if state.state != "inactive":
+                stepped[key] = state
+            if state.state != "inactive" or key in states:  # firing, or stopped: the manager resolves it
+                out.append(ActiveCondition(alert, state.firing, state.active_since))
+        self._states = stepped
         return out
 
     def commit(self) -> None:
         """Persist every condition's state (``StoreError`` when the database cannot be written)."""
-        if self._store is not None and self._states is not None:
-            self._store.save(self._states, set())
+        if self._store is not None and self._states is not None and self._now is not None:
+            self._store.save(self._states, set(), self._now)

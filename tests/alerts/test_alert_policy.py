@@ -199,3 +199,38 @@ def test_missing_data_keeps_a_firing_page_past_its_resolve_delay(make_agent: Any
     assert agent.recorder.statuses() == [("firing", "page")]
     rows = agent.hysteresis.load()[0]
     assert rows[("api-availability", "page-1h-5m")].firing_since == T0
+
+
+def test_a_tier_still_holding_at_the_last_save_keeps_firing_a_delay_from_that_save(make_agent: Any) -> None:
+    agent = make_agent([spec()])
+    agent.tick(PAGE_BURN, at=T0)
+    agent.tick(PAGE_BURN, at=T0 + 60)  # still holding: its row is not rewritten, only the save time
+    agent.restart()
+    agent.tick(None, at=T0 + 359)
+    assert agent.recorder.statuses() == [("firing", "page")]
+    agent.tick(None, at=T0 + 360)  # 5 min after it last held (T0 + 60), not after it fired
+    assert agent.recorder.statuses() == [("firing", "page"), ("resolved", "page")]
+
+
+def test_steady_firing_rewrites_no_tier_row(make_agent: Any) -> None:
+    import sqlite3
+
+    agent = make_agent([spec()])
+    agent.tick(PAGE_BURN, at=T0)
+    conn = sqlite3.connect(agent.path, isolation_level=None)
+    conn.execute("CREATE TABLE writes (n INTEGER)")
+    conn.execute("INSERT INTO writes VALUES (0)")
+    for event in ("INSERT", "UPDATE", "DELETE"):
+        conn.execute(f"CREATE TRIGGER count_{event.lower()} AFTER {event} ON alert_tiers "
+                     "BEGIN UPDATE writes SET n = n + 1; END")
+    for minute in range(1, 6):
+        agent.tick(PAGE_BURN, at=T0 + 60 * minute)
+    assert conn.execute("SELECT n FROM writes").fetchone() == (0,)
+    assert conn.execute("SELECT tier, state, last_held, holding FROM alert_tiers").fetchall() == [
+        ("page-1h-5m", "firing", None, 1)
+    ]
+    assert conn.execute("SELECT at FROM alert_evaluated WHERE scope = 'tiers'").fetchone() == (T0 + 300,)
+    agent.tick(None, at=T0 + 360)  # stops holding: one write, its last_held now explicit
+    assert conn.execute("SELECT n FROM writes").fetchone() == (1,)
+    assert conn.execute("SELECT last_held, holding FROM alert_tiers").fetchall() == [(T0 + 300, 0)]
+    conn.close()
