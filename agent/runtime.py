@@ -118,6 +118,7 @@ class Agent:
             conditions=ConditionPolicy(
                 self._condition_states, health=self._self_health, dark_after_s=cfg.alerting.dark_after,
                 source_down_for_s=cfg.alerting.source_down_for, watchdog_interval_s=cfg.alerting.watchdog_interval,
+                band_for_s={s.name: s.sli.gpu.for_ for s in cfg.slos if s.sli.gpu is not None and s.sli.gpu.for_},
             ),
         )
         self._lock = threading.Lock()  # guards the evaluator (ingest vs evaluate from job threads)

@@ -11,6 +11,7 @@ silences). Keys never collide with burn-rate alerts (``<slo>/page``, ``<slo>/tic
 | ``<budget>/forecast`` | projected spend crosses the limit this period (date: ``crosses_at``), or is over | ticket |
 | ``<guardrail>/over-max`` | a cost per 1k over its window is above its maximum | ticket |
 | ``<slo>/breached`` | a freshness objective's budget is spent (stale data for longer than it allows) | ticket |
+| ``<slo>/band`` | a GPU band objective with ``for:`` has a pool outside its band that long | ticket |
 | ``<slo>/dark`` | the objective reads ``no_data`` for ``dark_after`` ("the SLI has gone dark") | ticket |
 | ``redline/source-down/<source>`` | a source failed every collection for ``source_down_for`` | ticket |
 | ``redline/component/<c>`` | store writes fail, the data directory is unwritable, a notifier is broken | page |
@@ -87,18 +88,42 @@ def _utc_day(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime("%Y-%m-%d")
 
 
+def _band(objective: ObjectiveResult, band_for_s: float) -> ConditionAlert:
+    """A GPU band left (a pool outside it in the newest slice) for ``band_for_s``: a ticket."""
+    name, details = objective.name, objective.details
+    outside = details.get("outside") if details is not None else None
+    holds = None if objective.error is not None or outside is None else bool(outside)
+    where = "; ".join(
+        f"{o['pool']} {o['side']} the band at {o['utilization'] * 100:.0f}%" for o in (outside or [])[:3]
+    )
+    band = f"{details['min'] * 100:.0f}–{details['max'] * 100:.0f}%" if details is not None else "its band"
+    return ConditionAlert(
+        f"{name}/band", name, "ticket", holds, _labels("RedlineGPUBandLeft", name, "ticket", objective),
+        {"summary": f"{name}: GPU utilisation outside {band} for at least {format_age(band_for_s)}: {where}",
+         "description": objective.reason},
+        f"{name}: resolved — GPU utilisation is back inside {band}",
+        for_seconds=band_for_s,
+    )
+
+
 def objective_conditions(
-    objective: ObjectiveResult, dark_after_s: float, wanted: Callable[[str, bool | None], bool] | None = None
+    objective: ObjectiveResult,
+    dark_after_s: float,
+    wanted: Callable[[str, bool | None], bool] | None = None,
+    band_for_s: float | None = None,
 ) -> list[ConditionAlert]:
-    """The guardrail and dark-objective alerts of one objective (or guardrail) result.
+    """The guardrail, GPU band and dark-objective alerts of one objective (or guardrail) result.
 
     ``wanted(key, holds)`` may skip building the alerts a caller would drop (nothing holds and
-    nothing was pending or firing): most objectives, most of the time.
+    nothing was pending or firing): most objectives, most of the time. ``band_for_s``: the
+    objective's GPU band ``for:`` (``None``: no band alert).
     """
     name, status = objective.name, objective.status
     known = objective.error is None and status != "no_data"
     out: list[ConditionAlert] = []
     dark = None if objective.error is not None else status == "no_data"
+    if band_for_s is not None:
+        out.append(_band(objective, band_for_s))
     if wanted is not None and not wanted(f"{name}/dark", dark) and (
         objective.kind not in _GUARDED or not wanted(f"{name}/{_GUARDED[objective.kind]}", status != "ok")
     ):
@@ -193,12 +218,15 @@ class ConditionPolicy:
         dark_after_s: float = 900.0,
         source_down_for_s: float = 300.0,
         watchdog_interval_s: float | None = None,
+        band_for_s: Mapping[str, float] | None = None,
     ) -> None:
         self._store = store
         self._health = health
         self._dark_after_s = dark_after_s
         self._source_down_for_s = source_down_for_s
         self._watchdog_interval_s = watchdog_interval_s
+        self._band_for_s = dict(band_for_s or {})
+        """GPU band objectives' ``for:`` by configured name (a ``group_by`` member uses its objective's)."""
         self._states: dict[tuple[str, str], HoldState] | None = None
         self._now: float | None = None
 
@@ -214,7 +242,8 @@ class ConditionPolicy:
             return holds is True or (key, "condition") in states
 
         for objective in report.objectives:
-            found += objective_conditions(objective, self._dark_after_s, wanted)
+            band_for = self._band_for_s.get(objective.name.partition("{")[0]) if self._band_for_s else None
+            found += objective_conditions(objective, self._dark_after_s, wanted, band_for)
         if self._health is not None:
             found += self_conditions(self._health(), self._source_down_for_s)
         if self._watchdog_interval_s is not None:
