@@ -19,7 +19,7 @@ from redline.slo.ranking import BurnRateCondition
 from redline.slo.spec import AlertTierSpec, SLOSpec
 from redline.slo.tiers import default_tiers
 
-__all__ = ["SEVERITY_ORDER", "objective_tiers", "tier_name", "with_resolve_delay"]
+__all__ = ["SEVERITY_ORDER", "objective_tiers", "tier_name", "tier_problems", "with_resolve_delay"]
 
 SEVERITY_ORDER: tuple[str, ...] = ("page", "ticket")
 """Most severe first: a page inhibits a ticket of the same objective."""
@@ -90,3 +90,14 @@ def objective_tiers(spec: SLOSpec) -> tuple[BurnRateCondition, ...]:
                 raise ValueError(str(exc) if str(exc).startswith(where) else f"{where}: {exc}") from exc
         tiers = tuple(out)
     return tuple(c for c in tiers if c.severity not in disabled)
+
+
+def tier_problems(spec: SLOSpec) -> list[tuple[int, str]]:
+    """Each custom tier of ``spec`` that makes no condition: its index and why (for config checks)."""
+    out: list[tuple[int, str]] = []
+    for i, tier in enumerate(spec.alerting.tiers or ()):
+        try:
+            _custom(tier, spec.window, f"objective {spec.name!r}")
+        except ValueError as exc:
+            out.append((i, str(exc)))
+    return out

@@ -20,6 +20,7 @@ from redline.config.models import LoadedConfig, RedlineConfig
 from redline.config.spec_files import SpecFile, SpecFileUnreadable, load_spec_files, not_utf8, yaml_where
 from redline.kernel.errors import ConfigError
 from redline.kernel.units import format_duration
+from redline.slo.alert_tiers import tier_problems
 
 __all__ = ["load_config", "parse_config"]
 
@@ -110,10 +111,20 @@ def parse_config(text: str, path: Path, notes: list[str] | None = None) -> Redli
         config = RedlineConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_error_lines(exc, root, path)) from exc
-    problems = _query_sli_problems(config, file_of)
+    problems = _query_sli_problems(config, file_of) + _alert_tier_problems(config, file_of)
     if problems:
         raise ConfigError("\n".join(_located(root, path, loc, why) for loc, why in problems))
     return config
+
+
+def _alert_tier_problems(config: RedlineConfig, file_of: dict[int, int]) -> list[tuple[list[int | str], str]]:
+    """Custom alert tiers that make no burn-rate condition (a factor spending more than the budget,
+    a short window not shorter than the long one), found at load rather than at the first alert."""
+    return [
+        (["slo_files", file_of[i]] if i in file_of else ["slos", i, "alerting", "tiers", j], why)
+        for i, spec in enumerate(config.slos)
+        for j, why in tier_problems(spec)
+    ]
 
 
 def _query_sli_problems(config: RedlineConfig, file_of: dict[int, int]) -> list[tuple[list[int | str], str]]:
