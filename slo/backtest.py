@@ -371,8 +371,7 @@ def _tier_firing(spec: SLOSpec, steps: I64, burns: _Burns, c: Condition, hystere
             return holds
         below = (long_b <= f) | (short_b <= f)
     known = burns.has_data & (holds | below)
-    tri: list[bool | None] = [bool(h) if k else None for h, k in zip(holds.tolist(), known.tolist(), strict=True)]
-    return replay((steps / 1000.0).tolist(), tri, c.for_seconds, c.keep_firing_for_seconds)
+    return replay(steps / 1000.0, holds, c.for_seconds, c.keep_firing_for_seconds, known=known)
 
 
 def _episodes(

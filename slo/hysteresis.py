@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["HoldState", "TierState", "inhibited", "open_mask", "replay", "step"]
+__all__ = ["HoldState", "TierState", "inhibited", "open_mask", "replay", "replay_loop", "step"]
 
 TierState = Literal["inactive", "pending", "firing"]
 
@@ -80,20 +80,41 @@ def step(
 Bools = npt.NDArray[np.bool_]
 
 
-def replay(
-    times_s: Sequence[float], holds: Sequence[bool | None] | Bools, for_seconds: float, keep_firing_for_seconds: float
-) -> Bools:
+def replay(times_s: Sequence[float] | npt.NDArray[np.float64], holds: Sequence[bool | None] | Bools,
+           for_seconds: float, keep_firing_for_seconds: float, known: Bools | None = None) -> Bools:
     """Whether the tier fires at each of ``times_s`` (ascending) given where the condition held.
 
-    ``step`` applied in order from inactive: the backtest's view of the live state machine. With
-    no ``for:`` and no resolve delay firing is exactly holding, and is returned without a loop.
+    ``step`` applied in order from inactive: the backtest's view of the live state machine.
+    ``holds`` may be a bool array with ``known`` marking the steps the data could judge (the
+    others are ``None`` to ``step``). Without ``for:`` the answer is computed on whole arrays
+    (``replay_loop`` is the reference it equals); with one, step by step.
     """
-    if for_seconds <= 0 and keep_firing_for_seconds <= 0 and isinstance(holds, np.ndarray):
-        return holds.astype(np.bool_, copy=True)
-    out = np.zeros(len(times_s), dtype=np.bool_)
+    if known is None and not isinstance(holds, np.ndarray):
+        known = np.array([h is not None for h in holds], dtype=np.bool_)
+        holds = np.array([bool(h) for h in holds], dtype=np.bool_)
+    held = np.asarray(holds, dtype=np.bool_)
+    judged = np.ones(len(held), dtype=np.bool_) if known is None else np.asarray(known, dtype=np.bool_)
+    if for_seconds > 0:
+        tri = [bool(h) if k else None for h, k in zip(held.tolist(), judged.tolist(), strict=True)]
+        return replay_loop(times_s, tri, for_seconds, keep_firing_for_seconds)
+    times = np.asarray(times_s, dtype=np.float64)
+    idx = np.arange(len(held))
+    true_now = held & judged
+    last_true = np.maximum.accumulate(np.where(true_now, idx, -1)) if len(idx) else idx
+    since = times - times[np.maximum(last_true, 0)]
+    fires_when_judged = true_now | (judged & (last_true >= 0) & (since < keep_firing_for_seconds))
+    last_judged = np.maximum.accumulate(np.where(judged, idx, -1)) if len(idx) else idx
+    # a step the data cannot judge keeps the state of the last one it could
+    return np.where(last_judged >= 0, fires_when_judged[np.maximum(last_judged, 0)], False)
+
+
+def replay_loop(times_s: Sequence[float] | npt.NDArray[np.float64], holds: Sequence[bool | None],
+                for_seconds: float, keep_firing_for_seconds: float) -> Bools:
+    """``step`` applied in order from inactive, one step at a time."""
+    out = np.zeros(len(holds), dtype=np.bool_)
     state = INACTIVE
     for i, (t, h) in enumerate(zip(times_s, holds, strict=True)):
-        state = step(state, None if h is None else bool(h), float(t), for_seconds, keep_firing_for_seconds)
+        state = step(state, h, float(t), for_seconds, keep_firing_for_seconds)
         out[i] = state.state == "firing"
     return out
 

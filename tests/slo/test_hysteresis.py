@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from redline.slo.alert_tiers import objective_tiers, tier_name
-from redline.slo.hysteresis import INACTIVE, HoldState, open_mask, replay, step
+from redline.slo.hysteresis import INACTIVE, HoldState, open_mask, replay, replay_loop, step
 from redline.slo.spec import SLOSpec
 
 T0 = 1_700_000_000.0
@@ -154,3 +154,16 @@ def test_a_factor_spending_more_than_the_budget_is_an_error_naming_the_tier() ->
     )
     with pytest.raises(ValueError, match=r"slos\[api\]\.alerting\.tiers\[0\]: factor 20 over 3d"):
         objective_tiers(spec)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_array_replay_equals_the_step_by_step_one(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 400
+    times = np.cumsum(rng.choice([30.0, 60.0, 90.0], n))
+    holds = rng.random(n) < rng.uniform(0.1, 0.9)
+    known = rng.random(n) < 0.85
+    keep = float(rng.choice([0.0, 60.0, 300.0, 1000.0]))
+    tri: list[bool | None] = [bool(h) if k else None for h, k in zip(holds, known, strict=True)]
+    assert replay(times, holds, 0.0, keep, known=known).tolist() == replay_loop(times, tri, 0.0, keep).tolist()
+    assert replay(times, tri, 0.0, keep).tolist() == replay_loop(times, tri, 0.0, keep).tolist()
