@@ -78,6 +78,10 @@ class Suppressor:
                     self._log.info("alert %s: resolved notice held back (%s)", record.key,
                                    f"silence {silence}" if silence else "its firing notice never went out")
                 muted.pop(record.key, None)
+            elif incident_muted and silence is None and record.state == "firing":
+                decided = "firing"  # the silence ended while it still fires
+                del muted[record.key]
+                self._log.info("alert %s: no longer silenced, firing notice owed", record.key)
             out.append((record, decided))
         for key, started_at in list(muted.items()):
             current = records.get(key)

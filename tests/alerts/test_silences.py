@@ -174,3 +174,10 @@ def test_a_file_that_is_not_an_alert_database_is_refused_and_left_alone(tmp_path
     assert path.read_bytes() == before
 
 
+
+
+def test_a_muted_page_whose_burn_changed_is_sent_when_its_silence_ends(agent: Agent) -> None:
+    silence(agent, 'slo="api-availability"')
+    agent.tick(PAGE_BURN, T0)
+    agent.tick({**PAGE_BURN, "1h": 30.0}, T0 + 1800)  # fresh annotations: the record changes this tick
+    assert [(n.status, n.annotations["burn_rate_1h"]) for n in agent.recorder.sent] == [("firing", "30")]
