@@ -12,6 +12,7 @@ agent reads at every evaluation (``redline.alerts.suppression``), so a change ap
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from redline.alerts.matchers import Matcher, matches_all, parse_matchers
 from redline.alerts.policy_db import PolicyDatabase
 
 __all__ = ["Acknowledgement", "Silence", "SilenceStore"]
+
+_log = logging.getLogger(__name__)
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS silences (
@@ -126,7 +129,15 @@ class SilenceStore:
             "SELECT id, matchers, starts_at, ends_at, created_by, created_at, comment, expired_by, expired_at "
             "FROM silences ORDER BY created_at, id"
         )
-        return [Silence(r[0], parse_matchers(json.loads(r[1])), *r[2:]) for r in rows]
+        out = []
+        for r in rows:
+            try:
+                matchers = parse_matchers(json.loads(r[1]))
+            except (ValueError, TypeError) as exc:  # written by hand: skipped, said, the rest still apply
+                _log.error("silence %s in %s is unreadable and ignored: %s", r[0], self._db.path, exc)
+                continue
+            out.append(Silence(r[0], matchers, *r[2:]))
+        return out
 
     def active(self, now: float) -> list[Silence]:
         """The silences muting alerts at ``now``."""

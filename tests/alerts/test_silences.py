@@ -181,3 +181,20 @@ def test_a_muted_page_whose_burn_changed_is_sent_when_its_silence_ends(agent: Ag
     agent.tick(PAGE_BURN, T0)
     agent.tick({**PAGE_BURN, "1h": 30.0}, T0 + 1800)  # fresh annotations: the record changes this tick
     assert [(n.status, n.annotations["burn_rate_1h"]) for n in agent.recorder.sent] == [("firing", "30")]
+
+
+def test_a_silence_damaged_by_hand_is_skipped_and_the_others_still_apply(
+    agent: Agent, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+
+    good = silence(agent, 'slo="api-availability"')
+    conn = sqlite3.connect(agent.state.path)
+    conn.execute("INSERT INTO silences (id, matchers, starts_at, ends_at, created_by, created_at, comment) "
+                 "VALUES ('bad', '[\"team=~(\"]', 0, 9e12, 'x', 0, '')")
+    conn.commit()
+    conn.close()
+    agent.tick(PAGE_BURN, T0)
+    assert agent.recorder.sent == []  # still silenced by the good one
+    assert [s.id for s in agent.silences.silences()] == [good]
+    assert "silence bad in" in caplog.text and "is unreadable and ignored: invalid matcher 'team=~('" in caplog.text
