@@ -250,12 +250,15 @@ def register(
     add.add_argument("--comment", default="", help="why (shown by silence list)")
     by_flag(add)
     add.set_defaults(fn=cmd_silence_add)
-    ls = si_sub.add_parser("list", help="list pending and active silences")
+    ls = si_sub.add_parser("list", help="list pending and active silences",
+                           description="List pending and active silences (with --all also expired ones): id, "
+                           "state, end, who created it, matchers and comment.")
     config_flag(ls)
     ls.add_argument("--all", action="store_true", help="also expired silences")
     ls.add_argument("--json", action="store_true", help="print a JSON list")
     ls.set_defaults(fn=cmd_silence_list)
-    ex = si_sub.add_parser("expire", help="end a silence now")
+    ex = si_sub.add_parser("expire", help="end a silence now",
+                           description="End a silence now; who expired it is recorded (--by, else the OS user).")
     config_flag(ex)
     ex.add_argument("id", help="the silence's id (silence list)")
     by_flag(ex)

@@ -5,7 +5,9 @@ They live beside the alert state (``redline.alerts.state``) in one file, each in
 through their own connection: the state machine's schema is its own, and a file first created
 here (``redline silence add`` before the agent ever ran) is created as a Redline alert database
 by ``AlertStateStore`` first, so the agent accepts it later, and a file that is not a Redline
-alert database is refused, never modified.
+alert database (no schema version, no ``alerts`` table) is refused, never modified. An existing
+file is never opened through a second ``AlertStateStore``: its close would drop the POSIX locks
+the agent's own connection holds on the file.
 
 Thread safety: one connection, used under a lock. Raises ``StoreError`` naming the file.
 """
@@ -38,17 +40,30 @@ class PolicyDatabase:
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
-        with AlertStateStore(self.path) as state:  # refuses a file that is not ours; creates a new one
-            state.records()
+        if not self.path.exists():
+            # A new file is made a Redline alert database first. Only then: AlertStateStore closes a
+            # descriptor of the file, which drops every POSIX lock this process holds on it.
+            with AlertStateStore(self.path) as state:
+                state.records()
         try:
             conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._what} {self.path}: cannot open: {exc}", path=self.path) from exc
+        try:
             conn.execute("PRAGMA busy_timeout = 10000")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if version < 1 or "alerts" not in tables:  # AlertStateStore marks its files with a version
+                conn.close()
+                raise StoreError(f"{self._what} {self.path}: not a Redline alert database "
+                                 f"(tables {sorted(tables)})", path=self.path)
             conn.execute("BEGIN IMMEDIATE")
             for statement in self._schema.split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            conn.close()
             raise StoreError(
                 f"{self._what} {self.path}: not usable as an SQLite database: {exc}", path=self.path
             ) from exc
