@@ -33,7 +33,7 @@ from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_fi
 from redline.agent.wiring import build_collectors, writable_store
 from redline.agent.write_buffer import WriteBuffer, WriteBufferCollector, WriteOutcome
 from redline.alerts.alert_policy import AlertPolicy
-from redline.alerts.conditions import ConditionPolicy, SelfHealth
+from redline.alerts.conditions import ConditionPolicy, SelfHealth, objective_context
 from redline.alerts.hysteresis_store import HysteresisStore
 from redline.alerts.log_notifier import LogNotifier
 from redline.alerts.manager import AlertEvent, AlertManager
@@ -119,6 +119,7 @@ class Agent:
                 self._condition_states, health=self._self_health, dark_after_s=cfg.alerting.dark_after,
                 source_down_for_s=cfg.alerting.source_down_for, watchdog_interval_s=cfg.alerting.watchdog_interval,
                 band_for_s={s.name: s.sli.gpu.for_ for s in cfg.slos if s.sli.gpu is not None and s.sli.gpu.for_},
+                context=objective_context(cfg.slos, cfg.guardrails),
             ),
         )
         self._lock = threading.Lock()  # guards the evaluator (ingest vs evaluate from job threads)

@@ -24,15 +24,23 @@ the readiness reasons the agent already computes for ``/readyz``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from redline.alerts.hysteresis_store import HysteresisStore
 from redline.slo.hysteresis import INACTIVE, HoldState, step
 from redline.slo.ranking import format_age
 from redline.slo.results import ObjectiveResult, StatusReport
+from redline.slo.spec import GuardrailSpec, SLOSpec
 
-__all__ = ["ActiveCondition", "ConditionAlert", "ConditionPolicy", "SelfHealth", "objective_conditions"]
+__all__ = [
+    "ActiveCondition",
+    "ConditionAlert",
+    "ConditionPolicy",
+    "SelfHealth",
+    "objective_conditions",
+    "objective_context",
+]
 
 _GUARDED = {"budget": "forecast", "cost_per_1k": "over-max", "freshness": "breached"}
 """The condition alert key of each guarded kind, after ``<name>/``."""
@@ -191,6 +199,11 @@ def self_conditions(health: SelfHealth, source_down_for_s: float) -> list[Condit
     return out
 
 
+def _with_context(alert: ConditionAlert, labels: Mapping[str, str], annotations: Mapping[str, str]) -> ConditionAlert:
+    """``alert`` with its objective's labels (its own win) and annotations (the objective's win)."""
+    return replace(alert, labels={**labels, **alert.labels}, annotations={**alert.annotations, **annotations})
+
+
 def watchdog(interval_s: float) -> ConditionAlert:
     """The always-firing heartbeat (Alertmanager's ``Watchdog``): a receiver pages when it stops."""
     return ConditionAlert(
@@ -219,12 +232,15 @@ class ConditionPolicy:
         source_down_for_s: float = 300.0,
         watchdog_interval_s: float | None = None,
         band_for_s: Mapping[str, float] | None = None,
+        context: Mapping[str, tuple[Mapping[str, str], Mapping[str, str]]] | None = None,
     ) -> None:
         self._store = store
         self._health = health
         self._dark_after_s = dark_after_s
         self._source_down_for_s = source_down_for_s
         self._watchdog_interval_s = watchdog_interval_s
+        self._context = dict(context or {})
+        """Extra (labels, annotations) by configured name: an objective's team, owner, runbook URL."""
         self._band_for_s = dict(band_for_s or {})
         """GPU band objectives' ``for:`` by configured name (a ``group_by`` member uses its objective's)."""
         self._states: dict[tuple[str, str], HoldState] | None = None
@@ -242,8 +258,13 @@ class ConditionPolicy:
             return holds is True or (key, "condition") in states
 
         for objective in report.objectives:
-            band_for = self._band_for_s.get(objective.name.partition("{")[0]) if self._band_for_s else None
-            found += objective_conditions(objective, self._dark_after_s, wanted, band_for)
+            base = objective.name.partition("{")[0]
+            band_for = self._band_for_s.get(base) if self._band_for_s else None
+            alerts = objective_conditions(objective, self._dark_after_s, wanted, band_for)
+            extra = self._context.get(base)
+            if extra is not None and alerts:
+                alerts = [_with_context(a, *extra) for a in alerts]
+            found += alerts
         if self._health is not None:
             found += self_conditions(self._health(), self._source_down_for_s)
         if self._watchdog_interval_s is not None:
@@ -264,3 +285,20 @@ class ConditionPolicy:
         """Persist every condition's state (``StoreError`` when the database cannot be written)."""
         if self._store is not None and self._states is not None and self._now is not None:
             self._store.save(self._states, set(), self._now)
+
+
+def objective_context(
+    slos: Sequence[SLOSpec], guardrails: Sequence[GuardrailSpec]
+) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
+    """Each configured objective's and guardrail's labels and annotations for its condition alerts:
+    ``labels`` and ``alerting.labels`` (a team to route on), ``runbook_url`` and ``alerting.annotations``
+    (an owner). Summaries stay the condition's own."""
+    out: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
+    for spec in slos:
+        notes = {k: v for k, v in spec.alerting.annotations.items() if k != "summary"}
+        if spec.runbook_url:
+            notes.setdefault("runbook_url", spec.runbook_url)
+        out[spec.name] = ({**spec.labels, **spec.alerting.labels}, notes)
+    for guard in guardrails:
+        out[guard.name] = (dict(guard.labels), {"runbook_url": guard.runbook_url} if guard.runbook_url else {})
+    return out

@@ -153,3 +153,28 @@ def test_the_watchdog_always_fires_and_repeats_on_its_schedule(make: Any) -> Non
         agent.tick(T0 + 60 * minute)
     watchdog = [n for n in agent.recorder.sent if n.labels["alertname"] == "Watchdog"]
     assert [(n.status, n.starts_at, n.severity) for n in watchdog] == [("firing", T0, "none")] * 4  # 0, 10, 20, 30
+
+
+def test_condition_alerts_carry_their_objectives_team_owner_and_runbook(make: Any) -> None:
+    from redline.alerts.conditions import objective_context
+    from redline.slo.spec import GuardrailSpec, SLOSpec
+
+    spec = SLOSpec.model_validate({
+        "name": "api-availability", "objective": 99.9, "labels": {"team": "inference"},
+        "runbook_url": "https://runbooks.example/api",
+        "sli": {"ratio": {"errors": 'r{code="500"}', "total": "r"}},
+        "alerting": {"labels": {"tier_owner": "sre"}, "annotations": {"owner": "ml-platform", "summary": "x"}},
+    })
+    guard = GuardrailSpec.model_validate({"name": "gpu-budget", "labels": {"team": "finops"},
+                                          "budget": {"spend": "spend_usd_total", "limit": 1000}})
+    agent = make(dark_after_s=0.0, context=objective_context([spec], [guard]))
+    agent.tick(T0, objective(status="no_data", budget_remaining=None),
+               budget("warning", CROSSES, "over by $240 on 2024-05-18"))
+    by_key = {n.key: n for n in agent.recorder.sent}
+    dark, forecast = by_key["api-availability/dark"], by_key["gpu-budget/forecast"]
+    assert (dark.labels["team"], dark.labels["tier_owner"], dark.labels["alertname"]) == (
+        "inference", "sre", "RedlineSLIDark"
+    )
+    assert (dark.annotations["owner"], dark.annotations["runbook_url"]) == ("ml-platform", "https://runbooks.example/api")
+    assert dark.annotations["summary"].startswith("api-availability: the SLI has gone dark")
+    assert forecast.labels["team"] == "finops"
