@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,11 +12,19 @@ import pytest
 from redline.agent.cli import main
 from redline.agent.runtime import Agent
 from redline.demo.receiver import WebhookReceiver
-from tests.agent.test_agent import FakeClock, Target, closed_port, config, scrape_an_hour_with_a_final_incident
+from tests.agent.test_agent import (  # noqa: F401 - receiver and target are fixtures
+    FakeClock,
+    Target,
+    closed_port,
+    config,
+    receiver,
+    scrape_an_hour_with_a_final_incident,
+    target,
+)
 
 
 def test_a_cli_silence_holds_the_page_back_until_it_is_expired(
-    tmp_path: Path, target: Target, receiver: WebhookReceiver, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, target: Target, receiver: WebhookReceiver, capsys: pytest.CaptureFixture[str],  # noqa: F811
 ) -> None:
     clock = FakeClock()
     loaded = config(tmp_path, target.url, closed_port())
@@ -45,18 +52,3 @@ def test_a_cli_silence_holds_the_page_back_until_it_is_expired(
         assert page["alerts"][0]["startsAt"] == "2025-11-24T17:00:15Z"  # when it started firing, under the silence
     finally:
         agent.shutdown()
-
-
-@pytest.fixture
-def target() -> Iterator[Target]:
-    t = Target()
-    yield t
-    t.close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    r = WebhookReceiver()
-    r.start()
-    yield r
-    r.shutdown()

@@ -1,5 +1,5 @@
 """Alert conditions on the engine's real results: a GPU band left longer than its for:, a handful
-of failures on a low-traffic objective (never a page), and an objective that goes dark."""
+of failures on a low-traffic objective (never a page)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,7 @@ from redline.alerts.conditions import ConditionPolicy
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.slo.engine import SLOEvaluator
 from redline.slo.spec import SLOSpec
-
-MIN = 60_000
-T0 = 28_000_000 * MIN
-METRIC = "redline_gpu_utilization_ratio"
-
-
-def _gauge(labels: str, minutes: np.ndarray, values: np.ndarray) -> pl.DataFrame:
-    n = len(minutes)
-    return pl.DataFrame(
-        {"metric": [METRIC] * n, "labels": [labels] * n, "timestamp": T0 + minutes * MIN, "value": values},
-        schema=SAMPLE_SCHEMA,
-    )
+from tests.slo.test_gpu_band import METRIC, MIN, T0, _gauge
 
 
 def test_a_gpu_band_left_for_longer_than_its_for_tickets_and_resolves_back_in_band() -> None:
