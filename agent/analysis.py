@@ -102,10 +102,12 @@ def run_backtest(
     policy: tuple[BurnRateCondition, ...] | None = None,
     compare_objective: float | None = None,
     only: str | None = None,
+    hysteresis: bool = True,
 ) -> BacktestReport | BacktestComparison:
     """Replay the alert policy over stored history; with ``compare_objective``, side by side with
-    the same objectives relaxed (or tightened) to that percentage. ``policy`` None replays each
-    objective's own tiers (those of its period, or its ``alerting.tiers``)."""
+    the same objectives relaxed (or tightened) to that percentage. ``policy`` ``None`` replays each
+    objective's own tiers (those of its period, or its ``alerting.tiers``); ``hysteresis`` ``False``:
+    without ``for:``, resolve delay and inhibition."""
     specs = [_spec(loaded, only)] if only else list(loaded.config.slos)
     start_ms, end_ms = int(start_s * 1000), int(end_s * 1000)
     read_from = read_start_ms(history_seconds(specs), start_ms)
@@ -113,11 +115,12 @@ def run_backtest(
     step_ms = int(step_s * 1000)
     try:
         if compare_objective is None:
-            return backtest(specs, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy)
+            return backtest(specs, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy,
+                            hysteresis=hysteresis)
         relaxed = [s.model_copy(update={"objective": compare_objective}) for s in specs]
         return compare(
             specs, relaxed, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy,
-            labels=("current", f"objective {compare_objective:g}"),
+            labels=("current", f"objective {compare_objective:g}"), hysteresis=hysteresis,
         )
     except ValueError as exc:
         raise ConfigError(f"backtest: {exc}") from exc

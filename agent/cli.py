@@ -1,5 +1,5 @@
 """The ``redline`` command line: run, check, status, collect, import, whatif, backtest, rules,
-export, dashboard, demo, store verify, alerts test.
+export, dashboard, demo, store verify, alerts test; silence, ack and gate (``redline.agent.alert_commands``).
 
 One grammar for every command:
 
@@ -231,6 +231,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         policy=load_policy(args.policy) if args.policy else None,
         compare_objective=args.compare_objective,
         only=args.slo,
+        hysteresis=not args.no_hysteresis,
     )
     print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
     return EXIT_OK
@@ -514,6 +515,10 @@ def _parser(now_s: float) -> argparse.ArgumentParser:
         help="YAML list of {severity, long_window, short_window, budget_share} "
         "(default: each objective's tiers, from its period)",
     )
+    bt.add_argument(
+        "--no-hysteresis", action="store_true",
+        help="replay the bare conditions: no for:, no resolve delay, tickets not inhibited by pages",
+    )
     bt.add_argument("--compare-objective", type=float, help="also replay with every objective at this percentage")
     bt.add_argument("--slo", help="only this objective")
     bt.add_argument("--json", action="store_true", help="print {start, end, step_seconds, policy, episodes, summary}")
@@ -550,6 +555,9 @@ def _parser(now_s: float) -> argparse.ArgumentParser:
         "fast: the same story 8x faster on 3 days of history, scraped every second (for tests)",
     )
     de.set_defaults(fn=cmd_demo)
+    from redline.agent.alert_commands import register as register_alert_commands  # silence, ack, gate
+
+    register_alert_commands(sub, with_config, instant, duration, now_s)
     return p
 
 

@@ -34,9 +34,14 @@ from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
 from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_files
 from redline.agent.wiring import build_collectors, writable_store
 from redline.agent.write_buffer import WriteBuffer, WriteBufferCollector, WriteOutcome
+from redline.alerts.alert_policy import AlertPolicy
+from redline.alerts.conditions import ConditionPolicy, SelfHealth, objective_context
 from redline.alerts.health import HealthRegistry, NotifierEvent
+from redline.alerts.hysteresis_store import HysteresisStore
 from redline.alerts.manager import AlertManager
+from redline.alerts.silences import SilenceStore
 from redline.alerts.state import AlertStateStore
+from redline.alerts.suppression import Suppressor
 from redline.collectors.base import Collector, CollectorContext, SourceHealth
 from redline.config import LoadedConfig
 from redline.kernel.errors import StoreError
@@ -82,6 +87,11 @@ class Agent:
         # Hook for meta-alerts: ``notifier_health.listen(callback)`` hears of broken notifiers,
         # give-ups and drops (``redline.alerts.health``).
         self.notifier_health = HealthRegistry()
+        # Tier hysteresis (for:, resolve delay) and inhibition: redline.alerts.alert_policy.
+        self._hysteresis = HysteresisStore(loaded.data_dir / "alerts.sqlite")
+        self._silences = SilenceStore(loaded.data_dir / "alerts.sqlite")  # redline silence / ack write here
+        self._condition_states = HysteresisStore(loaded.data_dir / "alerts.sqlite", scope="conditions")
+        self._notifier_names = tuple(n.name for n in delivery.notifiers)
         self.alerts = AlertManager(
             self._alert_state,
             delivery.router,
@@ -91,6 +101,14 @@ class Agent:
             external_url=cfg.alerting.external_url,
             queue_size=cfg.alerting.queue_size,
             on_dropped=lambda name, count: self.notifier_health.dropped(name, count, self._clock()),
+            alert_policy=AlertPolicy(cfg.slos, self._hysteresis),
+            suppressor=Suppressor(self._silences),
+            conditions=ConditionPolicy(
+                self._condition_states, health=self._self_health, dark_after_s=cfg.alerting.dark_after,
+                source_down_for_s=cfg.alerting.source_down_for, watchdog_interval_s=cfg.alerting.watchdog_interval,
+                band_for_s={s.name: s.sli.gpu.for_ for s in cfg.slos if s.sli.gpu is not None and s.sli.gpu.for_},
+                context=objective_context(cfg.slos, cfg.guardrails),
+            ),
         )
         self.outbox = build_outbox(delivery, self._alert_state, self.notifier_health, self.alerts.firing_for)
         self.alerts.notify_on_commit(self.outbox.wake)
@@ -126,6 +144,11 @@ class Agent:
         self._source_failing: dict[str, str] = {}  # source -> the reason last logged while it fails
 
     # -- state ---------------------------------------------------------------------------------
+
+    def _self_health(self) -> SelfHealth:
+        """What the meta-alerts read: each source's last error, and the readiness reasons."""
+        sources = {name: (None if h.ok else (h.error or "failed")) for name, h in dict(self._health).items()}
+        return SelfHealth(sources, self.readiness.reasons(), self._notifier_names)
 
     @property
     def report(self) -> StatusReport | None:
@@ -459,6 +482,9 @@ class Agent:
         if self._server is not None:
             self._server.shutdown()
         self._alert_state.close()
+        self._hysteresis.close()
+        self._silences.close()
+        self._condition_states.close()
         self._client.close()
         self._data_lock.release()
         if not finished:

@@ -36,12 +36,17 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from redline.alerts.message import dashboard_url
-from redline.alerts.notifiers import ALERTNAME, AlertStatus, Notification, Notifier, dedup_key, fingerprint
+from redline.alerts.alert_policy import AlertPolicy, spec_name
+from redline.alerts.condition_step import step_condition
+from redline.alerts.conditions import ConditionPolicy
+from redline.alerts.identity import describe
+from redline.alerts.message import resolved_annotations
+from redline.alerts.notifiers import AlertStatus, Notification, Notifier, dedup_key, fingerprint
 from redline.alerts.outbox_sql import NewIntent
 from redline.alerts.policy import LEVEL_KINDS, Firing, burn_rate, evaluate_policy
 from redline.alerts.routing import Router
 from redline.alerts.state import AlertRecord, AlertState, AlertStateStore
+from redline.alerts.suppression import Suppressor
 from redline.slo.ranking import BurnRateCondition, Severity
 from redline.slo.results import ObjectiveResult, StatusReport
 from redline.slo.spec import SLOSpec
@@ -108,6 +113,9 @@ class AlertManager:
         on_dropped: Callable[[str, int], None] | None = None,
         queue_size: int = 10_000,
         refresh_interval_s: float = 300.0,
+        alert_policy: AlertPolicy | None = None,
+        suppressor: Suppressor | None = None,
+        conditions: ConditionPolicy | None = None,
     ) -> None:
         if isinstance(notifiers, Router):
             router = notifiers
@@ -141,6 +149,13 @@ class AlertManager:
         self._generator_url = generator_url
         self._log = logger if logger is not None else _log
         self._lock = threading.Lock()
+        self._alert_policy = alert_policy
+        """Per-objective tiers, ``for:``/resolve delay and inhibition (``redline.alerts.alert_policy``);
+        ``None``: ``policy`` for every objective, as it stands."""
+        self._suppressor = suppressor
+        self._conditions = conditions
+        """Guardrail, dark-objective, meta and watchdog alerts (``redline.alerts.conditions``)."""
+        """Silences and acknowledgements (``redline.alerts.suppression``), applied to what is owed."""
 
     @property
     def router(self) -> Router:
@@ -174,7 +189,10 @@ class AlertManager:
                     continue
                 names.add(objective.name)
                 try:
-                    firings = evaluate_policy(objective, self._policy_for(objective))
+                    if self._alert_policy is not None:
+                        firings = self._alert_policy.firings(objective, now)
+                    else:
+                        firings = evaluate_policy(objective, self._policy_for(objective))
                     failed = objective.error is not None
                 except ValueError as exc:  # e.g. a non-positive window: keep its alerts as they are
                     self._log.error("objective %s: cannot evaluate the alert policy: %s", objective.name, exc)
@@ -197,11 +215,28 @@ class AlertManager:
                     event = self._step(record, key, objective, severity, strongest, now, changes)
                     if event is not None:
                         events[key] = event
+            if self._conditions is not None:  # alerts that are not burn rates: their own keys
+                for active in self._conditions.alerts(report, now):
+                    key, seen_before = active.alert.key, records.get(active.alert.key)
+                    seen.add(key)
+                    change = step_condition(seen_before, active, now, self._repeat_interval_s)
+                    if change is not None:
+                        changes.append(change)
+                        was: AlertState = seen_before.state if seen_before is not None else "inactive"
+                        if change[0].state != was:
+                            events[key] = AlertEvent(key, change[0].slo, change[0].severity, was,
+                                                     change[0].state, now, None)
             for key, record in records.items():
                 if key not in seen and record.state in ("pending", "firing"):
                     event = self._step(record, key, None, record.severity, None, now, changes)
                     if event is not None:
                         events[key] = event
+            if self._alert_policy is not None:  # tier states first: a crash between re-pages at most once
+                self._alert_policy.commit()
+            if self._conditions is not None:
+                self._conditions.commit()
+            if self._suppressor is not None:  # silences and acks: the one place notifications are held back
+                changes = self._suppressor.decide(changes, records, now)
             # Every transition of this evaluation, and the intents it owes, land in one
             # transaction; the outbox sends them after the commit.
             writes: list[tuple[AlertRecord, tuple[NewIntent, ...]]] = []
@@ -236,7 +271,9 @@ class AlertManager:
         if objective.status == "low_traffic":
             return True  # there is data: a handful of events, not judged (as before)
         try:
-            policy = self._policy_for(objective)
+            policy = (
+                self._alert_policy.tiers(objective) if self._alert_policy is not None else self._policy_for(objective)
+            )
         except ValueError:
             return False
         for condition in policy:
@@ -303,9 +340,8 @@ class AlertManager:
                 else:
                     new = replace(record, annotations=annotations)
         elif record is not None and previous == "firing":
-            new = replace(record, state="resolved", resolved_at=now)
-            if objective is not None:
-                new = replace(new, annotations=self._resolved_annotations(record, objective))
+            annotations = resolved_annotations(record.slo, record.annotations, objective)
+            new = replace(record, state="resolved", resolved_at=now, annotations=annotations)
             owe = "resolved"
         elif record is not None and previous == "pending":
             new = replace(record, state="inactive", pending_since=None)
@@ -318,89 +354,8 @@ class AlertManager:
         return AlertEvent(key, slo, severity, previous, new.state, now, firing)
 
     def _describe(self, objective: ObjectiveResult, firing: Firing) -> tuple[dict[str, str], dict[str, str]]:
-        """The labels and annotations of the alert ``firing`` raises on ``objective``."""
-        spec = self._specs.get(objective.name)
-        labels = dict(spec.labels) if spec is not None else {}
-        labels.update(
-            alertname=ALERTNAME,
-            slo=objective.name,
-            severity=firing.severity,
-            dimension=objective.dimension,
-            kind=objective.kind,
-        )
-        cond = firing.condition
-        annotations = {
-            "summary": (
-                f"{objective.name} is burning its error budget at {_fmt(firing.long_burn_rate)}× over "
-                f"{cond.long_window} and {_fmt(firing.short_burn_rate)}× over {cond.short_window} "
-                f"(threshold {_fmt(firing.factor)}×)"
-            ),
-            "description": objective.reason,
-        }
-        if spec is not None and spec.runbook_url:
-            annotations["runbook_url"] = spec.runbook_url
-        annotations["condition"] = f"{cond.long_window}/{cond.short_window} > {_fmt(firing.factor)}×"
-        for window, rate in objective.burn_rates.items():
-            if rate is not None:
-                annotations[f"burn_rate_{window}"] = _fmt(rate)
-        if objective.value is not None:
-            annotations["value"] = _fmt(objective.value)
-        annotations["unit"] = objective.unit
-        annotations["target"] = _fmt(objective.target)
-        used = objective.budget_used_ratio
-        if used is not None:
-            annotations["budget_used_ratio"] = _fmt(used)
-        # The figures every message shows (``alerts.message``).
-        annotations.update(
-            tier=f"{firing.severity} {cond.long_window}/{cond.short_window}",
-            threshold=_fmt(firing.factor),
-            long_window=cond.long_window,
-            long_burn_rate=_fmt(firing.long_burn_rate),
-            short_window=cond.short_window,
-            short_burn_rate=_fmt(firing.short_burn_rate),
-        )
-        if self._external_url:
-            annotations["dashboard_url"] = dashboard_url(self._external_url, objective.name)
-        if objective.time_to_breach_seconds is not None:
-            annotations["time_to_breach_seconds"] = _fmt(objective.time_to_breach_seconds)
-        owner = labels.get("owner") or labels.get("team")
-        if owner:
-            annotations["owner"] = owner
-        return labels, annotations
-
-    def _resolved_annotations(self, record: AlertRecord, objective: ObjectiveResult) -> dict[str, str]:
-        """The firing alert's annotations, with the burn rates now and a summary saying the burn
-        dropped below the threshold (never the figures that fired)."""
-        annotations = dict(record.annotations)
-        for window, rate in objective.burn_rates.items():
-            if rate is not None:
-                annotations[f"burn_rate_{window}"] = _fmt(rate)
-        now_rates: list[str] = []
-        for side in ("long", "short"):
-            side_window = annotations.get(f"{side}_window", "")
-            now_rate = burn_rate(objective.burn_rates, side_window) if side_window else None
-            if now_rate is None:
-                annotations.pop(f"{side}_burn_rate", None)
-            else:
-                annotations[f"{side}_burn_rate"] = _fmt(now_rate)
-                now_rates.append(f"{_fmt(now_rate)}× over {side_window}")
-        threshold = annotations.get("threshold")
-        now_text = " and ".join(now_rates) if now_rates else "not known"
-        annotations["summary"] = (
-            f"{objective.name} burn rate dropped below the threshold"
-            + (f" {threshold}×" if threshold else "")
-            + f"; now {now_text}"
-        )
-        annotations["description"] = objective.reason
-        if objective.value is not None:
-            annotations["value"] = _fmt(objective.value)
-        if objective.budget_used_ratio is not None:
-            annotations["budget_used_ratio"] = _fmt(objective.budget_used_ratio)
-        if objective.time_to_breach_seconds is not None:
-            annotations["time_to_breach_seconds"] = _fmt(objective.time_to_breach_seconds)
-        else:
-            annotations.pop("time_to_breach_seconds", None)
-        return annotations
+        """The labels and annotations of the alert ``firing`` raises on ``objective`` (``redline.alerts.identity``)."""
+        return describe(objective, firing, self._specs.get(spec_name(objective.name)), self._external_url)
 
     # -- delivery -----------------------------------------------------------------------------
 

@@ -4,10 +4,13 @@ At every step ``start, start + step, …, end`` the objectives' burn rates are c
 the live agent would have computed them at that instant, and the policy applied with the
 semantics of ``alerts/policy.py``: a condition holds when the burn rates over *both* its windows
 are strictly above its factor (``slo.ranking.alert_factor`` for the objective's window), a
-missing burn rate never holds, and an objective with no data never fires. An alert is one per
-objective and severity: an *episode* starts at the first step where any condition of that
-severity holds and ends at the first step where none does (``end_ms`` ``None``: still firing at
-the end of the range). ``for`` durations are not modelled (the agent's default is 0).
+missing burn rate never holds, and an objective with no data never fires. Each tier goes through
+``slo.hysteresis`` as the live policy steps it (``for:``, the resolve delay, and a step without
+data moving nothing), and a page inhibits a ticket that was not already open. An alert is one
+per objective and severity: an *episode* starts at the first step where any tier of that
+severity fires (and is not inhibited) and ends at the first step where none does (``end_ms``
+``None``: still firing at the end of the range). ``hysteresis=False`` replays the bare
+conditions instead, as the policy was before ``for:`` and the resolve delay.
 
 How the history is replayed (``SLOEvaluator.evaluate(at_ms)`` accepts past times, but only
 within its retention: its coarse tier keeps the objective window plus a day, and its fine tier,
@@ -47,13 +50,14 @@ import polars as pl
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.kernel.labels import Selector, parse_labels
 from redline.kernel.units import parse_duration
+from redline.slo.alert_tiers import SEVERITY_ORDER, objective_tiers
 from redline.slo.engine import SLOEvaluator
+from redline.slo.hysteresis import open_mask, replay
 from redline.slo.ranking import alert_factor, format_age
 from redline.slo.series.cumulative import sum_per_time
 from redline.slo.series.increase import increases_at_steps, series_increments
 from redline.slo.sides import le_value, same_bound
 from redline.slo.spec import BURN_WINDOWS, SLOSpec
-from redline.slo.tiers import objective_tiers
 
 __all__ = [
     "BacktestComparison",
@@ -85,6 +89,10 @@ class Condition(Protocol):
     def short_window(self) -> str: ...
     @property
     def budget_share(self) -> float: ...
+    @property
+    def for_seconds(self) -> float: ...
+    @property
+    def keep_firing_for_seconds(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -351,21 +359,40 @@ def _engine_burns(specs: Sequence[SLOSpec], samples: pl.DataFrame, steps: I64, w
 # -- episodes -----------------------------------------------------------------------------------
 
 
-def _episodes(spec: SLOSpec, steps: I64, burns: _Burns, policy: Sequence[Condition]) -> list[Episode]:
+def _tier_firing(spec: SLOSpec, steps: I64, burns: _Burns, c: Condition, hysteresis: bool) -> Bools:
+    """Where one tier fires: where its condition holds, through ``slo.hysteresis`` (``for:`` and the
+    resolve delay) as the live policy steps it. A step without data says nothing (the state stays),
+    as live; a known rate at or below the factor does not hold."""
+    f = alert_factor(c.budget_share, parse_duration(c.long_window), spec.window)
+    long_b, short_b = burns.rates[_window_key(c.long_window)], burns.rates[_window_key(c.short_window)]
+    with np.errstate(invalid="ignore"):
+        holds = burns.has_data & (long_b > f) & (short_b > f)
+        if not hysteresis or (c.for_seconds <= 0 and c.keep_firing_for_seconds <= 0):
+            return holds
+        below = (long_b <= f) | (short_b <= f)
+    known = burns.has_data & (holds | below)
+    return replay(steps / 1000.0, holds, c.for_seconds, c.keep_firing_for_seconds, known=known)
+
+
+def _episodes(
+    spec: SLOSpec, steps: I64, burns: _Burns, policy: Sequence[Condition], hysteresis: bool = True
+) -> list[Episode]:
     found: list[Episode] = []
     above = np.nan_to_num(burns.rates[_DELAY_WINDOW], nan=0.0) > 1.0
     rise = above & ~np.concatenate([[False], above[:-1]])
-    for severity in dict.fromkeys(c.severity for c in policy):
-        conds = [c for c in policy if c.severity == severity]
+    severities = sorted(dict.fromkeys(c.severity for c in policy), key=_severity_rank)
+    firing: list[Bools] = []
+    peaks: list[F64] = []
+    for severity in severities:
         holds = np.zeros(len(steps), dtype=np.bool_)
         peak = np.full(len(steps), -np.inf)
-        for c in conds:
-            f = alert_factor(c.budget_share, parse_duration(c.long_window), spec.window)
-            long_b, short_b = burns.rates[_window_key(c.long_window)], burns.rates[_window_key(c.short_window)]
-            with np.errstate(invalid="ignore"):
-                h = burns.has_data & (long_b > f) & (short_b > f)
-            holds |= h
-            peak = np.fmax(peak, long_b)
+        for c in (c for c in policy if c.severity == severity):
+            holds |= _tier_firing(spec, steps, burns, c, hysteresis)
+            peak = np.fmax(peak, burns.rates[_window_key(c.long_window)])
+        firing.append(holds)
+        peaks.append(peak)
+    opened = open_mask(firing) if hysteresis else firing  # a page inhibits a ticket, as live
+    for severity, holds, peak in zip(severities, opened, peaks, strict=True):
         edges = np.diff(np.concatenate([[0], holds.astype(np.int8), [0]]))
         for a, b in zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True):
             rises = np.flatnonzero(rise[: a + 1])
@@ -379,6 +406,10 @@ def _episodes(spec: SLOSpec, steps: I64, burns: _Burns, policy: Sequence[Conditi
                 peak_burn=float(np.nanmax(peak[a:b])),
             ))
     return found
+
+
+def _severity_rank(severity: str) -> int:
+    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
 
 
 def _replayed_as_arrays(spec: SLOSpec) -> bool:
@@ -401,11 +432,14 @@ def backtest(
     step_ms: int = 60_000,
     policy: Sequence[Condition] | None = None,
     sides: dict[frozenset[str], _Sides] | None = None,
+    hysteresis: bool = True,
 ) -> BacktestReport:
     """Replay ``policy`` over ``samples`` at every step of ``[start_ms, end_ms]`` (see the module doc).
 
-    ``policy`` None replays each objective's own tiers (``slo.tiers.objective_tiers``: the
-    defaults of its period, or its ``alerting.tiers``), as the live agent judges it.
+    ``policy`` ``None`` replays each objective's own tiers (``slo.alert_tiers.objective_tiers``:
+    its ``alerting`` or its period's defaults, with their ``for:`` and resolve delay), as the agent
+    alerts. ``hysteresis`` ``False`` replays the bare conditions: no ``for:``, no resolve delay and
+    no inhibition of tickets by pages (the policy as it was before them).
 
     ``sides`` caches the counters read from ``samples`` by metric set, for a caller that replays
     the same samples again (``compare``).
@@ -421,7 +455,7 @@ def backtest(
     if end_ms < start_ms:
         raise ValueError(f"empty range: end ({end_ms} ms) is before start ({start_ms} ms)")
     policies: dict[str, Sequence[Condition]] = {
-        s.name: objective_tiers(s) if policy is None else policy for s in specs
+        s.name: policy if policy is not None else objective_tiers(s) for s in specs
     }
     windows = list(dict.fromkeys([_DELAY_WINDOW, *(
         _window_key(w) for p in policies.values() for c in p for w in (c.long_window, c.short_window)
@@ -446,18 +480,18 @@ def backtest(
     if other_specs:
         for s, b in zip(other_specs, _engine_burns(other_specs, samples, steps, windows), strict=True):
             burns[s.name] = b
-    return _report(specs, burns, steps, start_ms, end_ms, step_ms, policies)
+    return _report(specs, burns, steps, start_ms, end_ms, step_ms, policies, hysteresis)
 
 
 def _report(
     specs: Sequence[SLOSpec], burns: Mapping[str, _Burns], steps: I64, start_ms: int, end_ms: int, step_ms: int,
-    policies: Mapping[str, Sequence[Condition]],
+    policies: Mapping[str, Sequence[Condition]], hysteresis: bool,
 ) -> BacktestReport:
     episodes: list[Episode] = []
     summary: list[ObjectiveSummary] = []
     for spec in specs:
         b = burns[spec.name]
-        mine = _episodes(spec, steps, b, policies[spec.name])
+        mine = _episodes(spec, steps, b, policies[spec.name], hysteresis)
         episodes += mine
         pages = sum(e.severity == "page" for e in mine)
         tickets = sum(e.severity == "ticket" for e in mine)
@@ -488,12 +522,14 @@ def compare(
     policy: Sequence[Condition] | None = None,
     policy_b: Sequence[Condition] | None = None,
     labels: tuple[str, str] = ("current", "alternative"),
+    hysteresis: bool = True,
 ) -> BacktestComparison:
     """Backtest two sets of objectives (and optionally two policies) over the same history, side by side."""
     sides: dict[frozenset[str], _Sides] = {}  # the counters are read from the samples once for both
-    a = backtest(specs_a, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy, sides=sides)
+    a = backtest(specs_a, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy, sides=sides,
+                 hysteresis=hysteresis)
     b = backtest(
         specs_b, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms,
-        policy=policy if policy_b is None else policy_b, sides=sides,
+        policy=policy if policy_b is None else policy_b, sides=sides, hysteresis=hysteresis,
     )
     return BacktestComparison(a, b, labels)

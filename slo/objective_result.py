@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redline.kernel.units import format_duration
+from redline.slo.alert_tiers import objective_tiers
 from redline.slo.ranking import BurnRateCondition, classify
 from redline.slo.results import ObjectiveResult
 from redline.slo.spec import BURN_WINDOWS, SLOSpec
-from redline.slo.tiers import objective_tiers
 
 __all__ = ["TTB_BURN_WINDOWS", "ResultBasis", "objective_result"]
 

@@ -166,7 +166,7 @@ def classify(
     Fewer than ``min_events`` ``events`` (``event_unit``: events or time slices) in the window is
     ``low_traffic``: a handful of events is never judged ok or breached. ``window_phrase`` says
     which window in words (default ``the last 30d``; a calendar period: ``this month``). ``tiers``
-    are the objective's burn-rate tiers (``slo.tiers.objective_tiers``): one holding is a warning.
+    are the objective's burn-rate tiers (``slo.alert_tiers.objective_tiers``): one holding is a warning.
     """
     phrase = window_phrase or f"the last {window}"
     if budget_remaining is None:

@@ -14,7 +14,7 @@ rule on its own against a Prometheus and so cannot chain rules of one group):
   and ``slo:current_burn_rate:ratio`` (the 5m ratio over the budget).
 - ``redline-slo-budget-<name>``: ``slo:period_burn_rate:ratio`` and
   ``slo:period_error_budget_remaining:ratio`` (1 − the period burn rate), from the period ratio.
-- ``redline-slo-alerts-<name>``: per severity of the objective's tiers (``slo.tiers.objective_tiers``:
+- ``redline-slo-alerts-<name>``: per severity of the objective's tiers (``slo.alert_tiers.objective_tiers``:
   its period's defaults or its ``alerting.tiers``; a disabled role has no rule), one alert firing
   when both windows of any of its tiers burn above the tier's factor
   (``ratio_long > factor·(1 − objective) and ratio_short > …``), with the tier's ``for`` and
@@ -52,11 +52,12 @@ import yaml
 from redline.kernel.errors import ConfigError
 from redline.kernel.labels import Matcher, Selector
 from redline.kernel.units import format_duration
+from redline.slo.alert_tiers import objective_tiers
 from redline.slo.promql_translate import query_sli_not_promql
 from redline.slo.ranking import BurnRateCondition
 from redline.slo.rule_sli import error_ratio_expr, le_spellings, promql_number
 from redline.slo.spec import BURN_WINDOWS, SLOSpec
-from redline.slo.tiers import nominal_period_seconds, objective_tiers
+from redline.slo.tiers import nominal_period_seconds
 
 __all__ = [
     "FORMATS",
@@ -205,12 +206,16 @@ class _Writer:
 
     def _alerts(self) -> list[dict[str, Any]]:
         spec, alerting = self.spec, self.spec.alerting
-        by_rule: dict[tuple[str, float, float], list[BurnRateCondition]] = {}
+        # One rule per severity and for: (Sloth's shape: the tiers of a role or-ed together).
+        # Prometheus's keep_firing_for is per rule: the rule keeps the longest resolve delay of
+        # its tiers (the agent's own delay is per tier, so it resolves no later than the rule).
+        by_rule: dict[tuple[str, float], list[BurnRateCondition]] = {}
         for c in objective_tiers(spec):
-            by_rule.setdefault((c.severity, c.for_seconds, c.keep_firing_for_seconds), []).append(c)
+            by_rule.setdefault((c.severity, c.for_seconds), []).append(c)
         severities = [key[0] for key in by_rule]
         rules: list[dict[str, Any]] = []
-        for (severity, for_s, keep_s), tiers in by_rule.items():
+        for (severity, for_s), tiers in by_rule.items():
+            keep_s = max(c.keep_firing_for_seconds for c in tiers)
             role = alerting.page if severity == "page" else alerting.ticket
             labels = {**self.labels, **alerting.labels, "severity": severity, **role.labels}
             if self.sloth:

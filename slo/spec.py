@@ -129,6 +129,10 @@ class GPUBandSLI(_Strict):
     aggregate: Literal["avg", "max", "min"] = "avg"
     by: tuple[str, ...] = ()
     slice: DurationSeconds = 60.0
+    for_: DurationSeconds | None = Field(default=None, alias="for")
+    """Alert (``<slo>/band``, a ticket) when a pool stays outside the band this long; off when unset."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @model_validator(mode="after")
     def _min_below_max(self) -> GPUBandSLI:

@@ -18,7 +18,7 @@ and 28d each share is interpolated linearly in log(period) — which keeps the 1
 for every period in between, as the two ends have it; below 7d the 7d shares hold, above 28d
 the workbook's (the convention ``formats.md`` states: keep the shares, derive the factor).
 
-An objective's ``alerting.tiers`` replaces the defaults (``objective_tiers``). Pure: no clock,
+An objective's ``alerting.tiers`` replaces the defaults (``slo.alert_tiers.objective_tiers``). Pure: no clock,
 no I/O.
 """
 
@@ -31,7 +31,7 @@ from typing import Final
 from redline.slo.ranking import BurnRateCondition, Severity
 from redline.slo.spec import SLOSpec
 
-__all__ = ["CATALOGUE", "default_tiers", "nominal_period_seconds", "objective_tiers"]
+__all__ = ["CATALOGUE", "default_tiers", "nominal_period_seconds"]
 
 _DAY: Final = 86400.0
 _WINDOWS: Final[tuple[tuple[Severity, str, str], ...]] = (
@@ -84,34 +84,3 @@ def nominal_period_seconds(spec: SLOSpec) -> float:
     """The period an objective's tiers are derived from: its rolling window, or a calendar period's
     nominal length (week 7d, month 30d, quarter 90d) — the rolling rules have one factor per tier."""
     return spec.window if spec.calendar is None else _CALENDAR_SECONDS[spec.calendar.period]
-
-
-def objective_tiers(spec: SLOSpec) -> tuple[BurnRateCondition, ...]:
-    """The tiers an objective alerts on: its ``alerting.tiers`` if set (a ``factor`` becomes the share
-    it spends over the long window of the nominal period), else ``default_tiers``; tiers disabled
-    by themselves or by their role (``alerting.page.disable``) are left out."""
-    period = nominal_period_seconds(spec)
-    alerting = spec.alerting
-    off = {s for s, role in (("page", alerting.page), ("ticket", alerting.ticket)) if role.disable}
-    if alerting.tiers is None:
-        return tuple(c for c in default_tiers(period) if c.severity not in off)
-    out: list[BurnRateCondition] = []
-    for tier in alerting.tiers:
-        if tier.disable or tier.severity in off:
-            continue
-        condition = BurnRateCondition(tier.severity, tier.long_window, tier.short_window, 1.0)
-        share = tier.budget_share
-        if share is None:
-            assert tier.factor is not None  # the spec requires one of the two
-            share = min(1.0, tier.factor * condition.long_window_seconds / period)
-        out.append(
-            BurnRateCondition(
-                tier.severity,
-                tier.long_window,
-                tier.short_window,
-                share,
-                for_seconds=tier.for_,
-                keep_firing_for_seconds=tier.keep_firing_for,
-            )
-        )
-    return tuple(out)

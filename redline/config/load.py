@@ -28,6 +28,7 @@ from redline.config.spec_files import (
 )
 from redline.kernel.errors import ConfigError
 from redline.kernel.units import format_duration
+from redline.slo.alert_tiers import tier_problems
 
 __all__ = ["load_config", "parse_config"]
 
@@ -130,12 +131,22 @@ def parse_config(
     except ValidationError as exc:
         raise ConfigError(_error_lines(exc, root, path)) from exc
     warnings: list[tuple[list[int | str], str]] = []
-    problems = _query_sli_problems(config, file_of, warnings)
+    problems = _query_sli_problems(config, file_of, warnings) + _alert_tier_problems(config, file_of)
     if notes is not None:
         notes += [_located(root, path, loc, why) for loc, why in warnings]
     if problems:
         raise ConfigError("\n".join(_located(root, path, loc, why) for loc, why in problems))
     return config
+
+
+def _alert_tier_problems(config: RedlineConfig, file_of: dict[int, int]) -> list[tuple[list[int | str], str]]:
+    """Custom alert tiers that make no burn-rate condition (a factor spending more than the budget,
+    a short window not shorter than the long one), found at load rather than at the first alert."""
+    return [
+        (["slo_files", file_of[i]] if i in file_of else ["slos", i, "alerting", "tiers", j], why)
+        for i, spec in enumerate(config.slos)
+        for j, why in tier_problems(spec)
+    ]
 
 
 def _query_sli_problems(

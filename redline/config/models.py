@@ -100,6 +100,12 @@ class AlertingConfig(_Strict):
     default_notifiers: list[str] | None = None
     repeat_interval: DurationSeconds = 4 * 3600.0
     external_url: str = "http://127.0.0.1:8501"
+    dark_after: DurationSeconds = 900.0
+    """An objective reading no data this long alerts that its SLI has gone dark."""
+    source_down_for: DurationSeconds = 300.0
+    """A source failing every collection this long raises a meta-alert."""
+    watchdog_interval: DurationSeconds | None = None
+    """Send the always-firing ``Watchdog`` heartbeat this often (off when unset)."""
     queue_size: Annotated[int, Field(ge=1)] = 10_000
 
     @model_validator(mode="after")

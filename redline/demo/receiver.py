@@ -46,7 +46,7 @@ def summarize_alert(alert: Mapping[str, Any], *, status: str = "") -> str:
     name = _text(labels.get("slo")) or _text(labels.get("alertname")) or "(unnamed alert)"
     detail = _text(annotations.get("summary")) or _text(annotations.get("description"))
     # "api-availability is burning …" after "api-availability —" would say the name twice
-    detail = detail.removeprefix(f"{name} is ").removeprefix(f"{name} ")
+    detail = detail.removeprefix(f"{name} is ").removeprefix(f"{name}: ").removeprefix(f"{name} ")
     if not detail and "burn_rate" in annotations:
         try:
             detail = f"burning {float(annotations['burn_rate']):.1f}×"

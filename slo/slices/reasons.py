@@ -14,7 +14,7 @@ from redline.kernel.units import format_duration
 from redline.slo.slices.group import GroupColumns, SliceGroup
 from redline.slo.spec import GPUBandSLI, ThroughputSLI
 
-__all__ = ["PERCENT_HINT", "band_problems", "slice_reasons", "throughput_details"]
+__all__ = ["PERCENT_HINT", "band_details", "band_problems", "slice_reasons", "throughput_details"]
 
 PERCENT_HINT = (
     "utilisation values above 1 look like a percentage; use a 0–1 ratio such as redline_gpu_utilization_ratio"
@@ -42,7 +42,8 @@ def slice_reasons(
             slice_ms = groups[g].slice_ms
             out.append((_throughput_reason(sli, latest[g], slice_ms), throughput_details(sli, latest[g], slice_ms)))
         else:
-            out.append((_band_reason(sli, latest[g], groups[g], float(columns.max_value[g]) > 1.0), None))
+            reason = _band_reason(sli, latest[g], groups[g], float(columns.max_value[g]) > 1.0)
+            out.append((reason, band_details(sli, latest[g], groups[g])))
     return out
 
 
@@ -61,6 +62,18 @@ def throughput_details(th: ThroughputSLI, latest: list[float] | None, slice_ms: 
         used = rate / th.capacity
         out |= {"capacity": th.capacity, "capacity_used": used, "capacity_headroom": 1.0 - used}
     return out
+
+
+def band_details(band: GPUBandSLI, per_pool: list[float] | None, grp: SliceGroup) -> dict[str, Any] | None:
+    """A GPU band's figures for ``status --json`` (``details``) and its band alert: the band and
+    the pools outside it in the newest finished slice (``side`` below or above)."""
+    if per_pool is None:
+        return None
+    outside = [
+        {"pool": grp.pool_name(i), "side": "below" if v < band.min else "above", "utilization": v}
+        for i, v in enumerate(per_pool) if v < band.min or v > band.max  # NaN (no samples) is neither
+    ]
+    return {"min": band.min, "max": band.max, "outside": outside}
 
 
 def _throughput_reason(th: ThroughputSLI, latest: list[float] | None, slice_ms: int) -> str:

@@ -53,7 +53,7 @@ def test_an_alert_appears_in_alertmanager_fires_and_resolves(
         (alert,) = alerts(client, url)
         assert alert["labels"] == {
             "alertname": "RedlineErrorBudgetBurn", "slo": "api-availability", "severity": "page",
-            "dimension": "users", "kind": "availability",
+            "tier": "page-1h-5m", "dimension": "users", "kind": "availability",
         }
         assert alert["status"]["state"] == "active"
         assert alert["annotations"]["long_burn_rate"] == "20"
@@ -65,7 +65,7 @@ def test_an_alert_appears_in_alertmanager_fires_and_resolves(
         wait_until(lambda: notified(receiver, "resolved", "api-availability") == 1)
         resolved = next(a for b in receiver.bodies() for a in b["alerts"] if a["status"] == "resolved")
         assert resolved["annotations"]["summary"] == (
-            "api-availability burn rate dropped below the threshold 14.4×; now 0× over 1h and 0× over 5m"
+            "api-availability: resolved — the burn dropped below the threshold of 14.4×: now 0× over 1h and 0× over 5m"
         )
         assert notified(receiver, "firing", "api-availability") == 1
 

@@ -74,7 +74,7 @@ def test_pagerduty_gets_a_trigger_then_a_resolve_with_the_same_dedup_key(
                 "objective": "api-availability",
                 "dimension": "users",
                 "severity": "page",
-                "tier": "page 1h/5m",
+                "tier": "page-1h-5m",
                 "threshold": "14.4×",
                 "long_window": "1h",
                 "long_burn_rate": "20×",
@@ -124,7 +124,7 @@ def test_slack_gets_a_block_kit_message_with_every_figure_and_the_links(
         "text": headline,
         "blocks": [
             {"type": "header", "text": text(headline)},
-            {"type": "section", "text": text("api-availability (users) · page · tier page 1h/5m")},
+            {"type": "section", "text": text("api-availability (users) · page · tier page-1h-5m")},
             {
                 "type": "section",
                 "fields": [

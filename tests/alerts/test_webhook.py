@@ -38,6 +38,7 @@ LABELS = {
     "dimension": "users",
     "kind": "availability",
     "team": "inference",
+    "tier": "page-1h-5m",
 }
 ANNOTATIONS = {
     "summary": (
@@ -57,7 +58,7 @@ ANNOTATIONS = {
     "unit": "ratio",
     "target": "0.999",
     "budget_used_ratio": "0.25",
-    "tier": "page 1h/5m",
+    "tier": "page-1h-5m",
     "threshold": "14.4",
     "long_window": "1h",
     "long_burn_rate": "20",
@@ -69,14 +70,16 @@ ANNOTATIONS = {
 }
 RESOLVED_ANNOTATIONS = {
     **ANNOTATIONS,
-    "summary": "api-availability burn rate dropped below the threshold 14.4×; now 0× over 1h and 0× over 5m",
+    "summary": (
+        "api-availability: resolved — the burn dropped below the threshold of 14.4×: now 0× over 1h and 0× over 5m"
+    ),
     **{f"burn_rate_{w}": "0" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")},
     "long_burn_rate": "0",
     "short_burn_rate": "0",
 }
 GROUP = {"alertname": "RedlineErrorBudgetBurn", "severity": "page", "slo": "api-availability"}
 GROUP_KEY = '{}:{alertname="RedlineErrorBudgetBurn", severity="page", slo="api-availability"}'
-FINGERPRINT = "deaa24856141c6ce"  # FNV-1a 64 of LABELS, as Prometheus computes it
+FINGERPRINT = "79c652d44d7b7e9c"  # FNV-1a 64 of LABELS, as Prometheus computes it
 
 
 def expected_body(status: str, ends_at: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 
 from redline.slo.backtest import Episode, _counter_burns, _engine_burns, _Sides, backtest, compare
 from redline.slo.ranking import BurnRateCondition
-from redline.slo.spec import SLOSpec
+from redline.slo.spec import AlertingSpec, SLOSpec
 from tests.frames import series_frame as _series
 
 MIN = 60_000
@@ -43,7 +43,7 @@ def _spec(objective: float, name: str = "api-availability") -> SLOSpec:
 
 
 def test_pages_and_tickets_start_and_end_at_the_steps_computed_by_hand() -> None:
-    report = backtest([_spec(99.9)], _history(), start_ms=START, end_ms=END)
+    report = backtest([_spec(99.9)], _history(), start_ms=START, end_ms=END, hysteresis=False)
     # page A: 5m ratio k/10 > 1.44% from k=1, 1h ratio k/120 > 1.44% from k=2 → A+2; held by
     # 6h/30m (6× factor) until the 30m window holds no error: A+20+30.
     # ticket: 1d and 3d need k > 8.64 → A+9; the 6h short window keeps B's errors past the end;
@@ -61,8 +61,31 @@ def test_pages_and_tickets_start_and_end_at_the_steps_computed_by_hand() -> None
     ]
 
 
+def test_the_resolve_delay_and_inhibition_replay_as_the_live_policy_steps_them() -> None:
+    report = backtest([_spec(99.9)], _history(), start_ms=START, end_ms=END)
+    # The bare conditions as above; then each page tier keeps firing one short window after it last
+    # held: 6h/30m last holds at A+49 and B+39, so the pages end at A+79 and B+69. The ticket tier
+    # fires from A+9, inhibited while page A is open; it opens when page A ends and stays open
+    # (page B does not close it), 78 minutes after the 1 h burn rose above 1× (A+1).
+    assert [(e.severity, e.start_ms, e.end_ms, e.detection_delay_s) for e in report.episodes] == [
+        ("page", (A + 2) * MIN, (A + 79) * MIN, 60.0),
+        ("ticket", (A + 79) * MIN, None, 4680.0),
+        ("page", (B + 1) * MIN, (B + 69) * MIN, 0.0),
+    ]
+
+
+def test_for_delays_each_page_by_its_duration() -> None:
+    tiers = [{"severity": "page", "long_window": "1h", "short_window": "5m", "factor": 14.4, "for": "10m"}]
+    spec = _spec(99.9).model_copy(update={"alerting": AlertingSpec.model_validate({"tiers": tiers})})
+    report = backtest([spec], _history(), start_ms=START, end_ms=END)
+    # 1h/5m holds from A+2 (k/120 > 1.44%) and from B+2 (50k/6000 > 1.44%): with for: 10m the
+    # pages fire at A+12 and B+12; the default ticket tiers are still replayed (inhibited meanwhile).
+    pages = [e.start_ms / MIN - A for e in report.episodes if e.severity == "page"]
+    assert pages == [12.0, 312.0]
+
+
 def test_a_relaxed_objective_pages_less() -> None:
-    result = compare([_spec(99.9)], [_spec(99.0)], _history(), start_ms=START, end_ms=END)
+    result = compare([_spec(99.9)], [_spec(99.0)], _history(), start_ms=START, end_ms=END, hysteresis=False)
     relaxed = [e for e in result.b.episodes if e.severity == "page"]
     # at 99%: 1h needs k > 17.28 (A+18) and 5m k > 1.44; 5m drops below 2 error-minutes at A+24;
     # no ticket: the 1d window never exceeds 3% (1,500 of 144,000)
@@ -100,7 +123,7 @@ def test_latency_objectives_replay_from_buckets() -> None:
     spec = SLOSpec.model_validate(
         {"name": "lat", "objective": 99.9, "sli": {"latency": {"histogram": "rq_seconds", "threshold": "250ms"}}}
     )
-    report = backtest([spec], frame, start_ms=START, end_ms=END)
+    report = backtest([spec], frame, start_ms=START, end_ms=END, hysteresis=False)
     pages = [(e.start_ms, e.end_ms) for e in report.episodes if e.severity == "page"]
     assert pages == [((A + 2) * MIN, (A + 50) * MIN)]
 

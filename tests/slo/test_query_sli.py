@@ -364,7 +364,7 @@ def test_a_backtest_replays_the_policy_over_recorded_answers() -> None:
             w: {"errors": 2.0 if bad and w in ("5m", "1h") else 0.0, "total": 100.0}
             for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "slo")
         }))
-    report = backtest([spec()], pl.concat(frames), start_ms=AT_MS, end_ms=AT_MS + 119 * 60_000)
+    report = backtest([spec()], pl.concat(frames), start_ms=AT_MS, end_ms=AT_MS + 119 * 60_000, hysteresis=False)
     (page,) = [e for e in report.episodes if e.severity == "page"]
     assert (page.slo, page.start_ms, page.end_ms) == ("api", AT_MS + 60 * 60_000, AT_MS + 90 * 60_000)
     assert page.peak_burn == pytest.approx(20.0)

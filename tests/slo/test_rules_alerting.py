@@ -92,7 +92,8 @@ def test_custom_tiers_bring_their_for_keep_firing_for_and_windows() -> None:
         }
     )
     fast, slow = alerts(s)
-    assert (fast["for"], "keep_firing_for" in fast, fast["labels"]["burn_windows"]) == ("2m", False, "1h")
+    # a tier that sets no keep_firing_for keeps firing one short window (slo.alert_tiers), as the agent does
+    assert (fast["for"], fast["keep_firing_for"], fast["labels"]["burn_windows"]) == ("2m", "5m", "1h")
     assert (slow["for"], slow["keep_firing_for"], slow["labels"]["burn_windows"]) == ("10m", "15m", "4h")
     assert fast["expr"] == (
         '(slo:sli_error:ratio_rate1h{slo="api"} > (14.4 * 0.001)'

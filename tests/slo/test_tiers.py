@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from redline.slo.alert_tiers import objective_tiers, with_resolve_delay
 from redline.slo.ranking import MULTIWINDOW_CONDITIONS
 from redline.slo.spec import SLOSpec
-from redline.slo.tiers import default_tiers, nominal_period_seconds, objective_tiers
+from redline.slo.tiers import default_tiers, nominal_period_seconds
 
 DAY = 86400.0
 
@@ -61,7 +62,7 @@ def _spec(**kw: Any) -> SLOSpec:
 
 
 def test_an_objective_without_alerting_gets_its_periods_tiers() -> None:
-    assert objective_tiers(_spec(window="7d")) == default_tiers(7 * DAY)
+    assert objective_tiers(_spec(window="7d")) == tuple(map(with_resolve_delay, default_tiers(7 * DAY)))
     assert nominal_period_seconds(_spec(calendar={"period": "month"})) == 30 * DAY
 
 

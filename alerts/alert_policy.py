@@ -1,0 +1,171 @@
+"""The live alert policy: each objective's tiers, their ``for:`` and resolve delay, and inhibition.
+
+``AlertPolicy.firings(objective, now)`` replaces a bare ``evaluate_policy``: per tier of the
+objective (``redline.slo.alert_tiers.objective_tiers``: its ``alerting.tiers`` or the defaults of
+its period, minus disabled tiers and roles) it reads whether the condition holds, moves the
+tier's ``redline.slo.hysteresis`` state, and returns one ``Firing`` per *open* severity: the
+most severe firing one, and a less severe one only if it was already open before (see
+``redline.slo.hysteresis.inhibited``). ``commit()`` persists the states, so a restart continues
+pending and kept-firing tiers from their original start times.
+
+Whether a condition holds is three-valued, as the state machine treats evidence: both burn
+rates above the factor hold; a known rate at or below it (or a ``low_traffic`` objective: a
+handful of failures is not judged) does not; ``no_data``, a failed evaluation or unknown rates
+say nothing, and nothing moves.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+from redline.alerts.hysteresis_store import HysteresisStore
+from redline.alerts.policy import DEFAULT_POLICY, LEVEL_KINDS, Firing, burn_rate
+from redline.slo.alert_tiers import SEVERITY_ORDER, objective_tiers, tier_name, with_resolve_delay
+from redline.slo.hysteresis import INACTIVE, HoldState, inhibited, step
+from redline.slo.ranking import BurnRateCondition
+from redline.slo.results import ObjectiveResult
+from redline.slo.spec import SLOSpec
+
+__all__ = ["AlertPolicy", "condition_holds", "spec_name"]
+
+_log = logging.getLogger(__name__)
+
+
+def spec_name(objective_name: str) -> str:
+    """The configured objective a result belongs to: ``api{model="a"}`` (a ``group_by`` member) → ``api``."""
+    return objective_name.partition("{")[0]
+
+
+def condition_holds(
+    condition: BurnRateCondition, objective: ObjectiveResult, factor: float | None = None
+) -> tuple[bool | None, float]:
+    """Whether ``condition`` holds for ``objective`` (``None``: the data cannot say), and its factor
+    (given, or worked out from the objective's window)."""
+    if factor is None:
+        factor = 1.0 if objective.kind in LEVEL_KINDS else condition.factor(objective.window_seconds)
+    if objective.error is not None or objective.status == "no_data":
+        return None, factor
+    if objective.status == "low_traffic":
+        return False, factor
+    rates = objective.burn_rates
+    long_rate, short_rate = rates.get(condition.long_window), rates.get(condition.short_window)
+    if long_rate is None or short_rate is None or not (math.isfinite(long_rate) and math.isfinite(short_rate)):
+        long_rate = burn_rate(rates, condition.long_window)  # keys of equal duration (60m = 1h)
+        short_rate = burn_rate(rates, condition.short_window)
+    if (long_rate is not None and long_rate <= factor) or (short_rate is not None and short_rate <= factor):
+        return False, factor
+    if long_rate is None or short_rate is None:
+        return None, factor
+    return True, factor
+
+
+class AlertPolicy:
+    """Tiers, hysteresis and inhibition for every objective, with state in ``store`` (``None``:
+    in memory only, as the backtest and tests without a database).
+
+    ``specs`` give each objective its tiers; an objective without a spec (a guardrail) gets
+    ``default`` with the default resolve delay. Not thread safe: the alert manager calls it under
+    its own lock.
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[SLOSpec] = (),
+        store: HysteresisStore | None = None,
+        default: Sequence[BurnRateCondition] = DEFAULT_POLICY,
+    ) -> None:
+        self._specs = {s.name: s for s in specs}
+        self._store = store
+        self._default = tuple(with_resolve_delay(c) for c in default)
+        self._tiers: dict[tuple[str, str], HoldState] | None = None
+        """Tiers that are pending or firing (an inactive tier has no entry)."""
+        self._open: set[tuple[str, str]] = set()
+        self._seen: set[str] = set()
+        self._now: float | None = None
+        self._plans: dict[tuple[str, str, float], tuple[tuple[BurnRateCondition, str, float], ...]] = {}
+        """(tier, its name, its factor) by (configured objective, kind, window): worked out once."""
+
+    def tiers(self, objective: ObjectiveResult) -> tuple[BurnRateCondition, ...]:
+        """The tiers that apply to ``objective`` (a level guardrail never pages)."""
+        return tuple(c for c, _, _ in self._plan(objective))
+
+    def _plan(self, objective: ObjectiveResult) -> tuple[tuple[BurnRateCondition, str, float], ...]:
+        base = spec_name(objective.name)
+        key = (base, objective.kind, objective.window_seconds)
+        plan = self._plans.get(key)
+        if plan is None:
+            spec = self._specs.get(base)
+            tiers = objective_tiers(spec) if spec is not None else self._default
+            level = objective.kind in LEVEL_KINDS
+            plan = tuple(
+                (c, tier_name(c), 1.0 if level else c.factor(objective.window_seconds))
+                for c in tiers if not (level and c.severity == "page")
+            )
+            self._plans[key] = plan
+        return plan
+
+    def _load(self) -> dict[tuple[str, str], HoldState]:
+        if self._tiers is None:
+            if self._store is not None:
+                self._tiers, self._open = self._store.load()
+            else:
+                self._tiers = {}
+        return self._tiers
+
+    def firings(self, objective: ObjectiveResult, now: float) -> list[Firing]:
+        """Step every tier of ``objective`` at ``now``; the firings of its open severities.
+
+        Raises ``ValueError`` when a tier cannot be evaluated (a non-positive window).
+        """
+        states = self._load()
+        self._seen.add(objective.name)
+        self._now = now
+        firing: dict[str, tuple[BurnRateCondition, float]] = {}  # the strongest firing tier per severity
+        for condition, name, factor in self._plan(objective):
+            holds, _ = condition_holds(condition, objective, factor)
+            key = (objective.name, name)
+            before = states.get(key, INACTIVE)
+            if holds is not True and before is INACTIVE:
+                continue  # the usual case, kept cheap: nothing holds, nothing pending
+            state = step(before, holds, now, condition.for_seconds, condition.keep_firing_for_seconds)
+            if state.state == "inactive":
+                states.pop(key, None)
+            else:
+                states[key] = state
+            if state.firing:
+                strongest = firing.get(condition.severity)
+                if strongest is None or factor > strongest[1]:
+                    firing[condition.severity] = (condition, factor)
+        out: list[Firing] = []
+        if not firing and not any((objective.name, severity) in self._open for severity in SEVERITY_ORDER):
+            return out
+        more_severe_open = False
+        for severity in SEVERITY_ORDER:
+            pair = (objective.name, severity)
+            now_open = inhibited(pair in self._open, severity in firing, more_severe_open)
+            if now_open:
+                self._open.add(pair)
+                condition, factor = firing[severity]
+                long_rate = burn_rate(objective.burn_rates, condition.long_window)
+                short_rate = burn_rate(objective.burn_rates, condition.short_window)
+                out.append(Firing(
+                    objective.name, condition.severity, condition, factor,
+                    long_rate if long_rate is not None else 0.0, short_rate if short_rate is not None else 0.0,
+                ))
+            else:
+                self._open.discard(pair)
+            more_severe_open = more_severe_open or now_open
+        return out
+
+    def commit(self) -> None:
+        """Forget objectives not evaluated since the last commit (removed from the config) and
+        persist every tier's state. Raises ``StoreError`` when the database cannot be written."""
+        states = self._load()
+        for key in [k for k in states if k[0] not in self._seen]:
+            del states[key]
+        self._open = {p for p in self._open if p[0] in self._seen}
+        self._seen = set()
+        if self._store is not None and self._now is not None:
+            self._store.save(states, self._open, self._now)

@@ -1,0 +1,124 @@
+"""Tier hysteresis persisted in the alert database, so ``for:`` and the resolve delay survive a
+restart with their original start times.
+
+Tables: ``alert_tiers`` (one row per objective and tier that is pending or firing: its
+``redline.slo.hysteresis.HoldState``), ``alert_open`` (the severities of an objective that are
+open, i.e. not inhibited by a more severe one) and ``alert_evaluated`` (when the states were
+last saved). An inactive tier has no row.
+
+A tier whose condition held at the last save is stored as ``holding`` without its
+``last_held``, which is then the save's time: a row changes only when its tier changes state or
+stops holding, so a thousand alerts firing steadily cost one small write per evaluation, not a
+thousand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final, cast
+
+from redline.alerts.policy_db import PolicyDatabase
+from redline.slo.hysteresis import HoldState, TierState
+
+__all__ = ["HysteresisSnapshot", "HysteresisStore"]
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS alert_tiers (
+    scope TEXT NOT NULL,
+    slo TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'firing')),
+    active_since REAL,
+    firing_since REAL,
+    last_held REAL,
+    holding INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (scope, slo, tier)
+);
+CREATE TABLE IF NOT EXISTS alert_open (
+    scope TEXT NOT NULL,
+    slo TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    PRIMARY KEY (scope, slo, severity)
+);
+CREATE TABLE IF NOT EXISTS alert_evaluated (
+    scope TEXT PRIMARY KEY,
+    at REAL NOT NULL
+)
+"""
+
+HysteresisSnapshot = tuple[dict[tuple[str, str], HoldState], set[tuple[str, str]]]
+"""Tier states by ``(slo, tier)`` and the open ``(slo, severity)`` pairs."""
+
+_Row = tuple[str, float | None, float | None, float | None, int]
+
+
+class HysteresisStore:
+    """Loads and saves every tier's state in ``path`` (the agent's ``alerts.sqlite``); ``scope``
+    keeps the burn-rate tiers (``tiers``) apart from other condition alerts (``conditions``)."""
+
+    def __init__(self, path: Path, scope: str = "tiers") -> None:
+        self._db = PolicyDatabase(path, _SCHEMA, "alert hysteresis")
+        self._scope = scope
+        self._saved: dict[tuple[str, str], _Row] = {}
+        self._saved_open: set[tuple[str, str]] = set()
+
+    def load(self) -> HysteresisSnapshot:
+        """Every stored tier state and open severity."""
+        evaluated = self._db.read("SELECT at FROM alert_evaluated WHERE scope = ?", (self._scope,))
+        at: float | None = evaluated[0][0] if evaluated else None
+        rows = self._db.read(
+            "SELECT slo, tier, state, active_since, firing_since, last_held, holding FROM alert_tiers "
+            "WHERE scope = ?",
+            (self._scope,),
+        )
+        tiers: dict[tuple[str, str], HoldState] = {}
+        for slo, tier, state, active_since, firing_since, last_held, holding in rows:
+            held = at if holding and at is not None else last_held
+            tiers[(slo, tier)] = HoldState(cast(TierState, state), active_since, firing_since, held)
+            self._saved[(slo, tier)] = (state, active_since, firing_since, last_held, holding)
+        opened = {
+            (r[0], r[1]) for r in self._db.read("SELECT slo, severity FROM alert_open WHERE scope = ?", (self._scope,))
+        }
+        self._saved_open = set(opened)
+        return tiers, opened
+
+    def save(self, tiers: Mapping[tuple[str, str], HoldState], opened: set[tuple[str, str]], now: float) -> None:
+        """Make the stored states ``tiers`` (inactive ones dropped) and ``opened`` as of ``now``, in
+        one transaction that writes only what changed."""
+        rows: dict[tuple[str, str], _Row] = {}
+        for key, s in tiers.items():
+            if s.state == "inactive":
+                continue
+            holding = s.last_held == now
+            rows[key] = (s.state, s.active_since, s.firing_since, None if holding else s.last_held, int(holding))
+        changed = [(self._scope, *key, *row) for key, row in rows.items() if self._saved.get(key) != row]
+        gone = [(self._scope, *key) for key in self._saved if key not in rows]
+        if not changed and not gone and opened == self._saved_open and not any(r[4] for r in rows.values()):
+            return  # nothing to write: the calm evaluation costs no transaction
+        with self._db.tx() as conn:
+            conn.executemany("DELETE FROM alert_tiers WHERE scope = ? AND slo = ? AND tier = ?", gone)
+            conn.executemany(
+                "INSERT OR REPLACE INTO alert_tiers "
+                "(scope, slo, tier, state, active_since, firing_since, last_held, holding) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                changed,
+            )
+            _sync_open(conn, self._scope, self._saved_open, opened)
+            conn.execute("INSERT OR REPLACE INTO alert_evaluated (scope, at) VALUES (?, ?)", (self._scope, now))
+        self._saved, self._saved_open = rows, set(opened)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+
+def _sync_open(conn: Any, scope: str, before: set[tuple[str, str]], after: set[tuple[str, str]]) -> None:
+    conn.executemany(
+        "DELETE FROM alert_open WHERE scope = ? AND slo = ? AND severity = ?",
+        [(scope, *pair) for pair in sorted(before - after)],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO alert_open (scope, slo, severity) VALUES (?, ?, ?)",
+        [(scope, *pair) for pair in sorted(after - before)],
+    )
