@@ -28,6 +28,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from redline.agent.lock import DataDirLock
 from redline.agent.readiness import Readiness
+from redline.agent.receivers import ReceiverMetricsCollector, build_receivers
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
 from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_files
 from redline.agent.wiring import build_collectors, writable_store
@@ -37,7 +38,7 @@ from redline.alerts.manager import AlertEvent, AlertManager
 from redline.alerts.notifiers import Notifier
 from redline.alerts.state import AlertStateStore
 from redline.alerts.webhook import WebhookNotifier
-from redline.collectors.base import Collector, CollectorContext, SourceHealth
+from redline.collectors.base import CollectResult, Collector, CollectorContext, SourceHealth
 from redline.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfig
 from redline.kernel.errors import StoreError
 from redline.kernel.secrets import secret_from_env
@@ -128,6 +129,8 @@ class Agent:
             if serve_metrics
             else None
         )
+        self.receivers = build_receivers(cfg, self, clock)
+        self.metrics.registry.register(ReceiverMetricsCollector(self.receivers))
         self._scheduler: BackgroundScheduler | None = None
         self._jobs_idle = threading.Condition()
         self._running_jobs = 0
@@ -206,13 +209,25 @@ class Agent:
     def collect(self, source: str) -> SourceHealth:
         """Collect one source once, store the batch, feed the evaluator."""
         result = self.collectors[source].collect()
+        for problem in result.health.problems[:5]:
+            log.warning("source %s: %s", source, problem)
+        return self.accept(source, result)
+
+    def behind(self) -> str | None:
+        """Why a receiver should not take samples now (``collectors.receiver.SampleSink``): the
+        store refuses writes and samples already wait in memory; the sender keeps them and retries."""
+        if self.write_buffer.buffered_samples:
+            return f"the store is behind ({self.write_buffer.buffered_samples} samples wait to be written)"
+        return None
+
+    def accept(self, source: str, result: CollectResult) -> SourceHealth:
+        """One batch of ``source`` (collected, or received from a push), down the one path: health
+        and its metrics, the write buffer and the store, the evaluator."""
         health = result.health
         self.metrics.collect_duration.labels(source).observe(health.duration_seconds)
         if not health.ok:
             self.metrics.collect_failures.labels(source).inc()
         self._log_source_change(source, health)
-        for problem in health.problems[:5]:
-            log.warning("source %s: %s", source, problem)
         if result.samples.height:
             self._note_write(self.write_buffer.submit(result.samples))
             self.metrics.collect_samples.labels(source).inc(result.samples.height)
@@ -389,10 +404,13 @@ class Agent:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start_server(self) -> None:
-        """Start serving /metrics and /healthz (when enabled)."""
+        """Start serving /metrics and /healthz (when enabled), and the push receivers."""
         if self._server is not None:
             self._server.start()
             log.info("metrics on http://%s:%d/metrics", self.loaded.config.agent.listen_host, self._server.port)
+        self.receivers.start()
+        for server, _ in self.receivers.servers:
+            log.info("receiver %s on http://%s:%d", server.settings.name, server.settings.host, server.port)
 
     def start(self) -> None:
         """Take the data directory's lock (``DataDirLocked`` names the holder), cold start from
@@ -460,6 +478,7 @@ class Agent:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        self.receivers.shutdown()  # before the last flush: nothing arrives after it
         self.alerts.shutdown(timeout_s)
         with self._jobs_idle:
             finished = self._jobs_idle.wait_for(

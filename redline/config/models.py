@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from redline.collectors.otlp import OTLPReceiverConfig
 from redline.collectors.registry import SourceConfig
 from redline.config.spec_files import SpecFile
 from redline.kernel.config_types import DurationSeconds
@@ -27,6 +28,7 @@ __all__ = [
     "LoadedConfig",
     "LogNotifierConfig",
     "NotifierConfig",
+    "ReceiverConfig",
     "RedlineConfig",
     "WebhookNotifierConfig",
 ]
@@ -100,6 +102,10 @@ class AlertingConfig(_Strict):
     external_url: str = "http://127.0.0.1:8501"
 
 
+ReceiverConfig = Annotated[OTLPReceiverConfig, Field(discriminator="kind")]
+"""A push receiver (``receivers:``), told apart by its ``kind``: ``otlp``."""
+
+
 class RedlineConfig(_Strict):
     """The whole file."""
 
@@ -110,11 +116,17 @@ class RedlineConfig(_Strict):
     """OpenSLO or Sloth files whose objectives join ``slos`` at load (see redline/config/spec_files.py)."""
     guardrails: list[GuardrailSpec] = Field(default_factory=list)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    receivers: list[ReceiverConfig] = Field(default_factory=list)
+    """Push receivers (OTLP/HTTP metrics): their samples take the same path a source's do."""
 
     @model_validator(mode="after")
     def _names_are_unique(self) -> RedlineConfig:
         for section, names in (
-            ("sources", [s.name for s in self.sources]),
+            ("sources and receivers", [s.name for s in self.sources] + [r.name for r in self.receivers]),
+            (
+                "agent.listen and receivers' listen",  # port 0: each its own ephemeral port
+                [a for a in [self.agent.listen] + [r.listen for r in self.receivers] if not a.endswith(":0")],
+            ),
             ("slos and guardrails", [s.name for s in self.slos] + [g.name for g in self.guardrails]),
             ("alerting.notifiers", [n.name for n in self.alerting.notifiers]),
         ):

@@ -1,0 +1,176 @@
+"""The OTLP/HTTP metrics receiver: ``POST /v1/metrics`` bodies (protobuf or JSON, gzip) into samples.
+
+Answers follow the OTLP specification: 200 with an ``ExportMetricsServiceResponse`` whose
+``partial_success`` counts the rejected points and says why; 400 for a body that cannot be read
+(with a ``google.rpc.Status``); 413 over ``body_size_limit``; 415 for another content type; 503
+with ``Retry-After`` while the store is behind. A request over ``sample_limit`` or a label limit is
+refused whole (every point rejected, the limit named), as a scrape over a limit is. Samples go to
+the ``SampleSink``: the same path a scrape's samples take.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Final, Literal
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsPartialSuccess,
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from pydantic import Field
+
+from redline.collectors.base import CollectResult, SourceHealth
+from redline.collectors.otlp_points import Translation, translate
+from redline.collectors.otlp_streams import StreamTable
+from redline.collectors.receiver import Answer, BadRequest, Listen, ReceiverSettings, SampleSink, read_body
+from redline.kernel.fields import empty_samples
+
+__all__ = ["OTLPReceiver", "OTLPReceiverConfig"]
+
+PROTOBUF: Final = "application/x-protobuf"
+JSON: Final = "application/json"
+_INVALID_ARGUMENT: Final = 3
+_SHOWN_REASONS: Final = 5
+
+
+class OTLPReceiverConfig(ReceiverSettings):
+    """``receivers: [{kind: otlp}]``: an OTLP/HTTP metrics endpoint (``/v1/metrics``)."""
+
+    kind: Literal["otlp"]
+    name: str = Field(default="otlp", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    listen: Listen = "127.0.0.1:4318"
+    max_streams: int = Field(default=1_000_000, ge=0)
+    """Streams remembered at most (each ~200 bytes); a point of a new stream beyond is rejected."""
+    promote_resource_attributes: list[str] = Field(default_factory=list)
+    """Resource attributes that become labels (``deployment.environment``, ``k8s.cluster.name``);
+    ``service.*`` always become ``job``/``instance``."""
+
+
+def _answer(message: Message, as_json: bool, status: int = 200, headers: Mapping[str, str] | None = None) -> Answer:
+    if as_json:
+        body = json_format.MessageToJson(message, indent=None).encode()
+        return Answer(status, JSON, body, dict(headers or {}))
+    return Answer(status, PROTOBUF, message.SerializeToString(), dict(headers or {}))
+
+
+def error_answer(status: int, message: str, as_json: bool, headers: Mapping[str, str] | None = None) -> Answer:
+    """An error answer carrying a ``google.rpc.Status`` (as the OTLP spec asks)."""
+    return _answer(Status(code=_INVALID_ARGUMENT, message=message), as_json, status, headers)
+
+
+def rejection_message(rejected: Counter[str]) -> str:
+    """The ``partial_success.error_message``: the most frequent reasons with their counts."""
+    shown = [f"{reason} (x{count})" for reason, count in rejected.most_common(_SHOWN_REASONS)]
+    more = len(rejected) - len(shown)
+    return "; ".join(shown) + (f"; and {more} more reasons" if more > 0 else "")
+
+
+class OTLPReceiver:
+    """Turns OTLP export requests into samples for ``sink``. Thread-safe.
+
+    ``thresholds`` maps a histogram family (as stored) to the latency thresholds objectives read
+    from it: an exponential histogram gets ``_bucket`` series at exactly those (see ``otlp_points``).
+    """
+
+    def __init__(
+        self,
+        config: OTLPReceiverConfig,
+        sink: SampleSink,
+        *,
+        clock: Callable[[], float] = time.time,
+        thresholds: Mapping[str, Sequence[float]] | None = None,
+    ) -> None:
+        self.config = config
+        self._sink = sink
+        self._clock = clock
+        self._thresholds = dict(thresholds or {})
+        self.streams = StreamTable(config.max_streams)
+        self._lock = threading.Lock()  # one request's staged stream updates at a time
+        self.points: Counter[str] = Counter()
+        """Points by outcome: accepted, rejected, out_of_order, duplicate."""
+
+    def handle(self, body: bytes, content_type: str, content_encoding: str = "") -> Answer:
+        """The answer to one ``POST /v1/metrics``; never raises."""
+        media = content_type.split(";", 1)[0].strip().lower()
+        as_json = media == JSON
+        retry = {"Retry-After": str(max(1, round(self.config.retry_after)))}
+        if media not in (PROTOBUF, JSON):
+            return error_answer(415, f"Content-Type {media!r}: expected {PROTOBUF} or {JSON}", as_json)
+        behind = self._sink.behind()
+        if behind is not None:
+            return error_answer(503, f"not taking samples now: {behind}", as_json, retry)
+        try:
+            request = self._parse(read_body(body, content_encoding, self.config.body_size_limit), as_json)
+        except BadRequest as exc:
+            return error_answer(413 if exc.too_large else 400, str(exc), as_json)
+        rejected, message = self._ingest(request)
+        response = ExportMetricsServiceResponse()
+        if rejected or message:
+            response.partial_success.CopyFrom(
+                ExportMetricsPartialSuccess(rejected_data_points=rejected, error_message=message)
+            )
+        return _answer(response, as_json)
+
+    @staticmethod
+    def _parse(data: bytes, as_json: bool) -> ExportMetricsServiceRequest:
+        request = ExportMetricsServiceRequest()
+        try:
+            if as_json:
+                json_format.Parse(data, request, ignore_unknown_fields=True)
+            else:
+                request.ParseFromString(data)
+        except (DecodeError, json_format.ParseError, UnicodeDecodeError, ValueError) as exc:
+            kind = "JSON" if as_json else "protobuf"
+            raise BadRequest(f"not an OTLP ExportMetricsServiceRequest in {kind}: {exc}") from exc
+        return request
+
+    def _ingest(self, request: ExportMetricsServiceRequest) -> tuple[int, str]:
+        """Translate, check the limits, hand the samples over; ``(rejected points, message)``."""
+        started = time.monotonic()
+        now_ms = int(self._clock() * 1000)
+        with self._lock:
+            updates = self.streams.begin()
+            out = translate(
+                request, updates, now_ms, extra=self.config.series_labels(), limits=self.config.limits,
+                promote=self.config.promote_resource_attributes, thresholds=self._thresholds,
+            )
+            over = out.over or self.config.limits.samples_error(len(out.rows))
+            if over is None:
+                samples = out.frame()
+                self.streams.commit(updates)
+            else:
+                samples = empty_samples()
+                out.rejected.clear()
+                out.rejected[f"request refused whole: {over}"] = out.points
+            health = self._health(out, samples.height, over, now_ms, time.monotonic() - started)
+            self._sink.accept(self.config.name, CollectResult(health, samples))
+        self._count(out)
+        return out.rejected_points, rejection_message(out.rejected) if out.rejected else ""
+
+    def _health(self, out: Translation, samples: int, over: str | None, now_ms: int, seconds: float) -> SourceHealth:
+        where = f"receiver {self.config.name!r} (OTLP)"
+        return SourceHealth(
+            source=self.config.name,
+            ok=over is None,
+            error=f"{where}: {over}" if over is not None else None,
+            duration_seconds=seconds,
+            samples=samples,
+            timestamp_ms=now_ms,
+            problems=tuple(f"{reason} (x{n})" for reason, n in out.rejected.most_common(_SHOWN_REASONS)),
+        )
+
+    def _count(self, out: Translation) -> None:
+        rejected = out.rejected_points
+        dropped = sum(out.dropped.values())
+        with self._lock:
+            self.points["rejected"] += rejected
+            self.points["out_of_order"] += out.dropped["out of order"]
+            self.points["duplicate"] += out.dropped["duplicate"]
+            self.points["accepted"] += max(0, out.points - rejected - dropped)

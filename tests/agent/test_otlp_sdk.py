@@ -1,0 +1,116 @@
+"""OTLP end to end: an application instrumented with the OpenTelemetry Python SDK exports with the
+SDK's own OTLP/HTTP exporter to the agent's receiver, and each objective over what it pushed
+equals the value computed from the counts the application recorded."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
+from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.view import (
+    ExplicitBucketHistogramAggregation,
+    ExponentialBucketHistogramAggregation,
+    View,
+)
+from opentelemetry.sdk.resources import Resource
+
+from redline.agent.runtime import Agent
+from redline.config import LoadedConfig, parse_config
+from tests.ports import free_port
+
+LATENCIES = (0.05, 0.12, 0.2, 0.3, 0.45, 0.8, 1.7)
+
+
+def config(tmp_path: Path, port: int) -> LoadedConfig:
+    text = f"""
+agent: {{data_dir: {tmp_path / "data"}, listen: "127.0.0.1:0"}}
+receivers: [{{kind: otlp, listen: "127.0.0.1:{port}"}}]
+slos:
+  - name: chat-availability
+    objective: 99
+    sli:
+      ratio:
+        errors: app_requests_total{{job="shop/chat",code=~"5.."}}
+        total: app_requests_total{{job="shop/chat"}}
+  - name: chat-latency
+    objective: 90
+    sli: {{latency: {{histogram: 'app_request_duration_seconds{{job="shop/chat"}}', threshold: 250ms}}}}
+  - name: chat-ttft
+    objective: 90
+    sli: {{latency: {{histogram: gen_ai_server_time_to_first_token_seconds, threshold: 500ms}}}}
+"""
+    path = tmp_path / "redline.yaml"
+    path.write_text(text)
+    return LoadedConfig(parse_config(text, path), path)
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[Agent]:
+    agent = Agent(config(tmp_path, free_port()), env={}, clock=time.time)
+    agent.start_server()
+    yield agent
+    agent.shutdown()
+
+
+def provider(port: int, temporality: AggregationTemporality) -> MeterProvider:
+    exporter = OTLPMetricExporter(
+        endpoint=f"http://127.0.0.1:{port}/v1/metrics",
+        preferred_temporality={Counter: temporality, Histogram: temporality},
+    )
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)  # exports on flush only
+    views = [
+        View(instrument_name="app.request.duration",
+             aggregation=ExplicitBucketHistogramAggregation((0.1, 0.25, 0.5, 1.0))),
+        View(instrument_name="gen_ai.server.time_to_first_token", aggregation=ExponentialBucketHistogramAggregation()),
+    ]
+    resource = Resource.create({"service.name": "chat", "service.namespace": "shop", "service.instance.id": "pod-1"})
+    return MeterProvider(metric_readers=[reader], resource=resource, views=views)
+
+
+@pytest.mark.parametrize("temporality", [AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA])
+def test_objectives_over_what_the_sdk_pushed_equal_the_recorded_counts(
+    agent: Agent, temporality: AggregationTemporality
+) -> None:
+    port = agent.receivers.ports()["otlp"]
+    meters = provider(port, temporality)
+    meter = meters.get_meter("chat")
+    requests = meter.create_counter("app.requests", unit="{request}")
+    duration = meter.create_histogram("app.request.duration", unit="s")
+    ttft = meter.create_histogram("gen_ai.server.time_to_first_token", unit="s")
+    for code in ("200", "500"):
+        requests.add(0, {"code": code})  # every series exists from the first export on
+    duration.record(0.0)
+    ttft.record(0.01)
+    assert meters.force_flush(10_000)
+    errors = total = fast = slow_ttft = observed = 0
+    if temporality == AggregationTemporality.DELTA:
+        # A delta stream's first point counts from its start time (a 0 is stored there); a
+        # cumulative stream's first point is its baseline, as a scrape's first sample is.
+        fast = observed = 1
+    for step in range(4):
+        time.sleep(0.002)  # the SDK stamps points in ns; keep successive exports apart in ms
+        requests.add(100, {"code": "200"})
+        requests.add(step * 3, {"code": "500"})
+        errors, total = errors + step * 3, total + 100 + step * 3
+        for i, seconds in enumerate(LATENCIES * (step + 1)):
+            duration.record(seconds)
+            ttft.record(seconds * 2 if i % 2 else seconds)
+            observed += 1
+            fast += seconds <= 0.25
+            slow_ttft += (seconds * 2 if i % 2 else seconds) > 0.5
+        assert meters.force_flush(10_000)
+    meters.shutdown()
+
+    report = {o.name: o for o in agent.evaluate().objectives}
+    health = agent.health["otlp"]
+    assert health.ok and not health.problems, health
+    assert report["chat-availability"].sli == pytest.approx(1 - errors / total, rel=1e-12)
+    assert report["chat-availability"].events == pytest.approx(total, rel=1e-12)
+    assert report["chat-latency"].sli == pytest.approx(fast / observed, rel=1e-12)
+    assert report["chat-ttft"].sli == pytest.approx(1 - slow_ttft / observed, rel=1e-12)
+    assert not report["chat-ttft"].approximate
