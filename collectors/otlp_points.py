@@ -68,7 +68,7 @@ class Translation:
         frame = pl.DataFrame(
             {"metric": metrics, "labels": labels, "timestamp": stamps, "value": values}, schema=SAMPLE_SCHEMA
         )
-        return frame.sort("metric", "labels", "timestamp")
+        return frame.sort("metric", "labels", "timestamp", maintain_order=True)
 
 
 def format_bound(bound: float) -> str:

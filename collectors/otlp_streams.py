@@ -28,6 +28,8 @@ __all__ = ["MAX_FUTURE_MS", "StreamKey", "StreamState", "StreamTable", "StreamUp
 MAX_FUTURE_MS: Final = 10 * 60 * 1000
 """A point more than this ahead of the receiver's clock is rejected (a sender's clock is wrong)."""
 
+_NS_PER_MS: Final = 1_000_000
+
 StreamKey = tuple[str, str]
 """(family name as stored, canonical label string)."""
 
@@ -102,14 +104,14 @@ def advance(
     counted — or a rejection such as a start time going backwards), ``None`` when taken;
     ``zero_at_ns`` is the time to write a 0 at first (a reset, or a new delta stream's start).
     """
-    if state is not None:
-        if time_ns < state.last_ns:
+    if state is not None:  # samples are stored in ms: a second point in the same ms is a duplicate
+        if time_ns // _NS_PER_MS < state.last_ns // _NS_PER_MS:
             return "out of order", None
-        if time_ns == state.last_ns:
+        if time_ns // _NS_PER_MS == state.last_ns // _NS_PER_MS:
             return "duplicate", None
     if delta:
-        if state is None:
-            return None, start_ns if 0 < start_ns < time_ns else None
+        if state is None:  # the 0 needs a millisecond of its own, before the point's
+            return None, start_ns if 0 < start_ns and start_ns // _NS_PER_MS < time_ns // _NS_PER_MS else None
         if start_ns and start_ns < state.last_ns:
             return (
                 f"delta start time {start_ns} ns goes backwards, before the previous point's time "
@@ -120,7 +122,8 @@ def advance(
         return None, None
     if start_ns < state.start_ns:
         return f"start time {start_ns} ns goes backwards from {state.start_ns} ns", None
-    return None, start_ns if start_ns > state.last_ns else None  # reset: a 0 at the new start
+    # a reset: a 0 at the new start, when it has a millisecond of its own after the last point
+    return None, start_ns if start_ns // _NS_PER_MS > state.last_ns // _NS_PER_MS else None
 
 
 def accumulate(

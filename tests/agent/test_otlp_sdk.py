@@ -86,6 +86,7 @@ def test_objectives_over_what_the_sdk_pushed_equal_the_recorded_counts(
         requests.add(0, {"code": code})  # every series exists from the first export on
     duration.record(0.0)
     ttft.record(0.01)
+    time.sleep(0.002)  # points are stored in ms: the first delta's start and time a millisecond apart
     assert meters.force_flush(10_000)
     errors = total = fast = slow_ttft = observed = 0
     if temporality == AggregationTemporality.DELTA:
