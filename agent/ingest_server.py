@@ -60,8 +60,9 @@ class IngestServer:
         """Stop serving and release the port."""
         self._server.shutdown()
 
-    def answer(self, path: str, length: str | None, read: Callable[[int], bytes], content_type: str,
-               encoding: str) -> tuple[Answer, bool]:
+    def answer(
+        self, path: str, length: str | None, read: Callable[[int], bytes], content_type: str, encoding: str
+    ) -> tuple[Answer, bool]:
         """The answer to a POST and whether to close the connection (its body was not read)."""
         route = self._routes.get(path.split("?", 1)[0])
         if route is None:
@@ -99,8 +100,11 @@ class IngestServer:
             def do_POST(self) -> None:
                 try:
                     answer, close = server.answer(
-                        self.path, self.headers.get("Content-Length"), self.rfile.read,
-                        self.headers.get("Content-Type", ""), self.headers.get("Content-Encoding", ""),
+                        self.path,
+                        self.headers.get("Content-Length"),
+                        self.rfile.read,
+                        self.headers.get("Content-Type", ""),
+                        self.headers.get("Content-Encoding", ""),
                     )
                 except Exception:  # containment: a receiver bug is a 500, the server lives on
                     log.exception("receiver %s failed on a request", server.settings.name)
@@ -115,7 +119,7 @@ class IngestServer:
                 self.end_headers()
                 self.wfile.write(answer.body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+            def log_message(self, format: str, *args: object) -> None:
                 log.debug("%s: " + format, server.settings.name, *args)
 
         return Handler

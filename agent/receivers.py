@@ -75,11 +75,13 @@ class ReceiverMetricsCollector(Collector):
             labels=["receiver", "outcome"],
         )
         busy = CounterMetricFamily(
-            "redline_receiver_busy_answers", "Requests answered 429: max_concurrent_requests were in hand.",
+            "redline_receiver_busy_answers",
+            "Requests answered 429: max_concurrent_requests were in hand.",
             labels=["receiver"],
         )
         streams = GaugeMetricFamily(
-            "redline_receiver_streams", "Streams the receiver remembers (bounded by max_streams).",
+            "redline_receiver_streams",
+            "Streams the receiver remembers (bounded by max_streams).",
             labels=["receiver"],
         )
         for server, receiver in self._receivers.servers:

@@ -38,7 +38,7 @@ from redline.alerts.manager import AlertEvent, AlertManager
 from redline.alerts.notifiers import Notifier
 from redline.alerts.state import AlertStateStore
 from redline.alerts.webhook import WebhookNotifier
-from redline.collectors.base import CollectResult, Collector, CollectorContext, SourceHealth
+from redline.collectors.base import Collector, CollectorContext, CollectResult, SourceHealth
 from redline.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfig
 from redline.kernel.errors import StoreError
 from redline.kernel.secrets import secret_from_env

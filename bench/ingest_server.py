@@ -106,8 +106,13 @@ class AsgiIngest:
                 )
             finally:
                 self.in_hand -= 1
-        await send({"type": "http.response.start", "status": answer.status,
-                    "headers": [(b"content-type", answer.content_type.encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status,
+                "headers": [(b"content-type", answer.content_type.encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": answer.body})
 
 

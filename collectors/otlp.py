@@ -138,8 +138,13 @@ class OTLPReceiver:
         with self._lock:
             updates = self.streams.begin()
             out = translate(
-                request, updates, now_ms, extra=self.config.series_labels(), limits=self.config.limits,
-                promote=self.config.promote_resource_attributes, thresholds=self._thresholds,
+                request,
+                updates,
+                now_ms,
+                extra=self.config.series_labels(),
+                limits=self.config.limits,
+                promote=self.config.promote_resource_attributes,
+                thresholds=self._thresholds,
             )
             over = out.over or self.config.limits.samples_error(len(out.rows))
             if over is None:

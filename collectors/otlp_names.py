@@ -63,10 +63,8 @@ def metric_name(name: str, unit: str, *, monotonic_sum: bool = False, gauge: boo
     words = unit_words(unit)
     parts = base.split("_")
     if words and not base.endswith("_" + words) and base != words:
-        if monotonic_sum and parts[-1] == "total":  # the unit goes before _total
-            base = "_".join(parts[:-1]) + "_" + words
-        else:
-            base = f"{base}_{words}"
+        before_total = monotonic_sum and parts[-1] == "total"  # the unit goes before _total
+        base = "_".join(parts[:-1]) + "_" + words if before_total else f"{base}_{words}"
     if gauge and _ANNOTATION.sub("", unit).strip() == "1" and not base.endswith("_ratio"):
         base += "_ratio"
     if monotonic_sum and not base.endswith("_total"):

@@ -15,6 +15,7 @@ count at that threshold would be a guess.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 from collections import Counter
@@ -126,8 +127,13 @@ class _Translator:
     """Translates one request's metrics into ``out``, staging stream updates in ``updates``."""
 
     def __init__(
-        self, out: Translation, updates: StreamUpdates, now_ms: int, thresholds: Mapping[str, Sequence[float]],
-        extra: Mapping[str, str], limits: SourceLimits,
+        self,
+        out: Translation,
+        updates: StreamUpdates,
+        now_ms: int,
+        thresholds: Mapping[str, Sequence[float]],
+        extra: Mapping[str, str],
+        limits: SourceLimits,
     ) -> None:
         self.out = out
         self.updates = updates
@@ -161,13 +167,13 @@ class _Translator:
             name = metric_name(metric.name, metric.unit)
             delta = metric.histogram.aggregation_temporality == _DELTA
             for h in metric.histogram.data_points:
-                self.point(name, h, base, delta, lambda h=h: self._explicit(h))
+                self.point(name, h, base, delta, functools.partial(self._explicit, h))
         elif kind == "exponential_histogram":
             name = metric_name(metric.name, metric.unit)
             delta = metric.exponential_histogram.aggregation_temporality == _DELTA
             wanted = tuple(sorted(set(self.thresholds.get(name, ()))))
             for e in metric.exponential_histogram.data_points:
-                self.point(name, e, base, delta, lambda e=e: self._exponential(e, wanted))
+                self.point(name, e, base, delta, functools.partial(self._exponential, e, wanted))
         elif kind == "summary":
             name = metric_name(metric.name, metric.unit)
             for s in metric.summary.data_points:
@@ -178,7 +184,9 @@ class _Translator:
     def _reject(self, name: str, why: str) -> None:
         self.out.rejected[f"{name}: {why}"] += 1
 
-    def _take(self, name: str, p: Any, labels: dict[str, str], *, histogram: bool = False) -> tuple[str, StreamState | None] | None:
+    def _take(
+        self, name: str, p: Any, labels: dict[str, str], *, histogram: bool = False
+    ) -> tuple[str, StreamState | None] | None:
         """The stream key's labels and state when the point is taken (else rejected/dropped, None)."""
         self.out.points += 1
         if p.flags & _NO_RECORDED_VALUE:
@@ -205,8 +213,9 @@ class _Translator:
         canonical = labels if isinstance(labels, str) else format_labels(labels)
         self.out.rows.append((name, canonical, ts_ns // _NS_PER_MS, value))
 
-    def number(self, name: str, metric: pb.Metric, p: pb.NumberDataPoint, base: dict[str, str], *,
-               delta: bool, counter: bool) -> None:
+    def number(
+        self, name: str, metric: pb.Metric, p: pb.NumberDataPoint, base: dict[str, str], *, delta: bool, counter: bool
+    ) -> None:
         labels = self.labels(p.attributes, base)
         taken = self._take(name, p, labels)
         if taken is None:
@@ -237,8 +246,14 @@ class _Translator:
         else:
             self._reject(name, reason)
 
-    def point(self, name: str, p: Any, base: dict[str, str], delta: bool,
-              values: Callable[[], tuple[tuple[float, ...], tuple[float, ...], str | None]]) -> None:
+    def point(
+        self,
+        name: str,
+        p: Any,
+        base: dict[str, str],
+        delta: bool,
+        values: Callable[[], tuple[tuple[float, ...], tuple[float, ...], str | None]],
+    ) -> None:
         """A histogram point: ``values()`` gives its (count, sum, bucket counts...), the bounds of the
         buckets (``+Inf`` last) and a rejection reason."""
         labels = self.labels(p.attributes, base)
@@ -277,7 +292,11 @@ class _Translator:
         bounds = tuple(h.explicit_bounds)
         counts = tuple(h.bucket_counts)
         if counts and len(counts) != len(bounds) + 1:
-            return (), (), f"histogram has {len(counts)} bucket counts for {len(bounds)} bounds (want {len(bounds) + 1})"
+            return (
+                (),
+                (),
+                f"histogram has {len(counts)} bucket counts for {len(bounds)} bounds (want {len(bounds) + 1})",
+            )
         if any(b >= a for a, b in zip(bounds[1:], bounds, strict=False)):
             return (), (), "histogram bounds are not strictly increasing"
         if counts and sum(counts) != h.count:
@@ -295,9 +314,13 @@ class _Translator:
         for threshold in wanted:
             k, lower, upper = exponential_boundary(threshold, e.scale)
             if k is None:
-                return (), (), (
-                    f"latency threshold {format_bound(threshold)} is not a bucket boundary at scale {e.scale} "
-                    f"(nearest: {lower:.6g} and {upper:.6g}), so its count would be a guess"
+                return (
+                    (),
+                    (),
+                    (
+                        f"latency threshold {format_bound(threshold)} is not a bucket boundary at scale {e.scale} "
+                        f"(nearest: {lower:.6g} and {upper:.6g}), so its count would be a guess"
+                    ),
                 )
             # bucket i holds (base**i, base**(i+1)]: it is at or under base**k when i + 1 <= k
             upto = max(0, min(len(e.positive.bucket_counts), k - e.positive.offset))

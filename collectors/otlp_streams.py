@@ -95,9 +95,7 @@ class StreamTable:
             self._streams.update(updates.changed)
 
 
-def advance(
-    state: StreamState | None, start_ns: int, time_ns: int, *, delta: bool
-) -> tuple[str | None, int | None]:
+def advance(state: StreamState | None, start_ns: int, time_ns: int, *, delta: bool) -> tuple[str | None, int | None]:
     """Check a point against its stream: ``(reason, zero_at_ns)``.
 
     ``reason`` is why the point is not taken (``"out of order"``, ``"duplicate"`` — dropped and
@@ -111,7 +109,7 @@ def advance(
             return "duplicate", None
     if delta:
         if state is None:  # the 0 needs a millisecond of its own, before the point's
-            return None, start_ns if 0 < start_ns and start_ns // _NS_PER_MS < time_ns // _NS_PER_MS else None
+            return None, start_ns if start_ns > 0 and start_ns // _NS_PER_MS < time_ns // _NS_PER_MS else None
         if start_ns and start_ns < state.last_ns:
             return (
                 f"delta start time {start_ns} ns goes backwards, before the previous point's time "

@@ -39,7 +39,7 @@ class SampleSink(Protocol):
         """Why samples cannot be taken now (the store is not keeping up: 503, retry), or ``None``."""
         ...
 
-    def accept(self, source: str, result: CollectResult) -> None:
+    def accept(self, source: str, result: CollectResult) -> object:
         """Store and evaluate one request's samples, record its health."""
         ...
 

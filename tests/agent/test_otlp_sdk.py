@@ -64,8 +64,10 @@ def provider(port: int, temporality: AggregationTemporality) -> MeterProvider:
     )
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)  # exports on flush only
     views = [
-        View(instrument_name="app.request.duration",
-             aggregation=ExplicitBucketHistogramAggregation((0.1, 0.25, 0.5, 1.0))),
+        View(
+            instrument_name="app.request.duration",
+            aggregation=ExplicitBucketHistogramAggregation((0.1, 0.25, 0.5, 1.0)),
+        ),
         View(instrument_name="gen_ai.server.time_to_first_token", aggregation=ExponentialBucketHistogramAggregation()),
     ]
     resource = Resource.create({"service.name": "chat", "service.namespace": "shop", "service.instance.id": "pod-1"})
