@@ -83,7 +83,10 @@ class IngestServer:
             retry = {"Retry-After": str(max(1, round(self.settings.retry_after)))}
             return _plain(429, "too many requests in hand; retry later", retry), True
         try:
-            body = read(size)
+            try:
+                body = read(size)
+            except TimeoutError:
+                return _plain(408, f"the body did not arrive within {self.settings.request_timeout:g} s"), True
             if len(body) < size:
                 return _plain(400, f"body ended after {len(body)} of {size} bytes"), True
             return route(body, content_type, encoding), False
