@@ -27,8 +27,10 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from pydantic import Field
 
 from redline.collectors.base import CollectResult, SourceHealth
+from redline.collectors.genai import token_spend_rows
 from redline.collectors.otlp_points import Translation, translate
 from redline.collectors.otlp_streams import StreamTable
+from redline.collectors.rate_card import TokenPrice
 from redline.collectors.receiver import Answer, BadRequest, Listen, ReceiverSettings, SampleSink, read_body
 from redline.kernel.fields import empty_samples
 
@@ -51,6 +53,9 @@ class OTLPReceiverConfig(ReceiverSettings):
     promote_resource_attributes: list[str] = Field(default_factory=list)
     """Resource attributes that become labels (``deployment.environment``, ``k8s.cluster.name``);
     ``service.*`` always become ``job``/``instance``."""
+    token_prices: dict[str, TokenPrice] = Field(default_factory=dict)
+    """USD per million input/output tokens per model: ``gen_ai.client.token.usage`` is also stored
+    as ``redline_spend_usd_total`` (``collectors.genai``), as the ``rate_card`` source prices it."""
 
 
 def _answer(message: Message, as_json: bool, status: int = 200, headers: Mapping[str, str] | None = None) -> Answer:
@@ -146,6 +151,9 @@ class OTLPReceiver:
                 promote=self.config.promote_resource_attributes,
                 thresholds=self._thresholds,
             )
+            unpriced: set[str] = set()
+            if self.config.token_prices:
+                out.rows.extend(list(token_spend_rows(out.rows, self.config.token_prices, unpriced)))
             over = out.over or self.config.limits.samples_error(len(out.rows))
             if over is None:
                 samples = out.frame()
@@ -154,12 +162,14 @@ class OTLPReceiver:
                 samples = empty_samples()
                 out.rejected.clear()
                 out.rejected[f"request refused whole: {over}"] = out.points
-            health = self._health(out, samples.height, over, now_ms, time.monotonic() - started)
+            health = self._health(out, samples.height, over, now_ms, time.monotonic() - started, sorted(unpriced))
             self._sink.accept(self.config.name, CollectResult(health, samples))
         self._count(out)
         return out.rejected_points, rejection_message(out.rejected) if out.rejected else ""
 
-    def _health(self, out: Translation, samples: int, over: str | None, now_ms: int, seconds: float) -> SourceHealth:
+    def _health(
+        self, out: Translation, samples: int, over: str | None, now_ms: int, seconds: float, notes: list[str]
+    ) -> SourceHealth:
         where = f"receiver {self.config.name!r} (OTLP)"
         return SourceHealth(
             source=self.config.name,
@@ -168,7 +178,7 @@ class OTLPReceiver:
             duration_seconds=seconds,
             samples=samples,
             timestamp_ms=now_ms,
-            problems=tuple(f"{reason} (x{n})" for reason, n in out.rejected.most_common(_SHOWN_REASONS)),
+            problems=(*notes, *(f"{reason} (x{n})" for reason, n in out.rejected.most_common(_SHOWN_REASONS))),
         )
 
     def _count(self, out: Translation) -> None:

@@ -29,6 +29,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 
+from redline.collectors.genai import semconv_unit
 from redline.collectors.limits import SourceLimits, series_limit_error
 from redline.collectors.otlp_names import label_name, metric_name, resource_labels
 from redline.collectors.otlp_streams import MAX_FUTURE_MS, StreamState, StreamUpdates, accumulate, advance
@@ -153,6 +154,8 @@ class _Translator:
 
     def metric(self, metric: pb.Metric, base: dict[str, str]) -> None:
         kind = metric.WhichOneof("data")
+        if not metric.unit:
+            metric.unit = semconv_unit(metric.name, metric.unit)
         if kind == "gauge":
             name = metric_name(metric.name, metric.unit, gauge=True)
             for p in metric.gauge.data_points:

@@ -117,3 +117,75 @@ def test_objectives_over_what_the_sdk_pushed_equal_the_recorded_counts(
     assert report["chat-latency"].sli == pytest.approx(fast / observed, rel=1e-12)
     assert report["chat-ttft"].sli == pytest.approx(1 - slow_ttft / observed, rel=1e-12)
     assert not report["chat-ttft"].approximate
+
+
+GENAI_CONFIG = """
+agent: {{data_dir: {data}, listen: "127.0.0.1:0"}}
+receivers:
+  - kind: otlp
+    listen: "127.0.0.1:{port}"
+    token_prices:
+      small-model: {{input_per_million_usd: 0.5, output_per_million_usd: 1.5}}
+slos:
+  - name: small-model-ttft
+    objective: 95
+    sli:
+      latency:
+        histogram: gen_ai_server_time_to_first_token_seconds{{gen_ai_request_model="small-model"}}
+        threshold: 250ms
+  - name: llm-availability
+    objective: 99
+    sli:
+      ratio:
+        errors: gen_ai_client_operation_duration_seconds_count{{error_type=~".+"}}
+        total: gen_ai_client_operation_duration_seconds_count
+guardrails:
+  - name: llm-unit-cost
+    window: 1d
+    cost_per_1k:
+      spend: redline_spend_usd_total{{source="otlp"}}
+      inferences: gen_ai_client_operation_duration_seconds_count
+      max: 0.5
+"""
+
+
+def test_genai_metrics_give_ttft_availability_and_token_cost_per_1k(tmp_path: Path) -> None:
+    port = free_port()
+    path = tmp_path / "redline.yaml"
+    text = GENAI_CONFIG.format(data=tmp_path / "data", port=port)
+    agent = Agent(LoadedConfig(parse_config(text, path), path), env={}, clock=time.time)
+    agent.start_server()
+    try:
+        meters = provider(port, AggregationTemporality.DELTA)
+        meter = meters.get_meter("genai-app")
+        tokens = meter.create_histogram("gen_ai.client.token.usage", unit="{token}")
+        duration = meter.create_histogram("gen_ai.client.operation.duration", unit="s")
+        ttft = meter.create_histogram("gen_ai.server.time_to_first_token", unit="s")
+        model = {"gen_ai.request.model": "small-model", "gen_ai.operation.name": "chat"}
+        calls = failed = fast = 0
+        input_tokens = output_tokens = 0
+        time.sleep(0.002)  # a delta's start and first point a millisecond apart (see above)
+        for step in range(3):
+            for i in range(10):
+                calls += 1
+                if (step + i) % 7 == 0:
+                    failed += 1
+                    duration.record(0.4, {**model, "error.type": "timeout"})
+                    continue
+                duration.record(0.9, model)
+                seconds = 0.1 if i % 3 else 0.3
+                ttft.record(seconds, model)
+                fast += seconds <= 0.25
+                tokens.record(100 + i, {**model, "gen_ai.token.type": "input"})
+                tokens.record(20 * i, {**model, "gen_ai.token.type": "output"})
+                input_tokens, output_tokens = input_tokens + 100 + i, output_tokens + 20 * i
+            assert meters.force_flush(10_000)
+            time.sleep(0.002)
+        meters.shutdown()
+        report = {o.name: o for o in agent.evaluate().objectives}
+    finally:
+        agent.shutdown()
+    assert report["small-model-ttft"].sli == pytest.approx(fast / (calls - failed), rel=1e-12)
+    assert report["llm-availability"].sli == pytest.approx(1 - failed / calls, rel=1e-12)
+    spend = (input_tokens * 0.5 + output_tokens * 1.5) / 1e6
+    assert report["llm-unit-cost"].sli == pytest.approx(spend / (calls / 1000), rel=1e-9)
