@@ -28,6 +28,7 @@ from pydantic import Field
 
 from redline.collectors.base import CollectResult, SourceHealth
 from redline.collectors.genai import token_spend_rows
+from redline.collectors.limits import UNLIMITED_BYTES
 from redline.collectors.otlp_points import Translation, translate
 from redline.collectors.otlp_streams import StreamTable
 from redline.collectors.rate_card import TokenPrice
@@ -112,7 +113,9 @@ class OTLPReceiver:
         if behind is not None:
             return error_answer(503, f"not taking samples now: {behind}", as_json, retry)
         try:
-            request = self._parse(read_body(body, content_encoding, self.config.body_size_limit), as_json)
+            request = self._parse(
+                read_body(body, content_encoding, self.config.body_size_limit or UNLIMITED_BYTES), as_json
+            )
         except BadRequest as exc:
             return error_answer(413 if exc.too_large else 400, str(exc), as_json)
         rejected, message = self._ingest(request)

@@ -68,7 +68,7 @@ class ReceiverSettings(BaseModel):
     listen: Listen
     labels: dict[str, str] = Field(default_factory=dict)
     body_size_limit: ByteCount = 16 * 1024 * 1024
-    """The largest body, after decompression: over it the answer is 413."""
+    """The largest body, after decompression (``16MB``, or bytes; 0: no limit): over it the answer is 413."""
     sample_limit: int = Field(default=200_000, ge=0)
     label_limit: int = Field(default=64, ge=0)
     label_name_length_limit: int = Field(default=256, ge=0)
