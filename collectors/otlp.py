@@ -10,7 +10,6 @@ the ``SampleSink``: the same path a scrape's samples take.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -26,14 +25,13 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from pydantic import Field
 
-from redline.collectors.base import CollectResult, SourceHealth
 from redline.collectors.genai import token_spend_rows
 from redline.collectors.limits import UNLIMITED_BYTES
-from redline.collectors.otlp_points import Translation, translate
-from redline.collectors.otlp_streams import StreamTable
+from redline.collectors.otlp_points import translate
+from redline.collectors.push import PushPipeline, Translation, rejection_message
+from redline.collectors.push_streams import StreamTable, StreamUpdates
 from redline.collectors.rate_card import TokenPrice
 from redline.collectors.receiver import Answer, BadRequest, Listen, ReceiverSettings, SampleSink, read_body
-from redline.kernel.fields import empty_samples
 
 __all__ = ["OTLPReceiver", "OTLPReceiverConfig"]
 
@@ -71,13 +69,6 @@ def error_answer(status: int, message: str, as_json: bool, headers: Mapping[str,
     return _answer(Status(code=_INVALID_ARGUMENT, message=message), as_json, status, headers)
 
 
-def rejection_message(rejected: Counter[str]) -> str:
-    """The ``partial_success.error_message``: the most frequent reasons with their counts."""
-    shown = [f"{reason} (x{count})" for reason, count in rejected.most_common(_SHOWN_REASONS)]
-    more = len(rejected) - len(shown)
-    return "; ".join(shown) + (f"; and {more} more reasons" if more > 0 else "")
-
-
 class OTLPReceiver:
     """Turns OTLP export requests into samples for ``sink``. Thread-safe.
 
@@ -94,13 +85,18 @@ class OTLPReceiver:
         thresholds: Mapping[str, Sequence[float]] | None = None,
     ) -> None:
         self.config = config
-        self._sink = sink
-        self._clock = clock
         self._thresholds = dict(thresholds or {})
-        self.streams = StreamTable(config.max_streams)
-        self._lock = threading.Lock()  # one request's staged stream updates at a time
-        self.points: Counter[str] = Counter()
+        self.pipeline = PushPipeline(config, config.max_streams, sink, clock, "OTLP")
+
+    @property
+    def streams(self) -> StreamTable:
+        """The streams this receiver remembers."""
+        return self.pipeline.streams
+
+    @property
+    def points(self) -> Counter[str]:
         """Points by outcome: accepted, rejected, out_of_order, duplicate."""
+        return self.pipeline.points
 
     def handle(self, body: bytes, content_type: str, content_encoding: str = "") -> Answer:
         """The answer to one ``POST /v1/metrics``; never raises."""
@@ -109,7 +105,7 @@ class OTLPReceiver:
         retry = {"Retry-After": str(max(1, round(self.config.retry_after)))}
         if media not in (PROTOBUF, JSON):
             return error_answer(415, f"Content-Type {media!r}: expected {PROTOBUF} or {JSON}", as_json)
-        behind = self._sink.behind()
+        behind = self.pipeline.sink.behind()
         if behind is not None:
             return error_answer(503, f"not taking samples now: {behind}", as_json, retry)
         try:
@@ -140,11 +136,9 @@ class OTLPReceiver:
         return request
 
     def _ingest(self, request: ExportMetricsServiceRequest) -> tuple[int, str]:
-        """Translate, check the limits, hand the samples over; ``(rejected points, message)``."""
-        started = time.monotonic()
-        now_ms = int(self._clock() * 1000)
-        with self._lock:
-            updates = self.streams.begin()
+        """Run the request through the pipeline; ``(rejected points, message)``."""
+
+        def rows(updates: StreamUpdates, now_ms: int) -> Translation:
             out = translate(
                 request,
                 updates,
@@ -154,41 +148,11 @@ class OTLPReceiver:
                 promote=self.config.promote_resource_attributes,
                 thresholds=self._thresholds,
             )
-            unpriced: set[str] = set()
             if self.config.token_prices:
+                unpriced: set[str] = set()
                 out.rows.extend(list(token_spend_rows(out.rows, self.config.token_prices, unpriced)))
-            over = out.over or self.config.limits.samples_error(len(out.rows))
-            if over is None:
-                samples = out.frame()
-                self.streams.commit(updates)
-            else:
-                samples = empty_samples()
-                out.rejected.clear()
-                out.rejected[f"request refused whole: {over}"] = out.points
-            health = self._health(out, samples.height, over, now_ms, time.monotonic() - started, sorted(unpriced))
-            self._sink.accept(self.config.name, CollectResult(health, samples))
-        self._count(out)
+                out.notes.extend(sorted(unpriced))
+            return out
+
+        out = self.pipeline.run(rows)
         return out.rejected_points, rejection_message(out.rejected) if out.rejected else ""
-
-    def _health(
-        self, out: Translation, samples: int, over: str | None, now_ms: int, seconds: float, notes: list[str]
-    ) -> SourceHealth:
-        where = f"receiver {self.config.name!r} (OTLP)"
-        return SourceHealth(
-            source=self.config.name,
-            ok=over is None,
-            error=f"{where}: {over}" if over is not None else None,
-            duration_seconds=seconds,
-            samples=samples,
-            timestamp_ms=now_ms,
-            problems=(*notes, *(f"{reason} (x{n})" for reason, n in out.rejected.most_common(_SHOWN_REASONS))),
-        )
-
-    def _count(self, out: Translation) -> None:
-        rejected = out.rejected_points
-        dropped = sum(out.dropped.values())
-        with self._lock:
-            self.points["rejected"] += rejected
-            self.points["out_of_order"] += out.dropped["out of order"]
-            self.points["duplicate"] += out.dropped["duplicate"]
-            self.points["accepted"] += max(0, out.points - rejected - dropped)

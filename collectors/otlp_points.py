@@ -1,7 +1,7 @@
 """OTLP metric points as sample rows: Sums, Gauges, histograms (explicit and exponential), Summaries.
 
 One call translates one ``ExportMetricsServiceRequest``: names and labels per
-``collectors.otlp_names``, delta and reset handling per ``collectors.otlp_streams``. A point that
+``collectors.otlp_names``, delta and reset handling per ``collectors.push_streams``. A point that
 cannot be taken is rejected with its reason (named in the answer's ``partial_success``), the rest
 of the request is kept. Out-of-order and duplicate points are dropped and counted.
 
@@ -18,13 +18,10 @@ import base64
 import functools
 import json
 import math
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import polars as pl
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
@@ -32,8 +29,8 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 from redline.collectors.genai import semconv_unit
 from redline.collectors.limits import SourceLimits, series_limit_error
 from redline.collectors.otlp_names import label_name, metric_name, resource_labels
-from redline.collectors.otlp_streams import MAX_FUTURE_MS, StreamState, StreamUpdates, accumulate, advance
-from redline.kernel.fields import SAMPLE_SCHEMA, empty_samples
+from redline.collectors.push import Translation
+from redline.collectors.push_streams import MAX_FUTURE_MS, StreamState, StreamUpdates, accumulate, advance
 from redline.kernel.labels import format_labels
 
 __all__ = ["Translation", "exponential_boundary", "format_bound", "translate"]
@@ -41,36 +38,6 @@ __all__ = ["Translation", "exponential_boundary", "format_bound", "translate"]
 _DELTA = pb.AGGREGATION_TEMPORALITY_DELTA
 _NO_RECORDED_VALUE = 1
 _NS_PER_MS = 1_000_000
-
-
-@dataclass
-class Translation:
-    """The rows of one request, and what it did not take."""
-
-    rows: list[tuple[str, str, int, float]] = field(default_factory=list)
-    """(metric, canonical labels, timestamp ms, value)."""
-    points: int = 0
-    over: str | None = None
-    """The first series limit a new stream breaks (the request is then refused whole)."""
-    rejected: Counter[str] = field(default_factory=Counter)
-    """Rejected points by reason (``metric: why``)."""
-    dropped: Counter[str] = field(default_factory=Counter)
-    """Dropped points: ``out of order``, ``duplicate``."""
-
-    @property
-    def rejected_points(self) -> int:
-        """How many points were rejected."""
-        return sum(self.rejected.values())
-
-    def frame(self) -> pl.DataFrame:
-        """The rows as a sample frame, sorted by series then time."""
-        if not self.rows:
-            return empty_samples()
-        metrics, labels, stamps, values = zip(*self.rows, strict=True)
-        frame = pl.DataFrame(
-            {"metric": metrics, "labels": labels, "timestamp": stamps, "value": values}, schema=SAMPLE_SCHEMA
-        )
-        return frame.sort("metric", "labels", "timestamp", maintain_order=True)
 
 
 def format_bound(bound: float) -> str:
