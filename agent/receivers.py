@@ -14,12 +14,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from redline.agent.ingest_server import IngestServer
-from redline.collectors.otlp import OTLPReceiver
+from redline.collectors.otlp import OTLPReceiver, OTLPReceiverConfig
 from redline.collectors.receiver import SampleSink
+from redline.collectors.remote_write import RemoteWriteReceiver
 from redline.config import RedlineConfig
 from redline.slo.spec import SLOSpec
 
 __all__ = ["ReceiverMetricsCollector", "Receivers", "build_receivers", "latency_thresholds"]
+
+Receiver = OTLPReceiver | RemoteWriteReceiver
 
 
 def latency_thresholds(specs: Sequence[SLOSpec]) -> dict[str, list[float]]:
@@ -34,7 +37,7 @@ def latency_thresholds(specs: Sequence[SLOSpec]) -> dict[str, list[float]]:
 class Receivers:
     """The servers of every configured receiver, started and stopped together."""
 
-    def __init__(self, servers: list[tuple[IngestServer, OTLPReceiver]]) -> None:
+    def __init__(self, servers: list[tuple[IngestServer, Receiver]]) -> None:
         self.servers = servers
 
     def start(self) -> None:
@@ -55,10 +58,14 @@ class Receivers:
 def build_receivers(config: RedlineConfig, sink: SampleSink, clock: Callable[[], float]) -> Receivers:
     """A server per ``receivers:`` entry; nothing is bound until ``start``."""
     thresholds = latency_thresholds(config.slos)
-    servers = []
+    servers: list[tuple[IngestServer, Receiver]] = []
     for settings in config.receivers:
-        receiver = OTLPReceiver(settings, sink, clock=clock, thresholds=thresholds)
-        servers.append((IngestServer(settings, {"/v1/metrics": receiver.handle}), receiver))
+        if isinstance(settings, OTLPReceiverConfig):
+            otlp = OTLPReceiver(settings, sink, clock=clock, thresholds=thresholds)
+            servers.append((IngestServer(settings, {"/v1/metrics": otlp.handle}), otlp))
+        else:
+            remote = RemoteWriteReceiver(settings, sink, clock=clock)
+            servers.append((IngestServer(settings, {"/api/v1/write": remote.handle}), remote))
     return Receivers(servers)
 
 

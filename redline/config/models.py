@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from redline.collectors.otlp import OTLPReceiverConfig
 from redline.collectors.registry import SourceConfig
+from redline.collectors.remote_write import RemoteWriteReceiverConfig
 from redline.config.spec_files import SpecFile
 from redline.kernel.config_types import DurationSeconds
 from redline.kernel.units import format_duration
@@ -102,8 +103,8 @@ class AlertingConfig(_Strict):
     external_url: str = "http://127.0.0.1:8501"
 
 
-ReceiverConfig = Annotated[OTLPReceiverConfig, Field(discriminator="kind")]
-"""A push receiver (``receivers:``), told apart by its ``kind``: ``otlp``."""
+ReceiverConfig = Annotated[OTLPReceiverConfig | RemoteWriteReceiverConfig, Field(discriminator="kind")]
+"""A push receiver (``receivers:``), told apart by its ``kind``: ``otlp`` or ``remote_write``."""
 
 
 class RedlineConfig(_Strict):
@@ -117,7 +118,8 @@ class RedlineConfig(_Strict):
     guardrails: list[GuardrailSpec] = Field(default_factory=list)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     receivers: list[ReceiverConfig] = Field(default_factory=list)
-    """Push receivers (OTLP/HTTP metrics): their samples take the same path a source's do."""
+    """Push receivers (OTLP/HTTP metrics, Prometheus remote write): their samples take the path a
+    source's do."""
 
     @model_validator(mode="after")
     def _names_are_unique(self) -> RedlineConfig:
