@@ -29,6 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from redline.agent.lock import DataDirLock
 from redline.agent.readiness import Readiness
 from redline.agent.receivers import ReceiverMetricsCollector, build_receivers
+from redline.agent.remote_write_out import RemoteWriteQueueCollector, build_queues, push_report
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
 from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_files
 from redline.agent.wiring import build_collectors, writable_store
@@ -131,6 +132,8 @@ class Agent:
         )
         self.receivers = build_receivers(cfg, self, clock)
         self.metrics.registry.register(ReceiverMetricsCollector(self.receivers))
+        self.remote_write = build_queues(loaded, env, self._client)
+        self.metrics.registry.register(RemoteWriteQueueCollector(self.remote_write))
         self._scheduler: BackgroundScheduler | None = None
         self._jobs_idle = threading.Condition()
         self._running_jobs = 0
@@ -294,6 +297,8 @@ class Agent:
         self.metrics.evaluate_duration.observe(time.perf_counter() - started)
         try:
             self._process_alerts(report)
+            if self.remote_write:
+                self._push_remote(report)
         finally:
             # Published once its alerts are processed: a reader that sees this evaluation (on
             # /healthz, evaluated_at) sees its pages sent or queued too.
@@ -304,6 +309,15 @@ class Agent:
         self.flush_write_buffer()
         self.metrics.tick_duration.observe(time.perf_counter() - started)
         return report
+
+    def _push_remote(self, report: StatusReport) -> None:
+        """Queue the report's series for every remote write target (alert series as far as the
+        alert database can be read; its failure is readiness's to report)."""
+        try:
+            alerts = self._alert_state.records()
+        except StoreError:
+            alerts = []
+        push_report(self.remote_write, report, {s.name: s for s in self.loaded.config.slos}, alerts)
 
     def _process_alerts(self, report: StatusReport) -> None:
         """Alerts for ``report``, unless the alert database fails its check (then not ready)."""
@@ -409,6 +423,8 @@ class Agent:
             self._server.start()
             log.info("metrics on http://%s:%d/metrics", self.loaded.config.agent.listen_host, self._server.port)
         self.receivers.start()
+        for queue in self.remote_write:
+            queue.start()
         for server, _ in self.receivers.servers:
             log.info("receiver %s on http://%s:%d", server.settings.name, server.settings.host, server.port)
 
@@ -479,6 +495,8 @@ class Agent:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         self.receivers.shutdown()  # before the last flush: nothing arrives after it
+        for queue in self.remote_write:
+            queue.shutdown(timeout_s)  # what is not sent stays on disk for the next run
         self.alerts.shutdown(timeout_s)
         with self._jobs_idle:
             finished = self._jobs_idle.wait_for(

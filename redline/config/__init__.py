@@ -13,7 +13,9 @@ from redline.config.models import (
     LoadedConfig,
     LogNotifierConfig,
     NotifierConfig,
+    ReceiverConfig,
     RedlineConfig,
+    RemoteWriteOutConfig,
     WebhookNotifierConfig,
 )
 from redline.config.spec_files import SpecFile, load_spec_files, read_documents, specs_from_documents
@@ -25,7 +27,9 @@ __all__ = [
     "LoadedConfig",
     "LogNotifierConfig",
     "NotifierConfig",
+    "ReceiverConfig",
     "RedlineConfig",
+    "RemoteWriteOutConfig",
     "SpecFile",
     "WebhookNotifierConfig",
     "load_config",
