@@ -10,29 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from redline.agent.runtime import Agent
 from redline.config import LoadedConfig, parse_config
+from tests.conformance.counter_target import Target, wait_for
 from tests.ports import free_port
 from tests.prometheus_server import serve_prometheus
-
-DEADLINE_S = 60.0
-
-
-class Target:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter("http_requests_total", "Requests.", ["code"], registry=self.registry)
-        for code in ("200", "500"):
-            self.requests.labels(code)
-        self.server, self.thread = start_http_server(0, addr="127.0.0.1", registry=self.registry)
-        self.address = f"127.0.0.1:{self.server.server_port}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -61,14 +44,6 @@ slos:
     path = tmp_path / "redline.yaml"
     path.write_text(text)
     return LoadedConfig(parse_config(text, path), path)
-
-
-def wait_for(condition: object, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {DEADLINE_S:.0f} s: {what}")
-        time.sleep(0.2)  # polling a condition with a deadline: Prometheus sends on its own schedule
 
 
 def test_an_objective_over_series_prometheus_forwards_equals_the_same_objective_by_scrape(

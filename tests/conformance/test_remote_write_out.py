@@ -5,6 +5,7 @@ queried back through Prometheus's HTTP API with the values Redline computed."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,8 +13,15 @@ import pytest
 
 from redline.agent.runtime import Agent
 from redline.config import LoadedConfig, parse_config
-from tests.conformance.test_remote_write_in import Target, target, wait_for  # noqa: F401 - the fixture
+from tests.conformance.counter_target import Target, wait_for
 from tests.prometheus_server import api_data, serve_prometheus
+
+
+@pytest.fixture
+def target() -> Iterator[Target]:
+    t = Target()
+    yield t
+    t.close()
 
 
 def config(tmp_path: Path, target: Target, prometheus: str) -> LoadedConfig:
