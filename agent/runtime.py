@@ -26,12 +26,14 @@ import httpx
 import polars as pl
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from redline import __version__
 from redline.agent.lock import DataDirLock
 from redline.agent.readiness import Readiness
 from redline.agent.receivers import ReceiverMetricsCollector, build_receivers
 from redline.agent.remote_write_out import RemoteWriteQueueCollector, build_queues, push_report
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
 from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_files
+from redline.agent.telemetry import Telemetry
 from redline.agent.wiring import build_collectors, writable_store
 from redline.agent.write_buffer import WriteBuffer, WriteBufferCollector, WriteOutcome
 from redline.alerts.log_notifier import LogNotifier
@@ -130,6 +132,7 @@ class Agent:
             if serve_metrics
             else None
         )
+        self.telemetry = Telemetry(env, __version__)  # exports only when OTEL_EXPORTER_OTLP_* say where
         self.receivers = build_receivers(cfg, self, clock)
         self.metrics.registry.register(ReceiverMetricsCollector(self.receivers))
         self.remote_write = build_queues(loaded, env, self._client)
@@ -211,7 +214,10 @@ class Agent:
 
     def collect(self, source: str) -> SourceHealth:
         """Collect one source once, store the batch, feed the evaluator."""
-        result = self.collectors[source].collect()
+        with self.telemetry.span("redline.collect", source=source) as span:
+            result = self.collectors[source].collect()
+            span.set_attribute("samples", result.samples.height)
+            span.set_attribute("ok", result.health.ok)
         for problem in result.health.problems[:5]:
             log.warning("source %s: %s", source, problem)
         return self.accept(source, result)
@@ -232,7 +238,12 @@ class Agent:
             self.metrics.collect_failures.labels(source).inc()
         self._log_source_change(source, health)
         if result.samples.height:
-            self._note_write(self.write_buffer.submit(result.samples))
+            self.telemetry.samples_collected.add(result.samples.height, {"source": source})
+            with self.telemetry.span("redline.store", source=source, samples=result.samples.height) as span:
+                outcome = self.write_buffer.submit(result.samples)
+                span.set_attribute("written", outcome.written)
+                span.set_attribute("dropped", outcome.dropped)
+            self._note_write(outcome)
             self.metrics.collect_samples.labels(source).inc(result.samples.height)
             if self._has_new_group_members(result.samples):
                 log.info("source %s: a new member of a grouped objective; rebuilding from the store", source)
@@ -289,8 +300,9 @@ class Agent:
         database and process alerts, check the data directory can be written."""
         started = time.perf_counter()
         try:
-            with self._lock:
+            with self._lock, self.telemetry.span("redline.evaluate") as span:
                 report = self.evaluator.evaluate(int(self._clock() * 1000))
+                span.set_attribute("objectives", len(report.objectives))
         except Exception as exc:
             self.readiness.set_down("evaluation", f"the last evaluation failed: {type(exc).__name__}: {exc}")
             raise
@@ -298,7 +310,8 @@ class Agent:
         try:
             self._process_alerts(report)
             if self.remote_write:
-                self._push_remote(report)
+                with self.telemetry.span("redline.remote_write", targets=len(self.remote_write)):
+                    self._push_remote(report)
         finally:
             # Published once its alerts are processed: a reader that sees this evaluation (on
             # /healthz, evaluated_at) sees its pages sent or queued too.
@@ -321,12 +334,17 @@ class Agent:
 
     def _process_alerts(self, report: StatusReport) -> None:
         """Alerts for ``report``, unless the alert database fails its check (then not ready)."""
-        try:
-            self._alert_state.check()
-            events = self.alerts.process(report)
-        except StoreError as exc:
-            self.readiness.set_down("alert_database", str(exc))
-            return
+        with self.telemetry.span("redline.alert") as span:
+            try:
+                self._alert_state.check()
+                events = self.alerts.process(report)
+            except StoreError as exc:
+                self.readiness.set_down("alert_database", str(exc))
+                return
+            deliveries = [d for e in events for d in e.deliveries]
+            span.set_attribute("events", len(events))
+            span.set_attribute("deliveries", len(deliveries))
+            span.set_attribute("failed_deliveries", sum(not d.ok for d in deliveries))
         self.readiness.set_up("alert_database")
         self._note_deliveries(events)
 
@@ -509,6 +527,7 @@ class Agent:
         if self._server is not None:
             self._server.shutdown()
         self._alert_state.close()
+        self.telemetry.shutdown()
         self._client.close()
         self._data_lock.release()
         if not finished:
