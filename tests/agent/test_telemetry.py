@@ -35,7 +35,7 @@ class Capture:
                     capture.bodies.setdefault(self.path, []).append(body)
                 send_body(self, 200, "application/x-protobuf", b"")
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self.server = ThreadedHTTPServer("otlp-capture", "127.0.0.1", 0)
