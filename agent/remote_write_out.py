@@ -108,22 +108,24 @@ class RemoteWriteQueue:
         return sum(p.stat().st_size for p in self.records())
 
     def append(self, points: list[Point], at_ms: int) -> None:
-        """Keep one evaluation's series as a record (written whole), then trim the oldest beyond
-        ``buffer_max_bytes``; wakes the sender. ``OSError`` when the record cannot be written."""
-        if not points:
-            return
-        data = _encode(points, at_ms)
+        """Keep one evaluation's series as records of at most ``max_samples_per_send`` (each written
+        whole), then trim the oldest beyond ``buffer_max_bytes``; wakes the sender. ``OSError`` when
+        a record cannot be written."""
+        size = self.config.max_samples_per_send
         with self._lock:
             self.directory.mkdir(parents=True, exist_ok=True)
             existing = self.records()
             seq = int(existing[-1].stem.split("-", 1)[0]) + 1 if existing else 1
-            final = self.directory / f"{seq:016d}-{len(points)}{_SUFFIX}"
-            tmp = final.with_suffix(".tmp")
-            with tmp.open("wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.rename(final)
+            for first in range(0, len(points), size):  # a record never exceeds one send
+                chunk = points[first : first + size]
+                final = self.directory / f"{seq:016d}-{len(chunk)}{_SUFFIX}"
+                tmp = final.with_suffix(".tmp")
+                with tmp.open("wb") as fh:
+                    fh.write(_encode(chunk, at_ms))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                tmp.rename(final)
+                seq += 1
             self._trim()
         self._wake.set()
 

@@ -134,3 +134,9 @@ def test_the_buffer_is_bounded_dropping_the_oldest_records(tmp_path: Path, clien
     assert q.buffered_bytes <= 300
     kept = len(q.records())
     assert 0 < kept < 10 and q.counts["dropped_overflow"] == 2 * (10 - kept)
+
+
+def test_an_evaluation_larger_than_one_send_is_kept_as_several_records(tmp_path: Path, client: httpx.Client) -> None:
+    q = queue(tmp_path, "http://127.0.0.1:9/api/v1/write", client, max_samples_per_send=5)
+    q.append(points(12), at_ms=1000)
+    assert [p.name.split("-", 1)[1] for p in q.records()] == ["5.rw", "5.rw", "2.rw"]
