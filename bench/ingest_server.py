@@ -32,7 +32,8 @@ from tests.ports import free_port
 
 POINTS = 1_000
 SENDERS = 4
-REQUESTS = int(os.environ.get("BENCH_INGEST_REQUESTS", "40"))
+REQUESTS = int(os.environ.get("BENCH_INGEST_REQUESTS", "25"))
+ROUNDS = 3
 
 
 def make_request(sender: int, step: int, points: int = POINTS) -> bytes:
@@ -127,39 +128,56 @@ def measure(name: str, url: str) -> tuple[float, float]:
     return points / wall, cpu / points * 1e6
 
 
-def main() -> None:
-    config = OTLPReceiverConfig(kind="otlp", listen=f"127.0.0.1:{free_port()}", max_concurrent_requests=16)
-    # warm the senders' imports so that neither server pays for them
-    with ProcessPoolExecutor(1) as pool:
-        pool.submit(make_request, 0, 0, 1).result()
+def serve_stdlib(config: OTLPReceiverConfig) -> tuple[str, Callable[[], None]]:
+    """The agent's server on a fresh receiver: (url, stop)."""
+    server = IngestServer(config, {"/v1/metrics": OTLPReceiver(config, DiscardSink()).handle})
+    server.start()
+    return f"http://127.0.0.1:{server.port}/v1/metrics", server.shutdown
 
-    receiver = OTLPReceiver(config, DiscardSink())
-    stdlib = IngestServer(config, {"/v1/metrics": receiver.handle})
-    stdlib.start()
-    try:
-        std_rate, std_cpu = measure("stdlib", f"http://127.0.0.1:{stdlib.port}/v1/metrics")
-    finally:
-        stdlib.shutdown()
 
+def serve_uvicorn(config: OTLPReceiverConfig) -> tuple[str, Callable[[], None]]:
+    """The raw ASGI app under uvicorn on a fresh receiver: (url, stop)."""
     receiver = OTLPReceiver(config, DiscardSink())
-    port = free_port()
     app = AsgiIngest({"/v1/metrics": receiver.handle}, config.body_size_limit, config.max_concurrent_requests)
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        asgi_rate, asgi_cpu = measure("uvicorn", f"http://127.0.0.1:{port}/v1/metrics")
-    finally:
+        time.sleep(0.01)  # uvicorn has no started event to wait on
+
+    def stop() -> None:
         server.should_exit = True
         thread.join(10)
 
+    return f"http://127.0.0.1:{port}/v1/metrics", stop
+
+
+def main() -> None:
+    config = OTLPReceiverConfig(kind="otlp", listen=f"127.0.0.1:{free_port()}", max_concurrent_requests=16)
+    with ProcessPoolExecutor(1) as pool:  # warm the senders' imports so that neither server pays for them
+        pool.submit(make_request, 0, 0, 1).result()
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(ROUNDS):  # alternate, best of each: the machine is shared and noisy
+        for name, serve in (("stdlib", serve_stdlib), ("uvicorn", serve_uvicorn)):
+            url, stop = serve(config)
+            try:
+                rate, cpu = measure(name, url)
+            finally:
+                stop()
+            old = best.get(name, (0.0, float("inf")))
+            best[name] = (max(old[0], rate), min(old[1], cpu))
     total = SENDERS * REQUESTS * POINTS
-    print(f"OTLP/HTTP ingest, {SENDERS} senders x {REQUESTS} requests x {POINTS} points ({total:,} points):")
-    print(f"  stdlib ThreadingHTTPServer (chosen): {std_rate:10,.0f} points/s  {std_cpu:6.2f} CPU s per 1M points")
-    print(f"  uvicorn + raw ASGI app (baseline):   {asgi_rate:10,.0f} points/s  {asgi_cpu:6.2f} CPU s per 1M points")
+    print(
+        f"OTLP/HTTP ingest, {SENDERS} senders x {REQUESTS} requests x {POINTS} points ({total:,} points), "
+        f"best of {ROUNDS} alternating rounds:"
+    )
+    for name, label in (("stdlib", "stdlib ThreadingHTTPServer (chosen)"), ("uvicorn", "uvicorn + raw ASGI app")):
+        rate, cpu = best[name]
+        print(f"  {label:<36} {rate:10,.0f} points/s  {cpu:6.2f} server CPU s per 1M points")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ the ``SampleSink``: the same path a scrape's samples take.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final, Literal
 
@@ -28,8 +27,8 @@ from pydantic import Field
 from redline.collectors.genai import token_spend_rows
 from redline.collectors.limits import UNLIMITED_BYTES
 from redline.collectors.otlp_points import translate
-from redline.collectors.push import PushPipeline, Translation, rejection_message
-from redline.collectors.push_streams import StreamTable, StreamUpdates
+from redline.collectors.push import PushReceiver, Translation, rejection_message
+from redline.collectors.push_streams import StreamUpdates
 from redline.collectors.rate_card import TokenPrice
 from redline.collectors.receiver import Answer, BadRequest, Listen, ReceiverSettings, SampleSink, read_body
 
@@ -47,8 +46,6 @@ class OTLPReceiverConfig(ReceiverSettings):
     kind: Literal["otlp"]
     name: str = Field(default="otlp", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     listen: Listen = "127.0.0.1:4318"
-    max_streams: int = Field(default=1_000_000, ge=0)
-    """Streams remembered at most (each ~200 bytes); a point of a new stream beyond is rejected."""
     promote_resource_attributes: list[str] = Field(default_factory=list)
     """Resource attributes that become labels (``deployment.environment``, ``k8s.cluster.name``);
     ``service.*`` always become ``job``/``instance``."""
@@ -69,12 +66,14 @@ def error_answer(status: int, message: str, as_json: bool, headers: Mapping[str,
     return _answer(Status(code=_INVALID_ARGUMENT, message=message), as_json, status, headers)
 
 
-class OTLPReceiver:
+class OTLPReceiver(PushReceiver):
     """Turns OTLP export requests into samples for ``sink``. Thread-safe.
 
     ``thresholds`` maps a histogram family (as stored) to the latency thresholds objectives read
     from it: an exponential histogram gets ``_bucket`` series at exactly those (see ``otlp_points``).
     """
+
+    config: OTLPReceiverConfig
 
     def __init__(
         self,
@@ -84,30 +83,19 @@ class OTLPReceiver:
         clock: Callable[[], float] = time.time,
         thresholds: Mapping[str, Sequence[float]] | None = None,
     ) -> None:
+        super().__init__(config, sink, clock, "OTLP")
         self.config = config
         self._thresholds = dict(thresholds or {})
-        self.pipeline = PushPipeline(config, config.max_streams, sink, clock, "OTLP")
-
-    @property
-    def streams(self) -> StreamTable:
-        """The streams this receiver remembers."""
-        return self.pipeline.streams
-
-    @property
-    def points(self) -> Counter[str]:
-        """Points by outcome: accepted, rejected, out_of_order, duplicate."""
-        return self.pipeline.points
 
     def handle(self, body: bytes, content_type: str, content_encoding: str = "") -> Answer:
         """The answer to one ``POST /v1/metrics``; never raises."""
         media = content_type.split(";", 1)[0].strip().lower()
         as_json = media == JSON
-        retry = {"Retry-After": str(max(1, round(self.config.retry_after)))}
         if media not in (PROTOBUF, JSON):
             return error_answer(415, f"Content-Type {media!r}: expected {PROTOBUF} or {JSON}", as_json)
         behind = self.pipeline.sink.behind()
         if behind is not None:
-            return error_answer(503, f"not taking samples now: {behind}", as_json, retry)
+            return error_answer(503, f"not taking samples now: {behind}", as_json, self.retry_after())
         try:
             request = self._parse(
                 read_body(body, content_encoding, self.config.body_size_limit or UNLIMITED_BYTES), as_json

@@ -23,7 +23,7 @@ from redline.collectors.push_streams import StreamTable, StreamUpdates
 from redline.collectors.receiver import ReceiverSettings, SampleSink
 from redline.kernel.fields import SAMPLE_SCHEMA, empty_samples
 
-__all__ = ["PushPipeline", "Translation", "rejection_message"]
+__all__ = ["PushPipeline", "PushReceiver", "Translation", "rejection_message"]
 
 _SHOWN_REASONS: Final = 5
 
@@ -117,3 +117,25 @@ class PushPipeline:
     @staticmethod
     def _problems(notes: Sequence[str], rejected: Counter[str]) -> tuple[str, ...]:
         return (*notes, *(f"{reason} (x{n})" for reason, n in rejected.most_common(_SHOWN_REASONS)))
+
+
+class PushReceiver:
+    """What a receiver kind builds on: its config, its pipeline, the counts it keeps."""
+
+    def __init__(self, config: ReceiverSettings, sink: SampleSink, clock: Callable[[], float], kind: str) -> None:
+        self.config = config
+        self.pipeline = PushPipeline(config, config.max_streams, sink, clock, kind)
+
+    @property
+    def streams(self) -> StreamTable:
+        """The streams (series) this receiver remembers."""
+        return self.pipeline.streams
+
+    @property
+    def points(self) -> Counter[str]:
+        """Points by outcome: accepted, rejected, out_of_order, duplicate."""
+        return self.pipeline.points
+
+    def retry_after(self) -> dict[str, str]:
+        """The ``Retry-After`` header of a 429 or 503."""
+        return {"Retry-After": str(max(1, round(self.config.retry_after)))}

@@ -15,7 +15,6 @@ Prometheus drops them; a sample more than 10 minutes ahead of the agent's clock 
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
 from typing import Any, Final, Literal
 
@@ -24,8 +23,8 @@ from pydantic import Field
 
 from redline.collectors.limits import UNLIMITED_BYTES, series_limit_error
 from redline.collectors.prompb import WriteRequest, snappy_decompress
-from redline.collectors.push import PushPipeline, Translation, rejection_message
-from redline.collectors.push_streams import MAX_FUTURE_MS, StreamState, StreamTable, StreamUpdates
+from redline.collectors.push import PushReceiver, Translation, rejection_message
+from redline.collectors.push_streams import MAX_FUTURE_MS, StreamState, StreamUpdates
 from redline.collectors.receiver import Answer, Listen, ReceiverSettings, SampleSink
 from redline.kernel.labels import format_labels
 
@@ -40,32 +39,22 @@ class RemoteWriteReceiverConfig(ReceiverSettings):
     kind: Literal["remote_write"]
     name: str = Field(default="remote_write", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     listen: Listen = "127.0.0.1:9201"
-    max_streams: int = Field(default=1_000_000, ge=0)
-    """Series remembered at most; a sample of a new series beyond is rejected."""
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Answer:
     return Answer(status, "text/plain; charset=utf-8", (message + "\n").encode(), headers or {})
 
 
-class RemoteWriteReceiver:
+class RemoteWriteReceiver(PushReceiver):
     """Turns remote write requests into samples for ``sink``. Thread-safe."""
+
+    config: RemoteWriteReceiverConfig
 
     def __init__(
         self, config: RemoteWriteReceiverConfig, sink: SampleSink, *, clock: Callable[[], float] = time.time
     ) -> None:
+        super().__init__(config, sink, clock, "remote write")
         self.config = config
-        self.pipeline = PushPipeline(config, config.max_streams, sink, clock, "remote write")
-
-    @property
-    def streams(self) -> StreamTable:
-        """The series this receiver remembers."""
-        return self.pipeline.streams
-
-    @property
-    def points(self) -> Counter[str]:
-        """Samples by outcome: accepted, rejected, out_of_order, duplicate."""
-        return self.pipeline.points
 
     def handle(self, body: bytes, content_type: str, content_encoding: str = "") -> Answer:
         """The answer to one ``POST /api/v1/write``; never raises."""
@@ -76,9 +65,7 @@ class RemoteWriteReceiver:
             return _text(415, f"Content-Encoding {content_encoding!r}: expected snappy")
         behind = self.pipeline.sink.behind()
         if behind is not None:
-            return _text(
-                503, f"not taking samples now: {behind}", {"Retry-After": str(max(1, round(self.config.retry_after)))}
-            )
+            return _text(503, f"not taking samples now: {behind}", self.retry_after())
         try:
             request: Any = WriteRequest.FromString(
                 snappy_decompress(body, self.config.body_size_limit or UNLIMITED_BYTES)
