@@ -30,7 +30,14 @@ from redline.collectors.genai import semconv_unit
 from redline.collectors.limits import SourceLimits, series_limit_error
 from redline.collectors.otlp_names import label_name, metric_name, resource_labels
 from redline.collectors.push import Translation
-from redline.collectors.push_streams import MAX_FUTURE_MS, StreamState, StreamUpdates, accumulate, advance
+from redline.collectors.push_streams import (
+    MAX_FUTURE_MS,
+    StreamState,
+    StreamUpdates,
+    accumulate,
+    advance,
+    new_millisecond,
+)
 from redline.kernel.labels import format_labels
 
 __all__ = ["Translation", "exponential_boundary", "format_bound", "translate"]
@@ -207,7 +214,8 @@ class _Translator:
             new = StreamState(p.start_time_unix_nano or (state.start_ns if state else 0), p.time_unix_nano)
         if zero_at is not None and (delta or counter):
             self._emit(name, canonical, zero_at, 0.0)
-        self._emit(name, canonical, p.time_unix_nano, value)
+        if new_millisecond(state, p.time_unix_nano):
+            self._emit(name, canonical, p.time_unix_nano, value)
         self.updates.put((name, canonical), new)
 
     def _refuse(self, name: str, reason: str) -> None:
@@ -247,7 +255,8 @@ class _Translator:
         else:
             new = StreamState(p.start_time_unix_nano or (state.start_ns if state else 0), p.time_unix_nano)
         count, total_sum, buckets = totals[0], totals[1], totals[2:]
-        for at, scale in ((zero_at, 0.0), (p.time_unix_nano, 1.0)):
+        at_point = p.time_unix_nano if new_millisecond(state, p.time_unix_nano) else None
+        for at, scale in ((zero_at, 0.0), (at_point, 1.0)):
             if at is None:
                 continue
             for bound, cumulative in zip(bounds, buckets, strict=True):

@@ -9,7 +9,8 @@ last point and its start time, and for a delta stream the running totals:
 - a **cumulative** stream whose start time moves forward was reset (the process restarted): a 0 is
   written at the new start time, so the reset is seen even when the new count already exceeds the
   old one. A start time that moves backwards is rejected.
-- a brand-new delta stream gets a 0 at its start time as well, so its first delta is counted.
+- a brand-new delta stream gets a 0 at its start time as well (1 ms before its point when both
+  fall in the same millisecond), so its first delta is counted.
 - a point older than the stream's last is dropped as **out of order**, one at the same time as a
   **duplicate**; both are counted, not rejected (the OTLP spec lets a receiver drop them).
 
@@ -23,7 +24,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Final
 
-__all__ = ["MAX_FUTURE_MS", "StreamKey", "StreamState", "StreamTable", "StreamUpdates"]
+__all__ = ["MAX_FUTURE_MS", "StreamKey", "StreamState", "StreamTable", "StreamUpdates", "new_millisecond"]
 
 MAX_FUTURE_MS: Final = 10 * 60 * 1000
 """A point more than this ahead of the receiver's clock is rejected (a sender's clock is wrong)."""
@@ -102,14 +103,21 @@ def advance(state: StreamState | None, start_ns: int, time_ns: int, *, delta: bo
     counted — or a rejection such as a start time going backwards), ``None`` when taken;
     ``zero_at_ns`` is the time to write a 0 at first (a reset, or a new delta stream's start).
     """
-    if state is not None:  # samples are stored in ms: a second point in the same ms is a duplicate
-        if time_ns // _NS_PER_MS < state.last_ns // _NS_PER_MS:
+    if state is not None:
+        # a delta's increments count even when two of its points share a millisecond (the row of
+        # the second waits for the next point, which carries the total); other points are stored
+        # in ms, so a second one in the same ms is a duplicate
+        last, now = (state.last_ns, time_ns) if delta else (state.last_ns // _NS_PER_MS, time_ns // _NS_PER_MS)
+        if now < last:
             return "out of order", None
-        if time_ns // _NS_PER_MS == state.last_ns // _NS_PER_MS:
+        if now == last:
             return "duplicate", None
     if delta:
-        if state is None:  # the 0 needs a millisecond of its own, before the point's
-            return None, start_ns if start_ns > 0 and start_ns // _NS_PER_MS < time_ns // _NS_PER_MS else None
+        if state is None:  # the 0 needs a millisecond of its own: its start's, or the one before the point's
+            if not start_ns:
+                return None, None
+            time_ms = time_ns // _NS_PER_MS
+            return None, start_ns if start_ns // _NS_PER_MS < time_ms else (time_ms - 1) * _NS_PER_MS
         if start_ns and start_ns < state.last_ns:
             return (
                 f"delta start time {start_ns} ns goes backwards, before the previous point's time "
@@ -132,3 +140,9 @@ def accumulate(
         return StreamState(start_ns, time_ns, values, bounds)
     totals = tuple(a + b for a, b in zip(state.totals, values, strict=True))
     return replace(state, last_ns=time_ns, totals=totals)
+
+
+def new_millisecond(state: StreamState | None, time_ns: int) -> bool:
+    """Whether a point at ``time_ns`` falls in a later millisecond than the stream's last (a row
+    is written for it; a delta point in the same millisecond only adds to the totals)."""
+    return state is None or time_ns // _NS_PER_MS > state.last_ns // _NS_PER_MS

@@ -146,6 +146,18 @@ def test_deltas_are_accumulated_into_a_counter_with_a_zero_at_the_first_start() 
     assert points == [(ms, 0.0), (ms + 10_000, 3.0), (ms + 20_000, 7.0), (ms + 30_000, 12.0)]
 
 
+def test_delta_points_sharing_a_millisecond_are_all_counted() -> None:
+    r, sink = receiver()
+    us = 1_000  # ns
+    post(r, request(sum_metric("jobs", [(T0, T0 + 200 * us, 1), (T0 + 200 * us, T0 + 400 * us, 2)], delta=True)))
+    post(r, request(sum_metric("jobs", [(T0 + 400 * us, T0 + 10 * S, 4)], delta=True)))
+    (points,) = sink.series("jobs_total").values()
+    ms = T0 // 10**6
+    # the 0 goes 1 ms before the first point (its start shares the point's ms); the second point
+    # adds to the total, which the next point carries
+    assert points == [(ms - 1, 0.0), (ms, 1.0), (ms + 10_000, 7.0)]
+
+
 def test_a_delta_sum_whose_start_time_goes_backwards_is_rejected_and_the_stream_kept() -> None:
     r, sink = receiver()
     post(r, request(sum_metric("jobs", [(T0, T0 + 10 * S, 3)], delta=True)))
