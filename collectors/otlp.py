@@ -10,9 +10,10 @@ the ``SampleSink``: the same path a scrape's samples take.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
@@ -66,6 +67,22 @@ def error_answer(status: int, message: str, as_json: bool, headers: Mapping[str,
     return _answer(Status(code=_INVALID_ARGUMENT, message=message), as_json, status, headers)
 
 
+def _without_exemplars(body: Any) -> Any:
+    """An OTLP JSON body without its points' exemplars: OTLP JSON writes their trace and span ids
+    in hex where protobuf's JSON mapping expects base64, and Redline does not keep exemplars."""
+    if not isinstance(body, dict):
+        return body
+    for rm in body.get("resourceMetrics") or ():
+        for sm in (rm.get("scopeMetrics") or ()) if isinstance(rm, dict) else ():
+            for metric in (sm.get("metrics") or ()) if isinstance(sm, dict) else ():
+                for kind in ("gauge", "sum", "histogram", "exponentialHistogram") if isinstance(metric, dict) else ():
+                    data = metric.get(kind)
+                    for point in (data.get("dataPoints") or ()) if isinstance(data, dict) else ():
+                        if isinstance(point, dict):
+                            point.pop("exemplars", None)
+    return body
+
+
 class OTLPReceiver(PushReceiver):
     """Turns OTLP export requests into samples for ``sink``. Thread-safe.
 
@@ -115,7 +132,7 @@ class OTLPReceiver(PushReceiver):
         request = ExportMetricsServiceRequest()
         try:
             if as_json:
-                json_format.Parse(data, request, ignore_unknown_fields=True)
+                json_format.ParseDict(_without_exemplars(json.loads(data)), request, ignore_unknown_fields=True)
             else:
                 request.ParseFromString(data)
         except (DecodeError, json_format.ParseError, UnicodeDecodeError, ValueError) as exc:

@@ -358,6 +358,50 @@ def test_json_bodies_are_read_as_otlp_json_and_answered_in_json() -> None:
     assert sink.samples().rows() == [("queue_depth", 'job="x",source="otlp"', T0 // 10**6, 7.0)]
 
 
+def test_json_exemplars_with_hex_trace_ids_are_read_and_left_out() -> None:
+    r, sink = receiver()
+    exemplar = {
+        "timeUnixNano": str(T0),
+        "asDouble": 0.2,
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+    }
+    body = {
+        "resourceMetrics": [
+            {
+                "scopeMetrics": [
+                    {
+                        "metrics": [
+                            {
+                                "name": "latency",
+                                "unit": "s",
+                                "histogram": {
+                                    "aggregationTemporality": 2,
+                                    "dataPoints": [
+                                        {
+                                            "startTimeUnixNano": str(T0 - S),
+                                            "timeUnixNano": str(T0),
+                                            "count": "2",
+                                            "sum": 0.4,
+                                            "bucketCounts": ["1", "1"],
+                                            "explicitBounds": [0.25],
+                                            "exemplars": [exemplar],
+                                        }
+                                    ],
+                                },
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
+    answer = r.handle(json.dumps(body).encode(), "application/json")
+    assert (answer.status, json.loads(answer.body)) == (200, {})
+    buckets = {parse_labels(labels)["le"]: pts for labels, pts in sink.series("latency_seconds_bucket").items()}
+    assert buckets == {"0.25": [(T0 // 10**6, 1.0)], "+Inf": [(T0 // 10**6, 2.0)]}
+
+
 def test_gzip_bodies_are_read_and_a_body_over_the_limit_once_inflated_is_a_413() -> None:
     r, _sink = receiver(body_size_limit=4096)
     body = request(sum_metric("jobs", [(T0, T0 + S, 1)])).SerializeToString()
