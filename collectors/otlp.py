@@ -27,7 +27,7 @@ from pydantic import Field
 
 from redline.collectors.genai import token_spend_rows
 from redline.collectors.limits import UNLIMITED_BYTES
-from redline.collectors.otlp_points import translate
+from redline.collectors.otlp_points import LabelCache, translate
 from redline.collectors.push import PushReceiver, Translation, rejection_message
 from redline.collectors.push_streams import StreamUpdates
 from redline.collectors.rate_card import TokenPrice
@@ -103,6 +103,7 @@ class OTLPReceiver(PushReceiver):
         super().__init__(config, sink, clock, "OTLP")
         self.config = config
         self._thresholds = dict(thresholds or {})
+        self._labels: LabelCache = {}  # used under the pipeline's lock only
 
     def handle(self, body: bytes, content_type: str, content_encoding: str = "") -> Answer:
         """The answer to one ``POST /v1/metrics``; never raises."""
@@ -152,6 +153,7 @@ class OTLPReceiver(PushReceiver):
                 limits=self.config.limits,
                 promote=self.config.promote_resource_attributes,
                 thresholds=self._thresholds,
+                cache=self._labels,
             )
             if self.config.token_prices:
                 unpriced: set[str] = set()

@@ -19,7 +19,7 @@ import functools
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -40,7 +40,12 @@ from redline.collectors.push_streams import (
 )
 from redline.kernel.labels import format_labels
 
-__all__ = ["Translation", "exponential_boundary", "format_bound", "translate"]
+__all__ = ["MAX_CACHED_LABELS", "LabelCache", "Translation", "exponential_boundary", "format_bound", "translate"]
+
+LabelCache = dict[tuple[tuple[tuple[str, str], ...], tuple[tuple[str, bytes], ...]], tuple[dict[str, str], str]]
+"""(resource labels, encoded attributes) → (labels as stored, canonical string)."""
+MAX_CACHED_LABELS: Final = 1_000_000
+"""Beyond this many label sets the cache starts again (it is a speed-up, never a source of truth)."""
 
 _DELTA = pb.AGGREGATION_TEMPORALITY_DELTA
 _NO_RECORDED_VALUE = 1
@@ -109,6 +114,7 @@ class _Translator:
         thresholds: Mapping[str, Sequence[float]],
         extra: Mapping[str, str],
         limits: SourceLimits,
+        cache: LabelCache,
     ) -> None:
         self.out = out
         self.updates = updates
@@ -116,15 +122,27 @@ class _Translator:
         self.thresholds = thresholds
         self.extra = extra
         self.limits = limits
+        self.cache = cache
+        self.base_key: tuple[tuple[str, str], ...] = ()
+        """The resource labels of the points being read, as a key of ``cache``."""
 
-    def labels(self, attributes: Sequence[KeyValue], base: Mapping[str, str]) -> dict[str, str]:
-        """A point's labels as stored: its attributes, the resource's, then ``source`` and the
-        configured labels (a clashing attribute kept as ``exported_<name>``, as Prometheus does)."""
+    def labels(self, attributes: Sequence[KeyValue], base: Mapping[str, str]) -> tuple[dict[str, str], str]:
+        """A point's labels as stored and their canonical string: its attributes, the resource's, then
+        ``source`` and the configured labels (a clashing attribute kept as ``exported_<name>``, as
+        Prometheus does). Cached by the attributes' encoded form: a stream's next point reads its
+        attributes once, without naming or escaping them again."""
+        key = (self.base_key, tuple([(kv.key, kv.value.SerializeToString()) for kv in attributes]))
+        known = self.cache.get(key)
+        if known is not None:
+            return known
         own = {**_labels(attributes), **base}
         extra = self.extra
         merged = {(f"exported_{k}" if k in extra else k): v for k, v in own.items()}
         merged.update(extra)
-        return merged
+        if len(self.cache) >= MAX_CACHED_LABELS:
+            self.cache.clear()
+        self.cache[key] = found = (merged, format_labels(merged))
+        return found
 
     def metric(self, metric: pb.Metric, base: dict[str, str]) -> None:
         kind = metric.WhichOneof("data")
@@ -162,7 +180,7 @@ class _Translator:
         self.out.rejected[f"{name}: {why}"] += 1
 
     def _take(
-        self, name: str, p: Any, labels: dict[str, str], *, histogram: bool = False
+        self, name: str, p: Any, labeled: tuple[dict[str, str], str], *, histogram: bool = False
     ) -> tuple[str, StreamState | None] | None:
         """The stream key's labels and state when the point is taken (else rejected/dropped, None)."""
         self.out.points += 1
@@ -174,7 +192,7 @@ class _Translator:
         if p.time_unix_nano // _NS_PER_MS > self.now_ms + MAX_FUTURE_MS:
             self._reject(name, "a point more than 10 minutes in the future")
             return None
-        canonical = format_labels(labels)
+        labels, canonical = labeled
         state = self.updates.get((name, canonical))
         if state is None:
             if not self.updates.table.has_room(self.updates):
@@ -193,8 +211,7 @@ class _Translator:
     def number(
         self, name: str, metric: pb.Metric, p: pb.NumberDataPoint, base: dict[str, str], *, delta: bool, counter: bool
     ) -> None:
-        labels = self.labels(p.attributes, base)
-        taken = self._take(name, p, labels)
+        taken = self._take(name, p, self.labels(p.attributes, base))
         if taken is None:
             return
         canonical, state = taken
@@ -234,8 +251,9 @@ class _Translator:
     ) -> None:
         """A histogram point: ``values()`` gives its (count, sum, bucket counts...), the bounds of the
         buckets (``+Inf`` last) and a rejection reason."""
-        labels = self.labels(p.attributes, base)
-        taken = self._take(name, p, labels, histogram=True)
+        labeled = self.labels(p.attributes, base)
+        labels = labeled[0]
+        taken = self._take(name, p, labeled, histogram=True)
         if taken is None:
             return
         canonical, state = taken
@@ -311,8 +329,9 @@ class _Translator:
         return (float(e.count), sum_, *below, float(e.count)), (*wanted, math.inf), None
 
     def summary(self, name: str, s: pb.SummaryDataPoint, base: dict[str, str]) -> None:
-        labels = self.labels(s.attributes, base)
-        taken = self._take(name, s, labels)
+        labeled = self.labels(s.attributes, base)
+        labels = labeled[0]
+        taken = self._take(name, s, labeled)
         if taken is None:
             return
         canonical, state = taken
@@ -336,14 +355,18 @@ def translate(
     limits: SourceLimits,
     promote: Sequence[str] = (),
     thresholds: Mapping[str, Sequence[float]] | None = None,
+    cache: LabelCache | None = None,
 ) -> Translation:
     """The rows of ``request`` at ``now_ms`` (stream state staged in ``updates``), with ``extra``
-    labels (``source``, configured) on every series; a new series is checked against ``limits``."""
+    labels (``source``, configured) on every series; a new series is checked against ``limits``.
+    ``cache`` (kept by the receiver between requests, for these ``extra`` labels) spares a known
+    stream its label work."""
     out = Translation()
-    translator = _Translator(out, updates, now_ms, thresholds or {}, extra, limits)
+    translator = _Translator(out, updates, now_ms, thresholds or {}, extra, limits, {} if cache is None else cache)
     for rm in request.resource_metrics:
         attributes = {kv.key: _text(kv.value) for kv in rm.resource.attributes}
         base = resource_labels(attributes, promote)
+        translator.base_key = tuple(sorted(base.items()))
         for sm in rm.scope_metrics:
             for metric in sm.metrics:
                 translator.metric(metric, base)
