@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 
 from redline.collectors.receiver import Answer, ReceiverSettings
+from redline.agent.selfmetrics import ListenError
 from redline.kernel.http_server import ThreadedHTTPServer
 
 __all__ = ["IngestServer", "Route"]
@@ -53,8 +54,12 @@ class IngestServer:
         return self._server.port
 
     def start(self) -> None:
-        """Bind (``OSError`` when the address is taken) and serve on a daemon thread."""
-        self._server.start(self._handler())
+        """Bind and serve on a daemon thread; ``ListenError`` (an ``OSError``) names the address
+        when it cannot be bound, as for ``/metrics``."""
+        try:
+            self._server.start(self._handler())
+        except OSError as exc:
+            raise ListenError(self.settings.host, self.settings.port, exc) from exc
 
     def shutdown(self) -> None:
         """Stop serving and release the port."""

@@ -41,9 +41,14 @@ class Receivers:
         self.servers = servers
 
     def start(self) -> None:
-        """Bind and serve each (``OSError`` names nothing on its own: the caller says which)."""
-        for server, _ in self.servers:
-            server.start()
+        """Bind and serve each (``ListenError`` naming the address that cannot be bound; those
+        already started are stopped)."""
+        try:
+            for server, _ in self.servers:
+                server.start()
+        except OSError:
+            self.shutdown()
+            raise
 
     def shutdown(self) -> None:
         """Stop every server."""

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from redline.agent.ingest_server import IngestServer
+from redline.agent.selfmetrics import ListenError
 from redline.collectors.otlp import OTLPReceiverConfig
 from redline.collectors.receiver import Answer
 from tests.ports import free_port
@@ -28,6 +29,14 @@ class Gate:
         self.release.wait(10)
         self.bodies.append(body)
         return Answer(200, "text/plain", f"{len(body)} {content_type} {encoding}".encode())
+
+
+def read_until_closed(sock: socket.socket) -> str:
+    """Everything the server sends until it closes the connection."""
+    chunks = []
+    while chunk := sock.recv(4096):
+        chunks.append(chunk)
+    return b"".join(chunks).decode()
 
 
 @pytest.fixture
@@ -71,7 +80,7 @@ def test_an_unknown_path_is_a_404_naming_the_receivers(server: IngestServer, gat
 def test_a_content_length_over_the_limit_is_a_413_without_reading_the_body(server: IngestServer, gate: Gate) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n")
-        answer = sock.recv(4096).decode()  # answered before any byte of the body is sent
+        answer = read_until_closed(sock)  # answered (and closed) before any byte of the body is sent
     assert answer.startswith("HTTP/1.1 413")
     assert "body of 5000000 bytes is over body_size_limit (1000)" in answer
     assert gate.bodies == []
@@ -108,3 +117,9 @@ def test_a_sender_that_stops_mid_body_is_cut_off_after_the_request_timeout(serve
     assert gate.bodies == []
     # and the server still serves
     assert httpx.post(f"http://127.0.0.1:{server.port}/v1/metrics", content=b"ok").status_code == 200
+
+
+def test_an_address_in_use_is_a_listen_error_naming_it(server: IngestServer) -> None:
+    taken = OTLPReceiverConfig(kind="otlp", listen=f"127.0.0.1:{server.port}")
+    with pytest.raises(ListenError, match=f"127.0.0.1:{server.port} is already in use"):
+        IngestServer(taken, {}).start()
