@@ -21,8 +21,8 @@ import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 
-from redline.collectors.receiver import Answer, ReceiverSettings
 from redline.agent.selfmetrics import ListenError
+from redline.collectors.receiver import Answer, ReceiverSettings
 from redline.kernel.http_server import ThreadedHTTPServer
 
 __all__ = ["IngestServer", "Route"]
