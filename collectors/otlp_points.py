@@ -44,8 +44,8 @@ __all__ = ["MAX_CACHED_LABELS", "LabelCache", "Translation", "exponential_bounda
 
 LabelCache = dict[tuple[tuple[tuple[str, str], ...], tuple[tuple[str, bytes], ...]], tuple[dict[str, str], str]]
 """(resource labels, encoded attributes) → (labels as stored, canonical string)."""
-MAX_CACHED_LABELS: Final = 1_000_000
-"""Beyond this many label sets the cache starts again (it is a speed-up, never a source of truth)."""
+MAX_CACHED_LABELS: Final = 50_000
+"""Beyond this many label sets (about 2 KB each) the cache starts again: a speed-up, never a source of truth."""
 
 _DELTA = pb.AGGREGATION_TEMPORALITY_DELTA
 _NO_RECORDED_VALUE = 1

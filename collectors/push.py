@@ -23,9 +23,12 @@ from redline.collectors.push_streams import StreamTable, StreamUpdates
 from redline.collectors.receiver import ReceiverSettings, SampleSink
 from redline.kernel.fields import SAMPLE_SCHEMA, empty_samples
 
-__all__ = ["PushPipeline", "PushReceiver", "Translation", "rejection_message"]
+__all__ = ["STALE_AFTER_MS", "PushPipeline", "PushReceiver", "Translation", "rejection_message"]
 
 _SHOWN_REASONS: Final = 5
+STALE_AFTER_MS: Final = 15 * 60 * 1000
+"""A stream without a point for this long is forgotten once the table is full (``max_streams``)."""
+_PRUNE_EVERY_MS: Final = 60_000
 
 
 @dataclass
@@ -79,6 +82,7 @@ class PushPipeline:
         self.streams = StreamTable(max_streams)
         self._where = f"receiver {config.name!r} ({kind})"
         self._lock = threading.Lock()
+        self._pruned_ms = 0
         self.points: Counter[str] = Counter()
         """Points by outcome: accepted, rejected, out_of_order, duplicate."""
 
@@ -87,7 +91,11 @@ class PushPipeline:
         started = time.monotonic()
         now_ms = int(self.clock() * 1000)
         with self._lock:
-            updates = self.streams.begin()
+            table = self.streams
+            if table.max_streams and len(table) >= table.max_streams and now_ms - self._pruned_ms > _PRUNE_EVERY_MS:
+                self._pruned_ms = now_ms  # full: make room from streams gone quiet (at most once a minute)
+                table.forget_stale((now_ms - STALE_AFTER_MS) * 1_000_000)
+            updates = table.begin()
             out = translate(updates, now_ms)
             over = out.over or self.config.limits.samples_error(len(out.rows))
             if over is None:

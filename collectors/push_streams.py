@@ -95,6 +95,16 @@ class StreamTable:
         with self._lock:
             self._streams.update(updates.changed)
 
+    def forget_stale(self, before_ns: int) -> int:
+        """Forget the streams whose last point is older than ``before_ns``; returns how many. A
+        forgotten delta stream that comes back starts again from 0, which the engine reads as a
+        counter reset (nothing counted twice, nothing lost)."""
+        with self._lock:
+            stale = [key for key, state in self._streams.items() if state.last_ns < before_ns]
+            for key in stale:
+                del self._streams[key]
+        return len(stale)
+
 
 def advance(state: StreamState | None, start_ns: int, time_ns: int, *, delta: bool) -> tuple[str | None, int | None]:
     """Check a point against its stream: ``(reason, zero_at_ns)``.

@@ -73,8 +73,9 @@ class ReceiverSettings(BaseModel):
     label_limit: int = Field(default=64, ge=0)
     label_name_length_limit: int = Field(default=256, ge=0)
     label_value_length_limit: int = Field(default=2048, ge=0)
-    max_streams: int = Field(default=1_000_000, ge=0)
-    """Streams (series) remembered at most (each ~200 bytes); a point of a new one beyond is rejected."""
+    max_streams: int = Field(default=200_000, ge=0)
+    """Streams (series) remembered at most (about 500 bytes each); a point of a new one beyond is
+    rejected, naming the limit. 0: no limit."""
     max_concurrent_requests: int = Field(default=8, ge=1)
     """Requests handled at once; one more is answered 429 with Retry-After."""
     request_timeout: DurationSeconds = 30.0

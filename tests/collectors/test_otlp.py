@@ -457,6 +457,19 @@ def test_new_streams_beyond_max_streams_are_rejected_and_the_rest_kept() -> None
     assert sink.samples().height == 60_000 and len(r.streams) == 60_000
 
 
+def test_a_full_stream_table_forgets_streams_gone_quiet_to_make_room() -> None:
+    now = [NOW_S]
+    sink = RecordingSink()
+    r = OTLPReceiver(OTLPReceiverConfig(kind="otlp", max_streams=2), sink, clock=lambda: now[0])
+    t = int(NOW_S * 1e9)
+    post(r, request(sum_metric("a", [(t - 9 * S, t - S, 1)]), sum_metric("b", [(t - 9 * S, t - S, 1)])))
+    full = post(r, request(sum_metric("c", [(t - 9 * S, t, 1)])))
+    assert full.partial_success.rejected_data_points == 1  # a and b were heard from a second ago
+    now[0] += 16 * 60  # both go quiet for more than 15 minutes
+    answer = post(r, request(sum_metric("c", [(t - 9 * S, t + 16 * 60 * S, 1)])))
+    assert answer.partial_success.rejected_data_points == 0 and len(r.streams) == 1
+
+
 def test_a_label_value_over_its_limit_refuses_the_request_naming_the_label() -> None:
     r, sink = receiver(label_value_length_limit=16)
     answer = post(r, request(sum_metric("jobs", [(T0, T0 + S, 1)], labels={"path": "/" + "x" * 40})))
