@@ -151,13 +151,13 @@ class _Translator:
         if kind == "gauge":
             name = metric_name(metric.name, metric.unit, gauge=True)
             for p in metric.gauge.data_points:
-                self.number(name, metric, p, base, delta=False, counter=False)
+                self.number(name, p, base, delta=False, counter=False)
         elif kind == "sum":
             monotonic = metric.sum.is_monotonic
             name = metric_name(metric.name, metric.unit, monotonic_sum=monotonic, gauge=not monotonic)
             delta = metric.sum.aggregation_temporality == _DELTA
             for p in metric.sum.data_points:
-                self.number(name, metric, p, base, delta=delta, counter=monotonic)
+                self.number(name, p, base, delta=delta, counter=monotonic)
         elif kind == "histogram":
             name = metric_name(metric.name, metric.unit)
             delta = metric.histogram.aggregation_temporality == _DELTA
@@ -208,9 +208,7 @@ class _Translator:
         canonical = labels if isinstance(labels, str) else format_labels(labels)
         self.out.rows.append((name, canonical, ts_ns // _NS_PER_MS, value))
 
-    def number(
-        self, name: str, metric: pb.Metric, p: pb.NumberDataPoint, base: dict[str, str], *, delta: bool, counter: bool
-    ) -> None:
+    def number(self, name: str, p: pb.NumberDataPoint, base: dict[str, str], *, delta: bool, counter: bool) -> None:
         taken = self._take(name, p, self.labels(p.attributes, base))
         if taken is None:
             return
