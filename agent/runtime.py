@@ -110,6 +110,7 @@ class Agent:
         )
         self._lock = threading.Lock()  # guards the evaluator (ingest vs evaluate from job threads)
         self._health: dict[str, SourceHealth] = {}
+        self._store_refusing: str | None = None  # why the last write failed, until the buffer is written
         self._report: StatusReport | None = None
         self._data_lock = DataDirLock(loaded.data_dir)
         self._started_at: float | None = None  # time.monotonic() of start()
@@ -224,9 +225,11 @@ class Agent:
 
     def behind(self) -> str | None:
         """Why a receiver should not take samples now (``collectors.receiver.SampleSink``): the
-        store refuses writes and samples already wait in memory; the sender keeps them and retries."""
-        if self.write_buffer.buffered_samples:
-            return f"the store is behind ({self.write_buffer.buffered_samples} samples wait to be written)"
+        store refuses writes (full disk, read-only) and samples wait in memory; the sender keeps
+        its samples and retries. Batches queued a moment behind a concurrent write are not that."""
+        if self._store_refusing is not None:
+            waiting = self.write_buffer.buffered_samples
+            return f"the store cannot be written ({waiting} samples wait in memory): {self._store_refusing}"
         return None
 
     def accept(self, source: str, result: CollectResult) -> SourceHealth:
@@ -276,6 +279,7 @@ class Agent:
         """Readiness from a write attempt: down (naming what waits in memory) while the store
         refuses writes, up once everything buffered is stored."""
         if outcome.error is not None:
+            self._store_refusing = str(outcome.error)
             self.metrics.store_write_failures.inc()
             buffered = self.write_buffer.buffered_samples
             self.readiness.set_down(
@@ -284,6 +288,7 @@ class Agent:
                 f"oldest dropped beyond) until the store can be written: {outcome.error}",
             )
         elif not self.write_buffer.buffered_samples:
+            self._store_refusing = None
             self.readiness.set_up("store_writes")
 
     def flush_write_buffer(self) -> None:

@@ -8,7 +8,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from google.rpc.status_pb2 import Status
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
@@ -21,6 +23,8 @@ from opentelemetry.sdk.resources import Resource
 
 from redline.agent.runtime import Agent
 from redline.config import LoadedConfig, parse_config
+from tests.agent.test_full_disk import Disk
+from tests.collectors.test_otlp import S, request, sum_metric
 from tests.ports import free_port
 
 LATENCIES = (0.05, 0.12, 0.2, 0.3, 0.45, 0.8, 1.7)
@@ -185,3 +189,32 @@ def test_genai_metrics_give_ttft_availability_and_token_cost_per_1k(tmp_path: Pa
     assert report["llm-availability"].sli == pytest.approx(1 - failed / calls, rel=1e-12)
     spend = (input_tokens * 0.5 + output_tokens * 1.5) / 1e6
     assert report["llm-unit-cost"].sli == pytest.approx(spend / (calls / 1000), rel=1e-9)
+
+
+def test_while_the_store_cannot_be_written_the_receiver_answers_503_and_takes_samples_again_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    agent = Agent(config(tmp_path, port), env={}, clock=time.time)
+    agent.start_server()
+    disk = Disk()
+    monkeypatch.setattr(agent.write_buffer, "_write", disk.write)  # the write seam (as test_full_disk)
+    url = f"http://127.0.0.1:{port}/v1/metrics"
+    now = time.time_ns()
+
+    def push(step: int) -> httpx.Response:
+        body = request(sum_metric("jobs", [(now - 60 * S, now - (10 - step) * S, float(step))]))
+        return httpx.post(url, content=body.SerializeToString(), headers={"Content-Type": "application/x-protobuf"})
+
+    try:
+        disk.full = True
+        assert push(1).status_code == 200  # taken: it waits in the write buffer
+        behind = push(2)
+        assert (behind.status_code, behind.headers["Retry-After"]) == (503, "5")
+        assert "the store cannot be written (1 samples wait in memory)" in Status.FromString(behind.content).message
+        disk.full = False
+        agent.flush_write_buffer()
+        assert push(3).status_code == 200
+    finally:
+        agent.shutdown()
+    assert disk.timestamps() == sorted(disk.timestamps()) and len(disk.timestamps()) == 2
