@@ -138,19 +138,15 @@ class RedlineConfig(_Strict):
     guardrails: list[GuardrailSpec] = Field(default_factory=list)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     receivers: list[ReceiverConfig] = Field(default_factory=list)
-    remote_write: list[RemoteWriteOutConfig] = Field(default_factory=list)
-    """Stores Redline's computed series are pushed to (remote write 1.0)."""
     """Push receivers (OTLP/HTTP metrics, Prometheus remote write): their samples take the path a
     source's do."""
+    remote_write: list[RemoteWriteOutConfig] = Field(default_factory=list)
+    """Stores Redline's computed series are pushed to (remote write 1.0)."""
 
     @model_validator(mode="after")
     def _names_are_unique(self) -> RedlineConfig:
         for section, names in (
             ("sources and receivers", [s.name for s in self.sources] + [r.name for r in self.receivers]),
-            (
-                "agent.listen and receivers' listen",  # port 0: each its own ephemeral port
-                [a for a in [self.agent.listen] + [r.listen for r in self.receivers] if not a.endswith(":0")],
-            ),
             ("slos and guardrails", [s.name for s in self.slos] + [g.name for g in self.guardrails]),
             ("alerting.notifiers", [n.name for n in self.alerting.notifiers]),
             ("remote_write", [r.name for r in self.remote_write]),
