@@ -3,8 +3,9 @@
 Order of events: write 30 days of history for the fleet's series and the GPU rate card's
 spend, and import them (so the 30-day objectives and the cost guardrails have a past at
 once); start the inference API and the batch pipeline (their counters continue from the
-history's last values), a webhook receiver, the agent and the dashboard; then the scripted
-scenario runs (incident at +40 s, restart at +120 s, pipeline stall at +150 s). Ctrl-C (or
+history's last values), a webhook receiver, the agent, a GenAI client pushing OTLP to the
+agent (``redline.demo.genai``: no history, its objectives start with the demo) and the
+dashboard; then the scripted scenario runs (incident at +40 s, restart at +120 s, pipeline stall at +150 s). Ctrl-C (or
 ``--duration``) stops everything in reverse order. ``--timeline fast`` runs the same story eight
 times faster on three days of history (``redline.demo.timeline``), for tests.
 """
@@ -31,6 +32,7 @@ from redline.agent.wiring import writable_store
 from redline.config import load_config
 from redline.dashboard.launch import dashboard_command
 from redline.demo.fleet import start_demo_fleet
+from redline.demo.genai import MODEL, GenAIClient
 from redline.demo.history import write_history
 from redline.demo.receiver import WebhookReceiver
 from redline.demo.timeline import TIMELINES, DemoTimeline
@@ -81,8 +83,9 @@ def demo_config(
     pipeline_url: str,
     listen_port: int,
     interval: str | None = None,
+    otlp_port: int | None = None,
 ) -> dict[str, Any]:
-    """The example config with this run's URLs, listen port and data directory; with
+    """The example config with this run's URLs, listen ports and data directory; with
     ``interval``, the fleet's sources are scraped and the objectives evaluated that often."""
     raw: dict[str, Any] = yaml.safe_load(example.read_text(encoding="utf-8"))
     urls = {"inference-api": api_url, "batch-pipeline": pipeline_url}
@@ -95,6 +98,9 @@ def demo_config(
         raw["agent"]["evaluate_interval"] = interval
     raw["agent"]["data_dir"] = str(data_dir)
     raw["agent"]["listen"] = f"127.0.0.1:{listen_port}"
+    if otlp_port is not None:
+        for receiver in raw.get("receivers", []):
+            receiver["listen"] = f"127.0.0.1:{otlp_port}"
     return raw
 
 
@@ -135,6 +141,7 @@ def run_demo(
             pipeline_url=fleet.pipeline.url,
             listen_port=_port_or_free(9464),
             interval=timeline.interval,
+            otlp_port=(otlp_port := _port_or_free(4318)),
         )
         config_path = workdir / "demo.yaml"
         config_path.write_text(
@@ -154,12 +161,18 @@ def run_demo(
         agent = Agent(loaded, env=env)
         agent.start()
         stack.callback(agent.shutdown)
+        genai = GenAIClient(
+            f"http://127.0.0.1:{otlp_port}/v1/metrics", seed=SEED, export_interval_s=1.0 if timeline.interval else 5.0
+        )
+        genai.start()
+        stack.callback(genai.shutdown)  # before the agent stops: its last export is received
 
         lines = [
             "",
             "Redline demo is running (Ctrl-C stops it).",
             f"  fleet:      {fleet.api.url}  {fleet.pipeline.url}",
             f"  agent:      http://127.0.0.1:{agent.metrics_port}/metrics",
+            f"  OTLP:       http://127.0.0.1:{otlp_port}/v1/metrics (GenAI metrics of {MODEL})",
             f"  status:     .venv/bin/redline status --config {config_path}",
         ]
         if with_dashboard:

@@ -26,12 +26,16 @@ import httpx
 import polars as pl
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from redline import __version__
 from redline.agent.delivery_metrics import NotifierCollector
 from redline.agent.delivery_wiring import build_delivery, build_notifiers, build_outbox
 from redline.agent.lock import DataDirLock
 from redline.agent.readiness import Readiness
+from redline.agent.receivers import ReceiverMetricsCollector, build_receivers
+from redline.agent.remote_write_out import RemoteWriteQueueCollector, build_queues, push_report
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
 from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_files
+from redline.agent.telemetry import Telemetry
 from redline.agent.wiring import build_collectors, writable_store
 from redline.agent.write_buffer import WriteBuffer, WriteBufferCollector, WriteOutcome
 from redline.alerts.alert_policy import AlertPolicy
@@ -42,7 +46,7 @@ from redline.alerts.manager import AlertManager
 from redline.alerts.silences import SilenceStore
 from redline.alerts.state import AlertStateStore
 from redline.alerts.suppression import Suppressor
-from redline.collectors.base import Collector, CollectorContext, SourceHealth
+from redline.collectors.base import Collector, CollectorContext, CollectResult, SourceHealth
 from redline.config import LoadedConfig
 from redline.kernel.errors import StoreError
 from redline.slo.evaluation import Evaluator, read_start_ms
@@ -114,6 +118,7 @@ class Agent:
         self.alerts.notify_on_commit(self.outbox.wake)
         self._lock = threading.Lock()  # guards the evaluator (ingest vs evaluate from job threads)
         self._health: dict[str, SourceHealth] = {}
+        self._store_refusing: str | None = None  # why the last write failed, until the buffer is written
         self._report: StatusReport | None = None
         self._data_lock = DataDirLock(loaded.data_dir)
         self._started_at: float | None = None  # time.monotonic() of start()
@@ -137,6 +142,11 @@ class Agent:
             if serve_metrics
             else None
         )
+        self.telemetry = Telemetry(env, __version__)  # exports only when OTEL_EXPORTER_OTLP_* say where
+        self.receivers = build_receivers(cfg, self, clock)
+        self.metrics.registry.register(ReceiverMetricsCollector(self.receivers))
+        self.remote_write = build_queues(loaded, env, self._client)
+        self.metrics.registry.register(RemoteWriteQueueCollector(self.remote_write))
         self._scheduler: BackgroundScheduler | None = None
         self._jobs_idle = threading.Condition()
         self._running_jobs = 0
@@ -219,16 +229,38 @@ class Agent:
 
     def collect(self, source: str) -> SourceHealth:
         """Collect one source once, store the batch, feed the evaluator."""
-        result = self.collectors[source].collect()
+        with self.telemetry.span("redline.collect", source=source) as span:
+            result = self.collectors[source].collect()
+            span.set_attribute("samples", result.samples.height)
+            span.set_attribute("ok", result.health.ok)
+        for problem in result.health.problems[:5]:
+            log.warning("source %s: %s", source, problem)
+        return self.accept(source, result)
+
+    def behind(self) -> str | None:
+        """Why a receiver should not take samples now (``collectors.receiver.SampleSink``): the
+        store refuses writes (full disk, read-only) and samples wait in memory; the sender keeps
+        its samples and retries. Batches queued a moment behind a concurrent write are not that."""
+        if self._store_refusing is not None:
+            waiting = self.write_buffer.buffered_samples
+            return f"the store cannot be written ({waiting} samples wait in memory): {self._store_refusing}"
+        return None
+
+    def accept(self, source: str, result: CollectResult) -> SourceHealth:
+        """One batch of ``source`` (collected, or received from a push), down the one path: health
+        and its metrics, the write buffer and the store, the evaluator."""
         health = result.health
         self.metrics.collect_duration.labels(source).observe(health.duration_seconds)
         if not health.ok:
             self.metrics.collect_failures.labels(source).inc()
         self._log_source_change(source, health)
-        for problem in health.problems[:5]:
-            log.warning("source %s: %s", source, problem)
         if result.samples.height:
-            self._note_write(self.write_buffer.submit(result.samples))
+            self.telemetry.samples_collected.add(result.samples.height, {"source": source})
+            with self.telemetry.span("redline.store", source=source, samples=result.samples.height) as span:
+                outcome = self.write_buffer.submit(result.samples)
+                span.set_attribute("written", outcome.written)
+                span.set_attribute("dropped", outcome.dropped)
+            self._note_write(outcome)
             self.metrics.collect_samples.labels(source).inc(result.samples.height)
             if self._has_new_group_members(result.samples):
                 log.info("source %s: a new member of a grouped objective; rebuilding from the store", source)
@@ -261,6 +293,7 @@ class Agent:
         """Readiness from a write attempt: down (naming what waits in memory) while the store
         refuses writes, up once everything buffered is stored."""
         if outcome.error is not None:
+            self._store_refusing = str(outcome.error)
             self.metrics.store_write_failures.inc()
             buffered = self.write_buffer.buffered_samples
             self.readiness.set_down(
@@ -269,6 +302,7 @@ class Agent:
                 f"oldest dropped beyond) until the store can be written: {outcome.error}",
             )
         elif not self.write_buffer.buffered_samples:
+            self._store_refusing = None
             self.readiness.set_up("store_writes")
 
     def flush_write_buffer(self) -> None:
@@ -285,14 +319,18 @@ class Agent:
         database and process alerts, check the data directory can be written."""
         started = time.perf_counter()
         try:
-            with self._lock:
+            with self._lock, self.telemetry.span("redline.evaluate") as span:
                 report = self.evaluator.evaluate(int(self._clock() * 1000))
+                span.set_attribute("objectives", len(report.objectives))
         except Exception as exc:
             self.readiness.set_down("evaluation", f"the last evaluation failed: {type(exc).__name__}: {exc}")
             raise
         self.metrics.evaluate_duration.observe(time.perf_counter() - started)
         try:
             self._process_alerts(report)
+            if self.remote_write:
+                with self.telemetry.span("redline.remote_write", targets=len(self.remote_write)):
+                    self._push_remote(report)
         finally:
             # Published once its alerts are processed: a reader that sees this evaluation (on
             # /healthz, evaluated_at) sees its pages sent or queued too.
@@ -304,15 +342,27 @@ class Agent:
         self.metrics.tick_duration.observe(time.perf_counter() - started)
         return report
 
+    def _push_remote(self, report: StatusReport) -> None:
+        """Queue the report's series for every remote write target (alert series as far as the
+        alert database can be read; its failure is readiness's to report)."""
+        try:
+            alerts = self._alert_state.records()
+        except StoreError:
+            alerts = []
+        push_report(self.remote_write, report, {s.name: s for s in self.loaded.config.slos}, alerts)
+
     def _process_alerts(self, report: StatusReport) -> None:
         """Alerts for ``report``, unless the alert database fails its check (then not ready)."""
         self.outbox.start()  # idempotent: jobs run by hand (tests, tools) deliver too
-        try:
-            self._alert_state.check()
-            self.alerts.process(report)
-        except StoreError as exc:
-            self.readiness.set_down("alert_database", str(exc))
-            return
+        with self.telemetry.span("redline.alert") as span:
+            try:
+                self._alert_state.check()
+                events = self.alerts.process(report)
+            except StoreError as exc:
+                self.readiness.set_down("alert_database", str(exc))
+                return
+            span.set_attribute("events", len(events))
+            span.set_attribute("intents", sum(len(e.owed_to) for e in events))
         self.readiness.set_up("alert_database")
 
     def _note_notifier(self, event: NotifierEvent) -> None:
@@ -398,10 +448,15 @@ class Agent:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start_server(self) -> None:
-        """Start serving /metrics and /healthz (when enabled)."""
+        """Start serving /metrics and /healthz (when enabled), and the push receivers."""
         if self._server is not None:
             self._server.start()
             log.info("metrics on http://%s:%d/metrics", self.loaded.config.agent.listen_host, self._server.port)
+        self.receivers.start()
+        for queue in self.remote_write:
+            queue.start()
+        for server, _ in self.receivers.servers:
+            log.info("receiver %s on http://%s:%d", server.settings.name, server.settings.host, server.port)
 
     def start(self) -> None:
         """Take the data directory's lock (``DataDirLocked`` names the holder), cold start from
@@ -470,6 +525,9 @@ class Agent:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        self.receivers.shutdown()  # before the last flush: nothing arrives after it
+        for queue in self.remote_write:
+            queue.shutdown(timeout_s)  # what is not sent stays on disk for the next run
         self.outbox.shutdown(min(timeout_s, 2.0))
         with self._jobs_idle:
             finished = self._jobs_idle.wait_for(
@@ -485,6 +543,7 @@ class Agent:
         self._hysteresis.close()
         self._silences.close()
         self._condition_states.close()
+        self.telemetry.shutdown()
         self._client.close()
         self._data_lock.release()
         if not finished:

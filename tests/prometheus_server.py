@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -50,10 +50,16 @@ def backfill(openmetrics: str, root: Path) -> Path:
 
 @contextmanager
 def serve_prometheus(
-    data: Path, root: Path, *, rule_files: Sequence[Path] = (), extra_args: Sequence[str] = ()
+    data: Path,
+    root: Path,
+    *,
+    rule_files: Sequence[Path] = (),
+    extra_args: Sequence[str] = (),
+    extra_config: Mapping[str, Any] | None = None,
 ) -> Iterator[str]:
     """Serve the TSDB under ``data`` (rules evaluated every minute from ``rule_files``) until exit;
-    yields the base URL. The config and the log (appended to across restarts) go under ``root``."""
+    yields the base URL. The config (``extra_config``'s sections added, such as ``scrape_configs``
+    or ``remote_write``) and the log (appended to across restarts) go under ``root``."""
     port = free_port()
     config = root / f"prometheus-{port}.yml"
     config.write_text(
@@ -61,6 +67,7 @@ def serve_prometheus(
             {
                 "global": {"scrape_interval": "15s", "evaluation_interval": "1m"},
                 "rule_files": [str(p) for p in rule_files],
+                **(extra_config or {}),
             }
         )
     )

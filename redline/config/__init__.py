@@ -13,7 +13,9 @@ from redline.config.models import (
     LoadedConfig,
     LogNotifierConfig,
     NotifierConfig,
+    ReceiverConfig,
     RedlineConfig,
+    RemoteWriteOutConfig,
     WebhookNotifierConfig,
 )
 from redline.config.spec_files import FileReport, SpecFile, load_spec_files, read_documents
@@ -26,7 +28,9 @@ __all__ = [
     "LoadedConfig",
     "LogNotifierConfig",
     "NotifierConfig",
+    "ReceiverConfig",
     "RedlineConfig",
+    "RemoteWriteOutConfig",
     "SpecFile",
     "WebhookNotifierConfig",
     "load_config",

@@ -14,7 +14,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from redline.collectors.limits import ByteCount
+from redline.collectors.otlp import OTLPReceiverConfig
 from redline.collectors.registry import SourceConfig
+from redline.collectors.remote_write import RemoteWriteReceiverConfig
 from redline.config.notifiers import (
     AlertmanagerNotifierConfig,
     FileNotifierConfig,
@@ -40,7 +43,9 @@ __all__ = [
     "LogNotifierConfig",
     "NotifierConfig",
     "PagerDutyNotifierConfig",
+    "ReceiverConfig",
     "RedlineConfig",
+    "RemoteWriteOutConfig",
     "RouteConfig",
     "SlackNotifierConfig",
     "WebhookNotifierConfig",
@@ -120,6 +125,28 @@ class AlertingConfig(_Strict):
         return self
 
 
+class RemoteWriteOutConfig(_Strict):
+    """``remote_write:``: push Redline's computed series to a Prometheus-compatible store
+    (``redline.agent.remote_write_out``), e.g. one agent per cluster into one Mimir or Thanos."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    headers_env: dict[str, str] = Field(default_factory=dict)
+    """Header name → the environment variable holding its value (``Authorization``, ``X-Scope-OrgID``)."""
+    external_labels: dict[str, str] = Field(default_factory=dict)
+    """Added to every series pushed (``cluster: eu-1``), so the agents of a fleet stay apart."""
+    timeout: DurationSeconds = 30.0
+    max_samples_per_send: Annotated[int, Field(ge=1)] = 2000
+    min_backoff: DurationSeconds = 0.03
+    max_backoff: DurationSeconds = 5.0
+    buffer_max_bytes: ByteCount = 64 * 1024 * 1024
+    """The on-disk buffer: beyond, the oldest records are dropped (and counted)."""
+
+
+ReceiverConfig = Annotated[OTLPReceiverConfig | RemoteWriteReceiverConfig, Field(discriminator="kind")]
+"""A push receiver (``receivers:``), told apart by its ``kind``: ``otlp`` or ``remote_write``."""
+
+
 class RedlineConfig(_Strict):
     """The whole file."""
 
@@ -130,13 +157,19 @@ class RedlineConfig(_Strict):
     """OpenSLO or Sloth files whose objectives join ``slos`` at load (see redline/config/spec_files.py)."""
     guardrails: list[GuardrailSpec] = Field(default_factory=list)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    receivers: list[ReceiverConfig] = Field(default_factory=list)
+    """Push receivers (OTLP/HTTP metrics, Prometheus remote write): their samples take the path a
+    source's do."""
+    remote_write: list[RemoteWriteOutConfig] = Field(default_factory=list)
+    """Stores Redline's computed series are pushed to (remote write 1.0)."""
 
     @model_validator(mode="after")
     def _names_are_unique(self) -> RedlineConfig:
         for section, names in (
-            ("sources", [s.name for s in self.sources]),
+            ("sources and receivers", [s.name for s in self.sources] + [r.name for r in self.receivers]),
             ("slos and guardrails", [s.name for s in self.slos] + [g.name for g in self.guardrails]),
             ("alerting.notifiers", [n.name for n in self.alerting.notifiers]),
+            ("remote_write", [r.name for r in self.remote_write]),
         ):
             seen: set[str] = set()
             for name in names:

@@ -201,7 +201,9 @@ def test_the_demo_config_validates_and_scrapes_the_sources_the_history_labels() 
     assert set(sources) == set(DEFAULT_SOURCE_LABELS)
     assert sources["inference-api"].url == "http://127.0.0.1:8001/metrics"
     assert sources["batch-pipeline"].url == "http://127.0.0.1:8002/metrics"
-    assert [s.name for s in loaded.config.slos] == ["api-availability", "api-latency", "features-freshness"]
+    assert [s.name for s in loaded.config.slos] == [
+        "api-availability", "api-latency", "features-freshness", "llm-time-to-first-token",
+    ]
     assert loaded.config.agent.evaluate_interval == 5
 
 
