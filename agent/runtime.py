@@ -28,7 +28,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from redline.agent.lock import DataDirLock
 from redline.agent.readiness import Readiness
-from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
+from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer, StoreUsageCollector
 from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_files
 from redline.agent.wiring import build_collectors, writable_store
 from redline.agent.write_buffer import WriteBuffer, WriteBufferCollector, WriteOutcome
@@ -114,8 +114,12 @@ class Agent:
         self._notifier_failures: dict[str, int] = {}
         for notifier in notifiers:
             self.readiness.know(f"notifier:{notifier.name}")
-        self.metrics = AgentMetrics(lambda: self._report, lambda: dict(self._health), self.readiness)
+        self._series: dict[str, int] = {}  # source -> distinct series in its last collection
+        self.metrics = AgentMetrics(
+            lambda: self._report, lambda: dict(self._health), self.readiness, series=lambda: dict(self._series)
+        )
         self.metrics.registry.register(StoreIntegrityCollector(self.store))
+        self.metrics.registry.register(StoreUsageCollector(self.store.disk_bytes))
         self.metrics.registry.register(WriteBufferCollector(self.write_buffer))
         self._server = (
             SelfMetricsServer(
@@ -213,6 +217,7 @@ class Agent:
         self._log_source_change(source, health)
         for problem in health.problems[:5]:
             log.warning("source %s: %s", source, problem)
+        self._series[source] = result.samples.select("metric", "labels").n_unique() if result.samples.height else 0
         if result.samples.height:
             self._note_write(self.write_buffer.submit(result.samples))
             self.metrics.collect_samples.labels(source).inc(result.samples.height)

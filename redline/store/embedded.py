@@ -51,7 +51,7 @@ import polars as pl
 from redline.kernel.errors import StoreError
 from redline.kernel.fields import SAMPLE_SCHEMA, empty_samples
 from redline.kernel.labels import Selector
-from redline.store.quarantine import CorruptFile, move_to_quarantine
+from redline.store.quarantine import QUARANTINE_DIR, CorruptFile, move_to_quarantine
 from redline.store.segments import (
     DAY_MS,
     CorruptFileError,
@@ -574,6 +574,21 @@ class SampleStore:
         """Every segment file (by day, the base then parts in sequence order) and batch file (in
         write order) the store would read."""
         return [*(p for _, ps in sorted(self._segment_runs().items()) for p in ps), *self._batch_files()]
+
+    def disk_bytes(self) -> dict[str, int]:
+        """Bytes of the files under ``segments/``, ``batches/`` and ``quarantine/`` (temp files
+        included: they hold disk too), by folder; a folder not there counts 0. One ``stat`` per
+        file, no read: cheap enough for every scrape of ``/metrics``."""
+        out: dict[str, int] = {}
+        for folder in ("segments", "batches", QUARANTINE_DIR):
+            total = 0
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError), os.scandir(self.data_dir / folder) as it:
+                for entry in it:
+                    with contextlib.suppress(FileNotFoundError):
+                        if entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_size
+            out[folder] = total
+        return out
 
     @property
     def corrupt_files_total(self) -> int:
