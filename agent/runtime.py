@@ -38,6 +38,7 @@ from redline.alerts.notifiers import Notifier
 from redline.alerts.state import AlertStateStore
 from redline.alerts.webhook import WebhookNotifier
 from redline.collectors.base import Collector, CollectorContext, SourceHealth
+from redline.collectors.limits import breached_limit
 from redline.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfig
 from redline.kernel.errors import StoreError
 from redline.kernel.secrets import secret_from_env
@@ -110,7 +111,7 @@ class Agent:
         self._data_lock = DataDirLock(loaded.data_dir)
         self._started_at: float | None = None  # time.monotonic() of start()
         self._evaluated_at: float | None = None  # time.monotonic() of the last successful evaluation
-        self.readiness = Readiness(self._evaluation_age)
+        self.readiness = Readiness(self._evaluation_age, clock=clock)
         self._notifier_failures: dict[str, int] = {}
         for notifier in notifiers:
             self.readiness.know(f"notifier:{notifier.name}")
@@ -214,6 +215,7 @@ class Agent:
         self.metrics.collect_duration.labels(source).observe(health.duration_seconds)
         if not health.ok:
             self.metrics.collect_failures.labels(source).inc()
+        self._note_limits(source, health)
         self._log_source_change(source, health)
         for problem in health.problems[:5]:
             log.warning("source %s: %s", source, problem)
@@ -230,23 +232,40 @@ class Agent:
         self._health[source] = health
         return health
 
+    def _note_limits(self, source: str, health: SourceHealth) -> None:
+        """A collection over one of the source's limits: counted per source and limit, and the
+        readiness condition ``source_limit:<source>`` (its reason on ``/readyz``, one log line
+        when it starts and one when it clears) until a collection is not over a limit."""
+        limit = None if health.ok else breached_limit(health.error)
+        if limit is None:
+            self.readiness.set_up(f"source_limit:{source}")
+            return
+        self.metrics.limit_failures.labels(source, limit).inc()
+        self.readiness.set_down(f"source_limit:{source}", health.error or limit)
+
     def _log_source_change(self, source: str, health: SourceHealth) -> None:
         """One line when ``source`` starts failing (with why), one when the reason changes,
         one when it recovers: a target down for an hour is two lines, not one per scrape
-        (every failure is still counted in ``redline_source_failures_total``)."""
+        (every failure is still counted in ``redline_source_failures_total``). A breach of a
+        limit is logged by its readiness condition (``_note_limits``), and one breach differs
+        from the last only if another limit broke (a count that changes is the same breach)."""
         previous = self._source_failing.get(source)
         if not health.ok:
             reason = health.error or "failed"
-            if reason == previous:
+            limit = breached_limit(reason)
+            if previous is not None and (limit or reason) == (breached_limit(previous) or previous):
                 return
             self._source_failing[source] = reason
+            if limit is not None:
+                return
             if previous is None:
                 log.warning("source %s is failing: %s", source, reason)
             else:
                 log.warning("source %s is still failing, now: %s", source, reason)
         elif previous is not None:
             del self._source_failing[source]
-            log.warning("source %s recovered (was: %s)", source, previous)
+            if breached_limit(previous) is None:
+                log.warning("source %s recovered (was: %s)", source, previous)
 
     def _note_write(self, outcome: WriteOutcome) -> None:
         """Readiness from a write attempt: down (naming what waits in memory) while the store

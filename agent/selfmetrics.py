@@ -174,6 +174,13 @@ class AgentMetrics:
         self.collect_failures = Counter(
             "redline_source_failures", "Collections that failed.", ["source"], registry=self.registry
         )
+        self.limit_failures = Counter(
+            "redline_source_limit_failures",
+            "Collections that failed whole for going over one of the source's limits (sample_limit, label_limit, "
+            "label_name_length_limit, label_value_length_limit, body_size_limit).",
+            ["source", "limit"],
+            registry=self.registry,
+        )
         self.evaluate_duration = Histogram(
             "redline_evaluate_duration_seconds",
             "Time spent evaluating every objective once.",
