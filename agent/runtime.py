@@ -26,6 +26,7 @@ import httpx
 import polars as pl
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from redline.agent.group_overflow import GroupOverflowCollector, expand_and_report, overflow_json
 from redline.agent.lock import DataDirLock
 from redline.agent.readiness import Readiness
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer, StoreUsageCollector
@@ -43,7 +44,7 @@ from redline.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfi
 from redline.kernel.errors import StoreError
 from redline.kernel.secrets import secret_from_env
 from redline.slo.evaluation import Evaluator, read_start_ms
-from redline.slo.groups import expand_groups, has_new_members
+from redline.slo.groups import GroupOverflow, has_new_members
 from redline.slo.results import StatusReport
 
 __all__ = ["Agent", "build_notifiers"]
@@ -121,6 +122,9 @@ class Agent:
         )
         self.metrics.registry.register(StoreIntegrityCollector(self.store))
         self.metrics.registry.register(StoreUsageCollector(self.store.disk_bytes))
+        self.group_overflows: list[GroupOverflow] = []
+        """Grouped objectives the latest expansion capped at ``max_groups`` (see ``agent.group_overflow``)."""
+        self.metrics.registry.register(GroupOverflowCollector(lambda: self.group_overflows))
         self.metrics.registry.register(WriteBufferCollector(self.write_buffer))
         self._server = (
             SelfMetricsServer(
@@ -175,6 +179,7 @@ class Agent:
             },
             "evaluated_at": self._report.at if self._report else None,
             "store": {"corrupt_files": [c.to_json() for c in store_corrupt_files(self.store)]},
+            "group_overflows": [overflow_json(o) for o in self.group_overflows],
         }
 
     # -- jobs ----------------------------------------------------------------------------------
@@ -184,7 +189,8 @@ class Agent:
         the stored samples its windows need. Returns the count of samples read."""
         cfg = self.loaded.config
         if any(s.group_by for s in cfg.slos):
-            evaluator = Evaluator(expand_groups(cfg.slos, self.store.series()), cfg.guardrails)
+            expanded, self.group_overflows = expand_and_report(cfg.slos, self.store.series())
+            evaluator = Evaluator(expanded, cfg.guardrails)
         else:
             evaluator = Evaluator(cfg.slos, cfg.guardrails)
         # Under the lock: a batch another source appends meanwhile is ingested into the new
