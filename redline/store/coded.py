@@ -45,30 +45,96 @@ class CodedRows:
         return self.rows.height
 
 
+@dataclass
+class _Dictionaries:
+    """A batch's two dictionaries and the global ids of the (metric, labels) index pairs seen with
+    them: ``keys`` (metric index × width + labels index, sorted) and ``ids`` beside them."""
+
+    metric: pa.Array
+    labels: pa.Array
+    keys: np.ndarray
+    ids: np.ndarray
+
+
 class SeriesCoder:
-    """Codes Arrow sample tables (``metric``/``labels`` as dictionaries) against one growing series
-    table (ids in first-seen order), so the batches of a chunk share it."""
+    """Codes Arrow sample tables (``metric``/``labels`` as dictionaries) against one growing set of
+    series (ids in first-seen order), so the batches of a chunk share one series table.
+
+    Scrapes of one target write the same dictionaries batch after batch, so the pairs of
+    dictionary indices already seen with byte-equal dictionaries map to ids without touching a
+    string; only a series new to those dictionaries is looked up by its strings."""
+
+    _MAX_DICTIONARIES: Final = 1024
 
     def __init__(self) -> None:
-        self.series = pl.DataFrame(schema={"metric": pl.String, "labels": pl.String, _ID: pl.UInt32})
+        self._ids: dict[tuple[str, str], int] = {}
+        self._metric: list[str] = []
+        self._labels: list[str] = []
+        self._dictionaries: dict[tuple[int, int, str, str], list[_Dictionaries]] = {}
+
+    @property
+    def series(self) -> pl.DataFrame:
+        """Every series coded so far: ``metric``, ``labels``, ``_sid`` (its id, the row number)."""
+        return pl.DataFrame(
+            {
+                "metric": pl.Series(self._metric, dtype=pl.String),
+                "labels": pl.Series(self._labels, dtype=pl.String),
+                _ID: pl.Series(np.arange(len(self._metric)), dtype=pl.UInt32),
+            }
+        )
 
     def code(self, table: pa.Table) -> pl.DataFrame:
         """A batch's rows (``read_batch_dictionary``) as ``ROWS_SCHEMA``, its new series added."""
-        local, local_sid = _series_of(table)
-        new = local.select(_SERIES).join(self.series, on=_SERIES, how="anti")
-        if new.height:
-            added = new.with_row_index(_ID, offset=self.series.height).select(*_SERIES, pl.col(_ID).cast(pl.UInt32))
-            self.series = pl.concat([self.series, added])
-        joined = local.join(self.series.rename({_ID: "_global"}), on=_SERIES, how="left").sort(_ID)
-        mapping = joined.get_column("_global").to_numpy()
+        pair = table.select(["metric", "labels"]).unify_dictionaries()
+        metric_dict, metric_idx = _dictionary(pair.column("metric"))
+        labels_dict, labels_idx = _dictionary(pair.column("labels"))
+        width = max(1, len(labels_dict))
+        key = metric_idx * width + labels_idx
+        del metric_idx, labels_idx
+        known = self._known(metric_dict, labels_dict)
+        keys = np.sort(pl.Series(key).unique().to_numpy()) if len(key) else np.array([], np.int64)
+        at = np.searchsorted(known.keys, keys)
+        found = at < len(known.keys)
+        found[found] = known.keys[at[found]] == keys[found]
+        missing = keys[~found]
+        if len(missing):
+            metrics = metric_dict.take(pa.array(missing // width)).to_pylist()
+            labels = labels_dict.take(pa.array(missing % width)).to_pylist()
+            pairs = zip(metrics, labels, strict=True)
+            ids = np.fromiter((self._id(m, lab) for m, lab in pairs), np.uint32, len(missing))
+            merged = np.concatenate([known.keys, missing])
+            order = np.argsort(merged, kind="stable")
+            known.keys, known.ids = merged[order], np.concatenate([known.ids, ids])[order]
+        sid = known.ids[np.searchsorted(known.keys, key)] if len(key) else np.array([], np.uint32)
         return pl.DataFrame(
-            {
-                _ID: mapping[local_sid] if len(local_sid) else np.array([], np.uint32),
-                "timestamp": table.column("timestamp").to_numpy(),
-                "value": table.column("value").to_numpy(),
-            },
+            {_ID: sid, "timestamp": table.column("timestamp").to_numpy(), "value": table.column("value").to_numpy()},
             schema=ROWS_SCHEMA,
         )
+
+    def _id(self, metric: str, labels: str) -> int:
+        found = self._ids.get((metric, labels))
+        if found is None:
+            found = self._ids[(metric, labels)] = len(self._metric)
+            self._metric.append(metric)
+            self._labels.append(labels)
+        return found
+
+    def _known(self, metric: pa.Array, labels: pa.Array) -> _Dictionaries:
+        """The entry of byte-equal dictionaries seen before, or a new empty one."""
+        tag = (
+            len(metric), len(labels),
+            labels[0].as_py() if len(labels) else "", labels[-1].as_py() if len(labels) else "",
+        )
+        candidates = self._dictionaries.setdefault(tag, [])
+        for entry in candidates:
+            if entry.labels.equals(labels) and entry.metric.equals(metric):
+                return entry
+        if sum(len(c) for c in self._dictionaries.values()) >= self._MAX_DICTIONARIES:
+            self._dictionaries = {tag: candidates}  # churn: start over (ids are kept in _ids)
+            candidates.clear()
+        entry = _Dictionaries(metric, labels, np.array([], np.int64), np.array([], np.uint32))
+        candidates.append(entry)
+        return entry
 
 
 def read_coded(segment: SegmentFile) -> CodedRows:
