@@ -85,14 +85,9 @@ class SeriesCoder:
 
     def code(self, table: pa.Table) -> pl.DataFrame:
         """A batch's rows (``read_batch_dictionary``) as ``ROWS_SCHEMA``, its new series added."""
-        pair = table.select(["metric", "labels"]).unify_dictionaries()
-        metric_dict, metric_idx = _dictionary(pair.column("metric"))
-        labels_dict, labels_idx = _dictionary(pair.column("labels"))
+        metric_dict, labels_dict, key, keys = _pair_keys(table)
         width = max(1, len(labels_dict))
-        key = metric_idx * width + labels_idx
-        del metric_idx, labels_idx
         known = self._known(metric_dict, labels_dict)
-        keys = np.sort(pl.Series(key).unique().to_numpy()) if len(key) else np.array([], np.int64)
         at = np.searchsorted(known.keys, keys)
         found = at < len(known.keys)
         found[found] = known.keys[at[found]] == keys[found]
@@ -160,13 +155,8 @@ def read_coded(segment: SegmentFile) -> CodedRows:
 def _series_of(table: pa.Table) -> tuple[pl.DataFrame, np.ndarray]:
     """The distinct series of a table whose ``metric``/``labels`` are dictionary columns (``metric``,
     ``labels``, ``_sid`` = 0..n-1 by key) and each row's ``_sid``; strings once per series."""
-    table = table.select(["metric", "labels"]).unify_dictionaries()
-    metric_dict, metric_idx = _dictionary(table.column("metric"))
-    labels_dict, labels_idx = _dictionary(table.column("labels"))
+    metric_dict, labels_dict, key, keys = _pair_keys(table)
     width = max(1, len(labels_dict))
-    key = metric_idx * width + labels_idx
-    del metric_idx, labels_idx
-    keys = np.sort(pl.Series(key).unique().to_numpy()) if len(key) else np.array([], np.int64)
     series = pl.DataFrame(
         {
             "metric": pl.Series(metric_dict.take(pa.array(keys // width)).to_pylist(), dtype=pl.String),
@@ -175,6 +165,18 @@ def _series_of(table: pa.Table) -> tuple[pl.DataFrame, np.ndarray]:
         }
     )
     return series, np.searchsorted(keys, key).astype(np.uint32)
+
+
+def _pair_keys(table: pa.Table) -> tuple[pa.Array, pa.Array, np.ndarray, np.ndarray]:
+    """(metric dictionary, labels dictionary, each row's pair key, the distinct keys sorted) of a
+    table whose ``metric``/``labels`` are dictionary columns; a key is metric index × the labels
+    dictionary's length + labels index."""
+    pair = table.select(["metric", "labels"]).unify_dictionaries()
+    metric_dict, metric_idx = _dictionary(pair.column("metric"))
+    labels_dict, labels_idx = _dictionary(pair.column("labels"))
+    key = metric_idx * max(1, len(labels_dict)) + labels_idx
+    keys = np.sort(pl.Series(key).unique().to_numpy()) if len(key) else np.array([], np.int64)
+    return metric_dict, labels_dict, key, keys
 
 
 def _dictionary(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
