@@ -12,6 +12,8 @@ Compaction is incremental: each cycle writes the pending batches as a new run of
 follows the rows that arrived, bounded by ``CompactionPolicy``; a day that is over is merged
 into its base. Runs are ordered by the part sequence numbers they hold; a merged output covers
 its inputs' numbers, so readers skip inputs a crash left behind (and the next cycle deletes them).
+Rows are merged coded by series (``store.coded``): about 100 bytes a row at the peak of a merge,
+whatever the length of the labels.
 
 Every file appears by rename, whole; temp files end ``.tmp-<pid>`` and never match the read
 glob. Readers (this process or another) combine segments and not-yet-compacted batches; a

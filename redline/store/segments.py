@@ -22,6 +22,9 @@ most 2**53 (exactly representable, so the round trip is exact), ``value_float``
 marker, ±Inf, -0.0). Rows are sorted by time slice (``SLICE_MS``), then series, then timestamp,
 one row group per slice, so a read of the last hour decodes one row group of one file, while
 each series is still a long run inside a row group for the delta encodings and zstd.
+Compaction writes segments from dictionary arrays (``store.coded.write_coded_segment``) without
+an ``ARROW:schema`` entry, so ``metric``/``labels`` read back as plain strings, as from segments
+written before.
 
 Segments are written with Parquet page checksums (CRC32 per page, ``redline.format`` 2) and read
 with their verification on: a flipped byte in a page that a read decodes is an error, not a
