@@ -487,7 +487,7 @@ def _parser(now_s: float) -> argparse.ArgumentParser:
     im.add_argument(
         "--max-merge-rows", type=_positive_int, metavar="N",
         help="the largest merge while importing, in rows, which bounds its memory (about 100 bytes a row; "
-        "default 2,000,000, never above agent.compaction.max_merge_rows)",
+        "default 1,000,000, never above agent.compaction.max_merge_rows)",
     )
     im.set_defaults(fn=cmd_import)
     db = with_config("dashboard", "start the Streamlit dashboard alone")

@@ -6,7 +6,7 @@ the samples of one series in time order. It is read in chunks cut at a line end 
 ``chunk_bytes`` each); each chunk is parsed with the current family's ``# TYPE`` line carried
 over (so a family cut in two parses the same), sorted and de-duplicated per series, and
 appended to the store as one batch; the store is compacted every ``compact_every_bytes`` of
-input and at the end, with its largest merge narrowed to ``max_merge_rows`` (2M by default:
+input and at the end, with its largest merge narrowed to ``max_merge_rows`` (1M by default:
 compaction costs about 100 bytes a row merged, see ``store.coded``; a day with more rows stays
 in several runs, which the agent merges later within its own limit). Memory is therefore bounded
 by the chunk size and that merge, not by the file: a 2 GB file peaks under 500 MB.
@@ -37,11 +37,11 @@ __all__ = ["DEFAULT_CHUNK_BYTES", "DEFAULT_MAX_MERGE_ROWS", "ImportStats", "Skip
 
 _NO_TIMESTAMP = -(2**62)
 """Stamped on samples that carry no timestamp, so they can be told apart and skipped."""
-DEFAULT_CHUNK_BYTES = 8 << 20
+DEFAULT_CHUNK_BYTES = 4 << 20
 """Bytes of the file parsed at once: the parsed frame is ~10x this in memory."""
 DEFAULT_COMPACT_EVERY_BYTES = 256 << 20
 """Input bytes between two compactions of the store (batch files do not pile up)."""
-DEFAULT_MAX_MERGE_ROWS = 2_000_000
+DEFAULT_MAX_MERGE_ROWS = 1_000_000
 """The largest merge of an import's compactions (``CompactionPolicy.max_merge_rows``)."""
 FIRST_LINES_KEPT = 5
 """Line numbers kept per skip reason, for the summary."""
