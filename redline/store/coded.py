@@ -117,8 +117,10 @@ class SeriesCoder:
     def _known(self, metric: pa.Array, labels: pa.Array) -> _Dictionaries:
         """The entry of byte-equal dictionaries seen before, or a new empty one."""
         tag = (
-            len(metric), len(labels),
-            labels[0].as_py() if len(labels) else "", labels[-1].as_py() if len(labels) else "",
+            len(metric),
+            len(labels),
+            labels[0].as_py() if len(labels) else "",
+            labels[-1].as_py() if len(labels) else "",
         )
         candidates = self._dictionaries.setdefault(tag, [])
         for entry in candidates:
@@ -194,9 +196,7 @@ def merge_coded(inputs: list[CodedRows], day: int) -> CodedRows:
 
     ``inputs`` is emptied as it is read, so each input's memory goes as soon as it is copied."""
     tables = {id(c.series): c.series for c in inputs}
-    merged_series = (
-        pl.concat([t.select(_SERIES) for t in tables.values()]).unique().sort(_SERIES).with_row_index(_ID)
-    )
+    merged_series = pl.concat([t.select(_SERIES) for t in tables.values()]).unique().sort(_SERIES).with_row_index(_ID)
     maps: dict[int, np.ndarray] = {}
     for table_id, table in tables.items():
         joined = table.join(merged_series.rename({_ID: "_new"}), on=_SERIES, how="left")

@@ -42,7 +42,11 @@ def test_batches_with_equal_or_look_alike_dictionaries_keep_every_rows_series() 
     for samples in (first, same_dictionaries_other_rows, look_alike, other_metric, first):
         assert decoded(coder, coder.code(as_batch(samples))).equals(samples)
     assert coder.series.select("metric", "labels").rows() == [
-        ("m", 'a="1"'), ("m", 'a="2"'), ("m", 'a="3"'), ("m", 'a="9"'), ("n", 'a="2"'),
+        ("m", 'a="1"'),
+        ("m", 'a="2"'),
+        ("m", 'a="3"'),
+        ("m", 'a="9"'),
+        ("n", 'a="2"'),
     ]
 
 
