@@ -5,22 +5,24 @@ and how many members were left out, for ``/metrics``, ``/healthz`` and ``redline
 check`` refuses such a config. A label's values can still grow after the check (a new tenant
 every hour, a request id added by a new release), so the agent keeps the overflow of its latest
 expansion and shows it while it lasts: ``redline_slo_group_members_dropped{slo}`` and
-``redline_slo_group_label_values{slo,label}``.
+``redline_slo_group_label_values{slo,label}``. An objective already holding ``max_groups``
+members is not expanded again when its label grows, so ``beyond_max_groups`` tells the agent
+that a batch brought a member it will not create, and the agent counts the overflow again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 import polars as pl
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from redline.slo.groups import GroupOverflow, expand_groups, group_overflows
+from redline.slo.groups import GroupOverflow, expand_groups, group_members, group_overflows, member_name
 from redline.slo.spec import SLOSpec
 
-__all__ = ["GroupOverflowCollector", "expand_and_report", "overflow_json"]
+__all__ = ["GroupOverflowCollector", "beyond_max_groups", "expand_and_report", "overflow_json"]
 
 
 def expand_and_report(specs: Sequence[SLOSpec], series: pl.DataFrame) -> tuple[list[SLOSpec], list[GroupOverflow]]:
@@ -35,6 +37,23 @@ def expand_and_report(specs: Sequence[SLOSpec], series: pl.DataFrame) -> tuple[l
         s for s in specs if s.group_by and sum(1 for e in expanded if e.name.startswith(s.name + "{")) >= s.max_groups
     ]
     return expanded, group_overflows(full, series) if full else []
+
+
+def beyond_max_groups(
+    specs: Sequence[SLOSpec], known: Collection[str], series: Iterable[tuple[str, str]]
+) -> bool:
+    """Whether ``series`` (``metric``, ``labels`` pairs) hold a member of a grouped objective that
+    already has ``max_groups`` members among the ``known`` objective names, and is not one of them."""
+    pairs = list(series)
+    for spec in specs:
+        if not spec.group_by:
+            continue
+        prefix = spec.name + "{"
+        if sum(1 for name in known if name.startswith(prefix)) < spec.max_groups:
+            continue
+        if any(member_name(spec, m) not in known for m in group_members(spec, pairs)):
+            return True
+    return False
 
 
 def overflow_json(overflow: GroupOverflow) -> dict[str, Any]:

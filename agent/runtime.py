@@ -26,7 +26,12 @@ import httpx
 import polars as pl
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from redline.agent.group_overflow import GroupOverflowCollector, expand_and_report, overflow_json
+from redline.agent.group_overflow import (
+    GroupOverflowCollector,
+    beyond_max_groups,
+    expand_and_report,
+    overflow_json,
+)
 from redline.agent.lock import DataDirLock
 from redline.agent.readiness import Readiness
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer, StoreUsageCollector
@@ -44,8 +49,9 @@ from redline.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfi
 from redline.kernel.errors import StoreError
 from redline.kernel.secrets import secret_from_env
 from redline.slo.evaluation import Evaluator, read_start_ms
-from redline.slo.groups import GroupOverflow, has_new_members
+from redline.slo.groups import GroupOverflow, group_overflows, has_new_members
 from redline.slo.results import StatusReport
+from redline.slo.spec import SLOSpec
 
 __all__ = ["Agent", "build_notifiers"]
 
@@ -53,6 +59,8 @@ log = logging.getLogger("redline.agent")
 
 NOTIFIER_BROKEN_AFTER = 3
 """Consecutive failed deliveries after which a notifier is reported broken (a permanent failure at once)."""
+OVERFLOW_RECOUNT_S = 60.0
+"""How often, at most, the overflow of a full grouped objective is counted again while its label grows."""
 STALE_AFTER_INTERVALS = 3
 """The agent is not ready when its last evaluation is older than this many evaluate intervals."""
 
@@ -125,6 +133,7 @@ class Agent:
         self.group_overflows: list[GroupOverflow] = []
         """Grouped objectives the latest expansion capped at ``max_groups`` (see ``agent.group_overflow``)."""
         self.metrics.registry.register(GroupOverflowCollector(lambda: self.group_overflows))
+        self._overflows_counted_at = float("-inf")
         self.metrics.registry.register(WriteBufferCollector(self.write_buffer))
         self._server = (
             SelfMetricsServer(
@@ -212,7 +221,25 @@ class Agent:
             return False
         known = set(self.evaluator.names)
         pairs = list(samples.select("metric", "labels").unique().iter_rows())
-        return has_new_members(grouped, known, pairs)
+        if has_new_members(grouped, known, pairs):
+            return True
+        if beyond_max_groups(grouped, known, pairs):
+            self._recount_group_overflows(grouped)
+        return False
+
+    def _recount_group_overflows(self, grouped: list[SLOSpec]) -> None:
+        """Count the overflow of full grouped objectives again over the stored series (at most
+        once per ``OVERFLOW_RECOUNT_S``: a label that keeps growing is not a scan per batch);
+        a changed overflow is logged."""
+        now = self._clock()
+        if now - self._overflows_counted_at < OVERFLOW_RECOUNT_S:
+            return
+        self._overflows_counted_at = now
+        before = {str(o) for o in self.group_overflows}
+        self.group_overflows = group_overflows(grouped, self.store.series())
+        for overflow in self.group_overflows:
+            if str(overflow) not in before:
+                log.warning("%s", overflow)
 
     def collect(self, source: str) -> SourceHealth:
         """Collect one source once, store the batch, feed the evaluator."""

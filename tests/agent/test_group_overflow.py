@@ -97,3 +97,35 @@ def test_a_label_growing_past_max_groups_at_run_time_is_reported_with_the_label_
         "  4 dropped: objective 'inference': group_by model (7 values) would create 7 objectives, over max_groups 3; "
         "only the first 3 (by value) are created"
     ) in render_text(report).splitlines()
+
+
+def test_an_objective_already_full_reports_the_members_its_label_grows_beyond_max_groups(
+    tmp_path: Path, models: ModelTarget
+) -> None:
+    loaded = config(tmp_path, models.server.server_port)
+    clock = FakeClock()
+    agent = Agent(loaded, env={}, clock=clock, serve_metrics=False)
+    try:
+        models.add_models(0, 3)  # exactly max_groups: nothing dropped
+        assert agent.collect("api").ok
+        assert len(agent.evaluator.names) == 3 and agent.group_overflows == []
+        evaluator = agent.evaluator
+
+        models.add_models(3, 5)  # full: not expanded again, but reported
+        clock.t += 15
+        assert agent.collect("api").ok
+        assert agent.evaluator is evaluator  # no rebuild for members it will not create
+        (overflow,) = agent.group_overflows
+        assert (overflow.found, overflow.max_groups, overflow.values_per_label) == (5, 3, (("model", 5),))
+        registry = agent.metrics.registry
+        assert registry.get_sample_value("redline_slo_group_members_dropped", {"slo": "inference"}) == 2
+
+        models.add_models(5, 6)  # within OVERFLOW_RECOUNT_S of the last count: not counted again yet
+        clock.t += 15
+        assert agent.collect("api").ok
+        assert registry.get_sample_value("redline_slo_group_members_dropped", {"slo": "inference"}) == 2
+        clock.t += 60
+        assert agent.collect("api").ok
+        assert registry.get_sample_value("redline_slo_group_members_dropped", {"slo": "inference"}) == 3
+    finally:
+        agent.shutdown()
