@@ -35,6 +35,7 @@ from redline.agent.group_overflow import (
 from redline.agent.lock import DataDirLock
 from redline.agent.readiness import Readiness
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer, StoreUsageCollector
+from redline.agent.source_log import SourceLog
 from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_files
 from redline.agent.wiring import build_collectors, writable_store
 from redline.agent.write_buffer import WriteBuffer, WriteBufferCollector, WriteOutcome
@@ -44,7 +45,6 @@ from redline.alerts.notifiers import Notifier
 from redline.alerts.state import AlertStateStore
 from redline.alerts.webhook import WebhookNotifier
 from redline.collectors.base import Collector, CollectorContext, SourceHealth
-from redline.collectors.limits import breached_limit
 from redline.config import LoadedConfig, LogNotifierConfig, WebhookNotifierConfig
 from redline.kernel.errors import StoreError
 from redline.kernel.secrets import secret_from_env
@@ -150,7 +150,7 @@ class Agent:
         self._jobs_idle = threading.Condition()
         self._running_jobs = 0
         self._last_failure: dict[str, str] = {}  # job -> the failure last logged with its traceback
-        self._source_failing: dict[str, str] = {}  # source -> the reason last logged while it fails
+        self._source_log = SourceLog(self.readiness, self.metrics.limit_failures)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -248,8 +248,7 @@ class Agent:
         self.metrics.collect_duration.labels(source).observe(health.duration_seconds)
         if not health.ok:
             self.metrics.collect_failures.labels(source).inc()
-        self._note_limits(source, health)
-        self._log_source_change(source, health)
+        self._source_log.note(source, health)
         for problem in health.problems[:5]:
             log.warning("source %s: %s", source, problem)
         self._series[source] = result.samples.select("metric", "labels").n_unique() if result.samples.height else 0
@@ -265,40 +264,9 @@ class Agent:
         self._health[source] = health
         return health
 
-    def _note_limits(self, source: str, health: SourceHealth) -> None:
-        """A collection over one of the source's limits: counted per source and limit, and the
-        readiness condition ``source_limit:<source>`` (its reason on ``/readyz``, one log line
-        when it starts and one when it clears) until a collection is not over a limit."""
-        limit = None if health.ok else breached_limit(health.error)
-        if limit is None:
-            self.readiness.set_up(f"source_limit:{source}")
-            return
-        self.metrics.limit_failures.labels(source, limit).inc()
-        self.readiness.set_down(f"source_limit:{source}", health.error or limit)
-
     def _log_source_change(self, source: str, health: SourceHealth) -> None:
-        """One line when ``source`` starts failing (with why), one when the reason changes,
-        one when it recovers: a target down for an hour is two lines, not one per scrape
-        (every failure is still counted in ``redline_source_failures_total``). A breach of a
-        limit is logged by its readiness condition (``_note_limits``), and one breach differs
-        from the last only if another limit broke (a count that changes is the same breach)."""
-        previous = self._source_failing.get(source)
-        if not health.ok:
-            reason = health.error or "failed"
-            limit = breached_limit(reason)
-            if previous is not None and (limit or reason) == (breached_limit(previous) or previous):
-                return
-            self._source_failing[source] = reason
-            if limit is not None:
-                return
-            if previous is None:
-                log.warning("source %s is failing: %s", source, reason)
-            else:
-                log.warning("source %s is still failing, now: %s", source, reason)
-        elif previous is not None:
-            del self._source_failing[source]
-            if breached_limit(previous) is None:
-                log.warning("source %s recovered (was: %s)", source, previous)
+        """See ``SourceLog.log_change``."""
+        self._source_log.log_change(source, health)
 
     def _note_write(self, outcome: WriteOutcome) -> None:
         """Readiness from a write attempt: down (naming what waits in memory) while the store
