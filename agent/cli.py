@@ -270,6 +270,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number above 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from redline.agent.importer import import_history, progress_stream
     from redline.agent.wiring import writable_store
@@ -277,7 +288,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     loaded = _load(args.config)
     store = writable_store(loaded)
     try:
-        stats = import_history(args.history, store, progress=progress_stream())
+        bound = {} if args.max_merge_rows is None else {"max_merge_rows": args.max_merge_rows}
+        stats = import_history(args.history, store, progress=progress_stream(), **bound)
     except SourceError as exc:  # the file named on the command line: a usage error
         if isinstance(exc.__cause__, OSError):
             raise CommandError(str(exc), _file_hint(exc.__cause__, "the HISTORY file"), EXIT_USAGE) from exc
@@ -537,6 +549,11 @@ def _parser(now_s: float) -> argparse.ArgumentParser:
     ex.set_defaults(fn=cmd_export)
     im = with_config("import", "backfill history from an OpenMetrics file with timestamps")
     im.add_argument("history", type=Path, help="OpenMetrics text with explicit timestamps (as promtool reads)")
+    im.add_argument(
+        "--max-merge-rows", type=_positive_int, metavar="N",
+        help="the largest merge while importing, in rows, which bounds its memory (about 100 bytes a row; "
+        "default 1,000,000, never above agent.compaction.max_merge_rows)",
+    )
     im.set_defaults(fn=cmd_import)
     db = with_config("dashboard", "start the Streamlit dashboard alone")
     db.add_argument("--port", type=int, default=8501, help="the port the dashboard listens on (default 8501)")

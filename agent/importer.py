@@ -6,8 +6,11 @@ the samples of one series in time order. It is read in chunks cut at a line end 
 ``chunk_bytes`` each); each chunk is parsed with the current family's ``# TYPE`` line carried
 over (so a family cut in two parses the same), sorted and de-duplicated per series, and
 appended to the store as one batch; the store is compacted every ``compact_every_bytes`` of
-input and at the end. Memory is therefore bounded by the chunk size and the store's compaction,
-not by the file. Out-of-order lines are accepted (and counted), duplicate timestamps keep the
+input and at the end, with its largest merge narrowed to ``max_merge_rows`` (1M by default:
+compaction costs about 100 bytes a row merged, see ``store.coded``; a day with more rows stays
+in several runs, which the agent merges later within its own limit). Memory is therefore bounded
+by the chunk size and that merge, not by the file: a 2 GB file peaks under 500 MB.
+Out-of-order lines are accepted (and counted), duplicate timestamps keep the
 value written last (within a chunk; across chunks the store keeps one), lines without a
 timestamp and malformed lines are skipped and counted per reason with their first line numbers.
 Nothing is written unless some chunk parsed into at least one sample.
@@ -19,7 +22,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -30,14 +33,16 @@ from redline.collectors.exposition import ExpositionParser
 from redline.kernel.errors import SourceError
 from redline.store.embedded import SampleStore
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "ImportStats", "SkippedLines", "import_history"]
+__all__ = ["DEFAULT_CHUNK_BYTES", "DEFAULT_MAX_MERGE_ROWS", "ImportStats", "SkippedLines", "import_history"]
 
 _NO_TIMESTAMP = -(2**62)
 """Stamped on samples that carry no timestamp, so they can be told apart and skipped."""
-DEFAULT_CHUNK_BYTES = 8 << 20
+DEFAULT_CHUNK_BYTES = 4 << 20
 """Bytes of the file parsed at once: the parsed frame is ~10x this in memory."""
 DEFAULT_COMPACT_EVERY_BYTES = 256 << 20
 """Input bytes between two compactions of the store (batch files do not pile up)."""
+DEFAULT_MAX_MERGE_ROWS = 1_000_000
+"""The largest merge of an import's compactions (``CompactionPolicy.max_merge_rows``)."""
 FIRST_LINES_KEPT = 5
 """Line numbers kept per skip reason, for the summary."""
 _KEY = ["metric", "labels"]
@@ -123,12 +128,25 @@ def import_history(
     *,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     compact_every_bytes: int = DEFAULT_COMPACT_EVERY_BYTES,
+    max_merge_rows: int = DEFAULT_MAX_MERGE_ROWS,
     progress: IO[str] | None = None,
 ) -> ImportStats:
     """Stream ``path`` into ``store``; raises ``SourceError`` if nothing can be imported.
 
     ``progress``, when given (a terminal), gets a ``\\r``-updated percentage of bytes read.
+    ``max_merge_rows`` narrows the store's policy for the import (restored after it).
     """
+    policy = store.policy
+    store.policy = replace(policy, max_merge_rows=min(policy.max_merge_rows, max_merge_rows))
+    try:
+        return _import(path, store, chunk_bytes, compact_every_bytes, progress)
+    finally:
+        store.policy = policy
+
+
+def _import(
+    path: Path, store: SampleStore, chunk_bytes: int, compact_every_bytes: int, progress: IO[str] | None
+) -> ImportStats:
     started = time.perf_counter()
     totals = _Totals()
     parser = ExpositionParser()

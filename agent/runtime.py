@@ -29,11 +29,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from redline import __version__
 from redline.agent.delivery_metrics import NotifierCollector
 from redline.agent.delivery_wiring import build_delivery, build_notifiers, build_outbox
+from redline.agent.group_overflow import (
+    GroupOverflowCollector,
+    beyond_max_groups,
+    expand_and_report,
+    overflow_json,
+)
 from redline.agent.lock import DataDirLock
 from redline.agent.readiness import Readiness
 from redline.agent.receivers import ReceiverMetricsCollector, build_receivers
 from redline.agent.remote_write_out import RemoteWriteQueueCollector, build_queues, push_report
-from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer
+from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer, StoreUsageCollector
+from redline.agent.source_log import SourceLog
 from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_files
 from redline.agent.telemetry import Telemetry
 from redline.agent.wiring import build_collectors, writable_store
@@ -50,13 +57,16 @@ from redline.collectors.base import Collector, CollectorContext, CollectResult, 
 from redline.config import LoadedConfig
 from redline.kernel.errors import StoreError
 from redline.slo.evaluation import Evaluator, read_start_ms
-from redline.slo.groups import expand_groups, has_new_members
+from redline.slo.groups import GroupOverflow, group_overflows, has_new_members
 from redline.slo.results import StatusReport
+from redline.slo.spec import SLOSpec
 
 __all__ = ["Agent", "build_notifiers"]  # build_notifiers: re-exported from delivery_wiring
 
 log = logging.getLogger("redline.agent")
 
+OVERFLOW_RECOUNT_S = 60.0
+"""How often, at most, the overflow of a full grouped objective is counted again while its label grows."""
 STALE_AFTER_INTERVALS = 3
 """The agent is not ready when its last evaluation is older than this many evaluate intervals."""
 
@@ -123,12 +133,20 @@ class Agent:
         self._data_lock = DataDirLock(loaded.data_dir)
         self._started_at: float | None = None  # time.monotonic() of start()
         self._evaluated_at: float | None = None  # time.monotonic() of the last successful evaluation
-        self.readiness = Readiness(self._evaluation_age)
+        self.readiness = Readiness(self._evaluation_age, clock=clock)
         for notifier in delivery.notifiers:
             self.readiness.know(f"notifier:{notifier.name}")
         self.notifier_health.listen(self._note_notifier)
-        self.metrics = AgentMetrics(lambda: self._report, lambda: dict(self._health), self.readiness)
+        self._series: dict[str, int] = {}  # source -> distinct series in its last collection
+        self.metrics = AgentMetrics(
+            lambda: self._report, lambda: dict(self._health), self.readiness, series=lambda: dict(self._series)
+        )
         self.metrics.registry.register(StoreIntegrityCollector(self.store))
+        self.metrics.registry.register(StoreUsageCollector(self.store.disk_bytes))
+        self.group_overflows: list[GroupOverflow] = []
+        """Grouped objectives the latest expansion capped at ``max_groups`` (see ``agent.group_overflow``)."""
+        self.metrics.registry.register(GroupOverflowCollector(lambda: self.group_overflows))
+        self._overflows_counted_at = float("-inf")
         self.metrics.registry.register(WriteBufferCollector(self.write_buffer))
         self.metrics.registry.register(NotifierCollector(self.notifier_health, self._alert_state.pending_counts))
         self._server = (
@@ -151,7 +169,7 @@ class Agent:
         self._jobs_idle = threading.Condition()
         self._running_jobs = 0
         self._last_failure: dict[str, str] = {}  # job -> the failure last logged with its traceback
-        self._source_failing: dict[str, str] = {}  # source -> the reason last logged while it fails
+        self._source_log = SourceLog(self.readiness, self.metrics.limit_failures)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -194,6 +212,7 @@ class Agent:
             },
             "evaluated_at": self._report.at if self._report else None,
             "store": {"corrupt_files": [c.to_json() for c in store_corrupt_files(self.store)]},
+            "group_overflows": [overflow_json(o) for o in self.group_overflows],
         }
 
     # -- jobs ----------------------------------------------------------------------------------
@@ -203,7 +222,8 @@ class Agent:
         the stored samples its windows need. Returns the count of samples read."""
         cfg = self.loaded.config
         if any(s.group_by for s in cfg.slos):
-            evaluator = Evaluator(expand_groups(cfg.slos, self.store.series()), cfg.guardrails)
+            expanded, self.group_overflows = expand_and_report(cfg.slos, self.store.series())
+            evaluator = Evaluator(expanded, cfg.guardrails)
         else:
             evaluator = Evaluator(cfg.slos, cfg.guardrails)
         # Under the lock: a batch another source appends meanwhile is ingested into the new
@@ -225,7 +245,25 @@ class Agent:
             return False
         known = set(self.evaluator.names)
         pairs = list(samples.select("metric", "labels").unique().iter_rows())
-        return has_new_members(grouped, known, pairs)
+        if has_new_members(grouped, known, pairs):
+            return True
+        if beyond_max_groups(grouped, known, pairs):
+            self._recount_group_overflows(grouped)
+        return False
+
+    def _recount_group_overflows(self, grouped: list[SLOSpec]) -> None:
+        """Count the overflow of full grouped objectives again over the stored series (at most
+        once per ``OVERFLOW_RECOUNT_S``: a label that keeps growing is not a scan per batch);
+        a changed overflow is logged."""
+        now = self._clock()
+        if now - self._overflows_counted_at < OVERFLOW_RECOUNT_S:
+            return
+        self._overflows_counted_at = now
+        before = {str(o) for o in self.group_overflows}
+        self.group_overflows = group_overflows(grouped, self.store.series())
+        for overflow in self.group_overflows:
+            if str(overflow) not in before:
+                log.warning("%s", overflow)
 
     def collect(self, source: str) -> SourceHealth:
         """Collect one source once, store the batch, feed the evaluator."""
@@ -253,7 +291,8 @@ class Agent:
         self.metrics.collect_duration.labels(source).observe(health.duration_seconds)
         if not health.ok:
             self.metrics.collect_failures.labels(source).inc()
-        self._log_source_change(source, health)
+        self._source_log.note(source, health)
+        self._series[source] = result.samples.select("metric", "labels").n_unique() if result.samples.height else 0
         if result.samples.height:
             self.telemetry.samples_collected.add(result.samples.height, {"source": source})
             with self.telemetry.span("redline.store", source=source, samples=result.samples.height) as span:
@@ -270,24 +309,6 @@ class Agent:
                     self.evaluator.ingest(result.samples)
         self._health[source] = health
         return health
-
-    def _log_source_change(self, source: str, health: SourceHealth) -> None:
-        """One line when ``source`` starts failing (with why), one when the reason changes,
-        one when it recovers: a target down for an hour is two lines, not one per scrape
-        (every failure is still counted in ``redline_source_failures_total``)."""
-        previous = self._source_failing.get(source)
-        if not health.ok:
-            reason = health.error or "failed"
-            if reason == previous:
-                return
-            self._source_failing[source] = reason
-            if previous is None:
-                log.warning("source %s is failing: %s", source, reason)
-            else:
-                log.warning("source %s is still failing, now: %s", source, reason)
-        elif previous is not None:
-            del self._source_failing[source]
-            log.warning("source %s recovered (was: %s)", source, previous)
 
     def _note_write(self, outcome: WriteOutcome) -> None:
         """Readiness from a write attempt: down (naming what waits in memory) while the store

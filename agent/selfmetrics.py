@@ -26,7 +26,7 @@ from redline.collectors.base import SourceHealth
 from redline.kernel.http_server import ThreadedHTTPServer, send_body
 from redline.slo.results import StatusReport
 
-__all__ = ["AgentMetrics", "ListenError", "SelfMetricsServer"]
+__all__ = ["AgentMetrics", "ListenError", "SelfMetricsServer", "StoreUsageCollector"]
 
 STATES: tuple[str, ...] = ("ok", "warning", "breached", "no_data", "low_traffic")
 """Every value of ``redline_slo_status``'s ``status`` label: one series each, 1 for the current state."""
@@ -39,9 +39,11 @@ class _StateCollector(Collector):
         self,
         report: Callable[[], StatusReport | None],
         health: Callable[[], Mapping[str, SourceHealth]],
+        series: Callable[[], Mapping[str, int]] = dict,
     ) -> None:
         self._report = report
         self._health = health
+        self._series = series
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("redline_source_up", "1 if the last collection succeeded.", labels=["source"])
@@ -62,6 +64,19 @@ class _StateCollector(Collector):
             samples.add_metric([name], float(h.samples))
             last.add_metric([name], h.timestamp_ms / 1000.0)
         yield from (up, dur, samples, last)
+        counts = dict(self._series())
+        per_source = GaugeMetricFamily(
+            "redline_source_last_series", "Distinct series in the source's last collection.", labels=["source"]
+        )
+        for name, count in sorted(counts.items()):
+            per_source.add_metric([name], float(count))
+        yield per_source
+        yield GaugeMetricFamily(
+            "redline_store_active_series",
+            "Series arriving now: the distinct series of every source's last collection, summed "
+            "(the store holds more: every series seen in its retention).",
+            value=float(sum(counts.values())),
+        )
 
         report = self._report()
         if report is None:
@@ -150,9 +165,10 @@ class AgentMetrics:
         report: Callable[[], StatusReport | None],
         health: Callable[[], Mapping[str, SourceHealth]],
         readiness: Collector | None = None,
+        series: Callable[[], Mapping[str, int]] = dict,
     ) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(_StateCollector(report, health))
+        self.registry.register(_StateCollector(report, health, series))
         if readiness is not None:
             self.registry.register(readiness)
         # process_resident_memory_bytes, process_cpu_seconds_total, process_open_fds, ... (Linux)
@@ -175,6 +191,13 @@ class AgentMetrics:
         )
         self.collect_failures = Counter(
             "redline_source_failures", "Collections that failed.", ["source"], registry=self.registry
+        )
+        self.limit_failures = Counter(
+            "redline_source_limit_failures",
+            "Collections that failed whole for going over one of the source's limits (sample_limit, label_limit, "
+            "label_name_length_limit, label_value_length_limit, body_size_limit).",
+            ["source", "limit"],
+            registry=self.registry,
         )
         self.evaluate_duration = Histogram(
             "redline_evaluate_duration_seconds",
@@ -201,6 +224,23 @@ class AgentMetrics:
         self.compaction_bytes_written = Counter(
             "redline_compaction_written_bytes", "Bytes of segment files compaction wrote.", registry=self.registry
         )
+
+
+class StoreUsageCollector(Collector):
+    """``redline_store_bytes{dir}``: bytes on disk under the store's ``segments/``, ``batches/``
+    and ``quarantine/``, read at scrape time (one ``stat`` per file)."""
+
+    def __init__(self, disk_bytes: Callable[[], Mapping[str, int]]) -> None:
+        self._disk_bytes = disk_bytes
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "redline_store_bytes", "Bytes of the store's files on disk, by folder of the data directory.",
+            labels=["dir"],
+        )
+        for folder, size in sorted(self._disk_bytes().items()):
+            family.add_metric([folder], float(size))
+        yield family
 
 
 class ListenError(OSError):

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from redline.agent.group_overflow import expand_and_report, overflow_json
 from redline.agent.store_verify import store_corrupt_files, store_status_lines
 from redline.config import LoadedConfig
 from redline.slo.evaluation import Evaluator, read_start_ms
-from redline.slo.groups import expand_groups
+from redline.slo.groups import GroupOverflow
 from redline.slo.ranking import format_age
 from redline.slo.results import StatusReport
+from redline.slo.spec import SLOSpec
 from redline.store.embedded import SampleStore
 from redline.store.quarantine import CorruptFile
 
@@ -25,9 +27,15 @@ class StatusWithStore(StatusReport):
     ``{"corrupt_files": [{path, kind, start, end, reason, quarantined_to, ...}]}``."""
 
     corrupt_files: tuple[CorruptFile, ...] = ()
+    group_overflows: tuple[GroupOverflow, ...] = ()
+    """Grouped objectives capped at ``max_groups`` (``group_overflows`` in ``--json``)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {**super().to_json(), "store": {"corrupt_files": [c.to_json() for c in self.corrupt_files]}}
+        return {
+            **super().to_json(),
+            "store": {"corrupt_files": [c.to_json() for c in self.corrupt_files]},
+            "group_overflows": [overflow_json(o) for o in self.group_overflows],
+        }
 
 
 def compute_status(loaded: LoadedConfig, at_s: float) -> StatusReport:
@@ -35,13 +43,18 @@ def compute_status(loaded: LoadedConfig, at_s: float) -> StatusReport:
     damaged file is skipped and listed (with what is already in quarantine), never moved."""
     cfg = loaded.config
     store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention, quarantine=False)
-    slos = expand_groups(cfg.slos, store.series()) if any(s.group_by for s in cfg.slos) else cfg.slos
+    slos: list[SLOSpec] = list(cfg.slos)
+    overflows: list[GroupOverflow] = []
+    if any(s.group_by for s in cfg.slos):
+        slos, overflows = expand_and_report(cfg.slos, store.series())
     evaluator = Evaluator(slos, cfg.guardrails)
     at_ms = int(at_s * 1000)
     start_ms = read_start_ms(evaluator.history_seconds, at_ms)
     evaluator.ingest(store.read(evaluator.selectors(), start_ms, at_ms))
     report = evaluator.evaluate(at_ms)
-    return StatusWithStore(report.at, report.dimensions, report.objectives, tuple(store_corrupt_files(store)))
+    return StatusWithStore(
+        report.at, report.dimensions, report.objectives, tuple(store_corrupt_files(store)), tuple(overflows)
+    )
 
 
 def _human(seconds: float | None) -> str:
@@ -85,4 +98,7 @@ def render_text(report: StatusReport, dimension: str | None = None) -> str:
         )
     if isinstance(report, StatusWithStore):
         lines += store_status_lines(list(report.corrupt_files))
+        if report.group_overflows:
+            lines += ["", "Grouped objectives over max_groups (members not created):"]
+            lines += [f"  {o.found - o.max_groups} dropped: {o}" for o in report.group_overflows]
     return "\n".join(lines)

@@ -11,7 +11,8 @@ import sys
 
 BENCHMARKS = (
     "parse", "store", "evaluate", "guardrails", "backtest", "alerts", "import_history", "freshness", "focus",
-    "query_sli", "compaction", "delivery", "hysteresis", "otlp", "ingest_server", "remote_write_out",
+    "query_sli", "compaction", "kill_compaction", "delivery", "hysteresis", "otlp", "ingest_server",
+    "remote_write_out",
 )
 
 

@@ -26,9 +26,11 @@ from pydantic import BeforeValidator
 from redline.kernel.labels import parse_labels
 
 __all__ = [
+    "LIMIT_NAMES",
     "UNLIMITED_BYTES",
     "ByteCount",
     "SourceLimits",
+    "breached_limit",
     "frame_limit_error",
     "parse_byte_size",
     "series_limit_error",
@@ -44,6 +46,18 @@ _BYTE_UNITS: Final = {
 }
 _BYTE_SIZE_RE: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*")
 _SHOWN: Final = 80
+LIMIT_NAMES: Final = (
+    "sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit", "body_size_limit",
+)
+"""Every per-source limit, by its config name (the ``limit`` label of the agent's failure counter)."""
+_BREACH_RE: Final = re.compile(rf"\b({'|'.join(LIMIT_NAMES)}) \d+ exceeded: ")
+
+
+def breached_limit(error: str | None) -> str | None:
+    """The limit a collection's error reports broken (every breach is worded ``<limit> <value>
+    exceeded: ...``, after the source's name and URL), or ``None`` for any other failure."""
+    match = _BREACH_RE.search(error) if error else None
+    return None if match is None else match.group(1)
 
 
 def parse_byte_size(value: object) -> int:

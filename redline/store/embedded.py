@@ -12,6 +12,8 @@ Compaction is incremental: each cycle writes the pending batches as a new run of
 follows the rows that arrived, bounded by ``CompactionPolicy``; a day that is over is merged
 into its base. Runs are ordered by the part sequence numbers they hold; a merged output covers
 its inputs' numbers, so readers skip inputs a crash left behind (and the next cycle deletes them).
+Rows are merged coded by series (``store.coded``): about 100 bytes a row at the peak of a merge,
+whatever the length of the labels.
 
 Every file appears by rename, whole; temp files end ``.tmp-<pid>`` and never match the read
 glob. Readers (this process or another) combine segments and not-yet-compacted batches; a
@@ -51,7 +53,8 @@ import polars as pl
 from redline.kernel.errors import StoreError
 from redline.kernel.fields import SAMPLE_SCHEMA, empty_samples
 from redline.kernel.labels import Selector
-from redline.store.quarantine import CorruptFile, move_to_quarantine
+from redline.store.coded import CodedRows, SeriesCoder, merge_coded, read_coded, write_coded_segment
+from redline.store.quarantine import QUARANTINE_DIR, CorruptFile, move_to_quarantine
 from redline.store.segments import (
     DAY_MS,
     CorruptFileError,
@@ -65,13 +68,13 @@ from redline.store.segments import (
     parse_segment_name,
     part_name,
     read_batch,
+    read_batch_dictionary,
     read_segment,
     segment_day,
     temp_owner_pid,
     with_series_order,
     write_atomically,
     write_batch,
-    write_segment,
 )
 
 __all__ = ["CompactionPolicy", "CompactionStats", "SampleStore", "plan_merge"]
@@ -238,24 +241,27 @@ class SampleStore:
                         run.path.unlink()
                 dropped += 1
 
-            # Pending batches, oldest first, in chunks of about max_merge_rows rows.
+            # Pending batches, oldest first, in chunks of about max_merge_rows rows, each batch
+            # coded by series as it is read (one series table per chunk; see store.coded).
             chunk: list[tuple[str, pl.DataFrame]] = []
             chunk_rows = 0
+            coder = SeriesCoder()
             for path, _ in batches:
                 try:
-                    frame = read_batch(path)
+                    table = read_batch_dictionary(path)
                 except VanishedError:
                     continue
                 except StoreError as exc:
                     self._problem(exc, locked=True)
                     continue
-                chunk.append((path.name, frame))
-                chunk_rows += frame.height
+                chunk.append((path.name, coder.code(table)))
+                chunk_rows += table.num_rows
+                del table
                 if chunk_rows >= self.policy.max_merge_rows:
-                    self._flush(chunk, runs, keep_from_day, open_day, cycle)
-                    chunk, chunk_rows = [], 0
+                    self._flush(chunk, coder.series, runs, keep_from_day, open_day, cycle)
+                    chunk, chunk_rows, coder = [], 0, SeriesCoder()
             if chunk:
-                self._flush(chunk, runs, keep_from_day, open_day, cycle)
+                self._flush(chunk, coder.series, runs, keep_from_day, open_day, cycle)
             for day in sorted(runs):
                 closed = day < open_day
                 while (start := plan_merge([r.rows for r in runs[day]], self.policy, closed=closed)) is not None:
@@ -271,26 +277,25 @@ class SampleStore:
             )
 
     def _flush(
-        self, chunk: list[tuple[str, pl.DataFrame]], runs: dict[int, list[_Run]], keep_from_day: int,
-        open_day: int, cycle: _Cycle,
+        self, chunk: list[tuple[str, pl.DataFrame]], series: pl.DataFrame, runs: dict[int, list[_Run]],
+        keep_from_day: int, open_day: int, cycle: _Cycle,
     ) -> None:
-        """Write one chunk of batches into their days (each with the newest runs ``plan_merge``
-        picks to go with it), then delete the chunk's batches."""
+        """Write one chunk of batches (coded rows against ``series``) into their days (each with
+        the newest runs ``plan_merge`` picks to go with it), then delete the chunk's batches."""
         names = [name for name, _ in chunk]
-        by_day: dict[int, list[pl.DataFrame]] = {}
-        for order, (_, frame) in enumerate(chunk):
-            cycle.rows_read += frame.height
-            tagged = frame.with_columns(
-                (pl.col("timestamp") // DAY_MS).alias("_day"), pl.lit(order).alias("_order")
-            ).filter(pl.col("_day") >= keep_from_day)
+        by_day: dict[int, list[tuple[str, pl.DataFrame]]] = {}
+        for name, rows in chunk:
+            cycle.rows_read += rows.height
+            tagged = rows.with_columns((pl.col("timestamp") // DAY_MS).alias("_day")).filter(
+                pl.col("_day") >= keep_from_day
+            )
             for (day,), part in tagged.partition_by("_day", as_dict=True).items():
-                by_day.setdefault(int(day), []).append(part)
+                by_day.setdefault(int(day), []).append((name, part.drop("_day")))
+        chunk.clear()
         for day in sorted(by_day):
             day_runs = runs.setdefault(day, [])
             absorbed = frozenset().union(*(r.absorbed for r in day_runs))
-            fresh = [
-                p.drop("_day", "_order") for p in by_day[day] if names[p.get_column("_order")[0]] not in absorbed
-            ]
+            fresh = [CodedRows(series, part) for name, part in by_day.pop(day) if name not in absorbed]
             if not fresh:
                 continue
             sizes = [r.rows for r in day_runs] + [sum(f.height for f in fresh)]
@@ -303,7 +308,7 @@ class SampleStore:
                 (self._batches / name).unlink()
 
     def _merge(
-        self, day: int, runs: dict[int, list[_Run]], group: list[int], fresh: list[pl.DataFrame],
+        self, day: int, runs: dict[int, list[_Run]], group: list[int], fresh: list[CodedRows],
         cycle: _Cycle, absorbed: Sequence[str] = (),
     ) -> None:
         """Merge the runs ``runs[day][i] for i in group`` (consecutive, oldest first) and the
@@ -311,38 +316,43 @@ class SampleStore:
 
         The output is the day's base when the group starts with the base or the day has no run;
         otherwise a part named by the sequence numbers it covers. A damaged input is quarantined
-        and left out."""
+        and left out. Rows are merged coded by series (``store.coded``): memory follows the rows
+        merged at about 100 bytes each, whatever the length of their labels."""
         day_runs = runs[day]
         inputs = [day_runs[i] for i in group]
-        frames: list[pl.DataFrame] = []
+        frames: list[CodedRows] = []
         for run in inputs:
             try:
-                frames.append(read_segment(run.path)[0])
+                with SegmentFile(run.path) as segment:
+                    frames.append(read_coded(segment))
             except VanishedError:
                 continue
             except CorruptFileError as exc:
                 self._damaged(exc, locked=True)
                 continue
             cycle.rows_read += run.rows
+        has_fresh = bool(fresh)
         frames += fresh
+        fresh.clear()
         is_base = not day_runs or (bool(inputs) and inputs[0].is_base)
-        seq = [self._next_seq(runs)] if fresh else []
+        seq = [self._next_seq(runs)] if has_fresh else []
         hi = max([r.hi for r in inputs] + seq)
         lo = 0 if is_base else min([r.lo for r in inputs] + seq)
         out = self._segments / (f"{day_name(day)}.parquet" if is_base else part_name(day, lo, hi))
         replaced = [r for i, r in enumerate(day_runs) if i in set(group)]
         kept = [r for i, r in enumerate(day_runs) if i not in set(group)]
         if frames:
-            merged = merge_newest_last(frames)
+            merged = merge_coded(frames, day)  # empties frames as it goes
             # Batches named by an input and still on disk (a crash left them) stay skipped.
             carried = {n for r in inputs for n in r.absorbed if (self._batches / n).exists()}
             names = frozenset({*absorbed, *carried})
-            size = write_atomically(out, _segment_writer(merged, sorted(names), hi if is_base else 0))
+            size = write_atomically(out, _segment_writer(merged, day, sorted(names), hi if is_base else 0))
             cycle.written += 1
             cycle.samples += merged.height
             cycle.bytes += size
-            ts = merged.get_column("timestamp")
+            ts = merged.rows.get_column("timestamp")
             kept.append(_Run(out, lo, hi, merged.height, names, is_base, (_ts_min(ts), _ts_max(ts))))
+            del merged
         cycle.runs_merged += len(inputs)
         for run in replaced:
             if run.path != out:
@@ -575,6 +585,21 @@ class SampleStore:
         write order) the store would read."""
         return [*(p for _, ps in sorted(self._segment_runs().items()) for p in ps), *self._batch_files()]
 
+    def disk_bytes(self) -> dict[str, int]:
+        """Bytes of the files under ``segments/``, ``batches/`` and ``quarantine/`` (temp files
+        included: they hold disk too), by folder; a folder not there counts 0. One ``stat`` per
+        file, no read: cheap enough for every scrape of ``/metrics``."""
+        out: dict[str, int] = {}
+        for folder in ("segments", "batches", QUARANTINE_DIR):
+            total = 0
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError), os.scandir(self.data_dir / folder) as it:
+                for entry in it:
+                    with contextlib.suppress(FileNotFoundError):
+                        if entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_size
+            out[folder] = total
+        return out
+
     @property
     def corrupt_files_total(self) -> int:
         """Damaged files found by this store (``redline_store_corrupt_files_total``)."""
@@ -694,8 +719,8 @@ def _ts_min(ts: pl.Series) -> int:
     return int(ts.min())  # type: ignore[arg-type]
 
 
-def _segment_writer(frame: pl.DataFrame, absorbed: list[str], covers: int) -> Callable[[IO[bytes]], None]:
-    return lambda fh: write_segment(fh, frame, absorbed, covers)
+def _segment_writer(merged: CodedRows, day: int, absorbed: list[str], covers: int) -> Callable[[IO[bytes]], None]:
+    return lambda fh: write_coded_segment(fh, merged, day, absorbed, covers)
 
 
 def _empty_segment(path: Path) -> CorruptFileError:

@@ -22,6 +22,9 @@ most 2**53 (exactly representable, so the round trip is exact), ``value_float``
 marker, ±Inf, -0.0). Rows are sorted by time slice (``SLICE_MS``), then series, then timestamp,
 one row group per slice, so a read of the last hour decodes one row group of one file, while
 each series is still a long run inside a row group for the delta encodings and zstd.
+Compaction writes segments from dictionary arrays (``store.coded.write_coded_segment``) without
+an ``ARROW:schema`` entry, so ``metric``/``labels`` read back as plain strings, as from segments
+written before.
 
 Segments are written with Parquet page checksums (CRC32 per page, ``redline.format`` 2) and read
 with their verification on: a flipped byte in a page that a read decodes is an error, not a
@@ -270,6 +273,41 @@ def _corrupt_batch(path: Path, reason: str, start_ms: int | None = None, end_ms:
 def read_batch(path: Path) -> pl.DataFrame:
     """A batch file as a sample frame, its length and checksum verified; ``VanishedError`` if gone,
     ``CorruptFileError`` if damaged, ``StoreError`` if it cannot be read (I/O)."""
+    table, bounds = _batch_table(path, dictionary=False)
+    try:
+        frame = pl.from_arrow(table)
+    except (pa.ArrowException, ValueError, pl.exceptions.PolarsError) as exc:
+        raise _corrupt_batch(path, f"not readable as Parquet: {exc}", *bounds) from exc
+    if not isinstance(frame, pl.DataFrame) or dict(frame.schema) != dict(SAMPLE_SCHEMA):
+        raise _corrupt_batch(path, f"it does not hold the sample schema: {table.schema}", *bounds)
+    return frame.select(SAMPLE_SCHEMA.names())
+
+
+_BATCH_DICTIONARY_SCHEMA: Final = pa.schema(
+    [
+        ("metric", pa.dictionary(pa.int32(), pa.string())),
+        ("labels", pa.dictionary(pa.int32(), pa.string())),
+        ("timestamp", pa.int64()),
+        ("value", pa.float64()),
+    ]
+)
+
+
+def read_batch_dictionary(path: Path) -> pa.Table:
+    """A batch file as an Arrow table whose ``metric`` and ``labels`` are dictionary columns (no
+    string per row: compaction codes them by series, ``store.coded``); verified and failing as
+    ``read_batch``."""
+    table, bounds = _batch_table(path, dictionary=True)
+    try:
+        table = table.select(_BATCH_DICTIONARY_SCHEMA.names).cast(_BATCH_DICTIONARY_SCHEMA)
+    except (KeyError, pa.ArrowException, ValueError) as exc:
+        raise _corrupt_batch(path, f"it does not hold the sample schema: {table.schema}", *bounds) from exc
+    return table
+
+
+def _batch_table(path: Path, *, dictionary: bool) -> tuple[pa.Table, tuple[int | None, int | None]]:
+    """A batch's Parquet payload read as Arrow after its length and checksum are verified, and
+    the time range its trailer gives (``None``s without one)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError as exc:
@@ -286,13 +324,9 @@ def read_batch(path: Path) -> pl.DataFrame:
         if zlib.crc32(payload) != crc:
             raise _corrupt_batch(path, "its content fails its checksum (bytes changed on disk)", lo, hi)
     try:
-        table = pq.read_table(pa.BufferReader(payload))
-        frame = pl.from_arrow(table)
-    except (OSError, pa.ArrowException, ValueError, pl.exceptions.PolarsError) as exc:
+        return pq.read_table(pa.BufferReader(payload), read_dictionary=_SERIES if dictionary else None), bounds
+    except (OSError, pa.ArrowException, ValueError) as exc:
         raise _corrupt_batch(path, f"not readable as Parquet: {exc}", *bounds) from exc
-    if not isinstance(frame, pl.DataFrame) or dict(frame.schema) != dict(SAMPLE_SCHEMA):
-        raise _corrupt_batch(path, f"it does not hold the sample schema: {table.schema}", *bounds)
-    return frame.select(SAMPLE_SCHEMA.names())
 
 
 def batch_time_bounds(path: Path) -> tuple[int, int] | None:
@@ -353,57 +387,14 @@ def merge_newest_last(frames: list[pl.DataFrame]) -> pl.DataFrame:
     return ordered.filter(last_of_run.fill_null(True))
 
 
-def write_segment(fh: IO[bytes], samples: pl.DataFrame, absorbed: list[str], covers: int = 0) -> None:
-    """Write one UTC day of deduplicated samples (with ``_sid``, see ``merge_newest_last``);
-    ``covers``: for a day's base, the newest part sequence number merged into it."""
-    if samples.is_empty():
-        raise ValueError("a segment needs at least one sample")
-    day_start = (int(samples.get_column("timestamp").min()) // DAY_MS) * DAY_MS  # type: ignore[arg-type]
-    offset = pl.col("timestamp") - day_start
-    # One int64 key (slice, series, time within the day: 27 bits) sorts 10M rows in ~1 s.
-    key = (((offset // SLICE_MS) * (pl.col("_sid").max() + 1) + pl.col("_sid")) * 2**27) + offset
-    ordered = samples.with_columns((offset // SLICE_MS).alias("_slice")).sort(key)
-    value_int, value_float = encode_values(ordered.get_column("value").to_numpy())
-    arrow = ordered.select(_KEY).to_arrow()
-    table = pa.table(
-        {
-            "metric": arrow.column("metric").cast(pa.string()),
-            "labels": arrow.column("labels").cast(pa.string()),
-            "timestamp": arrow.column("timestamp"),
-            "value_int": value_int,
-            "value_float": value_float,
-        },
-        schema=SEGMENT_SCHEMA.with_metadata(
-            {
-                _ABSORBED_KEY: json.dumps(sorted(absorbed)).encode(),
-                _FORMAT_KEY: SEGMENT_FORMAT,
-                **({_COVERS_KEY: str(covers).encode()} if covers else {}),
-            }
-        ),
-    )
-    slices = ordered.get_column("_slice")
-    bounds = np.flatnonzero(np.diff(slices.to_numpy())) + 1 if len(slices) else np.array([], np.int64)
-    starts = [0, *bounds.tolist()]
-    ends = [*bounds.tolist(), len(slices)]
-    with pq.ParquetWriter(
-        fh,
-        table.schema,
-        compression="zstd",
-        compression_level=9,
-        use_dictionary=["metric", "labels"],
-        column_encoding={
-            "timestamp": "DELTA_BINARY_PACKED",
-            "value_int": "DELTA_BINARY_PACKED",
-            "value_float": "BYTE_STREAM_SPLIT",
-        },
-        # Readers skip row groups by timestamp statistics; min/max label strings would only
-        # cost bytes (more than the page checksums add).
-        write_statistics=["timestamp", "value_int", "value_float"],
-        write_page_checksum=True,
-    ) as writer:
-        for lo, hi in zip(starts, ends, strict=True):
-            if hi > lo:
-                writer.write_table(table.slice(lo, hi - lo), row_group_size=hi - lo)
+def segment_metadata(absorbed: list[str], covers: int = 0) -> dict[bytes, bytes]:
+    """The key-value metadata of a segment: the batches it absorbed, its format, and for a day's
+    base the newest part sequence number merged into it (``covers``)."""
+    return {
+        _ABSORBED_KEY: json.dumps(sorted(absorbed)).encode(),
+        _FORMAT_KEY: SEGMENT_FORMAT,
+        **({_COVERS_KEY: str(covers).encode()} if covers else {}),
+    }
 
 
 class SegmentFile:
@@ -485,6 +476,17 @@ class SegmentFile:
             return bounds
         ts = self.read(columns=["timestamp"]).get_column("timestamp")
         return None if ts.is_empty() else (int(ts.min()), int(ts.max()))  # type: ignore[arg-type]
+
+    def read_dictionary_table(self) -> pa.Table:
+        """Every row, ``metric`` and ``labels`` as dictionary columns (no string per row), page
+        checksums verified; for compaction (``store.coded.read_coded``)."""
+        try:
+            self._fh.seek(0)
+            pf = pq.ParquetFile(self._fh, read_dictionary=_SERIES, page_checksum_verification=True)
+            return pf.read(columns=SEGMENT_SCHEMA.names)
+        except (OSError, pa.ArrowException, ValueError, KeyError) as exc:
+            bounds = self.footer_bounds()
+            raise self._failure(exc, bounds if bounds else self._day_range) from exc
 
     def read(
         self, start_ms: int | None = None, end_ms: int | None = None, columns: list[str] | None = None

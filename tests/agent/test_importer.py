@@ -8,8 +8,10 @@ import io
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
+from redline.agent.cli import main
 from redline.agent.importer import NO_TIMESTAMP_REASON, import_history
 from redline.kernel.errors import SourceError
 from redline.store.embedded import SampleStore
@@ -91,3 +93,57 @@ def test_nothing_to_import_is_an_error(tmp_path: Path) -> None:
     path.write_text("# TYPE m counter\nm_total 1\n# EOF\n")
     with pytest.raises(SourceError, match="nothing to import"):
         import_history(path, SampleStore(tmp_path / "d"))
+
+
+def test_a_small_merge_bound_keeps_every_merge_under_it_and_stores_the_same_samples(tmp_path: Path) -> None:
+    """Three days of 12 series: with ``max_merge_rows`` 1,000 no segment holds more than the bound
+    plus one batch, a day above it stays in several runs, and the store reads back exactly what an
+    import without the bound stored (the store's own policy is restored afterwards)."""
+    lines = []
+    for family in ("alpha_requests", "beta_requests"):
+        lines += [f"# TYPE {family} counter"]
+        for s in range(6):
+            pod = f"pod-{s}-{'x' * 30}"
+            lines += [f'{family}_total{{pod="{pod}"}} {i * 3 + s} {1_700_000_000 + i * 180}' for i in range(1500)]
+    lines.append("# EOF")
+    path = tmp_path / "h.om"
+    path.write_text("\n".join(lines) + "\n")
+
+    unbounded = import_history(path, SampleStore(tmp_path / "whole"), max_merge_rows=10**9)
+    bounded_store = SampleStore(tmp_path / "bounded")
+    bounded = import_history(path, bounded_store, chunk_bytes=8_000, compact_every_bytes=100_000, max_merge_rows=1000)
+
+    assert bounded_store.policy.max_merge_rows == 10_000_000  # restored
+    assert stored(tmp_path / "bounded").equals(stored(tmp_path / "whole"))
+    assert stored(tmp_path / "bounded").height == bounded.samples_stored == unbounded.samples_stored == 12 * 1500
+    largest_batch = 8_000 // len(lines[1])  # a chunk's samples (lines are about this long)
+    runs: dict[str, int] = {}
+    for segment in (tmp_path / "bounded" / "segments").iterdir():
+        rows = pq.ParquetFile(segment).metadata.num_rows
+        assert rows <= 1000 + largest_batch, (segment.name, rows)
+        day = segment.name.split(".")[0]
+        runs[day] = runs.get(day, 0) + 1
+    assert sorted(runs) == ["2023-11-14", "2023-11-15", "2023-11-16", "2023-11-17", "2023-11-18"]
+    assert max(runs.values()) >= 3  # a day of 5,760 samples is kept in several runs of at most ~1,000
+    assert [p.name for p in (tmp_path / "whole" / "segments").iterdir() if "." in p.stem] == []  # one per day
+
+
+def test_redline_import_takes_the_merge_bound_from_its_flag(tmp_path: Path) -> None:
+    """A second import into the same day: within the default bound its rows merge with the day's
+    run (one file); with ``--max-merge-rows 1000`` the 4,800 stored rows are too many to merge
+    with, so the new rows become a run of their own (two files)."""
+    first = tmp_path / "a.om"
+    first.write_text(history(series=6, samples=400))
+    second = tmp_path / "b.om"  # the same day, other series
+    second.write_text(history(series=6, samples=400).replace("alpha_", "gamma_").replace("beta_", "delta_"))
+    files = {}
+    for name, flag in (("default", []), ("bounded", ["--max-merge-rows", "1000"])):
+        cfg = tmp_path / f"{name}.yaml"
+        cfg.write_text(f"agent: {{data_dir: {tmp_path / name}}}\n")
+        assert main(["import", str(first), "--config", str(cfg)]) == 0
+        assert main(["import", str(second), "--config", str(cfg), *flag]) == 0
+        assert stored(tmp_path / name).height == 4 * 6 * 400
+        files[name] = len(list((tmp_path / name / "segments").iterdir()))
+    assert files == {"default": 1, "bounded": 2}
+    assert stored(tmp_path / "default").equals(stored(tmp_path / "bounded"))
+    assert main(["import", str(first), "--config", str(tmp_path / "default.yaml"), "--max-merge-rows", "0"]) == 2

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import httpx
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from redline.agent.runtime import Agent
 from redline.agent.selfmetrics import AgentMetrics
 from redline.collectors.base import SourceHealth
 from redline.slo.results import ObjectiveResult, StatusReport
+from tests.agent.test_agent import FakeClock, Target, metric_value, target  # noqa: F401 - fixture
+from tests.agent.test_source_log import config as source_config
 
 
 def values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -63,3 +69,46 @@ def test_a_throughput_objective_exposes_how_much_of_its_capacity_it_uses() -> No
     assert got[("redline_slo_sli_ratio", (("slo", "rows"),))] == 0.995
     assert got[("redline_slo_objective_ratio", (("slo", "rows"),))] == 0.99
     assert got[("redline_slo_budget_used_ratio", (("slo", "rows"),))] == 0.5
+
+
+def test_store_bytes_active_series_scrape_figures_and_the_process_are_on_a_real_metrics_scrape(
+    tmp_path: Path, target: Target  # noqa: F811 - fixture
+) -> None:
+    clock = FakeClock()
+    agent = Agent(source_config(tmp_path, target.url), env={}, clock=clock)
+    agent.start_server()
+    try:
+        healths = []
+        for _ in range(3):
+            healths.append(agent.collect("api"))
+            clock.t += 15
+        batches = sorted((tmp_path / "data" / "batches").iterdir())
+        body = httpx.get(f"http://127.0.0.1:{agent.metrics_port}/metrics", timeout=5).text
+        assert metric_value(body, "redline_store_bytes", {"dir": "batches"}) == sum(p.stat().st_size for p in batches)
+        assert metric_value(body, "redline_store_bytes", {"dir": "segments"}) == 0
+        series = agent.store.series().height  # what one collection of the target holds
+        assert series >= 2
+        assert metric_value(body, "redline_store_active_series", {}) == series
+        assert metric_value(body, "redline_source_last_series", {"source": "api"}) == series
+        assert metric_value(body, "redline_source_last_samples", {"source": "api"}) == healths[-1].samples
+        last_duration = metric_value(body, "redline_source_last_duration_seconds", {"source": "api"})
+        assert last_duration == healths[-1].duration_seconds
+        assert metric_value(body, "redline_source_collect_duration_seconds_count", {"source": "api"}) == 3
+        assert metric_value(body, "redline_source_samples_total", {"source": "api"}) == sum(h.samples for h in healths)
+        assert metric_value(body, "process_resident_memory_bytes", {}) > 10 * 2**20
+        assert metric_value(body, "process_open_fds", {}) >= 1
+        assert metric_value(body, "process_cpu_seconds_total", {}) > 0
+
+        agent.compact()
+        segments = list((tmp_path / "data" / "segments").iterdir())
+        body = httpx.get(f"http://127.0.0.1:{agent.metrics_port}/metrics", timeout=5).text
+        assert metric_value(body, "redline_store_bytes", {"dir": "batches"}) == 0
+        assert metric_value(body, "redline_store_bytes", {"dir": "segments"}) == sum(p.stat().st_size for p in segments)
+        assert metric_value(body, "redline_store_bytes", {"dir": "quarantine"}) == 0
+
+        target.close()  # a failed collection brings no series
+        agent.collect("api")
+        body = httpx.get(f"http://127.0.0.1:{agent.metrics_port}/metrics", timeout=5).text
+        assert metric_value(body, "redline_store_active_series", {}) == 0
+    finally:
+        agent.shutdown()

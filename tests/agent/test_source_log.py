@@ -77,7 +77,7 @@ def test_a_new_reason_while_failing_is_logged_once(
             return SourceHealth(source="api", ok=False, error=reason, timestamp_ms=0, duration_seconds=0.0, samples=0)
 
         for reason in ("down", "down", "over sample_limit", "over sample_limit", "down"):
-            agent._log_source_change("api", failing(reason))
+            agent._source_log.log_change("api", failing(reason))
         lines = source_lines(caplog)
         assert lines == [
             "source api is failing: down",
