@@ -82,7 +82,7 @@ def _callout(ranked: list[ObjectiveResult], config_path: Path, newest_sample_ms:
             icon=_STATUS_ICON["no_data"],
         )
         return
-    what = f"**{top.name}** ({_objective_text(top)} over {top.window})"
+    what = f"**{literal(top.name)}** ({literal(_objective_text(top))} over {literal(top.window)})"
     ttb = top.time_to_breach_seconds
     if top.status == "breached" or (ttb is not None and ttb <= 0):
         text = f"**{top.dimension}** has already broken: {what} has spent its error budget."
@@ -96,7 +96,7 @@ def _callout(ranked: list[ObjectiveResult], config_path: Path, newest_sample_ms:
             f"**{top.dimension}** is nearest to breaking: {what} breaches in "
             f"**{format_time_to_breach(ttb)}** at the current burn."
         )
-    text = f"What breaks first? {text}  \n{top.reason}"
+    text = f"What breaks first? {text}  \n{literal(top.reason)}"
     show = {"breached": st.error, "warning": st.warning, "ok": st.success}[top.status]
     show(text, icon=_STATUS_ICON[top.status])
 
@@ -114,10 +114,10 @@ def _dimension_cards(ranked: list[ObjectiveResult]) -> None:
             st.metric(
                 dim,
                 value,
-                f"{_STATUS_LABEL[worst.status]} · {worst.name}",
+                f"{_STATUS_LABEL[worst.status]} · {literal(worst.name)}",
                 delta_color=_STATUS_COLOUR[worst.status],  # type: ignore[arg-type]
                 delta_arrow="off",
-                help=f"Time to breach of the worst objective in {dim}. {worst.reason}",
+                help=f"Time to breach of the worst objective in {dim}. {literal(worst.reason)}",
             )
 
 

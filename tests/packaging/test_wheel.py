@@ -56,6 +56,7 @@ def test_wheel_has_one_top_level_package(wheel: Path) -> None:
     for part in ("agent", "collectors", "slo", "alerts", "dashboard", "kernel", "store", "demo"):
         assert f"redline/{part}/__init__.py" in names
     assert "redline/dashboard/views/overview.py" in names
+    assert "redline/demo/demo.yaml" in names  # `redline demo` from an installed wheel needs its config
     assert {n for n in names if n.endswith(".py")} == source_modules()
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     with zipfile.ZipFile(wheel) as zf:
@@ -83,3 +84,23 @@ def test_installed_wheel_imports_only_as_redline(wheel: Path, tmp_path: Path) ->
     done = subprocess.run([sys.executable, "-S", "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:] + done.stdout
     assert done.stdout.strip() == "ok"
+
+
+def test_the_installed_wheels_demo_finds_and_loads_its_config(wheel: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(site)
+    third_party = sysconfig.get_paths()["purelib"]
+    probe = textwrap.dedent(f"""
+        import sys
+        sys.path[:] = [{str(site)!r}] + [p for p in sys.path if p] + [{third_party!r}]
+        from redline.agent.demo import EXAMPLE_CONFIG
+        from redline.config import load_config
+        assert str(EXAMPLE_CONFIG).startswith({str(site)!r}), EXAMPLE_CONFIG
+        print(sorted(s.name for s in load_config(EXAMPLE_CONFIG).config.slos))
+    """)
+    done = subprocess.run([sys.executable, "-S", "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:] + done.stdout
+    assert done.stdout.strip() == str(
+        ["api-availability", "api-latency", "features-freshness", "inference-gpu-band"]
+    )
