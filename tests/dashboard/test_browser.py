@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from redline.config import load_config
-from redline.dashboard.data import what_if
+from redline.dashboard.data import evaluate_report, what_if
 from redline.dashboard.launch import dashboard_command
 from redline.dashboard.text import WORD_JOINER
 from redline.kernel.http_server import ThreadedHTTPServer, send_body
@@ -196,25 +196,32 @@ def counter() -> Iterator[RequestCounter]:
         server.shutdown()
 
 
-def test_hostile_labels_and_config_reach_the_browser_as_text_and_fetch_nothing(
+def test_every_page_shows_its_figures_and_hostile_labels_reach_it_as_text_fetching_nothing(
     counter: RequestCounter, tmp_path: Path
 ) -> None:
     hostile = payloads(counter.port)
     top = f'{TENANT_OBJECTIVE}{{tenant="{hostile[0]}"}}'  # burns fastest: the page's answer
     local = f"127.0.0.1:{counter.port}"
+    config = write_hostile_fleet(tmp_path, counter.port)
+    engine = {o.name: o for o in evaluate_report(load_config(config), AT_S * 1000).report.objectives}
     requested: list[str] = []
     dialogs: list[str] = []
-    with running_dashboard(write_hostile_fleet(tmp_path, counter.port), tmp_path) as base, chromium_page() as page:
+    with running_dashboard(config, tmp_path) as base, chromium_page() as page:
         page.on("request", lambda r: requested.append(r.url) if local in r.url else None)
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        pages = (
-            ("hostile-overview", f"{base}/?at={AT_S}", "What breaks first?"),
-            ("hostile-what-if", f"{base}/what-if?at={AT_S}&objective={quote(top)}", "Would the last 30 days"),
-            ("hostile-cost", f"{base}/spend?at={AT_S}", BUDGET),
+        pages = (  # each page, and figures the engine computed that it must show
+            ("hostile-overview", f"{base}/?at={AT_S}", ["What breaks first?", engine[top].reason]),
+            (
+                "hostile-what-if",
+                f"{base}/what-if?at={AT_S}&objective={quote(top)}",
+                ["Would the last 30 days have paged?", "objective 99.9% over 30d"],
+            ),
+            ("hostile-cost", f"{base}/spend?at={AT_S}", [BUDGET, engine[BUDGET].reason]),
         )
-        for name, url, marker in pages:
+        for name, url, figures in pages:
             settled(page, url)
-            page.get_by_text(marker).first.wait_for()
+            for figure in figures:
+                page.get_by_text(figure).first.wait_for()
             no_exception_box(page)
             page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
             injected = page.locator(
