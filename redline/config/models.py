@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from redline.collectors.registry import SourceConfig
+from redline.config.dashboard import DashboardSettings
 from redline.config.spec_files import SpecFile
 from redline.kernel.config_types import DurationSeconds
 from redline.kernel.units import format_duration
@@ -110,6 +111,8 @@ class RedlineConfig(_Strict):
     """OpenSLO or Sloth files whose objectives join ``slos`` at load (see redline/config/spec_files.py)."""
     guardrails: list[GuardrailSpec] = Field(default_factory=list)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    """Who may see the dashboard (redline/config/dashboard.py)."""
 
     @model_validator(mode="after")
     def _names_are_unique(self) -> RedlineConfig:
