@@ -117,6 +117,6 @@ def page_start(title: str, config_path: Path | None) -> tuple[bool, int | None]:
         return False, None
     at_s, at_problem = at_from_query(st.query_params.get("at"), time.time())
     if at_problem:
-        st.warning(at_problem)
+        st.warning(literal(at_problem))  # it echoes the URL's own text
     as_of_controls(at_s)
     return True, at_s
