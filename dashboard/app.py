@@ -24,7 +24,7 @@ import streamlit as st  # noqa: E402
 
 from redline.config import load_config  # noqa: E402
 from redline.dashboard.auth import require_user  # noqa: E402
-from redline.dashboard.views import cost, overview, whatif  # noqa: E402
+from redline.dashboard.views import cost, objective, overview, whatif  # noqa: E402
 from redline.kernel.errors import ConfigError  # noqa: E402
 
 CONFIG_ENV = "REDLINE_CONFIG"
@@ -73,8 +73,12 @@ def main() -> None:
     def cost_page() -> None:
         cost.render(config_path)
 
+    def objective_page() -> None:
+        objective.render(config_path)
+
     page = st.navigation([
         st.Page(overview_page, title="Overview", default=True, icon=":material/monitor_heart:"),
+        st.Page(objective_page, title="Objective", url_path=objective.URL_PATH, icon=":material/target:"),
         whatif_nav,
         st.Page(cost_page, title="Cost", url_path="spend", icon=":material/payments:"),
     ])

@@ -6,6 +6,7 @@ Charts that need threshold lines are Altair layers (``st.line_chart`` cannot dra
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -15,7 +16,15 @@ import polars as pl
 from redline.kernel.money import format_money
 from redline.slo.ranking import MULTIWINDOW_CONDITIONS
 
-__all__ = ["burn_down_chart", "burn_rate_chart", "burn_thresholds", "compliance_curve_chart", "spend_chart"]
+__all__ = [
+    "budget_chart",
+    "burn_down_chart",
+    "burn_rate_chart",
+    "burn_thresholds",
+    "compliance_curve_chart",
+    "sli_chart",
+    "spend_chart",
+]
 
 def burn_thresholds(window_seconds: float) -> list[tuple[float, str, str]]:
     """The multiwindow alert factors for an objective window: (factor, severity, label), pages first.
@@ -163,3 +172,94 @@ def spend_chart(
     limit_data = alt.Data(values=[{"y": limit, "label": limit_label}])  # type: ignore[no-untyped-call]
     layers.append(alt.Chart(limit_data).mark_rule(color="#d62728").encode(y="y:Q", tooltip=["label:N"]))
     return alt.layer(*layers).properties(height=300, title="Spend this period, with the run-rate forecast")
+
+
+def sli_chart(frame: pl.DataFrame, target: float, window: str) -> Any:
+    """The SLI over the window (``OBJECTIVE_HISTORY_SCHEMA`` rows) against the ``target`` ratio,
+    on an axis zoomed to where the line and the target are, the target rule labelled."""
+    values = [v for v in frame.get_column("sli").to_list() if v is not None]
+    low = min([*values, target])
+    pad = max((1.0 - low) * 0.15, 1e-5)
+    x = alt.X("timestamp:T", title="time (UTC)", scale=alt.Scale(type="utc"), axis=alt.Axis(labelAngle=0))
+    line = (
+        alt.Chart(frame)
+        .mark_line(point=alt.OverlayMarkDef(size=18), color="#4c78a8")
+        .encode(
+            x=x,
+            y=alt.Y(
+                "sli:Q", title=f"SLI over {window}", axis=alt.Axis(format=".3~%"),
+                scale=alt.Scale(domain=[max(low - pad, 0.0), 1.0], clamp=True),
+            ),
+            tooltip=[
+                alt.Tooltip("utcyearmonthdatehoursminutes(timestamp):T", title="time (UTC)"),
+                alt.Tooltip("sli:Q", title="SLI", format=".4%"),
+            ],
+        )
+    )
+    label = f"target {target * 100:g}%"
+    target_data = alt.Data(values=[{"y": target, "label": label}])  # type: ignore[no-untyped-call]
+    rule = alt.Chart(target_data).mark_rule(color="#d62728", strokeDash=[6, 3]).encode(y="y:Q", tooltip=["label:N"])
+    text = (
+        alt.Chart(target_data)
+        .mark_text(align="left", dx=4, dy=-6, color="#d62728", fontWeight="bold")
+        .encode(y="y:Q", x=alt.value(0), text="label:N")
+    )
+    return alt.layer(line, rule, text).properties(height=300, title=f"SLI over {window} against the target")
+
+
+def budget_chart(
+    frame: pl.DataFrame, *, window_ms: int, at_ms: int, remaining: float | None, breach_in_s: float | None
+) -> Any:
+    """Budget remaining over time against the ideal line (the whole budget spent evenly over one
+    window, from the first point) and the projection from now at the current burn, toward zero,
+    drawn as far ahead as the chart reaches back (at least an hour); the legend names the lines."""
+    rows: list[dict[str, Any]] = [
+        {"timestamp": t, "budget": b, "line": "budget remaining"}
+        for t, b in zip(
+            frame.get_column("timestamp").dt.epoch("ms").to_list(), frame.get_column("budget_remaining").to_list(),
+            strict=True,
+        )
+        if b is not None
+    ]
+    span_ms = 3_600_000
+    if rows:
+        start = rows[0]["timestamp"]
+        span_ms = max(at_ms - start, span_ms)
+        rows += [
+            {"timestamp": start, "budget": 1.0, "line": "ideal (even spend)"},
+            {"timestamp": at_ms, "budget": 1.0 - (at_ms - start) / window_ms, "line": "ideal (even spend)"},
+        ]
+    if remaining is not None and breach_in_s is not None and math.isfinite(breach_in_s) and remaining > 0:
+        ahead_ms = min(breach_in_s * 1000, span_ms)
+        end_budget = remaining * (1 - ahead_ms / (breach_in_s * 1000)) if breach_in_s > 0 else 0.0
+        rows += [
+            {"timestamp": at_ms, "budget": remaining, "line": "projection at the current burn"},
+            {"timestamp": at_ms + int(ahead_ms), "budget": end_budget, "line": "projection at the current burn"},
+        ]
+    data = pl.DataFrame(rows, schema={"timestamp": pl.Int64, "budget": pl.Float64, "line": pl.String}).with_columns(
+        pl.col("timestamp").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
+    )
+    lines = ["budget remaining", "ideal (even spend)", "projection at the current burn"]
+    chart = (
+        alt.Chart(data)
+        .mark_line(point=alt.OverlayMarkDef(size=14))
+        .encode(
+            x=alt.X("timestamp:T", title="time (UTC)", scale=alt.Scale(type="utc"), axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("budget:Q", title="error budget remaining", axis=alt.Axis(format="%")),
+            color=alt.Color(
+                "line:N", scale=alt.Scale(domain=lines, range=["#4c78a8", "#9e9e9e", "#ff7f0e"]),
+                legend=alt.Legend(title=None, orient="top"),
+            ),
+            strokeDash=alt.StrokeDash(
+                "line:N", scale=alt.Scale(domain=lines, range=[[1, 0], [4, 4], [6, 3]]), legend=None
+            ),
+            tooltip=[
+                alt.Tooltip("line:N"),
+                alt.Tooltip("utcyearmonthdatehoursminutes(timestamp):T", title="time (UTC)"),
+                alt.Tooltip("budget:Q", format=".1%"),
+            ],
+        )
+    )
+    zero_data = alt.Data(values=[{"y": 0.0}])  # type: ignore[no-untyped-call]
+    zero = alt.Chart(zero_data).mark_rule(color="#d62728").encode(y="y:Q")
+    return alt.layer(chart, zero).properties(height=300, title="Error budget: burn-down, ideal and projection")

@@ -20,6 +20,7 @@ from redline.dashboard.charts import burn_down_chart, burn_rate_chart
 from redline.dashboard.data import burn_down, format_time_to_breach, rank_objectives
 from redline.dashboard.text import code, literal, safe_link
 from redline.dashboard.views.common import TTL_S, Snapshot, page_start, snapshot_or_error
+from redline.dashboard.views.objective import objective_url
 from redline.slo.results import ObjectiveResult, Status
 from redline.slo.spec import DIMENSIONS, SLOSpec
 
@@ -162,11 +163,20 @@ def _row_picked(event: object, names: list[str]) -> str | None:
     return None
 
 
+def _at_in_url() -> int | None:
+    """``?at=`` as Unix seconds when the page shows a past instant (links keep it), else None."""
+    raw = st.query_params.get("at")
+    return int(raw) if raw is not None and raw.isdigit() else None
+
+
 def _objectives_section(ranked: list[ObjectiveResult]) -> str | None:
     """The ranked table; returns the selected objective (from ``?objective=``, else the nearest)."""
     st.subheader("Objectives, nearest to breaking first")
-    frame = objectives_table(ranked)
+    at_s = _at_in_url()
     names = [o.name for o in ranked]
+    frame = objectives_table(ranked).with_columns(
+        pl.Series("open", ["./spend" if o.is_guardrail else objective_url(o.name, at_s) for o in ranked], pl.String)
+    )
     burn_columns = {
         c: st.column_config.NumberColumn(
             c, format="%.2f×", help=f"Burn rate over {c[5:]}; 1× spends the budget exactly over the window"
@@ -189,6 +199,9 @@ def _objectives_section(ranked: list[ObjectiveResult]) -> str | None:
                 "SLI", format="%.3f", help="Compliance over the window (0..1)"
             ),
             **burn_columns,
+            "open": st.column_config.LinkColumn(
+                "open", display_text="open", help="The objective's own page (a guardrail's: the cost page)"
+            ),
         },
     )
     if not names:

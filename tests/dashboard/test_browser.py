@@ -217,6 +217,11 @@ def test_every_page_shows_its_figures_and_hostile_labels_reach_it_as_text_fetchi
                 ["Would the last 30 days have paged?", "objective 99.9% over 30d"],
             ),
             ("hostile-cost", f"{base}/spend?at={AT_S}", [BUDGET, engine[BUDGET].reason]),
+            (
+                "hostile-objective",
+                f"{base}/objective?at={AT_S}&slo={TENANT_OBJECTIVE}",
+                ["Members, worst first (5)", engine[top].reason],
+            ),
         )
         for name, url, figures in pages:
             settled(page, url)
