@@ -24,7 +24,7 @@ import streamlit as st  # noqa: E402
 
 from redline.config import load_config  # noqa: E402
 from redline.dashboard.auth import require_user  # noqa: E402
-from redline.dashboard.views import cost, objective, overview, whatif  # noqa: E402
+from redline.dashboard.views import alerts, cost, objective, overview, whatif  # noqa: E402
 from redline.kernel.errors import ConfigError  # noqa: E402
 
 CONFIG_ENV = "REDLINE_CONFIG"
@@ -76,11 +76,15 @@ def main() -> None:
     def objective_page() -> None:
         objective.render(config_path)
 
+    def alerts_page() -> None:
+        alerts.render(config_path)
+
     page = st.navigation([
         st.Page(overview_page, title="Overview", default=True, icon=":material/monitor_heart:"),
         st.Page(objective_page, title="Objective", url_path=objective.URL_PATH, icon=":material/target:"),
         whatif_nav,
         st.Page(cost_page, title="Cost", url_path="spend", icon=":material/payments:"),
+        st.Page(alerts_page, title="Alerts", url_path="alerts", icon=":material/notifications:"),
     ])
     page.run()
 

@@ -222,6 +222,7 @@ def test_every_page_shows_its_figures_and_hostile_labels_reach_it_as_text_fetchi
                 f"{base}/objective?at={AT_S}&slo={TENANT_OBJECTIVE}",
                 ["Members, worst first (5)", engine[top].reason],
             ),
+            ("hostile-alerts", f"{base}/alerts?at={AT_S}", ["No alerts yet: the agent has not written"]),
         )
         for name, url, figures in pages:
             settled(page, url)
