@@ -64,14 +64,21 @@ def _percent(value: float | None) -> str:
     return "no data" if value is None or not math.isfinite(value) else f"{value:.1%}"
 
 
-def _callout(ranked: list[ObjectiveResult], config_path: Path, newest_sample_ms: int | None) -> None:
+def _callout(
+    ranked: list[ObjectiveResult], config_path: Path, newest_sample_ms: int | None, data_dir: Path | None = None
+) -> None:
     """The answer to the page's question, coloured by status, above everything else."""
     if not ranked:
         st.info(f"No objectives are configured in {code(config_path)} (`slos:` is empty).")
         return
     top = ranked[0]
     if top.status == "no_data":
-        if newest_sample_ms is None:
+        if data_dir is not None and not data_dir.is_dir():
+            hint = (
+                f"The data directory {code(data_dir)} does not exist: start the agent with this config "
+                "(`redline run --config …`), or point `agent.data_dir` at the agent's."
+            )
+        elif newest_sample_ms is None:
             hint = "The store holds no samples yet: is the agent running and writing to the data folder?"
         else:
             hint = (
@@ -179,7 +186,8 @@ def _objectives_section(ranked: list[ObjectiveResult]) -> str | None:
     )
     burn_columns = {
         c: st.column_config.NumberColumn(
-            c, format="%.2f×", help=f"Burn rate over {c[5:]}; 1× spends the budget exactly over the window"
+            c, format="%.2f×", width="small",
+            help=f"Burn rate over {c[5:]}; 1× spends the budget exactly over the window",
         )
         for c in frame.columns
         if c.startswith("burn ")
@@ -192,12 +200,16 @@ def _objectives_section(ranked: list[ObjectiveResult]) -> str | None:
         selection_mode="single-row",
         column_config={
             "budget remaining": st.column_config.ProgressColumn(
-                "budget remaining", format="percent", min_value=0.0, max_value=1.0, color="auto",
-                help="Share of the error budget left in the window (empty when overspent or no data)",
+                "budget remaining", format="percent", min_value=0.0, max_value=1.0, color="blue",
+                help="Share of the error budget left in the window (empty when overspent or no data); "
+                "one colour for all, so it never contradicts the status column",
             ),
+            "objective": st.column_config.TextColumn("objective", pinned=True),
             "SLI": st.column_config.NumberColumn(
-                "SLI", format="%.3f", help="Compliance over the window (0..1)"
+                "SLI", format="percent", help="Compliance over the window"
             ),
+            "window": st.column_config.TextColumn("window", width="small"),
+            "dimension": st.column_config.TextColumn("dimension", width="small"),
             **burn_columns,
             "open": st.column_config.LinkColumn(
                 "open", display_text="open", help="The objective's own page (a guardrail's: the cost page)"
@@ -278,7 +290,7 @@ def _body(config_path: str, at_s: int | None, whatif: StreamlitPage | None) -> N
     for problem in shot.store_problems:
         st.warning(f"Skipped while reading the store (the file is left in place): {literal(problem)}")
     ranked = rank_objectives(shot.report.objectives)
-    _callout(ranked, Path(config_path), shot.newest_sample_ms)
+    _callout(ranked, Path(config_path), shot.newest_sample_ms, shot.config.data_dir)
     _dimension_cards(ranked)
     selected = _objectives_section(ranked)
     if selected is not None:

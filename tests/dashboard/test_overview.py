@@ -187,7 +187,8 @@ def test_a_missing_data_folder_reads_as_no_data_and_is_not_created(
     config.write_text(text)
     app = _run(config, monkeypatch, at=str(AT_S))
     assert app.info[0].value.endswith(
-        "The store holds no samples yet: is the agent running and writing to the data folder?"
+        f"The data directory `{tmp_path / 'nowhere'}` does not exist: start the agent with this config "
+        "(`redline run --config …`), or point `agent.data_dir` at the agent's."
     )
     assert set(app.dataframe[0].value["status"]) == {"no data"}
     assert not (tmp_path / "nowhere").exists()
