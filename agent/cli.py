@@ -276,6 +276,21 @@ def _check_can_listen(address: str, port: int, setting: str) -> None:
         raise CommandError(str(failure), _listen_hint(failure.errno, setting), EXIT_USAGE) from exc
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from redline.dashboard.report import render_report
+
+    loaded = _load(args.config)
+    page = render_report(loaded, int(args.at * 1000), period_s=args.period)
+    try:
+        tmp = args.out.with_name(args.out.name + ".tmp")
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(args.out)
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.out}: {exc.strerror or exc}", "check the path", EXIT_RUNTIME) from exc
+    print(f"{args.out}: report as of {args.at:.0f} written ({len(page.encode()):,} bytes, self-contained)")
+    return EXIT_OK
+
+
 def cmd_hash_password(args: argparse.Namespace) -> int:
     from redline.dashboard.passwords import hash_password
 
@@ -535,6 +550,16 @@ def _parser(now_s: float) -> argparse.ArgumentParser:
         help="listen on a non-loopback --address without authentication (prints a warning)",
     )
     db.set_defaults(fn=cmd_dashboard)
+    rp = with_config(
+        "report", "write the monthly review as one self-contained HTML page",
+        "Write one HTML page, with no external requests (inline SVG): per dimension the objectives, "
+        "budgets used, incidents, spend against budget and cost per 1k.",
+    )
+    rp.add_argument("--out", "-o", type=Path, required=True, metavar="FILE.html", help="where to write the page")
+    rp.add_argument("--at", type=instant, default="now", metavar="TIME", help=f"as of this time: {at_help}")
+    rp.add_argument("--period", type=duration, default="30d", metavar="DURATION",
+                    help="how far back incidents are listed (default 30d)")
+    rp.set_defaults(fn=cmd_report)
     hp = command(
         "hash-password", "print the scrypt hash of a dashboard password (read from the terminal or stdin)",
         "Print the scrypt hash of a dashboard password, for the environment variable named by "
