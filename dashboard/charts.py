@@ -73,6 +73,13 @@ def burn_rate_chart(burn_rates: Mapping[str, float | None], window_seconds: floa
             tooltip=[alt.Tooltip("window:N"), alt.Tooltip("burn_rate:Q", format=".2f")],
         )
     )
+    value_layer = (  # each bar's value on it, so no hover is needed to read it
+        alt.Chart(bars.filter(pl.col("burn_rate").is_not_null()).with_columns(
+            label=pl.col("burn_rate").map_elements(lambda v: f"{v:.3g}×", return_dtype=pl.String)
+        ))
+        .mark_text(dy=-6, fontSize=11)
+        .encode(x=alt.X("window:N", sort=windows), y="burn_rate:Q", text="label:N")
+    )
     rule_data = alt.Data(values=rules)  # type: ignore[no-untyped-call]
     rule_layer = (
         alt.Chart(rule_data)
@@ -84,7 +91,9 @@ def burn_rate_chart(burn_rates: Mapping[str, float | None], window_seconds: floa
         .mark_text(align="right", dx=-4, dy=-5, fontSize=11, fontWeight="bold")
         .encode(y="threshold:Q", x=alt.value("width"), text="label:N", color=colour)
     )
-    return alt.layer(bar_layer, rule_layer, text_layer).properties(height=340, title="Burn rate per window")
+    return alt.layer(bar_layer, value_layer, rule_layer, text_layer).properties(
+        height=340, title="Burn rate per window"
+    )
 
 
 def burn_down_chart(frame: pl.DataFrame, objective: str) -> Any:
@@ -154,23 +163,31 @@ def spend_chart(
         "timestamp:T", title="time (UTC)", scale=alt.Scale(type="utc"), axis=alt.Axis(format="%b %d", labelAngle=0)
     )
     y_title = f"spent this period ({currency})" if currency else "spent this period"
-    actual = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
-        x=x, y=alt.Y("spend:Q", title=y_title),
+    legend = alt.Color(
+        "series:N", title=None, legend=alt.Legend(orient="top"),
+        scale=alt.Scale(domain=["spent", "run-rate forecast", "limit"], range=["#4c78a8", "#ff7f0e", "#d62728"]),
+    )
+    actual = alt.Chart(frame.with_columns(series=pl.lit("spent"))).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
+        x=x, y=alt.Y("spend:Q", title=y_title), color=legend,
         tooltip=[alt.Tooltip("utcyearmonthdatehoursminutes(timestamp):T", title="time (UTC)"),
                  alt.Tooltip("spend:Q", title="spent", format=",.2f")],
     )
     layers = [actual]
     if forecast is not None:
         t0, v0, t1, v1 = forecast
-        line = pl.DataFrame({"timestamp": [t0, t1], "spend": [v0, v1]}).with_columns(
-            pl.col("timestamp").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
-        )
-        layers.append(alt.Chart(line).mark_line(strokeDash=[6, 3], color="#ff7f0e").encode(
-            x=x, y="spend:Q", tooltip=[alt.Tooltip("spend:Q", title="forecast", format=",.2f")],
+        line = pl.DataFrame(
+            {"timestamp": [t0, t1], "spend": [v0, v1], "series": ["run-rate forecast"] * 2}
+        ).with_columns(pl.col("timestamp").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"))
+        layers.append(alt.Chart(line).mark_line(strokeDash=[6, 3]).encode(
+            x=x, y="spend:Q", color=legend, tooltip=[alt.Tooltip("spend:Q", title="forecast", format=",.2f")],
         ))
     limit_label = f"limit {format_money(limit, currency)}"
-    limit_data = alt.Data(values=[{"y": limit, "label": limit_label}])  # type: ignore[no-untyped-call]
-    layers.append(alt.Chart(limit_data).mark_rule(color="#d62728").encode(y="y:Q", tooltip=["label:N"]))
+    limit_data = alt.Data(values=[{"y": limit, "label": limit_label, "series": "limit"}])  # type: ignore[no-untyped-call]
+    layers.append(alt.Chart(limit_data).mark_rule().encode(y="y:Q", color=legend, tooltip=["label:N"]))
+    layers.append(
+        alt.Chart(limit_data).mark_text(align="left", dx=4, dy=-6, color="#d62728", fontWeight="bold")
+        .encode(y="y:Q", x=alt.value(0), text="label:N")
+    )
     return alt.layer(*layers).properties(height=300, title="Spend this period, with the run-rate forecast")
 
 
