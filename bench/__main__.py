@@ -11,7 +11,7 @@ import sys
 
 BENCHMARKS = (
     "parse", "store", "evaluate", "guardrails", "backtest", "alerts", "import_history", "freshness", "focus",
-    "query_sli", "compaction",
+    "query_sli", "compaction", "dashboard",
 )
 
 
