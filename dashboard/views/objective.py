@@ -1,4 +1,4 @@
-"""One objective, the page a notification links to (``/objective?slo=<name>``): the SLI over its
+"""One objective, the page for a notification to link to (``/objective?slo=<name>``): the SLI over its
 window against the target, the budget burn-down against the ideal line with its projection, the
 burn rate per window against each alert threshold, the spec (owner, runbook, description) and
 the PromQL that expresses it; for a grouped objective, its members worst-first.
