@@ -16,7 +16,7 @@ from redline.config import LoadedConfig
 from redline.dashboard.charts import budget_chart, burn_rate_chart, sli_chart
 from redline.dashboard.data import format_time_to_breach, objective_history, objective_spec, rank_objectives
 from redline.dashboard.text import code, literal, safe_link
-from redline.dashboard.views.common import TTL_S, page_start, snapshot_or_error
+from redline.dashboard.views.common import PAST_TTL_S, page_start, snapshot_or_error
 from redline.slo.results import ObjectiveResult
 from redline.slo.rules import prometheus_rules, skipped_objectives
 from redline.slo.spec import SLOSpec
@@ -36,7 +36,7 @@ def objective_url(name: str, at_s: int | None = None) -> str:
     return f"./{URL_PATH}?{urlencode(query)}"
 
 
-@st.cache_data(ttl=TTL_S, max_entries=16, show_spinner="Replaying the window…")
+@st.cache_data(ttl=PAST_TTL_S, max_entries=16, show_spinner="Replaying the window…")  # keyed on at_ms
 def _history(config_path: str, name: str, at_ms: int) -> pl.DataFrame:
     from redline.config import load_config
 

@@ -19,7 +19,7 @@ from redline.config import load_config
 from redline.dashboard.charts import burn_down_chart, burn_rate_chart
 from redline.dashboard.data import burn_down, format_time_to_breach, rank_objectives
 from redline.dashboard.text import code, literal, safe_link
-from redline.dashboard.views.common import TTL_S, Snapshot, page_start, snapshot_or_error
+from redline.dashboard.views.common import PAST_TTL_S, TTL_S, Snapshot, page_start, snapshot_or_error
 from redline.dashboard.views.objective import objective_url
 from redline.slo.results import ObjectiveResult, Status
 from redline.slo.spec import DIMENSIONS, SLOSpec
@@ -46,7 +46,7 @@ _STATUS_COLOUR: Final = {
 }
 
 
-@st.cache_data(ttl=TTL_S, max_entries=64, show_spinner="Computing burn-down…")
+@st.cache_data(ttl=PAST_TTL_S, max_entries=64, show_spinner="Computing burn-down…")  # keyed on at_ms
 def _burn_down(config_path: str, at_ms: int, name: str) -> pl.DataFrame:
     return burn_down(load_config(Path(config_path)), name, at_ms)
 
