@@ -17,12 +17,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import getpass
 import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -324,16 +326,79 @@ def _check_can_listen(address: str, port: int, setting: str) -> None:
         raise CommandError(str(failure), _listen_hint(failure.errno, setting), EXIT_USAGE) from exc
 
 
-def cmd_dashboard(args: argparse.Namespace) -> int:
-    from redline.agent.children import stop_later, stop_process_group
-    from redline.dashboard.launch import dashboard_command
+def cmd_report(args: argparse.Namespace) -> int:
+    from redline.dashboard.report import render_report
 
-    _load(args.config)  # fail here, clearly, rather than inside the browser
+    loaded = _load(args.config)
+    page = render_report(loaded, int(args.at * 1000), period_s=args.period)
+    try:
+        tmp = args.out.with_name(args.out.name + ".tmp")
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(args.out)
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.out}: {exc.strerror or exc}", "check the path", EXIT_RUNTIME) from exc
+    print(f"{args.out}: report as of {args.at:.0f} written ({len(page.encode()):,} bytes, self-contained)")
+    return EXIT_OK
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    from redline.dashboard.passwords import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("dashboard password: ")
+        if getpass.getpass("again: ") != password:
+            raise CommandError("the two passwords differ", "run it again", EXIT_USAGE)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise CommandError("an empty password", "type one, or pipe it in on one line", EXIT_USAGE)
+    print(hash_password(password))
+    return EXIT_OK
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from redline.dashboard.launch import dashboard_command, is_loopback, oidc_secrets_toml
+
+    loaded = _load(args.config)  # fail here, clearly, rather than inside the browser
+    auth = loaded.config.dashboard.auth
+    if auth is None and not is_loopback(args.address):
+        if not args.insecure_no_auth:
+            raise CommandError(
+                f"the dashboard would listen on {args.address} with no authentication",
+                f"configure dashboard.auth (password, oidc or trusted_header) in {args.config}, or pass "
+                "--insecure-no-auth",
+                EXIT_USAGE,
+            )
+        print(f"redline: warning: the dashboard listens on {args.address} with NO authentication "
+              "(--insecure-no-auth): anyone who can reach it sees every objective", file=sys.stderr, flush=True)
     _check_can_listen(args.address, args.port, "--port")
     cmd = dashboard_command(args.config.resolve(), port=args.port, address=args.address)
+    workdir = None
+    if auth is not None and auth.oidc is not None:
+        # st.login reads [auth] from .streamlit/secrets.toml in the working directory: a private one
+        try:
+            secrets = oidc_secrets_toml(auth.oidc, os.environ)
+        except ConfigError as exc:
+            raise CommandError(str(exc), "set it in the dashboard's environment", EXIT_USAGE) from exc
+        workdir = tempfile.TemporaryDirectory(prefix="redline-dashboard-")
+        folder = Path(workdir.name) / ".streamlit"
+        folder.mkdir(mode=0o700)
+        (folder / "secrets.toml").touch(mode=0o600)
+        (folder / "secrets.toml").write_text(secrets, encoding="utf-8")
     print(f"dashboard: http://{args.address}:{args.port}/", flush=True)
     # Its own process group, so stopping it stops whatever Streamlit itself started.
-    proc = subprocess.Popen(cmd, start_new_session=True)
+    try:
+        return _run_dashboard(cmd, None if workdir is None else workdir.name)
+    finally:
+        if workdir is not None:
+            workdir.cleanup()
+
+
+def _run_dashboard(cmd: list[str], cwd: str | None) -> int:
+    """Run Streamlit in its own process group until it exits, Ctrl-C or SIGTERM."""
+    from redline.agent.children import stop_later, stop_process_group
+
+    proc = subprocess.Popen(cmd, start_new_session=True, cwd=cwd)
     stopped = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -559,9 +624,30 @@ def _parser(now_s: float) -> argparse.ArgumentParser:
     db.add_argument("--port", type=int, default=8501, help="the port the dashboard listens on (default 8501)")
     db.add_argument(
         "--address", default="127.0.0.1",
-        help="the address it listens on (default 127.0.0.1; 0.0.0.0 opens it to the network)",
+        help="the address it listens on (default 127.0.0.1; any other needs dashboard.auth in the config, "
+        "or --insecure-no-auth)",
+    )
+    db.add_argument(
+        "--insecure-no-auth", action="store_true",
+        help="listen on a non-loopback --address without authentication (prints a warning)",
     )
     db.set_defaults(fn=cmd_dashboard)
+    rp = with_config(
+        "report", "write the monthly review as one self-contained HTML page",
+        "Write one HTML page, with no external requests (inline SVG): per dimension the objectives, "
+        "budgets used, incidents, spend against budget and cost per 1k.",
+    )
+    rp.add_argument("--out", "-o", type=Path, required=True, metavar="FILE.html", help="where to write the page")
+    rp.add_argument("--at", type=instant, default="now", metavar="TIME", help=f"as of this time: {at_help}")
+    rp.add_argument("--period", type=duration, default="30d", metavar="DURATION",
+                    help="how far back incidents are listed (default 30d)")
+    rp.set_defaults(fn=cmd_report)
+    hp = command(
+        "hash-password", "print the scrypt hash of a dashboard password (read from the terminal or stdin)",
+        "Print the scrypt hash of a dashboard password, for the environment variable named by "
+        "dashboard.auth.password.hash_env (default REDLINE_DASHBOARD_PASSWORD_HASH).",
+    )
+    hp.set_defaults(fn=cmd_hash_password)
     de = command("demo", "start a simulated fleet, the agent and the dashboard on 127.0.0.1")
     de.add_argument("--dir", type=Path, default=Path("redline-demo"), help="working folder for the demo's data")
     de.add_argument("--duration", type=float, default=None, help="stop after this many seconds")

@@ -5,7 +5,8 @@ spend, and import them (so the 30-day objectives and the cost guardrails have a 
 once); start the inference API and the batch pipeline (their counters continue from the
 history's last values), a webhook receiver, the agent, a GenAI client pushing OTLP to the
 agent (``redline.demo.genai``: no history, its objectives start with the demo) and the
-dashboard; then the scripted scenario runs (incident at +40 s, restart at +120 s, pipeline stall at +150 s). Ctrl-C (or
+dashboard; then the scripted scenario runs (incident at +40 s, restart at +120 s, pipeline stall
+at +150 s), each event logged as it happens. Ctrl-C (or
 ``--duration``) stops everything in reverse order. ``--timeline fast`` runs the same story eight
 times faster on three days of history (``redline.demo.timeline``), for tests.
 """
@@ -19,6 +20,7 @@ import socket
 import subprocess
 import time
 from contextlib import ExitStack
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +38,14 @@ from redline.demo.genai import MODEL, GenAIClient
 from redline.demo.history import write_history
 from redline.demo.receiver import WebhookReceiver
 from redline.demo.timeline import TIMELINES, DemoTimeline
+from redline.kernel.units import parse_duration
 
 __all__ = ["demo_config", "run_demo"]
 
 log = logging.getLogger("redline.demo")
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "examples" / "demo.yaml"
+EXAMPLE_CONFIG = Path(str(files("redline.demo").joinpath("demo.yaml")))
+"""The demo's config, package data (``examples/demo.yaml`` links to it), so an installed wheel has it."""
 SEED = 7
 
 
@@ -63,6 +67,13 @@ def write_spend_history(path: Path, *, start_s: float, end_s: float, step_s: flo
     return steps + 1
 
 
+def freshness_max_age_s(example: Path, slo: str = "features-freshness") -> float:
+    """``max_age`` of the demo's freshness objective: when a stalled pipeline's data starts burning."""
+    raw = yaml.safe_load(example.read_text(encoding="utf-8"))
+    spec = next(s for s in raw["slos"] if s["name"] == slo)
+    return parse_duration(spec["sli"]["freshness"]["max_age"])
+
+
 def _port_or_free(port: int) -> int:
     """``port`` if it can be bound on 127.0.0.1 now, else a free one."""
     for candidate in (port, 0):
@@ -82,6 +93,7 @@ def demo_config(
     api_url: str,
     pipeline_url: str,
     listen_port: int,
+    dcgm_url: str | None = None,
     interval: str | None = None,
     otlp_port: int | None = None,
 ) -> dict[str, Any]:
@@ -89,6 +101,8 @@ def demo_config(
     ``interval``, the fleet's sources are scraped and the objectives evaluated that often."""
     raw: dict[str, Any] = yaml.safe_load(example.read_text(encoding="utf-8"))
     urls = {"inference-api": api_url, "batch-pipeline": pipeline_url}
+    if dcgm_url is not None:
+        urls["gpu-dcgm"] = dcgm_url
     for source in raw["sources"]:
         if source["name"] in urls:
             source["url"] = urls[source["name"]]
@@ -131,6 +145,8 @@ def run_demo(
             initial_inference=history.inference,
             initial_pipeline=history.pipeline,
             scenario=timeline.scenario,
+            stale_after_s=freshness_max_age_s(EXAMPLE_CONFIG),
+            run=False,  # the scenario's clock starts when everything is up, just before the URLs are printed
         )
         stack.callback(fleet.shutdown)
 
@@ -139,6 +155,7 @@ def run_demo(
             data_dir=data_dir,
             api_url=fleet.api.url,
             pipeline_url=fleet.pipeline.url,
+            dcgm_url=fleet.gpus.url,
             listen_port=_port_or_free(9464),
             interval=timeline.interval,
             otlp_port=(otlp_port := _port_or_free(4318)),
@@ -170,9 +187,10 @@ def run_demo(
         lines = [
             "",
             "Redline demo is running (Ctrl-C stops it).",
-            f"  fleet:      {fleet.api.url}  {fleet.pipeline.url}",
+            f"  fleet:      {fleet.api.url}  {fleet.pipeline.url}  {fleet.gpus.url} (dcgm-exporter)",
             f"  agent:      http://127.0.0.1:{agent.metrics_port}/metrics",
             f"  OTLP:       http://127.0.0.1:{otlp_port}/v1/metrics (GenAI metrics of {MODEL})",
+            f"  webhooks:   {receiver.url} (the receiver prints each alert it gets)",
             f"  status:     .venv/bin/redline status --config {config_path}",
         ]
         if with_dashboard:
@@ -185,7 +203,8 @@ def run_demo(
             )
             stack.callback(stop_process_group, dash)
             lines.insert(2, f"  dashboard:  http://127.0.0.1:{port}/")
-        lines.append(f"  scenario:   {timeline.summary}")
+        lines.append(f"  scenario:   {timeline.summary} (from now; each event is logged as it happens)")
+        fleet.run()
         print("\n".join(lines) + "\n", flush=True)
         wait_for_stop(duration_s)
         print("stopping…", flush=True)

@@ -12,7 +12,7 @@ import sys
 BENCHMARKS = (
     "parse", "store", "evaluate", "guardrails", "backtest", "alerts", "import_history", "freshness", "focus",
     "query_sli", "compaction", "kill_compaction", "delivery", "hysteresis", "otlp", "ingest_server",
-    "remote_write_out",
+    "remote_write_out", "dashboard",
 )
 
 

@@ -22,7 +22,10 @@ if _ROOT is not None and str(_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from redline.dashboard.views import cost, overview, whatif  # noqa: E402
+from redline.config import load_config  # noqa: E402
+from redline.dashboard.auth import require_user  # noqa: E402
+from redline.dashboard.views import alerts, cost, objective, overview, whatif  # noqa: E402
+from redline.kernel.errors import ConfigError  # noqa: E402
 
 CONFIG_ENV = "REDLINE_CONFIG"
 
@@ -38,10 +41,23 @@ def config_path_from(argv: Sequence[str], environ: Mapping[str, str]) -> Path | 
     return Path(fallback) if fallback else None
 
 
+def _authenticate(config_path: Path | None) -> None:
+    """Let the page go on only for an authenticated user, when the config asks for one. A config
+    that cannot be loaded holds no data to show: the page then says what is wrong with it."""
+    if config_path is None:
+        return
+    try:
+        auth = load_config(config_path).config.dashboard.auth
+    except ConfigError:
+        return
+    require_user(auth, os.environ)
+
+
 def main() -> None:
     """Build the navigation and run the selected page."""
     st.set_page_config(page_title="Redline", page_icon="🟥", layout="wide")
     config_path = config_path_from(sys.argv[1:], os.environ)
+    _authenticate(config_path)
 
     def whatif_page() -> None:
         whatif.render(config_path)
@@ -57,10 +73,18 @@ def main() -> None:
     def cost_page() -> None:
         cost.render(config_path)
 
+    def objective_page() -> None:
+        objective.render(config_path)
+
+    def alerts_page() -> None:
+        alerts.render(config_path)
+
     page = st.navigation([
         st.Page(overview_page, title="Overview", default=True, icon=":material/monitor_heart:"),
+        st.Page(objective_page, title="Objective", url_path=objective.URL_PATH, icon=":material/target:"),
         whatif_nav,
         st.Page(cost_page, title="Cost", url_path="spend", icon=":material/payments:"),
+        st.Page(alerts_page, title="Alerts", url_path="alerts", icon=":material/notifications:"),
     ])
     page.run()
 

@@ -32,11 +32,13 @@ from redline.store.embedded import SampleStore
 
 __all__ = [
     "BURN_DOWN_SCHEMA",
+    "OBJECTIVE_HISTORY_SCHEMA",
     "SPEND_SCHEMA",
     "Evaluation",
     "burn_down",
     "evaluate_report",
     "format_time_to_breach",
+    "objective_history",
     "objective_spec",
     "rank_objectives",
     "spend_curve",
@@ -126,13 +128,18 @@ def _results_over(
     return [(t, evaluator.evaluate(t).objectives[0]) for t in instants]
 
 
-def burn_down(config: LoadedConfig, name: str, at_ms: int, *, points: int = 60) -> pl.DataFrame:
-    """Budget remaining of objective ``name`` at ``points`` regular instants up to ``at_ms``.
+OBJECTIVE_HISTORY_SCHEMA: Final = pl.Schema(
+    {"timestamp": pl.Datetime("ms", "UTC"), "sli": pl.Float64(), "budget_remaining": pl.Float64()}
+)
+"""An objective's SLI over its window and budget remaining, at regular instants."""
+
+
+def objective_history(config: LoadedConfig, name: str, at_ms: int, *, points: int = 60) -> pl.DataFrame:
+    """SLI and budget remaining of objective ``name`` at ``points`` regular instants up to ``at_ms``.
 
     The instants span the objective's window, or the time since its first stored sample when
-    that is shorter. Returns ``BURN_DOWN_SCHEMA`` rows (empty when there is no data);
-    ``budget_remaining`` is null where the objective had no events. Raises ``KeyError`` for an
-    unknown name.
+    that is shorter. Returns ``OBJECTIVE_HISTORY_SCHEMA`` rows (empty when there is no data); a
+    value is null where the objective had no events. Raises ``KeyError`` for an unknown name.
     """
     # An objective's own window (a grouped objective's member's too); a guardrail's longest span.
     try:
@@ -140,15 +147,24 @@ def burn_down(config: LoadedConfig, name: str, at_ms: int, *, points: int = 60) 
     except KeyError:
         window_s = max((g.history_seconds for g in config.config.guardrails if g.name == name), default=0.0)
     found = _results_over(config, name, at_ms, int(window_s * 1000), points)
-    budgets = [
-        r.budget_remaining if r.budget_remaining is not None and math.isfinite(r.budget_remaining)
-        and r.status != "no_data" else None
-        for _, r in found
-    ]
+
+    def shown(r: ObjectiveResult, value: float | None) -> float | None:
+        return value if value is not None and math.isfinite(value) and r.status != "no_data" else None
+
     return pl.DataFrame(
-        {"timestamp": [t for t, _ in found], "budget_remaining": budgets},
-        schema={"timestamp": pl.Int64, "budget_remaining": pl.Float64},
+        {
+            "timestamp": [t for t, _ in found],
+            "sli": [shown(r, r.sli) for _, r in found],
+            "budget_remaining": [shown(r, r.budget_remaining) for _, r in found],
+        },
+        schema={"timestamp": pl.Int64, "sli": pl.Float64, "budget_remaining": pl.Float64},
     ).with_columns(pl.col("timestamp").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"))
+
+
+def burn_down(config: LoadedConfig, name: str, at_ms: int, *, points: int = 60) -> pl.DataFrame:
+    """Budget remaining of objective ``name`` over its window (``BURN_DOWN_SCHEMA`` rows): the
+    budget column of ``objective_history``."""
+    return objective_history(config, name, at_ms, points=points).select("timestamp", "budget_remaining")
 
 
 def spend_curve(config: LoadedConfig, name: str, at_ms: int, *, points: int = 60) -> pl.DataFrame:

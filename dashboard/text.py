@@ -13,15 +13,23 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["code", "literal", "safe_link"]
+__all__ = ["WORD_JOINER", "code", "literal", "safe_link"]
 
 _MARKUP: Final = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&])")
+_AUTOLINK: Final = re.compile(r"(?i)(?<=http)(?=:)|(?<=https)(?=:)|(?<=ftp)(?=:)|(?<=www)(?=\.)|(?=@)")
+WORD_JOINER: Final = "\u2060"
+"""Invisible, and no line break: what ``literal`` puts into ``http://``, ``www.`` and ``a@b``."""
 
 
 def literal(value: object) -> str:
     """``value`` as text inside Markdown: every markup character backslash-escaped, line breaks
-    kept as spaces (a value never starts a list, a heading or a quote on a line of its own)."""
-    return _MARKUP.sub(r"\\\1", " ".join(str(value).splitlines()))
+    kept as spaces (a value never starts a list, a heading or a quote on a line of its own).
+
+    GitHub-flavoured Markdown also turns bare URLs, ``www.`` names and e-mail addresses into
+    links after parsing, whatever was escaped; a word joiner (U+2060, invisible) inside each of
+    ``http:``, ``www.`` and ``@`` keeps them text."""
+    text = _AUTOLINK.sub(WORD_JOINER, " ".join(str(value).splitlines()))
+    return _MARKUP.sub(r"\\\1", text)
 
 
 def code(value: object) -> str:

@@ -20,6 +20,7 @@ from redline.kernel.times import parse_instant
 from redline.slo.results import StatusReport
 
 __all__ = [
+    "PAST_TTL_S",
     "TTL_S",
     "Snapshot",
     "as_of_controls",
@@ -31,7 +32,10 @@ __all__ = [
 ]
 
 TTL_S: Final = 15
-"""Seconds a page's evaluation is cached; a live page refreshes this often."""
+"""Seconds a live page's evaluation is cached; a live page refreshes this often."""
+PAST_TTL_S: Final = 600
+"""Seconds an evaluation at a fixed past instant (``?at=``) is cached: its data no longer changes
+(but for a backfill), so a rerun after a click must not evaluate everything again."""
 
 
 @dataclass(frozen=True)
@@ -45,13 +49,27 @@ class Snapshot:
     newest_sample_ms: int | None
 
 
-@st.cache_data(ttl=TTL_S, max_entries=32, show_spinner="Evaluating objectives…")
-def snapshot(config_path: str, at_s: int | None) -> Snapshot:
-    """Config and evaluation, cached on (config path, at); ``at_s=None`` means now."""
+def _evaluate(config_path: str, at_s: int | None) -> Snapshot:
     at_ms = int(time.time() * 1000) if at_s is None else at_s * 1000
     config = load_config(Path(config_path))
     evaluation = evaluate_report(config, at_ms)
     return Snapshot(at_ms, config, evaluation.report, evaluation.store_problems, evaluation.newest_sample_ms)
+
+
+@st.cache_data(ttl=TTL_S, max_entries=8, show_spinner="Evaluating objectives…")
+def _live_snapshot(config_path: str) -> Snapshot:
+    return _evaluate(config_path, None)
+
+
+@st.cache_data(ttl=PAST_TTL_S, max_entries=32, show_spinner="Evaluating objectives…")
+def _past_snapshot(config_path: str, at_s: int) -> Snapshot:
+    return _evaluate(config_path, at_s)
+
+
+def snapshot(config_path: str, at_s: int | None) -> Snapshot:
+    """Config and evaluation, cached on (config path, at): ``TTL_S`` for now (``at_s=None``),
+    ``PAST_TTL_S`` for a fixed past instant."""
+    return _live_snapshot(config_path) if at_s is None else _past_snapshot(config_path, at_s)
 
 
 def snapshot_or_error(config_path: str, at_s: int | None) -> Snapshot | None:
@@ -117,6 +135,6 @@ def page_start(title: str, config_path: Path | None) -> tuple[bool, int | None]:
         return False, None
     at_s, at_problem = at_from_query(st.query_params.get("at"), time.time())
     if at_problem:
-        st.warning(at_problem)
+        st.warning(literal(at_problem))  # it echoes the URL's own text
     as_of_controls(at_s)
     return True, at_s

@@ -19,7 +19,8 @@ from redline.config import load_config
 from redline.dashboard.charts import burn_down_chart, burn_rate_chart
 from redline.dashboard.data import burn_down, format_time_to_breach, rank_objectives
 from redline.dashboard.text import code, literal, safe_link
-from redline.dashboard.views.common import TTL_S, Snapshot, page_start, snapshot_or_error
+from redline.dashboard.views.common import PAST_TTL_S, TTL_S, Snapshot, page_start, snapshot_or_error
+from redline.dashboard.views.objective import objective_url
 from redline.slo.results import ObjectiveResult, Status
 from redline.slo.spec import DIMENSIONS, SLOSpec
 
@@ -45,7 +46,7 @@ _STATUS_COLOUR: Final = {
 }
 
 
-@st.cache_data(ttl=TTL_S, max_entries=64, show_spinner="Computing burn-down…")
+@st.cache_data(ttl=PAST_TTL_S, max_entries=64, show_spinner="Computing burn-down…")  # keyed on at_ms
 def _burn_down(config_path: str, at_ms: int, name: str) -> pl.DataFrame:
     return burn_down(load_config(Path(config_path)), name, at_ms)
 
@@ -63,14 +64,21 @@ def _percent(value: float | None) -> str:
     return "no data" if value is None or not math.isfinite(value) else f"{value:.1%}"
 
 
-def _callout(ranked: list[ObjectiveResult], config_path: Path, newest_sample_ms: int | None) -> None:
+def _callout(
+    ranked: list[ObjectiveResult], config_path: Path, newest_sample_ms: int | None, data_dir: Path | None = None
+) -> None:
     """The answer to the page's question, coloured by status, above everything else."""
     if not ranked:
         st.info(f"No objectives are configured in {code(config_path)} (`slos:` is empty).")
         return
     top = ranked[0]
     if top.status == "no_data":
-        if newest_sample_ms is None:
+        if data_dir is not None and not data_dir.is_dir():
+            hint = (
+                f"The data directory {code(data_dir)} does not exist: start the agent with this config "
+                "(`redline run --config …`), or point `agent.data_dir` at the agent's."
+            )
+        elif newest_sample_ms is None:
             hint = "The store holds no samples yet: is the agent running and writing to the data folder?"
         else:
             hint = (
@@ -82,7 +90,7 @@ def _callout(ranked: list[ObjectiveResult], config_path: Path, newest_sample_ms:
             icon=_STATUS_ICON["no_data"],
         )
         return
-    what = f"**{top.name}** ({_objective_text(top)} over {top.window})"
+    what = f"**{literal(top.name)}** ({literal(_objective_text(top))} over {literal(top.window)})"
     ttb = top.time_to_breach_seconds
     if top.status == "breached" or (ttb is not None and ttb <= 0):
         text = f"**{top.dimension}** has already broken: {what} has spent its error budget."
@@ -96,7 +104,7 @@ def _callout(ranked: list[ObjectiveResult], config_path: Path, newest_sample_ms:
             f"**{top.dimension}** is nearest to breaking: {what} breaches in "
             f"**{format_time_to_breach(ttb)}** at the current burn."
         )
-    text = f"What breaks first? {text}  \n{top.reason}"
+    text = f"What breaks first? {text}  \n{literal(top.reason)}"
     show = {"breached": st.error, "warning": st.warning, "ok": st.success}[top.status]
     show(text, icon=_STATUS_ICON[top.status])
 
@@ -114,10 +122,10 @@ def _dimension_cards(ranked: list[ObjectiveResult]) -> None:
             st.metric(
                 dim,
                 value,
-                f"{_STATUS_LABEL[worst.status]} · {worst.name}",
+                f"{_STATUS_LABEL[worst.status]} · {literal(worst.name)}",
                 delta_color=_STATUS_COLOUR[worst.status],  # type: ignore[arg-type]
                 delta_arrow="off",
-                help=f"Time to breach of the worst objective in {dim}. {worst.reason}",
+                help=f"Time to breach of the worst objective in {dim}. {literal(worst.reason)}",
             )
 
 
@@ -163,14 +171,24 @@ def _row_picked(event: object, names: list[str]) -> str | None:
     return None
 
 
+def _at_in_url() -> int | None:
+    """``?at=`` as Unix seconds when the page shows a past instant (links keep it), else None."""
+    raw = st.query_params.get("at")
+    return int(raw) if raw is not None and raw.isdigit() else None
+
+
 def _objectives_section(ranked: list[ObjectiveResult]) -> str | None:
     """The ranked table; returns the selected objective (from ``?objective=``, else the nearest)."""
     st.subheader("Objectives, nearest to breaking first")
-    frame = objectives_table(ranked)
+    at_s = _at_in_url()
     names = [o.name for o in ranked]
+    frame = objectives_table(ranked).with_columns(
+        pl.Series("open", ["./spend" if o.is_guardrail else objective_url(o.name, at_s) for o in ranked], pl.String)
+    )
     burn_columns = {
         c: st.column_config.NumberColumn(
-            c, format="%.2f×", help=f"Burn rate over {c[5:]}; 1× spends the budget exactly over the window"
+            c, format="%.2f×", width="small",
+            help=f"Burn rate over {c[5:]}; 1× spends the budget exactly over the window",
         )
         for c in frame.columns
         if c.startswith("burn ")
@@ -183,13 +201,20 @@ def _objectives_section(ranked: list[ObjectiveResult]) -> str | None:
         selection_mode="single-row",
         column_config={
             "budget remaining": st.column_config.ProgressColumn(
-                "budget remaining", format="percent", min_value=0.0, max_value=1.0, color="auto",
-                help="Share of the error budget left in the window (empty when overspent or no data)",
+                "budget remaining", format="percent", min_value=0.0, max_value=1.0, color="blue",
+                help="Share of the error budget left in the window (empty when overspent or no data); "
+                "one colour for all, so it never contradicts the status column",
             ),
+            "objective": st.column_config.TextColumn("objective", pinned=True),
             "SLI": st.column_config.NumberColumn(
-                "SLI", format="%.3f", help="Compliance over the window (0..1)"
+                "SLI", format="percent", help="Compliance over the window"
             ),
+            "window": st.column_config.TextColumn("window", width="small"),
+            "dimension": st.column_config.TextColumn("dimension", width="small"),
             **burn_columns,
+            "open": st.column_config.LinkColumn(
+                "open", display_text="open", help="The objective's own page (a guardrail's: the cost page)"
+            ),
         },
     )
     if not names:
@@ -266,7 +291,7 @@ def _body(config_path: str, at_s: int | None, whatif: StreamlitPage | None) -> N
     for problem in shot.store_problems:
         st.warning(f"Skipped while reading the store (the file is left in place): {literal(problem)}")
     ranked = rank_objectives(shot.report.objectives)
-    _callout(ranked, Path(config_path), shot.newest_sample_ms)
+    _callout(ranked, Path(config_path), shot.newest_sample_ms, shot.config.data_dir)
     _dimension_cards(ranked)
     selected = _objectives_section(ranked)
     if selected is not None:

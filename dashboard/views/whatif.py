@@ -7,7 +7,8 @@ that still meets the objective; and whether the last 30 days would have paged or
 each (the alert policy replayed every 5 minutes, ``slo.backtest.compare``).
 
 Shareable state lives in the URL: ``?objective=`` (name), ``?target=`` (percent),
-``?threshold=`` (seconds) and ``?at=`` (Unix seconds; absent: now), as on the overview.
+``?threshold=`` (``300ms``, ``0.3s``, or milliseconds) and ``?at=`` (the CLI's times; absent: now), as on the
+overview. Without ``?target=``/``?threshold=`` it opens on one step looser than configured.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from redline.dashboard.data import format_time_to_breach, objective_spec, what_i
 from redline.dashboard.text import code, literal
 from redline.dashboard.views.common import TTL_S, page_start, snapshot
 from redline.kernel.errors import ConfigError, StoreError
+from redline.kernel.units import parse_duration
 from redline.slo.backtest import BacktestComparison, BacktestReport
 from redline.slo.results import ObjectiveResult
 from redline.slo.spec import SLOSpec
@@ -61,20 +63,64 @@ def _nearest(config_path: str, at_s: int | None, names: list[str]) -> str | None
     return next((o.name for o in ranked if not o.is_guardrail and o.name.split("{")[0] in names), None)
 
 
-def _query_float(key: str, below: float = math.inf) -> float | None:
-    """``?key=`` as a number in (0, ``below``); a value outside is named and the configured one used."""
-    raw = st.query_params.get(key)
+TARGET_LADDER: Final = (99.999, 99.99, 99.95, 99.9, 99.5, 99.0, 98.0, 95.0, 90.0, 80.0, 50.0)
+"""Targets people choose, strictest first: one step looser is the next one down."""
+
+
+def one_step_looser(objective: float) -> float:
+    """The next target down the ladder (99.9 → 99.5); below the ladder, half the objective."""
+    return next((t for t in TARGET_LADDER if t < objective - 1e-9), objective / 2)
+
+
+def _query_threshold() -> float | None:
+    """``?threshold=`` as the CLI reads ``--threshold`` (``300ms``, ``0.3s``); a bare number is
+    milliseconds, as the page shows it. A value that is neither is named and ignored."""
+    raw = st.query_params.get("threshold")
     if raw is None:
         return None
     try:
-        value = float(raw)
+        value = float(raw) / 1000
     except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value < below):
-        bound = f" between 0 and {below:g}" if math.isfinite(below) else " above 0"
-        st.warning(f"{code(f'?{key}={raw!r}')} is not a number{bound}; using the configured value.")
+        try:
+            value = parse_duration(raw)
+        except ValueError:
+            value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        st.warning(f"{code(f'?threshold={raw!r}')} is not a duration such as 300ms; using the default.")
         return None
     return value
+
+
+def _query_target() -> float | None:
+    """``?target=`` as a percentage as written (``99.5`` or ``99.5%``), strictly between 0 and 100."""
+    raw = st.query_params.get("target")
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip().removesuffix("%"))
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value < 100):
+        st.warning(f"{code(f'?target={raw!r}')} is not a percentage between 0 and 100; using the default.")
+        return None
+    return value
+
+
+def direction(spec: SLOSpec, target: float, threshold_s: float | None) -> str:
+    """How the alternative compares with the objective as configured: ``looser``, ``stricter``,
+    ``looser target, stricter threshold`` (and the reverse), or ``as configured``."""
+    moves = []
+    if not math.isclose(target, spec.objective):
+        moves.append(("target", "looser" if target < spec.objective else "stricter"))
+    current = spec.sli.latency.threshold if spec.sli.latency is not None else None
+    if threshold_s is not None and current is not None and not math.isclose(threshold_s, current):
+        moves.append(("threshold", "looser" if threshold_s > current else "stricter"))
+    kinds = {m for _, m in moves}
+    if not moves:
+        return "as configured"
+    if len(kinds) == 1:
+        return kinds.pop()
+    return ", ".join(f"{m} {what}" for what, m in moves)
 
 
 def tightest_threshold(result: WhatIfResult, target: float) -> tuple[float, float] | None:
@@ -109,24 +155,25 @@ def _column(title: str, o: ObjectiveResult, base: ObjectiveResult | None) -> Non
     st.metric("compliance (SLI)", _percent(o.value, 3))
     ttb = "no data" if o.status == "no_data" else format_time_to_breach(o.time_to_breach_seconds)
     st.metric("time to breach", ttb, o.status, delta_color="off", delta_arrow="off")
-    st.caption(o.reason)
+    st.caption(literal(o.reason))
 
 
 def _controls(spec: SLOSpec) -> tuple[float, float | None]:
-    """The alternative target (percent) and threshold (seconds, latency only), kept in the URL."""
+    """The alternative target (percent) and threshold (seconds, latency only), kept in the URL;
+    without them, one step looser than configured (99.9 → 99.5, 250 ms → 500 ms)."""
     left, right = st.columns(2)
     target = left.number_input(
-        "Objective (%)", min_value=0.001, max_value=99.999, value=_query_float("target", below=100.0) or spec.objective,
+        "Objective (%)", min_value=0.001, max_value=99.999, value=_query_target() or one_step_looser(spec.objective),
         step=0.1, format="%.3f",
     )
     threshold_s = None
     if spec.sli.latency is not None:
-        shown = (_query_float("threshold") or spec.sli.latency.threshold) * 1000
+        shown = (_query_threshold() or spec.sli.latency.threshold * 2) * 1000
         threshold_s = right.number_input(
             "Latency threshold (ms)", min_value=0.001, value=shown, step=10.0, format="%g",
             help="A threshold between bucket bounds is interpolated inside its bucket (marked approximate)",
         ) / 1000
-    wanted = {"target": f"{target:g}"} | ({"threshold": f"{threshold_s:g}"} if threshold_s is not None else {})
+    wanted = {"target": f"{target:g}"} | ({"threshold": f"{threshold_s * 1000:g}ms"} if threshold_s is not None else {})
     for key, value in wanted.items():
         if st.query_params.get(key) != value:
             st.query_params[key] = value
@@ -165,7 +212,7 @@ def _body(config_path: str, at_s: int | None) -> None:
     with current:
         _column("As configured", result.current, None)
     with alternative:
-        _column("Alternative", result.alternative, result.current)
+        _column(f"Alternative ({direction(spec, target, threshold_s)})", result.alternative, result.current)
         if result.approximate:
             st.caption("Approximate: the threshold lies between bucket bounds and is interpolated inside its bucket.")
     bounds = [p.threshold_s for p in result.curve]

@@ -18,6 +18,7 @@ from redline.collectors.limits import ByteCount
 from redline.collectors.otlp import OTLPReceiverConfig
 from redline.collectors.registry import SourceConfig
 from redline.collectors.remote_write import RemoteWriteReceiverConfig
+from redline.config.dashboard import DashboardSettings
 from redline.config.notifiers import (
     AlertmanagerNotifierConfig,
     FileNotifierConfig,
@@ -162,6 +163,8 @@ class RedlineConfig(_Strict):
     source's do."""
     remote_write: list[RemoteWriteOutConfig] = Field(default_factory=list)
     """Stores Redline's computed series are pushed to (remote write 1.0)."""
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    """Who may see the dashboard (redline/config/dashboard.py)."""
 
     @model_validator(mode="after")
     def _names_are_unique(self) -> RedlineConfig:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from redline.demo.counts import InferenceCounts, InferenceStep, PipelineCounts
+from redline.demo.gpus import DEFAULT_DCGM_PORT, DcgmExporter
 from redline.demo.services import DEFAULT_INFERENCE_PORT, DEFAULT_PIPELINE_PORT, BatchPipeline, InferenceAPI
 from redline.demo.traffic import DEMO_SCENARIO, PIPELINE_PERIOD_S, Phase, Scenario, TrafficModel, TrafficProfile
 
@@ -30,6 +31,7 @@ __all__ = [
     "DemoFleet",
     "FleetDriver",
     "FleetSimulator",
+    "GpuSink",
     "InferenceAPI",
     "InferenceCounts",
     "InferenceSink",
@@ -58,13 +60,23 @@ class PipelineSink(Protocol):
     def restart(self) -> None: ...
 
 
+class GpuSink(Protocol):
+    """Where the GPUs' load goes: a ``DcgmExporter`` or a bare ``GpuTally``."""
+
+    def record_rate(self, request_rate_per_s: float) -> None: ...
+
+
 class FleetSimulator:
     """Advances the fleet along a scenario by the caller's clock; deterministic given the seed
     and the sequence of ``advance`` times. Not thread-safe: drive it from one thread.
 
     Time is cut into steps of at most ``max_step_s``, also cut at phase boundaries, so each step
     runs under one profile. The pipeline succeeds at every multiple of ``PIPELINE_PERIOD_S``
-    (Unix time) while its profile says it is running.
+    (Unix time; shifted to fall on the scenario's ``pipeline_run_at_s``) while its profile says it
+    is running. ``gpus``, when given, learns the request rate of every step. Every scripted event
+    is logged as it happens (phase starts, ends and restarts; with ``stale_after_s``, the moment a
+    stalled pipeline's data grows older than that), at debug level only with ``log_events=False``
+    (the history's past).
     """
 
     def __init__(
@@ -76,19 +88,30 @@ class FleetSimulator:
         seed: int,
         scenario: Scenario = DEMO_SCENARIO,
         max_step_s: float = 1.0,
+        gpus: GpuSink | None = None,
+        stale_after_s: float | None = None,
+        log_events: bool = True,
     ) -> None:
         if not max_step_s > 0:
             raise ValueError(f"max_step_s must be > 0, got {max_step_s}")
         self._api = api
         self._pipeline = pipeline
+        self._gpus = gpus
+        run_at = scenario.pipeline_run_at_s
+        self._run_phase_s = 0.0 if run_at is None else (start_s + run_at) % PIPELINE_PERIOD_S
+        self._last_run_s: float | None = None
+        self._stale_after_s = stale_after_s
+        self._stale_logged = False
+        self._log = logger.info if log_events else logger.debug
         self._start_s = start_s
         self._now_s = start_s
         self._scenario = scenario
         self._model = TrafficModel(seed)
         self._max_step_s = max_step_s
         self._boundaries = [start_s + b for b in scenario.boundaries()]
-        self._pending_restarts = [ph for ph in scenario.phases if ph.restart]
-        self._fire_restarts()
+        self._pending_starts = list(scenario.phases)
+        self._pending_ends = [ph for ph in scenario.phases if ph.duration_s is not None]
+        self._fire_events()
 
     @property
     def now_s(self) -> float:
@@ -107,25 +130,49 @@ class FleetSimulator:
             t1 = min(now_s, t0 + self._max_step_s)
             t1 = min([t1, *(b for b in self._boundaries if t0 < b < t1)])
             profile = self._scenario.profile_at(t0 - self._start_s)
-            self._api.record(self._model.step(profile, t1 - t0))
+            step = self._model.step(profile, t1 - t0)
+            self._api.record(step)
+            if self._gpus is not None:
+                self._gpus.record_rate(sum(step.requests_by_code.values()) / (t1 - t0))
             if profile.pipeline_running:
-                run = (math.floor(t0 / PIPELINE_PERIOD_S) + 1) * PIPELINE_PERIOD_S
+                phase = self._run_phase_s
+                run = (math.floor((t0 - phase) / PIPELINE_PERIOD_S) + 1) * PIPELINE_PERIOD_S + phase
                 while run <= t1:  # every scheduled run in (t0, t1]
                     self._pipeline.record_run(run, self._model.batch_rows())
+                    self._last_run_s = run
                     run += PIPELINE_PERIOD_S
             self._now_s = t1
-            self._fire_restarts()
+            self._fire_events()
 
-    def _fire_restarts(self) -> None:
+    def _offset(self, at_s: float) -> str:
+        return f"+{at_s - self._start_s:.0f} s"
+
+    def _fire_events(self) -> None:
+        """Log (and act on) every scripted event up to now, in order."""
         offset = self._now_s - self._start_s
-        due = [ph for ph in self._pending_restarts if ph.at_s <= offset]
-        for ph in due:
-            self._pending_restarts.remove(ph)
-            logger.info("scenario: %s (restarting %s)", ph.name, ", ".join(ph.restart))
+        for ph in [ph for ph in self._pending_starts if ph.at_s <= offset]:
+            self._pending_starts.remove(ph)
+            what = ph.note or ph.name
+            if ph.pipeline_running is False and self._last_run_s is not None:
+                what += f" (last success at {self._offset(self._last_run_s)})"
+            self._log("scenario +%.0f s: %s", ph.at_s, what)
             if "inference-api" in ph.restart:
                 self._api.restart()
             if "batch-pipeline" in ph.restart:
                 self._pipeline.restart()
+        for ph in [ph for ph in self._pending_ends if ph.end_s <= offset]:
+            self._pending_ends.remove(ph)
+            self._log("scenario +%.0f s: %s over", ph.end_s, ph.name)
+        stale_after = self._stale_after_s
+        if stale_after is None or self._stale_logged or self._last_run_s is None:
+            return
+        if not self._scenario.profile_at(offset).pipeline_running and self._now_s - self._last_run_s > stale_after:
+            self._stale_logged = True
+            self._log(
+                "scenario %s: features data older than %.0f min (last success at %s): its freshness objective "
+                "starts burning", self._offset(self._last_run_s + stale_after), stale_after / 60,
+                self._offset(self._last_run_s),
+            )
 
 
 class FleetDriver:
@@ -171,21 +218,43 @@ class FleetDriver:
 
 @dataclass
 class DemoFleet:
-    """The running demo fleet; ``shutdown()`` stops the driver, then both servers."""
+    """The demo fleet's servers, and once ``run()`` is called the driver playing its scenario;
+    ``shutdown()`` stops the driver, then the servers."""
 
     api: InferenceAPI
     pipeline: BatchPipeline
-    simulator: FleetSimulator
-    driver: FleetDriver
+    gpus: DcgmExporter
+    seed: int
+    scenario: Scenario
+    clock: Callable[[], float]
+    tick_interval_s: float = 1.0
+    stale_after_s: float | None = None
+    simulator: FleetSimulator | None = None
+    driver: FleetDriver | None = None
+
+    def run(self) -> FleetSimulator:
+        """Start the scenario now (``clock()``): its offsets count from this call."""
+        if self.simulator is not None:
+            raise RuntimeError("the demo fleet is already running")
+        self.simulator = FleetSimulator(
+            self.api, self.pipeline, start_s=self.clock(), seed=self.seed, scenario=self.scenario, gpus=self.gpus,
+            stale_after_s=self.stale_after_s,
+        )
+        self.gpus.record_rate(self.scenario.baseline.request_rate_per_s)
+        self.driver = FleetDriver(self.simulator, clock=self.clock, interval_s=self.tick_interval_s)
+        self.driver.start()
+        return self.simulator
 
     def shutdown(self) -> None:
         """Stop ticking and serving; safe to call twice."""
-        self.driver.shutdown()
+        if self.driver is not None:
+            self.driver.shutdown()
         self.api.shutdown()
         self.pipeline.shutdown()
+        self.gpus.shutdown()
 
 
-_Service = TypeVar("_Service", InferenceAPI, BatchPipeline)
+_Service = TypeVar("_Service", InferenceAPI, BatchPipeline, DcgmExporter)
 
 
 def _start_with_fallback(make: Callable[[int], _Service], port: int) -> _Service:
@@ -211,19 +280,32 @@ def start_demo_fleet(
     scenario: Scenario = DEMO_SCENARIO,
     inference_port: int = DEFAULT_INFERENCE_PORT,
     pipeline_port: int = DEFAULT_PIPELINE_PORT,
+    dcgm_port: int = DEFAULT_DCGM_PORT,
     tick_interval_s: float = 1.0,
+    stale_after_s: float | None = None,
+    run: bool = True,
 ) -> DemoFleet:
-    """Start both services (on a free port when the given one is taken: read ``.url``), and a
-    driver advancing them along ``scenario`` from ``clock()`` now. Pass the history's final
-    values (``HistoryStats.inference``/``.pipeline``) so the live counters continue them.
+    """Start the three services (each on a free port when the given one is taken: read ``.url``),
+    and (unless ``run`` is false: then call ``DemoFleet.run()``) a driver advancing them along
+    ``scenario`` from ``clock()`` now. Pass the history's final values
+    (``HistoryStats.inference``/``.pipeline``) so the live counters continue them.
     """
-    api = _start_with_fallback(lambda p: InferenceAPI(port=p, initial=initial_inference), inference_port)
+    started: list[InferenceAPI | BatchPipeline | DcgmExporter] = []
     try:
+        api = _start_with_fallback(lambda p: InferenceAPI(port=p, initial=initial_inference), inference_port)
+        started.append(api)
         pipeline = _start_with_fallback(lambda p: BatchPipeline(port=p, initial=initial_pipeline), pipeline_port)
+        started.append(pipeline)
+        gpus = _start_with_fallback(lambda p: DcgmExporter(port=p), dcgm_port)
+        started.append(gpus)
     except BaseException:
-        api.shutdown()
+        for service in started:
+            service.shutdown()
         raise
-    simulator = FleetSimulator(api, pipeline, start_s=clock(), seed=seed, scenario=scenario)
-    driver = FleetDriver(simulator, clock=clock, interval_s=tick_interval_s)
-    driver.start()
-    return DemoFleet(api, pipeline, simulator, driver)
+    fleet = DemoFleet(
+        api, pipeline, gpus, seed=seed, scenario=scenario, clock=clock, tick_interval_s=tick_interval_s,
+        stale_after_s=stale_after_s,
+    )
+    if run:
+        fleet.run()
+    return fleet

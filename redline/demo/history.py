@@ -34,6 +34,7 @@ from redline.demo.counts import (
     le_text,
 )
 from redline.demo.fleet import FleetSimulator
+from redline.demo.gpus import GpuReading, GpuTally, redline_gpu_labels
 from redline.demo.traffic import PIPELINE_PERIOD_S, Phase, Scenario, TrafficProfile
 from redline.kernel.labels import format_labels
 
@@ -42,6 +43,7 @@ __all__ = ["DEFAULT_SOURCE_LABELS", "HistoryStats", "history_scenario", "write_h
 DEFAULT_SOURCE_LABELS: Final[Mapping[str, Mapping[str, str]]] = {
     "inference-api": {"source": "inference-api"},
     "batch-pipeline": {"source": "batch-pipeline"},
+    "gpu-dcgm": {"source": "gpu-dcgm"},
 }
 """Labels the agent adds to each source's series, as ``examples/demo.yaml`` configures it."""
 
@@ -118,7 +120,7 @@ def write_history(
     """
     if not (duration_s > 0 and step_s > 0 and math.isfinite(duration_s) and math.isfinite(end_s)):
         raise ValueError(f"need duration_s > 0 and step_s > 0, got duration_s={duration_s}, step_s={step_s}")
-    for source in ("inference-api", "batch-pipeline"):
+    for source in ("inference-api", "batch-pipeline", "gpu-dcgm"):
         if source not in source_labels:
             raise ValueError(f"source_labels has no entry for source {source!r}")
     steps = math.floor(duration_s / step_s + 1e-9)
@@ -129,16 +131,20 @@ def write_history(
     # as if the pipeline had run on schedule just before the history starts
     last_run_s = math.floor(start_s / PIPELINE_PERIOD_S) * PIPELINE_PERIOD_S
     pipeline = PipelineTally(PipelineCounts(last_success_s=last_run_s))
-    sim = FleetSimulator(api, pipeline, start_s=start_s, seed=seed, scenario=chosen, max_step_s=step_s)
+    gpus = GpuTally(chosen.baseline.request_rate_per_s)
+    sim = FleetSimulator(api, pipeline, start_s=start_s, seed=seed, scenario=chosen, max_step_s=step_s, gpus=gpus,
+                         log_events=False)
     times: list[float] = []
     inference: list[InferenceCounts] = []
     pipe: list[PipelineCounts] = []
+    gpu_readings: list[tuple[GpuReading, ...]] = []
     for k in range(steps + 1):
         t = start_s + k * step_s
         sim.advance(t)
         times.append(t)
         inference.append(api.snapshot())
         pipe.append(pipeline.snapshot())
+        gpu_readings.append(gpus.snapshot())
 
     api_labels = {"service": INFERENCE_SERVICE, **source_labels["inference-api"]}
     pipe_labels = {"pipeline": PIPELINE_NAME, **source_labels["batch-pipeline"]}
@@ -185,6 +191,12 @@ def write_history(
         write_series("pipeline_last_success_timestamp_seconds", pipe_labels, [p.last_success_s for p in pipe])
         _family(out, "pipeline_rows_processed", "counter", "Rows processed by successful runs.")
         write_series("pipeline_rows_processed_total", pipe_labels, [p.rows_processed for p in pipe])
+
+        # as the dcgm collector maps the exporter's DCGM_FI_DEV_GPU_UTIL (percent) to a ratio
+        _family(out, "redline_gpu_utilization_ratio", "gauge", "GPU busy share, 0-1.")
+        for i, first in enumerate(gpu_readings[0]):
+            labels = {**redline_gpu_labels(first.device), **source_labels["gpu-dcgm"]}
+            write_series("redline_gpu_utilization_ratio", labels, [r[i].utilization_pct / 100 for r in gpu_readings])
         out.write("# EOF\n")
         out.flush()
         os.fsync(out.fileno())

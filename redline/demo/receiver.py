@@ -35,7 +35,7 @@ def summarize_alert(alert: Mapping[str, Any], *, status: str = "") -> str:
 
     The objective is the ``slo`` label (else ``alertname``); the detail is the ``summary``
     annotation (else ``description``, without a leading "<name> is"), or ``burning N×`` from a
-    ``burn_rate`` annotation.
+    ``burn_rate`` annotation; for a resolved alert, marked as what it said while it fired.
     """
     labels = alert.get("labels")
     labels = labels if isinstance(labels, Mapping) else {}
@@ -53,6 +53,9 @@ def summarize_alert(alert: Mapping[str, Any], *, status: str = "") -> str:
         except (TypeError, ValueError):
             detail = f"burn rate {annotations['burn_rate']}"
     line = f"{severity} {state}: {name}"
+    if detail and state == "resolved":
+        # the annotations describe the alert as it fired: "resolved — burning 19.99×" would read as now
+        return f"{line} (while it fired: {detail})"
     return f"{line} — {detail}" if detail else line
 
 

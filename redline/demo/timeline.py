@@ -57,14 +57,16 @@ def compress(scenario: Scenario, factor: float) -> Scenario:
         )
         for ph in scenario.phases
     )
-    return replace(scenario, phases=phases)
+    run_at = scenario.pipeline_run_at_s
+    return replace(scenario, phases=phases, pipeline_run_at_s=None if run_at is None else run_at / factor)
 
 
 def _summary(scenario: Scenario, *, note: str) -> str:
     at = {ph.name: f"+{ph.at_s:g} s" for ph in scenario.phases}
+    last_run = "" if scenario.pipeline_run_at_s is None else f" (last run at +{scenario.pipeline_run_at_s:g} s)"
     return (
         f"incident at {at['incident']} (page fires), API restart at {at['restart']}, "
-        f"pipeline stall at {at['pipeline stall']}{note}"
+        f"pipeline stall at {at['pipeline stall']}{last_run}{note}"
     )
 
 

@@ -80,6 +80,16 @@ def test_the_demo_pages_through_the_webhook_and_stops_cleanly(tmp_path: Path) ->
         _, dash = lines.wait_for("dashboard:  http://127.0.0.1:", timeout_s=5)
         dashboard_url = re.search(r"http://127\.0\.0\.1:\d+/", dash)
         assert dashboard_url is not None
+        _, hooks = lines.wait_for("webhooks:   http://127.0.0.1:", timeout_s=5)
+        hooks_url = re.search(r"http://127\.0\.0\.1:\d+/alerts", hooks)
+        assert hooks_url is not None
+        _, fleet = lines.wait_for("fleet:      http://127.0.0.1:", timeout_s=5)
+        dcgm_url = re.search(r"(http://127\.0\.0\.1:\d+/metrics) \(dcgm-exporter\)", fleet)
+        assert dcgm_url is not None
+        assert "DCGM_FI_DEV_GPU_UTIL{" in httpx.get(dcgm_url.group(1), timeout=10).text
+        # each scripted event is logged as it happens: the incident starts 5 s in, the stall ~19 s in
+        lines.wait_for("scenario +5 s: bad deploy: 40% of requests fail", timeout_s=60)
+        lines.wait_for("scenario +19 s: features pipeline stalled", timeout_s=60)
 
         _, page = lines.wait_for(PAGE, timeout_s=150)  # a bound on the wait, not an assertion on speed
         burn_1h = float(re.search(r"at ([\d.]+)× over 1h", page).group(1))  # type: ignore[union-attr]
@@ -105,7 +115,9 @@ def test_the_real_timeline_is_what_make_demo_runs() -> None:
     assert real.scenario is DEMO_SCENARIO
     assert real.history_s == 30 * 86400
     assert real.interval is None  # examples/demo.yaml's own 5 s
-    assert real.summary == "incident at +40 s (page fires), API restart at +120 s, pipeline stall at +150 s"
+    assert real.summary == (
+        "incident at +40 s (page fires), API restart at +120 s, pipeline stall at +150 s (last run at +60 s)"
+    )
     assert _parser(0.0).parse_args(["demo"]).timeline == "real"  # what `make demo` (plain `redline demo`) runs
 
 

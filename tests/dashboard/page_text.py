@@ -11,7 +11,8 @@ _PIECE = re.compile(r"(`+)(.*?)\1|\\(.)", re.S)
 
 
 def page_text(markdown: object) -> str:
-    """``markdown`` with backslash escapes resolved and code spans reduced to their text."""
+    """``markdown`` with backslash escapes resolved, code spans reduced to their text, and the
+    invisible word joiners ``literal`` puts into would-be autolinks dropped."""
 
     def text(match: re.Match[str]) -> str:
         if match.group(1) is not None:
@@ -19,4 +20,4 @@ def page_text(markdown: object) -> str:
             return inner[1:-1] if inner.startswith(" ") and inner.endswith(" ") and inner.strip() else inner
         return match.group(3)
 
-    return _PIECE.sub(text, str(markdown))
+    return _PIECE.sub(text, str(markdown)).replace("\u2060", "")

@@ -36,7 +36,7 @@ def _callout(app: AppTest) -> tuple[str, str]:
     for kind in ("error", "warning", "success", "info"):
         for element in getattr(app, kind):
             if str(element.value).startswith("What breaks first?"):
-                return kind, str(element.value)
+                return kind, page_text(element.value)  # what the reader sees: escapes resolved
     raise AssertionError("no callout on the page")
 
 
@@ -89,7 +89,7 @@ def test_an_objective_without_data_shows_no_data_not_a_full_budget(
     assert row["status"] == "no data"
     assert row["time to breach"] == "no data"
     assert row.isna()[["budget remaining", "SLI", "burn 5m", "burn 3d"]].all()
-    cards = {m.label: (m.value, m.proto.delta) for m in app.metric}
+    cards = {m.label: (m.value, page_text(m.proto.delta)) for m in app.metric}
     assert cards["cost"] == ("no data", "no data · gpu-spend")
 
 
@@ -98,7 +98,7 @@ def test_the_four_dimension_cards_show_their_worst_objective(
 ) -> None:
     app = _run(config_path, monkeypatch, at=str(AT_S))
     assert [m.label for m in app.metric] == ["data", "users", "model", "cost"]
-    deltas = [m.proto.delta for m in app.metric]
+    deltas = [page_text(m.proto.delta) for m in app.metric]
     assert deltas == ["ok · pipeline-success", "warning · api-availability", "ok · embedding-availability",
                       "no data · gpu-spend"]
     assert app.metric[2].value == "not burning"
@@ -187,7 +187,8 @@ def test_a_missing_data_folder_reads_as_no_data_and_is_not_created(
     config.write_text(text)
     app = _run(config, monkeypatch, at=str(AT_S))
     assert app.info[0].value.endswith(
-        "The store holds no samples yet: is the agent running and writing to the data folder?"
+        f"The data directory `{tmp_path / 'nowhere'}` does not exist: start the agent with this config "
+        "(`redline run --config …`), or point `agent.data_dir` at the agent's."
     )
     assert set(app.dataframe[0].value["status"]) == {"no data"}
     assert not (tmp_path / "nowhere").exists()
@@ -208,7 +209,7 @@ def test_a_malformed_at_parameter_is_named_and_the_page_shows_now(
     config_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = _run(config_path, monkeypatch, at="yesterday")
-    assert app.warning[0].value == (
+    assert page_text(app.warning[0].value) == (
         "?at='yesterday' is not a time: expected now, Unix seconds (1700000000), ISO 8601 "
         "(2026-11-25T12:00:00Z; UTC when no zone is given) or a time relative to now (-2h, 2h ago, now-30m); "
         "showing now instead."

@@ -10,9 +10,19 @@ def test_an_image_a_link_a_colour_and_html_in_a_value_are_escaped_and_read_back_
     value = '![x](http://host/pixel.png) [go](http://evil) :red[alarm] <b>bold</b> *em* $x$ `tick`'
     escaped = literal(value)
     assert escaped == (
-        r"\!\[x\]\(http\://host/pixel\.png\) \[go\]\(http\://evil\) \:red\[alarm\] \<b\>bold\</b\> "
-        r"\*em\* \$x\$ \`tick\`"
+        "\\!\\[x\\]\\(http\u2060\\://host/pixel\\.png\\) \\[go\\]\\(http\u2060\\://evil\\) \\:red\\[alarm\\] "
+        "\\<b\\>bold\\</b\\> \\*em\\* \\$x\\$ \\`tick\\`"
     )
+    assert page_text(escaped) == value
+
+
+def test_a_bare_url_a_www_name_and_an_email_address_cannot_become_autolinks() -> None:
+    value = "see https://evil.example/p.png, www.evil.example or ops@evil.example"
+    escaped = literal(value)
+    assert escaped == (
+        "see https\u2060\\://evil\\.example/p\\.png, www\u2060\\.evil\\.example or ops\u2060@evil\\.example"
+    )
+    assert "https:" not in escaped.replace("\\", "") and "www." not in escaped.replace("\\", "")
     assert page_text(escaped) == value
 
 

@@ -8,13 +8,13 @@ requests miss 250 ms: compliance 99.7916%; none miss 500 ms.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from redline.dashboard.views.whatif import one_step_looser
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.store.embedded import SampleStore
 from tests.dashboard.page_text import page_text
@@ -78,7 +78,7 @@ def metrics(app: AppTest) -> list[tuple[str, str]]:
 def test_relaxing_the_objective_shows_the_budget_it_leaves_and_the_tightest_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = run_page(tmp_path, monkeypatch, target="99.5")
+    app = run_page(tmp_path, monkeypatch, target="99.5", threshold="250ms")
     shown = metrics(app)
     current, alternative = shown[:3], shown[3:]
     budget_now = 1 - (1 - SLI_250) / 0.001
@@ -90,13 +90,14 @@ def test_relaxing_the_objective_shows_the_budget_it_leaves_and_the_tightest_boun
     text = " ".join(m.value for m in app.markdown)
     tightest = f"tightest bucket bound that meets **99.5%** over the window is **250 ms** (compliance {SLI_250:.3%})"
     assert tightest in text
-    assert app.query_params["target"] == "99.5" and app.query_params["threshold"] == "0.25"
+    assert app.query_params["target"] == "99.5" and app.query_params["threshold"] == "250ms"
+    assert "**Alternative (looser)**" in text
 
 
 def test_a_wider_threshold_would_not_have_paged_over_the_history(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = run_page(tmp_path, monkeypatch, threshold="0.5")
+    app = run_page(tmp_path, monkeypatch, target="99.9", threshold="500ms")
     assert metrics(app)[3] == ("budget remaining", "100.0%")  # nobody misses 500 ms
     history = app.dataframe[0].value
     by_setting = {row["settings"]: row for row in history.to_dict("records")}
@@ -108,12 +109,12 @@ def test_a_wider_threshold_would_not_have_paged_over_the_history(
 def test_a_threshold_between_bounds_is_approximate_and_the_replay_says_why_it_has_none(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = run_page(tmp_path, monkeypatch, threshold="0.375")  # halfway between 250 and 500 ms
+    app = run_page(tmp_path, monkeypatch, threshold="375")  # ms, halfway between 250 and 500 ms
     # Interpolated halfway: 300 of the 600 slow requests count as under 375 ms.
     assert metrics(app)[4] == ("compliance (SLI)", f"{1 - 300 / 288_000:.3%}")
     assert any("Approximate" in c.value for c in app.caption)
     assert any("pick a bucket bound (100, 250, 500 ms)" in i.value for i in app.info)
-    assert not math.isnan(float(app.query_params["threshold"]))
+    assert app.query_params["threshold"] == "375ms"
 
 
 def test_a_threshold_on_an_availability_objective_is_not_offered_and_a_bad_target_is_named(
@@ -128,12 +129,12 @@ def test_a_threshold_on_an_availability_objective_is_not_offered_and_a_bad_targe
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     assert [n.label for n in app.number_input] == ["Objective (%)"]
-    assert any("?target='lots' is not a number between 0 and 100" in page_text(w.value) for w in app.warning)
-    assert app.number_input[0].value == 99.0
+    assert any("?target='lots' is not a percentage between 0 and 100" in page_text(w.value) for w in app.warning)
+    assert app.number_input[0].value == 98.0  # one step looser than the configured 99
     app.query_params.update(target="150")  # a number, but no objective
     app.run()
     assert not app.exception, [e.value for e in app.exception]
-    assert any("?target='150' is not a number between 0 and 100" in page_text(w.value) for w in app.warning)
+    assert any("?target='150' is not a percentage between 0 and 100" in page_text(w.value) for w in app.warning)
 
 
 def test_without_an_objective_in_the_url_the_page_opens_on_the_one_nearest_to_breaking(
@@ -150,3 +151,28 @@ def test_without_an_objective_in_the_url_the_page_opens_on_the_one_nearest_to_br
     assert not app.exception, [e.value for e in app.exception]
     assert app.selectbox[0].value == "api-latency"  # breached; api-slow-ok (first in the file) is ok
     assert app.query_params["objective"] == "api-latency"
+
+
+def test_it_opens_on_one_step_looser_and_says_looser_or_stricter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = run_page(tmp_path, monkeypatch)  # no target or threshold in the URL
+    assert [n.value for n in app.number_input] == [99.5, 500.0]  # 99.9 → 99.5, 250 ms → 500 ms
+    assert app.query_params["target"] == "99.5" and app.query_params["threshold"] == "500ms"
+    titles = [page_text(m.value) for m in app.markdown if m.value.startswith("**")]
+    assert titles[:2] == [
+        "**As configured** — objective 99.9% over 30d", "**Alternative (looser)** — objective 99.5% over 30d",
+    ]
+
+    app = run_page(tmp_path, monkeypatch, target="99.95%", threshold="0.25s")  # as written, in the CLI's units
+    assert [n.value for n in app.number_input] == [99.95, 250.0]
+    assert any(m.value.startswith("**Alternative (stricter)**") for m in app.markdown)
+
+    app = run_page(tmp_path, monkeypatch, target="99.5", threshold="100ms")
+    assert any(m.value.startswith("**Alternative (looser target, stricter threshold)**") for m in app.markdown)
+
+
+def test_one_step_looser_walks_the_usual_targets() -> None:
+    assert [one_step_looser(t) for t in (99.99, 99.9, 99.7, 99.0, 95.0, 50.0, 30.0)] == [
+        99.95, 99.5, 99.5, 98.0, 90.0, 25.0, 15.0
+    ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -219,14 +220,28 @@ def test_pipeline_succeeds_every_five_minutes_until_the_scripted_stall(
     assert stalled[_key("pipeline_rows_processed_total", pipeline="features")] == running.rows_processed
 
 
-def test_demo_pipeline_stalls_from_150s(fleet: Fleet) -> None:
+def test_demo_pipeline_runs_last_at_60s_and_every_event_is_logged_at_its_second(
+    fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
     api, pipeline = fleet
-    sim = FleetSimulator(api, pipeline, start_s=T0 - 100, seed=5, max_step_s=5)
+    start = T0 + 17.5  # any wall clock: the runs follow the scenario's pipeline_run_at_s, not Unix time
+    sim = FleetSimulator(api, pipeline, start_s=start, seed=5, stale_after_s=600)
+    logged_at: dict[str, int] = {}
+    with caplog.at_level(logging.INFO, logger="redline.demo.fleet"):
+        for t in range(1, 1000):  # second by second, as the demo's driver ticks
+            sim.advance(start + t)
+            for record in caplog.records:
+                logged_at.setdefault(record.getMessage(), t)
 
-    sim.advance(T0 + 10)  # +110 s: the run at T0 happened
-    assert pipeline.counts().last_success_s == T0
-    sim.advance(T0 + 900)  # +1000 s: runs at T0+300 and T0+600 fell in the stall
-    assert pipeline.counts().last_success_s == T0
+    assert pipeline.counts().last_success_s == start + 60  # the last run before the stall at +150 s
+    assert logged_at == {
+        "scenario +40 s: bad deploy: 40% of requests fail, clients retry at 3x traffic, GPUs saturate": 40,
+        "scenario +100 s: incident over": 100,
+        "scenario +120 s: the inference API restarts (its counters start again from 0)": 120,
+        "scenario +150 s: features pipeline stalled (last success at +60 s)": 150,
+        "scenario +660 s: features data older than 10 min (last success at +60 s): its freshness objective "
+        "starts burning": 661,  # the first tick at which the age is over 600 s
+    }
 
 
 def test_same_seed_gives_the_same_fleet_and_another_seed_does_not() -> None:
@@ -332,7 +347,7 @@ def test_demo_fleet_takes_a_free_port_when_the_default_is_taken_and_runs_from_th
     )
     try:
         demo = start_demo_fleet(seed=1, clock=clock, initial_inference=initial, inference_port=busy_port,
-                                pipeline_port=0, tick_interval_s=0.001)
+                                pipeline_port=0, dcgm_port=0, tick_interval_s=0.001)
         try:
             assert ticked.wait(timeout=10)
             api_port, api_url = demo.api.port, demo.api.url

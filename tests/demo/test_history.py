@@ -78,8 +78,8 @@ def test_history_file_is_valid_openmetrics_that_promtool_accepts(
 
     assert text.endswith("\n# EOF\n")
     assert text.count("# EOF") == 1
-    assert len(series) == stats.series == 19
-    assert sum(len(points) for points in series.values()) == stats.samples == 19 * 721
+    assert len(series) == stats.series == 21  # 19 of the API and pipeline, one per GPU
+    assert sum(len(points) for points in series.values()) == stats.samples == 21 * 721
     # the real check of the format: promtool builds TSDB blocks from it
     promtool = shutil.which("promtool") or shutil.which("/usr/bin/promtool")
     if promtool is not None:  # installed here and in CI (Debian's prometheus 2.42)
@@ -185,7 +185,7 @@ def test_history_labels_match_the_demo_config_sources() -> None:
     config = yaml.safe_load((EXAMPLES / "demo.yaml").read_text(encoding="utf-8"))
 
     # the scraped sources; the demo's GPU rate card has a spend history of its own (agent/demo.py)
-    sources = {s["name"]: s.get("labels", {}) for s in config["sources"] if s["kind"] == "prometheus_scrape"}
+    sources = {s["name"]: s.get("labels", {}) for s in config["sources"] if s["kind"] in ("prometheus_scrape", "dcgm")}
 
     assert set(sources) == set(DEFAULT_SOURCE_LABELS)
     for name, extra in sources.items():
@@ -197,12 +197,14 @@ def test_the_demo_config_validates_and_scrapes_the_sources_the_history_labels() 
 
     loaded = load_config(EXAMPLES / "demo.yaml")
 
-    sources = {s.name: s for s in loaded.config.sources if s.kind == "prometheus_scrape"}
+    sources = {s.name: s for s in loaded.config.sources if s.kind in ("prometheus_scrape", "dcgm")}
     assert set(sources) == set(DEFAULT_SOURCE_LABELS)
     assert sources["inference-api"].url == "http://127.0.0.1:8001/metrics"
     assert sources["batch-pipeline"].url == "http://127.0.0.1:8002/metrics"
-    assert [s.name for s in loaded.config.slos] == [
-        "api-availability", "api-latency", "features-freshness", "llm-time-to-first-token",
+    assert sources["gpu-dcgm"].url == "http://127.0.0.1:9400/metrics"
+    assert [(s.name, s.effective_dimension) for s in loaded.config.slos] == [
+        ("api-availability", "users"), ("api-latency", "users"), ("features-freshness", "data"),
+        ("inference-gpu-band", "model"), ("llm-time-to-first-token", "users"),
     ]
     assert loaded.config.agent.evaluate_interval == 5
 
@@ -219,6 +221,7 @@ def test_extra_source_labels_are_written_on_every_series(tmp_path: Path) -> None
     labels = {
         "inference-api": {"source": "inference-api", "env": "demo"},
         "batch-pipeline": {"source": "batch-pipeline", "env": "demo"},
+        "gpu-dcgm": {"source": "gpu-dcgm", "env": "demo"},
     }
     stats = write_history(tmp_path / "h.om", end_s=END_S, duration_s=600, seed=1, source_labels=labels)
 

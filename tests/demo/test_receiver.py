@@ -79,7 +79,7 @@ def test_a_resolved_group_prints_each_alert_as_resolved(receiver: WebhookReceive
 
     assert lines == [
         "PAGE resolved: api-availability",
-        "TICKET resolved: FreshnessBurn — burning 6.0×",
+        "TICKET resolved: FreshnessBurn (while it fired: burning 6.0×)",
     ]
 
 

@@ -21,7 +21,8 @@ ALLOWED: dict[str, tuple[Path, set[str]]] = {
     "slo": (ROOT / "slo", {"kernel"}),
     "config": (ROOT / "redline" / "config", {"kernel", "slo", "collectors"}),
     "alerts": (ROOT / "alerts", {"kernel", "slo"}),
-    "dashboard": (ROOT / "dashboard", {"kernel", "slo", "store", "config"}),
+    # alerts: read by dashboard/alerts_view.py only (the Alerts page), through the alerts package's store
+    "dashboard": (ROOT / "dashboard", {"kernel", "slo", "store", "config", "alerts"}),
     "demo": (ROOT / "redline" / "demo", {"kernel"}),
     "agent": (ROOT / "agent", {"kernel", "store", "collectors", "slo", "config", "alerts", "dashboard", "demo"}),
 }

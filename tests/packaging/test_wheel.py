@@ -56,30 +56,53 @@ def test_wheel_has_one_top_level_package(wheel: Path) -> None:
     for part in ("agent", "collectors", "slo", "alerts", "dashboard", "kernel", "store", "demo"):
         assert f"redline/{part}/__init__.py" in names
     assert "redline/dashboard/views/overview.py" in names
+    assert "redline/demo/demo.yaml" in names  # `redline demo` from an installed wheel needs its config
     assert {n for n in names if n.endswith(".py")} == source_modules()
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     with zipfile.ZipFile(wheel) as zf:
         assert "redline = redline.agent.cli:main" in zf.read(entry).decode()
 
 
-def test_installed_wheel_imports_only_as_redline(wheel: Path, tmp_path: Path) -> None:
+def run_installed(wheel: Path, tmp_path: Path, body: str) -> str:
+    """Run ``body`` in a fresh interpreter (``-S``) that sees the unpacked wheel first and the venv's
+    third-party packages; ``SITE`` in ``body`` is the unpacked wheel's folder. Returns its stdout."""
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(site)
     third_party = sysconfig.get_paths()["purelib"]
     probe = textwrap.dedent(f"""
-        import importlib, sys
-        sys.path[:] = [{str(site)!r}] + [p for p in sys.path if p] + [{third_party!r}]
+        import sys
+        SITE = {str(site)!r}
+        sys.path[:] = [SITE] + [p for p in sys.path if p] + [{third_party!r}]
+    """) + textwrap.dedent(body)
+    done = subprocess.run([sys.executable, "-S", "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:] + done.stdout
+    return done.stdout.strip()
+
+
+def test_installed_wheel_imports_only_as_redline(wheel: Path, tmp_path: Path) -> None:
+    out = run_installed(wheel, tmp_path, """
+        import importlib
         import redline.slo.engine, redline.agent.cli, redline.kernel.errors, redline.store.embedded
-        assert redline.slo.engine.__file__.startswith({str(site)!r}), redline.slo.engine.__file__
+        assert redline.slo.engine.__file__.startswith(SITE), redline.slo.engine.__file__
         for name in ("agent", "slo", "store", "alerts", "collectors", "dashboard"):
             try:
                 importlib.import_module(name)
             except ModuleNotFoundError:
                 continue
-            raise SystemExit(f"import {{name}} worked: {{sys.modules[name].__file__}}")
+            raise SystemExit(f"import {name} worked: {sys.modules[name].__file__}")
         print("ok")
     """)
-    done = subprocess.run([sys.executable, "-S", "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr[-2000:] + done.stdout
-    assert done.stdout.strip() == "ok"
+    assert out == "ok"
+
+
+def test_the_installed_wheels_demo_finds_and_loads_its_config(wheel: Path, tmp_path: Path) -> None:
+    out = run_installed(wheel, tmp_path, """
+        from redline.agent.demo import EXAMPLE_CONFIG
+        from redline.config import load_config
+        assert str(EXAMPLE_CONFIG).startswith(SITE), EXAMPLE_CONFIG
+        print(sorted(s.name for s in load_config(EXAMPLE_CONFIG).config.slos))
+    """)
+    assert out == str(
+        ["api-availability", "api-latency", "features-freshness", "inference-gpu-band", "llm-time-to-first-token"]
+    )
