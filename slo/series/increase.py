@@ -24,6 +24,7 @@ import numpy.typing as npt
 __all__ = [
     "extrapolate_increase",
     "extrapolate_increases",
+    "prometheus_increases",
     "increase",
     "increases_at_steps",
     "increments",
@@ -118,20 +119,37 @@ def extrapolate_increases(
     range_start_ms: npt.NDArray[np.int64],
     range_end_ms: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.float64]:
-    """``extrapolate_increase`` over arrays (no zero-start limit, as for an aggregate).
+    """``extrapolate_increase`` over arrays without the zero-start limit (``prometheus_increases``
+    with no first values). Every entry must have ``samples >= 2`` and distinct first and last
+    timestamps."""
+    return prometheus_increases(
+        raw, first_ms, last_ms, samples, np.full(len(raw), np.nan), range_start_ms, range_end_ms
+    )
 
-    Same operations in the same order as the scalar version, so the results are identical.
-    Every entry must have ``samples >= 2`` and distinct first and last timestamps.
+
+def prometheus_increases(
+    raw: F64, first_ms: I64, last_ms: I64, samples: I64, first_value: F64, range_start_ms: I64,
+    range_end_ms: I64 | int,
+) -> F64:
+    """``extrapolate_increase`` over arrays, one entry per (series, window): the same operations
+    in the same order as the scalar version, so the results are identical.
+
+    ``first_value`` NaN skips the zero-start limit (as ``first_value=None`` does). Every entry
+    must have ``samples >= 2`` and distinct first and last timestamps.
     """
     sampled_s = (last_ms - first_ms) / 1000.0
     avg_interval_s = sampled_s / (samples - 1)
     to_start_s = (first_ms - range_start_ms) / 1000.0
     to_end_s = (range_end_ms - last_ms) / 1000.0
+    floor = (raw > 0) & (first_value >= 0)  # False where first_value is NaN
+    if floor.any():
+        to_zero_s = sampled_s * np.divide(first_value, raw, out=np.full(len(raw), np.inf), where=floor)
+        to_start_s = np.where(floor, np.minimum(to_start_s, to_zero_s), to_start_s)
     threshold_s = avg_interval_s * 1.1
     half_s = avg_interval_s / 2
     extended_s = sampled_s + np.where(to_start_s < threshold_s, to_start_s, half_s)
     extended_s = extended_s + np.where(to_end_s < threshold_s, to_end_s, half_s)
-    out: npt.NDArray[np.float64] = raw * (extended_s / sampled_s)
+    out: F64 = raw * (extended_s / sampled_s)
     return out
 
 
