@@ -238,5 +238,6 @@ class SLOEvaluator:
         arrives), so this is the size they reach once every side has a full window of data.
         """
         return (
-            self._series_counters.nbytes() + self._fresh.nbytes() + self._slice_groups.nbytes() + self._query.memory_bytes()
+            self._series_counters.nbytes() + self._fresh.nbytes() + self._slice_groups.nbytes()
+            + self._query.memory_bytes()
         )

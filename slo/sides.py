@@ -9,7 +9,7 @@ series it selects: each series extrapolated on its own samples, as Prometheus do
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np

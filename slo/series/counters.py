@@ -34,7 +34,7 @@ window when a sparse series (an error code seen for a few minutes) dominates the
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -66,8 +66,14 @@ class Life(NamedTuple):
     end_count: int
 
 
-def _grown(a: npt.NDArray[np.generic], n: int, fill: float | int) -> npt.NDArray[np.generic]:
-    return np.concatenate([a, np.full(n - len(a), fill, dtype=a.dtype)])
+_Array = TypeVar("_Array", I64, F64)
+
+
+def _grown(a: _Array, n: int, fill: float) -> _Array:
+    """``a`` lengthened to ``n`` with ``fill``."""
+    out = np.full(n, fill, dtype=a.dtype)
+    out[: len(a)] = a
+    return out
 
 
 class SeriesCounters:
@@ -317,13 +323,13 @@ class SeriesCounters:
         life_end_count = self.samples[s].astype(np.float64)
         life_end_ms = self.tiers.last_ts[s].copy()
         if self.closed_lives:
-            for k in np.flatnonzero(np.isin(s, list(self.closed_lives))).tolist():
-                for life in self.closed_lives[int(s[k])]:
-                    if window_start[k] <= life.end_ms:
-                        life_start[k], life_value[k] = life.start_ms, life.start_value
-                        life_cumulative[k], life_count[k] = life.start_cumulative, float(life.start_count)
-                        life_end[k] = life.end_ms
-                        life_end_ms[k], life_end_count[k] = life.end_ms, float(life.end_count)
+            for j in np.flatnonzero(np.isin(s, list(self.closed_lives))).tolist():
+                for life in self.closed_lives[int(s[j])]:
+                    if window_start[j] <= life.end_ms:
+                        life_start[j], life_value[j] = life.start_ms, life.start_value
+                        life_cumulative[j], life_count[j] = life.start_cumulative, float(life.start_count)
+                        life_end[j] = life.end_ms
+                        life_end_ms[j], life_end_count[j] = life.end_ms, float(life.end_count)
                         break
         inside = (window_start > life_start) & (window_start <= life_end) & (window_start <= life_end_ms)
         first_ms = np.where(inside, window_start, life_start)

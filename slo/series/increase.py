@@ -24,10 +24,10 @@ import numpy.typing as npt
 __all__ = [
     "extrapolate_increase",
     "extrapolate_increases",
-    "prometheus_increases",
     "increase",
     "increases_at_steps",
     "increments",
+    "prometheus_increases",
     "rate",
     "series_increments",
 ]
@@ -128,14 +128,15 @@ def extrapolate_increases(
 
 
 def prometheus_increases(
-    raw: F64, first_ms: I64, last_ms: I64, samples: I64, first_value: F64, range_start_ms: I64,
+    raw: F64, first_ms: I64, last_ms: I64, samples: I64 | F64, first_value: F64, range_start_ms: I64,
     range_end_ms: I64 | int,
 ) -> F64:
     """``extrapolate_increase`` over arrays, one entry per (series, window): the same operations
     in the same order as the scalar version, so the results are identical.
 
-    ``first_value`` NaN skips the zero-start limit (as ``first_value=None`` does). Every entry
-    must have ``samples >= 2`` and distinct first and last timestamps.
+    ``first_value`` NaN skips the zero-start limit (as ``first_value=None`` does); ``samples``
+    may be an estimate (a float). Every entry must have ``samples >= 2`` and distinct first and
+    last timestamps.
     """
     sampled_s = (last_ms - first_ms) / 1000.0
     avg_interval_s = sampled_s / (samples - 1)

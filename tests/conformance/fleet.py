@@ -121,7 +121,8 @@ def build_fleet(end_s: int, seed: int = 11) -> Fleet:
     a_err = a_err + np.cumsum(np.where(burst, 40.0, 0.0))  # an incident
     a_err = _reset(a_err, a_times, ev["a_reset"], 0.0)
     for code, values in (("200", a_ok), ("500", a_err)):
-        series.append(FleetSeries("requests_total", f'code="{code}",instance="a",{svc}', a_times[a_kept], values[a_kept]))
+        labels = f'code="{code}",instance="a",{svc}'
+        series.append(FleetSeries("requests_total", labels, a_times[a_kept], values[a_kept]))
     in_502 = (a_times >= ev["a_502_start"]) & (a_times <= ev["a_502_end"])
     series.append(FleetSeries(
         "requests_total", f'code="502",instance="a",{svc}', a_times[in_502],

@@ -9,7 +9,6 @@ relative, or 1e-6 absolute where Prometheus's value is below 1e-4.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
