@@ -27,9 +27,10 @@ window when a sparse series (an error code seen for a few minutes) dominates the
 - longer windows, whose start lies in the minute ring: the window's first sample is exact when
   the start falls before a life (a birth or a return after a gap inside the window: the life's
   first sample, value and cumulative count), else — the start inside a life — the count at the
-  start is interpolated between minute boundaries and the start needs no extrapolation (a
-  sample lies within one interval of it); the sample count there is estimated from the life's
-  mean interval. The end is exact (the fine tier's latest sample at or before ``at``).
+  start is extended to from the first minute boundary after it at the window's mean rate, as
+  Prometheus extends its first sample (which lies within one interval of the start); the sample
+  count there is estimated from the life's mean interval. The end is exact (the fine tier's
+  latest sample at or before ``at``).
 """
 
 from __future__ import annotations
@@ -353,3 +354,16 @@ class SeriesCounters:
             window_start[k], at_ms,
         )
         known[q[k]] = True
+        # A start inside a life: Prometheus extends the window's first sample back to the start at
+        # the window's mean rate. The same from the first minute boundary u at or after the start:
+        # increase = (C_n − C(u)) × (τ_n − start + end extension) / (τ_n − u).
+        boundary = -(-window_start // MINUTE_MS) * MINUTE_MS
+        k = np.flatnonzero(ok & inside & (boundary < last_ms))
+        if len(k):
+            avg_interval = (last_ms[k] - window_start[k]) / (samples[k] - 1.0)
+            to_end = at_ms - last_ms[k]
+            end_extension = np.where(to_end < 1.1 * avg_interval, to_end, avg_interval / 2)
+            from_boundary = last_cumulative[k] - self.tiers.coarse.values(s[k], boundary[k] // MINUTE_MS)
+            increase[q[k]] = from_boundary * (
+                (last_ms[k] - window_start[k] + end_extension) / (last_ms[k] - boundary[k])
+            )
