@@ -14,14 +14,13 @@ within its retention: its coarse tier keeps the objective window plus a day, and
 which gives windows up to 6 h Prometheus' extrapolation, the last 7 h before the newest
 sample; after a full ingest, earlier instants would silently read clamped or coarse values):
 
-- **counter kinds** (ratio and latency objectives): vectorised over all steps at once. Each
-  side (a selector, plus a bucket bound) becomes one reset-corrected cumulative series over its
-  distinct sample timestamps, as ``slo.series.cumulative.CounterSides`` builds it; windows up to 6 h
-  are Prometheus 2.42 extrapolated increases (``slo.series.increase.extrapolate_increases``), longer
-  ones the difference of the cumulative count at ``at`` and at the minute boundary at or
-  before ``at − W`` — the engine's fine and coarse tiers as they stand at ``at`` in live
-  operation. The engine's coarse tier stores minutes as float32 offsets, so burn rates agree
-  with it to ~1e-7 relative (a tie exactly at a factor could differ).
+- **counter kinds** (ratio and latency objectives): vectorised over all steps at once. A side
+  (a selector, plus a bucket bound) is the sum of its series' Prometheus 2.42 ``increase`` over
+  each window (``slo.series.increase.increases_at_steps``), computed on every sample: what the
+  engine computes on its exact tier (windows up to 6 h). Longer windows the engine reads from
+  its minute ring, so burn rates agree with it to ~1e-7 relative where series are scraped on
+  minute boundaries, and to a fraction of a percent where a window starts in a sharp change of
+  a faster-scraped series (a tie exactly at a factor could differ).
 - **other kinds** (freshness and any time-slice kind): the ``SLOEvaluator`` itself, ingesting
   the history progressively in time order up to each step and evaluating there — the live
   agent's own sequence, one ``evaluate`` per step (about 1 ms per 100 objectives).
@@ -49,7 +48,6 @@ from redline.kernel.labels import Selector, parse_labels
 from redline.kernel.units import parse_duration
 from redline.slo.engine import SLOEvaluator
 from redline.slo.ranking import MULTIWINDOW_CONDITIONS, alert_factor, format_age
-from redline.slo.series.cumulative import sum_per_time
 from redline.slo.series.increase import increases_at_steps, series_increments
 from redline.slo.sides import le_value, same_bound
 from redline.slo.spec import BURN_WINDOWS, SLOSpec
@@ -68,8 +66,6 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
-FINE_SPAN_MS = 6 * 3_600_000
-"""Windows up to this use Prometheus extrapolation (the engine's fine tier)."""
 _DELAY_WINDOW = "1h"
 
 
@@ -230,18 +226,15 @@ class _Burns:
 
 
 class _Sides:
-    """Reset-corrected cumulative series of every side, built from one sorted pass over the samples.
-
-    The same count as ``slo.series.cumulative.CounterSides`` (and summed by the same
-    ``sum_per_time``), kept whole and exact: a backtest reads every step of the range at once, so
-    it needs neither the live tiers' retention nor their float32 minute ring.
-    """
+    """Every counter series' samples (timestamps, reset-corrected cumulative count, raw values),
+    built from one sorted pass over the samples, kept whole and exact: a backtest reads every
+    step of the range at once, so it needs neither the live tiers' retention nor their ring."""
 
     def __init__(self, samples: pl.DataFrame, metrics: set[str]) -> None:
         frame = (
             samples.select(SAMPLE_SCHEMA.names())
             .filter(pl.col("metric").is_in(sorted(metrics)) & pl.col("timestamp").is_not_null()
-                    & pl.col("value").is_not_nan())
+                    & pl.col("value").is_finite())
             .sort("metric", "labels", "timestamp", maintain_order=True)
             .with_columns(pl.struct("metric", "labels").rle_id().alias("sid"))
         )
@@ -254,6 +247,7 @@ class _Sides:
         first = np.ones(len(sid), dtype=np.bool_)
         first[1:] = sid[1:] != sid[:-1]
         self.ts = ts
+        self.val = val
         self.inc = series_increments(first, val, np.full(len(val), np.nan))
         starts = np.flatnonzero(first)
         ends = np.append(starts[1:], len(sid)) if len(starts) else starts  # no series: no spans
@@ -261,10 +255,11 @@ class _Sides:
         self.spans: dict[tuple[str, str], tuple[int, int]] = {
             (m, lb): (int(a), int(b)) for (m, lb), a, b in zip(keys, starts, ends, strict=True)
         }
-        self._cache: dict[tuple[str, float | None], tuple[I64, F64]] = {}
+        self._cache: dict[tuple[str, float | None], list[tuple[I64, F64, F64]]] = {}
 
-    def side(self, selector: Selector, le: float | None) -> tuple[I64, F64]:
-        """Distinct timestamps and cumulative count of the series ``selector`` (and ``le``) selects."""
+    def side(self, selector: Selector, le: float | None) -> list[tuple[I64, F64, F64]]:
+        """The series ``selector`` (and ``le``) selects: each one's timestamps, cumulative count
+        (its increments summed, 0 at its first sample) and raw values."""
         key = (str(selector), le)
         got = self._cache.get(key)
         if got is not None:
@@ -276,13 +271,20 @@ class _Sides:
                 if bound is None or not same_bound(bound, le):
                     continue
             spans.append(self.spans[(metric, labels)])
-        if not spans:
-            out: tuple[I64, F64] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
-        else:  # cumulative(t) = Σ of every selected series' increments at or before t
-            times, increments = sum_per_time([self.ts[a:b] for a, b in spans], [self.inc[a:b] for a, b in spans])
-            out = (times, np.cumsum(increments))
+        out = [(self.ts[a:b], np.cumsum(self.inc[a:b]), self.val[a:b]) for a, b in spans]
         self._cache[key] = out
         return out
+
+
+def _summed(series: list[tuple[I64, F64, F64]], steps: I64, window_ms: int) -> tuple[F64, Bools]:
+    """``sum(increase(x[W]))`` at every step: the series' increases summed, known where any is."""
+    total = np.zeros(len(steps), dtype=np.float64)
+    known = np.zeros(len(steps), dtype=np.bool_)
+    for ts, cumulative, values in series:
+        increase, has = increases_at_steps(ts, cumulative, values, steps, window_ms)
+        total += increase
+        known |= has
+    return total, known
 
 
 def _counter_burns(spec: SLOSpec, sides: _Sides, steps: I64, windows: Sequence[str]) -> _Burns:
@@ -305,8 +307,8 @@ def _counter_burns(spec: SLOSpec, sides: _Sides, steps: I64, windows: Sequence[s
     spec_window_ms = round(spec.window * 1000)
     for w in (*windows, "slo"):
         w_ms = spec_window_ms if w == "slo" else round(parse_duration(w) * 1000)
-        tot, tot_ok = increases_at_steps(*total, steps, w_ms, fine_span_ms=FINE_SPAN_MS)
-        oth, oth_ok = increases_at_steps(*other, steps, w_ms, fine_span_ms=FINE_SPAN_MS)
+        tot, tot_ok = _summed(total, steps, w_ms)
+        oth, oth_ok = _summed(other, steps, w_ms)
         oth = np.where(oth_ok, oth, 0.0)
         err = oth if has_errors else np.where(tot_ok, tot - oth, 0.0)
         r_ok = tot_ok & (tot > 0)

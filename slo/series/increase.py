@@ -182,46 +182,23 @@ def increments(val: F64, prev: float) -> F64:
     return inc
 
 
-def increases_at_steps(
-    ts: I64, cumulative: F64, at_steps_ms: I64, window_ms: int, *, fine_span_ms: int
-) -> tuple[F64, Bools]:
-    """A side's increase over ``[at − W, at]`` at every ``at`` of ``at_steps_ms``, and whether it
-    is known, from its distinct sample timestamps ``ts`` and cumulative count ``cumulative``
-    (``slo.series.cumulative.CounterSides`` as it stands at each ``at`` in live operation).
-
-    - ``W <= fine_span_ms``: Prometheus 2.42 on the samples in the window (at least two, else
-      unknown): ``extrapolate_increases(cumulative[last] − cumulative[first], …)``;
-      before the side's first sample the window's increase is simply ``cumulative(at)``.
-    - longer: ``cumulative(at) − cumulative(minute boundary at or before at − W)`` (the coarse
-      tier's per-minute grid), always known.
-
-    Before the first sample, the increase is 0 and unknown.
-    """
+def increases_at_steps(ts: I64, cumulative: F64, values: F64, at_steps_ms: I64, window_ms: int) -> tuple[F64, Bools]:
+    """One series' Prometheus 2.42 ``increase(x[W])`` at every ``at`` of ``at_steps_ms``, and
+    whether it has one (two samples or more in ``[at − W, at]``), from all its samples: their
+    timestamps ``ts``, reset-corrected cumulative count ``cumulative`` (0 at the first sample)
+    and raw ``values`` (for the zero-start limit). Unknown entries are 0."""
     n_steps = len(at_steps_ms)
-    if len(ts) == 0:
-        return np.zeros(n_steps), np.zeros(n_steps, dtype=np.bool_)
-    first_ms = int(ts[0])
-    live = at_steps_ms >= first_ms
-    after_at = np.searchsorted(ts, at_steps_ms, side="right")  # samples at or before at
-    cumulative_at = np.where(after_at > 0, cumulative[np.maximum(after_at - 1, 0)], 0.0)
+    increase = np.zeros(n_steps, dtype=np.float64)
     window_start_ms = at_steps_ms - window_ms
-    before_first = window_start_ms < first_ms
-    if window_ms <= fine_span_ms:
-        first_in = np.searchsorted(ts, window_start_ms, side="left")  # first sample at or after the start
-        samples = after_at - first_in
-        increase = np.where(before_first, cumulative_at, 0.0)
-        known = before_first | (samples >= 2)
-        sel = np.flatnonzero(~before_first & (samples >= 2))
-        if len(sel):
-            i_first, i_last = first_in[sel], after_at[sel] - 1
-            increase[sel] = extrapolate_increases(
-                cumulative[i_last] - cumulative[i_first], ts[i_first], ts[i_last], samples[sel],
-                window_start_ms[sel], at_steps_ms[sel],
-            )
-    else:
-        j = np.searchsorted(ts, (window_start_ms // MINUTE_MS) * MINUTE_MS, side="right") - 1
-        cumulative_start = np.where(before_first | (j < 0), 0.0, cumulative[np.maximum(j, 0)])
-        increase = cumulative_at - cumulative_start
-        known = np.ones(n_steps, dtype=np.bool_)
-    known &= live
-    return np.where(live, increase, 0.0), known
+    first_in = np.searchsorted(ts, window_start_ms, side="left")  # the first sample at or after the start
+    after_at = np.searchsorted(ts, at_steps_ms, side="right")
+    samples = after_at - first_in
+    known = samples >= 2
+    sel = np.flatnonzero(known)
+    if len(sel):
+        i_first, i_last = first_in[sel], after_at[sel] - 1
+        increase[sel] = prometheus_increases(
+            cumulative[i_last] - cumulative[i_first], ts[i_first], ts[i_last], samples[sel], values[i_first],
+            window_start_ms[sel], at_steps_ms[sel],
+        )
+    return increase, known
