@@ -87,6 +87,7 @@ class SeriesCounters:
     ) -> None:
         self.tiers = CounterSides(0, keep_minutes=keep_minutes, fine_span_ms=fine_span_ms, fine_keep_ms=fine_keep_ms)
         self.fine_span_ms = fine_span_ms
+        self.keep_ms = keep_minutes * MINUTE_MS
         self.life_gap_ms = life_gap_ms
         self.n = 0
         self.samples = np.zeros(0, dtype=np.int64)
@@ -189,7 +190,9 @@ class SeriesCounters:
             self.offset_now[slot] = float(cumulative[row]) - value
             self.offset_since_ms[slot] = time_ms
         if gap:
-            self.closed_lives.setdefault(slot, []).append(Life(
+            lives = self.closed_lives.setdefault(slot, [])
+            lives[:] = [life for life in lives if life.end_ms >= time_ms - self.keep_ms]  # beyond every window
+            lives.append(Life(
                 int(self.life_start_ms[slot]), float(self.life_start_value[slot]),
                 float(self.life_start_cumulative[slot]), int(self.life_start_count[slot]),
                 int(previous_ts[row]), float(previous_cumulative[row]), count - 1,
