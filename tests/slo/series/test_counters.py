@@ -12,7 +12,9 @@ DAY = 24 * HOUR
 I64 = np.int64
 
 
-def _fed(times: np.ndarray, values: np.ndarray, *, tick_by_tick: bool = False, keep_minutes: int = 4 * 1440) -> SeriesCounters:
+def _fed(
+    times: np.ndarray, values: np.ndarray, *, tick_by_tick: bool = False, keep_minutes: int = 4 * 1440
+) -> SeriesCounters:
     counters = SeriesCounters(keep_minutes=keep_minutes)
     counters.grow(1)
     first = np.zeros(len(times), dtype=np.bool_)
@@ -72,7 +74,9 @@ def test_a_gap_longer_than_the_window_starts_a_new_life_whose_first_sample_is_ex
 
 
 def test_tick_by_tick_gives_the_same_answers_as_one_batch() -> None:
-    times = np.concatenate([np.arange(0, 3 * HOUR, 15_000, dtype=I64), np.arange(4 * HOUR, 9 * HOUR, 15_000, dtype=I64)])
+    times = np.concatenate(
+        [np.arange(0, 3 * HOUR, 15_000, dtype=I64), np.arange(4 * HOUR, 9 * HOUR, 15_000, dtype=I64)]
+    )
     values = np.cumsum(np.random.default_rng(8).integers(0, 4, len(times))).astype(np.float64)
     values[500:] -= values[500]  # a reset to 0
     whole, ticks = _fed(times, values), _fed(times, values, tick_by_tick=True)
