@@ -35,6 +35,7 @@ at or before the start.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -48,7 +49,7 @@ from redline.kernel.labels import Selector, parse_labels
 from redline.kernel.units import parse_duration
 from redline.slo.engine import SLOEvaluator
 from redline.slo.ranking import MULTIWINDOW_CONDITIONS, alert_factor, format_age
-from redline.slo.series.increase import increases_at_steps, series_increments
+from redline.slo.series.increase import increases_at_steps, series_increments, window_indexes
 from redline.slo.sides import le_value, same_bound
 from redline.slo.spec import BURN_WINDOWS, SLOSpec
 
@@ -225,6 +226,10 @@ class _Burns:
     has_data: Bools
 
 
+_SUMS_KEPT = 64
+"""Side sums (one side, one window, every step) kept for objectives that share the side."""
+
+
 class _Sides:
     """Every counter series' samples (timestamps, reset-corrected cumulative count, raw values),
     built from one sorted pass over the samples, kept whole and exact: a backtest reads every
@@ -256,6 +261,13 @@ class _Sides:
             (m, lb): (int(a), int(b)) for (m, lb), a, b in zip(keys, starts, ends, strict=True)
         }
         self._cache: dict[tuple[str, float | None], list[tuple[I64, F64, F64]]] = {}
+        # series scraped together share their timestamps, hence their windows' sample indexes
+        self._ts_group: dict[tuple[int, int], int] = {}
+        self._groups: list[I64] = []
+        self._steps: I64 | None = None
+        self._indexes: dict[tuple[int, int], tuple[I64, I64]] = {}
+        # objectives share sides (three availability objectives, one total): the latest sums
+        self._sums: OrderedDict[tuple[str, float | None, int], tuple[F64, Bools]] = OrderedDict()
 
     def side(self, selector: Selector, le: float | None) -> list[tuple[I64, F64, F64]]:
         """The series ``selector`` (and ``le``) selects: each one's timestamps, cumulative count
@@ -275,31 +287,62 @@ class _Sides:
         self._cache[key] = out
         return out
 
+    def _group_of(self, ts: I64) -> int:
+        """An id shared by series with the same timestamps."""
+        key = (len(ts), int(ts[0]) if len(ts) else 0)
+        group = self._ts_group.get(key)
+        if group is not None and np.array_equal(self._groups[group], ts):
+            return group
+        self._groups.append(ts)
+        group = len(self._groups) - 1
+        if key not in self._ts_group:
+            self._ts_group[key] = group
+        return group
 
-def _summed(series: list[tuple[I64, F64, F64]], steps: I64, window_ms: int) -> tuple[F64, Bools]:
-    """``sum(increase(x[W]))`` at every step: the series' increases summed, known where any is."""
-    total = np.zeros(len(steps), dtype=np.float64)
-    known = np.zeros(len(steps), dtype=np.bool_)
-    for ts, cumulative, values in series:
-        increase, has = increases_at_steps(ts, cumulative, values, steps, window_ms)
-        total += increase
-        known |= has
-    return total, known
+    def summed(self, selector: Selector, le: float | None, steps: I64, window_ms: int) -> tuple[F64, Bools]:
+        """``sum(increase(x[W]))`` of a side at every step: its series' increases summed, known
+        where any is. The last ``_SUMS_KEPT`` answers are kept for the next objectives."""
+        if self._steps is not steps:
+            self._steps, self._indexes = steps, {}
+            self._sums.clear()
+        key = (str(selector), le, window_ms)
+        kept = self._sums.get(key)
+        if kept is not None:
+            self._sums.move_to_end(key)
+            return kept
+        answer = self._summed(self.side(selector, le), steps, window_ms)
+        self._sums[key] = answer
+        if len(self._sums) > _SUMS_KEPT:
+            self._sums.popitem(last=False)
+        return answer
+
+    def _summed(self, series: list[tuple[I64, F64, F64]], steps: I64, window_ms: int) -> tuple[F64, Bools]:
+        total = np.zeros(len(steps), dtype=np.float64)
+        known = np.zeros(len(steps), dtype=np.bool_)
+        for ts, cumulative, values in series:
+            key = (self._group_of(ts), window_ms)
+            indexes = self._indexes.get(key)
+            if indexes is None:
+                indexes = self._indexes[key] = window_indexes(ts, steps, window_ms)
+            increase, has = increases_at_steps(ts, cumulative, values, steps, window_ms, indexes)
+            total += increase
+            known |= has
+        return total, known
 
 
 def _counter_burns(spec: SLOSpec, sides: _Sides, steps: I64, windows: Sequence[str]) -> _Burns:
     if spec.sli.ratio is not None:
         r = spec.sli.ratio
-        total = sides.side(r.total, None)
+        total: tuple[Selector, float | None] = (r.total, None)
         other_sel = r.errors if r.errors is not None else r.good
         assert other_sel is not None
-        other = sides.side(other_sel, None)
+        other: tuple[Selector, float | None] = (other_sel, None)
         has_errors = r.errors is not None
     else:
         lat = spec.sli.latency
         assert lat is not None
         buckets = lat.histogram.with_metric(lat.histogram.metric + "_bucket")
-        total, other = sides.side(buckets, math.inf), sides.side(buckets, lat.threshold)
+        total, other = (buckets, math.inf), (buckets, lat.threshold)
         has_errors = False
     budget = 1.0 - spec.target
     rates: dict[str, F64] = {}
@@ -307,8 +350,8 @@ def _counter_burns(spec: SLOSpec, sides: _Sides, steps: I64, windows: Sequence[s
     spec_window_ms = round(spec.window * 1000)
     for w in (*windows, "slo"):
         w_ms = spec_window_ms if w == "slo" else round(parse_duration(w) * 1000)
-        tot, tot_ok = _summed(total, steps, w_ms)
-        oth, oth_ok = _summed(other, steps, w_ms)
+        tot, tot_ok = sides.summed(*total, steps, w_ms)
+        oth, oth_ok = sides.summed(*other, steps, w_ms)
         oth = np.where(oth_ok, oth, 0.0)
         err = oth if has_errors else np.where(tot_ok, tot - oth, 0.0)
         r_ok = tot_ok & (tot > 0)

@@ -64,6 +64,7 @@ class SLOEvaluator:
         self._counters = SideCounters(self._series_counters, len(self._sides))
         self._slot_of = np.zeros(0, dtype=np.int64)
         """Each series id's slot in ``_series_counters`` (-1: no side reads it)."""
+        self._n_slots = 0
         fresh = plan.freshness
         self._fresh = FreshnessStore(fresh.groups, fresh.max_age_s, fresh.slice_s, fresh.keep_slices)
         self._slice_groups = SliceGroups(plan.slice_slis)
@@ -123,9 +124,9 @@ class SLOEvaluator:
             self._slice_groups.add_series(sid, slice_groups, parsed)
         if len(self._slot_of) <= sid:
             self._slot_of = np.concatenate([self._slot_of, np.full(max(64, len(self._slot_of)), -1, dtype=np.int64)])
-        if sides:
-            slot = self._series_counters.n
-            self._series_counters.grow(slot + 1)
+        if sides:  # the counters grow to the slots at the next ingest (once for a cold start)
+            slot = self._n_slots
+            self._n_slots += 1
             self._slot_of[sid] = slot
             for s in sides:
                 self._sides[s].members.append(sid)
@@ -157,6 +158,7 @@ class SLOEvaluator:
         if found is None:
             return
         samples, starts, lengths, run_sid = found
+        self._series_counters.grow(self._n_slots)
         ts = samples.get_column("timestamp").to_numpy()
         val = samples.get_column("value").to_numpy()
         tick: TickRows | None = None

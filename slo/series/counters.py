@@ -103,11 +103,12 @@ class SeriesCounters:
         self.closed_lives: dict[int, list[Life]] = {}
 
     def grow(self, n_slots: int) -> None:
-        """Room for ``n_slots`` series (doubling, so that series trickling in cost little)."""
+        """Room for ``n_slots`` series: exactly that many when the tiers must grow from nothing
+        (a cold start registers every series first), else doubling (series trickling in)."""
         if n_slots <= self.n:
             return
-        room = max(n_slots, min(2 * self.n, n_slots + 1024)) if self.n else n_slots
-        if room > self.tiers.n:
+        if n_slots > self.tiers.n:
+            room = n_slots if self.tiers.n == 0 else max(n_slots, 2 * self.tiers.n)
             self.tiers.grow(room)
             self.samples = _grown(self.samples, room, 0)
             self.last_raw = _grown(self.last_raw, room, np.nan)

@@ -30,6 +30,7 @@ __all__ = [
     "prometheus_increases",
     "rate",
     "series_increments",
+    "window_indexes",
 ]
 
 I64 = npt.NDArray[np.int64]
@@ -182,16 +183,28 @@ def increments(val: F64, prev: float) -> F64:
     return inc
 
 
-def increases_at_steps(ts: I64, cumulative: F64, values: F64, at_steps_ms: I64, window_ms: int) -> tuple[F64, Bools]:
+def window_indexes(ts: I64, at_steps_ms: I64, window_ms: int) -> tuple[I64, I64]:
+    """For each ``at``: the index of the first sample at or after ``at − W`` and the number of
+    samples at or before ``at`` (``ts`` ascending) — the window's samples are ``[first, end)``."""
+    first_in = np.searchsorted(ts, at_steps_ms - window_ms, side="left")
+    after_at = np.searchsorted(ts, at_steps_ms, side="right")
+    return first_in, after_at
+
+
+def increases_at_steps(
+    ts: I64, cumulative: F64, values: F64, at_steps_ms: I64, window_ms: int,
+    indexes: tuple[I64, I64] | None = None,
+) -> tuple[F64, Bools]:
     """One series' Prometheus 2.42 ``increase(x[W])`` at every ``at`` of ``at_steps_ms``, and
     whether it has one (two samples or more in ``[at − W, at]``), from all its samples: their
     timestamps ``ts``, reset-corrected cumulative count ``cumulative`` (0 at the first sample)
-    and raw ``values`` (for the zero-start limit). Unknown entries are 0."""
+    and raw ``values`` (for the zero-start limit). Unknown entries are 0. ``indexes``:
+    ``window_indexes(ts, at_steps_ms, window_ms)`` when already known (series scraped together
+    share them)."""
     n_steps = len(at_steps_ms)
     increase = np.zeros(n_steps, dtype=np.float64)
     window_start_ms = at_steps_ms - window_ms
-    first_in = np.searchsorted(ts, window_start_ms, side="left")  # the first sample at or after the start
-    after_at = np.searchsorted(ts, at_steps_ms, side="right")
+    first_in, after_at = window_indexes(ts, at_steps_ms, window_ms) if indexes is None else indexes
     samples = after_at - first_in
     known = samples >= 2
     sel = np.flatnonzero(known)
