@@ -129,7 +129,7 @@ def ingest_series_batches(series: SeriesCounters, slot_of: I64, batches: Mapping
         if slot < 0:
             continue
         inc = given if given is not None else increments(val, float(last_val[sid]))
-        series.add(np.full(len(ts), slot, dtype=np.int64), ts, val, inc)
+        series.add_series(slot, ts, val, inc)
 
 
 def _fmt_bound(bound: float | None) -> str:

@@ -136,59 +136,78 @@ class SeriesCounters:
     def add(self, slots: I64, ts: I64, values: F64, increments: F64) -> None:
         """Add rows (slot, timestamp, raw value, reset-corrected increment) sorted by slot then
         time, each newer than its slot's newest; ``increments``: 0 for a series' first sample,
-        the value after a drop (``slo.series.increase.series_increments``)."""
+        the value after a drop (``slo.series.increase.series_increments``). Slots with one new
+        row (a scrape tick) are added all at once, the others series by series."""
         if len(slots) == 0:
             return
         first_of_slot = np.concatenate([[True], slots[1:] != slots[:-1]])
         starts = np.flatnonzero(first_of_slot)
         ends = np.append(starts[1:], len(slots))
-        previous_ts = np.empty_like(ts)
-        previous_ts[1:] = ts[:-1]
-        previous_ts[starts] = self.tiers.last_ts[slots[starts]]
-        previous_raw = np.empty_like(values)
-        previous_raw[1:] = values[:-1]
-        previous_raw[starts] = self.last_raw[slots[starts]]
+        one = (ends - starts == 1) & self.tiers.takes_one_point(slots[starts], ts[starts])
+        if one.any():
+            rows = starts[one]
+            slot, time_ms, value = slots[rows], ts[rows], values[rows]
+            previous_ts, previous_raw = self.tiers.last_ts[slot], self.last_raw[slot]
+            previous_cumulative = self.tiers.last_value[slot]
+            cumulative = previous_cumulative + increments[rows]  # as append_points computes it
+            born = previous_ts == NO_TS
+            reset = ~born & (value < previous_raw)
+            gap = ~born & (time_ms - previous_ts > self.life_gap_ms)
+            for k in np.flatnonzero(born | reset | gap).tolist():
+                number = int(self.samples[slot[k]]) + 1
+                self._mark(
+                    int(slot[k]), int(time_ms[k]), float(value[k]), float(cumulative[k]), number,
+                    int(previous_ts[k]), float(previous_cumulative[k]), bool(born[k]), bool(reset[k]), bool(gap[k]),
+                )
+            self.tiers.append_points(slot, time_ms, increments[rows])
+            self.samples[slot] += 1
+            self.last_raw[slot] = value
+        for run in np.flatnonzero(~one).tolist():
+            a, b = int(starts[run]), int(ends[run])
+            self.add_series(int(slots[a]), ts[a:b], values[a:b], increments[a:b])
+
+    def add_series(self, slot: int, ts: I64, values: F64, increments: F64) -> None:
+        """Add one series' new rows (``add`` for a single slot, without the per-row arrays)."""
+        if len(ts) == 0:
+            return
+        previous_ts, previous_raw = int(self.tiers.last_ts[slot]), float(self.last_raw[slot])
+        base, count = float(self.tiers.last_value[slot]), int(self.samples[slot])
         born = previous_ts == NO_TS
-        reset = ~born & (values < previous_raw)
-        gap = ~born & (ts - previous_ts > self.life_gap_ms)
-        counts = ends - starts
-        slot_of_run = slots[starts]
-        one = counts == 1
-        one &= self.tiers.takes_one_point(slot_of_run, ts[starts])
-        # the cumulative count at each row, as the tiers will hold it
-        cumulative = np.empty_like(increments)
-        if one.any():
-            rows = starts[one]
-            cumulative[rows] = self.tiers.last_value[slots[rows]] + increments[rows]
-        sample_number = np.arange(len(slots)) - np.repeat(starts, counts) + 1 + self.samples[slots]
-        for run in np.flatnonzero(~one).tolist():
-            a, b = int(starts[run]), int(ends[run])
-            cumulative[a:b] = float(self.tiers.last_value[slots[a]]) + np.cumsum(increments[a:b])
-        previous_cumulative = np.empty_like(cumulative)
-        previous_cumulative[1:] = cumulative[:-1]
-        previous_cumulative[starts] = self.tiers.last_value[slots[starts]]
-        for row in np.flatnonzero(born | reset | gap).tolist():
-            self._mark(int(slots[row]), row, ts, values, cumulative, sample_number, previous_ts, previous_cumulative,
-                       bool(born[row]), bool(reset[row]), bool(gap[row]))
-        if one.any():
-            rows = starts[one]
-            self.tiers.append_points(slots[rows], ts[rows], increments[rows])
-        for run in np.flatnonzero(~one).tolist():
-            a, b = int(starts[run]), int(ends[run])
-            self.tiers.append(int(slots[a]), [(ts[a:b], increments[a:b])])
-        self.samples[slot_of_run] += counts
-        self.last_raw[slot_of_run] = values[ends - 1]
+        first_flagged = born or float(values[0]) < previous_raw or int(ts[0]) - previous_ts > self.life_gap_ms
+        inner = np.flatnonzero((values[1:] < values[:-1]) | (np.diff(ts) > self.life_gap_ms)) + 1
+        rows = ([0] if first_flagged else []) + inner.tolist()
+        if rows:
+            running = base + np.cumsum(increments) if len(rows) > 8 else None
+
+            def cumulative(row: int) -> float:
+                if running is not None:
+                    return float(running[row])
+                return base + float(increments[: row + 1].sum())
+
+            for row in rows:
+                before_ms = previous_ts if row == 0 else int(ts[row - 1])
+                before_raw = previous_raw if row == 0 else float(values[row - 1])
+                before_cumulative = base if row == 0 else cumulative(row - 1)
+                is_born = born and row == 0
+                self._mark(
+                    slot, int(ts[row]), float(values[row]), cumulative(row), count + row + 1, before_ms,
+                    before_cumulative, is_born, not is_born and float(values[row]) < before_raw,
+                    not is_born and int(ts[row]) - before_ms > self.life_gap_ms,
+                )
+        self.tiers.append(slot, [(ts, increments)])
+        self.samples[slot] += len(ts)
+        self.last_raw[slot] = values[-1]
 
     def _mark(
-        self, slot: int, row: int, ts: I64, values: F64, cumulative: F64, sample_number: I64, previous_ts: I64,
-        previous_cumulative: F64, born: bool, reset: bool, gap: bool,
+        self, slot: int, time_ms: int, value: float, cumulative: float, count: int, previous_ts: int,
+        previous_cumulative: float, born: bool, reset: bool, gap: bool,
     ) -> None:
-        """Record a birth, a reset or a return after a gap at ``row`` (rows of one slot in order)."""
-        time_ms, value, count = int(ts[row]), float(values[row]), int(sample_number[row])
+        """Record a birth, a reset or a return after a gap at a sample (time, raw value, cumulative
+        count, sample number; the sample before it: time, cumulative count)."""
         if born or reset:
             self.offset_before[slot] = self.offset_now[slot]
             self.offset_before_since_ms[slot] = self.offset_since_ms[slot]
-            self.offset_now[slot] = float(cumulative[row]) - value
+            self.offset_now[slot] = cumulative - value
             self.offset_since_ms[slot] = time_ms
         if gap:
             lives = self.closed_lives.setdefault(slot, [])
@@ -196,12 +215,12 @@ class SeriesCounters:
             lives.append(Life(
                 int(self.life_start_ms[slot]), float(self.life_start_value[slot]),
                 float(self.life_start_cumulative[slot]), int(self.life_start_count[slot]),
-                int(previous_ts[row]), float(previous_cumulative[row]), count - 1,
+                previous_ts, previous_cumulative, count - 1,
             ))
         if born or gap:
             self.life_start_ms[slot] = time_ms
             self.life_start_value[slot] = value
-            self.life_start_cumulative[slot] = float(cumulative[row])
+            self.life_start_cumulative[slot] = cumulative
             self.life_start_count[slot] = count
 
     # -- reading ---------------------------------------------------------------------------
