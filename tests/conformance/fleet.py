@@ -13,7 +13,7 @@ at ``end_s`` (all times whole seconds):
   by 0.5 (``code="404"`` on ``b``: Prometheus counts any decrease as a reset);
 - sparse error codes that appear and disappear mid-window: ``503`` on ``b`` for 20 minutes,
   ``502`` on ``a`` for an hour;
-- a gap longer than the 6 h window: ``a`` is not scraped for 7 h, 20 days before the end (its
+- a gap longer than the 6 h window: ``a`` is not scraped for 7 h, 5 days before the end (its
   counters continue);
 - ``latency_seconds_bucket{service="api",instance,le}`` on ``a`` and ``b``, whose bucket set
   changes: ``le="1"`` appears on ``a`` 4 days before the end, ``le="0.5"`` disappears 2 days
@@ -94,8 +94,8 @@ def build_fleet(end_s: int, seed: int = 11) -> Fleet:
     rng = np.random.default_rng(seed)
     start_s = end_s - HISTORY_S
     ev = {
-        "a_gap_start": end_s - 20 * DAY_S,
-        "a_gap_end": end_s - 20 * DAY_S + 7 * HOUR_S,
+        "a_gap_start": end_s - 5 * DAY_S + 3 * HOUR_S,
+        "a_gap_end": end_s - 5 * DAY_S + 10 * HOUR_S,
         "a_reset": end_s - 10 * DAY_S + 30,
         "a_le1_appears": end_s - 4 * DAY_S + 600,
         "b_born": end_s - 36 * HOUR_S + 7,

@@ -137,7 +137,7 @@ def test_error_ratios_agree_with_prometheus_at_every_window_and_event_edge(serve
                     worst[w] = (relative, where)
                 if not (gap <= REL * abs(reference) or (abs(reference) < SMALL and gap <= ABS)):
                     failures.append(f"{where}: Prometheus {reference!r}, Redline {mine!r} ({relative:.2%})")
-    print("\nworst relative difference per window:")
+    print(f"\n{compared} comparisons at {len(instants)} instants; worst relative difference per window:")
     for w, (relative, where) in worst.items():
         print(f"  {w:>4}: {relative:.4%}  ({where})")
     assert not failures, f"{len(failures)} disagreements of {compared}:\n" + "\n".join(failures[:40])
