@@ -227,7 +227,8 @@ class _Burns:
 
 
 _SUMS_KEPT = 64
-"""Side sums (one side, one window, every step) kept for objectives that share the side."""
+"""Side sums (one side, one window, every step) kept for objectives that share the side; a
+quarter as many windows' sample indexes (two integers per step) for series scraped together."""
 
 
 class _Sides:
@@ -253,9 +254,12 @@ class _Sides:
         first[1:] = sid[1:] != sid[:-1]
         self.ts = ts
         self.val = val
-        self.inc = series_increments(first, val, np.full(len(val), np.nan))
+        # each series' cumulative count (its increments summed, 0 at its first sample), in place
+        self.cumulative = series_increments(first, val, np.full(len(val), np.nan))
         starts = np.flatnonzero(first)
         ends = np.append(starts[1:], len(sid)) if len(starts) else starts  # no series: no spans
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            np.cumsum(self.cumulative[a:b], out=self.cumulative[a:b])
         keys = frame.filter(pl.Series(keep)).select("metric", "labels").gather(pl.Series(starts)).rows()
         self.spans: dict[tuple[str, str], tuple[int, int]] = {
             (m, lb): (int(a), int(b)) for (m, lb), a, b in zip(keys, starts, ends, strict=True)
@@ -265,7 +269,7 @@ class _Sides:
         self._ts_group: dict[tuple[int, int], int] = {}
         self._groups: list[I64] = []
         self._steps: I64 | None = None
-        self._indexes: dict[tuple[int, int], tuple[I64, I64]] = {}
+        self._indexes: OrderedDict[tuple[int, int], tuple[I64, I64]] = OrderedDict()
         # objectives share sides (three availability objectives, one total): the latest sums
         self._sums: OrderedDict[tuple[str, float | None, int], tuple[F64, Bools]] = OrderedDict()
 
@@ -283,7 +287,7 @@ class _Sides:
                 if bound is None or not same_bound(bound, le):
                     continue
             spans.append(self.spans[(metric, labels)])
-        out = [(self.ts[a:b], np.cumsum(self.inc[a:b]), self.val[a:b]) for a, b in spans]
+        out = [(self.ts[a:b], self.cumulative[a:b], self.val[a:b]) for a, b in spans]
         self._cache[key] = out
         return out
 
@@ -303,7 +307,8 @@ class _Sides:
         """``sum(increase(x[W]))`` of a side at every step: its series' increases summed, known
         where any is. The last ``_SUMS_KEPT`` answers are kept for the next objectives."""
         if self._steps is not steps:
-            self._steps, self._indexes = steps, {}
+            self._steps = steps
+            self._indexes.clear()
             self._sums.clear()
         key = (str(selector), le, window_ms)
         kept = self._sums.get(key)
@@ -324,6 +329,10 @@ class _Sides:
             indexes = self._indexes.get(key)
             if indexes is None:
                 indexes = self._indexes[key] = window_indexes(ts, steps, window_ms)
+                if len(self._indexes) > _SUMS_KEPT // 4:
+                    self._indexes.popitem(last=False)
+            else:
+                self._indexes.move_to_end(key)
             increase, has = increases_at_steps(ts, cumulative, values, steps, window_ms, indexes)
             total += increase
             known |= has
