@@ -17,14 +17,13 @@ within its retention: its coarse tier keeps the objective window plus a day, and
 which gives windows up to 6 h Prometheus' extrapolation, the last 7 h before the newest
 sample; after a full ingest, earlier instants would silently read clamped or coarse values):
 
-- **counter kinds** (ratio and latency objectives): vectorised over all steps at once. Each
-  side (a selector, plus a bucket bound) becomes one reset-corrected cumulative series over its
-  distinct sample timestamps, as ``slo.series.cumulative.CounterSides`` builds it; windows up to 6 h
-  are Prometheus 2.42 extrapolated increases (``slo.series.increase.extrapolate_increases``), longer
-  ones the difference of the cumulative count at ``at`` and at the minute boundary at or
-  before ``at − W`` — the engine's fine and coarse tiers as they stand at ``at`` in live
-  operation. The engine's coarse tier stores minutes as float32 offsets, so burn rates agree
-  with it to ~1e-7 relative (a tie exactly at a factor could differ).
+- **counter kinds** (ratio and latency objectives): vectorised over all steps at once. A side
+  (a selector, plus a bucket bound) is the sum of its series' Prometheus 2.42 ``increase`` over
+  each window (``slo.series.increase.increases_at_steps``), computed on every sample: what the
+  engine computes on its exact tier (windows up to 6 h). Longer windows the engine reads from
+  its minute ring, so burn rates agree with it to ~1e-7 relative where series are scraped on
+  minute boundaries, and to a fraction of a percent where a window starts in a sharp change of
+  a faster-scraped series (a tie exactly at a factor could differ).
 - **other kinds** (freshness and any time-slice kind): the ``SLOEvaluator`` itself, ingesting
   the history progressively in time order up to each step and evaluating there — the live
   agent's own sequence, one ``evaluate`` per step (about 1 ms per 100 objectives).
@@ -39,6 +38,7 @@ at or before the start.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -54,8 +54,7 @@ from redline.slo.alert_tiers import SEVERITY_ORDER, objective_tiers
 from redline.slo.engine import SLOEvaluator
 from redline.slo.hysteresis import open_mask, replay
 from redline.slo.ranking import alert_factor, format_age
-from redline.slo.series.cumulative import sum_per_time
-from redline.slo.series.increase import increases_at_steps, series_increments
+from redline.slo.series.increase import increases_at_steps, series_increments, window_indexes
 from redline.slo.sides import le_value, same_bound
 from redline.slo.spec import BURN_WINDOWS, SLOSpec
 
@@ -73,8 +72,6 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
-FINE_SPAN_MS = 6 * 3_600_000
-"""Windows up to this use Prometheus extrapolation (the engine's fine tier)."""
 _DELAY_WINDOW = "1h"
 
 
@@ -238,19 +235,21 @@ class _Burns:
     has_data: Bools
 
 
-class _Sides:
-    """Reset-corrected cumulative series of every side, built from one sorted pass over the samples.
+_SUMS_KEPT = 64
+"""Side sums (one side, one window, every step) kept for objectives that share the side; a
+quarter as many windows' sample indexes (two integers per step) for series scraped together."""
 
-    The same count as ``slo.series.cumulative.CounterSides`` (and summed by the same
-    ``sum_per_time``), kept whole and exact: a backtest reads every step of the range at once, so
-    it needs neither the live tiers' retention nor their float32 minute ring.
-    """
+
+class _Sides:
+    """Every counter series' samples (timestamps, reset-corrected cumulative count, raw values),
+    built from one sorted pass over the samples, kept whole and exact: a backtest reads every
+    step of the range at once, so it needs neither the live tiers' retention nor their ring."""
 
     def __init__(self, samples: pl.DataFrame, metrics: set[str]) -> None:
         frame = (
             samples.select(SAMPLE_SCHEMA.names())
             .filter(pl.col("metric").is_in(sorted(metrics)) & pl.col("timestamp").is_not_null()
-                    & pl.col("value").is_not_nan())
+                    & pl.col("value").is_finite())
             .sort("metric", "labels", "timestamp", maintain_order=True)
             .with_columns(pl.struct("metric", "labels").rle_id().alias("sid"))
         )
@@ -263,17 +262,29 @@ class _Sides:
         first = np.ones(len(sid), dtype=np.bool_)
         first[1:] = sid[1:] != sid[:-1]
         self.ts = ts
-        self.inc = series_increments(first, val, np.full(len(val), np.nan))
+        self.val = val
+        # each series' cumulative count (its increments summed, 0 at its first sample), in place
+        self.cumulative = series_increments(first, val, np.full(len(val), np.nan))
         starts = np.flatnonzero(first)
         ends = np.append(starts[1:], len(sid)) if len(starts) else starts  # no series: no spans
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            np.cumsum(self.cumulative[a:b], out=self.cumulative[a:b])
         keys = frame.filter(pl.Series(keep)).select("metric", "labels").gather(pl.Series(starts)).rows()
         self.spans: dict[tuple[str, str], tuple[int, int]] = {
             (m, lb): (int(a), int(b)) for (m, lb), a, b in zip(keys, starts, ends, strict=True)
         }
-        self._cache: dict[tuple[str, float | None], tuple[I64, F64]] = {}
+        self._cache: dict[tuple[str, float | None], list[tuple[I64, F64, F64]]] = {}
+        # series scraped together share their timestamps, hence their windows' sample indexes
+        self._ts_group: dict[tuple[int, int], int] = {}
+        self._groups: list[I64] = []
+        self._steps: I64 | None = None
+        self._indexes: OrderedDict[tuple[int, int], tuple[I64, I64]] = OrderedDict()
+        # objectives share sides (three availability objectives, one total): the latest sums
+        self._sums: OrderedDict[tuple[str, float | None, int], tuple[F64, Bools]] = OrderedDict()
 
-    def side(self, selector: Selector, le: float | None) -> tuple[I64, F64]:
-        """Distinct timestamps and cumulative count of the series ``selector`` (and ``le``) selects."""
+    def side(self, selector: Selector, le: float | None) -> list[tuple[I64, F64, F64]]:
+        """The series ``selector`` (and ``le``) selects: each one's timestamps, cumulative count
+        (its increments summed, 0 at its first sample) and raw values."""
         key = (str(selector), le)
         got = self._cache.get(key)
         if got is not None:
@@ -285,28 +296,71 @@ class _Sides:
                 if bound is None or not same_bound(bound, le):
                     continue
             spans.append(self.spans[(metric, labels)])
-        if not spans:
-            out: tuple[I64, F64] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
-        else:  # cumulative(t) = Σ of every selected series' increments at or before t
-            times, increments = sum_per_time([self.ts[a:b] for a, b in spans], [self.inc[a:b] for a, b in spans])
-            out = (times, np.cumsum(increments))
+        out = [(self.ts[a:b], self.cumulative[a:b], self.val[a:b]) for a, b in spans]
         self._cache[key] = out
         return out
+
+    def _group_of(self, ts: I64) -> int:
+        """An id shared by series with the same timestamps."""
+        key = (len(ts), int(ts[0]) if len(ts) else 0)
+        group = self._ts_group.get(key)
+        if group is not None and np.array_equal(self._groups[group], ts):
+            return group
+        self._groups.append(ts)
+        group = len(self._groups) - 1
+        if key not in self._ts_group:
+            self._ts_group[key] = group
+        return group
+
+    def summed(self, selector: Selector, le: float | None, steps: I64, window_ms: int) -> tuple[F64, Bools]:
+        """``sum(increase(x[W]))`` of a side at every step: its series' increases summed, known
+        where any is. The last ``_SUMS_KEPT`` answers are kept for the next objectives."""
+        if self._steps is not steps:
+            self._steps = steps
+            self._indexes.clear()
+            self._sums.clear()
+        key = (str(selector), le, window_ms)
+        kept = self._sums.get(key)
+        if kept is not None:
+            self._sums.move_to_end(key)
+            return kept
+        answer = self._summed(self.side(selector, le), steps, window_ms)
+        self._sums[key] = answer
+        if len(self._sums) > _SUMS_KEPT:
+            self._sums.popitem(last=False)
+        return answer
+
+    def _summed(self, series: list[tuple[I64, F64, F64]], steps: I64, window_ms: int) -> tuple[F64, Bools]:
+        total = np.zeros(len(steps), dtype=np.float64)
+        known = np.zeros(len(steps), dtype=np.bool_)
+        for ts, cumulative, values in series:
+            key = (self._group_of(ts), window_ms)
+            indexes = self._indexes.get(key)
+            if indexes is None:
+                indexes = self._indexes[key] = window_indexes(ts, steps, window_ms)
+                if len(self._indexes) > _SUMS_KEPT // 4:
+                    self._indexes.popitem(last=False)
+            else:
+                self._indexes.move_to_end(key)
+            increase, has = increases_at_steps(ts, cumulative, values, steps, window_ms, indexes)
+            total += increase
+            known |= has
+        return total, known
 
 
 def _counter_burns(spec: SLOSpec, sides: _Sides, steps: I64, windows: Sequence[str]) -> _Burns:
     if spec.sli.ratio is not None:
         r = spec.sli.ratio
-        total = sides.side(r.total, None)
+        total: tuple[Selector, float | None] = (r.total, None)
         other_sel = r.errors if r.errors is not None else r.good
         assert other_sel is not None
-        other = sides.side(other_sel, None)
+        other: tuple[Selector, float | None] = (other_sel, None)
         has_errors = r.errors is not None
     else:
         lat = spec.sli.latency
         assert lat is not None
         buckets = lat.histogram.with_metric(lat.histogram.metric + "_bucket")
-        total, other = sides.side(buckets, math.inf), sides.side(buckets, lat.threshold)
+        total, other = (buckets, math.inf), (buckets, lat.threshold)
         has_errors = False
     budget = 1.0 - spec.target
     rates: dict[str, F64] = {}
@@ -314,8 +368,8 @@ def _counter_burns(spec: SLOSpec, sides: _Sides, steps: I64, windows: Sequence[s
     spec_window_ms = round(spec.window * 1000)
     for w in (*windows, "slo"):
         w_ms = spec_window_ms if w == "slo" else round(parse_duration(w) * 1000)
-        tot, tot_ok = increases_at_steps(*total, steps, w_ms, fine_span_ms=FINE_SPAN_MS)
-        oth, oth_ok = increases_at_steps(*other, steps, w_ms, fine_span_ms=FINE_SPAN_MS)
+        tot, tot_ok = sides.summed(*total, steps, w_ms)
+        oth, oth_ok = sides.summed(*other, steps, w_ms)
         oth = np.where(oth_ok, oth, 0.0)
         err = oth if has_errors else np.where(tot_ok, tot - oth, 0.0)
         r_ok = tot_ok & (tot > 0)

@@ -1,8 +1,9 @@
 """The evaluator: samples in, a frozen ``StatusReport`` out. Pure: no I/O, no clock.
 
-``SLOEvaluator`` keeps, per distinct *side* (a selector, plus a bucket bound for latency),
-one reset-corrected cumulative count shared by every objective that reads it (``CounterSides``,
-fed by ``slo.sides``), per freshness objective the cumulative count of good slices
+``SLOEvaluator`` keeps, per counter series a distinct *side* reads (a selector, plus a bucket
+bound for latency), its samples as Prometheus reads them (``slo.series.counters.SeriesCounters``);
+a side's increase is the sum of its series' (``slo.sides.SideCounters``), shared by every
+objective that reads it, per freshness objective the cumulative count of good slices
 (``FreshnessStore``, fed by ``slo.freshness_groups``), and per throughput or GPU-band objective
 the same for its slices (``slo.slice_groups``).
 
@@ -31,10 +32,9 @@ from redline.slo.ranking import rank_dimensions, rank_objectives
 from redline.slo.ratio_table import RatioTable
 from redline.slo.results import ObjectiveResult, StatusReport
 from redline.slo.series.batches import Batch, TickRows, large_batches, series_runs, small_batches
-from redline.slo.series.cumulative import CounterSides
+from redline.slo.series.counters import SeriesCounters
 from redline.slo.series.index import SelectorIndex, SeriesIndex
-from redline.slo.series.rows import csr
-from redline.slo.sides import histogram_problems, ingest_sides, ingest_sides_at_once
+from redline.slo.sides import SideCounters, histogram_problems, ingest_series_batches, ingest_series_rows
 from redline.slo.slice_groups import SliceGroups, band_problems
 from redline.slo.spec import BURN_WINDOWS, SLOSpec
 
@@ -60,7 +60,11 @@ class SLOEvaluator:
         self._objectives = plan.objectives
         self._sides = plan.sides
         self._groups = plan.groups
-        self._counters = CounterSides(len(self._sides), keep_minutes=plan.keep_minutes)
+        self._series_counters = SeriesCounters(keep_minutes=plan.keep_minutes)
+        self._counters = SideCounters(self._series_counters, len(self._sides))
+        self._slot_of = np.zeros(0, dtype=np.int64)
+        """Each series id's slot in ``_series_counters`` (-1: no side reads it)."""
+        self._n_slots = 0
         fresh = plan.freshness
         self._fresh = FreshnessStore(fresh.groups, fresh.max_age_s, fresh.slice_s, fresh.keep_slices)
         self._slice_groups = SliceGroups(plan.slice_slis)
@@ -73,9 +77,7 @@ class SLOEvaluator:
         self._group_index = SelectorIndex([g.selector for g in self._groups])
         self._slice_index = SelectorIndex(slice_selectors)
         self._series = SeriesIndex(self._metrics, self._register)
-        self._sides_of_series: list[list[int]] = []
         self._groups_of_series: list[list[int]] = []
-        self._sides_csr: tuple[I64, I64] | None = None
         self._table = RatioTable(self._objectives, plan.windows_ms)
 
     # -- what to read ----------------------------------------------------------------------
@@ -117,12 +119,18 @@ class SLOEvaluator:
         slice_groups = self._slice_index.matching(metric, parsed)
         if not (sides or groups or slice_groups):
             return False
-        self._sides_of_series.append(sides)
         self._groups_of_series.append(groups)
         if slice_groups:
             self._slice_groups.add_series(sid, slice_groups, parsed)
-        for s in sides:
-            self._sides[s].members.append(sid)
+        if len(self._slot_of) <= sid:
+            self._slot_of = np.concatenate([self._slot_of, np.full(max(64, len(self._slot_of)), -1, dtype=np.int64)])
+        if sides:  # the counters grow to the slots at the next ingest (once for a cold start)
+            slot = self._n_slots
+            self._n_slots += 1
+            self._slot_of[sid] = slot
+            for s in sides:
+                self._sides[s].members.append(sid)
+                self._counters.join(s, slot)
         for g in groups:
             self._groups[g].members.append(sid)
         return True
@@ -150,9 +158,9 @@ class SLOEvaluator:
         if found is None:
             return
         samples, starts, lengths, run_sid = found
+        self._series_counters.grow(self._n_slots)
         ts = samples.get_column("timestamp").to_numpy()
         val = samples.get_column("value").to_numpy()
-        per_side: set[int] | None = None
         tick: TickRows | None = None
         batches: dict[int, Batch]
         if samples.height <= _SMALL_BATCH:
@@ -160,13 +168,14 @@ class SLOEvaluator:
             last_ts, last_val = self._series.last_ts[:known], self._series.last_val[:known]
             batches, tick = small_batches(np.repeat(run_sid, lengths), ts, val, last_ts, last_val)
             if tick is not None:
-                per_side = ingest_sides_at_once(self._counters, self._series_sides(), tick[0], tick[1], tick[3])
+                ingest_series_rows(self._series_counters, self._slot_of, *tick)
         else:
             batches = large_batches(run_sid, starts, lengths, ts, val, self._series.last_ts)
         if not batches:
             return
         last_val = self._series.last_val
-        ingest_sides(self._counters, self._sides_of_series, batches, last_val, per_side)
+        if tick is None:
+            ingest_series_batches(self._series_counters, self._slot_of, batches, last_val)
         ingest_freshness(self._fresh, self._groups, self._groups_of_series, batches, last_val)
         self._slice_groups.ingest(batches, tick, last_val)
         sids = np.fromiter(batches.keys(), dtype=np.int64, count=len(batches))
@@ -174,12 +183,6 @@ class SLOEvaluator:
             sids, [int(times[-1]) for times, _, _ in batches.values()],
             [float(values[-1]) for _, values, _ in batches.values()],
         )
-
-    def _series_sides(self) -> tuple[I64, I64]:
-        """Series → sides as CSR arrays (pointer, side ids), rebuilt when series were added."""
-        if self._sides_csr is None or len(self._sides_csr[0]) != len(self._sides_of_series) + 1:
-            self._sides_csr = csr(self._sides_of_series)
-        return self._sides_csr
 
     # -- evaluate --------------------------------------------------------------------------
 
@@ -237,5 +240,6 @@ class SLOEvaluator:
         arrives), so this is the size they reach once every side has a full window of data.
         """
         return (
-            self._counters.nbytes() + self._fresh.nbytes() + self._slice_groups.nbytes() + self._query.memory_bytes()
+            self._series_counters.nbytes() + self._fresh.nbytes() + self._slice_groups.nbytes()
+            + self._query.memory_bytes()
         )

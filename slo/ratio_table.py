@@ -3,8 +3,8 @@ evaluation a few numpy gathers over the stores' per-window answers.
 
 The table has one row per objective and one column per burn window then the objective's own
 window. A counter objective's error ratio over a window is ``errors / total`` (or
-``1 − good / total``) of its sides' increases (``CounterSides.increases``: Prometheus 2.42 for
-windows up to 6 h), clipped to [0, 1] and unknown without traffic; a time-slice objective's is
+``1 − good / total``) of its sides' increases (``slo.sides.SideCounters.increases``: the sum of
+each series' Prometheus 2.42 ``increase``), clipped to [0, 1] and unknown without traffic; a time-slice objective's is
 ``1 − good slices / counted slices``. Calendar periods and maintenance adjust the objectives that
 have them (``slo.special_windows``).
 """
@@ -19,7 +19,6 @@ import numpy.typing as npt
 
 from redline.kernel.units import parse_duration
 from redline.slo.freshness_store import FreshnessStore
-from redline.slo.series.cumulative import CounterSides
 from redline.slo.spec import BURN_WINDOWS
 from redline.slo.special_windows import CounterLookups, ObjectiveSlots, SpecialWindows
 from redline.slo.timeslice import SliceStore
@@ -31,6 +30,14 @@ BURN_MS: tuple[int, ...] = tuple(round(parse_duration(w) * 1000) for w in BURN_W
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
+
+
+class _SideIncreases(Protocol):
+    """The sides' increases and cumulative counts (``slo.sides.SideCounters``)."""
+
+    def increases(self, at_ms: int, windows_ms: I64) -> tuple[F64, Bools]: ...
+
+    def values_at(self, sides: I64, t: I64) -> F64: ...
 
 
 class _SliceCounts(Protocol):
@@ -84,7 +91,7 @@ class RatioTable:
         self.special = SpecialWindows(objs, self._windows_ms, self._window_cols, len(BURN_MS) + 1)
 
     def compute(
-        self, at_ms: int, counters: CounterSides, fresh: FreshnessStore, slices: SliceStore
+        self, at_ms: int, counters: _SideIncreases, fresh: FreshnessStore, slices: SliceStore
     ) -> tuple[F64, Bools, F64]:
         """Error ratios (burn windows, then the objective window) of every objective, whether
         each is known, and the events (or slices) in the objective window (maintenance excluded)."""

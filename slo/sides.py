@@ -1,14 +1,15 @@
-"""Counter *sides* of ratio and latency objectives: what a side selects, and adding new rows to
-``slo.series.cumulative.CounterSides`` — all sides at once for a tick, side by side otherwise.
+"""Counter *sides* of ratio and latency objectives: what a side selects, its increases as the sum
+of its series' (``SideCounters``), and adding new rows to the series (``slo.series.counters``).
 
 A side is the events selected by one selector (and, for a histogram, one ``le`` bound), shared
-by every objective that reads it.
+by every objective that reads it. Its increase over a window is ``sum(increase(x[W]))`` of the
+series it selects: each series extrapolated on its own samples, as Prometheus does.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,15 +18,16 @@ import numpy.typing as npt
 from redline.kernel.labels import Selector, parse_labels
 from redline.kernel.units import format_duration
 from redline.slo.series.batches import Batch
-from redline.slo.series.cumulative import NO_TS, CounterSides, sum_per_side_and_time
+from redline.slo.series.counters import SeriesCounters
 from redline.slo.series.increase import increments
-from redline.slo.series.rows import csr_rows
+from redline.slo.series.rows import csr, csr_rows
 from redline.slo.spec import LatencySLI
 
-__all__ = ["Side", "histogram_problems", "ingest_sides", "ingest_sides_at_once", "le_value"]
+__all__ = ["Side", "SideCounters", "histogram_problems", "ingest_series_batches", "ingest_series_rows", "le_value"]
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
 
 
 def le_value(labels: dict[str, str]) -> float | None:
@@ -62,69 +64,72 @@ class Side:
         return le is not None and same_bound(le, self.le)
 
 
-def ingest_sides_at_once(counters: CounterSides, csr: tuple[I64, I64], sid: I64, ts: I64, inc: F64) -> set[int]:
-    """Add every side that gets exactly one new timestamp (the usual tick) in one go, from the rows
-    (series, timestamp, increment) sorted by series and time; ``csr``: series → sides.
+class SideCounters:
+    """The sides' increases as sums of their series' Prometheus increases (``SeriesCounters``):
+    ``sum(increase(x[W]))`` over the series each side selects. Member lists (side → series slots)
+    are kept as compressed rows, rebuilt when a series joins."""
 
-    Returns the sides left for ``ingest_sides``: several new timestamps, late points, or more
-    than an hour since their newest point.
-    """
-    ptr, side_ids = csr
-    rep, entry = csr_rows(ptr, sid)
-    if len(rep) == 0:
-        return set()
-    point_side, point_time, step, first_point = sum_per_side_and_time(side_ids[entry], ts[rep], inc[rep])
-    points = np.diff(np.append(first_point, len(point_side)))
-    side, time_ms, first_step = point_side[first_point], point_time[first_point], step[first_point]
-    ok = (points == 1) & counters.takes_one_point(side, time_ms)
-    counters.append_points(side[ok], time_ms[ok], first_step[ok])
-    return set(side[~ok].tolist())
+    def __init__(self, series: SeriesCounters, n_sides: int) -> None:
+        self.series = series
+        self._members: list[list[int]] = [[] for _ in range(n_sides)]
+        self._csr: tuple[I64, I64] | None = None
+
+    def join(self, side: int, slot: int) -> None:
+        """Series ``slot`` counts toward ``side``."""
+        self._members[side].append(slot)
+        self._csr = None
+
+    def _rows(self) -> tuple[I64, I64]:
+        if self._csr is None:
+            self._csr = csr(self._members)
+        return self._csr
+
+    def increases(self, at_ms: int, windows_ms: I64) -> tuple[F64, Bools]:
+        """Every side's ``sum(increase(x[W]))`` at ``at_ms`` (sides × windows), and whether any of
+        its series has an increase there (else no result, as an empty ``sum`` in PromQL)."""
+        ptr, flat = self._rows()
+        n_sides = len(self._members)
+        increase, known = self.series.increases(at_ms, windows_ms)
+        if len(flat) == 0:
+            return np.zeros((n_sides, len(windows_ms))), np.zeros((n_sides, len(windows_ms)), dtype=np.bool_)
+        member_known = known[flat]
+        member_increase = np.where(member_known, increase[flat], 0.0)
+        first = np.minimum(ptr[:-1], len(flat) - 1)
+        empty = (ptr[1:] == ptr[:-1])[:, None]
+        sums = np.where(empty, 0.0, np.add.reduceat(member_increase, first, axis=0))
+        any_known = ~empty & (np.add.reduceat(member_known.astype(np.int64), first, axis=0) > 0)
+        return sums, any_known
+
+    def values_at(self, sides: I64, t: I64) -> F64:
+        """Each side's cumulative count at ``t`` (element-wise): the sum of its series'."""
+        ptr, flat = self._rows()
+        owner, entry = csr_rows(ptr, sides)
+        if len(owner) == 0:
+            return np.zeros(len(sides), dtype=np.float64)
+        values = self.series.values_at(flat[entry], t[owner])
+        out: F64 = np.bincount(owner, weights=values, minlength=len(sides)).astype(np.float64)
+        return out
 
 
-def ingest_sides(
-    counters: CounterSides, series_sides: Sequence[list[int]], batches: Mapping[int, Batch], last_val: F64,
-    only: set[int] | None = None,
-) -> None:
-    """Add the new rows to their sides, side by side (``only`` these sides when given);
-    ``last_val``: each series' value before the batch."""
-    touched: dict[int, list[int]] = {}
-    if only is not None and not only:
-        return
-    for sid in batches:
-        for s in series_sides[sid]:
-            if only is None or s in only:
-                touched.setdefault(s, []).append(sid)
-    uses: dict[int, int] = {}
-    for sids in touched.values():
-        for sid in sids:
-            uses[sid] = uses.get(sid, 0) + 1
-    computed: dict[int, F64] = {}  # increments computed on demand, dropped after their last use
-    side_last = counters.last_ts
-    for s, sids in touched.items():
-        last = int(side_last[s])
-        parts: list[tuple[I64, F64]] = []
-        late_t: list[I64] = []
-        late_i: list[F64] = []
-        for sid in sids:
-            ts, val, given = batches[sid]
-            inc = given if given is not None else computed.get(sid)
-            if inc is None:
-                inc = increments(val, float(last_val[sid]))
-            uses[sid] -= 1
-            if given is None:
-                if uses[sid]:
-                    computed[sid] = inc
-                else:
-                    computed.pop(sid, None)
-            if last != NO_TS and int(ts[0]) <= last:
-                j = int(np.searchsorted(ts, last, side="right"))
-                late_t.append(ts[:j])
-                late_i.append(inc[:j])
-                ts, inc = ts[j:], inc[j:]
-            parts.append((ts, inc))
-        if late_t:
-            counters.merge_late_parts(s, late_t, late_i)
-        counters.append(s, parts)
+def ingest_series_rows(series: SeriesCounters, slot_of: I64, sid: I64, ts: I64, val: F64, inc: F64) -> None:
+    """Add a tick's rows (series id, timestamp, value, increment; sorted by series and time) to the
+    counter series among them (``slot_of[sid]`` >= 0)."""
+    slot = slot_of[sid]
+    read = slot >= 0
+    if not read.all():
+        slot, ts, val, inc = slot[read], ts[read], val[read], inc[read]
+    series.add(slot, ts, val, inc)
+
+
+def ingest_series_batches(series: SeriesCounters, slot_of: I64, batches: Mapping[int, Batch], last_val: F64) -> None:
+    """Add each counter series' new rows, series by series (a cold start); ``last_val``: each
+    series' value before the batch."""
+    for sid, (ts, val, given) in batches.items():
+        slot = int(slot_of[sid]) if sid < len(slot_of) else -1
+        if slot < 0:
+            continue
+        inc = given if given is not None else increments(val, float(last_val[sid]))
+        series.add_series(slot, ts, val, inc)
 
 
 def _fmt_bound(bound: float | None) -> str:

@@ -4,7 +4,12 @@ Series are found as runs of equal (metric, labels) — the store returns frames 
 so a 30-day cold start is a few hundred runs. A small batch (a scrape tick) is handled as whole
 arrays (``small_batches``), a large one series by series on contiguous rows (``large_batches``).
 Either way each series gets its new rows: strictly ascending timestamps newer than what was
-ingested before, NaN values dropped, the first of duplicate timestamps kept.
+ingested before, non-finite values dropped, the first of duplicate timestamps kept.
+
+Non-finite values: NaN (staleness markers included) and ±Inf are skipped. Prometheus drops
+staleness markers from a range too; a real NaN or an infinity it keeps, and every window holding
+one answers NaN or ±Inf — a figure no objective can use, and which a running sum would carry
+into every later window. Skipping the sample keeps the windows around it exact.
 """
 
 from __future__ import annotations
@@ -67,9 +72,9 @@ def series_runs(
 
 def new_rows(sid: I64, ts: I64, val: F64, last_ts: I64) -> tuple[I64, I64, F64]:
     """The rows of a batch that are new, sorted by series and timestamp: read by someone
-    (``sid >= 0``), not NaN, newer than the series' last ingested timestamp, and the first of
+    (``sid >= 0``), finite, newer than the series' last ingested timestamp, and the first of
     several at one timestamp."""
-    keep = (sid >= 0) & ~np.isnan(val)
+    keep = (sid >= 0) & np.isfinite(val)
     sid, ts, val = sid[keep], ts[keep], val[keep]
     order = np.lexsort((ts, sid))
     sid, ts, val = sid[order], ts[order], val[order]
@@ -117,8 +122,8 @@ def large_batches(
         else:
             ts = np.concatenate([ts_all[a:b] for a, b in spans])
             val = np.concatenate([val_all[a:b] for a, b in spans])
-        if math.isnan(float(val.sum())):  # cheaper than a mask when there is no NaN
-            real = ~np.isnan(val)
+        if not math.isfinite(float(val.sum())):  # cheaper than a mask when all are finite
+            real = np.isfinite(val)
             ts, val = ts[real], val[real]
         if len(ts) > 1 and not (ts[1:] > ts[:-1]).all():
             if not (ts[1:] >= ts[:-1]).all():

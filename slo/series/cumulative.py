@@ -103,6 +103,18 @@ class CounterSides:
         self.fine = FineSegments(n_sides, fine_keep_ms)
         self.coarse = MinuteRing(n_sides, keep_minutes)
 
+    def grow(self, n_sides: int) -> None:
+        """Room for ``n_sides`` sides in all (the new ones without data)."""
+        extra = n_sides - self.n
+        if extra <= 0:
+            return
+        self.first_ts = np.concatenate([self.first_ts, np.full(extra, NO_TS, dtype=np.int64)])
+        self.last_ts = np.concatenate([self.last_ts, np.full(extra, NO_TS, dtype=np.int64)])
+        self.last_value = np.concatenate([self.last_value, np.zeros(extra, dtype=np.float64)])
+        self.fine.grow(n_sides)
+        self.coarse.grow(n_sides)
+        self.n = n_sides
+
     @property
     def last_minute(self) -> I64:
         """Each side's last minute boundary stored in the coarse tier."""

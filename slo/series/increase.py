@@ -27,8 +27,10 @@ __all__ = [
     "increase",
     "increases_at_steps",
     "increments",
+    "prometheus_increases",
     "rate",
     "series_increments",
+    "window_indexes",
 ]
 
 I64 = npt.NDArray[np.int64]
@@ -118,20 +120,38 @@ def extrapolate_increases(
     range_start_ms: npt.NDArray[np.int64],
     range_end_ms: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.float64]:
-    """``extrapolate_increase`` over arrays (no zero-start limit, as for an aggregate).
+    """``extrapolate_increase`` over arrays without the zero-start limit (``prometheus_increases``
+    with no first values). Every entry must have ``samples >= 2`` and distinct first and last
+    timestamps."""
+    return prometheus_increases(
+        raw, first_ms, last_ms, samples, np.full(len(raw), np.nan), range_start_ms, range_end_ms
+    )
 
-    Same operations in the same order as the scalar version, so the results are identical.
-    Every entry must have ``samples >= 2`` and distinct first and last timestamps.
+
+def prometheus_increases(
+    raw: F64, first_ms: I64, last_ms: I64, samples: I64 | F64, first_value: F64, range_start_ms: I64,
+    range_end_ms: I64 | int,
+) -> F64:
+    """``extrapolate_increase`` over arrays, one entry per (series, window): the same operations
+    in the same order as the scalar version, so the results are identical.
+
+    ``first_value`` NaN skips the zero-start limit (as ``first_value=None`` does); ``samples``
+    may be an estimate (a float). Every entry must have ``samples >= 2`` and distinct first and
+    last timestamps.
     """
     sampled_s = (last_ms - first_ms) / 1000.0
     avg_interval_s = sampled_s / (samples - 1)
     to_start_s = (first_ms - range_start_ms) / 1000.0
     to_end_s = (range_end_ms - last_ms) / 1000.0
+    floor = (raw > 0) & (first_value >= 0)  # False where first_value is NaN
+    if floor.any():
+        to_zero_s = sampled_s * np.divide(first_value, raw, out=np.full(len(raw), np.inf), where=floor)
+        to_start_s = np.where(floor, np.minimum(to_start_s, to_zero_s), to_start_s)
     threshold_s = avg_interval_s * 1.1
     half_s = avg_interval_s / 2
     extended_s = sampled_s + np.where(to_start_s < threshold_s, to_start_s, half_s)
     extended_s = extended_s + np.where(to_end_s < threshold_s, to_end_s, half_s)
-    out: npt.NDArray[np.float64] = raw * (extended_s / sampled_s)
+    out: F64 = raw * (extended_s / sampled_s)
     return out
 
 
@@ -163,46 +183,35 @@ def increments(val: F64, prev: float) -> F64:
     return inc
 
 
+def window_indexes(ts: I64, at_steps_ms: I64, window_ms: int) -> tuple[I64, I64]:
+    """For each ``at``: the index of the first sample at or after ``at − W`` and the number of
+    samples at or before ``at`` (``ts`` ascending) — the window's samples are ``[first, end)``."""
+    first_in = np.searchsorted(ts, at_steps_ms - window_ms, side="left")
+    after_at = np.searchsorted(ts, at_steps_ms, side="right")
+    return first_in, after_at
+
+
 def increases_at_steps(
-    ts: I64, cumulative: F64, at_steps_ms: I64, window_ms: int, *, fine_span_ms: int
+    ts: I64, cumulative: F64, values: F64, at_steps_ms: I64, window_ms: int,
+    indexes: tuple[I64, I64] | None = None,
 ) -> tuple[F64, Bools]:
-    """A side's increase over ``[at − W, at]`` at every ``at`` of ``at_steps_ms``, and whether it
-    is known, from its distinct sample timestamps ``ts`` and cumulative count ``cumulative``
-    (``slo.series.cumulative.CounterSides`` as it stands at each ``at`` in live operation).
-
-    - ``W <= fine_span_ms``: Prometheus 2.42 on the samples in the window (at least two, else
-      unknown): ``extrapolate_increases(cumulative[last] − cumulative[first], …)``;
-      before the side's first sample the window's increase is simply ``cumulative(at)``.
-    - longer: ``cumulative(at) − cumulative(minute boundary at or before at − W)`` (the coarse
-      tier's per-minute grid), always known.
-
-    Before the first sample, the increase is 0 and unknown.
-    """
+    """One series' Prometheus 2.42 ``increase(x[W])`` at every ``at`` of ``at_steps_ms``, and
+    whether it has one (two samples or more in ``[at − W, at]``), from all its samples: their
+    timestamps ``ts``, reset-corrected cumulative count ``cumulative`` (0 at the first sample)
+    and raw ``values`` (for the zero-start limit). Unknown entries are 0. ``indexes``:
+    ``window_indexes(ts, at_steps_ms, window_ms)`` when already known (series scraped together
+    share them)."""
     n_steps = len(at_steps_ms)
-    if len(ts) == 0:
-        return np.zeros(n_steps), np.zeros(n_steps, dtype=np.bool_)
-    first_ms = int(ts[0])
-    live = at_steps_ms >= first_ms
-    after_at = np.searchsorted(ts, at_steps_ms, side="right")  # samples at or before at
-    cumulative_at = np.where(after_at > 0, cumulative[np.maximum(after_at - 1, 0)], 0.0)
+    increase = np.zeros(n_steps, dtype=np.float64)
     window_start_ms = at_steps_ms - window_ms
-    before_first = window_start_ms < first_ms
-    if window_ms <= fine_span_ms:
-        first_in = np.searchsorted(ts, window_start_ms, side="left")  # first sample at or after the start
-        samples = after_at - first_in
-        increase = np.where(before_first, cumulative_at, 0.0)
-        known = before_first | (samples >= 2)
-        sel = np.flatnonzero(~before_first & (samples >= 2))
-        if len(sel):
-            i_first, i_last = first_in[sel], after_at[sel] - 1
-            increase[sel] = extrapolate_increases(
-                cumulative[i_last] - cumulative[i_first], ts[i_first], ts[i_last], samples[sel],
-                window_start_ms[sel], at_steps_ms[sel],
-            )
-    else:
-        j = np.searchsorted(ts, (window_start_ms // MINUTE_MS) * MINUTE_MS, side="right") - 1
-        cumulative_start = np.where(before_first | (j < 0), 0.0, cumulative[np.maximum(j, 0)])
-        increase = cumulative_at - cumulative_start
-        known = np.ones(n_steps, dtype=np.bool_)
-    known &= live
-    return np.where(live, increase, 0.0), known
+    first_in, after_at = window_indexes(ts, at_steps_ms, window_ms) if indexes is None else indexes
+    samples = after_at - first_in
+    known = samples >= 2
+    sel = np.flatnonzero(known)
+    if len(sel):
+        i_first, i_last = first_in[sel], after_at[sel] - 1
+        increase[sel] = prometheus_increases(
+            cumulative[i_last] - cumulative[i_first], ts[i_first], ts[i_last], samples[sel], values[i_first],
+            window_start_ms[sel], at_steps_ms[sel],
+        )
+    return increase, known

@@ -1,8 +1,9 @@
 """Which series each reader reads: selector → series ids, kept up to date as new series arrive.
 
 Every evaluator (objectives, slices, freshness, spend tracks, query SLIs) meets a series first as
-a ``(metric, labels)`` pair in a sample frame. ``SeriesIndex`` gives it a dense id on first
-sight — asking the evaluator's ``register`` callback which of its readers (sides, groups,
+a ``(metric, labels)`` pair in a sample frame. A label with an empty value is no label (as in
+Prometheus), so ``x{a="1",b=""}`` and ``x{a="1"}`` are one series. ``SeriesIndex`` gives it a
+dense id on first sight — asking the evaluator's ``register`` callback which of its readers (sides, groups,
 tracks…) take it — or -1 when none does, and remembers the answer, so a series' labels are
 parsed and matched once. It also holds what cutting the next batch needs per series: the last
 ingested timestamp and value (``slo.series.batches``).
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from redline.kernel.labels import Selector, parse_labels
+from redline.kernel.labels import Selector, format_labels, parse_labels
 from redline.slo.series.cumulative import NO_TS
 
 __all__ = ["SelectorIndex", "SeriesIndex"]
@@ -80,8 +81,18 @@ class SeriesIndex:
         sid = self._ids.get(key)
         if sid is not None:
             return sid
+        if metric not in self._metrics:
+            self._ids[key] = -1
+            return -1
+        parsed = parse_labels(labels)
+        present = {name: value for name, value in parsed.items() if value}
+        canonical = (metric, format_labels(present))
+        found = self._ids.get(canonical)
+        if found is not None:  # the same series, written with an empty label or in another order
+            self._ids[key] = found
+            return found
         sid = -1
-        if metric in self._metrics and self._register(self.n, metric, parse_labels(labels)):
+        if self._register(self.n, metric, present):
             sid = self.n
             self.n += 1
             if sid >= len(self.last_ts):
@@ -89,6 +100,7 @@ class SeriesIndex:
                 self.last_ts = np.concatenate([self.last_ts, np.full(grow, NO_TS, dtype=np.int64)])
                 self.last_val = np.concatenate([self.last_val, np.full(grow, np.nan)])
         self._ids[key] = sid
+        self._ids[canonical] = sid
         return sid
 
     def remember_last(self, sids: I64, ts: I64 | Sequence[int], values: F64 | Sequence[float]) -> None:

@@ -46,6 +46,19 @@ class MinuteRing:
         arrays = (self.offsets, self.anchors, self.first_minute, self.last_minute)
         return sum(int(a.nbytes) for a in arrays)
 
+    def grow(self, n_sides: int) -> None:
+        """Room for ``n_sides`` sides (the new ones empty; their rows stay zero pages until used)."""
+        old = len(self.first_minute)
+        if n_sides <= old:
+            return
+        self.first_minute = np.concatenate([self.first_minute, np.zeros(n_sides - old, dtype=np.int64)])
+        self.last_minute = np.concatenate([self.last_minute, np.zeros(n_sides - old, dtype=np.int64)])
+        offsets = np.zeros((n_sides, self.ring_minutes), dtype=np.float32)
+        offsets[:old] = self.offsets
+        anchors = np.zeros((n_sides, self.ring_hours), dtype=np.float64)
+        anchors[:old] = self.anchors
+        self.offsets, self.anchors = offsets, anchors
+
     def start(self, sides: I64 | int, first_ms: I64 | int) -> None:
         """Begin ``sides`` at their first sample ``first_ms``: no minute stored yet."""
         self.first_minute[sides] = np.asarray(first_ms) // MINUTE_MS

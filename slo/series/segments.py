@@ -63,6 +63,14 @@ class FineSegments:
         arrays = (self.times, self.cumulative, self.offset, self.length, self.capacity)
         return sum(int(a.nbytes) for a in arrays)
 
+    def grow(self, n_sides: int) -> None:
+        """Room in the segment table for ``n_sides`` sides (the new ones empty)."""
+        extra = n_sides - len(self.offset)
+        if extra > 0:
+            self.offset = np.concatenate([self.offset, np.zeros(extra, dtype=np.int64)])
+            self.length = np.concatenate([self.length, np.zeros(extra, dtype=np.int64)])
+            self.capacity = np.concatenate([self.capacity, np.zeros(extra, dtype=np.int64)])
+
     # -- room ------------------------------------------------------------------------------
 
     def _allocate(self, size: int) -> int:

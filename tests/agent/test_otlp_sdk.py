@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import polars as pl
 import pytest
 from google.rpc.status_pb2 import Status
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -23,6 +24,8 @@ from opentelemetry.sdk.resources import Resource
 
 from redline.agent.runtime import Agent
 from redline.config import LoadedConfig, parse_config
+from redline.kernel.labels import parse_selector
+from redline.slo.series.increase import increase
 from tests.agent.test_full_disk import Disk
 from tests.collectors.test_otlp import S, request, sum_metric
 from tests.ports import free_port
@@ -53,9 +56,24 @@ slos:
     return LoadedConfig(parse_config(text, path), path)
 
 
+class PinnableClock:
+    """The wall clock, until a test pins it (to evaluate at the instant of the last pushed point)."""
+
+    def __init__(self) -> None:
+        self.pinned: float | None = None
+
+    def __call__(self) -> float:
+        return time.time() if self.pinned is None else self.pinned
+
+
 @pytest.fixture
-def agent(tmp_path: Path) -> Iterator[Agent]:
-    agent = Agent(config(tmp_path, free_port()), env={}, clock=time.time)
+def clock() -> PinnableClock:
+    return PinnableClock()
+
+
+@pytest.fixture
+def agent(tmp_path: Path, clock: PinnableClock) -> Iterator[Agent]:
+    agent = Agent(config(tmp_path, free_port()), env={}, clock=clock)
     agent.start_server()
     yield agent
     agent.shutdown()
@@ -80,7 +98,7 @@ def provider(port: int, temporality: AggregationTemporality) -> MeterProvider:
 
 @pytest.mark.parametrize("temporality", [AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA])
 def test_objectives_over_what_the_sdk_pushed_equal_the_recorded_counts(
-    agent: Agent, temporality: AggregationTemporality
+    agent: Agent, clock: PinnableClock, temporality: AggregationTemporality
 ) -> None:
     port = agent.receivers.ports()["otlp"]
     meters = provider(port, temporality)
@@ -111,14 +129,42 @@ def test_objectives_over_what_the_sdk_pushed_equal_the_recorded_counts(
         assert meters.force_flush(10_000)
     meters.shutdown()
 
+    # Evaluated at the instant of the last point, so nothing is extrapolated past the end. A
+    # counter stream that starts at 0 is not extrapolated before its start either (Prometheus's
+    # zero floor), so its increase is the recorded count; a cumulative histogram's buckets start
+    # at the baseline's 1, so their increases are Prometheus's extrapolation of the counts
+    # (``prometheus_ratio``, from the stored samples through the conformance-tested increase()).
+    newest = agent.store.newest_timestamp_ms()
+    assert newest is not None
+    clock.pinned = newest / 1000
     report = {o.name: o for o in agent.evaluate().objectives}
     health = agent.health["otlp"]
     assert health.ok and not health.problems, health
     assert report["chat-availability"].value == pytest.approx(1 - errors / total, rel=1e-12)
     assert report["chat-availability"].events == pytest.approx(total, rel=1e-12)
-    assert report["chat-latency"].value == pytest.approx(fast / observed, rel=1e-12)
-    assert report["chat-ttft"].value == pytest.approx(1 - slow_ttft / observed, rel=1e-12)
+    if temporality == AggregationTemporality.DELTA:  # every stream starts at 0 (stored at its start time)
+        assert report["chat-latency"].value == pytest.approx(fast / observed, rel=1e-12)
+        assert report["chat-ttft"].value == pytest.approx(1 - slow_ttft / observed, rel=1e-12)
+    else:
+        histogram = 'app_request_duration_seconds_bucket{job="shop/chat"}'
+        assert report["chat-latency"].value == pytest.approx(prometheus_ratio(agent, histogram, "0.25", newest))
+        assert report["chat-latency"].value != pytest.approx(fast / observed, rel=1e-6)  # the baseline counts
     assert not report["chat-ttft"].approximate
+
+
+def prometheus_ratio(agent: Agent, bucket_selector: str, le: str, at_ms: int) -> float:
+    """``sum(increase(bucket{le=LE}[30d])) / sum(increase(bucket{le="+Inf"}[30d]))`` over the stored samples."""
+    window_ms = 30 * 86400 * 1000
+    samples = agent.store.read([parse_selector(bucket_selector)], at_ms - window_ms, at_ms).sort("timestamp")
+
+    def total(bound: str) -> float:
+        found = 0.0
+        for _, rows in samples.filter(pl.col("labels").str.contains(f'le="{bound}"', literal=True)).group_by("labels"):
+            value = increase(rows["timestamp"].to_numpy(), rows["value"].to_numpy(), at_ms, window_ms)
+            found += value or 0.0
+        return found
+
+    return total(le) / total("+Inf")
 
 
 GENAI_CONFIG = """

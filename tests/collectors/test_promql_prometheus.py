@@ -249,8 +249,10 @@ def test_recorded_counters_give_the_same_error_ratios_as_the_scraped_counters(
         assert mine is not None and theirs is not None, window
         assert mine == pytest.approx(theirs, rel=1e-9), window
     # at k = 716: errors k//10 + 2 (k//40), total 10 k + errors, over (k - window/15 s, k];
-    # windows longer than the history see its whole increase from k = 0 (extrapolation cancels)
-    whole = (71 + 34) / (7160 + 71 + 34)
+    # windows longer than the history see its whole increase from k = 0, each series extended at
+    # its start as Prometheus does: the 200s (from 1500) by half an interval (7.5 s of 716 × 15 s),
+    # the errors (from 0) not at all (the zero floor)
+    whole = (71 + 34) / (7160 * (716 * 15 + 7.5) / (716 * 15) + 71 + 34)
     expected = {
         "5m": 2 / 202, "30m": 18 / 1218, "1h": 36 / 2436, "2h": 72 / 4872,
         "6h": whole, "1d": whole, "3d": whole, "slo": whole,
