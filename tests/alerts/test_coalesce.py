@@ -65,9 +65,13 @@ def test_a_receiver_back_from_an_outage_gets_only_final_states_and_one_open_inci
         open_at_receiver[key] = action
     assert {k for k, a in open_at_receiver.items() if a == "trigger"} == {cart, checkout2}
     coalesced = sorted((k, s, d) for k, s, d, state, _, err in rows if state == "dropped" and err == COALESCED)
-    assert coalesced == sorted([
-        ("api/page", "firing", api), ("checkout/page", "firing", checkout1), ("checkout/page", "resolved", checkout1),
-    ])
+    assert coalesced == sorted(
+        [
+            ("api/page", "firing", api),
+            ("checkout/page", "firing", checkout1),
+            ("checkout/page", "resolved", checkout1),
+        ]
+    )
     assert harness.health.snapshot()["pd"].coalesced == 3
     assert store.pending_counts() == {}
 
