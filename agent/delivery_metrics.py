@@ -37,6 +37,11 @@ class NotifierCollector(Collector):
                                             labels=["notifier"]),
             "dropped": CounterMetricFamily("redline_notifier_dropped",
                                            "Repeat notifications dropped from a full queue.", labels=["notifier"]),
+            "coalesced": CounterMetricFamily(
+                "redline_notifier_coalesced",
+                "Queued notifications not sent because a newer one of the same incident supersedes them.",
+                labels=["notifier"],
+            ),
         }
         queued = GaugeMetricFamily("redline_notifier_queue", "Notifications waiting in the outbox.",
                                    labels=["notifier"])

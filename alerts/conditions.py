@@ -34,6 +34,7 @@ from redline.slo.results import ObjectiveResult, StatusReport
 from redline.slo.spec import GuardrailSpec, SLOSpec
 
 __all__ = [
+    "NOTIFIER_LABEL",
     "ActiveCondition",
     "ConditionAlert",
     "ConditionPolicy",
@@ -48,6 +49,15 @@ REDLINE = "redline"
 """The ``slo`` label of alerts about Redline itself."""
 META_COMPONENTS = ("store_writes", "data_directory")
 """Readiness components a meta-alert watches, besides every ``notifier:<name>``."""
+NOTIFIER_LABEL = "notifier"
+"""On a meta-alert about a notifier, that notifier's name: the alert is routed around it
+(``about_notifier``), so it goes out through the other routes."""
+
+
+def about_notifier(labels: Mapping[str, str]) -> str | None:
+    """The notifier a meta-alert with ``labels`` is about (``None``: not such an alert). Only
+    Redline's own alerts qualify, so an objective's own ``notifier`` label never reroutes it."""
+    return labels.get(NOTIFIER_LABEL) if labels.get("slo") == REDLINE else None
 
 
 @dataclass(frozen=True)
@@ -192,7 +202,8 @@ def self_conditions(health: SelfHealth, source_down_for_s: float) -> list[Condit
         what = component.replace("notifier:", "notifier ")
         out.append(ConditionAlert(
             f"{REDLINE}/component/{component}", REDLINE, "page", reason is not None,
-            {**_labels("RedlineComponentDown", REDLINE, "page", None), "component": component},
+            {**_labels("RedlineComponentDown", REDLINE, "page", None), "component": component,
+             **({NOTIFIER_LABEL: component.removeprefix("notifier:")} if component.startswith("notifier:") else {})},
             {"summary": f"Redline: {what} is broken: {reason}", "description": reason or ""},
             f"Redline: {what} works again",
         ))

@@ -5,7 +5,8 @@ it never waits on a network call. Each notifier has its own worker, so a slow or
 delays only its own queue. A worker, at each ``step()``:
 
 1. takes its oldest pending intent (intents left pending by a crash are simply the queue at
-   start, replayed with the same dedup key);
+   start, replayed with the same dedup key); when it is due, the intents a newer one of the same
+   incident supersedes are first coalesced away (``outbox_sql.coalesce``: only final states);
 2. waits until it is due: its retry time, the notifier's rate limit (``min_interval_s``) or a
    429's ``Retry-After``, and for a new incident the group window (``group_wait_s``), so that
    incidents opening together go out as one message where the notifier takes a batch;
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from redline.alerts.classify import Backoff, Verdict
 from redline.alerts.health import HealthRegistry
 from redline.alerts.notifiers import DeliveryFailed, Notification, Notifier
-from redline.alerts.outbox_sql import INTENT_COLUMNS, Intent, intent_from_row
+from redline.alerts.outbox_sql import INTENT_COLUMNS, Intent, coalesce, intent_from_row
 from redline.alerts.state import AlertStateStore
 from redline.kernel.errors import StoreError
 
@@ -51,6 +52,8 @@ class DeliverySettings:
     group_wait_s: float = 0.0
     group_by: tuple[str, ...] = ("alertname", "severity")
     """Incidents that share these labels (and status) may share a message."""
+    coalesce: bool = True
+    """Send each incident's final state only (``outbox_sql.coalesce``); off, every transition in order."""
 
 
 class DeliveryWorker:
@@ -105,17 +108,41 @@ class DeliveryWorker:
         queue = self.pending(limit=batch_limit + 100)
         if not queue:
             return self._resend(now)
-        head = queue[0]
-        due = max(head.next_at, self._free_at)
-        if batch_limit > 1 and head.tries == 0:
-            due = max(due, head.created_at + self._settings.group_wait_s)
+        due = self._due(queue[0], batch_limit)
         if now < due:
             return due
+        if self._coalesce(now):
+            queue = self.pending(limit=batch_limit + 100)
+            if not queue:
+                return self._resend(now)
+            due = self._due(queue[0], batch_limit)
+            if now < due:
+                return due
+        head = queue[0]
         batch = [head, *[i for i in queue[1:] if self._groups_with(i, head)]][:batch_limit]
         verdict = self._attempt([i.notification for i in batch])
         after = self._clock()
         self._settle(batch, verdict, after)
         return after
+
+    def _due(self, head: Intent, batch_limit: int) -> float:
+        """When the head of the queue may go: its retry time, the rate limit, a new incident's group window."""
+        due = max(head.next_at, self._free_at)
+        if batch_limit > 1 and head.tries == 0:
+            due = max(due, head.created_at + self._settings.group_wait_s)
+        return due
+
+    def _coalesce(self, at: float) -> int:
+        """Settle the pending intents a newer one of the same incident supersedes (``outbox_sql.coalesce``):
+        after an outage the receiver gets each incident's final state, not every step on the way."""
+        if self._closed.is_set() or not self._settings.coalesce:
+            return 0
+        with self._store.transaction() as conn:
+            count = coalesce(conn, self.name, at)
+        if count:
+            self._health.coalesced(self.name, count)
+            self._log.info("notifier %s: %d superseded notifications coalesced", self.name, count)
+        return count
 
     def _groups_with(self, intent: Intent, head: Intent) -> bool:
         window_end = head.created_at + self._settings.group_wait_s

@@ -38,6 +38,8 @@ class NotifierHealth:
     """Intents given up as permanent failures."""
     given_up: int = 0
     dropped: int = 0
+    coalesced: int = 0
+    """Pending notifications settled unsent because a newer one of the same incident supersedes them."""
     consecutive_failures: int = 0
     last_success_at: float | None = None
 
@@ -120,3 +122,8 @@ class HealthRegistry:
         """``count`` repeat notifications dropped (queue full or already queued)."""
         if count:
             self._update(name, NotifierEvent(name, "dropped", f"{count} repeats dropped", at), {"dropped": count})
+
+    def coalesced(self, name: str, count: int) -> None:
+        """``count`` superseded notifications settled unsent (no event: the final state still goes out)."""
+        if count:
+            self._update(name, None, {"coalesced": count})

@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 
 from redline.alerts.alert_policy import AlertPolicy, spec_name
 from redline.alerts.condition_step import step_condition
-from redline.alerts.conditions import ConditionPolicy
+from redline.alerts.conditions import ConditionPolicy, about_notifier
 from redline.alerts.identity import describe
 from redline.alerts.message import resolved_annotations
 from redline.alerts.notifiers import AlertStatus, Notification, Notifier, dedup_key, fingerprint
@@ -157,6 +157,12 @@ class AlertManager:
         """Guardrail, dark-objective, meta and watchdog alerts (``redline.alerts.conditions``)."""
         """Silences and acknowledgements (``redline.alerts.suppression``), applied to what is owed."""
 
+    def route(self, labels: Mapping[str, str]) -> tuple[str, ...]:
+        """The notifiers an alert with ``labels`` goes to; a meta-alert about a notifier goes
+        through the other routes (never to the notifier it says is broken)."""
+        about = about_notifier(labels)
+        return self._router.route(labels, exclude=() if about is None else (about,))
+
     @property
     def router(self) -> Router:
         """Who gets what: a meta-alert about a notifier routes with ``router.route(labels, exclude=...)``."""
@@ -244,7 +250,7 @@ class AlertManager:
                 intents: tuple[NewIntent, ...] = ()
                 if owe is not None:
                     notification = self.notification(record, owe)
-                    intents = tuple(NewIntent(n, notification, repeat) for n in self._router.route(record.labels))
+                    intents = tuple(NewIntent(n, notification, repeat) for n in self.route(record.labels))
                     if record.key in events:
                         events[record.key] = replace(events[record.key], owed_to=tuple(i.notifier for i in intents))
                 writes.append((record, intents))
@@ -383,5 +389,5 @@ class AlertManager:
         return [
             self.notification(r, "firing")
             for r in self._state.records()
-            if r.state == "firing" and r.key not in busy and notifier in self._router.route(r.labels)
+            if r.state == "firing" and r.key not in busy and notifier in self.route(r.labels)
         ]

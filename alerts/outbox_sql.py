@@ -22,7 +22,9 @@ from typing import Any, Final, Literal, cast
 
 from redline.alerts.notifiers import AlertStatus, Notification, dedup_key
 
-__all__ = ["INTENT_COLUMNS", "Intent", "IntentState", "NewIntent", "enqueue", "intent_from_row", "migrate_owed"]
+__all__ = [
+    "INTENT_COLUMNS", "Intent", "IntentState", "NewIntent", "coalesce", "enqueue", "intent_from_row", "migrate_owed",
+]
 
 IntentState = Literal["pending", "sent", "dropped", "given_up", "failed"]
 
@@ -122,6 +124,58 @@ def enqueue(
             if evicted:
                 dropped[intent.notifier] = dropped.get(intent.notifier, 0) + evicted
     return dropped
+
+
+COALESCED: Final = "coalesced: superseded by a newer notification of the same incident"
+
+
+def coalesce(conn: sqlite3.Connection, notifier: str, at: float) -> int:
+    """Settle the pending intents of ``notifier`` that a newer pending one of the same incident
+    (dedup key) makes needless; return how many. Only the delivery worker calls this, between its
+    attempts, so nothing it settles is in flight.
+
+    Per dedup key, only the final state is owed: of several pending firing intents the newest
+    stays (as a state change if any it replaces was one: a queue-full eviction drops repeats only);
+    a pending resolve supersedes every pending firing. The resolve itself is needless too when the
+    receiver cannot have seen the incident: no firing intent of it to this notifier was ever sent
+    or even attempted (an attempt that timed out may have arrived). Settled intents become
+    ``dropped`` rows whose ``last_error`` says they were coalesced.
+    """
+    keys = [
+        row[0]
+        for row in conn.execute(
+            "SELECT dedup_key FROM intents WHERE notifier = ? AND state = 'pending' GROUP BY dedup_key "
+            "HAVING count(*) > 1",
+            (notifier,),
+        )
+    ]
+    settled: list[int] = []
+    for key in keys:
+        rows = conn.execute(
+            "SELECT id, status, repeat FROM intents WHERE notifier = ? AND dedup_key = ? AND state = 'pending' "
+            "ORDER BY id",
+            (notifier, key),
+        ).fetchall()
+        firing = [r for r in rows if r[1] == "firing"]
+        resolves = [r for r in rows if r[1] == "resolved"]
+        if resolves:
+            seen = conn.execute(
+                "SELECT 1 FROM intents WHERE notifier = ? AND dedup_key = ? AND status = 'firing' "
+                "AND (state = 'sent' OR tries > 0) LIMIT 1",
+                (notifier, key),
+            ).fetchone()
+            settled += [r[0] for r in firing] + [r[0] for r in resolves[:-1]]
+            if seen is None:
+                settled.append(resolves[-1][0])
+        elif len(firing) > 1:
+            settled += [r[0] for r in firing[:-1]]
+            if any(not r[2] for r in firing[:-1]):
+                conn.execute("UPDATE intents SET repeat = 0 WHERE id = ?", (firing[-1][0],))
+    conn.executemany(
+        "UPDATE intents SET state = 'dropped', done_at = ?, last_error = ? WHERE id = ?",
+        [(at, COALESCED, i) for i in settled],
+    )
+    return len(settled)
 
 
 def migrate_owed(conn: sqlite3.Connection) -> None:

@@ -149,6 +149,9 @@ class AlertStateStore:
         self._header_fd: int | None = None
         self._records_cache: dict[str, tuple[tuple[Any, ...], AlertRecord]] = {}
         """Alert key → (row version, record): see ``records()``."""
+        self._records_stamp: tuple[int, int] | None = None
+        self._records_list: list[AlertRecord] = []
+        """What ``records()`` last returned, and the database's version when it read it."""
         """The file, opened once with the connection, for ``check()`` to read its header: closing
         any other descriptor of it would drop SQLite's POSIX locks, which are per process."""
 
@@ -235,6 +238,7 @@ class AlertStateStore:
             self._close()
 
     def _close(self) -> None:
+        self._records_stamp = None  # a new connection counts its changes afresh
         if self._conn is not None:
             conn, self._conn = self._conn, None
             with suppress(sqlite3.Error):  # closing what broke must not hide why it broke
@@ -356,6 +360,9 @@ class AlertStateStore:
         a row's version is its ``(updated_at, last_notified_at)`` (every write sets one of them),
         so only the rows whose version moved are read in full and decoded again.
         """
+        stamp = self._stamp()
+        if stamp == self._records_stamp:
+            return list(self._records_list)
         versions = self._read("SELECT key, updated_at, last_notified_at FROM alerts ORDER BY key")
         cache = self._records_cache
         stale = [key for key, *version in versions if key not in cache or cache[key][0] != tuple(version)]
@@ -367,7 +374,20 @@ class AlertStateStore:
             for row in rows:
                 cache[row[0]] = ((row[11], row[10]), self._record(row))
         self._records_cache = fresh = {key: cache[key] for key, *_ in versions if key in cache}
-        return [fresh[key][1] for key, *_ in versions if key in fresh]
+        self._records_list = [fresh[key][1] for key, *_ in versions if key in fresh]
+        self._records_stamp = stamp
+        return list(self._records_list)
+
+    def _stamp(self) -> tuple[int, int]:
+        """The database's version as this connection sees it: ``PRAGMA data_version`` moves when
+        another connection commits, ``total_changes`` when this one writes anything. Unchanged, no
+        row can have changed (a steady tick then reads no alert rows at all)."""
+        with self._lock:
+            conn = self._connect()
+            try:
+                return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
+            except sqlite3.Error as exc:
+                raise StoreError(f"alert state {self.path}: read failed: {exc}") from exc
 
     def save(self, record: AlertRecord, *, intents: Sequence[NewIntent] = ()) -> dict[str, int]:
         """Write ``record`` and, in the same transaction, the intents it owes; return repeats dropped."""

@@ -69,8 +69,8 @@ def objective(name: str, burning: bool) -> ObjectiveResult:
     if burning:
         rates.update(BURNING)
     return ObjectiveResult(
-        name=name, kind="availability", dimension="users", objective=0.999, window="30d",
-        window_seconds=30 * 86400.0, sli=0.99, budget_remaining=0.5, burn_rates=rates,
+        name=name, kind="availability", dimension="users", target=0.999, window="30d",
+        window_seconds=30 * 86400.0, value=0.99, budget_remaining=0.5, burn_rates=rates,
         time_to_breach_seconds=3600.0, status="warning", reason="bench",
     )
 
@@ -142,18 +142,19 @@ def run(workers: list[DeliveryWorker], clock: Clock, until: float) -> None:
         clock.now = min(future)
 
 
-def outage(tmp: Path, client: httpx.Client, kind: str) -> None:
+def outage(tmp: Path, client: httpx.Client, kind: str, *, coalesce: bool = True) -> None:
     up = threading.Event()
     receiver = Receiver(lambda body: (202, {}) if up.is_set() else (503, {}))
     clock = Clock(T0)
-    store = AlertStateStore(tmp / f"outage-{kind}.db")
+    store = AlertStateStore(tmp / f"outage-{kind}-{coalesce}.db")
     manager = AlertManager(store, ["pd"], clock=clock, repeat_interval_s=None)
     notifier: Notifier = (
         PagerDutyNotifier("KEY", client, name="pd", url=receiver.url, clock=clock)
         if kind == "pagerduty"
         else WebhookNotifier(receiver.url, client, name="pd", clock=clock, max_batch=50)
     )
-    worker = DeliveryWorker(store, notifier, HealthRegistry(), DeliverySettings(), clock=clock)
+    health = HealthRegistry()
+    worker = DeliveryWorker(store, notifier, health, DeliverySettings(coalesce=coalesce), clock=clock)
     rng = random.Random(7)
     names = [f"slo-{i:02d}" for i in range(50)]
     burning = dict.fromkeys(names, False)
@@ -169,19 +170,26 @@ def outage(tmp: Path, client: httpx.Client, kind: str) -> None:
     run([worker], clock, recovered + 3600)
     delivered = [e for e in store.log() if e.ok]
     last = max(e.at for e in delivered)
-    print(f"outage ({kind}): 50 objectives, {changes} state changes while the receiver was down 10 min")
+    how = "final states only (coalesced)" if coalesce else "every transition in order (before coalescing)"
+    print(f"outage ({kind}, {how}): 50 objectives, {changes} state changes while the receiver was down 10 min; "
+          f"{health.snapshot()['pd'].coalesced} superseded notifications coalesced")
     if kind == "pagerduty":
         state, repeats = pd_state(receiver.bodies)
         open_redline = {manager.notification(r, "firing").dedup_key for r in store.records() if r.state == "firing"}
         open_receiver = {k for k, a in state.items() if a == "trigger"}
         print(f"  every change delivered {last - recovered:.1f} s after recovery (simulated; PagerDuty's "
               f"100 events/min; {len(receiver.bodies)} events, in order)")
-        print(f"  lost state changes {changes - len(receiver.bodies) + repeats}; open incidents: receiver "
+        # a final state is lost when the receiver's last action for a dedup key is not Redline's final one
+        final = {r[0]: ("trigger" if r[1] == "firing" else "resolve") for r in store.query(
+            "SELECT dedup_key, status FROM intents WHERE id IN (SELECT max(id) FROM intents GROUP BY dedup_key)")}
+        seen = {k: a for k, a in final.items() if k in state or a == "trigger"}
+        lost = sum(state.get(k) != a for k, a in seen.items())
+        print(f"  lost final states {lost}; repeated events {repeats}; open incidents: receiver "
               f"{len(open_receiver)}, Redline {len(open_redline)}, same dedup keys: {open_receiver == open_redline}")
     else:
         alerts = [a for b in receiver.bodies for a in b["alerts"]]
         print(f"  every change delivered {last - recovered:.1f} s after recovery (simulated; "
-              f"{len(receiver.bodies)} messages of up to 50); lost state changes {changes - len(alerts)}")
+              f"{len(receiver.bodies)} messages of up to 50, {len(alerts)} alerts)")
     store.close()
     receiver.stop()
 
@@ -328,6 +336,7 @@ def main() -> None:
     logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory() as name, httpx.Client(timeout=10.0) as client:
         tmp = Path(name)
+        outage(tmp, client, "pagerduty", coalesce=False)
         outage(tmp, client, "pagerduty")
         outage(tmp, client, "webhook")
         slack(tmp, client, max_batch=10)

@@ -178,3 +178,37 @@ def test_condition_alerts_carry_their_objectives_team_owner_and_runbook(make: An
     assert (dark.annotations["owner"], dark.annotations["runbook_url"]) == ("ml-platform", "https://runbooks.example/api")
     assert dark.annotations["summary"].startswith("api-availability: the SLI has gone dark")
     assert forecast.labels["team"] == "finops"
+
+
+def test_a_meta_alert_about_a_broken_notifier_goes_out_through_the_other_routes(tmp_path: Path) -> None:
+    from redline.alerts.routing import Route, Router
+    from tests.alerts.conftest import PAGE_BURN, RecordingNotifier
+
+    clock = FakeClock()
+    state = AlertStateStore(tmp_path / "alerts.sqlite")
+    conditions = HysteresisStore(tmp_path / "alerts.sqlite", scope="conditions")
+    slack, pager = RecordingNotifier("slack"), RecordingNotifier("pager")
+    health = [SelfHealth({}, {"notifier:slack": "failed permanently: HTTP 404"}, ("slack", "pager"))]
+    router = Router((Route(("slack", "pager"), match={"severity": "page"}),), default=("pager",))
+    harness = Harness(state, [slack, pager], clock, router=router, repeat_interval_s=None,
+                      conditions=ConditionPolicy(conditions, health=lambda: health[0]))
+    try:
+        api = objective("api", burn=PAGE_BURN)
+        harness.process(report(api))
+        keys = {n.name: sorted(s.key for s in n.sent) for n in (slack, pager)}
+        assert keys == {"slack": ["api/page"], "pager": ["api/page", "redline/component/notifier:slack"]}
+        meta = pager.sent[-1] if pager.sent[-1].key.startswith("redline/") else pager.sent[0]
+        assert (meta.labels["notifier"], meta.labels["component"]) == ("slack", "notifier:slack")
+        assert harness.manager.route(meta.labels) == ("pager",)
+        assert harness.manager.router.route(meta.labels) == ("slack", "pager")  # what exclusion removes
+        # an objective's own `notifier` label never reroutes it: only Redline's meta-alerts are
+        assert harness.manager.route({"slo": "api", "severity": "page", "notifier": "slack"}) == ("slack", "pager")
+
+        clock.now += 60  # now the pager breaks and slack works again: the other way round
+        health[0] = SelfHealth({}, {"notifier:pager": "gave up after 1h: HTTP 500"}, ("slack", "pager"))
+        harness.process(report(api, at=clock.now))
+        assert [(n.status, n.key) for n in slack.sent[1:]] == [("firing", "redline/component/notifier:pager")]
+        assert [(n.status, n.key) for n in pager.sent[2:]] == [("resolved", "redline/component/notifier:slack")]
+    finally:
+        state.close()
+        conditions.close()
