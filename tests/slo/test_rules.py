@@ -65,8 +65,8 @@ def test_good_selector_ratio_is_one_minus_good_over_total() -> None:
 
 
 def test_the_period_ratio_averages_the_recorded_5m_ratio_as_sloth_does_not_a_raw_rate() -> None:
-    period = _rules(SUCCESS)["slo:sli_error:ratio_rate7d"]
-    assert period["expr"] == 'avg_over_time(slo:sli_error:ratio_rate5m{slo="api-success"}[7d])'
+    period = _rules(SUCCESS)["slo:sli_error:ratio_rate1w"]  # 7d as Prometheus (and Sloth) spell it
+    assert period["expr"] == 'avg_over_time(slo:sli_error:ratio_rate5m{slo="api-success"}[1w])'
     assert period["group"] == "redline-slo-meta-api-success"  # reads a record: not in the backfillable SLI group
     # a period that is a burn window (1d) is recorded once, from raw series
     assert _rules(LATENCY)["slo:sli_error:ratio_rate1d"]["group"] == "redline-slo-sli-api-latency"
