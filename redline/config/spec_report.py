@@ -20,6 +20,8 @@ def _percent(value: float) -> str:
 def _window(spec: SLOSpec) -> str:
     if spec.calendar is not None:
         week = f" from {spec.calendar.week_start}" if spec.calendar.period == "week" else ""
+        if spec.calendar.length_seconds is not None:
+            week = f" from {spec.calendar.start or '1970-01-01T00:00:00'}"
         return f"calendar {spec.calendar.period}{week} ({spec.calendar.timezone})"
     return f"{format_duration(spec.window)} rolling"
 

@@ -18,9 +18,13 @@ from redline.slo.sloth import load_sloth
 from redline.slo.spec import SLOSpec
 
 EXPECTED = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "peer-specs" / "sloth" / "expected"
-CASES = [("in-base.yaml", "out-base.yaml.tpl"), ("in-base-k8s.yaml", "out-base-k8s.yaml.tpl"),
-         ("in-multifile.yaml", "out-multifile.yaml.tpl"), ("in-multifile-k8s.yaml", "out-multifile-k8s.yaml.tpl"),
-         ("in-base.yaml", "out-base-28d.yaml.tpl")]  # sloth generate --default-slo-period 28d
+CASES = [
+    ("in-base.yaml", "out-base.yaml.tpl"),
+    ("in-base-k8s.yaml", "out-base-k8s.yaml.tpl"),
+    ("in-multifile.yaml", "out-multifile.yaml.tpl"),
+    ("in-multifile-k8s.yaml", "out-multifile-k8s.yaml.tpl"),
+    ("in-base.yaml", "out-base-28d.yaml.tpl"),
+]  # sloth generate --default-slo-period 28d
 
 
 def _specs(name: str, window_s: float | None = None) -> list[SLOSpec]:
