@@ -54,6 +54,7 @@ from redline.kernel.errors import ConfigError
 from redline.kernel.labels import Matcher, Selector
 from redline.kernel.units import format_duration, prometheus_duration
 from redline.slo.alert_tiers import objective_tiers
+from redline.slo.calendar import EPOCH_START
 from redline.slo.promql_translate import query_sli_not_promql
 from redline.slo.ranking import BurnRateCondition
 from redline.slo.rule_sli import error_ratio_expr, le_spellings, promql_number
@@ -249,7 +250,11 @@ class _Writer:
 
     def _period_text(self) -> str:
         cal = self.spec.calendar
-        return self.period if cal is None else f"each calendar {cal.period}"
+        if cal is None:
+            return self.period
+        if cal.length_seconds is None:
+            return f"each calendar {cal.period}"
+        return f"each {cal.period} from {cal.start or EPOCH_START}"
 
 
 _EXPORTED_KINDS = frozenset({"availability", "latency", "freshness"})
