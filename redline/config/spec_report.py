@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from redline.config.spec_files import FileReport
 from redline.kernel.units import format_duration
+from redline.slo.calendar import EPOCH_START
 from redline.slo.spec import SLOSpec
 
 __all__ = ["describe_objective", "render_spec_reports"]
@@ -21,7 +22,7 @@ def _window(spec: SLOSpec) -> str:
     if spec.calendar is not None:
         week = f" from {spec.calendar.week_start}" if spec.calendar.period == "week" else ""
         if spec.calendar.length_seconds is not None:
-            week = f" from {spec.calendar.start or '1970-01-01T00:00:00'}"
+            week = f" from {spec.calendar.start or EPOCH_START}"
         return f"calendar {spec.calendar.period}{week} ({spec.calendar.timezone})"
     return f"{format_duration(spec.window)} rolling"
 
