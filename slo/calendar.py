@@ -1,8 +1,11 @@
-"""Calendar periods (month, week, quarter) in a time zone, as Unix milliseconds.
+"""Calendar periods (month, week, quarter, or a fixed length from a start) in a time zone, as
+Unix milliseconds.
 
 Pure functions: a period starts at 00:00 local time on the 1st of the month, on the configured
 weekday, or on the 1st of January/April/July/October, and ends where the next one starts, so
-DST changes give 23- or 25-hour days exactly as a person in that zone counts them.
+DST changes give 23- or 25-hour days exactly as a person in that zone counts them. A fixed
+length (OpenSLO's ``1d``, ``2w``, ``1m`` calendar windows) repeats from its start: in local days
+when it is whole days (DST as above), else in elapsed time.
 ``maintenance_intervals`` turns maintenance windows (one-off or recurring) into the intervals of
 Unix milliseconds they cover within a range.
 """
@@ -14,9 +17,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from redline.slo.spec import MaintenanceWindow
+from redline.slo.spec import CalendarWindow, MaintenanceWindow
 
-__all__ = ["WEEKDAYS", "Period", "maintenance_intervals", "period_bounds"]
+__all__ = [
+    "EPOCH_START",
+    "WEEKDAYS",
+    "Period",
+    "calendar_bounds",
+    "fixed_period_bounds",
+    "local_start",
+    "maintenance_intervals",
+    "period_bounds",
+]
 
 Period = Literal["month", "week", "quarter"]
 WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -55,6 +67,57 @@ def period_bounds(at_ms: int, period: Period, timezone: str = "UTC", week_start:
     local = datetime.fromtimestamp(at_ms / 1000, tz)
     start = _start_of(local, period, week_start)
     return _ms(start, tz), _ms(_next_start(start, period), tz)
+
+
+_DAY_MS = 86_400_000
+EPOCH_START = "1970-01-01T00:00:00"
+"""Where a fixed period without a ``start`` counts from (local midnight, 1 January 1970)."""
+
+
+def local_start(start: str, timezone: str) -> datetime:
+    """``start`` (ISO, local to ``timezone`` unless it carries an offset) as a naive local time
+    in ``timezone``."""
+    anchor = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    if anchor.tzinfo is not None:
+        anchor = anchor.astimezone(ZoneInfo(timezone))
+    return anchor.replace(tzinfo=None)
+
+
+def fixed_period_bounds(at_ms: int, start: str, length_s: float, timezone: str = "UTC") -> tuple[int, int]:
+    """``(start_ms, end_ms)`` of the period containing ``at_ms`` among back-to-back periods of
+    ``length_s`` from ``start`` (an ISO time, local to ``timezone`` unless it carries an offset),
+    before it as after. Whole days step in local days (a 1d period is 00:00 to 00:00 across DST,
+    as the zone's people count it); other lengths in elapsed time."""
+    tz = ZoneInfo(timezone)
+    anchor = local_start(start, timezone)
+    length_ms = round(length_s * 1000)
+    if length_ms <= 0:
+        raise ValueError(f"a period must last a positive time, got {length_s!r} s")
+    if length_ms % _DAY_MS:
+        first = _ms(anchor, tz)
+        k = (at_ms - first) // length_ms
+        return first + k * length_ms, first + (k + 1) * length_ms
+    step = timedelta(days=length_ms // _DAY_MS)
+    local = datetime.fromtimestamp(at_ms / 1000, tz).replace(tzinfo=None)
+    k = (local - anchor) // step
+    lo, hi = _ms(anchor + k * step, tz), _ms(anchor + (k + 1) * step, tz)
+    while at_ms < lo:  # at a DST edge the local estimate can be one period off
+        k -= 1
+        lo, hi = _ms(anchor + k * step, tz), lo
+    while at_ms >= hi:
+        k += 1
+        lo, hi = hi, _ms(anchor + (k + 1) * step, tz)
+    return lo, hi
+
+
+def calendar_bounds(at_ms: int, calendar: CalendarWindow) -> tuple[int, int]:
+    """``(start_ms, end_ms)`` of ``calendar``'s period containing ``at_ms``: a month, week or
+    quarter (``period_bounds``), or a fixed length from its start (``fixed_period_bounds``)."""
+    length = calendar.length_seconds
+    if length is None:
+        period: Period = calendar.period  # type: ignore[assignment]  # one of NAMED_PERIODS
+        return period_bounds(at_ms, period, calendar.timezone, calendar.week_start)
+    return fixed_period_bounds(at_ms, calendar.start or EPOCH_START, length, calendar.timezone)
 
 
 def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:

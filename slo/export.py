@@ -29,7 +29,7 @@ from typing import Any, Literal
 import yaml
 
 from redline.kernel.units import parse_duration
-from redline.slo.calendar import WEEKDAYS
+from redline.slo.calendar import EPOCH_START, WEEKDAYS, local_start
 from redline.slo.spec import AlertingSpec, AlertRoleSpec, QuerySLI, SLOSpec
 
 __all__ = ["EXPORT_FORMATS", "ExportFormat", "export_documents", "render_export"]
@@ -110,8 +110,13 @@ def _openslo_window(spec: SLOSpec) -> dict[str, Any]:
     if spec.calendar is None:
         return {"duration": _shorthand(spec.window), "isRolling": True}
     c = spec.calendar
-    start = _week_start_date(c.week_start) if c.period == "week" else "2024-01-01 00:00:00"
-    duration = {"week": "1w", "month": "1M", "quarter": "1Q"}[c.period]
+    length = c.length_seconds
+    if length is not None:  # a fixed length from its start
+        start = local_start(c.start or EPOCH_START, c.timezone).strftime("%Y-%m-%d %H:%M:%S")
+        duration = _shorthand(length)
+    else:
+        start = _week_start_date(c.week_start) if c.period == "week" else "2024-01-01 00:00:00"
+        duration = {"week": "1w", "month": "1M", "quarter": "1Q"}[c.period]
     return {"duration": duration, "isRolling": False, "calendar": {"startTime": start, "timeZone": c.timezone}}
 
 

@@ -20,9 +20,11 @@ Timeslices / RatioTimeslices       with a ratioMetric: time slices of ``timeSlic
                                   a backend (a slice is good when its ratio reaches
                                   ``timeSliceTarget``; RatioTimeslices averages the slices' ratios)
 ``timeWindow``                     rolling ``{duration, isRolling: true}`` in m h d w M Q Y
-                                  (M = 30d, Q = 90d, Y = 365d); calendar ``1w``/``1M``/``1Q``
-                                  from ``startTime`` in ``timeZone`` (``isRolling: true`` wins
-                                  over a calendar, as the spec says); none: 30 days rolling
+                                  (M = 30d, Q = 90d, Y = 365d); calendar ``1M``/``1Q`` (and
+                                  ``1w`` from midnight) as Redline's month/quarter/week, any
+                                  other length in m h d w as back-to-back periods from
+                                  ``startTime`` in ``timeZone`` (``isRolling: true`` wins over
+                                  a calendar, as the spec says); none: 30 days rolling
 ``objectives[]``                   ``target`` or ``targetPercent``; several → one objective each,
                                   named ``<slo>-<displayName or index>``
 ``alertPolicies``                  ``burnrate`` conditions → ``SLOSpec.alerting.tiers``
@@ -45,7 +47,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from redline.kernel.errors import ConfigError
-from redline.kernel.units import format_duration, parse_duration
+from redline.kernel.units import format_duration, parse_duration, prometheus_duration
 from redline.slo.calendar import WEEKDAYS
 from redline.slo.openslo_alpha import from_v1alpha, v1alpha_loc
 from redline.slo.promql_translate import (
@@ -375,16 +377,27 @@ def _window(obj: _Obj, spec: dict[str, Any], result: ImportResult) -> dict[str, 
     calendar = w.get("calendar")
     if not isinstance(calendar, dict):
         raise obj.fail("spec.timeWindow[0].calendar", "a window with isRolling: false needs a calendar")
-    if duration not in _CALENDAR_PERIODS:
-        raise obj.fail("spec.timeWindow[0].duration", "a calendar window in Redline is one week, month or quarter "
-                       "(1w, 1M, 1Q)", duration)
-    period = _CALENDAR_PERIODS[str(duration)]
     start = calendar.get("startTime")
     try:
         when = start if isinstance(start, datetime) else datetime.fromisoformat(str(start))
     except ValueError as exc:
         raise obj.fail("spec.timeWindow[0].calendar.startTime", "expected a date and time (2022-01-01 00:00:00)",
                        start) from exc
+    tz = str(calendar.get("timeZone") or "UTC")
+    midnight = not (when.hour or when.minute or when.second)
+    if duration in _CALENDAR_PERIODS and (duration != "1w" or midnight):
+        return {"calendar": _named_period(obj, result, _CALENDAR_PERIODS[str(duration)], when, tz)}
+    if str(duration)[-1:] in ("M", "Q", "Y"):
+        raise obj.fail("spec.timeWindow[0].duration", "a calendar window of months, quarters or years in Redline "
+                       "is one month or quarter (1M, 1Q); fixed lengths are in m, h, d or w", duration)
+    # A fixed length (1m, 12h, 1d, 2w, or a week from a time other than midnight): back-to-back
+    # periods from startTime, local to timeZone.
+    return {"calendar": {"period": prometheus_duration(seconds), "timezone": tz, "start": when.isoformat()}}
+
+
+def _named_period(obj: _Obj, result: ImportResult, period: str, when: datetime, tz: str) -> dict[str, Any]:
+    """A week (from midnight), month or quarter: Redline's own calendar periods, with a note
+    where startTime falls elsewhere than where Redline's period starts."""
     shifted = [f"at {when.time()}"] if when.hour or when.minute or when.second else []
     if period != "week" and when.day != 1:
         shifted.append(f"on day {when.day}")
@@ -395,8 +408,7 @@ def _window(obj: _Obj, spec: dict[str, Any], result: ImportResult) -> dict[str, 
                   "quarter": "at 00:00 on the 1st of January, April, July and October"}[period]
         obj.note(result, "spec.timeWindow[0].calendar.startTime",
                  f"this {period} starts {' '.join(shifted)}; Redline's {period}s start {starts}")
-    tz = calendar.get("timeZone") or "UTC"
-    return {"calendar": {"period": period, "timezone": str(tz), "week_start": WEEKDAYS[when.weekday()]}}
+    return {"period": period, "timezone": tz, "week_start": WEEKDAYS[when.weekday()]}
 
 
 def _target(obj: _Obj, raw: dict[str, Any], path: str) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from redline.kernel.labels import Matcher, Selector
 from redline.kernel.units import format_duration, parse_duration
-from redline.slo.calendar import period_bounds
+from redline.slo.calendar import calendar_bounds
 from redline.slo.spec import BURN_WINDOWS, WINDOW_PLACEHOLDER_RE, SLOSpec
 
 __all__ = [
@@ -45,7 +45,7 @@ def window_lengths(spec: SLOSpec, at_ms: int) -> dict[str, float]:
     own = spec.window
     if spec.calendar is not None:
         cal = spec.calendar
-        start_ms, _ = period_bounds(at_ms, cal.period, cal.timezone, cal.week_start)
+        start_ms, _ = calendar_bounds(at_ms, cal)
         own = max((at_ms - start_ms) // 1000, _MIN_PERIOD_S)
     return {**dict(zip(BURN_WINDOWS, _BURN_S, strict=True)), OBJECTIVE_WINDOW: float(own)}
 

@@ -38,7 +38,7 @@ import numpy.typing as npt
 import polars as pl
 
 from redline.kernel.labels import Selector
-from redline.slo.calendar import period_bounds
+from redline.slo.calendar import calendar_bounds
 from redline.slo.objective_result import ResultBasis, objective_result
 from redline.slo.query_answers import DEFAULT_STALENESS_S, AnswerLookup, missing_reason
 from redline.slo.query_expressions import (
@@ -196,7 +196,7 @@ class QueryEvaluator:
     @staticmethod
     def _period(objective: QueryObjective, at_ms: int) -> tuple[int, int] | None:
         cal = objective.basis.spec.calendar
-        return None if cal is None else period_bounds(at_ms, cal.period, cal.timezone, cal.week_start)
+        return None if cal is None else calendar_bounds(at_ms, cal)
 
     def error_ratios(self, at_ms: int, name: str) -> dict[str, float | None]:
         """The error ratio per burn window and for the objective window (keyed ``"slo"``)."""

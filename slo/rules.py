@@ -7,7 +7,8 @@ rule on its own against a Prometheus and so cannot chain rules of one group):
 - ``redline-slo-sli-<name>``: ``slo:sli_error:ratio_rate<W>`` for every burn window (``BURN_WINDOWS``
   and any other window of the objective's tiers), from raw series only (``slo.rule_sli``).
 - ``redline-slo-meta-<name>``: what reads the SLI records. ``slo:sli_error:ratio_rate<P>`` over
-  the objective's period ``P`` is Sloth's: ``avg_over_time`` of the 5m record over ``P``, not a
+  the objective's period ``P`` (spelt as Prometheus spells durations, as Sloth names it: ``30d``,
+  but ``4w`` for 28 days) is Sloth's: ``avg_over_time`` of the 5m record over ``P``, not a
   ``rate(...[30d])`` over raw series (heavy on a real Prometheus): the time average of the 5m
   ratios, which weighs every 5 minutes alike where Redline's own weighs every event. Then
   ``slo:objective:ratio``, ``slo:error_budget:ratio`` (1 − objective), ``slo:time_period:days``,
@@ -51,8 +52,9 @@ import yaml
 
 from redline.kernel.errors import ConfigError
 from redline.kernel.labels import Matcher, Selector
-from redline.kernel.units import format_duration
+from redline.kernel.units import format_duration, prometheus_duration
 from redline.slo.alert_tiers import objective_tiers
+from redline.slo.calendar import EPOCH_START
 from redline.slo.promql_translate import query_sli_not_promql
 from redline.slo.ranking import BurnRateCondition
 from redline.slo.rule_sli import error_ratio_expr, le_spellings, promql_number
@@ -79,8 +81,10 @@ _num = promql_number
 
 
 def period_window(spec: SLOSpec) -> str:
-    """The window of the period records: the rolling window, or a calendar period's nominal length."""
-    return format_duration(nominal_period_seconds(spec))
+    """The window of the period records: the rolling window, or a calendar period's nominal length,
+    spelt as Prometheus (and so Sloth) spells it: ``30d``, but ``4w`` for 28 days and ``1w`` for 7,
+    so ``slo:sli_error:ratio_rate<P>`` is the record Sloth's dashboards and alerts read."""
+    return prometheus_duration(nominal_period_seconds(spec))
 
 
 def _burn_windows(spec: SLOSpec) -> list[str]:
@@ -246,7 +250,11 @@ class _Writer:
 
     def _period_text(self) -> str:
         cal = self.spec.calendar
-        return self.period if cal is None else f"each calendar {cal.period}"
+        if cal is None:
+            return self.period
+        if cal.length_seconds is None:
+            return f"each calendar {cal.period}"
+        return f"each {cal.period} from {cal.start or EPOCH_START}"
 
 
 _EXPORTED_KINDS = frozenset({"availability", "latency", "freshness"})

@@ -6,6 +6,7 @@ here, so the engine only ever sees typed values.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import zoneinfo
 from datetime import datetime
@@ -14,10 +15,12 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from redline.kernel.config_types import DurationSeconds, SelectorField
+from redline.kernel.units import parse_duration
 
 __all__ = [
     "BURN_WINDOWS",
     "DIMENSIONS",
+    "NAMED_PERIODS",
     "PERIOD_MAX_SECONDS",
     "WINDOW_PLACEHOLDER_RE",
     "AlertRoleSpec",
@@ -307,13 +310,57 @@ _DIMENSION_OF_KIND: dict[str, Dimension] = {
 }
 
 
-class CalendarWindow(_Strict):
-    """A calendar compliance window: the budget is the current month, week or quarter's, and it
-    resets at the period start (00:00 in ``timezone``)."""
+NAMED_PERIODS: Final[tuple[str, ...]] = ("month", "week", "quarter")
 
-    period: Literal["month", "week", "quarter"]
+
+def _check_period(value: str) -> str:
+    if value not in NAMED_PERIODS:
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"period {value!r}: expected month, week, quarter or a duration such as 1d, 2w, 12h"
+            ) from exc
+    return value
+
+
+def _check_start(value: str) -> str:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"start {value!r}: expected a date and time such as 2024-01-01T12:00:00") from exc
+    return value
+
+
+class CalendarWindow(_Strict):
+    """A calendar compliance window: the budget is the current period's, and it resets at the
+    period start.
+
+    ``period`` is ``month``, ``week`` or ``quarter`` (starting at 00:00 in ``timezone`` on the
+    1st, on ``week_start``, or on the 1st of January/April/July/October), or a fixed length
+    (``1d``, ``2w``, ``12h``: OpenSLO's calendar windows) whose periods follow one another from
+    ``start``, a local time in ``timezone`` (00:00 on 1970-01-01 when not given). A length in
+    whole days counts days as a person in the zone does (a DST day is 23 or 25 hours).
+    """
+
+    period: Annotated[str, AfterValidator(_check_period)]
     timezone: TimeZoneName = "UTC"
     week_start: Weekday = "monday"
+    start: Annotated[str, AfterValidator(_check_start)] | None = None
+
+    @model_validator(mode="after")
+    def _start_anchors_a_fixed_period(self) -> CalendarWindow:
+        if self.start is not None and self.period in NAMED_PERIODS:
+            raise ValueError(
+                f"start anchors a fixed-length period (1d, 2w); a {self.period} starts at its own "
+                "00:00 (give week_start for a week)"
+            )
+        return self
+
+    @property
+    def length_seconds(self) -> float | None:
+        """A fixed period's length; ``None`` for a month, week or quarter."""
+        return None if self.period in NAMED_PERIODS else parse_duration(self.period)
 
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -432,6 +479,9 @@ class SLOSpec(_Strict):
             period = calendar.get("period") if isinstance(calendar, dict) else getattr(calendar, "period", None)
             if period in PERIOD_MAX_SECONDS:
                 data = {**data, "window": PERIOD_MAX_SECONDS[period]}
+            elif isinstance(period, str):
+                with contextlib.suppress(ValueError):  # else CalendarWindow names the bad period
+                    data = {**data, "window": parse_duration(period)}
         return data
 
     @model_validator(mode="after")

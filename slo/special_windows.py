@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from redline.slo.calendar import maintenance_intervals, period_bounds
+from redline.slo.calendar import calendar_bounds, maintenance_intervals
 from redline.slo.objective_result import ResultBasis
 
 __all__ = ["CounterLookups", "CountsIn", "ObjectiveSlots", "SpecialWindows", "ValuesAt"]
@@ -95,7 +95,7 @@ class SpecialWindows:
         if cached is None or not cached[0] <= at_ms < cached[1]:
             cal = self._objectives[i].spec.calendar
             assert cal is not None
-            cached = period_bounds(at_ms, cal.period, cal.timezone, cal.week_start)
+            cached = calendar_bounds(at_ms, cal)
             self._periods[i] = cached
         return cached
 

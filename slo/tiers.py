@@ -82,5 +82,8 @@ def default_tiers(period_seconds: float) -> tuple[BurnRateCondition, ...]:
 
 def nominal_period_seconds(spec: SLOSpec) -> float:
     """The period an objective's tiers are derived from: its rolling window, or a calendar period's
-    nominal length (week 7d, month 30d, quarter 90d) — the rolling rules have one factor per tier."""
-    return spec.window if spec.calendar is None else _CALENDAR_SECONDS[spec.calendar.period]
+    nominal length (week 7d, month 30d, quarter 90d) or a fixed one's length — the rolling rules
+    have one factor per tier."""
+    if spec.calendar is None:
+        return spec.window
+    return spec.calendar.length_seconds or _CALENDAR_SECONDS[spec.calendar.period]

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from redline.config.spec_files import FileReport
 from redline.kernel.units import format_duration
+from redline.slo.calendar import EPOCH_START
 from redline.slo.spec import SLOSpec
 
 __all__ = ["describe_objective", "render_spec_reports"]
@@ -20,6 +21,8 @@ def _percent(value: float) -> str:
 def _window(spec: SLOSpec) -> str:
     if spec.calendar is not None:
         week = f" from {spec.calendar.week_start}" if spec.calendar.period == "week" else ""
+        if spec.calendar.length_seconds is not None:
+            week = f" from {spec.calendar.start or EPOCH_START}"
         return f"calendar {spec.calendar.period}{week} ({spec.calendar.timezone})"
     return f"{format_duration(spec.window)} rolling"
 

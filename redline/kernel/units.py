@@ -6,7 +6,7 @@ import math
 import re
 from typing import Final
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["format_duration", "parse_duration", "prometheus_duration"]
 
 # ---------------------------------------------------------------------------------------------
 # Durations
@@ -44,6 +44,27 @@ def format_duration(seconds: float) -> str:
     ms = round(seconds * 1000)
     parts: list[str] = []
     for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        if ms >= size:
+            parts.append(f"{ms // size}{unit}")
+            ms %= size
+    return "".join(parts)
+
+
+def prometheus_duration(seconds: float) -> str:
+    """A duration as Prometheus spells it (``model.Duration.String()``): years and weeks only when
+    they divide the whole (``28d`` → ``4w``, ``7d`` → ``1w``, ``365d`` → ``1y``; ``30d`` and
+    ``90d`` stay), then days, hours, minutes, seconds, milliseconds. Sloth names its rules so,
+    and a record's name must match theirs for their dashboards and alerts to find it."""
+    ms = round(seconds * 1000)
+    if ms <= 0:
+        return "0s"
+    parts: list[str] = []
+    for unit, size, exact in (
+        ("y", 31_536_000_000, True), ("w", 604_800_000, True), ("d", 86_400_000, False),
+        ("h", 3_600_000, False), ("m", 60_000, False), ("s", 1000, False), ("ms", 1, False),
+    ):  # fmt: skip
+        if exact and ms % size:
+            continue
         if ms >= size:
             parts.append(f"{ms // size}{unit}")
             ms %= size

@@ -216,3 +216,17 @@ def test_check_describes_calendar_windows_and_custom_tiers(tmp_path: Path) -> No
         "checkout-availability: availability, 99.9% over calendar week from sunday (Europe/Paris); "
         "alerts: page on, ticket off, 1 custom tier"
     )
+
+
+def test_check_describes_a_fixed_calendar_period_from_its_start(tmp_path: Path) -> None:
+    from redline.config.spec_report import describe_objective
+
+    text = (ROOT / "examples/openslo.yaml").read_text().replace(
+        "    - duration: 28d\n      isRolling: true\n  objectives:\n    - displayName: availability",
+        "    - duration: 2w\n      calendar: {startTime: 2024-01-07 12:00:00, timeZone: Europe/Paris}\n"
+        "  objectives:\n    - displayName: availability", 1)
+    (tmp_path / "o.yaml").write_text(text)
+    (spec, *_) = load_config(_config(tmp_path, "  - o.yaml\n")).config.slos
+    assert describe_objective(spec).startswith(
+        "checkout-availability: availability, 99.9% over calendar 2w from 2024-01-07T12:00:00 (Europe/Paris); "
+    )

@@ -5,7 +5,7 @@ import pytest
 
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.kernel.labels import format_labels, parse_labels, parse_selector
-from redline.kernel.units import format_duration, parse_duration
+from redline.kernel.units import format_duration, parse_duration, prometheus_duration
 
 
 def test_label_string_round_trips_escapes_and_sorts_keys() -> None:
@@ -78,3 +78,25 @@ def test_durations_parse_and_format() -> None:
 def test_bad_durations_are_rejected(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "spelt"),
+    [
+        (28 * 86400, "4w"),  # Sloth's 28-day period record: slo:sli_error:ratio_rate4w
+        (30 * 86400, "30d"),  # weeks only when they divide the whole
+        (7 * 86400, "1w"),
+        (90 * 86400, "90d"),
+        (365 * 86400, "1y"),
+        (366 * 86400, "366d"),  # years likewise
+        (14 * 86400 + 3600, "14d1h"),
+        (300, "5m"),
+        (5400, "1h30m"),
+        (0.25, "250ms"),
+        (0, "0s"),
+    ],
+)
+def test_prometheus_duration_spells_as_prometheus_model_duration_string(seconds: float, spelt: str) -> None:
+    assert prometheus_duration(seconds) == spelt
+    if seconds:
+        assert parse_duration(spelt) == pytest.approx(seconds)

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from redline.slo.calendar import period_bounds
+from redline.slo.calendar import fixed_period_bounds, period_bounds
 
 
 def ms(text: str, tz: str = "UTC") -> int:
@@ -46,3 +46,22 @@ def test_a_month_in_a_zone_follows_local_midnight_and_dst() -> None:
 def test_an_unknown_weekday_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown weekday 'funday'"):
         period_bounds(0, "week", week_start="funday")
+
+
+def test_fixed_periods_run_from_a_non_midnight_start_in_local_days_across_the_autumn_change() -> None:
+    # 2-day periods from 18:15 on 1 Oct 2026 in Paris; clocks go back at 03:00 on Sunday 25 Oct,
+    # so the period from Friday 23 Oct 18:15 to Sunday 25 Oct 18:15 lasts 49 hours.
+    start = "2026-10-01T18:15:00"
+    at = ms("2026-10-25T12:00:00", "Europe/Paris")
+    lo, hi = fixed_period_bounds(at, start, 2 * 86400, "Europe/Paris")
+    assert (lo, hi) == (ms("2026-10-23T18:15:00", "Europe/Paris"), ms("2026-10-25T18:15:00", "Europe/Paris"))
+    assert hi - lo == 49 * 3_600_000
+    # The start instant is inclusive, the end exclusive; a start with an offset is that instant.
+    assert fixed_period_bounds(hi, start, 2 * 86400, "Europe/Paris")[0] == hi
+    assert fixed_period_bounds(hi - 1, start, 2 * 86400, "Europe/Paris") == (lo, hi)
+    assert fixed_period_bounds(at, "2026-10-01T16:15:00+00:00", 2 * 86400, "Europe/Paris") == (lo, hi)
+    # 45-minute periods count elapsed time: the change moves nothing.
+    assert fixed_period_bounds(ms("2026-10-25T02:10:00"), "2026-10-25T00:00:00", 2700, "UTC") == (
+        ms("2026-10-25T01:30:00"), ms("2026-10-25T02:15:00"))
+    with pytest.raises(ValueError, match="a period must last a positive time"):
+        fixed_period_bounds(at, start, 0, "UTC")

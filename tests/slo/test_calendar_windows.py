@@ -129,3 +129,28 @@ def test_a_calendar_throughput_objective_counts_the_slices_since_the_period_star
     assert before.events == 2 * 1440 - 720  # slices 00:01 28 Feb to 12:00 29 Feb: the first has no increase
     assert before.sli == pytest.approx(720 / 2160)
     assert before.window_seconds == 29 * 86400.0
+
+
+def test_a_fixed_calendar_period_counts_only_since_its_start_time_and_is_its_length() -> None:
+    # OpenSLO's calendar windows of any length: days from 12:00 UTC. At 18:00 only the six hours
+    # since noon count; the morning's heavier errors belong to the day before.
+    begin, noon, at = _ms(2024, 3, 1), _ms(2024, 3, 1, 12), _ms(2024, 3, 1, 18)
+    ts = np.arange(begin, at + 1, MIN, dtype=np.int64)
+    err = np.where(ts >= noon + MIN, 0.1, 0.5)
+    ev = SLOEvaluator([_spec({"period": "1d", "start": "2024-01-01T12:00:00"})])
+    ev.ingest(_history(begin, at, err))
+    (r,) = ev.evaluate(at).objectives
+    assert (r.window, r.window_seconds) == ("1d", 86400.0)
+    assert r.events == pytest.approx(36_000.0)
+    assert r.sli == pytest.approx(1 - 36 / 36_000, rel=1e-12)
+    assert r.budget_remaining == pytest.approx(1 - 36 / 36_000 / 0.01, rel=1e-9)
+
+
+def test_a_start_anchors_only_a_fixed_period_and_a_period_is_a_name_or_a_duration() -> None:
+    with pytest.raises(pydantic.ValidationError, match=r"start anchors a fixed-length period \(1d, 2w\); a month "):
+        _spec({"period": "month", "start": "2024-01-01T12:00:00"})
+    with pytest.raises(pydantic.ValidationError, match=r"period 'fortnight': expected month, week, quarter or a "
+                       r"duration such as 1d, 2w, 12h"):
+        _spec({"period": "fortnight"})
+    with pytest.raises(pydantic.ValidationError, match=r"start 'noon': expected a date and time"):
+        _spec({"period": "1d", "start": "noon"})

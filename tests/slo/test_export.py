@@ -109,3 +109,19 @@ def test_the_rendered_stream_names_what_it_left_out() -> None:
         "# left out checkout-availability: Pyrra reads errors over total, or a latency histogram",
     ]
     assert len([d for d in yaml.safe_load_all(text) if d is not None]) == 5
+
+
+@pytest.mark.parametrize("period", ["2w", "1d", "1h30m"])
+def test_a_fixed_calendar_period_round_trips_through_openslo_from_its_start(period: str) -> None:
+    spec = SLOSpec.model_validate({
+        "name": "api-fixed", "objective": 99.5,
+        "calendar": {"period": period, "start": "2024-01-03T12:30:00", "timezone": "America/New_York"},
+        "sli": {"ratio": {"errors": 'http_requests_total{code=~"5.."}', "total": "http_requests_total"}},
+    })
+    docs, skipped = export_documents([spec], "openslo")
+    assert skipped == []
+    window = next(d for d in docs if d["kind"] == "SLO")["spec"]["timeWindow"][0]
+    assert window["isRolling"] is False
+    assert window["calendar"] == {"startTime": "2024-01-03 12:30:00", "timeZone": "America/New_York"}
+    (back,) = _read_back("openslo", docs)
+    assert _meaning(back, "openslo") == _meaning(spec.model_copy(update={"name": back.name}), "openslo")

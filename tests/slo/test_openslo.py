@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from redline.slo.calendar import calendar_bounds
 from redline.slo.engine import SLOEvaluator
 from redline.slo.openslo import load_openslo
 from redline.slo.spec import AlertTierSpec
@@ -102,11 +104,44 @@ def test_a_calendar_window_becomes_a_calendar_objective_from_any_start_time() ->
     result = _load(docs)
     spec = result.specs[0]
     assert spec.calendar is not None
-    assert (spec.calendar.period, spec.calendar.week_start, spec.calendar.timezone) == (
-        "week", "saturday", "America/New_York",
+    assert (spec.calendar.period, spec.calendar.start, spec.calendar.timezone) == (
+        "1w", "2022-01-01T12:00:00", "America/New_York",
     )
-    assert "o.yaml: document 4: spec.timeWindow[0].calendar.startTime: this week starts at 12:00:00; Redline's " \
-           "weeks start at 00:00 on saturday" in [str(n) for n in result.notes]
+    assert not [n for n in result.notes if "startTime" in str(n)]  # nothing moved: its weeks are its own
+    # Tuesday 12 March 2024, two days after New York went to summer time: the week runs from
+    # Saturday 9 March 12:00 EST (17:00 UTC) to Saturday 16 March 12:00 EDT (16:00 UTC), 167 h.
+    at = _utc_ms("2024-03-12T09:00:00")
+    assert calendar_bounds(at, spec.calendar) == (_utc_ms("2024-03-09T17:00:00"), _utc_ms("2024-03-16T16:00:00"))
+
+
+def _utc_ms(text: str) -> int:
+    return round(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def test_a_calendar_window_of_any_length_runs_back_to_back_from_its_start_time() -> None:
+    docs = _edited("checkout-availability", lambda s: s.update(timeWindow=[{"duration": "1d", "isRolling": False,
+        "calendar": {"startTime": "2024-01-01 06:30:00", "timeZone": "Europe/Paris"}}]))
+    spec = _load(docs).specs[0]
+    assert spec.calendar is not None and (spec.calendar.period, spec.calendar.start) == ("1d", "2024-01-01T06:30:00")
+    assert spec.window == 86400.0
+    # Days from 06:30 in Paris: 05:30 UTC in winter, 04:30 UTC in summer; the day DST starts
+    # (02:00 on 31 March 2024) is 23 hours long, as a person in Paris counts it.
+    assert calendar_bounds(_utc_ms("2024-01-15T05:29:59"), spec.calendar) == (
+        _utc_ms("2024-01-14T05:30:00"), _utc_ms("2024-01-15T05:30:00"))
+    assert calendar_bounds(_utc_ms("2024-03-31T03:00:00"), spec.calendar) == (
+        _utc_ms("2024-03-30T05:30:00"), _utc_ms("2024-03-31T04:30:00"))
+    assert calendar_bounds(_utc_ms("2024-03-31T12:00:00"), spec.calendar) == (
+        _utc_ms("2024-03-31T04:30:00"), _utc_ms("2024-04-01T04:30:00"))
+    # Before its start, the periods run back the same way.
+    assert calendar_bounds(_utc_ms("2023-12-31T06:00:00"), spec.calendar) == (
+        _utc_ms("2023-12-31T05:30:00"), _utc_ms("2024-01-01T05:30:00"))
+    # A length that is no whole day counts elapsed time from the start: 90-minute periods.
+    docs = _edited("checkout-availability", lambda s: s.update(timeWindow=[{"duration": "90m", "isRolling": False,
+        "calendar": {"startTime": "2024-01-01 06:30:00", "timeZone": "Europe/Paris"}}]))
+    spec = _load(docs).specs[0]
+    assert spec.calendar is not None and spec.calendar.period == "1h30m"
+    assert calendar_bounds(_utc_ms("2024-01-01T09:00:00"), spec.calendar) == (
+        _utc_ms("2024-01-01T08:30:00"), _utc_ms("2024-01-01T10:00:00"))
 
 
 @pytest.mark.parametrize(("duration", "seconds"), [("90m", 5400.0), ("12h", 43200.0), ("28d", 28 * 86400.0),
@@ -210,10 +245,10 @@ def test_an_unknown_kind_names_the_document_and_kind() -> None:
 @pytest.mark.parametrize(
     ("name", "edit", "message"),
     [
-        ("checkout-availability", lambda s: s.update(timeWindow=[{"duration": "2w", "calendar": {
+        ("checkout-availability", lambda s: s.update(timeWindow=[{"duration": "2M", "calendar": {
             "startTime": "2024-01-01 00:00:00", "timeZone": "UTC"}}]),
-         "document 4: spec.timeWindow[0].duration = 2w: a calendar window in Redline is one week, month or quarter "
-         "(1w, 1M, 1Q)"),
+         "document 4: spec.timeWindow[0].duration = 2M: a calendar window of months, quarters or years in Redline "
+         "is one month or quarter (1M, 1Q); fixed lengths are in m, h, d or w"),
         ("checkout-availability", lambda s: s.update(timeWindow=[{"duration": "1M", "calendar": {
             "startTime": "mid-January", "timeZone": "UTC"}}]),
          "document 4: spec.timeWindow[0].calendar.startTime = mid-January: expected a date and time "
@@ -281,7 +316,7 @@ def _published() -> list[Path]:
 
 def test_the_sdk_example_slo_runs_its_raw_counters_in_time_slices_on_a_backend() -> None:
     (spec,) = _load(_docs(PEER / "openslo/v1/slos.yaml"), backend="prom").specs
-    assert spec.calendar is not None and (spec.calendar.period, spec.calendar.week_start) == ("week", "saturday")
+    assert spec.calendar is not None and (spec.calendar.period, spec.calendar.start) == ("1w", "2022-01-01T12:00:00")
     assert spec.labels == {"service": "web", "env": "prod", "team": "team-a,team-b"}
     good = ('((sum(increase(http_requests{k8s_cluster="prod",component="web",code=~"2xx|4xx"}[1m]))) / '
             '(sum(increase(http_requests{k8s_cluster="prod",component="web"}[1m]))))')
@@ -289,13 +324,13 @@ def test_the_sdk_example_slo_runs_its_raw_counters_in_time_slices_on_a_backend()
     assert spec.sli.query.errors == f"sum_over_time(({good} < bool 0.95)[{{{{.window}}}}:1m])"
 
 
-REFUSED = {  # the spec's examples that name no real metric source, and one with a minute-long calendar window
+REFUSED = {  # the spec's examples that name no real metric source
     "budgeting-method-occurences-slo.yaml": "spec.indicator.spec.thresholdMetric.metricSource.type = Any: Redline "
     "reads Prometheus queries only",
     "budgeting-method-ratio-timeslices.yaml": "spec.indicator.spec.ratioMetric.good.metricSource.type = Any: Redline "
     "reads Prometheus queries only",
-    "budgeting-method-timeslices-slo.yaml": "spec.timeWindow[0].duration = 1m: a calendar window in Redline is one "
-    "week, month or quarter (1w, 1M, 1Q)",
+    "budgeting-method-timeslices-slo.yaml": "spec.indicator.spec.ratioMetric.good.metricSource.type = Any: Redline "
+    "reads Prometheus queries only",  # its minute-long calendar window from 12:00 in New York loads
     "treat-low-traffic-as-equally-important-timeslices-slo.yaml": "spec.indicator.spec.ratioMetric.good."
     "metricSource.type = Any: Redline reads Prometheus queries only",
     "v1alpha/slos.yaml": "[1].spec.objectives[0].ratioMetrics.good.source = datadog: Redline reads Prometheus "
@@ -316,3 +351,21 @@ def test_every_published_openslo_example_loads_or_names_what_redline_cannot_eval
     result = _load(docs, path.name, backend="prom")
     slos = [d for d in (docs[0] if isinstance(docs[0], list) else docs) if d.get("kind") == "SLO"]
     assert len(result.specs) >= len(slos)
+
+
+def test_the_published_minute_long_calendar_window_loads_once_its_source_is_prometheus() -> None:
+    # budgeting-method-timeslices-slo.yaml names no real source ("type: Any"); with Prometheus
+    # queries in its place, its 1m calendar window from 12:00 in New York is read as written.
+    (doc,) = _docs(PEER / "openslo/examples/budgeting-method-timeslices-slo.yaml")
+    ratio = doc["spec"]["indicator"]["spec"]["ratioMetric"]
+    for side, query in (("good", 'sum(rate(http_requests_total{code!~"5.."}[5m]))'),
+                         ("total", "sum(rate(http_requests_total[5m]))")):
+        ratio[side]["metricSource"] = {"type": "Prometheus", "spec": {"query": query}}
+    result = _load([doc], backend="prom")
+    assert len(result.specs) == 2  # its two objectives
+    for spec in result.specs:
+        assert spec.calendar is not None
+        assert (spec.calendar.period, spec.calendar.start, spec.calendar.timezone) == (
+            "1m", "2022-01-01T12:00:00", "America/New_York")
+        assert calendar_bounds(_utc_ms("2024-07-04T15:30:42"), spec.calendar) == (
+            _utc_ms("2024-07-04T15:30:00"), _utc_ms("2024-07-04T15:31:00"))

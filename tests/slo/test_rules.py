@@ -11,10 +11,11 @@ import pytest
 import yaml
 
 from redline.kernel.errors import ConfigError
+from redline.kernel.units import parse_duration, prometheus_duration
 from redline.slo.openslo import load_openslo
 from redline.slo.rules import le_spellings, prometheus_rules, render_rules_yaml
 from redline.slo.sloth import load_sloth
-from redline.slo.spec import SLOSpec
+from redline.slo.spec import BURN_WINDOWS, SLOSpec
 from redline.slo.spec_source import documents
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,8 +66,8 @@ def test_good_selector_ratio_is_one_minus_good_over_total() -> None:
 
 
 def test_the_period_ratio_averages_the_recorded_5m_ratio_as_sloth_does_not_a_raw_rate() -> None:
-    period = _rules(SUCCESS)["slo:sli_error:ratio_rate7d"]
-    assert period["expr"] == 'avg_over_time(slo:sli_error:ratio_rate5m{slo="api-success"}[7d])'
+    period = _rules(SUCCESS)["slo:sli_error:ratio_rate1w"]  # 7d as Prometheus (and Sloth) spell it
+    assert period["expr"] == 'avg_over_time(slo:sli_error:ratio_rate5m{slo="api-success"}[1w])'
     assert period["group"] == "redline-slo-meta-api-success"  # reads a record: not in the backfillable SLI group
     # a period that is a burn window (1d) is recorded once, from raw series
     assert _rules(LATENCY)["slo:sli_error:ratio_rate1d"]["group"] == "redline-slo-sli-api-latency"
@@ -172,3 +173,9 @@ def test_objectives_of_kinds_without_a_translation_are_skipped_and_named() -> No
         "# skipped rows-per-hour: its kind (throughput) has no Prometheus rule translation yet "
         "(ratio, latency, freshness and query SLIs only)"
     )
+
+
+def test_burn_windows_are_spelt_alike_by_prometheus_so_remote_write_and_rules_name_the_same_series() -> None:
+    # Remote write out names slo:sli_error:ratio_rate<W> after the engine's burn windows; the
+    # rules spell windows as Prometheus does. Both name every burn window the same way.
+    assert [prometheus_duration(parse_duration(w)) for w in BURN_WINDOWS] == list(BURN_WINDOWS)

@@ -174,3 +174,17 @@ def test_every_shape_passes_promtool_check_rules(tmp_path: Path, fmt: str) -> No
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="rules format must be one of redline, sloth, got 'pyrra'"):
         prometheus_rules([spec()], "pyrra")  # type: ignore[arg-type]
+
+
+def test_a_fixed_calendar_period_records_its_length_as_prometheus_spells_it_and_promtool_accepts_it(
+    tmp_path: Path,
+) -> None:
+    fortnight = spec(calendar={"period": "2w", "start": "2024-01-01T12:00:00", "timezone": "Europe/Paris"})
+    recs = records(fortnight)
+    assert recs["slo:sli_error:ratio_rate2w"]["expr"] == 'avg_over_time(slo:sli_error:ratio_rate5m{slo="api"}[2w])'
+    assert recs["slo:time_period:days"]["expr"] == "vector(14)"
+    (page, _ticket) = alerts(fortnight)
+    assert "each 2w from 2024-01-01T12:00:00" in page["annotations"]["description"]
+    text = render_rules_yaml([fortnight])
+    assert "# api: calendar 2w: the burn-rate records and alerts are rolling" in text
+    promtool_check(tmp_path, text)

@@ -18,9 +18,13 @@ from redline.slo.sloth import load_sloth
 from redline.slo.spec import SLOSpec
 
 EXPECTED = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "peer-specs" / "sloth" / "expected"
-CASES = [("in-base.yaml", "out-base.yaml.tpl"), ("in-base-k8s.yaml", "out-base-k8s.yaml.tpl"),
-         ("in-multifile.yaml", "out-multifile.yaml.tpl"), ("in-multifile-k8s.yaml", "out-multifile-k8s.yaml.tpl"),
-         ("in-base.yaml", "out-base-28d.yaml.tpl")]  # sloth generate --default-slo-period 28d
+CASES = [
+    ("in-base.yaml", "out-base.yaml.tpl"),
+    ("in-base-k8s.yaml", "out-base-k8s.yaml.tpl"),
+    ("in-multifile.yaml", "out-multifile.yaml.tpl"),
+    ("in-multifile-k8s.yaml", "out-multifile-k8s.yaml.tpl"),
+    ("in-base.yaml", "out-base-28d.yaml.tpl"),
+]  # sloth generate --default-slo-period 28d
 
 
 def _specs(name: str, window_s: float | None = None) -> list[SLOSpec]:
@@ -152,10 +156,16 @@ def test_the_specs_carry_sloths_alert_identity() -> None:
     assert "sloth-slo-alerts-svc01-slo02" not in _sloth_groups("out-base.yaml.tpl")
 
 
-@pytest.mark.xfail(reason="redline rules names the 28-day record ratio_rate28d; Sloth (Prometheus's duration "
-                   "format) names it ratio_rate4w", strict=False)
 def test_the_period_record_is_named_as_sloth_names_it() -> None:
     spec = _specs("in-base.yaml", 28 * 86400.0)[0]
     sloth = _sloth_groups("out-base-28d.yaml.tpl")[f"sloth-slo-sli-recordings-{spec.name}"]
-    ours = _redline_groups(spec)[f"redline-slo-sli-{spec.name}"]
-    assert ours[-1]["record"] == sloth[-1]["record"] == "slo:sli_error:ratio_rate4w"
+    # Redline records the period ratio in its meta group (it reads the 5m record, so it is
+    # backfilled after the SLI group), named as Sloth names it: 28 days in Prometheus's spelling.
+    groups = {g["name"]: g["rules"] for g in prometheus_rules([spec], fmt="sloth")["groups"]}
+    meta = groups[f"redline-slo-meta-{spec.name}"]
+    ours = [r for r in meta if r["record"].startswith("slo:sli_error:ratio_rate")]
+    assert [r["record"] for r in ours] == [sloth[-1]["record"]] == ["slo:sli_error:ratio_rate4w"]
+    assert ours[0]["expr"] == f'avg_over_time(slo:sli_error:ratio_rate5m{{slo="{spec.name}"}}[4w])'
+    assert ours[0]["labels"]["sloth_window"] == sloth[-1]["labels"]["sloth_window"] == "4w"
+    budget = {r["record"]: r["expr"] for r in groups[f"redline-slo-budget-{spec.name}"]}
+    assert "slo:sli_error:ratio_rate4w" in budget["slo:period_burn_rate:ratio"]
