@@ -60,9 +60,11 @@ class StreamUpdates:
         state = self.changed.get(key)
         return state if state is not None else self.table.get(key)
 
-    def put(self, key: StreamKey, state: StreamState) -> None:
-        """Stage a stream's new state."""
-        if key not in self.changed and self.table.get(key) is None:
+    def put(self, key: StreamKey, state: StreamState, *, known: bool | None = None) -> None:
+        """Stage a stream's new state; ``known``: whether ``get`` found the stream (spares looking again)."""
+        if known is None:
+            known = key in self.changed or self.table.get(key) is not None
+        if not known:
             self.new_streams += 1
         self.changed[key] = state
 
