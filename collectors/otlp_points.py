@@ -112,8 +112,10 @@ def _attributes_only(p: pb.NumberDataPoint) -> bytes:
     p.ClearField("start_time_unix_nano")
     p.ClearField("time_unix_nano")
     p.ClearField("value")
-    p.ClearField("flags")
-    p.ClearField("exemplars")
+    if p.flags:
+        p.ClearField("flags")
+    if p.exemplars:
+        p.ClearField("exemplars")
     return p.SerializeToString()
 
 
@@ -248,10 +250,11 @@ class _Translator:
             value = new.totals[0]
         else:
             new = StreamState(start_ns or (state.start_ns if state else 0), time_ns)
+        rows = self.out.rows
         if zero_at is not None and (delta or counter):
-            self._emit(name, canonical, zero_at, 0.0)
+            rows.append((name, canonical, zero_at // _NS_PER_MS, 0.0))
         if new_millisecond(state, time_ns):
-            self._emit(name, canonical, time_ns, value)
+            rows.append((name, canonical, time_ns // _NS_PER_MS, value))
         self.updates.put((name, canonical), new, known=state is not None)
 
     def _refuse(self, name: str, reason: str) -> None:
