@@ -104,7 +104,7 @@ def _labels(attributes: Sequence[KeyValue]) -> dict[str, str]:
     return labels
 
 
-def _attributes_only(p: pb.NumberDataPoint) -> bytes:
+def _attributes_only(p: pb.NumberDataPoint, flags: int) -> bytes:
     """The point's attributes encoded whole, by protobuf itself: the point is emptied of everything
     else (its times, value, flags and exemplars, which the caller has read) and serialized. One call
     into protobuf's C code instead of one per attribute; a cache key, since the same attributes
@@ -112,10 +112,9 @@ def _attributes_only(p: pb.NumberDataPoint) -> bytes:
     p.ClearField("start_time_unix_nano")
     p.ClearField("time_unix_nano")
     p.ClearField("value")
-    if p.flags:
+    if flags:
         p.ClearField("flags")
-    if p.exemplars:
-        p.ClearField("exemplars")
+    p.ClearField("exemplars")  # cheaper than asking whether it has any
     return p.SerializeToString()
 
 
@@ -142,21 +141,24 @@ class _Translator:
         self.base_key: tuple[tuple[str, str], ...] = ()
         """The resource labels of the points being read, as a key of ``cache``."""
 
-    def labels(
-        self, attributes: Sequence[KeyValue], base: Mapping[str, str], encoded: bytes | None = None
-    ) -> tuple[dict[str, str], str]:
+    def labels(self, p: Any, base: Mapping[str, str], encoded: bytes | None = None) -> tuple[dict[str, str], str]:
         """A point's labels as stored and their canonical string: its attributes, the resource's, then
         ``source`` and the configured labels (a clashing attribute kept as ``exported_<name>``, as
         Prometheus does). Cached by the attributes' encoded form (``encoded`` when the caller has it
         whole, else each attribute's): a stream's next point reads its attributes once, without
         naming or escaping them again."""
-        attrs_key = (
-            encoded if encoded is not None else tuple([(kv.key, kv.value.SerializeToString()) for kv in attributes])
-        )
-        key = (self.base_key, attrs_key)
+        attributes: Sequence[KeyValue] | None = None
+        key: tuple[tuple[tuple[str, str], ...], bytes | tuple[tuple[str, bytes], ...]]
+        if encoded is None:
+            attributes = p.attributes
+            key = (self.base_key, tuple([(kv.key, kv.value.SerializeToString()) for kv in attributes]))
+        else:
+            key = (self.base_key, encoded)  # the attributes themselves are read only on a miss
         known = self.cache.get(key)
         if known is not None:
             return known
+        if attributes is None:
+            attributes = p.attributes
         own = {**_labels(attributes), **base}
         extra = self.extra
         merged = {(f"exported_{k}" if k in extra else k): v for k, v in own.items()}
@@ -234,7 +236,7 @@ class _Translator:
         start_ns, time_ns, flags = p.start_time_unix_nano, p.time_unix_nano, p.flags
         which = p.WhichOneof("value")
         value = float(p.as_double if which == "as_double" else p.as_int)
-        taken = self._take(name, flags, time_ns, self.labels(p.attributes, base, _attributes_only(p)))
+        taken = self._take(name, flags, time_ns, self.labels(p, base, _attributes_only(p, flags)))
         if taken is None:
             return
         canonical, state = taken
@@ -273,7 +275,7 @@ class _Translator:
     ) -> None:
         """A histogram point: ``values()`` gives its (count, sum, bucket counts...), the bounds of the
         buckets (``+Inf`` last) and a rejection reason."""
-        labeled = self.labels(p.attributes, base)
+        labeled = self.labels(p, base)
         labels = labeled[0]
         taken = self._take(name, p.flags, p.time_unix_nano, labeled, histogram=True)
         if taken is None:
@@ -351,7 +353,7 @@ class _Translator:
         return (float(e.count), sum_, *below, float(e.count)), (*wanted, math.inf), None
 
     def summary(self, name: str, s: pb.SummaryDataPoint, base: dict[str, str]) -> None:
-        labeled = self.labels(s.attributes, base)
+        labeled = self.labels(s, base)
         labels = labeled[0]
         taken = self._take(name, s.flags, s.time_unix_nano, labeled)
         if taken is None:
