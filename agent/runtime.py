@@ -165,6 +165,7 @@ class Agent:
         self.metrics.registry.register(ReceiverMetricsCollector(self.receivers))
         self.remote_write = build_queues(loaded, env, self._client)
         self.metrics.registry.register(RemoteWriteQueueCollector(self.remote_write))
+        self.telemetry.bridge(self.metrics.registry)  # every self-metric through the SDK too, when exporting
         self._scheduler: BackgroundScheduler | None = None
         self._jobs_idle = threading.Condition()
         self._running_jobs = 0
@@ -358,6 +359,7 @@ class Agent:
             self._report = report
             self._evaluated_at = time.monotonic()
             self.readiness.set_up("evaluation")
+        self.telemetry.refresh_bridge()  # the objectives' gauges exist from the first report on
         self.check_data_dir()
         self.flush_write_buffer()
         self.metrics.tick_duration.observe(time.perf_counter() - started)

@@ -11,7 +11,9 @@ over OTLP/HTTP only when the standard variables say where.
 Spans: ``redline.collect`` (source, samples, ok), ``redline.store`` (samples, written, dropped),
 ``redline.evaluate`` (objectives), ``redline.alert`` (events, deliveries, failed deliveries),
 ``redline.remote_write`` (targets). Metrics: ``redline.tick.duration`` (s, by job) and
-``redline.samples.collected`` (by source). ``/metrics`` stays ``prometheus_client``'s: this is
+``redline.samples.collected`` (by source), and every self-metric of ``/metrics`` through
+``bridge(registry)`` (``agent/otel_bridge.py``: observable instruments reading the registry at
+export time). ``/metrics`` stays ``prometheus_client``'s: this is
 for a tracing backend or an OpenTelemetry Collector. The providers are the agent's own, never the
 process-wide globals.
 """
@@ -32,6 +34,9 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from prometheus_client import CollectorRegistry
+
+from redline.agent.otel_bridge import RegistryBridge
 
 __all__ = ["Telemetry", "otlp_endpoint"]
 
@@ -70,6 +75,8 @@ class Telemetry:
             self._tracer_provider.get_tracer(_SCOPE, version) if self._tracer_provider else trace.NoOpTracer()
         )
         meter: Meter = self._meter_provider.get_meter(_SCOPE, version) if self._meter_provider else NoOpMeter(_SCOPE)
+        self._meter = meter
+        self._bridge: RegistryBridge | None = None
         self.tick_duration = meter.create_histogram(
             "redline.tick.duration", unit="s", description="Duration of one unit of the agent's work."
         )
@@ -81,6 +88,22 @@ class Telemetry:
     def exporting(self) -> bool:
         """Whether anything is exported (an ``OTEL_*`` endpoint is set)."""
         return self._tracer_provider is not None or self._meter_provider is not None
+
+    def bridge(self, registry: CollectorRegistry) -> None:
+        """Make ``registry``'s self-metrics (what ``/metrics`` serves) available through the SDK;
+        nothing when metrics are not exported."""
+        if self._meter_provider is not None and self._bridge is None:
+            self._bridge = RegistryBridge(registry, self._meter)
+
+    @property
+    def bridging(self) -> bool:
+        """Whether the self-metrics of ``/metrics`` are available through the SDK."""
+        return self._bridge is not None
+
+    def refresh_bridge(self) -> None:
+        """Give self-metrics that appeared since the last call their instruments (cheap when off)."""
+        if self._bridge is not None:
+            self._bridge.refresh()
 
     def span(self, name: str, **attributes: str | int | float | bool) -> AbstractContextManager[trace.Span]:
         """A span around one unit of work; set counts on it with ``set_attribute``."""

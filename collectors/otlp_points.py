@@ -42,8 +42,9 @@ from redline.kernel.labels import format_labels
 
 __all__ = ["MAX_CACHED_LABELS", "LabelCache", "Translation", "exponential_boundary", "format_bound", "translate"]
 
-LabelCache = dict[tuple[tuple[tuple[str, str], ...], tuple[tuple[str, bytes], ...]], tuple[dict[str, str], str]]
-"""(resource labels, encoded attributes) → (labels as stored, canonical string)."""
+LabelCache = dict[tuple[tuple[tuple[str, str], ...], bytes | tuple[tuple[str, bytes], ...]], tuple[dict[str, str], str]]
+"""(resource labels, encoded attributes) → (labels as stored, canonical string). A number point's
+attributes are encoded whole (``_attributes_only``), a histogram's or summary's one by one."""
 MAX_CACHED_LABELS: Final = 50_000
 """Beyond this many label sets (about 2 KB each) the cache starts again: a speed-up, never a source of truth."""
 
@@ -103,6 +104,20 @@ def _labels(attributes: Sequence[KeyValue]) -> dict[str, str]:
     return labels
 
 
+def _attributes_only(p: pb.NumberDataPoint, flags: int) -> bytes:
+    """The point's attributes encoded whole, by protobuf itself: the point is emptied of everything
+    else (its times, value, flags and exemplars, which the caller has read) and serialized. One call
+    into protobuf's C code instead of one per attribute; a cache key, since the same attributes
+    always encode to the same bytes. The point is spent afterwards."""
+    p.ClearField("start_time_unix_nano")
+    p.ClearField("time_unix_nano")
+    p.ClearField("value")
+    if flags:
+        p.ClearField("flags")
+    p.ClearField("exemplars")  # cheaper than asking whether it has any
+    return p.SerializeToString()
+
+
 class _Translator:
     """Translates one request's metrics into ``out``, staging stream updates in ``updates``."""
 
@@ -126,15 +141,24 @@ class _Translator:
         self.base_key: tuple[tuple[str, str], ...] = ()
         """The resource labels of the points being read, as a key of ``cache``."""
 
-    def labels(self, attributes: Sequence[KeyValue], base: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    def labels(self, p: Any, base: Mapping[str, str], encoded: bytes | None = None) -> tuple[dict[str, str], str]:
         """A point's labels as stored and their canonical string: its attributes, the resource's, then
         ``source`` and the configured labels (a clashing attribute kept as ``exported_<name>``, as
-        Prometheus does). Cached by the attributes' encoded form: a stream's next point reads its
-        attributes once, without naming or escaping them again."""
-        key = (self.base_key, tuple([(kv.key, kv.value.SerializeToString()) for kv in attributes]))
+        Prometheus does). Cached by the attributes' encoded form (``encoded`` when the caller has it
+        whole, else each attribute's): a stream's next point reads its attributes once, without
+        naming or escaping them again."""
+        attributes: Sequence[KeyValue] | None = None
+        key: tuple[tuple[tuple[str, str], ...], bytes | tuple[tuple[str, bytes], ...]]
+        if encoded is None:
+            attributes = p.attributes
+            key = (self.base_key, tuple([(kv.key, kv.value.SerializeToString()) for kv in attributes]))
+        else:
+            key = (self.base_key, encoded)  # the attributes themselves are read only on a miss
         known = self.cache.get(key)
         if known is not None:
             return known
+        if attributes is None:
+            attributes = p.attributes
         own = {**_labels(attributes), **base}
         extra = self.extra
         merged = {(f"exported_{k}" if k in extra else k): v for k, v in own.items()}
@@ -180,16 +204,16 @@ class _Translator:
         self.out.rejected[f"{name}: {why}"] += 1
 
     def _take(
-        self, name: str, p: Any, labeled: tuple[dict[str, str], str], *, histogram: bool = False
+        self, name: str, flags: int, time_ns: int, labeled: tuple[dict[str, str], str], *, histogram: bool = False
     ) -> tuple[str, StreamState | None] | None:
         """The stream key's labels and state when the point is taken (else rejected/dropped, None)."""
         self.out.points += 1
-        if p.flags & _NO_RECORDED_VALUE:
+        if flags & _NO_RECORDED_VALUE:
             return None
-        if not p.time_unix_nano:
+        if not time_ns:
             self._reject(name, "a point without time_unix_nano")
             return None
-        if p.time_unix_nano // _NS_PER_MS > self.now_ms + MAX_FUTURE_MS:
+        if time_ns // _NS_PER_MS > self.now_ms + MAX_FUTURE_MS:
             self._reject(name, "a point more than 10 minutes in the future")
             return None
         labels, canonical = labeled
@@ -209,29 +233,31 @@ class _Translator:
         self.out.rows.append((name, canonical, ts_ns // _NS_PER_MS, value))
 
     def number(self, name: str, p: pb.NumberDataPoint, base: dict[str, str], *, delta: bool, counter: bool) -> None:
-        taken = self._take(name, p, self.labels(p.attributes, base))
+        start_ns, time_ns, flags = p.start_time_unix_nano, p.time_unix_nano, p.flags
+        which = p.WhichOneof("value")
+        value = float(p.as_double if which == "as_double" else p.as_int)
+        taken = self._take(name, flags, time_ns, self.labels(p, base, _attributes_only(p, flags)))
         if taken is None:
             return
         canonical, state = taken
-        which = p.WhichOneof("value")
         if which is None:
             self._reject(name, "a point without a value")
             return
-        value = float(p.as_double if which == "as_double" else p.as_int)
-        reason, zero_at = advance(state, p.start_time_unix_nano, p.time_unix_nano, delta=delta)
+        reason, zero_at = advance(state, start_ns, time_ns, delta=delta)
         if reason is not None:
             self._refuse(name, reason)
             return
         if delta:
-            new = accumulate(state, p.start_time_unix_nano, p.time_unix_nano, (value,))
+            new = accumulate(state, start_ns, time_ns, (value,))
             value = new.totals[0]
         else:
-            new = StreamState(p.start_time_unix_nano or (state.start_ns if state else 0), p.time_unix_nano)
+            new = StreamState(start_ns or (state.start_ns if state else 0), time_ns)
+        rows = self.out.rows
         if zero_at is not None and (delta or counter):
-            self._emit(name, canonical, zero_at, 0.0)
-        if new_millisecond(state, p.time_unix_nano):
-            self._emit(name, canonical, p.time_unix_nano, value)
-        self.updates.put((name, canonical), new)
+            rows.append((name, canonical, zero_at // _NS_PER_MS, 0.0))
+        if new_millisecond(state, time_ns):
+            rows.append((name, canonical, time_ns // _NS_PER_MS, value))
+        self.updates.put((name, canonical), new, known=state is not None)
 
     def _refuse(self, name: str, reason: str) -> None:
         if reason in ("out of order", "duplicate"):
@@ -249,9 +275,9 @@ class _Translator:
     ) -> None:
         """A histogram point: ``values()`` gives its (count, sum, bucket counts...), the bounds of the
         buckets (``+Inf`` last) and a rejection reason."""
-        labeled = self.labels(p.attributes, base)
+        labeled = self.labels(p, base)
         labels = labeled[0]
-        taken = self._take(name, p, labeled, histogram=True)
+        taken = self._take(name, p.flags, p.time_unix_nano, labeled, histogram=True)
         if taken is None:
             return
         canonical, state = taken
@@ -280,7 +306,7 @@ class _Translator:
             self._emit(f"{name}_count", canonical, at, count * scale)
             if not math.isnan(total_sum):
                 self._emit(f"{name}_sum", canonical, at, total_sum * scale)
-        self.updates.put((name, canonical), new)
+        self.updates.put((name, canonical), new, known=state is not None)
 
     @staticmethod
     def _explicit(h: pb.HistogramDataPoint) -> tuple[tuple[float, ...], tuple[float, ...], str | None]:
@@ -327,9 +353,9 @@ class _Translator:
         return (float(e.count), sum_, *below, float(e.count)), (*wanted, math.inf), None
 
     def summary(self, name: str, s: pb.SummaryDataPoint, base: dict[str, str]) -> None:
-        labeled = self.labels(s.attributes, base)
+        labeled = self.labels(s, base)
         labels = labeled[0]
-        taken = self._take(name, s, labeled)
+        taken = self._take(name, s.flags, s.time_unix_nano, labeled)
         if taken is None:
             return
         canonical, state = taken
@@ -341,7 +367,9 @@ class _Translator:
             self._emit(name, {**labels, "quantile": format_bound(q.quantile)}, s.time_unix_nano, q.value)
         self._emit(f"{name}_count", canonical, s.time_unix_nano, float(s.count))
         self._emit(f"{name}_sum", canonical, s.time_unix_nano, s.sum)
-        self.updates.put((name, canonical), StreamState(s.start_time_unix_nano, s.time_unix_nano))
+        self.updates.put(
+            (name, canonical), StreamState(s.start_time_unix_nano, s.time_unix_nano), known=state is not None
+        )
 
 
 def translate(

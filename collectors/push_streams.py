@@ -21,8 +21,8 @@ whole, so a request refused over a limit leaves every stream as it was.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field, replace
-from typing import Final
+from dataclasses import dataclass, field
+from typing import Final, NamedTuple
 
 __all__ = ["MAX_FUTURE_MS", "StreamKey", "StreamState", "StreamTable", "StreamUpdates", "new_millisecond"]
 
@@ -35,9 +35,9 @@ StreamKey = tuple[str, str]
 """(family name as stored, canonical label string)."""
 
 
-@dataclass(frozen=True)
-class StreamState:
-    """What the receiver remembers of one stream."""
+class StreamState(NamedTuple):
+    """What the receiver remembers of one stream (a named tuple: one is made per point, and a
+    tuple is made several times faster than a frozen dataclass)."""
 
     start_ns: int
     last_ns: int
@@ -60,9 +60,11 @@ class StreamUpdates:
         state = self.changed.get(key)
         return state if state is not None else self.table.get(key)
 
-    def put(self, key: StreamKey, state: StreamState) -> None:
-        """Stage a stream's new state."""
-        if key not in self.changed and self.table.get(key) is None:
+    def put(self, key: StreamKey, state: StreamState, *, known: bool | None = None) -> None:
+        """Stage a stream's new state; ``known``: whether ``get`` found the stream (spares looking again)."""
+        if known is None:
+            known = key in self.changed or self.table.get(key) is not None
+        if not known:
             self.new_streams += 1
         self.changed[key] = state
 
@@ -149,7 +151,7 @@ def accumulate(
     if state is None or not state.totals:
         return StreamState(start_ns, time_ns, values, bounds)
     totals = tuple(a + b for a, b in zip(state.totals, values, strict=True))
-    return replace(state, last_ns=time_ns, totals=totals)
+    return state._replace(last_ns=time_ns, totals=totals)
 
 
 def new_millisecond(state: StreamState | None, time_ns: int) -> bool:

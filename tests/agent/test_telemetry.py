@@ -12,6 +12,8 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from redline.agent.runtime import Agent
 from redline.agent.telemetry import otlp_endpoint
@@ -119,3 +121,60 @@ def test_each_unit_of_a_tick_is_a_span_exported_over_otlp(tmp_path: Path, target
         for point in metric.sum.data_points
     ]
     assert collected and set(collected) == {health.samples}  # cumulative: each export (flush, shutdown) the same
+
+
+def exported_points(capture: Capture) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The last value of every exported point, by metric name and attributes."""
+    points: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for body in capture.bodies["/v1/metrics"]:
+        for rm in ExportMetricsServiceRequest.FromString(body).resource_metrics:
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    data = metric.sum.data_points if metric.HasField("sum") else metric.gauge.data_points
+                    for p in data:
+                        attrs = tuple(sorted((kv.key, kv.value.string_value) for kv in p.attributes))
+                        value = p.as_double if p.HasField("as_double") else float(p.as_int)
+                        points[(metric.name, attrs)] = value
+    return points
+
+
+def test_every_self_metric_is_available_through_the_sdk(tmp_path: Path, target: Target, capture: Capture) -> None:
+    agent = Agent(config(tmp_path, target), env={"OTEL_EXPORTER_OTLP_ENDPOINT": capture.url}, serve_metrics=False)
+    try:
+        agent.collect("api")
+        agent.collect("api")
+        agent.evaluate()
+        agent.telemetry.force_flush()
+        shown = generate_latest(agent.metrics.registry).decode()  # the body /metrics serves
+    finally:
+        agent.shutdown()
+    scraped = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(shown)
+        for s in family.samples
+    }
+    pushed = exported_points(capture)
+    api = (("source", "api"),)
+    # a counter goes as an ObservableCounter named by its family; the conventions add _total back
+    assert pushed[("redline_source_samples", api)] == scraped[("redline_source_samples_total", api)] > 0
+    assert pushed[("redline_source_up", api)] == scraped[("redline_source_up", api)] == 1.0
+    assert pushed[("redline_slo_objective_ratio", (("slo", "api"),))] == 0.99
+    assert scraped[("redline_slo_objective_ratio", (("slo", "api"),))] == 0.99
+    # a histogram goes as its Prometheus series: two collections counted, buckets by le
+    count = pushed[("redline_source_collect_duration_seconds_count", api)]
+    assert count == scraped[("redline_source_collect_duration_seconds_count", api)] == 2.0
+    inf = (("le", "+Inf"), ("source", "api"))
+    assert pushed[("redline_source_collect_duration_seconds_bucket", inf)] == 2.0
+    # every series name of /metrics (but the process's own, which change between readings) is there
+    names = {name for name, _ in scraped if not name.startswith("process_") and not name.endswith("_created")}
+    bridged = {name for name, _ in pushed} | {name + "_total" for name, _ in pushed}
+    assert names <= bridged, names - bridged
+
+
+def test_without_otel_variables_no_bridge_exists(tmp_path: Path, target: Target) -> None:
+    agent = Agent(config(tmp_path, target), env={}, serve_metrics=False)
+    try:
+        agent.telemetry.refresh_bridge()
+        assert not agent.telemetry.bridging
+    finally:
+        agent.shutdown()

@@ -478,3 +478,24 @@ def test_a_label_value_over_its_limit_refuses_the_request_naming_the_label() -> 
         answer.partial_success.error_message
     )
     assert math.isclose(sink.results[0][1].samples.height, 0)
+
+
+def test_a_stream_is_known_by_its_attributes_alone_whatever_its_exemplars_and_values() -> None:
+    """A number point's label-cache key is its attributes encoded whole: points of one stream that
+    differ in value, time, flags or exemplars share it; another attribute value or resource does not."""
+    r, sink = receiver()
+    first = sum_metric("jobs", [(T0, T0 + 10 * S, 1)], labels={"code": "200"})
+    first.sum.data_points[0].exemplars.add(time_unix_nano=T0 + 9 * S, as_double=0.5, trace_id=b"\x01" * 16)
+    second = sum_metric("jobs", [(T0, T0 + 20 * S, 3)], labels={"code": "200"})
+    other = sum_metric("jobs", [(T0, T0 + 20 * S, 7)], labels={"code": "500"})
+    post(r, request(first))
+    post(r, request(second, other))
+    post(r, request(sum_metric("jobs", [(T0, T0 + 20 * S, 9)], labels={"code": "200"}), resource={"service.name": "b"}))
+    ms = T0 // 10**6
+    series = sink.series("jobs_total")
+    assert series == {
+        format_labels({"code": "200", "job": "chat", "source": "otlp"}): [(ms + 10_000, 1.0), (ms + 20_000, 3.0)],
+        format_labels({"code": "500", "job": "chat", "source": "otlp"}): [(ms + 20_000, 7.0)],
+        format_labels({"code": "200", "job": "b", "source": "otlp"}): [(ms + 20_000, 9.0)],
+    }
+    assert r.points["accepted"] == 4
