@@ -83,8 +83,10 @@ def test_an_objective_over_series_prometheus_forwards_equals_the_same_objective_
     assert report["forwarded"].value == pytest.approx(0.9, rel=1e-12)
     assert report["forwarded"].value == pytest.approx(report["scraped"].value, rel=1e-12)
     # Events are sum(increase(...)) as Prometheus computes it: the 1,000 requests, extrapolated
-    # by at most half a sampling interval past the last sample of each path.
-    assert 1000 <= report["forwarded"].events <= 1500
-    assert 1000 <= report["scraped"].events <= 1500
+    # by up to half a sampling interval at each end of each series (up to 2x over a window
+    # holding two samples); the ratio above cancels it, as both series share their timestamps.
+    # tests/conformance/test_fleet_agreement.py holds the increases themselves to Prometheus's.
+    assert 1000 <= report["forwarded"].events <= 2000
+    assert 1000 <= report["scraped"].events <= 2000
     health = agent.health["remote_write"]
     assert health.ok and not health.problems
