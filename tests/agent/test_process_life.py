@@ -248,7 +248,15 @@ def test_a_full_or_read_only_data_directory_is_not_ready(tmp_path: Path, target:
             # A read-only bind over it (the agent holds files open for writing: no plain remount)
             subprocess.run(["mount", "--bind", str(data), str(data)], check=True)
             try:
-                subprocess.run(["mount", "-o", "remount,ro,bind", str(data)], check=True)
+
+                def remount_read_only() -> bool:
+                    """The remount is refused (EBUSY) while the agent has a file open for writing
+                    through the new bind, e.g. a batch being written at that instant: try again."""
+                    done = subprocess.run(["mount", "-o", "remount,ro,bind", str(data)], capture_output=True, text=True)
+                    assert done.returncode == 0 or "busy" in done.stderr, done.stderr
+                    return done.returncode == 0
+
+                agent.wait_until(remount_read_only, "the bind remounted read-only")
                 agent.wait_until(not_ready_because(port, "data_directory"), "/readyz naming the read-only mount")
                 assert "Read-only file system" in readyz(port)[1]["data_directory"]
             finally:
