@@ -201,7 +201,8 @@ def test_genai_metrics_give_ttft_availability_and_token_cost_per_1k(tmp_path: Pa
     port = free_port()
     path = tmp_path / "redline.yaml"
     text = GENAI_CONFIG.format(data=tmp_path / "data", port=port)
-    agent = Agent(LoadedConfig(parse_config(text, path), path), env={}, clock=time.time)
+    clock = PinnableClock()
+    agent = Agent(LoadedConfig(parse_config(text, path), path), env={}, clock=clock)
     agent.start_server()
     try:
         meters = provider(port, AggregationTemporality.DELTA)
@@ -228,6 +229,9 @@ def test_genai_metrics_give_ttft_availability_and_token_cost_per_1k(tmp_path: Pa
                 input_tokens, output_tokens = input_tokens + 100 + i, output_tokens + 20 * i
             assert meters.force_flush(10_000)
         meters.shutdown()
+        newest = agent.store.newest_timestamp_ms()  # at the last point: nothing extrapolated past it
+        assert newest is not None
+        clock.pinned = newest / 1000
         report = {o.name: o for o in agent.evaluate().objectives}
     finally:
         agent.shutdown()
