@@ -18,9 +18,12 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["Readiness"]
+__all__ = ["STARTING", "Readiness"]
 
 log = logging.getLogger("redline.agent")
+
+STARTING = "starting:"
+"""The prefix of a reason that only says the agent has not got that far yet (logged at INFO)."""
 
 FIXED_COMPONENTS = ("alert_database", "data_directory", "store_writes", "evaluation")
 """Components always reported by ``redline_component_up`` (notifiers are added by name)."""
@@ -40,6 +43,7 @@ class Readiness(Collector):
         self._extra = extra
         self._clock = clock
         self._extra_down: set[str] = set()
+        self._starting: set[str] = set()  # extra components down only because the agent is starting
 
     def know(self, component: str) -> None:
         """Report ``component`` as up until it is set down (so its gauge exists from the start)."""
@@ -70,9 +74,15 @@ class Readiness(Collector):
             started, cleared = set(extra) - self._extra_down, self._extra_down - set(extra)
             self._extra_down = set(extra)
         for component in sorted(started):
-            log.error("not ready: %s: %s", component, extra[component])
+            # An agent that has not evaluated yet is starting, not failing: said at INFO, both ways.
+            starting = extra[component].startswith(STARTING)
+            if starting:
+                self._starting.add(component)
+            log.log(logging.INFO if starting else logging.ERROR, "not ready: %s: %s", component, extra[component])
         for component in sorted(cleared):
-            log.warning("ready again: %s", component)
+            was_starting = component in self._starting
+            self._starting.discard(component)
+            log.log(logging.INFO if was_starting else logging.WARNING, "ready again: %s", component)
         out.update(extra)
         return dict(sorted(out.items()))
 

@@ -36,7 +36,7 @@ from redline.agent.group_overflow import (
     overflow_json,
 )
 from redline.agent.lock import DataDirLock
-from redline.agent.readiness import Readiness
+from redline.agent.readiness import STARTING, Readiness
 from redline.agent.receivers import ReceiverMetricsCollector, build_receivers
 from redline.agent.remote_write_out import RemoteWriteQueueCollector, build_queues, push_report
 from redline.agent.selfmetrics import AgentMetrics, SelfMetricsServer, StoreUsageCollector
@@ -427,7 +427,7 @@ class Agent:
         limit = STALE_AFTER_INTERVALS * interval
         age = time.monotonic() - (self._evaluated_at or self._started_at)
         if age <= limit:
-            return {} if self._evaluated_at is not None else {"evaluation_age": "starting: no evaluation yet"}
+            return {} if self._evaluated_at is not None else {"evaluation_age": f"{STARTING} no evaluation yet"}
         return {
             "evaluation_age": f"the last evaluation was {age:.0f} s ago, more than {STALE_AFTER_INTERVALS} "
             f"evaluate intervals ({interval:g} s)"

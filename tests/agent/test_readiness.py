@@ -53,3 +53,24 @@ def test_a_notifier_is_not_ready_after_a_permanent_failure_or_three_in_a_row_unt
     assert agent.readiness.reasons() == {}
     health.gave_up("hook", "gave up after 40 attempts; last error: HTTP 503", 4.0, "s/page")
     assert agent.readiness.reasons() == {"notifier:hook": "gave up after 40 attempts; last error: HTTP 503"}
+
+
+def test_an_agent_that_has_not_evaluated_yet_is_starting_at_info_and_a_stale_evaluation_is_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    age: dict[str, str] = {"evaluation_age": "starting: no evaluation yet"}
+    readiness = Readiness(lambda: dict(age))
+    with caplog.at_level(logging.INFO, logger="redline.agent"):
+        assert readiness.as_json()["ready"] is False
+        age.clear()
+        assert readiness.as_json()["ready"] is True
+        age["evaluation_age"] = "the last evaluation is 95 s old (more than three intervals)"
+        readiness.as_json()
+        age.clear()
+        readiness.as_json()
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("INFO", "not ready: evaluation_age: starting: no evaluation yet"),
+        ("INFO", "ready again: evaluation_age"),
+        ("ERROR", "not ready: evaluation_age: the last evaluation is 95 s old (more than three intervals)"),
+        ("WARNING", "ready again: evaluation_age"),
+    ]
