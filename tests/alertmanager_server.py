@@ -10,13 +10,13 @@ Every process is stopped by its handle on exit.
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import yaml
 
+from tests import polling
 from tests.ports import free_port
 from tests.prometheus_server import running_until_exit
 
@@ -82,10 +82,6 @@ def serve_alertmanagers(
 
 
 def wait_until(condition: object, timeout_s: float = 30.0, interval_s: float = 0.1) -> None:
-    """Poll ``condition()`` until true; ``AssertionError`` after ``timeout_s``."""
+    """Poll ``condition()`` until true; ``AssertionError`` after ``timeout_s`` (``tests.polling``)."""
     assert callable(condition)
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s")
-        time.sleep(interval_s)  # polling a real server with a deadline, not synchronisation by sleep
+    polling.wait_until(condition, "the Alertmanager condition", timeout_s, interval_s)

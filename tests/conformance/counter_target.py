@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, start_http_server
+
+from tests.polling import wait_until
 
 DEADLINE_S = 60.0
 
@@ -28,9 +29,6 @@ class Target:
 
 
 def wait_for(condition: Callable[[], bool], what: str) -> None:
-    """Poll ``condition`` until true, failing after ``DEADLINE_S``."""
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {DEADLINE_S:.0f} s: {what}")
-        time.sleep(0.2)  # polling a condition with a deadline: Prometheus sends on its own schedule
+    """Poll ``condition`` until true, failing after ``DEADLINE_S`` (``tests.polling``):
+    Prometheus scrapes and sends on its own schedule."""
+    wait_until(condition, what, DEADLINE_S, 0.2)
