@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from redline.agent.cli import main
-from tests.alerts.conftest import Receiver, _make_receiver
+from tests.alerts.conftest import Receiver, receiver  # noqa: F401 - the fixture, a real receiver on 127.0.0.1
 from tests.config.test_load import GOOD, write
 
 SLACK_SECRET = "/services/T0SECRET/B0SECRET/xyzSECRET"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A real HTTP receiver on 127.0.0.1 (as in tests/alerts)."""
-    rec = _make_receiver()
-    rec.start()
-    try:
-        yield rec
-    finally:
-        rec.stop()
 
 
 def config(tmp_path: Path) -> Path:
@@ -67,7 +55,7 @@ def test_alerts_test_sends_a_labelled_message_through_each_route_and_reports_eac
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    receiver: Receiver,
+    receiver: Receiver,  # noqa: F811 - the imported fixture
 ) -> None:
     receiver.statuses = [202, (404, {}, b"no_service"), 200]  # pager, chat, hook: in route order
     monkeypatch.setenv("CHAT_URL", f"{receiver.base_url}{SLACK_SECRET}")
