@@ -15,7 +15,7 @@ import streamlit as st
 
 from redline.config.dashboard import DashboardAuth, TrustedHeaderAuth
 from redline.dashboard.passwords import verify_password
-from redline.dashboard.text import code, literal
+from redline.dashboard.text import code, markdown
 
 __all__ = ["require_user", "trusted_user"]
 
@@ -46,7 +46,11 @@ def _password(hash_env: str, env: Mapping[str, str]) -> str | None:
         return user
     encoded = env.get(hash_env, "")
     if not encoded:
-        st.error(f"Password login is configured, but {code(hash_env)} is not set in the dashboard's environment.")
+        st.error(
+            markdown(
+                "Password login is configured, but {env!c} is not set in the dashboard's environment.", env=hash_env
+            )
+        )
         return None
     with st.form("login"):
         password = st.text_input("Password", type="password")
@@ -56,7 +60,7 @@ def _password(hash_env: str, env: Mapping[str, str]) -> str | None:
     try:
         ok = verify_password(password, encoded)
     except ValueError as exc:
-        st.error(f"{code(hash_env)} does not hold a usable hash: {literal(exc)}")
+        st.error(markdown("{env!c} does not hold a usable hash: {error}", env=hash_env, error=exc))
         return None
     if not ok:
         log.warning("dashboard: a wrong password was entered")

@@ -5,15 +5,17 @@ Streamlit renders the body of ``st.markdown``, ``st.subheader``, ``st.caption``,
 and the like as Markdown, with its own extensions (``:red[…]`` colours, ``:emoji:``, ``$…$``
 LaTeX). ``literal`` backslash-escapes every character that Markdown or those extensions read as
 markup, which CommonMark renders as the character itself; ``code`` puts a value in a code span
-whose fence is longer than any run of backticks in it. Fixed wording around them stays Markdown.
+whose fence is longer than any run of backticks in it. Fixed wording around them stays Markdown;
+``markdown`` writes such a line from a template, escaping every value it fills in.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Final
+import string
+from typing import Any, Final
 
-__all__ = ["WORD_JOINER", "code", "literal", "safe_link"]
+__all__ = ["WORD_JOINER", "code", "literal", "markdown", "safe_link"]
 
 _MARKUP: Final = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:&])")
 _AUTOLINK: Final = re.compile(r"(?i)(?<=http)(?=:)|(?<=https)(?=:)|(?<=ftp)(?=:)|(?<=www)(?=\.)|(?=@)")
@@ -46,3 +48,32 @@ def safe_link(label: str, url: str) -> str | None:
     if not re.fullmatch(r"https?://[^\s()<>]+", url):
         return None
     return f"[{literal(label)}]({url})"
+
+
+class _Code(str):
+    """A value already put in a code span (``{name!c}``): not escaped again."""
+
+
+class _Escaping(string.Formatter):
+    """``str.format`` whose every field is literal text (formatted first, so ``{at:%H:%M}``
+    works), or a code span with the ``!c`` conversion."""
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        if conversion == "c":
+            return _Code(code(value))
+        return super().convert_field(value, conversion)
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if isinstance(value, _Code):
+            return str(value)
+        return literal(format(value, format_spec))
+
+
+_ESCAPING: Final = _Escaping()
+
+
+def markdown(template: str, /, **values: object) -> str:
+    """A Markdown line: ``template`` is wording written here; each ``{name}`` field is filled with
+    ``values[name]`` as literal text (``{name!c}``: in a code span). The one way a page puts a
+    value from data, config or the URL into Markdown it renders."""
+    return _ESCAPING.format(template, **values)

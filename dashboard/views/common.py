@@ -14,7 +14,7 @@ import streamlit as st
 
 from redline.config import LoadedConfig, load_config
 from redline.dashboard.data import evaluate_report
-from redline.dashboard.text import code, literal
+from redline.dashboard.text import code, literal, markdown
 from redline.kernel.errors import ConfigError, StoreError
 from redline.kernel.times import parse_instant
 from redline.slo.results import StatusReport
@@ -77,9 +77,9 @@ def snapshot_or_error(config_path: str, at_s: int | None) -> Snapshot | None:
     try:
         return snapshot(config_path, at_s)
     except ConfigError as exc:
-        st.error(f"The config cannot be used: {literal(exc)}")
+        st.error(markdown("The config cannot be used: {error}", error=exc))
     except StoreError as exc:
-        st.error(f"The sample store cannot be read: {literal(exc)}")
+        st.error(markdown("The sample store cannot be read: {error}", error=exc))
     return None
 
 

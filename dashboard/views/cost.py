@@ -18,7 +18,7 @@ import streamlit as st
 from redline.config import load_config
 from redline.dashboard.charts import spend_chart
 from redline.dashboard.data import format_time_to_breach, rank_objectives, spend_curve
-from redline.dashboard.text import code, literal
+from redline.dashboard.text import literal, markdown
 from redline.dashboard.views.common import TTL_S, page_start, snapshot_or_error
 from redline.kernel.money import format_money
 from redline.slo.results import ObjectiveResult
@@ -82,7 +82,12 @@ def _panel(config_path: str, at_ms: int, o: ObjectiveResult) -> None:
     d = dict(o.details or {})
     with st.container(border=True):
         what = "budget" if o.kind == "budget" else "at most, per 1,000 inferences,"
-        st.subheader(f"{literal(o.name)} · {what} {literal(o.target_text())} over {literal(o.window)}")
+        st.subheader(
+            markdown(
+                "{name} · {what} {target} over {window}",
+                name=o.name, what=what, target=o.target_text(), window=o.window,
+            )
+        )
         _STATUS_SHOW.get(o.status, st.info)(literal(o.reason))
         if o.kind == "budget":
             _budget(config_path, at_ms, o, d)
@@ -100,9 +105,10 @@ def _body(config_path: str, at_s: int | None) -> None:
         return
     guardrails = [o for o in rank_objectives(shot.report.objectives) if o.is_guardrail]
     if not guardrails:
-        st.info(f"No cost guardrails are configured in {code(config_path)} (`guardrails:` is empty).")
+        st.info(markdown("No cost guardrails are configured in {path!c} (`guardrails:` is empty).", path=config_path))
         return
-    st.caption(f"As of **{datetime.fromtimestamp(shot.at_ms / 1000, UTC):%Y-%m-%d %H:%M:%S} UTC** · worst first")
+    at = datetime.fromtimestamp(shot.at_ms / 1000, UTC)
+    st.caption(markdown("As of **{at:%Y-%m-%d %H:%M:%S} UTC** · worst first", at=at))
     for o in guardrails:
         _panel(config_path, shot.at_ms, o)
 

@@ -24,7 +24,7 @@ import streamlit as st
 from redline.config import load_config
 from redline.dashboard.charts import compliance_curve_chart
 from redline.dashboard.data import format_time_to_breach, objective_spec, what_if_and_history
-from redline.dashboard.text import code, literal
+from redline.dashboard.text import code, literal, markdown
 from redline.dashboard.views.common import TTL_S, page_start, snapshot
 from redline.kernel.errors import ConfigError, StoreError
 from redline.kernel.units import parse_duration
@@ -86,7 +86,8 @@ def _query_threshold() -> float | None:
         except ValueError:
             value = math.nan
     if not (math.isfinite(value) and value > 0):
-        st.warning(f"{code(f'?threshold={raw!r}')} is not a duration such as 300ms; using the default.")
+        given = f"?threshold={raw!r}"
+        st.warning(markdown("{given!c} is not a duration such as 300ms; using the default.", given=given))
         return None
     return value
 

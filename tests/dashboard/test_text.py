@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from redline.dashboard.text import code, literal, safe_link
+from datetime import UTC, datetime
+
+from redline.dashboard.text import code, literal, markdown, safe_link
 from tests.dashboard.page_text import page_text
 
 
@@ -40,3 +42,12 @@ def test_only_an_http_link_becomes_a_link() -> None:
     assert safe_link("Runbook", "https://runbooks.example/api") == "[Runbook](https://runbooks.example/api)"
     assert safe_link("Runbook", "javascript:alert(1)") is None
     assert safe_link("Runbook", "https://x/a) [y](https://evil") is None
+
+
+def test_markdown_fills_a_template_with_values_as_text_and_code_spans_keeping_format_specs() -> None:
+    line = markdown(
+        "{name} failed at {at:%H:%M} in {path!c}: {error}",
+        name="*api*", at=datetime(2026, 12, 2, 9, 5, tzinfo=UTC), path="a`b.yaml", error="![x](http://h/p.png)",
+    )
+    assert line == f"{literal('*api*')} failed at 09\\:05 in {code('a`b.yaml')}: {literal('![x](http://h/p.png)')}"
+    assert page_text(line) == "*api* failed at 09:05 in a`b.yaml: ![x](http://h/p.png)"
