@@ -65,8 +65,11 @@ def _incidents(frame: pl.DataFrame, key: str) -> None:
     )
 
 
-def _done(message: str) -> None:
-    """Show ``message`` (Markdown made with ``markdown()``) after the rerun that shows the change."""
+def _done(message: str, *cleared: str) -> None:
+    """Show ``message`` (Markdown made with ``markdown()``) after the rerun that shows the change,
+    with the widgets keyed ``cleared`` back to their defaults."""
+    for key in cleared:
+        st.session_state.pop(key, None)
     st.session_state[_FLASH] = message
     st.rerun()
 
@@ -110,14 +113,17 @@ def _new_silence(loaded: LoadedConfig, who: str | None) -> None:
     _done(markdown(
         "Silence {id!c} created by {who}: {matchers}.", id=silence.id, who=who,
         matchers=", ".join(str(m) for m in silence.matchers),
-    ))
+    ), "silence_matchers", "silence_start", "silence_duration", "silence_end", "silence_comment")
 
 
 def _expire(loaded: LoadedConfig, view: AlertsView | None, who: str | None, now: float) -> None:
     live = [s for s in (view.silences if view else ()) if s.state(now) != "expired"]
     if not live:
         return
-    labels = {s.id: f"{s.id} · {', '.join(str(m) for m in s.matchers)}" for s in live}
+    labels = {  # a select box's options are plain text
+        s.id: " · ".join([s.id, ", ".join(str(m) for m in s.matchers), *([s.comment] if s.comment else [])])
+        for s in live
+    }
     with st.form("expire_silence"):
         chosen = st.selectbox("Silence", list(labels), format_func=labels.__getitem__, disabled=who is None,
                               key="silence_expire_id")
@@ -154,7 +160,7 @@ def _acknowledge(loaded: LoadedConfig, view: AlertsView, who: str | None) -> Non
     except StoreError as exc:
         st.error(markdown("The alert database cannot be written: {error}", error=exc))
         return
-    _done(markdown("{key} acknowledged by {who}: no more repeats of this incident.", key=key, who=who))
+    _done(markdown("{key} acknowledged by {who}: no more repeats of this incident.", key=key, who=who), "ack_note")
 
 
 def _silences(loaded: LoadedConfig, view: AlertsView | None, who: str | None) -> None:
