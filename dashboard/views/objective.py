@@ -15,6 +15,7 @@ import streamlit as st
 from redline.config import LoadedConfig
 from redline.dashboard.charts import budget_chart, burn_rate_chart, sli_chart
 from redline.dashboard.data import format_time_to_breach, objective_history, objective_spec, rank_objectives
+from redline.dashboard.palette import readable
 from redline.dashboard.text import markdown, safe_link
 from redline.dashboard.views.common import PAST_TTL_S, page_start, snapshot_or_error
 from redline.slo.results import ObjectiveResult
@@ -153,16 +154,16 @@ def _body(config_path: str, at_s: int | None) -> None:
     else:
         target = spec.objective / 100 if spec is not None else 0.0
         with left:
-            st.altair_chart(sli_chart(history, target, result.window), key="sli_chart")
+            st.altair_chart(readable(sli_chart(history, target, result.window)), key="sli_chart")
         with right:
             st.altair_chart(
-                budget_chart(
+                readable(budget_chart(
                     history, window_ms=int(result.window_seconds * 1000), at_ms=shot.at_ms,
                     remaining=result.budget_remaining, breach_in_s=result.time_to_breach_seconds,
-                ),
+                )),
                 key="budget_chart",
             )
-    st.altair_chart(burn_rate_chart(result.burn_rates, result.window_seconds), key="burn_rate_chart")
+    st.altair_chart(readable(burn_rate_chart(result.burn_rates, result.window_seconds)), key="burn_rate_chart")
     if members:
         _members(members, at_s)
 

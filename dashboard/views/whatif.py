@@ -24,6 +24,7 @@ import streamlit as st
 from redline.config import load_config
 from redline.dashboard.charts import compliance_curve_chart
 from redline.dashboard.data import format_time_to_breach, objective_spec, what_if_and_history
+from redline.dashboard.palette import readable
 from redline.dashboard.text import markdown
 from redline.dashboard.views.common import TTL_S, page_start, snapshot
 from redline.kernel.errors import ConfigError, StoreError
@@ -224,7 +225,7 @@ def _body(config_path: str, at_s: int | None) -> None:
         if threshold_s is not None:
             thresholds["alternative"] = threshold_s
         st.altair_chart(
-            compliance_curve_chart([(p.threshold_s, p.sli) for p in result.curve], target / 100, thresholds),
+            readable(compliance_curve_chart([(p.threshold_s, p.sli) for p in result.curve], target / 100, thresholds)),
             key="compliance_curve",
         )
         tightest = tightest_threshold(result, target / 100)
