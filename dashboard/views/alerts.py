@@ -56,7 +56,15 @@ def _incidents(frame: pl.DataFrame, key: str) -> None:
         column_config={
             "started": _TIME, "resolved": _TIME,
             **{
-                f"burn {w}": st.column_config.NumberColumn(f"burn {w}", format="%.1f×", help=f"Burn rate over {w}")
+                f"burn {w}": st.column_config.NumberColumn(
+                    f"burn {w}", format="%.1f×", help=f"Burn rate over {w}, as last notified"
+                )
+                for w in ("1h", "5m")
+            },
+            **{
+                f"burn {w} at firing": st.column_config.NumberColumn(
+                    f"burn {w} at firing", format="%.1f×", help=f"Burn rate over {w} in the incident's firing notice"
+                )
                 for w in ("1h", "5m")
             },
             "budget left": st.column_config.NumberColumn("budget left", format="percent"),
