@@ -23,6 +23,7 @@ from redline.alerts.state import AlertRecord, AlertStateStore, NotificationLogEn
 __all__ = [
     "ALERTS_FILE",
     "AlertsView",
+    "Silence",
     "acknowledge",
     "add_silence",
     "deliveries_table",

@@ -11,8 +11,9 @@ Markdown.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 import polars as pl
 import streamlit as st
@@ -20,6 +21,7 @@ import streamlit as st
 from redline.config import LoadedConfig, load_config
 from redline.dashboard.alerts_view import (
     AlertsView,
+    Silence,
     acknowledge,
     add_silence,
     deliveries_table,
@@ -38,6 +40,7 @@ from redline.kernel.units import parse_duration
 
 __all__ = ["ANY_OBJECTIVE", "NEEDS_LOGIN", "render"]
 
+_T = TypeVar("_T")
 _TIME = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss [UTC]")
 _FLASH: Final = "_redline_alerts_flash"
 ANY_OBJECTIVE: Final = "(any objective)"
@@ -73,6 +76,20 @@ def _incidents(frame: pl.DataFrame, key: str) -> None:
     )
 
 
+def _attempt(action: Callable[[], _T], failed: str) -> _T | None:
+    """``action()``, or None after saying why not: ``failed`` (wording written here), then the
+    reason (an invalid matcher or time named, an unknown silence, an incident no longer firing)."""
+    try:
+        return action()
+    except StoreError as exc:
+        st.error(markdown("The alert database cannot be written: {error}", error=exc))
+    except KeyError as exc:
+        st.error(markdown(failed + ": {error}", error=exc.args[0]))
+    except ValueError as exc:
+        st.error(markdown(failed + ": {error}", error=exc))
+    return None
+
+
 def _done(message: str, *cleared: str) -> None:
     """Show ``message`` (Markdown made with ``markdown()``) after the rerun that shows the change,
     with the widgets keyed ``cleared`` back to their defaults."""
@@ -105,18 +122,17 @@ def _new_silence(loaded: LoadedConfig, who: str | None) -> None:
     if not submitted or who is None:
         return
     now = time.time()
-    try:
+
+    def create() -> Silence:
         starts = parse_instant(start, now)
         ends = parse_instant(end, now) if end.strip() else starts + parse_duration(duration)
-        silence = add_silence(
+        return add_silence(
             loaded.data_dir, matchers.splitlines(), slo=None if slo == ANY_OBJECTIVE else slo,
             starts_at=starts, ends_at=ends, comment=comment, by=who, now=now,
         )
-    except ValueError as exc:
-        st.error(markdown("Silence not created: {error}", error=exc))
-        return
-    except StoreError as exc:
-        st.error(markdown("The alert database cannot be written: {error}", error=exc))
+
+    silence = _attempt(create, "Silence not created")
+    if silence is None:
         return
     _done(markdown(
         "Silence {id!c} created by {who}: {matchers}.", id=silence.id, who=who,
@@ -138,13 +154,9 @@ def _expire(loaded: LoadedConfig, view: AlertsView | None, who: str | None, now:
         submitted = st.form_submit_button("Expire silence", disabled=who is None)
     if not submitted or who is None or chosen is None:
         return
-    try:
-        silence = expire_silence(loaded.data_dir, chosen, by=who, now=time.time())
-    except KeyError as exc:
-        st.error(markdown("Silence not expired: {error}", error=exc.args[0]))
-        return
-    except StoreError as exc:
-        st.error(markdown("The alert database cannot be written: {error}", error=exc))
+    silence = _attempt(lambda: expire_silence(loaded.data_dir, chosen, by=who, now=time.time()),
+                       "Silence not expired")
+    if silence is None:
         return
     _done(markdown("Silence {id!c} expired by {who}.", id=silence.id, who=who))
 
@@ -160,13 +172,8 @@ def _acknowledge(loaded: LoadedConfig, view: AlertsView, who: str | None) -> Non
                                           help="Its repeat notifications stop; its resolve is still sent")
     if not submitted or who is None or key is None:
         return
-    try:
-        acknowledge(loaded.data_dir, key, by=who, now=time.time(), comment=comment)
-    except KeyError as exc:
-        st.error(markdown("Not acknowledged: {error}", error=exc.args[0]))
-        return
-    except StoreError as exc:
-        st.error(markdown("The alert database cannot be written: {error}", error=exc))
+    if _attempt(lambda: acknowledge(loaded.data_dir, key, by=who, now=time.time(), comment=comment),
+                "Not acknowledged") is None:
         return
     _done(markdown("{key} acknowledged by {who}: no more repeats of this incident.", key=key, who=who), "ack_note")
 
