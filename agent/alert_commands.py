@@ -57,7 +57,8 @@ def _config(args: argparse.Namespace) -> LoadedConfig:
 def cmd_silence_add(args: argparse.Namespace) -> int:
     loaded = _config(args)
     try:
-        matchers = silence_matchers(args.matchers, args.slo)
+        grouped = any(s.name == args.slo and s.group_by for s in loaded.config.slos)
+        matchers = silence_matchers(args.matchers, args.slo, grouped=grouped)
     except ValueError as exc:
         raise ConfigError(f"silence: {exc}") from exc
     starts = args.start if args.start is not None else args.now

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -71,12 +72,17 @@ def _migrate(conn: sqlite3.Connection) -> None:
             conn.execute(f"ALTER TABLE silences ADD COLUMN {column} {declaration}")
 
 
-def silence_matchers(texts: Iterable[str], slo: str | None = None) -> tuple[Matcher, ...]:
+def silence_matchers(texts: Iterable[str], slo: str | None = None, *, grouped: bool = False) -> tuple[Matcher, ...]:
     """The matchers of a new silence: ``texts`` in Alertmanager's syntax (each one matcher or a
-    braced list), after ``slo=NAME`` when ``slo`` is given. ``ValueError`` naming the first
-    invalid matcher; blank texts are skipped."""
+    braced list), after one for objective ``slo`` when it is given: ``slo=NAME``, or for a
+    ``group_by`` objective, whose members' alerts carry ``slo="NAME{label=…}"``, a regex that
+    matches the objective and every member. ``ValueError`` naming the first invalid matcher;
+    blank texts are skipped."""
     parsed = parse_matchers(t for t in texts if t.strip())
-    return (Matcher("slo", "=", slo), *parsed) if slo else parsed
+    if not slo:
+        return parsed
+    objective = Matcher("slo", "=~", re.escape(slo) + r"(\{.*\})?") if grouped else Matcher("slo", "=", slo)
+    return (objective, *parsed)
 
 
 @dataclass(frozen=True)

@@ -87,11 +87,12 @@ def read_alerts(data_dir: Path, *, log_limit: int = 500) -> AlertsView | None:
 
 def add_silence(
     data_dir: Path, matchers: Sequence[str], *, slo: str | None, starts_at: float, ends_at: float, comment: str,
-    by: str, now: float,
+    by: str, now: float, grouped: bool = False,
 ) -> Silence:
-    """Store a silence of ``slo``'s alerts (None: any objective's) matching every one of ``matchers``
-    (Alertmanager syntax). ``ValueError`` naming an invalid matcher, or saying what else is wrong."""
-    parsed = silence_matchers(matchers, slo)
+    """Store a silence of ``slo``'s alerts (None: any objective's; ``grouped``: a ``group_by``
+    objective, every member's) matching every one of ``matchers`` (Alertmanager syntax).
+    ``ValueError`` naming an invalid matcher, or saying what else is wrong."""
+    parsed = silence_matchers(matchers, slo, grouped=grouped)
     store = SilenceStore(data_dir / ALERTS_FILE)
     try:
         return store.add(parsed, starts_at=starts_at, ends_at=ends_at, by=by, now=now, comment=comment)

@@ -101,6 +101,7 @@ def _done(message: str, *cleared: str) -> None:
 
 def _new_silence(loaded: LoadedConfig, who: str | None) -> None:
     objectives = [ANY_OBJECTIVE, *sorted({s.name for s in loaded.config.slos})]
+    grouped = {s.name for s in loaded.config.slos if s.group_by}
     off = who is None
     with st.form("new_silence", clear_on_submit=False):
         st.markdown("**New silence**")
@@ -128,7 +129,7 @@ def _new_silence(loaded: LoadedConfig, who: str | None) -> None:
         ends = parse_instant(end, now) if end.strip() else starts + parse_duration(duration)
         return add_silence(
             loaded.data_dir, matchers.splitlines(), slo=None if slo == ANY_OBJECTIVE else slo,
-            starts_at=starts, ends_at=ends, comment=comment, by=who, now=now,
+            starts_at=starts, ends_at=ends, comment=comment, by=who, now=now, grouped=slo in grouped,
         )
 
     silence = _attempt(create, "Silence not created")

@@ -228,3 +228,14 @@ def test_a_database_of_the_first_release_is_migrated_in_place_keeping_who_acknow
     )
     columns = [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(acks)")]
     assert columns == ["key", "started_at", "acked_by", "at", "comment"]
+
+
+def test_a_silence_of_a_grouped_objective_mutes_every_member_and_nothing_else() -> None:
+    from redline.alerts.silences import silence_matchers
+
+    (plain,) = silence_matchers([], "api-availability")
+    (grouped, severity) = silence_matchers(['severity="page"'], "tenant-availability", grouped=True)
+    assert (str(plain), str(severity)) == ('slo="api-availability"', 'severity="page"')
+    member = {"slo": 'tenant-availability{tenant="acme"}', "severity": "page"}
+    assert grouped.matches(member) and grouped.matches({"slo": "tenant-availability"})
+    assert not grouped.matches({"slo": "tenant-availability-eu"}) and not plain.matches(member)
