@@ -15,7 +15,7 @@ import streamlit as st
 
 from redline.config.dashboard import DashboardAuth, TrustedHeaderAuth
 from redline.dashboard.passwords import verify_password
-from redline.dashboard.text import code, markdown
+from redline.dashboard.text import markdown
 
 __all__ = ["require_user", "signed_in_user", "trusted_user"]
 
@@ -91,10 +91,10 @@ def _oidc_name() -> str:
 def _header(auth: TrustedHeaderAuth) -> str | None:
     user = trusted_user(auth, st.context.ip_address, dict(st.context.headers))
     if user is None:
-        st.error(
-            f"This dashboard trusts the {code(auth.header)} header of its reverse proxy only: "
-            "open it through the proxy."
-        )
+        st.error(markdown(
+            "This dashboard trusts the {header!c} header of its reverse proxy only: open it through the proxy.",
+            header=auth.header,
+        ))
     return user
 
 
