@@ -124,24 +124,33 @@ def test_a_receiver_down_for_ten_minutes_gets_every_trigger_and_resolve_once_in_
     assert len(sent_at) == 1 and min(sent_at) <= T0 + 720
 
 
-def test_a_backlog_goes_in_as_few_messages_as_the_receiver_takes_with_each_incident_in_order(
-    tmp_path: Path, open_store: OpenStore
-) -> None:
+def backlog(
+    store: AlertStateStore, notifier: RecordingNotifier, settings: DeliverySettings, steps: list[dict[str, bool]]
+) -> list[list[tuple[str, str]]]:
+    """Objectives changing as ``steps`` say, one a minute, while ``notifier`` fails; then it is back:
+    the (status, objective) of each message it got."""
     clock = FakeClock()
-    store = open_store(tmp_path / "a.db")
-    chat = RecordingNotifier("chat", fail=10_000, max_batch=4)
-    chat.min_interval_s = 1.0
-    harness = Harness(store, [chat], clock, repeat_interval_s=None,
-                      settings=DeliverySettings(group_wait_s=30.0, backoff=NO_JITTER))
-    burning = dict.fromkeys("abc", False)
-    for minute, changes in enumerate([{"a": True}, {"b": True}, {"a": False, "c": True}, {"b": False}]):
+    harness = Harness(store, [notifier], clock, repeat_interval_s=None, settings=settings)
+    burning: dict[str, bool] = {}
+    notifier.fail = 10_000
+    for minute, changes in enumerate(steps):
         burning.update(changes)
         clock.now = T0 + 60 * minute
         harness.process(report(*(objective(n, burn=PAGE_BURN if v else {}) for n, v in burning.items()), at=clock.now))
         harness.run_until(clock.now + 59)
-    chat.fail = 0
+    notifier.fail = 0
     harness.run_until(T0 + 600)
-    assert [[(n.status, n.slo) for n in batch] for batch in chat.batches] == [
+    return [[(n.status, n.slo) for n in batch] for batch in notifier.batches]
+
+
+def test_a_backlog_goes_in_as_few_messages_as_the_receiver_takes_with_each_incident_in_order(
+    tmp_path: Path, open_store: OpenStore
+) -> None:
+    store = open_store(tmp_path / "a.db")
+    chat = RecordingNotifier("chat", max_batch=4)
+    chat.min_interval_s = 1.0
+    steps = [{"a": True}, {"b": True}, {"a": False, "c": True}, {"b": False}]
+    assert backlog(store, chat, DeliverySettings(group_wait_s=30.0, backoff=NO_JITTER), steps) == [
         [("firing", "a"), ("firing", "b"), ("resolved", "a"), ("firing", "c")],
         [("resolved", "b")],
     ]
@@ -149,21 +158,13 @@ def test_a_backlog_goes_in_as_few_messages_as_the_receiver_takes_with_each_incid
     assert len(sent_at) == 2 and sent_at[1] - sent_at[0] == 1.0  # the rate limit: one message a second
 
 
-def test_an_intent_left_out_of_a_message_holds_back_the_rest_of_its_incident(
+def test_a_backlog_grouped_by_objective_goes_one_objective_per_message_each_in_order(
     tmp_path: Path, open_store: OpenStore
 ) -> None:
-    clock = FakeClock()
-    store = open_store(tmp_path / "a.db")
-    hook = RecordingNotifier("hook", fail=10_000, max_batch=10)
-    harness = Harness(store, [hook], clock, repeat_interval_s=None,
-                      settings=DeliverySettings(group_by=("slo",), backoff=NO_JITTER))
-    harness.process(report(objective("a", burn=PAGE_BURN), objective("b", burn=PAGE_BURN)))
-    clock.now = T0 + 60
-    harness.process(report(objective("a"), objective("b")))
-    hook.fail = 0
-    harness.run_until(T0 + 600)
-    # grouped by objective: a's trigger and resolve together, then b's, each in order
-    assert [[(n.status, n.slo) for n in batch] for batch in hook.batches] == [
+    hook = RecordingNotifier("hook", max_batch=10)
+    steps = [{"a": True, "b": True}, {"a": False}, {"b": False}]
+    assert backlog(open_store(tmp_path / "a.db"), hook, DeliverySettings(group_by=("slo",), backoff=NO_JITTER),
+                   steps) == [
         [("firing", "a"), ("resolved", "a")],
         [("firing", "b"), ("resolved", "b")],
     ]
