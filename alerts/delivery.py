@@ -134,9 +134,6 @@ class DeliveryWorker:
         """When the next message may go: the rate limit with its burst, and the last Retry-After."""
         return max(self._free_at, self._limit.free_at(self.notifier.burst, self.notifier.min_interval_s))
 
-    def _sent_message(self, at: float) -> None:
-        self._limit.record(at, self.notifier.burst)
-
     def _due(self, head: Intent, batch_limit: int) -> float:
         """When the head of the queue may go: its retry time, the rate limit, a new incident's group window."""
         due = max(head.next_at, self._free())
@@ -204,7 +201,7 @@ class DeliveryWorker:
         """Record the attempt's outcome for every intent of ``batch`` in one transaction."""
         if self._closed.is_set():
             return
-        self._sent_message(at)
+        self._limit.record(at, self.notifier.burst)
         give_up = self._settings.give_up_after_s
         outcomes: list[tuple[Intent, str]] = []
         with self._store.transaction() as conn:
@@ -280,7 +277,7 @@ class DeliveryWorker:
                 break  # the rate limit's burst is spent: the rest waits for the next re-post
             verdict = self._attempt(chunk)
             at = self._clock()
-            self._sent_message(at)
+            self._limit.record(at, self.notifier.burst)
             if verdict.kind == "sent":
                 self._health.sent(self.name, len(chunk), at)
             else:
