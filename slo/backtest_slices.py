@@ -41,8 +41,10 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
-CHUNK_MS = 6 * 3_600_000
-"""History ingested between two reads: well inside the day of slices the rings keep past the window."""
+CHUNK_MS = 12 * 3_600_000
+"""History ingested between two reads: inside the day of slices the rings keep past the window (for
+slices up to half a day). Few chunks, as each ``ingest`` has a fixed cost (polars, ~10 ms)."""
+_DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,12 @@ class SliceRatios:
 
 def fits(spec: SLOSpec, windows_ms: Sequence[int]) -> bool:
     """Whether ``spec`` replays here: a time-slice kind with a rolling window, no maintenance and no
-    low-traffic floor, and no burn window longer than its own (the rings keep that)."""
-    sli = spec.sli
+    low-traffic floor, no burn window longer than its own and slices short enough that a chunk
+    stays inside what the rings keep."""
+    sliced = spec.sli.freshness or spec.sli.throughput or spec.sli.gpu
     return (
-        (sli.freshness is not None or sli.throughput is not None or sli.gpu is not None)
+        sliced is not None
+        and round(sliced.slice * 1000) <= _DAY_MS - CHUNK_MS
         and spec.calendar is None
         and not spec.maintenance
         and not spec.min_events

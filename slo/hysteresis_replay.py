@@ -45,9 +45,8 @@ def replay(times_s: F64, holds: Bools, known: Bools, for_seconds: float, keep_fi
     h = np.asarray(holds, dtype=np.bool_)[judged]
     fires = _fires_on_judged(t, h, float(for_seconds), float(keep_firing_for_seconds))
     # an unjudged step keeps the state of the last judged one (inactive before any)
-    last = np.maximum.accumulate(np.where(known, np.arange(n), -1))
-    position = np.searchsorted(judged, np.maximum(last, 0))
-    out[:] = np.where(last >= 0, fires[np.minimum(position, len(judged) - 1)], False)
+    last_judged = np.cumsum(known) - 1  # its position among the judged steps
+    out[:] = np.where(last_judged >= 0, fires[np.maximum(last_judged, 0)], False)
     return out
 
 
