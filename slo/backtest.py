@@ -24,9 +24,18 @@ sample; after a full ingest, earlier instants would silently read clamped or coa
   its minute ring, so burn rates agree with it to ~1e-7 relative where series are scraped on
   minute boundaries, and to a fraction of a percent where a window starts in a sharp change of
   a faster-scraped series (a tie exactly at a factor could differ).
-- **other kinds** (freshness and any time-slice kind): the ``SLOEvaluator`` itself, ingesting
-  the history progressively in time order up to each step and evaluating there — the live
-  agent's own sequence, one ``evaluate`` per step (about 1 ms per 100 objectives).
+- **time-slice kinds** (freshness, throughput, GPU band) on a rolling window: the
+  ``SLOEvaluator`` itself, fed the history in chunks of half a day, every window of every step
+  of a chunk read at once after it (``slo.backtest_slices``: what the live sequence reads at each
+  step); their ratios do not depend on the target, so both sides of a ``compare`` share them.
+- **everything else** (calendar windows, maintenance, low-traffic floors, query SLIs): the
+  ``SLOEvaluator`` ingesting the history progressively in time order up to each step and
+  evaluating there — the live agent's own sequence, one ``evaluate`` per step (~3 ms).
+
+``for:``, the resolve delay and inhibition are replayed on runs of steps
+(``slo.hysteresis_replay``), equal to ``slo.hysteresis.step`` applied step by step.
+``slo.backtest_reference`` keeps the previous way (every time-slice objective through the
+evaluator step by step, the hysteresis one step at a time) as the measure the tests hold this to.
 
 Detection delay: ``start_ms`` minus the moment the budget burn began, taken as the last step
 at or before the episode's start at which the 1 h burn rate rose above 1.0 (from at most 1.0
