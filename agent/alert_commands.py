@@ -2,7 +2,8 @@
 deploy pipeline's commands on the alert database (``<data_dir>/alerts.sqlite``).
 
 They work while the agent runs (SQLite in WAL mode, the agent reads silences at every
-evaluation) and before it ever ran. Who did it is ``--by``, else the OS user.
+evaluation) and before it ever ran. Who did it is recorded (``created_by``, ``expired_by``,
+``acked_by``): ``--by``, else the OS user.
 ``gate`` exits 1 with a one-line reason when an objective's error budget is exhausted or one of
 its pages is firing, else 0: a deploy pipeline freezes releases on it.
 """
@@ -18,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redline.alerts.matchers import Matcher, parse_matchers
-from redline.alerts.silences import SilenceStore
+from redline.alerts.silences import SilenceStore, silence_matchers
 from redline.alerts.state import AlertRecord, AlertStateStore
 from redline.config import LoadedConfig, load_config
 from redline.kernel.errors import ConfigError
@@ -57,11 +57,10 @@ def _config(args: argparse.Namespace) -> LoadedConfig:
 def cmd_silence_add(args: argparse.Namespace) -> int:
     loaded = _config(args)
     try:
-        matchers: tuple[Matcher, ...] = parse_matchers(args.matchers)
+        grouped = any(s.name == args.slo and s.group_by for s in loaded.config.slos)
+        matchers = silence_matchers(args.matchers, args.slo, grouped=grouped)
     except ValueError as exc:
         raise ConfigError(f"silence: {exc}") from exc
-    if args.slo:
-        matchers = (Matcher("slo", "=", args.slo), *matchers)
     starts = args.start if args.start is not None else args.now
     ends = args.end if args.end is not None else starts + args.duration
     store = SilenceStore(loaded.data_dir / ALERTS_FILE)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -28,11 +28,15 @@ __all__ = ["PolicyDatabase"]
 
 
 class PolicyDatabase:
-    """A connection to ``path`` (opened on first use) that makes sure ``schema`` exists."""
+    """A connection to ``path`` (opened on first use) that makes sure ``schema`` exists; ``migrate``,
+    when given, then brings tables an earlier Redline wrote up to it, in the same transaction."""
 
-    def __init__(self, path: Path, schema: str, what: str) -> None:
+    def __init__(
+        self, path: Path, schema: str, what: str, *, migrate: Callable[[sqlite3.Connection], None] | None = None
+    ) -> None:
         self.path = Path(path)
         self._schema = schema
+        self._migrate = migrate
         self._what = what
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -61,6 +65,8 @@ class PolicyDatabase:
             for statement in self._schema.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            if self._migrate is not None:
+                self._migrate(conn)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             conn.close()

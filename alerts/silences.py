@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -22,7 +24,7 @@ from typing import Any, Final
 from redline.alerts.matchers import Matcher, matches_all, parse_matchers
 from redline.alerts.policy_db import PolicyDatabase
 
-__all__ = ["Acknowledgement", "Silence", "SilenceStore"]
+__all__ = ["Acknowledgement", "Silence", "SilenceStore", "silence_matchers"]
 
 _log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ CREATE TABLE IF NOT EXISTS silences (
 CREATE TABLE IF NOT EXISTS acks (
     key TEXT NOT NULL,
     started_at REAL NOT NULL,
-    by TEXT NOT NULL,
+    acked_by TEXT NOT NULL,
     at REAL NOT NULL,
     comment TEXT NOT NULL,
     PRIMARY KEY (key, started_at)
@@ -51,6 +53,36 @@ CREATE TABLE IF NOT EXISTS muted (
     started_at REAL NOT NULL
 )
 """
+
+
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database written by an earlier Redline to this schema, in place: acknowledgements
+    recorded who in a column ``by``, now ``acked_by``; silences without who created or expired
+    them get the columns (an old row's creator reads ``unknown``)."""
+    acks = {r[1] for r in conn.execute("PRAGMA table_info(acks)")}
+    if "by" in acks and "acked_by" not in acks:
+        conn.execute('ALTER TABLE acks RENAME COLUMN "by" TO acked_by')
+    silences = {r[1] for r in conn.execute("PRAGMA table_info(silences)")}
+    for column, declaration in (
+        ("created_by", "TEXT NOT NULL DEFAULT 'unknown'"), ("expired_by", "TEXT"), ("expired_at", "REAL")
+    ):
+        if column not in silences:
+            conn.execute(f"ALTER TABLE silences ADD COLUMN {column} {declaration}")
+
+
+def silence_matchers(texts: Iterable[str], slo: str | None = None, *, grouped: bool = False) -> tuple[Matcher, ...]:
+    """The matchers of a new silence: ``texts`` in Alertmanager's syntax (each one matcher or a
+    braced list), after one for objective ``slo`` when it is given: ``slo=NAME``, or for a
+    ``group_by`` objective, whose members' alerts carry ``slo="NAME{label=…}"``, a regex that
+    matches the objective and every member. ``ValueError`` naming the first invalid matcher;
+    blank texts are skipped."""
+    parsed = parse_matchers(t for t in texts if t.strip())
+    if not slo:
+        return parsed
+    objective = Matcher("slo", "=~", re.escape(slo) + r"(\{.*\})?") if grouped else Matcher("slo", "=", slo)
+    return (objective, *parsed)
 
 
 @dataclass(frozen=True)
@@ -95,7 +127,7 @@ class Acknowledgement:
 
     key: str
     started_at: float
-    by: str
+    acked_by: str
     at: float
     comment: str = ""
 
@@ -104,7 +136,7 @@ class SilenceStore:
     """Silences and acknowledgements in ``path``; ``StoreError`` when it cannot be read or written."""
 
     def __init__(self, path: Path) -> None:
-        self._db = PolicyDatabase(path, _SCHEMA, "silences")
+        self._db = PolicyDatabase(path, _SCHEMA, "silences", migrate=_migrate)
 
     def add(
         self, matchers: Sequence[Matcher], *, starts_at: float, ends_at: float, by: str, now: float, comment: str = ""
@@ -159,14 +191,14 @@ class SilenceStore:
         """Acknowledge one incident (its alert key and start time)."""
         with self._db.tx() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO acks (key, started_at, by, at, comment) VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO acks (key, started_at, acked_by, at, comment) VALUES (?, ?, ?, ?, ?)",
                 (key, started_at, by, now, comment),
             )
         return Acknowledgement(key, started_at, by, now, comment)
 
     def acknowledgements(self) -> list[Acknowledgement]:
         """Every acknowledgement, oldest first."""
-        rows = self._db.read("SELECT key, started_at, by, at, comment FROM acks ORDER BY at, key")
+        rows = self._db.read("SELECT key, started_at, acked_by, at, comment FROM acks ORDER BY at, key")
         return [Acknowledgement(*r) for r in rows]
 
     def muted(self) -> dict[str, float]:

@@ -15,13 +15,14 @@ import streamlit as st
 
 from redline.config.dashboard import DashboardAuth, TrustedHeaderAuth
 from redline.dashboard.passwords import verify_password
-from redline.dashboard.text import code, markdown
+from redline.dashboard.text import markdown
 
-__all__ = ["require_user", "trusted_user"]
+__all__ = ["require_user", "signed_in_user", "trusted_user"]
 
 log = logging.getLogger(__name__)
 
 _USER_KEY = "_redline_user"
+_NAME_KEY = "_redline_user_name"
 
 
 def trusted_user(auth: TrustedHeaderAuth, source: str | None, headers: Mapping[str, str]) -> str | None:
@@ -54,6 +55,7 @@ def _password(hash_env: str, env: Mapping[str, str]) -> str | None:
         return None
     with st.form("login"):
         password = st.text_input("Password", type="password")
+        name = st.text_input("Your name", help="Recorded with the silences and acknowledgements you make")
         submitted = st.form_submit_button("Log in")
     if not submitted:
         return None
@@ -67,6 +69,7 @@ def _password(hash_env: str, env: Mapping[str, str]) -> str | None:
         st.error("Wrong password.")
         return None
     st.session_state[_USER_KEY] = "password"
+    st.session_state[_NAME_KEY] = name.strip()
     st.rerun()
     return "password"  # not reached: st.rerun() ends this run
 
@@ -77,6 +80,10 @@ def _oidc() -> str | None:
         st.button("Log in", on_click=st.login, type="primary")
         return None
     st.sidebar.button("Log out", on_click=st.logout)
+    return _oidc_name()
+
+
+def _oidc_name() -> str:
     name = st.user.get("email") or st.user.get("name") or st.user.get("sub")
     return str(name) if name else "oidc user"
 
@@ -84,10 +91,10 @@ def _oidc() -> str | None:
 def _header(auth: TrustedHeaderAuth) -> str | None:
     user = trusted_user(auth, st.context.ip_address, dict(st.context.headers))
     if user is None:
-        st.error(
-            f"This dashboard trusts the {code(auth.header)} header of its reverse proxy only: "
-            "open it through the proxy."
-        )
+        st.error(markdown(
+            "This dashboard trusts the {header!c} header of its reverse proxy only: open it through the proxy.",
+            header=auth.header,
+        ))
     return user
 
 
@@ -106,3 +113,21 @@ def require_user(auth: DashboardAuth | None, env: Mapping[str, str]) -> str | No
     if user is None:
         st.stop()
     return user
+
+
+def signed_in_user(auth: DashboardAuth | None) -> str | None:
+    """Who is logged in on this session, drawing nothing: what an action that changes something
+    (a silence, an acknowledgement) records as who did it. None when no authentication is
+    configured or nobody has logged in. The shared password proves only that the password was
+    known: it reads as the name given at login, marked as such."""
+    if auth is None:
+        return None
+    if auth.password is not None:
+        if not isinstance(st.session_state.get(_USER_KEY), str):
+            return None
+        name = st.session_state.get(_NAME_KEY)
+        return f"{name} (shared password)" if isinstance(name, str) and name else "shared password"
+    if auth.oidc is not None:
+        return _oidc_name() if st.user.get("is_logged_in") else None
+    assert auth.trusted_header is not None
+    return trusted_user(auth.trusted_header, st.context.ip_address, dict(st.context.headers))

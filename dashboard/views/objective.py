@@ -15,7 +15,8 @@ import streamlit as st
 from redline.config import LoadedConfig
 from redline.dashboard.charts import budget_chart, burn_rate_chart, sli_chart
 from redline.dashboard.data import format_time_to_breach, objective_history, objective_spec, rank_objectives
-from redline.dashboard.text import code, literal, safe_link
+from redline.dashboard.palette import readable
+from redline.dashboard.text import markdown, safe_link
 from redline.dashboard.views.common import PAST_TTL_S, page_start, snapshot_or_error
 from redline.slo.results import ObjectiveResult
 from redline.slo.rules import prometheus_rules, skipped_objectives
@@ -26,6 +27,11 @@ __all__ = ["URL_PATH", "objective_url", "render"]
 URL_PATH: Final = "objective"
 STATUS_WORD: Final = {"breached": "breached", "warning": "warning", "ok": "ok", "no_data": "no data"}
 STATUS_COLOUR: Final = {"breached": "red", "warning": "orange", "ok": "green", "no_data": "gray"}
+"""Streamlit's named colours, which it shades for the light and the dark theme; the status word is
+always written beside the colour, so neither is needed to read the other."""
+_HEADING: Final = {
+    status: "{name} · :" + STATUS_COLOUR[status] + "[" + word + "]" for status, word in STATUS_WORD.items()
+}
 
 
 def objective_url(name: str, at_s: int | None = None) -> str:
@@ -48,33 +54,34 @@ def _percent(value: float | None) -> str:
 
 
 def _spec_section(spec: SLOSpec | None, result: ObjectiveResult) -> None:
-    st.markdown(
-        f"**{literal(result.kind)}**, dimension **{literal(result.dimension)}**, objective "
-        f"{literal(result.target_text())} over {literal(result.window)}; SLI {_percent(result.sli)}, "
-        f"budget left {_percent(result.budget_remaining)}, time to breach "
-        f"**{format_time_to_breach(result.time_to_breach_seconds)}**.  \n{literal(result.reason)}"
-    )
+    st.markdown(markdown(
+        "**{kind}**, dimension **{dimension}**, objective {target} over {window}; SLI {sli}, budget left "
+        "{budget}, time to breach **{breach}**.  \n{reason}",
+        kind=result.kind, dimension=result.dimension, target=result.target_text(), window=result.window,
+        sli=_percent(result.sli), budget=_percent(result.budget_remaining),
+        breach=format_time_to_breach(result.time_to_breach_seconds), reason=result.reason,
+    ))
     if spec is None:
         return
     owner = spec.labels.get("owner") or spec.labels.get("team")
     if owner:
-        st.markdown(f"Owner: {literal(owner)}")
+        st.markdown(markdown("Owner: {owner}", owner=owner))
     if spec.description:
-        st.caption(literal(spec.description))
+        st.caption(markdown("{description}", description=spec.description))
     if spec.runbook_url:
         link = safe_link("Runbook", spec.runbook_url)
-        st.markdown(link if link is not None else f"Runbook: {code(spec.runbook_url)}")
+        st.markdown(link if link is not None else markdown("Runbook: {url!c}", url=spec.runbook_url))
 
 
 def _promql(spec: SLOSpec) -> None:
     """The recording rule of the SLI's error ratio, and the whole rule set in an expander."""
     skipped = skipped_objectives([spec])
     if skipped:
-        st.caption(f"No PromQL for this objective: {literal(skipped[0])}")
+        st.caption(markdown("No PromQL for this objective: {why}", why=skipped[0]))
         return
     groups = prometheus_rules([spec])["groups"]
     first = groups[0]["rules"][0]
-    st.markdown(f"**PromQL** ({code(first.get('record', ''))})")
+    st.markdown(markdown("**PromQL** ({record!c})", record=first.get("record", "")))
     st.code(first["expr"], language=None, wrap_lines=True)
     with st.expander("Every recording and alerting rule (`redline rules`)"):
         for group in groups:
@@ -83,7 +90,7 @@ def _promql(spec: SLOSpec) -> None:
 
 
 def _members(members: list[ObjectiveResult], at_s: int | None) -> None:
-    st.markdown(f"**Members, worst first** ({len(members)})")
+    st.markdown(markdown("**Members, worst first** ({n})", n=len(members)))
     frame = pl.DataFrame(
         {
             "member": [m.name for m in members],
@@ -112,14 +119,14 @@ def _body(config_path: str, at_s: int | None) -> None:
         return
     ranked = [o for o in rank_objectives(shot.report.objectives) if not o.is_guardrail]
     if not ranked:
-        st.info(f"No objectives are configured in {code(config_path)} (`slos:` is empty).")
+        st.info(markdown("No objectives are configured in {path!c} (`slos:` is empty).", path=config_path))
         return
     names = [o.name for o in ranked]
     groups = {s.name for s in shot.config.config.slos if s.group_by}
     choices = sorted(groups) + names
     wanted = st.query_params.get("slo") or names[0]
     if wanted not in choices:
-        st.error(f"No objective named {code(wanted)} in {code(config_path)}.")
+        st.error(markdown("No objective named {name!c} in {path!c}.", name=wanted, path=config_path))
         wanted = names[0]
     picked = st.selectbox("Objective", choices, index=choices.index(wanted))
     if picked != st.query_params.get("slo"):
@@ -128,13 +135,12 @@ def _body(config_path: str, at_s: int | None) -> None:
     name = members[0].name if members else picked
     result = next((o for o in ranked if o.name == name), None)
     if result is None:
-        st.info(f"{literal(picked)} has no members in the stored data yet.")
+        st.info(markdown("{name} has no members in the stored data yet.", name=picked))
         return
     spec = _spec(shot.config, name)
-    st.subheader(
-        f"{literal(result.name)} · :{STATUS_COLOUR[result.status]}[{STATUS_WORD[result.status]}]"
-        + (" (its worst member)" if members else "")
-    )
+    st.subheader(markdown(
+        _HEADING[result.status] + (" (its worst member)" if members else ""), name=result.name
+    ))
     left, right = st.columns(2)
     with left:
         _spec_section(spec, result)
@@ -148,16 +154,16 @@ def _body(config_path: str, at_s: int | None) -> None:
     else:
         target = spec.objective / 100 if spec is not None else 0.0
         with left:
-            st.altair_chart(sli_chart(history, target, result.window), key="sli_chart")
+            st.altair_chart(readable(sli_chart(history, target, result.window)), key="sli_chart")
         with right:
             st.altair_chart(
-                budget_chart(
+                readable(budget_chart(
                     history, window_ms=int(result.window_seconds * 1000), at_ms=shot.at_ms,
                     remaining=result.budget_remaining, breach_in_s=result.time_to_breach_seconds,
-                ),
+                )),
                 key="budget_chart",
             )
-    st.altair_chart(burn_rate_chart(result.burn_rates, result.window_seconds), key="burn_rate_chart")
+    st.altair_chart(readable(burn_rate_chart(result.burn_rates, result.window_seconds)), key="burn_rate_chart")
     if members:
         _members(members, at_s)
 

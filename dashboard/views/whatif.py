@@ -24,7 +24,8 @@ import streamlit as st
 from redline.config import load_config
 from redline.dashboard.charts import compliance_curve_chart
 from redline.dashboard.data import format_time_to_breach, objective_spec, what_if_and_history
-from redline.dashboard.text import code, literal, markdown
+from redline.dashboard.palette import readable
+from redline.dashboard.text import markdown
 from redline.dashboard.views.common import TTL_S, page_start, snapshot
 from redline.kernel.errors import ConfigError, StoreError
 from redline.kernel.units import parse_duration
@@ -102,7 +103,8 @@ def _query_target() -> float | None:
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and 0 < value < 100):
-        st.warning(f"{code(f'?target={raw!r}')} is not a percentage between 0 and 100; using the default.")
+        st.warning(markdown("{given!c} is not a percentage between 0 and 100; using the default.",
+                            given=f"?target={raw!r}"))
         return None
     return value
 
@@ -148,7 +150,8 @@ def _percent(value: float | None, digits: int = 2) -> str:
 
 
 def _column(title: str, o: ObjectiveResult, base: ObjectiveResult | None) -> None:
-    st.markdown(f"**{title}** — objective {literal(o.target_text())} over {literal(o.window)}")
+    st.markdown(markdown("**{title}** — objective {target} over {window}", title=title, target=o.target_text(),
+                         window=o.window))
     delta = None
     if base is not None and o.budget_remaining is not None and base.budget_remaining is not None:
         delta = f"{(o.budget_remaining - base.budget_remaining) * 100:+.1f} pts"
@@ -156,7 +159,7 @@ def _column(title: str, o: ObjectiveResult, base: ObjectiveResult | None) -> Non
     st.metric("compliance (SLI)", _percent(o.value, 3))
     ttb = "no data" if o.status == "no_data" else format_time_to_breach(o.time_to_breach_seconds)
     st.metric("time to breach", ttb, o.status, delta_color="off", delta_arrow="off")
-    st.caption(literal(o.reason))
+    st.caption(markdown("{reason}", reason=o.reason))
 
 
 def _controls(spec: SLOSpec) -> tuple[float, float | None]:
@@ -185,11 +188,11 @@ def _body(config_path: str, at_s: int | None) -> None:
     try:
         config = load_config(Path(config_path))
     except ConfigError as exc:
-        st.error(f"The config cannot be used: {literal(exc)}")
+        st.error(markdown("The config cannot be used: {error}", error=exc))
         return
     names = [s.name for s in config.config.slos]
     if not names:
-        st.info(f"No objectives are configured in {code(config_path)} (`slos:` is empty).")
+        st.info(markdown("No objectives are configured in {path!c} (`slos:` is empty).", path=config_path))
         return
     wanted = st.query_params.get("objective") or _nearest(config_path, at_s, names)
     choices = names if wanted is None or wanted in names else [wanted, *names]  # a grouped member by URL
@@ -201,13 +204,13 @@ def _body(config_path: str, at_s: int | None) -> None:
     try:
         spec = objective_spec(config, name)
     except KeyError:
-        st.error(f"No objective named {code(name)} in {code(config_path)}.")
+        st.error(markdown("No objective named {name!c} in {path!c}.", name=name, path=config_path))
         return
     target, threshold_s = _controls(spec)
     try:
         result, history = _what_if(config_path, name, at_s, threshold_s, target)
     except (ValueError, StoreError) as exc:
-        st.error(f"What-if for {literal(name)}: {literal(exc)}")
+        st.error(markdown("What-if for {name}: {error}", name=name, error=exc))
         return
     current, alternative = st.columns(2, border=True)
     with current:
@@ -222,29 +225,31 @@ def _body(config_path: str, at_s: int | None) -> None:
         if threshold_s is not None:
             thresholds["alternative"] = threshold_s
         st.altair_chart(
-            compliance_curve_chart([(p.threshold_s, p.sli) for p in result.curve], target / 100, thresholds),
+            readable(compliance_curve_chart([(p.threshold_s, p.sli) for p in result.curve], target / 100, thresholds)),
             key="compliance_curve",
         )
         tightest = tightest_threshold(result, target / 100)
         if tightest is None:
-            st.markdown(f"No bucket bound meets **{target:g}%** over the {literal(result.current.window)} window.")
+            st.markdown(markdown("No bucket bound meets **{target:g}%** over the {window} window.", target=target,
+                                 window=result.current.window))
         else:
-            st.markdown(
-                f"The tightest bucket bound that meets **{target:g}%** over the window is "
-                f"**{tightest[0] * 1000:g} ms** (compliance {tightest[1]:.3%})."
-            )
-    st.subheader(f"Would the last {HISTORY_DAYS:g} days have paged?")
+            st.markdown(markdown(
+                "The tightest bucket bound that meets **{target:g}%** over the window is **{bound:g} ms** "
+                "(compliance {sli:.3%}).", target=target, bound=tightest[0] * 1000, sli=tightest[1],
+            ))
+    st.subheader(markdown("Would the last {days:g} days have paged?", days=HISTORY_DAYS))
     st.dataframe(history_table(history), hide_index=True, key="history")
     if threshold_s is not None and bounds and not any(math.isclose(threshold_s, b) for b in bounds):
-        st.info(
-            f"The replay counts requests by bucket, so an alternative threshold of {threshold_s * 1000:g} ms "
-            "(between bounds) has no history of its own: pick a bucket bound "
-            f"({', '.join(f'{b * 1000:g}' for b in bounds)} ms) to replay it."
-        )
-    st.caption(
-        f"The alert policy replayed every {HISTORY_STEP_S / 60:g} minutes over the stored history "
-        "(`redline backtest --compare-objective` does the same from the command line)."
-    )
+        st.info(markdown(
+            "The replay counts requests by bucket, so an alternative threshold of {threshold:g} ms (between "
+            "bounds) has no history of its own: pick a bucket bound ({bounds} ms) to replay it.",
+            threshold=threshold_s * 1000, bounds=", ".join(f"{b * 1000:g}" for b in bounds),
+        ))
+    st.caption(markdown(
+        "The alert policy replayed every {minutes:g} minutes over the stored history "
+        "(`redline backtest --compare-objective` does the same from the command line).",
+        minutes=HISTORY_STEP_S / 60,
+    ))
 
 
 def render(config_path: Path | None) -> None:

@@ -124,7 +124,7 @@ def test_ack_records_who_acknowledged_which_incident(imported: Path, capsys: pyt
     store = SilenceStore(data / "alerts.sqlite")
     (ack,) = store.acknowledgements()
     store.close()
-    assert (ack.key, ack.started_at, ack.by) == ("api-availability/page", END_S - 600, "carol")
+    assert (ack.key, ack.started_at, ack.acked_by) == ("api-availability/page", END_S - 600, "carol")
     assert main(["ack", "--config", str(imported), "api-latency/page"]) == 2
     assert "ack: no firing incident for alert 'api-latency/page' (firing now: api-availability/page)" in (
         capsys.readouterr().err

@@ -198,3 +198,44 @@ def test_a_silence_damaged_by_hand_is_skipped_and_the_others_still_apply(
     assert agent.recorder.sent == []  # still silenced by the good one
     assert [s.id for s in agent.silences.silences()] == [good]
     assert "silence bad in" in caplog.text and "is unreadable and ignored: invalid matcher 'team=~('" in caplog.text
+
+
+def test_a_database_of_the_first_release_is_migrated_in_place_keeping_who_acknowledged(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "alerts.sqlite"
+    with AlertStateStore(path) as state:
+        state.records()
+    conn = sqlite3.connect(path)  # the tables as the first release wrote them: acks.by, no expired_*
+    conn.execute("CREATE TABLE acks (key TEXT NOT NULL, started_at REAL NOT NULL, by TEXT NOT NULL, "
+                 "at REAL NOT NULL, comment TEXT NOT NULL, PRIMARY KEY (key, started_at))")
+    conn.execute("INSERT INTO acks VALUES ('api-availability/page', 100.0, 'carol', 160.0, 'old')")
+    conn.execute("CREATE TABLE silences (id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_at REAL NOT NULL, "
+                 "ends_at REAL NOT NULL, created_at REAL NOT NULL, comment TEXT NOT NULL)")
+    conn.execute("""INSERT INTO silences VALUES ('s1', '["team=\\"web\\""]', 0, 9e12, 0, 'kept')""")
+    conn.commit()
+    conn.close()
+    store = SilenceStore(path)
+    store.acknowledge("api-latency/page", 200.0, by="dave", now=260.0)
+    store.expire("s1", by="erin", now=300.0)
+    acks, (old,) = store.acknowledgements(), store.silences()
+    store.close()
+    assert [(a.key, a.started_at, a.acked_by, a.comment) for a in acks] == [
+        ("api-availability/page", 100.0, "carol", "old"), ("api-latency/page", 200.0, "dave", "")
+    ]
+    assert (old.id, old.comment, old.created_by, old.expired_by, old.ends_at) == (
+        "s1", "kept", "unknown", "erin", 300.0
+    )
+    columns = [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(acks)")]
+    assert columns == ["key", "started_at", "acked_by", "at", "comment"]
+
+
+def test_a_silence_of_a_grouped_objective_mutes_every_member_and_nothing_else() -> None:
+    from redline.alerts.silences import silence_matchers
+
+    (plain,) = silence_matchers([], "api-availability")
+    (grouped, severity) = silence_matchers(['severity="page"'], "tenant-availability", grouped=True)
+    assert (str(plain), str(severity)) == ('slo="api-availability"', 'severity="page"')
+    member = {"slo": 'tenant-availability{tenant="acme"}', "severity": "page"}
+    assert grouped.matches(member) and grouped.matches({"slo": "tenant-availability"})
+    assert not grouped.matches({"slo": "tenant-availability-eu"}) and not plain.matches(member)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from redline.alerts.notifiers import Notification
+from redline.alerts.outbox_sql import NewIntent, enqueue
 from redline.alerts.state import AlertRecord, AlertStateStore
 from redline.dashboard.alerts_view import deliveries_table, incidents_table, read_alerts
 from tests.dashboard.fleet import AT_S, write_fleet
@@ -35,6 +37,17 @@ def write_alerts(data_dir: Path) -> None:
             )
             store.log_attempt(conn, FIRING.key, "hook", "firing", ok=True, error=None, attempt=2, at=AT_S - 580.0)
             store.log_attempt(conn, FIRING.key, "log", "firing", ok=True, error=None, attempt=1, at=AT_S - 595.0)
+            enqueue(conn, [  # the outbox's firing notices: the incident's first one says what it fired with
+                (FIRING.key, NewIntent("hook", notice(FIRING.started_at - 7200, "30.5")), AT_S - 7800.0),  # before
+                (FIRING.key, NewIntent("hook", notice(FIRING.started_at, "14.9")), AT_S - 600.0),
+                (FIRING.key, NewIntent("hook", notice(FIRING.started_at, "15.11"), repeat=True), AT_S - 300.0),
+            ], 100)
+
+
+def notice(started_at: float | None, burn_1h: str) -> Notification:
+    assert started_at is not None
+    return Notification("firing", FIRING.key, {"slo": FIRING.slo}, {"burn_rate_1h": burn_1h, "burn_rate_5m": "99"},
+                        started_at, None, FIRING.fingerprint)
 
 
 def test_incidents_and_deliveries_as_the_alert_database_holds_them(tmp_path: Path) -> None:
@@ -46,9 +59,10 @@ def test_incidents_and_deliveries_as_the_alert_database_holds_them(tmp_path: Pat
     assert [(r["objective"], r["tier"], r["burn 1h"], r["burn 5m"], r["budget left"]) for r in firing] == [
         ("api-availability", "page", 15.11, 150.2, 0.4751)
     ]
+    assert [(r["burn 1h at firing"], r["burn 5m at firing"]) for r in firing] == [(14.9, 99.0)]
     resolved = incidents_table(view, firing=False).to_dicts()
-    assert [(r["objective"], r["tier"], r["burn 1h"], r["burn 5m"]) for r in resolved] == [
-        ("features-freshness", "ticket", 3.6, None)
+    assert [(r["objective"], r["tier"], r["burn 1h"], r["burn 5m"], r["burn 1h at firing"]) for r in resolved] == [
+        ("features-freshness", "ticket", 3.6, None, None)  # its notices were pruned: nothing to say
     ]
     deliveries = deliveries_table(view).to_dicts()
     assert [(d["notifier"], d["outcome"], d["attempts"], d["last error"]) for d in deliveries] == [
