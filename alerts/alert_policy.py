@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 from redline.alerts.hysteresis_store import HysteresisStore
 from redline.alerts.policy import DEFAULT_POLICY, LEVEL_KINDS, Firing, burn_rate
@@ -80,9 +81,17 @@ class AlertPolicy:
         self._store = store
         self._default = tuple(with_resolve_delay(c) for c in default)
         self._tiers: dict[tuple[str, str], HoldState] | None = None
-        """Tiers that are pending or firing (an inactive tier has no entry)."""
+        """Tiers that are pending or firing (an inactive tier has no entry); a tier in ``_held``
+        has its ``last_held`` there instead."""
+        self._held: dict[tuple[str, str], float] = {}
+        """Firing tiers whose condition held at their latest evaluation, with its time: the steady
+        case (firing, still holding) moves only this time, without a new state or a write."""
+        self._changed: set[tuple[str, str]] = set()
+        """Tiers whose state moved since the last commit (the only rows it may have to write)."""
         self._open: set[tuple[str, str]] = set()
         self._seen: set[str] = set()
+        self._last_seen: set[str] = set()
+        """The objectives of the last commit; before it, whatever was loaded (so all are checked)."""
         self._now: float | None = None
         self._plans: dict[tuple[str, str, float], tuple[tuple[BurnRateCondition, str, float], ...]] = {}
         """(tier, its name, its factor) by (configured objective, kind, window): worked out once."""
@@ -110,6 +119,8 @@ class AlertPolicy:
         if self._tiers is None:
             if self._store is not None:
                 self._tiers, self._open = self._store.load()
+                self._changed = set()
+                self._last_seen = {k[0] for k in self._tiers} | {p[0] for p in self._open}
             else:
                 self._tiers = {}
         return self._tiers
@@ -119,22 +130,60 @@ class AlertPolicy:
 
         Raises ``ValueError`` when a tier cannot be evaluated (a non-positive window).
         """
+        self._step_tiers(objective, now)
+        return self.current_firings(objective)
+
+    def firings_if_moved(self, objective: ObjectiveResult, now: float) -> list[Firing] | None:
+        """``firings``, or ``None`` when no tier of ``objective`` moved but its last hold: its open
+        severities are those of its last evaluation (``current_firings`` says them, with today's
+        burn rates). The alert manager's steady case, as cheap as a calm objective.
+
+        Raises ``ValueError`` when a tier cannot be evaluated (a non-positive window).
+        """
+        if not self._step_tiers(objective, now):
+            return None
+        return self.current_firings(objective)
+
+    def is_open(self, objective: str, severity: str) -> bool:
+        """Whether ``severity`` of ``objective`` is open (firing and not inhibited) now."""
+        return (objective, severity) in self._open
+
+    def _step_tiers(self, objective: ObjectiveResult, now: float) -> bool:
+        """Step every tier of ``objective`` at ``now``; whether any moved but a steady hold."""
         states = self._load()
         self._seen.add(objective.name)
         self._now = now
-        firing: dict[str, tuple[BurnRateCondition, float]] = {}  # the strongest firing tier per severity
+        held = self._held
+        moved = False
         for condition, name, factor in self._plan(objective):
             holds, _ = condition_holds(condition, objective, factor)
             key = (objective.name, name)
+            if holds is True and key in held:
+                held[key] = now  # still firing, still holding: ``step`` would only move last_held
+                continue
             before = states.get(key, INACTIVE)
             if holds is not True and before is INACTIVE:
                 continue  # the usual case, kept cheap: nothing holds, nothing pending
+            if key in held:
+                before = replace(before, last_held=held.pop(key))
             state = step(before, holds, now, condition.for_seconds, condition.keep_firing_for_seconds)
+            self._changed.add(key)
+            moved = True
             if state.state == "inactive":
                 states.pop(key, None)
-            else:
-                states[key] = state
-            if state.firing:
+                continue
+            states[key] = state
+            if state.firing and state.last_held == now:
+                held[key] = now
+        return moved
+
+    def current_firings(self, objective: ObjectiveResult) -> list[Firing]:
+        """The firings of ``objective``'s open severities, from its tiers' states as last stepped."""
+        states = self._load()
+        firing: dict[str, tuple[BurnRateCondition, float]] = {}  # the strongest firing tier per severity
+        for condition, name, factor in self._plan(objective):
+            state = states.get((objective.name, name))
+            if state is not None and state.firing:
                 strongest = firing.get(condition.severity)
                 if strongest is None or factor > strongest[1]:
                     firing[condition.severity] = (condition, factor)
@@ -161,11 +210,19 @@ class AlertPolicy:
 
     def commit(self) -> None:
         """Forget objectives not evaluated since the last commit (removed from the config) and
-        persist every tier's state. Raises ``StoreError`` when the database cannot be written."""
+        persist every tier's state that moved. Raises ``StoreError`` when the database cannot be
+        written (the states stay in memory, and the next commit writes what moved since the last
+        one that succeeded)."""
         states = self._load()
-        for key in [k for k in states if k[0] not in self._seen]:
-            del states[key]
-        self._open = {p for p in self._open if p[0] in self._seen}
-        self._seen = set()
+        if not self._last_seen <= self._seen:  # an objective gone since the last commit
+            for key in [k for k in states if k[0] not in self._seen]:
+                del states[key]
+                self._held.pop(key, None)
+                self._changed.add(key)
+            self._open = {p for p in self._open if p[0] in self._seen}
+        self._last_seen, self._seen = self._seen, set()
         if self._store is not None and self._now is not None:
-            self._store.save(states, self._open, self._now)
+            changed = {k: replace(states[k], last_held=self._held[k]) if k in self._held else states[k]
+                       for k in self._changed if k in states}
+            self._store.save(changed, self._open, self._now, self._changed)
+        self._changed = set()

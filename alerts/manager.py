@@ -153,6 +153,8 @@ class AlertManager:
         """Per-objective tiers, ``for:``/resolve delay and inhibition (``redline.alerts.alert_policy``);
         ``None``: ``policy`` for every objective, as it stands."""
         self._suppressor = suppressor
+        self._keys: dict[str, tuple[tuple[str, str], ...]] = {}
+        """Each objective's (severity, alert key) pairs, worked out once."""
         self._conditions = conditions
         """Guardrail, dark-objective, meta and watchdog alerts (``redline.alerts.conditions``)."""
         """Silences and acknowledgements (``redline.alerts.suppression``), applied to what is owed."""
@@ -196,7 +198,12 @@ class AlertManager:
                 names.add(objective.name)
                 try:
                     if self._alert_policy is not None:
-                        firings = self._alert_policy.firings(objective, now)
+                        moved = self._alert_policy.firings_if_moved(objective, now)
+                        if moved is None:  # no tier moved: most objectives, calm or firing
+                            if self._steady(objective, records, now, seen):
+                                continue
+                            moved = self._alert_policy.current_firings(objective)
+                        firings = moved
                     else:
                         firings = evaluate_policy(objective, self._policy_for(objective))
                     failed = objective.error is not None
@@ -255,6 +262,8 @@ class AlertManager:
                         events[record.key] = replace(events[record.key], owed_to=tuple(i.notifier for i in intents))
                 writes.append((record, intents))
             dropped = self._state.save_many(writes, queue_size=self._queue_size)
+            if len(self._keys) > 2 * len(names):  # objectives removed from the config
+                self._keys = {n: k for n, k in self._keys.items() if n in names}
             for event in events.values():
                 self._log.info("alert %s: %s -> %s", event.key, event.previous, event.current)
             for name, count in dropped.items():
@@ -264,6 +273,36 @@ class AlertManager:
             if any(intents for _, intents in writes) and self._on_commit is not None:
                 self._on_commit()
             return [events[k] for k in sorted(events)]
+
+    def _steady(self, objective: ObjectiveResult, records: Mapping[str, AlertRecord], now: float,
+                seen: set[str]) -> bool:
+        """Whether none of ``objective``'s alerts has anything to do at ``now``, its tiers being as
+        they were (each open severity's alert firing with no repeat or refresh due, every other
+        one at rest); its keys are then ``seen``. A firing tick then costs what a calm one does."""
+        assert self._alert_policy is not None
+        if objective.error is not None:
+            return False
+        name = objective.name
+        keys = self._keys.get(name)
+        if keys is None:
+            keys = self._keys[name] = tuple((s, alert_key(name, s)) for s in self._severities)
+        for severity, key in keys:
+            record = records.get(key)
+            if self._alert_policy.is_open(name, severity):
+                if record is None or record.state != "firing" or self._due(record, now):
+                    return False
+            elif record is not None and record.state in ("pending", "firing"):
+                return False
+        seen.update(key for _, key in keys)
+        return True
+
+    def _due(self, record: AlertRecord, now: float) -> bool:
+        """Whether a firing alert owes a repeat, or fresh figures, at ``now``."""
+        last = record.last_notified_at if record.last_notified_at is not None else record.started_at
+        repeat = self._repeat_interval_s
+        return (repeat is not None and last is not None and now - last >= repeat) or (
+            now - record.updated_at >= self._refresh_interval_s
+        )
 
     def _policy_for(self, objective: ObjectiveResult) -> Sequence[BurnRateCondition]:
         """The policy given, else the default tiers of the objective's period (ValueError if it has none)."""

@@ -71,11 +71,16 @@ class PolicyDatabase:
         return conn
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; rolled back and raised as ``StoreError`` on an SQLite error."""
+    def tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction; rolled back and raised as ``StoreError`` on an SQLite error.
+
+        ``durable=False``: its commit does not wait for the disk (SQLite's ``synchronous =
+        NORMAL`` in WAL mode): it survives the process being killed, not a power cut.
+        """
         with self._lock:
             try:
                 conn = self._connect()
+                conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise StoreError(f"{self._what} {self.path}: cannot start a write: {exc}", path=self.path) from exc

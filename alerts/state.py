@@ -28,7 +28,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal, cast
@@ -88,7 +88,16 @@ CREATE TABLE IF NOT EXISTS intents (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS intents_queue ON intents (notifier, state, id);
+CREATE TABLE IF NOT EXISTS alerts_version (id INTEGER PRIMARY KEY CHECK (id = 0), version INTEGER NOT NULL);
+INSERT OR IGNORE INTO alerts_version (id, version) VALUES (0, 0)
 """
+_VERSION_TRIGGERS: Final = tuple(
+    f"CREATE TRIGGER IF NOT EXISTS alerts_version_{event.lower()} AFTER {event} ON alerts "
+    "BEGIN UPDATE alerts_version SET version = version + 1; END"
+    for event in ("INSERT", "UPDATE", "DELETE")
+)
+"""Every write to ``alerts``, by any connection, moves ``alerts_version``: whether any alert row
+changed is then one read, and writes to the other tables (the tiers' save time) do not count."""
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -149,7 +158,7 @@ class AlertStateStore:
         self._header_fd: int | None = None
         self._records_cache: dict[str, tuple[tuple[Any, ...], AlertRecord]] = {}
         """Alert key → (row version, record): see ``records()``."""
-        self._records_stamp: tuple[int, int] | None = None
+        self._records_stamp: int | None = None
         self._records_list: list[AlertRecord] = []
         """What ``records()`` last returned, and the database's version when it read it."""
         """The file, opened once with the connection, for ``check()`` to read its header: closing
@@ -182,7 +191,7 @@ class AlertStateStore:
             conn.execute("PRAGMA busy_timeout = 10000")
             conn.execute("BEGIN IMMEDIATE")
             # Statement by statement: executescript() would commit the transaction half-way.
-            for statement in _SCHEMA.split(";"):
+            for statement in (*_SCHEMA.split(";"), *_VERSION_TRIGGERS):
                 if statement.strip():
                     conn.execute(statement)
             if "owed" in tables:
@@ -378,14 +387,14 @@ class AlertStateStore:
         self._records_stamp = stamp
         return list(self._records_list)
 
-    def _stamp(self) -> tuple[int, int]:
-        """The database's version as this connection sees it: ``PRAGMA data_version`` moves when
-        another connection commits, ``total_changes`` when this one writes anything. Unchanged, no
-        row can have changed (a steady tick then reads no alert rows at all)."""
+    def _stamp(self) -> int:
+        """The alert rows' version (``alerts_version``, moved by every write to ``alerts``).
+        Unchanged, no row can have changed (a steady tick then reads no alert rows at all)."""
         with self._lock:
             conn = self._connect()
             try:
-                return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
+                version: int = conn.execute("SELECT version FROM alerts_version").fetchone()[0]
+                return version
             except sqlite3.Error as exc:
                 raise StoreError(f"alert state {self.path}: read failed: {exc}") from exc
 
@@ -404,6 +413,7 @@ class AlertStateStore:
         if not changes:
             return {}
         with self._tx() as conn:
+            before = conn.execute("SELECT version FROM alerts_version").fetchone()[0]
             conn.executemany(
                 f"INSERT OR REPLACE INTO alerts ({self._COLUMNS}) VALUES ({', '.join('?' * 12)})",
                 [
@@ -424,7 +434,25 @@ class AlertStateStore:
                     for r, _ in changes
                 ],
             )
-            return enqueue(conn, [(r.key, i, r.updated_at) for r, intents in changes for i in intents], queue_size)
+            dropped = enqueue(conn, [(r.key, i, r.updated_at) for r, intents in changes for i in intents], queue_size)
+            after = conn.execute("SELECT version FROM alerts_version").fetchone()[0]
+        self._write_through([r for r, _ in changes], before, after)
+        return dropped
+
+    def _write_through(self, written: Sequence[AlertRecord], before: int, after: int) -> None:
+        """Put the records just written in the read cache, so the next ``records()`` reads and
+        decodes none of them (a thousand refreshed alerts cost no re-read). Only when the cache
+        was current before the write; otherwise the next read finds out what moved."""
+        with self._lock:
+            if self._records_stamp != before:
+                return
+            cache = dict(self._records_cache)
+            for r in written:
+                record = replace(r, labels=MappingProxyType(dict(r.labels)),
+                                 annotations=MappingProxyType(dict(r.annotations)))
+                cache[r.key] = ((r.updated_at, r.last_notified_at), record)
+            self._records_list = [cache[key][1] for key in sorted(cache)]
+            self._records_cache, self._records_stamp = cache, after
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -14,15 +14,18 @@ The issue's bar: a tick with 1,000 objectives firing costs the same as one with 
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from redline.alerts.alert_policy import AlertPolicy
-from redline.alerts.hysteresis_store import HysteresisStore
 from redline.alerts.log_notifier import LogNotifier
 from redline.alerts.manager import AlertManager
 from redline.alerts.state import AlertStateStore
@@ -31,6 +34,8 @@ from redline.slo.spec import BURN_WINDOWS
 
 N_OBJECTIVES = 1000
 TICKS = 5
+POLICY_TICKS = 15
+ROUNDS = 3
 T0 = 1_767_225_600.0
 
 
@@ -126,12 +131,24 @@ def main() -> None:
     before = statistics.median(unstamped) / statistics.median(calm)
     print(f"  steady firing, rows re-read (before) {_ms(unstamped)}")
     print(f"  1,000 firing vs none (steady tick / calm tick) {ratio:.2f}× (before: {before:.2f}×; bar: 0.90–1.10)")
-    with tempfile.TemporaryDirectory() as tmp:
-        with_policy(tmp, quiet)
+    with_policy(sys.argv[1:])
 
 
-def with_policy(tmp: str, quiet: logging.Logger) -> None:
-    """The agent's own setup: per-objective tiers with ``for:``/resolve delay persisted each tick."""
+_POLICY_TICKS = """
+import json, logging, sys, tempfile, time
+from pathlib import Path
+from bench.alerts import _report, T0
+from redline.alerts.alert_policy import AlertPolicy
+from redline.alerts.hysteresis_store import HysteresisStore
+from redline.alerts.log_notifier import LogNotifier
+from redline.alerts.manager import AlertManager
+from redline.alerts.state import AlertStateStore
+
+quiet = logging.getLogger("bench.alerts.quiet")
+quiet.addHandler(logging.NullHandler())
+quiet.propagate = False
+ticks = int(sys.argv[1])
+with tempfile.TemporaryDirectory() as tmp:
     clock = [T0]
     store = AlertStateStore(Path(tmp) / "policy.db")
     hysteresis = HysteresisStore(Path(tmp) / "policy.db")
@@ -139,28 +156,68 @@ def with_policy(tmp: str, quiet: logging.Logger) -> None:
         store, [LogNotifier(quiet)], clock=lambda: clock[0], logger=quiet, repeat_interval_s=None,
         alert_policy=AlertPolicy(store=hysteresis),
     )
-    calm: list[float] = []
-    steady: list[float] = []
-    for tick in range(TICKS):
+    calm, steady, calm_cpu, steady_cpu = [], [], [], []
+    for tick in range(ticks):
         clock[0] = T0 + tick * 60
         report = _report(clock[0], 0.1)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         manager.process(report)
         calm.append(time.perf_counter() - started)
-    for tick in range(3 + TICKS):  # into firing (past the tiers' for:), then steady
+        calm_cpu.append(time.process_time() - cpu)
+    for tick in range(3 + ticks):  # into firing (past the tiers' for:), then steady
         clock[0] += 60
         report = _report(clock[0], 100.0 + tick)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         manager.process(report)
         if tick >= 3:
             steady.append(time.perf_counter() - started)
+            steady_cpu.append(time.process_time() - cpu)
     firing = sum(r.state == "firing" for r in store.records())
     store.close()
     hysteresis.close()
-    print(f"with the agent's alert policy (tiers, for:, resolve delay persisted), {firing} alerts firing:")
-    print(f"  calm tick {_ms(calm)}; steady firing tick {_ms(steady)}; "
-          f"ratio {statistics.median(steady) / statistics.median(calm):.2f}×")
+print(json.dumps({"calm": calm, "steady": steady, "calm_cpu": calm_cpu, "steady_cpu": steady_cpu,
+                  "firing": firing}))
+"""
+"""One run of the agent's setup (per-objective tiers, ``for:`` and resolve delay persisted each
+tick) in a child process whose working directory picks the code: this tree or a baseline's. Only
+APIs both trees have."""
 
+
+def _policy_run(tree: Path, ticks: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", _POLICY_TICKS, str(ticks)], cwd=tree, capture_output=True, text=True,
+        check=True, env={**os.environ, "PYTHONPATH": str(tree)},
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def with_policy(argv: list[str]) -> None:
+    """The agent's own setup, calm against 1,000 objectives firing, in this tree and in a baseline
+    tree (``--baseline DIR``, by default the main checkout when there is one), runs alternated."""
+    here = Path(__file__).resolve().parent.parent
+    baseline = Path(argv[argv.index("--baseline") + 1]) if "--baseline" in argv else Path("/work/main")
+    trees = [("this tree", here)]
+    if baseline.is_dir() and baseline.resolve() != here:
+        trees.append(("baseline", baseline))
+    figures = ("calm", "steady", "calm_cpu", "steady_cpu")
+    runs: dict[str, dict[str, list[float]]] = {name: {f: [] for f in figures} for name, _ in trees}
+    firing: dict[str, int] = {}
+    for _ in range(ROUNDS):
+        for name, tree in trees:
+            result = _policy_run(tree, POLICY_TICKS)
+            for f in figures:
+                runs[name][f] += result[f]
+            firing[name] = int(result["firing"])
+    print(f"with the agent's alert policy (tiers, for:, resolve delay persisted), {ROUNDS} runs each, alternated;")
+    print("  wall time, and the process's CPU time (what a loaded machine does not blur):")
+    for name, tree in trees:
+        run = runs[name]
+        print(f"  {name} ({tree}), {firing[name]} alerts firing:")
+        for unit, calm, steady in (("wall", run["calm"], run["steady"]), ("CPU", run["calm_cpu"], run["steady_cpu"])):
+            ratio = statistics.median(steady) / statistics.median(calm)
+            print(f"    {unit:4} calm tick {_ms(calm)}; steady firing tick {_ms(steady)}; "
+                  f"ratio {ratio:.2f}× (bar: 0.90–1.10)")
 
 if __name__ == "__main__":
     main()
