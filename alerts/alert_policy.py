@@ -62,6 +62,10 @@ def condition_holds(
     return True, factor
 
 
+_Plan = tuple[tuple[BurnRateCondition, str, float], ...]
+"""An objective's tiers: each condition, its name and its factor."""
+
+
 class AlertPolicy:
     """Tiers, hysteresis and inhibition for every objective, with state in ``store`` (``None``:
     in memory only, as the backtest and tests without a database).
@@ -81,11 +85,15 @@ class AlertPolicy:
         self._store = store
         self._default = tuple(with_resolve_delay(c) for c in default)
         self._tiers: dict[tuple[str, str], HoldState] | None = None
-        """Tiers that are pending or firing (an inactive tier has no entry); a tier in ``_held``
-        has its ``last_held`` there instead."""
-        self._held: dict[tuple[str, str], float] = {}
-        """Firing tiers whose condition held at their latest evaluation, with its time: the steady
-        case (firing, still holding) moves only this time, without a new state or a write."""
+        """Tiers that are pending or firing (an inactive tier has no entry); the ``last_held`` of a
+        tier of a steady objective is in ``_held_at`` instead."""
+        self._shape: dict[str, tuple[tuple[bool | None, ...], _Plan]] = {}
+        """Objectives at rest, calm or firing: what each tier's condition said at their latest
+        evaluation (with the tiers it was for), every tier that held firing and every other one
+        inactive. The same answer
+        again moves nothing but ``_held_at``: no state, no write, the same work calm or firing."""
+        self._held_at: dict[str, float] = {}
+        """When each objective of ``_shape`` was last evaluated: its holding tiers' ``last_held``."""
         self._changed: set[tuple[str, str]] = set()
         """Tiers whose state moved since the last commit (the only rows it may have to write)."""
         self._open: set[tuple[str, str]] = set()
@@ -93,14 +101,14 @@ class AlertPolicy:
         self._last_seen: set[str] = set()
         """The objectives of the last commit; before it, whatever was loaded (so all are checked)."""
         self._now: float | None = None
-        self._plans: dict[tuple[str, str, float], tuple[tuple[BurnRateCondition, str, float], ...]] = {}
+        self._plans: dict[tuple[str, str, float], _Plan] = {}
         """(tier, its name, its factor) by (configured objective, kind, window): worked out once."""
 
     def tiers(self, objective: ObjectiveResult) -> tuple[BurnRateCondition, ...]:
         """The tiers that apply to ``objective`` (a level guardrail never pages)."""
         return tuple(c for c, _, _ in self._plan(objective))
 
-    def _plan(self, objective: ObjectiveResult) -> tuple[tuple[BurnRateCondition, str, float], ...]:
+    def _plan(self, objective: ObjectiveResult) -> _Plan:
         base = spec_name(objective.name)
         key = (base, objective.kind, objective.window_seconds)
         plan = self._plans.get(key)
@@ -144,38 +152,59 @@ class AlertPolicy:
             return None
         return self.current_firings(objective)
 
-    def is_open(self, objective: str, severity: str) -> bool:
-        """Whether ``severity`` of ``objective`` is open (firing and not inhibited) now."""
-        return (objective, severity) in self._open
+    @property
+    def opened(self) -> set[tuple[str, str]]:
+        """The open ``(objective, severity)`` pairs (firing and not inhibited); read-only."""
+        return self._open
 
     def _step_tiers(self, objective: ObjectiveResult, now: float) -> bool:
         """Step every tier of ``objective`` at ``now``; whether any moved but a steady hold."""
         states = self._load()
-        self._seen.add(objective.name)
+        name = objective.name
+        self._seen.add(name)
         self._now = now
-        held = self._held
+        plan = self._plan(objective)
+        holds = tuple([condition_holds(condition, objective, factor)[0] for condition, _, factor in plan])
+        shape = self._shape.get(name)
+        if shape is not None and shape[0] == holds and shape[1] is plan:
+            self._held_at[name] = now  # at rest: ``step`` would move only the holding tiers' last_held
+            return False
+        self._unshape(name)
         moved = False
-        for condition, name, factor in self._plan(objective):
-            holds, _ = condition_holds(condition, objective, factor)
-            key = (objective.name, name)
-            if holds is True and key in held:
-                held[key] = now  # still firing, still holding: ``step`` would only move last_held
-                continue
+        at_rest = True
+        for (condition, tier, _), held in zip(plan, holds, strict=True):
+            key = (name, tier)
             before = states.get(key, INACTIVE)
-            if holds is not True and before is INACTIVE:
+            if held is not True and before is INACTIVE:
                 continue  # the usual case, kept cheap: nothing holds, nothing pending
-            if key in held:
-                before = replace(before, last_held=held.pop(key))
-            state = step(before, holds, now, condition.for_seconds, condition.keep_firing_for_seconds)
+            state = step(before, held, now, condition.for_seconds, condition.keep_firing_for_seconds)
             self._changed.add(key)
             moved = True
             if state.state == "inactive":
                 states.pop(key, None)
                 continue
             states[key] = state
-            if state.firing and state.last_held == now:
-                held[key] = now
+            at_rest = at_rest and held is True and state.firing
+        if at_rest:
+            self._shape[name], self._held_at[name] = (holds, plan), now
         return moved
+
+    def _unshape(self, name: str) -> None:
+        """Take ``name`` out of the objectives at rest: its holding tiers' ``last_held`` back in their states."""
+        shape = self._shape.pop(name, None)
+        if shape is None:
+            return
+        at = self._held_at.pop(name)
+        states = self._load()
+        for (_, tier, _), held in zip(shape[1], shape[0], strict=True):
+            if held is True:
+                states[(name, tier)] = replace(states[(name, tier)], last_held=at)
+
+    def _effective(self, key: tuple[str, str]) -> HoldState:
+        """The state of tier ``key`` with its ``last_held`` as of now."""
+        state = self._load()[key]
+        at = self._held_at.get(key[0])
+        return replace(state, last_held=at) if at is not None and state.last_held != at else state
 
     def current_firings(self, objective: ObjectiveResult) -> list[Firing]:
         """The firings of ``objective``'s open severities, from its tiers' states as last stepped."""
@@ -215,14 +244,14 @@ class AlertPolicy:
         one that succeeded)."""
         states = self._load()
         if not self._last_seen <= self._seen:  # an objective gone since the last commit
+            for name in self._last_seen - self._seen:
+                self._unshape(name)
             for key in [k for k in states if k[0] not in self._seen]:
                 del states[key]
-                self._held.pop(key, None)
                 self._changed.add(key)
             self._open = {p for p in self._open if p[0] in self._seen}
         self._last_seen, self._seen = self._seen, set()
         if self._store is not None and self._now is not None:
-            changed = {k: replace(states[k], last_held=self._held[k]) if k in self._held else states[k]
-                       for k in self._changed if k in states}
+            changed = {k: self._effective(k) for k in self._changed if k in states}
             self._store.save(changed, self._open, self._now, self._changed)
         self._changed = set()

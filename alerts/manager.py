@@ -31,6 +31,7 @@ are unknown (data lost, quarantined, or no traffic in the window), keeps its ale
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -153,8 +154,11 @@ class AlertManager:
         """Per-objective tiers, ``for:``/resolve delay and inhibition (``redline.alerts.alert_policy``);
         ``None``: ``policy`` for every objective, as it stands."""
         self._suppressor = suppressor
-        self._keys: dict[str, tuple[tuple[str, str], ...]] = {}
-        """Each objective's (severity, alert key) pairs, worked out once."""
+        self._keys: dict[str, tuple[tuple[tuple[str, str], str], ...]] = {}
+        """Each objective's ((objective, severity), alert key) pairs, worked out once."""
+        self._active_for: tuple[Mapping[str, AlertRecord], float, frozenset[str], frozenset[str]] | None = None
+        """The records last looked at, when their first repeat or refresh falls due, the firing keys
+        and the pending or firing keys (``_active``)."""
         self._conditions = conditions
         """Guardrail, dark-objective, meta and watchdog alerts (``redline.alerts.conditions``)."""
         """Silences and acknowledgements (``redline.alerts.suppression``), applied to what is owed."""
@@ -185,7 +189,7 @@ class AlertManager:
         with self._lock:
             now = self._clock()
             events: dict[str, AlertEvent] = {}
-            records = {r.key: r for r in self._state.records()}
+            records = self._state.records_by_key()
             changes: list[tuple[AlertRecord, AlertStatus | None, bool]] = []
             seen: set[str] = set()
             names: set[str] = set()
@@ -239,8 +243,9 @@ class AlertManager:
                         if change[0].state != was:
                             events[key] = AlertEvent(key, change[0].slo, change[0].severity, was,
                                                      change[0].state, now, None)
-            for key, record in records.items():
-                if key not in seen and record.state in ("pending", "firing"):
+            for key in sorted(records.keys() - seen):
+                record = records[key]
+                if record.state in ("pending", "firing"):
                     event = self._step(record, key, None, record.severity, None, now, changes)
                     if event is not None:
                         events[key] = event
@@ -285,24 +290,39 @@ class AlertManager:
         name = objective.name
         keys = self._keys.get(name)
         if keys is None:
-            keys = self._keys[name] = tuple((s, alert_key(name, s)) for s in self._severities)
-        for severity, key in keys:
-            record = records.get(key)
-            if self._alert_policy.is_open(name, severity):
-                if record is None or record.state != "firing" or self._due(record, now):
-                    return False
-            elif record is not None and record.state in ("pending", "firing"):
+            keys = self._keys[name] = tuple(((name, s), alert_key(name, s)) for s in self._severities)
+        firing, active = self._active(records, now)
+        opened = self._alert_policy.opened
+        for pair, key in keys:
+            if (key not in firing) if pair in opened else (key in active):
                 return False
         seen.update(key for _, key in keys)
         return True
 
-    def _due(self, record: AlertRecord, now: float) -> bool:
-        """Whether a firing alert owes a repeat, or fresh figures, at ``now``."""
+    def _active(self, records: Mapping[str, AlertRecord], now: float) -> tuple[frozenset[str], frozenset[str]]:
+        """The keys of ``records`` firing with nothing due at ``now``, and of those pending or
+        firing. Worked out once per version of the records (with when the first repeat or refresh
+        falls due), and again only on a tick at or past that time."""
+        cached = self._active_for
+        if cached is None or cached[0] is not records:
+            firing = [r for r in records.values() if r.state == "firing"]
+            due_at = min((self._due_at(r) for r in firing), default=math.inf)
+            active = frozenset(k for k, r in records.items() if r.state in ("pending", "firing"))
+            cached = self._active_for = (records, due_at, frozenset(r.key for r in firing), active)
+        if now < cached[1]:
+            return cached[2], cached[3]
+        return frozenset(k for k in cached[2] if not self._due(records[k], now)), cached[3]
+
+    def _due_at(self, record: AlertRecord) -> float:
+        """When a firing alert next owes a repeat or fresh figures."""
         last = record.last_notified_at if record.last_notified_at is not None else record.started_at
         repeat = self._repeat_interval_s
-        return (repeat is not None and last is not None and now - last >= repeat) or (
-            now - record.updated_at >= self._refresh_interval_s
-        )
+        repeat_at = last + repeat if repeat is not None and last is not None else math.inf
+        return min(repeat_at, record.updated_at + self._refresh_interval_s)
+
+    def _due(self, record: AlertRecord, now: float) -> bool:
+        """Whether a firing alert owes a repeat, or fresh figures, at ``now``."""
+        return now >= self._due_at(record)
 
     def _policy_for(self, objective: ObjectiveResult) -> Sequence[BurnRateCondition]:
         """The policy given, else the default tiers of the objective's period (ValueError if it has none)."""

@@ -159,6 +159,7 @@ class AlertStateStore:
         self._records_cache: dict[str, tuple[tuple[Any, ...], AlertRecord]] = {}
         """Alert key → (row version, record): see ``records()``."""
         self._records_stamp: int | None = None
+        self._records_by_key: tuple[int | None, Mapping[str, AlertRecord]] | None = None
         self._records_list: list[AlertRecord] = []
         """What ``records()`` last returned, and the database's version when it read it."""
         """The file, opened once with the connection, for ``check()`` to read its header: closing
@@ -386,6 +387,14 @@ class AlertStateStore:
         self._records_list = [fresh[key][1] for key, *_ in versions if key in fresh]
         self._records_stamp = stamp
         return list(self._records_list)
+
+    def records_by_key(self) -> Mapping[str, AlertRecord]:
+        """Every stored alert by key, read-only; the same mapping while no alert row changed."""
+        records = self.records()
+        stamp, cached = self._records_stamp, self._records_by_key
+        if stamp is None or cached is None or cached[0] != stamp:
+            cached = self._records_by_key = (stamp, MappingProxyType({r.key: r for r in records}))
+        return cached[1]
 
     def _stamp(self) -> int:
         """The alert rows' version (``alerts_version``, moved by every write to ``alerts``).

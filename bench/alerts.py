@@ -34,8 +34,8 @@ from redline.slo.spec import BURN_WINDOWS
 
 N_OBJECTIVES = 1000
 TICKS = 5
-POLICY_TICKS = 15
-ROUNDS = 3
+POLICY_TICKS = 20
+ROUNDS = 4
 T0 = 1_767_225_600.0
 
 
@@ -148,35 +148,57 @@ quiet = logging.getLogger("bench.alerts.quiet")
 quiet.addHandler(logging.NullHandler())
 quiet.propagate = False
 ticks = int(sys.argv[1])
+
+
+def timed(manager, report, wall, cpu):
+    started, cpu_started = time.perf_counter(), time.process_time()
+    manager.process(report)
+    wall.append(time.perf_counter() - started)
+    cpu.append(time.process_time() - cpu_started)
+
+
+def wrote(store):
+    # whether the last tick rewrote alert rows (the figures refreshed every 300 s)
+    return store.query("SELECT max(updated_at) FROM alerts")[0][0] == clock[0]
+
+
 with tempfile.TemporaryDirectory() as tmp:
     clock = [T0]
-    store = AlertStateStore(Path(tmp) / "policy.db")
-    hysteresis = HysteresisStore(Path(tmp) / "policy.db")
-    manager = AlertManager(
-        store, [LogNotifier(quiet)], clock=lambda: clock[0], logger=quiet, repeat_interval_s=None,
-        alert_policy=AlertPolicy(store=hysteresis),
-    )
-    calm, steady, calm_cpu, steady_cpu = [], [], [], []
-    for tick in range(ticks):
+    stores, managers = [], []
+    for name in ("calm", "firing"):
+        store = AlertStateStore(Path(tmp) / f"{name}.db")
+        hysteresis = HysteresisStore(Path(tmp) / f"{name}.db")
+        stores += [store, hysteresis]
+        managers.append(AlertManager(
+            store, [LogNotifier(quiet)], clock=lambda: clock[0], logger=quiet, repeat_interval_s=None,
+            alert_policy=AlertPolicy(store=hysteresis),
+        ))
+    calm_manager, firing_manager = managers
+    calm, steady, calm_cpu, steady_cpu, refresh, refresh_cpu = [], [], [], [], [], []
+    for tick in range(3 + ticks):  # into firing (past the tiers' for:), then steady; ticks alternated
         clock[0] = T0 + tick * 60
-        report = _report(clock[0], 0.1)
-        started, cpu = time.perf_counter(), time.process_time()
-        manager.process(report)
-        calm.append(time.perf_counter() - started)
-        calm_cpu.append(time.process_time() - cpu)
-    for tick in range(3 + ticks):  # into firing (past the tiers' for:), then steady
-        clock[0] += 60
-        report = _report(clock[0], 100.0 + tick)
-        started, cpu = time.perf_counter(), time.process_time()
-        manager.process(report)
-        if tick >= 3:
-            steady.append(time.perf_counter() - started)
-            steady_cpu.append(time.process_time() - cpu)
-    firing = sum(r.state == "firing" for r in store.records())
-    store.close()
-    hysteresis.close()
+        calm_report, firing_report = _report(clock[0], 0.1), _report(clock[0], 100.0 + tick)
+        if tick < 3:
+            calm_manager.process(calm_report)
+            firing_manager.process(firing_report)
+        else:
+            wall, cpu = [], []
+            if tick % 2:
+                timed(calm_manager, calm_report, calm, calm_cpu)
+            timed(firing_manager, firing_report, wall, cpu)
+            if not tick % 2:
+                timed(calm_manager, calm_report, calm, calm_cpu)
+            if wrote(stores[2]):
+                refresh += wall
+                refresh_cpu += cpu
+            else:
+                steady += wall
+                steady_cpu += cpu
+    firing = sum(r.state == "firing" for r in stores[2].records())
+    for store in stores:
+        store.close()
 print(json.dumps({"calm": calm, "steady": steady, "calm_cpu": calm_cpu, "steady_cpu": steady_cpu,
-                  "firing": firing}))
+                  "refresh": refresh, "refresh_cpu": refresh_cpu, "firing": firing}))
 """
 """One run of the agent's setup (per-objective tiers, ``for:`` and resolve delay persisted each
 tick) in a child process whose working directory picks the code: this tree or a baseline's. Only
@@ -200,7 +222,7 @@ def with_policy(argv: list[str]) -> None:
     trees = [("this tree", here)]
     if baseline.is_dir() and baseline.resolve() != here:
         trees.append(("baseline", baseline))
-    figures = ("calm", "steady", "calm_cpu", "steady_cpu")
+    figures = ("calm", "steady", "calm_cpu", "steady_cpu", "refresh", "refresh_cpu")
     runs: dict[str, dict[str, list[float]]] = {name: {f: [] for f in figures} for name, _ in trees}
     firing: dict[str, int] = {}
     for _ in range(ROUNDS):
@@ -218,6 +240,8 @@ def with_policy(argv: list[str]) -> None:
             ratio = statistics.median(steady) / statistics.median(calm)
             print(f"    {unit:4} calm tick {_ms(calm)}; steady firing tick {_ms(steady)}; "
                   f"ratio {ratio:.2f}× (bar: 0.90–1.10)")
+        print(f"    and {len(run['refresh'])} firing ticks that refreshed every alert's figures (every 300 s): "
+              f"wall {_ms(run['refresh'])}, CPU {_ms(run['refresh_cpu'])}")
 
 if __name__ == "__main__":
     main()
