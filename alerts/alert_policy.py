@@ -250,8 +250,10 @@ class AlertPolicy:
                 del states[key]
                 self._changed.add(key)
             self._open = {p for p in self._open if p[0] in self._seen}
-        self._last_seen, self._seen = self._seen, set()
         if self._store is not None and self._now is not None:
-            changed = {k: self._effective(k) for k in self._changed if k in states}
-            self._store.save(changed, self._open, self._now, self._changed)
+            everything = self._store.wants_everything()
+            keys = states.keys() if everything else self._changed
+            changed = {k: self._effective(k) for k in keys if k in states}
+            self._store.save(changed, self._open, self._now, None if everything else self._changed)
+        self._last_seen, self._seen = self._seen, set()  # after the save: a failed one can be retried
         self._changed = set()

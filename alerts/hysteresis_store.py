@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 from redline.alerts.policy_db import PolicyDatabase
+from redline.alerts.state import AlertStateStore
 from redline.slo.hysteresis import HoldState, TierState
 
 __all__ = ["HysteresisSnapshot", "HysteresisStore"]
@@ -57,8 +58,10 @@ class HysteresisStore:
     """Loads and saves every tier's state in ``path`` (the agent's ``alerts.sqlite``); ``scope``
     keeps the burn-rate tiers (``tiers``) apart from other condition alerts (``conditions``)."""
 
-    def __init__(self, path: Path, scope: str = "tiers") -> None:
-        self._db = PolicyDatabase(path, _SCHEMA, "alert hysteresis")
+    def __init__(self, path: Path, scope: str = "tiers", state: AlertStateStore | None = None) -> None:
+        self._db = PolicyDatabase(path, _SCHEMA, "alert hysteresis", state)
+        self._saved_generation: int | None = None
+        """The database generation ``_saved`` describes (``PolicyDatabase.generation``)."""
         self._scope = scope
         self._saved: dict[tuple[str, str], _Row] = {}
         self._saved_open: set[tuple[str, str]] = set()
@@ -85,7 +88,13 @@ class HysteresisStore:
             (r[0], r[1]) for r in self._db.read("SELECT slo, severity FROM alert_open WHERE scope = ?", (self._scope,))
         }
         self._saved_open = set(opened)
+        self._saved_generation = self._db.generation
         return tiers, opened
+
+    def wants_everything(self) -> bool:
+        """Whether the next ``save`` needs every state (``changed=None``): the database under it
+        changed (into memory or back), so what it holds is not known row by row."""
+        return self._saved_generation is not None and self._saved_generation != self._db.generation
 
     def save(
         self,
@@ -103,6 +112,9 @@ class HysteresisStore:
         not wait for the disk: a SIGKILL keeps it, and a power cut costs at most a shorter resolve
         delay after the restart.
         """
+        if self.wants_everything():
+            self._rewrite(tiers, opened, now)
+            return
         keys = self._saved.keys() | tiers.keys() if changed is None else changed
         rows: dict[tuple[str, str], _Row] = {}
         gone: list[tuple[str, str]] = []
@@ -142,6 +154,16 @@ class HysteresisStore:
             else:
                 self._holding.discard(key)
         self._saved_open = set(opened)
+
+    def _rewrite(self, tiers: Mapping[tuple[str, str], HoldState], opened: set[tuple[str, str]], now: float) -> None:
+        """Every row of the scope anew, from ``tiers`` and ``opened``."""
+        generation = self._db.generation
+        with self._db.tx() as conn:
+            conn.execute("DELETE FROM alert_tiers WHERE scope = ?", (self._scope,))
+            conn.execute("DELETE FROM alert_open WHERE scope = ?", (self._scope,))
+        self._saved, self._saved_open, self._holding = {}, set(), set()
+        self._saved_generation = generation
+        self.save(tiers, opened, now)
 
     def close(self) -> None:
         """Close the connection."""

@@ -48,6 +48,7 @@ from redline.alerts.policy import LEVEL_KINDS, Firing, burn_rate, evaluate_polic
 from redline.alerts.routing import Router
 from redline.alerts.state import AlertRecord, AlertState, AlertStateStore
 from redline.alerts.suppression import Suppressor
+from redline.kernel.errors import StoreError
 from redline.slo.ranking import BurnRateCondition, Severity
 from redline.slo.results import ObjectiveResult, StatusReport
 from redline.slo.spec import SLOSpec
@@ -249,10 +250,7 @@ class AlertManager:
                     event = self._step(record, key, None, record.severity, None, now, changes)
                     if event is not None:
                         events[key] = event
-            if self._alert_policy is not None:  # tier states first: a crash between re-pages at most once
-                self._alert_policy.commit()
-            if self._conditions is not None:
-                self._conditions.commit()
+            self._commit_policies()
             if self._suppressor is not None:  # silences and acks: the one place notifications are held back
                 changes = self._suppressor.decide(changes, records, now)
             # Every transition of this evaluation, and the intents it owes, land in one
@@ -323,6 +321,19 @@ class AlertManager:
     def _due(self, record: AlertRecord, now: float) -> bool:
         """Whether a firing alert owes a repeat, or fresh figures, at ``now``."""
         return now >= self._due_at(record)
+
+    def _commit_policies(self) -> None:
+        """Persist the tiers' and conditions' states, tiers first (a crash between re-pages at most
+        once); a file that stops taking writes sends them on in memory with the alert state."""
+        for policy in (self._alert_policy, self._conditions):
+            if policy is None:
+                continue
+            try:
+                policy.commit()
+            except StoreError as exc:
+                if not self._state.fall_back(exc):
+                    raise
+                policy.commit()
 
     def _policy_for(self, objective: ObjectiveResult) -> Sequence[BurnRateCondition]:
         """The policy given, else the default tiers of the objective's period (ValueError if it has none)."""

@@ -28,14 +28,36 @@ __all__ = ["PolicyDatabase"]
 
 
 class PolicyDatabase:
-    """A connection to ``path`` (opened on first use) that makes sure ``schema`` exists."""
+    """A connection to ``path`` (opened on first use) that makes sure ``schema`` exists.
 
-    def __init__(self, path: Path, schema: str, what: str) -> None:
+    With ``state`` (the agent's own ``AlertStateStore`` of the same file) it uses that store's
+    connection instead of one of its own: one connection for every table of the file, so while
+    the file cannot be written these tables go on in the same in-memory copy as the alert
+    state, and are written back with it.
+    """
+
+    def __init__(self, path: Path, schema: str, what: str, state: AlertStateStore | None = None) -> None:
         self.path = Path(path)
         self._schema = schema
         self._what = what
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._state = state
+        self._generation: int | None = None
+        """The state store's ``generation`` the schema was last made in."""
+
+    @property
+    def generation(self) -> int:
+        """Moves when the database under this one changed (into memory and back); 0 on its own."""
+        return self._state.generation if self._state is not None else 0
+
+    def _shared_schema(self, conn: sqlite3.Connection) -> None:
+        assert self._state is not None
+        if self._generation != self._state.generation:
+            for statement in self._schema.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            self._generation = self._state.generation
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None:
@@ -77,6 +99,11 @@ class PolicyDatabase:
         ``durable=False``: its commit does not wait for the disk (SQLite's ``synchronous =
         NORMAL`` in WAL mode): it survives the process being killed, not a power cut.
         """
+        if self._state is not None:
+            with self._state.transaction(durable) as conn:
+                self._shared_schema(conn)
+                yield conn
+            return
         with self._lock:
             try:
                 conn = self._connect()
@@ -98,6 +125,11 @@ class PolicyDatabase:
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of one query."""
+        if self._state is not None:
+            if self._generation != self._state.generation:
+                with self.tx():
+                    pass
+            return self._state.query(sql, params)
         with self._lock:
             try:
                 return self._connect().execute(sql, params).fetchall()

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from redline.alerts.matchers import Matcher, matches_all, parse_matchers
 from redline.alerts.policy_db import PolicyDatabase
+from redline.alerts.state import AlertStateStore
 
 __all__ = ["Acknowledgement", "Silence", "SilenceStore"]
 
@@ -103,8 +104,8 @@ class Acknowledgement:
 class SilenceStore:
     """Silences and acknowledgements in ``path``; ``StoreError`` when it cannot be read or written."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = PolicyDatabase(path, _SCHEMA, "silences")
+    def __init__(self, path: Path, state: AlertStateStore | None = None) -> None:
+        self._db = PolicyDatabase(path, _SCHEMA, "silences", state)
 
     def add(
         self, matchers: Sequence[Matcher], *, starts_at: float, ends_at: float, by: str, now: float, comment: str = ""
