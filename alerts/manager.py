@@ -157,9 +157,10 @@ class AlertManager:
         self._suppressor = suppressor
         self._keys: dict[str, tuple[tuple[tuple[str, str], str], ...]] = {}
         """Each objective's ((objective, severity), alert key) pairs, worked out once."""
-        self._active_for: tuple[Mapping[str, AlertRecord], float, frozenset[str], frozenset[str]] | None = None
+        self._active_for: tuple[Mapping[str, AlertRecord], float, frozenset[str], frozenset[str], float] | None = None
         """The records last looked at, when their first repeat or refresh falls due, the firing keys
-        and the pending or firing keys (``_active``)."""
+        with nothing due, the pending or firing keys, and the time it was worked out for
+        (``_active``)."""
         self._conditions = conditions
         """Guardrail, dark-objective, meta and watchdog alerts (``redline.alerts.conditions``)."""
         """Silences and acknowledgements (``redline.alerts.suppression``), applied to what is owed."""
@@ -300,16 +301,15 @@ class AlertManager:
     def _active(self, records: Mapping[str, AlertRecord], now: float) -> tuple[frozenset[str], frozenset[str]]:
         """The keys of ``records`` firing with nothing due at ``now``, and of those pending or
         firing. Worked out once per version of the records (with when the first repeat or refresh
-        falls due), and again only on a tick at or past that time."""
+        falls due), and again only once per tick at or past that time."""
         cached = self._active_for
-        if cached is None or cached[0] is not records:
+        if cached is None or cached[0] is not records or (cached[1] <= now and cached[4] != now):
             firing = [r for r in records.values() if r.state == "firing"]
             due_at = min((self._due_at(r) for r in firing), default=math.inf)
+            quiet = frozenset(r.key for r in firing if now < self._due_at(r))
             active = frozenset(k for k, r in records.items() if r.state in ("pending", "firing"))
-            cached = self._active_for = (records, due_at, frozenset(r.key for r in firing), active)
-        if now < cached[1]:
-            return cached[2], cached[3]
-        return frozenset(k for k in cached[2] if not self._due(records[k], now)), cached[3]
+            cached = self._active_for = (records, due_at, quiet, active, now)
+        return cached[2], cached[3]
 
     def _due_at(self, record: AlertRecord) -> float:
         """When a firing alert next owes a repeat or fresh figures."""
@@ -317,10 +317,6 @@ class AlertManager:
         repeat = self._repeat_interval_s
         repeat_at = last + repeat if repeat is not None and last is not None else math.inf
         return min(repeat_at, record.updated_at + self._refresh_interval_s)
-
-    def _due(self, record: AlertRecord, now: float) -> bool:
-        """Whether a firing alert owes a repeat, or fresh figures, at ``now``."""
-        return now >= self._due_at(record)
 
     def _commit_policies(self) -> None:
         """Persist the tiers' and conditions' states, tiers first (a crash between re-pages at most
