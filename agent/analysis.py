@@ -24,10 +24,11 @@ from redline.slo.spec import SLOSpec
 from redline.slo.whatif import WhatIfResult, whatif
 from redline.store.embedded import SampleStore
 
-__all__ = ["load_policy", "render_whatif_text", "run_backtest", "run_whatif"]
+__all__ = ["load_policy", "read_samples", "render_whatif_text", "run_backtest", "run_whatif"]
 
 
-def _read(loaded: LoadedConfig, selectors: list[Selector], start_ms: int, end_ms: int) -> pl.DataFrame:
+def read_samples(loaded: LoadedConfig, selectors: list[Selector], start_ms: int, end_ms: int) -> pl.DataFrame:
+    """The stored samples of ``selectors`` from ``start_ms`` to ``end_ms`` (the backtest and what-if read them)."""
     store = SampleStore(loaded.data_dir, retention_seconds=loaded.config.agent.retention)
     return store.read(selectors, start_ms, end_ms)
 
@@ -46,7 +47,7 @@ def run_whatif(
     spec = _spec(loaded, name)
     at_ms = int(at_s * 1000)
     selectors = sli_selectors(spec)
-    samples = _read(loaded, selectors, read_start_ms(history_seconds([spec]), at_ms), at_ms)
+    samples = read_samples(loaded, selectors, read_start_ms(history_seconds([spec]), at_ms), at_ms)
     try:
         return whatif(spec, samples, at_ms, threshold_s=threshold_s, objective=objective)
     except ValueError as exc:
@@ -111,7 +112,7 @@ def run_backtest(
     specs = [_spec(loaded, only)] if only else list(loaded.config.slos)
     start_ms, end_ms = int(start_s * 1000), int(end_s * 1000)
     read_from = read_start_ms(history_seconds(specs), start_ms)
-    samples = _read(loaded, [sel for s in specs for sel in sli_selectors(s)], read_from, end_ms)
+    samples = read_samples(loaded, [sel for s in specs for sel in sli_selectors(s)], read_from, end_ms)
     step_ms = int(step_s * 1000)
     try:
         if compare_objective is None:

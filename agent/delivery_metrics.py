@@ -39,7 +39,7 @@ class NotifierCollector(Collector):
                                            "Repeat notifications dropped from a full queue.", labels=["notifier"]),
             "coalesced": CounterMetricFamily(
                 "redline_notifier_coalesced",
-                "Queued notifications not sent because a newer one of the same incident supersedes them.",
+                "Queued repeat notifications not sent because a newer one of the same incident follows them.",
                 labels=["notifier"],
             ),
         }

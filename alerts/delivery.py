@@ -2,18 +2,24 @@
 
 The evaluation only writes intents (``AlertStateStore.save_many``) and calls ``Outbox.wake()``;
 it never waits on a network call. Each notifier has its own worker, so a slow or dead receiver
-delays only its own queue. A worker, at each ``step()``:
+delays only its own queue. Every state change (a trigger, a resolve) is delivered once, in order
+per incident, even one that opened and closed while the receiver was down; only repeats of an
+unchanged state may be collapsed or dropped. A worker, at each ``step()``:
 
 1. takes its oldest pending intent (intents left pending by a crash are simply the queue at
-   start, replayed with the same dedup key); when it is due, the intents a newer one of the same
-   incident supersedes are first coalesced away (``outbox_sql.coalesce``: only final states);
-2. waits until it is due: its retry time, the notifier's rate limit (``min_interval_s``) or a
-   429's ``Retry-After``, and for a new incident the group window (``group_wait_s``), so that
-   incidents opening together go out as one message where the notifier takes a batch;
-3. makes one attempt; the verdict (``redline.alerts.classify``) decides: sent → marked sent
-   in the transaction that logs it; retry → backoff 0.5 s ×1.5 with jitter up to 60 s, until
-   ``give_up_after_s`` since the first attempt (then ``given_up``, counted, announced);
-   429 → at least ``Retry-After``; permanent → ``failed``, the notifier marked broken.
+   start, replayed with the same dedup key); when it is due, the pending repeats a newer intent
+   of the same incident follows are first collapsed (``outbox_sql.collapse_repeats``);
+2. waits until it is due: its retry time, the notifier's rate limit (``min_interval_s`` with
+   its ``burst``, ``redline.alerts.rate_limit``) or a 429's ``Retry-After``, and for a new
+   incident the group window (``group_wait_s``);
+3. makes one attempt with as many due intents as the notifier takes in one message
+   (``max_batch``), in queue order: those sharing the head's ``group_by`` labels, firing and
+   resolved alike, so a backlog after an outage goes out in a few messages; an intent left out
+   holds back the later intents of its incident, so each incident's changes stay in order;
+4. the verdict (``redline.alerts.classify``) decides: sent → marked sent in the transaction
+   that logs it; retry → backoff 0.5 s ×1.5 with jitter up to 60 s, until ``give_up_after_s``
+   since the first attempt (then ``given_up``, counted, announced); 429 → at least
+   ``Retry-After``; permanent → ``failed``, the notifier marked broken.
 
 Everything is reported to a ``HealthRegistry``. A notifier with ``resend_interval_s``
 (Alertmanager) also re-posts the currently firing alerts routed to it when its queue is empty.
@@ -31,7 +37,8 @@ from dataclasses import dataclass, field
 from redline.alerts.classify import Backoff, Verdict
 from redline.alerts.health import HealthRegistry
 from redline.alerts.notifiers import DeliveryFailed, Notification, Notifier
-from redline.alerts.outbox_sql import INTENT_COLUMNS, Intent, coalesce, intent_from_row
+from redline.alerts.outbox_sql import INTENT_COLUMNS, Intent, collapse_repeats, intent_from_row
+from redline.alerts.rate_limit import RateLimit
 from redline.alerts.state import AlertStateStore
 from redline.kernel.errors import StoreError
 
@@ -51,9 +58,7 @@ class DeliverySettings:
     backoff: Backoff = field(default_factory=Backoff)
     group_wait_s: float = 0.0
     group_by: tuple[str, ...] = ("alertname", "severity")
-    """Incidents that share these labels (and status) may share a message."""
-    coalesce: bool = True
-    """Send each incident's final state only (``outbox_sql.coalesce``); off, every transition in order."""
+    """Notifications that share these labels may share a message."""
 
 
 class DeliveryWorker:
@@ -78,7 +83,8 @@ class DeliveryWorker:
         self._firing = firing
         self._log = logger if logger is not None else _log
         self._free_at = 0.0
-        """Earliest next message: the rate limit and the last Retry-After."""
+        """Earliest next message after the last 429's Retry-After."""
+        self._limit = RateLimit()
         self._resend_at: float | None = None
         self._closed = threading.Event()
         health.know(notifier.name)
@@ -111,45 +117,70 @@ class DeliveryWorker:
         due = self._due(queue[0], batch_limit)
         if now < due:
             return due
-        if self._coalesce(now):
+        if self._collapse(now):
             queue = self.pending(limit=batch_limit + 100)
             if not queue:
                 return self._resend(now)
             due = self._due(queue[0], batch_limit)
             if now < due:
                 return due
-        head = queue[0]
-        batch = [head, *[i for i in queue[1:] if self._groups_with(i, head)]][:batch_limit]
+        batch = self._batch(queue, now, batch_limit)
         verdict = self._attempt([i.notification for i in batch])
         after = self._clock()
         self._settle(batch, verdict, after)
         return after
 
+    def _free(self) -> float:
+        """When the next message may go: the rate limit with its burst, and the last Retry-After."""
+        return max(self._free_at, self._limit.free_at(self.notifier.burst, self.notifier.min_interval_s))
+
     def _due(self, head: Intent, batch_limit: int) -> float:
         """When the head of the queue may go: its retry time, the rate limit, a new incident's group window."""
-        due = max(head.next_at, self._free_at)
+        due = max(head.next_at, self._free())
         if batch_limit > 1 and head.tries == 0:
             due = max(due, head.created_at + self._settings.group_wait_s)
         return due
 
-    def _coalesce(self, at: float) -> int:
-        """Settle the pending intents a newer one of the same incident supersedes (``outbox_sql.coalesce``):
-        after an outage the receiver gets each incident's final state, not every step on the way."""
-        if self._closed.is_set() or not self._settings.coalesce:
+    def _collapse(self, at: float) -> int:
+        """Settle the pending repeats a newer intent of the same incident follows
+        (``outbox_sql.collapse_repeats``): a repeat says nothing the newer one does not."""
+        if self._closed.is_set():
             return 0
         with self._store.transaction() as conn:
-            count = coalesce(conn, self.name, at)
+            count = collapse_repeats(conn, self.name, at)
         if count:
             self._health.coalesced(self.name, count)
-            self._log.info("notifier %s: %d superseded notifications coalesced", self.name, count)
+            self._log.info("notifier %s: %d superseded repeat notifications collapsed", self.name, count)
         return count
 
-    def _groups_with(self, intent: Intent, head: Intent) -> bool:
-        window_end = head.created_at + self._settings.group_wait_s
-        if intent.status != head.status or intent.tries or intent.created_at > window_end:
-            return False
-        labels, first = intent.notification.labels, head.notification.labels
-        return all(labels.get(k) == first.get(k) for k in self._settings.group_by)
+    def _batch(self, queue: Sequence[Intent], now: float, limit: int) -> list[Intent]:
+        """The head and the due intents that may share its message, in queue order.
+
+        An intent may join when it is due (its retry time passed), shares the head's ``group_by``
+        labels, and opened within the head's group window or has waited out its own (a backlog).
+        One that may not join holds back every later intent of its incident (dedup key), so an
+        incident's trigger never travels after its own resolve.
+        """
+        head = queue[0]
+        batch = [head]
+        held: set[str] = set()
+        wait = self._settings.group_wait_s
+        first = head.notification.labels
+        for intent in queue[1:]:
+            if len(batch) >= limit:
+                break
+            labels = intent.notification.labels
+            joins = (
+                intent.dedup_key not in held
+                and intent.next_at <= now
+                and (intent.created_at <= head.created_at + wait or intent.created_at + wait <= now)
+                and all(labels.get(k) == first.get(k) for k in self._settings.group_by)
+            )
+            if joins:
+                batch.append(intent)
+            else:
+                held.add(intent.dedup_key)
+        return batch
 
     def _attempt(self, notifications: Sequence[Notification]) -> Verdict:
         try:
@@ -170,7 +201,7 @@ class DeliveryWorker:
         """Record the attempt's outcome for every intent of ``batch`` in one transaction."""
         if self._closed.is_set():
             return
-        self._free_at = at + self.notifier.min_interval_s
+        self._limit.record(at, self.notifier.burst)
         give_up = self._settings.give_up_after_s
         outcomes: list[tuple[Intent, str]] = []
         with self._store.transaction() as conn:
@@ -236,15 +267,17 @@ class DeliveryWorker:
             return None
         if self._resend_at is None:
             self._resend_at = now + interval  # the queue just drained: what it sent is fresh
-        if now < max(self._resend_at, self._free_at):
-            return max(self._resend_at, self._free_at)
+        if now < max(self._resend_at, self._free()):
+            return max(self._resend_at, self._free())
         firing = list(self._firing(self.name))
         self._resend_at = now + interval
         for start in range(0, len(firing), max(1, self.notifier.max_batch)):
             chunk = firing[start : start + max(1, self.notifier.max_batch)]
+            if self._free() > self._clock():
+                break  # the rate limit's burst is spent: the rest waits for the next re-post
             verdict = self._attempt(chunk)
             at = self._clock()
-            self._free_at = at + self.notifier.min_interval_s
+            self._limit.record(at, self.notifier.burst)
             if verdict.kind == "sent":
                 self._health.sent(self.name, len(chunk), at)
             else:

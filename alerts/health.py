@@ -39,7 +39,7 @@ class NotifierHealth:
     given_up: int = 0
     dropped: int = 0
     coalesced: int = 0
-    """Pending notifications settled unsent because a newer one of the same incident supersedes them."""
+    """Pending repeats settled unsent because a newer notification of the same incident follows them."""
     consecutive_failures: int = 0
     last_success_at: float | None = None
 
@@ -124,6 +124,6 @@ class HealthRegistry:
             self._update(name, NotifierEvent(name, "dropped", f"{count} repeats dropped", at), {"dropped": count})
 
     def coalesced(self, name: str, count: int) -> None:
-        """``count`` superseded notifications settled unsent (no event: the final state still goes out)."""
+        """``count`` superseded repeats settled unsent (no event: every state change still goes out)."""
         if count:
             self._update(name, None, {"coalesced": count})

@@ -114,14 +114,18 @@ class DeliveryFailed(NotifyError):
 class Notifier(abc.ABC):
     """A destination for notifications. ``send`` is called from one thread at a time.
 
-    ``max_batch`` > 1 lets the outbox group incidents into one message; ``min_interval_s`` is
-    the receiver's rate limit (seconds between messages); ``resend_interval_s`` asks the outbox
-    to re-post firing alerts that often (Alertmanager forgets an alert not re-posted).
+    ``max_batch`` > 1 lets the outbox put several notifications in one message (incidents that
+    open together, or a backlog after an outage, in order); ``min_interval_s`` is the receiver's
+    rate limit (seconds per message on average) and ``burst`` how many messages may go at once
+    within it: at most ``burst`` in any ``burst × min_interval_s`` seconds
+    (``redline.alerts.rate_limit``); ``resend_interval_s`` asks the outbox to re-post firing
+    alerts that often (Alertmanager forgets an alert not re-posted).
     """
 
     name: str
     max_batch: int = 1
     min_interval_s: float = 0.0
+    burst: int = 1
     resend_interval_s: float | None = None
 
     @abc.abstractmethod

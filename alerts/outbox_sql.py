@@ -9,7 +9,8 @@ SQLite transaction (``AlertStateStore.transaction()``) or is a plain read.
 The queue is bounded per notifier (``queue_size``): past it only repeats are dropped, never a
 state change (a state change is written even over the bound, and evicts the oldest pending
 repeat). Every drop is counted (the return values) and kept as a ``dropped`` row. A repeat for
-an alert that already has a pending intent to that notifier adds nothing and is not written.
+an alert that already has a pending intent to that notifier adds nothing and is not written; a
+pending repeat that a newer intent of its incident follows is collapsed (``collapse_repeats``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import Any, Final, Literal, cast
 from redline.alerts.notifiers import AlertStatus, Notification, dedup_key
 
 __all__ = [
-    "INTENT_COLUMNS", "Intent", "IntentState", "NewIntent", "coalesce", "enqueue", "intent_from_row", "migrate_owed",
+    "COLLAPSED", "INTENT_COLUMNS", "Intent", "IntentState", "NewIntent", "collapse_repeats", "enqueue",
+    "intent_from_row", "migrate_owed",
 ]
 
 IntentState = Literal["pending", "sent", "dropped", "given_up", "failed"]
@@ -126,56 +128,33 @@ def enqueue(
     return dropped
 
 
-COALESCED: Final = "coalesced: superseded by a newer notification of the same incident"
+COLLAPSED: Final = "collapsed: a repeat superseded by a newer notification of the same incident"
 
 
-def coalesce(conn: sqlite3.Connection, notifier: str, at: float) -> int:
-    """Settle the pending intents of ``notifier`` that a newer pending one of the same incident
-    (dedup key) makes needless; return how many. Only the delivery worker calls this, between its
+def collapse_repeats(conn: sqlite3.Connection, notifier: str, at: float) -> int:
+    """Settle the pending repeats of ``notifier`` that a newer pending intent of the same incident
+    (dedup key) follows; return how many. Only the delivery worker calls this, between its
     attempts, so nothing it settles is in flight.
 
-    Per dedup key, only the final state is owed: of several pending firing intents the newest
-    stays (as a state change if any it replaces was one: a queue-full eviction drops repeats only);
-    a pending resolve supersedes every pending firing. The resolve itself is needless too when the
-    receiver cannot have seen the incident: no firing intent of it to this notifier was ever sent
-    or even attempted (an attempt that timed out may have arrived). Settled intents become
-    ``dropped`` rows whose ``last_error`` says they were coalesced.
+    A repeat re-states an unchanged state, so the newer intent (the resolve, after an outage)
+    says all it would: only repeats are ever collapsed. Every state change (a trigger, a resolve)
+    stays owed and goes out once, in order, even for an incident that opened and closed while
+    the receiver was down. Settled repeats become ``dropped`` rows whose ``last_error`` says so.
     """
-    keys = [
+    ids = [
         row[0]
         for row in conn.execute(
-            "SELECT dedup_key FROM intents WHERE notifier = ? AND state = 'pending' GROUP BY dedup_key "
-            "HAVING count(*) > 1",
+            "SELECT r.id FROM intents r WHERE r.notifier = ? AND r.state = 'pending' AND r.repeat = 1 "
+            "AND EXISTS (SELECT 1 FROM intents n WHERE n.notifier = r.notifier AND n.state = 'pending' "
+            "AND n.dedup_key = r.dedup_key AND n.id > r.id)",
             (notifier,),
         )
     ]
-    settled: list[int] = []
-    for key in keys:
-        rows = conn.execute(
-            "SELECT id, status, repeat FROM intents WHERE notifier = ? AND dedup_key = ? AND state = 'pending' "
-            "ORDER BY id",
-            (notifier, key),
-        ).fetchall()
-        firing = [r for r in rows if r[1] == "firing"]
-        resolves = [r for r in rows if r[1] == "resolved"]
-        if resolves:
-            seen = conn.execute(
-                "SELECT 1 FROM intents WHERE notifier = ? AND dedup_key = ? AND status = 'firing' "
-                "AND (state = 'sent' OR tries > 0) LIMIT 1",
-                (notifier, key),
-            ).fetchone()
-            settled += [r[0] for r in firing] + [r[0] for r in resolves[:-1]]
-            if seen is None:
-                settled.append(resolves[-1][0])
-        elif len(firing) > 1:
-            settled += [r[0] for r in firing[:-1]]
-            if any(not r[2] for r in firing[:-1]):
-                conn.execute("UPDATE intents SET repeat = 0 WHERE id = ?", (firing[-1][0],))
     conn.executemany(
         "UPDATE intents SET state = 'dropped', done_at = ?, last_error = ? WHERE id = ?",
-        [(at, COALESCED, i) for i in settled],
+        [(at, COLLAPSED, i) for i in ids],
     )
-    return len(settled)
+    return len(ids)
 
 
 def migrate_owed(conn: sqlite3.Connection) -> None:

@@ -4,7 +4,9 @@ A trigger carries ``payload.summary`` (≤ 1,024 characters), ``severity``, ``so
 ``component`` (the objective), ``group`` (its dimension), ``class`` (its kind),
 ``custom_details`` (every figure of the message) and ``links`` (dashboard, runbook). The
 routing key is a secret from the environment; it is never logged nor put in an error. PagerDuty
-accepts 120 events a minute per routing key; Redline stays at 100 (``min_interval_s`` 0.6).
+accepts 120 events a minute per routing key; Redline stays at 100: ``burst`` 100 in any
+``100 × min_interval_s`` (0.6 s) = 60 s, so a backlog goes as 100 events at once, then 100 a
+minute. Events v2 takes one event per request (``max_batch`` 1).
 """
 
 from __future__ import annotations
@@ -69,9 +71,11 @@ class PagerDutyNotifier(Notifier):
         clock: Callable[[], float] = time.time,
         source: str = "redline",
         min_interval_s: float = 0.6,
+        burst: int = 100,
     ) -> None:
         self.name = name
         self.min_interval_s = min_interval_s
+        self.burst = burst
         self._routing_key = routing_key
         self._client = client
         self._url = url

@@ -1,4 +1,4 @@
-"""A Slack incoming-webhook notifier: one Block Kit message per group of incidents.
+"""A Slack incoming-webhook notifier: one Block Kit message per group of incidents (or of changes, in order).
 
 The message says, per incident: objective and dimension, severity and tier, both windows' burn
 rates against the threshold, budget left, time to breach, owner, and buttons to the
@@ -28,15 +28,16 @@ def _text(text: str, limit: int = 3000) -> dict[str, Any]:
     return {"type": "plain_text", "text": text[:limit] or " ", "emoji": False}
 
 
-def _incident_blocks(f: MessageFacts) -> list[dict[str, Any]]:
+def _incident_blocks(f: MessageFacts, status_first: bool = False) -> list[dict[str, Any]]:
     if f.status == "resolved":
         burn = (f"Burn dropped below the threshold {f.threshold}; now {f.long_burn_rate} over {f.long_window} "
                 f"and {f.short_burn_rate} over {f.short_window}")
     else:
         burn = (f"Burning {f.long_burn_rate} over {f.long_window} and {f.short_burn_rate} over {f.short_window} "
                 f"(threshold {f.threshold})")
+    status = f"{f.status.upper()} · " if status_first else ""
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": _text(f"{f.objective} ({f.dimension}) · {f.severity} · tier {f.tier}")},
+        {"type": "section", "text": _text(f"{status}{f.objective} ({f.dimension}) · {f.severity} · tier {f.tier}")},
         {"type": "section", "fields": [
             _text(burn, 2000), _text(f"Budget left: {f.budget_remaining}"),
             _text(f"Time to breach: {f.time_to_breach}"), _text(f"Owner: {f.owner}"),
@@ -53,19 +54,25 @@ def _incident_blocks(f: MessageFacts) -> list[dict[str, Any]]:
 
 
 def slack_message(notifications: Sequence[Notification]) -> dict[str, Any]:
-    """The webhook body: a fallback ``text`` and the ``blocks``."""
+    """The webhook body: a fallback ``text`` and the ``blocks``, one incident's change after another
+    in the order given. A message mixing triggers and resolves (a backlog after an outage) says
+    how many of each in its title and each change's status first."""
     all_facts = [facts(n) for n in notifications]
     first = all_facts[0]
+    prefix = "[TEST] " if first.test else ""
+    mixed = len({f.status for f in all_facts}) > 1
     if len(all_facts) == 1:
         title = headline(first)
+    elif mixed:
+        firing = sum(f.status == "firing" for f in all_facts)
+        title = f"{prefix}{len(all_facts)} changes: {firing} firing, {len(all_facts) - firing} resolved"
     else:
-        prefix = "[TEST] " if first.test else ""
         title = f"{prefix}{first.status.upper()} {first.severity}: {len(all_facts)} objectives"
     blocks: list[dict[str, Any]] = [{"type": "header", "text": _text(title, 150)}]
     for i, f in enumerate(all_facts):
         if i:
             blocks.append({"type": "divider"})
-        blocks.extend(_incident_blocks(f))
+        blocks.extend(_incident_blocks(f, status_first=mixed))
     return {"text": "\n".join(headline(f) for f in all_facts)[:3000], "blocks": blocks}
 
 

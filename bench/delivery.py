@@ -3,9 +3,14 @@
 Run: ``python -m bench.delivery``. Scenarios (a fake clock drives the workers where minutes of
 backoff or rate limit are simulated; real HTTP everywhere):
 
-- outage: a PagerDuty-shaped receiver down for 10 minutes while 50 incidents open, resolve and
-  re-open; figures: seconds from recovery until every state change is delivered, lost state
-  changes, open incidents per dedup key at the receiver against Redline's;
+- outage: a PagerDuty-, Slack-, webhook- and Alertmanager-shaped receiver down (503) for 10
+  minutes while 50 objectives change state (``incidents``: each opens once, half close again, 75
+  changes; ``flapping``: 278 changes); figures: when the receiver is noticed back (the backoff's
+  next retry), how long the backlog takes after that, how many requests carry how many of the
+  changes owed, whether every incident got every change once and in order, open incidents per
+  dedup key at the receiver against Redline's, and the receiver's rate limit kept. Each beside
+  the baseline commit's coalescing (only final states), run from its ``git archive`` in a child
+  process with this file's same scenario code;
 - slack: 500 incidents to a Slack-shaped receiver that answers 429 (Retry-After 3 s) to a message
   sooner than 1 s after the last and 429 (Retry-After 10 s) to every 40th; lost incidents, the
   shortest gap between messages, messages sent before a Retry-After ran out;
@@ -20,6 +25,7 @@ evaluation 44 s and sent 10 duplicates; 50 objectives gave 100 posts in 7 s with
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import logging
@@ -32,13 +38,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from redline.alerts.alertmanager import AlertmanagerNotifier
+from redline.alerts.classify import Backoff
 from redline.alerts.delivery import DeliverySettings, DeliveryWorker, Outbox
 from redline.alerts.health import HealthRegistry
 from redline.alerts.manager import AlertManager
@@ -142,56 +150,223 @@ def run(workers: list[DeliveryWorker], clock: Clock, until: float) -> None:
         clock.now = min(future)
 
 
-def outage(tmp: Path, client: httpx.Client, kind: str, *, coalesce: bool = True) -> None:
-    up = threading.Event()
-    receiver = Receiver(lambda body: (202, {}) if up.is_set() else (503, {}))
-    clock = Clock(T0)
-    store = AlertStateStore(tmp / f"outage-{kind}-{coalesce}.db")
-    manager = AlertManager(store, ["pd"], clock=clock, repeat_interval_s=None)
-    notifier: Notifier = (
-        PagerDutyNotifier("KEY", client, name="pd", url=receiver.url, clock=clock)
-        if kind == "pagerduty"
-        else WebhookNotifier(receiver.url, client, name="pd", clock=clock, max_batch=50)
-    )
-    health = HealthRegistry()
-    worker = DeliveryWorker(store, notifier, health, DeliverySettings(coalesce=coalesce), clock=clock)
+RECEIVERS = ("pagerduty", "slack", "webhook", "alertmanager")
+BASELINE_COMMIT = "75da7f5ca9fdcbcf586682ae79d42c07905fbe28"
+"""main before every state change was owed (coalescing: a resolve superseded pending triggers)."""
+
+
+def outage_schedule(scenario: str) -> list[dict[str, bool]]:
+    """Which of 50 objectives burn at each 30 s tick of a 10-minute outage.
+
+    ``incidents``: each objective opens once at a random tick and half of them close again before
+    the end (75 state changes); ``flapping``: all open at the start, then 12 random ones flip at
+    every tick (278 state changes).
+    """
     rng = random.Random(7)
     names = [f"slo-{i:02d}" for i in range(50)]
+    if scenario == "incidents":
+        opens = {n: rng.randrange(0, 18) for n in names}
+        closes = {n: rng.randrange(opens[n] + 1, 20) for n in names[::2]}
+        return [{n: opens[n] <= t < closes.get(n, 99) for n in names} for t in range(20)]
     burning = dict.fromkeys(names, False)
-    changes = 0
-    for tick in range(20):  # every 30 s for 10 minutes, the receiver down all along
-        clock.now = T0 + tick * 30
+    out = []
+    for tick in range(20):
         for name in rng.sample(names, 12 if tick else 50):
             burning[name] = not burning[name] if tick else True
+        out.append(dict(burning))
+    return out
+
+
+def _received(kind: str, body: Any, now: float) -> list[tuple[str, str, str]]:
+    """(objective or dedup key, incident, status) for each change a receiver got in one request."""
+    if kind == "pagerduty":
+        status = "firing" if body["event_action"] == "trigger" else "resolved"
+        return [(body["dedup_key"], body["dedup_key"], status)]
+    if kind == "slack":  # the fallback text: one headline per change, "FIRING page: slo-01 (users) …"
+        out = []
+        for line in body["text"].split("\n"):
+            head, rest = line.split(": ", 1)
+            out.append((rest.split(" ", 1)[0], "", "firing" if head.startswith("FIRING") else "resolved"))
+        return out
+    alerts = body["alerts"] if kind == "webhook" else body
+    out = []
+    for a in alerts:
+        if kind == "webhook":
+            status = a["status"]
+        else:  # Alertmanager: resolved when endsAt is not in the future
+            ends = datetime.datetime.fromisoformat(a["endsAt"].replace("Z", "+00:00")).timestamp()
+            status = "resolved" if ends <= now else "firing"
+        out.append((a["labels"]["slo"], a["startsAt"], status))
+    return out
+
+
+def outage_figures(tmp: str, kind: str, scenario: str) -> dict[str, Any]:
+    """A ``kind``-shaped receiver down (503) for 10 minutes while the scenario's incidents change state.
+
+    Only APIs that the baseline commit has too are used here, so the same code measures both.
+    """
+    clock = Clock(T0)
+    up = threading.Event()
+    window: list[float] = []  # send times of the events of the last minute (PagerDuty's limit)
+    over = [0]
+    last_ok = [float("-inf")]
+    limited = [0]
+
+    def answer(body: Any) -> tuple[int, dict[str, str]]:
+        if not up.is_set():
+            return 503, {}
+        if kind == "slack" and clock.now - last_ok[0] < 1.0:
+            limited[0] += 1
+            return 429, {"Retry-After": "1"}
+        last_ok[0] = clock.now
+        if kind == "pagerduty":
+            window[:] = [t for t in window if t > clock.now - 60] + [clock.now]
+            over[0] += len(window) > 100
+        return 202 if kind == "pagerduty" else 200, {}
+
+    receiver = Receiver(answer)
+    store = AlertStateStore(Path(tmp) / f"outage-{kind}-{scenario}.db")
+    manager = AlertManager(store, ["n"], clock=clock, repeat_interval_s=None)
+    url = receiver.url
+    notifier: Notifier
+    if kind == "pagerduty":
+        notifier = PagerDutyNotifier("KEY", httpx.Client(timeout=10), name="n", url=url, clock=clock)
+    elif kind == "slack":
+        notifier = SlackNotifier(url, httpx.Client(timeout=10), name="n", clock=clock)
+    elif kind == "webhook":
+        notifier = WebhookNotifier(url, httpx.Client(timeout=10), name="n", clock=clock)
+    else:
+        notifier = AlertmanagerNotifier(url, httpx.Client(timeout=10), name="n", clock=clock)
+    settings = DeliverySettings(backoff=Backoff(random=random.Random(3).random))
+    worker = DeliveryWorker(store, notifier, HealthRegistry(), settings, clock=clock)
+    changes = 0
+    for tick, burning in enumerate(outage_schedule(scenario)):
+        clock.now = T0 + tick * 30
         changes += sum(e.previous != e.current for e in manager.process(report(clock.now, burning)))
         run([worker], clock, T0 + (tick + 1) * 30 - 0.001)
     recovered = clock.now = T0 + 600
     up.set()
+    received: list[tuple[str, str, str]] = []
+    requests = [0]
+    original = receiver.answer
+
+    def keep(body: Any) -> tuple[int, dict[str, str]]:
+        status, headers = original(body)
+        if 200 <= status < 300:
+            requests[0] += 1
+            received.extend(_received(kind, body, clock.now))
+        return status, headers
+
+    receiver.answer = keep
     run([worker], clock, recovered + 3600)
-    delivered = [e for e in store.log() if e.ok]
-    last = max(e.at for e in delivered)
-    how = "final states only (coalesced)" if coalesce else "every transition in order (before coalescing)"
-    print(f"outage ({kind}, {how}): 50 objectives, {changes} state changes while the receiver was down 10 min; "
-          f"{health.snapshot()['pd'].coalesced} superseded notifications coalesced")
-    if kind == "pagerduty":
-        state, repeats = pd_state(receiver.bodies)
-        open_redline = {manager.notification(r, "firing").dedup_key for r in store.records() if r.state == "firing"}
-        open_receiver = {k for k, a in state.items() if a == "trigger"}
-        print(f"  every change delivered {last - recovered:.1f} s after recovery (simulated; PagerDuty's "
-              f"100 events/min; {len(receiver.bodies)} events, in order)")
-        # a final state is lost when the receiver's last action for a dedup key is not Redline's final one
-        final = {r[0]: ("trigger" if r[1] == "firing" else "resolve") for r in store.query(
-            "SELECT dedup_key, status FROM intents WHERE id IN (SELECT max(id) FROM intents GROUP BY dedup_key)")}
-        seen = {k: a for k, a in final.items() if k in state or a == "trigger"}
-        lost = sum(state.get(k) != a for k, a in seen.items())
-        print(f"  lost final states {lost}; repeated events {repeats}; open incidents: receiver "
-              f"{len(open_receiver)}, Redline {len(open_redline)}, same dedup keys: {open_receiver == open_redline}")
-    else:
-        alerts = [a for b in receiver.bodies for a in b["alerts"]]
-        print(f"  every change delivered {last - recovered:.1f} s after recovery (simulated; "
-              f"{len(receiver.bodies)} messages of up to 50, {len(alerts)} alerts)")
+    ok = [e.at for e in store.log() if e.ok]
+    expected: dict[str, list[str]] = {}  # per objective (PagerDuty: per dedup key), every change in order
+    for key, status, dedup in store.query("SELECT key, status, dedup_key FROM intents WHERE repeat = 0 ORDER BY id"):
+        expected.setdefault(dedup if kind == "pagerduty" else key.split("/")[0], []).append(status)
+    got: dict[str, list[str]] = {}
+    last: dict[tuple[str, str], str] = {}
+    for name, inc, status in received:
+        got.setdefault(name, []).append(status)
+        last[(name, inc)] = status
+    open_redline = []
+    for r in store.records():
+        if r.state == "firing":
+            n = manager.notification(r, "firing")
+            open_redline.append(n.dedup_key if kind == "pagerduty" else r.slo)
+    open_receiver = [name for (name, _), status in last.items() if status == "firing"]
+    # a final state is right when the receiver's last word is Redline's (never told of it: closed)
+    finals_ok = sum((got.get(k) or ["resolved"])[-1] == v[-1] for k, v in expected.items())
     store.close()
     receiver.stop()
+    return {
+        "changes": changes,
+        "owed": sum(len(v) for v in expected.values()),
+        "delivered": len(received),
+        "in_order_once": sum(got.get(k, []) == v for k, v in expected.items()),
+        "keys": len(expected),
+        "finals_ok": finals_ok,
+        "messages": requests[0],
+        "first_s": min(t for t in ok if t >= recovered) - recovered,
+        "all_s": max(ok) - recovered,
+        "open_receiver": len(open_receiver),
+        "open_redline": len(open_redline),
+        "one_open_per_key": sorted(open_receiver) == sorted(open_redline)
+        and len(set(open_receiver)) == len(open_receiver),
+        "over_limit": over[0] if kind == "pagerduty" else limited[0],
+    }
+
+
+BASELINE_CHILD = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("bench_delivery_baseline", sys.argv[1])
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+import redline
+assert redline.__file__.startswith(sys.argv[2]), redline.__file__
+print(json.dumps(mod.outage_figures(sys.argv[3], sys.argv[4], sys.argv[5])))
+"""
+
+
+def baseline_tree(tmp: Path) -> Path | None:
+    """The baseline commit's code, extracted with ``git archive`` (None when this is no git checkout)."""
+    root = Path(__file__).resolve().parents[1]
+    dest = tmp / "baseline"
+    dest.mkdir()
+    try:
+        tar = subprocess.run(
+            ["git", "-C", str(root), "archive", BASELINE_COMMIT, "redline", "alerts", "slo", "agent",
+             "collectors", "dashboard"], capture_output=True, check=True, timeout=60,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=tar, check=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return dest
+
+
+def baseline_figures(tree: Path, tmp: Path, kind: str, scenario: str) -> dict[str, Any]:
+    """``outage_figures`` of this file run against the baseline commit's code, in a child process."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    out = subprocess.run(
+        [sys.executable, "-c", BASELINE_CHILD, __file__, str(tree), str(tmp), kind, scenario],
+        cwd=tree, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _outage_line(label: str, f: Mapping[str, Any], kind: str) -> str:
+    """One result: when the receiver was noticed back (the backoff's next retry: under 60 s, by
+    chance of phase), how long the backlog then took, and what arrived."""
+    limit = (f"; {f['over_limit']} events over 100 in a minute" if kind == "pagerduty"
+             else f"; {f['over_limit']} 429s" if kind == "slack" else "")
+    drain = f["all_s"] - f["first_s"]
+    return (
+        f"  {label}: noticed back +{f['first_s']:.1f} s, backlog sent in {drain:.1f} s more: all final states "
+        f"+{f['all_s']:.1f} s after recovery (at worst 60 + {drain:.1f} s); {f['messages']} requests carrying "
+        f"{f['delivered']} of {f['owed']} changes; every change once in order for {f['in_order_once']}/{f['keys']} "
+        f"incidents, final state right {f['finals_ok']}/{f['keys']}; open incidents {f['open_receiver']} "
+        f"(Redline {f['open_redline']}), one per key: {f['one_open_per_key']}{limit}"
+    )
+
+
+def outage(tmp: Path) -> None:
+    """Every receiver shape, both scenarios, this code beside the baseline commit's (same run)."""
+    tree = baseline_tree(tmp)
+    for scenario in ("incidents", "flapping"):
+        for kind in RECEIVERS:
+            mine = outage_figures(str(tmp), kind, scenario)
+            print(f"outage ({scenario}): {kind}-shaped receiver down 10 min while 50 objectives make "
+                  f"{mine['changes']} state changes")
+            print(_outage_line("every change", mine, kind))
+            if tree is None:
+                print("  baseline: not measured (no git checkout)")
+                continue
+            base_tmp = tmp / f"base-{kind}-{scenario}"
+            base_tmp.mkdir()
+            print(_outage_line(f"baseline {BASELINE_COMMIT[:7]} (coalescing)",
+                               baseline_figures(tree, base_tmp, kind, scenario), kind))
 
 
 def slack(tmp: Path, client: httpx.Client, max_batch: int) -> None:
@@ -336,9 +511,7 @@ def main() -> None:
     logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory() as name, httpx.Client(timeout=10.0) as client:
         tmp = Path(name)
-        outage(tmp, client, "pagerduty", coalesce=False)
-        outage(tmp, client, "pagerduty")
-        outage(tmp, client, "webhook")
+        outage(tmp)
         slack(tmp, client, max_batch=10)
         slack(tmp, client, max_batch=1)
         latency(tmp, client)

@@ -24,9 +24,18 @@ sample; after a full ingest, earlier instants would silently read clamped or coa
   its minute ring, so burn rates agree with it to ~1e-7 relative where series are scraped on
   minute boundaries, and to a fraction of a percent where a window starts in a sharp change of
   a faster-scraped series (a tie exactly at a factor could differ).
-- **other kinds** (freshness and any time-slice kind): the ``SLOEvaluator`` itself, ingesting
-  the history progressively in time order up to each step and evaluating there — the live
-  agent's own sequence, one ``evaluate`` per step (about 1 ms per 100 objectives).
+- **time-slice kinds** (freshness, throughput, GPU band) on a rolling window: the
+  ``SLOEvaluator`` itself, fed the history in chunks of half a day, every window of every step
+  of a chunk read at once after it (``slo.backtest_slices``: what the live sequence reads at each
+  step); their ratios do not depend on the target, so both sides of a ``compare`` share them.
+- **everything else** (calendar windows, maintenance, low-traffic floors, query SLIs): the
+  ``SLOEvaluator`` ingesting the history progressively in time order up to each step and
+  evaluating there — the live agent's own sequence, one ``evaluate`` per step (~3 ms).
+
+``for:``, the resolve delay and inhibition are replayed on runs of steps
+(``slo.hysteresis_replay``), equal to ``slo.hysteresis.step`` applied step by step.
+``slo.backtest_reference`` keeps the previous way (every time-slice objective through the
+evaluator step by step, the hysteresis one step at a time) as the measure the tests hold this to.
 
 Detection delay: ``start_ms`` minus the moment the budget burn began, taken as the last step
 at or before the episode's start at which the 1 h burn rate rose above 1.0 (from at most 1.0
@@ -50,9 +59,10 @@ import polars as pl
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.kernel.labels import Selector, parse_labels
 from redline.kernel.units import parse_duration
+from redline.slo import hysteresis, hysteresis_replay
 from redline.slo.alert_tiers import SEVERITY_ORDER, objective_tiers
+from redline.slo.backtest_slices import SliceRatios, fits, slice_ratios, target_free_key
 from redline.slo.engine import SLOEvaluator
-from redline.slo.hysteresis import open_mask, replay
 from redline.slo.ranking import alert_factor, format_age
 from redline.slo.series.increase import increases_at_steps, series_increments, window_indexes
 from redline.slo.sides import le_value, same_bound
@@ -64,8 +74,11 @@ __all__ = [
     "Condition",
     "Episode",
     "ObjectiveSummary",
+    "Shared",
     "backtest",
     "compare",
+    "run_backtest",
+    "run_compare",
 ]
 
 I64 = npt.NDArray[np.int64]
@@ -413,27 +426,34 @@ def _engine_burns(specs: Sequence[SLOSpec], samples: pl.DataFrame, steps: I64, w
 # -- episodes -----------------------------------------------------------------------------------
 
 
-def _tier_firing(spec: SLOSpec, steps: I64, burns: _Burns, c: Condition, hysteresis: bool) -> Bools:
+def _tier_firing(
+    spec: SLOSpec, steps: I64, burns: _Burns, c: Condition, with_hysteresis: bool, reference: bool = False
+) -> Bools:
     """Where one tier fires: where its condition holds, through ``slo.hysteresis`` (``for:`` and the
-    resolve delay) as the live policy steps it. A step without data says nothing (the state stays),
+    resolve delay) as the live policy steps it, on whole arrays (``slo.hysteresis_replay``; the
+    ``reference`` steps it one step at a time). A step without data says nothing (the state stays),
     as live; a known rate at or below the factor does not hold."""
     f = alert_factor(c.budget_share, parse_duration(c.long_window), spec.window)
     long_b, short_b = burns.rates[_window_key(c.long_window)], burns.rates[_window_key(c.short_window)]
     with np.errstate(invalid="ignore"):
         holds = burns.has_data & (long_b > f) & (short_b > f)
-        if not hysteresis or (c.for_seconds <= 0 and c.keep_firing_for_seconds <= 0):
+        if not with_hysteresis or (c.for_seconds <= 0 and c.keep_firing_for_seconds <= 0):
             return holds
         below = (long_b <= f) | (short_b <= f)
     known = burns.has_data & (holds | below)
-    return replay(steps / 1000.0, holds, c.for_seconds, c.keep_firing_for_seconds, known=known)
+    if reference:
+        return hysteresis.replay(steps / 1000.0, holds, c.for_seconds, c.keep_firing_for_seconds, known=known)
+    return hysteresis_replay.replay(steps / 1000.0, holds, known, c.for_seconds, c.keep_firing_for_seconds)
 
 
 def _episodes(
-    spec: SLOSpec, steps: I64, burns: _Burns, policy: Sequence[Condition], hysteresis: bool = True
+    spec: SLOSpec, steps: I64, burns: _Burns, policy: Sequence[Condition], with_hysteresis: bool = True,
+    reference: bool = False,
 ) -> list[Episode]:
     found: list[Episode] = []
     above = np.nan_to_num(burns.rates[_DELAY_WINDOW], nan=0.0) > 1.0
     rise = above & ~np.concatenate([[False], above[:-1]])
+    last_rise = np.maximum.accumulate(np.where(rise, np.arange(len(steps)), -1)) if len(steps) else rise
     severities = sorted(dict.fromkeys(c.severity for c in policy), key=_severity_rank)
     firing: list[Bools] = []
     peaks: list[F64] = []
@@ -441,16 +461,18 @@ def _episodes(
         holds = np.zeros(len(steps), dtype=np.bool_)
         peak = np.full(len(steps), -np.inf)
         for c in (c for c in policy if c.severity == severity):
-            holds |= _tier_firing(spec, steps, burns, c, hysteresis)
+            holds |= _tier_firing(spec, steps, burns, c, with_hysteresis, reference)
             peak = np.fmax(peak, burns.rates[_window_key(c.long_window)])
         firing.append(holds)
         peaks.append(peak)
-    opened = open_mask(firing) if hysteresis else firing  # a page inhibits a ticket, as live
+    # a page inhibits a ticket, as live
+    inhibit = hysteresis.open_mask if reference else hysteresis_replay.open_mask
+    opened = inhibit(firing) if with_hysteresis else firing
     for severity, holds, peak in zip(severities, opened, peaks, strict=True):
         edges = np.diff(np.concatenate([[0], holds.astype(np.int8), [0]]))
         for a, b in zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True):
-            rises = np.flatnonzero(rise[: a + 1])
-            delay = (int(steps[a]) - int(steps[rises[-1]])) / 1000.0 if len(rises) else None
+            rose = int(last_rise[a])
+            delay = (int(steps[a]) - int(steps[rose])) / 1000.0 if rose >= 0 else None
             found.append(Episode(
                 slo=spec.name,
                 severity=severity,
@@ -477,6 +499,16 @@ def _replayed_as_arrays(spec: SLOSpec) -> bool:
     )
 
 
+class Shared:
+    """What one backtest computes that another over the same samples and steps reuses (``compare``):
+    the counters read from the samples by metric set, and the time-slice objectives' error ratios
+    by the objective less its target (its burn rates are those ratios over its budget)."""
+
+    def __init__(self) -> None:
+        self.sides: dict[frozenset[str], _Sides] = {}
+        self.slices: dict[tuple[str, tuple[str, ...], int, int, int], SliceRatios] = {}
+
+
 def backtest(
     specs: Sequence[SLOSpec],
     samples: pl.DataFrame,
@@ -485,7 +517,7 @@ def backtest(
     end_ms: int,
     step_ms: int = 60_000,
     policy: Sequence[Condition] | None = None,
-    sides: dict[frozenset[str], _Sides] | None = None,
+    shared: Shared | None = None,
     hysteresis: bool = True,
 ) -> BacktestReport:
     """Replay ``policy`` over ``samples`` at every step of ``[start_ms, end_ms]`` (see the module doc).
@@ -495,8 +527,8 @@ def backtest(
     alerts. ``hysteresis`` ``False`` replays the bare conditions: no ``for:``, no resolve delay and
     no inhibition of tickets by pages (the policy as it was before them).
 
-    ``sides`` caches the counters read from ``samples`` by metric set, for a caller that replays
-    the same samples again (``compare``).
+    ``shared`` keeps what was read from ``samples`` for a caller that replays the same samples
+    again (``compare``).
 
     ``samples`` must hold the history the windows look back on (the objective window and the
     longest policy window before ``start_ms``). Episodes are ordered by start, then objective,
@@ -504,6 +536,25 @@ def backtest(
     the summary. Raises ``ValueError`` when ``step_ms`` <= 0, ``end_ms`` < ``start_ms``, or a
     policy window is not one of ``BURN_WINDOWS`` (by duration).
     """
+    return run_backtest(specs, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy,
+                        shared=shared, hysteresis=hysteresis)
+
+
+def run_backtest(
+    specs: Sequence[SLOSpec],
+    samples: pl.DataFrame,
+    *,
+    start_ms: int,
+    end_ms: int,
+    step_ms: int,
+    policy: Sequence[Condition] | None,
+    shared: Shared | None,
+    hysteresis: bool,
+    reference: bool = False,
+) -> BacktestReport:
+    """``backtest``; ``reference`` replays it the slow way it is measured against
+    (``slo.backtest_reference``): every time-slice objective through the live evaluator step by
+    step, and the hysteresis one step at a time."""
     if step_ms <= 0:
         raise ValueError(f"step must be positive, got {step_ms} ms")
     if end_ms < start_ms:
@@ -514,9 +565,13 @@ def backtest(
     windows = list(dict.fromkeys([_DELAY_WINDOW, *(
         _window_key(w) for p in policies.values() for c in p for w in (c.long_window, c.short_window)
     )]))
+    windows_ms = [round(parse_duration(w) * 1000) for w in windows]
     steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
+    cache = Shared() if shared is None else shared
     counter_specs = [s for s in specs if _replayed_as_arrays(s)]
-    other_specs = [s for s in specs if not _replayed_as_arrays(s)]
+    sliced = set() if reference else {s.name for s in specs if not _replayed_as_arrays(s) and fits(s, windows_ms)}
+    slice_specs = [s for s in specs if s.name in sliced]
+    other_specs = [s for s in specs if not _replayed_as_arrays(s) and s.name not in sliced]
     burns: dict[str, _Burns] = {}
     if counter_specs:
         metrics = set()
@@ -525,27 +580,55 @@ def backtest(
                 metrics |= {sel.metric for sel in (s.sli.ratio.total, s.sli.ratio.errors, s.sli.ratio.good) if sel}
             elif s.sli.latency is not None:
                 metrics.add(s.sli.latency.histogram.metric + "_bucket")
-        cache = {} if sides is None else sides
         key = frozenset(metrics)
-        if key not in cache:
-            cache[key] = _Sides(samples, metrics)
+        if key not in cache.sides:
+            cache.sides[key] = _Sides(samples, metrics)
         for s in counter_specs:
-            burns[s.name] = _counter_burns(s, cache[key], steps, windows)
+            burns[s.name] = _counter_burns(s, cache.sides[key], steps, windows)
+    if slice_specs:
+        burns.update(_slice_burns(slice_specs, samples, steps, windows, cache))
     if other_specs:
         for s, b in zip(other_specs, _engine_burns(other_specs, samples, steps, windows), strict=True):
             burns[s.name] = b
-    return _report(specs, burns, steps, start_ms, end_ms, step_ms, policies, hysteresis)
+    return _report(specs, burns, steps, start_ms, end_ms, step_ms, policies, hysteresis, reference)
+
+
+def _slice_burns(
+    specs: Sequence[SLOSpec], samples: pl.DataFrame, steps: I64, windows: Sequence[str], cache: Shared
+) -> dict[str, _Burns]:
+    """Time-slice objectives' burn rates from their error ratios (``slo.backtest_slices``), as the
+    live replay records them: ratio / budget where the ratio is known and the objective has data."""
+    windows_ms = [round(parse_duration(w) * 1000) for w in windows]
+    span = (tuple(windows), int(steps[0]) if len(steps) else 0, int(steps[-1]) if len(steps) else 0, len(steps))
+    keys = [(target_free_key(s), *span) for s in specs]
+    missing = [s for s, k in zip(specs, keys, strict=True) if k not in cache.slices]
+    if missing:
+        for k, answer in zip(
+            [k for k in keys if k not in cache.slices], slice_ratios(missing, samples, steps, windows_ms), strict=True
+        ):
+            cache.slices[k] = answer
+    out: dict[str, _Burns] = {}
+    for spec, k in zip(specs, keys, strict=True):
+        answer = cache.slices[k]
+        has_data = answer.known[:, -1].copy()
+        budget = 1.0 - spec.target
+        rates = {
+            w: np.where(has_data & answer.known[:, i], answer.ratios[:, i] / budget, np.nan)
+            for i, w in enumerate(windows)
+        }
+        out[spec.name] = _Burns(rates, has_data)
+    return out
 
 
 def _report(
     specs: Sequence[SLOSpec], burns: Mapping[str, _Burns], steps: I64, start_ms: int, end_ms: int, step_ms: int,
-    policies: Mapping[str, Sequence[Condition]], hysteresis: bool,
+    policies: Mapping[str, Sequence[Condition]], with_hysteresis: bool, reference: bool,
 ) -> BacktestReport:
     episodes: list[Episode] = []
     summary: list[ObjectiveSummary] = []
     for spec in specs:
         b = burns[spec.name]
-        mine = _episodes(spec, steps, b, policies[spec.name], hysteresis)
+        mine = _episodes(spec, steps, b, policies[spec.name], with_hysteresis, reference)
         episodes += mine
         pages = sum(e.severity == "page" for e in mine)
         tickets = sum(e.severity == "ticket" for e in mine)
@@ -578,12 +661,33 @@ def compare(
     labels: tuple[str, str] = ("current", "alternative"),
     hysteresis: bool = True,
 ) -> BacktestComparison:
-    """Backtest two sets of objectives (and optionally two policies) over the same history, side by side."""
-    sides: dict[frozenset[str], _Sides] = {}  # the counters are read from the samples once for both
-    a = backtest(specs_a, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy, sides=sides,
-                 hysteresis=hysteresis)
-    b = backtest(
+    """Backtest two sets of objectives (and optionally two policies) over the same history, side by
+    side: the counters are read from the samples once, and a time-slice objective's ratios are
+    computed once when only its target differs."""
+    return run_compare(specs_a, specs_b, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms,
+                       policy=policy, policy_b=policy_b, labels=labels, hysteresis=hysteresis)
+
+
+def run_compare(
+    specs_a: Sequence[SLOSpec],
+    specs_b: Sequence[SLOSpec],
+    samples: pl.DataFrame,
+    *,
+    start_ms: int,
+    end_ms: int,
+    step_ms: int,
+    policy: Sequence[Condition] | None,
+    policy_b: Sequence[Condition] | None,
+    labels: tuple[str, str],
+    hysteresis: bool,
+    reference: bool = False,
+) -> BacktestComparison:
+    """``compare``; ``reference`` as in ``run_backtest``."""
+    shared = Shared()
+    a = run_backtest(specs_a, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, policy=policy,
+                     shared=shared, hysteresis=hysteresis, reference=reference)
+    b = run_backtest(
         specs_b, samples, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms,
-        policy=policy if policy_b is None else policy_b, sides=sides, hysteresis=hysteresis,
+        policy=policy if policy_b is None else policy_b, shared=shared, hysteresis=hysteresis, reference=reference,
     )
     return BacktestComparison(a, b, labels)

@@ -232,6 +232,21 @@ class SLOEvaluator:
         row = [r if k else None for r, k in zip(ratios[index].tolist(), known[index].tolist(), strict=True)]
         return {**dict(zip(BURN_WINDOWS, row[:-1], strict=True)), "slo": row[-1]}
 
+    def slice_counts(self, name: str, lo_ms: I64, hi_ms: I64) -> tuple[I64, I64]:
+        """(good, counted) time slices of the freshness, throughput or GPU-band objective ``name``
+        whose end lies in ``(lo_ms, hi_ms]``, element-wise, as ``evaluate`` reads its windows
+        (calendar periods and maintenance aside): the backtest reads many past windows at once.
+
+        Raises ``KeyError`` for an unknown objective, ``ValueError`` for one of another kind."""
+        obj = next((o for o in self._objectives if o.spec.name == name), None)
+        if obj is None:
+            raise KeyError(f"no objective named {name!r}")
+        if obj.freshness >= 0:
+            return self._fresh.counts_in(np.full(lo_ms.shape, obj.freshness), lo_ms, hi_ms)
+        if obj.slices >= 0:
+            return self._slice_groups.store.counts_in(np.full(lo_ms.shape, obj.slices), lo_ms, hi_ms)
+        raise ValueError(f"objective {name!r} is of kind {obj.spec.kind!r}, not a time-slice kind")
+
     def memory_bytes(self) -> int:
         """Bytes held by the cumulative arrays (sides, freshness, throughput and GPU-band slices)
         and the recorded answers of query SLIs.

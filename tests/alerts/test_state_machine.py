@@ -5,11 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from redline.alerts.delivery import DeliverySettings
 from redline.alerts.manager import AlertManager
 from redline.alerts.state import AlertStateStore, NotificationLogEntry
 from redline.kernel.errors import StoreError
-from tests.alerts.conftest import NO_JITTER, PAGE_BURN, T0, FakeClock, Harness, RecordingNotifier, objective, report
+from tests.alerts.conftest import PAGE_BURN, T0, FakeClock, Harness, RecordingNotifier, objective, report
 
 OpenStore = Callable[[Path], AlertStateStore]
 
@@ -162,28 +161,15 @@ def test_a_restart_still_sends_a_resolve_that_could_not_be_delivered(
 def test_an_undelivered_firing_is_still_sent_before_its_resolve(tmp_path: Path, open_store: OpenStore) -> None:
     clock = FakeClock()
     rec = RecordingNotifier(fail=1)
-    settings = DeliverySettings(backoff=NO_JITTER, coalesce=False)  # every transition, in order
-    manager = Harness(open_store(tmp_path / "a.db"), [rec], clock, settings=settings)
-    manager.process(FIRING)
+    manager = Harness(open_store(tmp_path / "a.db"), [rec], clock)
+    manager.process(FIRING)  # attempted and failed: the resolve written next never supersedes it
     clock.now += 60
     manager.process(CALM)
     assert sent(rec) == [
         ("firing", "api-availability/page", T0, None),
         ("resolved", "api-availability/page", T0, T0 + 60),
     ]
-
-
-def test_an_undelivered_firing_superseded_by_its_resolve_is_coalesced_and_the_resolve_sent(
-    tmp_path: Path, open_store: OpenStore
-) -> None:
-    clock = FakeClock()
-    rec = RecordingNotifier(fail=1)
-    manager = Harness(open_store(tmp_path / "a.db"), [rec], clock)
-    manager.process(FIRING)  # attempted and failed: it may have arrived, so the resolve is owed
-    clock.now += 60
-    manager.process(CALM)
-    assert sent(rec) == [("resolved", "api-availability/page", T0, T0 + 60)]
-    assert manager.health.snapshot()["rec"].coalesced == 1
+    assert manager.health.snapshot()["rec"].coalesced == 0
 
 
 def test_a_permanent_failure_is_recorded_and_not_retried(tmp_path: Path, open_store: OpenStore) -> None:

@@ -202,7 +202,7 @@ def test_an_unusable_url_is_permanent_and_its_text_is_redacted(client: httpx.Cli
     assert str(info.value) == "notifier 'webhook': UnsupportedProtocol: the configured URL cannot be used"
 
 
-def test_a_down_receiver_never_holds_up_evaluation_or_another_notifier_and_gets_every_final_state_in_order(
+def test_a_down_receiver_never_holds_up_evaluation_or_another_notifier_and_gets_every_change_in_order(
     tmp_path: Path,
     open_store: OpenStore,
     down_receiver: Receiver,
@@ -247,17 +247,17 @@ def test_a_down_receiver_never_holds_up_evaluation_or_another_notifier_and_gets_
     down_receiver.start()
     harness.run_until(T0 + 700)  # the next retry is at most 60 s away
     bodies = down_receiver.bodies()
-    # api-availability's trigger was attempted (it may have arrived), so its resolve is owed; the
-    # trigger itself is superseded by that resolve and coalesced: only final states go out.
-    assert [(b["status"], b["commonLabels"]["slo"], b["alerts"][0]["startsAt"]) for b in bodies] == [
+    # every change, in order, in one message: the backlog of one group goes together
+    assert [[(a["status"], a["labels"]["slo"], a["startsAt"]) for a in b["alerts"]] for b in bodies] == [[
+        ("firing", "api-availability", "2024-05-01T12:00:00Z"),
         ("firing", "pipeline-freshness", "2024-05-01T12:01:00Z"),
         ("resolved", "api-availability", "2024-05-01T12:00:00Z"),
-    ]
+    ]]
     assert store.pending_counts() == {}
     health = harness.health.snapshot()["webhook"]
-    retries = health.retried
-    assert (health.sent, health.given_up, health.coalesced) == (2, 0, 1)
-    assert 10 <= retries <= 40  # 0.5 s ×1.5 up to 60 s over ten minutes, not one a second
+    assert (health.sent, health.given_up, health.coalesced) == (3, 0, 0)
+    tries = {e.at for e in store.log() if e.notifier == "webhook"}  # one message may carry several
+    assert 10 <= len(tries) <= 40  # 0.5 s ×1.5 up to 60 s over ten minutes, not one a second
 
     httpx_lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
     assert all(line.startswith("HTTP Request: POST <redacted> ") for line in httpx_lines)
