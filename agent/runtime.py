@@ -102,9 +102,14 @@ class Agent:
         # give-ups and drops (``redline.alerts.health``).
         self.notifier_health = HealthRegistry()
         # Tier hysteresis (for:, resolve delay) and inhibition: redline.alerts.alert_policy.
-        self._hysteresis = HysteresisStore(loaded.data_dir / "alerts.sqlite")
-        self._silences = SilenceStore(loaded.data_dir / "alerts.sqlite")  # redline silence / ack write here
-        self._condition_states = HysteresisStore(loaded.data_dir / "alerts.sqlite", scope="conditions")
+        # One connection for every table of alerts.sqlite (the alert state's): in memory together
+        # while the file cannot be written, written back together once it can.
+        self._hysteresis = HysteresisStore(loaded.data_dir / "alerts.sqlite", state=self._alert_state)
+        # redline silence / ack write here
+        self._silences = SilenceStore(loaded.data_dir / "alerts.sqlite", state=self._alert_state)
+        self._condition_states = HysteresisStore(
+            loaded.data_dir / "alerts.sqlite", scope="conditions", state=self._alert_state
+        )
         self._notifier_names = tuple(n.name for n in delivery.notifiers)
         self.alerts = AlertManager(
             self._alert_state,
@@ -375,18 +380,29 @@ class Agent:
         push_report(self.remote_write, report, {s.name: s for s in self.loaded.config.slos}, alerts)
 
     def _process_alerts(self, report: StatusReport) -> None:
-        """Alerts for ``report``, unless the alert database fails its check (then not ready)."""
+        """Alerts for ``report``. An alert database that fails its check is not ready, and the
+        alerts go on in memory meanwhile (``AlertStateStore.in_memory``), written back once it
+        can be written again."""
         self.outbox.start()  # idempotent: jobs run by hand (tests, tools) deliver too
         with self.telemetry.span("redline.alert") as span:
+            down: str | None = None
             try:
                 self._alert_state.check()
-                events = self.alerts.process(report)
             except StoreError as exc:
+                down = str(exc)
+            try:
+                events = self.alerts.process(report)
+            except StoreError as exc:  # the file failed and could not be left for memory
                 self.readiness.set_down("alert_database", str(exc))
                 return
             span.set_attribute("events", len(events))
             span.set_attribute("intents", sum(len(e.owed_to) for e in events))
-        self.readiness.set_up("alert_database")
+        if down is None and self._alert_state.in_memory is not None:
+            down = self._alert_state.in_memory  # a write failed after the check passed
+        if down is not None:
+            self.readiness.set_down("alert_database", down)
+        else:
+            self.readiness.set_up("alert_database")
 
     def _note_notifier(self, event: NotifierEvent) -> None:
         """A notifier is not ready after a permanent failure, a give-up, or ``FAILING_AFTER``

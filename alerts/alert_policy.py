@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 from redline.alerts.hysteresis_store import HysteresisStore
 from redline.alerts.policy import DEFAULT_POLICY, LEVEL_KINDS, Firing, burn_rate
@@ -61,6 +62,10 @@ def condition_holds(
     return True, factor
 
 
+_Plan = tuple[tuple[BurnRateCondition, str, float], ...]
+"""An objective's tiers: each condition, its name and its factor."""
+
+
 class AlertPolicy:
     """Tiers, hysteresis and inhibition for every objective, with state in ``store`` (``None``:
     in memory only, as the backtest and tests without a database).
@@ -80,18 +85,30 @@ class AlertPolicy:
         self._store = store
         self._default = tuple(with_resolve_delay(c) for c in default)
         self._tiers: dict[tuple[str, str], HoldState] | None = None
-        """Tiers that are pending or firing (an inactive tier has no entry)."""
+        """Tiers that are pending or firing (an inactive tier has no entry); the ``last_held`` of a
+        tier of a steady objective is in ``_held_at`` instead."""
+        self._shape: dict[str, tuple[tuple[bool | None, ...], _Plan]] = {}
+        """Objectives at rest, calm or firing: what each tier's condition said at their latest
+        evaluation (with the tiers it was for), every tier that held firing and every other one
+        inactive. The same answer
+        again moves nothing but ``_held_at``: no state, no write, the same work calm or firing."""
+        self._held_at: dict[str, float] = {}
+        """When each objective of ``_shape`` was last evaluated: its holding tiers' ``last_held``."""
+        self._changed: set[tuple[str, str]] = set()
+        """Tiers whose state moved since the last commit (the only rows it may have to write)."""
         self._open: set[tuple[str, str]] = set()
         self._seen: set[str] = set()
+        self._last_seen: set[str] = set()
+        """The objectives of the last commit; before it, whatever was loaded (so all are checked)."""
         self._now: float | None = None
-        self._plans: dict[tuple[str, str, float], tuple[tuple[BurnRateCondition, str, float], ...]] = {}
+        self._plans: dict[tuple[str, str, float], _Plan] = {}
         """(tier, its name, its factor) by (configured objective, kind, window): worked out once."""
 
     def tiers(self, objective: ObjectiveResult) -> tuple[BurnRateCondition, ...]:
         """The tiers that apply to ``objective`` (a level guardrail never pages)."""
         return tuple(c for c, _, _ in self._plan(objective))
 
-    def _plan(self, objective: ObjectiveResult) -> tuple[tuple[BurnRateCondition, str, float], ...]:
+    def _plan(self, objective: ObjectiveResult) -> _Plan:
         base = spec_name(objective.name)
         key = (base, objective.kind, objective.window_seconds)
         plan = self._plans.get(key)
@@ -110,6 +127,8 @@ class AlertPolicy:
         if self._tiers is None:
             if self._store is not None:
                 self._tiers, self._open = self._store.load()
+                self._changed = set()
+                self._last_seen = {k[0] for k in self._tiers} | {p[0] for p in self._open}
             else:
                 self._tiers = {}
         return self._tiers
@@ -119,22 +138,81 @@ class AlertPolicy:
 
         Raises ``ValueError`` when a tier cannot be evaluated (a non-positive window).
         """
+        self._step_tiers(objective, now)
+        return self.current_firings(objective)
+
+    def firings_if_moved(self, objective: ObjectiveResult, now: float) -> list[Firing] | None:
+        """``firings``, or ``None`` when no tier of ``objective`` moved but its last hold: its open
+        severities are those of its last evaluation (``current_firings`` says them, with today's
+        burn rates). The alert manager's steady case, as cheap as a calm objective.
+
+        Raises ``ValueError`` when a tier cannot be evaluated (a non-positive window).
+        """
+        if not self._step_tiers(objective, now):
+            return None
+        return self.current_firings(objective)
+
+    @property
+    def opened(self) -> set[tuple[str, str]]:
+        """The open ``(objective, severity)`` pairs (firing and not inhibited); read-only."""
+        return self._open
+
+    def _step_tiers(self, objective: ObjectiveResult, now: float) -> bool:
+        """Step every tier of ``objective`` at ``now``; whether any moved but a steady hold."""
         states = self._load()
-        self._seen.add(objective.name)
+        name = objective.name
+        self._seen.add(name)
         self._now = now
-        firing: dict[str, tuple[BurnRateCondition, float]] = {}  # the strongest firing tier per severity
-        for condition, name, factor in self._plan(objective):
-            holds, _ = condition_holds(condition, objective, factor)
-            key = (objective.name, name)
+        plan = self._plan(objective)
+        holds = tuple([condition_holds(condition, objective, factor)[0] for condition, _, factor in plan])
+        shape = self._shape.get(name)
+        if shape is not None and shape[0] == holds and shape[1] is plan:
+            self._held_at[name] = now  # at rest: ``step`` would move only the holding tiers' last_held
+            return False
+        self._unshape(name)
+        moved = False
+        at_rest = True
+        for (condition, tier, _), held in zip(plan, holds, strict=True):
+            key = (name, tier)
             before = states.get(key, INACTIVE)
-            if holds is not True and before is INACTIVE:
+            if held is not True and before is INACTIVE:
                 continue  # the usual case, kept cheap: nothing holds, nothing pending
-            state = step(before, holds, now, condition.for_seconds, condition.keep_firing_for_seconds)
+            state = step(before, held, now, condition.for_seconds, condition.keep_firing_for_seconds)
+            self._changed.add(key)
+            moved = True
             if state.state == "inactive":
                 states.pop(key, None)
-            else:
-                states[key] = state
-            if state.firing:
+                continue
+            states[key] = state
+            at_rest = at_rest and held is True and state.firing
+        if at_rest:
+            self._shape[name], self._held_at[name] = (holds, plan), now
+        return moved
+
+    def _unshape(self, name: str) -> None:
+        """Take ``name`` out of the objectives at rest: its holding tiers' ``last_held`` back in their states."""
+        shape = self._shape.pop(name, None)
+        if shape is None:
+            return
+        at = self._held_at.pop(name)
+        states = self._load()
+        for (_, tier, _), held in zip(shape[1], shape[0], strict=True):
+            if held is True:
+                states[(name, tier)] = replace(states[(name, tier)], last_held=at)
+
+    def _effective(self, key: tuple[str, str]) -> HoldState:
+        """The state of tier ``key`` with its ``last_held`` as of now."""
+        state = self._load()[key]
+        at = self._held_at.get(key[0])
+        return replace(state, last_held=at) if at is not None and state.last_held != at else state
+
+    def current_firings(self, objective: ObjectiveResult) -> list[Firing]:
+        """The firings of ``objective``'s open severities, from its tiers' states as last stepped."""
+        states = self._load()
+        firing: dict[str, tuple[BurnRateCondition, float]] = {}  # the strongest firing tier per severity
+        for condition, name, factor in self._plan(objective):
+            state = states.get((objective.name, name))
+            if state is not None and state.firing:
                 strongest = firing.get(condition.severity)
                 if strongest is None or factor > strongest[1]:
                     firing[condition.severity] = (condition, factor)
@@ -161,11 +239,21 @@ class AlertPolicy:
 
     def commit(self) -> None:
         """Forget objectives not evaluated since the last commit (removed from the config) and
-        persist every tier's state. Raises ``StoreError`` when the database cannot be written."""
+        persist every tier's state that moved. Raises ``StoreError`` when the database cannot be
+        written (the states stay in memory, and the next commit writes what moved since the last
+        one that succeeded)."""
         states = self._load()
-        for key in [k for k in states if k[0] not in self._seen]:
-            del states[key]
-        self._open = {p for p in self._open if p[0] in self._seen}
-        self._seen = set()
+        if not self._last_seen <= self._seen:  # an objective gone since the last commit
+            for name in self._last_seen - self._seen:
+                self._unshape(name)
+            for key in [k for k in states if k[0] not in self._seen]:
+                del states[key]
+                self._changed.add(key)
+            self._open = {p for p in self._open if p[0] in self._seen}
         if self._store is not None and self._now is not None:
-            self._store.save(states, self._open, self._now)
+            everything = self._store.wants_everything()
+            keys = states.keys() if everything else self._changed
+            changed = {k: self._effective(k) for k in keys if k in states}
+            self._store.save(changed, self._open, self._now, None if everything else self._changed)
+        self._last_seen, self._seen = self._seen, set()  # after the save: a failed one can be retried
+        self._changed = set()

@@ -14,11 +14,12 @@ thousand.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Final, cast
 
 from redline.alerts.policy_db import PolicyDatabase
+from redline.alerts.state import AlertStateStore
 from redline.slo.hysteresis import HoldState, TierState
 
 __all__ = ["HysteresisSnapshot", "HysteresisStore"]
@@ -57,11 +58,15 @@ class HysteresisStore:
     """Loads and saves every tier's state in ``path`` (the agent's ``alerts.sqlite``); ``scope``
     keeps the burn-rate tiers (``tiers``) apart from other condition alerts (``conditions``)."""
 
-    def __init__(self, path: Path, scope: str = "tiers") -> None:
-        self._db = PolicyDatabase(path, _SCHEMA, "alert hysteresis")
+    def __init__(self, path: Path, scope: str = "tiers", state: AlertStateStore | None = None) -> None:
+        self._db = PolicyDatabase(path, _SCHEMA, "alert hysteresis", state)
+        self._saved_generation: int | None = None
+        """The database generation ``_saved`` describes (``PolicyDatabase.generation``)."""
         self._scope = scope
         self._saved: dict[tuple[str, str], _Row] = {}
         self._saved_open: set[tuple[str, str]] = set()
+        self._holding: set[tuple[str, str]] = set()
+        """Stored rows marked ``holding`` (their ``last_held`` is the save time)."""
 
     def load(self) -> HysteresisSnapshot:
         """Every stored tier state and open severity."""
@@ -77,36 +82,88 @@ class HysteresisStore:
             held = at if holding and at is not None else last_held
             tiers[(slo, tier)] = HoldState(cast(TierState, state), active_since, firing_since, held)
             self._saved[(slo, tier)] = (state, active_since, firing_since, last_held, holding)
+            if holding:
+                self._holding.add((slo, tier))
         opened = {
             (r[0], r[1]) for r in self._db.read("SELECT slo, severity FROM alert_open WHERE scope = ?", (self._scope,))
         }
         self._saved_open = set(opened)
+        self._saved_generation = self._db.generation
         return tiers, opened
 
-    def save(self, tiers: Mapping[tuple[str, str], HoldState], opened: set[tuple[str, str]], now: float) -> None:
+    def wants_everything(self) -> bool:
+        """Whether the next ``save`` needs every state (``changed=None``): the database under it
+        changed (into memory or back), so what it holds is not known row by row."""
+        return self._saved_generation is not None and self._saved_generation != self._db.generation
+
+    def save(
+        self,
+        tiers: Mapping[tuple[str, str], HoldState],
+        opened: set[tuple[str, str]],
+        now: float,
+        changed: Collection[tuple[str, str]] | None = None,
+    ) -> None:
         """Make the stored states ``tiers`` (inactive ones dropped) and ``opened`` as of ``now``, in
-        one transaction that writes only what changed."""
+        one transaction that writes only what changed.
+
+        ``changed``: the only keys whose state may differ from the last save (``None``: any), so a
+        tick with a thousand tiers firing steadily looks at none of them. When no row changes, the
+        save time alone is written (it is every holding row's ``last_held``) by a commit that does
+        not wait for the disk: a SIGKILL keeps it, and a power cut costs at most a shorter resolve
+        delay after the restart.
+        """
+        if self.wants_everything():
+            self._rewrite(tiers, opened, now)
+            return
+        keys = self._saved.keys() | tiers.keys() if changed is None else changed
         rows: dict[tuple[str, str], _Row] = {}
-        for key, s in tiers.items():
-            if s.state == "inactive":
+        gone: list[tuple[str, str]] = []
+        for key in keys:
+            s = tiers.get(key)
+            if s is None or s.state == "inactive":
+                if key in self._saved:
+                    gone.append(key)
                 continue
             holding = s.last_held == now
-            rows[key] = (s.state, s.active_since, s.firing_since, None if holding else s.last_held, int(holding))
-        changed = [(self._scope, *key, *row) for key, row in rows.items() if self._saved.get(key) != row]
-        gone = [(self._scope, *key) for key in self._saved if key not in rows]
-        if not changed and not gone and opened == self._saved_open and not any(r[4] for r in rows.values()):
-            return  # nothing to write: the calm evaluation costs no transaction
+            row: _Row = (s.state, s.active_since, s.firing_since, None if holding else s.last_held, int(holding))
+            if self._saved.get(key) != row:
+                rows[key] = row
+        if not rows and not gone and opened == self._saved_open:
+            if self._holding:  # the save time moves every holding row's last_held
+                with self._db.tx(durable=False) as conn:
+                    conn.execute("INSERT OR REPLACE INTO alert_evaluated (scope, at) VALUES (?, ?)", (self._scope, now))
+            return  # a calm evaluation costs no transaction at all
         with self._db.tx() as conn:
-            conn.executemany("DELETE FROM alert_tiers WHERE scope = ? AND slo = ? AND tier = ?", gone)
+            conn.executemany("DELETE FROM alert_tiers WHERE scope = ? AND slo = ? AND tier = ?",
+                             [(self._scope, *key) for key in gone])
             conn.executemany(
                 "INSERT OR REPLACE INTO alert_tiers "
                 "(scope, slo, tier, state, active_since, firing_since, last_held, holding) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                changed,
+                [(self._scope, *key, *row) for key, row in rows.items()],
             )
             _sync_open(conn, self._scope, self._saved_open, opened)
             conn.execute("INSERT OR REPLACE INTO alert_evaluated (scope, at) VALUES (?, ?)", (self._scope, now))
-        self._saved, self._saved_open = rows, set(opened)
+        for key in gone:
+            del self._saved[key]
+            self._holding.discard(key)
+        for key, row in rows.items():
+            self._saved[key] = row
+            if row[4]:
+                self._holding.add(key)
+            else:
+                self._holding.discard(key)
+        self._saved_open = set(opened)
+
+    def _rewrite(self, tiers: Mapping[tuple[str, str], HoldState], opened: set[tuple[str, str]], now: float) -> None:
+        """Every row of the scope anew, from ``tiers`` and ``opened``."""
+        generation = self._db.generation
+        with self._db.tx() as conn:
+            conn.execute("DELETE FROM alert_tiers WHERE scope = ?", (self._scope,))
+            conn.execute("DELETE FROM alert_open WHERE scope = ?", (self._scope,))
+        self._saved, self._saved_open, self._holding = {}, set(), set()
+        self._saved_generation = generation
+        self.save(tiers, opened, now)
 
     def close(self) -> None:
         """Close the connection."""

@@ -31,6 +31,7 @@ are unknown (data lost, quarantined, or no traffic in the window), keeps its ale
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +48,7 @@ from redline.alerts.policy import LEVEL_KINDS, Firing, burn_rate, evaluate_polic
 from redline.alerts.routing import Router
 from redline.alerts.state import AlertRecord, AlertState, AlertStateStore
 from redline.alerts.suppression import Suppressor
+from redline.kernel.errors import StoreError
 from redline.slo.ranking import BurnRateCondition, Severity
 from redline.slo.results import ObjectiveResult, StatusReport
 from redline.slo.spec import SLOSpec
@@ -153,6 +155,12 @@ class AlertManager:
         """Per-objective tiers, ``for:``/resolve delay and inhibition (``redline.alerts.alert_policy``);
         ``None``: ``policy`` for every objective, as it stands."""
         self._suppressor = suppressor
+        self._keys: dict[str, tuple[tuple[tuple[str, str], str], ...]] = {}
+        """Each objective's ((objective, severity), alert key) pairs, worked out once."""
+        self._active_for: tuple[Mapping[str, AlertRecord], float, frozenset[str], frozenset[str], float] | None = None
+        """The records last looked at, when their first repeat or refresh falls due, the firing keys
+        with nothing due, the pending or firing keys, and the time it was worked out for
+        (``_active``)."""
         self._conditions = conditions
         """Guardrail, dark-objective, meta and watchdog alerts (``redline.alerts.conditions``)."""
         """Silences and acknowledgements (``redline.alerts.suppression``), applied to what is owed."""
@@ -183,7 +191,7 @@ class AlertManager:
         with self._lock:
             now = self._clock()
             events: dict[str, AlertEvent] = {}
-            records = {r.key: r for r in self._state.records()}
+            records = self._state.records_by_key()
             changes: list[tuple[AlertRecord, AlertStatus | None, bool]] = []
             seen: set[str] = set()
             names: set[str] = set()
@@ -196,7 +204,12 @@ class AlertManager:
                 names.add(objective.name)
                 try:
                     if self._alert_policy is not None:
-                        firings = self._alert_policy.firings(objective, now)
+                        moved = self._alert_policy.firings_if_moved(objective, now)
+                        if moved is None:  # no tier moved: most objectives, calm or firing
+                            if self._steady(objective, records, now, seen):
+                                continue
+                            moved = self._alert_policy.current_firings(objective)
+                        firings = moved
                     else:
                         firings = evaluate_policy(objective, self._policy_for(objective))
                     failed = objective.error is not None
@@ -232,15 +245,13 @@ class AlertManager:
                         if change[0].state != was:
                             events[key] = AlertEvent(key, change[0].slo, change[0].severity, was,
                                                      change[0].state, now, None)
-            for key, record in records.items():
-                if key not in seen and record.state in ("pending", "firing"):
+            for key in sorted(records.keys() - seen):
+                record = records[key]
+                if record.state in ("pending", "firing"):
                     event = self._step(record, key, None, record.severity, None, now, changes)
                     if event is not None:
                         events[key] = event
-            if self._alert_policy is not None:  # tier states first: a crash between re-pages at most once
-                self._alert_policy.commit()
-            if self._conditions is not None:
-                self._conditions.commit()
+            self._commit_policies()
             if self._suppressor is not None:  # silences and acks: the one place notifications are held back
                 changes = self._suppressor.decide(changes, records, now)
             # Every transition of this evaluation, and the intents it owes, land in one
@@ -255,6 +266,8 @@ class AlertManager:
                         events[record.key] = replace(events[record.key], owed_to=tuple(i.notifier for i in intents))
                 writes.append((record, intents))
             dropped = self._state.save_many(writes, queue_size=self._queue_size)
+            if len(self._keys) > 2 * len(names):  # objectives removed from the config
+                self._keys = {n: k for n, k in self._keys.items() if n in names}
             for event in events.values():
                 self._log.info("alert %s: %s -> %s", event.key, event.previous, event.current)
             for name, count in dropped.items():
@@ -264,6 +277,59 @@ class AlertManager:
             if any(intents for _, intents in writes) and self._on_commit is not None:
                 self._on_commit()
             return [events[k] for k in sorted(events)]
+
+    def _steady(self, objective: ObjectiveResult, records: Mapping[str, AlertRecord], now: float,
+                seen: set[str]) -> bool:
+        """Whether none of ``objective``'s alerts has anything to do at ``now``, its tiers being as
+        they were (each open severity's alert firing with no repeat or refresh due, every other
+        one at rest); its keys are then ``seen``. A firing tick then costs what a calm one does."""
+        assert self._alert_policy is not None
+        if objective.error is not None:
+            return False
+        name = objective.name
+        keys = self._keys.get(name)
+        if keys is None:
+            keys = self._keys[name] = tuple(((name, s), alert_key(name, s)) for s in self._severities)
+        firing, active = self._active(records, now)
+        opened = self._alert_policy.opened
+        for pair, key in keys:
+            if (key not in firing) if pair in opened else (key in active):
+                return False
+        seen.update(key for _, key in keys)
+        return True
+
+    def _active(self, records: Mapping[str, AlertRecord], now: float) -> tuple[frozenset[str], frozenset[str]]:
+        """The keys of ``records`` firing with nothing due at ``now``, and of those pending or
+        firing. Worked out once per version of the records (with when the first repeat or refresh
+        falls due), and again only once per tick at or past that time."""
+        cached = self._active_for
+        if cached is None or cached[0] is not records or (cached[1] <= now and cached[4] != now):
+            firing = [r for r in records.values() if r.state == "firing"]
+            due_at = min((self._due_at(r) for r in firing), default=math.inf)
+            quiet = frozenset(r.key for r in firing if now < self._due_at(r))
+            active = frozenset(k for k, r in records.items() if r.state in ("pending", "firing"))
+            cached = self._active_for = (records, due_at, quiet, active, now)
+        return cached[2], cached[3]
+
+    def _due_at(self, record: AlertRecord) -> float:
+        """When a firing alert next owes a repeat or fresh figures."""
+        last = record.last_notified_at if record.last_notified_at is not None else record.started_at
+        repeat = self._repeat_interval_s
+        repeat_at = last + repeat if repeat is not None and last is not None else math.inf
+        return min(repeat_at, record.updated_at + self._refresh_interval_s)
+
+    def _commit_policies(self) -> None:
+        """Persist the tiers' and conditions' states, tiers first (a crash between re-pages at most
+        once); a file that stops taking writes sends them on in memory with the alert state."""
+        for policy in (self._alert_policy, self._conditions):
+            if policy is None:
+                continue
+            try:
+                policy.commit()
+            except StoreError as exc:
+                if not self._state.fall_back(exc):
+                    raise
+                policy.commit()
 
     def _policy_for(self, objective: ObjectiveResult) -> Sequence[BurnRateCondition]:
         """The policy given, else the default tiers of the objective's period (ValueError if it has none)."""

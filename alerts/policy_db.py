@@ -29,10 +29,22 @@ __all__ = ["PolicyDatabase"]
 
 class PolicyDatabase:
     """A connection to ``path`` (opened on first use) that makes sure ``schema`` exists; ``migrate``,
-    when given, then brings tables an earlier Redline wrote up to it, in the same transaction."""
+    when given, then brings tables an earlier Redline wrote up to it, in the same transaction.
+
+    With ``state`` (the agent's own ``AlertStateStore`` of the same file) it uses that store's
+    connection instead of one of its own: one connection for every table of the file, so while
+    the file cannot be written these tables go on in the same in-memory copy as the alert
+    state, and are written back with it.
+    """
 
     def __init__(
-        self, path: Path, schema: str, what: str, *, migrate: Callable[[sqlite3.Connection], None] | None = None
+        self,
+        path: Path,
+        schema: str,
+        what: str,
+        state: AlertStateStore | None = None,
+        *,
+        migrate: Callable[[sqlite3.Connection], None] | None = None,
     ) -> None:
         self.path = Path(path)
         self._schema = schema
@@ -40,6 +52,24 @@ class PolicyDatabase:
         self._what = what
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._state = state
+        self._generation: int | None = None
+        """The state store's ``generation`` the schema was last made in."""
+
+    @property
+    def generation(self) -> int:
+        """Moves when the database under this one changed (into memory and back); 0 on its own."""
+        return self._state.generation if self._state is not None else 0
+
+    def _shared_schema(self, conn: sqlite3.Connection) -> None:
+        assert self._state is not None
+        if self._generation != self._state.generation:
+            for statement in self._schema.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            if self._migrate is not None:
+                self._migrate(conn)
+            self._generation = self._state.generation
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None:
@@ -77,11 +107,21 @@ class PolicyDatabase:
         return conn
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; rolled back and raised as ``StoreError`` on an SQLite error."""
+    def tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction; rolled back and raised as ``StoreError`` on an SQLite error.
+
+        ``durable=False``: its commit does not wait for the disk (SQLite's ``synchronous =
+        NORMAL`` in WAL mode): it survives the process being killed, not a power cut.
+        """
+        if self._state is not None:
+            with self._state.transaction(durable) as conn:
+                self._shared_schema(conn)
+                yield conn
+            return
         with self._lock:
             try:
                 conn = self._connect()
+                conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise StoreError(f"{self._what} {self.path}: cannot start a write: {exc}", path=self.path) from exc
@@ -99,6 +139,11 @@ class PolicyDatabase:
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of one query."""
+        if self._state is not None:
+            if self._generation != self._state.generation:
+                with self.tx():
+                    pass
+            return self._state.query(sql, params)
         with self._lock:
             try:
                 return self._connect().execute(sql, params).fetchall()

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from redline.alerts.matchers import Matcher, matches_all, parse_matchers
 from redline.alerts.policy_db import PolicyDatabase
+from redline.alerts.state import AlertStateStore
 
 __all__ = ["Acknowledgement", "Silence", "SilenceStore", "silence_matchers"]
 
@@ -135,8 +136,8 @@ class Acknowledgement:
 class SilenceStore:
     """Silences and acknowledgements in ``path``; ``StoreError`` when it cannot be read or written."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = PolicyDatabase(path, _SCHEMA, "silences", migrate=_migrate)
+    def __init__(self, path: Path, state: AlertStateStore | None = None) -> None:
+        self._db = PolicyDatabase(path, _SCHEMA, "silences", state, migrate=_migrate)
 
     def add(
         self, matchers: Sequence[Matcher], *, starts_at: float, ends_at: float, by: str, now: float, comment: str = ""

@@ -28,13 +28,14 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal, cast
 
 from redline.alerts.notifiers import AlertStatus
 from redline.alerts.outbox_sql import NewIntent, enqueue, migrate_owed
+from redline.alerts.state_memory import memory_copy, write_back
 from redline.kernel.errors import StoreError
 
 _log = logging.getLogger(__name__)
@@ -88,7 +89,23 @@ CREATE TABLE IF NOT EXISTS intents (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS intents_queue ON intents (notifier, state, id);
+CREATE TABLE IF NOT EXISTS alerts_version (id INTEGER PRIMARY KEY CHECK (id = 0), version INTEGER NOT NULL);
+INSERT OR IGNORE INTO alerts_version (id, version) VALUES (0, 0)
 """
+_VERSION_TRIGGERS: Final = tuple(
+    f"CREATE TRIGGER IF NOT EXISTS alerts_version_{event.lower()} AFTER {event} ON alerts "
+    "BEGIN UPDATE alerts_version SET version = version + 1; END"
+    for event in ("INSERT", "UPDATE", "DELETE")
+)
+"""Every write to ``alerts``, by any connection, moves ``alerts_version``: whether any alert row
+changed is then one read, and writes to the other tables (the tiers' save time) do not count."""
+_ALL_SCHEMA: Final = (*_SCHEMA.split(";"), *_VERSION_TRIGGERS)
+_MAGIC: Final = b"SQLite format 3\x00"
+_COLUMNS: Final = (
+    "key, slo, severity, state, fingerprint, labels, annotations, pending_since, started_at, "
+    "resolved_at, last_notified_at, updated_at"
+)
+_INSERT: Final = f"INSERT OR REPLACE INTO alerts ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -119,6 +136,22 @@ class AlertRecord:
     updated_at: float = 0.0
 
 
+def _row(r: AlertRecord) -> tuple[Any, ...]:
+    """``r`` as the values of ``_INSERT``."""
+    return (
+        r.key, r.slo, r.severity, r.state, r.fingerprint, json.dumps(dict(r.labels), sort_keys=True),
+        json.dumps(dict(r.annotations), sort_keys=True), r.pending_since, r.started_at, r.resolved_at,
+        r.last_notified_at, r.updated_at,
+    )
+
+
+def _unwritable(exc: StoreError) -> bool:
+    """Whether ``exc`` says the file cannot take a write (full, read-only, damaged), not that the
+    write itself was wrong (a constraint)."""
+    cause = exc.__cause__
+    return isinstance(cause, sqlite3.Error) and not isinstance(cause, sqlite3.IntegrityError)
+
+
 @dataclass(frozen=True)
 class NotificationLogEntry:
     """One delivery attempt; ``attempts`` is the attempt number for this owed notification."""
@@ -147,19 +180,33 @@ class AlertStateStore:
         """``(st_dev, st_ino)`` of the file the connection opened: a file deleted or replaced
         under the running agent no longer matches."""
         self._header_fd: int | None = None
-        self._records_cache: dict[str, tuple[tuple[Any, ...], AlertRecord]] = {}
-        """Alert key → (row version, record): see ``records()``."""
-        self._records_stamp: tuple[int, int] | None = None
-        self._records_list: list[AlertRecord] = []
-        """What ``records()`` last returned, and the database's version when it read it."""
         """The file, opened once with the connection, for ``check()`` to read its header: closing
         any other descriptor of it would drop SQLite's POSIX locks, which are per process."""
+        self._records_cache: dict[str, tuple[tuple[Any, ...], AlertRecord]] = {}
+        """Alert key → (row version, record): see ``records()``."""
+        self._records_stamp: int | None = None
+        self._records_list: list[AlertRecord] = []
+        """What ``records()`` last returned, and the database's version when it read it."""
+        self._records_by_key: tuple[int | None, Mapping[str, AlertRecord]] | None = None
+        self._memory: str | None = None
+        """Why the file cannot be written, while the connection is to an in-memory copy of it
+        (``redline.alerts.state_memory``); ``None``: durable, on the file."""
+        self._abandoned: list[sqlite3.Connection] = []
+        """Connections to a file with garbage written over it: never closed while it is there
+        (closing would checkpoint our WAL into a file that is not ours any more)."""
+        self.generation = 0
+        """Moves whenever the connection changes database (into memory and back): a table kept
+        by another module on this connection (``redline.alerts.policy_db``) is then re-made."""
 
     # -- connection -------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        if self._conn is not None:
-            return self._conn
+        """The connection: to the file, or to the in-memory copy while the file cannot be written."""
+        if self._conn is None:
+            self._conn = self._open_file()
+        return self._conn
+
+    def _open_file(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
@@ -182,7 +229,7 @@ class AlertStateStore:
             conn.execute("PRAGMA busy_timeout = 10000")
             conn.execute("BEGIN IMMEDIATE")
             # Statement by statement: executescript() would commit the transaction half-way.
-            for statement in _SCHEMA.split(";"):
+            for statement in _ALL_SCHEMA:
                 if statement.strip():
                     conn.execute(statement)
             if "owed" in tables:
@@ -201,28 +248,34 @@ class AlertStateStore:
             self._identity, self._header_fd = (stat.st_dev, stat.st_ino), fd
         except OSError:
             self._identity = None
-        self._conn = conn
         return conn
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction under the lock; rolled back (and re-raised as StoreError) on error."""
+    def _tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock; rolled back (and re-raised as StoreError) on error.
+        ``durable=False``: its commit does not wait for the disk (survives a kill, not a power cut)."""
         with self._lock:
             conn = self._connect()
             try:
+                if not durable:
+                    conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise StoreError(f"alert state {self.path}: cannot start a write: {exc}") from exc
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
-                raise StoreError(f"alert state {self.path}: write failed: {exc}") from exc
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException as exc:
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    if isinstance(exc, sqlite3.Error):
+                        raise StoreError(f"alert state {self.path}: write failed: {exc}") from exc
+                    raise
+            finally:
+                if not durable:
+                    with suppress(sqlite3.Error):
+                        conn.execute("PRAGMA synchronous = FULL")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -233,8 +286,15 @@ class AlertStateStore:
                 raise StoreError(f"alert state {self.path}: read failed: {exc}") from exc
 
     def close(self) -> None:
-        """Close the connection; a later call reopens it."""
+        """Close the connection; a later call reopens it. State kept in memory is written back
+        first if the file can take it (logged if not: it is lost with the process)."""
         with self._lock:
+            if self._memory is not None:
+                try:
+                    self._recover()
+                except StoreError as exc:
+                    _log.error("alert state kept in memory is lost on close: %s", exc)
+                    self._memory = None
             self._close()
 
     def _close(self) -> None:
@@ -254,15 +314,94 @@ class AlertStateStore:
         transaction. SQLite alone notices none of these under an open connection: garbage
         written over the file (pages it has cached still read fine), the file deleted, or made
         read-only. A file deleted while running is restored from the open connection (SQLite's
-        backup API), so the alert state survives the next restart. After a write failure or a
-        replaced file the connection is reopened, so a repaired file is seen at the next check;
-        with garbage in the file it is kept open, because closing would checkpoint the WAL into
-        a file that is not ours any more.
+        backup API), so the alert state survives the next restart.
+
+        A file that cannot be written (full, read-only, garbage in it) does not stop the alerts:
+        they go on in an in-memory copy (``redline.alerts.state_memory``; ``in_memory`` says
+        why), and each later check tries to write that copy back, which ends it. The check
+        raises ``StoreError`` for as long as the state is only in memory.
         """
         with self._lock:
-            self._check()
+            if self._memory is not None:
+                self._recover()
+                return
+            try:
+                self._check_file()
+            except StoreError as exc:
+                self._degrade(str(exc))
+                raise
 
-    def _check(self) -> None:
+    @property
+    def in_memory(self) -> str | None:
+        """Why the alert state is kept in memory now (the file cannot be written), or ``None``."""
+        return self._memory
+
+    def _degrade(self, reason: str) -> None:
+        """Go on in memory: a copy of the file as far as it reads, else the records last read."""
+        if self._memory is not None:
+            return
+        source = self._conn
+        try:
+            garbage = self._header_fd is not None and os.pread(self._header_fd, 16, 0) != _MAGIC
+        except OSError:
+            garbage = False
+        rows = [_row(record) for _, record in self._records_cache.values()]
+        memory, whole = memory_copy(source, _ALL_SCHEMA, _INSERT, rows)
+        if garbage and source is not None:
+            self._abandoned.append(source)
+            self._conn = None
+        self._close()
+        self._conn, self._memory, self.generation = memory, reason, self.generation + 1
+        _log.error("alert state %s cannot be written (%s): alerts and their notifications go on in memory (%s) "
+                   "and are written back once it can be", self.path, reason,
+                   "a copy of the file" if whole else "from the alert records last read")
+
+    def _recover(self) -> None:
+        """Write the in-memory state back once the file can be written again; ``StoreError`` until then."""
+        try:
+            with open(self.path, "rb") as fh:  # a plain read of the header: no SQLite lock rides on it
+                header = fh.read(16)
+        except FileNotFoundError:
+            header = None
+        except OSError as exc:
+            raise StoreError(f"alert state {self.path}: cannot read: {exc.strerror or exc}; kept in memory") from exc
+        if header and header != _MAGIC:
+            raise StoreError(f"alert state {self.path}: not an SQLite database (garbage in its header); "
+                             "kept in memory until it is removed")
+        if header is not None and not os.access(self.path, os.R_OK | os.W_OK):
+            raise StoreError(f"alert state {self.path}: read-only: it cannot be written; kept in memory")
+        for conn in self._abandoned:  # the garbage is gone: its WAL goes with it
+            with suppress(sqlite3.Error):
+                conn.close()
+        self._abandoned = []
+        memory = self._conn
+        assert memory is not None
+        self._conn = None
+        try:
+            self._conn = self._open_file()
+            write_back(memory, self._conn)
+            self._probe(self._conn)
+        except (StoreError, sqlite3.Error) as exc:
+            self._close()
+            self._conn = memory
+            raise StoreError(f"alert state {self.path}: cannot be written: {exc}; kept in memory") from exc
+        memory.close()
+        self._memory, self.generation, self._records_stamp = None, self.generation + 1, None
+        _log.warning("alert state %s can be written again: the state kept in memory is written back", self.path)
+
+    @staticmethod
+    def _probe(conn: sqlite3.Connection) -> None:
+        """One real write (it rewrites page 1); ``sqlite3.Error`` when the file cannot take it."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+
+    def _check_file(self) -> None:
         conn = self._connect()
         try:
             stat: os.stat_result | None = os.stat(self.path)
@@ -280,19 +419,13 @@ class AlertStateStore:
             header = os.pread(self._header_fd, 16, 0) if self._header_fd is not None else b""
         except OSError as exc:
             raise StoreError(f"alert state {self.path}: cannot read: {exc.strerror or exc}") from exc
-        if header != b"SQLite format 3\x00":
+        if header != _MAGIC:
             raise StoreError(f"alert state {self.path}: not an SQLite database any more (garbage in its header)")
         if not os.access(self.path, os.R_OK | os.W_OK):
-            self._close()
             raise StoreError(f"alert state {self.path}: read-only: it cannot be written")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")  # rewrites page 1: a real write
-            conn.execute("COMMIT")
+            self._probe(conn)
         except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            self._close()
             raise StoreError(f"alert state {self.path}: cannot be written: {exc}") from exc
 
     def _restore(self, conn: sqlite3.Connection) -> None:
@@ -326,10 +459,7 @@ class AlertStateStore:
 
     # -- alerts -----------------------------------------------------------------------------
 
-    _COLUMNS: Final = (
-        "key, slo, severity, state, fingerprint, labels, annotations, pending_since, started_at, "
-        "resolved_at, last_notified_at, updated_at"
-    )
+    _COLUMNS: Final = _COLUMNS
 
     @staticmethod
     def _record(row: tuple[Any, ...]) -> AlertRecord:
@@ -378,14 +508,22 @@ class AlertStateStore:
         self._records_stamp = stamp
         return list(self._records_list)
 
-    def _stamp(self) -> tuple[int, int]:
-        """The database's version as this connection sees it: ``PRAGMA data_version`` moves when
-        another connection commits, ``total_changes`` when this one writes anything. Unchanged, no
-        row can have changed (a steady tick then reads no alert rows at all)."""
+    def records_by_key(self) -> Mapping[str, AlertRecord]:
+        """Every stored alert by key, read-only; the same mapping while no alert row changed."""
+        records = self.records()
+        stamp, cached = self._records_stamp, self._records_by_key
+        if stamp is None or cached is None or cached[0] != stamp:
+            cached = self._records_by_key = (stamp, MappingProxyType({r.key: r for r in records}))
+        return cached[1]
+
+    def _stamp(self) -> int:
+        """The alert rows' version (``alerts_version``, moved by every write to ``alerts``).
+        Unchanged, no row can have changed (a steady tick then reads no alert rows at all)."""
         with self._lock:
             conn = self._connect()
             try:
-                return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
+                version: int = conn.execute("SELECT version FROM alerts_version").fetchone()[0]
+                return version
             except sqlite3.Error as exc:
                 raise StoreError(f"alert state {self.path}: read failed: {exc}") from exc
 
@@ -403,33 +541,53 @@ class AlertStateStore:
         """
         if not changes:
             return {}
+        try:
+            return self._save_many(changes, queue_size)
+        except StoreError as exc:
+            if not self.fall_back(exc):
+                raise
+            return self._save_many(changes, queue_size)
+
+    def fall_back(self, exc: StoreError) -> bool:
+        """After a write to the file failed with ``exc``: go on in memory if the file cannot take
+        writes (full, read-only, damaged). Returns whether a retry now goes to memory."""
+        if self._memory is not None or not _unwritable(exc):
+            return False
+        with self._lock:
+            self._degrade(str(exc))
+        return True
+
+    def _save_many(
+        self, changes: Sequence[tuple[AlertRecord, Sequence[NewIntent]]], queue_size: int
+    ) -> dict[str, int]:
         with self._tx() as conn:
-            conn.executemany(
-                f"INSERT OR REPLACE INTO alerts ({self._COLUMNS}) VALUES ({', '.join('?' * 12)})",
-                [
-                    (
-                        r.key,
-                        r.slo,
-                        r.severity,
-                        r.state,
-                        r.fingerprint,
-                        json.dumps(dict(r.labels), sort_keys=True),
-                        json.dumps(dict(r.annotations), sort_keys=True),
-                        r.pending_since,
-                        r.started_at,
-                        r.resolved_at,
-                        r.last_notified_at,
-                        r.updated_at,
-                    )
-                    for r, _ in changes
-                ],
-            )
-            return enqueue(conn, [(r.key, i, r.updated_at) for r, intents in changes for i in intents], queue_size)
+            before = conn.execute("SELECT version FROM alerts_version").fetchone()[0]
+            conn.executemany(_INSERT, [_row(r) for r, _ in changes])
+            dropped = enqueue(conn, [(r.key, i, r.updated_at) for r, intents in changes for i in intents], queue_size)
+            after = conn.execute("SELECT version FROM alerts_version").fetchone()[0]
+        self._write_through([r for r, _ in changes], before, after)
+        return dropped
+
+    def _write_through(self, written: Sequence[AlertRecord], before: int, after: int) -> None:
+        """Put the records just written in the read cache, so the next ``records()`` reads and
+        decodes none of them (a thousand refreshed alerts cost no re-read). Only when the cache
+        was current before the write; otherwise the next read finds out what moved."""
+        with self._lock:
+            if self._records_stamp != before:
+                return
+            cache = dict(self._records_cache)
+            for r in written:
+                record = replace(r, labels=MappingProxyType(dict(r.labels)),
+                                 annotations=MappingProxyType(dict(r.annotations)))
+                cache[r.key] = ((r.updated_at, r.last_notified_at), record)
+            self._records_list = [cache[key][1] for key in sorted(cache)]
+            self._records_cache, self._records_stamp = cache, after
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction for the outbox (``StoreError`` on failure); see ``_tx``."""
-        with self._tx() as conn:
+    def transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction for the outbox and the policy's tables (``StoreError`` on
+        failure); see ``_tx``."""
+        with self._tx(durable) as conn:
             yield conn
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
