@@ -6,6 +6,7 @@ Charts that need threshold lines are Altair layers (``st.line_chart`` cannot dra
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -24,6 +25,7 @@ __all__ = [
     "compliance_curve_chart",
     "sli_chart",
     "spend_chart",
+    "vega_lite_json",
 ]
 
 # Mid-tone colours that keep at least 3:1 contrast on Streamlit's light (#ffffff) and dark (#0e1117)
@@ -32,6 +34,19 @@ BLUE: Final = "#3d7fd9"
 RED: Final = "#e0383e"
 ORANGE: Final = "#d9730d"
 GREY: Final = "#8a8f98"
+
+
+_ALTAIR_VIEW_DEFAULT: Final = {"view": {"continuousWidth": 300, "continuousHeight": 300}}
+
+
+def vega_lite_json(chart: Any) -> str:
+    """``chart``'s Vega-Lite spec as JSON text, data inline, without Altair's default view size
+    (Streamlit sizes the chart): what a page caches, since building and validating an Altair chart
+    costs more than the rest of a rerun. ``st.vega_lite_chart(json.loads(...))`` draws it."""
+    spec = chart.to_dict()
+    if spec.get("config") == _ALTAIR_VIEW_DEFAULT:
+        del spec["config"]
+    return json.dumps(spec)
 
 
 def burn_thresholds(window_seconds: float) -> list[tuple[float, str, str]]:

@@ -29,6 +29,7 @@ __all__ = [
     "as_of_controls",
     "at_from_query",
     "explain_missing_config",
+    "loaded_config",
     "page_start",
     "provenance",
     "snapshot",
@@ -85,6 +86,13 @@ def _config(config_path: str, stamp: tuple[int, int] | None) -> tuple[LoadedConf
 def _agent_file(path: str, stamp: tuple[int, int] | None) -> LastEvaluation | Reading:
     """The agent's last-evaluation file, decoded once per version of it (``stamp``)."""
     return load_last_evaluation(Path(path))
+
+
+def loaded_config(config_path: str | Path) -> LoadedConfig:
+    """The config at ``config_path``, parsed once per version of the file (a config of 1,000
+    objectives takes seconds to parse): what every page and cached computation starts from.
+    Raises ``ConfigError`` as ``load_config`` does."""
+    return _config(str(config_path), _stamp(Path(config_path)))[0]
 
 
 def _evaluate(config: LoadedConfig, at_ms: int) -> Snapshot:

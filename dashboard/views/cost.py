@@ -15,11 +15,10 @@ from typing import Any, Final
 import polars as pl
 import streamlit as st
 
-from redline.config import load_config
 from redline.dashboard.charts import spend_chart
 from redline.dashboard.data import format_time_to_breach, rank_objectives, spend_curve
 from redline.dashboard.text import literal, markdown
-from redline.dashboard.views.common import TTL_S, page_start, provenance, snapshot_or_error
+from redline.dashboard.views.common import TTL_S, loaded_config, page_start, provenance, snapshot_or_error
 from redline.kernel.money import format_money
 from redline.slo.results import ObjectiveResult
 
@@ -30,7 +29,7 @@ _STATUS_SHOW: Final = {"breached": st.error, "warning": st.warning, "ok": st.suc
 
 @st.cache_data(ttl=TTL_S, max_entries=32, show_spinner="Reading this period's spend…")
 def _spend_curve(config_path: str, name: str, at_ms: int) -> pl.DataFrame:
-    return spend_curve(load_config(Path(config_path)), name, at_ms)
+    return spend_curve(loaded_config(config_path), name, at_ms)
 
 
 def _date(seconds: object) -> str:

@@ -6,6 +6,7 @@ Shareable state lives in the URL: ``?at=`` (Unix seconds; absent means live, now
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,12 +16,20 @@ import polars as pl
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from redline.config import LoadedConfig, load_config
-from redline.dashboard.charts import burn_down_chart, burn_rate_chart
+from redline.config import LoadedConfig
+from redline.dashboard.charts import burn_down_chart, burn_rate_chart, vega_lite_json
 from redline.dashboard.data import burn_down, format_time_to_breach, rank_objectives
 from redline.dashboard.filters import FILTERS, Facets, facet, facets_of, matches, options, wanted_from_query
 from redline.dashboard.text import literal, markdown, safe_link
-from redline.dashboard.views.common import PAST_TTL_S, TTL_S, Snapshot, page_start, provenance, snapshot_or_error
+from redline.dashboard.views.common import (
+    PAST_TTL_S,
+    TTL_S,
+    Snapshot,
+    loaded_config,
+    page_start,
+    provenance,
+    snapshot_or_error,
+)
 from redline.dashboard.views.objective import objective_url
 from redline.slo.results import ObjectiveResult, Status
 from redline.slo.spec import DIMENSIONS, SLOSpec
@@ -49,9 +58,18 @@ _STATUS_BADGE: Final = {status: f":{colour}[{_STATUS_LABEL[status]}]" for status
 """Each status as a coloured word: the colour never stands alone."""
 
 
-@st.cache_data(ttl=PAST_TTL_S, max_entries=64, show_spinner="Computing burn-down…")  # keyed on at_ms
-def _burn_down(config_path: str, at_ms: int, name: str) -> pl.DataFrame:
-    return burn_down(load_config(Path(config_path)), name, at_ms)
+# Charts are cached as their Vega-Lite JSON: a rerun (a filter changed) neither reads the store
+# nor builds an Altair chart again.
+@st.cache_resource(ttl=PAST_TTL_S, max_entries=64, show_spinner="Computing burn-down…")  # keyed on at_ms
+def _burn_down_spec(config_path: str, at_ms: int, name: str) -> str | None:
+    """The burn-down chart of objective ``name`` at ``at_ms``; None when nothing is stored for it."""
+    frame = burn_down(loaded_config(config_path), name, at_ms)
+    return None if frame.is_empty() else vega_lite_json(burn_down_chart(frame, name))
+
+
+@st.cache_resource(ttl=PAST_TTL_S, max_entries=256, show_spinner=False)
+def _burn_rate_spec(rates: tuple[tuple[str, float | None], ...], window_seconds: float) -> str:
+    return vega_lite_json(burn_rate_chart(dict(rates), window_seconds))
 
 
 def _utc(at_ms: int) -> str:
@@ -346,13 +364,14 @@ def _objective_detail(
         )
     left, right = st.columns(2)
     with left:
-        frame = _burn_down(config_path, shot.at_ms, result.name)
-        if frame.is_empty():
+        burn_down_spec = _burn_down_spec(config_path, shot.at_ms, result.name)
+        if burn_down_spec is None:
             st.info("No stored samples for this objective yet: no burn-down to draw.")
         else:
-            st.altair_chart(burn_down_chart(frame, result.name), key="burn_down_chart")
+            st.vega_lite_chart(spec=json.loads(burn_down_spec), key="burn_down_chart")
     with right:
-        st.altair_chart(burn_rate_chart(result.burn_rates, result.window_seconds), key="burn_rate_chart")
+        rates = tuple(result.burn_rates.items())
+        st.vega_lite_chart(spec=json.loads(_burn_rate_spec(rates, result.window_seconds)), key="burn_rate_chart")
     showback = (result.details or {}).get("showback")
     if showback:
         st.markdown("**Showback** — who spends it")
