@@ -62,7 +62,7 @@ def write_fleet(root: Path, services: int, days: int, end_ms: int) -> Path:
     store.append(history)
     del history
     store.compact()
-    lines = ["agent: {data_dir: ./data, retention: 35d, evaluate_interval: 1m}", "slos:"]
+    lines = ["agent: {data_dir: ./data, retention: 35d, evaluate_interval: 2m}", "slos:"]
     for i in range(services):
         svc = f'service="svc{i:03d}"'
         labels = f"    labels: {{team: team{i % 10}}}"
