@@ -195,12 +195,6 @@ def _row_picked(event: object, names: list[str]) -> str | None:
     return None
 
 
-def _at_in_url() -> int | None:
-    """``?at=`` as Unix seconds when the page shows a past instant (links keep it), else None."""
-    raw = st.query_params.get("at")
-    return int(raw) if raw is not None and raw.isdigit() else None
-
-
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _facets(config_path: str, _config: LoadedConfig, stamp: tuple[int, int] | None) -> dict[str, Facets]:
     """Each objective's service and team, once per version of the config (``stamp``)."""
@@ -237,7 +231,7 @@ def _filter_controls(ranked: list[ObjectiveResult], facets: dict[str, Facets]) -
     return chosen
 
 
-def _objectives_section(ranked: list[ObjectiveResult], facets: dict[str, Facets]) -> str | None:
+def _objectives_section(ranked: list[ObjectiveResult], facets: dict[str, Facets], at_s: int | None) -> str | None:
     """The filters and the ranked table of the objectives that pass them; returns the objective to
     inspect (from ``?objective=``, else the nearest of all: filtering never changes it, so a filter
     change needs nothing from the store)."""
@@ -246,7 +240,7 @@ def _objectives_section(ranked: list[ObjectiveResult], facets: dict[str, Facets]
     shown = [o for o in ranked if matches(o, facets, chosen)]
     if len(shown) != len(ranked):
         st.caption(markdown("{shown} of {total} objectives pass the filters.", shown=len(shown), total=len(ranked)))
-    return _inspected(ranked, _table(shown, facets))
+    return _inspected(ranked, _table(shown, facets, at_s))
 
 
 def _facet_columns(frame: pl.DataFrame, shown: list[ObjectiveResult], facets: dict[str, Facets]) -> pl.DataFrame:
@@ -260,11 +254,10 @@ def _facet_columns(frame: pl.DataFrame, shown: list[ObjectiveResult], facets: di
     return frame
 
 
-def _table(shown: list[ObjectiveResult], facets: dict[str, Facets]) -> str | None:
+def _table(shown: list[ObjectiveResult], facets: dict[str, Facets], at_s: int | None) -> str | None:
     """One dataframe for every objective shown (1,000 rows are one element, not 1,000), its columns
     configured with their units in the headers so that it fits the page. Returns the objective of
-    a newly picked row."""
-    at_s = _at_in_url()
+    a newly picked row. Each row links to its page at the instant shown (``at_s``, None: live)."""
     frame = _facet_columns(objectives_table(shown), shown, facets).with_columns(
         pl.Series("open", ["./spend" if o.is_guardrail else objective_url(o.name, at_s) for o in shown], pl.String)
     )
@@ -392,7 +385,7 @@ def _body(config_path: str, at_s: int | None, whatif: StreamlitPage | None) -> N
     ranked = rank_objectives(shot.report.objectives)
     _callout(ranked, Path(config_path), shot.newest_sample_ms, shot.config.data_dir)
     _dimension_cards(ranked)
-    selected = _objectives_section(ranked, _facets(config_path, shot.config, shot.config_stamp))
+    selected = _objectives_section(ranked, _facets(config_path, shot.config, shot.config_stamp), at_s)
     if selected is not None:
         result = next(o for o in ranked if o.name == selected)
         _objective_detail(shot, config_path, result, at_s, whatif)

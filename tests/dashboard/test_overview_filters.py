@@ -90,3 +90,11 @@ def test_the_inspected_objective_does_not_follow_the_filters(
     assert _shown(app) == ["gpu-spend"]
     assert app.selectbox[0].value == "api-availability"
     assert app.query_params["objective"] == "api-availability"
+
+
+def test_an_iso_instant_in_the_url_is_read_as_the_cli_reads_it_and_kept_in_every_row_link(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _run(config_path, monkeypatch, at="2026-01-02T00:00:00Z", status="warning")
+    assert _shown(app) == ["api-availability"]
+    assert list(app.dataframe[0].value["open"]) == [f"./objective?slo=api-availability&at={AT_S}"]
