@@ -18,12 +18,12 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from redline.config import LoadedConfig
-from redline.slo.results import DimensionResult, ObjectiveResult, Status, StatusReport
+from redline.slo.results import StatusReport
 
 __all__ = [
     "FILE_NAME",
@@ -83,59 +83,18 @@ def encode(last: LastEvaluation) -> bytes:
     ).encode()
 
 
-class _Model(BaseModel):
+class _File(BaseModel):
+    """The file's shape; the report is validated straight into ``slo.results``' dataclasses (the
+    extra keys of ``status --json``, such as ``unit`` and ``sli``, are derived there, so ignored)."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-
-class _Objective(_Model):
-    name: str
-    kind: str
-    dimension: str
-    target: float
-    window: str
-    window_seconds: float
-    value: float | None
-    budget_remaining: float | None
-    burn_rates: dict[str, float | None]
-    time_to_breach_seconds: float | None
-    status: Status
-    reason: str
-    events: float = 0.0
-    error: str | None = None
-    details: dict[str, Any] | None = None
-    approximate: bool = False
-
-
-class _Dimension(_Model):
-    name: str
-    status: Status
-    nearest: str | None
-    time_to_breach_seconds: float | None
-    reason: str
-
-
-class _Report(_Model):
-    at: float
-    dimensions: list[_Dimension]
-    objectives: list[_Objective]
-
-
-class _File(_Model):
     format: Literal["redline.last-evaluation/1"]
     evaluated_at: float
     config_fingerprint: str
     store_generation: int | None = None
     newest_sample_ms: int | None = None
-    report: _Report
-
-
-def _objective(o: _Objective) -> ObjectiveResult:
-    return ObjectiveResult(
-        name=o.name, kind=o.kind, dimension=o.dimension, target=o.target, window=o.window,
-        window_seconds=o.window_seconds, value=o.value, budget_remaining=o.budget_remaining,
-        burn_rates=dict(o.burn_rates), time_to_breach_seconds=o.time_to_breach_seconds, status=o.status,
-        reason=o.reason, events=o.events, error=o.error, details=o.details, approximate=o.approximate,
-    )
+    report: StatusReport
 
 
 def decode(raw: bytes) -> LastEvaluation:
@@ -148,14 +107,8 @@ def decode(raw: bytes) -> LastEvaluation:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "the top level"
         raise ValueError(f"not a {FORMAT} file: {where}: {first['msg']}") from exc
-    report = StatusReport(
-        at=found.report.at,
-        dimensions=tuple(
-            DimensionResult(d.name, d.status, d.nearest, d.time_to_breach_seconds, d.reason)
-            for d in found.report.dimensions
-        ),
-        objectives=tuple(_objective(o) for o in found.report.objectives),
-    )
+    report = found.report
+    report = StatusReport(report.at, tuple(report.dimensions), tuple(report.objectives))
     return LastEvaluation(
         report, found.evaluated_at, found.config_fingerprint, found.store_generation, found.newest_sample_ms
     )
