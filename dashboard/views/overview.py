@@ -1,7 +1,9 @@
 """Overview page: what breaks first — data, users, model or cost?
 
-Shareable state lives in the URL: ``?at=`` (Unix seconds; absent means live, now) and
-``?objective=`` (the objective whose burn-down is shown).
+Shareable state lives in the URL, written back when it changes: ``?at=`` (the CLI's time
+grammar; absent means live, now), ``?objective=`` (the objective whose burn-down is shown) and
+the filters ``?service=``, ``?team=``, ``?dimension=``, ``?status=`` (``redline.dashboard.filters``).
+Live, the page paints from the agent's last evaluation when it can (``views.common.snapshot``).
 """
 
 from __future__ import annotations
