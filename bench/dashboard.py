@@ -134,7 +134,7 @@ def measure(
             out[label] = time.perf_counter() - t0
             page.wait_for_selector("[data-test-script-state=notRunning]")
             if provenance is not None:
-                page.get_by_text(provenance).first.wait_for(timeout=1_000)
+                page.get_by_text(provenance).first.wait_for(timeout=30_000)
         out["rerun after a filter change"] = float("nan")
         if filters:
             page.locator("[data-testid=stMultiSelect]", has_text="service").click()
