@@ -23,7 +23,7 @@ def config_path(tmp_path: Path) -> Path:
     return write_fleet(tmp_path)
 
 
-def _run(config: Path, monkeypatch: pytest.MonkeyPatch, **query: str) -> AppTest:
+def _run(config: Path, monkeypatch: pytest.MonkeyPatch, **query: str | list[str]) -> AppTest:
     monkeypatch.setenv("REDLINE_CONFIG", str(config))
     app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
     app.query_params.update(query)

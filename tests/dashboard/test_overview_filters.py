@@ -9,23 +9,12 @@ from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.fleet import AT_S, EXPECTED_ORDER, write_fleet
 from tests.dashboard.page_text import page_text
-
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-TIMEOUT_S = 120
+from tests.dashboard.test_overview import _run
 
 
 @pytest.fixture
 def config_path(tmp_path: Path) -> Path:
     return write_fleet(tmp_path)
-
-
-def _run(config: Path, monkeypatch: pytest.MonkeyPatch, **query: str | list[str]) -> AppTest:
-    monkeypatch.setenv("REDLINE_CONFIG", str(config))
-    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
-    app.query_params.update(query)
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
 
 
 def _shown(app: AppTest) -> list[str]:
