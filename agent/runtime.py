@@ -35,6 +35,7 @@ from redline.agent.group_overflow import (
     expand_and_report,
     overflow_json,
 )
+from redline.agent.last_evaluation import LastEvaluationWriter
 from redline.agent.lock import DataDirLock
 from redline.agent.readiness import STARTING, Readiness
 from redline.agent.receivers import ReceiverMetricsCollector, build_receivers
@@ -176,6 +177,7 @@ class Agent:
         self._running_jobs = 0
         self._last_failure: dict[str, str] = {}  # job -> the failure last logged with its traceback
         self._source_log = SourceLog(self.readiness, self.metrics.limit_failures)
+        self._last_evaluation = LastEvaluationWriter(loaded, self.store)  # what the dashboard paints from
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -365,6 +367,7 @@ class Agent:
             self._evaluated_at = time.monotonic()
             self.readiness.set_up("evaluation")
         self.telemetry.refresh_bridge()  # the objectives' gauges exist from the first report on
+        self._last_evaluation.write(report)
         self.check_data_dir()
         self.flush_write_buffer()
         self.metrics.tick_duration.observe(time.perf_counter() - started)

@@ -22,9 +22,9 @@ if _ROOT is not None and str(_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from redline.config import load_config  # noqa: E402
 from redline.dashboard.auth import require_user  # noqa: E402
 from redline.dashboard.views import alerts, cost, objective, overview, whatif  # noqa: E402
+from redline.dashboard.views.common import loaded_config  # noqa: E402
 from redline.kernel.errors import ConfigError  # noqa: E402
 
 CONFIG_ENV = "REDLINE_CONFIG"
@@ -43,11 +43,12 @@ def config_path_from(argv: Sequence[str], environ: Mapping[str, str]) -> Path | 
 
 def _authenticate(config_path: Path | None) -> None:
     """Let the page go on only for an authenticated user, when the config asks for one. A config
-    that cannot be loaded holds no data to show: the page then says what is wrong with it."""
+    that cannot be loaded holds no data to show: the page then says what is wrong with it. The
+    config is parsed once per version of the file, not on every rerun."""
     if config_path is None:
         return
     try:
-        auth = load_config(config_path).config.dashboard.auth
+        auth = loaded_config(config_path).config.dashboard.auth
     except ConfigError:
         return
     require_user(auth, os.environ)

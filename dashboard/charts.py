@@ -6,6 +6,7 @@ Charts that need threshold lines are Altair layers (``st.line_chart`` cannot dra
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -24,7 +25,29 @@ __all__ = [
     "compliance_curve_chart",
     "sli_chart",
     "spend_chart",
+    "vega_lite_json",
 ]
+
+# Mid-tone colours that keep at least 3:1 contrast on Streamlit's light (#ffffff) and dark (#0e1117)
+# backgrounds alike; every colour also has a word beside it (a legend, a label), never alone.
+BLUE: Final = "#3d7fd9"
+RED: Final = "#e0383e"
+ORANGE: Final = "#d9730d"
+GREY: Final = "#8a8f98"
+
+
+_ALTAIR_VIEW_DEFAULT: Final = {"view": {"continuousWidth": 300, "continuousHeight": 300}}
+
+
+def vega_lite_json(chart: Any) -> str:
+    """``chart``'s Vega-Lite spec as JSON text, data inline, without Altair's default view size
+    (Streamlit sizes the chart): what a page caches, since building and validating an Altair chart
+    costs more than the rest of a rerun. ``st.vega_lite_chart(json.loads(...))`` draws it."""
+    spec = chart.to_dict()
+    if spec.get("config") == _ALTAIR_VIEW_DEFAULT:
+        del spec["config"]
+    return json.dumps(spec)
+
 
 def burn_thresholds(window_seconds: float) -> list[tuple[float, str, str]]:
     """The multiwindow alert factors for an objective window: (factor, severity, label), pages first.
@@ -39,7 +62,7 @@ def burn_thresholds(window_seconds: float) -> list[tuple[float, str, str]]:
     return out
 
 
-_SEVERITY_COLOURS: Final = {"page": "#d62728", "ticket": "#ff7f0e"}
+_SEVERITY_COLOURS: Final = {"page": RED, "ticket": ORANGE}
 
 
 def burn_rate_chart(burn_rates: Mapping[str, float | None], window_seconds: float) -> Any:
@@ -62,7 +85,7 @@ def burn_rate_chart(burn_rates: Mapping[str, float | None], window_seconds: floa
     )
     bar_layer = (
         alt.Chart(bars)
-        .mark_bar(color="#4c78a8")
+        .mark_bar(color=BLUE)
         .encode(
             x=alt.X("window:N", sort=windows, title="window"),
             # symlog keeps 0 drawable and spreads 1×, 3×, 6× and 14.4× apart next to a 50× bar.
@@ -77,7 +100,7 @@ def burn_rate_chart(burn_rates: Mapping[str, float | None], window_seconds: floa
         alt.Chart(bars.filter(pl.col("burn_rate").is_not_null()).with_columns(
             label=pl.col("burn_rate").map_elements(lambda v: f"{v:.3g}×", return_dtype=pl.String)
         ))
-        .mark_text(dy=-6, fontSize=11)
+        .mark_text(dy=-6, fontSize=11, color=BLUE)
         .encode(x=alt.X("window:N", sort=windows), y="burn_rate:Q", text="label:N")
     )
     rule_data = alt.Data(values=rules)  # type: ignore[no-untyped-call]
@@ -114,7 +137,7 @@ def burn_down_chart(frame: pl.DataFrame, objective: str) -> Any:
         )
     )
     zero_data = alt.Data(values=[{"y": 0.0}])  # type: ignore[no-untyped-call]
-    zero = alt.Chart(zero_data).mark_rule(color="#d62728").encode(y="y:Q")
+    zero = alt.Chart(zero_data).mark_rule(color=RED).encode(y="y:Q")
     return alt.layer(line, zero).properties(height=340, title=f"Error budget burn-down: {objective}")
 
 
@@ -139,7 +162,7 @@ def compliance_curve_chart(
         )
     )
     target_data = alt.Data(values=[{"y": target, "label": f"objective {target:.3%}"}])  # type: ignore[no-untyped-call]
-    target_rule = alt.Chart(target_data).mark_rule(color="#d62728", strokeDash=[6, 3]).encode(
+    target_rule = alt.Chart(target_data).mark_rule(color=RED, strokeDash=[6, 3]).encode(
         y="y:Q", tooltip=["label:N"]
     )
     marks = [{"x": t * 1000, "which": f"{name} {t * 1000:g} ms"} for name, t in thresholds.items()]
@@ -165,7 +188,7 @@ def spend_chart(
     y_title = f"spent this period ({currency})" if currency else "spent this period"
     legend = alt.Color(
         "series:N", title=None, legend=alt.Legend(orient="top"),
-        scale=alt.Scale(domain=["spent", "run-rate forecast", "limit"], range=["#4c78a8", "#ff7f0e", "#d62728"]),
+        scale=alt.Scale(domain=["spent", "run-rate forecast", "limit"], range=[BLUE, ORANGE, RED]),
     )
     actual = alt.Chart(frame.with_columns(series=pl.lit("spent"))).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
         x=x, y=alt.Y("spend:Q", title=y_title), color=legend,
@@ -185,7 +208,7 @@ def spend_chart(
     limit_data = alt.Data(values=[{"y": limit, "label": limit_label, "series": "limit"}])  # type: ignore[no-untyped-call]
     layers.append(alt.Chart(limit_data).mark_rule().encode(y="y:Q", color=legend, tooltip=["label:N"]))
     layers.append(
-        alt.Chart(limit_data).mark_text(align="left", dx=4, dy=-6, color="#d62728", fontWeight="bold")
+        alt.Chart(limit_data).mark_text(align="left", dx=4, dy=-6, color=RED, fontWeight="bold")
         .encode(y="y:Q", x=alt.value(0), text="label:N")
     )
     return alt.layer(*layers).properties(height=300, title="Spend this period, with the run-rate forecast")
@@ -200,7 +223,7 @@ def sli_chart(frame: pl.DataFrame, target: float, window: str) -> Any:
     x = alt.X("timestamp:T", title="time (UTC)", scale=alt.Scale(type="utc"), axis=alt.Axis(labelAngle=0))
     line = (
         alt.Chart(frame)
-        .mark_line(point=alt.OverlayMarkDef(size=18), color="#4c78a8")
+        .mark_line(point=alt.OverlayMarkDef(size=18), color=BLUE)
         .encode(
             x=x,
             y=alt.Y(
@@ -215,10 +238,10 @@ def sli_chart(frame: pl.DataFrame, target: float, window: str) -> Any:
     )
     label = f"target {target * 100:g}%"
     target_data = alt.Data(values=[{"y": target, "label": label}])  # type: ignore[no-untyped-call]
-    rule = alt.Chart(target_data).mark_rule(color="#d62728", strokeDash=[6, 3]).encode(y="y:Q", tooltip=["label:N"])
+    rule = alt.Chart(target_data).mark_rule(color=RED, strokeDash=[6, 3]).encode(y="y:Q", tooltip=["label:N"])
     text = (
         alt.Chart(target_data)
-        .mark_text(align="left", dx=4, dy=-6, color="#d62728", fontWeight="bold")
+        .mark_text(align="left", dx=4, dy=-6, color=RED, fontWeight="bold")
         .encode(y="y:Q", x=alt.value(0), text="label:N")
     )
     return alt.layer(line, rule, text).properties(height=300, title=f"SLI over {window} against the target")
@@ -264,7 +287,7 @@ def budget_chart(
             x=alt.X("timestamp:T", title="time (UTC)", scale=alt.Scale(type="utc"), axis=alt.Axis(labelAngle=0)),
             y=alt.Y("budget:Q", title="error budget remaining", axis=alt.Axis(format="%")),
             color=alt.Color(
-                "line:N", scale=alt.Scale(domain=lines, range=["#4c78a8", "#9e9e9e", "#ff7f0e"]),
+                "line:N", scale=alt.Scale(domain=lines, range=[BLUE, GREY, ORANGE]),
                 legend=alt.Legend(title=None, orient="top"),
             ),
             strokeDash=alt.StrokeDash(
@@ -278,5 +301,5 @@ def budget_chart(
         )
     )
     zero_data = alt.Data(values=[{"y": 0.0}])  # type: ignore[no-untyped-call]
-    zero = alt.Chart(zero_data).mark_rule(color="#d62728").encode(y="y:Q")
+    zero = alt.Chart(zero_data).mark_rule(color=RED).encode(y="y:Q")
     return alt.layer(chart, zero).properties(height=300, title="Error budget: burn-down, ideal and projection")

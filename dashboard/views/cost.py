@@ -15,11 +15,10 @@ from typing import Any, Final
 import polars as pl
 import streamlit as st
 
-from redline.config import load_config
 from redline.dashboard.charts import spend_chart
 from redline.dashboard.data import format_time_to_breach, rank_objectives, spend_curve
 from redline.dashboard.text import literal, markdown
-from redline.dashboard.views.common import TTL_S, page_start, snapshot_or_error
+from redline.dashboard.views.common import TTL_S, loaded_config, page_start, provenance, snapshot_or_error
 from redline.kernel.money import format_money
 from redline.slo.results import ObjectiveResult
 
@@ -30,7 +29,7 @@ _STATUS_SHOW: Final = {"breached": st.error, "warning": st.warning, "ok": st.suc
 
 @st.cache_data(ttl=TTL_S, max_entries=32, show_spinner="Reading this period's spend…")
 def _spend_curve(config_path: str, name: str, at_ms: int) -> pl.DataFrame:
-    return spend_curve(load_config(Path(config_path)), name, at_ms)
+    return spend_curve(loaded_config(config_path), name, at_ms)
 
 
 def _date(seconds: object) -> str:
@@ -44,18 +43,19 @@ def _budget(config_path: str, at_ms: int, o: ObjectiveResult, d: dict[str, Any])
     limit = float(d.get("limit") or o.target)
     spend, forecast = d.get("spent"), d.get("forecast")
     cols = st.columns(4)
-    cols[0].metric("spent this period", format_money(spend, cur), f"of {format_money(limit, cur)}", delta_color="off",
-                   delta_arrow="off")
+    of_limit = markdown("of {limit}", limit=format_money(limit, cur))
+    cols[0].metric("spent this period", format_money(spend, cur), of_limit, delta_color="off", delta_arrow="off")
     over = d.get("overrun")
     cols[1].metric(
         "forecast at period end", format_money(forecast, cur),
-        f"{format_money(over, cur)} over" if isinstance(over, int | float) and over > 0 else "within the limit",
+        markdown("{over} over", over=format_money(over, cur)) if isinstance(over, int | float) and over > 0
+        else "within the limit",
         delta_color="inverse" if isinstance(over, int | float) and over > 0 else "off", delta_arrow="off",
     )
     over_now = isinstance(spend, int | float) and spend >= limit
     crossing = "already over" if over_now else _date(d.get("crosses_at"))
     cols[2].metric("crosses the limit (UTC)", crossing,
-                   format_time_to_breach(o.time_to_breach_seconds), delta_color="off", delta_arrow="off")
+                   literal(format_time_to_breach(o.time_to_breach_seconds)), delta_color="off", delta_arrow="off")
     cols[3].metric("run-rate", f"{format_money(d.get('run_rate_per_day'), cur)}/day")
     curve = _spend_curve(config_path, o.name, at_ms)
     if not curve.is_empty():
@@ -70,11 +70,11 @@ def _cost_per_1k(o: ObjectiveResult, d: dict[str, Any]) -> None:
     cur = d.get("currency")
     cols = st.columns(3)
     cost = d.get("cost_per_1k")
-    cols[0].metric("cost per 1,000 inferences", format_money(cost, cur), f"max {format_money(d.get('max'), cur)}",
-                   delta_color="off", delta_arrow="off")
-    cols[1].metric(f"spend over {o.window}", format_money(d.get("spend"), cur))
+    cols[0].metric("cost per 1,000 inferences", format_money(cost, cur),
+                   markdown("max {limit}", limit=format_money(d.get("max"), cur)), delta_color="off", delta_arrow="off")
+    cols[1].metric(markdown("spend over {window}", window=o.window), format_money(d.get("spend"), cur))
     inferences = d.get("inferences")
-    cols[2].metric(f"inferences over {o.window}",
+    cols[2].metric(markdown("inferences over {window}", window=o.window),
                    f"{inferences:,.0f}" if isinstance(inferences, int | float) else "—")
 
 
@@ -109,6 +109,7 @@ def _body(config_path: str, at_s: int | None) -> None:
         return
     at = datetime.fromtimestamp(shot.at_ms / 1000, UTC)
     st.caption(markdown("As of **{at:%Y-%m-%d %H:%M:%S} UTC** · worst first", at=at))
+    provenance(shot)
     for o in guardrails:
         _panel(config_path, shot.at_ms, o)
 

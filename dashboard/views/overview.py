@@ -1,11 +1,14 @@
 """Overview page: what breaks first — data, users, model or cost?
 
-Shareable state lives in the URL: ``?at=`` (Unix seconds; absent means live, now) and
-``?objective=`` (the objective whose burn-down is shown).
+Shareable state lives in the URL, written back when it changes: ``?at=`` (the CLI's time
+grammar; absent means live, now), ``?objective=`` (the objective whose burn-down is shown) and
+the filters ``?service=``, ``?team=``, ``?dimension=``, ``?status=`` (``redline.dashboard.filters``).
+Live, the page paints from the agent's last evaluation when it can (``views.common.snapshot``).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,11 +18,20 @@ import polars as pl
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from redline.config import load_config
-from redline.dashboard.charts import burn_down_chart, burn_rate_chart
+from redline.config import LoadedConfig
+from redline.dashboard.charts import burn_down_chart, burn_rate_chart, vega_lite_json
 from redline.dashboard.data import burn_down, format_time_to_breach, rank_objectives
-from redline.dashboard.text import code, literal, safe_link
-from redline.dashboard.views.common import PAST_TTL_S, TTL_S, Snapshot, page_start, snapshot_or_error
+from redline.dashboard.filters import FILTERS, Facets, facet, facets_of, matches, options, wanted_from_query
+from redline.dashboard.text import literal, markdown, safe_link
+from redline.dashboard.views.common import (
+    PAST_TTL_S,
+    TTL_S,
+    Snapshot,
+    loaded_config,
+    page_start,
+    provenance,
+    snapshot_or_error,
+)
 from redline.dashboard.views.objective import objective_url
 from redline.slo.results import ObjectiveResult, Status
 from redline.slo.spec import DIMENSIONS, SLOSpec
@@ -44,11 +56,22 @@ _STATUS_ICON: Final = {
 _STATUS_COLOUR: Final = {
     "breached": "red", "warning": "orange", "ok": "green", "no_data": "gray", "low_traffic": "gray",
 }
+_STATUS_BADGE: Final = {status: f":{colour}[{_STATUS_LABEL[status]}]" for status, colour in _STATUS_COLOUR.items()}
+"""Each status as a coloured word: the colour never stands alone."""
 
 
-@st.cache_data(ttl=PAST_TTL_S, max_entries=64, show_spinner="Computing burn-down…")  # keyed on at_ms
-def _burn_down(config_path: str, at_ms: int, name: str) -> pl.DataFrame:
-    return burn_down(load_config(Path(config_path)), name, at_ms)
+# Charts are cached as their Vega-Lite JSON: a rerun (a filter changed) neither reads the store
+# nor builds an Altair chart again.
+@st.cache_resource(ttl=PAST_TTL_S, max_entries=64, show_spinner="Computing burn-down…")  # keyed on at_ms
+def _burn_down_spec(config_path: str, at_ms: int, name: str) -> str | None:
+    """The burn-down chart of objective ``name`` at ``at_ms``; None when nothing is stored for it."""
+    frame = burn_down(loaded_config(config_path), name, at_ms)
+    return None if frame.is_empty() else vega_lite_json(burn_down_chart(frame, name))
+
+
+@st.cache_resource(ttl=PAST_TTL_S, max_entries=256, show_spinner=False)
+def _burn_rate_spec(rates: tuple[tuple[str, float | None], ...], window_seconds: float) -> str:
+    return vega_lite_json(burn_rate_chart(dict(rates), window_seconds))
 
 
 def _utc(at_ms: int) -> str:
@@ -67,44 +90,47 @@ def _percent(value: float | None) -> str:
 def _callout(
     ranked: list[ObjectiveResult], config_path: Path, newest_sample_ms: int | None, data_dir: Path | None = None
 ) -> None:
-    """The answer to the page's question, coloured by status, above everything else."""
+    """The answer to the page's question, coloured by status (and said in words), above everything else."""
     if not ranked:
-        st.info(f"No objectives are configured in {code(config_path)} (`slos:` is empty).")
+        st.info(markdown("No objectives are configured in {path!c} (`slos:` is empty).", path=config_path))
         return
     top = ranked[0]
     if top.status == "no_data":
         if data_dir is not None and not data_dir.is_dir():
-            hint = (
-                f"The data directory {code(data_dir)} does not exist: start the agent with this config "
-                "(`redline run --config …`), or point `agent.data_dir` at the agent's."
+            hint = markdown(
+                "The data directory {path!c} does not exist: start the agent with this config "
+                "(`redline run --config …`), or point `agent.data_dir` at the agent's.",
+                path=data_dir,
             )
         elif newest_sample_ms is None:
             hint = "The store holds no samples yet: is the agent running and writing to the data folder?"
         else:
-            hint = (
-                f"The newest stored sample is from {_utc(newest_sample_ms)}: for older history, "
-                f"pick that time under *As of* (`?at={newest_sample_ms // 1000}`)."
+            hint = markdown(
+                "The newest stored sample is from {when}: for older history, pick that time under *As of* ({query!c}).",
+                when=_utc(newest_sample_ms), query=f"?at={newest_sample_ms // 1000}",
             )
         st.info(
-            f"**No data yet** for any objective, so nothing can be ranked. {hint}",
-            icon=_STATUS_ICON["no_data"],
+            "**No data yet** for any objective, so nothing can be ranked. " + hint, icon=_STATUS_ICON["no_data"]
         )
         return
-    what = f"**{literal(top.name)}** ({literal(_objective_text(top))} over {literal(top.window)})"
+    what = markdown(
+        "**{name}** ({target} over {window})", name=top.name, target=_objective_text(top), window=top.window
+    )
     ttb = top.time_to_breach_seconds
     if top.status == "breached" or (ttb is not None and ttb <= 0):
-        text = f"**{top.dimension}** has already broken: {what} has spent its error budget."
+        text = markdown("**{dim}** has already broken: ", dim=top.dimension) + what + " has spent its error budget."
     elif ttb is None:
         text = (
-            f"**{top.dimension}** is nearest to breaking: {what} has the least budget left "
-            f"({_percent(top.budget_remaining)}), but is not burning it now."
+            markdown("**{dim}** is nearest to breaking: ", dim=top.dimension) + what
+            + markdown(" has the least budget left ({left}), but is not burning it now.",
+                       left=_percent(top.budget_remaining))
         )
     else:
         text = (
-            f"**{top.dimension}** is nearest to breaking: {what} breaches in "
-            f"**{format_time_to_breach(ttb)}** at the current burn."
+            markdown("**{dim}** is nearest to breaking: ", dim=top.dimension) + what
+            + markdown(" breaches in **{ttb}** at the current burn.", ttb=format_time_to_breach(ttb))
         )
-    text = f"What breaks first? {text}  \n{literal(top.reason)}"
+    text = "What breaks first? " + text + markdown("  \n{reason}", reason=top.reason)
     show = {"breached": st.error, "warning": st.warning, "ok": st.success}[top.status]
     show(text, icon=_STATUS_ICON[top.status])
 
@@ -122,10 +148,10 @@ def _dimension_cards(ranked: list[ObjectiveResult]) -> None:
             st.metric(
                 dim,
                 value,
-                f"{_STATUS_LABEL[worst.status]} · {literal(worst.name)}",
+                markdown("{status} · {name}", status=_STATUS_LABEL[worst.status], name=worst.name),
                 delta_color=_STATUS_COLOUR[worst.status],  # type: ignore[arg-type]
                 delta_arrow="off",
-                help=f"Time to breach of the worst objective in {dim}. {literal(worst.reason)}",
+                help=markdown("Time to breach of the worst objective in {dim}. {reason}", dim=dim, reason=worst.reason),
             )
 
 
@@ -171,28 +197,81 @@ def _row_picked(event: object, names: list[str]) -> str | None:
     return None
 
 
-def _at_in_url() -> int | None:
-    """``?at=`` as Unix seconds when the page shows a past instant (links keep it), else None."""
-    raw = st.query_params.get("at")
-    return int(raw) if raw is not None and raw.isdigit() else None
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _facets(config_path: str, _config: LoadedConfig, stamp: tuple[int, int] | None) -> dict[str, Facets]:
+    """Each objective's service and team, once per version of the config (``stamp``)."""
+    return facets_of(_config)
 
 
-def _objectives_section(ranked: list[ObjectiveResult]) -> str | None:
-    """The ranked table; returns the selected objective (from ``?objective=``, else the nearest)."""
+def _filter_controls(ranked: list[ObjectiveResult], facets: dict[str, Facets]) -> dict[str, tuple[str, ...]]:
+    """The service/team/dimension/status filters: read from the URL, written back to it when changed
+    (a link reproduces the view), unknown values named and dropped. Returns the values chosen."""
+    wanted = wanted_from_query({name: st.query_params.get_all(name) for name in FILTERS})
+    chosen: dict[str, tuple[str, ...]] = {}
+    for column, name in zip(st.columns(len(FILTERS)), FILTERS, strict=True):
+        values = options(ranked, facets, name)
+        from_url = [v for v in wanted[name] if v in values]
+        unknown = [v for v in wanted[name] if v not in values]
+        key, shadow = f"filter_{name}", f"_filter_{name}_in_url"
+        if st.session_state.get(shadow) != from_url:  # the URL changed (a link, back): it wins
+            st.session_state[key] = from_url
+            st.session_state[shadow] = from_url
+        with column:
+            picked = st.multiselect(
+                name, values, key=key, placeholder=f"any {name}", disabled=not values,
+                format_func=(lambda v: _STATUS_LABEL.get(v, v)) if name == "status" else str,
+            )
+            if unknown:
+                st.caption(markdown("Ignored (no such {name} here): {values}", name=name, values=", ".join(unknown)))
+        if picked != from_url or unknown:
+            if picked:
+                st.query_params[name] = picked
+            elif name in st.query_params:
+                del st.query_params[name]
+            st.session_state[shadow] = list(picked)
+        chosen[name] = tuple(picked)
+    return chosen
+
+
+def _objectives_section(ranked: list[ObjectiveResult], facets: dict[str, Facets], at_s: int | None) -> str | None:
+    """The filters and the ranked table of the objectives that pass them; returns the objective to
+    inspect (from ``?objective=``, else the nearest of all: filtering never changes it, so a filter
+    change needs nothing from the store)."""
     st.subheader("Objectives, nearest to breaking first")
-    at_s = _at_in_url()
-    names = [o.name for o in ranked]
-    frame = objectives_table(ranked).with_columns(
-        pl.Series("open", ["./spend" if o.is_guardrail else objective_url(o.name, at_s) for o in ranked], pl.String)
+    chosen = _filter_controls(ranked, facets)
+    shown = [o for o in ranked if matches(o, facets, chosen)]
+    if len(shown) != len(ranked):
+        st.caption(markdown("{shown} of {total} objectives pass the filters.", shown=len(shown), total=len(ranked)))
+    return _inspected(ranked, _table(shown, facets, at_s))
+
+
+def _facet_columns(frame: pl.DataFrame, shown: list[ObjectiveResult], facets: dict[str, Facets]) -> pl.DataFrame:
+    """``frame`` with ``service`` and ``team`` after the objective, each only when some objective has one."""
+    at = 1
+    for name in ("service", "team"):
+        values = [getattr(facet(o, facets), name) or None for o in shown]
+        if any(values):
+            frame = frame.insert_column(at, pl.Series(name, values, pl.String))
+            at += 1
+    return frame
+
+
+def _table(shown: list[ObjectiveResult], facets: dict[str, Facets], at_s: int | None) -> str | None:
+    """One dataframe for every objective shown (1,000 rows are one element, not 1,000), its columns
+    configured with their units in the headers so that it fits the page. Returns the objective of
+    a newly picked row. Each row links to its page at the instant shown (``at_s``, None: live)."""
+    frame = _facet_columns(objectives_table(shown), shown, facets).with_columns(
+        pl.Series("open", ["./spend" if o.is_guardrail else objective_url(o.name, at_s) for o in shown], pl.String)
     )
     burn_columns = {
         c: st.column_config.NumberColumn(
-            c, format="%.2f×", width="small",
-            help=f"Burn rate over {c[5:]}; 1× spends the budget exactly over the window",
+            f"{c} (×)", format="%.2f", width="small",
+            help=markdown("Burn rate over {window}; 1× spends the budget exactly over the window", window=c[5:]),
         )
         for c in frame.columns
         if c.startswith("burn ")
     }
+    small = {c: st.column_config.TextColumn(c, width="small") for c in ("window", "dimension", "service", "team")}
     event = st.dataframe(
         frame,
         hide_index=True,
@@ -200,26 +279,37 @@ def _objectives_section(ranked: list[ObjectiveResult]) -> str | None:
         on_select="rerun",
         selection_mode="single-row",
         column_config={
+            **small,
+            "objective": st.column_config.TextColumn("objective", pinned=True),
+            "status": st.column_config.TextColumn("status", width="small"),
+            "time to breach": st.column_config.TextColumn(
+                "time to breach (d h m)", width="small", help="At the current burn; now when breached"
+            ),
             "budget remaining": st.column_config.ProgressColumn(
-                "budget remaining", format="percent", min_value=0.0, max_value=1.0, color="blue",
+                "budget left (%)", format="percent", min_value=0.0, max_value=1.0, color="blue", width="small",
                 help="Share of the error budget left in the window (empty when overspent or no data); "
                 "one colour for all, so it never contradicts the status column",
             ),
-            "objective": st.column_config.TextColumn("objective", pinned=True),
             "SLI": st.column_config.NumberColumn(
-                "SLI", format="percent", help="Compliance over the window"
+                "SLI (%)", format="percent", width="small", help="Compliance over the window"
             ),
-            "window": st.column_config.TextColumn("window", width="small"),
-            "dimension": st.column_config.TextColumn("dimension", width="small"),
+            "target": st.column_config.TextColumn("target", width="small"),
             **burn_columns,
             "open": st.column_config.LinkColumn(
-                "open", display_text="open", help="The objective's own page (a guardrail's: the cost page)"
+                "page", display_text="open", width="small",
+                help="The objective's own page (a guardrail's: the cost page)",
             ),
         },
     )
+    return _row_picked(event, [o.name for o in shown])
+
+
+def _inspected(ranked: list[ObjectiveResult], picked: str | None) -> str | None:
+    """The objective to inspect: a row just picked, else ``?objective=``, else the nearest; chosen
+    in a select box and written back to ``?objective=``."""
+    names = [o.name for o in ranked]
     if not names:
         return None
-    picked = _row_picked(event, names)
     if picked is not None:
         st.query_params["objective"] = picked
     wanted = st.query_params.get("objective")
@@ -247,35 +337,36 @@ def _objective_detail(
     """The selected objective: reason, budget burn-down and burn rates against the alert thresholds,
     and a link to ask what if it were relaxed."""
     spec = next((s for s in shot.config.config.slos if _defines(s, result.name)), None)
-    colour = _STATUS_COLOUR[result.status]
-    st.subheader(f"{literal(result.name)} · :{colour}[{_STATUS_LABEL[result.status]}]")
-    facts = (
-        f"{result.kind}, dimension **{result.dimension}**, objective {_objective_text(result)} over "
-        f"{result.window}; value {literal(result.value_text())}, budget left {_percent(result.budget_remaining)}, "
-        f"time to breach {format_time_to_breach(result.time_to_breach_seconds)}."
-    )
-    st.markdown(f"{facts}  \n{literal(result.reason)}")
+    st.subheader(markdown("{name} · ", name=result.name) + _STATUS_BADGE[result.status])
+    st.markdown(markdown(
+        "{kind}, dimension **{dim}**, objective {target} over {window}; value {value}, budget left {left}, "
+        "time to breach {ttb}.  \n{reason}",
+        kind=result.kind, dim=result.dimension, target=_objective_text(result), window=result.window,
+        value=result.value_text(), left=_percent(result.budget_remaining),
+        ttb=format_time_to_breach(result.time_to_breach_seconds), reason=result.reason,
+    ))
     if spec is not None and spec.description:
         st.caption(literal(spec.description))
     if spec is not None and spec.runbook_url:
         link = safe_link("Runbook", spec.runbook_url)
-        st.markdown(link if link is not None else f"Runbook: {code(spec.runbook_url)}")
+        st.markdown(link if link is not None else markdown("Runbook: {url!c}", url=spec.runbook_url))
     if result.error:
-        st.error(f"{literal(result.name)} could not be evaluated: {literal(result.error)}")
+        st.error(markdown("{name} could not be evaluated: {error}", name=result.name, error=result.error))
     if whatif is not None and not result.is_guardrail:
         st.page_link(
-            whatif, label=f"What if we relaxed {literal(result.name)}?", icon=":material/tune:",
+            whatif, label=markdown("What if we relaxed {name}?", name=result.name), icon=":material/tune:",
             query_params={"objective": result.name} | ({} if at_s is None else {"at": str(at_s)}),
         )
     left, right = st.columns(2)
     with left:
-        frame = _burn_down(config_path, shot.at_ms, result.name)
-        if frame.is_empty():
+        burn_down_spec = _burn_down_spec(config_path, shot.at_ms, result.name)
+        if burn_down_spec is None:
             st.info("No stored samples for this objective yet: no burn-down to draw.")
         else:
-            st.altair_chart(burn_down_chart(frame, result.name), key="burn_down_chart")
+            st.vega_lite_chart(spec=json.loads(burn_down_spec), key="burn_down_chart")
     with right:
-        st.altair_chart(burn_rate_chart(result.burn_rates, result.window_seconds), key="burn_rate_chart")
+        rates = tuple(result.burn_rates.items())
+        st.vega_lite_chart(spec=json.loads(_burn_rate_spec(rates, result.window_seconds)), key="burn_rate_chart")
     showback = (result.details or {}).get("showback")
     if showback:
         st.markdown("**Showback** — who spends it")
@@ -287,13 +378,16 @@ def _body(config_path: str, at_s: int | None, whatif: StreamlitPage | None) -> N
     if shot is None:
         return
     live = "live, refreshes every 15 s" if at_s is None else "a past instant"
-    st.caption(f"As of **{_utc(shot.at_ms)}** ({live}) · config {code(config_path)}")
+    st.caption(markdown(
+        "As of **{when}** ({live}) · config {path!c}", when=_utc(shot.at_ms), live=live, path=config_path
+    ))
+    provenance(shot)
     for problem in shot.store_problems:
-        st.warning(f"Skipped while reading the store (the file is left in place): {literal(problem)}")
+        st.warning(markdown("Skipped while reading the store (the file is left in place): {problem}", problem=problem))
     ranked = rank_objectives(shot.report.objectives)
     _callout(ranked, Path(config_path), shot.newest_sample_ms, shot.config.data_dir)
     _dimension_cards(ranked)
-    selected = _objectives_section(ranked)
+    selected = _objectives_section(ranked, _facets(config_path, shot.config, shot.config_stamp), at_s)
     if selected is not None:
         result = next(o for o in ranked if o.name == selected)
         _objective_detail(shot, config_path, result, at_s, whatif)

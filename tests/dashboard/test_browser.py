@@ -126,6 +126,19 @@ def test_the_browser_shows_the_objective_nearest_to_breaking_and_what_if_it_were
         assert "at=1767312000" in page.url
         page.screenshot(path=str(SCREENSHOT), full_page=True)
 
+        # A filter chosen on the page is written to the URL, so that the link reproduces the view.
+        page.locator("[data-testid=stMultiSelect]", has_text="dimension").click()
+        page.get_by_role("option", name="data", exact=True).click()
+        page.keyboard.press("Escape")
+        page.wait_for_url("**dimension=data**")
+        page.wait_for_selector("[data-test-script-state=notRunning]")
+        page.get_by_text("1 of 4 objectives pass the filters.").wait_for()
+        assert f"at={AT_S}" in page.url and "objective=api-availability" in page.url
+        settled(page, page.url)
+        page.get_by_text("1 of 4 objectives pass the filters.").wait_for()
+        assert page.locator("[data-testid=stMultiSelect]", has_text="dimension").inner_text().count("data") == 1
+        no_exception_box(page)
+
         # The what-if page, from the selected objective's link (same objective, same instant):
         # relaxed to 99%, the budget it would leave is the engine's what-if figure.
         page.get_by_role("link", name="What if we relaxed api-availability?").click()

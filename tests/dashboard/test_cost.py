@@ -73,7 +73,7 @@ def test_the_cost_page_says_when_the_run_rate_crosses_the_budget_and_who_spends(
     app = cost_page(tmp_path / "redline.yaml")
     app.run()
     assert not app.exception, [e.value for e in app.exception]
-    shown = {m.label: (m.value, m.delta) for m in app.metric}
+    shown = {page_text(m.label): (m.value, page_text(m.delta)) for m in app.metric}
     assert shown["spent this period"] == ("$24,000", "of $30,000")
     assert shown["forecast at period end"] == ("$72,000", "$42,000 over")
     assert shown["crosses the limit (UTC)"] == ("Nov 13 12:00", "2d 12h")
@@ -106,7 +106,7 @@ def test_a_budget_already_spent_says_so_rather_than_when_it_crosses(
     app = cost_page(cfg)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
-    shown = {m.label: (m.value, m.delta) for m in app.metric}
+    shown = {page_text(m.label): (m.value, page_text(m.delta)) for m in app.metric}
     assert shown["crosses the limit (UTC)"] == ("already over", "now")
     assert shown["spent this period"] == ("$24,000", "of $20,000")
     assert page_text(app.error[0].value).startswith("spent $24,000 of $20,000")

@@ -23,7 +23,7 @@ def config_path(tmp_path: Path) -> Path:
     return write_fleet(tmp_path)
 
 
-def _run(config: Path, monkeypatch: pytest.MonkeyPatch, **query: str) -> AppTest:
+def _run(config: Path, monkeypatch: pytest.MonkeyPatch, **query: str | list[str]) -> AppTest:
     monkeypatch.setenv("REDLINE_CONFIG", str(config))
     app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
     app.query_params.update(query)
@@ -214,7 +214,7 @@ def test_a_malformed_at_parameter_is_named_and_the_page_shows_now(
         "(2026-11-25T12:00:00Z; UTC when no zone is given) or a time relative to now (-2h, 2h ago, now-30m); "
         "showing now instead."
     )
-    assert app.caption[0].value.endswith(f"(live, refreshes every 15 s) · config `{config_path}`")
+    assert page_text(app.caption[0].value).endswith(f"(live, refreshes every 15 s) · config {config_path}")
 
 
 def test_an_unreadable_store_file_is_named_and_the_rest_still_shows(
@@ -236,10 +236,10 @@ def test_choosing_a_past_time_writes_it_to_the_query_and_live_removes_it(
     assert app.toggle[0].value is False
     app.datetime_input[0].set_value(datetime(2026, 1, 1, 23, 0)).run()
     assert app.query_params["at"] == str(AT_S - 3600)
-    assert app.caption[0].value.startswith("As of **2026-01-01 23:00:00 UTC** (a past instant)")
+    assert page_text(app.caption[0].value).startswith("As of **2026-01-01 23:00:00 UTC** (a past instant)")
     app.toggle[0].set_value(True).run()
     assert "at" not in app.query_params
-    assert "(live, refreshes every 15 s)" in app.caption[0].value
+    assert "(live, refreshes every 15 s)" in page_text(app.caption[0].value)
 
 
 def test_selecting_a_table_row_selects_its_objective_once(
@@ -260,7 +260,7 @@ def test_live_view_of_old_history_points_to_the_newest_sample(
     config_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = _run(config_path, monkeypatch)
-    assert app.info[0].value == (
+    assert page_text(app.info[0].value) == (
         "**No data yet** for any objective, so nothing can be ranked. The newest stored sample is from "
-        f"2026-01-02 00:00:00 UTC: for older history, pick that time under *As of* (`?at={AT_S}`)."
+        f"2026-01-02 00:00:00 UTC: for older history, pick that time under *As of* (?at={AT_S})."
     )
