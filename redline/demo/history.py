@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Final, TextIO
 
@@ -79,21 +79,6 @@ DEFAULT_SOURCE_LABELS: Final[Mapping[str, Mapping[str, str]]] = {
 """Labels the agent adds to each source's series, as ``examples/demo.yaml`` configures it."""
 
 Floats = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class HistoryStats:
-    """What ``write_history`` wrote, and the final values the live fleet should start from."""
-
-    path: Path
-    start_s: float
-    end_s: float
-    """Timestamp of the last sample written (the final values below are at this time)."""
-    samples: int
-    series: int
-    inference: InferenceCounts
-    pipeline: PipelineCounts
-    phases: tuple[Phase, ...]
 
 
 @dataclass(frozen=True)
@@ -146,6 +131,13 @@ class History:
             for s in f.series
         ]
         return pl.concat(parts).cast(SAMPLE_SCHEMA)
+
+
+@dataclass(frozen=True)
+class HistoryStats(History):
+    """What ``write_history`` wrote (``path``): the history itself, with its final values."""
+
+    path: Path
 
 
 def history_scenario(duration_s: float) -> Scenario:
@@ -365,16 +357,7 @@ def write_history(
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)
-    return HistoryStats(
-        path=path,
-        start_s=history.start_s,
-        end_s=history.end_s,
-        samples=history.samples,
-        series=history.series,
-        inference=history.inference,
-        pipeline=history.pipeline,
-        phases=history.phases,
-    )
+    return HistoryStats(path=path, **{f.name: getattr(history, f.name) for f in fields(History)})
 
 
 def _write_points(out: TextIO, series: Sequence[_Series], stamps: list[str]) -> None:
