@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Two stamps: `make demo` needs only the runtime dependencies (a few hundred MB, well under a
 # minute on a fresh machine); `make test` adds the [dev] extra (pytest, mypy, Playwright, moto...)
-# on top. Each stamp is remade when pyproject.toml changes.
+# on top. Each stamp is remade when pyproject.toml changes. The runtime install skips compiling
+# every module to bytecode (--no-compile: a third of pip's CPU time); Python compiles the modules
+# the demo imports as it first imports them, and keeps them.
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
@@ -12,7 +14,7 @@ DEV := $(VENV)/.installed-dev
 
 $(RUNTIME): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile -e .
 	touch $(RUNTIME)
 
 $(DEV): $(RUNTIME)

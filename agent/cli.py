@@ -329,15 +329,28 @@ def _check_can_listen(address: str, port: int, setting: str) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from redline.dashboard.report import render_report
 
+    if args.out is None and args.pdf is None:
+        raise CommandError("report: nowhere to write", "give --out FILE.html, --pdf FILE.pdf or both", EXIT_USAGE)
     loaded = _load(args.config)
     page = render_report(loaded, int(args.at * 1000), period_s=args.period)
-    try:
-        tmp = args.out.with_name(args.out.name + ".tmp")
-        tmp.write_text(page, encoding="utf-8")
-        tmp.replace(args.out)
-    except OSError as exc:
-        raise CommandError(f"cannot write {args.out}: {exc.strerror or exc}", "check the path", EXIT_RUNTIME) from exc
-    print(f"{args.out}: report as of {args.at:.0f} written ({len(page.encode()):,} bytes, self-contained)")
+    outputs: list[tuple[Path, bytes, str]] = []
+    if args.out is not None:
+        outputs.append((args.out, page.encode("utf-8"), "self-contained"))
+    if args.pdf is not None:
+        from redline.dashboard.report_pdf import PdfUnavailable, render_pdf
+
+        try:
+            outputs.append((args.pdf, render_pdf(page), "PDF"))
+        except PdfUnavailable as exc:
+            raise CommandError(f"cannot write {args.pdf}", str(exc), EXIT_USAGE) from exc
+    for path, data, what in outputs:
+        try:
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        except OSError as exc:
+            raise CommandError(f"cannot write {path}: {exc.strerror or exc}", "check the path", EXIT_RUNTIME) from exc
+        print(f"{path}: report as of {args.at:.0f} written ({len(data):,} bytes, {what})")
     return EXIT_OK
 
 
@@ -633,11 +646,14 @@ def _parser(now_s: float) -> argparse.ArgumentParser:
     )
     db.set_defaults(fn=cmd_dashboard)
     rp = with_config(
-        "report", "write the monthly review as one self-contained HTML page",
+        "report", "write the monthly review as one self-contained HTML page (and/or a PDF of it)",
         "Write one HTML page, with no external requests (inline SVG): per dimension the objectives, "
-        "budgets used, incidents, spend against budget and cost per 1k.",
+        "budgets used, incidents, spend against budget and cost per 1k. --pdf writes the same page as "
+        "PDF (needs the pdf extra: pip install 'redline[pdf]').",
     )
-    rp.add_argument("--out", "-o", type=Path, required=True, metavar="FILE.html", help="where to write the page")
+    rp.add_argument("--out", "-o", type=Path, metavar="FILE.html", help="where to write the page")
+    rp.add_argument("--pdf", type=Path, metavar="FILE.pdf",
+                    help="also (or only) write the report as PDF, charts as vector graphics (the pdf extra)")
     rp.add_argument("--at", type=instant, default="now", metavar="TIME", help=f"as of this time: {at_help}")
     rp.add_argument("--period", type=duration, default="30d", metavar="DURATION",
                     help="how far back incidents are listed (default 30d)")

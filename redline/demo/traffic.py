@@ -20,8 +20,11 @@ from typing import Final
 from redline.demo.counts import DURATION_BUCKETS_S, MODELS, InferenceStep
 
 __all__ = [
+    "BUCKET_MEANS_S",
     "DEMO_SCENARIO",
+    "FAST_SHARES",
     "PIPELINE_PERIOD_S",
+    "SLOW_SHARES",
     "Phase",
     "Scenario",
     "TrafficModel",
@@ -31,12 +34,14 @@ __all__ = [
 PIPELINE_PERIOD_S: Final = 300.0
 """The batch pipeline runs at every multiple of this many seconds since the epoch (``*/5`` cron)."""
 
-# Shares of each bucket (the last entry is the +Inf bucket). Fast requests all finish within
-# 250 ms and slow ones all take longer, so the share over 250 ms is exactly ``slow_share``.
-_FAST_SHARES: Final = (0.02, 0.08, 0.30, 0.40, 0.20, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-_SLOW_SHARES: Final = (0.0, 0.0, 0.0, 0.0, 0.0, 0.55, 0.30, 0.12, 0.03, 0.0, 0.0)
-# A representative duration per bucket, for the histogram's _sum.
-_BUCKET_MEANS_S: Final = (0.007, 0.018, 0.04, 0.07, 0.15, 0.35, 0.7, 1.6, 3.5, 7.0, 12.0)
+FAST_SHARES: Final = (0.02, 0.08, 0.30, 0.40, 0.20, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+"""Share of fast requests in each duration bucket (the last entry is the +Inf bucket): they all
+finish within 250 ms, and slow ones (``SLOW_SHARES``) all take longer, so the share over 250 ms is
+exactly ``slow_share``."""
+SLOW_SHARES: Final = (0.0, 0.0, 0.0, 0.0, 0.0, 0.55, 0.30, 0.12, 0.03, 0.0, 0.0)
+"""Share of slow requests in each duration bucket (see ``FAST_SHARES``)."""
+BUCKET_MEANS_S: Final = (0.007, 0.018, 0.04, 0.07, 0.15, 0.35, 0.7, 1.6, 3.5, 7.0, 12.0)
+"""A representative duration per bucket, for the histogram's ``_sum``."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,9 +215,9 @@ class TrafficModel:
         self._request_carry = wanted - n
         ok, errors = _allocate(n, (1.0 - profile.error_share, profile.error_share), self._error_carry)
         slow = profile.slow_share
-        shares = tuple((1.0 - slow) * f + slow * s for f, s in zip(_FAST_SHARES, _SLOW_SHARES, strict=True))
+        shares = tuple((1.0 - slow) * f + slow * s for f, s in zip(FAST_SHARES, SLOW_SHARES, strict=True))
         buckets = _allocate(n, shares, self._bucket_carry)
-        duration_sum = sum(c * m for c, m in zip(buckets, _BUCKET_MEANS_S, strict=True))
+        duration_sum = sum(c * m for c, m in zip(buckets, BUCKET_MEANS_S, strict=True))
         models = _allocate(ok, tuple(s for _, s in MODELS), self._model_carry)
         return InferenceStep(
             requests_by_code={"200": ok, "500": errors},

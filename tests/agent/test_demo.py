@@ -16,16 +16,24 @@ import subprocess
 import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
+import polars as pl
 import pytest
 
 from redline.agent.cli import _parser
+from redline.agent.demo import backfill, spend_samples, wait_until_serving
+from redline.demo.history import make_history
 from redline.demo.timeline import FAST_FACTOR, TIMELINES, compress
 from redline.demo.traffic import DEMO_SCENARIO, Phase, Scenario
+from redline.kernel.http_server import ThreadedHTTPServer, send_body
+from redline.kernel.labels import parse_selector
+from redline.store.embedded import SampleStore
 
 PAGE = "[webhook receiver] PAGE firing: api-availability"
+END_S = 1_700_000_100.0
 
 
 class Lines:
@@ -146,3 +154,47 @@ def test_compress_keeps_the_baseline_and_open_ended_phases_and_refuses_a_bad_fac
     assert fast.phases == (Phase(at_s=5, name="stall", pipeline_running=False),)
     with pytest.raises(ValueError, match="factor"):
         compress(scenario, 0)
+
+
+def test_the_backfill_stores_the_history_and_the_spend_as_the_agent_reads_them(tmp_path: Path) -> None:
+    history = make_history(end_s=END_S, duration_s=6 * 3600, seed=3)
+    spend = spend_samples(start_s=history.start_s, end_s=history.end_s)
+    store = SampleStore(tmp_path / "data")
+
+    line = backfill(store, history.frame(), spend)
+
+    stored = store.read([parse_selector("redline_spend_usd_total"), parse_selector("http_requests_total")],
+                        0, int(END_S * 1000) + 1)
+    assert line.startswith(f"history: stored {history.samples + 361} samples of 22 series (")
+    spent = stored.filter(pl.col("metric") == "redline_spend_usd_total")
+    assert spent.height == 361  # one a minute over 6 hours, both ends
+    assert spent["value"].to_list()[-1] == 6 * 2 * 2.5  # two GPUs at $2.50 an hour
+    assert spent["labels"].unique().to_list() == ['resource="gpu",source="gpu-rate-card"']
+    ok = stored.filter(pl.col("labels").str.contains('code="200"'))
+    assert ok["value"].to_list()[-1] == history.inference.requests_by_code["200"]
+    assert not list((tmp_path / "data" / "batches").glob("*.parquet"))  # compacted into segments
+
+
+def test_waiting_for_the_dashboard_ends_when_it_answers_or_names_its_exit(tmp_path: Path) -> None:
+    died = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    died.wait(timeout=30)
+    with pytest.raises(RuntimeError, match="exited with code 3 before serving"):
+        wait_until_serving(died, "http://127.0.0.1:9/", timeout_s=30)
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            send_body(self, 200, "text/plain", b"ok" if self.path == "/_stcore/health" else b"")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadedHTTPServer("fake-streamlit", "127.0.0.1", 0)
+    server.start(Health)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert wait_until_serving(alive, f"http://127.0.0.1:{server.port}/", timeout_s=30) is True
+        assert wait_until_serving(alive, "http://127.0.0.1:9/", timeout_s=0.3) is False  # nothing there
+    finally:
+        alive.kill()
+        alive.wait(timeout=10)
+        server.shutdown()

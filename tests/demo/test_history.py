@@ -3,23 +3,37 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import polars as pl
 import pytest
 import yaml
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from prometheus_client.parser import text_string_to_metric_families as text_string_to_text_families
 
 from redline.demo.fleet import InferenceAPI
-from redline.demo.history import DEFAULT_SOURCE_LABELS, HistoryStats, write_history
+from redline.demo.history import DEFAULT_SOURCE_LABELS, HistoryStats, make_history, write_history
+from redline.kernel.fields import SAMPLE_SCHEMA
+from redline.kernel.labels import parse_labels
 
 END_S = 1_700_000_100.0
 HOURS_12 = 12 * 3600.0
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 SeriesKey = tuple[str, frozenset[tuple[str, str]]]
-History = tuple[HistoryStats, str]
+Parsed = dict[SeriesKey, list[tuple[float, float]]]
+
+
+@dataclass(frozen=True)
+class History:
+    """The module's history file: what ``write_history`` returned, its text, and the text parsed
+    (once: prometheus-client's parser takes seconds over 12 hours of samples)."""
+
+    stats: HistoryStats
+    text: str
+    series: Parsed
 
 
 def _families(text: str) -> list[str]:
@@ -29,7 +43,7 @@ def _families(text: str) -> list[str]:
     return [c + "# EOF\n" for c in chunks]
 
 
-def parse(text: str) -> dict[SeriesKey, list[tuple[float, float]]]:
+def parse(text: str) -> Parsed:
     """Every (timestamp, value) per series, read by prometheus-client's OpenMetrics parser.
 
     prometheus-client 0.26 drops samples of a histogram that has more than one timestamp per
@@ -58,7 +72,8 @@ def parse(text: str) -> dict[SeriesKey, list[tuple[float, float]]]:
 def history(tmp_path_factory: pytest.TempPathFactory) -> History:
     path = tmp_path_factory.mktemp("history") / "history.om"
     stats = write_history(path, end_s=END_S, duration_s=HOURS_12, seed=5)
-    return stats, path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    return History(stats, text, parse(text))
 
 
 def _api(name: str, **labels: str) -> SeriesKey:
@@ -72,9 +87,7 @@ def _pipe(name: str) -> SeriesKey:
 def test_history_file_is_valid_openmetrics_that_promtool_accepts(
     history: History, tmp_path: Path
 ) -> None:
-    stats, text = history
-
-    series = parse(text)
+    stats, text, series = history.stats, history.text, history.series
 
     assert text.endswith("\n# EOF\n")
     assert text.count("# EOF") == 1
@@ -95,10 +108,8 @@ def test_history_file_is_valid_openmetrics_that_promtool_accepts(
 def test_every_series_has_one_sample_per_step_with_increasing_timestamps(
     history: History,
 ) -> None:
-    stats, text = history
+    stats, series = history.stats, history.series
     grid = [END_S - HOURS_12 + 60 * k for k in range(721)]
-
-    series = parse(text)
 
     assert stats.start_s == END_S - HOURS_12
     assert stats.end_s == END_S
@@ -107,9 +118,7 @@ def test_every_series_has_one_sample_per_step_with_increasing_timestamps(
 
 
 def test_counters_never_drop_so_the_history_has_no_spurious_reset(history: History) -> None:
-    _, text = history
-
-    series = parse(text)
+    series = history.series
 
     for (name, labels), points in series.items():
         if name.endswith(("_total", "_bucket", "_count", "_sum")):
@@ -119,9 +128,9 @@ def test_counters_never_drop_so_the_history_has_no_spurious_reset(history: Histo
 
 
 def test_final_values_in_the_file_equal_the_returned_ones(history: History) -> None:
-    stats, text = history
+    stats = history.stats
 
-    last = {key: points[-1][1] for key, points in parse(text).items()}
+    last = {key: points[-1][1] for key, points in history.series.items()}
 
     inf = stats.inference
     assert last[_api("http_requests_total", code="200")] == inf.requests_by_code["200"]
@@ -141,8 +150,7 @@ def test_final_values_in_the_file_equal_the_returned_ones(history: History) -> N
 
 
 def test_past_incidents_spent_some_error_budget(history: History) -> None:
-    stats, text = history
-    series = parse(text)
+    stats, series = history.stats, history.series
     errors = dict(series[_api("http_requests_total", code="500")])
     ok = dict(series[_api("http_requests_total", code="200")])
     incident = next(p for p in stats.phases if p.error_share is not None)
@@ -163,7 +171,7 @@ def test_past_incidents_spent_some_error_budget(history: History) -> None:
 
 
 def test_live_fleet_started_from_the_history_continues_its_counters(history: History) -> None:
-    stats, text = history
+    stats = history.stats
     api = InferenceAPI(initial=stats.inference)
     api.start()
     try:
@@ -177,7 +185,7 @@ def test_live_fleet_started_from_the_history_continues_its_counters(history: His
         for s in family.samples
     }
     # the same series as the history's last point (once the agent adds source=), same values
-    last = {k: points[-1][1] for k, points in parse(text).items() if dict(k[1])["source"] == "inference-api"}
+    last = {k: points[-1][1] for k, points in history.series.items() if dict(k[1])["source"] == "inference-api"}
     assert live == last
 
 
@@ -207,6 +215,26 @@ def test_the_demo_config_validates_and_scrapes_the_sources_the_history_labels() 
         ("inference-gpu-band", "model"), ("llm-time-to-first-token", "users"),
     ]
     assert loaded.config.agent.evaluate_interval == 5
+
+
+def test_the_frame_the_demo_stores_holds_exactly_what_the_file_says(history: History) -> None:
+    made = make_history(end_s=END_S, duration_s=HOURS_12, seed=5)
+
+    frame = made.frame()
+
+    assert frame.schema == SAMPLE_SCHEMA
+    stored = _frame_series(frame)
+    assert stored == history.series
+    assert (made.samples, made.series) == (history.stats.samples, history.stats.series)
+    assert (made.inference, made.pipeline) == (history.stats.inference, history.stats.pipeline)
+
+
+def _frame_series(frame: pl.DataFrame) -> Parsed:
+    """Every (timestamp in seconds, value) per series of a sample frame, as ``parse`` gives them."""
+    series: Parsed = defaultdict(list)
+    for metric, labels, ts, value in frame.iter_rows():
+        series[(metric, frozenset(parse_labels(labels).items()))].append((ts / 1000, value))
+    return series
 
 
 def test_same_seed_writes_the_same_file(tmp_path: Path) -> None:
