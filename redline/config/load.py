@@ -21,6 +21,7 @@ from redline.config.spec_files import (
     FileReport,
     SpecFile,
     SpecFileUnreadable,
+    compose_and_load,
     expand_paths,
     load_spec_files,
     not_utf8,
@@ -90,8 +91,7 @@ def parse_config(
     that Redline does not apply, and ``reports`` what was understood from each file.
     """
     try:
-        root = yaml.compose(text)
-        raw = yaml.safe_load(text)
+        root, raw = compose_and_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML{yaml_where(exc)}") from exc
     if raw is None:
