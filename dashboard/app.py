@@ -22,7 +22,8 @@ if _ROOT is not None and str(_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from redline.dashboard.auth import require_user  # noqa: E402
+from redline.config.dashboard import DashboardAuth  # noqa: E402
+from redline.dashboard.auth import require_user, signed_in_user  # noqa: E402
 from redline.dashboard.views import alerts, cost, objective, overview, whatif  # noqa: E402
 from redline.dashboard.views.common import loaded_config  # noqa: E402
 from redline.kernel.errors import ConfigError  # noqa: E402
@@ -41,24 +42,22 @@ def config_path_from(argv: Sequence[str], environ: Mapping[str, str]) -> Path | 
     return Path(fallback) if fallback else None
 
 
-def _authenticate(config_path: Path | None) -> None:
-    """Let the page go on only for an authenticated user, when the config asks for one. A config
-    that cannot be loaded holds no data to show: the page then says what is wrong with it. The
-    config is parsed once per version of the file, not on every rerun."""
+def _auth(config_path: Path | None) -> DashboardAuth | None:
+    """The login the config asks for, if any. A config that cannot be loaded holds no data to
+    show: the page then says what is wrong with it. Parsed once per version of the file."""
     if config_path is None:
-        return
+        return None
     try:
-        auth = loaded_config(config_path).config.dashboard.auth
+        return loaded_config(config_path).config.dashboard.auth
     except ConfigError:
-        return
-    require_user(auth, os.environ)
+        return None
 
 
 def main() -> None:
     """Build the navigation and run the selected page."""
     st.set_page_config(page_title="Redline", page_icon="🟥", layout="wide")
     config_path = config_path_from(sys.argv[1:], os.environ)
-    _authenticate(config_path)
+    auth = _auth(config_path)
 
     def whatif_page() -> None:
         whatif.render(config_path)
@@ -80,13 +79,17 @@ def main() -> None:
     def alerts_page() -> None:
         alerts.render(config_path)
 
+    # The navigation is built before the login gate, so a deep link (a notification's link to
+    # /objective?slo=…) is still the page shown after logging in; its menu stays hidden until then.
+    signed_in = auth is None or signed_in_user(auth) is not None
     page = st.navigation([
         st.Page(overview_page, title="Overview", default=True, icon=":material/monitor_heart:"),
         st.Page(objective_page, title="Objective", url_path=objective.URL_PATH, icon=":material/target:"),
         whatif_nav,
         st.Page(cost_page, title="Cost", url_path="spend", icon=":material/payments:"),
         st.Page(alerts_page, title="Alerts", url_path="alerts", icon=":material/notifications:"),
-    ])
+    ], position="sidebar" if signed_in else "hidden")
+    require_user(auth, os.environ)
     page.run()
 
 
