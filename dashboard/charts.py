@@ -14,6 +14,7 @@ from typing import Any, Final
 import altair as alt
 import polars as pl
 
+from redline.dashboard.palette import BLUE, GREY, ORANGE, RED
 from redline.kernel.money import format_money
 from redline.slo.tiers import default_tiers
 
@@ -28,12 +29,6 @@ __all__ = [
     "vega_lite_json",
 ]
 
-# Mid-tone colours that keep at least 3:1 contrast on Streamlit's light (#ffffff) and dark (#0e1117)
-# backgrounds alike; every colour also has a word beside it (a legend, a label), never alone.
-BLUE: Final = "#3d7fd9"
-RED: Final = "#e0383e"
-ORANGE: Final = "#d9730d"
-GREY: Final = "#8a8f98"
 
 
 _ALTAIR_VIEW_DEFAULT: Final = {"view": {"continuousWidth": 300, "continuousHeight": 300}}

@@ -12,9 +12,16 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-__all__ = ["EITHER_THEME_INK", "readable"]
+__all__ = ["BLUE", "EITHER_THEME_INK", "GREY", "ORANGE", "RED", "readable"]
 
+# Mid-tone colours that keep at least 3:1 contrast on Streamlit's light (#ffffff) and dark (#0e1117)
+# backgrounds alike; every colour also has a word beside it (a legend, a label), never alone.
+BLUE: Final = "#3d7fd9"
+RED: Final = "#e0383e"
+ORANGE: Final = "#d9730d"
+GREY: Final = "#8a8f98"
 EITHER_THEME_INK: Final = "#787878"
+"""What a text mark without a colour of its own is drawn in (``readable``)."""
 
 
 def readable(chart: Any) -> Any:

@@ -4,7 +4,7 @@ text mark of a chart (the burn-rate bars' value labels)."""
 from __future__ import annotations
 
 from redline.dashboard.charts import burn_rate_chart
-from redline.dashboard.palette import EITHER_THEME_INK, readable
+from redline.dashboard.palette import BLUE, EITHER_THEME_INK, GREY, ORANGE, RED, readable
 
 
 def luminance(hex_colour: str) -> float:
@@ -32,4 +32,10 @@ def test_uncoloured_text_marks_take_the_ink() -> None:
     spec = readable(burn_rate_chart({"5m": 40.0, "1h": 10.0}, 30 * 86400)).to_dict()
     assert spec["config"]["text"] == {"color": EITHER_THEME_INK}
     marks = [layer["mark"] for layer in spec["layer"] if layer["mark"]["type"] == "text"]
-    assert [m.get("color") for m in marks] == [None, None]  # the value labels: the ink; the thresholds: by severity
+    # the value labels: the bars' blue; the thresholds: by severity (an encoding, no mark colour)
+    assert [m.get("color") for m in marks] == [BLUE, None]
+
+
+def test_every_chart_colour_keeps_3_to_1_on_both_themes() -> None:
+    worst = min(contrast(c, bg) for c in (BLUE, RED, ORANGE, GREY) for bg in ("#ffffff", "#0e1117"))
+    assert round(worst, 2) == 3.25  # the grey on white
