@@ -90,6 +90,8 @@ def write_fleet(root: Path, services: int, days: int, end_ms: int) -> Path:
 def dashboard(config: Path, port: int, app: Path) -> Iterator[str]:
     """``streamlit run`` of ``app`` (this checkout's or the baseline's) as ``redline dashboard`` starts it."""
     command = [str(app) if part == str(APP_PATH) else part for part in dashboard_command(config, port=port)]
+    if app != APP_PATH:  # the baseline's own code: plain ``streamlit run``, nothing of this checkout's imported
+        command = [("streamlit" if part == "redline.dashboard.serve" else part) for part in command]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=config.parent)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -17,13 +17,14 @@ APP_PATH = Path(__file__).resolve().parent / "app.py"
 
 
 def dashboard_command(config_path: Path, *, port: int, address: str = "127.0.0.1") -> list[str]:
-    """``streamlit run`` of the dashboard app for ``config_path``, headless, bound to ``address:port``.
+    """``streamlit run`` of the dashboard app for ``config_path``, headless, bound to ``address:port``,
+    through ``redline.dashboard.serve`` (the pages imported before the first visitor comes).
 
     Binds to 127.0.0.1 unless told otherwise (left unset, Streamlit listens on every interface)
     and turns off usage statistics.
     """
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP_PATH),
+        sys.executable, "-m", "redline.dashboard.serve", "run", str(APP_PATH),
         "--server.headless", "true",
         "--server.address", address,
         "--server.port", str(port),

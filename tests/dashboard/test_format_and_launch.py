@@ -23,7 +23,7 @@ def test_time_to_breach_reads_in_its_two_largest_units() -> None:
 def test_dashboard_command_binds_to_loopback_and_passes_the_config(tmp_path: Path) -> None:
     app = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
     assert dashboard_command(tmp_path / "c.yaml", port=8599) == [
-        sys.executable, "-m", "streamlit", "run", str(app),
+        sys.executable, "-m", "redline.dashboard.serve", "run", str(app),
         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", "8599",
         "--browser.gatherUsageStats", "false", "--", "--config", str(tmp_path / "c.yaml"),
     ]
