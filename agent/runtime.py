@@ -53,13 +53,16 @@ from redline.alerts.manager import AlertManager
 from redline.alerts.silences import SilenceStore
 from redline.alerts.state import AlertStateStore
 from redline.alerts.suppression import Suppressor
+from redline.checkpoints.resume import resume
 from redline.collectors.base import Collector, CollectorContext, CollectResult, SourceHealth
 from redline.config import LoadedConfig
 from redline.kernel.errors import StoreError
-from redline.slo.evaluation import Evaluator, read_start_ms
+from redline.slo.checkpoint import fingerprints, snapshot
+from redline.slo.evaluation import Evaluator
 from redline.slo.groups import GroupOverflow, group_overflows, has_new_members
 from redline.slo.results import StatusReport
-from redline.slo.spec import SLOSpec
+from redline.slo.spec import GuardrailSpec, SLOSpec
+from redline.store.checkpoint_file import write_checkpoint
 
 __all__ = ["Agent", "build_notifiers"]  # build_notifiers: re-exported from delivery_wiring
 
@@ -93,6 +96,10 @@ class Agent:
         # Batches the store refuses (full disk, read-only mount) wait here, bounded, in order.
         self.write_buffer = WriteBuffer(self.store.append, cfg.agent.write_buffer_samples)
         self.evaluator = Evaluator(cfg.slos, cfg.guardrails)
+        self._evaluator_specs: tuple[list[SLOSpec], list[GuardrailSpec]] = (list(cfg.slos), list(cfg.guardrails))
+        """What ``evaluator`` was built for (grouped objectives expanded): the checkpoint's key."""
+        self.resumed_from: str = "rebuild"
+        """How the last ``load_history`` built the evaluator: ``checkpoint`` or ``rebuild``."""
         self.collectors: dict[str, Collector] = build_collectors(
             cfg, CollectorContext(clock=clock, env=env, http=self._client)
         )
@@ -219,25 +226,38 @@ class Agent:
     # -- jobs ----------------------------------------------------------------------------------
 
     def load_history(self) -> int:
-        """Cold start: expand grouped objectives over the stored series, then feed the evaluator
-        the stored samples its windows need. Returns the count of samples read."""
+        """Cold start: expand grouped objectives over the stored series, then build the evaluator
+        from the checkpoint plus the samples stored since, or from every stored sample its windows
+        need when the checkpoint does not fit (``redline.checkpoints.resume``). Returns the count
+        of samples read."""
         cfg = self.loaded.config
+        slos: list[SLOSpec] = list(cfg.slos)
         if any(s.group_by for s in cfg.slos):
-            expanded, self.group_overflows = expand_and_report(cfg.slos, self.store.series())
-            evaluator = Evaluator(expanded, cfg.guardrails)
-        else:
-            evaluator = Evaluator(cfg.slos, cfg.guardrails)
+            slos, self.group_overflows = expand_and_report(cfg.slos, self.store.series())
         # Under the lock: a batch another source appends meanwhile is ingested into the new
         # evaluator after the swap (samples it already read are ignored as not newer).
         with self._lock:
-            now_ms = int(self._clock() * 1000)
-            start_ms = read_start_ms(evaluator.history_seconds, now_ms)
-            frame = self.store.read(evaluator.selectors(), start_ms, now_ms)
-            evaluator.ingest(frame)
-            for batch in self.write_buffer.pending():  # not stored yet (full disk), but collected
-                evaluator.ingest(batch)
-            self.evaluator = evaluator
-        return frame.height
+            resumed = resume(
+                self.store, slos, cfg.guardrails, int(self._clock() * 1000), pending=self.write_buffer.pending()
+            )
+            self.evaluator = resumed.evaluator
+            self._evaluator_specs = (slos, list(cfg.guardrails))
+        self.resumed_from = resumed.source
+        return resumed.samples_read
+
+    def checkpoint(self) -> int:
+        """Write the evaluator's state as the data directory's checkpoint (the ``checkpoint`` job,
+        every ``agent.checkpoint_interval``); its size in bytes. The state is copied under the lock
+        (a memory copy) and written after it, so ingest and evaluation wait only for the copy."""
+        with self._lock:
+            through_ms = int(self._clock() * 1000)
+            head, buffers = snapshot(
+                self.evaluator, fingerprints(*self._evaluator_specs), through_ms, copy=True
+            )
+        started = time.perf_counter()
+        size = write_checkpoint(self.loaded.data_dir, head, buffers)
+        log.debug("checkpoint written: %d bytes in %.2f s", size, time.perf_counter() - started)
+        return size
 
     def _has_new_group_members(self, samples: pl.DataFrame) -> bool:
         """Whether ``samples`` hold a member of a grouped objective the evaluator does not know."""
@@ -489,7 +509,8 @@ class Agent:
         loaded = self.load_history()
         cfg = self.loaded.config
         log.info(
-            "cold start: %d stored samples loaded for %d objectives and %d guardrails",
+            "cold start (%s): %d stored samples loaded for %d objectives and %d guardrails",
+            "from the checkpoint" if self.resumed_from == "checkpoint" else "from the stored samples",
             loaded, len(cfg.slos), len(cfg.guardrails),
         )
         self.start_server()
@@ -522,6 +543,14 @@ class Agent:
             "interval",
             seconds=agent_cfg.compact_interval,
             id="compact",
+            max_instances=1,
+            coalesce=True,
+        )
+        sched.add_job(
+            self._guarded("checkpoint", self.checkpoint),
+            "interval",
+            seconds=agent_cfg.checkpoint_interval,
+            id="checkpoint",
             max_instances=1,
             coalesce=True,
         )
