@@ -59,6 +59,7 @@ from redline.config import LoadedConfig
 from redline.kernel.errors import StoreError
 from redline.slo.checkpoint import fingerprints, snapshot
 from redline.slo.evaluation import Evaluator
+from redline.slo.evaluator_parts import EvaluatorParts
 from redline.slo.groups import GroupOverflow, group_overflows, has_new_members
 from redline.slo.results import StatusReport
 from redline.slo.spec import GuardrailSpec, SLOSpec
@@ -95,7 +96,7 @@ class Agent:
         self.store = writable_store(loaded)
         # Batches the store refuses (full disk, read-only mount) wait here, bounded, in order.
         self.write_buffer = WriteBuffer(self.store.append, cfg.agent.write_buffer_samples)
-        self.evaluator = Evaluator(cfg.slos, cfg.guardrails)
+        self.evaluator: Evaluator | EvaluatorParts = Evaluator(cfg.slos, cfg.guardrails)
         self._evaluator_specs: tuple[list[SLOSpec], list[GuardrailSpec]] = (list(cfg.slos), list(cfg.guardrails))
         """What ``evaluator`` was built for (grouped objectives expanded): the checkpoint's key."""
         self.resumed_from: str = "rebuild"

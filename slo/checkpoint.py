@@ -9,11 +9,14 @@ what an evaluation touches is read). The head also records, per objective and gu
 fingerprint of its definition (``fingerprints``), the instant the state was current at
 (``through_ms``: every sample up to then is in it) and the engine's format.
 
-A checkpoint is only good for the same definitions: ``changed`` names those whose fingerprint
-differs (a changed target, selector or window; an objective added or removed), and the caller
-rebuilds from raw samples then. Unpickling only resolves classes of Redline, numpy, pydantic and
-a few standard modules (``_Unpickler.find_class``), so a file that is not ours cannot run code
-through an arbitrary import.
+A checkpoint holds one or more parts (``slo.evaluator_parts``), each an evaluator and the names it
+answers for. An objective is only resumed for the same definition: ``changed`` names those whose
+fingerprint differs (a changed target, selector or window; an objective added or removed), and
+the caller rebuilds those from raw samples, in a part of their own.
+
+Unpickling only resolves classes of Redline, numpy, pydantic and a few standard modules
+(``_Unpickler.find_class``), so a file that is not ours cannot run code through an arbitrary
+import.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redline.slo.evaluation import Evaluator
+from redline.slo.evaluator_parts import EvaluatorParts, Part
 from redline.slo.spec import GuardrailSpec, SLOSpec
 
 __all__ = ["FORMAT", "Restored", "changed", "fingerprints", "restore", "snapshot"]
@@ -56,21 +60,23 @@ def changed(recorded: dict[str, str], wanted: dict[str, str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Restored:
-    """A checkpoint's evaluator, what it was built for, and when it was current."""
+    """A checkpoint's parts, the definitions they were built for, and when they were current."""
 
-    evaluator: Evaluator
+    parts: tuple[Part, ...]
     fingerprints: dict[str, str]
     through_ms: int
 
 
 def snapshot(
-    evaluator: Evaluator, prints: dict[str, str], through_ms: int, *, copy: bool = False
+    evaluator: Evaluator | EvaluatorParts, prints: dict[str, str], through_ms: int, *, copy: bool = False
 ) -> tuple[bytes, list[memoryview]]:
-    """The head and the out-of-band buffers of ``evaluator``'s state, current at ``through_ms``.
+    """The head and the out-of-band buffers of ``evaluator``'s state, current at ``through_ms``,
+    built for the definitions ``prints``.
 
     Without ``copy`` the buffers are views of the evaluator's live arrays: write them before the
     evaluator changes. With ``copy`` they are copies (taken while the caller holds its lock), so
     the file can be written after the lock is released."""
+    parts = evaluator.parts if isinstance(evaluator, EvaluatorParts) else [Part(evaluator, frozenset(evaluator.names))]
     buffers: list[memoryview] = []
 
     def keep(buffer: pickle.PickleBuffer) -> bool:
@@ -78,8 +84,11 @@ def snapshot(
         buffers.append(memoryview(bytes(raw)) if copy else raw)
         return False
 
-    state = pickle.dumps(evaluator, protocol=5, buffer_callback=keep)
-    head = pickle.dumps({"format": FORMAT, "fingerprints": prints, "through_ms": through_ms, "state": state})
+    state = pickle.dumps([p.evaluator for p in parts], protocol=5, buffer_callback=keep)
+    head = pickle.dumps({
+        "format": FORMAT, "fingerprints": prints, "through_ms": through_ms,
+        "names": [sorted(p.names) for p in parts], "state": state,
+    })
     return head, buffers
 
 
@@ -100,9 +109,13 @@ def restore(head: bytes, buffers: Sequence[memoryview]) -> Restored:
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             found = meta.get("format") if isinstance(meta, dict) else None
             raise ValueError(f"checkpoint format {found!r}, this engine reads {FORMAT}")
-        evaluator = _Unpickler(io.BytesIO(meta["state"]), buffers=buffers).load()
+        evaluators = _Unpickler(io.BytesIO(meta["state"]), buffers=buffers).load()
+        names = [frozenset(n) for n in meta["names"]]
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, KeyError, TypeError) as exc:
         raise ValueError(f"not a checkpoint this engine can read: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(evaluator, Evaluator):
-        raise ValueError(f"the checkpoint holds a {type(evaluator).__name__}, not an evaluator")
-    return Restored(evaluator, dict(meta["fingerprints"]), int(meta["through_ms"]))
+    if not isinstance(evaluators, list) or not all(isinstance(e, Evaluator) for e in evaluators):
+        raise ValueError("the checkpoint does not hold evaluators")
+    if len(evaluators) != len(names):
+        raise ValueError(f"the checkpoint holds {len(evaluators)} evaluators but names {len(names)} parts")
+    parts = tuple(Part(e, n) for e, n in zip(evaluators, names, strict=True))
+    return Restored(parts, dict(meta["fingerprints"]), int(meta["through_ms"]))

@@ -19,6 +19,7 @@ import pytest
 from redline.checkpoints.resume import resume, save
 from redline.kernel.fields import SAMPLE_SCHEMA
 from redline.slo.evaluation import Evaluator, read_start_ms
+from redline.slo.evaluator_parts import EvaluatorParts
 from redline.slo.spec import SLOSpec
 from redline.store.checkpoint_file import checkpoint_path
 from redline.store.embedded import SampleStore
@@ -131,17 +132,46 @@ def test_a_checkpoint_resumes_again_after_more_samples_and_compaction(tmp_path: 
     assert resumed.evaluator.evaluate(at_ms).to_json() == _rebuilt(store, specs, at_ms)
 
 
-def test_a_changed_definition_is_rebuilt_from_raw_samples_with_one_log_line(
+def test_a_changed_definition_is_rebuilt_from_raw_samples_and_the_others_resumed(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = _seeded(tmp_path, _specs())
     changed = _specs(objective=99.9)
-    with caplog.at_level(logging.WARNING, logger="redline.checkpoints"):
+    with caplog.at_level(logging.INFO, logger="redline.checkpoints"):
+        resumed = resume(store, changed, [], AT_MS)
+    assert resumed.source == "checkpoint"
+    assert isinstance(resumed.evaluator, EvaluatorParts)
+    assert [sorted(p.names) for p in resumed.evaluator.parts][1] == ["a-availability", "b-availability"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "definitions changed since the checkpoint: a-availability, b-availability; those rebuilt from the stored "
+        "samples, the others resumed from the checkpoint"
+    ]
+    assert resumed.evaluator.evaluate(AT_MS).to_json() == _rebuilt(store, changed, AT_MS)
+
+
+def test_a_checkpoint_of_parts_resumes_again_and_a_removed_objective_is_gone(tmp_path: Path) -> None:
+    store = _seeded(tmp_path, _specs())
+    changed = _specs(objective=99.9)
+    parts = resume(store, changed, [], AT_MS - 60 * MIN_MS)
+    save(tmp_path, parts.evaluator, changed, [], AT_MS - 60 * MIN_MS)
+    fewer = [s for s in changed if s.name != "a-latency"]
+    resumed = resume(store, fewer, [], AT_MS)
+    assert resumed.source == "checkpoint"
+    report = resumed.evaluator.evaluate(AT_MS).to_json()
+    assert "a-latency" not in {o["name"] for o in report["objectives"]}  # type: ignore[union-attr]
+    assert report == _rebuilt(store, fewer, AT_MS)
+
+
+def test_a_checkpoint_mostly_outdated_is_rebuilt_whole_with_one_log_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = _seeded(tmp_path, _specs())
+    changed = [s.model_copy(update={"objective": 90.0}) for s in _specs()]
+    with caplog.at_level(logging.INFO, logger="redline.checkpoints"):
         resumed = resume(store, changed, [], AT_MS)
     assert resumed.source == "rebuild"
-    assert [r.getMessage() for r in caplog.records] == [
-        "definitions changed since the checkpoint: a-availability, b-availability; rebuilding from the stored samples"
-    ]
+    assert len(caplog.records) == 1
+    assert caplog.records[0].getMessage().endswith("and 5 more; rebuilding from the stored samples")
     assert resumed.evaluator.evaluate(AT_MS).to_json() == _rebuilt(store, changed, AT_MS)
 
 

@@ -27,7 +27,10 @@ ALLOWED: dict[str, tuple[Path, set[str]]] = {
     "checkpoints": (ROOT / "redline" / "checkpoints", {"kernel", "store", "slo"}),
     "dashboard": (ROOT / "dashboard", {"kernel", "slo", "store", "config", "alerts", "checkpoints"}),
     "demo": (ROOT / "redline" / "demo", {"kernel"}),
-    "agent": (ROOT / "agent", {"kernel", "store", "collectors", "slo", "config", "alerts", "dashboard", "demo", "checkpoints"}),
+    "agent": (
+        ROOT / "agent",
+        {"kernel", "store", "collectors", "slo", "config", "alerts", "dashboard", "demo", "checkpoints"},
+    ),
 }
 PARTS = set(ALLOWED)
 
