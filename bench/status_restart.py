@@ -86,10 +86,6 @@ def _seed(root: Path, services: int) -> tuple[Path, int]:
     if config.exists():
         return config, end_ms
     specs = _specs(services)
-    config.write_text(yaml.safe_dump({
-        "agent": {"data_dir": str(data), "listen": "127.0.0.1:0", "retention": "35d"},
-        "slos": [s.model_dump(mode="json", exclude_defaults=True) for s in specs],
-    }, sort_keys=False))
     history, _ = _history(services, DAYS * 1440, 0, START_MS)
     store = SampleStore(data)
     started = time.perf_counter()
@@ -102,6 +98,10 @@ def _seed(root: Path, services: int) -> tuple[Path, int]:
     resumed = resume(store, specs, [], at_ms)
     size = save(data, resumed.evaluator, specs, [], at_ms)
     print(f"checkpoint: {size / 1e6:.0f} MB, current {CHECKPOINT_AGE_MIN} min before the end", flush=True)
+    config.write_text(yaml.safe_dump({  # last: a folder with a config is seeded whole
+        "agent": {"data_dir": str(data), "listen": "127.0.0.1:0", "retention": "35d"},
+        "slos": [s.model_dump(mode="json", exclude_defaults=True) for s in specs],
+    }, sort_keys=False))
     return config, end_ms
 
 

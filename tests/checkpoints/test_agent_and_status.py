@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from redline.agent.cli import main
 from redline.agent.runtime import Agent
 from redline.agent.status import compute_status, render_json
 from redline.config import LoadedConfig, parse_config
@@ -98,3 +99,26 @@ def test_a_restarted_agent_resumes_from_its_checkpoint_and_status_reads_it(tmp_p
     assert status_resumed == json.loads(render_json(compute_status(loaded, clock.t)))
     assert {o["name"]: o["objective"] for o in status_resumed["objectives"]}["api-availability"] == 0.995
     assert rebuilt["objectives"][0]["burn_rates"]["1h"] > 1
+
+
+def test_an_import_removes_the_checkpoint_so_the_next_reader_sees_the_history(tmp_path: Path) -> None:
+    loaded = _loaded(tmp_path)
+    SampleStore(tmp_path / "data").append(_minutes(1400, 1440))
+    agent = Agent(loaded, env={}, clock=FakeClock(START_S + 1440 * 60), serve_metrics=False)
+    try:
+        agent.load_history()
+        agent.checkpoint()
+    finally:
+        agent.shutdown()
+    history = tmp_path / "history.om"
+    history.write_text(
+        "# TYPE requests counter\n"
+        + "".join(f'requests_total{{code="200"}} {m * 100} {START_S + m * 60}\n' for m in range(0, 1400, 10))
+        + "# EOF\n"
+    )
+    before = json.loads(render_json(compute_status(loaded, START_S + 1440 * 60)))
+    assert main(["import", "--config", str(loaded.path), str(history)]) == 0
+    assert not checkpoint_path(tmp_path / "data").exists()
+    after = json.loads(render_json(compute_status(loaded, START_S + 1440 * 60)))
+    events = {o["name"]: o["events"] for o in after["objectives"]}
+    assert events["api-availability"] > {o["name"]: o["events"] for o in before["objectives"]}["api-availability"]
