@@ -108,7 +108,9 @@ def write_checkpoint(data_dir: Path, head: bytes, buffers: Sequence[memoryview |
 def remove_checkpoint(data_dir: Path) -> None:
     """Delete the checkpoint if there is one (history written behind it: it no longer holds)."""
     try:
-        checkpoint_path(data_dir).unlink(missing_ok=True)
+        checkpoint_path(data_dir).unlink()
+    except (FileNotFoundError, NotADirectoryError):
+        return  # none there (the data directory's own problem, if any, is the store's to report)
     except OSError as exc:
         raise StoreError(f"cannot remove {checkpoint_path(data_dir)}: {exc}") from exc
 
