@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -72,6 +72,8 @@ log = logging.getLogger("redline.agent")
 OVERFLOW_RECOUNT_S = 60.0
 """How often, at most, the overflow of a full grouped objective is counted again while its label grows."""
 STALE_AFTER_INTERVALS = 3
+CHECKPOINT_AFTER_REBUILD_S = 60.0
+"""After a cold start that rebuilt from raw samples, the first checkpoint is written this soon."""
 """The agent is not ready when its last evaluation is older than this many evaluate intervals."""
 
 
@@ -547,6 +549,11 @@ class Agent:
             max_instances=1,
             coalesce=True,
         )
+        # After a rebuild, the first checkpoint comes a minute in (a restart soon after reads it),
+        # else one interval after the start.
+        # (apscheduler: a next_run_time of None would pause the job, so it is passed only then)
+        first_s = min(CHECKPOINT_AFTER_REBUILD_S, agent_cfg.checkpoint_interval)
+        soon = {"next_run_time": now + timedelta(seconds=first_s)}
         sched.add_job(
             self._guarded("checkpoint", self.checkpoint),
             "interval",
@@ -554,6 +561,7 @@ class Agent:
             id="checkpoint",
             max_instances=1,
             coalesce=True,
+            **(soon if self.resumed_from == "rebuild" else {}),
         )
         sched.add_job(
             self._guarded("readiness", self.readiness.reasons),  # logs a late evaluation when it starts
