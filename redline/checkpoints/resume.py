@@ -1,10 +1,11 @@
 """An evaluator at an instant from what is stored: the checkpoint plus the samples since, when it
 fits, else every raw sample of the longest window (a *rebuild*, as before checkpoints existed).
 
-A checkpoint fits when it verifies, was written by this engine's format, was built for exactly
-the definitions asked for (``slo.checkpoint.fingerprints``), and is not newer than the instant
-asked for (``status --at`` in the past rebuilds). Anything else rebuilds, with one log line
-saying why; a damaged file is never an answer.
+A checkpoint fits when it verifies, was written by this engine's format and is not newer than
+the instant asked for (``status --at`` in the past rebuilds); anything else rebuilds, with one
+log line saying why (none for a missing file): a damaged file is never an answer. Objectives
+are resumed per definition (``slo.checkpoint.fingerprints``): one that changed, or that the
+checkpoint lacks, is rebuilt from raw samples in a part of its own (``slo.evaluator_parts``).
 
 The tail is read from ``TAIL_OVERLAP_MS`` before the checkpoint's instant: a sample stored after
 the checkpoint was taken but stamped a little before it (a scrape in flight) is still ingested,
@@ -36,6 +37,7 @@ log = logging.getLogger("redline.checkpoints")
 TAIL_OVERLAP_MS = 5 * 60_000
 """The tail is read from this long before the checkpoint's instant."""
 NO_CHECKPOINT = "no checkpoint"
+"""The reason for a rebuild that is not worth a warning."""
 
 
 @dataclass(frozen=True)
