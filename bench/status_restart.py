@@ -167,6 +167,7 @@ def _prometheus(root: Path, end_ms: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("services", type=int, nargs="?", default=100, help="services, 10 objectives each")
+    parser.add_argument("--runs", type=int, default=2, help="alternated runs of each way (a rebuild needs ~12 GB)")
     parser.add_argument("--keep", type=Path, help="seed here once and reuse (default: a temporary folder)")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="redline-status-restart-"))
@@ -180,7 +181,7 @@ def main() -> None:
         reports = {}
         _, _, wall, rss = _timed([sys.executable, "-c", IMPORTS])
         rows.append(("python + imports only (the floor)", "", wall, rss))
-        for run in range(2):  # alternated: checkpoint, rebuild, checkpoint, rebuild
+        for run in range(args.runs):  # alternated: checkpoint, rebuild, checkpoint, rebuild
             for how in ("checkpoint", "rebuild"):
                 if how == "rebuild":
                     ckpt.rename(aside)
