@@ -190,9 +190,11 @@ def main() -> None:
                     reports[how] = report
                     inside = _status_inside(config, at_s)
                     rows.append((f"status --json ({how}, run {run + 1})", f"{inside:.2f} s", wall, rss))
+                    print("  measured:", *rows[-1], flush=True)
                     source, first_eval, wall, rss = _restart(config, at_s)
                     assert source == how, (source, how)
                     rows.append((f"restart to 1st evaluation ({how}, run {run + 1})", f"{first_eval:.2f} s", wall, rss))
+                    print("  measured:", *rows[-1], flush=True)
                 finally:
                     if how == "rebuild":
                         aside.rename(ckpt)
