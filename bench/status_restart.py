@@ -4,8 +4,8 @@ the baseline), beside the same objective as a PromQL query on a real Prometheus.
 
 Run: ``python -m bench.status_restart [services] [--keep DIR]`` (default 100 services x 10
 objectives = 1,000 objectives, 12 series each, one sample a minute for 30 days: 52M samples; the
-seeding alone takes minutes, so ``--keep DIR`` seeds once and reuses). Not in ``make bench``:
-it takes longer than the others together.
+seeding alone takes minutes, so ``--keep DIR`` seeds once and reuses; a full rebuild of that
+needs ~18 GB). Not in ``make bench``: it takes longer than the others together.
 
 Measured, each in its own process (wall time and the child's peak RSS from ``/usr/bin/time``):
 status from the checkpoint (written 10 minutes before the end, as the agent's default
