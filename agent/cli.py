@@ -286,9 +286,12 @@ def _positive_int(text: str) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from redline.agent.importer import import_history, progress_stream
     from redline.agent.wiring import writable_store
+    from redline.store.checkpoint_file import remove_checkpoint
 
     loaded = _load(args.config)
     store = writable_store(loaded)
+    # History written behind the evaluator's checkpoint is not in it: the next reader rebuilds.
+    remove_checkpoint(loaded.data_dir)
     try:
         bound = {} if args.max_merge_rows is None else {"max_merge_rows": args.max_merge_rows}
         stats = import_history(args.history, store, progress=progress_stream(), **bound)

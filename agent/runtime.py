@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -54,13 +54,17 @@ from redline.alerts.manager import AlertManager
 from redline.alerts.silences import SilenceStore
 from redline.alerts.state import AlertStateStore
 from redline.alerts.suppression import Suppressor
+from redline.checkpoints.resume import resume
 from redline.collectors.base import Collector, CollectorContext, CollectResult, SourceHealth
 from redline.config import LoadedConfig
 from redline.kernel.errors import StoreError
-from redline.slo.evaluation import Evaluator, read_start_ms
+from redline.slo.checkpoint import fingerprints, snapshot
+from redline.slo.evaluation import Evaluator
+from redline.slo.evaluator_parts import EvaluatorParts
 from redline.slo.groups import GroupOverflow, group_overflows, has_new_members
 from redline.slo.results import StatusReport
-from redline.slo.spec import SLOSpec
+from redline.slo.spec import GuardrailSpec, SLOSpec
+from redline.store.checkpoint_file import write_checkpoint
 
 __all__ = ["Agent", "build_notifiers"]  # build_notifiers: re-exported from delivery_wiring
 
@@ -69,6 +73,8 @@ log = logging.getLogger("redline.agent")
 OVERFLOW_RECOUNT_S = 60.0
 """How often, at most, the overflow of a full grouped objective is counted again while its label grows."""
 STALE_AFTER_INTERVALS = 3
+CHECKPOINT_AFTER_REBUILD_S = 60.0
+"""After a cold start that rebuilt from raw samples, the first checkpoint is written this soon."""
 """The agent is not ready when its last evaluation is older than this many evaluate intervals."""
 
 
@@ -93,7 +99,11 @@ class Agent:
         self.store = writable_store(loaded)
         # Batches the store refuses (full disk, read-only mount) wait here, bounded, in order.
         self.write_buffer = WriteBuffer(self.store.append, cfg.agent.write_buffer_samples)
-        self.evaluator = Evaluator(cfg.slos, cfg.guardrails)
+        self.evaluator: Evaluator | EvaluatorParts = Evaluator(cfg.slos, cfg.guardrails)
+        self._evaluator_specs: tuple[list[SLOSpec], list[GuardrailSpec]] = (list(cfg.slos), list(cfg.guardrails))
+        """What ``evaluator`` was built for (grouped objectives expanded): the checkpoint's key."""
+        self.resumed_from: str = "rebuild"
+        """How the last ``load_history`` built the evaluator: ``checkpoint`` or ``rebuild``."""
         self.collectors: dict[str, Collector] = build_collectors(
             cfg, CollectorContext(clock=clock, env=env, http=self._client)
         )
@@ -226,25 +236,38 @@ class Agent:
     # -- jobs ----------------------------------------------------------------------------------
 
     def load_history(self) -> int:
-        """Cold start: expand grouped objectives over the stored series, then feed the evaluator
-        the stored samples its windows need. Returns the count of samples read."""
+        """Cold start: expand grouped objectives over the stored series, then build the evaluator
+        from the checkpoint plus the samples stored since, or from every stored sample its windows
+        need when the checkpoint does not fit (``redline.checkpoints.resume``). Returns the count
+        of samples read."""
         cfg = self.loaded.config
+        slos: list[SLOSpec] = list(cfg.slos)
         if any(s.group_by for s in cfg.slos):
-            expanded, self.group_overflows = expand_and_report(cfg.slos, self.store.series())
-            evaluator = Evaluator(expanded, cfg.guardrails)
-        else:
-            evaluator = Evaluator(cfg.slos, cfg.guardrails)
+            slos, self.group_overflows = expand_and_report(cfg.slos, self.store.series())
         # Under the lock: a batch another source appends meanwhile is ingested into the new
         # evaluator after the swap (samples it already read are ignored as not newer).
         with self._lock:
-            now_ms = int(self._clock() * 1000)
-            start_ms = read_start_ms(evaluator.history_seconds, now_ms)
-            frame = self.store.read(evaluator.selectors(), start_ms, now_ms)
-            evaluator.ingest(frame)
-            for batch in self.write_buffer.pending():  # not stored yet (full disk), but collected
-                evaluator.ingest(batch)
-            self.evaluator = evaluator
-        return frame.height
+            resumed = resume(
+                self.store, slos, cfg.guardrails, int(self._clock() * 1000), pending=self.write_buffer.pending()
+            )
+            self.evaluator = resumed.evaluator
+            self._evaluator_specs = (slos, list(cfg.guardrails))
+        self.resumed_from = resumed.source
+        return resumed.samples_read
+
+    def checkpoint(self) -> int:
+        """Write the evaluator's state as the data directory's checkpoint (the ``checkpoint`` job,
+        every ``agent.checkpoint_interval``); its size in bytes. The state is copied under the lock
+        (a memory copy) and written after it, so ingest and evaluation wait only for the copy."""
+        with self._lock:
+            through_ms = int(self._clock() * 1000)
+            head, buffers = snapshot(
+                self.evaluator, fingerprints(*self._evaluator_specs), through_ms, copy=True
+            )
+        started = time.perf_counter()
+        size = write_checkpoint(self.loaded.data_dir, head, buffers)
+        log.debug("checkpoint written: %d bytes in %.2f s", size, time.perf_counter() - started)
+        return size
 
     def _has_new_group_members(self, samples: pl.DataFrame) -> bool:
         """Whether ``samples`` hold a member of a grouped objective the evaluator does not know."""
@@ -508,7 +531,8 @@ class Agent:
         loaded = self.load_history()
         cfg = self.loaded.config
         log.info(
-            "cold start: %d stored samples loaded for %d objectives and %d guardrails",
+            "cold start (%s): %d stored samples loaded for %d objectives and %d guardrails",
+            "from the checkpoint" if self.resumed_from == "checkpoint" else "from the stored samples",
             loaded, len(cfg.slos), len(cfg.guardrails),
         )
         self.start_server()
@@ -543,6 +567,20 @@ class Agent:
             id="compact",
             max_instances=1,
             coalesce=True,
+        )
+        # After a rebuild, the first checkpoint comes a minute in (a restart soon after reads it),
+        # else one interval after the start.
+        # (apscheduler: a next_run_time of None would pause the job, so it is passed only then)
+        first_s = min(CHECKPOINT_AFTER_REBUILD_S, agent_cfg.checkpoint_interval)
+        soon = {"next_run_time": now + timedelta(seconds=first_s)}
+        sched.add_job(
+            self._guarded("checkpoint", self.checkpoint),
+            "interval",
+            seconds=agent_cfg.checkpoint_interval,
+            id="checkpoint",
+            max_instances=1,
+            coalesce=True,
+            **(soon if self.resumed_from == "rebuild" else {}),
         )
         sched.add_job(
             self._guarded("readiness", self.readiness.reasons),  # logs a late evaluation when it starts

@@ -9,8 +9,8 @@ from typing import Any
 
 from redline.agent.group_overflow import expand_and_report, overflow_json
 from redline.agent.store_verify import store_corrupt_files, store_status_lines
+from redline.checkpoints.resume import resume
 from redline.config import LoadedConfig
-from redline.slo.evaluation import Evaluator, read_start_ms
 from redline.slo.groups import GroupOverflow
 from redline.slo.ranking import format_age
 from redline.slo.results import StatusReport
@@ -39,19 +39,18 @@ class StatusWithStore(StatusReport):
 
 
 def compute_status(loaded: LoadedConfig, at_s: float) -> StatusReport:
-    """Read what the objectives need from the store and evaluate at ``at_s``. Read-only: a
-    damaged file is skipped and listed (with what is already in quarantine), never moved."""
+    """Read what the objectives need from the store and evaluate at ``at_s``: the agent's
+    checkpoint plus the samples since, or every sample of the window when it does not fit
+    (``redline.checkpoints.resume``). Read-only: a damaged file is skipped and listed (with what
+    is already in quarantine), never moved; the checkpoint is never written here."""
     cfg = loaded.config
     store = SampleStore(loaded.data_dir, retention_seconds=cfg.agent.retention, quarantine=False)
     slos: list[SLOSpec] = list(cfg.slos)
     overflows: list[GroupOverflow] = []
     if any(s.group_by for s in cfg.slos):
         slos, overflows = expand_and_report(cfg.slos, store.series())
-    evaluator = Evaluator(slos, cfg.guardrails)
     at_ms = int(at_s * 1000)
-    start_ms = read_start_ms(evaluator.history_seconds, at_ms)
-    evaluator.ingest(store.read(evaluator.selectors(), start_ms, at_ms))
-    report = evaluator.evaluate(at_ms)
+    report = resume(store, slos, cfg.guardrails, at_ms).evaluator.evaluate(at_ms)
     return StatusWithStore(
         report.at, report.dimensions, report.objectives, tuple(store_corrupt_files(store)), tuple(overflows)
     )

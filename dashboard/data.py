@@ -17,6 +17,7 @@ from typing import Final
 
 import polars as pl
 
+from redline.checkpoints.resume import resume
 from redline.config import LoadedConfig
 from redline.kernel.fields import empty_samples
 from redline.kernel.labels import Selector
@@ -98,12 +99,15 @@ def _read(
 
 
 def evaluate_report(config: LoadedConfig, at_ms: int) -> Evaluation:
-    """Evaluate every objective of ``config`` at ``at_ms`` from the stored samples."""
-    evaluator = _evaluator(config, series=_series(config))
-    start_ms = read_start_ms(evaluator.history_seconds, at_ms)
-    samples, problems, newest_ms = _read(config, evaluator.selectors(), start_ms, at_ms, newest=True)
-    evaluator.ingest(samples)
-    return Evaluation(evaluator.evaluate(at_ms), problems, newest_ms)
+    """Evaluate every objective of ``config`` at ``at_ms`` from the stored samples: the agent's
+    checkpoint plus the samples since when it fits, else all of them (``redline.checkpoints``)."""
+    if not config.data_dir.is_dir():  # not started yet: opening the store there could create it
+        return Evaluation(_evaluator(config).evaluate(at_ms))
+    series = _series(config)
+    slos = expand_groups(config.config.slos, series) if series is not None else list(config.config.slos)
+    store = SampleStore(config.data_dir)
+    evaluator = resume(store, slos, config.config.guardrails, at_ms).evaluator
+    return Evaluation(evaluator.evaluate(at_ms), tuple(store.problems), store.newest_timestamp_ms())
 
 
 def _results_over(

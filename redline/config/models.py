@@ -76,6 +76,9 @@ class AgentSettings(_Strict):
     data_dir: Path = Path("./redline-data")
     evaluate_interval: DurationSeconds = 30.0
     compact_interval: DurationSeconds = 300.0
+    checkpoint_interval: DurationSeconds = 600.0
+    """How often the evaluator's state is written to ``data_dir/checkpoint/``, so a
+    restart, ``redline status`` and the dashboard read it plus the samples since, not the window."""
     retention: DurationSeconds = 35 * 86400.0
     compaction: CompactionSettings = CompactionSettings()
     write_buffer_samples: Annotated[int, Field(ge=1)] = 1_000_000

@@ -22,9 +22,15 @@ ALLOWED: dict[str, tuple[Path, set[str]]] = {
     "config": (ROOT / "redline" / "config", {"kernel", "slo", "collectors"}),
     "alerts": (ROOT / "alerts", {"kernel", "slo"}),
     # alerts: read by dashboard/alerts_view.py only (the Alerts page), through the alerts package's store
-    "dashboard": (ROOT / "dashboard", {"kernel", "slo", "store", "config", "alerts"}),
+    # checkpoints: the evaluator's checkpoint read path needs both store (the file) and slo (the
+    # state); agent and dashboard share it, and neither may import the other
+    "checkpoints": (ROOT / "redline" / "checkpoints", {"kernel", "store", "slo"}),
+    "dashboard": (ROOT / "dashboard", {"kernel", "slo", "store", "config", "alerts", "checkpoints"}),
     "demo": (ROOT / "redline" / "demo", {"kernel"}),
-    "agent": (ROOT / "agent", {"kernel", "store", "collectors", "slo", "config", "alerts", "dashboard", "demo"}),
+    "agent": (
+        ROOT / "agent",
+        {"kernel", "store", "collectors", "slo", "config", "alerts", "dashboard", "demo", "checkpoints"},
+    ),
 }
 PARTS = set(ALLOWED)
 
@@ -77,7 +83,7 @@ def test_a_part_imports_only_what_the_dependency_rule_allows(part: str) -> None:
 
 
 def test_no_module_imports_a_part_by_its_bare_folder_name() -> None:
-    bare = {"agent", "collectors", "slo", "alerts", "dashboard", "store", "kernel", "config", "demo"}
+    bare = {"agent", "collectors", "slo", "alerts", "dashboard", "store", "kernel", "config", "demo", "checkpoints"}
     folders = [ROOT / name for name in ("agent", "collectors", "slo", "alerts", "dashboard", "tests", "bench")]
     folders.append(ROOT / "redline")
     offenders = [
