@@ -265,7 +265,8 @@ def run(minutes: float, window_min: float, targets: int, series: int) -> int:
     """Start everything, sample every second, print the first and last windows."""
     windows = max(1, round(minutes / window_min))
     window_s = window_min * 60
-    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="redline-soak-") as tmp_name:
+    # The stack (servers, children) closes before the directory is removed: a stopping agent writes.
+    with tempfile.TemporaryDirectory(prefix="redline-soak-") as tmp_name, ExitStack() as stack:
         tmp = Path(tmp_name)
         servers = [Target(i, series) for i in range(targets)]
         addresses = []
