@@ -92,8 +92,10 @@ class Target:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                target.count(self.headers.get("User-Agent", ""))
-                send_body(self, 200, EXPOSITION, target.body())
+                # Counted once sent: a scraper that timed out and hung up took nothing.
+                with suppress(BrokenPipeError, ConnectionResetError):
+                    send_body(self, 200, EXPOSITION, target.body())
+                    target.count(self.headers.get("User-Agent", ""))
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
