@@ -45,7 +45,7 @@ from redline.agent.source_log import SourceLog
 from redline.agent.store_verify import StoreIntegrityCollector, store_corrupt_files
 from redline.agent.telemetry import Telemetry
 from redline.agent.wiring import build_collectors, writable_store
-from redline.agent.write_buffer import WriteBuffer, WriteBufferCollector, WriteOutcome
+from redline.agent.write_buffer import WRITE_LINGER_S, WriteBuffer, WriteBufferCollector, WriteOutcome
 from redline.alerts.alert_policy import AlertPolicy
 from redline.alerts.conditions import ConditionPolicy, SelfHealth, objective_context
 from redline.alerts.health import HealthRegistry, NotifierEvent
@@ -78,6 +78,12 @@ CHECKPOINT_AFTER_REBUILD_S = 60.0
 """The agent is not ready when its last evaluation is older than this many evaluate intervals."""
 
 
+def distinct_series(batches: Mapping[str, pl.DataFrame]) -> dict[str, int]:
+    """Distinct series of each source's last collection (``redline_source_last_series``)."""
+    return {source: frame.select("metric", "labels").n_unique() if frame.height else 0
+            for source, frame in batches.items()}
+
+
 class Agent:
     """One agent: owns the store, the collectors, the evaluator, the alert manager and the jobs."""
 
@@ -107,6 +113,8 @@ class Agent:
         self.collectors: dict[str, Collector] = build_collectors(
             cfg, CollectorContext(clock=clock, env=env, http=self._client)
         )
+        if len(self.collectors) > 1:  # sources scraped on the same ticks share a batch file
+            self.write_buffer.linger_s = WRITE_LINGER_S
         self._alert_state = AlertStateStore(loaded.data_dir / "alerts.sqlite")
         delivery = build_delivery(loaded, env, self._client)
         # Hook for meta-alerts: ``notifier_health.listen(callback)`` hears of broken notifiers,
@@ -153,9 +161,12 @@ class Agent:
         for notifier in delivery.notifiers:
             self.readiness.know(f"notifier:{notifier.name}")
         self.notifier_health.listen(self._note_notifier)
-        self._series: dict[str, int] = {}  # source -> distinct series in its last collection
+        # source -> its last collection; its distinct series are counted when /metrics is read,
+        # not on every scrape (the frames share their strings with the parser's series cache).
+        self._last_batches: dict[str, pl.DataFrame] = {}
         self.metrics = AgentMetrics(
-            lambda: self._report, lambda: dict(self._health), self.readiness, series=lambda: dict(self._series)
+            lambda: self._report, lambda: dict(self._health), self.readiness,
+            series=lambda: distinct_series(dict(self._last_batches)),
         )
         self.metrics.registry.register(StoreIntegrityCollector(self.store))
         self.metrics.registry.register(StoreUsageCollector(self.store.disk_bytes))
@@ -323,7 +334,7 @@ class Agent:
         if not health.ok:
             self.metrics.collect_failures.labels(source).inc()
         self._source_log.note(source, health)
-        self._series[source] = result.samples.select("metric", "labels").n_unique() if result.samples.height else 0
+        self._last_batches[source] = result.samples
         if result.samples.height:
             self.telemetry.samples_collected.add(result.samples.height, {"source": source})
             with self.telemetry.span("redline.store", source=source, samples=result.samples.height) as span:

@@ -6,6 +6,12 @@ Run: ``python -m bench.soak`` (4 minutes, windows of 1 minute, 4 targets x 2,500
 a 2-core machine with both scrapers running); the real soak of issue 10 is
 ``python -m bench.soak --minutes 30 --window 5`` (add ``--targets 20 --series 5000`` on a machine
 with the cores for it). Not in ``make bench``: it takes longer than the others together.
+``python -m bench.soak --smoke`` is the 5-minute CI smoke (2 targets x 1,000 series, windows of
+1 minute): it exits 1 when either scraper fell behind (took fewer than 90% of its due scrapes in
+a window) or the agent exited, whatever the figures.
+
+Each window also prints the share of due scrapes each scraper took (due: targets x seconds):
+below 100% means it fell behind its 1 s interval (a machine that cannot carry the scale).
 
 Goal (issue 10): Redline's last-window RSS and compaction time within 10% of its first window's;
 CPU per sample at least as good as Prometheus's, RSS no more than Prometheus's.
@@ -86,8 +92,10 @@ class Target:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                target.count(self.headers.get("User-Agent", ""))
-                send_body(self, 200, EXPOSITION, target.body())
+                # Counted once sent: a scraper that timed out and hung up took nothing.
+                with suppress(BrokenPipeError, ConnectionResetError):
+                    send_body(self, 200, EXPOSITION, target.body())
+                    target.count(self.headers.get("User-Agent", ""))
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -152,6 +160,13 @@ class Window:
     disk_end: int = 0
     compaction_start: tuple[float, float] = (0.0, 0.0)
     compaction_end: tuple[float, float] = (0.0, 0.0)
+    due: int = 0
+    """Samples due in the window: targets x series x seconds (one scrape per target per second)."""
+
+    @property
+    def taken(self) -> float:
+        """The share of due samples (so of due scrapes) the scraper took in the window."""
+        return (self.samples_end - self.samples_start) / self.due if self.due else float("nan")
 
     @property
     def rss_mean_mb(self) -> float:
@@ -252,7 +267,8 @@ def run(minutes: float, window_min: float, targets: int, series: int) -> int:
     """Start everything, sample every second, print the first and last windows."""
     windows = max(1, round(minutes / window_min))
     window_s = window_min * 60
-    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="redline-soak-") as tmp_name:
+    # The stack (servers, children) closes before the directory is removed: a stopping agent writes.
+    with tempfile.TemporaryDirectory(prefix="redline-soak-") as tmp_name, ExitStack() as stack:
         tmp = Path(tmp_name)
         servers = [Target(i, series) for i in range(targets)]
         addresses = []
@@ -308,7 +324,8 @@ def run(minutes: float, window_min: float, targets: int, series: int) -> int:
             for who, win in now.items():
                 win.cpu_start, win.samples_start = cpu_seconds(pids[who]), samples(who)
             now["redline"].compaction_start = compaction_totals(metrics_url)
-            end = time.monotonic() + window_s
+            begun = time.monotonic()
+            end = begun + window_s
             while time.monotonic() < end:
                 for who, proc in (("redline", agent), ("prometheus", prom)):
                     if proc.poll() is not None:
@@ -316,19 +333,30 @@ def run(minutes: float, window_min: float, targets: int, series: int) -> int:
                         raise SystemExit(f"{who} exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
                     now[who].rss.append(rss_bytes(pids[who]))
                 time.sleep(max(0.0, min(1.0, end - time.monotonic())))
+            elapsed = time.monotonic() - begun
             for who, win in now.items():
                 win.cpu_end, win.samples_end, win.disk_end = cpu_seconds(pids[who]), samples(who), dir_bytes(dirs[who])
+                win.due = int(targets * series * elapsed)
                 measured[who].append(win)
             now["redline"].compaction_end = compaction_totals(metrics_url)
             r = now["redline"]
             print(
                 f"  window {w + 1}/{windows}: redline RSS {r.rss_mean_mb:.0f} MB, "
                 f"{r.cpu_per_million:.1f} CPU s/M samples, "
-                f"compaction {r.compaction_s * 1000:.0f} ms; prometheus RSS {now['prometheus'].rss_mean_mb:.0f} MB",
+                f"compaction {r.compaction_s * 1000:.0f} ms, {r.taken:.0%} of due scrapes; "
+                f"prometheus RSS {now['prometheus'].rss_mean_mb:.0f} MB, {now['prometheus'].taken:.0%} of due scrapes",
                 flush=True,
             )
     report(measured, window_min)
-    return 0
+    behind = [f"{who} window {i + 1}: {w.taken:.0%}" for who, ws in measured.items() for i, w in enumerate(ws)
+              if w.taken < KEPT_UP]
+    if behind:
+        print(f"fell behind (took under {KEPT_UP:.0%} of due scrapes): " + "; ".join(behind))
+    return 1 if behind else 0
+
+
+KEPT_UP = 0.9
+"""The share of due scrapes under which a scraper is said to have fallen behind."""
 
 
 def _ratio(a: float, b: float) -> str:
@@ -343,6 +371,7 @@ def report(measured: dict[str, list[Window]], window_min: float) -> None:
         ("RSS max (MB)", lambda w: w.rss_max_mb, "{:.0f}"),
         ("CPU s per M samples", lambda w: w.cpu_per_million, "{:.2f}"),
         ("disk bytes per sample", lambda w: w.disk_per_sample, "{:.2f}"),
+        ("due scrapes taken (%)", lambda w: w.taken * 100, "{:.0f}"),
     )
     for label, index in (("first", 0), ("last", -1)):
         print(
@@ -383,7 +412,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--window", type=float, default=1.0, help="window length in minutes (default 1)")
     parser.add_argument("--targets", type=int, default=4, help="scrape targets (default 4)")
     parser.add_argument("--series", type=int, default=2500, help="series per target (default 2,500)")
+    parser.add_argument(
+        "--smoke", action="store_true",
+        help="the 5-minute CI smoke: 2 targets x 1,000 series, windows of 1 minute (overrides the other flags)",
+    )
     args = parser.parse_args(argv)
+    if args.smoke:
+        return run(5.0, 1.0, 2, 1000)
     return run(args.minutes, args.window, args.targets, args.series)
 
 

@@ -54,6 +54,7 @@ from redline.kernel.errors import StoreError
 from redline.kernel.fields import SAMPLE_SCHEMA, empty_samples
 from redline.kernel.labels import Selector
 from redline.store.coded import CodedRows, SeriesCoder, merge_coded, read_coded, write_coded_segment
+from redline.store.memory import release_free_memory
 from redline.store.quarantine import QUARANTINE_DIR, CorruptFile, move_to_quarantine
 from redline.store.segments import (
     DAY_MS,
@@ -211,6 +212,12 @@ class SampleStore:
         if not self.data_dir.exists():
             return CompactionStats(0, 0, 0, 0)
         self._ensure_dirs()
+        try:
+            return self._compact(began)
+        finally:
+            release_free_memory()  # the merge's memory back to the OS: RSS follows what is in use
+
+    def _compact(self, began: float) -> CompactionStats:
         with self._compact_lock, self._process_lock():
             self._remove_dead_temps()
             cycle = _Cycle()
