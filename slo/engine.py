@@ -34,6 +34,7 @@ from redline.slo.results import ObjectiveResult, StatusReport
 from redline.slo.series.batches import Batch, TickRows, large_batches, series_runs, small_batches
 from redline.slo.series.counters import SeriesCounters
 from redline.slo.series.index import SelectorIndex, SeriesIndex
+from redline.slo.series.layouts import FrameLayouts
 from redline.slo.sides import SideCounters, histogram_problems, ingest_series_batches, ingest_series_rows
 from redline.slo.slice_groups import SliceGroups, band_problems
 from redline.slo.spec import BURN_WINDOWS, SLOSpec
@@ -77,8 +78,14 @@ class SLOEvaluator:
         self._group_index = SelectorIndex([g.selector for g in self._groups])
         self._slice_index = SelectorIndex(slice_selectors)
         self._series = SeriesIndex(self._metrics, self._register)
+        self._layouts = FrameLayouts()
         self._groups_of_series: list[list[int]] = []
         self._table = RatioTable(self._objectives, plan.windows_ms)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Restore a checkpoint's state; one written before frame layouts were kept gets none yet."""
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_layouts", FrameLayouts())
 
     # -- what to read ----------------------------------------------------------------------
 
@@ -154,7 +161,7 @@ class SLOEvaluator:
             return
         if samples.get_column("timestamp").null_count():
             samples = samples.filter(pl.col("timestamp").is_not_null())
-        found = series_runs(samples, self._series.id_of)
+        found = series_runs(samples, self._series.id_of, self._layouts)
         if found is None:
             return
         samples, starts, lengths, run_sid = found

@@ -22,6 +22,7 @@ import numpy.typing as npt
 import polars as pl
 
 from redline.slo.series.increase import series_increments
+from redline.slo.series.layouts import FrameLayouts
 
 __all__ = ["MAX_RUNS", "Batch", "TickRows", "large_batches", "new_rows", "runs", "series_runs", "small_batches"]
 
@@ -52,19 +53,28 @@ MAX_RUNS = 10_000
 
 
 def series_runs(
-    samples: pl.DataFrame, series_id: Callable[[str, str], int]
+    samples: pl.DataFrame, series_id: Callable[[str, str], int], layouts: FrameLayouts | None = None
 ) -> tuple[pl.DataFrame, I64, I64, I64] | None:
     """The frame (sorted by series when it was scattered), the start and length of each run of
     one series, and each run's id from ``series_id`` (−1: a series nobody reads). ``None`` when
-    no run is read."""
-    starts, lengths = runs(samples)
-    if len(starts) > max(MAX_RUNS, samples.height // 16):
-        samples = samples.sort("metric", "labels", "timestamp", maintain_order=True)
+    no run is read. With ``layouts``, a frame whose series columns were seen before reuses the
+    runs and ids found then (``slo.series.layouts``): a steady scrape's are found once."""
+    metric, labels = samples.get_column("metric"), samples.get_column("labels")
+    layout = layouts.get(metric, labels) if layouts is not None else None
+    if layout is None:
         starts, lengths = runs(samples)
-    keys = samples.select(
-        pl.col("metric").gather(pl.Series(starts)), pl.col("labels").gather(pl.Series(starts))
-    ).rows()
-    run_sid = np.fromiter((series_id(m, lb) for m, lb in keys), dtype=np.int64, count=len(keys))
+        sorted_now = len(starts) > max(MAX_RUNS, samples.height // 16)
+        if sorted_now:
+            samples = samples.sort("metric", "labels", "timestamp", maintain_order=True)
+            starts, lengths = runs(samples)
+        keys = samples.select(
+            pl.col("metric").gather(pl.Series(starts)), pl.col("labels").gather(pl.Series(starts))
+        ).rows()
+        run_sid = np.fromiter((series_id(m, lb) for m, lb in keys), dtype=np.int64, count=len(keys))
+        layout = (starts, lengths, run_sid)
+        if layouts is not None and not sorted_now:
+            layouts.put(metric, labels, layout)
+    starts, lengths, run_sid = layout
     if not (run_sid >= 0).any():
         return None
     return samples, starts, lengths, run_sid
