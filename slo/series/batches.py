@@ -24,7 +24,10 @@ import polars as pl
 from redline.slo.series.increase import series_increments
 from redline.slo.series.layouts import FrameLayouts
 
-__all__ = ["MAX_RUNS", "Batch", "TickRows", "large_batches", "new_rows", "runs", "series_runs", "small_batches"]
+__all__ = [
+    "MAX_RUNS", "Batch", "TickRows", "large_batches", "new_rows", "newest_rows", "runs", "series_runs",
+    "small_batches", "tick_batches", "tick_rows",
+]
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -100,20 +103,36 @@ def small_batches(
 ) -> tuple[dict[int, Batch], TickRows | None]:
     """Per series new rows, computed on whole arrays (a tick: one row per series); also the rows
     themselves, sorted by series and timestamp. ``sid`` -1: a series no objective reads."""
+    tick = tick_rows(sid, ts, val, last_ts, last_val)
+    return ({}, None) if tick is None else (tick_batches(tick), tick)
+
+
+def tick_rows(sid: I64, ts: I64, val: F64, last_ts: I64, last_val: F64) -> TickRows | None:
+    """A small batch's new rows as whole arrays, sorted by series and timestamp, with their
+    increments (``None`` when there is none). ``sid`` -1: a series no objective reads."""
     sid, ts, val = new_rows(sid, ts, val, last_ts)
     if len(sid) == 0:
-        return {}, None
+        return None
+    first = np.concatenate([[True], sid[1:] != sid[:-1]])
+    inc = series_increments(first, val, last_val[sid])
+    return sid, ts, val, inc
+
+
+def tick_batches(tick: TickRows) -> dict[int, Batch]:
+    """``tick``'s rows cut per series (for readers that go series by series)."""
+    sid, ts, val, inc = tick
     bounds = np.flatnonzero(sid[1:] != sid[:-1]) + 1
     starts = np.concatenate([[0], bounds])
-    first = np.zeros(len(sid), dtype=np.bool_)
-    first[starts] = True
-    inc = series_increments(first, val, last_val[sid])
     ends = np.append(bounds, len(sid))
-    batches: dict[int, Batch] = {
+    return {
         s: (ts[a:b], val[a:b], inc[a:b])
         for s, a, b in zip(sid[starts].tolist(), starts.tolist(), ends.tolist(), strict=True)
     }
-    return batches, (sid, ts, val, inc)
+
+
+def newest_rows(sid: I64) -> I64:
+    """The index of each series' last row in rows sorted by series (``TickRows``' order)."""
+    return np.append(np.flatnonzero(sid[1:] != sid[:-1]), len(sid) - 1)
 
 
 def large_batches(
