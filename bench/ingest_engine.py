@@ -1,8 +1,9 @@
 """Ingest benchmark: the CPU ``Evaluator.ingest`` spends per million scraped samples, this tree
 beside a baseline checkout, in one run.
 
-Run: ``python -m bench.ingest_engine [baseline-root] [--seconds N] [--rounds R]`` (default
-baseline ``/work/main``, 300 seconds, 2 rounds). Each run is a child process whose
+Run: ``python -m bench.ingest_engine [baseline-root] [--seconds N] [--rounds R] [--mix soak]``
+(default baseline ``/work/main``, 300 seconds, 2 rounds; ``--mix soak``: ``bench.soak``'s series
+and its two objectives, 67% of the series selected). Each run is a child process whose
 ``PYTHONPATH`` is the tree it measures, so both import their own ``redline``; the rounds
 alternate baseline and this tree, so machine noise falls on both.
 
@@ -60,6 +61,24 @@ def _series(target: int) -> tuple[list[tuple[str, str]], list[str]]:
     return out, kinds
 
 
+def _soak_series(target: int) -> tuple[list[tuple[str, str]], list[str]]:
+    """``bench.soak``'s target: two thirds request counters by route and code, a third gauges."""
+    src = f'source="t{target}"'
+    routes = SERIES // 3
+    out = [("soak_requests_total", f'code="{c}",route="r{r}",{src}') for r in range(routes) for c in ("200", "500")]
+    out += [("soak_inflight", f'route="r{g}",{src}') for g in range(SERIES - len(out))]
+    return out, ["count"] * (2 * routes) + ["gauge"] * (SERIES - 2 * routes)
+
+
+SOAK_SPECS = [
+    {"name": "soak-availability", "objective": 99.9, "window": "1d",
+     "sli": {"ratio": {"errors": 'soak_requests_total{code="500"}', "total": "soak_requests_total"}}},
+    {"name": "soak-availability-target-0", "objective": 99, "window": "1h",
+     "sli": {"ratio": {"errors": 'soak_requests_total{source="t0",code="500"}',
+                       "total": 'soak_requests_total{source="t0"}'}}},
+]
+"""``bench.soak``'s objectives (``--mix soak``: 67% of the series selected)."""
+
 SPECS = [
     {"name": "api-availability", "objective": 99.9, "window": "1d",
      "sli": {"ratio": {"errors": 'svc_requests_total{service="api",code="500"}',
@@ -75,7 +94,7 @@ SPECS = [
 ]
 
 
-def _child(seconds: int) -> None:
+def _child(seconds: int, mix: str) -> None:
     """Feed the frames to an ``Evaluator`` of this process's ``redline``; print a JSON line."""
     import numpy as np
     import polars as pl
@@ -85,11 +104,12 @@ def _child(seconds: int) -> None:
     from redline.slo.groups import expand_groups
     from redline.slo.spec import SLOSpec
 
-    targets = [_series(t) for t in range(TARGETS)]
+    soak = mix == "soak"
+    targets = [(_soak_series if soak else _series)(t) for t in range(TARGETS)]
     stored = pl.DataFrame(
         [pair for series, _ in targets for pair in series], schema=["metric", "labels"], orient="row"
     )
-    specs = expand_groups([SLOSpec.model_validate(s) for s in SPECS], stored)
+    specs = expand_groups([SLOSpec.model_validate(s) for s in (SOAK_SPECS if soak else SPECS)], stored)
     evaluator = Evaluator(specs)
     rng = np.random.default_rng(7)
     rates = [rng.uniform(1.0, 50.0, SERIES) for _ in range(TARGETS)]
@@ -98,7 +118,7 @@ def _child(seconds: int) -> None:
         rate[kind == "gauge"] = 0.0
         # errors 1% of successes; a histogram's buckets cumulative (each the one before plus a share)
         rate[1 : 2 * ROUTES : 2] *= 0.01
-        for b in range(2 * ROUTES, 2 * ROUTES + 4 * (ROUTES // 10), 4):
+        for b in range(2 * ROUTES, 2 * ROUTES + 4 * (ROUTES // 10), 4) if not soak else ():
             rate[b + 1 : b + 4] = rate[b] + np.cumsum(rate[b + 1 : b + 4])
     frames_meta = [
         (pl.Series([m for m, _ in series]), pl.Series([lb for _, lb in series])) for series, _ in targets
@@ -131,10 +151,10 @@ def _child(seconds: int) -> None:
     print(json.dumps({"cpu_s": cpu_s, "samples": fed, "digest": digest.hexdigest()[:16]}))
 
 
-def _run(root: Path, seconds: int) -> dict[str, float | int | str]:
+def _run(root: Path, seconds: int, mix: str) -> dict[str, float | int | str]:
     env = dict(os.environ, PYTHONPATH=str(root), POLARS_MAX_THREADS=os.environ.get("POLARS_MAX_THREADS", "2"))
     out = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", "--seconds", str(seconds)],
+        [sys.executable, str(Path(__file__).resolve()), "--child", "--seconds", str(seconds), "--mix", mix],
         env=env, check=True, stdout=subprocess.PIPE, text=True, cwd=str(root),
     )
     result: dict[str, float | int | str] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -146,22 +166,26 @@ def main() -> int:
     parser.add_argument("baseline", nargs="?", default="/work/main", help="the baseline tree (default /work/main)")
     parser.add_argument("--seconds", type=int, default=300, help="seconds of scrapes per run (default 300)")
     parser.add_argument("--rounds", type=int, default=2, help="baseline/this pairs, alternated (default 2)")
+    parser.add_argument(
+        "--mix", choices=("default", "soak"), default="default",
+        help="series and objectives: the default (~24%% selected) or bench.soak's (67%% selected)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(args.seconds)
+        _child(args.seconds, args.mix)
         return 0
     here = Path(__file__).resolve().parent.parent
     trees = {"baseline": Path(args.baseline).resolve(), "this tree": here}
     print(
         f"ingest: {TARGETS} targets x {SERIES:,} series every 1 s for {args.seconds} s "
-        f"(~24% selected); baseline {trees['baseline']}"
+        f"({'67' if args.mix == 'soak' else '~24'}% selected); baseline {trees['baseline']}"
     )
     per_million: dict[str, list[float]] = {name: [] for name in trees}
     digests: dict[str, set[str]] = {name: set() for name in trees}
     for round_no in range(args.rounds):
         for name, root in trees.items():
-            r = _run(root, args.seconds)
+            r = _run(root, args.seconds, args.mix)
             figure = float(r["cpu_s"]) / int(r["samples"]) * 1e6
             per_million[name].append(figure)
             digests[name].add(str(r["digest"]))
