@@ -127,3 +127,18 @@ def test_layouts_hold_at_most_max_rows_and_none_in_a_checkpoint() -> None:
     assert (restored.rows, restored.max_rows, restored.max_frame_rows) == (0, 5, 3)
     evaluator.ingest(frames[0])
     assert b"polars" not in pickle.dumps(evaluator)
+
+
+def test_a_checkpoint_written_before_layouts_were_kept_resumes_and_ingests() -> None:
+    before = Evaluator([AVAILABILITY], [SPEND])
+    before.ingest(scrape(0, SELECTED))
+    del before.slos.__dict__["_layouts"]  # as an evaluator pickled by the previous engine
+    assert before.guardrails is not None
+    del before.guardrails._store.__dict__["_layouts"]
+    resumed: Evaluator = pickle.loads(pickle.dumps(before))
+    fresh = Evaluator([AVAILABILITY], [SPEND])
+    fresh.ingest(scrape(0, SELECTED))
+    for second in range(1, 120):
+        resumed.ingest(scrape(second, SELECTED))
+        fresh.ingest(scrape(second, SELECTED))
+    assert repr(resumed.evaluate(T0 + 119_000)) == repr(fresh.evaluate(T0 + 119_000))
