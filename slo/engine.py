@@ -31,9 +31,10 @@ from redline.slo.query_sli import QueryEvaluator
 from redline.slo.ranking import rank_dimensions, rank_objectives
 from redline.slo.ratio_table import RatioTable
 from redline.slo.results import ObjectiveResult, StatusReport
-from redline.slo.series.batches import Batch, TickRows, large_batches, series_runs, small_batches
+from redline.slo.series.batches import TickRows, large_batches, newest_rows, series_runs, tick_batches, tick_rows
 from redline.slo.series.counters import SeriesCounters
 from redline.slo.series.index import SelectorIndex, SeriesIndex
+from redline.slo.series.layouts import FrameLayouts
 from redline.slo.sides import SideCounters, histogram_problems, ingest_series_batches, ingest_series_rows
 from redline.slo.slice_groups import SliceGroups, band_problems
 from redline.slo.spec import BURN_WINDOWS, SLOSpec
@@ -77,8 +78,14 @@ class SLOEvaluator:
         self._group_index = SelectorIndex([g.selector for g in self._groups])
         self._slice_index = SelectorIndex(slice_selectors)
         self._series = SeriesIndex(self._metrics, self._register)
+        self._layouts = FrameLayouts()
         self._groups_of_series: list[list[int]] = []
         self._table = RatioTable(self._objectives, plan.windows_ms)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Restore a checkpoint's state; one written before frame layouts were kept gets none yet."""
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_layouts", FrameLayouts())
 
     # -- what to read ----------------------------------------------------------------------
 
@@ -154,35 +161,45 @@ class SLOEvaluator:
             return
         if samples.get_column("timestamp").null_count():
             samples = samples.filter(pl.col("timestamp").is_not_null())
-        found = series_runs(samples, self._series.id_of)
+        found = series_runs(samples, self._series.id_of, self._layouts)
         if found is None:
             return
         samples, starts, lengths, run_sid = found
         self._series_counters.grow(self._n_slots)
         ts = samples.get_column("timestamp").to_numpy()
         val = samples.get_column("value").to_numpy()
-        tick: TickRows | None = None
-        batches: dict[int, Batch]
         if samples.height <= _SMALL_BATCH:
             known = self._series.n
             last_ts, last_val = self._series.last_ts[:known], self._series.last_val[:known]
-            batches, tick = small_batches(np.repeat(run_sid, lengths), ts, val, last_ts, last_val)
+            tick = tick_rows(np.repeat(run_sid, lengths), ts, val, last_ts, last_val)
             if tick is not None:
-                ingest_series_rows(self._series_counters, self._slot_of, *tick)
-        else:
-            batches = large_batches(run_sid, starts, lengths, ts, val, self._series.last_ts)
+                self._ingest_tick(tick)
+            return
+        batches = large_batches(run_sid, starts, lengths, ts, val, self._series.last_ts)
         if not batches:
             return
         last_val = self._series.last_val
-        if tick is None:
-            ingest_series_batches(self._series_counters, self._slot_of, batches, last_val)
+        ingest_series_batches(self._series_counters, self._slot_of, batches, last_val)
         ingest_freshness(self._fresh, self._groups, self._groups_of_series, batches, last_val)
-        self._slice_groups.ingest(batches, tick, last_val)
+        self._slice_groups.ingest(batches, None, last_val)
         sids = np.fromiter(batches.keys(), dtype=np.int64, count=len(batches))
         self._series.remember_last(
             sids, [int(times[-1]) for times, _, _ in batches.values()],
             [float(values[-1]) for _, values, _ in batches.values()],
         )
+
+    def _ingest_tick(self, tick: TickRows) -> None:
+        """A small batch's new rows (a scrape), as whole arrays. Only the freshness and slice
+        groups, when there are any, see them cut per series."""
+        ingest_series_rows(self._series_counters, self._slot_of, *tick)
+        last_val = self._series.last_val
+        if self._groups or self._slice_groups.groups:
+            batches = tick_batches(tick)
+            ingest_freshness(self._fresh, self._groups, self._groups_of_series, batches, last_val)
+            self._slice_groups.ingest(batches, tick, last_val)
+        sid, ts, val, _ = tick
+        newest = newest_rows(sid)
+        self._series.remember_last(sid[newest], ts[newest], val[newest])
 
     # -- evaluate --------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ from redline.kernel.labels import Selector
 from redline.slo.series.batches import large_batches, new_rows, series_runs
 from redline.slo.series.cumulative import NO_TS, sum_per_side_and_time
 from redline.slo.series.index import SelectorIndex, SeriesIndex
+from redline.slo.series.layouts import FrameLayouts
 from redline.slo.series.pool import SidePool
 from redline.slo.series.rows import csr, csr_rows
 
@@ -174,6 +175,12 @@ class SpendTracks:
         self.track_arrays = self.index.track_arrays
         self.values, self.times = self.index.values, self.index.times
         self._series = self.index.series
+        self._layouts = FrameLayouts()
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Restore a checkpoint's state; one written before frame layouts were kept gets none yet."""
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_layouts", FrameLayouts())
 
     # -- ingest ----------------------------------------------------------------------------
 
@@ -194,7 +201,7 @@ class SpendTracks:
         )
         if samples.height == 0:
             return
-        found = series_runs(samples, self._series.id_of)
+        found = series_runs(samples, self._series.id_of, self._layouts)
         if found is None:
             return
         samples, starts, lengths, run_sid = found

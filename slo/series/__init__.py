@@ -3,6 +3,7 @@
 - ``index``: selector → series ids, kept up to date as new series arrive (``SeriesIndex``,
   ``SelectorIndex``);
 - ``batches``: a sample frame cut into each series' new rows;
+- ``layouts``: the runs and series ids of frames seen before, so a steady scrape is cut once;
 - ``increase``: counter increases with Prometheus 2.42 semantics (reset correction,
   extrapolation to the window edges) — "the increase of these series over W ending at t";
 - ``counters``: per-series counter state (``SeriesCounters``): each series' Prometheus

@@ -22,8 +22,12 @@ import numpy.typing as npt
 import polars as pl
 
 from redline.slo.series.increase import series_increments
+from redline.slo.series.layouts import FrameLayouts
 
-__all__ = ["MAX_RUNS", "Batch", "TickRows", "large_batches", "new_rows", "runs", "series_runs", "small_batches"]
+__all__ = [
+    "MAX_RUNS", "Batch", "TickRows", "large_batches", "new_rows", "newest_rows", "runs", "series_runs",
+    "small_batches", "tick_batches", "tick_rows",
+]
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -52,19 +56,28 @@ MAX_RUNS = 10_000
 
 
 def series_runs(
-    samples: pl.DataFrame, series_id: Callable[[str, str], int]
+    samples: pl.DataFrame, series_id: Callable[[str, str], int], layouts: FrameLayouts | None = None
 ) -> tuple[pl.DataFrame, I64, I64, I64] | None:
     """The frame (sorted by series when it was scattered), the start and length of each run of
     one series, and each run's id from ``series_id`` (−1: a series nobody reads). ``None`` when
-    no run is read."""
-    starts, lengths = runs(samples)
-    if len(starts) > max(MAX_RUNS, samples.height // 16):
-        samples = samples.sort("metric", "labels", "timestamp", maintain_order=True)
+    no run is read. With ``layouts``, a frame whose series columns were seen before reuses the
+    runs and ids found then (``slo.series.layouts``): a steady scrape's are found once."""
+    metric, labels = samples.get_column("metric"), samples.get_column("labels")
+    layout = layouts.get(metric, labels) if layouts is not None else None
+    if layout is None:
         starts, lengths = runs(samples)
-    keys = samples.select(
-        pl.col("metric").gather(pl.Series(starts)), pl.col("labels").gather(pl.Series(starts))
-    ).rows()
-    run_sid = np.fromiter((series_id(m, lb) for m, lb in keys), dtype=np.int64, count=len(keys))
+        sorted_now = len(starts) > max(MAX_RUNS, samples.height // 16)
+        if sorted_now:
+            samples = samples.sort("metric", "labels", "timestamp", maintain_order=True)
+            starts, lengths = runs(samples)
+        keys = samples.select(
+            pl.col("metric").gather(pl.Series(starts)), pl.col("labels").gather(pl.Series(starts))
+        ).rows()
+        run_sid = np.fromiter((series_id(m, lb) for m, lb in keys), dtype=np.int64, count=len(keys))
+        layout = (starts, lengths, run_sid)
+        if layouts is not None and not sorted_now:
+            layouts.put(metric, labels, layout)
+    starts, lengths, run_sid = layout
     if not (run_sid >= 0).any():
         return None
     return samples, starts, lengths, run_sid
@@ -90,20 +103,36 @@ def small_batches(
 ) -> tuple[dict[int, Batch], TickRows | None]:
     """Per series new rows, computed on whole arrays (a tick: one row per series); also the rows
     themselves, sorted by series and timestamp. ``sid`` -1: a series no objective reads."""
+    tick = tick_rows(sid, ts, val, last_ts, last_val)
+    return ({}, None) if tick is None else (tick_batches(tick), tick)
+
+
+def tick_rows(sid: I64, ts: I64, val: F64, last_ts: I64, last_val: F64) -> TickRows | None:
+    """A small batch's new rows as whole arrays, sorted by series and timestamp, with their
+    increments (``None`` when there is none). ``sid`` -1: a series no objective reads."""
     sid, ts, val = new_rows(sid, ts, val, last_ts)
     if len(sid) == 0:
-        return {}, None
+        return None
+    first = np.concatenate([[True], sid[1:] != sid[:-1]])
+    inc = series_increments(first, val, last_val[sid])
+    return sid, ts, val, inc
+
+
+def tick_batches(tick: TickRows) -> dict[int, Batch]:
+    """``tick``'s rows cut per series (for readers that go series by series)."""
+    sid, ts, val, inc = tick
     bounds = np.flatnonzero(sid[1:] != sid[:-1]) + 1
     starts = np.concatenate([[0], bounds])
-    first = np.zeros(len(sid), dtype=np.bool_)
-    first[starts] = True
-    inc = series_increments(first, val, last_val[sid])
     ends = np.append(bounds, len(sid))
-    batches: dict[int, Batch] = {
+    return {
         s: (ts[a:b], val[a:b], inc[a:b])
         for s, a, b in zip(sid[starts].tolist(), starts.tolist(), ends.tolist(), strict=True)
     }
-    return batches, (sid, ts, val, inc)
+
+
+def newest_rows(sid: I64) -> I64:
+    """The index of each series' last row in rows sorted by series (``TickRows``' order)."""
+    return np.append(np.flatnonzero(sid[1:] != sid[:-1]), len(sid) - 1)
 
 
 def large_batches(
