@@ -3,11 +3,11 @@
 Every ``redline status``, ``check``, ``backtest`` and the dashboard's config load pays it, so a
 command that answers in 0.5 s still felt slow when the imports took seconds.
 
-Run: ``python -m bench.startup [--baseline CHECKOUT] [--runs N]``. Each line is the best of
-``--runs`` fresh interpreters (wall time of the whole process: the least disturbed run on a shared
-machine), this checkout beside the baseline's (e.g. ``/work/main``), alternated run by run, so
-both see the same machine. Each process runs with its checkout as the working directory and first
-on ``sys.path``, so it imports that checkout's code.
+Run: ``python -m bench.startup [--baseline CHECKOUT] [--runs N]``. Each line is, over ``--runs``
+fresh interpreters, the median CPU seconds (user + system: the steadier figure on a loaded shared
+machine) and the best wall time of the whole process, this checkout beside the baseline's (e.g.
+``/work/main``), alternated run by run, so both see the same machine. Each process runs with its
+checkout as the working directory and first on ``sys.path``, so it imports that checkout's code.
 
 Measured: ``import redline.config`` (what the dashboard and every command load), ``redline status
 --help`` (the CLI with its whole parser), and the imports ``status --json`` needs before its work
@@ -17,6 +17,8 @@ Measured: ``import redline.config`` (what the dashboard and every command load),
 from __future__ import annotations
 
 import argparse
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,10 +50,14 @@ CASES: dict[str, list[str]] = {
 }
 
 
-def _wall(checkout: Path, args: list[str]) -> float:
+def _run(checkout: Path, args: list[str]) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one fresh interpreter running ``args`` in ``checkout``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([sys.executable, *args], cwd=checkout, check=True, capture_output=True, timeout=300)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, wall
 
 
 def main() -> None:
@@ -65,13 +71,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="redline-startup-") as tmp:
         config = Path(tmp) / "redline.yaml"
         config.write_text(CONFIG)
-        print(f"{'case':34} " + " ".join(f"{name:>10}" for name in checkouts) + f"   (best of {args.runs}, s)")
+        heads = " ".join(f"{name + ' CPU / wall':>22}" for name in checkouts)
+        print(f"{'case':34} {heads}   (s: CPU median, wall best of {args.runs})")
         for case, argv in CASES.items():
-            best = {name: float("inf") for name in checkouts}
+            cpu: dict[str, list[float]] = {name: [] for name in checkouts}
+            wall = {name: float("inf") for name in checkouts}
             for _ in range(args.runs):  # alternated, so both checkouts see the same machine
                 for name, checkout in checkouts.items():
-                    best[name] = min(best[name], _wall(checkout, [*argv, str(config)]))
-            print(f"{case:34} " + " ".join(f"{best[name]:>10.3f}" for name in checkouts), flush=True)
+                    used, took = _run(checkout, [*argv, str(config)])
+                    cpu[name].append(used)
+                    wall[name] = min(wall[name], took)
+            cells = " ".join(f"{statistics.median(cpu[n]):>12.3f} / {wall[n]:>5.2f}" for n in checkouts)
+            print(f"{case:34} {cells}", flush=True)
 
 
 if __name__ == "__main__":
