@@ -17,14 +17,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redline.alerts.silences import SilenceStore, silence_matchers
-from redline.alerts.state import AlertRecord, AlertStateStore
 from redline.config import LoadedConfig, load_config
 from redline.kernel.errors import ConfigError
 from redline.kernel.times import INSTANT_FORMS
-from redline.slo.ranking import format_age
+
+if TYPE_CHECKING:
+    from redline.alerts.state import AlertRecord
 
 __all__ = ["GateVerdict", "gate", "register"]
 
@@ -55,6 +55,10 @@ def _config(args: argparse.Namespace) -> LoadedConfig:
 
 
 def cmd_silence_add(args: argparse.Namespace) -> int:
+    # Imported here, as in every command below: the CLI builds its parser (and imports this module)
+    # for every command, and only these need the alert database.
+    from redline.alerts.silences import SilenceStore, silence_matchers
+
     loaded = _config(args)
     try:
         grouped = any(s.name == args.slo and s.group_by for s in loaded.config.slos)
@@ -78,6 +82,8 @@ def cmd_silence_add(args: argparse.Namespace) -> int:
 
 
 def cmd_silence_list(args: argparse.Namespace) -> int:
+    from redline.alerts.silences import SilenceStore
+
     loaded = _config(args)
     store = SilenceStore(loaded.data_dir / ALERTS_FILE)
     try:
@@ -97,6 +103,8 @@ def cmd_silence_list(args: argparse.Namespace) -> int:
 
 
 def cmd_silence_expire(args: argparse.Namespace) -> int:
+    from redline.alerts.silences import SilenceStore
+
     loaded = _config(args)
     store = SilenceStore(loaded.data_dir / ALERTS_FILE)
     try:
@@ -113,6 +121,8 @@ def cmd_silence_expire(args: argparse.Namespace) -> int:
 
 
 def _firing_records(data_dir: Path) -> list[AlertRecord]:
+    from redline.alerts.state import AlertStateStore
+
     path = data_dir / ALERTS_FILE
     if not path.exists():
         return []
@@ -121,6 +131,8 @@ def _firing_records(data_dir: Path) -> list[AlertRecord]:
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
+    from redline.alerts.silences import SilenceStore
+
     if not args.key and not args.slo:
         raise ConfigError("ack: name the alert (e.g. api-availability/page) or give --slo NAME")
     loaded = _config(args)
@@ -163,6 +175,7 @@ class GateVerdict:
 def gate(loaded: LoadedConfig, names: list[str], at_s: float) -> list[GateVerdict]:
     """The verdict for each configured objective in ``names`` (a ``group_by`` objective: every member)."""
     from redline.agent.status import compute_status
+    from redline.slo.ranking import format_age
 
     report = compute_status(loaded, at_s)
     firing = [r for r in _firing_records(loaded.data_dir) if r.severity == "page"]

@@ -13,9 +13,8 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
-import httpx
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -26,6 +25,9 @@ from redline.kernel.fields import SAMPLE_SCHEMA, empty_samples
 from redline.kernel.labels import format_labels
 from redline.kernel.secrets import Secrets, secret_from_env
 from redline.kernel.units import format_duration
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "ByteCount",

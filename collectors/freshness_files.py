@@ -30,17 +30,17 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
 from redline.collectors.freshness_values import to_epoch_seconds
 from redline.collectors.limits import UNLIMITED_BYTES
 from redline.collectors.object_storage import S3Access, Storage, local_storage
 from redline.kernel.errors import SourceError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["FileEntry", "MatchedFiles", "Newest", "check_total_size", "list_files", "newest_in_column"]
 
@@ -95,6 +95,9 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 
 
 def _list_s3(pattern: str, storage: Storage) -> list[FileEntry]:
+    import pyarrow as pa  # here: importing a collector module (a config load) must not import pyarrow
+    import pyarrow.fs as pafs
+
     key_pattern = pattern.removeprefix("s3://")
     try:
         first = _GLOB_CHARS.search(key_pattern)
@@ -191,6 +194,8 @@ class MatchedFiles:
 
 def _seconds_from(raw: float, dtype: pa.DataType) -> float:
     """Unix seconds from a raw Parquet statistic of an Arrow timestamp, date or number column."""
+    import pyarrow as pa
+
     if pa.types.is_timestamp(dtype):
         return raw / _UNIT_PER_SECOND[dtype.unit]
     if pa.types.is_date32(dtype):
@@ -201,6 +206,8 @@ def _seconds_from(raw: float, dtype: pa.DataType) -> float:
 
 
 def _stats_usable(dtype: pa.DataType) -> bool:
+    import pyarrow as pa
+
     return bool(
         pa.types.is_timestamp(dtype)
         or pa.types.is_date32(dtype)
@@ -212,6 +219,9 @@ def _stats_usable(dtype: pa.DataType) -> bool:
 
 def _footer_newest(entry: FileEntry, storage: Storage, column: str) -> tuple[int, float | None, bool]:
     """(rows, the column's max from statistics or None, whether statistics covered every row group)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         with storage.filesystem.open_input_file(entry.path) as handle:
             metadata = pq.ParquetFile(handle).metadata

@@ -11,18 +11,22 @@ import json
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 from pydantic import AfterValidator
 
 from redline.kernel.errors import SourceError
 from redline.kernel.units import format_duration
 
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = ["FetchedBody", "HttpURL", "fetch_body", "shown_url"]
 
 
 def _check_http_url(value: str) -> str:
+    import httpx  # here, not at the top: importing a collector module (a config load) must not import httpx
+
     try:
         url = httpx.URL(value)
     except httpx.InvalidURL as exc:
@@ -64,6 +68,8 @@ class FetchedBody:
 
 def shown_url(url: str) -> str:
     """The URL without credentials, for error messages."""
+    import httpx
+
     parsed = httpx.URL(url)
     if parsed.userinfo:
         return str(parsed.copy_with(username=None, password=None))
@@ -89,6 +95,8 @@ def fetch_body(
     with a JSON error body), is returned; anything else raises ``SourceError`` saying what
     happened (HTTP status, timeout, refused connection, body too large). Never names credentials.
     """
+    import httpx
+
     deadline = time.monotonic() + timeout_s
     try:
         with client.stream(

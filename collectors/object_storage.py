@@ -22,11 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow.fs as pafs
 from pydantic import BaseModel, ConfigDict
 
 from redline.kernel.errors import SourceError
+
+if TYPE_CHECKING:
+    import pyarrow.fs as pafs
 
 __all__ = ["ObjectStorageSettings", "S3Access", "Storage", "check_storage_options", "is_s3", "local_storage"]
 
@@ -68,6 +71,8 @@ class Storage:
 
 def local_storage() -> Storage:
     """The local filesystem."""
+    import pyarrow.fs as pafs  # here: importing this module (a config load) must not import pyarrow
+
     return Storage(pafs.LocalFileSystem())
 
 
@@ -126,5 +131,7 @@ class S3Access:
 
     def storage(self) -> Storage:
         """A pyarrow S3 filesystem plus polars' options, for ``collectors.freshness_files``."""
+        import pyarrow.fs as pafs
+
         arrow, polars = self._options()
         return Storage(pafs.S3FileSystem(**arrow), polars, s3=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
@@ -23,15 +23,14 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
-from pydantic import Field
 
 from redline.collectors.genai import token_spend_rows
 from redline.collectors.limits import UNLIMITED_BYTES
 from redline.collectors.otlp_points import LabelCache, translate
 from redline.collectors.push import PushReceiver, Translation, rejection_message
 from redline.collectors.push_streams import StreamUpdates
-from redline.collectors.rate_card import TokenPrice
-from redline.collectors.receiver import Answer, BadRequest, Listen, ReceiverSettings, SampleSink, read_body
+from redline.collectors.receiver import Answer, BadRequest, SampleSink, read_body
+from redline.collectors.receiver_configs import OTLPReceiverConfig
 
 __all__ = ["OTLPReceiver", "OTLPReceiverConfig"]
 
@@ -39,20 +38,6 @@ PROTOBUF: Final = "application/x-protobuf"
 JSON: Final = "application/json"
 _INVALID_ARGUMENT: Final = 3
 _SHOWN_REASONS: Final = 5
-
-
-class OTLPReceiverConfig(ReceiverSettings):
-    """``receivers: [{kind: otlp}]``: an OTLP/HTTP metrics endpoint (``/v1/metrics``)."""
-
-    kind: Literal["otlp"]
-    name: str = Field(default="otlp", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
-    listen: Listen = "127.0.0.1:4318"
-    promote_resource_attributes: list[str] = Field(default_factory=list)
-    """Resource attributes that become labels (``deployment.environment``, ``k8s.cluster.name``);
-    ``service.*`` always become ``job``/``instance``."""
-    token_prices: dict[str, TokenPrice] = Field(default_factory=dict)
-    """USD per million input/output tokens per model: ``gen_ai.client.token.usage`` is also stored
-    as ``redline_spend_usd_total`` (``collectors.genai``), as the ``rate_card`` source prices it."""
 
 
 def _answer(message: Message, as_json: bool, status: int = 200, headers: Mapping[str, str] | None = None) -> Answer:

@@ -9,15 +9,17 @@ is kept and the error names the limit and the value.
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import httpx
 import polars as pl
 
 from redline.collectors.base import CollectorContext, CollectResult, SeriesLimitSettings, collect_safely
 from redline.collectors.exposition import ExpositionParser, ParsedExposition
 from redline.collectors.http_fetch import HttpURL, fetch_body, shown_url
 from redline.kernel.errors import SourceError
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["ACCEPT", "PrometheusScrapeCollector", "PrometheusScrapeConfig", "scrape_exposition"]
 

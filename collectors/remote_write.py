@@ -16,29 +16,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from google.protobuf.message import DecodeError
-from pydantic import Field
 
 from redline.collectors.limits import UNLIMITED_BYTES, series_limit_error
 from redline.collectors.prompb import WriteRequest, snappy_decompress
 from redline.collectors.push import PushReceiver, Translation, rejection_message
 from redline.collectors.push_streams import MAX_FUTURE_MS, StreamState, StreamUpdates
-from redline.collectors.receiver import Answer, Listen, ReceiverSettings, SampleSink
+from redline.collectors.receiver import Answer, SampleSink
+from redline.collectors.receiver_configs import RemoteWriteReceiverConfig
 from redline.kernel.labels import format_labels
 
 __all__ = ["RemoteWriteReceiver", "RemoteWriteReceiverConfig"]
 
 _NS_PER_MS: Final = 1_000_000
-
-
-class RemoteWriteReceiverConfig(ReceiverSettings):
-    """``receivers: [{kind: remote_write}]``: a remote write 1.0 endpoint (``/api/v1/write``)."""
-
-    kind: Literal["remote_write"]
-    name: str = Field(default="remote_write", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
-    listen: Listen = "127.0.0.1:9201"
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Answer:

@@ -15,9 +15,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from redline.collectors.limits import ByteCount
-from redline.collectors.otlp import OTLPReceiverConfig
+from redline.collectors.receiver_configs import OTLPReceiverConfig, RemoteWriteReceiverConfig
 from redline.collectors.registry import SourceConfig
-from redline.collectors.remote_write import RemoteWriteReceiverConfig
 from redline.config.dashboard import DashboardSettings
 from redline.config.notifiers import (
     AlertmanagerNotifierConfig,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import glob
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -28,8 +28,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from redline.kernel.config_types import DurationSeconds
 from redline.kernel.errors import ConfigError
 from redline.slo.spec import SLOSpec
-from redline.slo.spec_formats import SpecGroup, import_documents
 from redline.slo.spec_source import NO_VALUE, ImportResult, Loc, SpecDocument, SpecMessage, SpecProblems, loc_path
+
+if TYPE_CHECKING:
+    from redline.slo.spec_formats import SpecGroup
 
 __all__ = [
     "FileReport",
@@ -233,6 +235,10 @@ def load_spec_files(entries: list[_SpecFile], base: Path) -> SpecImport:
     index of the ``slo_files`` entry), and ``ConfigError`` listing every problem of every file,
     each at its file and line.
     """
+    # The importers (OpenSLO, Sloth, Pyrra, slo-generator and their PromQL reader) load here, when a
+    # config names spec files, not with every config.
+    from redline.slo.spec_formats import SpecGroup, import_documents
+
     located = _Located()
     groups: list[SpecGroup] = []
     by_pattern: set[str] = set()
