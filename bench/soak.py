@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from redline.kernel.http_server import ThreadedHTTPServer, send_body
+from redline.store.checkpoint_file import CHECKPOINT_DIR
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 EXPOSITION = "text/plain; version=0.0.4; charset=utf-8"
@@ -129,10 +130,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime: fields 14, 15
 
 
-def dir_bytes(path: Path) -> int:
-    """Bytes of every file under ``path`` (files may vanish while we walk: compaction)."""
+def dir_bytes(path: Path, *, skip: tuple[str, ...] = ()) -> int:
+    """Bytes of every file under ``path`` but its top-level folders ``skip`` (files may vanish
+    while we walk: compaction)."""
     total = 0
-    for root, _, files in os.walk(path):
+    for root, dirs, files in os.walk(path):
+        if Path(root) == path:
+            dirs[:] = [d for d in dirs if d not in skip]
         for name in files:
             with suppress(FileNotFoundError):
                 total += os.stat(os.path.join(root, name)).st_size
@@ -158,6 +162,9 @@ class Window:
     samples_start: int = 0
     samples_end: int = 0
     disk_end: int = 0
+    """Bytes of stored samples (and, for Redline, its alert database): not the checkpoint."""
+    checkpoint_end: int = 0
+    """Redline's engine checkpoint (``data_dir/checkpoint``): engine state, not samples."""
     compaction_start: tuple[float, float] = (0.0, 0.0)
     compaction_end: tuple[float, float] = (0.0, 0.0)
     due: int = 0
@@ -335,7 +342,9 @@ def run(minutes: float, window_min: float, targets: int, series: int) -> int:
                 time.sleep(max(0.0, min(1.0, end - time.monotonic())))
             elapsed = time.monotonic() - begun
             for who, win in now.items():
-                win.cpu_end, win.samples_end, win.disk_end = cpu_seconds(pids[who]), samples(who), dir_bytes(dirs[who])
+                win.cpu_end, win.samples_end = cpu_seconds(pids[who]), samples(who)
+                win.disk_end = dir_bytes(dirs[who], skip=(CHECKPOINT_DIR,))
+                win.checkpoint_end = dir_bytes(dirs[who] / CHECKPOINT_DIR)  # 0 where there is none
                 win.due = int(targets * series * elapsed)
                 measured[who].append(win)
             now["redline"].compaction_end = compaction_totals(metrics_url)
@@ -371,6 +380,7 @@ def report(measured: dict[str, list[Window]], window_min: float) -> None:
         ("RSS max (MB)", lambda w: w.rss_max_mb, "{:.0f}"),
         ("CPU s per M samples", lambda w: w.cpu_per_million, "{:.2f}"),
         ("disk bytes per sample", lambda w: w.disk_per_sample, "{:.2f}"),
+        ("checkpoint on disk (MB)", lambda w: w.checkpoint_end / 2**20, "{:.0f}"),
         ("due scrapes taken (%)", lambda w: w.taken * 100, "{:.0f}"),
     )
     for label, index in (("first", 0), ("last", -1)):
