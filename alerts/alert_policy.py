@@ -66,6 +66,27 @@ _Plan = tuple[tuple[BurnRateCondition, str, float], ...]
 """An objective's tiers: each condition, its name and its factor."""
 
 
+def _holds(plan: _Plan, objective: ObjectiveResult) -> tuple[bool | None, ...]:
+    """``condition_holds`` for each tier of ``plan``. Both finite rates are compared with the factor
+    whatever the first comparison says (``&``, not ``and``), so a burning objective costs what a
+    calm one does; the rest (keys of another spelling, unknown or non-finite rates) goes by
+    ``condition_holds``."""
+    if objective.error is not None or objective.status == "no_data":
+        return (None,) * len(plan)
+    if objective.status == "low_traffic":
+        return (False,) * len(plan)
+    rates = objective.burn_rates
+    isfinite = math.isfinite
+    out: list[bool | None] = []
+    for condition, _, factor in plan:
+        long_rate, short_rate = rates.get(condition.long_window), rates.get(condition.short_window)
+        if long_rate is None or short_rate is None or not (isfinite(long_rate) & isfinite(short_rate)):
+            out.append(condition_holds(condition, objective, factor)[0])
+        else:
+            out.append((long_rate > factor) & (short_rate > factor))
+    return tuple(out)
+
+
 class AlertPolicy:
     """Tiers, hysteresis and inhibition for every objective, with state in ``store`` (``None``:
     in memory only, as the backtest and tests without a database).
@@ -164,7 +185,7 @@ class AlertPolicy:
         self._seen.add(name)
         self._now = now
         plan = self._plan(objective)
-        holds = tuple([condition_holds(condition, objective, factor)[0] for condition, _, factor in plan])
+        holds = _holds(plan, objective)
         shape = self._shape.get(name)
         if shape is not None and shape[0] == holds and shape[1] is plan:
             self._held_at[name] = now  # at rest: ``step`` would move only the holding tiers' last_held

@@ -155,8 +155,11 @@ class AlertManager:
         """Per-objective tiers, ``for:``/resolve delay and inhibition (``redline.alerts.alert_policy``);
         ``None``: ``policy`` for every objective, as it stands."""
         self._suppressor = suppressor
-        self._keys: dict[str, tuple[tuple[tuple[str, str], str], ...]] = {}
-        """Each objective's ((objective, severity), alert key) pairs, worked out once."""
+        self._keys: dict[str, tuple[tuple[tuple[tuple[str, str], str], ...], tuple[str, ...]]] = {}
+        """Each objective's ((objective, severity), alert key) pairs and its alert keys, worked out once."""
+        self._settled: set[str] = set()
+        """Objectives found steady (``_steady``) against the records and due time of ``_active_for``:
+        while those stand, and their tiers stay as they were, one set lookup says so again."""
         self._active_for: tuple[Mapping[str, AlertRecord], float, frozenset[str], frozenset[str], float] | None = None
         """The records last looked at, when their first repeat or refresh falls due, the firing keys
         with nothing due, the pending or firing keys, and the time it was worked out for
@@ -195,6 +198,8 @@ class AlertManager:
             changes: list[tuple[AlertRecord, AlertStatus | None, bool]] = []
             seen: set[str] = set()
             names: set[str] = set()
+            if self._alert_policy is not None:
+                self._active(records, now)  # once per tick: forgets the settled objectives when stale
             for objective in report.objectives:
                 if objective.name in names:
                     self._log.error(
@@ -209,6 +214,7 @@ class AlertManager:
                             if self._steady(objective, records, now, seen):
                                 continue
                             moved = self._alert_policy.current_firings(objective)
+                        self._settled.discard(objective.name)  # its open severities may move
                         firings = moved
                     else:
                         firings = evaluate_policy(objective, self._policy_for(objective))
@@ -289,13 +295,16 @@ class AlertManager:
         name = objective.name
         keys = self._keys.get(name)
         if keys is None:
-            keys = self._keys[name] = tuple(((name, s), alert_key(name, s)) for s in self._severities)
-        firing, active = self._active(records, now)
-        opened = self._alert_policy.opened
-        for pair, key in keys:
-            if (key not in firing) if pair in opened else (key in active):
-                return False
-        seen.update(key for _, key in keys)
+            pairs = tuple(((name, s), alert_key(name, s)) for s in self._severities)
+            keys = self._keys[name] = (pairs, tuple(k for _, k in pairs))
+        if name not in self._settled:  # once per version of the records, not once per tick
+            firing, active = self._active(records, now)
+            opened = self._alert_policy.opened
+            for pair, key in keys[0]:
+                if (key not in firing) if pair in opened else (key in active):
+                    return False
+            self._settled.add(name)
+        seen.update(keys[1])
         return True
 
     def _active(self, records: Mapping[str, AlertRecord], now: float) -> tuple[frozenset[str], frozenset[str]]:
@@ -309,6 +318,7 @@ class AlertManager:
             quiet = frozenset(r.key for r in firing if now < self._due_at(r))
             active = frozenset(k for k, r in records.items() if r.state in ("pending", "firing"))
             cached = self._active_for = (records, due_at, quiet, active, now)
+            self._settled = set()
         return cached[2], cached[3]
 
     def _due_at(self, record: AlertRecord) -> float:
