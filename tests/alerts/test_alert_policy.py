@@ -254,3 +254,19 @@ def test_the_tick_reads_each_tier_as_condition_holds_does(status: Any) -> None:
     failed = objective(burn={"1h": 20.0, "5m": 20.0}, error="boom")
     assert _holds(plan, failed) == (None,) * len(plan)
     assert _holds(plan, objective(burn={"1h": 20.0, "5m": 20.0}))[0] is True
+
+
+def test_a_steadily_firing_objective_dropped_from_the_report_resolves(make_agent: Any) -> None:
+    agent = make_agent([spec()])
+    both = ("api-availability", "api-latency")
+    for minute in range(4):  # both fire, then stay firing (settled: nothing looked at one by one)
+        at = T0 + 60 * minute
+        agent.clock.now = at
+        agent.harness.process(report(*(objective(n, PAGE_BURN) for n in both), at=at))
+    assert sorted(agent.recorder.statuses()) == [("firing", "page"), ("firing", "page")]
+    agent.clock.now = T0 + 240
+    events = agent.harness.process(report(objective("api-availability", PAGE_BURN), at=T0 + 240))
+    assert [(e.key, e.current) for e in events] == [("api-latency/page", "resolved")]
+    assert {r.key: r.state for r in agent.state.records()} == {
+        "api-availability/page": "firing", "api-latency/page": "resolved"
+    }
