@@ -66,6 +66,27 @@ _Plan = tuple[tuple[BurnRateCondition, str, float], ...]
 """An objective's tiers: each condition, its name and its factor."""
 
 
+def _holds(plan: _Plan, objective: ObjectiveResult) -> tuple[bool | None, ...]:
+    """``condition_holds`` for each tier of ``plan``. Both finite rates are compared with the factor
+    whatever the first comparison says (``&``, not ``and``), so a burning objective costs what a
+    calm one does; the rest (keys of another spelling, unknown or non-finite rates) goes by
+    ``condition_holds``."""
+    if objective.error is not None or objective.status == "no_data":
+        return (None,) * len(plan)
+    if objective.status == "low_traffic":
+        return (False,) * len(plan)
+    rates = objective.burn_rates
+    isfinite = math.isfinite
+    out: list[bool | None] = []
+    for condition, _, factor in plan:
+        long_rate, short_rate = rates.get(condition.long_window), rates.get(condition.short_window)
+        if long_rate is None or short_rate is None or not (isfinite(long_rate) & isfinite(short_rate)):
+            out.append(condition_holds(condition, objective, factor)[0])
+        else:
+            out.append((long_rate > factor) & (short_rate > factor))
+    return tuple(out)
+
+
 class AlertPolicy:
     """Tiers, hysteresis and inhibition for every objective, with state in ``store`` (``None``:
     in memory only, as the backtest and tests without a database).
@@ -97,6 +118,8 @@ class AlertPolicy:
         self._changed: set[tuple[str, str]] = set()
         """Tiers whose state moved since the last commit (the only rows it may have to write)."""
         self._open: set[tuple[str, str]] = set()
+        self._open_moved = True
+        """Whether ``_open`` may differ from what the last commit saved (else the store need not compare them)."""
         self._seen: set[str] = set()
         self._last_seen: set[str] = set()
         """The objectives of the last commit; before it, whatever was loaded (so all are checked)."""
@@ -127,6 +150,7 @@ class AlertPolicy:
         if self._tiers is None:
             if self._store is not None:
                 self._tiers, self._open = self._store.load()
+                self._open_moved = True
                 self._changed = set()
                 self._last_seen = {k[0] for k in self._tiers} | {p[0] for p in self._open}
             else:
@@ -164,7 +188,7 @@ class AlertPolicy:
         self._seen.add(name)
         self._now = now
         plan = self._plan(objective)
-        holds = tuple([condition_holds(condition, objective, factor)[0] for condition, _, factor in plan])
+        holds = _holds(plan, objective)
         shape = self._shape.get(name)
         if shape is not None and shape[0] == holds and shape[1] is plan:
             self._held_at[name] = now  # at rest: ``step`` would move only the holding tiers' last_held
@@ -222,7 +246,9 @@ class AlertPolicy:
         more_severe_open = False
         for severity in SEVERITY_ORDER:
             pair = (objective.name, severity)
-            now_open = inhibited(pair in self._open, severity in firing, more_severe_open)
+            was_open = pair in self._open
+            now_open = inhibited(was_open, severity in firing, more_severe_open)
+            self._open_moved = self._open_moved or now_open != was_open
             if now_open:
                 self._open.add(pair)
                 condition, factor = firing[severity]
@@ -250,10 +276,13 @@ class AlertPolicy:
                 del states[key]
                 self._changed.add(key)
             self._open = {p for p in self._open if p[0] in self._seen}
+            self._open_moved = True
         if self._store is not None and self._now is not None:
             everything = self._store.wants_everything()
             keys = states.keys() if everything else self._changed
             changed = {k: self._effective(k) for k in keys if k in states}
-            self._store.save(changed, self._open, self._now, None if everything else self._changed)
+            self._store.save(changed, self._open, self._now, None if everything else self._changed,
+                             opened_moved=self._open_moved)
         self._last_seen, self._seen = self._seen, set()  # after the save: a failed one can be retried
         self._changed = set()
+        self._open_moved = False

@@ -102,6 +102,8 @@ class HysteresisStore:
         opened: set[tuple[str, str]],
         now: float,
         changed: Collection[tuple[str, str]] | None = None,
+        *,
+        opened_moved: bool = True,
     ) -> None:
         """Make the stored states ``tiers`` (inactive ones dropped) and ``opened`` as of ``now``, in
         one transaction that writes only what changed.
@@ -110,7 +112,8 @@ class HysteresisStore:
         tick with a thousand tiers firing steadily looks at none of them. When no row changes, the
         save time alone is written (it is every holding row's ``last_held``) by a commit that does
         not wait for the disk: a SIGKILL keeps it, and a power cut costs at most a shorter resolve
-        delay after the restart.
+        delay after the restart. ``opened_moved=False``: ``opened`` is what the last save was given
+        (not compared again).
         """
         if self.wants_everything():
             self._rewrite(tiers, opened, now)
@@ -128,7 +131,7 @@ class HysteresisStore:
             row: _Row = (s.state, s.active_since, s.firing_since, None if holding else s.last_held, int(holding))
             if self._saved.get(key) != row:
                 rows[key] = row
-        if not rows and not gone and opened == self._saved_open:
+        if not rows and not gone and (not opened_moved or opened == self._saved_open):
             if self._holding:  # the save time moves every holding row's last_held
                 with self._db.tx(durable=False) as conn:
                     conn.execute("INSERT OR REPLACE INTO alert_evaluated (scope, at) VALUES (?, ?)", (self._scope, now))

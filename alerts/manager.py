@@ -155,8 +155,15 @@ class AlertManager:
         """Per-objective tiers, ``for:``/resolve delay and inhibition (``redline.alerts.alert_policy``);
         ``None``: ``policy`` for every objective, as it stands."""
         self._suppressor = suppressor
-        self._keys: dict[str, tuple[tuple[tuple[str, str], str], ...]] = {}
-        """Each objective's ((objective, severity), alert key) pairs, worked out once."""
+        self._keys: dict[str, tuple[tuple[tuple[tuple[str, str], str], ...], tuple[str, ...]]] = {}
+        """Each objective's ((objective, severity), alert key) pairs and its alert keys, worked out once."""
+        self._settled: dict[str, int] = {}
+        """Objectives found steady (``_steady``) against the records and due time of ``_active_for``,
+        with how many of their alerts are pending or firing: while those stand, and their tiers stay
+        as they were, one lookup says so again."""
+        self._settled_active = 0
+        """How many pending or firing alerts this tick's settled objectives hold: all of them, and
+        no alert can have lost its objective (``process`` then looks at no record one by one)."""
         self._active_for: tuple[Mapping[str, AlertRecord], float, frozenset[str], frozenset[str], float] | None = None
         """The records last looked at, when their first repeat or refresh falls due, the firing keys
         with nothing due, the pending or firing keys, and the time it was worked out for
@@ -195,6 +202,10 @@ class AlertManager:
             changes: list[tuple[AlertRecord, AlertStatus | None, bool]] = []
             seen: set[str] = set()
             names: set[str] = set()
+            open_keys: frozenset[str] | None = None
+            if self._alert_policy is not None:
+                open_keys = self._active(records, now)[1]  # once per tick: forgets stale settled objectives
+                self._settled_active = 0
             for objective in report.objectives:
                 if objective.name in names:
                     self._log.error(
@@ -209,6 +220,7 @@ class AlertManager:
                             if self._steady(objective, records, now, seen):
                                 continue
                             moved = self._alert_policy.current_firings(objective)
+                        self._settled.pop(objective.name, None)  # its open severities may move
                         firings = moved
                     else:
                         firings = evaluate_policy(objective, self._policy_for(objective))
@@ -245,7 +257,8 @@ class AlertManager:
                         if change[0].state != was:
                             events[key] = AlertEvent(key, change[0].slo, change[0].severity, was,
                                                      change[0].state, now, None)
-            for key in sorted(records.keys() - seen):
+            every_active_seen = open_keys is not None and self._settled_active == len(open_keys)
+            for key in () if every_active_seen else sorted(records.keys() - seen):  # those still open
                 record = records[key]
                 if record.state in ("pending", "firing"):
                     event = self._step(record, key, None, record.severity, None, now, changes)
@@ -289,13 +302,18 @@ class AlertManager:
         name = objective.name
         keys = self._keys.get(name)
         if keys is None:
-            keys = self._keys[name] = tuple(((name, s), alert_key(name, s)) for s in self._severities)
-        firing, active = self._active(records, now)
-        opened = self._alert_policy.opened
-        for pair, key in keys:
-            if (key not in firing) if pair in opened else (key in active):
-                return False
-        seen.update(key for _, key in keys)
+            pairs = tuple(((name, s), alert_key(name, s)) for s in self._severities)
+            keys = self._keys[name] = (pairs, tuple(k for _, k in pairs))
+        held = self._settled.get(name)
+        if held is None:  # once per version of the records, not once per tick
+            firing, active = self._active(records, now)
+            opened = self._alert_policy.opened
+            for pair, key in keys[0]:
+                if (key not in firing) if pair in opened else (key in active):
+                    return False
+            held = self._settled[name] = sum(key in active for key in keys[1])
+        self._settled_active += held
+        seen.update(keys[1])
         return True
 
     def _active(self, records: Mapping[str, AlertRecord], now: float) -> tuple[frozenset[str], frozenset[str]]:
@@ -309,6 +327,7 @@ class AlertManager:
             quiet = frozenset(r.key for r in firing if now < self._due_at(r))
             active = frozenset(k for k, r in records.items() if r.state in ("pending", "firing"))
             cached = self._active_for = (records, due_at, quiet, active, now)
+            self._settled = {}
         return cached[2], cached[3]
 
     def _due_at(self, record: AlertRecord) -> float:

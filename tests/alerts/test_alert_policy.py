@@ -234,3 +234,39 @@ def test_steady_firing_rewrites_no_tier_row(make_agent: Any) -> None:
     assert conn.execute("SELECT n FROM writes").fetchone() == (1,)
     assert conn.execute("SELECT last_held, holding FROM alert_tiers").fetchall() == [(T0 + 300, 0)]
     conn.close()
+
+
+@pytest.mark.parametrize("status", ["warning", "no_data", "low_traffic"])
+def test_the_tick_reads_each_tier_as_condition_holds_does(status: Any) -> None:
+    from redline.alerts.alert_policy import _holds, condition_holds
+    from redline.alerts.policy import DEFAULT_POLICY
+
+    plan = tuple((c, c.severity, c.factor(30 * 86400.0)) for c in DEFAULT_POLICY)
+    cases: list[dict[str, float | None]] = [
+        {"1h": 20.0, "5m": 20.0}, {"1h": 20.0, "5m": 14.4}, {"1h": 14.4, "5m": 20.0},
+        {"1h": 20.0, "5m": None}, {"1h": 1.0, "5m": None}, {"1h": float("inf"), "5m": 20.0},
+        {"1h": float("nan"), "5m": 20.0}, {"1h": 0.0, "5m": float("nan")},
+    ]
+    for burn in cases:
+        o = objective(burn={"6h": 7.0, "30m": 5.0, "1d": 4.0, "2h": 4.0, "3d": 0.5, **burn}, status=status)
+        expected = tuple(condition_holds(c, o, factor)[0] for c, _, factor in plan)
+        assert _holds(plan, o) == expected, burn
+    failed = objective(burn={"1h": 20.0, "5m": 20.0}, error="boom")
+    assert _holds(plan, failed) == (None,) * len(plan)
+    assert _holds(plan, objective(burn={"1h": 20.0, "5m": 20.0}))[0] is True
+
+
+def test_a_steadily_firing_objective_dropped_from_the_report_resolves(make_agent: Any) -> None:
+    agent = make_agent([spec()])
+    both = ("api-availability", "api-latency")
+    for minute in range(4):  # both fire, then stay firing (settled: nothing looked at one by one)
+        at = T0 + 60 * minute
+        agent.clock.now = at
+        agent.harness.process(report(*(objective(n, PAGE_BURN) for n in both), at=at))
+    assert sorted(agent.recorder.statuses()) == [("firing", "page"), ("firing", "page")]
+    agent.clock.now = T0 + 240
+    events = agent.harness.process(report(objective("api-availability", PAGE_BURN), at=T0 + 240))
+    assert [(e.key, e.current) for e in events] == [("api-latency/page", "resolved")]
+    assert {r.key: r.state for r in agent.state.records()} == {
+        "api-availability/page": "firing", "api-latency/page": "resolved"
+    }
