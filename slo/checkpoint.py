@@ -26,7 +26,7 @@ import io
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from redline.slo.evaluation import Evaluator
 from redline.slo.evaluator_parts import EvaluatorParts, Part
@@ -92,13 +92,37 @@ def snapshot(
     return head, buffers
 
 
+_CALLABLES: Final = frozenset({
+    ("copyreg", "_reconstructor"), ("_codecs", "encode"),
+    ("numpy._core.numeric", "_frombuffer"), ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"), ("numpy.core.multiarray", "scalar"),
+})
+"""The functions (not classes) an evaluator's pickle calls to rebuild itself."""
+
+
+def _attribute(obj: object, name: str) -> Any:
+    """``getattr`` as a pickle uses it (a bound method, an enum member), never for a dunder name:
+    ``object.__subclasses__`` and friends are how a crafted pickle would reach ``os.system``."""
+    if name.startswith("__"):
+        raise pickle.UnpicklingError(f"a checkpoint may not read the attribute {name!r}")
+    return getattr(obj, name)
+
+
 class _Unpickler(pickle.Unpickler):
-    """Resolves only the modules a Redline evaluator is made of."""
+    """Resolves only what a Redline evaluator is made of: classes of the allowed modules, the few
+    functions in ``_CALLABLES``, and a ``getattr`` that refuses dunder names. Any other function
+    (``builtins.eval``, ``os.system``) is refused, so a crafted file cannot run code."""
 
     def find_class(self, module: str, name: str) -> Any:
         if module.split(".", 1)[0] not in _ALLOWED_ROOTS:
             raise pickle.UnpicklingError(f"a checkpoint may not refer to {module}.{name}")
-        return super().find_class(module, name)
+        if (module, name) == ("builtins", "getattr"):
+            return _attribute
+        found = super().find_class(module, name)
+        if isinstance(found, type) or (module, name) in _CALLABLES:
+            return found
+        raise pickle.UnpicklingError(f"a checkpoint may not call {module}.{name}")
 
 
 def restore(head: bytes, buffers: Sequence[memoryview]) -> Restored:
