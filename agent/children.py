@@ -13,7 +13,26 @@ import signal
 import subprocess
 import threading
 
-__all__ = ["signal_process_group", "stop_later", "stop_process_group"]
+__all__ = ["kill_started_groups", "signal_process_group", "start_group", "stop_later", "stop_process_group"]
+
+_STARTED: set[int] = set()
+"""Process groups ``start_group`` started and ``stop_process_group`` has not stopped yet."""
+
+
+def start_group(cmd: list[str], **popen: object) -> subprocess.Popen[bytes]:
+    """``cmd`` in its own session (its own process group), remembered so that a process that must
+    exit at once (a second Ctrl-C or SIGTERM) can still take it down: ``kill_started_groups``."""
+    proc: subprocess.Popen[bytes] = subprocess.Popen(cmd, start_new_session=True, **popen)  # type: ignore[call-overload]
+    _STARTED.add(proc.pid)
+    return proc
+
+
+def kill_started_groups() -> None:
+    """SIGKILL every group ``start_group`` started that is still remembered. Safe in a signal
+    handler (no waiting): for the exit-at-once path, where an orderly stop has no time."""
+    for pgid in tuple(_STARTED):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
 
 
 def signal_process_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
@@ -34,6 +53,7 @@ def stop_process_group(proc: subprocess.Popen[bytes], timeout_s: float = 5.0) ->
         signal_process_group(proc, signal.SIGKILL)
         proc.wait(timeout=timeout_s)
     signal_process_group(proc, signal.SIGKILL)  # what the leader left behind in its group
+    _STARTED.discard(proc.pid)
 
 
 def stop_later(proc: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:

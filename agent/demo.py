@@ -33,7 +33,7 @@ import httpx
 import polars as pl
 import yaml
 
-from redline.agent.children import stop_process_group
+from redline.agent.children import start_group, stop_process_group
 from redline.agent.runtime import Agent
 from redline.agent.signals import wait_for_stop
 from redline.agent.wiring import writable_store
@@ -191,11 +191,8 @@ def run_demo(
             # before the URL is printed.
             port = _port_or_free(8501)
             dashboard_url = f"http://127.0.0.1:{port}/"
-            dash = subprocess.Popen(
-                dashboard_command(config_path, port=port),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: stopped whole, never orphaned
+            dash = start_group(  # its own process group: stopped whole, never orphaned
+                dashboard_command(config_path, port=port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
             stack.callback(stop_process_group, dash)
 

@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from tests.agent.test_agent_process import SteadyFailures, free_port, target  # noqa: F401 - fixture
+from tests.polling import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 DEADLINE_S = 60.0
@@ -359,3 +360,42 @@ def test_sigterm_stops_the_dashboard_and_its_streamlit_child(tmp_path: Path) -> 
             proc.kill()
             proc.wait(timeout=10)
         output.close()
+
+
+
+WAITER = """
+import sys
+from redline.agent.children import start_group
+from redline.agent.signals import wait_for_stop
+child = start_group([sys.executable, "-c", "import time; time.sleep(120)"])
+print(child.pid, flush=True)
+wait_for_stop()
+print("stopping", flush=True)
+import time; time.sleep(60)  # a slow shutdown: the second signal must not wait for it
+"""
+
+
+def catches_sigterm(pid: int) -> bool:
+    """Whether ``pid`` has a handler for SIGTERM (its ``SigCgt`` mask in /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+    return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+
+def test_a_second_sigterm_exits_at_once_and_takes_the_child_group_with_it() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", WAITER], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            child = int(proc.stdout.readline())
+            wait_until(lambda: catches_sigterm(proc.pid), "the waiter handles SIGTERM", timeout_s=30)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.stdout.readline() == "stopping\n"  # the first one began an orderly stop
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+            assert ended_within(child, 30), f"the child group ({child}) was left running"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
