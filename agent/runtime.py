@@ -373,7 +373,7 @@ class Agent:
         space returns, even when no source brings a new batch)."""
         if self.write_buffer.buffered_samples:
             outcome = self.write_buffer.flush()
-            if outcome.written:
+            if outcome.written and self._store_refusing is not None:  # a recovery, not a routine flush
                 log.info("%d buffered samples stored", outcome.written)
             self._note_write(outcome)
 
