@@ -190,7 +190,8 @@ def test_waiting_for_the_dashboard_ends_when_it_answers_or_names_its_exit(tmp_pa
 
     server = ThreadedHTTPServer("fake-streamlit", "127.0.0.1", 0)
     server.start(Health)
-    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # a process that runs until it is killed: it waits for a signal, on no clock
+    alive = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
     try:
         assert wait_until_serving(alive, f"http://127.0.0.1:{server.port}/", timeout_s=30) is True
         assert wait_until_serving(alive, "http://127.0.0.1:9/", timeout_s=0.3) is False  # nothing there

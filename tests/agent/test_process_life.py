@@ -367,11 +367,11 @@ WAITER = """
 import sys
 from redline.agent.children import start_group
 from redline.agent.signals import wait_for_stop
-child = start_group([sys.executable, "-c", "import time; time.sleep(120)"])
+child = start_group([sys.executable, "-c", "import signal; signal.pause()"])
 print(child.pid, flush=True)
 wait_for_stop()
 print("stopping", flush=True)
-import time; time.sleep(60)  # a slow shutdown: the second signal must not wait for it
+import signal; signal.pause()  # a shutdown that never ends: only the second signal ends it
 """
 
 
