@@ -107,23 +107,26 @@ class DeliveryWorker:
         )
         return [intent_from_row(r) for r in rows]
 
+    def _due_queue(self, now: float, batch_limit: int) -> tuple[list[Intent] | None, float | None]:
+        """The pending queue when its head is due at ``now``; else no queue, and when to step
+        again (an empty queue: what resending repeats says)."""
+        queue = self.pending(limit=batch_limit + 100)
+        if not queue:
+            return None, self._resend(now)
+        due = self._due(queue[0], batch_limit)
+        return (queue, None) if now >= due else (None, due)
+
     def step(self) -> float | None:
         """Make the one attempt that is due now, if any; return when to step again (``None``: when woken)."""
         now = self._clock()
         batch_limit = max(1, self.notifier.max_batch)
-        queue = self.pending(limit=batch_limit + 100)
-        if not queue:
-            return self._resend(now)
-        due = self._due(queue[0], batch_limit)
-        if now < due:
-            return due
+        queue, wait = self._due_queue(now, batch_limit)
+        if queue is None:
+            return wait
         if self._collapse(now):
-            queue = self.pending(limit=batch_limit + 100)
-            if not queue:
-                return self._resend(now)
-            due = self._due(queue[0], batch_limit)
-            if now < due:
-                return due
+            queue, wait = self._due_queue(now, batch_limit)
+            if queue is None:
+                return wait
         batch = self._batch(queue, now, batch_limit)
         verdict = self._attempt([i.notification for i in batch])
         after = self._clock()
