@@ -550,57 +550,27 @@ class Agent:
         self.outbox.start()  # intents left pending by the last run go out first
         sched = BackgroundScheduler(timezone="UTC")
         now = datetime.now(UTC)
+
+        def every(job: str, seconds: float, fn: Callable[[], object], **options: Any) -> None:
+            """``fn`` every ``seconds`` as job ``job``: never two at once, missed runs coalesced;
+            ``options``: apscheduler's (a ``next_run_time`` for the first run, else one interval in)."""
+            sched.add_job(self._guarded(job, fn), "interval", seconds=seconds, id=job, max_instances=1,
+                          coalesce=True, **options)
+
         for src in self.loaded.config.sources:
-            sched.add_job(
-                self._guarded(f"collect:{src.name}", functools.partial(self.collect, src.name)),
-                "interval",
-                seconds=src.interval,
-                next_run_time=now,
-                id=f"collect:{src.name}",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-            )
+            every(f"collect:{src.name}", src.interval, functools.partial(self.collect, src.name),
+                  next_run_time=now, misfire_grace_time=None)
         agent_cfg = self.loaded.config.agent
-        sched.add_job(
-            self._guarded("evaluate", self.evaluate),
-            "interval",
-            seconds=agent_cfg.evaluate_interval,
-            next_run_time=now,
-            id="evaluate",
-            max_instances=1,
-            coalesce=True,
-        )
-        sched.add_job(
-            self._guarded("compact", self.compact),
-            "interval",
-            seconds=agent_cfg.compact_interval,
-            id="compact",
-            max_instances=1,
-            coalesce=True,
-        )
+        every("evaluate", agent_cfg.evaluate_interval, self.evaluate, next_run_time=now)
+        every("compact", agent_cfg.compact_interval, self.compact)
         # After a rebuild, the first checkpoint comes a minute in (a restart soon after reads it),
         # else one interval after the start.
         # (apscheduler: a next_run_time of None would pause the job, so it is passed only then)
         first_s = min(CHECKPOINT_AFTER_REBUILD_S, agent_cfg.checkpoint_interval)
         soon = {"next_run_time": now + timedelta(seconds=first_s)}
-        sched.add_job(
-            self._guarded("checkpoint", self.checkpoint),
-            "interval",
-            seconds=agent_cfg.checkpoint_interval,
-            id="checkpoint",
-            max_instances=1,
-            coalesce=True,
-            **(soon if self.resumed_from == "rebuild" else {}),
-        )
-        sched.add_job(
-            self._guarded("readiness", self.readiness.reasons),  # logs a late evaluation when it starts
-            "interval",
-            seconds=agent_cfg.evaluate_interval,
-            id="readiness",
-            max_instances=1,
-            coalesce=True,
-        )
+        every("checkpoint", agent_cfg.checkpoint_interval, self.checkpoint,
+              **(soon if self.resumed_from == "rebuild" else {}))
+        every("readiness", agent_cfg.evaluate_interval, self.readiness.reasons)  # logs a late evaluation
         sched.start()
         self._scheduler = sched
 
