@@ -23,6 +23,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from redline.config import LoadedConfig
+from redline.slo.checkpoint import fingerprints
 from redline.slo.results import StatusReport
 
 __all__ = [
@@ -46,13 +47,11 @@ FRESH_INTERVALS: Final = 2
 
 
 def config_fingerprint(config: LoadedConfig) -> str:
-    """A hash of what changes an evaluation's answer: every objective and guardrail as validated.
-    The same config loaded by the agent and by the dashboard gives the same fingerprint."""
-    specs = {
-        "slos": [s.model_dump(mode="json") for s in config.config.slos],
-        "guardrails": [g.model_dump(mode="json") for g in config.config.guardrails],
-    }
-    return hashlib.sha256(json.dumps(specs, sort_keys=True).encode()).hexdigest()
+    """A hash of what changes an evaluation's answer: every objective and guardrail as validated
+    (the per-definition hashes the engine's checkpoints are keyed by, ``slo.checkpoint``). The same
+    config loaded by the agent and by the dashboard gives the same fingerprint."""
+    each = fingerprints(config.config.slos, config.config.guardrails)
+    return hashlib.sha256(json.dumps(each, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
